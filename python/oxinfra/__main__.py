@@ -1,0 +1,3 @@
+from oxinfra.cli import main
+
+main()

@@ -1,0 +1,128 @@
+"""The Rust core of oxinfra: host patterns, operation ordering, output parsing.
+
+Functions that may run long (pattern expansion, ordering, demultiplexing)
+release the GIL while they work.
+"""
+
+__all__ = [
+    "__version__",
+    "HostPatternError",
+    "OrderCycleError",
+    "OutputParseError",
+    "expand_host_pattern",
+    "order_operations",
+    "demux",
+    "parse_stat",
+    "parse_hash",
+    "parse_lines",
+]
+
+__version__: str
+"""The version of the Rust crate this module was built from."""
+
+class HostPatternError(ValueError):
+    """A host pattern is malformed or expands to more than 10,000,000 names.
+
+    The message quotes the pattern and says how to fix it, e.g.
+    ``invalid host pattern "web[10:01]": start 10 is after end 01; write the
+    smaller bound first``.
+    """
+
+class OrderCycleError(ValueError):
+    """Two operations run in opposite orders on different hosts.
+
+    The message names both operations by label, e.g. ``operation order
+    conflict: "deploy.py:12" runs before "deploy.py:15" on some hosts and
+    after it on others; ...``.
+    """
+
+class OutputParseError(ValueError):
+    """Command output did not have the expected shape.
+
+    Raised for a marker line with this script's nonce that is malformed,
+    and for ``stat`` output whose first line does not have 8 fields. The
+    message quotes the offending line.
+    """
+
+def expand_host_pattern(pattern: str) -> list[str]:
+    """Expand the bracket ranges of a host pattern, in order.
+
+    ``[start:end]`` or ``[start:end:step]``, with two numbers or two single
+    letters of the same case. A start with a leading zero fixes the width
+    (``h[01:10]`` gives ``h01`` ... ``h10``; ``h[1:10]`` gives ``h1`` ...
+    ``h10``). Several ranges give their product, leftmost varying slowest:
+    ``r[1:2]-n[1:2]`` gives ``r1-n1, r1-n2, r2-n1, r2-n2``. A pattern
+    without brackets, or a whole bracketed IPv6 address such as ``[::1]``,
+    is returned unchanged as a one-element list.
+
+    Raises HostPatternError for a reversed range, mixed number and letter
+    bounds, a missing bound, a zero or non-numeric step, unbalanced or
+    empty brackets, multi-letter bounds, and more than 10,000,000 names.
+    """
+
+def order_operations(sequences: list[list[int]], labels: list[str]) -> list[int]:
+    """Merge per-host operation sequences into one global order.
+
+    Each inner list holds one host's operation keys (indexes into
+    ``labels``) in the order that host runs them. A key repeated within one
+    sequence counts at its first position; later repeats are ignored. The
+    result holds every key that appears in some sequence exactly once, and
+    every sequence is a subsequence of it. Among keys that could come next,
+    the one that first appeared earliest (scanning the sequences in order)
+    comes first.
+
+    Raises OrderCycleError, naming two operations of the conflict, when no
+    such order exists; ValueError when a key is ``>= len(labels)``;
+    OverflowError when a key is negative.
+    """
+
+def demux(data: bytes, nonce: str) -> tuple[list[tuple[int, str, bytes]], bytes, bool]:
+    """Split the output of a batched script into per-section output.
+
+    Each section ends with the line ``\\n@@OX-<nonce>:E:<index>:<status>\\n``
+    (status is an exit code or a word such as ``skipped``); the stream ends
+    with ``\\n@@OX-<nonce>:DONE\\n``. The newline that opens a marker is not
+    part of the output. Markers count only as whole lines carrying exactly
+    ``nonce``; anything else, including a last marker line missing its
+    newline, is output.
+
+    Returns ``(sections, rest, done)``: ``sections`` as ``(index, status,
+    output)`` tuples in stream order, ``rest`` the bytes after the last
+    section marker (up to DONE, or to the end), and ``done`` whether DONE
+    was seen. Bytes after DONE are ignored.
+
+    Raises OutputParseError for a line carrying ``nonce`` that is not a
+    valid marker (e.g. a non-numeric index).
+    """
+
+def parse_stat(expected: str, stdout: bytes, rc: int) -> dict[str, str | int] | bool | None:
+    """Parse ``stat -c '%F|%U|%G|%a|%s|%X|%Y|%Z' -- PATH`` output.
+
+    For symbolic links a second line holds ``readlink -- PATH`` output.
+    Returns None when ``rc != 0`` or the output is blank (the path is
+    absent), False when the type (``file``, ``directory``, ``link``,
+    ``socket`` or ``other``) is not ``expected``, else a dict with ``user``,
+    ``group`` (str), ``mode`` (the octal digits read as decimal: ``"4755"``
+    gives 4755), ``size``, ``atime``, ``mtime``, ``ctime`` (int, epoch
+    seconds), plus ``link_target`` (str; everything after the first line,
+    less one trailing newline) for links.
+
+    Raises OutputParseError, quoting the line, when the first line does not
+    have 8 fields or a number field is malformed.
+    """
+
+def parse_hash(stdout: bytes, digits: int) -> str | None:
+    """Return the hash printed by ``sha1sum`` and friends, lowercased.
+
+    The hash is the first whitespace-separated token of the first line
+    (after one leading backslash, which ``sha1sum`` adds for escaped file
+    names) if it is exactly ``digits`` hex digits; otherwise None.
+    """
+
+def parse_lines(stdout: bytes, rc: int, absent_rc: int) -> list[str] | None:
+    """Return the output lines, or None when ``rc == absent_rc``.
+
+    The output is decoded as UTF-8 (invalid bytes become U+FFFD) and split
+    on ``\\n``; a trailing newline does not make an extra empty line, and
+    empty output gives ``[]``.
+    """

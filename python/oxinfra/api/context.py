@@ -1,0 +1,63 @@
+"""Per-run and per-host context, carried by :mod:`contextvars` (no mutable globals).
+
+``host`` (exported as ``oxinfra.host``) is a proxy: attribute access is forwarded to the
+host whose deploy is being evaluated or planned in the current context.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:
+    from oxinfra.api.host import Host
+
+__all__ = ["current_host", "host", "using_host", "deploy_dir"]
+
+# The directory of the deploy file being run: relative local paths (files.put src,
+# templates) are found from here first.
+deploy_dir: ContextVar[str | None] = ContextVar("oxinfra_deploy_dir", default=None)
+
+_current_host: ContextVar["Host | None"] = ContextVar("oxinfra_current_host", default=None)
+
+
+def current_host() -> "Host":
+    """The host in context; a clear error outside a deploy."""
+    found = _current_host.get()
+    if found is None:
+        from oxinfra.exceptions import DeployError
+
+        raise DeployError(
+            "`host` is only available while a deploy runs: use the oxinfra CLI or "
+            "oxinfra.api.run() to run this file"
+        )
+    return found
+
+
+@contextlib.contextmanager
+def using_host(target: "Host") -> Iterator["Host"]:
+    token = _current_host.set(target)
+    try:
+        yield target
+    finally:
+        _current_host.reset(token)
+
+
+class _HostProxy:
+    """Forwards to the current host: ``host.name``, ``host.data.x``, ``host.get_fact(...)``."""
+
+    __slots__ = ()
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(current_host(), attr)
+
+    def __repr__(self) -> str:
+        found = _current_host.get()
+        return f"<host proxy for {found.name}>" if found else "<host proxy (no host in context)>"
+
+    def __bool__(self) -> bool:
+        return _current_host.get() is not None
+
+
+host: Any = _HostProxy()

@@ -1,0 +1,150 @@
+"""Facts: a shell command run on the host whose output is parsed into a value.
+
+Write your own by subclassing :class:`FactBase`::
+
+    from oxinfra.api import FactBase
+
+    class LoadAverage(FactBase):
+        '''The one-minute load average as a float.'''
+
+        def command(self):
+            return "cut -d' ' -f1 /proc/loadavg"
+
+        def process(self, output):
+            return float(output[0])
+
+    load = host.get_fact(LoadAverage)
+
+Facts are never fetched one by one: the planner collects every fact the operations of a
+phase need and runs them as one batched command per host (see docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import inspect
+from contextvars import ContextVar
+from typing import Any, Callable, ClassVar, Generic, TypeVar
+
+from oxinfra.exceptions import FactError
+
+__all__ = ["FactBase", "FactRequest", "FactMissing", "resolve_fact", "fact_source"]
+
+T = TypeVar("T")
+
+
+class FactBase(Generic[T]):
+    """Base class of facts. Subclasses define ``command`` and usually ``process``.
+
+    - ``command(self, **args) -> str``: the shell command (quote values with
+      :func:`oxinfra.quoting.quote`).
+    - ``process(self, output: list[str]) -> T``: parse the output lines (default: joined).
+    - ``default(self) -> T``: the value when the command fails (default: ``None``).
+    """
+
+    name: ClassVar[str] = ""
+    _arg_names: ClassVar[tuple[str, ...] | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        module = cls.__module__.rsplit(".", 1)[-1]
+        cls.name = f"{module}.{cls.__name__}"
+        cls._arg_names = None
+
+    def command(self, **kwargs: Any) -> str:
+        raise NotImplementedError(f"fact {self.name} defines no command()")
+
+    def process(self, output: list[str]) -> Any:
+        return "\n".join(output)
+
+    def default(self) -> Any:
+        return None
+
+    def parse(self, stdout: bytes, rc: int) -> Any:
+        """Turn raw output into the value; built-in facts override this with a Rust parser."""
+        if rc != 0:
+            return self.default()
+        text = stdout.decode("utf-8", "replace")
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        if not lines:
+            return self.default()
+        return self.process(lines)
+
+    @classmethod
+    def arg_names(cls) -> tuple[str, ...]:
+        names = cls._arg_names
+        if names is None:
+            params = list(inspect.signature(cls.command).parameters.values())[1:]
+            names = tuple(p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL))
+            cls._arg_names = names
+        return names
+
+
+class FactRequest:
+    """One fact to read on one host: the fact class, its arguments and the privilege context.
+
+    ``key`` identifies equal requests; ``fact`` is the instance whose ``command()`` made the
+    command (pyinfra-style facts may keep state between ``command`` and ``process``).
+    """
+
+    __slots__ = ("cls", "kwargs", "context", "key", "fact", "command")
+
+    def __init__(self, cls: type[FactBase[Any]], kwargs: dict[str, Any], context: tuple[Any, ...]):
+        self.cls = cls
+        self.kwargs = kwargs
+        self.context = context
+        self.key = (cls, repr(sorted(kwargs.items())), context)
+        self.fact = cls()
+        try:
+            self.command = self.fact.command(**kwargs)
+        except TypeError as exc:
+            raise FactError(f"fact {cls.name} called with bad arguments {kwargs!r}: {exc}") from None
+        if not isinstance(self.command, str):
+            self.command = str(self.command)
+
+    def __repr__(self) -> str:
+        return f"FactRequest({self.cls.name}, {self.kwargs!r})"
+
+
+class FactMissing(Exception):
+    """Internal signal: a fact is needed that the current phase has not gathered yet."""
+
+    def __init__(self, *requests: FactRequest) -> None:
+        super().__init__(", ".join(r.cls.name for r in requests))
+        self.requests = requests
+
+
+# The function that answers fact reads in the current context (deploy evaluation or
+# operation planning). It takes (host, request) and returns the value or raises FactMissing.
+fact_source: ContextVar[Callable[[Any, FactRequest], Any] | None] = ContextVar(
+    "oxinfra_fact_source", default=None
+)
+# The privilege context (sudo, sudo user, su user) of the operation being planned.
+fact_context: ContextVar[tuple[Any, ...]] = ContextVar("oxinfra_fact_context", default=())
+
+
+def resolve_fact(host: Any, cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if not (isinstance(cls, type) and issubclass(cls, FactBase)):
+        raise FactError(f"host.get_fact() takes a fact class (a FactBase subclass), not {cls!r}")
+    if args:
+        names = cls.arg_names()
+        if len(args) > len(names):
+            raise FactError(f"fact {cls.name} takes at most {len(names)} arguments")
+        kwargs = {**dict(zip(names, args)), **kwargs}
+    # Global arguments such as _sudo given to get_fact set the privilege context.
+    context = fact_context.get()
+    if any(k.startswith("_") for k in kwargs):
+        sudo = kwargs.pop("_sudo", None)
+        sudo_user = kwargs.pop("_sudo_user", None)
+        su_user = kwargs.pop("_su_user", None)
+        for k in [k for k in kwargs if k.startswith("_")]:
+            kwargs.pop(k)
+        if sudo or sudo_user or su_user:
+            context = (bool(sudo or sudo_user), sudo_user, su_user)
+    source = fact_source.get()
+    if source is None:
+        raise FactError(
+            f"host.get_fact({cls.name}) needs a running deploy: use the oxinfra CLI or oxinfra.api.run()"
+        )
+    return source(host, FactRequest(cls, kwargs, context))

@@ -1,0 +1,301 @@
+"""The ``@operation`` decorator and what an operation call leaves behind.
+
+An operation is a generator function. It reads facts with ``host.get_fact`` (or several at
+once with :func:`get_facts`), then yields what must run: shell command strings built with
+:func:`oxinfra.quoting.quote`, :class:`FileUpload` values, or :class:`FunctionCommand`
+callbacks. When nothing needs doing it yields nothing and says why with ``host.noop``::
+
+    from oxinfra import host
+    from oxinfra.api import operation
+    from oxinfra.facts.files import File
+    from oxinfra.quoting import command
+
+    @operation()
+    def touched(path: str):
+        '''Make sure ``path`` exists as a file.'''
+        if host.get_fact(File, path=path):
+            host.noop(f"{path} exists")
+            return
+        yield command("touch", "--", path)
+
+Calling an operation inside a deploy records it for the current host; the planner runs the
+generator later, once the facts it reads have been gathered (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+from contextvars import ContextVar
+from typing import Any, Callable, Iterable
+
+from oxinfra.api.arguments import GlobalArgs, split_global_args
+from oxinfra.api.context import deploy_dir
+from oxinfra.api.facts import FactMissing, FactRequest, fact_context, fact_source
+from oxinfra.exceptions import DeployError, OperationError, OperationTypeError
+
+__all__ = [
+    "operation",
+    "OpCall",
+    "OperationMeta",
+    "FileUpload",
+    "FunctionCommand",
+    "get_facts",
+    "Recorder",
+    "current_recorder",
+    "noop",
+]
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class FileUpload:
+    """Yielded by an operation: write ``data`` to ``dest`` on the host (atomically, by rename)."""
+
+    __slots__ = ("data", "dest")
+
+    def __init__(self, data: bytes, dest: str) -> None:
+        self.data = data
+        self.dest = dest
+
+    def __repr__(self) -> str:
+        return f"FileUpload({len(self.data)} bytes -> {self.dest!r})"
+
+
+class FunctionCommand:
+    """Yielded by an operation: call ``function(*args, **kwargs)`` on the controller at that
+    point of the host's execution (earlier commands have run, later ones wait)."""
+
+    __slots__ = ("function", "args", "kwargs")
+
+    def __init__(self, function: Callable[..., Any], args: Iterable[Any] = (), kwargs: dict[str, Any] | None = None):
+        self.function = function
+        self.args = tuple(args)
+        self.kwargs = dict(kwargs or {})
+
+    def __repr__(self) -> str:
+        return f"FunctionCommand({getattr(self.function, '__name__', self.function)!r})"
+
+
+class OperationMeta:
+    """What an operation call returns: its outcome on the host it was called for.
+
+    ``did_change()`` is usable in ``_if=`` of later operations: it is answered when those
+    operations are planned, after this one.
+    """
+
+    __slots__ = ("op_name", "host_name", "status", "will_change", "stdout", "stderr", "error", "noop_reasons")
+
+    def __init__(self, op_name: str, host_name: str) -> None:
+        self.op_name = op_name
+        self.host_name = host_name
+        self.status: str | None = None  # "changed" | "unchanged" | "failed" | "skipped"
+        self.will_change: bool | None = None
+        self.stdout = ""
+        self.stderr = ""
+        self.error: str | None = None
+        self.noop_reasons: list[str] = []
+
+    def _require(self, what: str) -> None:
+        if self.will_change is None and self.status is None:
+            raise OperationError(
+                f"{what} of {self.op_name!r} on {self.host_name} is not known yet: the operation "
+                "has not been planned; use it in _if= of a later operation instead"
+            )
+
+    def did_change(self) -> bool:
+        self._require("did_change()")
+        if self.status is not None and self.status != "changed":
+            return False
+        return bool(self.will_change)
+
+    def did_not_change(self) -> bool:
+        return not self.did_change()
+
+    def did_succeed(self) -> bool:
+        self._require("did_succeed()")
+        return self.status in (None, "changed", "unchanged")
+
+    def did_error(self) -> bool:
+        return not self.did_succeed()
+
+    @property
+    def changed(self) -> bool:
+        return self.did_change()
+
+    def __repr__(self) -> str:
+        return f"OperationMeta({self.op_name!r}, {self.host_name}, status={self.status})"
+
+
+class OpCall:
+    """One operation call recorded for one host, in call order."""
+
+    __slots__ = (
+        "key", "label", "name", "func", "args", "kwargs", "globals", "meta",
+        "first_facts", "precomputed", "index", "deploy_dir",
+    )
+
+    def __init__(self, key: tuple[Any, ...], label: str, name: str, func: Callable[..., Any],
+                 args: tuple[Any, ...], kwargs: dict[str, Any], global_args: GlobalArgs,
+                 meta: OperationMeta) -> None:
+        self.key = key
+        self.label = label
+        self.name = name
+        self.func = func
+        self.args = args
+        self.kwargs = kwargs
+        self.globals = global_args
+        self.meta = meta
+        self.first_facts: list[FactRequest] = []
+        self.precomputed: tuple[list[Any], list[str]] | None = None
+        self.index = 0
+        self.deploy_dir = deploy_dir.get()
+
+
+class Recorder:
+    """Collects the operation calls of one host while its deploy files run."""
+
+    def __init__(self, host: Any, deploy_dirs: list[str]) -> None:
+        self.host = host
+        self.ops: list[OpCall] = []
+        self.deploy_dirs = deploy_dirs
+        self.deploy_args: list[dict[str, Any]] = [{}]
+        self.deploy_names: list[str] = []
+        self._seen: dict[tuple[Any, ...], int] = {}
+        self.stop_code: Any = None  # the code object of the frame that runs deploy files
+
+    def call_site(self) -> tuple[tuple[Any, ...], str]:
+        """The key of the current call: the chain of deploy-code lines that led to it, plus
+        how many times this chain has been seen on this host (loops)."""
+        frame = sys._getframe(2)
+        chain: list[tuple[str, int]] = []
+        stop = self.stop_code
+        while frame is not None and frame.f_code is not stop:
+            filename = frame.f_code.co_filename
+            if not filename.startswith(_PACKAGE_DIR):
+                chain.append((filename, frame.f_lineno))
+            frame = frame.f_back  # type: ignore[assignment]
+        chain.reverse()
+        site = tuple(chain)
+        count = self._seen.get(site, 0)
+        self._seen[site] = count + 1
+        if chain:
+            filename, line = chain[-1]
+            label = f"{os.path.basename(filename)}:{line}"
+        else:
+            label = "<unknown>"
+        if count:
+            label += f" (call {count + 1})"
+        return site + (count,), label
+
+
+_recorder: ContextVar[Recorder | None] = ContextVar("oxinfra_recorder", default=None)
+
+
+def current_recorder() -> Recorder | None:
+    return _recorder.get()
+
+
+# Noop reasons of the operation being planned.
+_noops: ContextVar[list[str] | None] = ContextVar("oxinfra_noops", default=None)
+
+
+def noop(reason: str) -> None:
+    """Say why the operation being planned does nothing (``host.noop(...)``)."""
+    reasons = _noops.get()
+    if reasons is not None:
+        reasons.append(reason)
+
+
+def get_facts(host: Any, requests: list[tuple[type, dict[str, Any]]]) -> list[Any]:
+    """Read several facts at once. Where some are not gathered yet, all missing ones are
+    asked for together, so an operation's facts cost one batch, not one round each."""
+    from oxinfra.api.facts import resolve_fact
+
+    values: list[Any] = []
+    missing: list[FactRequest] = []
+    for cls, kwargs in requests:
+        try:
+            values.append(resolve_fact(host, cls, (), dict(kwargs)))
+        except FactMissing as exc:
+            missing.extend(exc.requests)
+            values.append(None)
+    if missing:
+        raise FactMissing(*missing)
+    return values
+
+
+def operation(func: Callable[..., Any] | None = None, *, is_idempotent: bool = True) -> Any:
+    """Turn a generator function into an operation (``@operation()`` or ``@operation``)."""
+
+    def decorate(gen_func: Callable[..., Any]) -> Callable[..., OperationMeta]:
+        if not inspect.isgeneratorfunction(gen_func):
+            raise TypeError(f"@operation needs a generator function (one that yields): {gen_func.__qualname__}")
+        signature = inspect.signature(gen_func)
+        module = gen_func.__module__.rsplit(".", 1)[-1]
+        op_name = f"{module}.{gen_func.__name__}"
+
+        @functools.wraps(gen_func)
+        def wrapper(*args: Any, **kwargs: Any) -> OperationMeta:
+            recorder = _recorder.get()
+            if recorder is None:
+                raise OperationError(
+                    f"{op_name}() was called outside a deploy: run the file with the oxinfra CLI "
+                    "or oxinfra.api.run()"
+                )
+            key, label = recorder.call_site()
+            where = f"{label}: {op_name}()"
+            global_args, own = split_global_args(kwargs, recorder.deploy_args[-1], where)
+            name = own.pop("name", None)
+            try:
+                signature.bind(*args, **own)
+            except TypeError as exc:
+                raise OperationTypeError(f"{where}: {exc}") from None
+            display = name or op_name
+            if recorder.deploy_names:
+                display = f"{recorder.deploy_names[-1]} | {display}"
+            meta = OperationMeta(display, recorder.host.name)
+            call = OpCall(key, label, display, gen_func, args, own, global_args, meta)
+            call.index = len(recorder.ops)
+            recorder.ops.append(call)
+            discover(recorder.host, call)
+            return meta
+
+        wrapper._oxinfra_operation = True  # type: ignore[attr-defined]
+        wrapper.is_idempotent = is_idempotent  # type: ignore[attr-defined]
+        return wrapper
+
+    if func is not None:
+        return decorate(func)
+    return decorate
+
+
+def _no_facts(host: Any, request: FactRequest) -> Any:
+    raise FactMissing(request)
+
+
+def discover(host: Any, call: OpCall) -> None:
+    """Run the generator with no facts at all: errors in the arguments (a template that
+    does not render, a bad value) surface now, before any host changes; the facts it reads
+    first are noted so the first batch can gather them; an operation that reads no facts is
+    planned here once."""
+    token = fact_source.set(_no_facts)
+    ctx_token = fact_context.set(call.globals.privilege)
+    reasons: list[str] = []
+    noop_token = _noops.set(reasons)
+    try:
+        commands = list(call.func(*call.args, **call.kwargs))
+    except FactMissing as exc:
+        call.first_facts = list(exc.requests)
+    except (OperationError, DeployError):
+        raise
+    except Exception as exc:  # an operation's own bug or bad argument: name the call
+        raise OperationError(f"{call.label}: {call.name}: {type(exc).__name__}: {exc}") from exc
+    else:
+        call.precomputed = (commands, reasons)
+    finally:
+        _noops.reset(noop_token)
+        fact_context.reset(ctx_token)
+        fact_source.reset(token)

@@ -1,0 +1,441 @@
+"""Running deploys: evaluate, order, then for every host independently plan and execute.
+
+Round trips per host (docs/architecture.md): one connection, one persistent shell; one
+batch of facts; one script per *segment* of operations. A segment ends only where the
+plan cannot go on without the host: a fact read that could not be foreseen, a guard that
+failed (``stale``), or a Python callback. No host waits for another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any, Callable
+
+from oxinfra import _core
+from oxinfra.api.deploy import DeployFile, evaluate
+from oxinfra.api.facts import FactMissing, FactRequest
+from oxinfra.api.inventory import Inventory
+from oxinfra.api.operation import FunctionCommand, OpCall
+from oxinfra.api.plan import HostPlanner, OpPlan
+from oxinfra.api.script import ScriptBuilder, done_marker, new_nonce, prelude, render_commands
+from oxinfra.connectors import connect
+from oxinfra.connectors.ssh import ConnectSettings
+from oxinfra.exceptions import ConnectError, DeployError, OperationError, OxinfraError
+
+__all__ = ["RunResult", "HostResult", "run", "run_async"]
+
+EventSink = Callable[[dict[str, Any]], None]
+
+
+class HostResult:
+    """How one host's run went."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.status = "pending"  # "success" | "failed" | "unreachable" | "error"
+        self.error: str | None = None
+        self.ops: list[dict[str, Any]] = []
+        self.round_trips = 0
+        self.seconds = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for op in self.ops if op["status"] == status)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "changed": self.count("changed"),
+            "unchanged": self.count("unchanged"),
+            "failed": self.count("failed"),
+            "skipped": self.count("skipped"),
+            "not_run": self.count("not run"),
+            "round_trips": self.round_trips,
+            "seconds": round(self.seconds, 3),
+            **({"error": self.error} if self.error else {}),
+        }
+
+
+class RunResult:
+    def __init__(self, hosts: dict[str, HostResult], order: list[str], dry: bool) -> None:
+        self.hosts = hosts
+        self.order = order
+        self.dry = dry
+
+    @property
+    def success(self) -> bool:
+        return all(h.status == "success" for h in self.hosts.values())
+
+
+def _emit(sink: EventSink | None, event: dict[str, Any]) -> None:
+    if sink is not None:
+        sink(event)
+
+
+class HostRun:
+    """One host from connect to disconnect."""
+
+    def __init__(self, host: Any, ops: list[OpCall], dry: bool, sink: EventSink | None) -> None:
+        self.host = host
+        self.ops = ops
+        self.dry = dry
+        self.sink = sink
+        self.result = HostResult(host.name)
+        self.planner = HostPlanner(host)
+        self.nonce = new_nonce()
+        self.shell: Any = None
+        self.first_script = True
+
+    async def round_trip(self, builder: ScriptBuilder) -> tuple[dict[int, tuple[str, bytes]], dict[int, bytes]]:
+        script = builder.build()
+        if self.first_script:
+            script = prelude(self.nonce).encode() + script
+            self.first_script = False
+        out, err = await self.shell.run(script, done_marker(self.nonce))
+        sections, _, _ = _core.demux(out, self.nonce)
+        err_sections, _, _ = _core.demux(err, self.nonce)
+        return (
+            {i: (status, data) for i, status, data in sections},
+            {i: data for i, _, data in err_sections},
+        )
+
+    async def gather(self, requests: list[FactRequest], after: ScriptBuilder | None = None) -> None:
+        todo = self.planner.missing(requests)
+        if not todo:
+            return
+        builder = ScriptBuilder(self.nonce)
+        for request in todo:
+            builder.add_fact(request, request.command, request.context)
+        sections, _ = await self.round_trip(builder)
+        self._store(builder, sections)
+
+    def _store(self, builder: ScriptBuilder, sections: dict[int, tuple[str, bytes]]) -> None:
+        for index, owner in enumerate(builder.sections):
+            if isinstance(owner, FactRequest) and index in sections:
+                status, data = sections[index]
+                self.planner.store(owner, data, int(status) if status.lstrip("-").isdigit() else 1)
+
+    def report(self, plan: OpPlan | None, op: OpCall, status: str, stdout: bytes = b"", stderr: bytes = b"",
+               error: str | None = None) -> None:
+        op.meta.status = status if status != "not run" else None
+        op.meta.stdout = stdout.decode("utf-8", "replace")
+        op.meta.stderr = stderr.decode("utf-8", "replace")
+        op.meta.error = error
+        record = {
+            "host": self.host.name,
+            "op": op.name,
+            "key": op.label,
+            "index": op.index,
+            "status": status,
+        }
+        if plan is not None:
+            record["commands"] = len([c for c in plan.commands if not isinstance(c, FunctionCommand)])
+            if plan.noops:
+                record["noop"] = "; ".join(plan.noops)
+        if error:
+            record["error"] = error
+        if status == "failed":
+            record["stdout"] = op.meta.stdout
+            record["stderr"] = op.meta.stderr
+        self.result.ops.append(record)
+        _emit(self.sink, {"event": "operation", **record, "_plan": plan})
+
+    async def run(self, settings: ConnectSettings) -> HostResult:
+        started = time.perf_counter()
+        conn = None
+        try:
+            try:
+                conn = await connect(self.host, settings)
+                self.shell = await conn.open_shell()
+            except ConnectError as exc:
+                self.result.status = "unreachable"
+                self.result.error = str(exc)
+                _emit(self.sink, {"event": "unreachable", "host": self.host.name, "error": str(exc)})
+                return self.result
+            _emit(self.sink, {"event": "connected", "host": self.host.name})
+            await self.gather([r for op in self.ops for r in op.first_facts])
+            if self.dry:
+                await self._dry_run()
+            else:
+                await self._execute()
+            self.result.status = "failed" if any(o["status"] == "failed" for o in self.result.ops) else "success"
+            if any(o["status"] == "failed" for o in self.result.ops) and all(
+                op.globals.ignore_errors for op in self.ops if op.meta.status == "failed"
+            ):
+                self.result.status = "success"
+        except ConnectError as exc:
+            self.result.status = "unreachable"
+            self.result.error = str(exc)
+            _emit(self.sink, {"event": "unreachable", "host": self.host.name, "error": str(exc)})
+        except OxinfraError as exc:
+            self.result.status = "error"
+            self.result.error = str(exc)
+        finally:
+            if self.shell is not None:
+                self.result.round_trips = self.shell.round_trips
+            if conn is not None:
+                await conn.close()
+            self.result.seconds = time.perf_counter() - started
+            _emit(self.sink, {"event": "host_done", "host": self.host.name, **self.result.summary()})
+        return self.result
+
+    async def _plan(self, op: OpCall, guard: bool) -> OpPlan:
+        """Plan an operation, gathering facts it reads that were not foreseen (a round trip each)."""
+        for _ in range(100):
+            try:
+                return self.planner.plan(op, guard=guard)
+            except FactMissing as exc:
+                if not self.dry and self.planner.epoch and guard:
+                    raise
+                await self.gather(list(exc.requests))
+        raise OperationError(f"{op.label}: {op.name} keeps asking for new facts")
+
+    async def _dry_run(self) -> None:
+        for op in self.ops:
+            plan = await self._plan(op, guard=False)
+            if plan.error:
+                self.report(plan, op, "failed", error=plan.error)
+                if not op.globals.ignore_errors:
+                    self._not_run(op.index + 1)
+                    return
+            elif plan.skipped:
+                self.report(plan, op, "skipped")
+            else:
+                self.report(plan, op, "changed" if plan.changes else "unchanged")
+
+    def _not_run(self, start: int) -> None:
+        for op in self.ops[start:]:
+            self.report(None, op, "not run")
+
+    async def _execute(self) -> None:
+        i = 0
+        n = len(self.ops)
+        while i < n:
+            segment: list[OpPlan] = []
+            missing: list[FactRequest] = []
+            stop_after = False
+            j = i
+            while j < n:
+                op = self.ops[j]
+                try:
+                    plan = self.planner.plan(op)
+                except FactMissing as exc:
+                    if not segment:  # nothing pending: gather now and plan again
+                        await self.gather(list(exc.requests))
+                        continue
+                    missing = list(exc.requests)
+                    break
+                if plan.has_function:
+                    if segment:
+                        break  # run what is pending first; the callback op starts the next segment
+                    await self._run_with_functions(plan)
+                    if plan.op.meta.status == "failed" and not op.globals.ignore_errors:
+                        self._not_run(j + 1)
+                        return
+                    j += 1
+                    i = j
+                    continue
+                segment.append(plan)
+                j += 1
+                if plan.error and not op.globals.ignore_errors:
+                    stop_after = True
+                    break
+            if not segment:
+                continue
+            resume = await self._run_segment(segment, missing)
+            if resume is None:  # the host stopped on a failure
+                self._not_run(segment[-1].op.index + 1)
+                return
+            if stop_after:
+                self._not_run(segment[-1].op.index + 1)
+                return
+            i = resume
+
+    async def _run_segment(self, segment: list[OpPlan], missing: list[FactRequest]) -> int | None:
+        """Send one script for ``segment`` (plus the facts the next operation needs).
+        Returns the index of the next operation to plan, or None if the host must stop."""
+        builder = ScriptBuilder(self.nonce)
+        for plan in segment:
+            if plan.error or plan.skipped:
+                continue
+            text = render_commands(plan.commands, plan.op.globals, self.nonce) if plan.commands else None
+            guards = [(g.request.command, g.request.context, g.stdout, g.rc) for g in plan.guards]
+            if text is None and not guards:
+                continue
+            builder.add_operation(plan, text, guards, plan.op.globals.ignore_errors)
+        for request in self.planner.missing(missing):
+            builder.add_after(request, request.command, request.context)
+        if builder.sections:
+            sections, errors = await self.round_trip(builder)
+        else:
+            sections, errors = {}, {}
+        index_of = {id(owner): k for k, owner in enumerate(builder.sections)}
+        for plan in segment:
+            op = plan.op
+            if plan.error:
+                self.report(plan, op, "failed", error=plan.error)
+                if not op.globals.ignore_errors:
+                    return None
+                continue
+            if plan.skipped:
+                self.report(plan, op, "skipped")
+                continue
+            k = index_of.get(id(plan))
+            if k is None:  # nothing to run and nothing to check: unchanged, if execution got here
+                self.report(plan, op, "changed" if plan.changes else "unchanged")
+                continue
+            if k not in sections:  # an earlier block stopped the script
+                return None
+            status, stdout = sections[k]
+            stderr = errors.get(k, b"")
+            if status == "stale":
+                # What this operation assumed changed under it: re-read and plan it again.
+                self.planner.facts.clear()
+                self.planner.epoch += 1
+                await self.gather([r for o in self.ops[op.index:] for r in o.first_facts])
+                return op.index
+            rc = int(status)
+            if rc != 0:
+                self.report(plan, op, "failed", stdout, stderr, error=f"exit code {rc}")
+                if not op.globals.ignore_errors:
+                    return None
+                continue
+            self.report(plan, op, "changed" if plan.changes else "unchanged", stdout, stderr)
+        self._store(builder, sections)
+        return segment[-1].op.index + 1
+
+    async def _run_with_functions(self, plan: OpPlan) -> None:
+        """An operation that yields Python callbacks: shell commands in between run as they come."""
+        pending: list[Any] = []
+        op = plan.op
+        try:
+            for item in plan.commands + [None]:
+                if isinstance(item, FunctionCommand) or item is None:
+                    if pending:
+                        builder = ScriptBuilder(self.nonce)
+                        builder.add_operation(plan, render_commands(pending, op.globals, self.nonce), [], False)
+                        sections, errors = await self.round_trip(builder)
+                        status, out = sections.get(0, ("1", b""))
+                        if status != "0":
+                            self.report(plan, op, "failed", out, errors.get(0, b""), error=f"exit code {status}")
+                            return
+                        pending = []
+                    if item is not None:
+                        from oxinfra.api.context import using_host
+
+                        with using_host(self.host):
+                            item.function(*item.args, **item.kwargs)
+                else:
+                    pending.append(item)
+        except OxinfraError as exc:
+            self.report(plan, op, "failed", error=str(exc))
+            return
+        except Exception as exc:
+            self.report(plan, op, "failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        self.planner.facts.clear()
+        self.planner.epoch += 1
+        self.report(plan, op, "changed")
+
+
+def _evaluate_all(inventory: Inventory, files: list[DeployFile]) -> dict[str, list[OpCall]]:
+    def no_facts(host: Any, request: FactRequest) -> Any:
+        raise FactMissing(request)
+
+    evaluated: dict[str, list[OpCall]] = {}
+    for host in inventory.hosts:
+        try:
+            evaluated[host.name] = evaluate(host, files, no_facts)
+        except FactMissing:
+            evaluated[host.name] = None  # type: ignore[assignment]  # needs facts: later
+    return evaluated
+
+
+async def _evaluate_with_facts(host: Any, files: list[DeployFile], settings: ConnectSettings) -> list[OpCall]:
+    """Evaluate a deploy that reads facts itself: gather what it asks for, evaluate again."""
+    run = HostRun(host, [], True, None)
+    conn = await connect(host, settings)
+    try:
+        run.shell = await conn.open_shell()
+        for _ in range(100):
+            def known(h: Any, request: FactRequest) -> Any:
+                entry = run.planner.facts.get(request.key)
+                if entry is None:
+                    raise FactMissing(request)
+                return entry.value
+
+            try:
+                return evaluate(host, files, known)
+            except FactMissing as exc:
+                await run.gather(list(exc.requests))
+        raise DeployError(f"{host.name}: the deploy keeps asking for new facts")
+    finally:
+        await conn.close()
+
+
+def order_operations(evaluated: dict[str, list[OpCall]]) -> list[str]:
+    """One global order of operations (by call-site key) that every host's order respects."""
+    ids: dict[Any, int] = {}
+    labels: list[str] = []
+    sequences = []
+    for ops in evaluated.values():
+        seq = []
+        for op in ops:
+            k = ids.get(op.key)
+            if k is None:
+                k = ids[op.key] = len(labels)
+                labels.append(op.label)
+            seq.append(k)
+        sequences.append(seq)
+    try:
+        order = _core.order_operations(sequences, labels)
+    except ValueError as exc:
+        raise DeployError(str(exc)) from None
+    return [labels[k] for k in order]
+
+
+async def run_async(
+    inventory: Inventory,
+    deploy_files: list[str],
+    *,
+    dry: bool = False,
+    parallel: int | None = None,
+    on_event: EventSink | None = None,
+    exec_command: str | None = None,
+) -> RunResult:
+    """Run deploy files (or one shell command, ``exec_command``) against an inventory.
+    Errors in the deploys raise before any host is touched; errors on hosts are reported
+    in the result."""
+    files = [DeployFile(path) for path in deploy_files]
+    if exec_command is not None:
+        source = f"from oxinfra.operations import server\nserver.shell(name='exec', commands=[{exec_command!r}])\n"
+        files = [DeployFile.from_source("<exec>", source, os.getcwd())]
+    settings = ConnectSettings()
+    evaluated = _evaluate_all(inventory, files)
+    needing = [h for h in inventory.hosts if evaluated[h.name] is None]
+    results: dict[str, HostResult] = {}
+    for host in needing:  # deploy code that reads facts: one connection first
+        try:
+            evaluated[host.name] = await _evaluate_with_facts(host, files, settings)
+        except ConnectError as exc:
+            result = HostResult(host.name)
+            result.status, result.error = "unreachable", str(exc)
+            results[host.name] = result
+            _emit(on_event, {"event": "unreachable", "host": host.name, "error": str(exc)})
+    order = order_operations({k: v for k, v in evaluated.items() if v is not None})
+    _emit(on_event, {"event": "plan", "hosts": len(inventory.hosts), "operations": order, "dry": dry})
+    limit = asyncio.Semaphore(parallel or max(1, len(inventory.hosts)))
+
+    async def one(host: Any) -> None:
+        async with limit:
+            results[host.name] = await HostRun(host, evaluated[host.name], dry, on_event).run(settings)
+
+    await asyncio.gather(*(one(h) for h in inventory.hosts if h.name not in results))
+    ordered = {h.name: results[h.name] for h in inventory.hosts}
+    return RunResult(ordered, order, dry)
+
+
+def run(inventory: Inventory, deploy_files: list[str], **kwargs: Any) -> RunResult:
+    """Synchronous :func:`run_async`."""
+    return asyncio.run(run_async(inventory, deploy_files, **kwargs))

@@ -1,0 +1,162 @@
+"""Shell scripts sent to a host's persistent shell, and the markers that split their output.
+
+One host keeps one ``sh`` process open for the whole run (one SSH exec channel). Each round
+trip writes one script to its stdin: fact commands, operation blocks, or both. After every
+section the script prints an end marker (on stdout and on stderr)::
+
+    \\n@@OX-<nonce>:E:<index>:<status>\\n
+
+and at its end ``\\n@@OX-<nonce>:DONE\\n``. ``oxinfra._core.demux`` splits the output back
+into sections. The nonce is random per connection, so command output cannot forge a marker.
+
+Every value in these scripts is quoted by :mod:`oxinfra.quoting`.
+"""
+
+from __future__ import annotations
+
+import base64
+import posixpath
+import secrets
+from typing import Any, Iterable
+
+from oxinfra.api.arguments import GlobalArgs
+from oxinfra.api.operation import FileUpload
+from oxinfra.quoting import QuotingError, quote
+
+__all__ = ["new_nonce", "prelude", "ScriptBuilder", "wrap_privilege", "render_commands"]
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(12)
+
+
+def prelude(nonce: str) -> str:
+    """Defined once per shell: the marker functions."""
+    return (
+        f"__ox_n={nonce}\n"
+        "__ox_m() { printf '\\n@@OX-%s:E:%s:%s\\n' \"$__ox_n\" \"$1\" \"$2\"; "
+        "printf '\\n@@OX-%s:E:%s:%s\\n' \"$__ox_n\" \"$1\" \"$2\" >&2; }\n"
+        "__ox_d() { printf '\\n@@OX-%s:DONE\\n' \"$__ox_n\"; printf '\\n@@OX-%s:DONE\\n' \"$__ox_n\" >&2; }\n"
+    )
+
+
+def done_marker(nonce: str) -> bytes:
+    return f"\n@@OX-{nonce}:DONE\n".encode()
+
+
+def wrap_privilege(inner: str, privilege: tuple[Any, ...], timeout: float | None = None) -> str:
+    """Run the shell text ``inner`` as the privilege context says, in its own process."""
+    if not privilege and timeout is None:
+        return f"(\n{inner}\n)"
+    cmd = f"sh -c {quote(inner)}"
+    if timeout is not None:
+        cmd = f"timeout {quote(_number(timeout))} {cmd}"
+    sudo, sudo_user, su_user = privilege or (False, None, None)
+    if su_user:
+        cmd = f"su {quote(su_user)} -s /bin/sh -c {quote(cmd)}"
+    if sudo:
+        user = f" -u {quote(sudo_user)}" if sudo_user else ""
+        cmd = f"sudo -n -H{user} {cmd}"
+    return cmd
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def render_upload(upload: FileUpload, nonce: str) -> str:
+    """Write the bytes through a temporary file next to the destination, then rename."""
+    dest = upload.dest
+    tmp = posixpath.join(posixpath.dirname(dest) or ".", f".{posixpath.basename(dest)}.oxinfra-{nonce[:8]}")
+    encoded = base64.encodebytes(upload.data).decode("ascii")
+    eof = f"__OX_EOF_{nonce}"
+    return (
+        f"base64 -d > {quote(tmp)} <<'{eof}' || {{ rm -f {quote(tmp)}; exit 1; }}\n"
+        f"{encoded}{eof}\n"
+        f"mv -f {quote(tmp)} {quote(dest)}"
+    )
+
+
+def render_commands(commands: Iterable[Any], args: GlobalArgs, nonce: str) -> str:
+    """The shell text of one operation: its commands in order, stopping at the first failure,
+    with ``_chdir``, ``_env``, privilege, ``_timeout`` and ``_retries`` applied."""
+    lines: list[str] = []
+    if args.chdir:
+        lines.append(f"cd {quote(args.chdir)} || exit $?")
+    if args.env:
+        for key, value in args.env.items():
+            lines.append(f"export {key}={quote(value)}")
+    for item in commands:
+        if isinstance(item, FileUpload):
+            lines.append(f"{{ {render_upload(item, nonce)}\n}} || exit $?")
+        else:
+            lines.append(f"{{ {item}\n}} || exit $?")
+    body = wrap_privilege("\n".join(lines), args.privilege, args.timeout)
+    if args.retries:
+        delay = quote(_number(args.retry_delay))
+        return (
+            f"__ox_t=0\nwhile :; do\n{body} </dev/null\n__ox_r=$?\n"
+            f"[ $__ox_r -eq 0 ] && break\n__ox_t=$((__ox_t + 1))\n"
+            f"[ $__ox_t -gt {args.retries} ] && break\nsleep {delay}\ndone\n"
+            f"( exit $__ox_r )"
+        )
+    return f"{body} </dev/null"
+
+
+def fact_command(command: str, privilege: tuple[Any, ...]) -> str:
+    return wrap_privilege(command, privilege)
+
+
+class ScriptBuilder:
+    """Builds one round trip's script; ``sections`` maps marker index → what it belongs to."""
+
+    def __init__(self, nonce: str) -> None:
+        self.nonce = nonce
+        self.parts: list[str] = ["__ox_s=\n"]
+        self.sections: list[Any] = []
+
+    def _index(self, owner: Any) -> int:
+        self.sections.append(owner)
+        return len(self.sections) - 1
+
+    def add_fact(self, owner: Any, command: str, privilege: tuple[Any, ...]) -> None:
+        i = self._index(owner)
+        self.parts.append(f"{fact_command(command, privilege)} </dev/null 2>/dev/null; __ox_m {i} $?\n")
+
+    def add_operation(
+        self,
+        owner: Any,
+        text: str | None,
+        guards: list[tuple[str, tuple[Any, ...], bytes, int]],
+        ignore_errors: bool,
+    ) -> None:
+        """One operation block: run only if no earlier block stopped the script, and only if
+        every guard (a fact the plan assumed) still reads as it did when gathered."""
+        i = self._index(owner)
+        checks = []
+        for command, privilege, stdout, rc in guards:
+            try:
+                expected = quote(stdout.decode("utf-8", "surrogateescape") + f"|{rc}")
+            except QuotingError:  # output with NUL bytes cannot be compared in a shell
+                checks.append("false")
+                continue
+            checks.append(
+                f'[ "$( {fact_command(command, privilege)} </dev/null 2>/dev/null; echo "|$?")" = {expected} ]'
+            )
+        run = f"{text}\n__ox_r=$?\n" if text is not None else "__ox_r=0\n"
+        stop = "" if ignore_errors else "[ $__ox_r -eq 0 ] || __ox_s=1\n"
+        block = f"{run}__ox_m {i} $__ox_r\n{stop}"
+        if checks:
+            block = f"if {' && '.join(checks)}; then\n{block}else __ox_m {i} stale; __ox_s=1; fi\n"
+        self.parts.append(f'if [ -z "$__ox_s" ]; then\n{block}fi\n')
+
+    def add_after(self, owner: Any, command: str, privilege: tuple[Any, ...]) -> None:
+        """A fact read after the operations, only if none of them stopped the script."""
+        i = self._index(owner)
+        self.parts.append(
+            f'[ -n "$__ox_s" ] || {{ {fact_command(command, privilege)} </dev/null 2>/dev/null; __ox_m {i} $?; }}\n'
+        )
+
+    def build(self) -> bytes:
+        self.parts.append("__ox_d\n")
+        return "".join(self.parts).encode("utf-8", "surrogateescape")

@@ -1,0 +1,101 @@
+"""The ``oxinfra`` command.
+
+    oxinfra [OPTIONS] INVENTORY DEPLOY.py...
+    oxinfra [OPTIONS] INVENTORY exec -- COMMAND...
+
+Exit codes: 0 every host succeeded; 1 a host failed or was unreachable; 2 bad input (a
+missing file, a deploy error, a bad argument) — nothing was changed on any host.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from oxinfra.cli.render import Renderer
+
+__all__ = ["main"]
+
+
+def _parse_data(values: tuple[str, ...]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise click.BadParameter(f"{item!r}: write KEY=VALUE with KEY a Python identifier", param_hint="--data")
+        try:
+            data[key] = json.loads(raw)
+        except ValueError:
+            data[key] = raw
+    return data
+
+
+def _version() -> str:
+    from oxinfra import __version__
+
+    return __version__
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("inventory")
+@click.argument("targets", nargs=-1, required=True)
+@click.option("--dry", is_flag=True, help="Show what would change on each host; change nothing.")
+@click.option("-y", "--yes", is_flag=True, help="Execute without asking for confirmation.")
+@click.option("--limit", multiple=True, metavar="PATTERN", help="Only hosts matching a group name or host glob.")
+@click.option("--parallel", type=click.IntRange(min=1), default=None, help="At most N hosts at once.")
+@click.option("--data", "data", multiple=True, metavar="KEY=VALUE", help="Override host data (value may be JSON).")
+@click.option("-v", "--verbose", count=True, help="More output: -v per-host results, -vv commands too.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per event on stdout, then a summary.")
+@click.version_option(version=None, prog_name="oxinfra", message="%(prog)s %(version)s", package_name="oxinfra")
+def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: tuple[str, ...],
+         parallel: int | None, data: tuple[str, ...], verbose: int, as_json: bool) -> None:
+    """Run DEPLOY.py files (or `exec -- COMMAND`) against INVENTORY.
+
+    INVENTORY is a Python inventory file, a comma-separated list of hosts, or @local.
+    """
+    from oxinfra.exceptions import OxinfraError
+
+    renderer = Renderer(as_json=as_json, verbose=verbose)
+    try:
+        code = _run(inventory, targets, dry, yes, limit, parallel, _parse_data(data), renderer)
+    except OxinfraError as exc:
+        renderer.error(str(exc))
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        renderer.error("interrupted")
+        sys.exit(130)
+    sys.exit(code)
+
+
+def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: tuple[str, ...],
+         parallel: int | None, overrides: dict[str, Any], renderer: Renderer) -> int:
+    from oxinfra.api.inventory import load_inventory
+    from oxinfra.api.runner import run
+    from oxinfra.exceptions import DeployError
+
+    inventory = load_inventory(inventory_spec, overrides)
+    if limit:
+        inventory = inventory.limit(limit)
+    exec_command = None
+    if targets[0] == "exec":
+        if len(targets) < 2:
+            raise DeployError("exec needs a command: oxinfra INVENTORY exec -- COMMAND")
+        exec_command = " ".join(targets[1:])
+        deploys: list[str] = []
+    else:
+        deploys = list(targets)
+    if not dry and not yes and exec_command is None:
+        if not sys.stdin.isatty():
+            raise DeployError("not a terminal, cannot ask for confirmation: pass -y to execute, or --dry to preview")
+        preview = run(inventory, deploys, dry=True, parallel=parallel, on_event=renderer.event,
+                      exec_command=exec_command)
+        renderer.finish(preview)
+        if not click.confirm("Execute these changes?", default=False):
+            return 0
+        renderer.reset()
+    result = run(inventory, deploys, dry=dry, parallel=parallel, on_event=renderer.event, exec_command=exec_command)
+    renderer.finish(result)
+    return 0 if result.success else 1

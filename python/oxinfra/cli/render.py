@@ -1,0 +1,95 @@
+"""Output of the CLI: human text (styled here, and only here) or JSON events."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+__all__ = ["Renderer"]
+
+_COLORS = {"changed": "yellow", "unchanged": "green", "failed": "red", "skipped": "cyan", "not run": "bright_black"}
+
+
+class Renderer:
+    def __init__(self, as_json: bool, verbose: int) -> None:
+        self.as_json = as_json
+        self.verbose = verbose
+        self.dry = False
+        self.reset()
+
+    def reset(self) -> None:
+        self.exec_output: dict[str, str] = {}
+
+    def _json(self, event: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(event, default=str) + "\n")
+
+    def error(self, message: str) -> None:
+        if self.as_json:
+            self._json({"event": "error", "error": message})
+        click.echo(click.style("oxinfra: error: ", fg="red", bold=True) + message, err=True)
+
+    def event(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        plan = event.pop("_plan", None)
+        if self.as_json:
+            self._json(event)
+            return
+        if kind == "plan":
+            self.dry = event["dry"]
+            what = "Dry run" if self.dry else "Running"
+            click.echo(click.style(f"--> {what}: {len(event['operations'])} operations on {event['hosts']} hosts", bold=True))
+        elif kind == "unreachable":
+            click.echo(click.style(f"[{event['host']}] unreachable: {event['error']}", fg="red"))
+        elif kind == "operation":
+            self._operation(event, plan)
+        elif kind == "host_done" and self.verbose:
+            click.echo(f"[{event['host']}] done: {event['changed']} changed, {event['unchanged']} unchanged, "
+                       f"{event['failed']} failed, {event['round_trips']} round trips")
+
+    def _operation(self, event: dict[str, Any], plan: Any) -> None:
+        status = event["status"]
+        if event["op"] == "exec" and status != "failed":
+            out = plan.op.meta.stdout if plan is not None else ""
+            click.echo(f"[{event['host']}] " + out.rstrip("\n").replace("\n", f"\n[{event['host']}] "))
+            return
+        if status == "failed":
+            line = f"[{event['host']}] {event['op']} ({event['key']}): failed: {event.get('error', '')}"
+            click.echo(click.style(line, fg="red"))
+            for stream in ("stderr", "stdout"):
+                text = (event.get(stream) or "").rstrip()
+                if text:
+                    click.echo("    " + text.replace("\n", "\n    "))
+            return
+        if not self.verbose and not (self.dry and status == "changed"):
+            return
+        label = "would change" if self.dry and status == "changed" else status
+        line = f"[{event['host']}] {event['op']}: " + click.style(label, fg=_COLORS.get(status))
+        if event.get("noop") and self.verbose:
+            line += f" ({event['noop']})"
+        click.echo(line)
+        if plan is not None and self.verbose >= 2 or (self.dry and self.verbose and plan is not None):
+            for cmd in plan.commands:
+                text = repr(cmd) if not isinstance(cmd, str) else cmd
+                click.echo("    $ " + text.replace("\n", "\n      "))
+
+    def finish(self, result: Any) -> None:
+        totals = {"changed": 0, "unchanged": 0, "failed": 0, "skipped": 0, "not_run": 0}
+        hosts = {}
+        for name, host in result.hosts.items():
+            summary = host.summary()
+            hosts[name] = summary
+            for key in totals:
+                totals[key] += summary[key]
+        if self.as_json:
+            self._json({"event": "summary", "success": result.success, "dry": result.dry,
+                        "operations": result.order, "hosts": hosts, "totals": totals})
+            return
+        bad = [n for n, h in hosts.items() if h["status"] != "success"]
+        verb = "would change" if result.dry else "changed"
+        click.echo(click.style(
+            f"--> {len(hosts)} hosts: {totals['changed']} operations {verb}, {totals['unchanged']} unchanged, "
+            f"{totals['failed']} failed" + (f", {len(bad)} hosts with errors: {', '.join(bad[:10])}" if bad else ""),
+            bold=True, fg="red" if bad else "green"))

@@ -1,0 +1,85 @@
+"""The persistent shell every connector provides, and the round trip over it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Protocol
+
+from oxinfra.exceptions import ConnectError
+
+__all__ = ["Connection", "Shell"]
+
+
+class _Reader(Protocol):
+    async def read(self, n: int = -1) -> Any: ...
+
+
+class _Writer(Protocol):
+    def write(self, data: Any) -> Any: ...
+
+
+class Shell:
+    """One ``sh`` process on the host, fed scripts on stdin.
+
+    :meth:`run` writes one script and reads stdout and stderr until both end with the
+    script's DONE marker: one round trip, no new channel.
+    """
+
+    def __init__(self, stdin: Any, stdout: Any, stderr: Any, name: str) -> None:
+        self._stdin = stdin
+        self._stdout = stdout
+        self._stderr = stderr
+        self.name = name
+        self.round_trips = 0
+
+    async def _drain(self) -> None:
+        drain = getattr(self._stdin, "drain", None)
+        if drain is not None:
+            await drain()
+
+    async def run(self, script: bytes, done: bytes, timeout: float | None = None) -> tuple[bytes, bytes]:
+        self.round_trips += 1
+        self._stdin.write(script)
+        await self._drain()
+        try:
+            out, err = await asyncio.wait_for(
+                asyncio.gather(self._read_until(self._stdout, done), self._read_until(self._stderr, done)),
+                timeout,
+            )
+        except asyncio.TimeoutError:
+            raise ConnectError(f"{self.name}: no answer within {timeout:g} s") from None
+        return out, err
+
+    async def _read_until(self, stream: Any, done: bytes) -> bytes:
+        chunks: list[bytes] = []
+        tail = b""
+        while True:
+            chunk = await stream.read(1 << 16)
+            if not chunk:
+                raise ConnectError(f"{self.name}: the remote shell exited unexpectedly")
+            chunks.append(chunk)
+            tail = (tail + chunk)[-len(done):]
+            if tail == done:
+                return b"".join(chunks)
+
+    async def close(self) -> None:
+        try:
+            write_eof = getattr(self._stdin, "write_eof", None)
+            if write_eof is not None:
+                write_eof()
+            else:
+                self._stdin.close()
+        except (OSError, RuntimeError, BrokenPipeError):
+            pass
+
+
+class Connection:
+    """A connected host: open the shell, then close."""
+
+    name = ""
+
+    async def open_shell(self) -> Shell:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError

@@ -1,0 +1,47 @@
+"""``@local`` and ``@docker/CONTAINER``: a shell in a local child process."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from oxinfra.connectors.base import Connection, Shell
+from oxinfra.exceptions import ConnectError
+
+__all__ = ["LocalConnection"]
+
+
+class LocalConnection(Connection):
+    def __init__(self, argv: list[str], what: str) -> None:
+        self.argv = argv
+        self.name = what
+        self.process: asyncio.subprocess.Process | None = None
+
+    @classmethod
+    async def open(cls, argv: list[str], what: str = "@local") -> "LocalConnection":
+        return cls(argv, what)
+
+    async def open_shell(self) -> Shell:
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        except OSError as exc:
+            raise ConnectError(f"{self.name}: cannot start {self.argv[0]}: {exc.strerror}") from None
+        proc = self.process
+        return Shell(proc.stdin, proc.stdout, proc.stderr, self.name)
+
+    async def close(self) -> None:
+        proc = self.process
+        if proc is None:
+            return
+        if proc.stdin is not None and not proc.stdin.is_closing():
+            proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except asyncio.TimeoutError:
+            proc.kill()
+            await proc.wait()

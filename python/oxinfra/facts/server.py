@@ -1,0 +1,76 @@
+"""Facts about the server: who we are, where home is, what it runs on."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from oxinfra.api.facts import FactBase
+from oxinfra.exceptions import FactError
+
+__all__ = ["User", "Home", "Os", "Kernel", "Arch", "Hostname", "Command", "Which"]
+
+_USERNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?\Z")
+
+
+class _Line(FactBase[Any]):
+    def process(self, output: list[str]) -> Any:
+        return output[0].strip() if output else None
+
+
+class User(_Line):
+    """The name of the user commands run as."""
+
+    def command(self) -> str:  # type: ignore[override]
+        return "id -un"
+
+
+class Home(_Line):
+    """The home directory of ``user``, or of the current user when none is given."""
+
+    def command(self, user: str = "") -> str:  # type: ignore[override]
+        # ~user must stay an unquoted word for the shell to expand it: validate instead.
+        if user and not _USERNAME.match(user):
+            raise FactError(f"not a valid user name for server.Home: {user!r}")
+        return f"echo ~{user}"
+
+
+class Os(_Line):
+    """The operating system name as ``uname -s`` prints it (``Linux``)."""
+
+    def command(self) -> str:  # type: ignore[override]
+        return "uname -s"
+
+
+class Kernel(Os):
+    """The kernel name as ``uname -s`` prints it."""
+
+
+class Arch(_Line):
+    """The machine architecture as ``uname -m`` prints it (``x86_64``)."""
+
+    def command(self) -> str:  # type: ignore[override]
+        return "uname -m"
+
+
+class Hostname(_Line):
+    """The host's name as ``uname -n`` prints it."""
+
+    def command(self) -> str:  # type: ignore[override]
+        return "uname -n"
+
+
+class Command(FactBase[Any]):
+    """The output of an arbitrary command (the command is code, given by the deploy)."""
+
+    def command(self, command: str) -> str:  # type: ignore[override]
+        return command
+
+
+class Which(_Line):
+    """The path of an executable, or ``None``."""
+
+    def command(self, command: str) -> str:  # type: ignore[override]
+        from oxinfra.quoting import quote
+
+        return f"command -v {quote(command)}"

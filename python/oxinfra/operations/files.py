@@ -1,0 +1,459 @@
+"""Manage files, directories and links on the host.
+
+Each operation reads the facts it needs in one batch (:func:`get_facts`), then yields only
+the commands that close the gap between what is and what is asked. Values are quoted by
+:mod:`oxinfra.quoting`; uploads are written to a temporary file beside the destination and
+renamed into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import traceback
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+
+from oxinfra import host
+from oxinfra.api.operation import FileUpload, get_facts, operation
+from oxinfra.exceptions import OperationError, OperationValueError, TemplateError
+from oxinfra.facts.files import Directory, File, FindInFile, Link, Sha1File
+from oxinfra.operations._util import (
+    backup_or_remove, local_path, mode_commands, owner_commands, parent_dir,
+    parse_mode, sed_delete, sed_replace,
+)
+from oxinfra.quoting import command, quote
+
+__all__ = ["directory", "file", "put", "template", "line", "replace", "link"]
+
+
+@operation()
+def directory(
+    path: str,
+    present: bool = True,
+    assume_present: bool = False,
+    user: str | None = None,
+    group: str | None = None,
+    mode: int | str | None = None,
+    recursive: bool = False,
+    force: bool = False,
+    force_backup: bool = True,
+    force_backup_dir: str | None = None,
+):
+    """Add, remove or fix a directory.
+
+    + path: the directory
+    + present: whether it should exist
+    + assume_present: skip the existence check, only fix owner and mode
+    + user / group / mode: owner, group and permissions (``755``) to set
+    + recursive: apply user, group and mode to everything inside too
+    + force: replace a file or link that stands at ``path``
+    + force_backup / force_backup_dir: move what ``force`` replaces aside instead of deleting it
+
+    Example::
+
+        files.directory(name="App logs", path="/var/log/app", user="app", mode="750")
+    """
+    want_mode = parse_mode(mode)
+    (info,) = get_facts(host, [(Directory, {"path": path})])
+    if not present:
+        if info:
+            yield command("rm", "-rf", "--", path)
+        elif info is False:
+            raise OperationError(f"{path} exists and is not a directory; remove it with files.file(present=False)")
+        else:
+            host.noop(f"directory {path} does not exist")
+        return
+    if info is False:
+        if not force:
+            raise OperationError(f"{path} exists and is not a directory (pass force=True to replace it)")
+        yield backup_or_remove(path, force_backup, force_backup_dir)
+        info = None
+    if info is None and not assume_present:
+        yield command("mkdir", "-p", "--", path)
+        yield from mode_commands(path, want_mode, None, recursive)
+        yield from owner_commands(path, user, group, None, recursive)
+        return
+    changes = mode_commands(path, want_mode, info, recursive) + owner_commands(path, user, group, info, recursive)
+    if not changes:
+        host.noop(f"directory {path} already exists")
+    yield from changes
+
+
+@operation()
+def file(
+    path: str,
+    present: bool = True,
+    user: str | None = None,
+    group: str | None = None,
+    mode: int | str | None = None,
+    touch: bool = False,
+    create_remote_dir: bool = True,
+    force: bool = False,
+    force_backup: bool = True,
+    force_backup_dir: str | None = None,
+):
+    """Add, remove or fix a file.
+
+    + path: the file
+    + present: whether it should exist
+    + user / group / mode: owner, group and permissions (``644``) to set
+    + touch: update its times even when it exists
+    + create_remote_dir: create the parent directory if needed
+    + force / force_backup / force_backup_dir: replace a directory or link at ``path``
+
+    Example::
+
+        files.file(name="Marker", path="/srv/app/.deployed", mode="600")
+    """
+    want_mode = parse_mode(mode)
+    (info,) = get_facts(host, [(File, {"path": path})])
+    if not present:
+        if info:
+            yield command("rm", "-f", "--", path)
+        elif info is False:
+            raise OperationError(f"{path} exists and is not a file")
+        else:
+            host.noop(f"file {path} does not exist")
+        return
+    if info is False:
+        if not force:
+            raise OperationError(f"{path} exists and is not a file (pass force=True to replace it)")
+        yield backup_or_remove(path, force_backup, force_backup_dir)
+        info = None
+    if info is None:
+        if create_remote_dir:
+            yield command("mkdir", "-p", "--", parent_dir(path))
+        yield command("touch", "--", path)
+        yield from mode_commands(path, want_mode, None)
+        yield from owner_commands(path, user, group, None)
+        return
+    changes = mode_commands(path, want_mode, info) + owner_commands(path, user, group, info)
+    if touch:
+        changes.insert(0, command("touch", "--", path))
+    if not changes:
+        host.noop(f"file {path} already exists")
+    yield from changes
+
+
+def _sync_file(data: bytes, dest: str, user: str | None, group: str | None, mode: int | None,
+               create_remote_dir: bool, force: bool, what: str):
+    """Shared by put and template: upload when missing or different, then fix owner/mode."""
+    info, remote_sha1 = get_facts(host, [(File, {"path": dest}), (Sha1File, {"path": dest})])
+    if info is False:
+        raise OperationError(f"{dest} exists and is not a file")
+    if info is None:
+        if create_remote_dir:
+            yield command("mkdir", "-p", "--", parent_dir(dest))
+        yield FileUpload(data, dest)
+        yield from mode_commands(dest, mode, None)
+        yield from owner_commands(dest, user, group, None)
+        return
+    changes: list[Any] = []
+    if force or remote_sha1 != hashlib.sha1(data).hexdigest():
+        changes.append(FileUpload(data, dest))
+        # a new file takes the default mode: restore the old one unless a mode is asked for
+        changes += mode_commands(dest, mode if mode is not None else info["mode"], None)
+        changes += owner_commands(dest, user, group, None if (user or group) else info)
+    else:
+        changes += mode_commands(dest, mode, info) + owner_commands(dest, user, group, info)
+    if not changes:
+        host.noop(f"{what} {dest} is already up to date")
+    yield from changes
+
+
+def _read_local(src: str, add_deploy_dir: bool = True) -> tuple[bytes, str]:
+    path = local_path(src, add_deploy_dir)
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(), path
+    except FileNotFoundError:
+        raise OperationValueError(f"local file not found: {src} (looked at {path})") from None
+    except OSError as exc:
+        raise OperationValueError(f"cannot read local file {path}: {exc.strerror}") from None
+
+
+@operation()
+def put(
+    src: str,
+    dest: str,
+    user: str | None = None,
+    group: str | None = None,
+    mode: int | str | bool | None = None,
+    add_deploy_dir: bool = True,
+    create_remote_dir: bool = True,
+    force: bool = False,
+    assume_exists: bool = False,
+):
+    """Upload a local file to the host when it is missing or differs (by SHA-1).
+
+    + src: local file, relative to the deploy file's directory
+    + dest: remote path; ending in ``/`` means "into this directory"
+    + user / group / mode: owner, group and permissions; ``mode=True`` copies the local mode
+    + add_deploy_dir: look for ``src`` relative to the deploy file's directory
+    + create_remote_dir: create the parent directory if needed
+    + force: upload even when the contents match
+    + assume_exists: do not check that ``src`` exists before planning (it is read anyway)
+
+    Example::
+
+        files.put(name="Static blob", src="files/blob.txt", dest="/srv/app/blob.txt", mode="644")
+    """
+    data, path = _read_local(src, add_deploy_dir)
+    if dest.endswith("/"):
+        dest = dest + os.path.basename(src)
+    if mode is True:
+        want_mode: int | None = int(oct(os.stat(path).st_mode & 0o7777)[2:])
+    else:
+        want_mode = parse_mode(mode) if mode is not False else None
+    yield from _sync_file(data, dest, user, group, want_mode, create_remote_dir, force, "file")
+
+
+@lru_cache(maxsize=256)
+def _load_template(path: str, mtime: float, env_key: tuple[tuple[str, Any], ...]) -> jinja2.Template:
+    options: dict[str, Any] = {"undefined": jinja2.StrictUndefined, "keep_trailing_newline": True}
+    options.update(dict(env_key))
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.dirname(path) or "."), **options)
+    return env.get_template(os.path.basename(path))
+
+
+def _template_line(exc: BaseException, path: str) -> str:
+    line = getattr(exc, "lineno", None)
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename == path:
+            line = lineno
+    return f":{line}" if line else ""
+
+
+def render_template(src: str, data: dict[str, Any], env_kwargs: dict[str, Any] | None = None) -> str:
+    """Render a jinja2 template file with ``host`` and ``data``; undefined names are errors."""
+    path = local_path(src)
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        raise TemplateError(f"template not found: {src} (looked at {path})") from None
+    try:
+        env_key = tuple(sorted((env_kwargs or {}).items()))
+        template = _load_template(os.path.abspath(path), mtime, env_key)
+        return template.render(host=_host(), **data)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"{src}:{exc.lineno}: template syntax error: {exc.message}") from None
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"{src}{_template_line(exc, os.path.abspath(path))}: {exc.message} "
+                            "(pass it to files.template or set it in host data)") from None
+    except TypeError as exc:
+        raise TemplateError(f"{src}: cannot render: {exc}") from None
+
+
+def _host() -> Any:
+    from oxinfra.api.context import current_host
+
+    return current_host()
+
+
+@operation()
+def template(
+    src: str,
+    dest: str,
+    user: str | None = None,
+    group: str | None = None,
+    mode: int | str | None = None,
+    create_remote_dir: bool = True,
+    jinja_env_kwargs: dict[str, Any] | None = None,
+    **data: Any,
+):
+    """Render a jinja2 template locally and upload the result when it differs.
+
+    The template sees ``host`` and every extra keyword argument; a name it uses that is not
+    defined is an error before any host is changed.
+
+    + src: local template, relative to the deploy file's directory
+    + dest: remote path
+    + user / group / mode: owner, group and permissions
+    + create_remote_dir: create the parent directory if needed
+    + jinja_env_kwargs: options for the jinja2 Environment
+    + **data: template variables
+
+    Example::
+
+        files.template(name="App config", src="templates/app.conf.j2",
+                       dest="/etc/app.conf", workers=4)
+    """
+    rendered = render_template(src, data, jinja_env_kwargs).encode("utf-8")
+    yield from _sync_file(rendered, dest, user, group, parse_mode(mode), create_remote_dir, False, "template")
+
+
+def _anchor(pattern: str) -> str:
+    if not pattern.startswith("^"):
+        pattern = "^.*" + pattern
+    if not pattern.endswith("$"):
+        pattern = pattern + ".*$"
+    return pattern
+
+
+@operation()
+def line(
+    path: str,
+    line: str,
+    present: bool = True,
+    replace: str = "",
+    flags: list[str] | None = None,
+    backup: bool = False,
+    interpolate_variables: bool = False,
+    escape_regex_characters: bool = False,
+    ensure_newline: bool = False,
+):
+    """Ensure a line is in a file (appended if missing), replaced, or removed.
+
+    ``line`` is a regular expression matched against whole lines (``^.*`` and ``.*$`` are
+    added unless it is anchored). When it matches nothing and ``present`` is true, the
+    line (or ``replace`` when given) is appended; the file is created if missing.
+
+    + path: the file
+    + line: the line, as a pattern
+    + present: whether a matching line should exist
+    + replace: text to put in place of matching lines
+    + flags: extra sed flags for the replacement
+    + backup: keep a copy of the file before changing it
+    + interpolate_variables: let the shell expand ``$VARIABLES`` in line and replace
+    + escape_regex_characters: match ``line`` literally
+    + ensure_newline: accepted for compatibility; a newline is always ensured before appending
+
+    Example::
+
+        files.line(name="Env", path="/srv/app/env", line="MODE=production")
+    """
+    pattern = re.escape(line) if escape_regex_characters else line
+    match = _anchor(pattern)
+    (found,) = get_facts(host, [(FindInFile, {"path": path, "pattern": match,
+                                              "interpolate_variables": interpolate_variables})])
+    quoted_text = quote(replace or line)
+    if not present:
+        if found:
+            yield sed_delete(path, match, interpolate_variables, backup)
+        else:
+            host.noop(f"no line matching {line!r} in {path}")
+        return
+    if found is None:
+        yield command("mkdir", "-p", "--", parent_dir(path))
+        yield f"printf '%s\\n' {quoted_text} > {quote(path)}"
+        return
+    if not found:
+        p = quote(path)
+        yield f"[ ! -s {p} ] || [ -z \"$(tail -c 1 < {p})\" ] || echo >> {p}"
+        yield f"printf '%s\\n' {quoted_text} >> {p}"
+        return
+    if replace and any(existing != replace for existing in found):
+        sed_flags = "".join(flags or [])
+        yield sed_replace(path, match, escape_sed_replacement(replace), sed_flags, interpolate_variables, backup)
+        return
+    host.noop(f"line {line!r} already in {path}")
+
+
+def escape_sed_replacement(text: str) -> str:
+    """A literal replacement line for sed: backslashes and ``&`` lose their meaning."""
+    return text.replace("\\", "\\\\").replace("&", "\\&")
+
+
+@operation()
+def replace(
+    path: str,
+    text: str | None = None,
+    replace: str | None = None,
+    flags: list[str] | None = None,
+    backup: bool = False,
+    interpolate_variables: bool = False,
+    match: str | None = None,
+):
+    """Replace text matching a pattern in a file (``sed s/text/replace/flags``).
+
+    + path: the file
+    + text: the regular expression to find
+    + replace: what to put in its place (sed syntax: ``\\1`` refers to a group)
+    + flags: sed flags such as ``["g"]``
+    + backup: keep a copy of the file before changing it
+    + interpolate_variables: let the shell expand ``$VARIABLES``
+
+    Example::
+
+        files.replace(name="Env", path="/srv/app/env", text="MODE=staging", replace="MODE=production")
+    """
+    if text is None:
+        text = match
+    if text is None or replace is None:
+        raise OperationValueError("files.replace needs text= and replace=")
+    (found,) = get_facts(host, [(FindInFile, {"path": path, "pattern": text,
+                                              "interpolate_variables": interpolate_variables})])
+    if found is None:
+        host.noop(f"{path} does not exist")
+        return
+    if not found:
+        host.noop(f"{text!r} not found in {path}")
+        return
+    sed_flags = "".join(flags or [])
+    yield sed_replace(path, text, replace, sed_flags, interpolate_variables, backup)
+
+
+@operation()
+def link(
+    path: str,
+    target: str | None = None,
+    present: bool = True,
+    user: str | None = None,
+    group: str | None = None,
+    symbolic: bool = True,
+    create_remote_dir: bool = True,
+    force: bool = False,
+    force_backup: bool = True,
+    force_backup_dir: str | None = None,
+):
+    """Add, remove or repoint a link.
+
+    + path: the link
+    + target: what it points to
+    + present: whether it should exist
+    + user / group: owner and group of the link itself
+    + symbolic: a symbolic link (``True``) or a hard link
+    + create_remote_dir: create the parent directory if needed
+    + force / force_backup / force_backup_dir: replace a file or directory at ``path``
+
+    Example::
+
+        files.link(name="Current release", path="/srv/app/current", target="/srv/app/releases/42")
+    """
+    if present and not target:
+        raise OperationValueError("files.link needs target= when present=True")
+    fact = Link if symbolic else File
+    (info,) = get_facts(host, [(fact, {"path": path})])
+    if not present:
+        if info:
+            yield command("rm", "-f", "--", path)
+        elif info is False and symbolic:
+            raise OperationError(f"{path} exists and is not a link")
+        else:
+            host.noop(f"link {path} does not exist")
+        return
+    flag = ["-s"] if symbolic else []
+    if info is False:
+        if not force:
+            raise OperationError(f"{path} exists and is not a link (pass force=True to replace it)")
+        yield backup_or_remove(path, force_backup, force_backup_dir)
+        info = None
+    if info is None:
+        if create_remote_dir:
+            yield command("mkdir", "-p", "--", parent_dir(path))
+        yield command("ln", *flag, "--", target, path)
+        yield from owner_commands(path, user, group, None, link=True)
+        return
+    changes: list[str] = []
+    if symbolic and info.get("link_target") != target:
+        changes += [command("rm", "-f", "--", path), command("ln", *flag, "--", target, path)]
+        changes += owner_commands(path, user, group, None, link=True)
+    else:
+        changes += owner_commands(path, user, group, info, link=True)
+    if not changes:
+        host.noop(f"link {path} already points to {target}")
+    yield from changes

@@ -1,0 +1,27 @@
+"""Run commands and manage the server as a whole."""
+
+from __future__ import annotations
+
+from oxinfra.api.operation import operation
+from oxinfra.exceptions import OperationValueError
+
+__all__ = ["shell"]
+
+
+@operation(is_idempotent=False)
+def shell(commands: str | list[str]):
+    """Run shell commands on the host, in order, stopping at the first that fails.
+
+    This always counts as a change: oxinfra cannot know what a command does.
+
+    + commands: one command string or a list of them (they are shell code, run as written)
+
+    Example::
+
+        server.shell(name="Probe", commands=["test -d /tmp", "uptime"])
+    """
+    if isinstance(commands, str):
+        commands = [commands]
+    if not isinstance(commands, (list, tuple)) or not all(isinstance(c, str) for c in commands):
+        raise OperationValueError("server.shell commands= must be a string or a list of strings")
+    yield from commands

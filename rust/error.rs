@@ -1,0 +1,76 @@
+//! The one error type of the core.
+//!
+//! Every fallible core function returns [`CoreError`]. The Python binding
+//! maps each kind to one exception class of `oxinfra._core`:
+//!
+//! | kind                          | Python exception   |
+//! |-------------------------------|--------------------|
+//! | [`CoreError::HostPattern`]    | `HostPatternError` |
+//! | [`CoreError::OrderCycle`]     | `OrderCycleError`  |
+//! | [`CoreError::UnknownOperation`] | `ValueError`     |
+//! | [`CoreError::Parse`]          | `OutputParseError` |
+//!
+//! ```
+//! use oxinfra::{CoreError, inventory::HostPattern};
+//!
+//! let err = HostPattern::parse("web[10:01]").unwrap_err();
+//! assert!(matches!(err, CoreError::HostPattern { .. }));
+//! assert!(err.to_string().contains("write the smaller bound first"));
+//! ```
+
+use std::fmt;
+
+/// Everything that can go wrong in the core.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CoreError {
+    /// A host pattern such as `web[01:03]` is malformed or too large.
+    /// `message` says what is wrong and how to fix it.
+    HostPattern { pattern: String, message: String },
+    /// Two operations run in opposite orders on different hosts, so no single
+    /// global order exists. `first` and `second` are the labels of two
+    /// operations on the cycle; `first` runs directly before `second` on some host.
+    OrderCycle { first: String, second: String },
+    /// An operation key has no label (the key is `>= count`).
+    UnknownOperation { key: usize, count: usize },
+    /// Command output did not have the expected shape. `what` names the
+    /// parser, `message` quotes the offending text.
+    Parse { what: &'static str, message: String },
+}
+
+impl CoreError {
+    pub(crate) fn host_pattern(pattern: &str, message: impl Into<String>) -> CoreError {
+        CoreError::HostPattern { pattern: pattern.to_string(), message: message.into() }
+    }
+
+    pub(crate) fn parse(what: &'static str, message: impl Into<String>) -> CoreError {
+        CoreError::Parse { what, message: message.into() }
+    }
+}
+
+impl fmt::Display for CoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CoreError::HostPattern { pattern, message } => {
+                write!(f, "invalid host pattern {pattern:?}: {message}")
+            }
+            CoreError::OrderCycle { first, second } => write!(
+                f,
+                "operation order conflict: {first:?} runs before {second:?} on some hosts \
+                 and after it on others; make the order the same on every host \
+                 (put the conditional operations in the same order)"
+            ),
+            CoreError::UnknownOperation { key, count } => write!(
+                f,
+                "operation key {key} has no label (there are {count} labels); \
+                 pass one label per key, keys counting from 0"
+            ),
+            CoreError::Parse { what, message } => write!(f, "cannot parse {what} output: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for CoreError {}
+
+/// Shorthand for results of core functions.
+pub type Result<T> = std::result::Result<T, CoreError>;

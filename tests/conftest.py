@@ -1,0 +1,72 @@
+"""Shared pytest fixtures.
+
+* ``sshd_fleet`` (session): a real OpenSSH sshd on loopback serving 3 hosts
+  (127.0.0.1..127.0.0.3), see :class:`oxinfra.testing.sshd.LoopbackFleet`.
+* ``sshd_fleet_factory`` (per test): ``make(n_hosts, **kwargs) -> LoopbackFleet``; every fleet
+  it starts is stopped when the test ends.
+* ``workload_dir`` (per test): a private copy of ``benches/workloads/standard-10``.
+
+When sshd cannot run here the fleet fixtures skip with the reason -- except under CI (``CI`` set
+to true), where a missing sshd is a failure, so a broken CI machine cannot pass silently.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+WORKLOAD_SRC = REPO / "benches" / "workloads" / "standard-10"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _start_fleet(n_hosts: int, **kwargs: Any) -> Any:
+    from oxinfra.testing.sshd import LoopbackFleet, SshdUnavailable
+
+    fleet = LoopbackFleet(n_hosts, **kwargs)
+    try:
+        return fleet.start()
+    except SshdUnavailable as exc:
+        if _in_ci():
+            pytest.fail(f"real sshd unavailable on CI: {exc}", pytrace=False)
+        pytest.skip(f"real sshd unavailable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def sshd_fleet() -> Iterator[Any]:
+    fleet = _start_fleet(3)
+    try:
+        yield fleet
+    finally:
+        fleet.stop()
+
+
+@pytest.fixture
+def sshd_fleet_factory() -> Iterator[Callable[..., Any]]:
+    fleets: list[Any] = []
+
+    def make(n_hosts: int, **kwargs: Any) -> Any:
+        fleet = _start_fleet(n_hosts, **kwargs)
+        fleets.append(fleet)
+        return fleet
+
+    try:
+        yield make
+    finally:
+        for fleet in fleets:
+            fleet.stop()
+
+
+@pytest.fixture
+def workload_dir(tmp_path: Path) -> Path:
+    dest = tmp_path / "standard-10"
+    shutil.copytree(WORKLOAD_SRC, dest)
+    return dest
