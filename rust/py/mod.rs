@@ -57,8 +57,8 @@ fn order_operations(py: Python<'_>, sequences: Vec<Vec<usize>>, labels: Vec<Stri
     Ok(without_gil(py, || plan::order_operations(&sequences, &labels))?)
 }
 
-/// `data` borrows the immutable `bytes` object, which the caller's argument
-/// keeps alive, so no copy is needed before releasing the GIL.
+// `data` borrows the immutable `bytes` object, which the caller's argument
+// keeps alive, so no copy is needed before releasing the GIL.
 #[pyfunction]
 fn demux<'py>(py: Python<'py>, data: &[u8], nonce: &str) -> PyResult<Bound<'py, PyTuple>> {
     let out = without_gil(py, || parse::demux(data, nonce))?;

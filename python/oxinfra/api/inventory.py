@@ -121,8 +121,9 @@ def _from_file(path: str, overrides: dict[str, Any]) -> Inventory:
         entries, data = parsed
         members: list[tuple[str, dict[str, Any]]] = []
         for entry in entries:
+            host_data: dict[str, Any] = {}
             if isinstance(entry, str):
-                name, host_data = entry, {}
+                name = entry
             elif isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str) and isinstance(entry[1], dict):
                 name, host_data = entry
             else:

@@ -256,6 +256,9 @@ class HostRun:
         """Send one script for ``segment`` (plus the facts the next operation needs).
         Returns the index of the next operation to plan, or None if the host must stop."""
         builder = ScriptBuilder(self.nonce)
+        guarded = [p.op.index for p in segment if p.guards and not p.error and not p.skipped]
+        if guarded:
+            builder.add_refetch_chain(self._refetch_plan(min(guarded)))
         for plan in segment:
             if plan.error or plan.skipped:
                 continue
@@ -263,7 +266,8 @@ class HostRun:
             guards = [(g.request.command, g.request.context, g.stdout, g.rc) for g in plan.guards]
             if text is None and not guards:
                 continue
-            builder.add_operation(plan, text, guards, plan.op.globals.ignore_errors)
+            on_stale = f"__ox_f{plan.op.index}" if guards else ""
+            builder.add_operation(plan, text, guards, plan.op.globals.ignore_errors, on_stale)
         for request in self.planner.missing(missing):
             builder.add_after(request, request.command, request.context)
         if builder.sections:
@@ -290,10 +294,11 @@ class HostRun:
             status, stdout = sections[k]
             stderr = errors.get(k, b"")
             if status == "stale":
-                # What this operation assumed changed under it: re-read and plan it again.
+                # What this operation assumed changed under it: the script has re-read the
+                # facts from here on (the refetch chain); plan again from this operation.
                 self.planner.facts.clear()
                 self.planner.epoch += 1
-                await self.gather([r for o in self.ops[op.index:] for r in o.first_facts])
+                self._store(builder, sections)
                 return op.index
             rc = int(status)
             if rc != 0:
@@ -304,6 +309,17 @@ class HostRun:
             self.report(plan, op, "changed" if plan.changes else "unchanged", stdout, stderr)
         self._store(builder, sections)
         return segment[-1].op.index + 1
+
+    def _refetch_plan(self, start: int) -> list[tuple[int, list[FactRequest]]]:
+        """For each operation from ``start``: the facts whose last reader it is."""
+        last: dict[Any, tuple[int, FactRequest]] = {}
+        for op in self.ops[start:]:
+            for request in op.first_facts:
+                last[request.key] = (op.index, request)
+        per_op: dict[int, list[FactRequest]] = {op.index: [] for op in self.ops[start:]}
+        for index, request in last.values():
+            per_op[index].append(request)
+        return list(per_op.items())
 
     async def _run_with_functions(self, plan: OpPlan) -> None:
         """An operation that yields Python callbacks: shell commands in between run as they come."""

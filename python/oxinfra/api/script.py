@@ -123,12 +123,28 @@ class ScriptBuilder:
         i = self._index(owner)
         self.parts.append(f"{fact_command(command, privilege)} </dev/null 2>/dev/null; __ox_m {i} $?\n")
 
+    def add_refetch_chain(self, per_op: list[tuple[int, list[Any]]]) -> None:
+        """Define ``__ox_f<k>`` for each operation ``k``: it reads the facts needed from
+        operation ``k`` on (each fact in the function of the last operation that needs it,
+        each function calling the next). An operation that goes stale calls its function,
+        so the facts to re-plan with come back in the same round trip."""
+        names = [k for k, _ in per_op]
+        for pos, (k, requests) in enumerate(per_op):
+            lines = []
+            for request in requests:
+                i = self._index(request)
+                lines.append(f"{fact_command(request.command, request.context)} </dev/null 2>/dev/null; __ox_m {i} $?\n")
+            if pos + 1 < len(per_op):
+                lines.append(f"__ox_f{names[pos + 1]}\n")
+            self.parts.append(f"__ox_f{k}() {{\n:\n{''.join(lines)}}}\n")
+
     def add_operation(
         self,
         owner: Any,
         text: str | None,
         guards: list[tuple[str, tuple[Any, ...], bytes, int]],
         ignore_errors: bool,
+        on_stale: str = "",
     ) -> None:
         """One operation block: run only if no earlier block stopped the script, and only if
         every guard (a fact the plan assumed) still reads as it did when gathered."""
@@ -147,7 +163,7 @@ class ScriptBuilder:
         stop = "" if ignore_errors else "[ $__ox_r -eq 0 ] || __ox_s=1\n"
         block = f"{run}__ox_m {i} $__ox_r\n{stop}"
         if checks:
-            block = f"if {' && '.join(checks)}; then\n{block}else __ox_m {i} stale; __ox_s=1; fi\n"
+            block = f"if {' && '.join(checks)}; then\n{block}else __ox_m {i} stale; __ox_s=1; {on_stale}\nfi\n"
         self.parts.append(f'if [ -z "$__ox_s" ]; then\n{block}fi\n')
 
     def add_after(self, owner: Any, command: str, privilege: tuple[Any, ...]) -> None:

@@ -49,7 +49,7 @@ def _version() -> str:
 @click.option("--data", "data", multiple=True, metavar="KEY=VALUE", help="Override host data (value may be JSON).")
 @click.option("-v", "--verbose", count=True, help="More output: -v per-host results, -vv commands too.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event on stdout, then a summary.")
-@click.version_option(version=None, prog_name="oxinfra", message="%(prog)s %(version)s", package_name="oxinfra")
+@click.version_option(version=_version(), prog_name="oxinfra", message="%(prog)s %(version)s")
 def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: tuple[str, ...],
          parallel: int | None, data: tuple[str, ...], verbose: int, as_json: bool) -> None:
     """Run DEPLOY.py files (or `exec -- COMMAND`) against INVENTORY.
