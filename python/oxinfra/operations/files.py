@@ -289,7 +289,8 @@ def template(
 def _anchor(pattern: str) -> str:
     if not pattern.startswith("^"):
         pattern = "^.*" + pattern
-    if not pattern.endswith("$"):
+    body = pattern[:-1]
+    if not pattern.endswith("$") or (len(body) - len(body.rstrip("\\"))) % 2:  # a final \$ is literal
         pattern = pattern + ".*$"
     return pattern
 
@@ -326,7 +327,7 @@ def line(
 
         files.line(name="Env", path="/srv/app/env", line="MODE=production")
     """
-    pattern = re.escape(line) if escape_regex_characters else line
+    pattern = escape_bre(line) if escape_regex_characters else line
     match = _anchor(pattern)
     (found,) = get_facts(host, [(FindInFile, {"path": path, "pattern": match,
                                               "interpolate_variables": interpolate_variables})])
@@ -351,6 +352,15 @@ def line(
         yield sed_replace(path, match, escape_sed_replacement(replace), sed_flags, interpolate_variables, backup)
         return
     host.noop(f"line {line!r} already in {path}")
+
+
+def escape_bre(text: str) -> str:
+    """``text`` as a POSIX basic regular expression (grep and sed) that matches it literally.
+
+    Only ``.[]*^$\\`` are special in a BRE; escaping anything else (as ``re.escape`` does)
+    can turn it INTO an operator in GNU BRE: ``\\(`` ``\\)`` ``\\{`` ``\\+`` ``\\?`` ``\\|``.
+    """
+    return re.sub(r"([.\[\]*^$\\])", r"\\\1", text)
 
 
 def escape_sed_replacement(text: str) -> str:

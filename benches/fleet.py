@@ -1,0 +1,555 @@
+#!/usr/bin/env python3
+"""Fleet benchmark: standard-10 on N loopback hosts, floor vs oxinfra vs pyinfra, side by side.
+
+One :class:`~oxinfra.testing.sshd.LoopbackFleet` of ``max(N)`` hosts is started and reused for
+every N (the first N hosts of it).  For each N and each tool:
+
+* the tool's target tree ``/tmp/fleet-target/<tool>/<run id>/`` is removed (a per-run subdirectory,
+  so a test or another benchmark writing the standard ``/tmp/fleet-target/<tool>/<host>`` paths at
+  the same time cannot disturb this run, nor be disturbed by it);
+* run 1 (clean hosts), then the end state is verified over SSH on the first and last host;
+* run 2 (the same deploy again: only ``server.shell`` changes).
+
+Every tool runs as a subprocess of this script, so all of them pay interpreter start-up and imports
+the same way; for each run we record:
+
+* ``wall_s``: from spawning the tool to reaping it;
+* ``cpu_s``: the controller's CPU (user + system) from ``os.wait4`` of that subprocess, i.e. the
+  process and every child it reaped;
+* ``sshd_cpu_s``: CPU of the fleet's sshd and its reaped session processes during the run
+  (``LoopbackFleet.server_cpu_seconds``);
+* ``ratio``: ``wall_s`` / the floor's ``wall_s`` for the same N and run (floor run 2 = the floor
+  script run again).
+
+Tools:
+
+* ``floor``: ``benches/floor.py``'s ``run_floor`` (asyncssh, one script per host), in a child
+  process of this file (``--floor-child``);
+* ``oxinfra``: ``python -m oxinfra INVENTORY.py deploy.py -y --json``; the exit code must be 0 and
+  the JSON summary must show every host succeeded with 10 changes (run 1) / 1 change (run 2);
+* ``pyinfra`` (if importable): ``pyinfra INVENTORY.py deploy.py -y --parallel N`` on a copy of the
+  deploy with ``oxinfra`` imports changed to ``pyinfra``; exit code 0 and the end state.
+
+CLI::
+
+    python benches/fleet.py --hosts 10 200 [--tools floor,oxinfra,pyinfra] [--runs 2]
+                            [--out results.json] [--profile DIR]
+
+Importable: :func:`run_bench` takes a started fleet (a test can pass a 3-host one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import pwd
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+REPO = Path(__file__).resolve().parents[1]
+BENCHES = REPO / "benches"
+WORKLOAD_DIR = BENCHES / "workloads" / "standard-10"
+TARGET_BASE = Path("/tmp/fleet-target")
+ALL_TOOLS = ("floor", "oxinfra", "pyinfra")
+OPS_PER_HOST = 10
+# The deploy's root line; every tool's copy replaces it with its own per-run root.
+ROOT_LINE = 'root = f"/tmp/fleet-target/oxinfra/{host.name}"'
+RUN_TIMEOUT = 1800.0
+
+if str(BENCHES) not in sys.path:
+    sys.path.insert(0, str(BENCHES))
+if str(REPO / "python") not in sys.path:
+    sys.path.insert(0, str(REPO / "python"))
+
+import floor  # noqa: E402  (benches/floor.py)
+
+
+class BenchError(RuntimeError):
+    """A tool's run failed or left a wrong end state: no timing is reported for it."""
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def pyinfra_available() -> bool:
+    return importlib.util.find_spec("pyinfra") is not None and shutil.which("pyinfra") is not None
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    py = str(REPO / "python")
+    env["PYTHONPATH"] = py + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def run_child(cmd: list[str], cwd: Path, log_prefix: Path, timeout: float = RUN_TIMEOUT) -> dict[str, Any]:
+    """Run ``cmd``; return exit code, wall seconds, CPU seconds (rusage of the child and its reaped
+    children, from wait4) and the paths of its captured stdout/stderr."""
+    out_path = Path(f"{log_prefix}.stdout")
+    err_path = Path(f"{log_prefix}.stderr")
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                env=_child_env(), start_new_session=True)
+        deadline = start + timeout
+        delay = 0.0005
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid == proc.pid:
+                break
+            if time.perf_counter() > deadline:
+                os.killpg(proc.pid, signal.SIGKILL)
+                _, status, usage = os.wait4(proc.pid, 0)
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                raise BenchError(f"{cmd[:4]}... timed out after {timeout:.0f} s (logs: {log_prefix}.*)")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.005)
+        wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen quiet
+    return {
+        "rc": proc.returncode,
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "cpu_user_s": usage.ru_utime,
+        "cpu_sys_s": usage.ru_stime,
+        "maxrss_mb": usage.ru_maxrss / 1024.0,
+        "stdout": out_path,
+        "stderr": err_path,
+    }
+
+
+def _tail(path: Path, n: int = 2000) -> str:
+    try:
+        return path.read_text(errors="replace")[-n:]
+    except OSError:
+        return ""
+
+
+# --------------------------------------------------------------------------- per-tool workdirs
+
+
+def tool_root(tool: str, run_id: str) -> str:
+    """Where a tool's hosts write: ``/tmp/fleet-target/<tool>/<run id>`` (host dirs below it)."""
+    return f"{TARGET_BASE}/{tool}/{run_id}"
+
+
+def deploy_source(tool: str, root: str, workload_dir: Path = WORKLOAD_DIR) -> str:
+    """standard-10's deploy.py for ``tool`` (oxinfra or pyinfra) writing under ``root``."""
+    text = (Path(workload_dir) / "deploy.py").read_text()
+    if ROOT_LINE not in text:
+        raise BenchError(f"deploy.py no longer has the line {ROOT_LINE!r}; update benches/fleet.py")
+    text = text.replace(ROOT_LINE, f'root = f"{root}/{{host.name}}"')
+    if tool == "pyinfra":
+        text = text.replace("from oxinfra import", "from pyinfra import")
+        text = text.replace("from oxinfra.operations import", "from pyinfra.operations import")
+        if "oxinfra" in text.replace(root, ""):
+            raise BenchError("deploy.py still mentions oxinfra after the pyinfra conversion")
+    return text
+
+
+def inventory_source(hosts: list[str], ssh_data: dict[str, Any], tool: str) -> str:
+    """An inventory file: one group ``fleet`` of the hosts, the SSH settings as its group data.
+    oxinfra reads pyinfra's ssh_* names, so the data is the same for both tools; pyinfra also
+    gets ``ssh_strict_host_key_checking = "yes"`` (the known_hosts file lists every host) and no
+    agent / ~/.ssh key search, so it offers exactly the fleet's key."""
+    data = {k: ssh_data[k] for k in ("ssh_port", "ssh_user", "ssh_key", "ssh_known_hosts_file")}
+    if ssh_data.get("ssh_password"):
+        data["ssh_password"] = ssh_data["ssh_password"]
+    if tool == "pyinfra":
+        data["ssh_strict_host_key_checking"] = "yes"
+        data["ssh_allow_agent"] = False
+        data["ssh_look_for_keys"] = False
+    lines = ["# generated by benches/fleet.py", "fleet = (["]
+    lines += [f"    {h!r}," for h in hosts]
+    lines += [f"], {data!r})", ""]
+    return "\n".join(lines)
+
+
+def prepare_workdir(base: Path, tool: str, n: int, hosts: list[str], ssh_data: dict[str, Any],
+                    root: str) -> Path:
+    d = base / f"{tool}-N{n}"
+    if d.exists():
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
+    if tool in ("oxinfra", "pyinfra"):
+        shutil.copytree(WORKLOAD_DIR / "files", d / "files")
+        shutil.copytree(WORKLOAD_DIR / "templates", d / "templates")
+        (d / "deploy.py").write_text(deploy_source(tool, root))
+        (d / "inventory.py").write_text(inventory_source(hosts, ssh_data, tool))
+    else:
+        (d / "floor.json").write_text(json.dumps(
+            {"hosts": hosts, "ssh_data": ssh_data, "root": root, "workload": str(WORKLOAD_DIR)}))
+    return d
+
+
+def clean_target(root: str, owner: str | None) -> None:
+    """Remove ``root`` and recreate it empty, writable by the fleet's login user."""
+    path = Path(root)
+    shutil.rmtree(path, ignore_errors=True)
+    if path.exists():
+        raise BenchError(f"could not remove {root}")
+    tool_dir = path.parent
+    if not tool_dir.exists():
+        tool_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(tool_dir, 0o1777)  # like /tmp/fleet-target: any user may create its subtree
+    path.mkdir()
+    if owner and os.geteuid() == 0:
+        pw = pwd.getpwnam(owner)
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+
+
+# --------------------------------------------------------------------------- end-state check
+
+
+async def verify_hosts(hosts: list[str], ssh_data: dict[str, Any], root: str,
+                       workload_dir: Path = WORKLOAD_DIR) -> list[str]:
+    """Check standard-10's end state under ``root/<host>`` over SSH; return the problems."""
+    import asyncssh
+
+    blob = (Path(workload_dir) / "files" / "blob.txt").read_text()
+    template = floor.load_template(Path(workload_dir))
+    opts = floor.connect_options(ssh_data)
+    problems: list[str] = []
+    want = {
+        "app": ("d", None),
+        "app/conf": ("d", "755"),
+        "app/blob.txt": ("-", "644"),
+        "app/conf/app.conf": ("-", None),
+        "app/env": ("-", None),
+        "app/marker": ("-", "600"),
+        "log": ("d", "750"),
+        "current": ("l", None),
+    }
+
+    async def check(host: str) -> None:
+        r = f"{root}/{host}"
+        expect_conf = floor.render_conf(template, host)
+        if not expect_conf.startswith(f"# managed file for {host}\n"):
+            problems.append(f"{host}: rendered template has an unexpected first line")
+        async with asyncssh.connect(host, **opts) as conn:
+            res = await conn.run(
+                f"cd {shlex.quote(r)} && stat -c '%n %A %a' " + " ".join(want) + " && readlink current",
+                check=False,
+            )
+            if res.exit_status != 0:
+                problems.append(f"{host}: stat failed: {str(res.stderr).strip()!r}")
+                return
+            lines = str(res.stdout).splitlines()
+            got = {ln.split(" ", 1)[0]: ln.split(" ", 1)[1] for ln in lines[:-1]}
+            for name, (ftype, mode) in want.items():
+                fields = got.get(name, "? ?").split()
+                if fields[0][:1] != ftype or (mode is not None and fields[1] != mode):
+                    problems.append(f"{host}: {name}: want {ftype} {mode}, got {got.get(name)!r}")
+            if lines[-1] not in (f"{r}/app", "app"):
+                problems.append(f"{host}: current -> {lines[-1]!r}, want {r}/app")
+            for name, expect in (("app/blob.txt", blob), ("app/conf/app.conf", expect_conf),
+                                 ("app/env", "MODE=production\n")):
+                content = await conn.run(f"cat {shlex.quote(r + '/' + name)}", check=False)
+                if content.stdout != expect:
+                    problems.append(f"{host}: {name} content differs: {str(content.stdout)[:80]!r}...")
+
+    await asyncio.gather(*(check(h) for h in hosts))
+    return problems
+
+
+def sample_hosts(hosts: list[str]) -> list[str]:
+    return list(dict.fromkeys([hosts[0], hosts[-1]]))
+
+
+# --------------------------------------------------------------------------- result checks
+
+
+def parse_oxinfra_summary(stdout_path: Path) -> dict[str, Any]:
+    summary = None
+    with open(stdout_path, errors="replace") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if event.get("event") == "summary":
+                summary = event
+    if summary is None:
+        raise BenchError(f"oxinfra printed no JSON summary (see {stdout_path})")
+    return summary
+
+
+def check_oxinfra_summary(summary: dict[str, Any], hosts: list[str], run: int, dry: bool = False) -> dict[str, Any]:
+    """Every host succeeded with the expected number of changes; return a digest."""
+    want_changed = OPS_PER_HOST if run == 1 else 1
+    problems = []
+    if not summary.get("success"):
+        problems.append("summary success is false")
+    got_hosts = summary.get("hosts", {})
+    if sorted(got_hosts) != sorted(hosts):
+        problems.append(f"summary lists {len(got_hosts)} hosts, expected {len(hosts)}")
+    for h in hosts:
+        s = got_hosts.get(h)
+        if s is None:
+            continue
+        if s.get("status") != "success" or s.get("changed") != want_changed or s.get("failed"):
+            problems.append(f"{h}: {s}")
+    if problems:
+        raise BenchError(f"oxinfra run {run}: " + "; ".join(problems[:5])
+                         + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""))
+    rts = [s.get("round_trips", 0) for s in got_hosts.values()]
+    secs = [s.get("seconds", 0.0) for s in got_hosts.values()]
+    return {
+        "changed_per_host": want_changed,
+        "round_trips_per_host": sorted(set(rts)),
+        "host_seconds_max": max(secs) if secs else 0.0,
+        "host_seconds_mean": sum(secs) / len(secs) if secs else 0.0,
+    }
+
+
+def add_ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Set each row's ``ratio`` = wall_s / the floor's wall_s for the same N and run (None when
+    there is no floor row for that N and run)."""
+    floors = {(r["n"], r["run"]): r["wall_s"] for r in results if r["tool"] == "floor"}
+    for r in results:
+        fw = floors.get((r["n"], r["run"]))
+        r["ratio"] = round(r["wall_s"] / fw, 3) if fw else None
+    return results
+
+
+# --------------------------------------------------------------------------- running one tool
+
+
+def _tool_command(tool: str, workdir: Path, n: int, profile: Path | None = None) -> list[str]:
+    py = sys.executable
+    if tool == "floor":
+        return [py, str(Path(__file__).resolve()), "--floor-child", str(workdir / "floor.json")]
+    if tool == "oxinfra":
+        prof = ["-m", "cProfile", "-o", str(profile)] if profile else []
+        return [py, *prof, "-m", "oxinfra", "inventory.py", "deploy.py", "-y", "--json"]
+    if tool == "pyinfra":
+        exe = shutil.which("pyinfra") or "pyinfra"
+        if profile:
+            return [py, "-m", "cProfile", "-o", str(profile), exe, "inventory.py", "deploy.py",
+                    "-y", "--parallel", str(n)]
+        return [exe, "inventory.py", "deploy.py", "-y", "--parallel", str(n)]
+    raise ValueError(tool)
+
+
+def run_tool(fleet: Any, tool: str, workdir: Path, hosts: list[str], run: int,
+             profile: Path | None = None) -> dict[str, Any]:
+    """One timed run of ``tool`` on ``hosts``; raises BenchError when it did not succeed."""
+    cmd = _tool_command(tool, workdir, len(hosts), profile)
+    load = os.getloadavg()
+    srv0 = fleet.server_cpu_seconds()
+    res = run_child(cmd, workdir, workdir / f"run{run}{'-prof' if profile else ''}")
+    time.sleep(0.3)  # let sshd reap the finished connection processes
+    srv = fleet.server_cpu_seconds() - srv0
+    if res["rc"] != 0:
+        raise BenchError(f"{tool} N={len(hosts)} run {run} exited {res['rc']}:\n"
+                         f"stderr: {_tail(res['stderr'])}\nstdout: {_tail(res['stdout'])}")
+    row: dict[str, Any] = {
+        "n": len(hosts),
+        "tool": tool,
+        "run": run,
+        "wall_s": round(res["wall_s"], 3),
+        "cpu_s": round(res["cpu_s"], 3),
+        "cpu_user_s": round(res["cpu_user_s"], 3),
+        "cpu_sys_s": round(res["cpu_sys_s"], 3),
+        "sshd_cpu_s": round(srv, 3),
+        "maxrss_mb": round(res["maxrss_mb"], 1),
+        "loadavg_before": [round(x, 2) for x in load],
+    }
+    if tool == "oxinfra":
+        row["oxinfra"] = check_oxinfra_summary(parse_oxinfra_summary(res["stdout"]), hosts, run)
+    elif tool == "floor":
+        try:
+            row["inner_wall_s"] = round(json.loads(Path(res["stdout"]).read_text())["wall_s"], 3)
+        except (OSError, ValueError, KeyError):
+            raise BenchError(f"floor child printed no result: {_tail(res['stdout'])}") from None
+    elif tool == "pyinfra":
+        row["pyinfra"] = pyinfra_digest(res["stdout"], res["stderr"])
+    return row
+
+
+def pyinfra_digest(stdout: Path, stderr: Path) -> dict[str, Any]:
+    """What pyinfra's own output says (informational; success is judged by exit code + state)."""
+    text = _tail(stdout, 200_000) + _tail(stderr, 200_000)
+    return {"errors_in_output": sum(1 for ln in text.splitlines() if "Error" in ln or "error:" in ln)}
+
+
+# --------------------------------------------------------------------------- the benchmark
+
+
+def run_bench(
+    fleet: Any,
+    sizes: list[int],
+    tools: list[str] | tuple[str, ...] = ALL_TOOLS,
+    runs: int = 2,
+    workdir: Path | None = None,
+    profile_dir: Path | None = None,
+    verify: bool = True,
+    log: Callable[[str], None] = print,
+    keep: bool = False,
+) -> dict[str, Any]:
+    """Run the benchmark on a started fleet; return ``{"meta": ..., "results": [rows]}``.
+    Any failed run or wrong end state raises :class:`BenchError`."""
+    tools = [t for t in tools if t != "pyinfra" or pyinfra_available()]
+    skipped = [t for t in ALL_TOOLS if t not in tools]
+    if max(sizes) > len(fleet.hosts):
+        raise ValueError(f"fleet has {len(fleet.hosts)} hosts, N={max(sizes)} asked for")
+    run_id = f"fleet-{os.getpid()}-{int(time.time())}"
+    own_tmp = workdir is None
+    base = Path(tempfile.mkdtemp(prefix="oxinfra-fleet-bench-")) if own_tmp else Path(workdir)
+    base.mkdir(parents=True, exist_ok=True)
+    ssh_data = fleet.ssh_data()
+    results: list[dict[str, Any]] = []
+    profiles: list[str] = []
+    roots: list[str] = []
+    try:
+        for n in sizes:
+            hosts = fleet.hosts[:n]
+            for tool in tools:
+                root = tool_root(tool, run_id)
+                roots.append(root)
+                wd = prepare_workdir(base, tool, n, hosts, ssh_data, root)
+                clean_target(root, fleet.user)
+                for run in range(1, runs + 1):
+                    row = run_tool(fleet, tool, wd, hosts, run)
+                    if verify and run == 1:
+                        problems = asyncio.run(verify_hosts(sample_hosts(hosts), ssh_data, root))
+                        if problems:
+                            raise BenchError(f"{tool} N={n} run 1 end state wrong: " + "; ".join(problems[:6]))
+                        row["verified_hosts"] = sample_hosts(hosts)
+                    results.append(row)
+                    log(f"  N={n:<5} {tool:<8} run {run}: wall {row['wall_s']:8.3f} s  "
+                        f"cpu {row['cpu_s']:8.3f} s  sshd {row['sshd_cpu_s']:7.3f} s  "
+                        f"load {row['loadavg_before'][0]:.2f}")
+                if profile_dir is not None and tool in ("oxinfra", "pyinfra"):
+                    profile_dir.mkdir(parents=True, exist_ok=True)
+                    clean_target(root, fleet.user)
+                    for run in range(1, runs + 1):
+                        prof = profile_dir / f"{tool}-N{n}-run{run}.prof"
+                        row = run_tool(fleet, tool, wd, hosts, run, profile=prof.resolve())
+                        profiles.append(str(prof))
+                        log(f"  N={n:<5} {tool:<8} run {run} (cProfile, untimed): wall {row['wall_s']:.3f} s "
+                            f"-> {prof}")
+                if not keep:
+                    shutil.rmtree(root, ignore_errors=True)
+    finally:
+        if not keep:
+            for root in set(roots):
+                shutil.rmtree(root, ignore_errors=True)
+            if own_tmp:
+                shutil.rmtree(base, ignore_errors=True)
+    add_ratios(results)
+    return {
+        "meta": {
+            "workload": "standard-10",
+            "sizes": list(sizes),
+            "tools": list(tools),
+            "skipped_tools": skipped,
+            "runs": runs,
+            "cpus": os.cpu_count(),
+            "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+            "python": sys.version.split()[0],
+            "pyinfra_version": _pyinfra_version() if "pyinfra" in tools else None,
+            "started_fleet_hosts": len(fleet.hosts),
+            "profiles": profiles,
+            "columns": {
+                "wall_s": "spawn to reap of the tool's process",
+                "cpu_s": "controller CPU: user+sys of the tool's process and its reaped children (wait4)",
+                "sshd_cpu_s": "sshd and its reaped session processes during the run",
+                "ratio": "wall_s / floor wall_s, same N and run",
+            },
+        },
+        "results": results,
+    }
+
+
+def _pyinfra_version() -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version("pyinfra")
+    except Exception:
+        return None
+
+
+def format_table(results: list[dict[str, Any]]) -> str:
+    head = f"{'N':>5}  {'tool':<8} {'run':>3}  {'wall s':>8}  {'ctl CPU s':>9}  {'sshd CPU s':>10}  {'ratio':>6}"
+    lines = [head, "-" * len(head)]
+    for r in results:
+        ratio = f"{r['ratio']:.2f}" if r.get("ratio") is not None else "-"
+        lines.append(f"{r['n']:>5}  {r['tool']:<8} {r['run']:>3}  {r['wall_s']:>8.3f}  {r['cpu_s']:>9.3f}  "
+                     f"{r['sshd_cpu_s']:>10.3f}  {ratio:>6}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- floor child
+
+
+def _floor_child(config_path: str) -> int:
+    cfg = json.loads(Path(config_path).read_text())
+    floor.TARGET_ROOT = cfg["root"]  # host_root() reads it at call time
+    wall = asyncio.run(floor.run_floor(cfg["hosts"], cfg["ssh_data"], Path(cfg["workload"])))
+    print(json.dumps({"wall_s": wall}))
+    return 0
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--hosts", type=int, nargs="+", default=[10], help="fleet sizes N (default 10)")
+    ap.add_argument("--tools", default=",".join(ALL_TOOLS), help="comma list of floor,oxinfra,pyinfra")
+    ap.add_argument("--runs", type=int, default=2, help="runs per tool and N (run 1 on clean hosts)")
+    ap.add_argument("--out", type=Path, help="write the results as JSON here")
+    ap.add_argument("--profile", type=Path, metavar="DIR",
+                    help="after the timed runs, run oxinfra/pyinfra again under cProfile into DIR")
+    ap.add_argument("--workdir", type=Path, help="keep generated inventories/deploys/logs here")
+    ap.add_argument("--keep", action="store_true", help="leave the target trees in place")
+    ap.add_argument("--floor-child", metavar="CONFIG", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.floor_child:
+        return _floor_child(args.floor_child)
+
+    tools = [t.strip() for t in args.tools.split(",") if t.strip()]
+    unknown = set(tools) - set(ALL_TOOLS)
+    if unknown:
+        ap.error(f"unknown tools: {', '.join(sorted(unknown))}")
+    if "pyinfra" in tools and not pyinfra_available():
+        print("pyinfra is not importable: skipping it", file=sys.stderr)
+    sizes = sorted(set(args.hosts))
+    from oxinfra.testing.sshd import LoopbackFleet
+
+    print(f"fleet: starting {max(sizes)} loopback hosts; load average {os.getloadavg()}", flush=True)
+    with LoopbackFleet(max(sizes)) as fleet:
+        try:
+            report = run_bench(fleet, sizes, tools, args.runs, workdir=args.workdir,
+                               profile_dir=args.profile, keep=args.keep,
+                               log=lambda s: print(s, flush=True))
+        except BenchError as exc:
+            print(f"FAILED: {exc}", file=sys.stderr)
+            return 1
+    print()
+    print(format_table(report["results"]))
+    print(f"\nload average at end: {report['meta']['loadavg_end']}  ({report['meta']['cpus']} CPUs)")
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"results written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
