@@ -25,8 +25,10 @@ Tools:
 
 * ``floor``: ``benches/floor.py``'s ``run_floor`` (asyncssh, one script per host), in a child
   process of this file (``--floor-child``);
-* ``oxinfra``: ``python -m oxinfra INVENTORY.py deploy.py -y --json``; the exit code must be 0 and
-  the JSON summary must show every host succeeded with 10 changes (run 1) / 1 change (run 2);
+* ``oxinfra``: ``python -m oxinfra INVENTORY.py deploy.py -y --json``; the exit code must be 0, the
+  JSON summary must show every host succeeded, and the per-operation events must show the ten
+  operations changed (run 1; "env replace" may be unchanged, see ``RUN1_ALSO_OK``) / only the
+  shell probe changed (run 2);
 * ``pyinfra`` (if importable): ``pyinfra INVENTORY.py deploy.py -y --parallel N`` on a copy of the
   deploy with ``oxinfra`` imports changed to ``pyinfra``; exit code 0 and the end state.
 
@@ -270,8 +272,10 @@ def sample_hosts(hosts: list[str]) -> list[str]:
 # --------------------------------------------------------------------------- result checks
 
 
-def parse_oxinfra_summary(stdout_path: Path) -> dict[str, Any]:
+def parse_oxinfra_events(stdout_path: Path) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+    """The JSON summary and, per host, ``{operation name: status}`` from ``oxinfra --json``."""
     summary = None
+    statuses: dict[str, dict[str, str]] = {}
     with open(stdout_path, errors="replace") as fh:
         for line in fh:
             line = line.strip()
@@ -281,16 +285,35 @@ def parse_oxinfra_summary(stdout_path: Path) -> dict[str, Any]:
                 event = json.loads(line)
             except ValueError:
                 continue
-            if event.get("event") == "summary":
+            kind = event.get("event")
+            if kind == "summary":
                 summary = event
+            elif kind == "operation":
+                statuses.setdefault(event["host"], {})[event["op"]] = event["status"]
     if summary is None:
         raise BenchError(f"oxinfra printed no JSON summary (see {stdout_path})")
-    return summary
+    return summary, statuses
 
 
-def check_oxinfra_summary(summary: dict[str, Any], hosts: list[str], run: int, dry: bool = False) -> dict[str, Any]:
-    """Every host succeeded with the expected number of changes; return a digest."""
-    want_changed = OPS_PER_HOST if run == 1 else 1
+# standard-10's operations (deploy.py's name= arguments) and the status each must end with.
+# Run 1 (clean hosts): everything changes -- except that "env replace" may be reported unchanged:
+# on a clean host the file it edits is created by "env line" with MODE=production, so there is
+# no MODE=staging to replace.  (pyinfra plans it from the facts read before anything ran, and
+# runs the sed anyway.)  Run 2: only the shell probe changes.
+STANDARD10_OPS = ("app dir", "conf dir", "static blob", "app config", "env line", "current link",
+                  "marker", "env replace", "probe", "log dir")
+RUN1_ALSO_OK = {"env replace": ("unchanged",)}
+
+
+def expected_statuses(op: str, run: int) -> tuple[str, ...]:
+    if run == 1:
+        return ("changed",) + RUN1_ALSO_OK.get(op, ())
+    return ("changed",) if op == "probe" else ("unchanged",)
+
+
+def check_oxinfra_result(summary: dict[str, Any], statuses: dict[str, dict[str, str]],
+                         hosts: list[str], run: int) -> dict[str, Any]:
+    """Every host succeeded and every operation ended as standard-10 says; return a digest."""
     problems = []
     if not summary.get("success"):
         problems.append("summary success is false")
@@ -301,18 +324,27 @@ def check_oxinfra_summary(summary: dict[str, Any], hosts: list[str], run: int, d
         s = got_hosts.get(h)
         if s is None:
             continue
-        if s.get("status") != "success" or s.get("changed") != want_changed or s.get("failed"):
+        if s.get("status") != "success" or s.get("failed"):
             problems.append(f"{h}: {s}")
+        ops = statuses.get(h, {})
+        if sorted(ops) != sorted(STANDARD10_OPS):
+            problems.append(f"{h}: operations reported {sorted(ops)}")
+        for op, status in ops.items():
+            if status not in expected_statuses(op, run):
+                problems.append(f"{h}: {op}: {status}, want {'/'.join(expected_statuses(op, run))}")
     if problems:
         raise BenchError(f"oxinfra run {run}: " + "; ".join(problems[:5])
                          + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""))
-    rts = [s.get("round_trips", 0) for s in got_hosts.values()]
+    changed = sorted({s.get("changed") for s in got_hosts.values()})
+    rts = sorted({s.get("round_trips", 0) for s in got_hosts.values()})
     secs = [s.get("seconds", 0.0) for s in got_hosts.values()]
     return {
-        "changed_per_host": want_changed,
-        "round_trips_per_host": sorted(set(rts)),
-        "host_seconds_max": max(secs) if secs else 0.0,
-        "host_seconds_mean": sum(secs) / len(secs) if secs else 0.0,
+        "changed_per_host": changed,
+        "unchanged_ops_run1": sorted({op for ops in statuses.values() for op, st in ops.items()
+                                      if st == "unchanged"}) if run == 1 else None,
+        "round_trips_per_host": rts,
+        "host_seconds_max": round(max(secs), 3) if secs else 0.0,
+        "host_seconds_mean": round(sum(secs) / len(secs), 3) if secs else 0.0,
     }
 
 
@@ -370,7 +402,7 @@ def run_tool(fleet: Any, tool: str, workdir: Path, hosts: list[str], run: int,
         "loadavg_before": [round(x, 2) for x in load],
     }
     if tool == "oxinfra":
-        row["oxinfra"] = check_oxinfra_summary(parse_oxinfra_summary(res["stdout"]), hosts, run)
+        row["oxinfra"] = check_oxinfra_result(*parse_oxinfra_events(res["stdout"]), hosts, run)
     elif tool == "floor":
         try:
             row["inner_wall_s"] = round(json.loads(Path(res["stdout"]).read_text())["wall_s"], 3)
