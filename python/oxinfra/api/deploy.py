@@ -17,11 +17,12 @@ under a name and passes global arguments given to the call down to them::
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from oxinfra.api.arguments import split_global_args
 from oxinfra.api.context import deploy_dir, using_host
@@ -29,7 +30,7 @@ from oxinfra.api.facts import FactMissing, FactRequest, fact_source
 from oxinfra.api.operation import OpCall, Recorder, _recorder, current_recorder
 from oxinfra.exceptions import DeployError, OxinfraError
 
-__all__ = ["deploy", "DeployFile", "evaluate"]
+__all__ = ["deploy", "DeployFile", "evaluate", "import_path"]
 
 
 def deploy(name: str | None = None, data_defaults: dict[str, Any] | None = None) -> Callable[..., Any]:
@@ -111,6 +112,22 @@ def _where(exc: BaseException, files: list[DeployFile]) -> str:
     return found
 
 
+@contextlib.contextmanager
+def import_path(files: list[DeployFile]) -> Iterator[None]:
+    """Deploy files may import modules beside them: their directories go first on sys.path
+    for the duration of a run."""
+    added = [d for d in dict.fromkeys(f.directory for f in files) if d not in sys.path]
+    sys.path[:0] = added
+    try:
+        yield
+    finally:
+        for directory in added:
+            try:
+                sys.path.remove(directory)
+            except ValueError:
+                pass
+
+
 def evaluate(
     host: Any,
     files: list[DeployFile],
@@ -126,11 +143,6 @@ def evaluate(
     recorder.stop_code = _STOP_CODE
     token = _recorder.set(recorder)
     fact_token = fact_source.set(facts)
-    added: list[str] = []
-    for directory in recorder.deploy_dirs:
-        if directory not in sys.path:
-            sys.path.insert(0, directory)
-            added.append(directory)
     dir_token = deploy_dir.set(None)
     try:
         with using_host(host):
@@ -140,18 +152,15 @@ def evaluate(
     except OxinfraError as exc:
         message = str(exc)
         where = _where(exc, files)
-        if where and not message.startswith(where.split(":")[0]) and where not in message:
+        if where and f"{os.path.basename(where.rsplit(':', 1)[0])}:" not in message:
             message = f"{where}: {message}"
-        raise type(exc)(message) if type(exc).__init__ is Exception.__init__ else DeployError(message) from None
+        error = DeployError(message)
+        error.exit_code = exc.exit_code if exc.exit_code != 1 else 2
+        raise error from None
     except Exception as exc:
         where = _where(exc, files) or files[0].path
         raise DeployError(f"{where}: {type(exc).__name__}: {exc} (on host {host.name})") from None
     finally:
-        for directory in added:
-            try:
-                sys.path.remove(directory)
-            except ValueError:
-                pass
         deploy_dir.reset(dir_token)
         fact_source.reset(fact_token)
         _recorder.reset(token)

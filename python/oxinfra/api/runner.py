@@ -14,7 +14,7 @@ import time
 from typing import Any, Callable
 
 from oxinfra import _core
-from oxinfra.api.deploy import DeployFile, evaluate
+from oxinfra.api.deploy import DeployFile, evaluate, import_path
 from oxinfra.api.facts import FactMissing, FactRequest
 from oxinfra.api.inventory import Inventory
 from oxinfra.api.operation import FunctionCommand, OpCall
@@ -159,11 +159,8 @@ class HostRun:
                 await self._dry_run()
             else:
                 await self._execute()
-            self.result.status = "failed" if any(o["status"] == "failed" for o in self.result.ops) else "success"
-            if any(o["status"] == "failed" for o in self.result.ops) and all(
-                op.globals.ignore_errors for op in self.ops if op.meta.status == "failed"
-            ):
-                self.result.status = "success"
+            stopped = any(op.meta.status == "failed" and not op.globals.ignore_errors for op in self.ops)
+            self.result.status = "failed" if stopped else "success"
         except ConnectError as exc:
             self.result.status = "unreachable"
             self.result.error = str(exc)
@@ -427,6 +424,12 @@ async def run_async(
     if exec_command is not None:
         source = f"from oxinfra.operations import server\nserver.shell(name='exec', commands=[{exec_command!r}])\n"
         files = [DeployFile.from_source("<exec>", source, os.getcwd())]
+    with import_path(files):
+        return await _run(inventory, files, dry, parallel, on_event)
+
+
+async def _run(inventory: Inventory, files: list[DeployFile], dry: bool, parallel: int | None,
+               on_event: EventSink | None) -> RunResult:
     settings = ConnectSettings()
     evaluated = _evaluate_all(inventory, files)
     needing = [h for h in inventory.hosts if evaluated[h.name] is None]
