@@ -30,7 +30,11 @@ Tools:
   operations changed (run 1; "env replace" may be unchanged, see ``RUN1_ALSO_OK``) / only the
   shell probe changed (run 2);
 * ``pyinfra`` (if importable): ``pyinfra INVENTORY.py deploy.py -y --parallel N`` on a copy of the
-  deploy with ``oxinfra`` imports changed to ``pyinfra``; exit code 0 and the end state.
+  deploy with ``oxinfra`` imports changed to ``pyinfra`` (``--parallel``: pyinfra's default is
+  20 x CPUs, 40 here, which would throttle it below N); exit code 0 and its results table must
+  agree with the expected statuses.
+
+For every tool the end state after run 1 is checked over SSH on the first and last host.
 
 CLI::
 
@@ -409,14 +413,50 @@ def run_tool(fleet: Any, tool: str, workdir: Path, hosts: list[str], run: int,
         except (OSError, ValueError, KeyError):
             raise BenchError(f"floor child printed no result: {_tail(res['stdout'])}") from None
     elif tool == "pyinfra":
-        row["pyinfra"] = pyinfra_digest(res["stdout"], res["stderr"])
+        row["pyinfra"] = check_pyinfra_result(_tail(res["stdout"], 10**7) + _tail(res["stderr"], 10**7),
+                                              len(hosts), run)
     return row
 
 
-def pyinfra_digest(stdout: Path, stderr: Path) -> dict[str, Any]:
-    """What pyinfra's own output says (informational; success is judged by exit code + state)."""
-    text = _tail(stdout, 200_000) + _tail(stderr, 200_000)
-    return {"errors_in_output": sum(1 for ln in text.splitlines() if "Error" in ln or "error:" in ln)}
+def parse_pyinfra_results(text: str) -> dict[str, dict[str, int]]:
+    """pyinfra's ``--> Results:`` table: ``{operation: {hosts, success, error, no_change}}``."""
+    rows: dict[str, dict[str, int]] = {}
+    lines = text.splitlines()
+    try:
+        start = max(i for i, ln in enumerate(lines) if ln.strip() == "--> Results:")
+    except ValueError:
+        return rows
+    for ln in lines[start + 2:]:
+        parts = ln.split()
+        if len(parts) < 5 or not all(p == "-" or p.isdigit() for p in parts[-4:]):
+            break
+        name = " ".join(parts[:-4])
+        nums = [0 if p == "-" else int(p) for p in parts[-4:]]
+        rows[name] = dict(zip(("hosts", "success", "error", "no_change"), nums))
+    return rows
+
+
+def check_pyinfra_result(text: str, n: int, run: int) -> dict[str, Any]:
+    """pyinfra's own results table agrees with standard-10 (the end state is checked separately)."""
+    rows = parse_pyinfra_results(text)
+    problems = []
+    if sorted(k for k in rows if k != "Grand total") != sorted(STANDARD10_OPS):
+        problems.append(f"results table lists {sorted(rows)}")
+    for op in STANDARD10_OPS:
+        row = rows.get(op)
+        if row is None:
+            continue
+        want = expected_statuses(op, run)
+        ok = row["hosts"] == n and row["error"] == 0 and (
+            ("changed" in want and row["success"] == n)
+            or ("unchanged" in want and row["no_change"] == n))
+        if not ok:
+            problems.append(f"{op}: {row}, want {'/'.join(want)} on {n} hosts")
+    if problems:
+        raise BenchError(f"pyinfra run {run}: " + "; ".join(problems[:5]))
+    total = rows.get("Grand total", {})
+    return {"changed_total": total.get("success"), "no_change_total": total.get("no_change"),
+            "unchanged_ops": sorted(op for op in STANDARD10_OPS if rows[op]["no_change"])}
 
 
 # --------------------------------------------------------------------------- the benchmark

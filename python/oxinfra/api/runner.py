@@ -19,7 +19,7 @@ from oxinfra.api.facts import FactMissing, FactRequest
 from oxinfra.api.inventory import Inventory
 from oxinfra.api.operation import FunctionCommand, OpCall
 from oxinfra.api.plan import HostPlanner, OpPlan
-from oxinfra.api.script import ScriptBuilder, done_marker, new_nonce, prelude, render_commands
+from oxinfra.api.script import ScriptBuilder, done_marker, new_nonce, render_commands
 from oxinfra.connectors import connect
 from oxinfra.connectors.ssh import ConnectSettings
 from oxinfra.exceptions import ConnectError, DeployError, OperationError, OxinfraError
@@ -87,11 +87,12 @@ class HostRun:
         self.shell: Any = None
         self.first_script = True
 
+    def builder(self) -> ScriptBuilder:
+        first, self.first_script = self.first_script, False
+        return ScriptBuilder(self.nonce, first=first)
+
     async def round_trip(self, builder: ScriptBuilder) -> tuple[dict[int, tuple[str, bytes]], dict[int, bytes]]:
         script = builder.build()
-        if self.first_script:
-            script = prelude(self.nonce).encode() + script
-            self.first_script = False
         out, err = await self.shell.run(script, done_marker(self.nonce))
         sections, _, _ = _core.demux(out, self.nonce)
         err_sections, _, _ = _core.demux(err, self.nonce)
@@ -104,7 +105,7 @@ class HostRun:
         todo = self.planner.missing(requests)
         if not todo:
             return
-        builder = ScriptBuilder(self.nonce)
+        builder = self.builder()
         for request in todo:
             builder.add_fact(request, request.command, request.context)
         sections, _ = await self.round_trip(builder)
@@ -252,7 +253,7 @@ class HostRun:
     async def _run_segment(self, segment: list[OpPlan], missing: list[FactRequest]) -> int | None:
         """Send one script for ``segment`` (plus the facts the next operation needs).
         Returns the index of the next operation to plan, or None if the host must stop."""
-        builder = ScriptBuilder(self.nonce)
+        builder = self.builder()
         guarded = [p.op.index for p in segment if p.guards and not p.error and not p.skipped]
         if guarded:
             builder.add_refetch_chain(self._refetch_plan(min(guarded)))
@@ -326,7 +327,7 @@ class HostRun:
             for item in plan.commands + [None]:
                 if isinstance(item, FunctionCommand) or item is None:
                     if pending:
-                        builder = ScriptBuilder(self.nonce)
+                        builder = self.builder()
                         builder.add_operation(plan, render_commands(pending, op.globals, self.nonce), [], False)
                         sections, errors = await self.round_trip(builder)
                         status, out = sections.get(0, ("1", b""))

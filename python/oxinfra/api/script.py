@@ -110,10 +110,17 @@ def fact_command(command: str, privilege: tuple[Any, ...]) -> str:
 class ScriptBuilder:
     """Builds one round trip's script; ``sections`` maps marker index → what it belongs to."""
 
-    def __init__(self, nonce: str) -> None:
+    def __init__(self, nonce: str, first: bool = False) -> None:
         self.nonce = nonce
-        self.parts: list[str] = ["__ox_s=\n"]
+        self.parts: list[str] = []
         self.sections: list[Any] = []
+        if first:
+            # The shell's first script defines the markers, then ends an empty section so
+            # that anything the login printed before it (a banner, an rc file's chatter)
+            # lands there and not in the first fact.
+            self.parts.append(prelude(nonce))
+            self.parts.append(f"__ox_m {self._index(None)} 0\n")
+        self.parts.append("__ox_s=\n")
 
     def _index(self, owner: Any) -> int:
         self.sections.append(owner)
