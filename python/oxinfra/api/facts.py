@@ -94,7 +94,6 @@ class FactRequest:
         self.cls = cls
         self.kwargs = kwargs
         self.context = context
-        self.key = (cls, repr(sorted(kwargs.items())), context)
         self.fact = cls()
         try:
             self.command = self.fact.command(**kwargs)
@@ -102,6 +101,9 @@ class FactRequest:
             raise FactError(f"fact {cls.name} called with bad arguments {kwargs!r}: {exc}") from None
         if not isinstance(self.command, str):
             self.command = str(self.command)
+        # By name and command, not by class object: a fact class defined in a deploy file is
+        # a new object each time the file is evaluated again (after gathering what it read).
+        self.key = (cls.__module__, cls.__qualname__, self.command, repr(sorted(kwargs.items())), context)
 
     def __repr__(self) -> str:
         return f"FactRequest({self.cls.name}, {self.kwargs!r})"

@@ -203,8 +203,11 @@ class HostRun:
                 self.report(plan, op, "changed" if plan.changes else "unchanged")
 
     def _not_run(self, start: int) -> None:
+        """Report every operation from ``start`` on that has no outcome yet as not run."""
+        reported = {record["index"] for record in self.result.ops}
         for op in self.ops[start:]:
-            self.report(None, op, "not run")
+            if op.index not in reported:
+                self.report(None, op, "not run")
 
     async def _execute(self) -> None:
         i = 0
@@ -242,8 +245,8 @@ class HostRun:
             if not segment:
                 continue
             resume = await self._run_segment(segment, missing)
-            if resume is None:  # the host stopped on a failure
-                self._not_run(segment[-1].op.index + 1)
+            if resume is None:  # the host stopped on a failure: the rest of the segment did not run
+                self._not_run(segment[0].op.index)
                 return
             if stop_after:
                 self._not_run(segment[-1].op.index + 1)

@@ -1,0 +1,201 @@
+"""Helpers for the end-to-end tests: real deploys against the loopback sshd fleet.
+
+Every host of the fleet is this machine, and the test process is (usually) root while the
+deploys log in as the unprivileged ``oxinfra-test`` user. So:
+
+* a deploy writes under ``<target>/<host name>/...``, where ``target`` is a fresh directory
+  under /tmp that anyone may create entries in (mode 1777), removed when the test ends;
+* what a deploy made is checked directly on disk by the test.
+
+Runs go through the real CLI: in-process with click's ``CliRunner`` (fast; ``run_deploy``) or
+as a child process ``python -m oxinfra`` (``run_cli``) where exit codes, stderr and the absence
+of tracebacks are what is tested.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON_DIR = REPO / "python"
+WORKLOAD_SRC = REPO / "benches" / "workloads" / "standard-10"
+#: The operation names of standard-10, in order.
+WORKLOAD_OPS = ("app dir", "conf dir", "static blob", "app config", "env line", "current link", "marker",
+                "env replace", "probe", "log dir")
+
+
+@pytest.fixture
+def target() -> Iterator[Path]:
+    """A fresh directory under /tmp that the SSH login user can create entries in."""
+    path = Path(tempfile.mkdtemp(prefix="oxinfra-e2e-", dir="/tmp"))
+    os.chmod(path, 0o1777)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def write_inventory(directory: Path, fleet: Any, name: str = "inventory.py",
+                    groups: dict[str, list[str]] | None = None, extra: str = "") -> Path:
+    """A Python inventory file for ``fleet``: by default group ``web`` = the first two hosts,
+    ``db`` = the third; every host gets the fleet's SSH settings as data."""
+    if groups is None:
+        groups = {"web": fleet.hosts[:2], "db": fleet.hosts[2:3]}
+    lines = [f"_ssh = {fleet.ssh_data()!r}"]
+    for group, hosts in groups.items():
+        lines.append(f"{group} = ([{', '.join(repr(h) for h in hosts)}], dict(_ssh))")
+    path = directory / name
+    path.write_text("\n".join(lines) + "\n" + extra)
+    return path
+
+
+@pytest.fixture
+def inventory(tmp_path: Path, sshd_fleet: Any) -> Path:
+    """An inventory of the 3 session fleet hosts (groups ``web``: 2 hosts, ``db``: 1 host)."""
+    return write_inventory(tmp_path, sshd_fleet)
+
+
+def write_deploy(directory: Path, source: str, root: Path | str | None = None, name: str = "deploy.py") -> Path:
+    """Write a deploy file; ``@ROOT@`` in ``source`` becomes ``root``."""
+    text = textwrap.dedent(source)
+    if root is not None:
+        text = text.replace("@ROOT@", str(root))
+    path = directory / name
+    path.write_text(text)
+    return path
+
+
+@dataclass
+class Outcome:
+    """One CLI run: exit code, output, and (with --json) the parsed events."""
+
+    code: int
+    stdout: str
+    stderr: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        assert self.events and self.events[-1]["event"] == "summary", self.describe()
+        return self.events[-1]
+
+    def host(self, name: str) -> dict[str, Any]:
+        return self.summary["hosts"][name]
+
+    def statuses(self, host: str) -> dict[str, str]:
+        """Operation name (or call site when unnamed) -> status, for one host."""
+        return {e["op"]: e["status"] for e in self.events if e["event"] == "operation" and e["host"] == host}
+
+    def op(self, host: str, name: str) -> dict[str, Any]:
+        found = [e for e in self.events if e["event"] == "operation" and e["host"] == host and e["op"] == name]
+        assert len(found) == 1, f"{name!r} on {host}: {found}\n{self.describe()}"
+        return found[0]
+
+    def describe(self) -> str:
+        return f"exit {self.code}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+
+def _parse_events(stdout: str) -> list[dict[str, Any]]:
+    events = []
+    for line in stdout.splitlines():
+        if line.strip():
+            events.append(json.loads(line))
+    return events
+
+
+def invoke(*args: Any, json_events: bool = True, input: str | None = None) -> Outcome:
+    """Run the CLI in-process (click's CliRunner)."""
+    from click.testing import CliRunner
+
+    from oxinfra.cli import main
+
+    argv = [str(a) for a in args]
+    if json_events and "--json" not in argv:
+        argv.insert(0, "--json")
+    result = CliRunner().invoke(main, argv, input=input, catch_exceptions=False)
+    stdout, stderr = result.stdout, result.stderr
+    out = Outcome(result.exit_code, stdout, stderr)
+    if json_events:
+        out.events = _parse_events(stdout)
+    return out
+
+
+def run_deploy(inventory: Path | str, *deploys_and_flags: Any, dry: bool = False) -> Outcome:
+    """``oxinfra --json -y INVENTORY DEPLOY... [FLAGS]`` in-process (``--dry`` instead of -y)."""
+    flags = ["--dry"] if dry else ["-y"]
+    return invoke(*flags, inventory, *deploys_and_flags)
+
+
+def cli_env() -> dict[str, str]:
+    env = dict(os.environ)
+    paths = [str(PYTHON_DIR)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env.pop("CI", None)
+    return env
+
+
+def run_cli(*args: Any, cwd: Path | str | None = None, input: str | None = None,
+            timeout: float = 60) -> Outcome:
+    """``python -m oxinfra ARGS...`` as a child process (stdin not a terminal)."""
+    argv = [sys.executable, "-m", "oxinfra", *(str(a) for a in args)]
+    proc = subprocess.run(argv, cwd=cwd, input=input if input is not None else "", capture_output=True,
+                          text=True, env=cli_env(), timeout=timeout)
+    out = Outcome(proc.returncode, proc.stdout, proc.stderr)
+    if "--json" in argv:
+        out.events = _parse_events(proc.stdout)
+    return out
+
+
+def assert_no_traceback(outcome: Outcome) -> None:
+    text = outcome.stdout + outcome.stderr
+    assert "Traceback" not in text, outcome.describe()
+    assert 'File "' not in text, outcome.describe()
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every path under ``root`` (relative) -> its kind: 'dir', 'file' or 'link -> TARGET'."""
+    out: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            full = Path(dirpath) / name
+            rel = str(full.relative_to(root))
+            if full.is_symlink():
+                out[rel] = f"link -> {os.readlink(full)}"
+            elif full.is_dir():
+                out[rel] = "dir"
+            else:
+                out[rel] = "file"
+    return out
+
+
+def mode(path: Path) -> int:
+    """Permission bits as pyinfra writes them: 0o755 -> 755."""
+    return int(oct(path.lstat().st_mode & 0o7777)[2:])
+
+
+def snapshot(root: Path) -> dict[str, tuple[Any, ...]]:
+    """Kind, mode, mtime (ns) and content/target of everything under ``root``."""
+    out: dict[str, tuple[Any, ...]] = {}
+    for rel, kind in tree(root).items():
+        full = root / rel
+        st = full.lstat()
+        if kind == "file":
+            content: Any = full.read_bytes()
+        elif kind.startswith("link"):
+            content = os.readlink(full)
+        else:
+            content = None
+        out[rel] = (kind, st.st_mode, st.st_mtime_ns, st.st_uid, content)
+    return out
