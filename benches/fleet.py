@@ -16,10 +16,15 @@ the same way; for each run we record:
 * ``wall_s``: from spawning the tool to reaping it;
 * ``cpu_s``: the controller's CPU (user + system) from ``os.wait4`` of that subprocess, i.e. the
   process and every child it reaped;
-* ``sshd_cpu_s``: CPU of the fleet's sshd and its reaped session processes during the run
-  (``LoopbackFleet.server_cpu_seconds``);
+* ``sshd_cpu_s``: CPU of the fleet's sshd during the run: ``LoopbackFleet.server_cpu_seconds()``
+  (the listener and the ``[priv]`` monitors: key exchanges, logins) plus the post-auth session
+  processes with the shells and commands they ran, which that misses (they are orphaned by
+  sshd; the CLI adopts them as a subreaper and reaps them: see :class:`SessionReaper`);
 * ``ratio``: ``wall_s`` / the floor's ``wall_s`` for the same N and run (floor run 2 = the floor
-  script run again).
+  script run again);
+* ``other_cpu_s``: busy CPU of the whole machine during the run (/proc/stat) minus the two above:
+  what other jobs took from the shared CPUs -- the noise indicator (load average is not one: the
+  fleet's own sshd processes drive it up); ``steal_s`` is what the hypervisor gave other VMs.
 
 Tools:
 
@@ -39,7 +44,7 @@ For every tool the end state after run 1 is checked over SSH on the first and la
 CLI::
 
     python benches/fleet.py --hosts 10 200 [--tools floor,oxinfra,pyinfra] [--runs 2]
-                            [--out results.json] [--profile DIR]
+                            [--repeat 3] [--out results.json] [--profile DIR] [--workdir DIR]
 
 Importable: :func:`run_bench` takes a started fleet (a test can pass a 3-host one).
 """
@@ -67,7 +72,6 @@ BENCHES = REPO / "benches"
 WORKLOAD_DIR = BENCHES / "workloads" / "standard-10"
 TARGET_BASE = Path("/tmp/fleet-target")
 ALL_TOOLS = ("floor", "oxinfra", "pyinfra")
-OPS_PER_HOST = 10
 # The deploy's root line; every tool's copy replaces it with its own per-run root.
 ROOT_LINE = 'root = f"/tmp/fleet-target/oxinfra/{host.name}"'
 RUN_TIMEOUT = 1800.0
@@ -95,25 +99,98 @@ def _child_env() -> dict[str, str]:
     env = dict(os.environ)
     py = str(REPO / "python")
     env["PYTHONPATH"] = py + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
 
-def run_child(cmd: list[str], cwd: Path, log_prefix: Path, timeout: float = RUN_TIMEOUT) -> dict[str, Any]:
+class SessionReaper:
+    """Make this process a child subreaper and account the CPU of the orphans it adopts.
+
+    Why: when an asyncssh client hangs up (floor, oxinfra), OpenSSH's privileged monitor
+    (``sshd: user [priv]``) exits without waiting for its unprivileged post-auth child
+    (``sshd: user@notty``), and oxinfra's persistent ``sh`` also outlives its session; those
+    orphans -- with every command they ran -- are reaped by init, so their CPU never reaches the
+    listener's ``cutime``: ``LoopbackFleet.server_cpu_seconds()`` then counts the key exchanges
+    and logins but not the sessions (for pyinfra's paramiko sessions the chain stays intact).  As a subreaper (prctl PR_SET_CHILD_SUBREAPER) this process
+    adopts those orphans instead (sshd is its child), reaps them, and adds up their rusage.
+    Only for a process that owns its children (the CLI, not a pytest process)."""
+
+    PR_SET_CHILD_SUBREAPER = 36
+
+    def __init__(self, protect: set[int]) -> None:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(self.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+        self.protect = protect  # children reaped by their owners (the fleet's sshd)
+        self.cpu: dict[str, float] = {}
+
+    def reap_ready(self, target: int | None = None) -> Any:
+        """Reap every exited child now; return ``(status, rusage)`` of ``target`` if it was one."""
+        found = None
+        while True:
+            try:
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return found
+            if info is None or info.si_pid == 0:
+                return found
+            pid = info.si_pid
+            if pid in self.protect:
+                raise BenchError(f"process {pid} (the fleet's sshd) exited during the benchmark")
+            comm = _comm(pid)
+            _, status, usage = os.wait4(pid, 0)
+            if pid == target:
+                found = (status, usage)
+            else:
+                self.cpu[comm] = self.cpu.get(comm, 0.0) + usage.ru_utime + usage.ru_stime
+
+    def take(self) -> dict[str, float]:
+        cpu, self.cpu = self.cpu, {}
+        return cpu
+
+    def drain(self, seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while True:
+            self.reap_ready()
+            if time.perf_counter() >= end:
+                return
+            time.sleep(0.01)
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            text = fh.read()
+        return text[text.index("(") + 1:text.rindex(")")]
+    except (OSError, ValueError):
+        return "?"
+
+
+def run_child(cmd: list[str], cwd: Path, log_prefix: Path, timeout: float = RUN_TIMEOUT,
+              reaper: SessionReaper | None = None) -> dict[str, Any]:
     """Run ``cmd``; return exit code, wall seconds, CPU seconds (rusage of the child and its reaped
-    children, from wait4) and the paths of its captured stdout/stderr."""
+    children, from wait4) and the paths of its captured stdout/stderr.  With ``reaper``, every
+    exited child (adopted sshd sessions too) is reaped while waiting."""
     out_path = Path(f"{log_prefix}.stdout")
     err_path = Path(f"{log_prefix}.stderr")
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        busy0, steal0 = machine_cpu_seconds()
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                 env=_child_env(), start_new_session=True)
         deadline = start + timeout
         delay = 0.0005
         while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid == proc.pid:
-                break
+            if reaper is not None:
+                done = reaper.reap_ready(proc.pid)
+                if done is not None:
+                    status, usage = done
+                    break
+            else:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid == proc.pid:
+                    break
             if time.perf_counter() > deadline:
                 os.killpg(proc.pid, signal.SIGKILL)
                 _, status, usage = os.wait4(proc.pid, 0)
@@ -122,6 +199,8 @@ def run_child(cmd: list[str], cwd: Path, log_prefix: Path, timeout: float = RUN_
             time.sleep(delay)
             delay = min(delay * 2, 0.005)
         wall = time.perf_counter() - start
+        busy1, steal1 = machine_cpu_seconds()
+        busy, steal = busy1 - busy0, steal1 - steal0
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen quiet
     return {
         "rc": proc.returncode,
@@ -130,9 +209,24 @@ def run_child(cmd: list[str], cwd: Path, log_prefix: Path, timeout: float = RUN_
         "cpu_user_s": usage.ru_utime,
         "cpu_sys_s": usage.ru_stime,
         "maxrss_mb": usage.ru_maxrss / 1024.0,
+        "machine_busy_s": busy,
+        "steal_s": steal,
         "stdout": out_path,
         "stderr": err_path,
     }
+
+
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, steal): CPU seconds all CPUs of the machine have spent busy since boot, and the
+    time the hypervisor gave them to someone else (/proc/stat); (0.0, 0.0) if unreadable."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:]] + [0] * 8
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    hz = os.sysconf("SC_CLK_TCK")
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq) / hz, steal / hz
 
 
 def _tail(path: Path, n: int = 2000) -> str:
@@ -183,8 +277,8 @@ def inventory_source(hosts: list[str], ssh_data: dict[str, Any], tool: str) -> s
 
 
 def prepare_workdir(base: Path, tool: str, n: int, hosts: list[str], ssh_data: dict[str, Any],
-                    root: str) -> Path:
-    d = base / f"{tool}-N{n}"
+                    root: str, rep: int = 1) -> Path:
+    d = base / f"{tool}-N{n}" if rep == 1 else base / f"{tool}-N{n}-rep{rep}"
     if d.exists():
         shutil.rmtree(d)
     d.mkdir(parents=True)
@@ -353,13 +447,41 @@ def check_oxinfra_result(summary: dict[str, Any], statuses: dict[str, dict[str, 
 
 
 def add_ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Set each row's ``ratio`` = wall_s / the floor's wall_s for the same N and run (None when
-    there is no floor row for that N and run)."""
-    floors = {(r["n"], r["run"]): r["wall_s"] for r in results if r["tool"] == "floor"}
+    """Set each row's ``ratio`` = wall_s / the floor's wall_s for the same N, run and repetition
+    (``rep``, 1 when absent); None when there is no such floor row."""
+    floors = {(r["n"], r["run"], r.get("rep", 1)): r["wall_s"] for r in results if r["tool"] == "floor"}
     for r in results:
-        fw = floors.get((r["n"], r["run"]))
+        fw = floors.get((r["n"], r["run"], r.get("rep", 1)))
         r["ratio"] = round(r["wall_s"] / fw, 3) if fw else None
     return results
+
+
+def _median(values: list[float]) -> float:
+    v = sorted(values)
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
+
+
+def summarize(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (N, tool, run), in first-seen order: medians over the repetitions, and the ratio of the
+    median wall to the floor's median wall for the same N and run."""
+    groups: dict[tuple[int, str, int], list[dict[str, Any]]] = {}
+    for r in results:
+        groups.setdefault((r["n"], r["tool"], r["run"]), []).append(r)
+    out = []
+    for (n, tool, run), rows in groups.items():
+        out.append({
+            "n": n, "tool": tool, "run": run, "reps": len(rows),
+            **{k: round(_median([r[k] for r in rows]), 3)
+               for k in ("wall_s", "cpu_s", "sshd_cpu_s", "other_cpu_s") if all(k in r for r in rows)},
+            "wall_min_s": round(min(r["wall_s"] for r in rows), 3),
+            "wall_max_s": round(max(r["wall_s"] for r in rows), 3),
+        })
+    floors = {(s["n"], s["run"]): s["wall_s"] for s in out if s["tool"] == "floor"}
+    for s in out:
+        fw = floors.get((s["n"], s["run"]))
+        s["ratio"] = round(s["wall_s"] / fw, 3) if fw else None
+    return out
 
 
 # --------------------------------------------------------------------------- running one tool
@@ -382,14 +504,24 @@ def _tool_command(tool: str, workdir: Path, n: int, profile: Path | None = None)
 
 
 def run_tool(fleet: Any, tool: str, workdir: Path, hosts: list[str], run: int,
-             profile: Path | None = None) -> dict[str, Any]:
+             profile: Path | None = None, reaper: SessionReaper | None = None) -> dict[str, Any]:
     """One timed run of ``tool`` on ``hosts``; raises BenchError when it did not succeed."""
     cmd = _tool_command(tool, workdir, len(hosts), profile)
     load = os.getloadavg()
+    if reaper is not None:
+        reaper.drain(0.0)
+        reaper.take()  # whatever exited before this run is not this run's
     srv0 = fleet.server_cpu_seconds()
-    res = run_child(cmd, workdir, workdir / f"run{run}{'-prof' if profile else ''}")
-    time.sleep(0.3)  # let sshd reap the finished connection processes
-    srv = fleet.server_cpu_seconds() - srv0
+    res = run_child(cmd, workdir, workdir / f"run{run}{'-prof' if profile else ''}", reaper=reaper)
+    # let sshd reap the finished connection processes (and us the orphaned sessions)
+    if reaper is not None:
+        reaper.drain(0.5)
+    else:
+        time.sleep(0.3)
+    srv_master = fleet.server_cpu_seconds() - srv0
+    adopted = reaper.take() if reaper is not None else {}
+    sessions = sum(adopted.values())
+    srv = srv_master + sessions
     if res["rc"] != 0:
         raise BenchError(f"{tool} N={len(hosts)} run {run} exited {res['rc']}:\n"
                          f"stderr: {_tail(res['stderr'])}\nstdout: {_tail(res['stdout'])}")
@@ -402,7 +534,14 @@ def run_tool(fleet: Any, tool: str, workdir: Path, hosts: list[str], run: int,
         "cpu_user_s": round(res["cpu_user_s"], 3),
         "cpu_sys_s": round(res["cpu_sys_s"], 3),
         "sshd_cpu_s": round(srv, 3),
+        "sshd_listener_cpu_s": round(srv_master, 3),  # fleet.server_cpu_seconds() alone
+        "sshd_session_cpu_s": round(sessions, 3) if reaper is not None else None,
+        "adopted_cpu_by_comm": {k: round(v, 3) for k, v in sorted(adopted.items())},
         "maxrss_mb": round(res["maxrss_mb"], 1),
+        # everything else the machine did meanwhile (other jobs; noise indicator, +-0.1 s)
+        "other_cpu_s": round(max(0.0, res["machine_busy_s"] - res["cpu_s"] - srv), 3),
+        "machine_busy_s": round(res["machine_busy_s"], 3),
+        "steal_s": round(res["steal_s"], 3),  # CPU the hypervisor gave to other VMs meanwhile
         "loadavg_before": [round(x, 2) for x in load],
     }
     if tool == "oxinfra":
@@ -472,9 +611,17 @@ def run_bench(
     verify: bool = True,
     log: Callable[[str], None] = print,
     keep: bool = False,
+    repeat: int = 1,
+    adopt_sessions: bool = False,
 ) -> dict[str, Any]:
-    """Run the benchmark on a started fleet; return ``{"meta": ..., "results": [rows]}``.
+    """Run the benchmark on a started fleet; return ``{"meta": ..., "results": [rows],
+    "summary": [medians per N, tool, run]}``.  With ``repeat`` > 1 every N is measured that many
+    times, the tools interleaved (floor, oxinfra, pyinfra, floor, ...), so a burst of load from
+    other jobs hits one repetition of every tool rather than all runs of one tool.
+    ``adopt_sessions``: make this process a subreaper so sshd's session processes are counted in
+    ``sshd_cpu_s`` (see :class:`SessionReaper`; for the CLI -- it reaps *every* exited child).
     Any failed run or wrong end state raises :class:`BenchError`."""
+    reaper = SessionReaper({fleet.pid}) if adopt_sessions else None
     tools = [t for t in tools if t != "pyinfra" or pyinfra_available()]
     skipped = [t for t in ALL_TOOLS if t not in tools]
     if max(sizes) > len(fleet.hosts):
@@ -490,33 +637,38 @@ def run_bench(
     try:
         for n in sizes:
             hosts = fleet.hosts[:n]
-            for tool in tools:
-                root = tool_root(tool, run_id)
-                roots.append(root)
-                wd = prepare_workdir(base, tool, n, hosts, ssh_data, root)
-                clean_target(root, fleet.user)
-                for run in range(1, runs + 1):
-                    row = run_tool(fleet, tool, wd, hosts, run)
-                    if verify and run == 1:
-                        problems = asyncio.run(verify_hosts(sample_hosts(hosts), ssh_data, root))
-                        if problems:
-                            raise BenchError(f"{tool} N={n} run 1 end state wrong: " + "; ".join(problems[:6]))
-                        row["verified_hosts"] = sample_hosts(hosts)
-                    results.append(row)
-                    log(f"  N={n:<5} {tool:<8} run {run}: wall {row['wall_s']:8.3f} s  "
-                        f"cpu {row['cpu_s']:8.3f} s  sshd {row['sshd_cpu_s']:7.3f} s  "
-                        f"load {row['loadavg_before'][0]:.2f}")
-                if profile_dir is not None and tool in ("oxinfra", "pyinfra"):
-                    profile_dir.mkdir(parents=True, exist_ok=True)
+            for rep in range(1, repeat + 1):
+                for tool in tools:
+                    root = tool_root(tool, run_id)
+                    roots.append(root)
+                    wd = prepare_workdir(base, tool, n, hosts, ssh_data, root, rep)
                     clean_target(root, fleet.user)
                     for run in range(1, runs + 1):
-                        prof = profile_dir / f"{tool}-N{n}-run{run}.prof"
-                        row = run_tool(fleet, tool, wd, hosts, run, profile=prof.resolve())
-                        profiles.append(str(prof))
-                        log(f"  N={n:<5} {tool:<8} run {run} (cProfile, untimed): wall {row['wall_s']:.3f} s "
-                            f"-> {prof}")
-                if not keep:
-                    shutil.rmtree(root, ignore_errors=True)
+                        row = run_tool(fleet, tool, wd, hosts, run, reaper=reaper)
+                        row["rep"] = rep
+                        if verify and run == 1:
+                            problems = asyncio.run(verify_hosts(sample_hosts(hosts), ssh_data, root))
+                            if problems:
+                                raise BenchError(f"{tool} N={n} run 1 end state wrong: " + "; ".join(problems[:6]))
+                            row["verified_hosts"] = sample_hosts(hosts)
+                            if reaper is not None:
+                                reaper.drain(0.3)  # the check's own sessions
+                        results.append(row)
+                        log(f"  N={n:<5} {tool:<8} run {run}" + (f" rep {rep}" if repeat > 1 else "")
+                            + f": wall {row['wall_s']:8.3f} s  cpu {row['cpu_s']:8.3f} s  "
+                            f"sshd {row['sshd_cpu_s']:7.3f} s  other {row['other_cpu_s']:7.3f} s  "
+                            f"load {row['loadavg_before'][0]:.2f}")
+                    if profile_dir is not None and tool in ("oxinfra", "pyinfra") and rep == 1:
+                        profile_dir.mkdir(parents=True, exist_ok=True)
+                        clean_target(root, fleet.user)
+                        for run in range(1, runs + 1):
+                            prof = profile_dir / f"{tool}-N{n}-run{run}.prof"
+                            row = run_tool(fleet, tool, wd, hosts, run, profile=prof.resolve(), reaper=reaper)
+                            profiles.append(str(prof))
+                            log(f"  N={n:<5} {tool:<8} run {run} (cProfile, untimed): wall {row['wall_s']:.3f} s "
+                                f"-> {prof}")
+                    if not keep:
+                        shutil.rmtree(root, ignore_errors=True)
     finally:
         if not keep:
             for root in set(roots):
@@ -531,6 +683,8 @@ def run_bench(
             "tools": list(tools),
             "skipped_tools": skipped,
             "runs": runs,
+            "repeat": repeat,
+            "adopt_sessions": adopt_sessions,
             "cpus": os.cpu_count(),
             "loadavg_end": [round(x, 2) for x in os.getloadavg()],
             "python": sys.version.split()[0],
@@ -540,11 +694,14 @@ def run_bench(
             "columns": {
                 "wall_s": "spawn to reap of the tool's process",
                 "cpu_s": "controller CPU: user+sys of the tool's process and its reaped children (wait4)",
-                "sshd_cpu_s": "sshd and its reaped session processes during the run",
+                "sshd_cpu_s": "sshd during the run: listener + [priv] monitors (server_cpu_seconds) "
+                              "+ adopted post-auth sessions with their shells/commands (when adopt_sessions)",
                 "ratio": "wall_s / floor wall_s, same N and run",
+                "other_cpu_s": "machine busy CPU (/proc/stat) during the run minus cpu_s and sshd_cpu_s",
             },
         },
         "results": results,
+        "summary": summarize(results),
     }
 
 
@@ -557,13 +714,20 @@ def _pyinfra_version() -> str | None:
         return None
 
 
-def format_table(results: list[dict[str, Any]]) -> str:
-    head = f"{'N':>5}  {'tool':<8} {'run':>3}  {'wall s':>8}  {'ctl CPU s':>9}  {'sshd CPU s':>10}  {'ratio':>6}"
+def format_table(rows: list[dict[str, Any]], show_rep: bool = False, median: bool = False) -> str:
+    """The table: N, tool, run, wall s, controller CPU s, sshd CPU s, ratio to floor, other CPU s
+    (rows of ``results``, or of ``summary`` with ``median=True``: then also min..max wall)."""
+    rep_head = f"{'rep':>3}  " if show_rep else ""
+    extra = f"  {'wall min..max':>17}" if median else ""
+    head = (f"{'N':>5}  {'tool':<8} {'run':>3}  {rep_head}{'wall s':>8}  {'ctl CPU s':>9}  {'sshd CPU s':>10}  "
+            f"{'ratio':>6}  {'other CPU s':>11}{extra}")
     lines = [head, "-" * len(head)]
-    for r in results:
+    for r in rows:
         ratio = f"{r['ratio']:.2f}" if r.get("ratio") is not None else "-"
-        lines.append(f"{r['n']:>5}  {r['tool']:<8} {r['run']:>3}  {r['wall_s']:>8.3f}  {r['cpu_s']:>9.3f}  "
-                     f"{r['sshd_cpu_s']:>10.3f}  {ratio:>6}")
+        rep_col = f"{r.get('rep', 1):>3}  " if show_rep else ""
+        tail = f"  {r['wall_min_s']:>8.3f}..{r['wall_max_s']:<7.3f}" if median else ""
+        lines.append(f"{r['n']:>5}  {r['tool']:<8} {r['run']:>3}  {rep_col}{r['wall_s']:>8.3f}  {r['cpu_s']:>9.3f}  "
+                     f"{r['sshd_cpu_s']:>10.3f}  {ratio:>6}  {r.get('other_cpu_s', 0.0):>11.3f}{tail}")
     return "\n".join(lines)
 
 
@@ -586,11 +750,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hosts", type=int, nargs="+", default=[10], help="fleet sizes N (default 10)")
     ap.add_argument("--tools", default=",".join(ALL_TOOLS), help="comma list of floor,oxinfra,pyinfra")
     ap.add_argument("--runs", type=int, default=2, help="runs per tool and N (run 1 on clean hosts)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="measure every N this many times, tools interleaved; the table then shows medians")
     ap.add_argument("--out", type=Path, help="write the results as JSON here")
     ap.add_argument("--profile", type=Path, metavar="DIR",
                     help="after the timed runs, run oxinfra/pyinfra again under cProfile into DIR")
     ap.add_argument("--workdir", type=Path, help="keep generated inventories/deploys/logs here")
     ap.add_argument("--keep", action="store_true", help="leave the target trees in place")
+    ap.add_argument("--no-adopt", action="store_true",
+                    help="don't become a subreaper: sshd CPU is then only fleet.server_cpu_seconds(), "
+                         "which misses the session processes")
     ap.add_argument("--floor-child", metavar="CONFIG", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.floor_child:
@@ -609,13 +778,17 @@ def main(argv: list[str] | None = None) -> int:
     with LoopbackFleet(max(sizes)) as fleet:
         try:
             report = run_bench(fleet, sizes, tools, args.runs, workdir=args.workdir,
-                               profile_dir=args.profile, keep=args.keep,
+                               profile_dir=args.profile, keep=args.keep, repeat=args.repeat,
+                               adopt_sessions=not args.no_adopt,
                                log=lambda s: print(s, flush=True))
         except BenchError as exc:
             print(f"FAILED: {exc}", file=sys.stderr)
             return 1
     print()
-    print(format_table(report["results"]))
+    print(format_table(report["results"], show_rep=args.repeat > 1))
+    if args.repeat > 1:
+        print(f"\nmedians over {args.repeat} repetitions (ratio = median wall / floor median wall):")
+        print(format_table(report["summary"], median=True))
     print(f"\nload average at end: {report['meta']['loadavg_end']}  ({report['meta']['cpus']} CPUs)")
     if args.out:
         args.out.write_text(json.dumps(report, indent=2) + "\n")
