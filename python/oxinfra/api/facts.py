@@ -42,6 +42,9 @@ class FactBase(Generic[T]):
     """
 
     name: ClassVar[str] = ""
+    #: The command never exits, changes directory or sets variables: it may run in the
+    #: host's shell without a subshell. Leave False for facts whose commands you don't control.
+    shell_safe: ClassVar[bool] = False
     _arg_names: ClassVar[tuple[str, ...] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -88,12 +91,13 @@ class FactRequest:
     command (pyinfra-style facts may keep state between ``command`` and ``process``).
     """
 
-    __slots__ = ("cls", "kwargs", "context", "key", "fact", "command")
+    __slots__ = ("cls", "kwargs", "context", "key", "fact", "command", "safe")
 
     def __init__(self, cls: type[FactBase[Any]], kwargs: dict[str, Any], context: tuple[Any, ...]):
         self.cls = cls
         self.kwargs = kwargs
         self.context = context
+        self.safe = cls.shell_safe
         self.fact = cls()
         try:
             self.command = self.fact.command(**kwargs)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import posixpath
 import sys
 from contextvars import ContextVar
 from typing import Any, Callable, Iterable
@@ -46,6 +47,11 @@ __all__ = [
     "Recorder",
     "current_recorder",
     "noop",
+    "touches",
+    "ensure_directory",
+    "op_memo",
+    "mark_directory",
+    "PlanContext",
 ]
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -134,7 +140,7 @@ class OpCall:
 
     __slots__ = (
         "key", "label", "name", "func", "args", "kwargs", "globals", "meta",
-        "first_facts", "precomputed", "index", "deploy_dir",
+        "first_facts", "precomputed", "index", "deploy_dir", "memo", "shell_safe",
     )
 
     def __init__(self, key: tuple[Any, ...], label: str, name: str, func: Callable[..., Any],
@@ -149,9 +155,11 @@ class OpCall:
         self.globals = global_args
         self.meta = meta
         self.first_facts: list[FactRequest] = []
-        self.precomputed: tuple[list[Any], list[str]] | None = None
+        self.precomputed: tuple[list[Any], PlanContext] | None = None
         self.index = 0
         self.deploy_dir = deploy_dir.get()
+        self.memo: dict[str, Any] = {}
+        self.shell_safe = bool(getattr(func, "_oxinfra_shell_safe", False))
 
 
 class Recorder:
@@ -198,15 +206,79 @@ def current_recorder() -> Recorder | None:
     return _recorder.get()
 
 
-# Noop reasons of the operation being planned.
-_noops: ContextVar[list[str] | None] = ContextVar("oxinfra_noops", default=None)
+class PlanContext:
+    """What an operation says about itself while it is planned: why it does nothing, which
+    paths its commands may change (so later facts about other paths need no re-check),
+    which directories it creates, and a per-call memo (work done in discovery is reused)."""
+
+    __slots__ = ("noops", "touched", "subtrees", "created_dirs", "known_dirs", "memo")
+
+    def __init__(self, known_dirs: set[str] | None = None, memo: dict[str, Any] | None = None) -> None:
+        self.noops: list[str] = []
+        self.touched: set[str] = set()
+        self.subtrees: list[str] = []
+        self.created_dirs: list[str] = []
+        self.known_dirs = known_dirs if known_dirs is not None else set()
+        self.memo = memo if memo is not None else {}
+
+    @property
+    def declared(self) -> bool:
+        return bool(self.touched or self.subtrees)
+
+
+_planning: ContextVar[PlanContext | None] = ContextVar("oxinfra_planning", default=None)
 
 
 def noop(reason: str) -> None:
     """Say why the operation being planned does nothing (``host.noop(...)``)."""
-    reasons = _noops.get()
-    if reasons is not None:
-        reasons.append(reason)
+    ctx = _planning.get()
+    if ctx is not None:
+        ctx.noops.append(reason)
+
+
+def touches(path: str, subtree: bool = False, ancestors: bool = False) -> None:
+    """Declare that the operation's commands may change ``path`` (and its parent directory's
+    listing; with ``ancestors`` every directory above it; with ``subtree`` everything below
+    it). An operation that declares nothing is taken to change anything."""
+    ctx = _planning.get()
+    if ctx is None:
+        return
+    path = root = posixpath.normpath(path)
+    ctx.touched.add(path)
+    parent = posixpath.dirname(path)
+    while parent and parent != path:
+        ctx.touched.add(parent)
+        if not ancestors:
+            break
+        path, parent = parent, posixpath.dirname(parent)
+    if subtree:
+        ctx.subtrees.append(root)
+
+
+def ensure_directory(path: str) -> list[str]:
+    """``mkdir -p path`` unless an earlier operation on this host already made sure it exists."""
+    from oxinfra.quoting import command
+
+    path = posixpath.normpath(path)
+    ctx = _planning.get()
+    if ctx is not None:
+        if path in ctx.known_dirs or path == "/":
+            return []
+        ctx.created_dirs.append(path)
+    return [command("mkdir", "-p", "--", path)]
+
+
+def mark_directory(path: str) -> None:
+    """Record that the operation's commands create the directory ``path``."""
+    ctx = _planning.get()
+    if ctx is not None:
+        ctx.created_dirs.append(posixpath.normpath(path))
+
+
+def op_memo() -> dict[str, Any]:
+    """A dict kept with the operation call on this host (discovery and planning share it)."""
+    ctx = _planning.get()
+    return ctx.memo if ctx is not None else {}
 
 
 def get_facts(host: Any, requests: list[tuple[type, dict[str, Any]]]) -> list[Any]:
@@ -227,10 +299,16 @@ def get_facts(host: Any, requests: list[tuple[type, dict[str, Any]]]) -> list[An
     return values
 
 
-def operation(func: Callable[..., Any] | None = None, *, is_idempotent: bool = True) -> Any:
-    """Turn a generator function into an operation (``@operation()`` or ``@operation``)."""
+def operation(func: Callable[..., Any] | None = None, *, is_idempotent: bool = True,
+              shell_safe: bool = False) -> Any:
+    """Turn a generator function into an operation (``@operation()`` or ``@operation``).
+
+    ``shell_safe=True`` promises that the operation's commands never ``exit``, ``cd`` or set
+    shell variables, so they may run in the host's shell without a subshell of their own.
+    """
 
     def decorate(gen_func: Callable[..., Any]) -> Callable[..., OperationMeta]:
+        gen_func._oxinfra_shell_safe = shell_safe  # type: ignore[attr-defined]
         if not inspect.isgeneratorfunction(gen_func):
             raise TypeError(f"@operation needs a generator function (one that yields): {gen_func.__qualname__}")
         signature = inspect.signature(gen_func)
@@ -283,8 +361,8 @@ def discover(host: Any, call: OpCall) -> None:
     planned here once."""
     token = fact_source.set(_no_facts)
     ctx_token = fact_context.set(call.globals.privilege)
-    reasons: list[str] = []
-    noop_token = _noops.set(reasons)
+    ctx = PlanContext(memo=call.memo)
+    noop_token = _planning.set(ctx)
     try:
         commands = list(call.func(*call.args, **call.kwargs))
     except FactMissing as exc:
@@ -294,8 +372,8 @@ def discover(host: Any, call: OpCall) -> None:
     except Exception as exc:  # an operation's own bug or bad argument: name the call
         raise OperationError(f"{call.label}: {call.name}: {type(exc).__name__}: {exc}") from exc
     else:
-        call.precomputed = (commands, reasons)
+        call.precomputed = (commands, ctx)
     finally:
-        _noops.reset(noop_token)
+        _planning.reset(noop_token)
         fact_context.reset(ctx_token)
         fact_source.reset(token)

@@ -1,23 +1,29 @@
 """Planning one host: run operation generators against gathered facts.
 
 A fact value remembers the *epoch* it was read at; the epoch advances each time a planned
-operation will change something. An operation that reads a fact older than the current
-epoch is planned optimistically with it, and the fact becomes a *guard*: the script
-re-reads it on the host right before the operation and stops with ``stale`` if it differs.
-So every operation is planned from exactly the state it would see at execution time
-(pyinfra 3's semantics) without a round trip per operation.
+operation will change something, and the paths that operation declared it may change are
+logged. An operation that reads a fact which a later change may have touched (a declared
+path that is the fact's path, or a change that declared nothing) is planned optimistically
+with it, and the fact becomes a *guard*: the script re-reads it on the host right before
+the operation and stops with ``stale`` if it differs. So every operation is planned from
+exactly the state it would see at execution time (pyinfra 3's semantics) without a round
+trip per operation.
 """
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 from oxinfra.api.context import deploy_dir, using_host
 from oxinfra.api.facts import FactMissing, FactRequest, fact_context, fact_source
-from oxinfra.api.operation import FunctionCommand, OpCall, _noops
+from oxinfra.api.operation import FunctionCommand, OpCall, PlanContext, _planning
 from oxinfra.exceptions import OperationError, OxinfraError
 
 __all__ = ["FactEntry", "OpPlan", "HostPlanner"]
+
+# What one change may have touched: (exact paths, subtree roots), or None for "anything".
+Touched = tuple[frozenset[str], tuple[str, ...]] | None
 
 
 class FactEntry:
@@ -34,7 +40,7 @@ class FactEntry:
 class OpPlan:
     """The planned outcome of one operation on one host."""
 
-    __slots__ = ("op", "commands", "noops", "guards", "error", "skipped")
+    __slots__ = ("op", "commands", "noops", "guards", "error", "skipped", "touched")
 
     def __init__(self, op: OpCall) -> None:
         self.op = op
@@ -43,6 +49,7 @@ class OpPlan:
         self.guards: list[FactEntry] = []
         self.error: str | None = None
         self.skipped = False
+        self.touched: Touched = None
 
     @property
     def changes(self) -> bool:
@@ -53,6 +60,18 @@ class OpPlan:
         return any(isinstance(c, FunctionCommand) for c in self.commands)
 
 
+def _affects(path: str, touched: Touched) -> bool:
+    if touched is None:
+        return True
+    path = posixpath.normpath(path)
+    if not path.startswith("/"):
+        return True  # relative to some working directory: cannot tell
+    exact, subtrees = touched
+    if path in exact:
+        return True
+    return any(path == root or path.startswith(root.rstrip("/") + "/") for root in subtrees)
+
+
 class HostPlanner:
     """Holds one host's gathered facts and plans its operations from them."""
 
@@ -60,6 +79,9 @@ class HostPlanner:
         self.host = host
         self.facts: dict[Any, FactEntry] = {}
         self.epoch = 0
+        self.touch_log: list[Touched] = []  # touch_log[e]: what moved the epoch from e to e + 1
+        self.known_dirs: set[str] = set()
+        self._dirs_before: dict[int, frozenset[str]] = {}
 
     def store(self, request: FactRequest, stdout: bytes, rc: int) -> None:
         try:
@@ -75,67 +97,100 @@ class HostPlanner:
         out = []
         for request in requests:
             entry = self.facts.get(request.key)
-            if request.key in seen or (entry is not None and entry.epoch == self.epoch):
+            if request.key in seen or (entry is not None and not self.may_be_stale(entry)):
                 continue
             seen.add(request.key)
             out.append(request)
         return out
 
+    def may_be_stale(self, entry: FactEntry) -> bool:
+        """Whether a change planned since the fact was read may have touched it."""
+        if entry.epoch == self.epoch:
+            return False
+        path = entry.request.kwargs.get("path")
+        for touched in self.touch_log[entry.epoch:self.epoch]:
+            if not isinstance(path, str) or _affects(path, touched):
+                return True
+        return False
+
+    def invalidate(self) -> None:
+        """Forget every fact: something changed that nobody described."""
+        self.facts.clear()
+        self.known_dirs.clear()
+        self._advance(None)
+
+    def rewind_dirs(self, index: int) -> None:
+        """Re-planning from operation ``index``: forget directories later plans assumed."""
+        self.known_dirs = set(self._dirs_before.get(index, frozenset()))
+
+    def _advance(self, touched: Touched) -> None:
+        self.touch_log.append(touched)
+        self.epoch += 1
+
     def plan(self, op: OpCall, guard: bool = True) -> OpPlan:
         """Plan ``op``. Raises FactMissing when it needs a fact not gathered yet."""
         plan = OpPlan(op)
+        self._dirs_before[op.index] = frozenset(self.known_dirs)
         dir_token = deploy_dir.set(op.deploy_dir)
         try:
-            return self._plan(op, plan, guard)
+            with using_host(self.host):
+                self._plan(op, plan, guard)
         finally:
             deploy_dir.reset(dir_token)
-
-    def _plan(self, op: OpCall, plan: OpPlan, guard: bool) -> OpPlan:
-        with using_host(self.host):
-            try:
-                for condition in op.globals.conditions:
-                    if not condition():
-                        plan.skipped = True
-                        op.meta.will_change = False
-                        return plan
-            except OxinfraError as exc:
-                plan.error = f"_if condition failed: {exc}"
-                return plan
-            except Exception as exc:
-                plan.error = f"_if condition failed: {type(exc).__name__}: {exc}"
-                return plan
-            if op.precomputed is not None:
-                plan.commands, plan.noops = list(op.precomputed[0]), list(op.precomputed[1])
-            else:
-                guards: dict[Any, FactEntry] = {}
-
-                def lookup(host: Any, request: FactRequest) -> Any:
-                    entry = self.facts.get(request.key)
-                    if entry is None:
-                        raise FactMissing(request)
-                    if guard and entry.epoch < self.epoch:
-                        guards[request.key] = entry
-                    return entry.value
-
-                token = fact_source.set(lookup)
-                ctx = fact_context.set(op.globals.privilege)
-                reasons: list[str] = []
-                noop_token = _noops.set(reasons)
-                try:
-                    plan.commands = list(op.func(*op.args, **op.kwargs))
-                except FactMissing:
-                    raise
-                except OxinfraError as exc:
-                    plan.error = str(exc)
-                except Exception as exc:
-                    plan.error = f"{type(exc).__name__}: {exc}"
-                finally:
-                    _noops.reset(noop_token)
-                    fact_context.reset(ctx)
-                    fact_source.reset(token)
-                plan.noops = reasons
-                plan.guards = list(guards.values())
         op.meta.will_change = plan.changes and plan.error is None
         if plan.changes and plan.error is None:
-            self.epoch += 1
+            self._advance(plan.touched)
         return plan
+
+    def _plan(self, op: OpCall, plan: OpPlan, guard: bool) -> None:
+        try:
+            for condition in op.globals.conditions:
+                if not condition():
+                    plan.skipped = True
+                    return
+        except Exception as exc:
+            detail = str(exc) if isinstance(exc, OxinfraError) else f"{type(exc).__name__}: {exc}"
+            plan.error = f"_if condition failed: {detail}"
+            return
+        if op.precomputed is not None:
+            commands, ctx = op.precomputed
+            plan.commands = list(commands)
+        else:
+            ctx = PlanContext(self.known_dirs, op.memo)
+            guards: dict[Any, FactEntry] = {}
+
+            def lookup(host: Any, request: FactRequest) -> Any:
+                entry = self.facts.get(request.key)
+                if entry is None:
+                    raise FactMissing(request)
+                if guard and self.may_be_stale(entry):
+                    guards[request.key] = entry
+                return entry.value
+
+            tokens = (fact_source.set(lookup), fact_context.set(op.globals.privilege), _planning.set(ctx))
+            try:
+                plan.commands = list(op.func(*op.args, **op.kwargs))
+            except FactMissing:
+                raise
+            except OxinfraError as exc:
+                plan.error = str(exc)
+            except Exception as exc:
+                plan.error = f"{type(exc).__name__}: {exc}"
+            finally:
+                _planning.reset(tokens[2])
+                fact_context.reset(tokens[1])
+                fact_source.reset(tokens[0])
+            plan.guards = list(guards.values())
+        plan.noops = list(ctx.noops)
+        if plan.changes and plan.error is None:
+            if ctx.declared and not plan.has_function:
+                plan.touched = (frozenset(ctx.touched), tuple(ctx.subtrees))
+                for root in ctx.subtrees:
+                    self.known_dirs = {d for d in self.known_dirs if not (d == root or d.startswith(root + "/"))}
+                for created in ctx.created_dirs:
+                    while created not in ("", "/"):
+                        self.known_dirs.add(created)
+                        created = posixpath.dirname(created)
+            else:
+                plan.touched = None
+                self.known_dirs.clear()

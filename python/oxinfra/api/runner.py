@@ -107,7 +107,7 @@ class HostRun:
             return
         builder = self.builder()
         for request in todo:
-            builder.add_fact(request, request.command, request.context)
+            builder.add_fact(request)
         sections, _ = await self.round_trip(builder)
         self._store(builder, sections)
 
@@ -184,8 +184,6 @@ class HostRun:
             try:
                 return self.planner.plan(op, guard=guard)
             except FactMissing as exc:
-                if not self.dry and self.planner.epoch and guard:
-                    raise
                 await self.gather(list(exc.requests))
         raise OperationError(f"{op.label}: {op.name} keeps asking for new facts")
 
@@ -263,14 +261,14 @@ class HostRun:
         for plan in segment:
             if plan.error or plan.skipped:
                 continue
-            text = render_commands(plan.commands, plan.op.globals, self.nonce) if plan.commands else None
-            guards = [(g.request.command, g.request.context, g.stdout, g.rc) for g in plan.guards]
+            text = render_commands(plan.commands, plan.op.globals, self.nonce, plan.op.shell_safe) if plan.commands else None
+            guards = [(g.request, g.stdout, g.rc) for g in plan.guards]
             if text is None and not guards:
                 continue
             on_stale = f"__ox_f{plan.op.index}" if guards else ""
             builder.add_operation(plan, text, guards, plan.op.globals.ignore_errors, on_stale)
         for request in self.planner.missing(missing):
-            builder.add_after(request, request.command, request.context)
+            builder.add_after(request)
         if builder.sections:
             sections, errors = await self.round_trip(builder)
         else:
@@ -297,8 +295,8 @@ class HostRun:
             if status == "stale":
                 # What this operation assumed changed under it: the script has re-read the
                 # facts from here on (the refetch chain); plan again from this operation.
-                self.planner.facts.clear()
-                self.planner.epoch += 1
+                self.planner.invalidate()
+                self.planner.rewind_dirs(op.index)
                 self._store(builder, sections)
                 return op.index
             rc = int(status)
@@ -351,8 +349,7 @@ class HostRun:
         except Exception as exc:
             self.report(plan, op, "failed", error=f"{type(exc).__name__}: {exc}")
             return
-        self.planner.facts.clear()
-        self.planner.epoch += 1
+        self.planner.invalidate()
         self.report(plan, op, "changed")
 
 

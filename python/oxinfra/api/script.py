@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import posixpath
 import secrets
+from functools import lru_cache
 from typing import Any, Iterable
 
 from oxinfra.api.arguments import GlobalArgs
@@ -64,47 +65,64 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
+@lru_cache(maxsize=64)
+def _base64(data: bytes) -> str:
+    return base64.encodebytes(data).decode("ascii")
+
+
 def render_upload(upload: FileUpload, nonce: str) -> str:
-    """Write the bytes through a temporary file next to the destination, then rename."""
+    """Write the bytes through a temporary file next to the destination, then rename.
+    Never exits the shell: a failure leaves no temporary file and a non-zero status."""
     dest = upload.dest
-    tmp = posixpath.join(posixpath.dirname(dest) or ".", f".{posixpath.basename(dest)}.oxinfra-{nonce[:8]}")
-    encoded = base64.encodebytes(upload.data).decode("ascii")
+    tmp = quote(posixpath.join(posixpath.dirname(dest) or ".", f".{posixpath.basename(dest)}.oxinfra-{nonce[:8]}"))
     eof = f"__OX_EOF_{nonce}"
     return (
-        f"base64 -d > {quote(tmp)} <<'{eof}' || {{ rm -f {quote(tmp)}; exit 1; }}\n"
-        f"{encoded}{eof}\n"
-        f"mv -f {quote(tmp)} {quote(dest)}"
+        f"base64 -d > {tmp} <<'{eof}' && mv -f {tmp} {quote(dest)} || {{ rm -f {tmp}; false; }}\n"
+        f"{_base64(upload.data)}{eof}"
     )
 
 
-def render_commands(commands: Iterable[Any], args: GlobalArgs, nonce: str) -> str:
+def render_commands(commands: Iterable[Any], args: GlobalArgs, nonce: str, shell_safe: bool = False) -> str:
     """The shell text of one operation: its commands in order, stopping at the first failure,
-    with ``_chdir``, ``_env``, privilege, ``_timeout`` and ``_retries`` applied."""
-    lines: list[str] = []
-    if args.chdir:
-        lines.append(f"cd {quote(args.chdir)} || exit $?")
-    if args.env:
-        for key, value in args.env.items():
-            lines.append(f"export {key}={quote(value)}")
+    with ``_chdir``, ``_env``, privilege, ``_timeout`` and ``_retries`` applied.
+
+    Commands of a ``shell_safe`` operation with none of those run in the host's shell itself
+    (no subshell to fork); anything else runs in a subshell so that ``exit``, ``cd`` or
+    variables cannot leak into the shell that runs the rest of the script."""
+    parts = []
     for item in commands:
-        if isinstance(item, FileUpload):
-            lines.append(f"{{ {render_upload(item, nonce)}\n}} || exit $?")
-        else:
-            lines.append(f"{{ {item}\n}} || exit $?")
-    body = wrap_privilege("\n".join(lines), args.privilege, args.timeout)
+        text = render_upload(item, nonce) if isinstance(item, FileUpload) else item
+        parts.append(f"{{ {text}\n}}")
+    chain = " &&\n".join(parts)
+    contained = not shell_safe or args.chdir or args.env or args.privilege or args.timeout is not None
+    if contained:
+        lines: list[str] = []
+        if args.chdir:
+            lines.append(f"cd {quote(args.chdir)} || exit $?")
+        if args.env:
+            for key, value in args.env.items():
+                lines.append(f"export {key}={quote(value)}")
+        lines.append(chain)
+        body = wrap_privilege("\n".join(lines), args.privilege, args.timeout)
+    else:
+        body = f"{{ {chain}\n}}"
     if args.retries:
         delay = quote(_number(args.retry_delay))
         return (
             f"__ox_t=0\nwhile :; do\n{body} </dev/null\n__ox_r=$?\n"
             f"[ $__ox_r -eq 0 ] && break\n__ox_t=$((__ox_t + 1))\n"
             f"[ $__ox_t -gt {args.retries} ] && break\nsleep {delay}\ndone\n"
-            f"( exit $__ox_r )"
+            f"[ $__ox_r -eq 0 ] || (exit $__ox_r)"
         )
     return f"{body} </dev/null"
 
 
-def fact_command(command: str, privilege: tuple[Any, ...]) -> str:
-    return wrap_privilege(command, privilege)
+def fact_command(request: Any) -> str:
+    """A fact's command as it runs in the script: in the shell itself when the fact is
+    ``shell_safe`` and needs no privilege change, else in its own (sub)process."""
+    if request.safe and not request.context:
+        return f"{{ {request.command}\n}}"
+    return wrap_privilege(request.command, request.context)
 
 
 class ScriptBuilder:
@@ -126,9 +144,9 @@ class ScriptBuilder:
         self.sections.append(owner)
         return len(self.sections) - 1
 
-    def add_fact(self, owner: Any, command: str, privilege: tuple[Any, ...]) -> None:
-        i = self._index(owner)
-        self.parts.append(f"{fact_command(command, privilege)} </dev/null 2>/dev/null; __ox_m {i} $?\n")
+    def add_fact(self, request: Any) -> None:
+        i = self._index(request)
+        self.parts.append(f"{fact_command(request)} </dev/null 2>/dev/null; __ox_m {i} $?\n")
 
     def add_refetch_chain(self, per_op: list[tuple[int, list[Any]]]) -> None:
         """Define ``__ox_f<k>`` for each operation ``k``: it reads the facts needed from
@@ -140,7 +158,7 @@ class ScriptBuilder:
             lines = []
             for request in requests:
                 i = self._index(request)
-                lines.append(f"{fact_command(request.command, request.context)} </dev/null 2>/dev/null; __ox_m {i} $?\n")
+                lines.append(f"{fact_command(request)} </dev/null 2>/dev/null; __ox_m {i} $?\n")
             if pos + 1 < len(per_op):
                 lines.append(f"__ox_f{names[pos + 1]}\n")
             self.parts.append(f"__ox_f{k}() {{\n:\n{''.join(lines)}}}\n")
@@ -149,7 +167,7 @@ class ScriptBuilder:
         self,
         owner: Any,
         text: str | None,
-        guards: list[tuple[str, tuple[Any, ...], bytes, int]],
+        guards: list[tuple[Any, bytes, int]],
         ignore_errors: bool,
         on_stale: str = "",
     ) -> None:
@@ -157,14 +175,14 @@ class ScriptBuilder:
         every guard (a fact the plan assumed) still reads as it did when gathered."""
         i = self._index(owner)
         checks = []
-        for command, privilege, stdout, rc in guards:
+        for request, stdout, rc in guards:
             try:
                 expected = quote(stdout.decode("utf-8", "surrogateescape") + f"|{rc}")
             except QuotingError:  # output with NUL bytes cannot be compared in a shell
                 checks.append("false")
                 continue
             checks.append(
-                f'[ "$( {fact_command(command, privilege)} </dev/null 2>/dev/null; echo "|$?")" = {expected} ]'
+                f'[ "$( {fact_command(request)} </dev/null 2>/dev/null; echo "|$?")" = {expected} ]'
             )
         run = f"{text}\n__ox_r=$?\n" if text is not None else "__ox_r=0\n"
         stop = "" if ignore_errors else "[ $__ox_r -eq 0 ] || __ox_s=1\n"
@@ -173,12 +191,10 @@ class ScriptBuilder:
             block = f"if {' && '.join(checks)}; then\n{block}else __ox_m {i} stale; __ox_s=1; {on_stale}\nfi\n"
         self.parts.append(f'if [ -z "$__ox_s" ]; then\n{block}fi\n')
 
-    def add_after(self, owner: Any, command: str, privilege: tuple[Any, ...]) -> None:
+    def add_after(self, request: Any) -> None:
         """A fact read after the operations, only if none of them stopped the script."""
-        i = self._index(owner)
-        self.parts.append(
-            f'[ -n "$__ox_s" ] || {{ {fact_command(command, privilege)} </dev/null 2>/dev/null; __ox_m {i} $?; }}\n'
-        )
+        i = self._index(request)
+        self.parts.append(f'[ -n "$__ox_s" ] || {{ {fact_command(request)} </dev/null 2>/dev/null; __ox_m {i} $?; }}\n')
 
     def build(self) -> bytes:
         self.parts.append("__ox_d\n")

@@ -32,6 +32,7 @@ class File(FactBase[Any]):
     """
 
     type = "file"
+    shell_safe = True
 
     def command(self, path: str) -> str:  # type: ignore[override]
         p = quote(path)
@@ -64,6 +65,7 @@ class Socket(File):
 
 
 class _HashFile(FactBase[Any]):
+    shell_safe = True
     digits = 0
     programs: tuple[str, ...] = ()
 
@@ -101,13 +103,15 @@ class FindInFile(FactBase[Any]):
     ``None`` if the file does not exist.
     """
 
+    shell_safe = True
+
     def command(  # type: ignore[override]
         self, path: str, pattern: str, interpolate_variables: bool = False, extended_regex: bool = False
     ) -> str:
         p = quote(path)
         pat = quote_interpolated(pattern) if interpolate_variables else quote(pattern)
         grep = "grep -E" if extended_regex else "grep"
-        return f"[ -f {p} ] || exit {_ABSENT_RC}; {grep} -e {pat} -- {p}; [ $? -le 1 ]"
+        return f"if [ -f {p} ]; then {grep} -e {pat} -- {p}; [ $? -le 1 ]; else (exit {_ABSENT_RC}); fi"
 
     def parse(self, stdout: bytes, rc: int) -> Any:
         if rc not in (0, _ABSENT_RC):

@@ -14,6 +14,8 @@ _USERNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?\Z")
 
 
 class _Line(FactBase[Any]):
+    shell_safe = True
+
     def process(self, output: list[str]) -> Any:
         return output[0].strip() if output else None
 
@@ -62,6 +64,8 @@ class Hostname(_Line):
 
 class Command(FactBase[Any]):
     """The output of an arbitrary command (the command is code, given by the deploy)."""
+
+    shell_safe = False
 
     def command(self, command: str) -> str:  # type: ignore[override]
         return command

@@ -18,7 +18,9 @@ from typing import Any
 import jinja2
 
 from oxinfra import host
-from oxinfra.api.operation import FileUpload, get_facts, operation
+from oxinfra.api.operation import (
+    FileUpload, ensure_directory, get_facts, mark_directory, op_memo, operation, touches,
+)
 from oxinfra.exceptions import OperationError, OperationValueError, TemplateError
 from oxinfra.facts.files import Directory, File, FindInFile, Link, Sha1File
 from oxinfra.operations._util import (
@@ -30,7 +32,7 @@ from oxinfra.quoting import command, quote
 __all__ = ["directory", "file", "put", "template", "line", "replace", "link"]
 
 
-@operation()
+@operation(shell_safe=True)
 def directory(
     path: str,
     present: bool = True,
@@ -59,6 +61,7 @@ def directory(
     """
     want_mode = parse_mode(mode)
     (info,) = get_facts(host, [(Directory, {"path": path})])
+    touches(path, subtree=not present or recursive or force, ancestors=True)
     if not present:
         if info:
             yield command("rm", "-rf", "--", path)
@@ -74,6 +77,7 @@ def directory(
         info = None
     if info is None and not assume_present:
         yield command("mkdir", "-p", "--", path)
+        mark_directory(path)
         yield from mode_commands(path, want_mode, None, recursive)
         yield from owner_commands(path, user, group, None, recursive)
         return
@@ -83,7 +87,7 @@ def directory(
     yield from changes
 
 
-@operation()
+@operation(shell_safe=True)
 def file(
     path: str,
     present: bool = True,
@@ -111,6 +115,7 @@ def file(
     """
     want_mode = parse_mode(mode)
     (info,) = get_facts(host, [(File, {"path": path})])
+    touches(path, subtree=force, ancestors=True)
     if not present:
         if info:
             yield command("rm", "-f", "--", path)
@@ -126,7 +131,7 @@ def file(
         info = None
     if info is None:
         if create_remote_dir:
-            yield command("mkdir", "-p", "--", parent_dir(path))
+            yield from ensure_directory(parent_dir(path))
         yield command("touch", "--", path)
         yield from mode_commands(path, want_mode, None)
         yield from owner_commands(path, user, group, None)
@@ -143,11 +148,12 @@ def _sync_file(data: bytes, dest: str, user: str | None, group: str | None, mode
                create_remote_dir: bool, force: bool, what: str):
     """Shared by put and template: upload when missing or different, then fix owner/mode."""
     info, remote_sha1 = get_facts(host, [(File, {"path": dest}), (Sha1File, {"path": dest})])
+    touches(dest, ancestors=True)
     if info is False:
         raise OperationError(f"{dest} exists and is not a file")
     if info is None:
         if create_remote_dir:
-            yield command("mkdir", "-p", "--", parent_dir(dest))
+            yield from ensure_directory(parent_dir(dest))
         yield FileUpload(data, dest)
         yield from mode_commands(dest, mode, None)
         yield from owner_commands(dest, user, group, None)
@@ -165,18 +171,25 @@ def _sync_file(data: bytes, dest: str, user: str | None, group: str | None, mode
     yield from changes
 
 
+@lru_cache(maxsize=128)
+def _read_cached(path: str, mtime_ns: int, size: int) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
 def _read_local(src: str, add_deploy_dir: bool = True) -> tuple[bytes, str]:
+    """Read a local file; the same unchanged file is read once per run, not once per host."""
     path = local_path(src, add_deploy_dir)
     try:
-        with open(path, "rb") as handle:
-            return handle.read(), path
+        stat = os.stat(path)
+        return _read_cached(os.path.abspath(path), stat.st_mtime_ns, stat.st_size), path
     except FileNotFoundError:
         raise OperationValueError(f"local file not found: {src} (looked at {path})") from None
     except OSError as exc:
         raise OperationValueError(f"cannot read local file {path}: {exc.strerror}") from None
 
 
-@operation()
+@operation(shell_safe=True)
 def put(
     src: str,
     dest: str,
@@ -254,7 +267,7 @@ def _host() -> Any:
     return current_host()
 
 
-@operation()
+@operation(shell_safe=True)
 def template(
     src: str,
     dest: str,
@@ -282,7 +295,10 @@ def template(
         files.template(name="App config", src="templates/app.conf.j2",
                        dest="/etc/app.conf", workers=4)
     """
-    rendered = render_template(src, data, jinja_env_kwargs).encode("utf-8")
+    memo = op_memo()
+    rendered = memo.get("rendered")
+    if rendered is None:
+        rendered = memo["rendered"] = render_template(src, data, jinja_env_kwargs).encode("utf-8")
     yield from _sync_file(rendered, dest, user, group, parse_mode(mode), create_remote_dir, False, "template")
 
 
@@ -295,7 +311,7 @@ def _anchor(pattern: str) -> str:
     return pattern
 
 
-@operation()
+@operation(shell_safe=True)
 def line(
     path: str,
     line: str,
@@ -332,6 +348,7 @@ def line(
     (found,) = get_facts(host, [(FindInFile, {"path": path, "pattern": match,
                                               "interpolate_variables": interpolate_variables})])
     quoted_text = quote(replace or line)
+    touches(path, ancestors=True)
     if not present:
         if found:
             yield sed_delete(path, match, interpolate_variables, backup)
@@ -339,7 +356,7 @@ def line(
             host.noop(f"no line matching {line!r} in {path}")
         return
     if found is None:
-        yield command("mkdir", "-p", "--", parent_dir(path))
+        yield from ensure_directory(parent_dir(path))
         yield f"printf '%s\\n' {quoted_text} > {quote(path)}"
         return
     if not found:
@@ -368,7 +385,7 @@ def escape_sed_replacement(text: str) -> str:
     return text.replace("\\", "\\\\").replace("&", "\\&")
 
 
-@operation()
+@operation(shell_safe=True)
 def replace(
     path: str,
     text: str | None = None,
@@ -397,6 +414,7 @@ def replace(
         raise OperationValueError("files.replace needs text= and replace=")
     (found,) = get_facts(host, [(FindInFile, {"path": path, "pattern": text,
                                               "interpolate_variables": interpolate_variables})])
+    touches(path)
     if found is None:
         host.noop(f"{path} does not exist")
         return
@@ -407,7 +425,7 @@ def replace(
     yield sed_replace(path, text, replace, sed_flags, interpolate_variables, backup)
 
 
-@operation()
+@operation(shell_safe=True)
 def link(
     path: str,
     target: str | None = None,
@@ -438,6 +456,7 @@ def link(
         raise OperationValueError("files.link needs target= when present=True")
     fact = Link if symbolic else File
     (info,) = get_facts(host, [(fact, {"path": path})])
+    touches(path, subtree=force, ancestors=True)
     if not present:
         if info:
             yield command("rm", "-f", "--", path)
@@ -454,7 +473,7 @@ def link(
         info = None
     if info is None:
         if create_remote_dir:
-            yield command("mkdir", "-p", "--", parent_dir(path))
+            yield from ensure_directory(parent_dir(path))
         yield command("ln", *flag, "--", target, path)
         yield from owner_commands(path, user, group, None, link=True)
         return

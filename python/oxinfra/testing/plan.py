@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 from oxinfra.api.context import deploy_dir, using_host
 from oxinfra.api.facts import FactMissing, FactRequest, fact_context, fact_source
 from oxinfra.api.host import Host
-from oxinfra.api.operation import _noops
+from oxinfra.api.operation import PlanContext, _planning
 
 __all__ = ["plan_operation", "MissingFact"]
 
@@ -50,8 +50,8 @@ def plan_operation(
             raise MissingFact(f"fact {request.cls.name}({request.kwargs}) was read but not given")
         return known[key]
 
-    reasons: list[str] = []
-    tokens = (fact_source.set(lookup), fact_context.set(()), _noops.set(reasons), deploy_dir.set(local_dir))
+    ctx = PlanContext()
+    tokens = (fact_source.set(lookup), fact_context.set(()), _planning.set(ctx), deploy_dir.set(local_dir))
     try:
         with using_host(target):
             commands = list(generator(**args))
@@ -59,7 +59,7 @@ def plan_operation(
         raise MissingFact(str(exc)) from None
     finally:
         deploy_dir.reset(tokens[3])
-        _noops.reset(tokens[2])
+        _planning.reset(tokens[2])
         fact_context.reset(tokens[1])
         fact_source.reset(tokens[0])
-    return commands, reasons
+    return commands, ctx.noops
