@@ -62,6 +62,11 @@ class FactBase(Generic[T]):
     def default(self) -> Any:
         return None
 
+    def predict(self, content: bytes, **kwargs: Any) -> tuple[bytes, int] | None:
+        """The (stdout, exit status) the command would give if the file named by the fact's
+        ``path`` held ``content``; None when the fact cannot tell (the default)."""
+        return None
+
     def parse(self, stdout: bytes, rc: int) -> Any:
         """Turn raw output into the value; built-in facts override this with a Rust parser."""
         if rc != 0:

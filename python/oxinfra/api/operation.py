@@ -51,6 +51,7 @@ __all__ = [
     "ensure_directory",
     "op_memo",
     "mark_directory",
+    "predict_content",
     "PlanContext",
 ]
 
@@ -211,7 +212,7 @@ class PlanContext:
     paths its commands may change (so later facts about other paths need no re-check),
     which directories it creates, and a per-call memo (work done in discovery is reused)."""
 
-    __slots__ = ("noops", "touched", "subtrees", "created_dirs", "known_dirs", "memo")
+    __slots__ = ("noops", "touched", "subtrees", "created_dirs", "known_dirs", "memo", "contents")
 
     def __init__(self, known_dirs: set[str] | None = None, memo: dict[str, Any] | None = None) -> None:
         self.noops: list[str] = []
@@ -220,6 +221,7 @@ class PlanContext:
         self.created_dirs: list[str] = []
         self.known_dirs = known_dirs if known_dirs is not None else set()
         self.memo = memo if memo is not None else {}
+        self.contents: dict[str, bytes] = {}
 
     @property
     def declared(self) -> bool:
@@ -273,6 +275,15 @@ def mark_directory(path: str) -> None:
     ctx = _planning.get()
     if ctx is not None:
         ctx.created_dirs.append(posixpath.normpath(path))
+
+
+def predict_content(path: str, data: bytes) -> None:
+    """Record that after the operation the file ``path`` holds exactly ``data``. Later
+    operations' content facts (grep, checksums) are then predicted from it instead of read
+    again; the prediction is still checked on the host before they run."""
+    ctx = _planning.get()
+    if ctx is not None:
+        ctx.contents[posixpath.normpath(path)] = data
 
 
 def op_memo() -> dict[str, Any]:

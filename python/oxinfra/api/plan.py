@@ -82,6 +82,8 @@ class HostPlanner:
         self.touch_log: list[Touched] = []  # touch_log[e]: what moved the epoch from e to e + 1
         self.known_dirs: set[str] = set()
         self._dirs_before: dict[int, frozenset[str]] = {}
+        # Files whose whole content the plan knows (an earlier operation wrote it).
+        self.contents: dict[str, bytes] = {}
 
     def store(self, request: FactRequest, stdout: bytes, rc: int) -> None:
         try:
@@ -117,7 +119,22 @@ class HostPlanner:
         """Forget every fact: something changed that nobody described."""
         self.facts.clear()
         self.known_dirs.clear()
+        self.contents.clear()
         self._advance(None)
+
+    def predicted(self, request: FactRequest) -> FactEntry | None:
+        """A fact computed from a file content the plan knows, if the fact can do that."""
+        path = request.kwargs.get("path")
+        if not isinstance(path, str) or request.context:
+            return None
+        content = self.contents.get(posixpath.normpath(path))
+        if content is None:
+            return None
+        raw = request.fact.predict(content, **request.kwargs)
+        if raw is None:
+            return None
+        stdout, rc = raw
+        return FactEntry(request, stdout, rc, request.fact.parse(stdout, rc), self.epoch)
 
     def rewind_dirs(self, index: int) -> None:
         """Re-planning from operation ``index``: forget directories later plans assumed."""
@@ -161,6 +178,12 @@ class HostPlanner:
 
             def lookup(host: Any, request: FactRequest) -> Any:
                 entry = self.facts.get(request.key)
+                if entry is None or self.may_be_stale(entry):
+                    predicted = self.predicted(request)
+                    if predicted is not None:  # always checked on the host before use
+                        if guard:
+                            guards[request.key] = predicted
+                        return predicted.value
                 if entry is None:
                     raise FactMissing(request)
                 if guard and self.may_be_stale(entry):
@@ -185,6 +208,11 @@ class HostPlanner:
         if plan.changes and plan.error is None:
             if ctx.declared and not plan.has_function:
                 plan.touched = (frozenset(ctx.touched), tuple(ctx.subtrees))
+                for path in ctx.touched:
+                    self.contents.pop(path, None)
+                for root in ctx.subtrees:
+                    self.contents = {p: c for p, c in self.contents.items() if not p.startswith(root.rstrip("/") + "/")}
+                self.contents.update(ctx.contents)
                 for root in ctx.subtrees:
                     self.known_dirs = {d for d in self.known_dirs if not (d == root or d.startswith(root + "/"))}
                 for created in ctx.created_dirs:
@@ -194,3 +222,4 @@ class HostPlanner:
             else:
                 plan.touched = None
                 self.known_dirs.clear()
+                self.contents.clear()

@@ -6,6 +6,7 @@ The shell side is ``stat``/``readlink``/``sha*sum``/``grep``; the parsing is Rus
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 from typing import Any
 
@@ -67,6 +68,7 @@ class Socket(File):
 class _HashFile(FactBase[Any]):
     shell_safe = True
     digits = 0
+    algorithm = ""
     programs: tuple[str, ...] = ()
 
     def command(self, path: str) -> str:  # type: ignore[override]
@@ -79,11 +81,15 @@ class _HashFile(FactBase[Any]):
             return None
         return _core.parse_hash(stdout, self.digits)
 
+    def predict(self, content: bytes, **kwargs: Any) -> tuple[bytes, int] | None:
+        return f"{hashlib.new(self.algorithm, content).hexdigest()}  -\n".encode(), 0
+
 
 class Sha1File(_HashFile):
     """The SHA-1 hex digest of a file, or ``None`` if it is not a file."""
 
     digits = 40
+    algorithm = "sha1"
     programs = ("sha1sum", "shasum", "openssl sha1 -r")
 
 
@@ -91,10 +97,13 @@ class Sha256File(_HashFile):
     """The SHA-256 hex digest of a file, or ``None`` if it is not a file."""
 
     digits = 64
+    algorithm = "sha256"
     programs = ("sha256sum", "shasum -a 256", "openssl sha256 -r")
 
 
 _ABSENT_RC = 100
+_SPECIAL_BRE = ".[]*^$\\"
+_SPECIAL_ERE = "+?(){}|"
 
 
 class FindInFile(FactBase[Any]):
@@ -117,3 +126,37 @@ class FindInFile(FactBase[Any]):
         if rc not in (0, _ABSENT_RC):
             return None
         return _core.parse_lines(stdout, rc, _ABSENT_RC)
+
+    def predict(self, content: bytes, **kwargs: Any) -> tuple[bytes, int] | None:
+        """What grep prints for a literal pattern (optionally anchored, or wrapped in
+        ``^.*`` / ``.*$``); patterns with other regular-expression syntax are not predicted."""
+        if kwargs.get("interpolate_variables"):
+            return None
+        pattern: str = kwargs["pattern"]
+        core, at_start, at_end = pattern, False, False
+        if core.startswith("^.*"):
+            core = core[3:]
+        elif core.startswith("^"):
+            core, at_start = core[1:], True
+        if core.endswith(".*$") and not core.endswith("\\.*$"):
+            core = core[:-3]
+        elif core.endswith("$") and not core.endswith("\\$"):
+            core, at_end = core[:-1], True
+        if not core or any(c in core for c in _SPECIAL_ERE if kwargs.get("extended_regex")) or any(
+            c in core for c in _SPECIAL_BRE
+        ):
+            return None
+        try:
+            lines = content.decode("utf-8").split("\n")
+        except UnicodeDecodeError:
+            return None
+        if lines and lines[-1] == "":
+            lines.pop()
+        if at_start and at_end:
+            found = [line for line in lines if line == core]
+        else:
+            found = [
+                line for line in lines
+                if core in line and (not at_start or line.startswith(core)) and (not at_end or line.endswith(core))
+            ]
+        return "".join(f"{line}\n" for line in found).encode(), 0

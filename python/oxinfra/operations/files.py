@@ -19,7 +19,7 @@ import jinja2
 
 from oxinfra import host
 from oxinfra.api.operation import (
-    FileUpload, ensure_directory, get_facts, mark_directory, op_memo, operation, touches,
+    FileUpload, ensure_directory, get_facts, mark_directory, op_memo, operation, predict_content, touches,
 )
 from oxinfra.exceptions import OperationError, OperationValueError, TemplateError
 from oxinfra.facts.files import Directory, File, FindInFile, Link, Sha1File
@@ -151,6 +151,7 @@ def _sync_file(data: bytes, dest: str, user: str | None, group: str | None, mode
     touches(dest, ancestors=True)
     if info is False:
         raise OperationError(f"{dest} exists and is not a file")
+    predict_content(dest, data)
     if info is None:
         if create_remote_dir:
             yield from ensure_directory(parent_dir(dest))
@@ -356,6 +357,8 @@ def line(
             host.noop(f"no line matching {line!r} in {path}")
         return
     if found is None:
+        if not interpolate_variables:
+            predict_content(path, f"{replace or line}\n".encode())
         yield from ensure_directory(parent_dir(path))
         yield f"printf '%s\\n' {quoted_text} > {quote(path)}"
         return
