@@ -147,7 +147,8 @@ class HostRun:
         conn = None
         try:
             try:
-                conn = await connect(self.host, settings)
+                async with settings.connect_slots:
+                    conn = await connect(self.host, settings)
                 self.shell = await conn.open_shell()
             except ConnectError as exc:
                 self.result.status = "unreachable"
@@ -353,6 +354,28 @@ class HostRun:
         self.report(plan, op, "changed")
 
 
+def raise_fd_limit(hosts: int) -> None:
+    """One connection is about one file descriptor: raise the soft limit to the hard limit
+    when the run may need more than it allows, and say so clearly when it cannot."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = hosts + 64
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = hard if hard == resource.RLIM_INFINITY else min(hard, max(needed, soft))
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            target = soft
+        if target != resource.RLIM_INFINITY and target < needed:
+            raise OxinfraError(
+                f"{hosts} hosts need about {needed} open files but the limit is {target}: "
+                f"raise it (ulimit -n {needed}) or run with --parallel {max(1, target - 64)}"
+            )
+
+
 def _evaluate_all(inventory: Inventory, files: list[DeployFile]) -> dict[str, list[OpCall]]:
     def no_facts(host: Any, request: FactRequest) -> Any:
         raise FactMissing(request)
@@ -369,7 +392,8 @@ def _evaluate_all(inventory: Inventory, files: list[DeployFile]) -> dict[str, li
 async def _evaluate_with_facts(host: Any, files: list[DeployFile], settings: ConnectSettings) -> list[OpCall]:
     """Evaluate a deploy that reads facts itself: gather what it asks for, evaluate again."""
     run = HostRun(host, [], True, None)
-    conn = await connect(host, settings)
+    async with settings.connect_slots:
+        conn = await connect(host, settings)
     try:
         run.shell = await conn.open_shell()
         for _ in range(100):
@@ -431,6 +455,7 @@ async def run_async(
 
 async def _run(inventory: Inventory, files: list[DeployFile], dry: bool, parallel: int | None,
                on_event: EventSink | None) -> RunResult:
+    raise_fd_limit(len(inventory.hosts))
     settings = ConnectSettings()
     evaluated = _evaluate_all(inventory, files)
     needing = [h for h in inventory.hosts if evaluated[h.name] is None]

@@ -10,6 +10,21 @@ import click
 
 __all__ = ["Renderer"]
 
+def _json_stream() -> Any:
+    """stdout for JSON events, with a large buffer; when it is a pipe, a larger pipe too, so a
+    consumer that reads slowly does not stall the event loop on every few events."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(sys.stdout.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (OSError, ValueError, AttributeError, ImportError):
+        pass
+    try:
+        return open(sys.stdout.fileno(), "w", buffering=1 << 16, encoding="utf-8", closefd=False)
+    except (OSError, ValueError, AttributeError):
+        return sys.stdout
+
+
 _COLORS = {"changed": "yellow", "unchanged": "green", "failed": "red", "skipped": "cyan", "not run": "bright_black"}
 
 
@@ -18,17 +33,21 @@ class Renderer:
         self.as_json = as_json
         self.verbose = verbose
         self.dry = False
+        self._out: Any = None
         self.reset()
 
     def reset(self) -> None:
         self.exec_output: dict[str, str] = {}
 
     def _json(self, event: dict[str, Any]) -> None:
-        sys.stdout.write(json.dumps(event, default=str) + "\n")
+        if self._out is None:
+            self._out = _json_stream()
+        self._out.write(json.dumps(event, default=str) + "\n")
 
     def error(self, message: str) -> None:
         if self.as_json:
             self._json({"event": "error", "error": message})
+            self._out.flush()
         click.echo(click.style("oxinfra: error: ", fg="red", bold=True) + message, err=True)
 
     def event(self, event: dict[str, Any]) -> None:
@@ -86,6 +105,7 @@ class Renderer:
         if self.as_json:
             self._json({"event": "summary", "success": result.success, "dry": result.dry,
                         "operations": result.order, "hosts": hosts, "totals": totals})
+            self._out.flush()
             return
         bad = [n for n, h in hosts.items() if h["status"] != "success"]
         verb = "would change" if result.dry else "changed"
