@@ -9,6 +9,9 @@
 //! | [`CoreError::OrderCycle`]     | `OrderCycleError`  |
 //! | [`CoreError::UnknownOperation`] | `ValueError`     |
 //! | [`CoreError::Parse`]          | `OutputParseError` |
+//! | [`CoreError::HostName`]       | `HostNameError`    |
+//! | [`CoreError::Inventory`]      | `InventoryBuildError` |
+//! | [`CoreError::Selection`]      | `HostSelectionError` |
 //!
 //! ```
 //! use oxinfra::{CoreError, inventory::HostPattern};
@@ -36,11 +39,33 @@ pub enum CoreError {
     /// Command output did not have the expected shape. `what` names the
     /// parser, `message` quotes the offending text.
     Parse { what: &'static str, message: String },
+    /// A host name is not a hostname, an IP address or `@connector/target`.
+    /// `message` says which character or part is wrong and how to fix it.
+    HostName { name: String, message: String },
+    /// An inventory entry cannot be loaded. `origin` says where the entry
+    /// came from (`inventory.py:3: group 'web'`); `message` is the cause,
+    /// usually a [`CoreError::HostPattern`] or [`CoreError::HostName`] text.
+    Inventory { origin: String, message: String },
+    /// A `--limit` pattern is malformed, names an unknown group or host, or
+    /// matches nothing. `pattern` is the pattern as given.
+    Selection { pattern: String, message: String },
 }
 
 impl CoreError {
     pub(crate) fn host_pattern(pattern: &str, message: impl Into<String>) -> CoreError {
         CoreError::HostPattern { pattern: pattern.to_string(), message: message.into() }
+    }
+
+    pub(crate) fn host_name(name: &str, message: impl Into<String>) -> CoreError {
+        CoreError::HostName { name: name.to_string(), message: message.into() }
+    }
+
+    pub(crate) fn inventory(origin: &str, cause: impl fmt::Display) -> CoreError {
+        CoreError::Inventory { origin: origin.to_string(), message: cause.to_string() }
+    }
+
+    pub(crate) fn selection(pattern: &str, message: impl Into<String>) -> CoreError {
+        CoreError::Selection { pattern: pattern.to_string(), message: message.into() }
     }
 
     pub(crate) fn parse(what: &'static str, message: impl Into<String>) -> CoreError {
@@ -66,6 +91,12 @@ impl fmt::Display for CoreError {
                  pass one label per key, keys counting from 0"
             ),
             CoreError::Parse { what, message } => write!(f, "cannot parse {what} output: {message}"),
+            CoreError::HostName { name, message } => {
+                write!(f, "{name:?} is not a valid host name: {message}")
+            }
+            CoreError::Inventory { origin, message } if origin.is_empty() => f.write_str(message),
+            CoreError::Inventory { origin, message } => write!(f, "{origin}: {message}"),
+            CoreError::Selection { pattern, message } => write!(f, "--limit {pattern:?}: {message}"),
         }
     }
 }

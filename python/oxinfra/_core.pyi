@@ -1,14 +1,21 @@
-"""The Rust core of oxinfra: host patterns, operation ordering, output parsing.
+"""The Rust core of oxinfra: inventories, operation ordering, output parsing.
 
 Functions that may run long (pattern expansion, ordering, demultiplexing)
 release the GIL while they work.
 """
+
+from typing import final
 
 __all__ = [
     "__version__",
     "HostPatternError",
     "OrderCycleError",
     "OutputParseError",
+    "HostNameError",
+    "InventoryBuildError",
+    "HostSelectionError",
+    "InventoryLayout",
+    "check_host_name",
     "expand_host_pattern",
     "order_operations",
     "demux",
@@ -43,6 +50,83 @@ class OutputParseError(ValueError):
     and for ``stat`` output whose first line does not have 8 fields. The
     message quotes the offending line.
     """
+
+class HostNameError(ValueError):
+    """A string is not a host name.
+
+    Host names are hostnames (labels of ASCII letters, digits, ``-`` and
+    ``_``, no empty label, no leading ``-``), IPv4 or IPv6 addresses (bare
+    or bracketed), or ``@connector[/target]``. The message quotes the name
+    and says what is wrong, e.g. ``"web 1" is not a valid host name:
+    contains a space; ...``.
+    """
+
+class InventoryBuildError(ValueError):
+    """An inventory entry has a bad host pattern or host name.
+
+    The message starts with the entry's origin as given to
+    :class:`InventoryLayout` (e.g. ``inventory.py:3: group 'web': ``),
+    followed by the pattern or name error.
+    """
+
+class HostSelectionError(ValueError):
+    """A ``--limit`` pattern is malformed, names no group or host, matches
+    nothing, or the patterns together select no host.
+
+    The message starts with ``--limit "PATTERN": ``.
+    """
+
+def check_host_name(name: str) -> None:
+    """Raise HostNameError unless ``name`` is a valid host name."""
+
+@final
+class InventoryLayout:
+    """Hosts, groups and data layers of an inventory, computed in Rust.
+
+    ``groups`` lists groups in ordinal order (later groups win when their
+    data is layered). Each is ``(name, origin, patterns, data_ids,
+    origins)``: ``origin`` prefixes error messages; ``patterns`` are host
+    patterns (ranges expanded), or None for a group that holds every host;
+    ``data_ids`` is empty or one int per pattern, the caller's id of that
+    entry's host data (-1 for none); ``origins`` is empty or one origin per
+    pattern. Groups with the same name are one group at the first one's
+    ordinal. A group ``all`` always exists and holds every host.
+
+    Hosts are deduplicated in first-seen order. Building releases the GIL
+    and raises InventoryBuildError for a bad pattern or host name.
+    """
+
+    def __new__(
+        cls,
+        groups: list[tuple[str, str, list[str] | None, list[int], list[str]]],
+    ) -> InventoryLayout: ...
+    @property
+    def hosts(self) -> list[str]:
+        """Host names, in first-seen order (a new list on every access)."""
+    @property
+    def groups(self) -> list[str]:
+        """Group names by ordinal, ``all`` included."""
+    def members(self) -> list[list[int]]:
+        """Per group ordinal, its hosts' indexes in host order."""
+    def group_sets(self) -> tuple[list[int], list[list[int]]]:
+        """``(per_host, sets)``: each host's group set is ``sets[per_host[i]]``,
+        group ordinals ascending, ``all`` left out. Equal sets are shared."""
+    def data_sets(self) -> tuple[list[int], list[list[int]]]:
+        """``(per_host, sets)``: the data ids of the entries that named each
+        host, in entry order, without repeats. Equal sets are shared."""
+    def select(self, patterns: list[str]) -> list[int]:
+        """Indexes of the hosts ``--limit`` patterns select, in host order.
+
+        Each string holds comma-separated terms: a group or host name; a glob
+        (``*``, ``?``, ``[a-c]``, ``[!a]``) on host and group names; a range
+        (``web[01:10]``) whose names resolve like names; any of these after
+        ``!`` to exclude. The result is the union of positive terms (every
+        host if there are none) minus the exclusions. Runs with the GIL
+        released. Raises HostSelectionError for a name that is neither group
+        nor host, a glob or range matching nothing, a malformed pattern, or
+        an empty result.
+        """
+    def __len__(self) -> int: ...
 
 def expand_host_pattern(pattern: str) -> list[str]:
     """Expand the bracket ranges of a host pattern, in order.

@@ -16,6 +16,9 @@ __all__ = [
     "HostPatternError",
     "OrderCycleError",
     "OutputParseError",
+    "HostNameError",
+    "InventoryBuildError",
+    "HostSelectionError",
 ]
 
 
@@ -69,4 +72,11 @@ class TemplateError(OperationError):
 
 
 # The native module defines these once; they are re-exported under the public path.
-from oxinfra._core import HostPatternError, OrderCycleError, OutputParseError  # noqa: E402
+from oxinfra._core import (  # noqa: E402
+    HostNameError,
+    HostPatternError,
+    HostSelectionError,
+    InventoryBuildError,
+    OrderCycleError,
+    OutputParseError,
+)

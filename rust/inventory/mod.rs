@@ -1,4 +1,12 @@
-//! Host patterns: `web[01:03].example.com` names three hosts.
+//! Inventories: host patterns, host names, group layout and `--limit`.
+//!
+//! * [`HostPattern`] (this module) expands `web[01:03].example.com`;
+//! * [`check_host_name`] says whether a string is a host name;
+//! * [`LayoutBuilder`] turns groups of patterns into hosts, memberships and
+//!   data layers ([`Layout`]);
+//! * [`HostSelector`] compiles `--limit` patterns and matches them.
+//!
+//! # Host patterns
 //!
 //! A pattern is literal text with any number of bracket ranges
 //! `[start:end]` or `[start:end:step]`. Bounds are both decimal numbers or
@@ -17,6 +25,14 @@
 //! assert_eq!(HostPattern::parse("[fe80::1]")?.expand(), ["[fe80::1]"]);
 //! # Ok::<(), oxinfra::CoreError>(())
 //! ```
+
+mod layout;
+mod name;
+mod select;
+
+pub use layout::{GroupBuilder, Layout, LayoutBuilder, ALL};
+pub use name::check_host_name;
+pub use select::{Glob, HostSelector, SelectorBuilder};
 
 use crate::error::{CoreError, Result};
 

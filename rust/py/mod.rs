@@ -2,7 +2,7 @@
 //! data, calls the core, and converts the results back.
 
 use crate::error::CoreError;
-use crate::inventory::HostPattern;
+use crate::inventory::{self, HostPattern, HostSelector, Layout, LayoutBuilder};
 use crate::parse::{self, StatResult};
 use crate::plan;
 use pyo3::create_exception;
@@ -30,6 +30,25 @@ create_exception!(
     "Command output did not have the expected shape."
 );
 
+create_exception!(
+    oxinfra._core,
+    HostNameError,
+    PyValueError,
+    "A string is not a hostname, an IP address or ``@connector/target``."
+);
+create_exception!(
+    oxinfra._core,
+    InventoryBuildError,
+    PyValueError,
+    "An inventory entry has a bad host pattern or host name; the message starts with its origin."
+);
+create_exception!(
+    oxinfra._core,
+    HostSelectionError,
+    PyValueError,
+    "A ``--limit`` pattern is malformed, unknown, or selects nothing."
+);
+
 impl From<CoreError> for PyErr {
     fn from(err: CoreError) -> PyErr {
         let message = err.to_string();
@@ -37,6 +56,9 @@ impl From<CoreError> for PyErr {
             CoreError::HostPattern { .. } => HostPatternError::new_err(message),
             CoreError::OrderCycle { .. } => OrderCycleError::new_err(message),
             CoreError::Parse { .. } => OutputParseError::new_err(message),
+            CoreError::HostName { .. } => HostNameError::new_err(message),
+            CoreError::Inventory { .. } => InventoryBuildError::new_err(message),
+            CoreError::Selection { .. } => HostSelectionError::new_err(message),
             _ => PyValueError::new_err(message),
         }
     }
@@ -50,6 +72,84 @@ fn without_gil<T: Ungil, F: Ungil + FnOnce() -> T>(py: Python<'_>, work: F) -> T
 #[pyfunction]
 fn expand_host_pattern(py: Python<'_>, pattern: String) -> PyResult<Vec<String>> {
     Ok(without_gil(py, || HostPattern::parse(&pattern).map(|p| p.expand()))?)
+}
+
+#[pyfunction]
+fn check_host_name(name: &str) -> PyResult<()> {
+    Ok(inventory::check_host_name(name)?)
+}
+
+/// One group as Python describes it: name, origin, patterns (None: every
+/// host), data ids per pattern (-1: none; empty: none at all), origins per
+/// pattern (empty: the group's origin).
+type GroupSpec = (String, String, Option<Vec<String>>, Vec<i64>, Vec<String>);
+
+#[pyclass(frozen, module = "oxinfra._core")]
+struct InventoryLayout {
+    layout: Layout,
+}
+
+#[pymethods]
+impl InventoryLayout {
+    #[new]
+    fn new(py: Python<'_>, groups: Vec<GroupSpec>) -> PyResult<Self> {
+        let layout = without_gil(py, || {
+            let mut builder = LayoutBuilder::new();
+            for (name, origin, patterns, data, origins) in &groups {
+                let Some(patterns) = patterns else {
+                    builder.everyone(name, origin);
+                    continue;
+                };
+                let mut group = builder.group(name, origin);
+                for (i, pattern) in patterns.iter().enumerate() {
+                    let id = data.get(i).and_then(|&d| u32::try_from(d).ok());
+                    match origins.get(i) {
+                        Some(at) => group.entry_at(pattern, id, at),
+                        None => group.entry(pattern, id),
+                    };
+                }
+            }
+            builder.build()
+        })?;
+        Ok(InventoryLayout { layout })
+    }
+
+    #[getter]
+    fn hosts(&self) -> Vec<String> {
+        self.layout.hosts().to_vec()
+    }
+
+    #[getter]
+    fn groups(&self) -> Vec<String> {
+        self.layout.groups().to_vec()
+    }
+
+    fn members(&self) -> Vec<Vec<u32>> {
+        (0..self.layout.groups().len() as u32).map(|g| self.layout.group_hosts(g).to_vec()).collect()
+    }
+
+    fn group_sets(&self) -> (Vec<u32>, Vec<Vec<u32>>) {
+        (self.layout.host_group_sets().to_vec(), self.layout.group_sets().to_vec())
+    }
+
+    fn data_sets(&self) -> (Vec<u32>, Vec<Vec<u32>>) {
+        (self.layout.host_data_sets().to_vec(), self.layout.data_sets().to_vec())
+    }
+
+    fn select(&self, py: Python<'_>, patterns: Vec<String>) -> PyResult<Vec<u32>> {
+        let layout = &self.layout;
+        Ok(without_gil(py, || {
+            let mut builder = HostSelector::builder();
+            patterns.iter().for_each(|p| {
+                builder.add(p);
+            });
+            builder.build()?.select(layout)
+        })?)
+    }
+
+    fn __len__(&self) -> usize {
+        self.layout.hosts().len()
+    }
 }
 
 #[pyfunction]
@@ -108,6 +208,11 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("HostPatternError", py.get_type::<HostPatternError>())?;
     m.add("OrderCycleError", py.get_type::<OrderCycleError>())?;
     m.add("OutputParseError", py.get_type::<OutputParseError>())?;
+    m.add("HostNameError", py.get_type::<HostNameError>())?;
+    m.add("InventoryBuildError", py.get_type::<InventoryBuildError>())?;
+    m.add("HostSelectionError", py.get_type::<HostSelectionError>())?;
+    m.add_class::<InventoryLayout>()?;
+    m.add_function(wrap_pyfunction!(check_host_name, m)?)?;
     m.add_function(wrap_pyfunction!(expand_host_pattern, m)?)?;
     m.add_function(wrap_pyfunction!(order_operations, m)?)?;
     m.add_function(wrap_pyfunction!(demux, m)?)?;

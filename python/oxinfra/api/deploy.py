@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator
 from oxinfra.api.arguments import split_global_args
 from oxinfra.api.context import deploy_dir, using_host
 from oxinfra.api.facts import FactMissing, FactRequest, fact_source
+from oxinfra.api.host import data_defaults as defaults_layer
 from oxinfra.api.operation import OpCall, Recorder, _recorder, current_recorder
 from oxinfra.exceptions import DeployError, OxinfraError
 
@@ -34,7 +35,11 @@ __all__ = ["deploy", "DeployFile", "evaluate", "import_path"]
 
 
 def deploy(name: str | None = None, data_defaults: dict[str, Any] | None = None) -> Callable[..., Any]:
-    """Group operations into a named deploy; global arguments of the call apply to them all."""
+    """Group operations into a named deploy; global arguments of the call apply to them all.
+
+    ``data_defaults`` is the lowest layer of host data while the deploy runs: ``host.data.x``
+    inside it falls back to ``data_defaults["x"]`` when no inventory layer sets ``x``.
+    """
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         label = name or func.__name__
@@ -50,7 +55,8 @@ def deploy(name: str | None = None, data_defaults: dict[str, Any] | None = None)
             recorder.deploy_args.append(inherited)
             recorder.deploy_names.append(label)
             try:
-                return func(*args, **own)
+                with defaults_layer(data_defaults):
+                    return func(*args, **own)
             finally:
                 recorder.deploy_names.pop()
                 recorder.deploy_args.pop()

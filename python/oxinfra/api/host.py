@@ -1,63 +1,148 @@
-"""Hosts and their data."""
+"""Hosts and their data.
+
+A host's data is a chain of layers, looked up highest first (nothing is merged at load):
+
+1. ``--data`` overrides;
+2. host data (the entries that name the host; conflicting values are an inventory error);
+3. group data, the host's groups from the last defined to the first;
+4. ``all`` group data;
+5. deploy defaults: ``@deploy(..., data_defaults={...})``, innermost deploy first, while
+   that deploy runs.
+
+Hosts with the same groups and entries share one tuple of layers.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from contextvars import ContextVar
 from typing import Any, Iterator, Mapping
 
+from oxinfra import _core
 from oxinfra.exceptions import InventoryError
 
-__all__ = ["Host", "HostData"]
+__all__ = ["Host", "HostData", "data_defaults"]
 
-_MISSING = object()
+_MISSING: Any = object()
+
+_defaults: ContextVar[tuple[Mapping[str, Any], ...]] = ContextVar("oxinfra_data_defaults", default=())
+
+
+@contextlib.contextmanager
+def data_defaults(values: Mapping[str, Any] | None) -> Iterator[None]:
+    """Make ``values`` the lowest data layer of every host while the block runs."""
+    if not values:
+        yield
+        return
+    token = _defaults.set((values, *_defaults.get()))
+    try:
+        yield
+    finally:
+        _defaults.reset(token)
 
 
 class HostData(Mapping[str, Any]):
-    """A host's merged data: ``host.data.key`` and ``host.data.get(key, default)``.
+    """A host's data: ``host.data.key``, ``host.data.get(key, default)``, a read-only mapping.
 
-    A missing key read as an attribute is an error that names the host and the key.
+    ``values`` is one dict of data; inventories pass ``layers`` instead, highest first (see
+    the module docs). A missing key read as an attribute is an error naming host and key.
     """
 
-    __slots__ = ("_host_name", "_values")
+    __slots__ = ("_host_name", "_layers")
 
-    def __init__(self, host_name: str, values: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        host_name: str,
+        values: Mapping[str, Any] | None = None,
+        *,
+        layers: tuple[Mapping[str, Any], ...] | None = None,
+    ) -> None:
         self._host_name = host_name
-        self._values = values
+        if layers is None:
+            layers = (dict(values),) if values else ()
+        self._layers = layers
+
+    def _lookup(self, key: str) -> Any:
+        for layer in self._layers:
+            value = layer.get(key, _MISSING)
+            if value is not _MISSING:
+                return value
+        for layer in _defaults.get():
+            value = layer.get(key, _MISSING)
+            if value is not _MISSING:
+                return value
+        return _MISSING
 
     def __getattr__(self, key: str) -> Any:
         if key.startswith("__"):
             raise AttributeError(key)
-        try:
-            return self._values[key]
-        except KeyError:
+        value = self._lookup(key)
+        if value is _MISSING:
             raise AttributeError(
                 f"host {self._host_name!r} has no data {key!r}: set it in the inventory or "
                 f"with --data {key}=..., or read it with host.data.get({key!r}, default)"
-            ) from None
+            )
+        return value
 
     def __getitem__(self, key: str) -> Any:
-        return self._values[key]
+        value = self._lookup(key)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._lookup(key) is not _MISSING
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
+        return iter(self.dict())
 
     def __len__(self) -> int:
-        return len(self._values)
+        return len(self.dict())
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self._values.get(key, default)
+        value = self._lookup(key)
+        return default if value is _MISSING else value
 
     def dict(self) -> dict[str, Any]:
-        return dict(self._values)
+        """The merged data, as a new dict."""
+        merged: dict[str, Any] = {}
+        for layer in reversed(_defaults.get()):
+            merged.update(layer)
+        for layer in reversed(self._layers):
+            merged.update(layer)
+        return merged
 
     def __repr__(self) -> str:
-        return f"HostData({self._host_name!r}, keys={sorted(self._values)})"
+        return f"HostData({self._host_name!r}, keys={sorted(self.dict())})"
+
+
+CONNECTORS = ("local", "ssh", "docker")
+
+
+def connector_of(name: str, data: Mapping[str, Any]) -> tuple[str, str]:
+    """``(connector, target)`` for a host: from an ``@connector/target`` name, else from the
+    ``connector`` data key (e.g. set by ``ansible_connection=local``), else ssh to the name."""
+    if name.startswith("@"):
+        connector, _, target = name[1:].partition("/")
+        if connector not in CONNECTORS:
+            raise InventoryError(f"unknown connector in {name!r}: use @local, @ssh/HOST or @docker/CONTAINER")
+        if connector != "local" and not target:
+            raise InventoryError(f"{name!r} names no target: write @{connector}/NAME")
+        return connector, target or "localhost"
+    connector = data.get("connector", "ssh")
+    if connector not in CONNECTORS:
+        raise InventoryError(
+            f"host {name!r} has data connector={connector!r}: use one of {', '.join(CONNECTORS)}"
+        )
+    return connector, "localhost" if connector == "local" else name
 
 
 class Host:
-    """One target: a name, its groups, merged data and how to reach it.
+    """One target: a name, its groups, its data and how to reach it.
 
-    ``connector`` is ``"ssh"`` (default), ``"local"`` (``@local``) or ``"docker"``;
-    ``target`` is the address or container the connector uses.
+    ``connector`` is ``"ssh"`` (default), ``"local"`` (``@local``, or data
+    ``connector="local"``) or ``"docker"``; ``target`` is the address or container the
+    connector uses.
     """
 
     __slots__ = ("name", "data", "groups", "connector", "target", "_facts")
@@ -65,27 +150,27 @@ class Host:
     def __init__(
         self,
         name: str,
-        data: dict[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
         groups: list[str] | None = None,
     ) -> None:
-        if not name or any(c.isspace() for c in name):
-            raise InventoryError(f"{name!r} is not a valid host name (empty or contains spaces)")
+        try:
+            _core.check_host_name(name)
+        except _core.HostNameError as exc:
+            raise InventoryError(str(exc)) from None
+        self._setup(name, HostData(name, data), list(groups or []), connector_of(name, data or {}))
+
+    @classmethod
+    def _checked(cls, name: str, data: HostData, groups: list[str], connector: tuple[str, str]) -> "Host":
+        """A host whose name the inventory has already checked."""
+        self = cls.__new__(cls)
+        self._setup(name, data, groups, connector)
+        return self
+
+    def _setup(self, name: str, data: HostData, groups: list[str], connector: tuple[str, str]) -> None:
         self.name = name
-        self.data = HostData(name, dict(data or {}))
-        self.groups = list(groups or [])
-        if name.startswith("@"):
-            connector, _, target = name[1:].partition("/")
-            if connector not in ("local", "ssh", "docker"):
-                raise InventoryError(
-                    f"unknown connector in {name!r}: use @local, @ssh/HOST or @docker/CONTAINER"
-                )
-            if connector != "local" and not target:
-                raise InventoryError(f"{name!r} names no target: write @{connector}/NAME")
-            self.connector = connector
-            self.target = target or "localhost"
-        else:
-            self.connector = "ssh"
-            self.target = name
+        self.data = data
+        self.groups = groups
+        self.connector, self.target = connector
         self._facts: Any = None  # the fact source of the phase in progress
 
     def get_fact(self, fact: type, *args: Any, **kwargs: Any) -> Any:

@@ -1,182 +1,345 @@
 """Inventories: which hosts a run targets, their groups and their data.
 
-Accepted forms (``oxinfra INVENTORY ...``):
+``oxinfra INVENTORY ...`` accepts:
 
-- a Python file: every module-level list or tuple is a group; an entry is ``"host"`` or
-  ``("host", {data})``; a group may be ``([hosts...], {group data})``. The file's own name
-  is a group of all its hosts, and so is ``all``.
-- a comma-separated list of hosts: ``web1,web2``;
-- ``@local``, ``@docker/NAME``, ``@ssh/HOST``.
+- a Python file (``.py``): every module-level list or tuple is a group (names starting with
+  ``_`` are private); an entry is ``"host"`` or ``("host", {data})``; a group may be
+  ``([entries...], {group data})``. The file's own name is a group of all its hosts, and
+  every host is in ``all``;
+- an Ansible inventory: INI (``.ini``, ``.cfg``, or any other file with ``[group]``
+  headers) or YAML (``.yml``, ``.yaml``), see :mod:`oxinfra.api.inventory_ansible`;
+- ``module:function``: a Python callable returning ``{group: entries}`` (dynamic inventory);
+- a comma-separated list of hosts: ``web1,web2``; ``@local``, ``@docker/NAME``, ``@ssh/HOST``.
 
-Host names may hold ranges, expanded by the Rust core: ``web[01:03].example.com``.
-Data precedence, highest first: ``--data`` overrides, host data, group data (groups in the
-order the file defines them; later wins), ``all`` data.
+Host names may hold ranges, expanded by the Rust core: ``web[01:20].example.com``,
+``10.0.0.[1:254]``, ``db[a:f]``, ``n[0:100:10]``, ``rack[1:2]-node[01:16]``. Hosts are kept
+in first-seen order; a host listed in several groups joins each of them.
+
+Group data also comes from ``group_data/<group>.py`` files (every public module-level
+value is a key): the folder next to the inventory, then the one in the current directory,
+then each ``--group-data DIR``; a later folder wins, and any file wins over data written
+in the inventory itself.
+
+Data precedence, highest first (see :mod:`oxinfra.api.host`): ``--data`` overrides, host
+data, group data (the host's groups from the last defined to the first; the file's own
+group counts as defined first), ``all``, deploy defaults. The same key given two different
+values in host data (a host listed twice) is an error naming both places.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
-import runpy
-from typing import Any, Iterable
+import pickle
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
 
 from oxinfra import _core
-from oxinfra.api.host import Host
-from oxinfra.exceptions import HostPatternError, InventoryError
+from oxinfra.api.host import Host, HostData, connector_of
+from oxinfra.exceptions import InventoryError
 
-__all__ = ["Inventory", "load_inventory"]
+__all__ = ["Inventory", "load_inventory", "GroupSpec", "InventorySource"]
+
+
+@dataclass
+class GroupSpec:
+    """One group as a source describes it.
+
+    ``patterns`` are host patterns, or None for a group of every host. ``host_data`` holds
+    per pattern the entry's data dict (or None); ``origins`` per pattern where it was
+    written (default: ``origin``). ``data`` is the group's own data.
+    """
+
+    name: str
+    origin: str
+    patterns: list[str] | None
+    host_data: list[dict[str, Any] | None] | None = None
+    origins: list[str] | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class InventorySource:
+    """What a loader read: groups in ordinal order (later groups' data wins)."""
+
+    where: str
+    groups: list[GroupSpec]
+    directory: str | None = None
+
+
+class _Model:
+    """What an inventory and every limited view of it share."""
+
+    def __init__(self, source: InventorySource, overrides: dict[str, Any], group_data_dirs: Iterable[str]) -> None:
+        self.where = source.where
+        data_ids: dict[int, int] = {}
+        self.data_table: list[dict[str, Any]] = []
+        self.data_origins: list[str] = []
+        specs = []
+        for group in source.groups:
+            ids: list[int] = []
+            if group.patterns is not None and group.host_data is not None:
+                for i, data in enumerate(group.host_data):
+                    if not data:
+                        ids.append(-1)
+                        continue
+                    found = data_ids.get(id(data))
+                    if found is None:
+                        origin = group.origins[i] if group.origins else group.origin
+                        _check_keys(data, origin)
+                        found = data_ids[id(data)] = len(self.data_table)
+                        self.data_table.append(data)
+                        self.data_origins.append(origin)
+                    ids.append(found)
+            specs.append((group.name, group.origin, group.patterns, ids, group.origins or []))
+        try:
+            self.layout = _core.InventoryLayout(specs)
+        except (_core.InventoryBuildError, _core.HostPatternError) as exc:
+            raise InventoryError(str(exc)) from None
+        self.names = self.layout.hosts
+        self.group_names = self.layout.groups
+        self.members = self.layout.members()
+        inline = {g.name: g for g in reversed(source.groups)}  # the first spec of a name wins
+        self.group_data: list[dict[str, Any]] = []
+        self.group_origins: list[str] = []
+        files = _group_data_files(source.directory, group_data_dirs, self.group_names)
+        for name in self.group_names:
+            spec = inline.get(name)
+            merged = dict(spec.data) if spec else {}
+            origin = spec.origin if spec else f"group {name!r}"
+            if spec and spec.data:
+                _check_keys(spec.data, origin)
+            for path in files.get(name, ()):
+                from oxinfra.api.inventory_python import load_group_data
+
+                merged.update(load_group_data(path))
+                origin = path
+            self.group_data.append(merged)
+            self.group_origins.append(origin)
+        self.all = self.group_names.index("all")
+        self.overrides = dict(overrides)
+        self.host_group_set, self.group_sets = self.layout.group_sets()
+        self.host_data_set, self.data_sets = self.layout.data_sets()
+        for index, data_set in enumerate(self.data_sets):
+            if len(data_set) > 1:
+                self._check_conflicts(index, data_set)
+        self._chains: dict[tuple[int, int], tuple[tuple[dict[str, Any], ...], tuple[str, ...]]] = {}
+        self._hosts: list[Host | None] = [None] * len(self.names)
+        for index in {key: i for i, key in enumerate(zip(self.host_group_set, self.host_data_set))}.values():
+            connector = HostData("", layers=self.chain(index)[0]).get("connector", "ssh")
+            if connector != "ssh":
+                connector_of(self.names[index], {"connector": connector})
+        for name in self.names:
+            if name[0] == "@":
+                connector_of(name, {})
+
+    def _check_conflicts(self, set_index: int, data_set: list[int]) -> None:
+        seen: dict[str, tuple[Any, int]] = {}
+        for data_id in data_set:
+            for key, value in self.data_table[data_id].items():
+                if key not in seen:
+                    seen[key] = (value, data_id)
+                    continue
+                first, first_id = seen[key]
+                if first is value or _same(first, value):
+                    continue
+                host = self.names[self.host_data_set.index(set_index)]
+                raise InventoryError(
+                    f"host {host!r} has conflicting data for {key!r}: {first!r} at "
+                    f"{self.data_origins[first_id]} and {value!r} at {self.data_origins[data_id]}; "
+                    "give the host its data in one place, or move the value to group data"
+                )
+
+    def chain(self, index: int) -> tuple[tuple[dict[str, Any], ...], tuple[str, ...]]:
+        key = (self.host_group_set[index], self.host_data_set[index])
+        found = self._chains.get(key)
+        if found is None:
+            groups = self.group_sets[key[0]]
+            layers = [self.overrides]
+            layers += [self.data_table[d] for d in self.data_sets[key[1]]]
+            layers += [self.group_data[g] for g in reversed(groups)]
+            layers.append(self.group_data[self.all])
+            names = tuple(self.group_names[g] for g in groups)
+            found = self._chains[key] = (tuple(layer for layer in layers if layer), names)
+        return found
+
+    def host(self, index: int) -> Host:
+        host = self._hosts[index]
+        if host is None:
+            name = self.names[index]
+            layers, groups = self.chain(index)
+            data = HostData(name, layers=layers)
+            host = self._hosts[index] = Host._checked(name, data, list(groups), connector_of(name, data))
+        return host
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def _check_keys(data: dict[str, Any], origin: str) -> None:
+    for key in data:
+        if not isinstance(key, str):
+            raise InventoryError(f"{origin}: data key {key!r} is not a string; data keys are names such as 'ssh_port'")
+
+
+def _group_data_files(directory: str | None, extra: Iterable[str], groups: list[str]) -> dict[str, list[str]]:
+    """``group -> [group_data file, ...]``, lowest precedence first."""
+    folders = []
+    if directory is not None:
+        folders.append(os.path.join(directory, "group_data"))
+    folders.append(os.path.join(os.getcwd(), "group_data"))
+    for folder in extra:
+        if not os.path.isdir(folder):
+            raise InventoryError(f"--group-data {folder}: not a directory; pass the folder holding <group>.py files")
+        folders.append(folder)
+    wanted = set(groups)
+    found: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for folder in folders:
+        real = os.path.realpath(folder)
+        if real in seen or not os.path.isdir(folder):
+            continue
+        seen.add(real)
+        for entry in sorted(os.listdir(folder)):
+            stem, ext = os.path.splitext(entry)
+            if ext == ".py" and stem in wanted:
+                found.setdefault(stem, []).append(os.path.join(folder, entry))
+    return found
 
 
 class Inventory:
-    """The hosts of a run, in inventory order, with their groups."""
+    """The hosts of a run, in inventory order, with their groups and data.
 
-    def __init__(self, hosts: list[Host], groups: dict[str, list[str]]) -> None:
-        self.hosts = hosts
-        self.groups = groups
-        self._by_name = {h.name: h for h in hosts}
+    ``limit()`` returns a view of the same inventory; Host objects are made on first use.
+    """
+
+    def __init__(self, model: _Model, selected: list[int] | None = None) -> None:
+        self._model = model
+        self._selected = selected
+        self._host_list: list[Host] | None = None
+        self._by_name: dict[str, Host] | None = None
+
+    @property
+    def hosts(self) -> list[Host]:
+        if self._host_list is None:
+            model = self._model
+            indexes: Iterable[int] = range(len(model.names)) if self._selected is None else self._selected
+            self._host_list = [model.host(i) for i in indexes]
+        return self._host_list
+
+    @property
+    def groups(self) -> dict[str, list[str]]:
+        """Group name -> its host names (of this view), ``all`` included."""
+        model = self._model
+        keep = None if self._selected is None else set(self._selected)
+        return {
+            name: [model.names[h] for h in members if keep is None or h in keep]
+            for name, members in zip(model.group_names, model.members)
+        }
 
     def __len__(self) -> int:
-        return len(self.hosts)
+        return len(self._model.names) if self._selected is None else len(self._selected)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Host]:
         return iter(self.hosts)
 
     def get_host(self, name: str) -> Host | None:
+        if self._by_name is None:
+            self._by_name = {h.name: h for h in self.hosts}
         return self._by_name.get(name)
 
     def get_group(self, name: str) -> list[Host]:
-        return [self._by_name[n] for n in self.groups.get(name, [])]
+        names = set(self.groups.get(name, ()))
+        return [h for h in self.hosts if h.name in names]
 
     def limit(self, patterns: Iterable[str]) -> "Inventory":
-        """Keep the hosts named by any pattern: a group name, or a glob on host names."""
-        chosen: set[str] = set()
-        for pattern in patterns:
-            for part in (p.strip() for p in pattern.split(",")):
-                if not part:
+        """The hosts ``--limit`` patterns select (see ``_core.InventoryLayout.select``): group
+        names, host names, globs, ranges and ``!`` exclusions, comma-separated or several."""
+        patterns = list(patterns)
+        try:
+            chosen = self._model.layout.select(patterns)
+        except _core.HostSelectionError as exc:
+            raise InventoryError(str(exc)) from None
+        if self._selected is not None:
+            keep = set(self._selected)
+            chosen = [h for h in chosen if h in keep]
+            if not chosen:
+                raise InventoryError(f"--limit {','.join(patterns)!r} selects no host of the already limited inventory")
+        return Inventory(self._model, chosen)
+
+    def check_picklable(self) -> None:
+        """Raise InventoryError naming host, key and origin for data that cannot be pickled
+        (sharded runs send host data to worker processes)."""
+        model = self._model
+        indexes = range(len(model.names)) if self._selected is None else self._selected
+        checked: set[int] = set()
+        for index in indexes:
+            layers, _ = model.chain(index)
+            for layer in layers:
+                if id(layer) in checked:
                     continue
-                if part in self.groups:
-                    chosen.update(self.groups[part])
-                    continue
-                names = _expand(part, "--limit")
-                matched = [h.name for h in self.hosts if any(fnmatch.fnmatchcase(h.name, n) for n in names)]
-                if not matched:
-                    raise InventoryError(f"--limit {part!r} matches no host or group in the inventory")
-                chosen.update(matched)
-        return Inventory([h for h in self.hosts if h.name in chosen], self.groups)
+                checked.add(id(layer))
+                for key, value in layer.items():
+                    try:
+                        pickle.dumps(value)
+                    except Exception as exc:
+                        raise InventoryError(
+                            f"{_layer_origin(model, layer)}: data {key!r} of host {model.names[index]!r} cannot be "
+                            f"pickled ({type(exc).__name__}: {exc}); sharded runs send data to worker processes: "
+                            "use plain values (str, int, float, bool, list, dict)"
+                        ) from None
+
+    def __repr__(self) -> str:
+        return f"Inventory({self._model.where!r}, {len(self)} hosts)"
 
 
-def _expand(pattern: str, where: str) -> list[str]:
-    if "[" not in pattern:
-        return [pattern]
-    try:
-        return list(_core.expand_host_pattern(pattern))
-    except HostPatternError as exc:
-        raise InventoryError(f"{where}: {exc}") from None
+def _layer_origin(model: _Model, layer: dict[str, Any]) -> str:
+    if layer is model.overrides:
+        return "--data"
+    for data, origin in zip(model.data_table, model.data_origins):
+        if data is layer:
+            return origin
+    for data, origin in zip(model.group_data, model.group_origins):
+        if data is layer:
+            return origin
+    return model.where
 
 
-def _entries(value: Any) -> tuple[list[Any], dict[str, Any]] | None:
-    """A group value: (entries, group data), or None when the value is not a group."""
-    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], (list, tuple)) and isinstance(value[1], dict):
-        return list(value[0]), dict(value[1])
-    if isinstance(value, (list, tuple)) and all(isinstance(e, (str, tuple)) for e in value) and value:
-        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], dict):
-            return None  # a lone ("host", {data}) tuple is not a group
-        return list(value), {}
-    return None
+_DYNAMIC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 
 
-def load_inventory(spec: str, overrides: dict[str, Any] | None = None) -> Inventory:
-    """Load an inventory from a Python file, a comma list or an ``@connector`` name."""
-    overrides = overrides or {}
-    if spec.endswith(".py") or os.path.isfile(spec):
-        return _from_file(spec, overrides)
+def load_inventory(
+    spec: str,
+    overrides: dict[str, Any] | None = None,
+    group_data_dirs: Iterable[str] = (),
+) -> Inventory:
+    """Load an inventory: a Python or Ansible file, ``module:function``, a comma list of
+    hosts or an ``@connector`` name. Raises InventoryError for bad input."""
+    source = read_source(spec)
+    return Inventory(_Model(source, overrides or {}, group_data_dirs))
+
+
+def read_source(spec: str) -> InventorySource:
+    """The groups an inventory spec describes, before expansion."""
+    if os.path.isfile(spec) or spec.endswith((".py", ".ini", ".yml", ".yaml")):
+        if not os.path.isfile(spec):
+            raise InventoryError(f"inventory file not found: {spec}")
+        if spec.endswith(".py"):
+            from oxinfra.api.inventory_python import read_python_file
+
+            return read_python_file(spec)
+        from oxinfra.api.inventory_ansible import read_ansible_file
+
+        return read_ansible_file(spec)
+    if _DYNAMIC.fullmatch(spec):
+        from oxinfra.api.inventory_python import read_dynamic
+
+        return read_dynamic(spec)
     if not spec.strip():
         raise InventoryError("the inventory is empty: name a file, hosts separated by commas, or @local")
-    groups: dict[str, list[tuple[str, dict[str, Any]]]] = {"all": []}
-    for part in spec.split(","):
-        part = part.strip()
-        if part:
-            for name in _expand(part, "inventory"):
-                groups["all"].append((name, {}))
-    return _build(groups, {}, overrides, source="command line")
-
-
-def _from_file(path: str, overrides: dict[str, Any]) -> Inventory:
-    if not os.path.isfile(path):
-        raise InventoryError(f"inventory file not found: {path}")
-    try:
-        namespace = runpy.run_path(path, run_name="__oxinfra_inventory__")
-    except SyntaxError as exc:
-        raise InventoryError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
-    except Exception as exc:
-        raise InventoryError(f"{path}: {type(exc).__name__}: {exc}") from None
-    groups: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    group_data: dict[str, dict[str, Any]] = {}
-    for attr, value in namespace.items():
-        if attr.startswith("_"):
-            continue
-        parsed = _entries(value)
-        if parsed is None:
-            continue
-        entries, data = parsed
-        members: list[tuple[str, dict[str, Any]]] = []
-        for entry in entries:
-            host_data: dict[str, Any] = {}
-            if isinstance(entry, str):
-                name = entry
-            elif isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str) and isinstance(entry[1], dict):
-                name, host_data = entry
-            else:
-                raise InventoryError(f"{path}: group {attr!r} has an entry {entry!r}: write \"host\" or (\"host\", {{data}})")
-            for expanded in _expand(name, f"{path}: group {attr!r}"):
-                members.append((expanded, dict(host_data)))
-        groups[attr] = members
-        group_data[attr] = data
-    if not groups:
-        raise InventoryError(f"{path} defines no hosts: add a module-level list such as web = [\"host1\"]")
-    file_group = os.path.splitext(os.path.basename(path))[0]
-    if file_group not in groups:
-        seen: dict[str, dict[str, Any]] = {}
-        for members in groups.values():
-            for name, _ in members:
-                seen.setdefault(name, {})
-        groups[file_group] = [(name, {}) for name in seen]
-    return _build(groups, group_data, overrides, source=path)
-
-
-def _build(
-    groups: dict[str, list[tuple[str, dict[str, Any]]]],
-    group_data: dict[str, dict[str, Any]],
-    overrides: dict[str, Any],
-    source: str,
-) -> Inventory:
-    order: list[str] = []
-    host_data: dict[str, dict[str, Any]] = {}
-    host_groups: dict[str, list[str]] = {}
-    for group, members in groups.items():
-        for name, data in members:
-            if name not in host_data:
-                order.append(name)
-                host_data[name] = {}
-                host_groups[name] = []
-            for key, value in data.items():
-                if key in host_data[name] and host_data[name][key] != value:
-                    raise InventoryError(
-                        f"{source}: host {name!r} is listed with conflicting data for {key!r}: "
-                        f"{host_data[name][key]!r} and {value!r}"
-                    )
-                host_data[name][key] = value
-            if group != "all" and group not in host_groups[name]:
-                host_groups[name].append(group)
-    hosts = []
-    all_data = group_data.get("all", {})
-    for name in order:
-        merged = dict(all_data)
-        for group in host_groups[name]:
-            merged.update(group_data.get(group, {}))
-        merged.update(host_data[name])
-        merged.update(overrides)
-        hosts.append(Host(name, merged, host_groups[name]))
-    names = {g: [n for n, _ in m] for g, m in groups.items()}
-    names["all"] = list(order)
-    return Inventory(hosts, names)
+    patterns = [part.strip() for part in spec.split(",") if part.strip()]
+    return InventorySource("command line", [GroupSpec("all", "command line", patterns)])

@@ -2,6 +2,7 @@
 
     oxinfra [OPTIONS] INVENTORY DEPLOY.py...
     oxinfra [OPTIONS] INVENTORY exec -- COMMAND...
+    oxinfra [OPTIONS] INVENTORY debug-inventory [--json]
 
 Exit codes: 0 every host succeeded; 1 a host failed or was unreachable; 2 bad input (a
 missing file, a deploy error, a bad argument) — nothing was changed on any host.
@@ -44,23 +45,29 @@ def _version() -> str:
 @click.argument("targets", nargs=-1, required=True)
 @click.option("--dry", is_flag=True, help="Show what would change on each host; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Execute without asking for confirmation.")
-@click.option("--limit", multiple=True, metavar="PATTERN", help="Only hosts matching a group name or host glob.")
+@click.option("--limit", multiple=True, metavar="PATTERN",
+              help="Only these hosts: group or host names, globs, ranges, !exclusions; comma-separated or repeated.")
+@click.option("--group-data", "group_data", multiple=True, metavar="DIR",
+              help="Also read group data from DIR/<group>.py (wins over group_data/ folders).")
 @click.option("--parallel", type=click.IntRange(min=1), default=None, help="At most N hosts at once.")
 @click.option("--data", "data", multiple=True, metavar="KEY=VALUE", help="Override host data (value may be JSON).")
 @click.option("-v", "--verbose", count=True, help="More output: -v per-host results, -vv commands too.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event on stdout, then a summary.")
 @click.version_option(version=_version(), prog_name="oxinfra", message="%(prog)s %(version)s")
 def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: tuple[str, ...],
-         parallel: int | None, data: tuple[str, ...], verbose: int, as_json: bool) -> None:
-    """Run DEPLOY.py files (or `exec -- COMMAND`) against INVENTORY.
+         group_data: tuple[str, ...], parallel: int | None, data: tuple[str, ...], verbose: int,
+         as_json: bool) -> None:
+    """Run DEPLOY.py files (or `exec -- COMMAND`) against INVENTORY; `debug-inventory` shows
+    the hosts, groups and data instead.
 
-    INVENTORY is a Python inventory file, a comma-separated list of hosts, or @local.
+    INVENTORY is a Python inventory file, an Ansible inventory (INI or YAML), module:function
+    (a dynamic inventory), a comma-separated list of hosts, or @local.
     """
     from oxinfra.exceptions import OxinfraError
 
     renderer = Renderer(as_json=as_json, verbose=verbose)
     try:
-        code = _run(inventory, targets, dry, yes, limit, parallel, _parse_data(data), renderer)
+        code = _run(inventory, targets, dry, yes, limit, group_data, parallel, _parse_data(data), renderer)
     except OxinfraError as exc:
         renderer.error(str(exc))
         sys.exit(exc.exit_code)
@@ -71,14 +78,21 @@ def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: 
 
 
 def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: tuple[str, ...],
-         parallel: int | None, overrides: dict[str, Any], renderer: Renderer) -> int:
+         group_data: tuple[str, ...], parallel: int | None, overrides: dict[str, Any], renderer: Renderer) -> int:
     from oxinfra.api.inventory import load_inventory
-    from oxinfra.api.runner import run
-    from oxinfra.exceptions import DeployError
 
-    inventory = load_inventory(inventory_spec, overrides)
+    inventory = load_inventory(inventory_spec, overrides, group_data)
     if limit:
         inventory = inventory.limit(limit)
+    if targets[0] == "debug-inventory":
+        from oxinfra.cli.inventory import debug_inventory
+
+        if len(targets) > 1:
+            raise click.UsageError("debug-inventory takes no further arguments")
+        debug_inventory(inventory, renderer.as_json)
+        return 0
+    from oxinfra.api.runner import run
+    from oxinfra.exceptions import DeployError
     exec_command = None
     if targets[0] == "exec":
         if len(targets) < 2:
