@@ -106,16 +106,13 @@ class HostRun:
         if not todo:
             return
         builder = self.builder()
-        for request in todo:
-            builder.add_fact(request)
+        builder.add_facts(todo)
         sections, _ = await self.round_trip(builder)
         self._store(builder, sections)
 
     def _store(self, builder: ScriptBuilder, sections: dict[int, tuple[str, bytes]]) -> None:
-        for index, owner in enumerate(builder.sections):
-            if isinstance(owner, FactRequest) and index in sections:
-                status, data = sections[index]
-                self.planner.store(owner, data, int(status) if status.lstrip("-").isdigit() else 1)
+        for request, stdout, rc in builder.fact_results(sections):
+            self.planner.store(request, stdout, rc)
 
     def report(self, plan: OpPlan | None, op: OpCall, status: str, stdout: bytes = b"", stderr: bytes = b"",
                error: str | None = None) -> None:
@@ -268,8 +265,7 @@ class HostRun:
                 continue
             on_stale = f"__ox_f{plan.op.index}" if guards else ""
             builder.add_operation(plan, text, guards, plan.op.globals.ignore_errors, on_stale)
-        for request in self.planner.missing(missing):
-            builder.add_after(request)
+        builder.add_after(self.planner.missing(missing))
         if builder.sections:
             sections, errors = await self.round_trip(builder)
         else:

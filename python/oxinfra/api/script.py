@@ -72,14 +72,17 @@ def _base64(data: bytes) -> str:
 
 def render_upload(upload: FileUpload, nonce: str) -> str:
     """Write the bytes through a temporary file next to the destination, then rename.
-    Never exits the shell: a failure leaves no temporary file and a non-zero status."""
+    Contents without NUL bytes are written by the shell's own ``printf`` (no process);
+    others are decoded by ``base64 -d``. Never exits the shell: a failure leaves no
+    temporary file and a non-zero status."""
     dest = upload.dest
     tmp = quote(posixpath.join(posixpath.dirname(dest) or ".", f".{posixpath.basename(dest)}.oxinfra-{nonce[:8]}"))
+    tail = f"&& mv -f {tmp} {quote(dest)} || {{ rm -f {tmp}; false; }}"
+    if b"\x00" not in upload.data:
+        text = quote(upload.data.decode("utf-8", "surrogateescape"))
+        return f"printf %s {text} > {tmp} {tail}"
     eof = f"__OX_EOF_{nonce}"
-    return (
-        f"base64 -d > {tmp} <<'{eof}' && mv -f {tmp} {quote(dest)} || {{ rm -f {tmp}; false; }}\n"
-        f"{_base64(upload.data)}{eof}"
-    )
+    return f"base64 -d > {tmp} <<'{eof}' {tail}\n{_base64(upload.data)}{eof}"
 
 
 def render_commands(commands: Iterable[Any], args: GlobalArgs, nonce: str, shell_safe: bool = False) -> str:
@@ -125,6 +128,54 @@ def fact_command(request: Any) -> str:
     return wrap_privilege(request.command, request.context)
 
 
+class _LinkPart:
+    """The section that holds ``readlink`` output for one path of a :class:`StatBatch`."""
+
+    __slots__ = ()
+
+
+class StatBatch:
+    """Several ``stat``-based facts (File, Directory, Link, Socket) read by ONE ``stat``
+    process. :meth:`split` turns its output back into exactly what each fact's own command
+    would have printed, so guards (which run the fact's own command) compare like with like.
+    """
+
+    __slots__ = ("requests", "index", "link_sections")
+
+    def __init__(self, requests: list[Any]) -> None:
+        self.requests = requests
+        self.index = -1
+        self.link_sections: dict[str, int] = {}
+
+    def split(self, sections: dict[int, tuple[str, bytes]]) -> list[tuple[Any, bytes, int]]:
+        if self.index not in sections:
+            return []
+        records: dict[bytes, bytes] = {}
+        for line in sections[self.index][1].split(b"\n"):
+            parts = line.rsplit(b"|", 8)
+            if len(parts) == 9:
+                records[parts[0]] = b"|".join(parts[1:]) + b"\n"
+        out = []
+        for request in self.requests:
+            path = request.kwargs["path"]
+            record = records.get(path.encode("utf-8", "surrogateescape"))
+            if record is None:
+                out.append((request, b"", 1))
+                continue
+            status, target = sections.get(self.link_sections[path], ("1", b""))
+            rc = int(status) if status.isdigit() else 1
+            out.append((request, record + target, rc))
+        return out
+
+
+def _batchable(request: Any) -> bool:
+    path = request.kwargs.get("path")
+    return (
+        getattr(request.cls, "stat_batch", False) and not request.context and isinstance(path, str)
+        and bool(path) and "\n" not in path and len(request.kwargs) == 1
+    )
+
+
 class ScriptBuilder:
     """Builds one round trip's script; ``sections`` maps marker index → what it belongs to."""
 
@@ -144,9 +195,29 @@ class ScriptBuilder:
         self.sections.append(owner)
         return len(self.sections) - 1
 
-    def add_fact(self, request: Any) -> None:
-        i = self._index(request)
-        self.parts.append(f"{fact_command(request)} </dev/null 2>/dev/null; __ox_m {i} $?\n")
+    def add_facts(self, requests: list[Any]) -> None:
+        self.parts.append(self._fact_lines(requests))
+
+    def _fact_lines(self, requests: list[Any]) -> str:
+        """Script text reading ``requests``: stat-based facts in one ``stat`` process (and a
+        ``readlink`` only for paths that are links), every other fact with its own command."""
+        from oxinfra.facts.files import STAT_FORMAT
+
+        lines = []
+        batch = StatBatch([r for r in requests if _batchable(r)])
+        if batch.requests:
+            batch.index = self._index(batch)
+            paths = list(dict.fromkeys(r.kwargs["path"] for r in batch.requests))
+            words = " ".join(quote(p) for p in paths)
+            lines.append(f"stat -c {quote('%n|' + STAT_FORMAT)} -- {words} </dev/null 2>/dev/null; __ox_m {batch.index} $?\n")
+            for path in paths:
+                j = batch.link_sections[path] = self._index(_LinkPart())
+                lines.append(f"[ ! -L {quote(path)} ] || readlink -- {quote(path)} </dev/null 2>/dev/null; __ox_m {j} $?\n")
+        for request in requests:
+            if not _batchable(request):
+                i = self._index(request)
+                lines.append(f"{fact_command(request)} </dev/null 2>/dev/null; __ox_m {i} $?\n")
+        return "".join(lines)
 
     def add_refetch_chain(self, per_op: list[tuple[int, list[Any]]]) -> None:
         """Define ``__ox_f<k>`` for each operation ``k``: it reads the facts needed from
@@ -155,10 +226,7 @@ class ScriptBuilder:
         so the facts to re-plan with come back in the same round trip."""
         names = [k for k, _ in per_op]
         for pos, (k, requests) in enumerate(per_op):
-            lines = []
-            for request in requests:
-                i = self._index(request)
-                lines.append(f"{fact_command(request)} </dev/null 2>/dev/null; __ox_m {i} $?\n")
+            lines = [self._fact_lines(requests)]
             if pos + 1 < len(per_op):
                 lines.append(f"__ox_f{names[pos + 1]}\n")
             self.parts.append(f"__ox_f{k}() {{\n:\n{''.join(lines)}}}\n")
@@ -191,10 +259,21 @@ class ScriptBuilder:
             block = f"if {' && '.join(checks)}; then\n{block}else __ox_m {i} stale; __ox_s=1; {on_stale}\nfi\n"
         self.parts.append(f'if [ -z "$__ox_s" ]; then\n{block}fi\n')
 
-    def add_after(self, request: Any) -> None:
-        """A fact read after the operations, only if none of them stopped the script."""
-        i = self._index(request)
-        self.parts.append(f'[ -n "$__ox_s" ] || {{ {fact_command(request)} </dev/null 2>/dev/null; __ox_m {i} $?; }}\n')
+    def add_after(self, requests: list[Any]) -> None:
+        """Facts read after the operations, only if none of them stopped the script."""
+        if requests:
+            self.parts.append(f'if [ -z "$__ox_s" ]; then\n{self._fact_lines(requests)}fi\n')
+
+    def fact_results(self, sections: dict[int, tuple[str, bytes]]) -> list[tuple[Any, bytes, int]]:
+        """(request, stdout, exit status) of every fact this script read and got back."""
+        out: list[tuple[Any, bytes, int]] = []
+        for index, owner in enumerate(self.sections):
+            if isinstance(owner, StatBatch):
+                out.extend(owner.split(sections))
+            elif hasattr(owner, "fact") and index in sections:
+                status, data = sections[index]
+                out.append((owner, data, int(status) if status.lstrip("-").isdigit() else 1))
+        return out
 
     def build(self) -> bytes:
         self.parts.append("__ox_d\n")

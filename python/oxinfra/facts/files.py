@@ -16,7 +16,7 @@ from oxinfra.quoting import quote, quote_interpolated
 
 __all__ = ["File", "Directory", "Link", "Socket", "Sha1File", "Sha256File", "FindInFile"]
 
-_STAT_FORMAT = "%F|%U|%G|%a|%s|%X|%Y|%Z"
+STAT_FORMAT = "%F|%U|%G|%a|%s|%X|%Y|%Z"
 
 
 def _datetime(epoch: int) -> datetime:
@@ -34,10 +34,12 @@ class File(FactBase[Any]):
 
     type = "file"
     shell_safe = True
+    #: Read together with other stat facts by one ``stat`` process (see api/script.py).
+    stat_batch = True
 
     def command(self, path: str) -> str:  # type: ignore[override]
         p = quote(path)
-        return f"stat -c '{_STAT_FORMAT}' -- {p} && {{ [ ! -L {p} ] || readlink -- {p}; }}"
+        return f"stat -c '{STAT_FORMAT}' -- {p} && {{ [ ! -L {p} ] || readlink -- {p}; }}"
 
     def parse(self, stdout: bytes, rc: int) -> Any:
         value = _core.parse_stat(self.type, stdout, rc)
