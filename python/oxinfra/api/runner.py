@@ -19,6 +19,7 @@ from oxinfra.api.facts import FactMissing, FactRequest
 from oxinfra.api.inventory import Inventory
 from oxinfra.api.operation import FunctionCommand, OpCall
 from oxinfra.api.plan import HostPlanner, OpPlan
+from oxinfra.api.report import Timings
 from oxinfra.api.script import ScriptBuilder, done_marker, new_nonce, render_commands
 from oxinfra.connectors import connect
 from oxinfra.connectors.ssh import ConnectSettings
@@ -39,6 +40,7 @@ class HostResult:
         self.ops: list[dict[str, Any]] = []
         self.round_trips = 0
         self.seconds = 0.0
+        self.timings = Timings()
 
     def count(self, status: str) -> int:
         return sum(1 for op in self.ops if op["status"] == status)
@@ -58,10 +60,11 @@ class HostResult:
 
 
 class RunResult:
-    def __init__(self, hosts: dict[str, HostResult], order: list[str], dry: bool) -> None:
+    def __init__(self, hosts: dict[str, HostResult], order: list[str], dry: bool, timings: Timings) -> None:
         self.hosts = hosts
         self.order = order
         self.dry = dry
+        self.timings = timings
 
     @property
     def success(self) -> bool:
@@ -107,7 +110,8 @@ class HostRun:
             return
         builder = self.builder()
         builder.add_facts(todo)
-        sections, _ = await self.round_trip(builder)
+        with self.result.timings.phase("facts"):
+            sections, _ = await self.round_trip(builder)
         self._store(builder, sections)
 
     def _store(self, builder: ScriptBuilder, sections: dict[int, tuple[str, bytes]]) -> None:
@@ -143,10 +147,17 @@ class HostRun:
         started = time.perf_counter()
         conn = None
         try:
+            timings = self.result.timings
             try:
-                async with settings.connect_slots:
-                    conn = await connect(self.host, settings)
-                self.shell = await conn.open_shell()
+                with timings.phase("connect_wait"):
+                    await settings.connect_slots.acquire()
+                try:
+                    with timings.phase("connect"):
+                        conn = await connect(self.host, settings)
+                finally:
+                    settings.connect_slots.release()
+                with timings.phase("shell"):
+                    self.shell = await conn.open_shell()
             except ConnectError as exc:
                 self.result.status = "unreachable"
                 self.result.error = str(exc)
@@ -171,7 +182,8 @@ class HostRun:
             if self.shell is not None:
                 self.result.round_trips = self.shell.round_trips
             if conn is not None:
-                await conn.close()
+                with self.result.timings.phase("disconnect"):
+                    await conn.close()
             self.result.seconds = time.perf_counter() - started
             _emit(self.sink, {"event": "host_done", "host": self.host.name, **self.result.summary()})
         return self.result
@@ -180,7 +192,8 @@ class HostRun:
         """Plan an operation, gathering facts it reads that were not foreseen (a round trip each)."""
         for _ in range(100):
             try:
-                return self.planner.plan(op, guard=guard)
+                with self.result.timings.phase("plan"):
+                    return self.planner.plan(op, guard=guard)
             except FactMissing as exc:
                 await self.gather(list(exc.requests))
         raise OperationError(f"{op.label}: {op.name} keeps asking for new facts")
@@ -216,7 +229,8 @@ class HostRun:
             while j < n:
                 op = self.ops[j]
                 try:
-                    plan = self.planner.plan(op)
+                    with self.result.timings.phase("plan"):
+                        plan = self.planner.plan(op)
                 except FactMissing as exc:
                     if not segment:  # nothing pending: gather now and plan again
                         await self.gather(list(exc.requests))
@@ -267,7 +281,8 @@ class HostRun:
             builder.add_operation(plan, text, guards, plan.op.globals.ignore_errors, on_stale)
         builder.add_after(self.planner.missing(missing))
         if builder.sections:
-            sections, errors = await self.round_trip(builder)
+            with self.result.timings.phase("execute"):
+                sections, errors = await self.round_trip(builder)
         else:
             sections, errors = {}, {}
         index_of = {id(owner): k for k, owner in enumerate(builder.sections)}
@@ -441,30 +456,36 @@ async def run_async(
     """Run deploy files (or one shell command, ``exec_command``) against an inventory.
     Errors in the deploys raise before any host is touched; errors on hosts are reported
     in the result."""
-    files = [DeployFile(path) for path in deploy_files]
-    if exec_command is not None:
-        source = f"from oxinfra.operations import server\nserver.shell(name='exec', commands=[{exec_command!r}])\n"
-        files = [DeployFile.from_source("<exec>", source, os.getcwd())]
+    timings = Timings()
+    with timings.phase("compile"):
+        files = [DeployFile(path) for path in deploy_files]
+        if exec_command is not None:
+            source = f"from oxinfra.operations import server\nserver.shell(name='exec', commands=[{exec_command!r}])\n"
+            files = [DeployFile.from_source("<exec>", source, os.getcwd())]
     with import_path(files):
-        return await _run(inventory, files, dry, parallel, on_event)
+        return await _run(inventory, files, dry, parallel, on_event, timings)
 
 
 async def _run(inventory: Inventory, files: list[DeployFile], dry: bool, parallel: int | None,
-               on_event: EventSink | None) -> RunResult:
+               on_event: EventSink | None, timings: Timings) -> RunResult:
     raise_fd_limit(len(inventory.hosts))
     settings = ConnectSettings()
-    evaluated = _evaluate_all(inventory, files)
-    needing = [h for h in inventory.hosts if evaluated[h.name] is None]
-    results: dict[str, HostResult] = {}
-    for host in needing:  # deploy code that reads facts: one connection first
-        try:
-            evaluated[host.name] = await _evaluate_with_facts(host, files, settings)
-        except ConnectError as exc:
-            result = HostResult(host.name)
-            result.status, result.error = "unreachable", str(exc)
-            results[host.name] = result
-            _emit(on_event, {"event": "unreachable", "host": host.name, "error": str(exc)})
-    order = order_operations({k: v for k, v in evaluated.items() if v is not None})
+    with timings.phase("evaluate"):
+        evaluated = _evaluate_all(inventory, files)
+        results: dict[str, HostResult] = {}
+
+        async def with_facts(host: Any) -> None:  # deploy code that reads facts: connect first
+            try:
+                evaluated[host.name] = await _evaluate_with_facts(host, files, settings)
+            except ConnectError as exc:
+                result = HostResult(host.name)
+                result.status, result.error = "unreachable", str(exc)
+                results[host.name] = result
+                _emit(on_event, {"event": "unreachable", "host": host.name, "error": str(exc)})
+
+        await asyncio.gather(*(with_facts(h) for h in inventory.hosts if evaluated[h.name] is None))
+    with timings.phase("order"):
+        order = order_operations({k: v for k, v in evaluated.items() if v is not None})
     _emit(on_event, {"event": "plan", "hosts": len(inventory.hosts), "operations": order, "dry": dry})
     limit = asyncio.Semaphore(parallel or max(1, len(inventory.hosts)))
 
@@ -472,9 +493,10 @@ async def _run(inventory: Inventory, files: list[DeployFile], dry: bool, paralle
         async with limit:
             results[host.name] = await HostRun(host, evaluated[host.name], dry, on_event).run(settings)
 
-    await asyncio.gather(*(one(h) for h in inventory.hosts if h.name not in results))
+    with timings.phase("hosts"):
+        await asyncio.gather(*(one(h) for h in inventory.hosts if h.name not in results))
     ordered = {h.name: results[h.name] for h in inventory.hosts}
-    return RunResult(ordered, order, dry)
+    return RunResult(ordered, order, dry, timings)
 
 
 def run(inventory: Inventory, deploy_files: list[str], **kwargs: Any) -> RunResult:
