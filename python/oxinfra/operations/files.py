@@ -76,9 +76,10 @@ def directory(
         yield backup_or_remove(path, force_backup, force_backup_dir)
         info = None
     if info is None and not assume_present:
-        yield command("mkdir", "-p", "--", path)
+        # A new directory gets its mode from mkdir itself (one process, not two).
+        mode_flag = ["-m", f"{want_mode:03d}"] if want_mode is not None else []
+        yield command("mkdir", "-p", *mode_flag, "--", path)
         mark_directory(path)
-        yield from mode_commands(path, want_mode, None, recursive)
         yield from owner_commands(path, user, group, None, recursive)
         return
     changes = mode_commands(path, want_mode, info, recursive) + owner_commands(path, user, group, info, recursive)
@@ -132,7 +133,7 @@ def file(
     if info is None:
         if create_remote_dir:
             yield from ensure_directory(parent_dir(path))
-        yield command("touch", "--", path)
+        yield f": > {quote(path)}"  # the file is absent: create it without a process
         yield from mode_commands(path, want_mode, None)
         yield from owner_commands(path, user, group, None)
         return
