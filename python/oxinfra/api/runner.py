@@ -423,25 +423,47 @@ async def _evaluate_with_facts(host: Any, files: list[DeployFile], settings: Con
         await conn.close()
 
 
-def order_operations(evaluated: dict[str, list[OpCall]]) -> list[str]:
-    """One global order of operations (by call-site key) that every host's order respects."""
-    ids: dict[Any, int] = {}
-    labels: list[str] = []
-    sequences = []
+def distinct_sequences(evaluated: dict[str, list[OpCall] | None]) -> tuple[list[tuple[Any, ...]], dict[Any, str]]:
+    """Every distinct per-host sequence of call-site keys, and each key's label. Fleets run
+    few distinct sequences, so this is what ordering (and sharded runs) work on."""
+    seen: dict[tuple[Any, ...], None] = {}
+    labels: dict[Any, str] = {}
     for ops in evaluated.values():
-        seq = []
-        for op in ops:
-            k = ids.get(op.key)
+        if ops is None:
+            continue
+        seq = tuple(op.key for op in ops)
+        if seq not in seen:
+            seen[seq] = None
+            for op in ops:
+                labels.setdefault(op.key, op.label)
+    return list(seen), labels
+
+
+def order_sequences(sequences: list[tuple[Any, ...]], labels: dict[Any, str]) -> list[str]:
+    """One global order (as labels) that every sequence respects; a conflict is an error
+    naming both source lines."""
+    ids: dict[Any, int] = {}
+    names: list[str] = []
+    numbered = []
+    for seq in sequences:
+        row = []
+        for key in seq:
+            k = ids.get(key)
             if k is None:
-                k = ids[op.key] = len(labels)
-                labels.append(op.label)
-            seq.append(k)
-        sequences.append(seq)
+                k = ids[key] = len(names)
+                names.append(labels[key])
+            row.append(k)
+        numbered.append(row)
     try:
-        order = _core.order_operations(sequences, labels)
+        order = _core.order_operations(numbered, names)
     except ValueError as exc:
         raise DeployError(str(exc)) from None
-    return [labels[k] for k in order]
+    return [names[k] for k in order]
+
+
+def order_operations(evaluated: dict[str, list[OpCall] | None]) -> list[str]:
+    """One global order of operations (by call-site key) that every host's order respects."""
+    return order_sequences(*distinct_sequences(evaluated))
 
 
 async def run_async(
@@ -452,51 +474,84 @@ async def run_async(
     parallel: int | None = None,
     on_event: EventSink | None = None,
     exec_command: str | None = None,
+    shards: int = 1,
 ) -> RunResult:
     """Run deploy files (or one shell command, ``exec_command``) against an inventory.
     Errors in the deploys raise before any host is touched; errors on hosts are reported
-    in the result."""
+    in the result. ``shards`` > 1 spreads the hosts over that many worker processes
+    (:mod:`oxinfra.api.shard`); the result is the same."""
+    if shards > 1 and len(inventory.hosts) > 1:
+        from oxinfra.api.shard import run_sharded
+
+        return await run_sharded(inventory, deploy_files, shards=shards, dry=dry, parallel=parallel,
+                                 on_event=on_event, exec_command=exec_command)
     timings = Timings()
     with timings.phase("compile"):
-        files = [DeployFile(path) for path in deploy_files]
-        if exec_command is not None:
-            source = f"from oxinfra.operations import server\nserver.shell(name='exec', commands=[{exec_command!r}])\n"
-            files = [DeployFile.from_source("<exec>", source, os.getcwd())]
+        files = load_deploy_files(deploy_files, exec_command)
     with import_path(files):
-        return await _run(inventory, files, dry, parallel, on_event, timings)
+        prepared = await prepare(inventory, files, on_event, timings)
+        with timings.phase("order"):
+            order = order_operations(prepared.evaluated)
+        _emit(on_event, {"event": "plan", "hosts": len(inventory.hosts), "operations": order, "dry": dry})
+        results = await execute(prepared, dry, parallel, on_event, timings)
+    return RunResult(results, order, dry, timings)
 
 
-async def _run(inventory: Inventory, files: list[DeployFile], dry: bool, parallel: int | None,
-               on_event: EventSink | None, timings: Timings) -> RunResult:
+def load_deploy_files(deploy_files: list[str], exec_command: str | None = None) -> list[DeployFile]:
+    if exec_command is not None:
+        source = f"from oxinfra.operations import server\nserver.shell(name='exec', commands=[{exec_command!r}])\n"
+        return [DeployFile.from_source("<exec>", source, os.getcwd())]
+    return [DeployFile(path) for path in deploy_files]
+
+
+class Prepared:
+    """Hosts evaluated and ready to run (``evaluated[name]`` is None for a host that could
+    not be evaluated; its result is already in ``results``)."""
+
+    def __init__(self, inventory: Inventory, settings: ConnectSettings) -> None:
+        self.inventory = inventory
+        self.settings = settings
+        self.evaluated: dict[str, list[OpCall] | None] = {}
+        self.results: dict[str, HostResult] = {}
+
+
+async def prepare(inventory: Inventory, files: list[DeployFile], on_event: EventSink | None,
+                  timings: Timings, connect_limit: int | None = None) -> Prepared:
+    """Evaluate every host's deploy (connecting first only for deploys that read facts)."""
     raise_fd_limit(len(inventory.hosts))
-    settings = ConnectSettings()
+    prepared = Prepared(inventory, ConnectSettings(connect_limit))
     with timings.phase("evaluate"):
-        evaluated = _evaluate_all(inventory, files)
-        results: dict[str, HostResult] = {}
+        evaluated = prepared.evaluated
+        evaluated.update(_evaluate_all(inventory, files))
 
-        async def with_facts(host: Any) -> None:  # deploy code that reads facts: connect first
+        async def with_facts(host: Any) -> None:
             try:
-                evaluated[host.name] = await _evaluate_with_facts(host, files, settings)
+                evaluated[host.name] = await _evaluate_with_facts(host, files, prepared.settings)
             except ConnectError as exc:
                 result = HostResult(host.name)
                 result.status, result.error = "unreachable", str(exc)
-                results[host.name] = result
+                prepared.results[host.name] = result
                 _emit(on_event, {"event": "unreachable", "host": host.name, "error": str(exc)})
 
         await asyncio.gather(*(with_facts(h) for h in inventory.hosts if evaluated[h.name] is None))
-    with timings.phase("order"):
-        order = order_operations({k: v for k, v in evaluated.items() if v is not None})
-    _emit(on_event, {"event": "plan", "hosts": len(inventory.hosts), "operations": order, "dry": dry})
-    limit = asyncio.Semaphore(parallel or max(1, len(inventory.hosts)))
+    return prepared
+
+
+async def execute(prepared: Prepared, dry: bool, parallel: int | None, on_event: EventSink | None,
+                  timings: Timings) -> dict[str, HostResult]:
+    """Plan and execute every evaluated host, each on its own, at most ``parallel`` at once."""
+    hosts = prepared.inventory.hosts
+    results = prepared.results
+    limit = asyncio.Semaphore(parallel or max(1, len(hosts)))
 
     async def one(host: Any) -> None:
         async with limit:
-            results[host.name] = await HostRun(host, evaluated[host.name], dry, on_event).run(settings)
+            ops = prepared.evaluated[host.name] or []
+            results[host.name] = await HostRun(host, ops, dry, on_event).run(prepared.settings)
 
     with timings.phase("hosts"):
-        await asyncio.gather(*(one(h) for h in inventory.hosts if h.name not in results))
-    ordered = {h.name: results[h.name] for h in inventory.hosts}
-    return RunResult(ordered, order, dry, timings)
+        await asyncio.gather(*(one(h) for h in hosts if h.name not in results))
+    return {h.name: results[h.name] for h in hosts}
 
 
 def run(inventory: Inventory, deploy_files: list[str], **kwargs: Any) -> RunResult:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Any
 
 import click
@@ -53,10 +54,14 @@ def _version() -> str:
 @click.option("--data", "data", multiple=True, metavar="KEY=VALUE", help="Override host data (value may be JSON).")
 @click.option("-v", "--verbose", count=True, help="More output: -v per-host results, -vv commands too.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event on stdout, then a summary.")
+@click.option("--shards", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Spread the hosts over N worker processes, one event loop each (large fleets).")
+@click.option("--report", "report_path", metavar="FILE.json", default=None,
+              help="Write per-phase and per-host timings and round trips to FILE.json.")
 @click.version_option(version=_version(), prog_name="oxinfra", message="%(prog)s %(version)s")
 def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: tuple[str, ...],
          group_data: tuple[str, ...], parallel: int | None, data: tuple[str, ...], verbose: int,
-         as_json: bool) -> None:
+         as_json: bool, shards: int, report_path: str | None) -> None:
     """Run DEPLOY.py files (or `exec -- COMMAND`) against INVENTORY; `debug-inventory` shows
     the hosts, groups and data instead.
 
@@ -67,7 +72,8 @@ def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: 
 
     renderer = Renderer(as_json=as_json, verbose=verbose)
     try:
-        code = _run(inventory, targets, dry, yes, limit, group_data, parallel, _parse_data(data), renderer)
+        code = _run(inventory, targets, dry, yes, limit, group_data, parallel, _parse_data(data), renderer,
+                    report_path, shards)
     except OxinfraError as exc:
         renderer.error(str(exc))
         sys.exit(exc.exit_code)
@@ -78,12 +84,15 @@ def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: 
 
 
 def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: tuple[str, ...],
-         group_data: tuple[str, ...], parallel: int | None, overrides: dict[str, Any], renderer: Renderer) -> int:
+         group_data: tuple[str, ...], parallel: int | None, overrides: dict[str, Any], renderer: Renderer,
+         report_path: str | None = None, shards: int = 1) -> int:
     from oxinfra.api.inventory import load_inventory
 
+    started = time.perf_counter()
     inventory = load_inventory(inventory_spec, overrides, group_data)
     if limit:
         inventory = inventory.limit(limit)
+    inventory_seconds = time.perf_counter() - started
     if targets[0] == "debug-inventory":
         from oxinfra.cli.inventory import debug_inventory
 
@@ -105,11 +114,17 @@ def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, li
         if not sys.stdin.isatty():
             raise DeployError("not a terminal, cannot ask for confirmation: pass -y to execute, or --dry to preview")
         preview = run(inventory, deploys, dry=True, parallel=parallel, on_event=renderer.event,
-                      exec_command=exec_command)
+                      exec_command=exec_command, shards=shards)
         renderer.finish(preview)
         if not click.confirm("Execute these changes?", default=False):
             return 0
         renderer.reset()
-    result = run(inventory, deploys, dry=dry, parallel=parallel, on_event=renderer.event, exec_command=exec_command)
+    result = run(inventory, deploys, dry=dry, parallel=parallel, on_event=renderer.event, exec_command=exec_command,
+                 shards=shards)
+    result.timings["inventory"] = inventory_seconds
     renderer.finish(result)
+    if report_path:
+        from oxinfra.api.report import write_report
+
+        write_report(result, report_path)
     return 0 if result.success else 1

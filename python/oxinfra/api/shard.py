@@ -1,0 +1,253 @@
+"""Sharded runs: the hosts spread over worker processes, one event loop each.
+
+The parent starts ``shards`` workers (``python -m oxinfra.api.shard``) and gives each a
+contiguous slice of the inventory. A run then goes:
+
+1. every worker compiles the deploy files and evaluates its hosts, and sends back the
+   distinct per-host operation sequences it found;
+2. the parent orders all of them at once (a conflict between hosts of different workers is
+   the same error as in one process) and tells every worker to go — or to stop, in which
+   case no host has been touched;
+3. workers run their hosts and stream events; the parent hands them to ``on_event`` as they
+   come and merges the results in inventory order.
+
+Messages are length-prefixed pickles over the workers' stdin/stdout. Host data must be
+picklable: a value that is not is an error naming the host and the key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import struct
+import sys
+from typing import Any, BinaryIO
+
+from oxinfra.api.host import Host
+from oxinfra.api.inventory import Inventory
+from oxinfra.api.report import Timings
+from oxinfra.exceptions import DeployError, InventoryError, OxinfraError
+
+__all__ = ["run_sharded"]
+
+_HEADER = struct.Struct("!I")
+
+
+def _pack(message: Any) -> bytes:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(data)) + data
+
+
+async def _read(stream: asyncio.StreamReader) -> Any:
+    header = await stream.readexactly(_HEADER.size)
+    return pickle.loads(await stream.readexactly(_HEADER.unpack(header)[0]))
+
+
+def _host_payload(host: Host) -> tuple[str, dict[str, Any], list[str]]:
+    data = host.data.dict()
+    for key, value in data.items():
+        try:
+            pickle.dumps(value)
+        except Exception as exc:
+            raise InventoryError(
+                f"host {host.name!r}: data {key!r} cannot be sent to a worker process "
+                f"({type(exc).__name__}: {exc}); use plain values (str, int, list, dict) or run with --shards 1"
+            ) from None
+    return host.name, data, list(host.groups)
+
+
+class _Plan:
+    """What the renderer needs of a plan, sent over from a worker."""
+
+    __slots__ = ("commands", "op")
+
+    def __init__(self, commands: list[str], stdout: str) -> None:
+        self.commands = commands
+        self.op = _Op(stdout)
+
+
+class _Op:
+    __slots__ = ("meta",)
+
+    def __init__(self, stdout: str) -> None:
+        self.meta = _Meta(stdout)
+
+
+class _Meta:
+    __slots__ = ("stdout",)
+
+    def __init__(self, stdout: str) -> None:
+        self.stdout = stdout
+
+
+async def run_sharded(
+    inventory: Inventory,
+    deploy_files: list[str],
+    *,
+    shards: int,
+    dry: bool = False,
+    parallel: int | None = None,
+    on_event: Any = None,
+    exec_command: str | None = None,
+) -> Any:
+    from oxinfra.api.runner import RunResult, order_sequences
+
+    hosts = inventory.hosts
+    shards = max(1, min(shards, len(hosts)))
+    size = -(-len(hosts) // shards)
+    slices = [hosts[i:i + size] for i in range(0, len(hosts), size)]
+    payloads = [[_host_payload(h) for h in part] for part in slices]
+    timings = Timings()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    workers = []
+    try:
+        with timings.phase("compile"):
+            for part in payloads:
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "oxinfra.api.shard",
+                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
+                    limit=1 << 24,
+                )
+                proc.stdin.write(_pack({
+                    "hosts": part, "deploy_files": [os.path.abspath(p) for p in deploy_files],
+                    "exec_command": exec_command, "dry": dry, "cwd": os.getcwd(),
+                    "parallel": max(1, parallel // len(payloads)) if parallel else None,
+                    "connect_limit": max(1, 200 // len(payloads)),
+                }))
+                await proc.stdin.drain()
+                workers.append(proc)
+        with timings.phase("evaluate"):
+            answers = [await _read(proc.stdout) for proc in workers]
+        for answer in answers:
+            if answer["type"] == "error":
+                error = OxinfraError(answer["message"]) if answer["kind"] != "deploy" else DeployError(answer["message"])
+                error.exit_code = answer["exit_code"]
+                raise error
+        with timings.phase("order"):
+            sequences: list[Any] = []
+            labels: dict[Any, str] = {}
+            for answer in answers:
+                sequences.extend(s for s in answer["sequences"] if s not in sequences)
+                labels.update(answer["labels"])
+            order = order_sequences(sequences, labels)
+        if on_event is not None:
+            on_event({"event": "plan", "hosts": len(hosts), "operations": order, "dry": dry})
+        for proc in workers:
+            proc.stdin.write(_pack("go"))
+            await proc.stdin.drain()
+        results: dict[str, Any] = {}
+
+        async def follow(proc: asyncio.subprocess.Process) -> None:
+            while True:
+                message = await _read(proc.stdout)
+                if message["type"] == "event":
+                    event = message["event"]
+                    plan = event.pop("_plan", None)
+                    if plan is not None:
+                        event["_plan"] = _Plan(*plan)
+                    if on_event is not None:
+                        on_event(event)
+                elif message["type"] == "done":
+                    results.update(message["results"])
+                    timings["hosts"] = max(timings.get("hosts", 0.0), message["hosts_seconds"])
+                    return
+                elif message["type"] == "error":
+                    raise OxinfraError(message["message"])
+
+        await asyncio.gather(*(follow(proc) for proc in workers))
+    except (asyncio.IncompleteReadError, ConnectionError) as exc:
+        raise OxinfraError(f"a worker process ended unexpectedly ({type(exc).__name__}); run with --shards 1 to see why") from None
+    finally:
+        for proc in workers:
+            if proc.returncode is None:
+                try:
+                    proc.stdin.write(_pack("stop"))
+                    proc.stdin.close()
+                except (ConnectionError, RuntimeError):
+                    pass
+        for proc in workers:
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except asyncio.TimeoutError:
+                proc.kill()
+                await proc.wait()
+    return RunResult({h.name: results[h.name] for h in hosts}, order, dry, timings)
+
+
+class _Slice:
+    """The part of the inventory a worker runs (the runner reads only ``hosts``)."""
+
+    def __init__(self, hosts: list[Host]) -> None:
+        self.hosts = hosts
+
+
+def _send(out: BinaryIO, message: Any) -> None:
+    out.write(_pack(message))
+    out.flush()
+
+
+def _plan_payload(plan: Any) -> tuple[list[str], str]:
+    commands = [c if isinstance(c, str) else repr(c) for c in plan.commands]
+    return commands, plan.op.meta.stdout
+
+
+async def _worker(job: dict[str, Any], read_go: Any, out: BinaryIO) -> None:
+    from oxinfra.api.deploy import import_path
+    from oxinfra.api.runner import distinct_sequences, execute, load_deploy_files, prepare
+
+    os.chdir(job["cwd"])
+    inventory: Any = _Slice([Host(name, data, groups) for name, data, groups in job["hosts"]])
+
+    def on_event(event: dict[str, Any]) -> None:
+        plan = event.pop("_plan", None)
+        if plan is not None:
+            event["_plan"] = _plan_payload(plan)
+        _send(out, {"type": "event", "event": event})
+
+    timings = Timings()
+    try:
+        files = load_deploy_files(job["deploy_files"], job["exec_command"])
+        with import_path(files):
+            prepared = await prepare(inventory, files, on_event, timings, job["connect_limit"])
+            sequences, labels = distinct_sequences(prepared.evaluated)
+            _send(out, {"type": "order", "sequences": sequences, "labels": labels})
+            if read_go() != "go":  # the parent found an error: touch nothing
+                return
+            results = await execute(prepared, job["dry"], job["parallel"], on_event, timings)
+    except OxinfraError as exc:
+        kind = "deploy" if isinstance(exc, DeployError) else "other"
+        _send(out, {"type": "error", "kind": kind, "message": str(exc), "exit_code": exc.exit_code})
+        return
+    _send(out, {"type": "done", "results": results, "hosts_seconds": timings.get("hosts", 0.0)})
+
+
+def _read_message(stream: BinaryIO) -> Any:
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        raise EOFError
+    return pickle.loads(stream.read(_HEADER.unpack(header)[0]))
+
+
+def main() -> None:
+    """A worker: one job from stdin, messages to stdout (nothing else may be printed there)."""
+    stdin = sys.stdin.buffer
+    out = sys.stdout.buffer
+    sys.stdout = sys.stderr
+
+    def read_go() -> Any:
+        try:
+            return _read_message(stdin)
+        except EOFError:
+            return "stop"
+
+    try:
+        asyncio.run(_worker(_read_message(stdin), read_go, out))
+    except Exception as exc:  # a bug, not a deploy error: report it as one line
+        _send(out, {"type": "error", "kind": "other", "message": f"worker failed: {type(exc).__name__}: {exc}",
+                    "exit_code": 1})
+
+
+if __name__ == "__main__":
+    main()
