@@ -86,7 +86,10 @@ def host_script(host: str, blob: str, conf: str) -> str:
 
 def connect_options(ssh_data: dict[str, Any]) -> dict[str, Any]:
     """asyncssh.connect keyword arguments from oxinfra ssh_* host data (parsed once)."""
+    from oxinfra.connectors.ssh import PREFERRED_CIPHERS  # the same transport settings as oxinfra
+
     opts: dict[str, Any] = {
+        "encryption_algs": list(PREFERRED_CIPHERS),
         "port": int(ssh_data.get("ssh_port", 22)),
         "config": None,
         "agent_path": None,

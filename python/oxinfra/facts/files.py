@@ -103,7 +103,7 @@ class Sha256File(_HashFile):
     programs = ("sha256sum", "shasum -a 256", "openssl sha256 -r")
 
 
-_ABSENT_RC = 100
+_ABSENT_RC = 1  # `false` when the file is absent: no subshell needed for the code
 _SPECIAL_BRE = ".[]*^$\\"
 _SPECIAL_ERE = "+?(){}|"
 
@@ -122,7 +122,7 @@ class FindInFile(FactBase[Any]):
         p = quote(path)
         pat = quote_interpolated(pattern) if interpolate_variables else quote(pattern)
         grep = "grep -E" if extended_regex else "grep"
-        return f"if [ -f {p} ]; then {grep} -e {pat} -- {p}; [ $? -le 1 ]; else (exit {_ABSENT_RC}); fi"
+        return f"if [ -f {p} ]; then {grep} -e {pat} -- {p}; [ $? -le 1 ]; else false; fi"
 
     def parse(self, stdout: bytes, rc: int) -> Any:
         if rc not in (0, _ABSENT_RC):
@@ -147,6 +147,8 @@ class FindInFile(FactBase[Any]):
         if not core or any(c in core for c in _SPECIAL_ERE if kwargs.get("extended_regex")) or any(
             c in core for c in _SPECIAL_BRE
         ):
+            return None
+        if b"\x00" in content:  # grep would call it a binary file
             return None
         try:
             lines = content.decode("utf-8").split("\n")
