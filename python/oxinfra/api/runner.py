@@ -110,6 +110,7 @@ class HostRun:
             return
         builder = self.builder()
         builder.add_facts(todo)
+        builder.capture = all(r.safe for r in todo)
         with self.result.timings.phase("facts"):
             sections, _ = await self.round_trip(builder)
         self._store(builder, sections)

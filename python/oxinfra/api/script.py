@@ -37,6 +37,7 @@ def prelude(nonce: str) -> str:
         f"__ox_n={nonce}\n"
         "__ox_m() { printf '\\n@@OX-%s:E:%s:%s\\n' \"$__ox_n\" \"$1\" \"$2\"; "
         "printf '\\n@@OX-%s:E:%s:%s\\n' \"$__ox_n\" \"$1\" \"$2\" >&2; }\n"
+        "__ox_q() { printf '\\n@@OX-%s:E:%s:%s\\n' \"$__ox_n\" \"$1\" \"$2\"; }\n"
         "__ox_d() { printf '\\n@@OX-%s:DONE\\n' \"$__ox_n\"; printf '\\n@@OX-%s:DONE\\n' \"$__ox_n\" >&2; }\n"
     )
 
@@ -129,7 +130,7 @@ def fact_command(request: Any) -> str:
 
 
 class _LinkPart:
-    """The section that holds ``readlink`` output for one path of a :class:`StatBatch`."""
+    """The section that holds the ``readlink`` output of the links of a :class:`StatBatch`."""
 
     __slots__ = ()
 
@@ -140,12 +141,14 @@ class StatBatch:
     would have printed, so guards (which run the fact's own command) compare like with like.
     """
 
-    __slots__ = ("requests", "index", "link_sections")
+    __slots__ = ("requests", "index", "link_index", "nonce", "paths")
 
-    def __init__(self, requests: list[Any]) -> None:
+    def __init__(self, requests: list[Any], nonce: str) -> None:
         self.requests = requests
         self.index = -1
-        self.link_sections: dict[str, int] = {}
+        self.link_index = -1
+        self.nonce = nonce
+        self.paths: list[bytes] = []
 
     def split(self, sections: dict[int, tuple[str, bytes]]) -> list[tuple[Any, bytes, int]]:
         if self.index not in sections:
@@ -155,15 +158,28 @@ class StatBatch:
             parts = line.rsplit(b"|", 8)
             if len(parts) == 9:
                 records[parts[0]] = b"|".join(parts[1:]) + b"\n"
+        # Links: "\n@@L-<nonce>-<i>\n" + what readlink printed + "\n@@R-<nonce>-<rc>\n".
+        targets: dict[bytes, tuple[bytes, int]] = {}
+        data = sections.get(self.link_index, ("0", b""))[1]
+        start_tag = f"\n@@L-{self.nonce}-".encode()
+        end_tag = f"\n@@R-{self.nonce}-".encode()
+        at = data.find(start_tag)
+        while at != -1:
+            line_end = data.index(b"\n", at + len(start_tag))
+            i = int(data[at + len(start_tag):line_end])
+            close = data.index(end_tag, line_end)
+            rc_end = data.index(b"\n", close + len(end_tag))
+            rc = data[close + len(end_tag):rc_end]
+            targets[self.paths[i]] = (data[line_end + 1:close], int(rc) if rc.isdigit() else 1)
+            at = data.find(start_tag, rc_end)
         out = []
         for request in self.requests:
-            path = request.kwargs["path"]
-            record = records.get(path.encode("utf-8", "surrogateescape"))
+            path = request.kwargs["path"].encode("utf-8", "surrogateescape")
+            record = records.get(path)
             if record is None:
                 out.append((request, b"", 1))
                 continue
-            status, target = sections.get(self.link_sections[path], ("1", b""))
-            rc = int(status) if status.isdigit() else 1
+            target, rc = targets.get(path, (b"", 0))
             out.append((request, record + target, rc))
         return out
 
@@ -189,6 +205,11 @@ class ScriptBuilder:
             # lands there and not in the first fact.
             self.parts.append(prelude(nonce))
             self.parts.append(f"__ox_m {self._index(None)} 0\n")
+        self._body_start = len(self.parts)
+        #: Collect the script's output in the shell and write it in one piece at the end
+        #: (a few packets instead of one per section). Only for scripts whose every command
+        #: is oxinfra's own (command substitution drops NUL bytes and trailing newlines).
+        self.capture = False
         self.parts.append("__ox_s=\n")
 
     def _index(self, owner: Any) -> int:
@@ -204,19 +225,25 @@ class ScriptBuilder:
         from oxinfra.facts.files import STAT_FORMAT
 
         lines = []
-        batch = StatBatch([r for r in requests if _batchable(r)])
+        batch = StatBatch([r for r in requests if _batchable(r)], self.nonce)
         if batch.requests:
             batch.index = self._index(batch)
             paths = list(dict.fromkeys(r.kwargs["path"] for r in batch.requests))
             words = " ".join(quote(p) for p in paths)
-            lines.append(f"stat -c {quote('%n|' + STAT_FORMAT)} -- {words} </dev/null 2>/dev/null; __ox_m {batch.index} $?\n")
-            for path in paths:
-                j = batch.link_sections[path] = self._index(_LinkPart())
-                lines.append(f"[ ! -L {quote(path)} ] || readlink -- {quote(path)} </dev/null 2>/dev/null; __ox_m {j} $?\n")
+            lines.append(f"stat -c {quote('%n|' + STAT_FORMAT)} -- {words} </dev/null 2>/dev/null; __ox_q {batch.index} $?\n")
+            batch.link_index = self._index(_LinkPart())
+            batch.paths = [p.encode("utf-8", "surrogateescape") for p in paths]
+            for i, path in enumerate(paths):
+                q = quote(path)
+                lines.append(
+                    f"[ ! -L {q} ] || {{ printf '\\n@@L-%s-{i}\\n' \"$__ox_n\"; readlink -- {q} </dev/null 2>/dev/null; "
+                    f"printf '\\n@@R-%s-%s\\n' \"$__ox_n\" $?; }}\n"
+                )
+            lines.append(f"__ox_q {batch.link_index} 0\n")
         for request in requests:
             if not _batchable(request):
                 i = self._index(request)
-                lines.append(f"{fact_command(request)} </dev/null 2>/dev/null; __ox_m {i} $?\n")
+                lines.append(f"{fact_command(request)} </dev/null 2>/dev/null; __ox_q {i} $?\n")
         return "".join(lines)
 
     def add_refetch_chain(self, per_op: list[tuple[int, list[Any]]]) -> None:
@@ -276,5 +303,9 @@ class ScriptBuilder:
         return out
 
     def build(self) -> bytes:
-        self.parts.append("__ox_d\n")
-        return "".join(self.parts).encode("utf-8", "surrogateescape")
+        if self.capture:
+            head, body = "".join(self.parts[:self._body_start]), "".join(self.parts[self._body_start:])
+            text = f"{head}__ox_o=$(\n{body})\nprintf '%s\\n' \"$__ox_o\"\n__ox_d\n"
+        else:
+            text = "".join(self.parts) + "__ox_d\n"
+        return text.encode("utf-8", "surrogateescape")
