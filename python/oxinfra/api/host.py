@@ -116,7 +116,7 @@ class HostData(Mapping[str, Any]):
         return f"HostData({self._host_name!r}, keys={sorted(self.dict())})"
 
 
-CONNECTORS = ("local", "ssh", "docker")
+CONNECTORS = ("local", "ssh", "docker", "sim")
 
 
 def connector_of(name: str, data: Mapping[str, Any]) -> tuple[str, str]:

@@ -3,6 +3,8 @@
 - ``ssh`` (default): asyncssh, one connection and one exec channel per host.
 - ``local`` (``@local``): a local ``sh`` process.
 - ``docker`` (``@docker/CONTAINER``): ``docker exec -i CONTAINER sh``.
+- ``sim`` (``@sim/NAME``): a simulated host, answered in-process from an in-memory
+  filesystem (no network; see :mod:`oxinfra.connectors.sim`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ async def connect(host: Any, settings: Any) -> Connection:
         from oxinfra.connectors.local import LocalConnection
 
         return await LocalConnection.open(["docker", "exec", "-i", host.target, "sh"], what=host.name)
+    if host.connector == "sim":
+        from oxinfra.connectors.sim import SimConnection
+
+        return await SimConnection.open(host)
     from oxinfra.connectors.ssh import SSHConnection
 
     return await SSHConnection.open(host, settings)
