@@ -62,6 +62,13 @@ class HostData(Mapping[str, Any]):
             layers = (dict(values),) if values else ()
         self._layers = layers
 
+    @classmethod
+    def _layered(cls, host_name: str, layers: tuple[Mapping[str, Any], ...]) -> "HostData":
+        self = object.__new__(cls)
+        self._host_name = host_name
+        self._layers = layers
+        return self
+
     def _lookup(self, key: str) -> Any:
         for layer in self._layers:
             value = layer.get(key, _MISSING)
@@ -76,6 +83,10 @@ class HostData(Mapping[str, Any]):
     def __getattr__(self, key: str) -> Any:
         if key.startswith("__"):
             raise AttributeError(key)
+        for layer in self._layers:  # _lookup, inlined: the hot path of host.data.x
+            value = layer.get(key, _MISSING)
+            if value is not _MISSING:
+                return value
         value = self._lookup(key)
         if value is _MISSING:
             raise AttributeError(
@@ -100,8 +111,15 @@ class HostData(Mapping[str, Any]):
         return len(self.dict())
 
     def get(self, key: str, default: Any = None) -> Any:
-        value = self._lookup(key)
-        return default if value is _MISSING else value
+        for layer in self._layers:
+            value = layer.get(key, _MISSING)
+            if value is not _MISSING:
+                return value
+        for layer in _defaults.get():
+            value = layer.get(key, _MISSING)
+            if value is not _MISSING:
+                return value
+        return default
 
     def dict(self) -> dict[str, Any]:
         """The merged data, as a new dict."""
@@ -162,8 +180,12 @@ class Host:
     @classmethod
     def _checked(cls, name: str, data: HostData, groups: list[str], connector: tuple[str, str]) -> "Host":
         """A host whose name the inventory has already checked."""
-        self = cls.__new__(cls)
-        self._setup(name, data, groups, connector)
+        self = object.__new__(cls)
+        self.name = name
+        self.data = data
+        self.groups = groups
+        self.connector, self.target = connector
+        self._facts = None
         return self
 
     def _setup(self, name: str, data: HostData, groups: list[str], connector: tuple[str, str]) -> None:

@@ -60,8 +60,11 @@ def _where(exc: BaseException, path: str) -> str:
 def _assignment_lines(source: str) -> dict[str, int]:
     """Line of the first top-level assignment of each name (a cheap scan, no AST)."""
     lines: dict[str, int] = {}
+    line, counted = 1, 0
     for match in re.finditer(r"^([A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?!=)", source, re.M):
-        lines.setdefault(match.group(1), source.count("\n", 0, match.start()) + 1)
+        line += source.count("\n", counted, match.start())
+        counted = match.start()
+        lines.setdefault(match.group(1), line)
     return lines
 
 

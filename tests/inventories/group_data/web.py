@@ -1,0 +1,9 @@
+import os  # modules are not data
+
+color = "web"
+app_port = 8080
+_hidden = 1
+
+
+def helper():  # functions are not data
+    return 1
