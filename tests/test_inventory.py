@@ -109,6 +109,11 @@ def test_group_data_precedence_between_folders(fleet: Path, tmp_path: Path) -> N
     assert host is not None and host.data.color == "option"
 
 
+def test_empty_inventories() -> None:
+    assert "the inventory is empty" in error_of(" ")
+    assert "names no hosts" in error_of(",")
+
+
 def test_comma_list_and_connector_names() -> None:
     inv = load_inventory("web[1:2],@local, @docker/app ,db[a:b]")
     assert names(inv) == ["web1", "web2", "@local", "@docker/app", "dba", "dbb"]

@@ -62,13 +62,6 @@ class HostData(Mapping[str, Any]):
             layers = (dict(values),) if values else ()
         self._layers = layers
 
-    @classmethod
-    def _layered(cls, host_name: str, layers: tuple[Mapping[str, Any], ...]) -> "HostData":
-        self = object.__new__(cls)
-        self._host_name = host_name
-        self._layers = layers
-        return self
-
     def _lookup(self, key: str) -> Any:
         for layer in self._layers:
             value = layer.get(key, _MISSING)
@@ -159,8 +152,9 @@ class Host:
     """One target: a name, its groups, its data and how to reach it.
 
     ``connector`` is ``"ssh"`` (default), ``"local"`` (``@local``, or data
-    ``connector="local"``) or ``"docker"``; ``target`` is the address or container the
-    connector uses.
+    ``connector="local"``), ``"docker"`` or ``"sim"``; ``target`` is the address or
+    container the connector uses. (Inventories set these slots directly for speed, see
+    ``oxinfra.api.inventory._Model.hosts``; keep the two in step.)
     """
 
     __slots__ = ("name", "data", "groups", "connector", "target", "_facts")
@@ -175,24 +169,10 @@ class Host:
             _core.check_host_name(name)
         except _core.HostNameError as exc:
             raise InventoryError(str(exc)) from None
-        self._setup(name, HostData(name, data), list(groups or []), connector_of(name, data or {}))
-
-    @classmethod
-    def _checked(cls, name: str, data: HostData, groups: list[str], connector: tuple[str, str]) -> "Host":
-        """A host whose name the inventory has already checked."""
-        self = object.__new__(cls)
         self.name = name
-        self.data = data
-        self.groups = groups
-        self.connector, self.target = connector
-        self._facts = None
-        return self
-
-    def _setup(self, name: str, data: HostData, groups: list[str], connector: tuple[str, str]) -> None:
-        self.name = name
-        self.data = data
-        self.groups = groups
-        self.connector, self.target = connector
+        self.data = HostData(name, data)
+        self.groups = list(groups or [])
+        self.connector, self.target = connector_of(name, data or {})
         self._facts: Any = None  # the fact source of the phase in progress
 
     def get_fact(self, fact: type, *args: Any, **kwargs: Any) -> Any:

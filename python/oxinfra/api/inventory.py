@@ -99,6 +99,8 @@ class _Model:
         except (_core.InventoryBuildError, _core.HostPatternError) as exc:
             raise InventoryError(str(exc)) from None
         self.names = self.layout.hosts
+        if not self.names:
+            raise InventoryError(f"{source.where}: the inventory names no hosts; add at least one host")
         self.group_names = self.layout.groups
         self._members: list[list[int]] | None = None
         inline = {g.name: g for g in reversed(source.groups)}  # the first spec of a name wins
@@ -269,6 +271,7 @@ class Inventory:
         self._selected = selected
         self._host_list: list[Host] | None = None
         self._by_name: dict[str, Host] | None = None
+        self._groups: dict[str, list[str]] | None = None
 
     @property
     def hosts(self) -> list[Host]:
@@ -280,12 +283,14 @@ class Inventory:
     @property
     def groups(self) -> dict[str, list[str]]:
         """Group name -> its host names (of this view), ``all`` included."""
-        model = self._model
-        keep = None if self._selected is None else set(self._selected)
-        return {
-            name: [model.names[h] for h in members if keep is None or h in keep]
-            for name, members in zip(model.group_names, model.members)
-        }
+        if self._groups is None:
+            model = self._model
+            keep = None if self._selected is None else set(self._selected)
+            self._groups = {
+                name: [model.names[h] for h in members if keep is None or h in keep]
+                for name, members in zip(model.group_names, model.members)
+            }
+        return self._groups
 
     def __len__(self) -> int:
         return len(self._model.names) if self._selected is None else len(self._selected)
