@@ -1396,7 +1396,8 @@ def _printf(sh: Interpreter, argv: list[str]) -> int:
     k = 0
     while True:
         for lit, conv in pieces:
-            out.append(lit)
+            if lit:  # (no empty pieces: "%s" of one value then returns that very string, shared)
+                out.append(lit)
             if conv is None:
                 continue
             value = args[k] if k < len(args) else ""
