@@ -22,9 +22,7 @@ Prints a table; ``--out`` writes every number as JSON; ``--plot`` draws seconds 
 (log-log, needs matplotlib); ``--profile N`` runs that N under cProfile and prints the top
 functions by own time and the top oxinfra functions by cumulative time.
 
-The simulated hosts use no file descriptors, but ``run_async`` raises the open-files limit
-to one per host (and fails when the hard limit is lower, e.g. 20,000 for 100,000 hosts): the
-child replaces that check with a no-op, since nothing here opens a connection.
+Simulated hosts hold no file descriptors, and the run's open-files check counts none for them.
 """
 
 from __future__ import annotations
@@ -99,12 +97,10 @@ def child(hosts: int, ops: int, dry: bool, runs: int, profile: str | None) -> di
     import asyncio
     import gc
 
-    import oxinfra.api.runner as runner
     from oxinfra.api import load_inventory, run_async
     from oxinfra.api.report import build_report
     from oxinfra.connectors import sim
 
-    runner.raise_fd_limit = lambda hosts: None  # simulated hosts open no files (see the docs above)
     row: dict[str, Any] = {"hosts": hosts, "ops": ops, "dry": dry}
     with tempfile.TemporaryDirectory(prefix="oxinfra-sim-bench-") as tmp:
         deploy, inventory_file = write_workdir(Path(tmp), hosts, ops)

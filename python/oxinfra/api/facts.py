@@ -22,6 +22,7 @@ phase need and runs them as one batched command per host (see docs/architecture.
 from __future__ import annotations
 
 import inspect
+import posixpath
 from contextvars import ContextVar
 from typing import Any, Callable, ClassVar, Generic, TypeVar
 
@@ -96,13 +97,16 @@ class FactRequest:
     command (pyinfra-style facts may keep state between ``command`` and ``process``).
     """
 
-    __slots__ = ("cls", "kwargs", "context", "key", "fact", "command", "safe")
+    __slots__ = ("cls", "kwargs", "context", "key", "fact", "command", "safe", "path")
 
     def __init__(self, cls: type[FactBase[Any]], kwargs: dict[str, Any], context: tuple[Any, ...]):
         self.cls = cls
         self.kwargs = kwargs
         self.context = context
         self.safe = cls.shell_safe
+        # The fact's path, normalised, when it has an absolute one (what changes are matched on).
+        path = kwargs.get("path")
+        self.path = posixpath.normpath(path) if isinstance(path, str) and path.startswith("/") else None
         self.fact = cls()
         try:
             self.command = self.fact.command(**kwargs)

@@ -245,16 +245,24 @@ def touches(path: str, subtree: bool = False, ancestors: bool = False) -> None:
     ctx = _planning.get()
     if ctx is None:
         return
-    path = root = posixpath.normpath(path)
-    ctx.touched.add(path)
-    parent = posixpath.dirname(path)
-    while parent and parent != path:
-        ctx.touched.add(parent)
-        if not ancestors:
-            break
-        path, parent = parent, posixpath.dirname(parent)
+    root = posixpath.normpath(path)
+    ctx.touched.add(root)
+    above = _ancestors(root)
+    if above:
+        ctx.touched.update(above if ancestors else above[:1])
     if subtree:
         ctx.subtrees.append(root)
+
+
+@functools.lru_cache(maxsize=4096)
+def _ancestors(path: str) -> tuple[str, ...]:
+    """The directories above a normalised path, nearest first."""
+    out = []
+    parent = posixpath.dirname(path)
+    while parent and parent != path:
+        out.append(parent)
+        path, parent = parent, posixpath.dirname(parent)
+    return tuple(out)
 
 
 def ensure_directory(path: str) -> list[str]:
@@ -323,6 +331,7 @@ def operation(func: Callable[..., Any] | None = None, *, is_idempotent: bool = T
         if not inspect.isgeneratorfunction(gen_func):
             raise TypeError(f"@operation needs a generator function (one that yields): {gen_func.__qualname__}")
         signature = inspect.signature(gen_func)
+        valid_shapes: set[tuple[int, frozenset[str]]] = set()
         module = gen_func.__module__.rsplit(".", 1)[-1]
         op_name = f"{module}.{gen_func.__name__}"
 
@@ -338,10 +347,13 @@ def operation(func: Callable[..., Any] | None = None, *, is_idempotent: bool = T
             where = f"{label}: {op_name}()"
             global_args, own = split_global_args(kwargs, recorder.deploy_args[-1], where)
             name = own.pop("name", None)
-            try:
-                signature.bind(*args, **own)
-            except TypeError as exc:
-                raise OperationTypeError(f"{where}: {exc}") from None
+            shape = (len(args), frozenset(own))
+            if shape not in valid_shapes:  # arity and names only: the same shape binds the same way
+                try:
+                    signature.bind(*args, **own)
+                except TypeError as exc:
+                    raise OperationTypeError(f"{where}: {exc}") from None
+                valid_shapes.add(shape)
             display = name or op_name
             if recorder.deploy_names:
                 display = f"{recorder.deploy_names[-1]} | {display}"

@@ -61,11 +61,9 @@ class OpPlan:
 
 
 def _affects(path: str, touched: Touched) -> bool:
+    """``path`` is normalised and absolute (see :meth:`HostPlanner.may_be_stale`)."""
     if touched is None:
         return True
-    path = posixpath.normpath(path)
-    if not path.startswith("/"):
-        return True  # relative to some working directory: cannot tell
     exact, subtrees = touched
     if path in exact:
         return True
@@ -109,9 +107,12 @@ class HostPlanner:
         """Whether a change planned since the fact was read may have touched it."""
         if entry.epoch == self.epoch:
             return False
-        path = entry.request.kwargs.get("path")
-        for touched in self.touch_log[entry.epoch:self.epoch]:
-            if not isinstance(path, str) or _affects(path, touched):
+        path = entry.request.path
+        if path is None:
+            return True  # no path, or a relative one: any change may have touched it
+        log = self.touch_log
+        for e in range(entry.epoch, self.epoch):
+            if _affects(path, log[e]):
                 return True
         return False
 

@@ -366,6 +366,13 @@ class HostRun:
         self.report(plan, op, "changed")
 
 
+def _descriptors_needed(hosts: list[Any], parallel: int | None) -> int:
+    """About how many descriptors the hosts running at once hold: a socket for SSH, three
+    pipes for a local or docker shell, none for simulated hosts."""
+    per_host = sorted(((0 if h.connector == "sim" else 1 if h.connector == "ssh" else 3) for h in hosts), reverse=True)
+    return sum(per_host[: parallel or len(per_host)])
+
+
 def raise_fd_limit(hosts: int) -> None:
     """One connection is about one file descriptor: raise the soft limit to the hard limit
     when the run may need more than it allows, and say so clearly when it cannot."""
@@ -383,7 +390,7 @@ def raise_fd_limit(hosts: int) -> None:
             target = soft
         if target != resource.RLIM_INFINITY and target < needed:
             raise OxinfraError(
-                f"{hosts} hosts need about {needed} open files but the limit is {target}: "
+                f"this run needs about {needed} open files but the limit is {target}: "
                 f"raise it (ulimit -n {needed}) or run with --parallel {max(1, target - 64)}"
             )
 
@@ -490,7 +497,7 @@ async def run_async(
     with timings.phase("compile"):
         files = load_deploy_files(deploy_files, exec_command)
     with import_path(files):
-        prepared = await prepare(inventory, files, on_event, timings)
+        prepared = await prepare(inventory, files, on_event, timings, parallel=parallel)
         with timings.phase("order"):
             order = order_operations(prepared.evaluated)
         _emit(on_event, {"event": "plan", "hosts": len(inventory.hosts), "operations": order, "dry": dry})
@@ -517,9 +524,9 @@ class Prepared:
 
 
 async def prepare(inventory: Inventory, files: list[DeployFile], on_event: EventSink | None,
-                  timings: Timings, connect_limit: int | None = None) -> Prepared:
+                  timings: Timings, connect_limit: int | None = None, parallel: int | None = None) -> Prepared:
     """Evaluate every host's deploy (connecting first only for deploys that read facts)."""
-    raise_fd_limit(len(inventory.hosts))
+    raise_fd_limit(_descriptors_needed(inventory.hosts, parallel))
     prepared = Prepared(inventory, ConnectSettings(connect_limit))
     with timings.phase("evaluate"):
         evaluated = prepared.evaluated

@@ -210,7 +210,7 @@ async def _worker(job: dict[str, Any], read_go: Any, out: BinaryIO) -> None:
     try:
         files = load_deploy_files(job["deploy_files"], job["exec_command"])
         with import_path(files):
-            prepared = await prepare(inventory, files, on_event, timings, job["connect_limit"])
+            prepared = await prepare(inventory, files, on_event, timings, job["connect_limit"], job["parallel"])
             sequences, labels = distinct_sequences(prepared.evaluated)
             _send(out, {"type": "order", "sequences": sequences, "labels": labels})
             if read_go() != "go":  # the parent found an error: touch nothing

@@ -133,6 +133,7 @@ def file(
     if info is None:
         if create_remote_dir:
             yield from ensure_directory(parent_dir(path))
+        predict_content(path, b"")
         yield f": > {quote(path)}"  # the file is absent: create it without a process
         yield from mode_commands(path, want_mode, None)
         yield from owner_commands(path, user, group, None)
