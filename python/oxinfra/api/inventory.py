@@ -341,7 +341,7 @@ class Inventory:
                         raise InventoryError(
                             f"{_layer_origin(model, layer)}: data {key!r} of host {model.names[index]!r} cannot be "
                             f"pickled ({type(exc).__name__}: {exc}); sharded runs send data to worker processes: "
-                            "use plain values (str, int, float, bool, list, dict)"
+                            "use plain values (str, int, float, bool, list, dict), or run with --shards 1"
                         ) from None
 
     def __repr__(self) -> str:

@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 from oxinfra.api.host import Host
 from oxinfra.api.inventory import Inventory
 from oxinfra.api.report import Timings
-from oxinfra.exceptions import DeployError, InventoryError, OxinfraError
+from oxinfra.exceptions import DeployError, OxinfraError
 
 __all__ = ["run_sharded"]
 
@@ -45,16 +45,7 @@ async def _read(stream: asyncio.StreamReader) -> Any:
 
 
 def _host_payload(host: Host) -> tuple[str, dict[str, Any], list[str]]:
-    data = host.data.dict()
-    for key, value in data.items():
-        try:
-            pickle.dumps(value)
-        except Exception as exc:
-            raise InventoryError(
-                f"host {host.name!r}: data {key!r} cannot be sent to a worker process "
-                f"({type(exc).__name__}: {exc}); use plain values (str, int, list, dict) or run with --shards 1"
-            ) from None
-    return host.name, data, list(host.groups)
+    return host.name, host.data.dict(), list(host.groups)
 
 
 class _Plan:
@@ -93,6 +84,9 @@ async def run_sharded(
 ) -> Any:
     from oxinfra.api.runner import RunResult, order_sequences
 
+    check = getattr(inventory, "check_picklable", None)
+    if check is not None:
+        check()  # names the host, the key and where it was set
     hosts = inventory.hosts
     shards = max(1, min(shards, len(hosts)))
     size = -(-len(hosts) // shards)
