@@ -162,4 +162,21 @@ def resolve_fact(host: Any, cls: type, args: tuple[Any, ...], kwargs: dict[str, 
         raise FactError(
             f"host.get_fact({cls.name}) needs a running deploy: use the oxinfra CLI or oxinfra.api.run()"
         )
-    return source(host, FactRequest(cls, kwargs, context))
+    # The same read made again (discovery, then planning, then guards) reuses its request:
+    # building one runs the fact's command() and quoting each time.
+    cache = getattr(host, "_facts", None)
+    if cache is None:
+        try:
+            cache = host._facts = {}
+        except AttributeError:  # not an oxinfra Host (tests may pass stand-ins)
+            return source(host, FactRequest(cls, kwargs, context))
+    try:
+        cheap = (cls, tuple(sorted(kwargs.items())), context)
+        request = cache.get(cheap)
+    except TypeError:  # unhashable argument values
+        cheap, request = None, None
+    if request is None:
+        request = FactRequest(cls, kwargs, context)
+        if cheap is not None:
+            cache[cheap] = request
+    return source(host, request)

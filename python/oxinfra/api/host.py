@@ -173,7 +173,8 @@ class Host:
         self.data = HostData(name, data)
         self.groups = list(groups or [])
         self.connector, self.target = connector_of(name, data or {})
-        self._facts: Any = None  # the fact source of the phase in progress
+        # Fact requests already built for this host during a run (see api/facts.py).
+        self._facts: dict[Any, Any] | None = None
 
     def get_fact(self, fact: type, *args: Any, **kwargs: Any) -> Any:
         """Read a fact on this host (pyinfra's ``host.get_fact(Fact, **kwargs)``)."""

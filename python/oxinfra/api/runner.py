@@ -557,6 +557,7 @@ async def execute(prepared: Prepared, dry: bool, parallel: int | None, on_event:
             ops = prepared.evaluated[host.name] or []
             results[host.name] = await HostRun(host, ops, dry, on_event).run(prepared.settings)
             prepared.evaluated[host.name] = None  # a finished host keeps only its result
+            host._facts = None
 
     with timings.phase("hosts"):
         await asyncio.gather(*(one(h) for h in hosts if h.name not in results))
