@@ -164,6 +164,10 @@ def resolve_fact(host: Any, cls: type, args: tuple[Any, ...], kwargs: dict[str, 
         )
     # The same read made again (discovery, then planning, then guards) reuses its request:
     # building one runs the fact's command() and quoting each time.
+    if type(host).__name__ == "_HostProxy":  # `oxinfra.host`: the host in context
+        from oxinfra.api.context import current_host
+
+        host = current_host()
     cache = getattr(host, "_facts", None)
     if cache is None:
         try:

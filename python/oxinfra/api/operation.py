@@ -254,15 +254,16 @@ def touches(path: str, subtree: bool = False, ancestors: bool = False) -> None:
         ctx.subtrees.append(root)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1 << 16)
 def _ancestors(path: str) -> tuple[str, ...]:
-    """The directories above a normalised path, nearest first."""
-    out = []
-    parent = posixpath.dirname(path)
-    while parent and parent != path:
-        out.append(parent)
-        path, parent = parent, posixpath.dirname(parent)
-    return tuple(out)
+    """The directories above a normalised path, nearest first (shared prefixes are cached)."""
+    cut = path.rfind("/")
+    if cut < 0 or path == "/":
+        return ()
+    if cut == 0:
+        return ("/",)
+    parent = path[:cut]
+    return (parent, *_ancestors(parent))
 
 
 def ensure_directory(path: str) -> list[str]:
