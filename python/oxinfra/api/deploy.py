@@ -145,7 +145,7 @@ def evaluate(
     :class:`FactMissing` when the fact has to be gathered first (the caller gathers it and
     evaluates again).
     """
-    recorder = Recorder(host, [f.directory for f in files])
+    recorder = Recorder(host)
     recorder.stop_code = _STOP_CODE
     token = _recorder.set(recorder)
     fact_token = fact_source.set(facts)

@@ -166,10 +166,9 @@ class OpCall:
 class Recorder:
     """Collects the operation calls of one host while its deploy files run."""
 
-    def __init__(self, host: Any, deploy_dirs: list[str]) -> None:
+    def __init__(self, host: Any) -> None:
         self.host = host
         self.ops: list[OpCall] = []
-        self.deploy_dirs = deploy_dirs
         self.deploy_args: list[dict[str, Any]] = [{}]
         self.deploy_names: list[str] = []
         self._seen: dict[tuple[Any, ...], int] = {}

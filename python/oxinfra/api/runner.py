@@ -104,7 +104,7 @@ class HostRun:
             {i: data for i, _, data in err_sections},
         )
 
-    async def gather(self, requests: list[FactRequest], after: ScriptBuilder | None = None) -> None:
+    async def gather(self, requests: list[FactRequest]) -> None:
         todo = self.planner.missing(requests)
         if not todo:
             return
