@@ -57,7 +57,6 @@ import importlib.util
 import json
 import os
 import pwd
-import shlex
 import shutil
 import signal
 import subprocess
@@ -315,52 +314,7 @@ def clean_target(root: str, owner: str | None) -> None:
 async def verify_hosts(hosts: list[str], ssh_data: dict[str, Any], root: str,
                        workload_dir: Path = WORKLOAD_DIR) -> list[str]:
     """Check standard-10's end state under ``root/<host>`` over SSH; return the problems."""
-    import asyncssh
-
-    blob = (Path(workload_dir) / "files" / "blob.txt").read_text()
-    template = floor.load_template(Path(workload_dir))
-    opts = floor.connect_options(ssh_data)
-    problems: list[str] = []
-    want = {
-        "app": ("d", None),
-        "app/conf": ("d", "755"),
-        "app/blob.txt": ("-", "644"),
-        "app/conf/app.conf": ("-", None),
-        "app/env": ("-", None),
-        "app/marker": ("-", "600"),
-        "log": ("d", "750"),
-        "current": ("l", None),
-    }
-
-    async def check(host: str) -> None:
-        r = f"{root}/{host}"
-        expect_conf = floor.render_conf(template, host)
-        if not expect_conf.startswith(f"# managed file for {host}\n"):
-            problems.append(f"{host}: rendered template has an unexpected first line")
-        async with asyncssh.connect(host, **opts) as conn:
-            res = await conn.run(
-                f"cd {shlex.quote(r)} && stat -c '%n %A %a' " + " ".join(want) + " && readlink current",
-                check=False,
-            )
-            if res.exit_status != 0:
-                problems.append(f"{host}: stat failed: {str(res.stderr).strip()!r}")
-                return
-            lines = str(res.stdout).splitlines()
-            got = {ln.split(" ", 1)[0]: ln.split(" ", 1)[1] for ln in lines[:-1]}
-            for name, (ftype, mode) in want.items():
-                fields = got.get(name, "? ?").split()
-                if fields[0][:1] != ftype or (mode is not None and fields[1] != mode):
-                    problems.append(f"{host}: {name}: want {ftype} {mode}, got {got.get(name)!r}")
-            if lines[-1] not in (f"{r}/app", "app"):
-                problems.append(f"{host}: current -> {lines[-1]!r}, want {r}/app")
-            for name, expect in (("app/blob.txt", blob), ("app/conf/app.conf", expect_conf),
-                                 ("app/env", "MODE=production\n")):
-                content = await conn.run(f"cat {shlex.quote(r + '/' + name)}", check=False)
-                if content.stdout != expect:
-                    problems.append(f"{host}: {name} content differs: {str(content.stdout)[:80]!r}...")
-
-    await asyncio.gather(*(check(h) for h in hosts))
-    return problems
+    return await floor.verify_floor(hosts, ssh_data, workload_dir, root=root, relative_link_ok=True)
 
 
 def sample_hosts(hosts: list[str]) -> list[str]:

@@ -41,6 +41,15 @@ def data_defaults(values: Mapping[str, Any] | None) -> Iterator[None]:
         _defaults.reset(token)
 
 
+def _default(key: str) -> Any:
+    """``key`` from the data defaults of the deploy being run (``@deploy(data_defaults=...)``)."""
+    for layer in _defaults.get():
+        value = layer.get(key, _MISSING)
+        if value is not _MISSING:
+            return value
+    return _MISSING
+
+
 class HostData(Mapping[str, Any]):
     """A host's data: ``host.data.key``, ``host.data.get(key, default)``, a read-only mapping.
 
@@ -67,11 +76,7 @@ class HostData(Mapping[str, Any]):
             value = layer.get(key, _MISSING)
             if value is not _MISSING:
                 return value
-        for layer in _defaults.get():
-            value = layer.get(key, _MISSING)
-            if value is not _MISSING:
-                return value
-        return _MISSING
+        return _default(key)
 
     def __getattr__(self, key: str) -> Any:
         if key.startswith("__"):
@@ -80,7 +85,7 @@ class HostData(Mapping[str, Any]):
             value = layer.get(key, _MISSING)
             if value is not _MISSING:
                 return value
-        value = self._lookup(key)
+        value = _default(key)
         if value is _MISSING:
             raise AttributeError(
                 f"host {self._host_name!r} has no data {key!r}: set it in the inventory or "
@@ -104,15 +109,8 @@ class HostData(Mapping[str, Any]):
         return len(self.dict())
 
     def get(self, key: str, default: Any = None) -> Any:
-        for layer in self._layers:
-            value = layer.get(key, _MISSING)
-            if value is not _MISSING:
-                return value
-        for layer in _defaults.get():
-            value = layer.get(key, _MISSING)
-            if value is not _MISSING:
-                return value
-        return default
+        value = self._lookup(key)
+        return default if value is _MISSING else value
 
     def dict(self) -> dict[str, Any]:
         """The merged data, as a new dict."""
