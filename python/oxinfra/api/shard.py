@@ -22,6 +22,7 @@ import os
 import pickle
 import struct
 import sys
+from types import SimpleNamespace
 from typing import Any, BinaryIO
 
 from oxinfra.api.host import Host
@@ -46,30 +47,6 @@ async def _read(stream: asyncio.StreamReader) -> Any:
 
 def _host_payload(host: Host) -> tuple[str, dict[str, Any], list[str]]:
     return host.name, host.data.dict(), list(host.groups)
-
-
-class _Plan:
-    """What the renderer needs of a plan, sent over from a worker."""
-
-    __slots__ = ("commands", "op")
-
-    def __init__(self, commands: list[str], stdout: str) -> None:
-        self.commands = commands
-        self.op = _Op(stdout)
-
-
-class _Op:
-    __slots__ = ("meta",)
-
-    def __init__(self, stdout: str) -> None:
-        self.meta = _Meta(stdout)
-
-
-class _Meta:
-    __slots__ = ("stdout",)
-
-    def __init__(self, stdout: str) -> None:
-        self.stdout = stdout
 
 
 async def run_sharded(
@@ -139,8 +116,10 @@ async def run_sharded(
                 if message["type"] == "event":
                     event = message["event"]
                     plan = event.pop("_plan", None)
-                    if plan is not None:
-                        event["_plan"] = _Plan(*plan)
+                    if plan is not None:  # what the renderer reads of a plan
+                        commands, stdout = plan
+                        event["_plan"] = SimpleNamespace(commands=commands,
+                                                         op=SimpleNamespace(meta=SimpleNamespace(stdout=stdout)))
                     if on_event is not None:
                         on_event(event)
                 elif message["type"] == "done":
