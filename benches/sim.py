@@ -57,17 +57,38 @@ EXTRA_OPS = [
 ]
 
 
-def write_workdir(directory: Path, hosts: int, ops: int) -> tuple[Path, Path]:
-    """The deploy (standard-10 plus ``ops - 10`` file operations) and the inventory file."""
+# standard-10 runs many "hosts" on one machine, so each writes under a root named after it
+# and every argument differs per host. On a fleet each host is its own machine: the same
+# deploy with one root and nothing named after the host makes equal calls on every host.
+PER_HOST_ROOT = 'root = f"/tmp/fleet-target/oxinfra/{host.name}"'
+UNIFORM_ROOT = 'root = "/srv/oxinfra"'
+
+
+def write_workdir(directory: Path, hosts: int, ops: int, fleet: str = "uniform") -> tuple[Path, Path]:
+    """The deploy (standard-10 plus ``ops - 10`` file operations) and the inventory file.
+
+    ``fleet="per-host"``: standard-10 as is (paths, a template line and one file line name
+    the host: nothing can be shared between hosts). ``fleet="uniform"``: one root, and the
+    template and that line do not name the host (every call is equal on every host)."""
     if ops < 10:
         raise SystemExit("--ops must be at least 10 (standard-10's operations come first)")
     work = directory / "deploy"
     shutil.copytree(WORKLOAD, work)
     deploy = work / "deploy.py"
-    lines = [deploy.read_text().rstrip("\n")]
+    text = deploy.read_text().rstrip("\n")
+    extra = list(EXTRA_OPS)
+    if fleet == "uniform":
+        assert PER_HOST_ROOT in text, "standard-10's root line changed: update benches/sim.py"
+        text = text.replace(PER_HOST_ROOT, UNIFORM_ROOT)
+        conf = work / "templates" / "app.conf.j2"
+        conf.write_text(conf.read_text().replace("{{ host.name }}", "the fleet"))
+        extra = [op.replace("{{host.name}}", "fleet") for op in extra]
+    elif fleet != "per-host":
+        raise SystemExit(f"--fleet must be uniform or per-host, not {fleet!r}")
+    lines = [text]
     for i in range(ops - 10):
-        k = "" if i < len(EXTRA_OPS) else str(i // len(EXTRA_OPS))
-        lines.append(EXTRA_OPS[i % len(EXTRA_OPS)].format(k=k))
+        k = "" if i < len(extra) else str(i // len(extra))
+        lines.append(extra[i % len(extra)].format(k=k))
     deploy.write_text("\n".join(lines) + "\n")
     inventory = directory / "inventory.py"
     per_group = 100
@@ -93,7 +114,8 @@ def cpu_seconds() -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def child(hosts: int, ops: int, dry: bool, runs: int, profile: str | None) -> dict[str, Any]:
+def child(hosts: int, ops: int, dry: bool, runs: int, profile: str | None, fleet: str = "uniform",
+          shards: int = 1) -> dict[str, Any]:
     import asyncio
     import gc
 
@@ -101,9 +123,9 @@ def child(hosts: int, ops: int, dry: bool, runs: int, profile: str | None) -> di
     from oxinfra.api.report import build_report
     from oxinfra.connectors import sim
 
-    row: dict[str, Any] = {"hosts": hosts, "ops": ops, "dry": dry}
+    row: dict[str, Any] = {"hosts": hosts, "ops": ops, "dry": dry, "fleet": fleet, "shards": shards}
     with tempfile.TemporaryDirectory(prefix="oxinfra-sim-bench-") as tmp:
-        deploy, inventory_file = write_workdir(Path(tmp), hosts, ops)
+        deploy, inventory_file = write_workdir(Path(tmp), hosts, ops, fleet)
         started, cpu = time.perf_counter(), cpu_seconds()
         inventory = load_inventory(str(inventory_file))
         count = len(inventory.hosts)
@@ -121,7 +143,7 @@ def child(hosts: int, ops: int, dry: bool, runs: int, profile: str | None) -> di
             started, cpu = time.perf_counter(), cpu_seconds()
             if profiler is not None and number == 1:
                 profiler.enable()
-            result = asyncio.run(run_async(inventory, [str(deploy)], dry=dry))
+            result = asyncio.run(run_async(inventory, [str(deploy)], dry=dry, shards=shards))
             if profiler is not None and number == 1:
                 profiler.disable()
             wall, used = time.perf_counter() - started, cpu_seconds() - cpu
@@ -156,7 +178,8 @@ def child(hosts: int, ops: int, dry: bool, runs: int, profile: str | None) -> di
 
 
 def run_child(hosts: int, args: argparse.Namespace, profile: str | None) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--child", str(hosts), "--ops", str(args.ops), "--runs", str(args.runs)]
+    cmd = [sys.executable, __file__, "--child", str(hosts), "--ops", str(args.ops), "--runs", str(args.runs),
+           "--fleet", args.fleet, "--shards", str(args.shards)]
     if args.dry:
         cmd.append("--dry")
     if profile:
@@ -232,6 +255,10 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--ops", type=int, default=20)
     parser.add_argument("--dry", action="store_true", help="plan only (no execution)")
+    parser.add_argument("--fleet", default="uniform", choices=("uniform", "per-host"),
+                        help="uniform: equal calls on every host (a fleet); per-host: standard-10 as is, "
+                        "every path names the host (nothing shared)")
+    parser.add_argument("--shards", type=int, default=1, help="worker processes (run_async shards=)")
     parser.add_argument("--runs", type=int, default=1, choices=(1, 2), help="2: also time the second run")
     parser.add_argument("--out", help="write the results as JSON")
     parser.add_argument("--plot", help="write a PNG of seconds vs hosts (log-log)")
@@ -242,7 +269,7 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.child is not None:
-        row = child(args.child, args.ops, args.dry, args.runs, args.profile_file)
+        row = child(args.child, args.ops, args.dry, args.runs, args.profile_file, args.fleet, args.shards)
         print(json.dumps(row))
         return
 

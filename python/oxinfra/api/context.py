@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 if TYPE_CHECKING:
     from oxinfra.api.host import Host
 
-__all__ = ["current_host", "host", "using_host", "deploy_dir"]
+__all__ = ["current_host", "host", "using_host", "deploy_dir", "host_reads", "note_host_read"]
 
 # The directory of the deploy file being run: relative local paths (files.put src,
 # templates) are found from here first.
@@ -22,8 +22,27 @@ deploy_dir: ContextVar[str | None] = ContextVar("oxinfra_deploy_dir", default=No
 _current_host: ContextVar["Host | None"] = ContextVar("oxinfra_current_host", default=None)
 
 
+# While an operation is discovered or planned, a one-item list that is set to True when the
+# operation reads the host itself (``host.name``, ``host.data``, ``current_host()``): such a
+# call's result belongs to that host alone and is never reused for another host. Fact reads
+# are not host reads: they are keyed by their own values.
+host_reads: ContextVar[list[bool] | None] = ContextVar("oxinfra_host_reads", default=None)
+
+
+def note_host_read() -> None:
+    """Record that the operation being discovered or planned depends on the host itself."""
+    cell = host_reads.get()
+    if cell is not None:
+        cell[0] = True
+
+
 def current_host() -> "Host":
     """The host in context; a clear error outside a deploy."""
+    note_host_read()
+    return _host_in_context()
+
+
+def _host_in_context() -> "Host":
     found = _current_host.get()
     if found is None:
         from oxinfra.exceptions import DeployError
@@ -44,13 +63,19 @@ def using_host(target: "Host") -> Iterator["Host"]:
         _current_host.reset(token)
 
 
+# Reading facts or saying why nothing changes does not make a result host-specific.
+_FACT_METHODS = frozenset({"get_fact", "noop"})
+
+
 class _HostProxy:
     """Forwards to the current host: ``host.name``, ``host.data.x``, ``host.get_fact(...)``."""
 
     __slots__ = ()
 
     def __getattr__(self, attr: str) -> Any:
-        return getattr(current_host(), attr)
+        if attr not in _FACT_METHODS:
+            note_host_read()
+        return getattr(_host_in_context(), attr)
 
     def __repr__(self) -> str:
         found = _current_host.get()

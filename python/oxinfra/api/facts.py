@@ -26,7 +26,7 @@ import posixpath
 from contextvars import ContextVar
 from typing import Any, Callable, ClassVar, Generic, TypeVar
 
-from oxinfra.api.context import _HostProxy, current_host
+from oxinfra.api.context import _host_in_context, _HostProxy
 from oxinfra.exceptions import FactError
 
 __all__ = ["FactBase", "FactRequest", "FactMissing", "resolve_fact", "fact_source"]
@@ -166,7 +166,7 @@ def resolve_fact(host: Any, cls: type, args: tuple[Any, ...], kwargs: dict[str, 
     # The same read made again (discovery, then planning, then guards) reuses its request:
     # building one runs the fact's command() and quoting each time.
     if isinstance(host, _HostProxy):  # `oxinfra.host`: the host in context
-        host = current_host()
+        host = _host_in_context()
     cache = getattr(host, "_facts", None)
     if cache is None:
         try:

@@ -33,8 +33,9 @@ from contextvars import ContextVar
 from typing import Any, Callable, Iterable
 
 from oxinfra.api.arguments import GlobalArgs, split_global_args
-from oxinfra.api.context import deploy_dir
+from oxinfra.api.context import deploy_dir, host_reads
 from oxinfra.api.facts import FactMissing, FactRequest, fact_context, fact_source
+from oxinfra.api.reuse import SharedCall, call_key, run_memo
 from oxinfra.exceptions import DeployError, OperationError, OperationTypeError
 
 __all__ = [
@@ -141,7 +142,7 @@ class OpCall:
 
     __slots__ = (
         "key", "label", "name", "func", "args", "kwargs", "globals", "meta",
-        "first_facts", "precomputed", "index", "deploy_dir", "memo", "shell_safe",
+        "first_facts", "precomputed", "index", "deploy_dir", "memo", "shell_safe", "shared",
     )
 
     def __init__(self, key: tuple[Any, ...], label: str, name: str, func: Callable[..., Any],
@@ -161,6 +162,8 @@ class OpCall:
         self.deploy_dir = deploy_dir.get()
         self.memo: dict[str, Any] = {}
         self.shell_safe = bool(getattr(func, "_oxinfra_shell_safe", False))
+        # The discovery shared with every host making the same call (api/reuse.py), if any.
+        self.shared: SharedCall | None = None
 
 
 class Recorder:
@@ -361,7 +364,21 @@ def operation(func: Callable[..., Any] | None = None, *, is_idempotent: bool = T
             call = OpCall(key, label, display, gen_func, args, own, global_args, meta)
             call.index = len(recorder.ops)
             recorder.ops.append(call)
-            discover(recorder.host, call)
+            memo = run_memo.get()
+            if memo is None:
+                discover(recorder.host, call)
+                return meta
+            shared_key = call_key(gen_func, args, own, global_args, call.deploy_dir)
+            shared = memo.calls.get(shared_key) if shared_key is not None else None
+            if shared is None:
+                if discover(recorder.host, call) and shared_key is not None:
+                    shared = memo.calls[shared_key] = SharedCall(call.first_facts, call.precomputed, call.memo)
+                    call.shared = shared
+            else:
+                call.first_facts = shared.first_facts
+                call.precomputed = shared.precomputed
+                call.memo = shared.memo
+                call.shared = shared
             return meta
 
         wrapper._oxinfra_operation = True  # type: ignore[attr-defined]
@@ -377,11 +394,14 @@ def _no_facts(host: Any, request: FactRequest) -> Any:
     raise FactMissing(request)
 
 
-def discover(host: Any, call: OpCall) -> None:
+def discover(host: Any, call: OpCall) -> bool:
     """Run the generator with no facts at all: errors in the arguments (a template that
     does not render, a bad value) surface now, before any host changes; the facts it reads
     first are noted so the first batch can gather them; an operation that reads no facts is
-    planned here once."""
+    planned here once. Returns whether the result may be shared with other hosts making the
+    same call (the operation did not read the host itself)."""
+    reads = [False]
+    reads_token = host_reads.set(reads)
     token = fact_source.set(_no_facts)
     ctx_token = fact_context.set(call.globals.privilege)
     ctx = PlanContext(memo=call.memo)
@@ -400,3 +420,5 @@ def discover(host: Any, call: OpCall) -> None:
         _planning.reset(noop_token)
         fact_context.reset(ctx_token)
         fact_source.reset(token)
+        host_reads.reset(reads_token)
+    return not reads[0]

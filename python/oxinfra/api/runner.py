@@ -11,15 +11,18 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from types import SimpleNamespace
 from typing import Any, Callable
 
 from oxinfra import _core
+from oxinfra.api.context import host_reads
 from oxinfra.api.deploy import DeployFile, evaluate, import_path
 from oxinfra.api.facts import FactMissing, FactRequest
 from oxinfra.api.inventory import Inventory
 from oxinfra.api.operation import FunctionCommand, OpCall
 from oxinfra.api.plan import HostPlanner, OpPlan
 from oxinfra.api.report import Timings
+from oxinfra.api.reuse import RunMemo, run_memo
 from oxinfra.api.script import ScriptBuilder, done_marker, new_nonce, render_commands
 from oxinfra.connectors import connect
 from oxinfra.connectors.ssh import ConnectSettings
@@ -28,6 +31,7 @@ from oxinfra.exceptions import ConnectError, DeployError, OperationError, Oxinfr
 __all__ = ["RunResult", "HostResult", "run", "run_async"]
 
 EventSink = Callable[[dict[str, Any]], None]
+_UNSEEN = object()
 
 
 class HostResult:
@@ -79,11 +83,16 @@ def _emit(sink: EventSink | None, event: dict[str, Any]) -> None:
 class HostRun:
     """One host from connect to disconnect."""
 
-    def __init__(self, host: Any, ops: list[OpCall], dry: bool, sink: EventSink | None) -> None:
+    def __init__(self, host: Any, ops: list[OpCall], dry: bool, sink: EventSink | None,
+                 memo: RunMemo | None = None) -> None:
         self.host = host
         self.ops = ops
         self.dry = dry
         self.sink = sink
+        self.memo = memo
+        self.gathers = 0
+        # While a dry plan that may be reused is made: each reported outcome.
+        self.outcomes: list[tuple[Any, ...]] | None = None
         self.result = HostResult(host.name)
         self.planner = HostPlanner(host)
         self.nonce = new_nonce()
@@ -105,15 +114,22 @@ class HostRun:
         )
 
     async def gather(self, requests: list[FactRequest]) -> None:
+        found = await self._gather_raw(requests)
+        for request, stdout, rc in found:
+            self.planner.store(request, stdout, rc)
+
+    async def _gather_raw(self, requests: list[FactRequest]) -> list[tuple[FactRequest, bytes, int]]:
+        """Read the facts not known yet in one round trip: each request's raw output."""
         todo = self.planner.missing(requests)
         if not todo:
-            return
+            return []
+        self.gathers += 1
         builder = self.builder()
         builder.add_facts(todo)
         builder.capture = all(r.safe for r in todo)
         with self.result.timings.phase("facts"):
             sections, _ = await self.round_trip(builder)
-        self._store(builder, sections)
+        return builder.fact_results(sections)
 
     def _store(self, builder: ScriptBuilder, sections: dict[int, tuple[str, bytes]]) -> None:
         for request, stdout, rc in builder.fact_results(sections):
@@ -142,7 +158,27 @@ class HostRun:
             record["stdout"] = op.meta.stdout
             record["stderr"] = op.meta.stderr
         self.result.ops.append(record)
+        if self.outcomes is not None:
+            self.outcomes.append((op.index, status, error, op.meta.will_change, record, plan))
         _emit(self.sink, {"event": "operation", **record, "_plan": plan})
+
+    def _replay(self, outcomes: list[tuple[Any, ...]]) -> None:
+        """Report a dry plan computed on another host of the same class with the same facts."""
+        name = self.host.name
+        ops = self.ops
+        sink = self.sink
+        records = self.result.ops
+        for index, status, error, will_change, shared, plan in outcomes:
+            op = ops[index]
+            meta = op.meta
+            meta.status = status if status != "not run" else None
+            meta.will_change = will_change
+            meta.error = error
+            record = {**shared, "host": name, "op": op.name, "key": op.label}
+            records.append(record)
+            if sink is not None:
+                stand_in = None if plan is None else SimpleNamespace(commands=plan.commands, noops=plan.noops, op=op)
+                sink({"event": "operation", **record, "_plan": stand_in})
 
     async def run(self, settings: ConnectSettings) -> HostResult:
         started = time.perf_counter()
@@ -165,11 +201,16 @@ class HostRun:
                 _emit(self.sink, {"event": "unreachable", "host": self.host.name, "error": str(exc)})
                 return self.result
             _emit(self.sink, {"event": "connected", "host": self.host.name})
-            await self.gather([r for op in self.ops for r in op.first_facts])
-            if self.dry:
-                await self._dry_run()
+            first = [r for op in self.ops for r in op.first_facts]
+            shared = [op.shared for op in self.ops]
+            if self.dry and self.memo is not None and shared and None not in shared:
+                await self._dry_run_shared(tuple(shared), first)
             else:
-                await self._execute()
+                await self.gather(first)
+                if self.dry:
+                    await self._dry_run()
+                else:
+                    await self._execute()
             stopped = any(op.meta.status == "failed" and not op.globals.ignore_errors for op in self.ops)
             self.result.status = "failed" if stopped else "success"
         except ConnectError as exc:
@@ -198,6 +239,36 @@ class HostRun:
             except FactMissing as exc:
                 await self.gather(list(exc.requests))
         raise OperationError(f"{op.label}: {op.name} keeps asking for new facts")
+
+    async def _dry_run_shared(self, cls: tuple[Any, ...], first: list[FactRequest]) -> None:
+        """A dry run of a host whose every call is shared (api/reuse.py): planned once per
+        class and first-batch output, replayed on the other hosts."""
+        memo = self.memo
+        assert memo is not None
+        found = await self._gather_raw(first)
+        key = (cls, tuple([(stdout, rc) for _, stdout, rc in found]))
+        cached = memo.plans.get(key, _UNSEEN)
+        if cached is not _UNSEEN and cached is not None:
+            memo.hits += 1
+            self._replay(cached)
+            return
+        memo.misses += 1
+        for request, stdout, rc in found:
+            self.planner.store(request, stdout, rc)
+        reads = [False]
+        token = host_reads.set(reads)
+        self.outcomes = []
+        try:
+            await self._dry_run()
+        finally:
+            host_reads.reset(token)
+        # Reusable only if the plan came from the first batch alone and never read the host.
+        if cached is _UNSEEN:
+            memo.plans[key] = None if reads[0] or self.gathers != 1 else [
+                (index, status, error, will_change,
+                 {k: v for k, v in record.items() if k not in ("host", "op", "key")}, plan)
+                for index, status, error, will_change, record, plan in self.outcomes]
+        self.outcomes = None
 
     async def _dry_run(self) -> None:
         for op in self.ops:
@@ -521,6 +592,7 @@ class Prepared:
         self.settings = settings
         self.evaluated: dict[str, list[OpCall] | None] = {}
         self.results: dict[str, HostResult] = {}
+        self.memo = RunMemo()
 
 
 async def prepare(inventory: Inventory, files: list[DeployFile], on_event: EventSink | None,
@@ -530,7 +602,7 @@ async def prepare(inventory: Inventory, files: list[DeployFile], on_event: Event
     prepared = Prepared(inventory, ConnectSettings(connect_limit))
     with timings.phase("evaluate"):
         evaluated = prepared.evaluated
-        evaluated.update(_evaluate_all(inventory, files))
+        memo_token = run_memo.set(prepared.memo)  # calls equal on many hosts are discovered once
 
         async def with_facts(host: Any) -> None:
             try:
@@ -541,7 +613,11 @@ async def prepare(inventory: Inventory, files: list[DeployFile], on_event: Event
                 prepared.results[host.name] = result
                 _emit(on_event, {"event": "unreachable", "host": host.name, "error": str(exc)})
 
-        await asyncio.gather(*(with_facts(h) for h in inventory.hosts if evaluated[h.name] is None))
+        try:
+            evaluated.update(_evaluate_all(inventory, files))
+            await asyncio.gather(*(with_facts(h) for h in inventory.hosts if evaluated[h.name] is None))
+        finally:
+            run_memo.reset(memo_token)
     return prepared
 
 
@@ -555,7 +631,7 @@ async def execute(prepared: Prepared, dry: bool, parallel: int | None, on_event:
     async def one(host: Any) -> None:
         async with limit:
             ops = prepared.evaluated[host.name] or []
-            results[host.name] = await HostRun(host, ops, dry, on_event).run(prepared.settings)
+            results[host.name] = await HostRun(host, ops, dry, on_event, prepared.memo).run(prepared.settings)
             prepared.evaluated[host.name] = None  # a finished host keeps only its result
             host._facts = None
 

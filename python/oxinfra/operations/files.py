@@ -16,8 +16,11 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
+import jinja2.meta
+import jinja2.nodes
 
 from oxinfra import host
+from oxinfra.api.context import _host_in_context, note_host_read
 from oxinfra.api.operation import (
     FileUpload, ensure_directory, get_facts, mark_directory, op_memo, operation, predict_content, touches,
 )
@@ -236,6 +239,20 @@ def _load_template(path: str, mtime: float, env_key: tuple[tuple[str, Any], ...]
     return env.get_template(os.path.basename(path))
 
 
+@lru_cache(maxsize=256)
+def _uses_host(template: jinja2.Template) -> bool:
+    """Whether rendering may read ``host``: it names it, or pulls in other templates (which
+    might). A template that does not renders the same for every host, so the rendering of
+    equal arguments is shared between hosts."""
+    env = template.environment
+    source, _, _ = env.loader.get_source(env, template.name)  # type: ignore[union-attr]
+    tree = env.parse(source)
+    if tree.find(jinja2.nodes.Include) or tree.find(jinja2.nodes.Import) or tree.find(jinja2.nodes.FromImport) \
+            or tree.find(jinja2.nodes.Extends):
+        return True
+    return "host" in jinja2.meta.find_undeclared_variables(tree)
+
+
 def _template_line(exc: BaseException, path: str) -> str:
     line = getattr(exc, "lineno", None)
     for frame, lineno in traceback.walk_tb(exc.__traceback__):
@@ -254,7 +271,9 @@ def render_template(src: str, data: dict[str, Any], env_kwargs: dict[str, Any] |
     try:
         env_key = tuple(sorted((env_kwargs or {}).items()))
         template = _load_template(os.path.abspath(path), mtime, env_key)
-        return template.render(host=_host(), **data)
+        if _uses_host(template):
+            note_host_read()
+        return template.render(host=_host_in_context(), **data)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"{src}:{exc.lineno}: template syntax error: {exc.message}") from None
     except jinja2.UndefinedError as exc:
@@ -262,12 +281,6 @@ def render_template(src: str, data: dict[str, Any], env_kwargs: dict[str, Any] |
                             "(pass it to files.template or set it in host data)") from None
     except TypeError as exc:
         raise TemplateError(f"{src}: cannot render: {exc}") from None
-
-
-def _host() -> Any:
-    from oxinfra.api.context import current_host
-
-    return current_host()
 
 
 @operation(shell_safe=True)

@@ -75,6 +75,13 @@ class SimHost:
         self.fs[home].user = self.fs[home].group = user
         for path, content in (files or {}).items():
             self.write_file(path, content)
+        # While nothing has changed this machine since it was made: what makes its state
+        # (the login user, the seeded files, the second it was made). Two machines with equal
+        # keys answer every read-only script alike (see SimShell). None once anything changed.
+        self.pristine: tuple[Any, ...] | None = (
+            user, tuple(sorted((str(p), c if isinstance(c, (str, bytes)) else str(c)) for p, c in (files or {}).items())),
+            now,
+        )
 
     @staticmethod
     def home(user: str) -> str:
@@ -167,11 +174,13 @@ class SimHost:
     # -- changes ------------------------------------------------------------------------
 
     def add(self, canonical: str, node: Node) -> None:
+        self.pristine = None
         parent = self.parent_dir(canonical)
         parent.mtime = parent.ctime = node.ctime
         self.fs[canonical] = node
 
     def remove(self, canonical: str) -> None:
+        self.pristine = None
         node = self.fs.pop(canonical)
         if node.kind == "d":
             for path in self.children(canonical):
@@ -181,6 +190,7 @@ class SimHost:
             parent.mtime = parent.ctime = _now()
 
     def rename(self, src: str, dest: str) -> None:
+        self.pristine = None
         node = self.fs.pop(src)
         now = _now()
         if dest in self.fs:
@@ -195,6 +205,7 @@ class SimHost:
             parent.mtime = parent.ctime = now
 
     def write(self, path: str, text: str, append: bool, user: str, cwd: str = "/") -> None:
+        self.pristine = None
         canonical, node = self.resolve(path, True, cwd)
         now = _now()
         if node is None:

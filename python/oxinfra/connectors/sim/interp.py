@@ -113,6 +113,15 @@ class Interpreter:
         self.stdin = ""
         self.status = 0
         self.subs: tuple[tuple[str, str], ...] = ()
+        self.identity_read = False  # a command printed something only this machine has
+
+    def state(self) -> tuple[Any, ...]:
+        """What survives between scripts (see :meth:`restore_state`)."""
+        return (dict(self.vars), dict(self.funcs), list(self.positional), self.user, self.cwd, self.status)
+
+    def restore_state(self, state: tuple[Any, ...]) -> None:
+        vars_, funcs, positional, self.user, self.cwd, self.status = state
+        self.vars, self.funcs, self.positional = dict(vars_), dict(funcs), list(positional)
 
     # -- entry --------------------------------------------------------------------------
 
@@ -345,6 +354,10 @@ class Interpreter:
         builtin = _BUILTINS.get(name)
         if builtin is None:
             return 0  # any other program: succeeds, prints nothing, changes nothing
+        if name not in _READ_ONLY:
+            self.host.pristine = None  # it may change the machine (mkdir, chmod, sed -i, ...)
+        elif name == "uname":
+            self.identity_read = True  # prints the machine's name
         try:
             return builtin(self, argv)
         except FsError as exc:
@@ -410,3 +423,11 @@ class Interpreter:
 #: :mod:`oxinfra.connectors.sim.commands` (which the package imports), and looked up here
 #: directly (one dict lookup per command, no indirection).
 _BUILTINS: dict[str, Callable[[Interpreter, list[str]], int]] = {}
+
+#: Commands that never change the filesystem (those that run another command run it
+#: through :meth:`Interpreter.call` again, which judges that one).
+_READ_ONLY = frozenset({
+    ":", "true", "false", "test", "[", "echo", "printf", "exit", "break", "export", "cd", "sleep",
+    "command", "id", "uname", "stat", "readlink", "sha1sum", "sha256sum", "md5sum", "grep", "cat",
+    "base64", "tail", "sh", "sudo", "su", "timeout",
+})

@@ -1,0 +1,106 @@
+"""Compute once, reuse: hosts with equal operation arguments and equal facts get equal plans.
+
+A fleet runs the same deploy on many hosts, and most operation calls are the same on all of
+them (same arguments, same global arguments, same deploy directory). Two things are reused
+within one run:
+
+* **Discovery** (:func:`oxinfra.api.operation.discover`): an operation call whose arguments
+  are plain values (strings, numbers, bytes, lists, tuples, dicts, sets of them) is run with
+  no facts once per distinct call; the facts it asks for and, for operations that read none,
+  its commands are shared by every host that makes the same call.
+* **Plans** (:class:`oxinfra.api.runner.HostRun`): a host whose every call was shared has a
+  *class*: the tuple of those shared calls. Hosts of one class whose first fact batch
+  returned byte-identical output are planned once; the others replay that plan.
+
+Nothing is shared that may depend on the host itself: a call whose operation reads the host
+(``host.name``, ``host.data``, a template that names ``host``; see
+:data:`oxinfra.api.context.host_reads`) while it is discovered or planned, a call with
+``_if`` conditions, and a host whose planning needed facts beyond its first batch are
+computed for that host alone. Operations must therefore be functions of their arguments,
+their facts and the host object -- which every built-in one is.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Any
+
+__all__ = ["RunMemo", "SharedCall", "call_key", "freeze", "run_memo"]
+
+_ATOMS = (str, int, float, bool, bytes, type(None))
+
+
+class _Unfreezable(Exception):
+    pass
+
+
+def _freeze(value: Any) -> Any:
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind in _ATOMS:
+        return (kind, value)  # 1, 1.0 and True are equal keys otherwise
+    if kind is list or kind is tuple:
+        return (kind, tuple([_freeze(v) for v in value]))
+    if kind is dict:
+        return (dict, tuple([(_freeze(k), _freeze(v)) for k, v in value.items()]))
+    if kind is set or kind is frozenset:
+        return (kind, frozenset([_freeze(v) for v in value]))
+    raise _Unfreezable
+
+
+def freeze(value: Any) -> Any:
+    """A hashable key equal for equal plain values (type included), or None for values of
+    other types (objects, functions): those calls are not shared."""
+    try:
+        return _freeze(value)
+    except _Unfreezable:
+        return None
+
+
+def call_key(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], global_args: Any,
+             directory: str | None) -> tuple[Any, ...] | None:
+    """What makes two operation calls the same call, or None if this one is not shareable."""
+    if getattr(global_args, "if") is not None:
+        return None
+    try:
+        return (
+            func,
+            directory,
+            _freeze(args),
+            tuple([(k, _freeze(v)) for k, v in kwargs.items()]),
+            global_args.sudo, global_args.sudo_user, global_args.su_user,
+            _freeze(global_args.env), global_args.chdir, global_args.ignore_errors,
+            global_args.timeout, global_args.retries, global_args.retry_delay,
+        )
+    except _Unfreezable:
+        return None
+
+
+class SharedCall:
+    """What discovery found for one distinct call: shared by every host making it.
+    Compared by identity, so a host's class (a tuple of these) hashes fast."""
+
+    __slots__ = ("first_facts", "precomputed", "memo")
+
+    def __init__(self, first_facts: list[Any], precomputed: Any, memo: dict[str, Any]) -> None:
+        self.first_facts = first_facts
+        self.precomputed = precomputed
+        self.memo = memo
+
+
+class RunMemo:
+    """The reuse tables of one run (per process: each shard has its own)."""
+
+    __slots__ = ("calls", "plans", "hits", "misses")
+
+    def __init__(self) -> None:
+        self.calls: dict[tuple[Any, ...], SharedCall] = {}
+        # (class, first-batch outputs) -> the plan outcome of every operation, or None when
+        # that plan may not be reused (see HostRun).
+        self.plans: dict[tuple[Any, ...], Any] = {}
+        self.hits = 0
+        self.misses = 0
+
+
+run_memo: ContextVar[RunMemo | None] = ContextVar("oxinfra_run_memo", default=None)
