@@ -45,12 +45,13 @@ _SPEC: dict[str, tuple[Callable[[Any], bool], str, Any]] = {
     "_retry_delay": (_is_number, "a number of seconds", 5),
 }
 GLOBAL_ARG_NAMES = frozenset(_SPEC)
+_UNSET = object()
 
 
 class GlobalArgs:
     """The validated global arguments of one operation call (defaults filled in)."""
 
-    __slots__ = tuple(name.lstrip("_") for name in _SPEC)
+    __slots__ = tuple(name.lstrip("_") for name in _SPEC) + ("_key",)
 
     sudo: bool
     sudo_user: str | None
@@ -65,6 +66,25 @@ class GlobalArgs:
     def __init__(self, values: dict[str, Any]) -> None:
         for name, (_, _, default) in _SPEC.items():
             setattr(self, name.lstrip("_"), values.get(name, default))
+        self._key: Any = _UNSET
+
+    @property
+    def key(self) -> Any:
+        """A hashable value equal for equal global arguments, or None when they hold
+        conditions (``_if``) or values that are not plain (see :mod:`oxinfra.api.reuse`)."""
+        key = self._key
+        if key is _UNSET:
+            from oxinfra.api.reuse import freeze
+
+            if getattr(self, "if") is not None:
+                key = None
+            else:
+                env = freeze(self.env)
+                key = None if env is None and self.env is not None else (
+                    self.sudo, self.sudo_user, self.su_user, env, self.chdir, self.ignore_errors,
+                    freeze(self.timeout), self.retries, freeze(self.retry_delay))
+            self._key = key
+        return key
 
     @property
     def conditions(self) -> list[Callable[[], Any]]:
@@ -82,10 +102,20 @@ class GlobalArgs:
 
 
 def split_global_args(
-    kwargs: dict[str, Any], inherited: dict[str, Any], where: str
+    kwargs: dict[str, Any], inherited: dict[str, Any], where: str | Callable[[], str]
 ) -> tuple[GlobalArgs, dict[str, Any]]:
     """Take the global arguments out of ``kwargs``; validate them; merge ``inherited`` (from
-    an enclosing ``@deploy``) under them. Returns the globals and the operation's own kwargs."""
+    an enclosing ``@deploy``) under them. Returns the globals and the operation's own kwargs
+    (``kwargs`` itself when it holds no global argument and nothing is inherited: the
+    defaults are one shared, never changed value). ``where`` names the call in errors."""
+    if not inherited:
+        for key in kwargs:
+            if key[0] == "_":
+                break
+        else:
+            return DEFAULT, kwargs
+    if callable(where):
+        where = where()
     own: dict[str, Any] = {}
     values = dict(inherited)
     for key, value in kwargs.items():
@@ -101,3 +131,7 @@ def split_global_args(
         else:
             own[key] = value
     return GlobalArgs(values), own
+
+
+#: The global arguments of a call that gives none (shared: GlobalArgs values are never changed).
+DEFAULT = GlobalArgs({})

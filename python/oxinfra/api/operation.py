@@ -181,25 +181,32 @@ class Recorder:
         """The key of the current call: the chain of deploy-code lines that led to it, plus
         how many times this chain has been seen on this host (loops)."""
         frame = sys._getframe(2)
-        chain: list[tuple[str, int]] = []
         stop = self.stop_code
-        while frame is not None and frame.f_code is not stop:
-            filename = frame.f_code.co_filename
-            if not filename.startswith(_PACKAGE_DIR):
-                chain.append((filename, frame.f_lineno))
-            frame = frame.f_back  # type: ignore[assignment]
-        chain.reverse()
-        site = tuple(chain)
+        back = frame.f_back
+        filename = frame.f_code.co_filename
+        if back is not None and back.f_code is stop and not filename.startswith(_PACKAGE_DIR):
+            site: tuple[tuple[str, int], ...] = ((filename, frame.f_lineno),)  # top level of a deploy file
+        else:
+            chain: list[tuple[str, int]] = []
+            walk: Any = frame
+            while walk is not None and walk.f_code is not stop:
+                filename = walk.f_code.co_filename
+                if not filename.startswith(_PACKAGE_DIR):
+                    chain.append((filename, walk.f_lineno))
+                walk = walk.f_back
+            chain.reverse()
+            site = tuple(chain)
         count = self._seen.get(site, 0)
         self._seen[site] = count + 1
-        if chain:
-            filename, line = chain[-1]
-            label = f"{os.path.basename(filename)}:{line}"
-        else:
-            label = "<unknown>"
+        label = _site_label(site[-1] if site else None)
         if count:
             label += f" (call {count + 1})"
         return site + (count,), label
+
+
+@functools.lru_cache(maxsize=4096)
+def _site_label(where: tuple[str, int] | None) -> str:
+    return f"{os.path.basename(where[0])}:{where[1]}" if where else "<unknown>"
 
 
 _recorder: ContextVar[Recorder | None] = ContextVar("oxinfra_recorder", default=None)
@@ -334,7 +341,7 @@ def operation(func: Callable[..., Any] | None = None, *, is_idempotent: bool = T
         if not inspect.isgeneratorfunction(gen_func):
             raise TypeError(f"@operation needs a generator function (one that yields): {gen_func.__qualname__}")
         signature = inspect.signature(gen_func)
-        valid_shapes: set[tuple[int, frozenset[str]]] = set()
+        valid_shapes: set[tuple[Any, ...]] = set()
         module = gen_func.__module__.rsplit(".", 1)[-1]
         op_name = f"{module}.{gen_func.__name__}"
 
@@ -347,15 +354,14 @@ def operation(func: Callable[..., Any] | None = None, *, is_idempotent: bool = T
                     "or oxinfra.api.run()"
                 )
             key, label = recorder.call_site()
-            where = f"{label}: {op_name}()"
-            global_args, own = split_global_args(kwargs, recorder.deploy_args[-1], where)
+            global_args, own = split_global_args(kwargs, recorder.deploy_args[-1], lambda: f"{label}: {op_name}()")
             name = own.pop("name", None)
-            shape = (len(args), frozenset(own))
+            shape = (len(args), *own)
             if shape not in valid_shapes:  # arity and names only: the same shape binds the same way
                 try:
                     signature.bind(*args, **own)
                 except TypeError as exc:
-                    raise OperationTypeError(f"{where}: {exc}") from None
+                    raise OperationTypeError(f"{label}: {op_name}(): {exc}") from None
                 valid_shapes.add(shape)
             display = name or op_name
             if recorder.deploy_names:

@@ -58,21 +58,23 @@ def freeze(value: Any) -> Any:
         return None
 
 
+_ATOM_SET = frozenset(_ATOMS)
+
+
 def call_key(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], global_args: Any,
              directory: str | None) -> tuple[Any, ...] | None:
     """What makes two operation calls the same call, or None if this one is not shareable."""
-    if getattr(global_args, "if") is not None:
+    globals_key = global_args.key
+    if globals_key is None:
         return None
+    types = tuple(map(type, kwargs.values()))
+    if not args and _ATOM_SET.issuperset(types):  # the usual call: keywords with plain values
+        return (func, directory, tuple(kwargs.items()), types, globals_key)
     try:
-        return (
-            func,
-            directory,
-            _freeze(args),
-            tuple([(k, _freeze(v)) for k, v in kwargs.items()]),
-            global_args.sudo, global_args.sudo_user, global_args.su_user,
-            _freeze(global_args.env), global_args.chdir, global_args.ignore_errors,
-            global_args.timeout, global_args.retries, global_args.retry_delay,
-        )
+        items = []
+        for k, v in kwargs.items():
+            items.append((k, v if type(v) is str else _freeze(v)))
+        return (func, directory, _freeze(args), tuple(items), globals_key)
     except _Unfreezable:
         return None
 
@@ -92,10 +94,12 @@ class SharedCall:
 class RunMemo:
     """The reuse tables of one run (per process: each shard has its own)."""
 
-    __slots__ = ("calls", "plans", "hits", "misses")
+    __slots__ = ("calls", "plans", "fact_scripts", "hits", "misses")
 
     def __init__(self) -> None:
         self.calls: dict[tuple[Any, ...], SharedCall] = {}
+        # class -> the first fact batch's script (oxinfra.api.script.FactScript)
+        self.fact_scripts: dict[tuple[Any, ...], Any] = {}
         # (class, first-batch outputs) -> the plan outcome of every operation, or None when
         # that plan may not be reused (see HostRun).
         self.plans: dict[tuple[Any, ...], Any] = {}

@@ -23,7 +23,7 @@ from oxinfra.api.operation import FunctionCommand, OpCall
 from oxinfra.api.plan import HostPlanner, OpPlan
 from oxinfra.api.report import Timings
 from oxinfra.api.reuse import RunMemo, run_memo
-from oxinfra.api.script import ScriptBuilder, done_marker, new_nonce, render_commands
+from oxinfra.api.script import FactScript, ScriptBuilder, done_marker, new_nonce, render_commands
 from oxinfra.connectors import connect
 from oxinfra.connectors.ssh import ConnectSettings
 from oxinfra.exceptions import ConnectError, DeployError, OperationError, OxinfraError
@@ -35,7 +35,10 @@ _UNSEEN = object()
 
 
 class HostResult:
-    """How one host's run went."""
+    """How one host's run went. ``ops`` holds one dict per operation (``op``, ``key``,
+    ``index``, ``status``, and ``commands``, ``noop``, ``error``, ``stdout``, ``stderr`` where
+    they apply); hosts with the same outcome may share these dicts: read them, don't change
+    them."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -118,6 +121,17 @@ class HostRun:
         for request, stdout, rc in found:
             self.planner.store(request, stdout, rc)
 
+    async def _gather_script(self, script: FactScript) -> list[tuple[FactRequest, bytes, int]]:
+        """Read facts with a script made for another host of the same class."""
+        if not script.requests:
+            return []
+        self.gathers += 1
+        builder = self.builder()
+        script.add_to(builder)
+        with self.result.timings.phase("facts"):
+            sections, _ = await self.round_trip(builder)
+        return builder.fact_results(sections)
+
     async def _gather_raw(self, requests: list[FactRequest]) -> list[tuple[FactRequest, bytes, int]]:
         """Read the facts not known yet in one round trip: each request's raw output."""
         todo = self.planner.missing(requests)
@@ -142,7 +156,6 @@ class HostRun:
         op.meta.stderr = stderr.decode("utf-8", "replace")
         op.meta.error = error
         record = {
-            "host": self.host.name,
             "op": op.name,
             "key": op.label,
             "index": op.index,
@@ -160,25 +173,25 @@ class HostRun:
         self.result.ops.append(record)
         if self.outcomes is not None:
             self.outcomes.append((op.index, status, error, op.meta.will_change, record, plan))
-        _emit(self.sink, {"event": "operation", **record, "_plan": plan})
+        _emit(self.sink, {"event": "operation", "host": self.host.name, **record, "_plan": plan})
 
     def _replay(self, outcomes: list[tuple[Any, ...]]) -> None:
-        """Report a dry plan computed on another host of the same class with the same facts."""
-        name = self.host.name
+        """Report a dry plan computed on another host of the same class with the same facts:
+        the same outcome records (they name no host, so hosts share them)."""
         ops = self.ops
-        sink = self.sink
-        records = self.result.ops
-        for index, status, error, will_change, shared, plan in outcomes:
-            op = ops[index]
-            meta = op.meta
+        for index, status, error, will_change, _, _ in outcomes:
+            meta = ops[index].meta
             meta.status = status if status != "not run" else None
             meta.will_change = will_change
             meta.error = error
-            record = {**shared, "host": name, "op": op.name, "key": op.label}
-            records.append(record)
-            if sink is not None:
-                stand_in = None if plan is None else SimpleNamespace(commands=plan.commands, noops=plan.noops, op=op)
-                sink({"event": "operation", **record, "_plan": stand_in})
+        self.result.ops.extend([record for _, _, _, _, record, _ in outcomes])
+        sink = self.sink
+        if sink is not None:
+            name = self.host.name
+            for index, _, _, _, record, plan in outcomes:
+                stand_in = None if plan is None else SimpleNamespace(commands=plan.commands, noops=plan.noops,
+                                                                     op=ops[index])
+                sink({"event": "operation", "host": name, **record, "_plan": stand_in})
 
     async def run(self, settings: ConnectSettings) -> HostResult:
         started = time.perf_counter()
@@ -245,7 +258,10 @@ class HostRun:
         class and first-batch output, replayed on the other hosts."""
         memo = self.memo
         assert memo is not None
-        found = await self._gather_raw(first)
+        script = memo.fact_scripts.get(cls)
+        if script is None:
+            script = memo.fact_scripts[cls] = FactScript(self.planner.missing(first), first=self.first_script)
+        found = await self._gather_script(script)
         key = (cls, tuple([(stdout, rc) for _, stdout, rc in found]))
         cached = memo.plans.get(key, _UNSEEN)
         if cached is not _UNSEEN and cached is not None:
@@ -264,10 +280,7 @@ class HostRun:
             host_reads.reset(token)
         # Reusable only if the plan came from the first batch alone and never read the host.
         if cached is _UNSEEN:
-            memo.plans[key] = None if reads[0] or self.gathers != 1 else [
-                (index, status, error, will_change,
-                 {k: v for k, v in record.items() if k not in ("host", "op", "key")}, plan)
-                for index, status, error, will_change, record, plan in self.outcomes]
+            memo.plans[key] = None if reads[0] or self.gathers != 1 else self.outcomes
         self.outcomes = None
 
     async def _dry_run(self) -> None:

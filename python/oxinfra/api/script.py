@@ -150,6 +150,11 @@ class StatBatch:
         self.nonce = nonce
         self.paths: list[bytes] = []
 
+    def with_nonce(self, nonce: str) -> "StatBatch":
+        copy = StatBatch(self.requests, nonce)
+        copy.index, copy.link_index, copy.paths = self.index, self.link_index, self.paths
+        return copy
+
     def split(self, sections: dict[int, tuple[str, bytes]]) -> list[tuple[Any, bytes, int]]:
         if self.index not in sections:
             return []
@@ -192,11 +197,38 @@ def _batchable(request: Any) -> bool:
     )
 
 
+class FactScript:
+    """The text of a fact batch made once and added to the scripts of many hosts (hosts of
+    one class ask for the same facts; see :mod:`oxinfra.api.reuse`). The text names the
+    nonce only through ``$__ox_n``, so it is the same on every host."""
+
+    __slots__ = ("requests", "first", "text", "owners", "capture")
+
+    def __init__(self, requests: list[Any], first: bool) -> None:
+        self.requests = requests
+        self.first = first
+        probe = ScriptBuilder("0" * 24, first=first)
+        parts, sections = len(probe.parts), len(probe.sections)
+        probe.add_facts(requests)
+        self.text = "".join(probe.parts[parts:])
+        self.owners = probe.sections[sections:]
+        self.capture = all(r.safe for r in requests)
+
+    def add_to(self, builder: "ScriptBuilder") -> None:
+        if builder.first != self.first or len(builder.sections) != (1 if self.first else 0):
+            raise ValueError("a FactScript goes into a script made like the one it was made for")
+        builder.parts.append(self.text)
+        nonce = builder.nonce
+        builder.sections.extend(o.with_nonce(nonce) if isinstance(o, StatBatch) else o for o in self.owners)
+        builder.capture = self.capture
+
+
 class ScriptBuilder:
     """Builds one round trip's script; ``sections`` maps marker index → what it belongs to."""
 
     def __init__(self, nonce: str, first: bool = False) -> None:
         self.nonce = nonce
+        self.first = first
         self.parts: list[str] = []
         self.sections: list[Any] = []
         if first:

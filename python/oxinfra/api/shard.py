@@ -86,6 +86,7 @@ async def run_sharded(
                     "exec_command": exec_command, "dry": dry, "cwd": os.getcwd(),
                     "parallel": max(1, parallel // len(payloads)) if parallel else None,
                     "connect_limit": max(1, 200 // len(payloads)),
+                    "events": on_event is not None,
                 }))
                 await proc.stdin.drain()
                 workers.append(proc)
@@ -180,15 +181,16 @@ async def _worker(job: dict[str, Any], read_go: Any, out: BinaryIO) -> None:
         _send(out, {"type": "event", "event": event})
 
     timings = Timings()
+    sink = on_event if job.get("events", True) else None  # nobody listens: send none
     try:
         files = load_deploy_files(job["deploy_files"], job["exec_command"])
         with import_path(files):
-            prepared = await prepare(inventory, files, on_event, timings, job["connect_limit"], job["parallel"])
+            prepared = await prepare(inventory, files, sink, timings, job["connect_limit"], job["parallel"])
             sequences, labels = distinct_sequences(prepared.evaluated)
             _send(out, {"type": "order", "sequences": sequences, "labels": labels})
             if read_go() != "go":  # the parent found an error: touch nothing
                 return
-            results = await execute(prepared, job["dry"], job["parallel"], on_event, timings)
+            results = await execute(prepared, job["dry"], job["parallel"], sink, timings)
     except OxinfraError as exc:
         kind = "deploy" if isinstance(exc, DeployError) else "other"
         _send(out, {"type": "error", "kind": kind, "message": str(exc), "exit_code": exc.exit_code})
