@@ -22,18 +22,23 @@ deploy_dir: ContextVar[str | None] = ContextVar("oxinfra_deploy_dir", default=No
 _current_host: ContextVar["Host | None"] = ContextVar("oxinfra_current_host", default=None)
 
 
-# While an operation is discovered or planned, a one-item list that is set to True when the
-# operation reads the host itself (``host.name``, ``host.data``, ``current_host()``): such a
-# call's result belongs to that host alone and is never reused for another host. Fact reads
-# are not host reads: they are keyed by their own values.
+# While an operation is discovered or planned, or a deploy file evaluated: ``[any, identity]``,
+# set when that code reads the host itself. ``any``: anything (``host.name``, ``host.data``,
+# ``current_host()``): an operation's result then belongs to that host alone and is never
+# reused for another. ``identity``: anything but ``host.data`` (deploy code that reads only
+# data gives the same calls on hosts with the same data). Fact reads are not host reads:
+# they are keyed by their own values. See oxinfra.api.reuse.
 host_reads: ContextVar[list[bool] | None] = ContextVar("oxinfra_host_reads", default=None)
 
 
-def note_host_read() -> None:
-    """Record that the operation being discovered or planned depends on the host itself."""
+def note_host_read(attr: str = "") -> None:
+    """Record that the code being run depends on the host itself (``attr`` read, or the
+    host object as a whole)."""
     cell = host_reads.get()
     if cell is not None:
         cell[0] = True
+        if attr != "data":
+            cell[1] = True
 
 
 def current_host() -> "Host":
@@ -74,7 +79,7 @@ class _HostProxy:
 
     def __getattr__(self, attr: str) -> Any:
         if attr not in _FACT_METHODS:
-            note_host_read()
+            note_host_read(attr)
         return getattr(_host_in_context(), attr)
 
     def __repr__(self) -> str:

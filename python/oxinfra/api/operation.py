@@ -166,6 +166,21 @@ class OpCall:
         self.shared: SharedCall | None = None
 
 
+    def for_host(self, host_name: str) -> "OpCall":
+        """This call as another host makes it (same arguments and shared discovery; its own
+        outcome). Only for calls whose discovery is shared (``shared``)."""
+        copy = _new_call(OpCall)
+        copy.key, copy.label, copy.name, copy.func = self.key, self.label, self.name, self.func
+        copy.args, copy.kwargs, copy.globals = self.args, self.kwargs, self.globals
+        copy.meta = OperationMeta(self.meta.op_name, host_name)
+        copy.first_facts, copy.precomputed, copy.index = self.first_facts, self.precomputed, self.index
+        copy.deploy_dir, copy.memo, copy.shell_safe, copy.shared = self.deploy_dir, self.memo, self.shell_safe, self.shared
+        return copy
+
+
+_new_call = object.__new__
+
+
 class Recorder:
     """Collects the operation calls of one host while its deploy files run."""
 
@@ -406,7 +421,7 @@ def discover(host: Any, call: OpCall) -> bool:
     first are noted so the first batch can gather them; an operation that reads no facts is
     planned here once. Returns whether the result may be shared with other hosts making the
     same call (the operation did not read the host itself)."""
-    reads = [False]
+    reads = [False, False]
     reads_token = host_reads.set(reads)
     token = fact_source.set(_no_facts)
     ctx_token = fact_context.set(call.globals.privilege)
