@@ -9,11 +9,10 @@ overlapping across hosts): ``connect_wait`` (waiting for a handshake slot), ``co
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
-from typing import Any, Iterator
+from typing import Any
 
 __all__ = ["Timings", "build_report", "write_report", "HOST_PHASES", "RUN_PHASES"]
 
@@ -21,16 +20,29 @@ RUN_PHASES = ("inventory", "compile", "evaluate", "order", "hosts")
 HOST_PHASES = ("connect_wait", "connect", "shell", "facts", "plan", "execute", "disconnect")
 
 
+class _Phase:
+    """``with timings.phase(name):`` (a class, not a generator: hosts time several phases
+    each, and a fleet has many hosts)."""
+
+    __slots__ = ("timings", "name", "started")
+
+    def __init__(self, timings: "Timings", name: str) -> None:
+        self.timings = timings
+        self.name = name
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *exc: Any) -> None:
+        timings, name = self.timings, self.name
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - self.started
+
+
 class Timings(dict[str, float]):
     """Seconds per phase; :meth:`phase` adds the time a block takes."""
 
-    @contextlib.contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self[name] = self.get(name, 0.0) + time.perf_counter() - started
+    def phase(self, name: str) -> _Phase:
+        return _Phase(self, name)
 
 
 def _stats(values: list[float]) -> dict[str, float]:

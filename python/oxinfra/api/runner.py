@@ -55,13 +55,16 @@ class HostResult:
         return sum(1 for op in self.ops if op["status"] == status)
 
     def summary(self) -> dict[str, Any]:
+        counts = {"changed": 0, "unchanged": 0, "failed": 0, "skipped": 0, "not run": 0}
+        for op in self.ops:
+            counts[op["status"]] += 1
         return {
             "status": self.status,
-            "changed": self.count("changed"),
-            "unchanged": self.count("unchanged"),
-            "failed": self.count("failed"),
-            "skipped": self.count("skipped"),
-            "not_run": self.count("not run"),
+            "changed": counts["changed"],
+            "unchanged": counts["unchanged"],
+            "failed": counts["failed"],
+            "skipped": counts["skipped"],
+            "not_run": counts["not run"],
             "round_trips": self.round_trips,
             "seconds": round(self.seconds, 3),
             **({"error": self.error} if self.error else {}),
@@ -123,16 +126,24 @@ class HostRun:
         for request, stdout, rc in found:
             self.planner.store(request, stdout, rc)
 
-    async def _gather_script(self, script: FactScript) -> list[tuple[FactRequest, bytes, int]]:
-        """Read facts with a script made for another host of the same class."""
+    async def _gather_script(self, script: FactScript) -> tuple[Any, list[tuple[FactRequest, bytes, int]] | None,
+                                                                  ScriptBuilder | None, Any]:
+        """Read facts with a script made for another host of the same class. Returns what
+        identifies the answer (equal for equal fact outputs), the facts if they were parsed
+        on the way, and what :meth:`_parse_script_answer` needs to parse them."""
         if not script.requests:
-            return []
+            return (), [], None, None
         self.gathers += 1
         builder = self.builder()
         script.add_to(builder)
         with self.result.timings.phase("facts"):
-            sections, _ = await self.round_trip(builder)
-        return builder.fact_results(sections)
+            out, _ = await self.shell.run(builder.build(), done_marker(self.nonce))
+        listed, _, _ = _core.demux(out, self.nonce)
+        link = script.link_index
+        if link is None or not any(i == link and data for i, _, data in listed):
+            return tuple(listed), None, builder, listed  # the sections name no nonce: they are the key
+        found = builder.fact_results({i: (status, data) for i, status, data in listed})
+        return tuple([(stdout, rc) for _, stdout, rc in found]), found, builder, listed
 
     async def _gather_raw(self, requests: list[FactRequest]) -> list[tuple[FactRequest, bytes, int]]:
         """Read the facts not known yet in one round trip: each request's raw output."""
@@ -263,14 +274,17 @@ class HostRun:
         script = memo.fact_scripts.get(cls)
         if script is None:
             script = memo.fact_scripts[cls] = FactScript(self.planner.missing(first), first=self.first_script)
-        found = await self._gather_script(script)
-        key = (cls, tuple([(stdout, rc) for _, stdout, rc in found]))
+        answer, found, builder, listed = await self._gather_script(script)
+        key = (cls, answer)
         cached = memo.plans.get(key, _UNSEEN)
         if cached is not _UNSEEN and cached is not None:
             memo.hits += 1
             self._replay(cached)
             return
         memo.misses += 1
+        if found is None:
+            assert builder is not None
+            found = builder.fact_results({i: (status, data) for i, status, data in listed})
         for request, stdout, rc in found:
             self.planner.store(request, stdout, rc)
         reads = [False, False]

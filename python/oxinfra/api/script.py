@@ -202,7 +202,7 @@ class FactScript:
     one class ask for the same facts; see :mod:`oxinfra.api.reuse`). The text names the
     nonce only through ``$__ox_n``, so it is the same on every host."""
 
-    __slots__ = ("requests", "first", "text", "owners", "capture")
+    __slots__ = ("requests", "first", "text", "owners", "capture", "link_index")
 
     def __init__(self, requests: list[Any], first: bool) -> None:
         self.requests = requests
@@ -213,6 +213,8 @@ class FactScript:
         self.text = "".join(probe.parts[parts:])
         self.owners = probe.sections[sections:]
         self.capture = all(r.safe for r in requests)
+        # The section that holds link targets: the only one whose output names the nonce.
+        self.link_index = next((o.link_index for o in self.owners if isinstance(o, StatBatch)), None)
 
     def add_to(self, builder: "ScriptBuilder") -> None:
         if builder.first != self.first or len(builder.sections) != (1 if self.first else 0):
