@@ -638,10 +638,13 @@ async def run_async(
         files = load_deploy_files(deploy_files, exec_command)
     with import_path(files):
         prepared = await prepare(inventory, files, on_event, timings, parallel=parallel)
-        with timings.phase("order"):
-            order = order_operations(prepared.evaluated)
-        _emit(on_event, {"event": "plan", "hosts": len(inventory.hosts), "operations": order, "dry": dry})
-        results = await execute(prepared, dry, parallel, on_event, timings)
+        try:
+            with timings.phase("order"):
+                order = order_operations(prepared.evaluated)
+            _emit(on_event, {"event": "plan", "hosts": len(inventory.hosts), "operations": order, "dry": dry})
+            results = await execute(prepared, dry, parallel, on_event, timings)
+        finally:
+            prepared.release()
     return RunResult(results, order, dry, timings)
 
 
@@ -662,6 +665,20 @@ class Prepared:
         self.evaluated: dict[str, list[OpCall] | None] = {}
         self.results: dict[str, HostResult] = {}
         self.memo = RunMemo()
+        self.frozen = False
+
+    def keep(self) -> None:
+        """Leave every object alive now (the evaluated calls of all hosts, which live until
+        the run ends) out of garbage collections until :meth:`release` (``gc.freeze``;
+        nothing is done if the process froze objects itself)."""
+        if not self.frozen and gc.get_freeze_count() == 0:
+            gc.freeze()
+            self.frozen = True
+
+    def release(self) -> None:
+        if self.frozen:
+            gc.unfreeze()
+            self.frozen = False
 
 
 async def prepare(inventory: Inventory, files: list[DeployFile], on_event: EventSink | None,
@@ -685,6 +702,7 @@ async def prepare(inventory: Inventory, files: list[DeployFile], on_event: Event
         try:
             with fewer_collections(pause=True):
                 evaluated.update(_evaluate_all(inventory, files))
+                prepared.keep()  # before collections resume: they would scan all of it once more
             await asyncio.gather(*(with_facts(h) for h in inventory.hosts if evaluated[h.name] is None))
         finally:
             run_memo.reset(memo_token)
@@ -705,8 +723,11 @@ async def execute(prepared: Prepared, dry: bool, parallel: int | None, on_event:
             prepared.evaluated[host.name] = None  # a finished host keeps only its result
             host._facts = None
 
-    with timings.phase("hosts"), fewer_collections():
-        await asyncio.gather(*(one(h) for h in hosts if h.name not in results))
+    try:
+        with timings.phase("hosts"), fewer_collections():
+            await asyncio.gather(*(one(h) for h in hosts if h.name not in results))
+    finally:
+        prepared.release()
     return {h.name: results[h.name] for h in hosts}
 
 

@@ -186,11 +186,14 @@ async def _worker(job: dict[str, Any], read_go: Any, out: BinaryIO) -> None:
         files = load_deploy_files(job["deploy_files"], job["exec_command"])
         with import_path(files):
             prepared = await prepare(inventory, files, sink, timings, job["connect_limit"], job["parallel"])
-            sequences, labels = distinct_sequences(prepared.evaluated)
-            _send(out, {"type": "order", "sequences": sequences, "labels": labels})
-            if read_go() != "go":  # the parent found an error: touch nothing
-                return
-            results = await execute(prepared, job["dry"], job["parallel"], sink, timings)
+            try:
+                sequences, labels = distinct_sequences(prepared.evaluated)
+                _send(out, {"type": "order", "sequences": sequences, "labels": labels})
+                if read_go() != "go":  # the parent found an error: touch nothing
+                    return
+                results = await execute(prepared, job["dry"], job["parallel"], sink, timings)
+            finally:
+                prepared.release()
     except OxinfraError as exc:
         kind = "deploy" if isinstance(exc, DeployError) else "other"
         _send(out, {"type": "error", "kind": kind, "message": str(exc), "exit_code": exc.exit_code})
