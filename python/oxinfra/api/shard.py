@@ -25,7 +25,7 @@ import sys
 from types import SimpleNamespace
 from typing import Any, BinaryIO
 
-from oxinfra.api.host import Host
+from oxinfra.api.host import Host, HostData, connector_of
 from oxinfra.api.inventory import Inventory
 from oxinfra.api.report import Timings
 from oxinfra.exceptions import DeployError, OxinfraError
@@ -45,8 +45,19 @@ async def _read(stream: asyncio.StreamReader) -> Any:
     return pickle.loads(await stream.readexactly(_HEADER.unpack(header)[0]))
 
 
-def _host_payload(host: Host) -> tuple[str, dict[str, Any], list[str]]:
-    return host.name, host.data.dict(), list(host.groups)
+def _host_payload(host: Host) -> tuple[str, tuple[Any, ...], list[str]]:
+    """A host as a worker gets it: its data as its chain of layers, which hosts of the same
+    groups share (pickled once per message), so workers reuse evaluation as one process
+    does (see oxinfra.api.reuse)."""
+    layers = getattr(host.data, "_layers", None)
+    return host.name, layers if layers is not None else (host.data.dict(),), list(host.groups)
+
+
+def _host_from_payload(name: str, layers: tuple[Any, ...], groups: list[str]) -> Host:
+    host = Host(name, None, groups)
+    host.data = HostData(name, layers=layers)
+    host.connector, host.target = connector_of(name, host.data)
+    return host
 
 
 async def run_sharded(
@@ -172,7 +183,7 @@ async def _worker(job: dict[str, Any], read_go: Any, out: BinaryIO) -> None:
     from oxinfra.api.runner import distinct_sequences, execute, load_deploy_files, prepare
 
     os.chdir(job["cwd"])
-    inventory: Any = _Slice([Host(name, data, groups) for name, data, groups in job["hosts"]])
+    inventory: Any = _Slice([_host_from_payload(*payload) for payload in job["hosts"]])
 
     def on_event(event: dict[str, Any]) -> None:
         plan = event.pop("_plan", None)
