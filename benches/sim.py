@@ -2,6 +2,7 @@
 """oxinfra at scale with no network: N simulated hosts (``@sim/NAME``), one deploy.
 
     python benches/sim.py --hosts 1000 10000 100000 --ops 20 [--dry] [--runs 2]
+                          [--fleet uniform|per-host] [--shards N]
                           [--out results.json] [--plot seconds.png] [--profile 10000]
 
 For each N, in a fresh child process (so peak RSS and caches are that N's own):
@@ -16,7 +17,13 @@ For each N, in a fresh child process (so peak RSS and caches are that N's own):
 * records the run phases of ``result.timings`` (``compile``, ``evaluate``, ``order``,
   ``hosts``), the per-host phase sums of the report (``facts``, ``plan``, ``execute``), the
   seconds the simulator itself spent answering scripts, wall and CPU seconds of the run,
-  inventory load seconds and the peak RSS of the process.
+  inventory load seconds and the peak RSS of the process (with ``--shards``: CPU includes the
+  workers, RSS is the largest process's, and the simulator's seconds are not seen).
+
+``--fleet uniform`` (default) runs the deploy as on a real fleet: one root for every host,
+nothing named after the host, so every call is equal on every host and is computed once
+(docs/architecture.md, "Compute once, reuse"). ``--fleet per-host`` runs standard-10 as is:
+every path names the host, nothing can be shared -- the cost when nothing is alike.
 
 Prints a table; ``--out`` writes every number as JSON; ``--plot`` draws seconds vs N
 (log-log, needs matplotlib); ``--profile N`` runs that N under cProfile and prints the top
@@ -101,12 +108,19 @@ def write_workdir(directory: Path, hosts: int, ops: int, fleet: str = "uniform")
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak RSS of this process, or of its largest worker (--shards) if that is larger."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, workers) / 1024.0
 
 
 def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """CPU seconds of this process and of its finished workers (--shards)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
 
 
 # --------------------------------------------------------------------------------------------
