@@ -222,7 +222,10 @@ def print_table(rows: list[dict[str, Any]], runs: int) -> None:
                   + ("" if r["success"] else "  NOT ALL HOSTS SUCCEEDED"))
 
 
-def plot(rows: list[dict[str, Any]], path: str, title: str) -> None:
+def plot(rows: list[dict[str, Any]], path: str, title: str,
+         others: list[dict[str, Any]] | None = None) -> None:
+    """Seconds vs hosts, log-log: this invocation's phases and total (inventory + run), and
+    the total of each result file in ``others`` (``--plot-with``)."""
     try:
         import matplotlib
 
@@ -231,17 +234,26 @@ def plot(rows: list[dict[str, Any]], path: str, title: str) -> None:
     except ImportError:
         print("matplotlib is not installed: no plot (pip install matplotlib)", file=sys.stderr)
         return
+
+    def total(row: dict[str, Any]) -> float:
+        return row["inventory_s"] + row["run1"]["wall_s"]
+
     ns = [row["hosts"] for row in rows]
+    fleet = rows[0].get("fleet", "uniform") if rows else "uniform"
     series = {
-        "wall (run 1)": [row["run1"]["wall_s"] for row in rows],
+        f"total, {fleet} fleet": [total(row) for row in rows],
         "evaluate": [row["run1"]["phases"]["evaluate"] for row in rows],
-        "hosts (plan + execute)": [row["run1"]["phases"]["hosts"] for row in rows],
-        "simulator": [row["run1"]["sim_s"] for row in rows],
+        "hosts (facts + plan)": [row["run1"]["phases"]["hosts"] for row in rows],
         "inventory load": [row["inventory_s"] for row in rows],
     }
     fig, ax = plt.subplots(figsize=(7, 5))
     for label, values in series.items():
         ax.plot(ns, [max(v, 1e-3) for v in values], marker="o", label=label)
+    for other in others or []:
+        other_rows = other["rows"]
+        label = f"total, {other_rows[0].get('fleet', '?')} fleet" if other_rows else "other"
+        ax.plot([r["hosts"] for r in other_rows], [max(total(r), 1e-3) for r in other_rows],
+                marker="s", linestyle="--", label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("hosts")
@@ -276,6 +288,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, choices=(1, 2), help="2: also time the second run")
     parser.add_argument("--out", help="write the results as JSON")
     parser.add_argument("--plot", help="write a PNG of seconds vs hosts (log-log)")
+    parser.add_argument("--plot-with", nargs="*", default=[], metavar="JSON",
+                        help="also draw the totals of these earlier --out files")
     parser.add_argument("--profile", type=int, metavar="N", help="also profile the run of N hosts (cProfile)")
     parser.add_argument("--profile-out", default="sim-profile.prof", help="where --profile writes its stats")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
@@ -306,7 +320,8 @@ def main() -> None:
         print(f"results: {args.out}")
     if args.plot and rows:
         kind = "dry run" if args.dry else "run 1"
-        plot(rows, args.plot, f"oxinfra on simulated hosts: {args.ops} ops, {kind}")
+        others = [json.loads(Path(p).read_text()) for p in args.plot_with]
+        plot(rows, args.plot, f"oxinfra on simulated hosts: {args.ops} ops, {kind}", others)
 
 
 if __name__ == "__main__":
