@@ -322,12 +322,7 @@ def test_nothing_stays_frozen_after_a_run_or_a_deploy_error(tmp_path: Path) -> N
     assert gc.isenabled() and gc.get_threshold() == threshold
 
 
-FROZEN_BUG = ("prepare() freezes the evaluated objects (Prepared.keep) before it evaluates deploys that "
-              "read facts; a DeployError there escapes prepare() and nothing calls Prepared.release(): "
-              "the process stays gc-frozen")
 
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=FROZEN_BUG)
 def test_nothing_stays_frozen_after_a_deploy_error_in_a_deploy_reading_facts(tmp_path: Path) -> None:
     bad = _deploy(tmp_path, """
         from oxinfra import host
@@ -385,11 +380,7 @@ def test_sharded_run_gives_the_same_statuses(tmp_path: Path) -> None:
     assert _statuses(real_sharded) == _statuses(run(inventory, [deploy])) == _statuses(single)
 
 
-FLOAT_BUG = ("call_key compares float arguments with ==: 0.0 and -0.0 are one key, so a host passing "
-             "-0.0 gets the discovery (commands) of a host passing 0.0")
 
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=FLOAT_BUG)
 def test_float_arguments_equal_but_different_are_not_shared(tmp_path: Path) -> None:
     deploy = _deploy(tmp_path, 'import reuse_helpers\nfrom oxinfra import host\nreuse_helpers.number(x=host.data.v)\n')
     inventory = _inventory(tmp_path, [("@sim/a", {"v": 0.0}), ("@sim/b", {"v": -0.0})])
@@ -400,12 +391,7 @@ def test_float_arguments_equal_but_different_are_not_shared(tmp_path: Path) -> N
     assert plans["@sim/b"]["reuse_helpers.number"] == ["echo -0.0"]
 
 
-MEMO_BUG = ("op_memo() is documented as kept with the call *on this host*, but a shared call's memo "
-            "(SharedCall.memo) is one dict for every host making the call: what planning stores there "
-            "on one host is read by the next")
 
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=MEMO_BUG)
 def test_op_memo_is_per_host(tmp_path: Path) -> None:
     deploy = _deploy(tmp_path, 'import reuse_helpers\nreuse_helpers.memo_stamp(name="m", path="/srv/m")\n')
     inventory = _inventory(tmp_path, [("@sim/a", {"stamp": "A"}), ("@sim/b", {"stamp": "B"})])

@@ -174,7 +174,10 @@ class OpCall:
         copy.args, copy.kwargs, copy.globals = self.args, self.kwargs, self.globals
         copy.meta = OperationMeta(self.meta.op_name, host_name)
         copy.first_facts, copy.precomputed, copy.index = self.first_facts, self.precomputed, self.index
-        copy.deploy_dir, copy.memo, copy.shell_safe, copy.shared = self.deploy_dir, self.memo, self.shell_safe, self.shared
+        shared = self.shared
+        assert shared is not None
+        copy.deploy_dir, copy.shell_safe, copy.shared = self.deploy_dir, self.shell_safe, shared
+        copy.memo = dict(shared.memo)
         return copy
 
 
@@ -393,12 +396,12 @@ def operation(func: Callable[..., Any] | None = None, *, is_idempotent: bool = T
             shared = memo.calls.get(shared_key) if shared_key is not None else None
             if shared is None:
                 if discover(recorder.host, call) and shared_key is not None:
-                    shared = memo.calls[shared_key] = SharedCall(call.first_facts, call.precomputed, call.memo)
+                    shared = memo.calls[shared_key] = SharedCall(call.first_facts, call.precomputed, dict(call.memo))
                     call.shared = shared
             else:
                 call.first_facts = shared.first_facts
                 call.precomputed = shared.precomputed
-                call.memo = shared.memo
+                call.memo = dict(shared.memo)  # op_memo() is the host's own; discovery's work is kept
                 call.shared = shared
             return meta
 

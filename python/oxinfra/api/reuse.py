@@ -38,6 +38,8 @@ def _freeze(value: Any) -> Any:
     kind = type(value)
     if kind is str:
         return value
+    if kind is float:
+        return (float, value.hex())  # 0.0 == -0.0, and nan != nan
     if kind in _ATOMS:
         return (kind, value)  # 1, 1.0 and True are equal keys otherwise
     if kind is list or kind is tuple:
@@ -58,7 +60,8 @@ def freeze(value: Any) -> Any:
         return None
 
 
-_ATOM_SET = frozenset(_ATOMS)
+# Values whose == is exact (floats are not: 0.0 == -0.0); they key a call as they are.
+_ATOM_SET = frozenset({str, int, bool, bytes, type(None)})
 
 
 def call_key(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], global_args: Any,
@@ -81,7 +84,8 @@ def call_key(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], global_ar
 
 class SharedCall:
     """What discovery found for one distinct call: shared by every host making it.
-    Compared by identity, so a host's class (a tuple of these) hashes fast."""
+    Compared by identity, so a host's class (a tuple of these) hashes fast. ``memo`` is what
+    the operation kept in ``op_memo()`` during discovery; each host starts its own copy."""
 
     __slots__ = ("first_facts", "precomputed", "memo")
 

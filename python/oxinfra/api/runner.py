@@ -289,6 +289,7 @@ class HostRun:
             self.planner.store(request, stdout, rc)
         reads = [False, False]
         token = host_reads.set(reads)
+        gathers = self.gathers
         self.outcomes = []
         try:
             await self._dry_run()
@@ -296,7 +297,7 @@ class HostRun:
             host_reads.reset(token)
         # Reusable only if the plan came from the first batch alone and never read the host.
         if cached is _UNSEEN:
-            memo.plans[key] = None if reads[0] or self.gathers != 1 else self.outcomes
+            memo.plans[key] = None if reads[0] or self.gathers != gathers else self.outcomes
         self.outcomes = None
 
     async def _dry_run(self) -> None:
@@ -704,6 +705,9 @@ async def prepare(inventory: Inventory, files: list[DeployFile], on_event: Event
                 evaluated.update(_evaluate_all(inventory, files))
                 prepared.keep()  # before collections resume: they would scan all of it once more
             await asyncio.gather(*(with_facts(h) for h in inventory.hosts if evaluated[h.name] is None))
+        except BaseException:
+            prepared.release()
+            raise
         finally:
             run_memo.reset(memo_token)
     return prepared
