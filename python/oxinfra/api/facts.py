@@ -100,14 +100,15 @@ class FactRequest:
 
     __slots__ = ("cls", "kwargs", "context", "key", "fact", "command", "safe", "path")
 
-    def __init__(self, cls: type[FactBase[Any]], kwargs: dict[str, Any], context: tuple[Any, ...]):
+    def __init__(self, cls: type[FactBase[Any]], kwargs: dict[str, Any], context: tuple[Any, ...],
+                 items: tuple[tuple[str, Any], ...] | None = None):
         self.cls = cls
         self.kwargs = kwargs
         self.context = context
         self.safe = cls.shell_safe
         # The fact's path, normalised, when it has an absolute one (what changes are matched on).
         path = kwargs.get("path")
-        self.path = posixpath.normpath(path) if isinstance(path, str) and path.startswith("/") else None
+        self.path = _normalised(path) if isinstance(path, str) and path.startswith("/") else None
         self.fact = cls()
         try:
             self.command = self.fact.command(**kwargs)
@@ -117,10 +118,23 @@ class FactRequest:
             self.command = str(self.command)
         # By name and command, not by class object: a fact class defined in a deploy file is
         # a new object each time the file is evaluated again (after gathering what it read).
-        self.key = (cls.__module__, cls.__qualname__, self.command, repr(sorted(kwargs.items())), context)
+        if items is None:
+            try:
+                items = tuple(sorted(kwargs.items()))
+                hash(items)
+            except TypeError:  # unhashable values: compared by their text
+                items = repr(sorted(kwargs.items()))  # type: ignore[assignment]
+        self.key = (cls.__module__, cls.__qualname__, self.command, items, context)
 
     def __repr__(self) -> str:
         return f"FactRequest({self.cls.name}, {self.kwargs!r})"
+
+
+def _normalised(path: str) -> str:
+    """``posixpath.normpath``, without a new string for a path that is already normal."""
+    if "//" in path or "/." in path or (path.endswith("/") and path != "/"):
+        return posixpath.normpath(path)
+    return path
 
 
 class FactMissing(Exception):
@@ -151,6 +165,7 @@ def resolve_fact(host: Any, cls: type, args: tuple[Any, ...], kwargs: dict[str, 
     # Global arguments such as _sudo given to get_fact set the privilege context.
     context = fact_context.get()
     if any(k.startswith("_") for k in kwargs):
+        kwargs = dict(kwargs)  # the caller's dict stays as it was
         sudo = kwargs.pop("_sudo", None)
         sudo_user = kwargs.pop("_sudo_user", None)
         su_user = kwargs.pop("_su_user", None)
@@ -173,13 +188,14 @@ def resolve_fact(host: Any, cls: type, args: tuple[Any, ...], kwargs: dict[str, 
             cache = host._facts = {}
         except AttributeError:  # not an oxinfra Host (tests may pass stand-ins)
             return source(host, FactRequest(cls, kwargs, context))
+    items = tuple(sorted(kwargs.items()))
     try:
-        cheap = (cls, tuple(sorted(kwargs.items())), context)
+        cheap = (cls, items, context)
         request = cache.get(cheap)
     except TypeError:  # unhashable argument values
         cheap, request = None, None
     if request is None:
-        request = FactRequest(cls, kwargs, context)
+        request = FactRequest(cls, dict(kwargs), context, items if cheap is not None else None)
         if cheap is not None:
             cache[cheap] = request
     return source(host, request)

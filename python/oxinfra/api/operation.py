@@ -104,7 +104,7 @@ class OperationMeta:
         self.stdout = ""
         self.stderr = ""
         self.error: str | None = None
-        self.noop_reasons: list[str] = []
+        self.noop_reasons: list[str] | tuple[str, ...] = ()
 
     def _require(self, what: str) -> None:
         if self.will_change is None and self.status is None:
@@ -156,11 +156,11 @@ class OpCall:
         self.kwargs = kwargs
         self.globals = global_args
         self.meta = meta
-        self.first_facts: list[FactRequest] = []
+        self.first_facts: list[FactRequest] | tuple[FactRequest, ...] = ()
         self.precomputed: tuple[list[Any], PlanContext] | None = None
         self.index = 0
         self.deploy_dir = deploy_dir.get()
-        self.memo: dict[str, Any] = {}
+        self.memo: dict[str, Any] | None = None  # op_memo(), made when first used
         self.shell_safe = bool(getattr(func, "_oxinfra_shell_safe", False))
         # The discovery shared with every host making the same call (api/reuse.py), if any.
         self.shared: SharedCall | None = None
@@ -177,7 +177,7 @@ class OpCall:
         shared = self.shared
         assert shared is not None
         copy.deploy_dir, copy.shell_safe, copy.shared = self.deploy_dir, self.shell_safe, shared
-        copy.memo = dict(shared.memo)
+        copy.memo = dict(shared.memo) if shared.memo else None
         return copy
 
 
@@ -216,10 +216,16 @@ class Recorder:
             site = tuple(chain)
         count = self._seen.get(site, 0)
         self._seen[site] = count + 1
-        label = _site_label(site[-1] if site else None)
-        if count:
-            label += f" (call {count + 1})"
+        if not count:
+            return _first_call_key(site), _site_label(site[-1] if site else None)
+        label = _site_label(site[-1] if site else None) + f" (call {count + 1})"
         return site + (count,), label
+
+
+@functools.lru_cache(maxsize=4096)
+def _first_call_key(site: tuple[tuple[str, int], ...]) -> tuple[Any, ...]:
+    """The key of the first call from ``site`` (one tuple shared by every host)."""
+    return site + (0,)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -337,7 +343,7 @@ def get_facts(host: Any, requests: list[tuple[type, dict[str, Any]]]) -> list[An
     missing: list[FactRequest] = []
     for cls, kwargs in requests:
         try:
-            values.append(resolve_fact(host, cls, (), dict(kwargs)))
+            values.append(resolve_fact(host, cls, (), kwargs))
         except FactMissing as exc:
             missing.extend(exc.requests)
             values.append(None)
@@ -396,12 +402,13 @@ def operation(func: Callable[..., Any] | None = None, *, is_idempotent: bool = T
             shared = memo.calls.get(shared_key) if shared_key is not None else None
             if shared is None:
                 if discover(recorder.host, call) and shared_key is not None:
-                    shared = memo.calls[shared_key] = SharedCall(call.first_facts, call.precomputed, dict(call.memo))
+                    shared = memo.calls[shared_key] = SharedCall(call.first_facts, call.precomputed,
+                                                                 dict(call.memo) if call.memo else {})
                     call.shared = shared
             else:
                 call.first_facts = shared.first_facts
                 call.precomputed = shared.precomputed
-                call.memo = dict(shared.memo)  # op_memo() is the host's own; discovery's work is kept
+                call.memo = dict(shared.memo) if shared.memo else None  # the host's own; discovery's work kept
                 call.shared = shared
             return meta
 
@@ -428,12 +435,14 @@ def discover(host: Any, call: OpCall) -> bool:
     reads_token = host_reads.set(reads)
     token = fact_source.set(_no_facts)
     ctx_token = fact_context.set(call.globals.privilege)
+    if call.memo is None:
+        call.memo = {}
     ctx = PlanContext(memo=call.memo)
     noop_token = _planning.set(ctx)
     try:
         commands = list(call.func(*call.args, **call.kwargs))
     except FactMissing as exc:
-        call.first_facts = list(exc.requests)
+        call.first_facts = exc.requests
     except (OperationError, DeployError):
         raise
     except Exception as exc:  # an operation's own bug or bad argument: name the call

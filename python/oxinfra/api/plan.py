@@ -80,6 +80,7 @@ class HostPlanner:
         self.touch_log: list[Touched] = []  # touch_log[e]: what moved the epoch from e to e + 1
         self.known_dirs: set[str] = set()
         self._dirs_before: dict[int, frozenset[str]] = {}
+        self._dirs_snapshot: frozenset[str] = frozenset()
         # Files whose whole content the plan knows (an earlier operation wrote it).
         self.contents: dict[str, bytes] = {}
 
@@ -148,7 +149,10 @@ class HostPlanner:
     def plan(self, op: OpCall, guard: bool = True) -> OpPlan:
         """Plan ``op``. Raises FactMissing when it needs a fact not gathered yet."""
         plan = OpPlan(op)
-        self._dirs_before[op.index] = frozenset(self.known_dirs)
+        snapshot = self._dirs_snapshot
+        if len(snapshot) != len(self.known_dirs) or snapshot != self.known_dirs:
+            snapshot = self._dirs_snapshot = frozenset(self.known_dirs)
+        self._dirs_before[op.index] = snapshot  # the same object while known_dirs is unchanged
         dir_token = deploy_dir.set(op.deploy_dir)
         try:
             with using_host(self.host):
@@ -174,6 +178,8 @@ class HostPlanner:
             commands, ctx = op.precomputed
             plan.commands = list(commands)
         else:
+            if op.memo is None:
+                op.memo = {}
             ctx = PlanContext(self.known_dirs, op.memo)
             guards: dict[Any, FactEntry] = {}
 

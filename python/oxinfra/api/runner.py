@@ -705,6 +705,7 @@ async def prepare(inventory: Inventory, files: list[DeployFile], on_event: Event
                 evaluated.update(_evaluate_all(inventory, files))
                 prepared.keep()  # before collections resume: they would scan all of it once more
             await asyncio.gather(*(with_facts(h) for h in inventory.hosts if evaluated[h.name] is None))
+            prepared.memo.calls.clear()  # only calls being made look these up; the calls keep theirs
         except BaseException:
             prepared.release()
             raise

@@ -337,9 +337,11 @@ class ScriptBuilder:
         return out
 
     def build(self) -> bytes:
+        """The script, once: its parts are dropped (a fleet holds many scripts in flight)."""
         if self.capture:
             head, body = "".join(self.parts[:self._body_start]), "".join(self.parts[self._body_start:])
             text = f"{head}__ox_o=$(\n{body})\nprintf '%s\\n' \"$__ox_o\"\n__ox_d\n"
         else:
             text = "".join(self.parts) + "__ox_d\n"
+        self.parts = []
         return text.encode("utf-8", "surrogateescape")
