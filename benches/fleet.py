@@ -644,6 +644,7 @@ def run_bench(
             "python": sys.version.split()[0],
             "pyinfra_version": _pyinfra_version() if "pyinfra" in tools else None,
             "started_fleet_hosts": len(fleet.hosts),
+            "oxinfra_shards": int(os.environ.get("OXINFRA_SHARDS") or 1),
             "profiles": profiles,
             "columns": {
                 "wall_s": "spawn to reap of the tool's process",

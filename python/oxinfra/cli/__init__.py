@@ -54,8 +54,9 @@ def _version() -> str:
 @click.option("--data", "data", multiple=True, metavar="KEY=VALUE", help="Override host data (value may be JSON).")
 @click.option("-v", "--verbose", count=True, help="More output: -v per-host results, -vv commands too.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event on stdout, then a summary.")
-@click.option("--shards", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Spread the hosts over N worker processes, one event loop each (large fleets).")
+@click.option("--shards", type=click.IntRange(min=1), default=1, show_default=True, envvar="OXINFRA_SHARDS",
+              help="Spread the hosts over N worker processes, one event loop each (large fleets). "
+                   "Also from OXINFRA_SHARDS.")
 @click.option("--report", "report_path", metavar="FILE.json", default=None,
               help="Write per-phase and per-host timings and round trips to FILE.json.")
 @click.version_option(version=_version(), prog_name="oxinfra", message="%(prog)s %(version)s")
