@@ -147,11 +147,12 @@ def cli_env() -> dict[str, str]:
 
 
 def run_cli(*args: Any, cwd: Path | str | None = None, input: str | None = None,
-            timeout: float = 60) -> Outcome:
-    """``python -m oxinfra ARGS...`` as a child process (stdin not a terminal)."""
+            timeout: float = 60, env: dict[str, str] | None = None) -> Outcome:
+    """``python -m oxinfra ARGS...`` as a child process (stdin not a terminal); ``env`` is
+    added to the environment."""
     argv = [sys.executable, "-m", "oxinfra", *(str(a) for a in args)]
     proc = subprocess.run(argv, cwd=cwd, input=input if input is not None else "", capture_output=True,
-                          text=True, env=cli_env(), timeout=timeout)
+                          text=True, env={**cli_env(), **(env or {})}, timeout=timeout)
     out = Outcome(proc.returncode, proc.stdout, proc.stderr)
     if "--json" in argv:
         out.events = _parse_events(proc.stdout)

@@ -210,3 +210,28 @@ def test_in_process_and_child_process_agree(tmp_path: Path, target: Path, invent
     assert first.code == second.code == 0
     for h in HOSTS:
         assert first.statuses(h) == second.statuses(h) == {"dir": "changed", "file": "changed", "echo": "changed"}
+
+
+@pytest.mark.parametrize(("hosts", "cpus", "expected"), [
+    (1, 2, 1), (19_999, 2, 1), (39_999, 2, 1), (40_000, 2, 2), (100_000, 2, 2),
+    (100_000, 8, 5), (1_000_000, 8, 8), (100_000, None, 1),
+])
+def test_auto_shards_one_per_20000_hosts_at_most_one_per_cpu(monkeypatch: pytest.MonkeyPatch, hosts: int,
+                                                            cpus: int | None, expected: int) -> None:
+    from oxinfra import cli
+
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: cpus)
+    assert cli.auto_shards(hosts) == expected
+
+
+@pytest.mark.parametrize(("value", "error"), [("0", "needs at least 1 shard"), ("two", "is not a number")])
+def test_bad_shards_is_a_usage_error(value: str, error: str) -> None:
+    out = run_cli("@local", "--shards", value, "--dry", "deploy.py")
+    assert out.code == 2
+    assert error in out.stderr
+    assert_no_traceback(out)
+
+
+def test_shards_from_the_environment(tmp_path: Path) -> None:
+    out = run_cli("@local", "--dry", "deploy.py", env={"OXINFRA_SHARDS": "0"})
+    assert out.code == 2 and "needs at least 1 shard" in out.stderr
