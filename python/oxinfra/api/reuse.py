@@ -8,7 +8,7 @@ within one run:
   are plain values (strings, numbers, bytes, lists, tuples, dicts, sets of them) is run with
   no facts once per distinct call; the facts it asks for and, for operations that read none,
   its commands are shared by every host that makes the same call.
-* **Plans** (:class:`oxinfra.api.runner.HostRun`): a host whose every call was shared has a
+* **Plans** (:class:`oxinfra.api.hostrun.HostRun`): a host whose every call was shared has a
   *class*: the tuple of those shared calls. Hosts of one class whose first fact batch
   returned byte-identical output are planned once; the others replay that plan.
 

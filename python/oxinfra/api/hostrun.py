@@ -1,0 +1,461 @@
+"""One host from connect to disconnect: its result, and the pipeline that produces it.
+
+Round trips per host (docs/architecture.md): one connection, one persistent shell; one
+batch of facts; one script per *segment* of operations. A segment ends only where the
+plan cannot go on without the host: a fact read that could not be foreseen, a guard that
+failed (``stale``), or a Python callback. No host waits for another.
+"""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+from typing import Any, Callable
+
+from oxinfra import _core
+from oxinfra.api.context import host_reads
+from oxinfra.api.facts import FactMissing, FactRequest
+from oxinfra.api.operation import FunctionCommand, OpCall
+from oxinfra.api.plan import HostPlanner, OpPlan
+from oxinfra.api.report import Timings
+from oxinfra.api.reuse import RunMemo
+from oxinfra.api.script import FactScript, ScriptBuilder, done_marker, new_nonce, render_commands
+from oxinfra.connectors import connect
+from oxinfra.connectors.ssh import ConnectSettings
+from oxinfra.exceptions import ConnectError, OperationError, OxinfraError
+
+__all__ = ["HostResult", "RunResult", "HostRun", "EventSink"]
+
+EventSink = Callable[[dict[str, Any]], None]
+_UNSEEN = object()
+
+
+class HostResult:
+    """How one host's run went. ``ops`` holds one dict per operation (``op``, ``key``,
+    ``index``, ``status``, and ``commands``, ``noop``, ``error``, ``stdout``, ``stderr`` where
+    they apply); hosts with the same outcome may share these dicts: read them, don't change
+    them."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.status = "pending"  # "success" | "failed" | "unreachable" | "error"
+        self.error: str | None = None
+        self.ops: list[dict[str, Any]] = []
+        self.round_trips = 0
+        self.seconds = 0.0
+        self.timings = Timings()
+
+    def count(self, status: str) -> int:
+        return sum(1 for op in self.ops if op["status"] == status)
+
+    def summary(self) -> dict[str, Any]:
+        counts = {"changed": 0, "unchanged": 0, "failed": 0, "skipped": 0, "not run": 0}
+        for op in self.ops:
+            counts[op["status"]] += 1
+        return {
+            "status": self.status,
+            "changed": counts["changed"],
+            "unchanged": counts["unchanged"],
+            "failed": counts["failed"],
+            "skipped": counts["skipped"],
+            "not_run": counts["not run"],
+            "round_trips": self.round_trips,
+            "seconds": round(self.seconds, 3),
+            **({"error": self.error} if self.error else {}),
+        }
+
+
+class RunResult:
+    def __init__(self, hosts: dict[str, HostResult], order: list[str], dry: bool, timings: Timings) -> None:
+        self.hosts = hosts
+        self.order = order
+        self.dry = dry
+        self.timings = timings
+
+    @property
+    def success(self) -> bool:
+        return all(h.status == "success" for h in self.hosts.values())
+
+
+class HostRun:
+    """One host from connect to disconnect."""
+
+    def __init__(self, host: Any, ops: list[OpCall], dry: bool, sink: EventSink | None,
+                 memo: RunMemo | None = None) -> None:
+        self.host = host
+        self.ops = ops
+        self.dry = dry
+        self.sink = sink
+        self.memo = memo
+        self.gathers = 0
+        # While a dry plan that may be reused is made: each reported outcome.
+        self.outcomes: list[tuple[Any, ...]] | None = None
+        self.result = HostResult(host.name)
+        self.planner = HostPlanner(host)
+        self.nonce = new_nonce()
+        self.shell: Any = None
+        self.first_script = True
+
+    def builder(self) -> ScriptBuilder:
+        first, self.first_script = self.first_script, False
+        return ScriptBuilder(self.nonce, first=first)
+
+    async def round_trip(self, builder: ScriptBuilder) -> tuple[dict[int, tuple[str, bytes]], dict[int, bytes]]:
+        script = builder.build()
+        out, err = await self.shell.run(script, done_marker(self.nonce))
+        sections, _, _ = _core.demux(out, self.nonce)
+        err_sections, _, _ = _core.demux(err, self.nonce)
+        return (
+            {i: (status, data) for i, status, data in sections},
+            {i: data for i, _, data in err_sections},
+        )
+
+    async def gather(self, requests: list[FactRequest]) -> None:
+        found = await self._gather_raw(requests)
+        for request, stdout, rc in found:
+            self.planner.store(request, stdout, rc)
+
+    async def _gather_script(self, script: FactScript) -> tuple[Any, list[tuple[FactRequest, bytes, int]] | None,
+                                                                  ScriptBuilder | None, Any]:
+        """Read facts with a script made for another host of the same class. Returns what
+        identifies the answer (equal for equal fact outputs), the facts if they were parsed
+        on the way, and what :meth:`_parse_script_answer` needs to parse them."""
+        if not script.requests:
+            return (), [], None, None
+        self.gathers += 1
+        builder = self.builder()
+        script.add_to(builder)
+        with self.result.timings.phase("facts"):
+            out, _ = await self.shell.run(builder.build(), done_marker(self.nonce))
+        listed, _, _ = _core.demux(out, self.nonce)
+        link = script.link_index
+        if link is None or not any(i == link and data for i, _, data in listed):
+            return tuple(listed), None, builder, listed  # the sections name no nonce: they are the key
+        found = builder.fact_results({i: (status, data) for i, status, data in listed})
+        return tuple([(stdout, rc) for _, stdout, rc in found]), found, builder, listed
+
+    async def _gather_raw(self, requests: list[FactRequest]) -> list[tuple[FactRequest, bytes, int]]:
+        """Read the facts not known yet in one round trip: each request's raw output."""
+        todo = self.planner.missing(requests)
+        if not todo:
+            return []
+        self.gathers += 1
+        builder = self.builder()
+        builder.add_facts(todo)
+        builder.capture = all(r.safe for r in todo)
+        with self.result.timings.phase("facts"):
+            sections, _ = await self.round_trip(builder)
+        return builder.fact_results(sections)
+
+    def _store(self, builder: ScriptBuilder, sections: dict[int, tuple[str, bytes]]) -> None:
+        for request, stdout, rc in builder.fact_results(sections):
+            self.planner.store(request, stdout, rc)
+
+    def report(self, plan: OpPlan | None, op: OpCall, status: str, stdout: bytes = b"", stderr: bytes = b"",
+               error: str | None = None) -> None:
+        op.meta.status = status if status != "not run" else None
+        op.meta.stdout = stdout.decode("utf-8", "replace")
+        op.meta.stderr = stderr.decode("utf-8", "replace")
+        op.meta.error = error
+        record = {
+            "op": op.name,
+            "key": op.label,
+            "index": op.index,
+            "status": status,
+        }
+        if plan is not None:
+            record["commands"] = len([c for c in plan.commands if not isinstance(c, FunctionCommand)])
+            if plan.noops:
+                record["noop"] = "; ".join(plan.noops)
+        if error:
+            record["error"] = error
+        if status == "failed":
+            record["stdout"] = op.meta.stdout
+            record["stderr"] = op.meta.stderr
+        self.result.ops.append(record)
+        if self.outcomes is not None:
+            self.outcomes.append((op.index, status, error, op.meta.will_change, record, plan))
+        _emit(self.sink, {"event": "operation", "host": self.host.name, **record, "_plan": plan})
+
+    def _replay(self, outcomes: list[tuple[Any, ...]]) -> None:
+        """Report a dry plan computed on another host of the same class with the same facts:
+        the same outcome records (they name no host, so hosts share them)."""
+        ops = self.ops
+        for index, status, error, will_change, _, _ in outcomes:
+            meta = ops[index].meta
+            meta.status = status if status != "not run" else None
+            meta.will_change = will_change
+            meta.error = error
+        self.result.ops.extend([record for _, _, _, _, record, _ in outcomes])
+        sink = self.sink
+        if sink is not None:
+            name = self.host.name
+            for index, _, _, _, record, plan in outcomes:
+                stand_in = None if plan is None else SimpleNamespace(commands=plan.commands, noops=plan.noops,
+                                                                     op=ops[index])
+                sink({"event": "operation", "host": name, **record, "_plan": stand_in})
+
+    async def run(self, settings: ConnectSettings) -> HostResult:
+        started = time.perf_counter()
+        conn = None
+        try:
+            timings = self.result.timings
+            try:
+                with timings.phase("connect_wait"):
+                    await settings.connect_slots.acquire()
+                try:
+                    with timings.phase("connect"):
+                        conn = await connect(self.host, settings)
+                finally:
+                    settings.connect_slots.release()
+                with timings.phase("shell"):
+                    self.shell = await conn.open_shell()
+            except ConnectError as exc:
+                self.result.status = "unreachable"
+                self.result.error = str(exc)
+                _emit(self.sink, {"event": "unreachable", "host": self.host.name, "error": str(exc)})
+                return self.result
+            _emit(self.sink, {"event": "connected", "host": self.host.name})
+            first = [r for op in self.ops for r in op.first_facts]
+            shared = [op.shared for op in self.ops]
+            if self.dry and self.memo is not None and shared and None not in shared:
+                await self._dry_run_shared(tuple(shared), first)
+            else:
+                await self.gather(first)
+                if self.dry:
+                    await self._dry_run()
+                else:
+                    await self._execute()
+            stopped = any(op.meta.status == "failed" and not op.globals.ignore_errors for op in self.ops)
+            self.result.status = "failed" if stopped else "success"
+        except ConnectError as exc:
+            self.result.status = "unreachable"
+            self.result.error = str(exc)
+            _emit(self.sink, {"event": "unreachable", "host": self.host.name, "error": str(exc)})
+        except OxinfraError as exc:
+            self.result.status = "error"
+            self.result.error = str(exc)
+        finally:
+            if self.shell is not None:
+                self.result.round_trips = self.shell.round_trips
+            if conn is not None:
+                with self.result.timings.phase("disconnect"):
+                    await conn.close()
+            self.result.seconds = time.perf_counter() - started
+            _emit(self.sink, {"event": "host_done", "host": self.host.name, **self.result.summary()})
+        return self.result
+
+    async def _plan(self, op: OpCall, guard: bool) -> OpPlan:
+        """Plan an operation, gathering facts it reads that were not foreseen (a round trip each)."""
+        for _ in range(100):
+            try:
+                with self.result.timings.phase("plan"):
+                    return self.planner.plan(op, guard=guard)
+            except FactMissing as exc:
+                await self.gather(list(exc.requests))
+        raise OperationError(f"{op.label}: {op.name} keeps asking for new facts")
+
+    async def _dry_run_shared(self, cls: tuple[Any, ...], first: list[FactRequest]) -> None:
+        """A dry run of a host whose every call is shared (api/reuse.py): planned once per
+        class and first-batch output, replayed on the other hosts."""
+        memo = self.memo
+        assert memo is not None
+        script = memo.fact_scripts.get(cls)
+        if script is None:
+            script = memo.fact_scripts[cls] = FactScript(self.planner.missing(first), first=self.first_script)
+        answer, found, builder, listed = await self._gather_script(script)
+        key = (cls, answer)
+        cached = memo.plans.get(key, _UNSEEN)
+        if cached is not _UNSEEN and cached is not None:
+            memo.hits += 1
+            self._replay(cached)
+            return
+        memo.misses += 1
+        if found is None:
+            assert builder is not None
+            found = builder.fact_results({i: (status, data) for i, status, data in listed})
+        for request, stdout, rc in found:
+            self.planner.store(request, stdout, rc)
+        reads = [False, False]
+        token = host_reads.set(reads)
+        gathers = self.gathers
+        self.outcomes = []
+        try:
+            await self._dry_run()
+        finally:
+            host_reads.reset(token)
+        # Reusable only if the plan came from the first batch alone and never read the host.
+        if cached is _UNSEEN:
+            memo.plans[key] = None if reads[0] or self.gathers != gathers else self.outcomes
+        self.outcomes = None
+
+    async def _dry_run(self) -> None:
+        for op in self.ops:
+            plan = await self._plan(op, guard=False)
+            if plan.error:
+                self.report(plan, op, "failed", error=plan.error)
+                if not op.globals.ignore_errors:
+                    self._not_run(op.index + 1)
+                    return
+            elif plan.skipped:
+                self.report(plan, op, "skipped")
+            else:
+                self.report(plan, op, "changed" if plan.changes else "unchanged")
+
+    def _not_run(self, start: int) -> None:
+        """Report every operation from ``start`` on that has no outcome yet as not run."""
+        reported = {record["index"] for record in self.result.ops}
+        for op in self.ops[start:]:
+            if op.index not in reported:
+                self.report(None, op, "not run")
+
+    async def _execute(self) -> None:
+        i = 0
+        n = len(self.ops)
+        while i < n:
+            segment: list[OpPlan] = []
+            missing: list[FactRequest] = []
+            stop_after = False
+            j = i
+            while j < n:
+                op = self.ops[j]
+                try:
+                    with self.result.timings.phase("plan"):
+                        plan = self.planner.plan(op)
+                except FactMissing as exc:
+                    if not segment:  # nothing pending: gather now and plan again
+                        await self.gather(list(exc.requests))
+                        continue
+                    missing = list(exc.requests)
+                    break
+                if plan.has_function:
+                    if segment:
+                        break  # run what is pending first; the callback op starts the next segment
+                    await self._run_with_functions(plan)
+                    if plan.op.meta.status == "failed" and not op.globals.ignore_errors:
+                        self._not_run(j + 1)
+                        return
+                    j += 1
+                    i = j
+                    continue
+                segment.append(plan)
+                j += 1
+                if plan.error and not op.globals.ignore_errors:
+                    stop_after = True
+                    break
+            if not segment:
+                continue
+            resume = await self._run_segment(segment, missing)
+            if resume is None:  # the host stopped on a failure: the rest of the segment did not run
+                self._not_run(segment[0].op.index)
+                return
+            if stop_after:
+                self._not_run(segment[-1].op.index + 1)
+                return
+            i = resume
+
+    async def _run_segment(self, segment: list[OpPlan], missing: list[FactRequest]) -> int | None:
+        """Send one script for ``segment`` (plus the facts the next operation needs).
+        Returns the index of the next operation to plan, or None if the host must stop."""
+        builder = self.builder()
+        guarded = [p.op.index for p in segment if p.guards and not p.error and not p.skipped]
+        if guarded:
+            builder.add_refetch_chain(self._refetch_plan(min(guarded)))
+        for plan in segment:
+            if plan.error or plan.skipped:
+                continue
+            text = render_commands(plan.commands, plan.op.globals, self.nonce, plan.op.shell_safe) if plan.commands else None
+            guards = [(g.request, g.stdout, g.rc) for g in plan.guards]
+            if text is None and not guards:
+                continue
+            on_stale = f"__ox_f{plan.op.index}" if guards else ""
+            builder.add_operation(plan, text, guards, plan.op.globals.ignore_errors, on_stale)
+        builder.add_after(self.planner.missing(missing))
+        if builder.sections:
+            with self.result.timings.phase("execute"):
+                sections, errors = await self.round_trip(builder)
+        else:
+            sections, errors = {}, {}
+        index_of = {id(owner): k for k, owner in enumerate(builder.sections)}
+        for plan in segment:
+            op = plan.op
+            if plan.error:
+                self.report(plan, op, "failed", error=plan.error)
+                if not op.globals.ignore_errors:
+                    return None
+                continue
+            if plan.skipped:
+                self.report(plan, op, "skipped")
+                continue
+            k = index_of.get(id(plan))
+            if k is None:  # nothing to run and nothing to check: unchanged, if execution got here
+                self.report(plan, op, "changed" if plan.changes else "unchanged")
+                continue
+            if k not in sections:  # an earlier block stopped the script
+                return None
+            status, stdout = sections[k]
+            stderr = errors.get(k, b"")
+            if status == "stale":
+                # What this operation assumed changed under it: the script has re-read the
+                # facts from here on (the refetch chain); plan again from this operation.
+                self.planner.invalidate()
+                self.planner.rewind_dirs(op.index)
+                self._store(builder, sections)
+                return op.index
+            rc = int(status)
+            if rc != 0:
+                self.report(plan, op, "failed", stdout, stderr, error=f"exit code {rc}")
+                if not op.globals.ignore_errors:
+                    return None
+                continue
+            self.report(plan, op, "changed" if plan.changes else "unchanged", stdout, stderr)
+        self._store(builder, sections)
+        return segment[-1].op.index + 1
+
+    def _refetch_plan(self, start: int) -> list[tuple[int, list[FactRequest]]]:
+        """For each operation from ``start``: the facts whose last reader it is."""
+        last: dict[Any, tuple[int, FactRequest]] = {}
+        for op in self.ops[start:]:
+            for request in op.first_facts:
+                last[request.key] = (op.index, request)
+        per_op: dict[int, list[FactRequest]] = {op.index: [] for op in self.ops[start:]}
+        for index, request in last.values():
+            per_op[index].append(request)
+        return list(per_op.items())
+
+    async def _run_with_functions(self, plan: OpPlan) -> None:
+        """An operation that yields Python callbacks: shell commands in between run as they come."""
+        pending: list[Any] = []
+        op = plan.op
+        try:
+            for item in plan.commands + [None]:
+                if isinstance(item, FunctionCommand) or item is None:
+                    if pending:
+                        builder = self.builder()
+                        builder.add_operation(plan, render_commands(pending, op.globals, self.nonce), [], False)
+                        sections, errors = await self.round_trip(builder)
+                        status, out = sections.get(0, ("1", b""))
+                        if status != "0":
+                            self.report(plan, op, "failed", out, errors.get(0, b""), error=f"exit code {status}")
+                            return
+                        pending = []
+                    if item is not None:
+                        from oxinfra.api.context import using_host
+
+                        with using_host(self.host):
+                            item.function(*item.args, **item.kwargs)
+                else:
+                    pending.append(item)
+        except OxinfraError as exc:
+            self.report(plan, op, "failed", error=str(exc))
+            return
+        except Exception as exc:
+            self.report(plan, op, "failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        self.planner.invalidate()
+        self.report(plan, op, "changed")
+
+
+def _emit(sink: EventSink | None, event: dict[str, Any]) -> None:
+    if sink is not None:
+        sink(event)
