@@ -53,7 +53,11 @@ with the connection's nonce and the host's name replaced, see :func:`parse_scrip
 whose scripts differ only by those share one parse. standard-10's fact script costs about
 0.1-0.3 ms per host, run 1's operation script under 1 ms; scripts that embed per-host
 values (guards comparing timestamps or checksums in later runs) are parsed per host, about
-0.25 ms per KB. :data:`stats` counts scripts and the seconds spent on them.
+0.25 ms per KB. A fresh shell's first script on a machine nothing has changed is answered
+from a cache when an earlier machine made alike (same user, seeds and second of creation)
+was sent the same script (nonce aside), the script changed nothing there and printed
+nothing only that machine has (``uname -n``): in a dry run that is every host's only script.
+:data:`stats` counts scripts and the seconds spent on them.
 """
 
 from __future__ import annotations
