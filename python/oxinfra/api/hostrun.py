@@ -172,6 +172,8 @@ class HostRun:
         if status == "failed":
             record["stdout"] = op.meta.stdout
             record["stderr"] = op.meta.stderr
+        elif self.memo is not None:  # equal outcomes on many hosts: one record (read-only)
+            record = self.memo.records.setdefault(tuple(record.items()), record)
         self.result.ops.append(record)
         if self.outcomes is not None:
             self.outcomes.append((op.index, status, error, op.meta.will_change, record, plan))

@@ -98,12 +98,14 @@ class SharedCall:
 class RunMemo:
     """The reuse tables of one run (per process: each shard has its own)."""
 
-    __slots__ = ("calls", "plans", "fact_scripts", "hits", "misses")
+    __slots__ = ("calls", "plans", "fact_scripts", "records", "hits", "misses")
 
     def __init__(self) -> None:
         self.calls: dict[tuple[Any, ...], SharedCall] = {}
         # class -> the first fact batch's script (oxinfra.api.script.FactScript)
         self.fact_scripts: dict[tuple[Any, ...], Any] = {}
+        # Outcome records (HostResult.ops entries) by their values: hosts share equal ones.
+        self.records: dict[tuple[Any, ...], dict[str, Any]] = {}
         # (class, first-batch outputs) -> the plan outcome of every operation, or None when
         # that plan may not be reused (see HostRun).
         self.plans: dict[tuple[Any, ...], Any] = {}
