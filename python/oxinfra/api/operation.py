@@ -401,7 +401,7 @@ def operation(func: Callable[..., Any] | None = None, *, is_idempotent: bool = T
             shared_key = call_key(gen_func, args, own, global_args, call.deploy_dir)
             shared = memo.calls.get(shared_key) if shared_key is not None else None
             if shared is None:
-                if discover(recorder.host, call) and shared_key is not None:
+                if discover(recorder.host, call) and shared_key is not None and len(memo.calls) < memo.max_calls:
                     shared = memo.calls[shared_key] = SharedCall(call.first_facts, call.precomputed,
                                                                  dict(call.memo) if call.memo else {})
                     call.shared = shared

@@ -98,10 +98,13 @@ class SharedCall:
 class RunMemo:
     """The reuse tables of one run (per process: each shard has its own)."""
 
-    __slots__ = ("calls", "plans", "fact_scripts", "records", "hits", "misses")
+    __slots__ = ("calls", "max_calls", "plans", "fact_scripts", "records", "hits", "misses")
 
     def __init__(self) -> None:
         self.calls: dict[tuple[Any, ...], SharedCall] = {}
+        # Distinct calls remembered at most: a fleet of hosts that are all different (every
+        # path names the host) would otherwise keep a key per call until evaluation ends.
+        self.max_calls = 1 << 16
         # class -> the first fact batch's script (oxinfra.api.script.FactScript)
         self.fact_scripts: dict[tuple[Any, ...], Any] = {}
         # Outcome records (HostResult.ops entries) by their values: hosts share equal ones.
