@@ -47,3 +47,34 @@ def test_hash_prediction_equals_command(tmp_path: Path, fact: type) -> None:
     path.write_bytes(data)
     request = FactRequest(fact, {"path": str(path)}, ())
     assert request.fact.predict(data, path=str(path)) == _real(tmp_path, request)
+
+
+@pytest.mark.parametrize(("shell", "last", "content"), [
+    # The shell leaves the file alone: what the plan wrote is still there, the guard holds.
+    ("true", "changed", "A=1\nB=2\n"),
+    # The shell writes the line itself: the guard fails and the operation is planned again
+    # from the re-read file (in the same round trip): nothing left to do.
+    ("printf 'B=2\\n' > {f}", "unchanged", "B=2\n"),
+])
+def test_contents_written_stay_predicted_across_an_undeclared_change(
+        tmp_path: Path, shell: str, last: str, content: str) -> None:
+    from oxinfra.api import load_inventory, run
+    from oxinfra.connectors import sim
+
+    sim.reset()
+    f = "/srv/env"
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(
+        "from oxinfra.operations import files, server\n"
+        f"files.line(name='a', path={f!r}, line='A=1')\n"
+        f"server.shell(name='shell', commands=[{shell.format(f=f)!r}])\n"
+        f"files.line(name='b', path={f!r}, line='B=2')\n"
+    )
+    try:
+        result = run(load_inventory("@sim/p"), [str(deploy)])
+        host = result.hosts["@sim/p"]
+        assert result.success and [op["status"] for op in host.ops] == ["changed", "changed", last]
+        assert host.round_trips == 2  # facts, then everything: no round trip for the guess
+        assert sim.machines()["p"].fs[f].data == content
+    finally:
+        sim.reset()

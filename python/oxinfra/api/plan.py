@@ -227,6 +227,9 @@ class HostPlanner:
                         self.known_dirs.add(created)
                         created = posixpath.dirname(created)
             else:
+                # It may have changed anything: every later fact is checked on the host. File
+                # contents this plan wrote stay the best guess of what those checks will read
+                # (the file as it was before the run surely is not); a guess that is wrong
+                # fails its check and the plan is redone from there.
                 plan.touched = None
                 self.known_dirs.clear()
-                self.contents.clear()
