@@ -400,3 +400,94 @@ def test_op_memo_is_per_host(tmp_path: Path) -> None:
     plans = _plans(events)
     assert plans["@sim/a"]["m"] == ["printf '%s\\n' A > /srv/m"]
     assert plans["@sim/b"]["m"] == ["printf '%s\\n' B > /srv/m"]
+
+
+def test_replayed_outcomes_name_each_hosts_own_operation_and_call_site(tmp_path: Path) -> None:
+    deploy = _deploy(tmp_path, """
+        from oxinfra import host
+        from oxinfra.api import deploy
+        from oxinfra.operations import server
+        @deploy("X")
+        def x():
+            server.shell(name="same", commands=["true"])
+        @deploy("Y")
+        def y():
+            server.shell(name="same", commands=["true"])
+        if host.data.get("side") == "a":
+            server.shell(name="for A", commands=["true"])
+            x()
+        else:
+            server.shell(name="for B", commands=["true"])
+            y()
+    """)
+    inventory = _inventory(tmp_path, [("@sim/a", {"side": "a"}), ("@sim/b", {"side": "b"}), ("@sim/c", {"side": "b"})])
+    result = run(inventory, [deploy], dry=True)
+    ops = {name: [(op["op"], op["key"]) for op in h.ops] for name, h in result.hosts.items()}
+    assert ops["@sim/a"] == [("for A", "deploy.py:12"), ("X | same", "deploy.py:7")]
+    assert ops["@sim/b"] == ops["@sim/c"] == [("for B", "deploy.py:15"), ("Y | same", "deploy.py:10")]
+
+
+def test_the_host_as_text_is_a_host_read(tmp_path: Path) -> None:
+    deploy = _deploy(tmp_path, """
+        from oxinfra import host
+        from oxinfra.operations import server
+        server.shell(name="str", commands=[f"echo {host}", "echo " + str(host)])
+        meta = server.shell(name="meta", commands=["true"])
+        server.shell(name="meta name", commands=["echo " + meta.host_name])
+    """)
+    events: list[dict[str, Any]] = []
+    run(load_inventory("@sim/a,@sim/b"), [deploy], dry=True, on_event=events.append)
+    plans = _plans(events)
+    for name in ("@sim/a", "@sim/b"):
+        assert plans[name]["str"] == [f"echo {name}", f"echo {name}"]
+        assert plans[name]["meta name"] == [f"echo {name}"]
+
+
+def test_fact_arguments_of_classes_defined_in_the_deploy_file(tmp_path: Path) -> None:
+    """A deploy that reads facts is evaluated again after gathering them; an Enum defined in it
+    is a new class each time, so requests must still be recognised (by their text)."""
+    deploy = _deploy(tmp_path, """
+        import enum
+        from oxinfra import host
+        from oxinfra.api import FactBase
+        from oxinfra.operations import server
+        class Mode(enum.Enum):
+            A = "a"
+        class Echo(FactBase):
+            def command(self, mode):
+                return f"echo {mode.value}"
+        seen = host.get_fact(Echo, mode=Mode.A)
+        server.shell(name="seen", commands=[f"echo {seen}"])
+    """)
+    events: list[dict[str, Any]] = []
+    result = run(load_inventory("@sim/a,@sim/b"), [deploy], dry=True, on_event=events.append)
+    assert result.success
+    assert _plans(events)["@sim/b"]["seen"] == ["echo a"]
+
+
+def test_an_empty_argument_name_is_a_clear_error(tmp_path: Path) -> None:
+    deploy = _deploy(tmp_path, 'from oxinfra.operations import files\nfiles.file(path="/x", **{"": 1})\n')
+    with pytest.raises(DeployError, match="unexpected keyword argument ''"):
+        run(load_inventory("@sim/a"), [deploy], dry=True)
+
+
+def test_overlapping_runs_leave_the_collector_as_it_was() -> None:
+    from oxinfra.api.runner import fewer_collections
+
+    before = gc.get_threshold()
+    first, second = fewer_collections(), fewer_collections()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before
+
+
+def test_a_machine_seeded_after_it_was_made_is_not_answered_like_a_fresh_one() -> None:
+    fresh = sim.machine("fresh-a")
+    assert fresh.pristine is not None
+    seeded = sim.machine("seeded-b")
+    seeded.write_file("/etc/motd", "hi\n")
+    assert seeded.pristine is None
+    made_with_seeds = sim.machine("seeded-c", {"sim_files": {"/etc/motd": "hi\n"}})
+    assert made_with_seeds.pristine is not None and made_with_seeds.pristine != fresh.pristine

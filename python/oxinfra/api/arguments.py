@@ -110,7 +110,7 @@ def split_global_args(
     defaults are one shared, never changed value). ``where`` names the call in errors."""
     if not inherited:
         for key in kwargs:
-            if key[0] == "_":
+            if key[:1] == "_":
                 break
         else:
             return DEFAULT, kwargs

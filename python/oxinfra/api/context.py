@@ -84,7 +84,18 @@ class _HostProxy:
 
     def __repr__(self) -> str:
         found = _current_host.get()
-        return f"<host proxy for {found.name}>" if found else "<host proxy (no host in context)>"
+        if found is None:
+            return "<host proxy (no host in context)>"
+        note_host_read("repr")
+        return f"<host proxy for {found.name}>"
+
+    def __str__(self) -> str:
+        """The host's name (as pyinfra's ``str(host)``)."""
+        note_host_read("str")
+        return _host_in_context().name
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
 
     def __bool__(self) -> bool:
         return _current_host.get() is not None

@@ -118,16 +118,22 @@ class FactRequest:
             self.command = str(self.command)
         # By name and command, not by class object: a fact class defined in a deploy file is
         # a new object each time the file is evaluated again (after gathering what it read).
-        if items is None:
-            try:
-                items = tuple(sorted(kwargs.items()))
-                hash(items)
-            except TypeError:  # unhashable values: compared by their text
-                items = repr(sorted(kwargs.items()))  # type: ignore[assignment]
-        self.key = (cls.__module__, cls.__qualname__, self.command, items, context)
+        self.key = (cls.__module__, cls.__qualname__, self.command, _key_items(kwargs, items), context)
 
     def __repr__(self) -> str:
         return f"FactRequest({self.cls.name}, {self.kwargs!r})"
+
+
+def _key_items(kwargs: dict[str, Any], items: tuple[tuple[str, Any], ...] | None) -> Any:
+    """The arguments as part of a request's key: equal for equal plain values (types count),
+    and for anything else by their text -- a value of a class defined in a deploy file is a
+    new object each time the file is evaluated again, but prints the same."""
+    if items is not None and all(type(v) is str for _, v in items):
+        return items  # the usual case, shared with the per-host cache key
+    from oxinfra.api.reuse import freeze
+
+    frozen = freeze(tuple(sorted(kwargs.items())))
+    return frozen if frozen is not None else repr(sorted(kwargs.items()))
 
 
 def _normalised(path: str) -> str:

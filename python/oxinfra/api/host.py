@@ -122,6 +122,9 @@ class HostData(Mapping[str, Any]):
         return merged
 
     def __repr__(self) -> str:
+        from oxinfra.api.context import note_host_read
+
+        note_host_read("repr")  # names the host
         return f"HostData({self._host_name!r}, keys={sorted(self.dict())})"
 
 

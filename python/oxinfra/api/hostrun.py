@@ -221,7 +221,9 @@ class HostRun:
             first = [r for op in self.ops for r in op.first_facts]
             shared = [op.shared for op in self.ops]
             if self.dry and self.memo is not None and shared and None not in shared:
-                await self._dry_run_shared(tuple(shared), first)
+                # The outcome records name each operation and its call site: part of the class.
+                cls = (tuple(shared), tuple([op.name for op in self.ops]), tuple([op.label for op in self.ops]))
+                await self._dry_run_shared(cls, first)
             else:
                 await self.gather(first)
                 if self.dry:

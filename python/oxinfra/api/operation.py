@@ -33,7 +33,7 @@ from contextvars import ContextVar
 from typing import Any, Callable, Iterable
 
 from oxinfra.api.arguments import GlobalArgs, split_global_args
-from oxinfra.api.context import deploy_dir, host_reads
+from oxinfra.api.context import deploy_dir, host_reads, note_host_read
 from oxinfra.api.facts import FactMissing, FactRequest, fact_context, fact_source
 from oxinfra.api.reuse import SharedCall, call_key, run_memo
 from oxinfra.exceptions import DeployError, OperationError, OperationTypeError
@@ -94,17 +94,22 @@ class OperationMeta:
     operations are planned, after this one.
     """
 
-    __slots__ = ("op_name", "host_name", "status", "will_change", "stdout", "stderr", "error", "noop_reasons")
+    __slots__ = ("op_name", "_host_name", "status", "will_change", "stdout", "stderr", "error", "noop_reasons")
 
     def __init__(self, op_name: str, host_name: str) -> None:
         self.op_name = op_name
-        self.host_name = host_name
+        self._host_name = host_name
         self.status: str | None = None  # "changed" | "unchanged" | "failed" | "skipped"
         self.will_change: bool | None = None
         self.stdout = ""
         self.stderr = ""
         self.error: str | None = None
         self.noop_reasons: list[str] | tuple[str, ...] = ()
+
+    @property
+    def host_name(self) -> str:
+        note_host_read("name")  # deploy code reading it depends on the host
+        return self._host_name
 
     def _require(self, what: str) -> None:
         if self.will_change is None and self.status is None:

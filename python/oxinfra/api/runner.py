@@ -62,14 +62,18 @@ def fewer_collections(pause: bool = False) -> Iterator[None]:
     cycles to free); else young collections are made rarer. Restored afterwards."""
     threshold = gc.get_threshold()
     enabled = gc.isenabled()
+    raised = (max(threshold[0], 50_000), *threshold[1:])
     if pause:
         gc.disable()
     else:
-        gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])
+        gc.set_threshold(*raised)
     try:
         yield
     finally:
-        gc.set_threshold(*threshold)
+        # Only undo what is still ours: with two runs at once, the first to end restores the
+        # original and the other leaves it alone.
+        if not pause and gc.get_threshold() == raised:
+            gc.set_threshold(*threshold)
         if pause and enabled:
             gc.enable()
 

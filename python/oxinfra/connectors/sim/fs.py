@@ -74,7 +74,7 @@ class SimHost:
         self._mkdirs(home, "root", now)
         self.fs[home].user = self.fs[home].group = user
         for path, content in (files or {}).items():
-            self.write_file(path, content)
+            self.write_file(path, content, now=now)
         # While nothing has changed this machine since it was made: what makes its state
         # (the login user, the seeded files, the second it was made). Two machines with equal
         # keys answer every read-only script alike (see SimShell). None once anything changed.
@@ -95,10 +95,12 @@ class SimHost:
             if cur not in self.fs:
                 self.fs[cur] = Node("d", 0o755, user, user, now)
 
-    def write_file(self, path: str, content: str | bytes, mode: int = 0o644, user: str = "root") -> None:
+    def write_file(self, path: str, content: str | bytes, mode: int = 0o644, user: str = "root",
+                   now: int | None = None) -> None:
         """Seed a file (parents are created as root-owned directories)."""
+        self.pristine = None  # set again at the end of __init__ for the seeds given there
         path = posixpath.normpath("/" + path.lstrip("/"))
-        now = _now()
+        now = _now() if now is None else now
         self._mkdirs(posixpath.dirname(path), "root", now)
         data = content.decode(_ENC, _ERRORS) if isinstance(content, bytes) else str(content)
         self.fs[path] = Node("f", mode, user, user, now, data=data)
