@@ -1,16 +1,20 @@
 """Compute once, reuse: hosts with equal operation arguments and equal facts get equal plans.
 
 A fleet runs the same deploy on many hosts, and most operation calls are the same on all of
-them (same arguments, same global arguments, same deploy directory). Two things are reused
-within one run:
+them (same arguments, same global arguments, same deploy directory). Three things are reused
+within one run (docs/architecture.md, "Compute once, reuse"):
 
 * **Discovery** (:func:`oxinfra.api.operation.discover`): an operation call whose arguments
   are plain values (strings, numbers, bytes, lists, tuples, dicts, sets of them) is run with
   no facts once per distinct call; the facts it asks for and, for operations that read none,
   its commands are shared by every host that makes the same call.
-* **Plans** (:class:`oxinfra.api.hostrun.HostRun`): a host whose every call was shared has a
-  *class*: the tuple of those shared calls. Hosts of one class whose first fact batch
-  returned byte-identical output are planned once; the others replay that plan.
+* **Evaluation** (``oxinfra.api.runner._evaluate_all``): a deploy file that read nothing of
+  the host but its data, and whose every call was shared, is not run again for hosts with the
+  same chain of data layers: they copy the calls.
+* **Dry plans** (:class:`oxinfra.api.hostrun.HostRun`): a host whose every call was shared
+  has a *class*: those shared calls with their names and call sites. Hosts of one class
+  whose first fact batch returned byte-identical output are planned once; the others replay
+  that plan (equal outcome records are one object, :attr:`RunMemo.records`).
 
 Nothing is shared that may depend on the host itself: a call whose operation reads the host
 (``host.name``, ``host.data``, a template that names ``host``; see
