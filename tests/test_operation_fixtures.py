@@ -2,8 +2,8 @@
 
 Each ``tests/operations/<module>.<op>/<case>.json`` holds ``args``, ``facts`` (a list of
 ``{"fact", "args", "value"}``), the expected ``commands`` (strings, or ``{"upload": dest,
-"sha1": hex}`` for file uploads) and optionally ``noop`` (a substring of the reason) or
-``error`` (a substring of the error). Local files named by ``src`` live beside the case.
+"sha1": hex}`` for file uploads, plus ``"umask"`` when the file is created under one) and
+optionally ``noop`` (a substring of the reason) or ``error`` (a substring of the error). Local files named by ``src`` live beside the case.
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ CASES = sorted(ROOT.glob("*/*.json"))
 
 def _render(command: Any) -> Any:
     if isinstance(command, FileUpload):
-        return {"upload": command.dest, "sha1": hashlib.sha1(command.data).hexdigest()}
+        upload = {"upload": command.dest, "sha1": hashlib.sha1(command.data).hexdigest()}
+        if command.umask is not None:
+            upload["umask"] = command.umask
+        return upload
     return command
 
 

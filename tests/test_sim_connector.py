@@ -154,7 +154,7 @@ HOSTILE_DEPLOY = """
     base = @BASE@ + "/" + host.name.replace("/", "_")
     name = @NAME@
     files.directory(name="dir", path=f"{base}/{name}", mode="0750")
-    files.put(name="binary", src="hostile.bin", dest=f"{base}/{name}/data.bin")
+    files.put(name="binary", src="hostile.bin", dest=f"{base}/{name}/data.bin", mode="640")
     files.put(name="text", src="hostile.txt", dest=f"{base}/{name}/text.txt", mode="600")
     files.line(name="line", path=f"{base}/{name}/lines", line="x='$(id)' \\"y\\" ; | & %s %%")
     files.line(name="line again", path=f"{base}/{name}/lines", line="second $HOME `id`")
@@ -188,7 +188,7 @@ def test_hostile_paths_and_contents_land_literally(tmp_path: Path) -> None:
         fake_tree = _sim_tree(sim.machine("hostile"), f"{base}/@sim_hostile")
         assert fake_tree == _real_tree(base / "@local")
         if k == 0:
-            assert fake_tree[f"{HOSTILE_NAME}/data.bin"] == ("f", 0o644, binary)
+            assert fake_tree[f"{HOSTILE_NAME}/data.bin"] == ("f", 0o640, binary)
             assert fake_tree[f"{HOSTILE_NAME}/text.txt"] == ("f", 0o600, text)
             # sed's & is the matched text
             assert fake_tree[f"{HOSTILE_NAME}/lines"][2] == b"x='$(id)' \"y\" ; | & %s %%\n2nd second <more> $HOME `id`\n"
@@ -384,3 +384,26 @@ def test_posix_regex_agrees_with_grep(tmp_path: Path, pattern: str, extended: bo
     expected = done.stdout.splitlines()
     match = sim.line_matcher(pattern, extended)
     assert [line for line in lines if match(line)] == expected
+
+
+def test_umask_and_noclobber_as_a_real_sh(tmp_path: Path) -> None:
+    """What uploads and file creation rely on: the mode a file or directory gets under a
+    umask (in a subshell, which does not leak it), and set -C refusing to overwrite."""
+    root = tmp_path / "u"
+    root.mkdir()
+    r = quote(str(root))
+    script = (
+        f"umask 022\ncd {r}\n"
+        "(umask 177 && : > a)\n"
+        "(umask 137 && set -C && printf %s hi > b)\n"
+        "(umask 137 && set -C && printf %s again > b); echo clobber=$?\n"
+        ": > c\nmkdir d\n(umask 027 && mkdir e)\n"
+        "umask\nstat -c '%n %a' a b c d e\ncat b; echo\n"
+    )
+    real = subprocess.run(["sh", "-c", script], capture_output=True, text=True)
+    machine = sim.machine("umask-test")
+    machine._mkdirs(str(root), "root", 0)
+    shell = sim.SimShell(machine, "@sim/umask-test")
+    out, _ = asyncio.run(shell.run(script.encode(), b""))
+    assert out.decode() == real.stdout
+    assert "clobber=2" in real.stdout and "a 600" in real.stdout and "b 640" in real.stdout

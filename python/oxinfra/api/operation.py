@@ -60,16 +60,20 @@ _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class FileUpload:
-    """Yielded by an operation: write ``data`` to ``dest`` on the host (atomically, by rename)."""
+    """Yielded by an operation: write ``data`` to ``dest`` on the host (atomically, by rename).
+    ``umask`` (octal text, see ``operations._util.creation_umask``): create the file under it,
+    so it gets its mode without a ``chmod``; None: the shell's own umask."""
 
-    __slots__ = ("data", "dest")
+    __slots__ = ("data", "dest", "umask")
 
-    def __init__(self, data: bytes, dest: str) -> None:
+    def __init__(self, data: bytes, dest: str, umask: str | None = None) -> None:
         self.data = data
         self.dest = dest
+        self.umask = umask
 
     def __repr__(self) -> str:
-        return f"FileUpload({len(self.data)} bytes -> {self.dest!r})"
+        under = f", umask {self.umask}" if self.umask else ""
+        return f"FileUpload({len(self.data)} bytes -> {self.dest!r}{under})"
 
 
 class FunctionCommand:

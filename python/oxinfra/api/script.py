@@ -79,6 +79,14 @@ def render_upload(upload: FileUpload, nonce: str) -> str:
     dest = upload.dest
     tmp = quote(posixpath.join(posixpath.dirname(dest) or ".", f".{posixpath.basename(dest)}.oxinfra-{nonce[:8]}"))
     tail = f"&& mv -f {tmp} {quote(dest)} || {{ rm -f {tmp}; false; }}"
+    if upload.umask is not None:
+        # Created under the umask that gives it its mode (a subshell, no process to exec);
+        # set -C: never write through a file that is already there with another mode.
+        if b"\x00" not in upload.data:
+            text = quote(upload.data.decode("utf-8", "surrogateescape"))
+            return f"(umask {upload.umask} && set -C && printf %s {text} > {tmp}) {tail}"
+        eof = f"__OX_EOF_{nonce}"
+        return f"(umask {upload.umask} && set -C && base64 -d > {tmp} <<'{eof}'\n{_base64(upload.data)}{eof}\n) {tail}"
     if b"\x00" not in upload.data:
         text = quote(upload.data.decode("utf-8", "surrogateescape"))
         return f"printf %s {text} > {tmp} {tail}"

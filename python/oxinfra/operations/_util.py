@@ -12,7 +12,7 @@ from oxinfra.exceptions import OperationValueError
 from oxinfra.quoting import command, quote, quote_interpolated
 
 __all__ = [
-    "parse_mode", "mode_commands", "owner_commands", "local_path", "parent_dir",
+    "parse_mode", "creation_umask", "mode_commands", "owner_commands", "local_path", "parent_dir",
     "sed_replace", "sed_delete", "backup_or_remove", "escape_sed",
 ]
 
@@ -25,6 +25,18 @@ def parse_mode(mode: Any) -> int | None:
     if isinstance(mode, bool) or not text.isdigit() or any(c in "89" for c in text) or len(text.lstrip("0")) > 4:
         raise OperationValueError(f"mode must be octal digits such as 644 or '0755', not {mode!r}")
     return int(text.lstrip("0") or "0")
+
+
+def creation_umask(mode: int | None) -> str | None:
+    """The umask (octal text) under which a file created by the shell (with 666) gets exactly
+    ``mode``, or None when it cannot: no mode asked for, or one with execute or special bits
+    (those need ``chmod``). Creating under a umask costs no process; chmod costs one."""
+    if mode is None:
+        return None
+    bits = int(str(mode), 8)
+    if bits & ~0o666:
+        return None
+    return f"{0o777 & ~bits:03o}"
 
 
 def mode_commands(path: str, mode: int | None, current: dict[str, Any] | None, recursive: bool = False) -> list[str]:

@@ -27,7 +27,7 @@ from oxinfra.api.operation import (
 from oxinfra.exceptions import OperationError, OperationValueError, TemplateError
 from oxinfra.facts.files import Directory, File, FindInFile, Link, Sha1File
 from oxinfra.operations._util import (
-    backup_or_remove, local_path, mode_commands, owner_commands, parent_dir,
+    backup_or_remove, creation_umask, local_path, mode_commands, owner_commands, parent_dir,
     parse_mode, sed_delete, sed_replace,
 )
 from oxinfra.quoting import command, quote
@@ -137,8 +137,12 @@ def file(
         if create_remote_dir:
             yield from ensure_directory(parent_dir(path))
         predict_content(path, b"")
-        yield f": > {quote(path)}"  # the file is absent: create it without a process
-        yield from mode_commands(path, want_mode, None)
+        umask = creation_umask(want_mode)
+        if umask is None:
+            yield f": > {quote(path)}"  # the file is absent: create it without a process
+            yield from mode_commands(path, want_mode, None)
+        else:  # created with its mode: a subshell instead of a chmod process
+            yield f"(umask {umask} && : > {quote(path)})"
         yield from owner_commands(path, user, group, None)
         return
     changes = mode_commands(path, want_mode, info) + owner_commands(path, user, group, info)
@@ -160,21 +164,28 @@ def _sync_file(data: bytes, dest: str, user: str | None, group: str | None, mode
     if info is None:
         if create_remote_dir:
             yield from ensure_directory(parent_dir(dest))
-        yield FileUpload(data, dest)
-        yield from mode_commands(dest, mode, None)
+        yield from _upload(data, dest, mode)
         yield from owner_commands(dest, user, group, None)
         return
     changes: list[Any] = []
     if force or remote_sha1 != hashlib.sha1(data).hexdigest():
-        changes.append(FileUpload(data, dest))
         # a new file takes the default mode: restore the old one unless a mode is asked for
-        changes += mode_commands(dest, mode if mode is not None else info["mode"], None)
+        changes += _upload(data, dest, mode if mode is not None else info["mode"])
         changes += owner_commands(dest, user, group, None if (user or group) else info)
     else:
         changes += mode_commands(dest, mode, info) + owner_commands(dest, user, group, info)
     if not changes:
         host.noop(f"{what} {dest} is already up to date")
     yield from changes
+
+
+def _upload(data: bytes, dest: str, mode: int | None) -> list[Any]:
+    """Write ``data`` to ``dest`` with ``mode``: created under the matching umask when the mode
+    allows it, else uploaded and then ``chmod``-ed."""
+    umask = creation_umask(mode)
+    if umask is not None:
+        return [FileUpload(data, dest, umask)]
+    return [FileUpload(data, dest), *mode_commands(dest, mode, None)]
 
 
 @lru_cache(maxsize=128)

@@ -47,6 +47,27 @@ def _export(sh: Interpreter, argv: list[str]) -> int:
     return 0
 
 
+def _umask(sh: Interpreter, argv: list[str]) -> int:
+    """``umask`` prints the mask, ``umask NNN`` sets it (octal only)."""
+    if len(argv) == 1:
+        sh.say(f"{sh.umask:04o}\n")
+        return 0
+    value = argv[1]
+    if not value or any(c not in "01234567" for c in value) or int(value, 8) > 0o777:
+        sh.complain(f"umask: Illegal mode: {value}")
+        return 2
+    sh.umask = int(value, 8)
+    return 0
+
+
+def _set(sh: Interpreter, argv: list[str]) -> int:
+    """``set -C`` / ``set +C`` (noclobber); other options change nothing here."""
+    for arg in argv[1:]:
+        if arg[:1] in "-+" and "C" in arg[1:]:
+            sh.noclobber = arg[0] == "-"
+    return 0
+
+
 def _cd(sh: Interpreter, argv: list[str]) -> int:
     target = argv[1] if len(argv) > 1 else sh.vars.get("HOME", "/")
     path, node = sh.host.resolve(target, True, sh.cwd)
@@ -392,7 +413,7 @@ _SHELL_BUILTINS = frozenset((":", "true", "false", "exit", "break", "export", "c
 
 _BUILTINS.update({
     ":": _true, "true": _true, "false": _false, "exit": _exit, "break": _break, "export": _export,
-    "cd": _cd, "sleep": _true, "test": _test, "[": _test, "echo": _echo, "printf": _printf,
+    "cd": _cd, "umask": _umask, "set": _set, "sleep": _true, "test": _test, "[": _test, "echo": _echo, "printf": _printf,
     "command": _command, "id": _id, "uname": _uname, "stat": _stat, "readlink": _readlink,
     "sha1sum": _hasher("sha1"), "sha256sum": _hasher("sha256"), "md5sum": _hasher("md5"),
     "grep": _grep, "mkdir": _mkdir, "chmod": _chmod, "chown": _chown, "chgrp": _chown,

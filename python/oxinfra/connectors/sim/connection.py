@@ -95,14 +95,13 @@ class SimShell:
             return
         nonce = self.nonce
         assert nonce is not None
-        vars_, funcs, positional, user, cwd, status = interp.state()
+        vars_, *rest = interp.state()
         if any(_PLACEHOLDER in v for v in vars_.values()):
             return
         vars_ = {k: v.replace(nonce, _PLACEHOLDER) for k, v in vars_.items()}
         if len(_ANSWERS) >= _ANSWERS_MAX:
             del _ANSWERS[next(iter(_ANSWERS))]
-        _ANSWERS[key] = (out.replace(nonce, _PLACEHOLDER), err.replace(nonce, _PLACEHOLDER),
-                         (vars_, funcs, positional, user, cwd, status))
+        _ANSWERS[key] = (out.replace(nonce, _PLACEHOLDER), err.replace(nonce, _PLACEHOLDER), (vars_, *rest))
 
     async def close(self) -> None:
         self.closed = True

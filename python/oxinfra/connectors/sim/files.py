@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def _mkdir(sh: Interpreter, argv: list[str]) -> int:
     flags, values, paths = _operands(argv, with_value="m")
     host = sh.host
-    mode = int(values["m"], 8) if "m" in values and values["m"].isdigit() else 0o755
+    mode = int(values["m"], 8) if "m" in values and values["m"].isdigit() else 0o777 & ~sh.umask
     status = 0
     for path in paths:
         try:
@@ -43,7 +43,8 @@ def _mkdir_parents(sh: Interpreter, path: str, mode: int) -> None:
         cur = cur + "/" + parts[k]
         canonical, node = host.resolve(cur, True, sh.cwd)
         if node is None:
-            host.add(canonical, Node("d", mode if k == len(parts) - 1 else 0o755, sh.user, sh.user, _now()))
+            parents = (0o777 & ~sh.umask) | 0o300  # as GNU mkdir -p: u+wx whatever the umask
+            host.add(canonical, Node("d", mode if k == len(parts) - 1 else parents, sh.user, sh.user, _now()))
         elif node.kind != "d":
             raise FsError(_EEXIST if k == len(parts) - 1 else _ENOTDIR)
 
@@ -113,7 +114,7 @@ def _touch(sh: Interpreter, argv: list[str]) -> int:
             canonical, node = host.resolve(path, True, sh.cwd)
             now = _now()
             if node is None:
-                host.add(canonical, Node("f", 0o644, sh.user, sh.user, now))
+                host.add(canonical, Node("f", 0o666 & ~sh.umask, sh.user, sh.user, now))
             else:
                 node.atime = node.mtime = node.ctime = now
         except FsError as exc:

@@ -206,12 +206,13 @@ class SimHost:
         if parent is not None:
             parent.mtime = parent.ctime = now
 
-    def write(self, path: str, text: str, append: bool, user: str, cwd: str = "/") -> None:
+    def write(self, path: str, text: str, append: bool, user: str, cwd: str = "/", mode: int = 0o644) -> None:
+        """Write (or append) ``text``; a new file gets ``mode`` (the shell's 666 & ~umask)."""
         self.pristine = None
         canonical, node = self.resolve(path, True, cwd)
         now = _now()
         if node is None:
-            self.add(canonical, Node("f", 0o644, user, user, now, data=text))
+            self.add(canonical, Node("f", mode, user, user, now, data=text))
             return
         if node.kind == "d":
             raise FsError(_EISDIR)

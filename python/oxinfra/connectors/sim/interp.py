@@ -114,13 +114,16 @@ class Interpreter:
         self.status = 0
         self.subs: tuple[tuple[str, str], ...] = ()
         self.identity_read = False  # a command printed something only this machine has
+        self.umask = 0o022  # new files 644, new directories 755
+        self.noclobber = False  # set -C: ">" does not overwrite an existing file
 
     def state(self) -> tuple[Any, ...]:
         """What survives between scripts (see :meth:`restore_state`)."""
-        return (dict(self.vars), dict(self.funcs), list(self.positional), self.user, self.cwd, self.status)
+        return (dict(self.vars), dict(self.funcs), list(self.positional), self.user, self.cwd, self.status,
+                self.umask, self.noclobber)
 
     def restore_state(self, state: tuple[Any, ...]) -> None:
-        vars_, funcs, positional, self.user, self.cwd, self.status = state
+        vars_, funcs, positional, self.user, self.cwd, self.status, self.umask, self.noclobber = state
         self.vars, self.funcs, self.positional = dict(vars_), dict(funcs), list(positional)
 
     # -- entry --------------------------------------------------------------------------
@@ -238,7 +241,8 @@ class Interpreter:
         return status
 
     def subshell(self, body: list[Any]) -> int:
-        saved = (dict(self.vars), dict(self.funcs), self.cwd, self.user, list(self.positional))
+        saved = (dict(self.vars), dict(self.funcs), self.cwd, self.user, list(self.positional), self.umask,
+                 self.noclobber)
         try:
             return self.run_body(body)
         except _Exit as exc:
@@ -246,7 +250,7 @@ class Interpreter:
         except _Break:
             return 0
         finally:
-            self.vars, self.funcs, self.cwd, self.user, self.positional = saved
+            self.vars, self.funcs, self.cwd, self.user, self.positional, self.umask, self.noclobber = saved
 
     # -- words --------------------------------------------------------------------------
 
@@ -397,7 +401,11 @@ class Interpreter:
                     else:
                         append = op == ">>"
                         try:
-                            host.write(target, "", append, self.user, self.cwd)
+                            if op == ">" and self.noclobber:
+                                _, existing = host.resolve(target, True, self.cwd)
+                                if existing is not None and existing.kind == "f":
+                                    raise FsError("File exists")
+                            host.write(target, "", append, self.user, self.cwd, 0o666 & ~self.umask)
                         except FsError as exc:
                             self.complain(f"sh: cannot create {target}: {exc}")
                             return 2
@@ -429,5 +437,5 @@ _BUILTINS: dict[str, Callable[[Interpreter, list[str]], int]] = {}
 _READ_ONLY = frozenset({
     ":", "true", "false", "test", "[", "echo", "printf", "exit", "break", "export", "cd", "sleep",
     "command", "id", "uname", "stat", "readlink", "sha1sum", "sha256sum", "md5sum", "grep", "cat",
-    "base64", "tail", "sh", "sudo", "su", "timeout",
+    "base64", "tail", "sh", "sudo", "su", "timeout", "umask", "set",
 })
