@@ -19,7 +19,8 @@ built-in facts and operations use -- not a general shell:
   the same bytes as the native one (checked once per process); any other function is
   interpreted;
 * commands: ``:``, ``true``, ``false``, ``test``/``[``, ``echo``, ``printf``, ``exit``,
-  ``break``, ``export``, ``cd``, ``sleep`` (does not sleep), ``command -v``, ``id``,
+  ``break``, ``export``, ``cd``, ``umask`` (octal; new files and directories get 666/777
+  masked), ``set -C`` (noclobber), ``sleep`` (does not sleep), ``command -v``, ``id``,
   ``uname``, ``stat -c``, ``readlink``, ``sha1sum``/``sha256sum``/``md5sum``, ``grep``
   (literal patterns directly, BRE/ERE through Python's ``re``; a file with a NUL byte is
   binary: "binary file matches" on stderr only, as GNU grep 3.5+), ``mkdir``, ``chmod``
@@ -34,7 +35,7 @@ built-in facts and operations use -- not a general shell:
 A fresh host holds ``/``, ``/tmp`` (1777) and the user's home, nothing else.
 
 Permissions are not checked (every user may do anything); users and groups are names with no
-database behind them. New files get mode 644, directories 755, owned by the user commands
+database behind them. New files get mode 644, directories 755 (umask 022 unless changed), owned by the user commands
 run as. Times are whole seconds of the controller's clock; reads do not change atime.
 
 Select it with host names ``@sim/NAME``. Host data:
