@@ -35,8 +35,8 @@ built-in facts and operations use -- not a general shell:
 A fresh host holds ``/``, ``/tmp`` (1777) and the user's home, nothing else.
 
 Permissions are not checked (every user may do anything); users and groups are names with no
-database behind them. New files get mode 644, directories 755 (umask 022 unless changed), owned by the user commands
-run as. Times are whole seconds of the controller's clock; reads do not change atime.
+database behind them. New files get mode 644, directories 755 (umask 022 unless changed),
+owned by the user commands run as. Times are whole seconds of the controller's clock; reads do not change atime.
 
 Select it with host names ``@sim/NAME``. Host data:
 
