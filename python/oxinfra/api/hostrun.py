@@ -45,13 +45,18 @@ class HostResult:
         self.seconds = 0.0
         self.timings = Timings()
 
-    def count(self, status: str) -> int:
-        return sum(1 for op in self.ops if op["status"] == status)
-
-    def summary(self) -> dict[str, Any]:
+    def counts(self) -> dict[str, int]:
+        """How many operations ended in each status (one pass over the records)."""
         counts = {"changed": 0, "unchanged": 0, "failed": 0, "skipped": 0, "not run": 0}
         for op in self.ops:
             counts[op["status"]] += 1
+        return counts
+
+    def count(self, status: str) -> int:
+        return self.counts()[status]
+
+    def summary(self) -> dict[str, Any]:
+        counts = self.counts()
         return {
             "status": self.status,
             "changed": counts["changed"],

@@ -28,8 +28,6 @@ values in host data (a host listed twice) is an error naming both places.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 import pickle
 import re
@@ -37,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 from oxinfra import _core
+from oxinfra.api.collect import gc_paused
 from oxinfra.api.host import Host, HostData, connector_of
 from oxinfra.exceptions import InventoryError
 
@@ -180,7 +179,7 @@ class _Model:
         """The Host objects of ``indexes``, made on first use (one loop, no calls per host
         beyond two object allocations: this is the cost of 100,000 hosts)."""
         result: list[Host] = []
-        with _gc_paused():
+        with gc_paused():
             self._make(indexes, result)
         return result
 
@@ -207,19 +206,6 @@ class _Model:
                     host.connector, host.target = "ssh", name
                 host._facts = None
             result.append(host)
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while making many objects that form no cycles:
-    otherwise its collections, triggered by the allocations, cost more than the objects."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _same(a: Any, b: Any) -> bool:

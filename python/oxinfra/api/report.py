@@ -65,19 +65,19 @@ def _stats(values: list[float]) -> dict[str, float]:
 def build_report(result: Any, slowest: int = 10) -> dict[str, Any]:
     """A JSON-ready report of a :class:`~oxinfra.api.runner.RunResult`."""
     hosts = list(result.hosts.values())
-    per_host = {
-        h.name: {
+    per_host = {}
+    for h in hosts:
+        counts = h.counts()
+        per_host[h.name] = {
             "status": h.status,
             "seconds": round(h.seconds, 6),
             "round_trips": h.round_trips,
             "phases": {k: round(v, 6) for k, v in h.timings.items()},
-            "changed": h.count("changed"),
-            "unchanged": h.count("unchanged"),
-            "failed": h.count("failed"),
+            "changed": counts["changed"],
+            "unchanged": counts["unchanged"],
+            "failed": counts["failed"],
             **({"error": h.error} if h.error else {}),
         }
-        for h in hosts
-    }
     trips = [h.round_trips for h in hosts if h.status != "unreachable"]
     histogram: dict[str, int] = {}
     for n in trips:

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import os
-from typing import Any, Iterator
+from typing import Any
 
 from oxinfra import _core
+from oxinfra.api.collect import fewer_collections, gc_paused
 from oxinfra.api.context import host_reads
 from oxinfra.api.deploy import DeployFile, evaluate, import_path
 from oxinfra.api.facts import FactMissing, FactRequest
@@ -52,30 +52,6 @@ def raise_fd_limit(hosts: int) -> None:
                 f"this run needs about {needed} open files but the limit is {target}: "
                 f"raise it (ulimit -n {needed}) or run with --parallel {max(1, target - 64)}"
             )
-
-
-@contextlib.contextmanager
-def fewer_collections(pause: bool = False) -> Iterator[None]:
-    """A run allocates many objects that live until it ends (operation calls, results); the
-    cyclic garbage collector would scan them again and again (about half the time of
-    evaluating a large fleet). ``pause``: no collections (a synchronous stretch with no
-    cycles to free); else young collections are made rarer. Restored afterwards."""
-    threshold = gc.get_threshold()
-    enabled = gc.isenabled()
-    raised = (max(threshold[0], 50_000), *threshold[1:])
-    if pause:
-        gc.disable()
-    else:
-        gc.set_threshold(*raised)
-    try:
-        yield
-    finally:
-        # Only undo what is still ours: with two runs at once, the first to end restores the
-        # original and the other leaves it alone.
-        if not pause and gc.get_threshold() == raised:
-            gc.set_threshold(*threshold)
-        if pause and enabled:
-            gc.enable()
 
 
 def _evaluate_all(inventory: Inventory, files: list[DeployFile]) -> dict[str, list[OpCall]]:
@@ -263,7 +239,7 @@ async def prepare(inventory: Inventory, files: list[DeployFile], on_event: Event
                 _emit(on_event, {"event": "unreachable", "host": host.name, "error": str(exc)})
 
         try:
-            with fewer_collections(pause=True):
+            with gc_paused():
                 evaluated.update(_evaluate_all(inventory, files))
                 prepared.keep()  # before collections resume: they would scan all of it once more
             await asyncio.gather(*(with_facts(h) for h in inventory.hosts if evaluated[h.name] is None))
