@@ -424,10 +424,11 @@ def test_user_defined_operation_and_fact(tmp_path: Path, target: Path, inventory
         from oxinfra.quoting import quote
 
         class FirstLine(FactBase):
-            """The first line of a file, or None."""
+            """The first line of a file, or None when there is no file (a file head cannot
+            read is an error, not None: the command's failure fails the operation)."""
 
             def command(self, path):
-                return f"head -n 1 -- {quote(path)}"
+                return f"if [ -e {quote(path)} ]; then head -n 1 -- {quote(path)}; fi"
 
             def process(self, output):
                 return output[0]

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator
 
 from oxinfra.api.arguments import split_global_args
 from oxinfra.api.context import deploy_dir, using_host
-from oxinfra.api.facts import FactMissing, FactRequest, fact_source
+from oxinfra.api.facts import FactFailed, FactMissing, FactRequest, fact_source
 from oxinfra.api.host import data_defaults as defaults_layer
 from oxinfra.api.operation import OpCall, Recorder, _recorder, current_recorder
 from oxinfra.exceptions import DeployError, OxinfraError
@@ -155,6 +155,9 @@ def evaluate(
             _run_deploy_files(files)
     except FactMissing:
         raise
+    except FactFailed as exc:  # the host's answer, not the deploy's fault: that host fails
+        where = _where(exc, files)
+        raise FactFailed(exc.rc, f"{where}: {exc}" if where else str(exc)) from None
     except OxinfraError as exc:
         message = str(exc)
         where = _where(exc, files)

@@ -29,7 +29,7 @@ from typing import Any, Callable, ClassVar, Generic, TypeVar
 from oxinfra.api.context import _host_in_context, _HostProxy
 from oxinfra.exceptions import FactError
 
-__all__ = ["FactBase", "FactRequest", "FactMissing", "resolve_fact", "fact_source"]
+__all__ = ["FactBase", "FactRequest", "FactMissing", "FactFailed", "fact_failure", "resolve_fact", "fact_source"]
 
 T = TypeVar("T")
 
@@ -40,13 +40,20 @@ class FactBase(Generic[T]):
     - ``command(self, **args) -> str``: the shell command (quote values with
       :func:`oxinfra.quoting.quote`).
     - ``process(self, output: list[str]) -> T``: parse the output lines (default: joined).
-    - ``default(self) -> T``: the value when the command fails (default: ``None``).
+    - ``default(self) -> T``: the value when the thing the fact describes is absent
+      (default: ``None``).
+    - ``absent_status``: the exit statuses of ``command`` that mean "absent" (the value is
+      then ``default()``). Any other non-zero status is a failure: the operation (or the
+      deploy) that read the fact fails with the fact's name, the status and its stderr,
+      unless it was read with ``_ignore_errors=True``. A tool's error is never "absent".
     """
 
     name: ClassVar[str] = ""
     #: The command never exits, changes directory or sets variables: it may run in the
     #: host's shell without a subshell. Leave False for facts whose commands you don't control.
     shell_safe: ClassVar[bool] = False
+    #: Exit statuses that mean "absent" (value: ``default()``); others than 0 are failures.
+    absent_status: ClassVar[frozenset[int]] = frozenset()
     _arg_names: ClassVar[tuple[str, ...] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -70,9 +77,12 @@ class FactBase(Generic[T]):
         return None
 
     def parse(self, stdout: bytes, rc: int) -> Any:
-        """Turn raw output into the value; built-in facts override this with a Rust parser."""
+        """Turn raw output into the value; built-in facts override this with a Rust parser.
+        Raises :class:`FactFailed` for an exit status that is neither 0 nor "absent"."""
         if rc != 0:
-            return self.default()
+            if rc in self.absent_status:
+                return self.default()
+            raise FactFailed(rc)
         text = stdout.decode("utf-8", "replace")
         lines = text.split("\n")
         if lines and lines[-1] == "":
@@ -143,6 +153,25 @@ def _normalised(path: str) -> str:
     return path
 
 
+class FactFailed(FactError):
+    """A fact's command failed with a status that does not mean "absent" (raised by
+    :meth:`FactBase.parse`; the engine adds the fact's name, the host and its stderr)."""
+
+    def __init__(self, rc: int, detail: str = "") -> None:
+        super().__init__(detail or f"exit {rc}")
+        self.rc = rc
+        self.detail = detail
+
+
+def fact_failure(name: str, rc: int, stderr: bytes, detail: str = "") -> str:
+    """The one-line message of a failed fact: its name, exit status and last stderr lines."""
+    text = " ".join(stderr.decode("utf-8", "replace").split())
+    if len(text) > 400:
+        text = "..." + text[-400:]
+    what = detail or f"exit {rc}"
+    return f"fact {name} failed ({what})" + (f": {text}" if text else "")
+
+
 class FactMissing(Exception):
     """Internal signal: a fact is needed that the current phase has not gathered yet."""
 
@@ -170,8 +199,10 @@ def resolve_fact(host: Any, cls: type, args: tuple[Any, ...], kwargs: dict[str, 
         kwargs = {**dict(zip(names, args)), **kwargs}
     # Global arguments such as _sudo given to get_fact set the privilege context.
     context = fact_context.get()
+    ignore_errors = False
     if any(k.startswith("_") for k in kwargs):
         kwargs = dict(kwargs)  # the caller's dict stays as it was
+        ignore_errors = bool(kwargs.pop("_ignore_errors", False))
         sudo = kwargs.pop("_sudo", None)
         sudo_user = kwargs.pop("_sudo_user", None)
         su_user = kwargs.pop("_su_user", None)
@@ -188,6 +219,16 @@ def resolve_fact(host: Any, cls: type, args: tuple[Any, ...], kwargs: dict[str, 
     # building one runs the fact's command() and quoting each time.
     if isinstance(host, _HostProxy):  # `oxinfra.host`: the host in context
         host = _host_in_context()
+    if ignore_errors:
+        try:
+            return _resolve(source, host, cls, kwargs, context)
+        except FactFailed:
+            return cls().default()
+    return _resolve(source, host, cls, kwargs, context)
+
+
+def _resolve(source: Callable[[Any, FactRequest], Any], host: Any, cls: type, kwargs: dict[str, Any],
+             context: tuple[Any, ...]) -> Any:
     cache = getattr(host, "_facts", None)
     if cache is None:
         try:

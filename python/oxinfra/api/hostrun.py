@@ -100,6 +100,7 @@ class HostRun:
         self.nonce = new_nonce()
         self.shell: Any = None
         self.first_script = True
+        self.fact_stderr: dict[Any, bytes] = {}  # of the last shared fact script
 
     def builder(self) -> ScriptBuilder:
         first, self.first_script = self.first_script, False
@@ -116,9 +117,16 @@ class HostRun:
         )
 
     async def gather(self, requests: list[FactRequest]) -> None:
-        found = await self._gather_raw(requests)
-        for request, stdout, rc in found:
-            self.planner.store(request, stdout, rc)
+        todo = self.planner.missing(requests)
+        if not todo:
+            return
+        self.gathers += 1
+        builder = self.builder()
+        builder.add_facts(todo)
+        builder.capture = all(r.safe for r in todo)
+        with self.result.timings.phase("facts"):
+            sections, errors = await self.round_trip(builder)
+        self._store(builder, sections, errors)
 
     async def _gather_script(self, script: FactScript) -> tuple[Any, list[tuple[FactRequest, bytes, int]] | None,
                                                                   ScriptBuilder | None, Any]:
@@ -131,30 +139,21 @@ class HostRun:
         builder = self.builder()
         script.add_to(builder)
         with self.result.timings.phase("facts"):
-            out, _ = await self.shell.run(builder.build(), done_marker(self.nonce))
+            out, err = await self.shell.run(builder.build(), done_marker(self.nonce))
         listed, _, _ = _core.demux(out, self.nonce)
+        err_listed, _, _ = _core.demux(err, self.nonce)
+        self.fact_stderr = builder.fact_errors({i: data for i, _, data in err_listed})
         link = script.link_index
         if link is None or not any(i == link and data for i, _, data in listed):
             return tuple(listed), None, builder, listed  # the sections name no nonce: they are the key
         found = builder.fact_results({i: (status, data) for i, status, data in listed})
         return tuple([(stdout, rc) for _, stdout, rc in found]), found, builder, listed
 
-    async def _gather_raw(self, requests: list[FactRequest]) -> list[tuple[FactRequest, bytes, int]]:
-        """Read the facts not known yet in one round trip: each request's raw output."""
-        todo = self.planner.missing(requests)
-        if not todo:
-            return []
-        self.gathers += 1
-        builder = self.builder()
-        builder.add_facts(todo)
-        builder.capture = all(r.safe for r in todo)
-        with self.result.timings.phase("facts"):
-            sections, _ = await self.round_trip(builder)
-        return builder.fact_results(sections)
-
-    def _store(self, builder: ScriptBuilder, sections: dict[int, tuple[str, bytes]]) -> None:
+    def _store(self, builder: ScriptBuilder, sections: dict[int, tuple[str, bytes]],
+               errors: dict[int, bytes] | None = None) -> None:
+        stderr = builder.fact_errors(errors) if errors else {}
         for request, stdout, rc in builder.fact_results(sections):
-            self.planner.store(request, stdout, rc)
+            self.planner.store(request, stdout, rc, stderr.get(request.key, b""))
 
     def report(self, plan: OpPlan | None, op: OpCall, status: str, stdout: bytes = b"", stderr: bytes = b"",
                error: str | None = None) -> None:
@@ -283,8 +282,11 @@ class HostRun:
         if found is None:
             assert builder is not None
             found = builder.fact_results({i: (status, data) for i, status, data in listed})
+        stderr, self.fact_stderr = self.fact_stderr, {}
+        failed = False
         for request, stdout, rc in found:
-            self.planner.store(request, stdout, rc)
+            self.planner.store(request, stdout, rc, stderr.get(request.key, b""))
+            failed = failed or self.planner.facts[request.key].error is not None
         reads = [False, False]
         token = host_reads.set(reads)
         gathers = self.gathers
@@ -295,7 +297,8 @@ class HostRun:
             host_reads.reset(token)
         # Reusable only if the plan came from the first batch alone and never read the host.
         if cached is _UNSEEN:
-            memo.plans[key] = None if reads[0] or self.gathers != gathers else self.outcomes
+            # (nor when a fact failed: the error names this host's stderr)
+            memo.plans[key] = None if reads[0] or failed or self.gathers != gathers else self.outcomes
         self.outcomes = None
 
     async def _dry_run(self) -> None:
@@ -409,7 +412,7 @@ class HostRun:
                 # facts from here on (the refetch chain); plan again from this operation.
                 self.planner.invalidate()
                 self.planner.rewind_dirs(op.index)
-                self._store(builder, sections)
+                self._store(builder, sections, errors)
                 return op.index
             rc = int(status)
             if rc != 0:
@@ -418,7 +421,7 @@ class HostRun:
                     return None
                 continue
             self.report(plan, op, "changed" if plan.changes else "unchanged", stdout, stderr)
-        self._store(builder, sections)
+        self._store(builder, sections, errors)
         return segment[-1].op.index + 1
 
     def _refetch_plan(self, start: int) -> list[tuple[int, list[FactRequest]]]:

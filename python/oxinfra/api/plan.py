@@ -16,9 +16,9 @@ import posixpath
 from typing import Any
 
 from oxinfra.api.context import deploy_dir, using_host
-from oxinfra.api.facts import FactMissing, FactRequest, fact_context, fact_source
+from oxinfra.api.facts import FactFailed, FactMissing, FactRequest, fact_context, fact_failure, fact_source
 from oxinfra.api.operation import FunctionCommand, OpCall, PlanContext, _planning
-from oxinfra.exceptions import OperationError, OxinfraError
+from oxinfra.exceptions import OxinfraError
 
 __all__ = ["FactEntry", "OpPlan", "HostPlanner"]
 
@@ -27,14 +27,24 @@ Touched = tuple[frozenset[str], tuple[str, ...]] | None
 
 
 class FactEntry:
-    __slots__ = ("request", "stdout", "rc", "value", "epoch")
+    """A gathered fact: its raw output and value, or ``error`` (the one-line message) when
+    its command failed; reading a failed fact raises :class:`FactError` in the reader."""
 
-    def __init__(self, request: FactRequest, stdout: bytes, rc: int, value: Any, epoch: int) -> None:
+    __slots__ = ("request", "stdout", "rc", "value", "epoch", "error")
+
+    def __init__(self, request: FactRequest, stdout: bytes, rc: int, value: Any, epoch: int,
+                 error: str | None = None) -> None:
         self.request = request
         self.stdout = stdout
         self.rc = rc
         self.value = value
         self.epoch = epoch
+        self.error = error
+
+    def read(self) -> Any:
+        if self.error is not None:
+            raise FactFailed(self.rc, self.error)
+        return self.value
 
 
 class OpPlan:
@@ -84,14 +94,21 @@ class HostPlanner:
         # Files whose whole content the plan knows (an earlier operation wrote it).
         self.contents: dict[str, bytes] = {}
 
-    def store(self, request: FactRequest, stdout: bytes, rc: int) -> None:
+    def store(self, request: FactRequest, stdout: bytes, rc: int, stderr: bytes = b"") -> None:
+        """Keep a fact's output and value. A command that failed (a status that does not mean
+        "absent") or output that does not parse is kept as an error: whoever reads the fact
+        fails with it (see :meth:`FactEntry.read`), nobody else."""
+        error = None
+        value = None
         try:
             value = request.fact.parse(stdout, rc)
-        except OxinfraError:
-            raise
+        except FactFailed as exc:
+            error = fact_failure(request.cls.name, exc.rc, stderr, exc.detail)
+        except OxinfraError as exc:
+            error = f"fact {request.cls.name}: {exc}"
         except Exception as exc:
-            raise OperationError(f"{self.host.name}: fact {request.cls.name} could not be parsed: {exc}") from exc
-        self.facts[request.key] = FactEntry(request, stdout, rc, value, self.epoch)
+            error = f"fact {request.cls.name} could not be parsed: {type(exc).__name__}: {exc}"
+        self.facts[request.key] = FactEntry(request, stdout, rc, value, self.epoch, error)
 
     def missing(self, requests: list[FactRequest]) -> list[FactRequest]:
         seen: set[Any] = set()
@@ -136,7 +153,11 @@ class HostPlanner:
         if raw is None:
             return None
         stdout, rc = raw
-        return FactEntry(request, stdout, rc, request.fact.parse(stdout, rc), self.epoch)
+        try:
+            value = request.fact.parse(stdout, rc)
+        except Exception:  # a prediction the fact cannot read back: read the host instead
+            return None
+        return FactEntry(request, stdout, rc, value, self.epoch)
 
     def rewind_dirs(self, index: int) -> None:
         """Re-planning from operation ``index``: forget directories later plans assumed."""
@@ -195,7 +216,7 @@ class HostPlanner:
                     raise FactMissing(request)
                 if guard and self.may_be_stale(entry):
                     guards[request.key] = entry
-                return entry.value
+                return entry.read()
 
             tokens = (fact_source.set(lookup), fact_context.set(op.globals.privilege), _planning.set(ctx))
             try:

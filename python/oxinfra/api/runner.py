@@ -12,7 +12,7 @@ from oxinfra import _core
 from oxinfra.api.collect import fewer_collections, gc_paused
 from oxinfra.api.context import host_reads
 from oxinfra.api.deploy import DeployFile, evaluate, import_path
-from oxinfra.api.facts import FactMissing, FactRequest
+from oxinfra.api.facts import FactFailed, FactMissing, FactRequest
 from oxinfra.api.hostrun import EventSink, HostResult, HostRun, RunResult, _emit
 from oxinfra.api.inventory import Inventory
 from oxinfra.api.operation import OpCall
@@ -99,7 +99,7 @@ async def _evaluate_with_facts(host: Any, files: list[DeployFile], settings: Con
                 entry = run.planner.facts.get(request.key)
                 if entry is None:
                     raise FactMissing(request)
-                return entry.value
+                return entry.read()
 
             try:
                 return evaluate(host, files, known)
@@ -237,6 +237,11 @@ async def prepare(inventory: Inventory, files: list[DeployFile], on_event: Event
                 result.status, result.error = "unreachable", str(exc)
                 prepared.results[host.name] = result
                 _emit(on_event, {"event": "unreachable", "host": host.name, "error": str(exc)})
+            except FactFailed as exc:  # a fact the deploy read failed on this host: it alone fails
+                result = HostResult(host.name)
+                result.status, result.error = "failed", f"{host.name}: {exc}"
+                prepared.results[host.name] = result
+                _emit(on_event, {"event": "host_failed", "host": host.name, "error": result.error})
 
         try:
             with gc_paused():

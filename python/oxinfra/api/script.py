@@ -37,7 +37,10 @@ def prelude(nonce: str) -> str:
         f"__ox_n={nonce}\n"
         "__ox_m() { printf '\\n@@OX-%s:E:%s:%s\\n' \"$__ox_n\" \"$1\" \"$2\"; "
         "printf '\\n@@OX-%s:E:%s:%s\\n' \"$__ox_n\" \"$1\" \"$2\" >&2; }\n"
-        "__ox_q() { printf '\\n@@OX-%s:E:%s:%s\\n' \"$__ox_n\" \"$1\" \"$2\"; }\n"
+        # Facts: the marker on stdout, and on stderr too when the command failed (its
+        # stderr is then the text since the previous stderr marker).
+        "__ox_q() { printf '\\n@@OX-%s:E:%s:%s\\n' \"$__ox_n\" \"$1\" \"$2\"; "
+        "[ \"$2\" = 0 ] || printf '\\n@@OX-%s:E:%s:%s\\n' \"$__ox_n\" \"$1\" \"$2\" >&2; }\n"
         "__ox_d() { printf '\\n@@OX-%s:DONE\\n' \"$__ox_n\"; printf '\\n@@OX-%s:DONE\\n' \"$__ox_n\" >&2; }\n"
     )
 
@@ -285,7 +288,7 @@ class ScriptBuilder:
         for request in requests:
             if not _batchable(request):
                 i = self._index(request)
-                lines.append(f"{fact_command(request)} </dev/null 2>/dev/null; __ox_q {i} $?\n")
+                lines.append(f"{fact_command(request)} </dev/null; __ox_q {i} $?\n")
         return "".join(lines)
 
     def add_refetch_chain(self, per_op: list[tuple[int, list[Any]]]) -> None:
@@ -342,6 +345,15 @@ class ScriptBuilder:
             elif hasattr(owner, "fact") and index in sections:
                 status, data = sections[index]
                 out.append((owner, data, int(status) if status.lstrip("-").isdigit() else 1))
+        return out
+
+    def fact_errors(self, err_sections: dict[int, bytes]) -> dict[Any, bytes]:
+        """The stderr of each fact of this script whose command failed, by request key."""
+        out: dict[Any, bytes] = {}
+        for index, data in err_sections.items():
+            owner = self.sections[index] if index < len(self.sections) else None
+            if owner is not None and hasattr(owner, "fact"):
+                out[owner.key] = data
         return out
 
     def build(self) -> bytes:

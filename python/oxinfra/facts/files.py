@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from oxinfra import _core
-from oxinfra.api.facts import FactBase
+from oxinfra.api.facts import FactBase, FactFailed
 from oxinfra.quoting import quote, quote_interpolated
 
 __all__ = ["File", "Directory", "Link", "Socket", "Sha1File", "Sha256File", "FindInFile"]
@@ -34,6 +34,9 @@ class File(FactBase[Any]):
 
     type = "file"
     shell_safe = True
+    #: ``stat`` exits 1 for a path that is not there. (It exits 1 for a path it may not
+    #: look at too; every write to such a path fails the same way, so nothing is lost.)
+    absent_status = frozenset({1})
     #: Read together with other stat facts by one ``stat`` process (see api/script.py).
     stat_batch = True
 
@@ -42,6 +45,8 @@ class File(FactBase[Any]):
         return f"stat -c '{STAT_FORMAT}' -- {p} && {{ [ ! -L {p} ] || readlink -- {p}; }}"
 
     def parse(self, stdout: bytes, rc: int) -> Any:
+        if rc != 0 and rc not in self.absent_status:
+            raise FactFailed(rc)
         value = _core.parse_stat(self.type, stdout, rc)
         if isinstance(value, dict):
             for key in ("atime", "mtime", "ctime"):
@@ -74,14 +79,21 @@ class _HashFile(FactBase[Any]):
     programs: tuple[str, ...] = ()
 
     def command(self, path: str) -> str:  # type: ignore[override]
+        # Not a file: no output and status 0 (absent). A file no tool can read: the last
+        # tool's failure, which is an error, never "absent".
         p = quote(path)
         tries = " || ".join(f"{prog} < {p}" for prog in self.programs)
-        return f"[ -f {p} ] && {{ {tries}; }}"
+        return f"if [ -f {p} ]; then {tries}; fi"
 
     def parse(self, stdout: bytes, rc: int) -> Any:
         if rc != 0:
+            raise FactFailed(rc)
+        if not stdout:
             return None
-        return _core.parse_hash(stdout, self.digits)
+        digest = _core.parse_hash(stdout, self.digits)
+        if digest is None:
+            raise FactFailed(rc, f"not a {self.algorithm} digest: {stdout[:80]!r}")
+        return digest
 
     def predict(self, content: bytes, **kwargs: Any) -> tuple[bytes, int] | None:
         return f"{hashlib.new(self.algorithm, content).hexdigest()}  -\n".encode(), 0
@@ -103,7 +115,6 @@ class Sha256File(_HashFile):
     programs = ("sha256sum", "shasum -a 256", "openssl sha256 -r")
 
 
-_ABSENT_RC = 1  # `false` when the file is absent: no subshell needed for the code
 _SPECIAL_BRE = ".[]*^$\\"
 _SPECIAL_ERE = "+?(){}|"
 
@@ -111,7 +122,8 @@ _SPECIAL_ERE = "+?(){}|"
 class FindInFile(FactBase[Any]):
     """The lines of a file matching a (grep) pattern: a list, empty if none match.
 
-    ``None`` if the file does not exist.
+    ``None`` if the file does not exist. grep's own failure (an invalid pattern, a file it
+    may not read) is a failure of the fact, never "no match" or "absent".
     """
 
     shell_safe = True
@@ -122,12 +134,18 @@ class FindInFile(FactBase[Any]):
         p = quote(path)
         pat = quote_interpolated(pattern) if interpolate_variables else quote(pattern)
         grep = "grep -E" if extended_regex else "grep"
-        return f"if [ -f {p} ]; then {grep} -e {pat} -- {p}; [ $? -le 1 ]; else false; fi"
+        # Absent: status 0 and no output (a match prints at least a newline); no match:
+        # grep's 1; grep's 2 (bad pattern, unreadable file) and anything else: failure.
+        return f"if [ -f {p} ]; then {grep} -e {pat} -- {p}; fi"
 
     def parse(self, stdout: bytes, rc: int) -> Any:
-        if rc not in (0, _ABSENT_RC):
+        if rc == 0 and not stdout:
             return None
-        return _core.parse_lines(stdout, rc, _ABSENT_RC)
+        if rc == 1:
+            return []
+        if rc != 0:
+            raise FactFailed(rc)
+        return _core.parse_lines(stdout, rc, -1)
 
     def predict(self, content: bytes, **kwargs: Any) -> tuple[bytes, int] | None:
         """What grep prints for a literal pattern (optionally anchored, or wrapped in
@@ -163,4 +181,4 @@ class FindInFile(FactBase[Any]):
                 line for line in lines
                 if core in line and (not at_start or line.startswith(core)) and (not at_end or line.endswith(core))
             ]
-        return "".join(f"{line}\n" for line in found).encode(), 0
+        return "".join(f"{line}\n" for line in found).encode(), 0 if found else 1

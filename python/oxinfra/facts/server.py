@@ -74,6 +74,9 @@ class Command(FactBase[Any]):
 class Which(_Line):
     """The path of an executable, or ``None``."""
 
+    #: ``command -v`` finds nothing: 1 (bash, busybox) or 127 (dash).
+    absent_status = frozenset({1, 127})
+
     def command(self, command: str) -> str:  # type: ignore[override]
         from oxinfra.quoting import quote
 

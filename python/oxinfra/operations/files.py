@@ -139,10 +139,12 @@ def file(
         predict_content(path, b"")
         umask = creation_umask(want_mode)
         if umask is None:
-            yield f": > {quote(path)}"  # the file is absent: create it without a process
+            # Created without a process. Never `: >`: a failed redirection of a special
+            # builtin makes a POSIX shell exit, taking the host's shell with it.
+            yield f"true > {quote(path)}"
             yield from mode_commands(path, want_mode, None)
         else:  # created with its mode: a subshell instead of a chmod process
-            yield f"(umask {umask} && : > {quote(path)})"
+            yield f"(umask {umask} && true > {quote(path)})"
         yield from owner_commands(path, user, group, None)
         return
     changes = mode_commands(path, want_mode, info) + owner_commands(path, user, group, info)

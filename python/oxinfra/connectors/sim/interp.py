@@ -37,7 +37,7 @@ def _marker_e(streams: str) -> Callable[[Interpreter, list[str]], int]:
         text = f"\n@@OX-{sh.vars.get('__ox_n', '')}:E:{a}:{b}\n"
         if sh.out is not None:
             sh.out.append(text)
-        if streams == "both" and sh.err is not None:
+        if sh.err is not None and (streams == "both" or (streams == "failed" and b != "0")):
             sh.err.append(text)
         return 0
 
@@ -53,7 +53,7 @@ def _marker_done(sh: Interpreter, argv: list[str]) -> int:
     return 0
 
 
-_NATIVE_CANDIDATES = (_marker_e("both"), _marker_e("out"), _marker_done)
+_NATIVE_CANDIDATES = (_marker_e("both"), _marker_e("out"), _marker_e("failed"), _marker_done)
 _natives: list[tuple[Any, Callable[[Interpreter, list[str]], int]]] | None = None
 
 
@@ -80,18 +80,19 @@ def _verified_natives() -> list[tuple[Any, Callable[[Interpreter, list[str]], in
         for native in _NATIVE_CANDIDATES:
             results = []
             for impl in (node[2], native):
-                sh = Interpreter(SimHost("check"))
-                sh.vars["__ox_n"] = nonce
-                out: list[str] = []
-                err: list[str] = []
-                sh.out, sh.err = out, err
-                if type(impl) is tuple:
-                    sh.positional = ["7", "stale"]
-                    sh.run_node(impl)
-                else:
-                    impl(sh, ["f", "7", "stale"])
-                results.append(("".join(out), "".join(err)))
-            if results[0] == results[1]:
+                for args in (["7", "stale"], ["7", "0"], ["8", "1"]):
+                    sh = Interpreter(SimHost("check"))
+                    sh.vars["__ox_n"] = nonce
+                    out: list[str] = []
+                    err: list[str] = []
+                    sh.out, sh.err = out, err
+                    if type(impl) is tuple:
+                        sh.positional = list(args)
+                        sh.run_node(impl)
+                    else:
+                        impl(sh, ["f", *args])
+                    results.append(("".join(out), "".join(err)))
+            if results[:3] == results[3:]:
                 found.append((node[2], native))
                 break
     return found
