@@ -262,3 +262,57 @@ def test_hostile_values_land_literally(sshd_fleet: Any, tmp_path: Path, target: 
     assert changed == {f"shell {i}" for i in range(len(HOSTILE_NAMES))}
     assert tree(target) == expected
     assert not Path(SENTINEL).exists()
+
+
+# --------------------------------------------------------------------------- combinators
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.text(TEXT.filter(lambda c: c != "/"), min_size=1, max_size=30).filter(lambda n: n not in (".", "..")),
+       content=st.text(TEXT, max_size=60))
+def test_combinators_write_values_literally(tmp_path: Path, name: str, content: str) -> None:
+    """Commands made by the combinators with hostile values: the value lands literally and
+    nothing else runs (no canary)."""
+    from oxinfra.quoting import and_then, append_to, file_test, if_then, or_else, subshell, with_umask, write_to
+
+    work = tmp_path / "w"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    path = str(work / name)
+    script = and_then(
+        if_then(file_test("-e", path), "false", write_to(command("printf", "%s", content), path)),
+        append_to(command("printf", "%s", "|"), path),
+        or_else("false", with_umask("077", write_to("true", path + ".empty"))),
+        subshell(command("cd", "--", str(work)), append_to(command("printf", "%s", "!"), name)),
+    )
+    for shell in SHELLS:
+        for leftover in list(work.iterdir()):
+            leftover.unlink()
+        subprocess.run([shell, "-c", script], check=True, cwd=tmp_path)
+        assert sorted(p.name for p in work.iterdir()) == sorted([name, name + ".empty"])
+        assert (work / name).read_bytes() == (content + "|!").encode("utf-8", "surrogateescape")
+        assert (work / (name + ".empty")).stat().st_mode & 0o777 == 0o600
+        assert not Path("/tmp/oxinfra-quoting-pwned").exists()
+
+
+def test_special_builtins_are_never_redirected() -> None:
+    from oxinfra.quoting import write_to
+
+    with pytest.raises(ValueError, match="special builtin"):
+        write_to(":", "/x")
+    with pytest.raises(ValueError, match="special builtin"):
+        write_to("exec 3", "/x")
+    assert write_to("true", "/a b") == "true > '/a b'"
+
+
+def test_a_failed_redirection_of_true_leaves_the_shell_running() -> None:
+    """Why ``true >`` and never ``: >``: only the second makes the POSIX shell exit."""
+    from oxinfra.quoting import write_to
+
+    for shell in SHELLS:
+        ok = subprocess.run([shell, "-c", write_to("true", "/proc/nonexistent/x") + "; echo survived"],
+                            capture_output=True, text=True)
+        assert "survived" in ok.stdout
+    dash = subprocess.run(["/bin/sh", "-c", ": > /proc/nonexistent/x; echo survived"], capture_output=True, text=True)
+    if os.path.realpath("/bin/sh").endswith("dash"):
+        assert "survived" not in dash.stdout

@@ -11,13 +11,29 @@ Operations build commands from fixed text and quoted values only::
 A value is single-quoted unless it consists only of characters that are never special
 to a POSIX shell. Single quotes inside are written as ``'\\''``. NUL bytes cannot be
 passed to a shell at all and are rejected.
+
+Commands are put together by small combinators, so no operation writes shell syntax
+around a value by hand (a test fails on an f-string in ``oxinfra/operations`` that
+interpolates anything but a quoted value)::
+
+    >>> and_then(command("mkdir", "-p", "--", "/srv"), write_to(command("printf", "%s", "x y"), "/srv/f"))
+    "mkdir -p -- /srv && printf %s 'x y' > /srv/f"
+    >>> if_then(file_test("-f", "/etc/x"), command("rm", "-f", "--", "/etc/x"))
+    'if [ -f /etc/x ]; then rm -f -- /etc/x; fi'
+
+Arguments named ``cmd``/``cmds`` are shell code (made by these functions); every other
+argument is a value and is quoted.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["quote", "quote_interpolated", "command", "QuotingError"]
+__all__ = [
+    "quote", "quote_interpolated", "command", "QuotingError",
+    "write_to", "append_to", "read_from", "and_then", "or_else", "pipe", "subshell", "group",
+    "file_test", "if_then", "with_umask",
+]
 
 _SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
 
@@ -62,3 +78,83 @@ def quote_interpolated(value: str) -> str:
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'
+
+
+# Special builtins: a failed redirection of one makes a non-interactive POSIX shell exit
+# (and with it the host's persistent shell), so they are never redirected.
+_SPECIAL_BUILTINS = frozenset(
+    {":", "break", "continue", ".", "eval", "exec", "exit", "export", "readonly", "return", "set",
+     "shift", "times", "trap", "unset"}
+)
+
+
+def _redirect(cmd: str, op: str, path: object) -> str:
+    first = cmd.split(None, 1)[0] if cmd.strip() else ""
+    if first in _SPECIAL_BUILTINS:
+        raise ValueError(f"never redirect the special builtin {first!r}: a failed redirection exits the shell")
+    return f"{cmd} {op} {quote(path)}"
+
+
+def write_to(cmd: str, path: object) -> str:
+    """``cmd > path``: ``path`` is truncated or created (``true`` makes an empty file)."""
+    return _redirect(cmd, ">", path)
+
+
+def append_to(cmd: str, path: object) -> str:
+    """``cmd >> path``."""
+    return _redirect(cmd, ">>", path)
+
+
+def read_from(cmd: str, path: object) -> str:
+    """``cmd < path``."""
+    return _redirect(cmd, "<", path)
+
+
+def and_then(*cmds: str) -> str:
+    """Each command runs only if the one before it succeeded."""
+    return " && ".join(cmds)
+
+
+def or_else(*cmds: str) -> str:
+    """Each command runs only if the one before it failed."""
+    return " || ".join(cmds)
+
+
+def pipe(*cmds: str) -> str:
+    return " | ".join(cmds)
+
+
+def subshell(*cmds: str) -> str:
+    """``( a && b )``: its own process, so ``umask``, ``cd``, ``set`` or ``exit`` inside stay there."""
+    return f"({and_then(*cmds)})"
+
+
+def group(*cmds: str) -> str:
+    """``{ a && b; }``: one command for ``&&``/``||`` and redirections, in the same shell."""
+    return f"{{ {and_then(*cmds)}; }}"
+
+
+_TEST_FLAGS = frozenset({"-e", "-f", "-d", "-L", "-h", "-s", "-r", "-w", "-x", "-S", "-p", "-b", "-c", "-z", "-n"})
+
+
+def file_test(flag: str, value: object) -> str:
+    """``[ FLAG value ]`` for a unary test such as ``-f``; ``!`` before the flag negates it
+    (``file_test("!-f", p)``)."""
+    negate = flag.startswith("!")
+    flag = flag.lstrip("!")
+    if flag not in _TEST_FLAGS:
+        raise ValueError(f"not a unary test flag: {flag!r}")
+    return f"[ {'! ' if negate else ''}{flag} {quote(value)} ]"
+
+
+def if_then(condition: str, then: str, otherwise: str | None = None) -> str:
+    """``if condition; then ...; [else ...;] fi`` (all three are shell code)."""
+    tail = f" else {otherwise};" if otherwise is not None else ""
+    return f"if {condition}; then {then};{tail} fi"
+
+
+def with_umask(umask: str, *cmds: str) -> str:
+    """``(umask U && ...)``: files the commands create get the mode the umask leaves."""
+    if not (len(umask) in (3, 4) and all(c in "01234567" for c in umask)):
+        raise ValueError(f"not an octal umask: {umask!r}")
+    return subshell(f"umask {umask}", *cmds)
