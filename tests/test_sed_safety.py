@@ -8,6 +8,7 @@ replacement lands literally. The reported cases also run end to end on ``@local`
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -222,3 +223,108 @@ def test_bad_sed_arguments_are_one_line_errors(tmp_path: Path, call: str, needle
     errors = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and "deploy.py:2" in errors[0] and needle in errors[0], out.describe()
     assert conf.read_text() == "a\n"
+
+
+# -- files.line with interpolate_variables writes what it matches -----------------------------
+
+
+@pytest.mark.parametrize("existing", [None, "other=1\n", "other=1"], ids=["create", "append", "append-no-newline"])
+def test_line_interpolated_is_written_expanded_and_found_again(tmp_path: Path, existing: str | None) -> None:
+    """The line is looked for with ``$HOME`` expanded by the host's shell, so it must be
+    written expanded too: written as ``$HOME`` it never matches and is appended every run."""
+    conf = tmp_path / "conf"
+    if existing is not None:
+        conf.write_text(existing)
+    deploy = write_deploy(tmp_path, """
+        from oxinfra.operations import files
+        files.line(name="l", path="@ROOT@/conf", line="X=$HOME", interpolate_variables=True)
+    """, tmp_path)
+    home = os.environ["HOME"]
+    out = run_deploy("@local", deploy)
+    assert out.code == 0, out.describe()
+    assert out.statuses("@local") == {"l": "changed"}
+    before = "" if existing is None else existing.rstrip("\n") + "\n"
+    assert conf.read_text() == before + f"X={home}\n"
+    stat = conf.stat()
+    again = run_deploy("@local", deploy)
+    assert again.code == 0, again.describe()
+    assert again.statuses("@local") == {"l": "unchanged"}
+    assert conf.read_text() == before + f"X={home}\n"
+    assert (conf.stat().st_ino, conf.stat().st_mtime_ns) == (stat.st_ino, stat.st_mtime_ns)
+
+
+def test_line_interpolated_replace_is_written_expanded(tmp_path: Path) -> None:
+    conf = tmp_path / "conf"
+    conf.write_text("keep\n")
+    deploy = write_deploy(tmp_path, """
+        from oxinfra.operations import files
+        files.line(name="l", path="@ROOT@/conf", line="^DIR=", replace="DIR=$HOME/app", interpolate_variables=True)
+    """, tmp_path)
+    out = run_deploy("@local", deploy)
+    assert out.code == 0, out.describe()
+    assert conf.read_text() == f"keep\nDIR={os.environ['HOME']}/app\n"
+    conf.write_text("keep\nDIR=old\n")
+    out = run_deploy("@local", deploy)
+    assert out.code == 0, out.describe()
+    assert conf.read_text() == f"keep\nDIR={os.environ['HOME']}/app\n"
+
+
+def test_line_interpolated_removal_with_a_path_in_the_variable(tmp_path: Path) -> None:
+    """``$HOME`` holds ``/``: with ``/`` as sed's delimiter the expanded pattern ended early
+    (``/^.*X=/root.*$/d`` is an ``r`` command) and the line silently stayed."""
+    conf = tmp_path / "conf"
+    conf.write_text(f"keep\nX={os.environ['HOME']}\n")
+    deploy = write_deploy(tmp_path, """
+        from oxinfra.operations import files
+        files.line(name="l", path="@ROOT@/conf", line="X=$HOME", present=False, interpolate_variables=True)
+    """, tmp_path)
+    out = run_deploy("@local", deploy)
+    assert out.code == 0, out.describe()
+    assert out.statuses("@local") == {"l": "changed"}
+    assert conf.read_text() == "keep\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["conf", "deploy.py"]
+
+
+SIM_DEPLOY = """
+    from oxinfra import host
+    from oxinfra.operations import files
+
+    path = @BASE@ + "/" + host.name.replace("/", "_") + "/conf"
+    files.line(name="seed", path=path, line="keep")
+    files.line(name="seed dir", path=path, line="^DIR=", replace="DIR=old")
+    files.line(name="seed url", path=path, line="^u=", replace="u=http://old/api")
+    files.line(name="interp append", path=path, line="X=$HOME", interpolate_variables=True)
+    files.line(name="interp replace", path=path, line="^DIR=", replace="DIR=$HOME/app", interpolate_variables=True)
+    files.line(name="interp delete", path=path, line="^keep$", present=False, interpolate_variables=True)
+    files.replace(name="escaped", path=path, text=r"http:\\/\\/old", replace="http://new", flags=["g"])
+    files.replace(name="hostile", path=path, text=r"\\/api", replace=";e touch CANARY;#")
+"""
+
+
+def test_simulator_runs_the_new_sed_scripts_like_a_real_sh(tmp_path: Path) -> None:
+    import textwrap
+
+    from oxinfra.api import load_inventory, run
+    from oxinfra.connectors import sim
+
+    base = tmp_path / "target"
+    base.mkdir()
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(textwrap.dedent(SIM_DEPLOY).replace("@BASE@", repr(str(base))))
+    sim.reset()
+    try:
+        local, simulated = load_inventory("@local"), load_inventory("@sim/sed")
+        for _ in range(2):
+            real = run(local, [str(deploy)])
+            fake = run(simulated, [str(deploy)])
+            assert real.success and fake.success
+            assert ([(o["op"], o["status"]) for o in real.hosts["@local"].ops]
+                    == [(o["op"], o["status"]) for o in fake.hosts["@sim/sed"].ops])
+            real_text = (base / "@local" / "conf").read_text().replace(os.environ["HOME"], "~")
+            machine = sim.machine("sed")
+            node = machine.fs[f"{base}/@sim_sed/conf"]
+            fake_text = node.content().decode().replace(sim.SimHost.home(machine.user), "~")
+            assert real_text == fake_text == "DIR=~/app\nu=http://new;e touch CANARY;#\nX=~\n"
+        assert not (tmp_path / "CANARY").exists() and not Path("CANARY").exists()
+    finally:
+        sim.reset()

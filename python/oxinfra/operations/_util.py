@@ -147,6 +147,13 @@ def sed_flags(flags: Any) -> str:
     return text
 
 
+#: The delimiter of expressions whose ``$VARIABLES`` the host's shell expands: their values
+#: are not seen here, and paths (``$HOME``) hold ``/``. sed takes any character as the
+#: delimiter of ``s`` and of a ``\\cREc`` address; a value holding this control character
+#: could still end the expression, but only the host's own environment sets these values.
+_INTERPOLATED_DELIMITER = "\x01"
+
+
 def _sed(script: str, path: str, interpolate: bool, backup: bool) -> str:
     quoted = quote_interpolated(script) if interpolate else quote(script)
     backup_cmd = ""
@@ -159,9 +166,15 @@ def sed_replace(path: str, pattern: str, replacement: str, flags: Any = None, in
                 backup: bool = False) -> str:
     """``sed -i`` substituting ``replacement`` (sed syntax: ``&``, ``\\1``) for ``pattern`` (a
     basic regular expression); see :func:`escape_sed` and :func:`sed_flags`."""
-    script = f"s/{escape_sed(pattern)}/{escape_sed(replacement, pattern=False)}/{sed_flags(flags)}"
+    d = _INTERPOLATED_DELIMITER if interpolate else "/"
+    script = (f"s{d}{escape_sed(pattern, delimiter=d)}{d}{escape_sed(replacement, pattern=False, delimiter=d)}"
+              f"{d}{sed_flags(flags)}")
     return _sed(script, path, interpolate, backup)
 
 
 def sed_delete(path: str, pattern: str, interpolate: bool = False, backup: bool = False) -> str:
+    """``sed -i`` deleting the lines that match ``pattern``."""
+    if interpolate:
+        d = _INTERPOLATED_DELIMITER
+        return _sed(f"\\{d}{escape_sed(pattern, delimiter=d)}{d}d", path, interpolate, backup)
     return _sed(f"/{escape_sed(pattern)}/d", path, interpolate, backup)

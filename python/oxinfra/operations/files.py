@@ -30,7 +30,7 @@ from oxinfra.operations._util import (
     backup_or_remove, creation_umask, local_path, mode_commands, owner_commands, parent_dir,
     parse_mode, sed_delete, sed_flags, sed_replace,
 )
-from oxinfra.quoting import command, quote
+from oxinfra.quoting import command, quote, quote_interpolated
 
 __all__ = ["directory", "file", "put", "template", "line", "replace", "link"]
 
@@ -363,7 +363,10 @@ def line(
     + flags: extra sed flags for the replacement (``g``, ``i``/``I``, ``m``/``M``, a number;
       see :func:`replace`)
     + backup: keep a copy of the file before changing it
-    + interpolate_variables: let the shell expand ``$VARIABLES`` in line and replace
+    + interpolate_variables: let the shell expand ``$VARIABLES`` in line and replace; the line
+      is looked for and written expanded. A variable's value is read as regular-expression
+      syntax in the pattern. With a variable in ``replace``, lines found cannot be compared
+      with it before the run, so the replacement runs (and reports a change) every time.
     + escape_regex_characters: match ``line`` literally
     + ensure_newline: accepted for compatibility; a newline is always ensured before appending
 
@@ -376,7 +379,9 @@ def line(
     flags_text = sed_flags(flags)  # checked before any host is touched
     (found,) = get_facts(host, [(FindInFile, {"path": path, "pattern": match,
                                               "interpolate_variables": interpolate_variables})])
-    quoted_text = quote(replace or line)
+    # Written as it is looked for: expanded by the host's shell when interpolating (else a
+    # line found as "X=/root" is written "X=$HOME" and appended again on every run).
+    quoted_text = quote_interpolated(replace or line) if interpolate_variables else quote(replace or line)
     touches(path, ancestors=True)
     if not present:
         if found:
