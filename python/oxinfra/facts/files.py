@@ -12,6 +12,7 @@ from typing import Any
 
 from oxinfra import _core
 from oxinfra.api.facts import FactBase
+from oxinfra.exceptions import FactError
 from oxinfra.quoting import quote, quote_interpolated
 
 __all__ = ["File", "Directory", "Link", "Socket", "Sha1File", "Sha256File", "FindInFile"]
@@ -111,7 +112,8 @@ _SPECIAL_ERE = "+?(){}|"
 class FindInFile(FactBase[Any]):
     """The lines of a file matching a (grep) pattern: a list, empty if none match.
 
-    ``None`` if the file does not exist.
+    ``None`` if the file does not exist. A grep that fails (an invalid regular expression,
+    an unreadable file) is an error (:class:`~oxinfra.exceptions.FactError`), never ``None``.
     """
 
     shell_safe = True
@@ -119,14 +121,22 @@ class FindInFile(FactBase[Any]):
     def command(  # type: ignore[override]
         self, path: str, pattern: str, interpolate_variables: bool = False, extended_regex: bool = False
     ) -> str:
+        self._searched = (path, pattern)  # named by parse() when grep fails
         p = quote(path)
         pat = quote_interpolated(pattern) if interpolate_variables else quote(pattern)
         grep = "grep -E" if extended_regex else "grep"
-        return f"if [ -f {p} ]; then {grep} -e {pat} -- {p}; [ $? -le 1 ]; else false; fi"
+        # 0: grep ran (lines or none), 1: no such file, 2: grep failed (a subshell only then).
+        return f"if [ -f {p} ]; then {grep} -e {pat} -- {p} || [ $? -eq 1 ] || (exit 2); else false; fi"
 
     def parse(self, stdout: bytes, rc: int) -> Any:
         if rc not in (0, _ABSENT_RC):
-            return None
+            # Never "absent": files.line would then create the file, over what is there.
+            path, pattern = getattr(self, "_searched", ("the file", "the pattern"))
+            raise FactError(
+                f"files.FindInFile: grep could not search {path} for {pattern!r} (exit status {rc}): "
+                "fix the regular expression (files.line: escape_regex_characters=True matches it "
+                "literally) or make the file readable"
+            )
         return _core.parse_lines(stdout, rc, _ABSENT_RC)
 
     def predict(self, content: bytes, **kwargs: Any) -> tuple[bytes, int] | None:

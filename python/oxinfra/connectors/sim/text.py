@@ -148,7 +148,11 @@ def _grep(sh: Interpreter, argv: list[str]) -> int:
             return 2
         patterns = [rest.pop(0)]
     extended, fixed, ignore = "E" in flags, "F" in flags, "i" in flags
-    matchers = [line_matcher(p, extended, fixed, ignore) for q in patterns for p in q.split("\n")]
+    try:
+        matchers = [line_matcher(p, extended, fixed, ignore) for q in patterns for p in q.split("\n")]
+    except re.error as exc:  # GNU grep: "Unmatched ( or \(" and the like, status 2
+        sh.complain(f"grep: {exc}")
+        return 2
     invert, quiet = "v" in flags, "q" in flags
     sources: list[tuple[str, str | None]] = []
     status_error = False
