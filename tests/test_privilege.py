@@ -74,13 +74,13 @@ SECRET_DEPLOY = """
     def put_then_wait(dest, data):
         # the wrapping process lives while the sleep runs: long enough to be seen
         yield FileUpload(data, dest)
-        yield "sleep 1.25"
+        yield "sleep 0.55"
 
     put_then_wait(name="small", dest="@ROOT@/small", data=b"@FILE_MARK@\\n" * 200, @ARGS@)
-    server.shell(name="shell", commands=[": @SHELL_MARK@; sleep 1.25; echo done > @ROOT@/shell"], @ARGS@)
+    server.shell(name="shell", commands=[": @SHELL_MARK@; sleep 0.55; echo done > @ROOT@/shell"], @ARGS@)
     files.put(name="big", src=@BIG@, dest="@ROOT@/big", mode="600", @ARGS@)
     if @FACT@:
-        who = host.get_fact(Command, command=": @FACT_MARK@; sleep 1.25; id -un", @ARGS@)
+        who = host.get_fact(Command, command=": @FACT_MARK@; sleep 0.55; id -un", @ARGS@)
         server.shell(name="fact", commands=[f"echo {who} > @ROOT@/fact"])
 """
 
@@ -94,13 +94,13 @@ def _secret_run(tmp_path: Path, target: Path, inventory: str | Path, args: str, 
     for key, value in marks.items():
         source = source.replace(f"@{key}@", value)
     deploy = write_deploy(tmp_path, source, target)
-    needles = [m.encode() for m in marks.values()] + [b"sleep\x001.25"]
+    needles = [m.encode() for m in marks.values()] + [b"sleep\x000.55"]
     with CmdlineWatch(needles) as watch:
         out = run_deploy(inventory, deploy)
     # the watch works: it saw the argument of a program the operations ran...
-    assert b"sleep\x001.25" in watch.seen, (watch.sweeps, out.describe())
+    assert b"sleep\x000.55" in watch.seen, (watch.sweeps, out.describe())
     # ... and never the text of an operation, a file's bytes or a fact's command
-    assert watch.seen == {b"sleep\x001.25"}, watch.seen
+    assert watch.seen == {b"sleep\x000.55"}, watch.seen
     assert out.code == 0, out.describe()
     assert (target / "big").read_bytes() == big.read_bytes()
     assert oct((target / "big").stat().st_mode & 0o777) == "0o600"
