@@ -17,6 +17,7 @@ from typing import Any
 
 from oxinfra.api.context import deploy_dir, using_host
 from oxinfra.api.facts import FactFailed, FactMissing, FactRequest, fact_context, fact_failure, fact_source
+from oxinfra.api.script import privileged_result
 from oxinfra.api.operation import FunctionCommand, OpCall, PlanContext, _planning
 from oxinfra.exceptions import OxinfraError
 
@@ -70,6 +71,12 @@ class OpPlan:
         return any(isinstance(c, FunctionCommand) for c in self.commands)
 
 
+def _who(context: tuple[Any, ...]) -> str:
+    sudo, sudo_user, su_user = context
+    parts = [f"sudo -u {sudo_user}" if sudo_user else "sudo" if sudo else "", f"su {su_user}" if su_user else ""]
+    return " + ".join(p for p in parts if p)
+
+
 def _affects(path: str, touched: Touched) -> bool:
     """``path`` is normalised and absolute (see :meth:`HostPlanner.may_be_stale`)."""
     if touched is None:
@@ -100,8 +107,15 @@ class HostPlanner:
         fails with it (see :meth:`FactEntry.read`), nobody else."""
         error = None
         value = None
+        out, status = stdout, rc
+        if request.context:
+            out, status, ran = privileged_result(stdout, rc)
+            if not ran:
+                error = fact_failure(request.cls.name, rc, stderr, f"could not run as {_who(request.context)}: exit {rc}")
+                self.facts[request.key] = FactEntry(request, stdout, rc, None, self.epoch, error)
+                return
         try:
-            value = request.fact.parse(stdout, rc)
+            value = request.fact.parse(out, status)
         except FactFailed as exc:
             error = fact_failure(request.cls.name, exc.rc, stderr, exc.detail)
         except OxinfraError as exc:

@@ -15,6 +15,7 @@ Every value in these scripts is quoted by :mod:`oxinfra.quoting`.
 from __future__ import annotations
 
 import base64
+import hashlib
 import posixpath
 import secrets
 from functools import lru_cache
@@ -50,19 +51,55 @@ def done_marker(nonce: str) -> bytes:
 
 
 def wrap_privilege(inner: str, privilege: tuple[Any, ...], timeout: float | None = None) -> str:
-    """Run the shell text ``inner`` as the privilege context says, in its own process."""
+    """Run the shell text ``inner`` as the privilege context says, in its own process.
+
+    The text (commands, uploaded file contents) never becomes a process argument: every
+    user sees arguments in ``/proc/*/cmdline``, and the kernel refuses one over 128 KiB.
+    The inner ``sh`` reads it on stdin, from a quoted here-document::
+
+        { sudo -n -H [-u USER] [timeout N] sh -s <<'__OX_P_<hash>'
+        { <inner>
+        } </dev/null
+        __OX_P_<hash>
+        }
+
+    ``su``: ``su USER -s /bin/sh`` (its shell reads stdin; with a timeout, ``-c`` names only
+    ``timeout N sh -s``). Here-documents of the host's shell, ``sh``, which every connector
+    starts (``exec sh`` over SSH, ``sh`` locally, ``docker exec -i ... sh``): dash
+    (Debian's ``sh``) feeds one through a pipe, written by a child process when it is larger
+    than a pipe's buffer, never through a file on disk. bash, ``sh`` on some distributions,
+    writes large ones to a temporary file (mode 600, removed at once).
+
+    The inner shell parses the whole ``{ ... }`` before it runs anything, and its commands
+    read ``/dev/null``: nothing but the shell reads the here-document, and the shell never
+    reads the outer stdin (the outer shell's own script). The outer braces keep the
+    here-document the command's stdin when the caller appends ``</dev/null``.
+    """
     if not privilege and timeout is None:
         return f"(\n{inner}\n)"
-    cmd = f"sh -c {quote(inner)}"
+    program = "sh -s"
     if timeout is not None:
-        cmd = f"timeout {quote(_number(timeout))} {cmd}"
+        program = f"timeout {quote(_number(timeout))} sh -s"
     sudo, sudo_user, su_user = privilege or (False, None, None)
     if su_user:
-        cmd = f"su {quote(su_user)} -s /bin/sh -c {quote(cmd)}"
+        program = f"su {quote(su_user)} -s /bin/sh" + (f" -c {quote(program)}" if timeout is not None else "")
     if sudo:
         user = f" -u {quote(sudo_user)}" if sudo_user else ""
-        cmd = f"sudo -n -H{user} {cmd}"
-    return cmd
+        program = f"sudo -n -H{user} {program}"
+    end = _here_delimiter(inner)
+    return f"{{ {program} <<'{end}'\n{{ {inner}\n}} </dev/null\n{end}\n}}"
+
+
+def _here_delimiter(text: str) -> str:
+    """A here-document delimiter that occurs nowhere in ``text``: from its hash, so the same
+    text always gets the same one (fact scripts are shared between hosts)."""
+    salt = 0
+    while True:
+        digest = hashlib.sha256(f"{salt}:{text}".encode("utf-8", "surrogateescape")).hexdigest()
+        end = f"__OX_P_{digest[:24]}"
+        if end not in text:
+            return end
+        salt += 1
 
 
 def _number(value: float) -> str:
@@ -137,7 +174,28 @@ def fact_command(request: Any) -> str:
     ``shell_safe`` and needs no privilege change, else in its own (sub)process."""
     if request.safe and not request.context:
         return f"{{ {request.command}\n}}"
+    if request.context:
+        # The inner shell ends its output with the command's status: without that line,
+        # the status is sudo's or su's own (a password needed, no such user), which must
+        # never be read as the fact's "absent" (see :func:`privileged_result`).
+        return wrap_privilege(f"{{ {request.command}\n}}\nprintf '\\n@@OXR:%s\\n' $?", request.context)
     return wrap_privilege(request.command, request.context)
+
+
+PRIVILEGED_TRAILER = b"\n@@OXR:"
+
+
+def privileged_result(stdout: bytes, rc: int) -> tuple[bytes, int, bool]:
+    """(stdout, status, ran) of a fact read with a privilege context: the command's own
+    output and status when its shell ran (the trailer is there), else what the wrapper
+    (sudo, su) gave and ``ran`` False."""
+    at = stdout.rfind(PRIVILEGED_TRAILER)
+    if at < 0 or not stdout.endswith(b"\n"):
+        return stdout, rc, False
+    code = stdout[at + len(PRIVILEGED_TRAILER):-1]
+    if not code.isdigit():
+        return stdout, rc, False
+    return stdout[:at], int(code), True
 
 
 class _LinkPart:

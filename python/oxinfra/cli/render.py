@@ -66,9 +66,12 @@ class Renderer:
             click.echo(click.style(f"[{event['host']}] failed: {event['error']}", fg="red"))
         elif kind == "operation":
             self._operation(event, plan)
-        elif kind == "host_done" and self.verbose:
-            click.echo(f"[{event['host']}] done: {event['changed']} changed, {event['unchanged']} unchanged, "
-                       f"{event['failed']} failed, {event['round_trips']} round trips")
+        elif kind == "host_done":
+            if event.get("status") == "error" and event.get("error"):
+                click.echo(click.style(f"[{event['host']}] error: {event['error']}", fg="red"))
+            if self.verbose:
+                click.echo(f"[{event['host']}] done: {event['changed']} changed, {event['unchanged']} unchanged, "
+                           f"{event['failed']} failed, {event['round_trips']} round trips")
 
     def _operation(self, event: dict[str, Any], plan: Any) -> None:
         status = event["status"]

@@ -143,8 +143,8 @@ class FindInFile(FactBase[Any]):
             return None
         if rc == 1:
             return []
-        if rc != 0:
-            raise FactFailed(rc)
+        if rc != 0:  # never "absent": files.line would then create the file over what is there
+            raise FactFailed(rc, f"exit {rc}: an invalid pattern or a file grep may not read")
         return _core.parse_lines(stdout, rc, -1)
 
     def predict(self, content: bytes, **kwargs: Any) -> tuple[bytes, int] | None:

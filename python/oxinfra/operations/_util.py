@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import time
 from typing import Any
 
@@ -13,7 +14,7 @@ from oxinfra.quoting import command, quote, quote_interpolated
 
 __all__ = [
     "parse_mode", "creation_umask", "mode_commands", "owner_commands", "local_path", "parent_dir",
-    "sed_replace", "sed_delete", "backup_or_remove", "escape_sed",
+    "sed_replace", "sed_delete", "backup_or_remove", "escape_sed", "sed_flags",
 ]
 
 
@@ -86,9 +87,71 @@ def backup_or_remove(path: str, backup: bool, backup_dir: str | None) -> str:
     return command("mv", "--", path, target)
 
 
-def escape_sed(text: str, delimiter: str = "/") -> str:
-    """Escape the delimiter (and newlines) for use inside an s/// or /re/ sed expression."""
-    return text.replace(delimiter, "\\" + delimiter).replace("\n", "\\n")
+def escape_sed(text: str, pattern: bool = True, delimiter: str = "/") -> str:
+    """``text`` as the pattern (or, with ``pattern=False``, the replacement) of an ``s``
+    command or ``/re/`` address, such that sed cannot read past its end.
+
+    The text is read as sed reads it: a backslash and the character after it are one unit
+    and kept as they are (``\\/`` stays ``\\/``, ``\\\\`` stays ``\\\\``, so a user's
+    pre-escaped slash still works); a lone delimiter becomes ``\\/``; a newline becomes
+    ``\\n`` (a backslash-newline pair too). sed ends the part only at an unescaped delimiter
+    or newline, and the result has neither, so the rest of the script stays the rest of the
+    script: nothing in ``text`` can become a sed command (``e`` runs one, ``w`` writes a file).
+    A lone backslash at the end would escape the delimiter that follows: an error in a
+    pattern, a literal backslash in a replacement.
+    """
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\":
+            if i + 1 == n:
+                if pattern:
+                    raise OperationValueError(
+                        f"the pattern {text!r} ends with a lone backslash: escape it as \\\\ to match one"
+                    )
+                out.append("\\\\")
+                break
+            nxt = text[i + 1]
+            out.append("\\n" if nxt == "\n" else "\\" + nxt)
+            i += 2
+            continue
+        out.append("\\" + ch if ch == delimiter else "\\n" if ch == "\n" else ch)
+        i += 1
+    return "".join(out)
+
+
+#: The ``s`` flags an operation may pass: ``g``, ``i``/``I`` (ignore case), ``m``/``M``
+#: (multi-line mode) and a match number. Never ``e`` (runs the pattern space as a command),
+#: ``w``/``W`` (write a file), ``r``/``R``, and not ``p``: under ``sed -i`` it prints matched
+#: lines into the file itself, duplicating them.
+_SED_FLAG_LETTERS = frozenset("gIiMm")
+
+
+def sed_flags(flags: Any) -> str:
+    """The ``s`` command flags of an operation's ``flags`` (a list of strings, or one string),
+    checked against the allow-list above."""
+    if flags is None:
+        return ""
+    parts = [flags] if isinstance(flags, str) else list(flags)
+    if not all(isinstance(f, str) for f in parts):
+        raise OperationValueError(f"flags must be strings such as ['g', 'I'], not {flags!r}")
+    text = "".join(parts)
+    letters = re.sub(r"[0-9]+", "", text)
+    numbers = re.findall(r"[0-9]+", text)
+    if (any(c not in _SED_FLAG_LETTERS for c in letters) or len(set(letters)) != len(letters)
+            or len(numbers) > 1 or (numbers and int(numbers[0]) == 0)):
+        raise OperationValueError(
+            f"sed flags {flags!r} are not allowed: use g, i or I, m or M, and one match number (1 or more)"
+        )
+    return text
+
+
+#: The delimiter of expressions whose ``$VARIABLES`` the host's shell expands: their values
+#: are not seen here, and paths (``$HOME``) hold ``/``. sed takes any character as the
+#: delimiter of ``s`` and of a ``\\cREc`` address; a value holding this control character
+#: could still end the expression, but only the host's own environment sets these values.
+_INTERPOLATED_DELIMITER = "\x01"
 
 
 def _sed(script: str, path: str, interpolate: bool, backup: bool) -> str:
@@ -99,10 +162,19 @@ def _sed(script: str, path: str, interpolate: bool, backup: bool) -> str:
     return f"{backup_cmd}sed -i -e {quoted} -- {quote(path)}"
 
 
-def sed_replace(path: str, pattern: str, replacement: str, flags: str = "", interpolate: bool = False,
+def sed_replace(path: str, pattern: str, replacement: str, flags: Any = None, interpolate: bool = False,
                 backup: bool = False) -> str:
-    return _sed(f"s/{escape_sed(pattern)}/{escape_sed(replacement)}/{flags}", path, interpolate, backup)
+    """``sed -i`` substituting ``replacement`` (sed syntax: ``&``, ``\\1``) for ``pattern`` (a
+    basic regular expression); see :func:`escape_sed` and :func:`sed_flags`."""
+    d = _INTERPOLATED_DELIMITER if interpolate else "/"
+    script = (f"s{d}{escape_sed(pattern, delimiter=d)}{d}{escape_sed(replacement, pattern=False, delimiter=d)}"
+              f"{d}{sed_flags(flags)}")
+    return _sed(script, path, interpolate, backup)
 
 
 def sed_delete(path: str, pattern: str, interpolate: bool = False, backup: bool = False) -> str:
+    """``sed -i`` deleting the lines that match ``pattern``."""
+    if interpolate:
+        d = _INTERPOLATED_DELIMITER
+        return _sed(f"\\{d}{escape_sed(pattern, delimiter=d)}{d}d", path, interpolate, backup)
     return _sed(f"/{escape_sed(pattern)}/d", path, interpolate, backup)

@@ -28,9 +28,9 @@ from oxinfra.exceptions import OperationError, OperationValueError, TemplateErro
 from oxinfra.facts.files import Directory, File, FindInFile, Link, Sha1File
 from oxinfra.operations._util import (
     backup_or_remove, creation_umask, local_path, mode_commands, owner_commands, parent_dir,
-    parse_mode, sed_delete, sed_replace,
+    parse_mode, sed_delete, sed_flags, sed_replace,
 )
-from oxinfra.quoting import command, quote
+from oxinfra.quoting import command, quote, quote_interpolated
 
 __all__ = ["directory", "file", "put", "template", "line", "replace", "link"]
 
@@ -362,9 +362,13 @@ def line(
     + line: the line, as a pattern
     + present: whether a matching line should exist
     + replace: text to put in place of matching lines
-    + flags: extra sed flags for the replacement
+    + flags: extra sed flags for the replacement (``g``, ``i``/``I``, ``m``/``M``, a number;
+      see :func:`replace`)
     + backup: keep a copy of the file before changing it
-    + interpolate_variables: let the shell expand ``$VARIABLES`` in line and replace
+    + interpolate_variables: let the shell expand ``$VARIABLES`` in line and replace; the line
+      is looked for and written expanded. A variable's value is read as regular-expression
+      syntax in the pattern. With a variable in ``replace``, lines found cannot be compared
+      with it before the run, so the replacement runs (and reports a change) every time.
     + escape_regex_characters: match ``line`` literally
     + ensure_newline: accepted for compatibility; a newline is always ensured before appending
 
@@ -374,9 +378,12 @@ def line(
     """
     pattern = escape_bre(line) if escape_regex_characters else line
     match = _anchor(pattern)
+    flags_text = sed_flags(flags)  # checked before any host is touched
     (found,) = get_facts(host, [(FindInFile, {"path": path, "pattern": match,
                                               "interpolate_variables": interpolate_variables})])
-    quoted_text = quote(replace or line)
+    # Written as it is looked for: expanded by the host's shell when interpolating (else a
+    # line found as "X=/root" is written "X=$HOME" and appended again on every run).
+    quoted_text = quote_interpolated(replace or line) if interpolate_variables else quote(replace or line)
     touches(path, ancestors=True)
     if not present:
         if found:
@@ -396,8 +403,7 @@ def line(
         yield f"printf '%s\\n' {quoted_text} >> {p}"
         return
     if replace and any(existing != replace for existing in found):
-        sed_flags = "".join(flags or [])
-        yield sed_replace(path, match, escape_sed_replacement(replace), sed_flags, interpolate_variables, backup)
+        yield sed_replace(path, match, escape_sed_replacement(replace), flags_text, interpolate_variables, backup)
         return
     host.noop(f"line {line!r} already in {path}")
 
@@ -428,10 +434,24 @@ def replace(
 ):
     """Replace text matching a pattern in a file (``sed s/text/replace/flags``).
 
+    As in pyinfra, ``text`` is a sed basic regular expression and ``replace`` a sed
+    replacement; a ``/`` in either needs no escaping. Where oxinfra differs:
+
+    * a backslash and the character after it are kept together, so an escaped slash
+      (``r"http:\\/\\/old"``) means a slash, and no value can end the expression early
+      and turn the rest into sed commands;
+      a ``/`` inside a bracket expression is still escaped, so ``[/]`` also matches a
+      backslash under GNU sed;
+    * ``text`` may not end with a lone backslash (an error before anything runs);
+    * ``flags`` may only be ``g``, ``i``/``I``, ``m``/``M`` and one match number; others
+      (``e`` runs a command, ``w`` writes a file, ``p`` duplicates lines under ``sed -i``)
+      are an error before anything runs;
+    * a newline in either value is written ``\\n`` (GNU sed's newline).
+
     + path: the file
     + text: the regular expression to find
-    + replace: what to put in its place (sed syntax: ``\\1`` refers to a group)
-    + flags: sed flags such as ``["g"]``
+    + replace: what to put in its place (sed syntax: ``&`` is the match, ``\\1`` a group)
+    + flags: sed flags such as ``["g"]`` or ``["g", "I"]``
     + backup: keep a copy of the file before changing it
     + interpolate_variables: let the shell expand ``$VARIABLES``
 
@@ -443,6 +463,8 @@ def replace(
         text = match
     if text is None or replace is None:
         raise OperationValueError("files.replace needs text= and replace=")
+    # Made (and so checked: flags, a lone final backslash) before any host is touched.
+    sed = sed_replace(path, text, replace, flags, interpolate_variables, backup)
     (found,) = get_facts(host, [(FindInFile, {"path": path, "pattern": text,
                                               "interpolate_variables": interpolate_variables})])
     touches(path)
@@ -452,8 +474,7 @@ def replace(
     if not found:
         host.noop(f"{text!r} not found in {path}")
         return
-    sed_flags = "".join(flags or [])
-    yield sed_replace(path, text, replace, sed_flags, interpolate_variables, backup)
+    yield sed
 
 
 @operation(shell_safe=True)

@@ -25,8 +25,9 @@ built-in facts and operations use -- not a general shell:
   (literal patterns directly, BRE/ERE through Python's ``re``; a file with a NUL byte is
   binary: "binary file matches" on stderr only, as GNU grep 3.5+), ``mkdir``, ``chmod``
   (octal modes), ``chown``, ``chgrp``, ``touch``, ``ln``, ``rm``, ``mv``, ``cp``, ``cat``,
-  ``base64 -d``, ``tail -c``, ``sed -i`` (``s/RE/REPL/FLAGS`` and ``/RE/d``), and
-  ``sh -c``, ``sudo``, ``su -c``, ``timeout`` (which run their command, as the given user).
+  ``base64 -d``, ``tail -c``, ``sed -i`` (``s/RE/REPL/FLAGS`` and ``/RE/d``, any delimiter), and
+  ``sh -c`` and ``sh -s`` (script on stdin), ``sudo``, ``su``, ``timeout`` (which run their
+  command, as the given user).
 * **any other command** (a user's ``server.shell`` commands, package managers, ...) succeeds
   with no output and changes nothing. Commands from the list above run for real against the
   in-memory filesystem wherever they appear, ``server.shell`` included: ``echo x > /etc/f``

@@ -1,5 +1,5 @@
 """The commands: shell builtins, information commands (``id``, ``uname``, ``stat``,
-``readlink``, checksums), ``sh -c``/``sudo``/``su``/``timeout``, and the command table
+``readlink``, checksums), ``sh -c``/``sh -s``/``sudo``/``su``/``timeout``, and the command table
 (:mod:`.files` holds the filesystem commands, :mod:`.text` the text ones)."""
 
 from __future__ import annotations
@@ -359,19 +359,25 @@ def _hasher(algorithm: str) -> Callable[[Interpreter, list[str]], int]:
 
 
 def _sh(sh: Interpreter, argv: list[str]) -> int:
+    """``sh -c TEXT [NAME ARGS...]``, or ``sh`` / ``sh -s`` reading its script on stdin
+    (its commands then read what the script left of stdin: nothing)."""
     if len(argv) >= 3 and argv[1] == "-c":
-        try:
-            body = Parser(argv[2]).parse()
-        except ShellSyntaxError as exc:
-            sh.complain(f"sh: {exc}")
-            return 2
-        saved, saved_subs = sh.positional, sh.subs
-        sh.positional, sh.subs = argv[4:], ()
-        try:
-            return sh.subshell(body)
-        finally:
-            sh.positional, sh.subs = saved, saved_subs
-    return 0
+        text, positional = argv[2], argv[4:]
+    elif len(argv) == 1 or argv[1] == "-s":
+        text, positional = sh.stdin, argv[2:]
+    else:
+        return 0
+    try:
+        body = Parser(text).parse()
+    except ShellSyntaxError as exc:
+        sh.complain(f"sh: {exc}")
+        return 2
+    saved, saved_subs, saved_in = sh.positional, sh.subs, sh.stdin
+    sh.positional, sh.subs, sh.stdin = positional, (), ""
+    try:
+        return sh.subshell(body)
+    finally:
+        sh.positional, sh.subs, sh.stdin = saved, saved_subs, saved_in
 
 
 def _as_user(sh: Interpreter, user: str, argv: list[str]) -> int:
@@ -400,7 +406,7 @@ def _su(sh: Interpreter, argv: list[str]) -> int:
         if not args[k].startswith("-"):
             user = args[k]
         k += 1
-    return _as_user(sh, user, ["sh", "-c", command]) if command is not None else 0
+    return _as_user(sh, user, ["sh", "-c", command] if command is not None else ["sh"])
 
 
 def _timeout(sh: Interpreter, argv: list[str]) -> int:

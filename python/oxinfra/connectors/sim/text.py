@@ -148,7 +148,11 @@ def _grep(sh: Interpreter, argv: list[str]) -> int:
             return 2
         patterns = [rest.pop(0)]
     extended, fixed, ignore = "E" in flags, "F" in flags, "i" in flags
-    matchers = [line_matcher(p, extended, fixed, ignore) for q in patterns for p in q.split("\n")]
+    try:
+        matchers = [line_matcher(p, extended, fixed, ignore) for q in patterns for p in q.split("\n")]
+    except re.error as exc:  # GNU grep: "Unmatched ( or \(" and the like, status 2
+        sh.complain(f"grep: {exc}")
+        return 2
     invert, quiet = "v" in flags, "q" in flags
     sources: list[tuple[str, str | None]] = []
     status_error = False
@@ -229,18 +233,25 @@ def _tail(sh: Interpreter, argv: list[str]) -> int:
 
 
 def _sed_split(script: str) -> list[str]:
-    """``s/a/b/g`` -> ["s", "a", "b", "g"]; ``/re/d`` -> ["", "re", "d"] (delimiter ``/``)."""
+    """``s/a/b/g`` -> ["s", "a", "b", "g"]; ``/re/d`` -> ["", "re", "d"]; another delimiter
+    as sed takes it: ``sXaXbX`` and ``\\XreXd``."""
     fields: list[str] = []
     cur: list[str] = []
-    i = 0
+    delim, i = "/", 0
+    if script[:1] == "s" and len(script) > 1:
+        delim, i = script[1], 2
+        fields.append("s")
+    elif script[:1] == "\\" and len(script) > 1:
+        delim, i = script[1], 2
+        fields.append("")
     while i < len(script):
         c = script[i]
         if c == "\\" and i + 1 < len(script):
             nxt = script[i + 1]
-            cur.append("\n" if nxt == "n" else nxt if nxt == "/" else c + nxt)
+            cur.append("\n" if nxt == "n" else nxt if nxt == delim else c + nxt)
             i += 2
             continue
-        if c == "/":
+        if c == delim:
             fields.append("".join(cur))
             cur = []
         else:
