@@ -14,7 +14,7 @@ import pytest
 
 from oxinfra.api import DeployError, load_inventory, run
 from oxinfra.api.operation import FileUpload
-from oxinfra.connectors import sim
+from oxinfra.testing import sim
 
 # Imported by the deploys (a module beside them): deploy files are run once per evaluation,
 # so what is counted across hosts lives here.

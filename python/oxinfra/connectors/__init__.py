@@ -4,7 +4,7 @@
 - ``local`` (``@local``): a local ``sh`` process.
 - ``docker`` (``@docker/CONTAINER``): ``docker exec -i CONTAINER sh``.
 - ``sim`` (``@sim/NAME``): a simulated host, answered in-process from an in-memory
-  filesystem (no network; see :mod:`oxinfra.connectors.sim`).
+  filesystem (no network; see :mod:`oxinfra.testing.sim`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ async def connect(host: Any, settings: Any) -> Connection:
 
         return await LocalConnection.open(["docker", "exec", "-i", host.target, "sh"], what=host.name)
     if host.connector == "sim":
-        from oxinfra.connectors.sim import SimConnection
+        from oxinfra.testing.sim import SimConnection
 
         return await SimConnection.open(host)
     from oxinfra.connectors.ssh import SSHConnection

@@ -64,12 +64,12 @@ nothing only that machine has (``uname -n``): in a dry run that is every host's 
 from __future__ import annotations
 
 # The command table (interp._BUILTINS) is filled in when the command modules are imported.
-from oxinfra.connectors.sim import commands as _commands  # noqa: F401
-from oxinfra.connectors.sim.connection import SimConnection, SimShell, stats
-from oxinfra.connectors.sim.fs import FsError, Node, SimHost, machine, machines, reset
-from oxinfra.connectors.sim.interp import Interpreter
-from oxinfra.connectors.sim.parse import Parser, ShellSyntaxError, parse_script, substitutions, template_of
-from oxinfra.connectors.sim.text import line_matcher, posix_regex
+from oxinfra.testing.sim import commands as _commands  # noqa: F401
+from oxinfra.testing.sim.connection import SimConnection, SimShell, stats
+from oxinfra.testing.sim.fs import FsError, Node, SimHost, machine, machines, reset
+from oxinfra.testing.sim.interp import Interpreter
+from oxinfra.testing.sim.parse import Parser, ShellSyntaxError, parse_script, substitutions, template_of
+from oxinfra.testing.sim.text import line_matcher, posix_regex
 
 __all__ = ["SimConnection", "SimShell", "SimHost", "Node", "machine", "reset", "machines", "stats"]
 

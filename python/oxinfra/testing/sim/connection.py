@@ -7,9 +7,9 @@ import time
 from typing import Any
 
 from oxinfra.connectors.base import Connection
-from oxinfra.connectors.sim.fs import _ENC, _ERRORS, SimHost, machine
-from oxinfra.connectors.sim.interp import Interpreter, _Exit
-from oxinfra.connectors.sim.parse import _NONCE_LINE, ShellSyntaxError, substitutions
+from oxinfra.testing.sim.fs import _ENC, _ERRORS, SimHost, machine
+from oxinfra.testing.sim.interp import Interpreter, _Exit
+from oxinfra.testing.sim.parse import _NONCE_LINE, ShellSyntaxError, substitutions
 from oxinfra.exceptions import ConnectError
 
 
