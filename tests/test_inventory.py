@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 
 from e2e_helpers import assert_no_traceback, run_cli
 from oxinfra import _core
-from oxinfra.api.host import Host, HostData, data_defaults
-from oxinfra.api.inventory import Inventory, load_inventory
+from oxinfra.inventory.host import Host, HostData, data_defaults
+from oxinfra.inventory import Inventory, load_inventory
 from oxinfra.cli import main
 from oxinfra.exceptions import InventoryError
 

@@ -472,7 +472,7 @@ def test_an_empty_argument_name_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_overlapping_runs_leave_the_collector_as_it_was() -> None:
-    from oxinfra.api.collect import fewer_collections
+    from oxinfra._collect import fewer_collections
 
     before = gc.get_threshold()
     first, second = fewer_collections(), fewer_collections()

@@ -12,7 +12,7 @@ Running (sync and async)::
 
 from oxinfra.api.deploy import deploy
 from oxinfra.api.facts import FactBase
-from oxinfra.api.inventory import Inventory, load_inventory
+from oxinfra.inventory import Inventory, load_inventory
 from oxinfra.api.operation import FileUpload, FunctionCommand, OperationMeta, get_facts, operation
 from oxinfra.api.runner import HostResult, RunResult, run, run_async
 from oxinfra.exceptions import (

@@ -11,7 +11,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Iterator
 
 if TYPE_CHECKING:
-    from oxinfra.api.host import Host
+    from oxinfra.inventory.host import Host
 
 __all__ = ["current_host", "host", "using_host", "deploy_dir", "host_reads", "note_host_read"]
 

@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterator
 from oxinfra.api.arguments import split_global_args
 from oxinfra.api.context import deploy_dir, using_host
 from oxinfra.api.facts import FactMissing, FactRequest, fact_source
-from oxinfra.api.host import data_defaults as defaults_layer
+from oxinfra.inventory.host import data_defaults as defaults_layer
 from oxinfra.api.operation import OpCall, Recorder, _recorder, current_recorder
 from oxinfra.exceptions import DeployError, OxinfraError
 

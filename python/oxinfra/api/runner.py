@@ -9,12 +9,12 @@ import os
 from typing import Any
 
 from oxinfra import _core
-from oxinfra.api.collect import fewer_collections, gc_paused
+from oxinfra._collect import fewer_collections, gc_paused
 from oxinfra.api.context import host_reads
 from oxinfra.api.deploy import DeployFile, evaluate, import_path
 from oxinfra.api.facts import FactMissing, FactRequest
 from oxinfra.api.hostrun import EventSink, HostResult, HostRun, RunResult, _emit
-from oxinfra.api.inventory import Inventory
+from oxinfra.inventory import Inventory
 from oxinfra.api.operation import OpCall
 from oxinfra.api.report import Timings
 from oxinfra.api.reuse import RunMemo, run_memo

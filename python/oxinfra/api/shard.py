@@ -25,8 +25,8 @@ import sys
 from types import SimpleNamespace
 from typing import Any, BinaryIO
 
-from oxinfra.api.host import Host, HostData, connector_of
-from oxinfra.api.inventory import Inventory
+from oxinfra.inventory.host import Host, HostData, connector_of
+from oxinfra.inventory import Inventory
 from oxinfra.api.report import Timings
 from oxinfra.exceptions import DeployError, OxinfraError
 

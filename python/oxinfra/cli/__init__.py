@@ -118,7 +118,7 @@ def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: 
 def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: tuple[str, ...],
          group_data: tuple[str, ...], parallel: int | None, overrides: dict[str, Any], renderer: Renderer,
          report_path: str | None = None, shards: int | None = 1) -> int:
-    from oxinfra.api.inventory import load_inventory
+    from oxinfra.inventory import load_inventory
 
     started = time.perf_counter()
     inventory = load_inventory(inventory_spec, overrides, group_data)

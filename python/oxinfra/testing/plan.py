@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 
 from oxinfra.api.context import deploy_dir, using_host
 from oxinfra.api.facts import FactMissing, FactRequest, fact_context, fact_source
-from oxinfra.api.host import Host
+from oxinfra.inventory.host import Host
 from oxinfra.api.operation import PlanContext, _planning
 
 __all__ = ["plan_operation", "MissingFact"]

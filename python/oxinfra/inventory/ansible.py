@@ -43,7 +43,7 @@ import re
 import shlex
 from typing import Any
 
-from oxinfra.api.inventory import GroupSpec, InventorySource
+from oxinfra.inventory.model import GroupSpec, InventorySource
 from oxinfra.exceptions import InventoryError
 
 __all__ = ["read_ansible_file", "ANSIBLE_KEYS"]

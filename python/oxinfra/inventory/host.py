@@ -155,7 +155,7 @@ class Host:
     ``connector`` is ``"ssh"`` (default), ``"local"`` (``@local``, or data
     ``connector="local"``), ``"docker"`` or ``"sim"``; ``target`` is the address or
     container the connector uses. (Inventories set these slots directly for speed, see
-    ``oxinfra.api.inventory._Model.hosts``; keep the two in step.)
+    ``oxinfra.inventory.model._Model.hosts``; keep the two in step.)
     """
 
     __slots__ = ("name", "data", "groups", "connector", "target", "_facts")

@@ -21,7 +21,7 @@ import traceback
 import types
 from typing import Any, Mapping
 
-from oxinfra.api.inventory import GroupSpec, InventorySource
+from oxinfra.inventory.model import GroupSpec, InventorySource
 from oxinfra.exceptions import InventoryError
 
 __all__ = ["read_python_file", "read_dynamic", "load_group_data"]
