@@ -6,6 +6,7 @@ with the Rust core into an :class:`Inventory` of :class:`Host` objects.
 """
 
 from oxinfra.inventory.host import Host, HostData
-from oxinfra.inventory.model import GroupSpec, Inventory, InventorySource, load_inventory
+from oxinfra.inventory.model import Inventory, load_inventory
+from oxinfra.inventory.source import GroupSpec, InventorySource
 
 __all__ = ["Inventory", "load_inventory", "Host", "HostData", "GroupSpec", "InventorySource"]

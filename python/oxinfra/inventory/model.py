@@ -31,41 +31,15 @@ from __future__ import annotations
 import os
 import pickle
 import re
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 from oxinfra import _core
 from oxinfra._collect import gc_paused
-from oxinfra.inventory.host import Host, HostData, connector_of
 from oxinfra.exceptions import InventoryError
+from oxinfra.inventory.host import Host, HostData, connector_of
+from oxinfra.inventory.source import GroupSpec, InventorySource
 
 __all__ = ["Inventory", "load_inventory", "GroupSpec", "InventorySource"]
-
-
-@dataclass
-class GroupSpec:
-    """One group as a source describes it.
-
-    ``patterns`` are host patterns, or None for a group of every host. ``host_data`` holds
-    per pattern the entry's data dict (or None); ``origins`` per pattern where it was
-    written (default: ``origin``). ``data`` is the group's own data.
-    """
-
-    name: str
-    origin: str
-    patterns: list[str] | None
-    host_data: list[dict[str, Any] | None] | None = None
-    origins: list[str] | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class InventorySource:
-    """What a loader read: groups in ordinal order (later groups' data wins)."""
-
-    where: str
-    groups: list[GroupSpec]
-    directory: str | None = None
 
 
 class _Model:
