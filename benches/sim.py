@@ -134,7 +134,7 @@ def child(hosts: int, ops: int, dry: bool, runs: int, profile: str | None, fleet
     import gc
 
     from oxinfra.api import load_inventory, run_async
-    from oxinfra.api.report import build_report
+    from oxinfra._engine.report import build_report
     from oxinfra.testing import sim
 
     row: dict[str, Any] = {"hosts": hosts, "ops": ops, "dry": dry, "fleet": fleet, "shards": shards}

@@ -1,4 +1,4 @@
-"""Compute once, reuse (oxinfra.api.reuse): equal calls are discovered once, equal dry plans
+"""Compute once, reuse (oxinfra._engine.reuse): equal calls are discovered once, equal dry plans
 planned once, deploys evaluated once per data chain -- and nothing is shared where hosts
 differ (facts, data, name, templates naming ``host``, ``_if``, non-plain arguments)."""
 

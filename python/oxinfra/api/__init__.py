@@ -14,7 +14,7 @@ from oxinfra.api.deploy import deploy
 from oxinfra.api.facts import FactBase
 from oxinfra.inventory import Inventory, load_inventory
 from oxinfra.api.operation import FileUpload, FunctionCommand, OperationMeta, get_facts, operation
-from oxinfra.api.runner import HostResult, RunResult, run, run_async
+from oxinfra._engine.runner import HostResult, RunResult, run, run_async
 from oxinfra.exceptions import (
     ConnectError,
     DeployError,

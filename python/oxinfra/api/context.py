@@ -27,7 +27,7 @@ _current_host: ContextVar["Host | None"] = ContextVar("oxinfra_current_host", de
 # ``current_host()``): an operation's result then belongs to that host alone and is never
 # reused for another. ``identity``: anything but ``host.data`` (deploy code that reads only
 # data gives the same calls on hosts with the same data). Fact reads are not host reads:
-# they are keyed by their own values. See oxinfra.api.reuse.
+# they are keyed by their own values. See oxinfra._engine.reuse.
 host_reads: ContextVar[list[bool] | None] = ContextVar("oxinfra_host_reads", default=None)
 
 

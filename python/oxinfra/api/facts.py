@@ -130,7 +130,7 @@ def _key_items(kwargs: dict[str, Any], items: tuple[tuple[str, Any], ...] | None
     new object each time the file is evaluated again, but prints the same."""
     if items is not None and all(type(v) is str for _, v in items):
         return items  # the usual case, shared with the per-host cache key
-    from oxinfra.api.reuse import freeze
+    from oxinfra._engine.reuse import freeze
 
     frozen = freeze(tuple(sorted(kwargs.items())))
     return frozen if frozen is not None else repr(sorted(kwargs.items()))

@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable
 from oxinfra.api.arguments import GlobalArgs, split_global_args
 from oxinfra.api.context import deploy_dir, host_reads, note_host_read
 from oxinfra.api.facts import FactMissing, FactRequest, fact_context, fact_source
-from oxinfra.api.reuse import SharedCall, call_key, run_memo
+from oxinfra._engine.reuse import SharedCall, call_key, run_memo
 from oxinfra.exceptions import DeployError, OperationError, OperationTypeError
 
 __all__ = [

@@ -134,7 +134,7 @@ def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, li
             raise click.UsageError("debug-inventory takes no further arguments")
         debug_inventory(inventory, renderer.as_json)
         return 0
-    from oxinfra.api.runner import run
+    from oxinfra._engine.runner import run
     from oxinfra.exceptions import DeployError
     exec_command = None
     if targets[0] == "exec":
@@ -158,7 +158,7 @@ def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, li
     result.timings["inventory"] = inventory_seconds
     renderer.finish(result)
     if report_path:
-        from oxinfra.api.report import write_report
+        from oxinfra._engine.report import write_report
 
         write_report(result, report_path)
     return 0 if result.success else 1

@@ -6,7 +6,7 @@ and the markers are exactly the production ones. Only the far end differs: inste
 in-memory filesystem (:class:`SimHost`: paths -> directories, files and symbolic links with
 mode, owner, group, content, link target and times).
 
-What is interpreted is the dialect :mod:`oxinfra.api.script` writes, and the commands the
+What is interpreted is the dialect :mod:`oxinfra._engine.script` writes, and the commands the
 built-in facts and operations use -- not a general shell:
 
 * shell syntax: simple commands, ``;``/``&&``/``||``/``|``, ``{ }``, ``( )``, ``if``, ``while``,
@@ -15,7 +15,7 @@ built-in facts and operations use -- not a general shell:
   here-documents. There is no field splitting and no pathname expansion (oxinfra quotes
   every value).
 * the marker functions of the prelude run natively -- but only functions whose definition
-  is exactly one of :func:`oxinfra.api.script.prelude`'s and whose interpreted body prints
+  is exactly one of :func:`oxinfra._engine.script.prelude`'s and whose interpreted body prints
   the same bytes as the native one (checked once per process); any other function is
   interpreted;
 * commands: ``:``, ``true``, ``false``, ``test``/``[``, ``echo``, ``printf``, ``exit``,

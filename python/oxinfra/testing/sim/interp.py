@@ -69,7 +69,7 @@ def _native_marker(body: Any) -> Callable[[Interpreter, list[str]], int] | None:
 
 def _verified_natives() -> list[tuple[Any, Callable[[Interpreter, list[str]], int]]]:
     try:
-        from oxinfra.api.script import prelude
+        from oxinfra._engine.script import prelude
     except ImportError:  # pragma: no cover
         return []
     nonce = "0123456789abcdef01234567"

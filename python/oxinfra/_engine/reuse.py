@@ -8,10 +8,10 @@ within one run (docs/architecture.md, "Compute once, reuse"):
   are plain values (strings, numbers, bytes, lists, tuples, dicts, sets of them) is run with
   no facts once per distinct call; the facts it asks for and, for operations that read none,
   its commands are shared by every host that makes the same call.
-* **Evaluation** (``oxinfra.api.runner._evaluate_all``): a deploy file that read nothing of
+* **Evaluation** (``oxinfra._engine.runner._evaluate_all``): a deploy file that read nothing of
   the host but its data, and whose every call was shared, is not run again for hosts with the
   same chain of data layers: they copy the calls.
-* **Dry plans** (:class:`oxinfra.api.hostrun.HostRun`): a host whose every call was shared
+* **Dry plans** (:class:`oxinfra._engine.hostrun.HostRun`): a host whose every call was shared
   has a *class*: those shared calls with their names and call sites. Hosts of one class
   whose first fact batch returned byte-identical output are planned once; the others replay
   that plan (equal outcome records are one object, :attr:`RunMemo.records`).
@@ -109,7 +109,7 @@ class RunMemo:
         # Distinct calls remembered at most: a fleet of hosts that are all different (every
         # path names the host) would otherwise keep a key per call until evaluation ends.
         self.max_calls = 1 << 16
-        # class -> the first fact batch's script (oxinfra.api.script.FactScript)
+        # class -> the first fact batch's script (oxinfra._engine.script.FactScript)
         self.fact_scripts: dict[tuple[Any, ...], Any] = {}
         # Outcome records (HostResult.ops entries) by their values: hosts share equal ones.
         self.records: dict[tuple[Any, ...], dict[str, Any]] = {}

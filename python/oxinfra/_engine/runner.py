@@ -1,5 +1,5 @@
 """Running deploys: evaluate, order, then for every host independently plan and execute
-(:class:`oxinfra.api.hostrun.HostRun`). No host waits for another."""
+(:class:`oxinfra._engine.hostrun.HostRun`). No host waits for another."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from oxinfra._collect import fewer_collections, gc_paused
 from oxinfra.api.context import host_reads
 from oxinfra.api.deploy import DeployFile, evaluate, import_path
 from oxinfra.api.facts import FactMissing, FactRequest
-from oxinfra.api.hostrun import EventSink, HostResult, HostRun, RunResult, _emit
+from oxinfra._engine.hostrun import EventSink, HostResult, HostRun, RunResult, _emit
 from oxinfra.inventory import Inventory
 from oxinfra.api.operation import OpCall
-from oxinfra.api.report import Timings
-from oxinfra.api.reuse import RunMemo, run_memo
+from oxinfra._engine.report import Timings
+from oxinfra._engine.reuse import RunMemo, run_memo
 from oxinfra.connectors import connect
 from oxinfra.connectors.ssh import ConnectSettings
 from oxinfra.exceptions import ConnectError, DeployError, OxinfraError
@@ -62,7 +62,7 @@ def _evaluate_all(inventory: Inventory, files: list[DeployFile]) -> dict[str, li
     # Deploy code that read nothing of the host but its data, and whose every call is shared,
     # gives the same calls on every host with the same data (the same chain of layers, which
     # hosts of the same groups and entries share): those hosts copy the calls instead of
-    # running the deploy files again. See oxinfra.api.reuse.
+    # running the deploy files again. See oxinfra._engine.reuse.
     same_data: dict[int, tuple[Any, list[OpCall]]] = {}
     reuse = run_memo.get() is not None
     for host in inventory.hosts:
@@ -166,9 +166,9 @@ async def run_async(
     """Run deploy files (or one shell command, ``exec_command``) against an inventory.
     Errors in the deploys raise before any host is touched; errors on hosts are reported
     in the result. ``shards`` > 1 spreads the hosts over that many worker processes
-    (:mod:`oxinfra.api.shard`); the result is the same."""
+    (:mod:`oxinfra._engine.shard`); the result is the same."""
     if shards > 1 and len(inventory.hosts) > 1:
-        from oxinfra.api.shard import run_sharded
+        from oxinfra._engine.shard import run_sharded
 
         return await run_sharded(inventory, deploy_files, shards=shards, dry=dry, parallel=parallel,
                                  on_event=on_event, exec_command=exec_command)

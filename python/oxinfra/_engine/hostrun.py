@@ -16,10 +16,10 @@ from oxinfra import _core
 from oxinfra.api.context import host_reads
 from oxinfra.api.facts import FactMissing, FactRequest
 from oxinfra.api.operation import FunctionCommand, OpCall
-from oxinfra.api.plan import HostPlanner, OpPlan
-from oxinfra.api.report import Timings
-from oxinfra.api.reuse import RunMemo
-from oxinfra.api.script import FactScript, ScriptBuilder, done_marker, new_nonce, render_commands
+from oxinfra._engine.plan import HostPlanner, OpPlan
+from oxinfra._engine.report import Timings
+from oxinfra._engine.reuse import RunMemo
+from oxinfra._engine.script import FactScript, ScriptBuilder, done_marker, new_nonce, render_commands
 from oxinfra.connectors import connect
 from oxinfra.connectors.ssh import ConnectSettings
 from oxinfra.exceptions import ConnectError, OperationError, OxinfraError
