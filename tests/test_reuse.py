@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import pytest
 
 from oxinfra.api import DeployError, load_inventory, run
-from oxinfra.api.operation import FileUpload
+from oxinfra.api import FileUpload
 from oxinfra.testing import sim
 
 # Imported by the deploys (a module beside them): deploy files are run once per evaluation,
@@ -22,7 +22,7 @@ HELPERS = r'''
 import hashlib
 from oxinfra import host
 from oxinfra.api import FactBase, operation
-from oxinfra.api.operation import op_memo
+from oxinfra.api import op_memo
 from oxinfra.facts.files import File, Sha1File
 from oxinfra.quoting import quote
 

@@ -13,13 +13,14 @@ from types import SimpleNamespace
 from typing import Any, Callable
 
 from oxinfra import _core
-from oxinfra.api.context import host_reads
-from oxinfra.api.facts import FactMissing, FactRequest
-from oxinfra.api.operation import FunctionCommand, OpCall
+from oxinfra._engine.evaluate import OpCall
 from oxinfra._engine.plan import HostPlanner, OpPlan
 from oxinfra._engine.report import Timings
 from oxinfra._engine.reuse import RunMemo
 from oxinfra._engine.script import FactScript, ScriptBuilder, done_marker, new_nonce, render_commands
+from oxinfra.api.commands import FunctionCommand
+from oxinfra.api.context import scope
+from oxinfra.api.facts import FactMissing, FactRequest
 from oxinfra.connectors import connect
 from oxinfra.connectors.ssh import ConnectSettings
 from oxinfra.exceptions import ConnectError, OperationError, OxinfraError
@@ -286,13 +287,10 @@ class HostRun:
         for request, stdout, rc in found:
             self.planner.store(request, stdout, rc)
         reads = [False, False]
-        token = host_reads.set(reads)
         gathers = self.gathers
         self.outcomes = []
-        try:
+        with scope(reads=reads):
             await self._dry_run()
-        finally:
-            host_reads.reset(token)
         # Reusable only if the plan came from the first batch alone and never read the host.
         if cached is _UNSEEN:
             memo.plans[key] = None if reads[0] or self.gathers != gathers else self.outcomes
@@ -449,9 +447,7 @@ class HostRun:
                             return
                         pending = []
                     if item is not None:
-                        from oxinfra.api.context import using_host
-
-                        with using_host(self.host):
+                        with scope(host=self.host):
                             item.function(*item.args, **item.kwargs)
                 else:
                     pending.append(item)

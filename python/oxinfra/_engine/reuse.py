@@ -4,7 +4,7 @@ A fleet runs the same deploy on many hosts, and most operation calls are the sam
 them (same arguments, same global arguments, same deploy directory). Three things are reused
 within one run (docs/architecture.md, "Compute once, reuse"):
 
-* **Discovery** (:func:`oxinfra.api.operation.discover`): an operation call whose arguments
+* **Discovery** (:func:`oxinfra._engine.evaluate.discover`): an operation call whose arguments
   are plain values (strings, numbers, bytes, lists, tuples, dicts, sets of them) is run with
   no facts once per distinct call; the facts it asks for and, for operations that read none,
   its commands are shared by every host that makes the same call.
@@ -18,7 +18,7 @@ within one run (docs/architecture.md, "Compute once, reuse"):
 
 Nothing is shared that may depend on the host itself: a call whose operation reads the host
 (``host.name``, ``host.data``, a template that names ``host``; see
-:data:`oxinfra.api.context.host_reads`) while it is discovered or planned, a call with
+:func:`oxinfra.api.context.note_host_read`) while it is discovered or planned, a call with
 ``_if`` conditions, and a host whose planning needed facts beyond its first batch are
 computed for that host alone. Operations must therefore be functions of their arguments,
 their facts and the host object -- which every built-in one is.
@@ -26,43 +26,11 @@ their facts and the host object -- which every built-in one is.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["RunMemo", "SharedCall", "call_key", "freeze", "run_memo"]
+from oxinfra._keys import _freeze, _Unfreezable
 
-_ATOMS = (str, int, float, bool, bytes, type(None))
-
-
-class _Unfreezable(Exception):
-    pass
-
-
-def _freeze(value: Any) -> Any:
-    kind = type(value)
-    if kind is str:
-        return value
-    if kind is float:
-        return (float, value.hex())  # 0.0 == -0.0, and nan != nan
-    if kind in _ATOMS:
-        return (kind, value)  # 1, 1.0 and True are equal keys otherwise
-    if kind is list or kind is tuple:
-        return (kind, tuple([_freeze(v) for v in value]))
-    if kind is dict:
-        return (dict, tuple([(_freeze(k), _freeze(v)) for k, v in value.items()]))
-    if kind is set or kind is frozenset:
-        return (kind, frozenset([_freeze(v) for v in value]))
-    raise _Unfreezable
-
-
-def freeze(value: Any) -> Any:
-    """A hashable key equal for equal plain values (type included), or None for values of
-    other types (objects, functions): those calls are not shared."""
-    try:
-        return _freeze(value)
-    except _Unfreezable:
-        return None
-
+__all__ = ["RunMemo", "SharedCall", "call_key"]
 
 # Values whose == is exact (floats are not: 0.0 == -0.0); they key a call as they are.
 _ATOM_SET = frozenset({str, int, bool, bytes, type(None)})
@@ -119,5 +87,3 @@ class RunMemo:
         self.hits = 0
         self.misses = 0
 
-
-run_memo: ContextVar[RunMemo | None] = ContextVar("oxinfra_run_memo", default=None)

@@ -10,17 +10,16 @@ from typing import Any
 
 from oxinfra import _core
 from oxinfra._collect import fewer_collections, gc_paused
-from oxinfra.api.context import host_reads
-from oxinfra.api.deploy import DeployFile, evaluate, import_path
-from oxinfra.api.facts import FactMissing, FactRequest
+from oxinfra._engine.evaluate import DeployFile, OpCall, evaluate, import_path
 from oxinfra._engine.hostrun import EventSink, HostResult, HostRun, RunResult, _emit
-from oxinfra.inventory import Inventory
-from oxinfra.api.operation import OpCall
 from oxinfra._engine.report import Timings
-from oxinfra._engine.reuse import RunMemo, run_memo
+from oxinfra._engine.reuse import RunMemo
+from oxinfra.api.context import current_run_memo, scope
+from oxinfra.api.facts import FactMissing, FactRequest
 from oxinfra.connectors import connect
 from oxinfra.connectors.ssh import ConnectSettings
 from oxinfra.exceptions import ConnectError, DeployError, OxinfraError
+from oxinfra.inventory import Inventory
 
 __all__ = ["RunResult", "HostResult", "run", "run_async"]
 
@@ -64,7 +63,7 @@ def _evaluate_all(inventory: Inventory, files: list[DeployFile]) -> dict[str, li
     # hosts of the same groups and entries share): those hosts copy the calls instead of
     # running the deploy files again. See oxinfra._engine.reuse.
     same_data: dict[int, tuple[Any, list[OpCall]]] = {}
-    reuse = run_memo.get() is not None
+    reuse = current_run_memo() is not None
     for host in inventory.hosts:
         layers = getattr(host.data, "_layers", None)
         if reuse and layers is not None:
@@ -74,14 +73,12 @@ def _evaluate_all(inventory: Inventory, files: list[DeployFile]) -> dict[str, li
                 evaluated[name] = [op.for_host(name) for op in found[1]]
                 continue
         reads = [False, False]
-        token = host_reads.set(reads)
         try:
-            ops = evaluated[host.name] = evaluate(host, files, no_facts)
+            with scope(reads=reads):
+                ops = evaluated[host.name] = evaluate(host, files, no_facts)
         except FactMissing:
             evaluated[host.name] = None  # type: ignore[assignment]  # needs facts: later
             continue
-        finally:
-            host_reads.reset(token)
         if reuse and layers is not None and not reads[1] and all(op.shared is not None for op in ops):
             same_data[id(layers)] = (layers, ops)
     return evaluated
@@ -225,9 +222,9 @@ async def prepare(inventory: Inventory, files: list[DeployFile], on_event: Event
     """Evaluate every host's deploy (connecting first only for deploys that read facts)."""
     raise_fd_limit(_descriptors_needed(inventory.hosts, parallel))
     prepared = Prepared(inventory, ConnectSettings(connect_limit))
-    with timings.phase("evaluate"):
+    # Calls equal on many hosts are discovered once (the run's memo, in context while evaluating).
+    with timings.phase("evaluate"), scope(run_memo=prepared.memo):
         evaluated = prepared.evaluated
-        memo_token = run_memo.set(prepared.memo)  # calls equal on many hosts are discovered once
 
         async def with_facts(host: Any) -> None:
             try:
@@ -247,8 +244,6 @@ async def prepare(inventory: Inventory, files: list[DeployFile], on_event: Event
         except BaseException:
             prepared.release()
             raise
-        finally:
-            run_memo.reset(memo_token)
     return prepared
 
 

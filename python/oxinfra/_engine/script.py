@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from oxinfra.api.arguments import GlobalArgs
-from oxinfra.api.operation import FileUpload
+from oxinfra.api.commands import FileUpload
 from oxinfra.quoting import QuotingError, quote
 
 __all__ = ["new_nonce", "prelude", "ScriptBuilder", "wrap_privilege", "render_commands"]

@@ -25,10 +25,10 @@ import sys
 from types import SimpleNamespace
 from typing import Any, BinaryIO
 
-from oxinfra.inventory.host import Host, HostData, connector_of
-from oxinfra.inventory import Inventory
 from oxinfra._engine.report import Timings
 from oxinfra.exceptions import DeployError, OxinfraError
+from oxinfra.inventory import Inventory
+from oxinfra.inventory.host import Host, HostData, connector_of
 
 __all__ = ["run_sharded"]
 
@@ -179,7 +179,7 @@ def _plan_payload(plan: Any) -> tuple[list[str], str]:
 
 
 async def _worker(job: dict[str, Any], read_go: Any, out: BinaryIO) -> None:
-    from oxinfra.api.deploy import import_path
+    from oxinfra._engine.evaluate import import_path
     from oxinfra._engine.runner import distinct_sequences, execute, load_deploy_files, prepare
 
     os.chdir(job["cwd"])

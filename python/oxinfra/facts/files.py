@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from oxinfra import _core
-from oxinfra.api.facts import FactBase
+from oxinfra.api import FactBase
 from oxinfra.quoting import quote, quote_interpolated
 
 __all__ = ["File", "Directory", "Link", "Socket", "Sha1File", "Sha256File", "FindInFile"]
