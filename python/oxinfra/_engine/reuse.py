@@ -8,7 +8,7 @@ within one run (docs/architecture.md, "Compute once, reuse"):
   are plain values (strings, numbers, bytes, lists, tuples, dicts, sets of them) is run with
   no facts once per distinct call; the facts it asks for and, for operations that read none,
   its commands are shared by every host that makes the same call.
-* **Evaluation** (``oxinfra._engine.runner._evaluate_all``): a deploy file that read nothing of
+* **Evaluation** (``oxinfra._engine.pipeline._evaluate_all``): a deploy file that read nothing of
   the host but its data, and whose every call was shared, is not run again for hosts with the
   same chain of data layers: they copy the calls.
 * **Dry plans** (:class:`oxinfra._engine.hostrun.HostRun`): a host whose every call was shared

@@ -25,6 +25,9 @@ import sys
 from types import SimpleNamespace
 from typing import Any, BinaryIO
 
+from oxinfra._engine.evaluate import import_path
+from oxinfra._engine.hostrun import RunResult
+from oxinfra._engine.pipeline import distinct_sequences, execute, load_deploy_files, order_sequences, prepare
 from oxinfra._engine.report import Timings
 from oxinfra.exceptions import DeployError, OxinfraError
 from oxinfra.inventory import Inventory
@@ -70,8 +73,6 @@ async def run_sharded(
     on_event: Any = None,
     exec_command: str | None = None,
 ) -> Any:
-    from oxinfra._engine.runner import RunResult, order_sequences
-
     check = getattr(inventory, "check_picklable", None)
     if check is not None:
         check()  # names the host, the key and where it was set
@@ -179,9 +180,6 @@ def _plan_payload(plan: Any) -> tuple[list[str], str]:
 
 
 async def _worker(job: dict[str, Any], read_go: Any, out: BinaryIO) -> None:
-    from oxinfra._engine.evaluate import import_path
-    from oxinfra._engine.runner import distinct_sequences, execute, load_deploy_files, prepare
-
     os.chdir(job["cwd"])
     inventory: Any = _Slice([_host_from_payload(*payload) for payload in job["hosts"]])
 

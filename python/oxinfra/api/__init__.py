@@ -35,7 +35,7 @@ from oxinfra.exceptions import (
 
 if TYPE_CHECKING:
     from oxinfra._engine.hostrun import HostResult, RunResult
-    from oxinfra._engine.runner import run, run_async
+    from oxinfra._engine.run import run, run_async
     from oxinfra.inventory import Inventory, load_inventory
 
 __all__ = [
@@ -49,8 +49,8 @@ __all__ = [
 
 # name -> module that defines it, imported on first use (PEP 562).
 _LAZY = {
-    "run": "oxinfra._engine.runner",
-    "run_async": "oxinfra._engine.runner",
+    "run": "oxinfra._engine.run",
+    "run_async": "oxinfra._engine.run",
     "RunResult": "oxinfra._engine.hostrun",
     "HostResult": "oxinfra._engine.hostrun",
     "Inventory": "oxinfra.inventory",

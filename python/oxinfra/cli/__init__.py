@@ -134,7 +134,7 @@ def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, li
             raise click.UsageError("debug-inventory takes no further arguments")
         debug_inventory(inventory, renderer.as_json)
         return 0
-    from oxinfra._engine.runner import run
+    from oxinfra._engine.run import run
     from oxinfra.exceptions import DeployError
     exec_command = None
     if targets[0] == "exec":

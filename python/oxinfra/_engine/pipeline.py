@@ -1,5 +1,7 @@
-"""Running deploys: evaluate, order, then for every host independently plan and execute
-(:class:`oxinfra._engine.hostrun.HostRun`). No host waits for another."""
+"""The steps of a run, shared by both drivers (in-process, :mod:`oxinfra._engine.run`;
+sharded, :mod:`oxinfra._engine.shard`): :func:`prepare` (evaluate every host's deploy),
+order (:func:`order_sequences`), :func:`execute` (for every host independently, plan and
+execute: :class:`oxinfra._engine.hostrun.HostRun`). No host waits for another."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ from typing import Any
 
 from oxinfra import _core
 from oxinfra._collect import fewer_collections, gc_paused
-from oxinfra._engine.evaluate import DeployFile, OpCall, evaluate, import_path
-from oxinfra._engine.hostrun import EventSink, HostResult, HostRun, RunResult, _emit
+from oxinfra._engine.evaluate import DeployFile, OpCall, evaluate
+from oxinfra._engine.hostrun import EventSink, HostResult, HostRun, _emit
 from oxinfra._engine.report import Timings
 from oxinfra._engine.reuse import RunMemo
 from oxinfra.api.context import current_run_memo, scope
@@ -21,7 +23,9 @@ from oxinfra.connectors.ssh import ConnectSettings
 from oxinfra.exceptions import ConnectError, DeployError, OxinfraError
 from oxinfra.inventory import Inventory
 
-__all__ = ["RunResult", "HostResult", "run", "run_async"]
+__all__ = [
+    "prepare", "execute", "Prepared", "load_deploy_files", "distinct_sequences", "order_sequences", "order_operations",
+]
 
 
 def _descriptors_needed(hosts: list[Any], parallel: int | None) -> int:
@@ -150,40 +154,6 @@ def order_operations(evaluated: dict[str, list[OpCall] | None]) -> list[str]:
     return order_sequences(*distinct_sequences(evaluated))
 
 
-async def run_async(
-    inventory: Inventory,
-    deploy_files: list[str],
-    *,
-    dry: bool = False,
-    parallel: int | None = None,
-    on_event: EventSink | None = None,
-    exec_command: str | None = None,
-    shards: int = 1,
-) -> RunResult:
-    """Run deploy files (or one shell command, ``exec_command``) against an inventory.
-    Errors in the deploys raise before any host is touched; errors on hosts are reported
-    in the result. ``shards`` > 1 spreads the hosts over that many worker processes
-    (:mod:`oxinfra._engine.shard`); the result is the same."""
-    if shards > 1 and len(inventory.hosts) > 1:
-        from oxinfra._engine.shard import run_sharded
-
-        return await run_sharded(inventory, deploy_files, shards=shards, dry=dry, parallel=parallel,
-                                 on_event=on_event, exec_command=exec_command)
-    timings = Timings()
-    with timings.phase("compile"):
-        files = load_deploy_files(deploy_files, exec_command)
-    with import_path(files):
-        prepared = await prepare(inventory, files, on_event, timings, parallel=parallel)
-        try:
-            with timings.phase("order"):
-                order = order_operations(prepared.evaluated)
-            _emit(on_event, {"event": "plan", "hosts": len(inventory.hosts), "operations": order, "dry": dry})
-            results = await execute(prepared, dry, parallel, on_event, timings)
-        finally:
-            prepared.release()
-    return RunResult(results, order, dry, timings)
-
-
 def load_deploy_files(deploy_files: list[str], exec_command: str | None = None) -> list[DeployFile]:
     if exec_command is not None:
         source = f"from oxinfra.operations import server\nserver.shell(name='exec', commands=[{exec_command!r}])\n"
@@ -267,8 +237,3 @@ async def execute(prepared: Prepared, dry: bool, parallel: int | None, on_event:
     finally:
         prepared.release()
     return {h.name: results[h.name] for h in hosts}
-
-
-def run(inventory: Inventory, deploy_files: list[str], **kwargs: Any) -> RunResult:
-    """Synchronous :func:`run_async`."""
-    return asyncio.run(run_async(inventory, deploy_files, **kwargs))
