@@ -21,8 +21,8 @@ from oxinfra._engine.script import FactScript, ScriptBuilder, done_marker, new_n
 from oxinfra.api.commands import FunctionCommand
 from oxinfra.api.context import scope
 from oxinfra.api.facts import FactMissing, FactRequest
-from oxinfra.connectors import connect
-from oxinfra.connectors.ssh import ConnectSettings
+from oxinfra.connectors.base import ConnectSettings
+from oxinfra.connectors.registry import connect
 from oxinfra.exceptions import ConnectError, OperationError, OxinfraError
 
 __all__ = ["HostResult", "RunResult", "HostRun", "EventSink"]

@@ -18,8 +18,8 @@ from oxinfra._engine.report import Timings
 from oxinfra._engine.reuse import RunMemo
 from oxinfra.api.context import current_run_memo, scope
 from oxinfra.api.facts import FactMissing, FactRequest
-from oxinfra.connectors import connect
-from oxinfra.connectors.ssh import ConnectSettings
+from oxinfra.connectors.base import ConnectSettings
+from oxinfra.connectors.registry import CONNECTORS, connect
 from oxinfra.exceptions import ConnectError, DeployError, OxinfraError
 from oxinfra.inventory import Inventory
 
@@ -31,7 +31,8 @@ __all__ = [
 def _descriptors_needed(hosts: list[Any], parallel: int | None) -> int:
     """About how many descriptors the hosts running at once hold: a socket for SSH, three
     pipes for a local or docker shell, none for simulated hosts."""
-    per_host = sorted(((0 if h.connector == "sim" else 1 if h.connector == "ssh" else 3) for h in hosts), reverse=True)
+    held = {name: connector.descriptors for name, connector in CONNECTORS.items()}
+    per_host = sorted([held[h.connector] for h in hosts], reverse=True)
     return sum(per_host[: parallel or len(per_host)])
 
 

@@ -20,6 +20,7 @@ from oxinfra import _core
 from oxinfra.api.context import current_data_defaults, note_host_read
 from oxinfra.api.effects import noop
 from oxinfra.api.facts import resolve_fact
+from oxinfra.connectors.registry import connector_of
 from oxinfra.exceptions import InventoryError
 
 __all__ = ["Host", "HostData", "connector_of"]
@@ -110,27 +111,6 @@ class HostData(Mapping[str, Any]):
     def __repr__(self) -> str:
         note_host_read("repr")  # names the host
         return f"HostData({self._host_name!r}, keys={sorted(self.dict())})"
-
-
-CONNECTORS = ("local", "ssh", "docker", "sim")
-
-
-def connector_of(name: str, data: Mapping[str, Any]) -> tuple[str, str]:
-    """``(connector, target)`` for a host: from an ``@connector/target`` name, else from the
-    ``connector`` data key (e.g. set by ``ansible_connection=local``), else ssh to the name."""
-    if name.startswith("@"):
-        connector, _, target = name[1:].partition("/")
-        if connector not in CONNECTORS:
-            raise InventoryError(f"unknown connector in {name!r}: use @local, @ssh/HOST or @docker/CONTAINER")
-        if connector != "local" and not target:
-            raise InventoryError(f"{name!r} names no target: write @{connector}/NAME")
-        return connector, target or "localhost"
-    connector = data.get("connector", "ssh")
-    if connector not in CONNECTORS:
-        raise InventoryError(
-            f"host {name!r} has data connector={connector!r}: use one of {', '.join(CONNECTORS)}"
-        )
-    return connector, "localhost" if connector == "local" else name
 
 
 class Host:

@@ -116,7 +116,7 @@ class SimConnection(Connection):
         self.latency = latency
 
     @classmethod
-    async def open(cls, host: Any) -> "SimConnection":
+    async def open(cls, host: Any, settings: Any = None) -> "SimConnection":
         data = host.data
         latency = float(data.get("sim_latency") or 0.0)
         return cls(machine(host.target, data), host.name, latency)
