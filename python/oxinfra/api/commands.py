@@ -12,7 +12,7 @@ __all__ = ["FileUpload", "FunctionCommand", "OperationMeta"]
 
 class FileUpload:
     """Yielded by an operation: write ``data`` to ``dest`` on the host (atomically, by rename).
-    ``umask`` (octal text, see ``operations._util.creation_umask``): create the file under it,
+    ``umask`` (octal text, see ``operations.util.files.creation_umask``): create the file under it,
     so it gets its mode without a ``chmod``; None: the shell's own umask."""
 
     __slots__ = ("data", "dest", "umask")

@@ -25,7 +25,7 @@ from oxinfra.api import (
 )
 from oxinfra.exceptions import OperationError, OperationValueError, TemplateError
 from oxinfra.facts.files import Directory, File, FindInFile, Link, Sha1File
-from oxinfra.operations._util import (
+from oxinfra.operations.util.files import (
     backup_or_remove, creation_umask, local_path, mode_commands, owner_commands, parent_dir,
     parse_mode, sed_delete, sed_replace,
 )
