@@ -56,7 +56,7 @@ class OpCall:
         self.deploy_dir = current_deploy_dir()
         self.memo: dict[str, Any] | None = None  # op_memo(), made when first used
         self.shell_safe = bool(getattr(func, "_oxinfra_shell_safe", False))
-        # The discovery shared with every host making the same call (api/reuse.py), if any.
+        # The discovery shared with every host making the same call (_engine/reuse.py), if any.
         self.shared: SharedCall | None = None
 
 

@@ -266,7 +266,7 @@ class HostRun:
         raise OperationError(f"{op.label}: {op.name} keeps asking for new facts")
 
     async def _dry_run_shared(self, cls: tuple[Any, ...], first: list[FactRequest]) -> None:
-        """A dry run of a host whose every call is shared (api/reuse.py): planned once per
+        """A dry run of a host whose every call is shared (_engine/reuse.py): planned once per
         class and first-batch output, replayed on the other hosts."""
         memo = self.memo
         assert memo is not None

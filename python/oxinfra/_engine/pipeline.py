@@ -190,16 +190,21 @@ class Prepared:
 
 async def prepare(inventory: Inventory, files: list[DeployFile], on_event: EventSink | None,
                   timings: Timings, connect_limit: int | None = None, parallel: int | None = None) -> Prepared:
-    """Evaluate every host's deploy (connecting first only for deploys that read facts)."""
+    """Evaluate every host's deploy. Only hosts whose deploy code reads a fact itself connect
+    now (at most ``parallel`` at once, as later): each is evaluated again on its own
+    connection until it asks for nothing new, and the connection is closed -- holding it
+    until every other host is evaluated would hold more hosts than ``parallel`` allows."""
     raise_fd_limit(_descriptors_needed(inventory.hosts, parallel))
     prepared = Prepared(inventory, ConnectSettings(connect_limit))
+    limit = asyncio.Semaphore(parallel or max(1, len(inventory.hosts)))
     # Calls equal on many hosts are discovered once (the run's memo, in context while evaluating).
     with timings.phase("evaluate"), scope(run_memo=prepared.memo):
         evaluated = prepared.evaluated
 
         async def with_facts(host: Any) -> None:
             try:
-                evaluated[host.name] = await _evaluate_with_facts(host, files, prepared.settings)
+                async with limit:
+                    evaluated[host.name] = await _evaluate_with_facts(host, files, prepared.settings)
             except ConnectError as exc:
                 result = HostResult(host.name)
                 result.status, result.error = "unreachable", str(exc)

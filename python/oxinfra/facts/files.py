@@ -34,7 +34,7 @@ class File(FactBase[Any]):
 
     type = "file"
     shell_safe = True
-    #: Read together with other stat facts by one ``stat`` process (see api/script.py).
+    #: Read together with other stat facts by one ``stat`` process (see _engine/script.py).
     stat_batch = True
 
     def command(self, path: str) -> str:  # type: ignore[override]
