@@ -133,8 +133,8 @@ def child(hosts: int, ops: int, dry: bool, runs: int, profile: str | None, fleet
     import asyncio
     import gc
 
-    from oxinfra.api import load_inventory, run_async
     from oxinfra._engine.report import build_report
+    from oxinfra.api import load_inventory, run_async
     from oxinfra.testing import sim
 
     row: dict[str, Any] = {"hosts": hosts, "ops": ops, "dry": dry, "fleet": fleet, "shards": shards}

@@ -63,7 +63,7 @@ def connector_of(name: str, data: Any) -> tuple[str, str]:
 
 async def connect(host: Any, settings: Any) -> Any:
     """Connect to ``host`` with the connector its name selects; errors are ConnectError."""
-    opener = _openers.get(host.connector)
+    opener: Any = _openers.get(host.connector)
     if opener is None:
         module, _, attribute = CONNECTORS[host.connector].opener.partition(":")
         opener = importlib.import_module(module)

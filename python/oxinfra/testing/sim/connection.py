@@ -7,10 +7,10 @@ import time
 from typing import Any
 
 from oxinfra.connectors.base import Connection
+from oxinfra.exceptions import ConnectError
 from oxinfra.testing.sim.fs import _ENC, _ERRORS, SimHost, machine
 from oxinfra.testing.sim.interp import Interpreter, _Exit
 from oxinfra.testing.sim.parse import _NONCE_LINE, ShellSyntaxError, substitutions
-from oxinfra.exceptions import ConnectError
 
 
 # --------------------------------------------------------------------------------------------
