@@ -315,3 +315,14 @@ def test_modules_stay_under_800_lines() -> None:
     long = {str(path.relative_to(SOURCE)): n for path in MODULES.values()
             if (n := len(path.read_text().splitlines())) > 800}
     assert not long, f"split these by concept: {long}"
+
+
+def test_every_context_variable_lives_in_api_context() -> None:
+    """One module owns the context (set only through its scope()); a ContextVar elsewhere
+    would be state that scope() does not restore."""
+    found = []
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "ContextVar":
+                found.append(f"{path.relative_to(SOURCE)}:{node.lineno}")
+    assert found and all(where.startswith("oxinfra/api/context.py:") for where in found), found
