@@ -58,7 +58,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from oxinfra.api.inventory import load_inventory
+    from oxinfra.inventory import load_inventory
 
     rss_start = peak_rss_mb()
     first_explicit, last = args.groups * 6 // 10, args.groups - 1

@@ -133,9 +133,9 @@ def child(hosts: int, ops: int, dry: bool, runs: int, profile: str | None, fleet
     import asyncio
     import gc
 
+    from oxinfra._engine.report import build_report
     from oxinfra.api import load_inventory, run_async
-    from oxinfra.api.report import build_report
-    from oxinfra.connectors import sim
+    from oxinfra.testing import sim
 
     row: dict[str, Any] = {"hosts": hosts, "ops": ops, "dry": dry, "fleet": fleet, "shards": shards}
     with tempfile.TemporaryDirectory(prefix="oxinfra-sim-bench-") as tmp:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from oxinfra import _core
 from oxinfra.api.facts import FactRequest
-from oxinfra.api.script import ScriptBuilder, StatBatch, new_nonce
+from oxinfra._engine.script import ScriptBuilder, StatBatch, new_nonce
 from oxinfra.facts.files import Directory, File, Link, Socket
 
 

@@ -38,7 +38,7 @@ def test_invalid_pattern_keeps_the_file(tmp_path: Path, call: str) -> None:
 
 def test_simulator_fails_like_grep(tmp_path: Path) -> None:
     from oxinfra.api import load_inventory, run
-    from oxinfra.connectors import sim
+    from oxinfra.testing import sim
 
     deploy = tmp_path / "deploy.py"
     deploy.write_text(textwrap.dedent(f"""

@@ -25,10 +25,11 @@ from hypothesis import strategies as st
 
 from e2e_helpers import assert_no_traceback, run_cli
 from oxinfra import _core
-from oxinfra.api.host import Host, HostData, data_defaults
-from oxinfra.api.inventory import Inventory, load_inventory
+from oxinfra.api.context import scope
 from oxinfra.cli import main
 from oxinfra.exceptions import InventoryError
+from oxinfra.inventory import Inventory, load_inventory
+from oxinfra.inventory.host import Host, HostData
 
 FIXTURES = Path(__file__).parent / "inventories"
 
@@ -295,7 +296,7 @@ def test_precedence(tmp_path: Path, key: str, value: str) -> None:
     inv = load_inventory(str(path), {"k0": "override"})
     (host,) = inv.hosts
     assert host.groups == ["inv", "first", "second", "third"]
-    with data_defaults({f"k{i}": "default" for i in range(8)}):
+    with scope(data_defaults=({f"k{i}": "default" for i in range(8)},)):
         assert host.data[key] == value
         assert getattr(host.data, key) == value
         assert host.data.get(key) == value
@@ -353,7 +354,7 @@ def test_hosts_share_layers(tmp_path: Path) -> None:
 def test_data_defaults_are_per_context() -> None:
     data = HostData("h", {})
     seen: list[Any] = []
-    with data_defaults({"x": 1}):
+    with scope(data_defaults=({"x": 1},)):
         thread = threading.Thread(target=lambda: seen.append(data.get("x")))
         thread.start()
         thread.join()

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from oxinfra.api.operation import FileUpload
+from oxinfra.api import FileUpload
 from oxinfra.exceptions import OperationError
 from oxinfra.testing.plan import plan_operation
 

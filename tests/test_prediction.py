@@ -59,7 +59,7 @@ def test_hash_prediction_equals_command(tmp_path: Path, fact: type) -> None:
 def test_contents_written_stay_predicted_across_an_undeclared_change(
         tmp_path: Path, shell: str, last: str, content: str) -> None:
     from oxinfra.api import load_inventory, run
-    from oxinfra.connectors import sim
+    from oxinfra.testing import sim
 
     sim.reset()
     f = "/srv/env"

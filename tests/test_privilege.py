@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from e2e_helpers import run_deploy, write_deploy, write_inventory
-from oxinfra.api.script import wrap_privilege
+from oxinfra._engine.script import wrap_privilege
 
 IS_ROOT = os.geteuid() == 0
 HAS_SUDO = shutil.which("sudo") is not None
@@ -66,7 +66,7 @@ class CmdlineWatch:
 SECRET_DEPLOY = """
     from oxinfra import host
     from oxinfra.api import operation
-    from oxinfra.api.operation import FileUpload
+    from oxinfra.api import FileUpload
     from oxinfra.facts.server import Command
     from oxinfra.operations import files, server
 
@@ -187,7 +187,7 @@ def test_sudo_user(tmp_path: Path, target: Path) -> None:
 def test_timeout_still_kills_and_the_host_goes_on(tmp_path: Path, target: Path) -> None:
     deploy = write_deploy(tmp_path, """
         from oxinfra.operations import files, server
-        server.shell(name="slow", commands=["sleep 30", "touch @ROOT@/finished"], _timeout=1, _ignore_errors=True)
+        server.shell(name="slow", commands=["sleep 30.0417", "touch @ROOT@/finished"], _timeout=1, _ignore_errors=True)
         server.shell(name="next", commands=["cat > @ROOT@/next"], _timeout=10, _ignore_errors=True)
         files.file(name="after", path="@ROOT@/after")
     """, target)
@@ -199,7 +199,7 @@ def test_timeout_still_kills_and_the_host_goes_on(tmp_path: Path, target: Path) 
     assert (target / "after").exists()
     # the sleep was killed with its shell, not left behind
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert "sleep 30" not in ps.splitlines()
+    assert "sleep 30.0417" not in ps.splitlines()
 
 
 # -- the wrapped text itself -------------------------------------------------------------------
@@ -264,7 +264,7 @@ def test_simulator_runs_wrapped_operations_like_a_real_sh(tmp_path: Path, priv: 
     import textwrap
 
     from oxinfra.api import load_inventory, run
-    from oxinfra.connectors import sim
+    from oxinfra.testing import sim
 
     base = tmp_path / "target"
     base.mkdir()

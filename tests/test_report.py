@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from oxinfra.api import load_inventory, run
-from oxinfra.api.report import HOST_PHASES, RUN_PHASES, build_report
+from oxinfra._engine.report import HOST_PHASES, RUN_PHASES, build_report
 
 
 def _deploy(tmp_path: Path) -> Path:

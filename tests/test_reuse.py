@@ -1,4 +1,4 @@
-"""Compute once, reuse (oxinfra.api.reuse): equal calls are discovered once, equal dry plans
+"""Compute once, reuse (oxinfra._engine.reuse): equal calls are discovered once, equal dry plans
 planned once, deploys evaluated once per data chain -- and nothing is shared where hosts
 differ (facts, data, name, templates naming ``host``, ``_if``, non-plain arguments)."""
 
@@ -13,8 +13,8 @@ from typing import Any, Iterator
 import pytest
 
 from oxinfra.api import DeployError, load_inventory, run
-from oxinfra.api.operation import FileUpload
-from oxinfra.connectors import sim
+from oxinfra.api import FileUpload
+from oxinfra.testing import sim
 
 # Imported by the deploys (a module beside them): deploy files are run once per evaluation,
 # so what is counted across hosts lives here.
@@ -22,7 +22,7 @@ HELPERS = r'''
 import hashlib
 from oxinfra import host
 from oxinfra.api import FactBase, operation
-from oxinfra.api.operation import op_memo
+from oxinfra.api import op_memo
 from oxinfra.facts.files import File, Sha1File
 from oxinfra.quoting import quote
 
@@ -472,7 +472,7 @@ def test_an_empty_argument_name_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_overlapping_runs_leave_the_collector_as_it_was() -> None:
-    from oxinfra.api.collect import fewer_collections
+    from oxinfra._collect import fewer_collections
 
     before = gc.get_threshold()
     first, second = fewer_collections(), fewer_collections()

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from oxinfra.exceptions import OperationValueError
 from oxinfra.operations import files
-from oxinfra.operations._util import escape_sed, sed_flags
+from oxinfra.operations.util.files import escape_sed, sed_flags
 from oxinfra.testing.plan import plan_operation
 
 from e2e_helpers import assert_no_traceback, run_cli, run_deploy, write_deploy
@@ -305,7 +305,7 @@ def test_simulator_runs_the_new_sed_scripts_like_a_real_sh(tmp_path: Path) -> No
     import textwrap
 
     from oxinfra.api import load_inventory, run
-    from oxinfra.connectors import sim
+    from oxinfra.testing import sim
 
     base = tmp_path / "target"
     base.mkdir()

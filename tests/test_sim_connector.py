@@ -21,8 +21,8 @@ import pytest
 from oxinfra import _core
 from oxinfra.api import load_inventory, run
 from oxinfra.api.facts import FactRequest
-from oxinfra.api.script import ScriptBuilder, done_marker, new_nonce, prelude
-from oxinfra.connectors import sim
+from oxinfra._engine.script import ScriptBuilder, done_marker, new_nonce, prelude
+from oxinfra.testing import sim
 from oxinfra.facts.files import Directory, File, FindInFile, Link, Sha1File, Sha256File, Socket
 from oxinfra.facts.server import Arch, Command, Home, Os, User
 from oxinfra.quoting import quote

@@ -1,20 +1,27 @@
-"""The API for writing deploys, operations and facts, and for running them as a library.
+"""The author contract: what deploys, operations and facts import, and how to run them.
 
 Deploys, operations, facts::
 
-    from oxinfra.api import deploy, operation, FactBase
+    from oxinfra.api import deploy, operation, FactBase, get_facts, host
 
 Running (sync and async)::
 
     from oxinfra.api import load_inventory, run, run_async
     result = run(load_inventory("@local"), ["deploy.py"])
+
+Importing this package does not import the engine that runs deploys (``oxinfra._engine``)
+nor the SSH library: ``run``, ``run_async``, ``load_inventory``, ``Inventory``,
+``RunResult`` and ``HostResult`` are resolved on first use.
 """
 
+from typing import TYPE_CHECKING, Any
+
+from oxinfra.api.commands import FileUpload, FunctionCommand, OperationMeta
+from oxinfra.api.context import current_deploy_dir, current_host, host
 from oxinfra.api.deploy import deploy
-from oxinfra.api.facts import FactBase
-from oxinfra.api.inventory import Inventory, load_inventory
-from oxinfra.api.operation import FileUpload, FunctionCommand, OperationMeta, get_facts, operation
-from oxinfra.api.runner import HostResult, RunResult, run, run_async
+from oxinfra.api.effects import ensure_directory, mark_directory, noop, op_memo, predict_content, touches
+from oxinfra.api.facts import FactBase, FactFailed
+from oxinfra.api.operation import get_facts, operation
 from oxinfra.exceptions import (
     ConnectError,
     DeployError,
@@ -26,9 +33,41 @@ from oxinfra.exceptions import (
     OxinfraError,
 )
 
+if TYPE_CHECKING:
+    from oxinfra._engine.hostrun import HostResult, RunResult
+    from oxinfra._engine.run import run, run_async
+    from oxinfra.inventory import Inventory, load_inventory
+
 __all__ = [
-    "deploy", "operation", "FactBase", "FileUpload", "FunctionCommand", "OperationMeta", "get_facts",
+    "deploy", "operation", "FactBase", "FactFailed", "get_facts", "host", "current_host", "current_deploy_dir",
+    "FileUpload", "FunctionCommand", "OperationMeta",
+    "noop", "touches", "predict_content", "ensure_directory", "mark_directory", "op_memo",
     "Inventory", "load_inventory", "run", "run_async", "RunResult", "HostResult",
     "OxinfraError", "DeployError", "InventoryError", "OperationError", "OperationTypeError",
     "OperationValueError", "FactError", "ConnectError",
 ]
+
+# name -> module that defines it, imported on first use (PEP 562).
+_LAZY = {
+    "run": "oxinfra._engine.run",
+    "run_async": "oxinfra._engine.run",
+    "RunResult": "oxinfra._engine.hostrun",
+    "HostResult": "oxinfra._engine.hostrun",
+    "Inventory": "oxinfra.inventory",
+    "load_inventory": "oxinfra.inventory",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups find it directly
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -71,10 +71,10 @@ class GlobalArgs:
     @property
     def key(self) -> Any:
         """A hashable value equal for equal global arguments, or None when they hold
-        conditions (``_if``) or values that are not plain (see :mod:`oxinfra.api.reuse`)."""
+        conditions (``_if``) or values that are not plain (see :mod:`oxinfra._keys`)."""
         key = self._key
         if key is _UNSET:
-            from oxinfra.api.reuse import freeze
+            from oxinfra._keys import freeze
 
             if getattr(self, "if") is not None:
                 key = None

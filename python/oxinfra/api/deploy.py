@@ -1,4 +1,4 @@
-"""Deploy files and ``@deploy`` functions.
+"""``@deploy``: operations grouped under a name.
 
 A deploy file is plain Python run once per host with ``oxinfra.host`` set to that host;
 every operation it calls is recorded for the host. ``@deploy("name")`` groups operations
@@ -17,21 +17,14 @@ under a name and passes global arguments given to the call down to them::
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import os
-import sys
-import traceback
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from oxinfra.api.arguments import split_global_args
-from oxinfra.api.context import deploy_dir, using_host
-from oxinfra.api.facts import FactFailed, FactMissing, FactRequest, fact_source
-from oxinfra.api.host import data_defaults as defaults_layer
-from oxinfra.api.operation import OpCall, Recorder, _recorder, current_recorder
-from oxinfra.exceptions import DeployError, OxinfraError
+from oxinfra.api.context import current_data_defaults, current_recorder, scope
+from oxinfra.exceptions import DeployError
 
-__all__ = ["deploy", "DeployFile", "evaluate", "import_path"]
+__all__ = ["deploy"]
 
 
 def deploy(name: str | None = None, data_defaults: dict[str, Any] | None = None) -> Callable[..., Any]:
@@ -54,8 +47,9 @@ def deploy(name: str | None = None, data_defaults: dict[str, Any] | None = None)
             inherited.update({k: v for k, v in kwargs.items() if k.startswith("_")})
             recorder.deploy_args.append(inherited)
             recorder.deploy_names.append(label)
+            layers = (data_defaults, *current_data_defaults()) if data_defaults else current_data_defaults()
             try:
-                with defaults_layer(data_defaults):
+                with scope(data_defaults=layers):
                     return func(*args, **own)
             finally:
                 recorder.deploy_names.pop()
@@ -67,110 +61,3 @@ def deploy(name: str | None = None, data_defaults: dict[str, Any] | None = None)
         func, name = name, None
         return decorate(func)
     return decorate
-
-
-class DeployFile:
-    """A deploy file read and compiled once, run once per host."""
-
-    @classmethod
-    def from_source(cls, name: str, source: str, directory: str) -> "DeployFile":
-        self = cls.__new__(cls)
-        self.path = name
-        self.directory = directory
-        self.code = compile(source, name, "exec")
-        return self
-
-    def __init__(self, path: str) -> None:
-        self.path = os.path.abspath(path)
-        self.directory = os.path.dirname(self.path)
-        try:
-            with open(self.path, "rb") as handle:
-                source = handle.read()
-        except FileNotFoundError:
-            raise DeployError(f"deploy file not found: {path}") from None
-        except OSError as exc:
-            raise DeployError(f"cannot read deploy file {path}: {exc.strerror}") from None
-        try:
-            self.code = compile(source, self.path, "exec")
-        except SyntaxError as exc:
-            raise DeployError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
-
-
-def _run_deploy_files(files: list[DeployFile]) -> None:
-    for deploy_file in files:
-        deploy_dir.set(deploy_file.directory)
-        namespace = {"__name__": "__oxinfra_deploy__", "__file__": deploy_file.path}
-        exec(deploy_file.code, namespace)
-
-
-_STOP_CODE = _run_deploy_files.__code__
-
-
-def _where(exc: BaseException, files: list[DeployFile]) -> str:
-    """file:line of the innermost frame of the exception that is in a deploy file or user code."""
-    paths = {f.path for f in files}
-    found = ""
-    for frame, line in traceback.walk_tb(exc.__traceback__):
-        filename = frame.f_code.co_filename
-        if filename in paths or not filename.startswith(os.path.dirname(os.path.dirname(__file__))):
-            if filename != "<string>":
-                found = f"{os.path.relpath(filename)}:{line}"
-    return found
-
-
-@contextlib.contextmanager
-def import_path(files: list[DeployFile]) -> Iterator[None]:
-    """Deploy files may import modules beside them: their directories go first on sys.path
-    for the duration of a run."""
-    added = [d for d in dict.fromkeys(f.directory for f in files) if d not in sys.path]
-    sys.path[:0] = added
-    try:
-        yield
-    finally:
-        for directory in added:
-            try:
-                sys.path.remove(directory)
-            except ValueError:
-                pass
-
-
-def evaluate(
-    host: Any,
-    files: list[DeployFile],
-    facts: Callable[[Any, FactRequest], Any],
-) -> list[OpCall]:
-    """Run the deploy files for ``host`` and return its operation calls in order.
-
-    ``facts`` answers ``host.get_fact`` calls made by deploy code; it raises
-    :class:`FactMissing` when the fact has to be gathered first (the caller gathers it and
-    evaluates again).
-    """
-    recorder = Recorder(host)
-    recorder.stop_code = _STOP_CODE
-    token = _recorder.set(recorder)
-    fact_token = fact_source.set(facts)
-    dir_token = deploy_dir.set(None)
-    try:
-        with using_host(host):
-            _run_deploy_files(files)
-    except FactMissing:
-        raise
-    except FactFailed as exc:  # the host's answer, not the deploy's fault: that host fails
-        where = _where(exc, files)
-        raise FactFailed(exc.rc, f"{where}: {exc}" if where else str(exc)) from None
-    except OxinfraError as exc:
-        message = str(exc)
-        where = _where(exc, files)
-        if where and f"{os.path.basename(where.rsplit(':', 1)[0])}:" not in message:
-            message = f"{where}: {message}"
-        error = DeployError(message)
-        error.exit_code = exc.exit_code if exc.exit_code != 1 else 2
-        raise error from None
-    except Exception as exc:
-        where = _where(exc, files) or files[0].path
-        raise DeployError(f"{where}: {type(exc).__name__}: {exc} (on host {host.name})") from None
-    finally:
-        deploy_dir.reset(dir_token)
-        fact_source.reset(fact_token)
-        _recorder.reset(token)
-    return recorder.ops

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import inspect
 import posixpath
-from contextvars import ContextVar
-from typing import Any, Callable, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
-from oxinfra.api.context import _host_in_context, _HostProxy
+from oxinfra.api.context import _host_in_context, _HostProxy, current_fact_source, current_privilege
 from oxinfra.exceptions import FactError
 
-__all__ = ["FactBase", "FactRequest", "FactMissing", "FactFailed", "fact_failure", "resolve_fact", "fact_source"]
+__all__ = ["FactBase", "FactRequest", "FactMissing", "FactFailed", "fact_failure", "resolve_fact"]
 
 T = TypeVar("T")
 
@@ -140,7 +139,7 @@ def _key_items(kwargs: dict[str, Any], items: tuple[tuple[str, Any], ...] | None
     new object each time the file is evaluated again, but prints the same."""
     if items is not None and all(type(v) is str for _, v in items):
         return items  # the usual case, shared with the per-host cache key
-    from oxinfra.api.reuse import freeze
+    from oxinfra._keys import freeze
 
     frozen = freeze(tuple(sorted(kwargs.items())))
     return frozen if frozen is not None else repr(sorted(kwargs.items()))
@@ -180,15 +179,6 @@ class FactMissing(Exception):
         self.requests = requests
 
 
-# The function that answers fact reads in the current context (deploy evaluation or
-# operation planning). It takes (host, request) and returns the value or raises FactMissing.
-fact_source: ContextVar[Callable[[Any, FactRequest], Any] | None] = ContextVar(
-    "oxinfra_fact_source", default=None
-)
-# The privilege context (sudo, sudo user, su user) of the operation being planned.
-fact_context: ContextVar[tuple[Any, ...]] = ContextVar("oxinfra_fact_context", default=())
-
-
 def resolve_fact(host: Any, cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if not (isinstance(cls, type) and issubclass(cls, FactBase)):
         raise FactError(f"host.get_fact() takes a fact class (a FactBase subclass), not {cls!r}")
@@ -198,7 +188,7 @@ def resolve_fact(host: Any, cls: type, args: tuple[Any, ...], kwargs: dict[str, 
             raise FactError(f"fact {cls.name} takes at most {len(names)} arguments")
         kwargs = {**dict(zip(names, args)), **kwargs}
     # Global arguments such as _sudo given to get_fact set the privilege context.
-    context = fact_context.get()
+    context = current_privilege()
     ignore_errors = False
     if any(k.startswith("_") for k in kwargs):
         kwargs = dict(kwargs)  # the caller's dict stays as it was
@@ -210,7 +200,7 @@ def resolve_fact(host: Any, cls: type, args: tuple[Any, ...], kwargs: dict[str, 
             kwargs.pop(k)
         if sudo or sudo_user or su_user:
             context = (bool(sudo or sudo_user), sudo_user, su_user)
-    source = fact_source.get()
+    source = current_fact_source()
     if source is None:
         raise FactError(
             f"host.get_fact({cls.name}) needs a running deploy: use the oxinfra CLI or oxinfra.api.run()"

@@ -118,7 +118,7 @@ def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: 
 def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: tuple[str, ...],
          group_data: tuple[str, ...], parallel: int | None, overrides: dict[str, Any], renderer: Renderer,
          report_path: str | None = None, shards: int | None = 1) -> int:
-    from oxinfra.api.inventory import load_inventory
+    from oxinfra.inventory import load_inventory
 
     started = time.perf_counter()
     inventory = load_inventory(inventory_spec, overrides, group_data)
@@ -134,7 +134,7 @@ def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, li
             raise click.UsageError("debug-inventory takes no further arguments")
         debug_inventory(inventory, renderer.as_json)
         return 0
-    from oxinfra.api.runner import run
+    from oxinfra._engine.run import run
     from oxinfra.exceptions import DeployError
     exec_command = None
     if targets[0] == "exec":
@@ -158,7 +158,7 @@ def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, li
     result.timings["inventory"] = inventory_seconds
     renderer.finish(result)
     if report_path:
-        from oxinfra.api.report import write_report
+        from oxinfra._engine.report import write_report
 
         write_report(result, report_path)
     return 0 if result.success else 1

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from oxinfra.api.inventory import Inventory
+from oxinfra.inventory import Inventory
 
 __all__ = ["debug_inventory", "masked", "MASK"]
 

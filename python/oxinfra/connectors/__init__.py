@@ -4,32 +4,14 @@
 - ``local`` (``@local``): a local ``sh`` process.
 - ``docker`` (``@docker/CONTAINER``): ``docker exec -i CONTAINER sh``.
 - ``sim`` (``@sim/NAME``): a simulated host, answered in-process from an in-memory
-  filesystem (no network; see :mod:`oxinfra.connectors.sim`).
+  filesystem (no network; a test and benchmark instrument, see :mod:`oxinfra.testing.sim`).
+
+They are found through one table, :mod:`oxinfra.connectors.registry`; what they share is in
+:mod:`oxinfra.connectors.base` (the shell, the connection, the per-run settings).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from oxinfra.connectors.registry import connect
 
-from oxinfra.connectors.base import Connection, Shell
-
-__all__ = ["Connection", "Shell", "connect"]
-
-
-async def connect(host: Any, settings: Any) -> Connection:
-    """Connect to ``host`` with the connector its name selects; errors are ConnectError."""
-    if host.connector == "local":
-        from oxinfra.connectors.local import LocalConnection
-
-        return await LocalConnection.open(["sh"])
-    if host.connector == "docker":
-        from oxinfra.connectors.local import LocalConnection
-
-        return await LocalConnection.open(["docker", "exec", "-i", host.target, "sh"], what=host.name)
-    if host.connector == "sim":
-        from oxinfra.connectors.sim import SimConnection
-
-        return await SimConnection.open(host)
-    from oxinfra.connectors.ssh import SSHConnection
-
-    return await SSHConnection.open(host, settings)
+__all__ = ["connect"]

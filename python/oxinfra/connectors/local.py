@@ -8,7 +8,7 @@ from typing import Any
 from oxinfra.connectors.base import Connection, Shell
 from oxinfra.exceptions import ConnectError
 
-__all__ = ["LocalConnection"]
+__all__ = ["LocalConnection", "open_local", "open_docker"]
 
 
 class LocalConnection(Connection):
@@ -45,3 +45,13 @@ class LocalConnection(Connection):
         except asyncio.TimeoutError:
             proc.kill()
             await proc.wait()
+
+
+async def open_local(host: Any, settings: Any = None) -> LocalConnection:
+    """``@local``: ``sh`` on this machine."""
+    return await LocalConnection.open(["sh"])
+
+
+async def open_docker(host: Any, settings: Any = None) -> LocalConnection:
+    """``@docker/CONTAINER``: ``sh`` in a running container, through ``docker exec``."""
+    return await LocalConnection.open(["docker", "exec", "-i", host.target, "sh"], what=host.name)

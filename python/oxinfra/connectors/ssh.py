@@ -15,10 +15,10 @@ from typing import Any
 
 import asyncssh
 
-from oxinfra.connectors.base import Connection, Shell
+from oxinfra.connectors.base import Connection, ConnectSettings, Shell
 from oxinfra.exceptions import ConnectError
 
-__all__ = ["SSHConnection", "ConnectSettings"]
+__all__ = ["SSHConnection", "PREFERRED_CIPHERS"]
 
 
 #: Ciphers offered first: AES-GCM runs on the CPU's AES instructions on both ends and costs
@@ -30,35 +30,28 @@ PREFERRED_CIPHERS = (
 )
 
 
-class ConnectSettings:
-    """Per-run connection state: option sets built once and shared by hosts that use them."""
+def _known_hosts(settings: ConnectSettings, path: str) -> Any:
+    """The known hosts file at ``path``, read once per run (None if there is none)."""
+    cache = settings.cache
+    key = ("ssh known hosts", path)
+    if key not in cache:
+        try:
+            cache[key] = asyncssh.read_known_hosts(path) if os.path.exists(path) else None
+        except (OSError, ValueError) as exc:
+            raise ConnectError(f"cannot read known hosts file {path}: {exc}") from None
+    return cache[key]
 
-    #: Handshakes in flight at once. Past this, key exchanges queue up in sshd and on the
-    #: controller and start to miss their timeout (measured: 1,000 at once on 2 cores lose
-    #: hundreds of hosts to TimeoutError); connected hosts are not limited by it.
-    DEFAULT_CONNECT_LIMIT = 200
 
-    def __init__(self, connect_limit: int | None = None) -> None:
-        self.connect_slots = asyncio.Semaphore(connect_limit or self.DEFAULT_CONNECT_LIMIT)
-        self._known: dict[str, Any] = {}
-        self._keys: dict[tuple[str, str | None], Any] = {}
-
-    def known_hosts(self, path: str) -> Any:
-        if path not in self._known:
-            try:
-                self._known[path] = asyncssh.read_known_hosts(path) if os.path.exists(path) else None
-            except (OSError, ValueError) as exc:
-                raise ConnectError(f"cannot read known hosts file {path}: {exc}") from None
-        return self._known[path]
-
-    def key(self, path: str, passphrase: str | None) -> Any:
-        cache_key = (path, passphrase)
-        if cache_key not in self._keys:
-            try:
-                self._keys[cache_key] = asyncssh.read_private_key(os.path.expanduser(path), passphrase)
-            except (OSError, asyncssh.KeyImportError) as exc:
-                raise ConnectError(f"cannot load SSH key {path}: {exc}") from None
-        return self._keys[cache_key]
+def _client_key(settings: ConnectSettings, path: str, passphrase: str | None) -> Any:
+    """The private key at ``path``, read once per run."""
+    cache = settings.cache
+    key = ("ssh key", path, passphrase)
+    if key not in cache:
+        try:
+            cache[key] = asyncssh.read_private_key(os.path.expanduser(path), passphrase)
+        except (OSError, asyncssh.KeyImportError) as exc:
+            raise ConnectError(f"cannot load SSH key {path}: {exc}") from None
+    return cache[key]
 
 
 def _strict_mode(value: Any) -> str:
@@ -90,13 +83,13 @@ class SSHConnection(Connection):
         }
         key_path = data.get("ssh_key")
         if key_path:
-            kwargs["client_keys"] = [settings.key(key_path, data.get("ssh_key_password"))]
+            kwargs["client_keys"] = [_client_key(settings, key_path, data.get("ssh_key_password"))]
         password = data.get("ssh_password")
         if password:
             kwargs["password"] = password
         known_path = os.path.expanduser(data.get("ssh_known_hosts_file") or "~/.ssh/known_hosts")
         mode = _strict_mode(data.get("ssh_strict_host_key_checking", "accept-new"))
-        known = settings.known_hosts(known_path) if mode != "no" else None
+        known = _known_hosts(settings, known_path) if mode != "no" else None
         learn = False
         if mode == "no":
             kwargs["known_hosts"] = None

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from oxinfra import _core
-from oxinfra.api.facts import FactBase, FactFailed
+from oxinfra.api import FactBase, FactFailed
 from oxinfra.quoting import quote, quote_interpolated
 
 __all__ = ["File", "Directory", "Link", "Socket", "Sha1File", "Sha256File", "FindInFile"]
@@ -37,7 +37,7 @@ class File(FactBase[Any]):
     #: ``stat`` exits 1 for a path that is not there. (It exits 1 for a path it may not
     #: look at too; every write to such a path fails the same way, so nothing is lost.)
     absent_status = frozenset({1})
-    #: Read together with other stat facts by one ``stat`` process (see api/script.py).
+    #: Read together with other stat facts by one ``stat`` process (see _engine/script.py).
     stat_batch = True
 
     def command(self, path: str) -> str:  # type: ignore[override]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from oxinfra.api.facts import FactBase
+from oxinfra.api import FactBase
 from oxinfra.exceptions import FactError
 
 __all__ = ["User", "Home", "Os", "Kernel", "Arch", "Hostname", "Command", "Which"]

@@ -19,14 +19,13 @@ import jinja2
 import jinja2.meta
 import jinja2.nodes
 
-from oxinfra import host
-from oxinfra.api.context import _host_in_context, note_host_read
-from oxinfra.api.operation import (
-    FileUpload, ensure_directory, get_facts, mark_directory, op_memo, operation, predict_content, touches,
+from oxinfra.api import (
+    FileUpload, current_host, ensure_directory, get_facts, host, mark_directory, op_memo, operation, predict_content,
+    touches,
 )
 from oxinfra.exceptions import OperationError, OperationValueError, TemplateError
 from oxinfra.facts.files import Directory, File, FindInFile, Link, Sha1File
-from oxinfra.operations._util import (
+from oxinfra.operations.util.files import (
     backup_or_remove, creation_umask, local_path, mode_commands, owner_commands, parent_dir,
     parse_mode, sed_delete, sed_flags, sed_replace,
 )
@@ -284,9 +283,9 @@ def render_template(src: str, data: dict[str, Any], env_kwargs: dict[str, Any] |
     try:
         env_key = tuple(sorted((env_kwargs or {}).items()))
         template = _load_template(os.path.abspath(path), mtime, env_key)
-        if _uses_host(template):
-            note_host_read()
-        return template.render(host=_host_in_context(), **data)
+        # A template that may read the host gets it, and that counts as reading it; any other
+        # never looks at the name.
+        return template.render(host=current_host() if _uses_host(template) else host, **data)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"{src}:{exc.lineno}: template syntax error: {exc.message}") from None
     except jinja2.UndefinedError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oxinfra.api.operation import operation
+from oxinfra.api import operation
 from oxinfra.exceptions import OperationValueError
 
 __all__ = ["shell"]

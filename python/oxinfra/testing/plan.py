@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-from oxinfra.api.context import deploy_dir, using_host
-from oxinfra.api.facts import FactMissing, FactRequest, fact_context, fact_source
-from oxinfra.api.host import Host
-from oxinfra.api.operation import PlanContext, _planning
+from oxinfra.api.context import scope
+from oxinfra.api.effects import PlanContext
+from oxinfra.api.facts import FactMissing, FactRequest
+from oxinfra.inventory.host import Host
 
 __all__ = ["plan_operation", "MissingFact"]
 
@@ -51,15 +51,9 @@ def plan_operation(
         return known[key]
 
     ctx = PlanContext()
-    tokens = (fact_source.set(lookup), fact_context.set(()), _planning.set(ctx), deploy_dir.set(local_dir))
     try:
-        with using_host(target):
+        with scope(facts=lookup, privilege=(), plan=ctx, deploy_dir=local_dir, host=target):
             commands = list(generator(**args))
     except FactMissing as exc:  # pragma: no cover - lookup never raises it
         raise MissingFact(str(exc)) from None
-    finally:
-        deploy_dir.reset(tokens[3])
-        _planning.reset(tokens[2])
-        fact_context.reset(tokens[1])
-        fact_source.reset(tokens[0])
     return commands, ctx.noops

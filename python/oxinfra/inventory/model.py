@@ -7,7 +7,7 @@
   ``([entries...], {group data})``. The file's own name is a group of all its hosts, and
   every host is in ``all``;
 - an Ansible inventory: INI (``.ini``, ``.cfg``, or any other file with ``[group]``
-  headers) or YAML (``.yml``, ``.yaml``), see :mod:`oxinfra.api.inventory_ansible`;
+  headers) or YAML (``.yml``, ``.yaml``), see :mod:`oxinfra.inventory.ansible`;
 - ``module:function``: a Python callable returning ``{group: entries}`` (dynamic inventory);
 - a comma-separated list of hosts: ``web1,web2``; ``@local``, ``@docker/NAME``, ``@ssh/HOST``.
 
@@ -20,7 +20,7 @@ value is a key): the folder next to the inventory, then the one in the current d
 then each ``--group-data DIR``; a later folder wins, and any file wins over data written
 in the inventory itself.
 
-Data precedence, highest first (see :mod:`oxinfra.api.host`): ``--data`` overrides, host
+Data precedence, highest first (see :mod:`oxinfra.inventory.host`): ``--data`` overrides, host
 data, group data (the host's groups from the last defined to the first; the file's own
 group counts as defined first), ``all``, deploy defaults. The same key given two different
 values in host data (a host listed twice) is an error naming both places.
@@ -31,41 +31,15 @@ from __future__ import annotations
 import os
 import pickle
 import re
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 from oxinfra import _core
-from oxinfra.api.collect import gc_paused
-from oxinfra.api.host import Host, HostData, connector_of
+from oxinfra._collect import gc_paused
 from oxinfra.exceptions import InventoryError
+from oxinfra.inventory.host import Host, HostData, connector_of
+from oxinfra.inventory.source import GroupSpec, InventorySource
 
 __all__ = ["Inventory", "load_inventory", "GroupSpec", "InventorySource"]
-
-
-@dataclass
-class GroupSpec:
-    """One group as a source describes it.
-
-    ``patterns`` are host patterns, or None for a group of every host. ``host_data`` holds
-    per pattern the entry's data dict (or None); ``origins`` per pattern where it was
-    written (default: ``origin``). ``data`` is the group's own data.
-    """
-
-    name: str
-    origin: str
-    patterns: list[str] | None
-    host_data: list[dict[str, Any] | None] | None = None
-    origins: list[str] | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class InventorySource:
-    """What a loader read: groups in ordinal order (later groups' data wins)."""
-
-    where: str
-    groups: list[GroupSpec]
-    directory: str | None = None
 
 
 class _Model:
@@ -113,7 +87,7 @@ class _Model:
             if spec and spec.data:
                 _check_keys(spec.data, origin)
             for path in files.get(name, ()):
-                from oxinfra.api.inventory_python import load_group_data
+                from oxinfra.inventory.python import load_group_data
 
                 merged.update(load_group_data(path))
                 origin = path
@@ -366,14 +340,14 @@ def read_source(spec: str) -> InventorySource:
         if not os.path.isfile(spec):
             raise InventoryError(f"inventory file not found: {spec}")
         if spec.endswith(".py"):
-            from oxinfra.api.inventory_python import read_python_file
+            from oxinfra.inventory.python import read_python_file
 
             return read_python_file(spec)
-        from oxinfra.api.inventory_ansible import read_ansible_file
+        from oxinfra.inventory.ansible import read_ansible_file
 
         return read_ansible_file(spec)
     if _DYNAMIC.fullmatch(spec):
-        from oxinfra.api.inventory_python import read_dynamic
+        from oxinfra.inventory.python import read_dynamic
 
         return read_dynamic(spec)
     if not spec.strip():

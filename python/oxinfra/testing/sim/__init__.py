@@ -6,7 +6,7 @@ and the markers are exactly the production ones. Only the far end differs: inste
 in-memory filesystem (:class:`SimHost`: paths -> directories, files and symbolic links with
 mode, owner, group, content, link target and times).
 
-What is interpreted is the dialect :mod:`oxinfra.api.script` writes, and the commands the
+What is interpreted is the dialect :mod:`oxinfra._engine.script` writes, and the commands the
 built-in facts and operations use -- not a general shell:
 
 * shell syntax: simple commands, ``;``/``&&``/``||``/``|``, ``{ }``, ``( )``, ``if``, ``while``,
@@ -15,7 +15,7 @@ built-in facts and operations use -- not a general shell:
   here-documents. There is no field splitting and no pathname expansion (oxinfra quotes
   every value).
 * the marker functions of the prelude run natively -- but only functions whose definition
-  is exactly one of :func:`oxinfra.api.script.prelude`'s and whose interpreted body prints
+  is exactly one of :func:`oxinfra._engine.script.prelude`'s and whose interpreted body prints
   the same bytes as the native one (checked once per process); any other function is
   interpreted;
 * commands: ``:``, ``true``, ``false``, ``test``/``[``, ``echo``, ``printf``, ``exit``,
@@ -65,12 +65,12 @@ nothing only that machine has (``uname -n``): in a dry run that is every host's 
 from __future__ import annotations
 
 # The command table (interp._BUILTINS) is filled in when the command modules are imported.
-from oxinfra.connectors.sim import commands as _commands  # noqa: F401
-from oxinfra.connectors.sim.connection import SimConnection, SimShell, stats
-from oxinfra.connectors.sim.fs import FsError, Node, SimHost, machine, machines, reset
-from oxinfra.connectors.sim.interp import Interpreter
-from oxinfra.connectors.sim.parse import Parser, ShellSyntaxError, parse_script, substitutions, template_of
-from oxinfra.connectors.sim.text import line_matcher, posix_regex
+from oxinfra.testing.sim import commands as _commands  # noqa: F401
+from oxinfra.testing.sim.connection import SimConnection, SimShell, stats
+from oxinfra.testing.sim.fs import FsError, Node, SimHost, machine, machines, reset
+from oxinfra.testing.sim.interp import Interpreter
+from oxinfra.testing.sim.parse import Parser, ShellSyntaxError, parse_script, substitutions, template_of
+from oxinfra.testing.sim.text import line_matcher, posix_regex
 
 __all__ = ["SimConnection", "SimShell", "SimHost", "Node", "machine", "reset", "machines", "stats"]
 

@@ -14,36 +14,23 @@ Hosts with the same groups and entries share one tuple of layers.
 
 from __future__ import annotations
 
-import contextlib
-from contextvars import ContextVar
 from typing import Any, Iterator, Mapping
 
 from oxinfra import _core
+from oxinfra.api.context import current_data_defaults, note_host_read
+from oxinfra.api.effects import noop
+from oxinfra.api.facts import resolve_fact
+from oxinfra.connectors.registry import connector_of
 from oxinfra.exceptions import InventoryError
 
-__all__ = ["Host", "HostData", "data_defaults"]
+__all__ = ["Host", "HostData", "connector_of"]
 
 _MISSING: Any = object()
-
-_defaults: ContextVar[tuple[Mapping[str, Any], ...]] = ContextVar("oxinfra_data_defaults", default=())
-
-
-@contextlib.contextmanager
-def data_defaults(values: Mapping[str, Any] | None) -> Iterator[None]:
-    """Make ``values`` the lowest data layer of every host while the block runs."""
-    if not values:
-        yield
-        return
-    token = _defaults.set((values, *_defaults.get()))
-    try:
-        yield
-    finally:
-        _defaults.reset(token)
 
 
 def _default(key: str) -> Any:
     """``key`` from the data defaults of the deploy being run (``@deploy(data_defaults=...)``)."""
-    for layer in _defaults.get():
+    for layer in current_data_defaults():
         value = layer.get(key, _MISSING)
         if value is not _MISSING:
             return value
@@ -115,38 +102,15 @@ class HostData(Mapping[str, Any]):
     def dict(self) -> dict[str, Any]:
         """The merged data, as a new dict."""
         merged: dict[str, Any] = {}
-        for layer in reversed(_defaults.get()):
+        for layer in reversed(current_data_defaults()):
             merged.update(layer)
         for layer in reversed(self._layers):
             merged.update(layer)
         return merged
 
     def __repr__(self) -> str:
-        from oxinfra.api.context import note_host_read
-
         note_host_read("repr")  # names the host
         return f"HostData({self._host_name!r}, keys={sorted(self.dict())})"
-
-
-CONNECTORS = ("local", "ssh", "docker", "sim")
-
-
-def connector_of(name: str, data: Mapping[str, Any]) -> tuple[str, str]:
-    """``(connector, target)`` for a host: from an ``@connector/target`` name, else from the
-    ``connector`` data key (e.g. set by ``ansible_connection=local``), else ssh to the name."""
-    if name.startswith("@"):
-        connector, _, target = name[1:].partition("/")
-        if connector not in CONNECTORS:
-            raise InventoryError(f"unknown connector in {name!r}: use @local, @ssh/HOST or @docker/CONTAINER")
-        if connector != "local" and not target:
-            raise InventoryError(f"{name!r} names no target: write @{connector}/NAME")
-        return connector, target or "localhost"
-    connector = data.get("connector", "ssh")
-    if connector not in CONNECTORS:
-        raise InventoryError(
-            f"host {name!r} has data connector={connector!r}: use one of {', '.join(CONNECTORS)}"
-        )
-    return connector, "localhost" if connector == "local" else name
 
 
 class Host:
@@ -155,7 +119,7 @@ class Host:
     ``connector`` is ``"ssh"`` (default), ``"local"`` (``@local``, or data
     ``connector="local"``), ``"docker"`` or ``"sim"``; ``target`` is the address or
     container the connector uses. (Inventories set these slots directly for speed, see
-    ``oxinfra.api.inventory._Model.hosts``; keep the two in step.)
+    ``oxinfra.inventory.model._Model.hosts``; keep the two in step.)
     """
 
     __slots__ = ("name", "data", "groups", "connector", "target", "_facts")
@@ -179,14 +143,10 @@ class Host:
 
     def get_fact(self, fact: type, *args: Any, **kwargs: Any) -> Any:
         """Read a fact on this host (pyinfra's ``host.get_fact(Fact, **kwargs)``)."""
-        from oxinfra.api.facts import resolve_fact
-
         return resolve_fact(self, fact, args, kwargs)
 
     def noop(self, reason: str) -> None:
         """Say why the operation being planned changes nothing (shown with its result)."""
-        from oxinfra.api.operation import noop
-
         noop(reason)
 
     def __repr__(self) -> str:

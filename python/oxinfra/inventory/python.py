@@ -21,8 +21,8 @@ import traceback
 import types
 from typing import Any, Mapping
 
-from oxinfra.api.inventory import GroupSpec, InventorySource
 from oxinfra.exceptions import InventoryError
+from oxinfra.inventory.source import GroupSpec, InventorySource
 
 __all__ = ["read_python_file", "read_dynamic", "load_group_data"]
 

@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from oxinfra.api.arguments import GlobalArgs
-from oxinfra.api.operation import FileUpload
+from oxinfra.api.commands import FileUpload
 from oxinfra.quoting import QuotingError, quote
 
 __all__ = ["new_nonce", "prelude", "ScriptBuilder", "wrap_privilege", "render_commands"]
@@ -268,7 +268,7 @@ def _batchable(request: Any) -> bool:
 
 class FactScript:
     """The text of a fact batch made once and added to the scripts of many hosts (hosts of
-    one class ask for the same facts; see :mod:`oxinfra.api.reuse`). The text names the
+    one class ask for the same facts; see :mod:`oxinfra._engine.reuse`). The text names the
     nonce only through ``$__ox_n``, so it is the same on every host."""
 
     __slots__ = ("requests", "first", "text", "owners", "capture", "link_index")

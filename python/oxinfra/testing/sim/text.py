@@ -9,11 +9,11 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Callable
 
-from oxinfra.connectors.sim.fs import _ENC, _ERRORS, FsError
-from oxinfra.connectors.sim.options import _operands
+from oxinfra.testing.sim.fs import _ENC, _ERRORS, FsError
+from oxinfra.testing.sim.options import _operands
 
 if TYPE_CHECKING:
-    from oxinfra.connectors.sim.interp import Interpreter
+    from oxinfra.testing.sim.interp import Interpreter
 
 
 _BRE_SPECIAL = frozenset(".[]*^$\\")

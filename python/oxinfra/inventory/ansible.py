@@ -43,8 +43,8 @@ import re
 import shlex
 from typing import Any
 
-from oxinfra.api.inventory import GroupSpec, InventorySource
 from oxinfra.exceptions import InventoryError
+from oxinfra.inventory.source import GroupSpec, InventorySource
 
 __all__ = ["read_ansible_file", "ANSIBLE_KEYS"]
 

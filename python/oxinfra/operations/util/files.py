@@ -8,7 +8,7 @@ import re
 import time
 from typing import Any
 
-from oxinfra.api.context import deploy_dir
+from oxinfra.api import current_deploy_dir
 from oxinfra.exceptions import OperationValueError
 from oxinfra.quoting import command, quote, quote_interpolated
 
@@ -66,7 +66,7 @@ def local_path(src: str, add_deploy_dir: bool = True) -> str:
     """A local file named relative to the deploy file's directory (then the working dir)."""
     if os.path.isabs(src) or not add_deploy_dir:
         return src
-    base = deploy_dir.get()
+    base = current_deploy_dir()
     if base:
         candidate = os.path.join(base, src)
         if os.path.exists(candidate) or not os.path.exists(src):

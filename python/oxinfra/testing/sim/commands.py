@@ -9,12 +9,12 @@ import re
 from functools import lru_cache
 from typing import Callable
 
-from oxinfra.connectors.sim.files import _chmod, _chown, _cp, _ln, _mkdir, _mv, _rm, _touch
-from oxinfra.connectors.sim.fs import _ENC, _ENOENT, _ERRORS, FsError, Node
-from oxinfra.connectors.sim.interp import _BUILTINS, Interpreter, _Break, _Exit
-from oxinfra.connectors.sim.options import _operands
-from oxinfra.connectors.sim.parse import Parser, ShellSyntaxError
-from oxinfra.connectors.sim.text import _base64, _cat, _grep, _sed, _tail
+from oxinfra.testing.sim.files import _chmod, _chown, _cp, _ln, _mkdir, _mv, _rm, _touch
+from oxinfra.testing.sim.fs import _ENC, _ENOENT, _ERRORS, FsError, Node
+from oxinfra.testing.sim.interp import _BUILTINS, Interpreter, _Break, _Exit
+from oxinfra.testing.sim.options import _operands
+from oxinfra.testing.sim.parse import Parser, ShellSyntaxError
+from oxinfra.testing.sim.text import _base64, _cat, _grep, _sed, _tail
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,10 +7,10 @@ import time
 from typing import Any
 
 from oxinfra.connectors.base import Connection
-from oxinfra.connectors.sim.fs import _ENC, _ERRORS, SimHost, machine
-from oxinfra.connectors.sim.interp import Interpreter, _Exit
-from oxinfra.connectors.sim.parse import _NONCE_LINE, ShellSyntaxError, substitutions
 from oxinfra.exceptions import ConnectError
+from oxinfra.testing.sim.fs import _ENC, _ERRORS, SimHost, machine
+from oxinfra.testing.sim.interp import Interpreter, _Exit
+from oxinfra.testing.sim.parse import _NONCE_LINE, ShellSyntaxError, substitutions
 
 
 # --------------------------------------------------------------------------------------------
@@ -116,7 +116,7 @@ class SimConnection(Connection):
         self.latency = latency
 
     @classmethod
-    async def open(cls, host: Any) -> "SimConnection":
+    async def open(cls, host: Any, settings: Any = None) -> "SimConnection":
         data = host.data
         latency = float(data.get("sim_latency") or 0.0)
         return cls(machine(host.target, data), host.name, latency)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from oxinfra.connectors.sim.fs import FsError, SimHost
-from oxinfra.connectors.sim.parse import Parser, parse_script
+from oxinfra.testing.sim.fs import FsError, SimHost
+from oxinfra.testing.sim.parse import Parser, parse_script
 
 
 # --------------------------------------------------------------------------------------------
@@ -69,7 +69,7 @@ def _native_marker(body: Any) -> Callable[[Interpreter, list[str]], int] | None:
 
 def _verified_natives() -> list[tuple[Any, Callable[[Interpreter, list[str]], int]]]:
     try:
-        from oxinfra.api.script import prelude
+        from oxinfra._engine.script import prelude
     except ImportError:  # pragma: no cover
         return []
     nonce = "0123456789abcdef01234567"
@@ -429,7 +429,7 @@ class Interpreter:
 
 
 #: The commands the simulator runs for real, by name. Filled in by
-#: :mod:`oxinfra.connectors.sim.commands` (which the package imports), and looked up here
+#: :mod:`oxinfra.testing.sim.commands` (which the package imports), and looked up here
 #: directly (one dict lookup per command, no indirection).
 _BUILTINS: dict[str, Callable[[Interpreter, list[str]], int]] = {}
 

@@ -7,11 +7,11 @@ import posixpath
 import re
 from typing import TYPE_CHECKING
 
-from oxinfra.connectors.sim.fs import _EEXIST, _EISDIR, _ENOENT, _ENOTDIR, FsError, Node, _now
-from oxinfra.connectors.sim.options import _operands
+from oxinfra.testing.sim.fs import _EEXIST, _EISDIR, _ENOENT, _ENOTDIR, FsError, Node, _now
+from oxinfra.testing.sim.options import _operands
 
 if TYPE_CHECKING:
-    from oxinfra.connectors.sim.interp import Interpreter
+    from oxinfra.testing.sim.interp import Interpreter
 
 
 def _mkdir(sh: Interpreter, argv: list[str]) -> int:

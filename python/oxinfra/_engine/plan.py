@@ -15,11 +15,13 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from oxinfra.api.context import deploy_dir, using_host
-from oxinfra.api.facts import FactFailed, FactMissing, FactRequest, fact_context, fact_failure, fact_source
-from oxinfra.api.script import privileged_result
-from oxinfra.api.operation import FunctionCommand, OpCall, PlanContext, _planning
-from oxinfra.exceptions import OxinfraError
+from oxinfra._engine.evaluate import OpCall
+from oxinfra.api.commands import FunctionCommand
+from oxinfra.api.context import scope
+from oxinfra.api.effects import PlanContext
+from oxinfra._engine.script import privileged_result
+from oxinfra.api.facts import FactFailed, FactMissing, FactRequest, fact_failure
+from oxinfra.exceptions import OperationError, OxinfraError
 
 __all__ = ["FactEntry", "OpPlan", "HostPlanner"]
 
@@ -188,12 +190,8 @@ class HostPlanner:
         if len(snapshot) != len(self.known_dirs) or snapshot != self.known_dirs:
             snapshot = self._dirs_snapshot = frozenset(self.known_dirs)
         self._dirs_before[op.index] = snapshot  # the same object while known_dirs is unchanged
-        dir_token = deploy_dir.set(op.deploy_dir)
-        try:
-            with using_host(self.host):
-                self._plan(op, plan, guard)
-        finally:
-            deploy_dir.reset(dir_token)
+        with scope(host=self.host, deploy_dir=op.deploy_dir):
+            self._plan(op, plan, guard)
         op.meta.will_change = plan.changes and plan.error is None
         if plan.changes and plan.error is None:
             self._advance(plan.touched)
@@ -232,19 +230,15 @@ class HostPlanner:
                     guards[request.key] = entry
                 return entry.read()
 
-            tokens = (fact_source.set(lookup), fact_context.set(op.globals.privilege), _planning.set(ctx))
             try:
-                plan.commands = list(op.func(*op.args, **op.kwargs))
+                with scope(facts=lookup, privilege=op.globals.privilege, plan=ctx):
+                    plan.commands = list(op.func(*op.args, **op.kwargs))
             except FactMissing:
                 raise
             except OxinfraError as exc:
                 plan.error = str(exc)
             except Exception as exc:
                 plan.error = f"{type(exc).__name__}: {exc}"
-            finally:
-                _planning.reset(tokens[2])
-                fact_context.reset(tokens[1])
-                fact_source.reset(tokens[0])
             plan.guards = list(guards.values())
         plan.noops = list(ctx.noops)
         if plan.changes and plan.error is None:

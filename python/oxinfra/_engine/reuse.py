@@ -4,21 +4,21 @@ A fleet runs the same deploy on many hosts, and most operation calls are the sam
 them (same arguments, same global arguments, same deploy directory). Three things are reused
 within one run (docs/architecture.md, "Compute once, reuse"):
 
-* **Discovery** (:func:`oxinfra.api.operation.discover`): an operation call whose arguments
+* **Discovery** (:func:`oxinfra._engine.evaluate.discover`): an operation call whose arguments
   are plain values (strings, numbers, bytes, lists, tuples, dicts, sets of them) is run with
   no facts once per distinct call; the facts it asks for and, for operations that read none,
   its commands are shared by every host that makes the same call.
-* **Evaluation** (``oxinfra.api.runner._evaluate_all``): a deploy file that read nothing of
+* **Evaluation** (``oxinfra._engine.pipeline._evaluate_all``): a deploy file that read nothing of
   the host but its data, and whose every call was shared, is not run again for hosts with the
   same chain of data layers: they copy the calls.
-* **Dry plans** (:class:`oxinfra.api.hostrun.HostRun`): a host whose every call was shared
+* **Dry plans** (:class:`oxinfra._engine.hostrun.HostRun`): a host whose every call was shared
   has a *class*: those shared calls with their names and call sites. Hosts of one class
   whose first fact batch returned byte-identical output are planned once; the others replay
   that plan (equal outcome records are one object, :attr:`RunMemo.records`).
 
 Nothing is shared that may depend on the host itself: a call whose operation reads the host
 (``host.name``, ``host.data``, a template that names ``host``; see
-:data:`oxinfra.api.context.host_reads`) while it is discovered or planned, a call with
+:func:`oxinfra.api.context.note_host_read`) while it is discovered or planned, a call with
 ``_if`` conditions, and a host whose planning needed facts beyond its first batch are
 computed for that host alone. Operations must therefore be functions of their arguments,
 their facts and the host object -- which every built-in one is.
@@ -26,43 +26,11 @@ their facts and the host object -- which every built-in one is.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["RunMemo", "SharedCall", "call_key", "freeze", "run_memo"]
+from oxinfra._keys import _freeze, _Unfreezable
 
-_ATOMS = (str, int, float, bool, bytes, type(None))
-
-
-class _Unfreezable(Exception):
-    pass
-
-
-def _freeze(value: Any) -> Any:
-    kind = type(value)
-    if kind is str:
-        return value
-    if kind is float:
-        return (float, value.hex())  # 0.0 == -0.0, and nan != nan
-    if kind in _ATOMS:
-        return (kind, value)  # 1, 1.0 and True are equal keys otherwise
-    if kind is list or kind is tuple:
-        return (kind, tuple([_freeze(v) for v in value]))
-    if kind is dict:
-        return (dict, tuple([(_freeze(k), _freeze(v)) for k, v in value.items()]))
-    if kind is set or kind is frozenset:
-        return (kind, frozenset([_freeze(v) for v in value]))
-    raise _Unfreezable
-
-
-def freeze(value: Any) -> Any:
-    """A hashable key equal for equal plain values (type included), or None for values of
-    other types (objects, functions): those calls are not shared."""
-    try:
-        return _freeze(value)
-    except _Unfreezable:
-        return None
-
+__all__ = ["RunMemo", "SharedCall", "call_key"]
 
 # Values whose == is exact (floats are not: 0.0 == -0.0); they key a call as they are.
 _ATOM_SET = frozenset({str, int, bool, bytes, type(None)})
@@ -109,7 +77,7 @@ class RunMemo:
         # Distinct calls remembered at most: a fleet of hosts that are all different (every
         # path names the host) would otherwise keep a key per call until evaluation ends.
         self.max_calls = 1 << 16
-        # class -> the first fact batch's script (oxinfra.api.script.FactScript)
+        # class -> the first fact batch's script (oxinfra._engine.script.FactScript)
         self.fact_scripts: dict[tuple[Any, ...], Any] = {}
         # Outcome records (HostResult.ops entries) by their values: hosts share equal ones.
         self.records: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -119,5 +87,3 @@ class RunMemo:
         self.hits = 0
         self.misses = 0
 
-
-run_memo: ContextVar[RunMemo | None] = ContextVar("oxinfra_run_memo", default=None)

@@ -1,6 +1,6 @@
 """Sharded runs: the hosts spread over worker processes, one event loop each.
 
-The parent starts ``shards`` workers (``python -m oxinfra.api.shard``) and gives each a
+The parent starts ``shards`` workers (``python -m oxinfra._engine.shard``) and gives each a
 contiguous slice of the inventory. A run then goes:
 
 1. every worker compiles the deploy files and evaluates its hosts, and sends back the
@@ -25,10 +25,13 @@ import sys
 from types import SimpleNamespace
 from typing import Any, BinaryIO
 
-from oxinfra.api.host import Host, HostData, connector_of
-from oxinfra.api.inventory import Inventory
-from oxinfra.api.report import Timings
+from oxinfra._engine.evaluate import import_path
+from oxinfra._engine.hostrun import RunResult
+from oxinfra._engine.pipeline import distinct_sequences, execute, load_deploy_files, order_sequences, prepare
+from oxinfra._engine.report import Timings
 from oxinfra.exceptions import DeployError, OxinfraError
+from oxinfra.inventory import Inventory
+from oxinfra.inventory.host import Host, HostData, connector_of
 
 __all__ = ["run_sharded"]
 
@@ -48,7 +51,7 @@ async def _read(stream: asyncio.StreamReader) -> Any:
 def _host_payload(host: Host) -> tuple[str, tuple[Any, ...], list[str]]:
     """A host as a worker gets it: its data as its chain of layers, which hosts of the same
     groups share (pickled once per message), so workers reuse evaluation as one process
-    does (see oxinfra.api.reuse)."""
+    does (see oxinfra._engine.reuse)."""
     layers = getattr(host.data, "_layers", None)
     return host.name, layers if layers is not None else (host.data.dict(),), list(host.groups)
 
@@ -70,8 +73,6 @@ async def run_sharded(
     on_event: Any = None,
     exec_command: str | None = None,
 ) -> Any:
-    from oxinfra.api.runner import RunResult, order_sequences
-
     check = getattr(inventory, "check_picklable", None)
     if check is not None:
         check()  # names the host, the key and where it was set
@@ -88,7 +89,7 @@ async def run_sharded(
         with timings.phase("compile"):
             for part in payloads:
                 proc = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "oxinfra.api.shard",
+                    sys.executable, "-m", "oxinfra._engine.shard",
                     stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
                     limit=1 << 24,
                 )
@@ -179,9 +180,6 @@ def _plan_payload(plan: Any) -> tuple[list[str], str]:
 
 
 async def _worker(job: dict[str, Any], read_go: Any, out: BinaryIO) -> None:
-    from oxinfra.api.deploy import import_path
-    from oxinfra.api.runner import distinct_sequences, execute, load_deploy_files, prepare
-
     os.chdir(job["cwd"])
     inventory: Any = _Slice([_host_from_payload(*payload) for payload in job["hosts"]])
 

@@ -1,5 +1,7 @@
-"""Running deploys: evaluate, order, then for every host independently plan and execute
-(:class:`oxinfra.api.hostrun.HostRun`). No host waits for another."""
+"""The steps of a run, shared by both drivers (in-process, :mod:`oxinfra._engine.run`;
+sharded, :mod:`oxinfra._engine.shard`): :func:`prepare` (evaluate every host's deploy),
+order (:func:`order_sequences`), :func:`execute` (for every host independently, plan and
+execute: :class:`oxinfra._engine.hostrun.HostRun`). No host waits for another."""
 
 from __future__ import annotations
 
@@ -9,26 +11,28 @@ import os
 from typing import Any
 
 from oxinfra import _core
-from oxinfra.api.collect import fewer_collections, gc_paused
-from oxinfra.api.context import host_reads
-from oxinfra.api.deploy import DeployFile, evaluate, import_path
+from oxinfra._collect import fewer_collections, gc_paused
+from oxinfra._engine.evaluate import DeployFile, OpCall, evaluate
+from oxinfra._engine.hostrun import EventSink, HostResult, HostRun, _emit
+from oxinfra._engine.report import Timings
+from oxinfra._engine.reuse import RunMemo
+from oxinfra.api.context import current_run_memo, scope
 from oxinfra.api.facts import FactFailed, FactMissing, FactRequest
-from oxinfra.api.hostrun import EventSink, HostResult, HostRun, RunResult, _emit
-from oxinfra.api.inventory import Inventory
-from oxinfra.api.operation import OpCall
-from oxinfra.api.report import Timings
-from oxinfra.api.reuse import RunMemo, run_memo
-from oxinfra.connectors import connect
-from oxinfra.connectors.ssh import ConnectSettings
+from oxinfra.connectors.base import ConnectSettings
+from oxinfra.connectors.registry import CONNECTORS, connect
 from oxinfra.exceptions import ConnectError, DeployError, OxinfraError
+from oxinfra.inventory import Inventory
 
-__all__ = ["RunResult", "HostResult", "run", "run_async"]
+__all__ = [
+    "prepare", "execute", "Prepared", "load_deploy_files", "distinct_sequences", "order_sequences", "order_operations",
+]
 
 
 def _descriptors_needed(hosts: list[Any], parallel: int | None) -> int:
     """About how many descriptors the hosts running at once hold: a socket for SSH, three
     pipes for a local or docker shell, none for simulated hosts."""
-    per_host = sorted(((0 if h.connector == "sim" else 1 if h.connector == "ssh" else 3) for h in hosts), reverse=True)
+    held = {name: connector.descriptors for name, connector in CONNECTORS.items()}
+    per_host = sorted([held[h.connector] for h in hosts], reverse=True)
     return sum(per_host[: parallel or len(per_host)])
 
 
@@ -62,9 +66,9 @@ def _evaluate_all(inventory: Inventory, files: list[DeployFile]) -> dict[str, li
     # Deploy code that read nothing of the host but its data, and whose every call is shared,
     # gives the same calls on every host with the same data (the same chain of layers, which
     # hosts of the same groups and entries share): those hosts copy the calls instead of
-    # running the deploy files again. See oxinfra.api.reuse.
+    # running the deploy files again. See oxinfra._engine.reuse.
     same_data: dict[int, tuple[Any, list[OpCall]]] = {}
-    reuse = run_memo.get() is not None
+    reuse = current_run_memo() is not None
     for host in inventory.hosts:
         layers = getattr(host.data, "_layers", None)
         if reuse and layers is not None:
@@ -74,14 +78,12 @@ def _evaluate_all(inventory: Inventory, files: list[DeployFile]) -> dict[str, li
                 evaluated[name] = [op.for_host(name) for op in found[1]]
                 continue
         reads = [False, False]
-        token = host_reads.set(reads)
         try:
-            ops = evaluated[host.name] = evaluate(host, files, no_facts)
+            with scope(reads=reads):
+                ops = evaluated[host.name] = evaluate(host, files, no_facts)
         except FactMissing:
             evaluated[host.name] = None  # type: ignore[assignment]  # needs facts: later
             continue
-        finally:
-            host_reads.reset(token)
         if reuse and layers is not None and not reads[1] and all(op.shared is not None for op in ops):
             same_data[id(layers)] = (layers, ops)
     return evaluated
@@ -153,40 +155,6 @@ def order_operations(evaluated: dict[str, list[OpCall] | None]) -> list[str]:
     return order_sequences(*distinct_sequences(evaluated))
 
 
-async def run_async(
-    inventory: Inventory,
-    deploy_files: list[str],
-    *,
-    dry: bool = False,
-    parallel: int | None = None,
-    on_event: EventSink | None = None,
-    exec_command: str | None = None,
-    shards: int = 1,
-) -> RunResult:
-    """Run deploy files (or one shell command, ``exec_command``) against an inventory.
-    Errors in the deploys raise before any host is touched; errors on hosts are reported
-    in the result. ``shards`` > 1 spreads the hosts over that many worker processes
-    (:mod:`oxinfra.api.shard`); the result is the same."""
-    if shards > 1 and len(inventory.hosts) > 1:
-        from oxinfra.api.shard import run_sharded
-
-        return await run_sharded(inventory, deploy_files, shards=shards, dry=dry, parallel=parallel,
-                                 on_event=on_event, exec_command=exec_command)
-    timings = Timings()
-    with timings.phase("compile"):
-        files = load_deploy_files(deploy_files, exec_command)
-    with import_path(files):
-        prepared = await prepare(inventory, files, on_event, timings, parallel=parallel)
-        try:
-            with timings.phase("order"):
-                order = order_operations(prepared.evaluated)
-            _emit(on_event, {"event": "plan", "hosts": len(inventory.hosts), "operations": order, "dry": dry})
-            results = await execute(prepared, dry, parallel, on_event, timings)
-        finally:
-            prepared.release()
-    return RunResult(results, order, dry, timings)
-
-
 def load_deploy_files(deploy_files: list[str], exec_command: str | None = None) -> list[DeployFile]:
     if exec_command is not None:
         source = f"from oxinfra.operations import server\nserver.shell(name='exec', commands=[{exec_command!r}])\n"
@@ -222,16 +190,21 @@ class Prepared:
 
 async def prepare(inventory: Inventory, files: list[DeployFile], on_event: EventSink | None,
                   timings: Timings, connect_limit: int | None = None, parallel: int | None = None) -> Prepared:
-    """Evaluate every host's deploy (connecting first only for deploys that read facts)."""
+    """Evaluate every host's deploy. Only hosts whose deploy code reads a fact itself connect
+    now (at most ``parallel`` at once, as later): each is evaluated again on its own
+    connection until it asks for nothing new, and the connection is closed -- holding it
+    until every other host is evaluated would hold more hosts than ``parallel`` allows."""
     raise_fd_limit(_descriptors_needed(inventory.hosts, parallel))
     prepared = Prepared(inventory, ConnectSettings(connect_limit))
-    with timings.phase("evaluate"):
+    limit = asyncio.Semaphore(parallel or max(1, len(inventory.hosts)))
+    # Calls equal on many hosts are discovered once (the run's memo, in context while evaluating).
+    with timings.phase("evaluate"), scope(run_memo=prepared.memo):
         evaluated = prepared.evaluated
-        memo_token = run_memo.set(prepared.memo)  # calls equal on many hosts are discovered once
 
         async def with_facts(host: Any) -> None:
             try:
-                evaluated[host.name] = await _evaluate_with_facts(host, files, prepared.settings)
+                async with limit:
+                    evaluated[host.name] = await _evaluate_with_facts(host, files, prepared.settings)
             except ConnectError as exc:
                 result = HostResult(host.name)
                 result.status, result.error = "unreachable", str(exc)
@@ -252,8 +225,6 @@ async def prepare(inventory: Inventory, files: list[DeployFile], on_event: Event
         except BaseException:
             prepared.release()
             raise
-        finally:
-            run_memo.reset(memo_token)
     return prepared
 
 
@@ -277,8 +248,3 @@ async def execute(prepared: Prepared, dry: bool, parallel: int | None, on_event:
     finally:
         prepared.release()
     return {h.name: results[h.name] for h in hosts}
-
-
-def run(inventory: Inventory, deploy_files: list[str], **kwargs: Any) -> RunResult:
-    """Synchronous :func:`run_async`."""
-    return asyncio.run(run_async(inventory, deploy_files, **kwargs))

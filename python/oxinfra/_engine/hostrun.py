@@ -13,15 +13,16 @@ from types import SimpleNamespace
 from typing import Any, Callable
 
 from oxinfra import _core
-from oxinfra.api.context import host_reads
+from oxinfra._engine.evaluate import OpCall
+from oxinfra._engine.plan import HostPlanner, OpPlan
+from oxinfra._engine.report import Timings
+from oxinfra._engine.reuse import RunMemo
+from oxinfra._engine.script import FactScript, ScriptBuilder, done_marker, new_nonce, render_commands
+from oxinfra.api.commands import FunctionCommand
+from oxinfra.api.context import scope
 from oxinfra.api.facts import FactMissing, FactRequest
-from oxinfra.api.operation import FunctionCommand, OpCall
-from oxinfra.api.plan import HostPlanner, OpPlan
-from oxinfra.api.report import Timings
-from oxinfra.api.reuse import RunMemo
-from oxinfra.api.script import FactScript, ScriptBuilder, done_marker, new_nonce, render_commands
-from oxinfra.connectors import connect
-from oxinfra.connectors.ssh import ConnectSettings
+from oxinfra.connectors.base import ConnectSettings
+from oxinfra.connectors.registry import connect
 from oxinfra.exceptions import ConnectError, OperationError, OxinfraError
 
 __all__ = ["HostResult", "RunResult", "HostRun", "EventSink"]
@@ -264,7 +265,7 @@ class HostRun:
         raise OperationError(f"{op.label}: {op.name} keeps asking for new facts")
 
     async def _dry_run_shared(self, cls: tuple[Any, ...], first: list[FactRequest]) -> None:
-        """A dry run of a host whose every call is shared (api/reuse.py): planned once per
+        """A dry run of a host whose every call is shared (_engine/reuse.py): planned once per
         class and first-batch output, replayed on the other hosts."""
         memo = self.memo
         assert memo is not None
@@ -288,13 +289,10 @@ class HostRun:
             self.planner.store(request, stdout, rc, stderr.get(request.key, b""))
             failed = failed or self.planner.facts[request.key].error is not None
         reads = [False, False]
-        token = host_reads.set(reads)
         gathers = self.gathers
         self.outcomes = []
-        try:
+        with scope(reads=reads):
             await self._dry_run()
-        finally:
-            host_reads.reset(token)
         # Reusable only if the plan came from the first batch alone and never read the host.
         if cached is _UNSEEN:
             # (nor when a fact failed: the error names this host's stderr)
@@ -452,9 +450,7 @@ class HostRun:
                             return
                         pending = []
                     if item is not None:
-                        from oxinfra.api.context import using_host
-
-                        with using_host(self.host):
+                        with scope(host=self.host):
                             item.function(*item.args, **item.kwargs)
                 else:
                     pending.append(item)

@@ -63,7 +63,7 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 
 def build_report(result: Any, slowest: int = 10) -> dict[str, Any]:
-    """A JSON-ready report of a :class:`~oxinfra.api.runner.RunResult`."""
+    """A JSON-ready report of a :class:`~oxinfra._engine.hostrun.RunResult`."""
     hosts = list(result.hosts.values())
     per_host = {}
     for h in hosts:

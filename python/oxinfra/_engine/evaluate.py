@@ -1,0 +1,284 @@
+"""Evaluation: deploy files run once per host, every operation call recorded and discovered.
+
+A deploy file is plain Python run once per host with ``oxinfra.host`` set to that host
+(:func:`evaluate`). ``@operation`` checks each call and hands it to the :class:`Recorder` in
+context, which gives it its call-site key -- the chain of ``(file, line)`` of deploy-code
+frames that led to it, plus how many times that chain was seen on this host -- and
+*discovers* it (:func:`discover`): runs the generator once with no facts, so argument errors
+raise before any host is touched and the facts it reads first are known. Equal calls on many
+hosts share one discovery (:mod:`oxinfra._engine.reuse`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+import traceback
+from typing import Any, Callable, Iterator
+
+from oxinfra._engine.reuse import SharedCall, call_key
+from oxinfra.api.arguments import GlobalArgs
+from oxinfra.api.commands import OperationMeta
+from oxinfra.api.context import current_deploy_dir, current_run_memo, scope
+from oxinfra.api.effects import PlanContext
+from oxinfra.api.facts import FactFailed, FactMissing, FactRequest
+from oxinfra.exceptions import DeployError, OperationError, OxinfraError
+
+__all__ = ["OpCall", "Recorder", "discover", "DeployFile", "evaluate", "import_path"]
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class OpCall:
+    """One operation call recorded for one host, in call order."""
+
+    __slots__ = (
+        "key", "label", "name", "func", "args", "kwargs", "globals", "meta",
+        "first_facts", "precomputed", "index", "deploy_dir", "memo", "shell_safe", "shared",
+    )
+
+    def __init__(self, key: tuple[Any, ...], label: str, name: str, func: Callable[..., Any],
+                 args: tuple[Any, ...], kwargs: dict[str, Any], global_args: GlobalArgs,
+                 meta: OperationMeta) -> None:
+        self.key = key
+        self.label = label
+        self.name = name
+        self.func = func
+        self.args = args
+        self.kwargs = kwargs
+        self.globals = global_args
+        self.meta = meta
+        self.first_facts: list[FactRequest] | tuple[FactRequest, ...] = ()
+        self.precomputed: tuple[list[Any], PlanContext] | None = None
+        self.index = 0
+        self.deploy_dir = current_deploy_dir()
+        self.memo: dict[str, Any] | None = None  # op_memo(), made when first used
+        self.shell_safe = bool(getattr(func, "_oxinfra_shell_safe", False))
+        # The discovery shared with every host making the same call (_engine/reuse.py), if any.
+        self.shared: SharedCall | None = None
+
+
+    def for_host(self, host_name: str) -> "OpCall":
+        """This call as another host makes it (same arguments and shared discovery; its own
+        outcome). Only for calls whose discovery is shared (``shared``)."""
+        copy = _new_call(OpCall)
+        copy.key, copy.label, copy.name, copy.func = self.key, self.label, self.name, self.func
+        copy.args, copy.kwargs, copy.globals = self.args, self.kwargs, self.globals
+        copy.meta = OperationMeta(self.meta.op_name, host_name)
+        copy.first_facts, copy.precomputed, copy.index = self.first_facts, self.precomputed, self.index
+        shared = self.shared
+        assert shared is not None
+        copy.deploy_dir, copy.shell_safe, copy.shared = self.deploy_dir, self.shell_safe, shared
+        copy.memo = dict(shared.memo) if shared.memo else None
+        return copy
+
+
+_new_call = object.__new__
+
+
+class Recorder:
+    """Collects the operation calls of one host while its deploy files run."""
+
+    def __init__(self, host: Any) -> None:
+        self.host = host
+        self.ops: list[OpCall] = []
+        self.deploy_args: list[dict[str, Any]] = [{}]
+        self.deploy_names: list[str] = []
+        self._seen: dict[tuple[Any, ...], int] = {}
+        self.stop_code: Any = None  # the code object of the frame that runs deploy files
+
+    def call_site(self) -> tuple[tuple[Any, ...], str]:
+        """The key of the current call: the chain of deploy-code lines that led to it, plus
+        how many times this chain has been seen on this host (loops)."""
+        frame = sys._getframe(2)
+        stop = self.stop_code
+        back = frame.f_back
+        filename = frame.f_code.co_filename
+        if back is not None and back.f_code is stop and not filename.startswith(_PACKAGE_DIR):
+            site: tuple[tuple[str, int], ...] = ((filename, frame.f_lineno),)  # top level of a deploy file
+        else:
+            chain: list[tuple[str, int]] = []
+            walk: Any = frame
+            while walk is not None and walk.f_code is not stop:
+                filename = walk.f_code.co_filename
+                if not filename.startswith(_PACKAGE_DIR):
+                    chain.append((filename, walk.f_lineno))
+                walk = walk.f_back
+            chain.reverse()
+            site = tuple(chain)
+        count = self._seen.get(site, 0)
+        self._seen[site] = count + 1
+        if not count:
+            return _first_call_key(site), _site_label(site[-1] if site else None)
+        label = _site_label(site[-1] if site else None) + f" (call {count + 1})"
+        return site + (count,), label
+
+    def record(self, gen_func: Callable[..., Any], op_name: str, name: str | None, key: tuple[Any, ...],
+               label: str, args: tuple[Any, ...], own: dict[str, Any], global_args: GlobalArgs) -> OperationMeta:
+        """Record a checked operation call (``@operation`` hands it over) and discover it, or
+        take the discovery of an equal call another host made (oxinfra._engine.reuse)."""
+        display = name or op_name
+        if self.deploy_names:
+            display = f"{self.deploy_names[-1]} | {display}"
+        meta = OperationMeta(display, self.host.name)
+        call = OpCall(key, label, display, gen_func, args, own, global_args, meta)
+        call.index = len(self.ops)
+        self.ops.append(call)
+        memo = current_run_memo()
+        if memo is None:
+            discover(self.host, call)
+            return meta
+        shared_key = call_key(gen_func, args, own, global_args, call.deploy_dir)
+        shared = memo.calls.get(shared_key) if shared_key is not None else None
+        if shared is None:
+            if discover(self.host, call) and shared_key is not None and len(memo.calls) < memo.max_calls:
+                shared = memo.calls[shared_key] = SharedCall(call.first_facts, call.precomputed,
+                                                             dict(call.memo) if call.memo else {})
+                call.shared = shared
+        else:
+            call.first_facts = shared.first_facts
+            call.precomputed = shared.precomputed
+            call.memo = dict(shared.memo) if shared.memo else None  # the host's own; discovery's work kept
+            call.shared = shared
+        return meta
+
+
+@functools.lru_cache(maxsize=4096)
+def _first_call_key(site: tuple[tuple[str, int], ...]) -> tuple[Any, ...]:
+    """The key of the first call from ``site`` (one tuple shared by every host)."""
+    return site + (0,)
+
+
+@functools.lru_cache(maxsize=4096)
+def _site_label(where: tuple[str, int] | None) -> str:
+    return f"{os.path.basename(where[0])}:{where[1]}" if where else "<unknown>"
+
+
+def _no_facts(host: Any, request: FactRequest) -> Any:
+    raise FactMissing(request)
+
+
+def discover(host: Any, call: OpCall) -> bool:
+    """Run the generator with no facts at all: errors in the arguments (a template that
+    does not render, a bad value) surface now, before any host changes; the facts it reads
+    first are noted so the first batch can gather them; an operation that reads no facts is
+    planned here once. Returns whether the result may be shared with other hosts making the
+    same call (the operation did not read the host itself)."""
+    reads = [False, False]
+    if call.memo is None:
+        call.memo = {}
+    ctx = PlanContext(memo=call.memo)
+    try:
+        with scope(reads=reads, facts=_no_facts, privilege=call.globals.privilege, plan=ctx):
+            commands = list(call.func(*call.args, **call.kwargs))
+    except FactMissing as exc:
+        call.first_facts = exc.requests
+    except (OperationError, DeployError):
+        raise
+    except Exception as exc:  # an operation's own bug or bad argument: name the call
+        raise OperationError(f"{call.label}: {call.name}: {type(exc).__name__}: {exc}") from exc
+    else:
+        call.precomputed = (commands, ctx)
+    return not reads[0]
+
+
+class DeployFile:
+    """A deploy file read and compiled once, run once per host."""
+
+    @classmethod
+    def from_source(cls, name: str, source: str, directory: str) -> "DeployFile":
+        self = cls.__new__(cls)
+        self.path = name
+        self.directory = directory
+        self.code = compile(source, name, "exec")
+        return self
+
+    def __init__(self, path: str) -> None:
+        self.path = os.path.abspath(path)
+        self.directory = os.path.dirname(self.path)
+        try:
+            with open(self.path, "rb") as handle:
+                source = handle.read()
+        except FileNotFoundError:
+            raise DeployError(f"deploy file not found: {path}") from None
+        except OSError as exc:
+            raise DeployError(f"cannot read deploy file {path}: {exc.strerror}") from None
+        try:
+            self.code = compile(source, self.path, "exec")
+        except SyntaxError as exc:
+            raise DeployError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
+
+
+def _run_deploy_files(files: list[DeployFile]) -> None:
+    for deploy_file in files:
+        namespace = {"__name__": "__oxinfra_deploy__", "__file__": deploy_file.path}
+        with scope(deploy_dir=deploy_file.directory):
+            exec(deploy_file.code, namespace)
+
+
+_STOP_CODE = _run_deploy_files.__code__
+
+
+def _where(exc: BaseException, files: list[DeployFile]) -> str:
+    """file:line of the innermost frame of the exception that is in a deploy file or user code."""
+    paths = {f.path for f in files}
+    found = ""
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        filename = frame.f_code.co_filename
+        if filename in paths or not filename.startswith(os.path.dirname(os.path.dirname(__file__))):
+            if filename != "<string>":
+                found = f"{os.path.relpath(filename)}:{line}"
+    return found
+
+
+@contextlib.contextmanager
+def import_path(files: list[DeployFile]) -> Iterator[None]:
+    """Deploy files may import modules beside them: their directories go first on sys.path
+    for the duration of a run."""
+    added = [d for d in dict.fromkeys(f.directory for f in files) if d not in sys.path]
+    sys.path[:0] = added
+    try:
+        yield
+    finally:
+        for directory in added:
+            try:
+                sys.path.remove(directory)
+            except ValueError:
+                pass
+
+
+def evaluate(
+    host: Any,
+    files: list[DeployFile],
+    facts: Callable[[Any, FactRequest], Any],
+) -> list[OpCall]:
+    """Run the deploy files for ``host`` and return its operation calls in order.
+
+    ``facts`` answers ``host.get_fact`` calls made by deploy code; it raises
+    :class:`FactMissing` when the fact has to be gathered first (the caller gathers it and
+    evaluates again).
+    """
+    recorder = Recorder(host)
+    recorder.stop_code = _STOP_CODE
+    try:
+        with scope(recorder=recorder, facts=facts, deploy_dir=None, host=host):
+            _run_deploy_files(files)
+    except FactMissing:
+        raise
+    except FactFailed as exc:  # the host's answer, not the deploy's fault: that host fails
+        where = _where(exc, files)
+        raise FactFailed(exc.rc, f"{where}: {exc}" if where else str(exc)) from None
+    except OxinfraError as exc:
+        message = str(exc)
+        where = _where(exc, files)
+        if where and f"{os.path.basename(where.rsplit(':', 1)[0])}:" not in message:
+            message = f"{where}: {message}"
+        error = DeployError(message)
+        error.exit_code = exc.exit_code if exc.exit_code != 1 else 2
+        raise error from None
+    except Exception as exc:
+        where = _where(exc, files) or files[0].path
+        raise DeployError(f"{where}: {type(exc).__name__}: {exc} (on host {host.name})") from None
+    return recorder.ops

@@ -1,0 +1,55 @@
+"""Running deploys: :func:`run` and :func:`run_async` pick the driver -- this process, or
+worker processes (:mod:`oxinfra._engine.shard`) -- and both go through the same steps
+(:mod:`oxinfra._engine.pipeline`): evaluate, order, then every host on its own."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from oxinfra._engine.evaluate import import_path
+from oxinfra._engine.hostrun import EventSink, HostResult, RunResult, _emit
+from oxinfra._engine.pipeline import execute, load_deploy_files, order_operations, prepare
+from oxinfra._engine.report import Timings
+from oxinfra.inventory import Inventory
+
+__all__ = ["RunResult", "HostResult", "run", "run_async"]
+
+
+async def run_async(
+    inventory: Inventory,
+    deploy_files: list[str],
+    *,
+    dry: bool = False,
+    parallel: int | None = None,
+    on_event: EventSink | None = None,
+    exec_command: str | None = None,
+    shards: int = 1,
+) -> RunResult:
+    """Run deploy files (or one shell command, ``exec_command``) against an inventory.
+    Errors in the deploys raise before any host is touched; errors on hosts are reported
+    in the result. ``shards`` > 1 spreads the hosts over that many worker processes
+    (:mod:`oxinfra._engine.shard`); the result is the same."""
+    if shards > 1 and len(inventory.hosts) > 1:
+        from oxinfra._engine.shard import run_sharded
+
+        return await run_sharded(inventory, deploy_files, shards=shards, dry=dry, parallel=parallel,
+                                 on_event=on_event, exec_command=exec_command)
+    timings = Timings()
+    with timings.phase("compile"):
+        files = load_deploy_files(deploy_files, exec_command)
+    with import_path(files):
+        prepared = await prepare(inventory, files, on_event, timings, parallel=parallel)
+        try:
+            with timings.phase("order"):
+                order = order_operations(prepared.evaluated)
+            _emit(on_event, {"event": "plan", "hosts": len(inventory.hosts), "operations": order, "dry": dry})
+            results = await execute(prepared, dry, parallel, on_event, timings)
+        finally:
+            prepared.release()
+    return RunResult(results, order, dry, timings)
+
+
+def run(inventory: Inventory, deploy_files: list[str], **kwargs: Any) -> RunResult:
+    """Synchronous :func:`run_async`."""
+    return asyncio.run(run_async(inventory, deploy_files, **kwargs))
