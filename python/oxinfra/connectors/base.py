@@ -38,20 +38,31 @@ class Shell:
             await drain()
 
     async def run(self, script: bytes, done: bytes, timeout: float | None = None) -> tuple[bytes, bytes]:
+        """One round trip. Any failure of the transport (the connection lost, the channel
+        closed, the shell gone, no answer in time) is a :class:`ConnectError` of this host."""
         self.round_trips += 1
-        self._stdin.write(script)
-        await self._drain()
+        out_chunks: list[bytes] = []
         try:
+            self._stdin.write(script)
+            await self._drain()
             out, err = await asyncio.wait_for(
-                asyncio.gather(self._read_until(self._stdout, done), self._read_until(self._stderr, done)),
+                asyncio.gather(self._read_until(self._stdout, done, out_chunks),
+                               self._read_until(self._stderr, done, [])),
                 timeout,
             )
+        except ConnectError as exc:
+            error = exc
         except asyncio.TimeoutError:
-            raise ConnectError(f"{self.name}: no answer within {timeout:g} s") from None
-        return out, err
+            error = ConnectError(f"{self.name}: no answer within {timeout:g} s")
+        except Exception as exc:  # the transport's own errors (asyncssh, OS): this host only
+            reason = str(exc) or type(exc).__name__
+            error = ConnectError(f"{self.name}: connection lost: {reason}")
+        else:
+            return out, err
+        error.partial = b"".join(out_chunks)  # type: ignore[attr-defined]  # what came before
+        raise error
 
-    async def _read_until(self, stream: Any, done: bytes) -> bytes:
-        chunks: list[bytes] = []
+    async def _read_until(self, stream: Any, done: bytes, chunks: list[bytes]) -> bytes:
         tail = b""
         while True:
             chunk = await stream.read(1 << 16)
