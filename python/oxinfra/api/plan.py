@@ -18,7 +18,7 @@ from typing import Any
 from oxinfra.api.context import deploy_dir, using_host
 from oxinfra.api.facts import FactMissing, FactRequest, fact_context, fact_source
 from oxinfra.api.operation import FunctionCommand, OpCall, PlanContext, _planning
-from oxinfra.exceptions import OperationError, OxinfraError
+from oxinfra.exceptions import OperationError, OutputParseError, OxinfraError
 
 __all__ = ["FactEntry", "OpPlan", "HostPlanner"]
 
@@ -87,6 +87,8 @@ class HostPlanner:
     def store(self, request: FactRequest, stdout: bytes, rc: int) -> None:
         try:
             value = request.fact.parse(stdout, rc)
+        except OutputParseError as exc:  # the host run names the host
+            raise OutputParseError(f"fact {request.cls.name}: {exc}") from None
         except OxinfraError:
             raise
         except Exception as exc:

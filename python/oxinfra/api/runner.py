@@ -20,7 +20,7 @@ from oxinfra.api.report import Timings
 from oxinfra.api.reuse import RunMemo, run_memo
 from oxinfra.connectors import connect
 from oxinfra.connectors.ssh import ConnectSettings
-from oxinfra.exceptions import ConnectError, DeployError, OxinfraError
+from oxinfra.exceptions import ConnectError, DeployError, OutputParseError, OxinfraError
 
 __all__ = ["RunResult", "HostResult", "run", "run_async"]
 
@@ -141,10 +141,7 @@ def order_sequences(sequences: list[tuple[Any, ...]], labels: dict[Any, str]) ->
                 names.append(labels[key])
             row.append(k)
         numbered.append(row)
-    try:
-        order = _core.order_operations(numbered, names)
-    except ValueError as exc:
-        raise DeployError(str(exc)) from None
+    order = _core.order_operations(numbered, names)  # OrderCycleError, a DeployError
     return [names[k] for k in order]
 
 
@@ -237,6 +234,11 @@ async def prepare(inventory: Inventory, files: list[DeployFile], on_event: Event
                 result.status, result.error = "unreachable", str(exc)
                 prepared.results[host.name] = result
                 _emit(on_event, {"event": "unreachable", "host": host.name, "error": str(exc)})
+            except OutputParseError as exc:  # what this host printed is malformed: it fails alone
+                result = HostResult(host.name)
+                result.status, result.error = "error", str(exc)
+                prepared.results[host.name] = result
+                _emit(on_event, {"event": "host_done", "host": host.name, **result.summary()})
 
         try:
             with gc_paused():

@@ -64,6 +64,8 @@ class Renderer:
             click.echo(click.style(f"[{event['host']}] unreachable: {event['error']}", fg="red"))
         elif kind == "operation":
             self._operation(event, plan)
+        elif kind == "host_done" and event["status"] == "error":
+            click.echo(click.style(f"[{event['host']}] error: {event.get('error', '')}", fg="red"))
         elif kind == "host_done" and self.verbose:
             click.echo(f"[{event['host']}] done: {event['changed']} changed, {event['unchanged']} unchanged, "
                        f"{event['failed']} failed, {event['round_trips']} round trips")
