@@ -68,8 +68,10 @@ class InventoryLayout:
 
         Each string holds comma-separated terms: a group or host name; a glob
         (``*``, ``?``, ``[a-c]``, ``[!a]``) on host and group names; a range
-        (``web[01:10]``) whose names resolve like names; any of these after
-        ``!`` to exclude. The result is the union of positive terms (every
+        (``web[01:10]``) whose names resolve like names (a range larger than
+        the inventory is matched against each name, never expanded; with
+        ``*`` or ``?`` around it each name is a glob, at most 10,000); any of
+        these after ``!`` to exclude. The result is the union of positive terms (every
         host if there are none) minus the exclusions. Runs with the GIL
         released. Raises HostSelectionError for a name that is neither group
         nor host, a glob or range matching nothing, a malformed pattern, or

@@ -51,12 +51,12 @@ pub fn split_stat_batch<P: AsRef<[u8]>>(
 ) -> Result<Vec<PathStat>> {
     let position: HashMap<&[u8], usize> = paths.iter().enumerate().map(|(i, p)| (p.as_ref(), i)).collect();
     let mut records: Vec<Option<&[u8]>> = vec![None; paths.len()];
-    let mut lines = stat.split(|&b| b == b'\n');
-    let last = lines.next_back().unwrap_or_default();
+    let mut stat_lines = stat.split(|&b| b == b'\n');
+    let last = stat_lines.next_back().unwrap_or_default();
     if !last.is_empty() {
         return Err(bad(format!("the last line {} has no newline", quoted(last))));
     }
-    for line in lines {
+    for line in stat_lines {
         let Some(cut) = field_start(line) else {
             return Err(bad(format!(
                 "line {} does not have a path and 8 '|'-separated fields",

@@ -1,6 +1,9 @@
 //! The `oxinfra._core` extension module: converts Python values to Rust
 //! data, calls the core, and converts the results back.
 
+// pyo3 hands arguments over as owned values (`Vec<String>`, ...), read here without being consumed.
+#![allow(clippy::needless_pass_by_value)]
+
 use crate::error::CoreError;
 use crate::inventory::{self, HostPattern, HostSelector, Layout, LayoutBuilder};
 use crate::parse::{self, StatResult, Status};
@@ -113,9 +116,9 @@ impl InventoryLayout {
         let layout = &self.layout;
         Ok(without_gil(py, || {
             let mut builder = HostSelector::builder();
-            patterns.iter().for_each(|p| {
-                builder.add(p);
-            });
+            for pattern in &patterns {
+                builder.add(pattern);
+            }
             builder.build()?.select(layout)
         })?)
     }
@@ -154,7 +157,7 @@ fn split_stat_batch<'py>(
     nonce: &str,
     paths: Vec<Bound<'py, PyBytes>>,
 ) -> PyResult<Vec<(Bound<'py, PyBytes>, i32)>> {
-    let paths: Vec<&[u8]> = paths.iter().map(|p| p.as_bytes()).collect();
+    let paths: Vec<&[u8]> = paths.iter().map(PyBytesMethods::as_bytes).collect();
     let split = parse::split_stat_batch(stat, links, nonce, &paths)?;
     Ok(split.into_iter().map(|p| (PyBytes::new(py, &p.stdout), p.rc)).collect())
 }
