@@ -120,3 +120,15 @@ def test_malformed_stat_section_fails_that_host_only(tmp_path: Path, monkeypatch
     assert 'readlink exit status "oops"' in bad.error and "\n" not in bad.error
     assert (good.status, good.counts()["changed"]) == ("success", 1), good.ops
     assert os.readlink(path) == f"x\n@@R-{nonce}-oops"
+
+
+def test_fact_section_marked_stale_is_an_error() -> None:
+    """Fact sections end with an exit status; one marked stale (only a forged marker can do
+    that) is an OutputParseError, not a fact that failed."""
+    request = FactRequest(File, {"path": "/a\nb"}, ())  # not batchable: its own section
+    builder = ScriptBuilder(new_nonce())
+    builder.add_facts([request])
+    [index] = [i for i, owner in enumerate(builder.sections) if owner is request]
+    assert builder.fact_results({index: (0, b"")}) == [(request, b"", 0)]
+    with pytest.raises(OutputParseError, match="fact files.File ended as stale"):
+        builder.fact_results({index: (None, b"")})

@@ -87,7 +87,7 @@ class HostPlanner:
     def store(self, request: FactRequest, stdout: bytes, rc: int) -> None:
         try:
             value = request.fact.parse(stdout, rc)
-        except OutputParseError as exc:  # the host run names the host
+        except OutputParseError as exc:  # the host's result says which host
             raise OutputParseError(f"fact {request.cls.name}: {exc}") from None
         except OxinfraError:
             raise
