@@ -107,7 +107,7 @@ class HostRun:
         first, self.first_script = self.first_script, False
         return ScriptBuilder(self.nonce, first=first)
 
-    async def round_trip(self, builder: ScriptBuilder) -> tuple[dict[int, tuple[str, bytes]], dict[int, bytes]]:
+    async def round_trip(self, builder: ScriptBuilder) -> tuple[dict[int, tuple[int | None, bytes]], dict[int, bytes]]:
         script = builder.build()
         out, err = await self.shell.run(script, done_marker(self.nonce))
         sections, _, _ = _core.demux(out, self.nonce)
@@ -150,7 +150,7 @@ class HostRun:
         found = builder.fact_results({i: (status, data) for i, status, data in listed})
         return tuple([(stdout, rc) for _, stdout, rc in found]), found, builder, listed
 
-    def _store(self, builder: ScriptBuilder, sections: dict[int, tuple[str, bytes]],
+    def _store(self, builder: ScriptBuilder, sections: dict[int, tuple[int | None, bytes]],
                errors: dict[int, bytes] | None = None) -> None:
         stderr = builder.fact_errors(errors) if errors else {}
         for request, stdout, rc in builder.fact_results(sections):
@@ -433,16 +433,15 @@ class HostRun:
                 if lost is not None:
                     raise lost
                 return None
-            status, stdout = sections[k]
+            rc, stdout = sections[k]
             stderr = errors.get(k, b"")
-            if status == "stale":
+            if rc is None:  # stale
                 # What this operation assumed changed under it: the script has re-read the
                 # facts from here on (the refetch chain); plan again from this operation.
                 self.planner.invalidate()
                 self.planner.rewind_dirs(op.index)
                 self._store(builder, sections, errors)
                 return op.index
-            rc = int(status)
             if rc != 0:
                 self.report(plan, op, "failed", stdout, stderr, error=f"exit code {rc}")
                 if not op.globals.ignore_errors:
@@ -487,9 +486,10 @@ class HostRun:
                         builder = self.builder()
                         builder.add_operation(plan, render_commands(pending, op.globals, self.nonce), [], False)
                         sections, errors = await self.round_trip(builder)
-                        status, out = sections.get(0, ("1", b""))
-                        if status != "0":
-                            self.report(plan, op, "failed", out, errors.get(0, b""), error=f"exit code {status}")
+                        rc, out = sections.get(0, (1, b""))
+                        if rc != 0:
+                            error = "stale" if rc is None else f"exit code {rc}"
+                            self.report(plan, op, "failed", out, errors.get(0, b""), error=error)
                             return
                         pending = []
                     if item is not None:
