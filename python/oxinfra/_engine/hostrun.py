@@ -223,6 +223,8 @@ class HostRun:
                 _emit(self.sink, {"event": "unreachable", "host": self.host.name, "error": str(exc)})
                 return self.result
             _emit(self.sink, {"event": "connected", "host": self.host.name})
+            for notice in getattr(conn, "notices", ()):
+                _emit(self.sink, {"event": "notice", "host": self.host.name, "message": notice})
             first = [r for op in self.ops for r in op.first_facts]
             shared = [op.shared for op in self.ops]
             if self.dry and self.memo is not None and shared and None not in shared:

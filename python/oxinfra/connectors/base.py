@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any, Protocol
 
 from oxinfra.exceptions import ConnectError
@@ -108,3 +109,6 @@ class ConnectSettings:
     def __init__(self, connect_limit: int | None = None) -> None:
         self.connect_slots = asyncio.Semaphore(connect_limit or self.DEFAULT_CONNECT_LIMIT)
         self.cache: dict[Any, Any] = {}
+        #: An OpenSSH client config for hosts without ``ssh_config_file`` data (``--ssh-config``;
+        #: None: ``~/.ssh/config`` when there is one).
+        self.ssh_config: str | None = os.environ.get("OXINFRA_SSH_CONFIG") or None
