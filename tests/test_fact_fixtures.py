@@ -154,3 +154,15 @@ def test_the_comparison_is_strict() -> None:
     assert same(from_json({"t": {"datetime": "2023-11-14T22:13:20"}}), {"t": datetime(2023, 11, 14, 22, 13, 20)})
     assert raw({"bytes": "a\u00ffb"}) == b"a\xffb"
 
+
+def test_home_of_an_unknown_user_on_a_real_shell() -> None:
+    """The shell prints ``~name`` unexpanded for a user that does not exist: no home."""
+    import pwd
+    import subprocess
+
+    from oxinfra.facts.server import Home
+
+    for user, want in (("no-such-user-here", None), ("root", pwd.getpwnam("root").pw_dir)):
+        fact = Home()
+        out = subprocess.run(["sh", "-c", fact.command(user=user)], capture_output=True, check=True)
+        assert fact.parse(out.stdout, out.returncode) == want
