@@ -87,6 +87,15 @@ def declarations(planned: PlannedOperation) -> Any:
     }
 
 
+def lost_declarations(planned: PlannedOperation) -> str | None:
+    """Directories or contents declared by a plan that declares no path: the engine takes
+    such a plan to change anything and drops them (``_engine/plan.py``)."""
+    if planned.declared or not (planned.created_dirs or planned.contents):
+        return None
+    return (f"directories {planned.created_dirs} or contents {sorted(planned.contents)} declared without "
+            "touches(): the engine drops them; declare the paths the commands change")
+
+
 def batch_problem(op: Any, name: str, planned: PlannedOperation) -> str | None:
     """Why the facts ``op`` read are not acceptable, or None: more batches than it declares."""
     allowed = getattr(op, "fact_batches", 1)
@@ -124,11 +133,8 @@ def test_operation_fixture(case: Path) -> None:
     else:
         assert planned.commands, "a case without commands must say why (noop)"
     assert "declares" in spec, f"no declares; the plan declared {json.dumps(declarations(planned))}"
-    if not planned.declared:
-        assert not planned.created_dirs and not planned.contents, (
-            "directories or contents declared without a path: the engine ignores them "
-            f"({planned.created_dirs}, {sorted(planned.contents)})"
-        )
+    problem = lost_declarations(planned)
+    assert problem is None, problem
     assert declarations(planned) == spec["declares"]
     read = {_fact_key(r.cls.name, r.kwargs) for batch in planned.fact_batches for r in batch}
     unread = [(name, args) for name, args, _ in facts if _fact_key(name, args) not in read]
@@ -156,12 +162,17 @@ def test_declared_fact_batches_are_needed() -> None:
         facts = [(f["fact"], f["args"], f["value"]) for f in spec.get("facts", [])]
         planned = plan_operation(OPERATIONS[case.parent.name], spec["args"], facts, local_dir=str(case.parent))
         most[case.parent.name] = max(most.get(case.parent.name, 0), len(planned.fact_batches))
-    for name, op in OPERATIONS.items():
-        if op.fact_batches > 1:
-            assert most.get(name, 0) == op.fact_batches, (
-                f"{name} declares fact_batches={op.fact_batches}; its cases need at most {most.get(name, 0)}: "
-                "add the case that needs them, or lower the declaration"
-            )
+    problems = [unneeded_batches(op, name, most.get(name, 0)) for name, op in OPERATIONS.items()]
+    assert not [p for p in problems if p], problems
+
+
+def unneeded_batches(op: Any, name: str, most: int) -> str | None:
+    """Why ``op`` declares more fact batches than its cases need (``most``), or None."""
+    declared: int = getattr(op, "fact_batches", 1)
+    if declared > 1 and most < declared:
+        return (f"{name} declares fact_batches={declared}; its cases need at most {most}: add the case "
+                "that needs them, or lower the declaration")
+    return None
 
 
 # -- the batch rule itself, on operations made for it ----------------------
@@ -190,6 +201,14 @@ def test_a_second_batch_fails_unless_declared() -> None:
     assert "t.follow reads facts in 2 batches (batch 1: files.Link({'path': '/a'}); batch 2: files.File(" in problem
     declared = operation(fact_batches=2, fact_batches_reason="the link's target names the next fact")(_follow)
     assert batch_problem(declared, "t.follow", plan_operation(declared, {"path": "/a"}, _FOLLOW_FACTS)) is None
+    # A declaration no case needs is reported too: a case with no link reads one batch.
+    one = plan_operation(declared, {"path": "/a"}, [("files.Link", {"path": "/a"}, None)])
+    assert len(one.fact_batches) == 1
+    assert unneeded_batches(declared, "t.follow", 1) == (
+        "t.follow declares fact_batches=2; its cases need at most 1: add the case that needs them, "
+        "or lower the declaration")
+    assert unneeded_batches(declared, "t.follow", 2) is None
+    assert unneeded_batches(undeclared, "t.follow", 1) is None
 
 
 def test_facts_read_one_by_one_are_batches_too() -> None:
@@ -225,3 +244,23 @@ def test_facts_read_one_by_one_are_batches_too() -> None:
 def test_fact_batches_declaration_is_checked(kwargs: dict[str, Any], needle: str) -> None:
     with pytest.raises(TypeError, match=needle):
         operation(**kwargs)
+
+
+def test_directories_declared_without_a_path_are_reported() -> None:
+    from oxinfra.api import ensure_directory, predict_content, touches
+
+    def creates(path: str, declare: bool):
+        if declare:
+            touches(path, ancestors=True)
+        predict_content(path + "/f", b"x")
+        yield from ensure_directory(path)
+
+    lost = plan_operation(operation()(creates), {"path": "/srv/d", "declare": False})
+    assert lost.commands == ["mkdir -p -- /srv/d"] and declarations(lost) == "anything"
+    assert lost_declarations(lost) == (
+        "directories ['/srv/d'] or contents ['/srv/d/f'] declared without touches(): the engine drops them; "
+        "declare the paths the commands change")
+    kept = plan_operation(operation()(creates), {"path": "/srv/d", "declare": True})
+    assert lost_declarations(kept) is None
+    assert declarations(kept) == {"touches": ["/", "/srv", "/srv/d"], "subtrees": [], "directories": ["/srv/d"],
+                                  "contents": {"/srv/d/f": "11f6ad8ec52a2984abaafd7c3b516503785c2072"}}
