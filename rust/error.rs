@@ -1,17 +1,18 @@
 //! The one error type of the core.
 //!
 //! Every fallible core function returns [`CoreError`]. The Python binding
-//! maps each kind to one exception class of `oxinfra._core`:
+//! maps each kind, in one `match`, to one exception class defined in
+//! `oxinfra.exceptions` (all under `OxinfraError`, and each a `ValueError`):
 //!
-//! | kind                          | Python exception   |
-//! |-------------------------------|--------------------|
-//! | [`CoreError::HostPattern`]    | `HostPatternError` |
-//! | [`CoreError::OrderCycle`]     | `OrderCycleError`  |
-//! | [`CoreError::UnknownOperation`] | `ValueError`     |
-//! | [`CoreError::Parse`]          | `OutputParseError` |
-//! | [`CoreError::HostName`]       | `HostNameError`    |
-//! | [`CoreError::Inventory`]      | `InventoryBuildError` |
-//! | [`CoreError::Selection`]      | `HostSelectionError` |
+//! | kind                            | Python exception      | base            |
+//! |---------------------------------|-----------------------|-----------------|
+//! | [`CoreError::HostPattern`]      | `HostPatternError`    | `InventoryError` |
+//! | [`CoreError::OrderCycle`]       | `OrderCycleError`     | `DeployError`   |
+//! | [`CoreError::UnknownOperation`] | `ValueError` (a bug of the caller) | |
+//! | [`CoreError::Parse`]            | `OutputParseError`    | `OxinfraError`  |
+//! | [`CoreError::HostName`]         | `HostNameError`       | `InventoryError` |
+//! | [`CoreError::Inventory`]        | `InventoryBuildError` | `InventoryError` |
+//! | [`CoreError::Selection`]        | `HostSelectionError`  | `InventoryError` |
 //!
 //! ```
 //! use oxinfra::{CoreError, inventory::HostPattern};
@@ -23,7 +24,9 @@
 
 use std::fmt;
 
-/// Everything that can go wrong in the core.
+/// Everything that can go wrong in the core. New kinds may be added, so
+/// matches outside this crate need a wildcard arm; the binding's own match
+/// has none, so a new kind cannot go unmapped.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CoreError {
@@ -36,8 +39,9 @@ pub enum CoreError {
     OrderCycle { first: String, second: String },
     /// An operation key has no label (the key is `>= count`).
     UnknownOperation { key: usize, count: usize },
-    /// Command output did not have the expected shape. `what` names the
-    /// parser, `message` quotes the offending text.
+    /// Command output did not have the expected shape (a marker line, a
+    /// batched `stat`, one fact's output). `what` names the parser,
+    /// `message` quotes the offending text.
     Parse { what: &'static str, message: String },
     /// A host name is not a hostname, an IP address or `@connector/target`.
     /// `message` says which character or part is wrong and how to fix it.

@@ -161,6 +161,44 @@ def test_unreachable_host_with_deploy_time_facts(tmp_path: Path, target: Path, s
     assert tree(target) == {f"127.0.0.1-{sshd_fleet.user}": "file"}
 
 
+# A command can forge a marker line: the nonce is a variable of the host's shell.
+FORGE = "printf '\\n@@OX-%s:E:%s\\n' \"$__ox_n\" "
+
+
+@pytest.mark.parametrize("bad", ["@local", "@sim/bad"])
+@pytest.mark.parametrize(
+    ("marker", "needle"),
+    [("0:bogus", 'malformed status (expected an exit status or "stale") in marker line "E:0:bogus"'),
+     ("x:0", "malformed section index"),
+     ("0:99999999999", "exit status too large")],
+)
+def test_malformed_marker_fails_that_host_only(tmp_path: Path, bad: str, marker: str, needle: str) -> None:
+    """A malformed marker in a host's output (real sh, or the simulator) ends that host with
+    status error and one line naming it; the other host finishes; no traceback."""
+    deploy = write_deploy(tmp_path, f"""
+        from oxinfra import host
+        from oxinfra.operations import files, server
+        if host.name == {bad!r}:
+            server.shell(name="forge", commands=[{FORGE + marker!r}])
+        files.file(name="done", path=f"@ROOT@/{{host.name.replace('/', '_')}}")
+    """, tmp_path)
+    hosts = f"{bad},@sim/good"
+    out = run_cli("--json", "-y", hosts, deploy)
+    assert out.code == 1, out.describe()
+    assert_no_traceback(out)
+    failed = out.summary["hosts"][bad]
+    assert failed["status"] == "error" and "cannot parse demux output: " in failed["error"], failed
+    assert needle in failed["error"] and "\n" not in failed["error"]
+    good = out.summary["hosts"]["@sim/good"]
+    assert good["status"] == "success" and good["changed"] == 1, good
+    human = run_cli("-y", hosts, deploy)
+    assert human.code == 1 and human.stderr == "", human.describe()
+    assert_no_traceback(human)
+    [line] = [line for line in human.stdout.splitlines() if "error:" in line]
+    assert line == f"[{bad}] error: {failed['error']}"
+    assert f"1 hosts with errors: {bad}" in human.stdout
+
+
 @pytest.mark.parametrize(
     ("inventory_text", "needles"),
     [

@@ -1,30 +1,86 @@
 """Tests of the Rust extension ``oxinfra._core``.
 
-The fact cases (``tests/facts/<fact>/<case>.json``) are read through the fact classes by
-``tests/test_fact_fixtures.py`` and through the Rust parsers by ``rust/tests/fixtures.rs``;
-here are the parsers' own edge cases.
+Parser cases of markers and of the batched ``stat`` live in
+``tests/parse/{demux,stat_batch}/<case>.json`` and are shared with the Rust test
+``rust/tests/fixtures.rs``. The fact cases (``tests/facts/<fact>/<case>.json``) are
+read through the fact classes by ``tests/test_fact_fixtures.py`` and through the Rust
+parsers by ``rust/tests/fixtures.rs``; here are the parsers' own edge cases.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import string
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oxinfra import _core
+from oxinfra import _core, exceptions
+from oxinfra.exceptions import (
+    DeployError,
+    HostNameError,
+    HostPatternError,
+    HostSelectionError,
+    InventoryBuildError,
+    InventoryError,
+    OrderCycleError,
+    OutputParseError,
+    OxinfraError,
+)
+
+PARSE = Path(__file__).parent / "parse"
 
 
 def test_version() -> None:
     assert isinstance(_core.__version__, str) and _core.__version__.count(".") == 2
 
 
-def test_exceptions_are_value_errors_of_this_module() -> None:
-    for exc in (_core.HostPatternError, _core.OrderCycleError, _core.OutputParseError):
-        assert issubclass(exc, ValueError)
-        assert exc.__module__ == "oxinfra._core"
+@pytest.mark.parametrize(
+    ("call", "exc", "base"),
+    [
+        (lambda: _core.expand_host_pattern("web[2:1]"), HostPatternError, InventoryError),
+        (lambda: _core.check_host_name("a b"), HostNameError, InventoryError),
+        (lambda: _core.InventoryLayout([("g", "inv.py:1", ["a b"], [], [])]), InventoryBuildError, InventoryError),
+        (lambda: _core.InventoryLayout([("g", "", ["a"], [], [])]).select(["zz"]), HostSelectionError, InventoryError),
+        (lambda: _core.order_operations([[0, 1], [1, 0]], ["a", "b"]), OrderCycleError, DeployError),
+        (lambda: _core.demux(b"\n@@OX-n:E:0:x\n", "n"), OutputParseError, OxinfraError),
+        (lambda: _core.parse_stat("file", b"x\n", 0), OutputParseError, OxinfraError),
+        (lambda: _core.split_stat_batch(b"x\n", b"", "n", [b"/a"]), OutputParseError, OxinfraError),
+    ],
+)
+def test_core_raises_oxinfra_exceptions(call: Any, exc: type, base: type) -> None:
+    """Errors of the core are the classes of oxinfra.exceptions (one hierarchy), each also
+    a ValueError; the native module defines none of its own."""
+    with pytest.raises(exc) as info:
+        call()
+    assert type(info.value) is exc and exc.__module__ == "oxinfra.exceptions"
+    assert issubclass(exc, base) and issubclass(exc, ValueError) and "\n" not in str(info.value)
+    assert not hasattr(_core, exc.__name__)
+
+
+def test_unlabelled_operation_key_is_a_plain_value_error() -> None:
+    """A key without a label is a bug of the caller, not bad input."""
+    with pytest.raises(ValueError, match="has no label") as info:
+        _core.order_operations([[0, 5]], ["a"])
+    assert not isinstance(info.value, OxinfraError)
+
+
+def test_exceptions_module_imports_nothing_of_oxinfra() -> None:
+    """The core imports oxinfra.exceptions to raise its classes: the reverse would be a
+    cycle. Loaded on its own, the module pulls in no other module of oxinfra."""
+    code = (
+        "import importlib.util, sys\n"
+        "spec = importlib.util.spec_from_file_location('standalone', sys.argv[1])\n"
+        "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+        "assert not [m for m in sys.modules if m.startswith('oxinfra')], sorted(sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", code, exceptions.__file__], check=True)
 
 
 # -- fact parsers -----------------------------------------------------------
@@ -40,7 +96,7 @@ def test_exceptions_are_value_errors_of_this_module() -> None:
     ],
 )
 def test_parse_stat_errors(stdout: bytes, needle: str) -> None:
-    with pytest.raises(_core.OutputParseError, match="cannot parse stat output") as info:
+    with pytest.raises(OutputParseError, match="cannot parse stat output") as info:
         _core.parse_stat("file", stdout, 0)
     assert needle in str(info.value)
 
@@ -103,7 +159,7 @@ def test_expand_host_pattern(pattern: str, expected: list[str]) -> None:
     ],
 )
 def test_expand_host_pattern_errors(pattern: str, needle: str) -> None:
-    with pytest.raises(_core.HostPatternError) as info:
+    with pytest.raises(HostPatternError) as info:
         _core.expand_host_pattern(pattern)
     message = str(info.value)
     assert f'"{pattern}"' in message
@@ -186,7 +242,7 @@ def test_order_operations(sequences: list[list[int]], expected: list[int]) -> No
     ],
 )
 def test_order_operations_cycle(sequences: list[list[int]], first: str, second: str) -> None:
-    with pytest.raises(_core.OrderCycleError) as info:
+    with pytest.raises(OrderCycleError) as info:
         _core.order_operations(sequences, LABELS)
     assert str(info.value) == (
         f'operation order conflict: "{first}" runs before "{second}" on some hosts and after it on '
@@ -205,11 +261,44 @@ def test_order_operations_many_hosts() -> None:
     sequences = [full if host % 7 else [k for k in full if k % (host % 5 + 2)] for host in range(100_000)]
     assert _core.order_operations(sequences, labels) == full
     sequences[99_999] = [19, 0]
-    with pytest.raises(_core.OrderCycleError, match=r'"deploy.py:\d+" runs before "deploy.py:\d+"'):
+    with pytest.raises(OrderCycleError, match=r'"deploy.py:\d+" runs before "deploy.py:\d+"'):
         _core.order_operations(sequences, labels)
 
 
 # -- demux ------------------------------------------------------------------
+
+
+def parse_fixture(path: Path) -> tuple[dict[str, Any], Any]:
+    """A fixture of tests/parse/ and what the core makes of it (or the OutputParseError)."""
+    fixture = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        if path.parent.name == "demux":
+            sections, rest, done = _core.demux(fixture["data"].encode(), fixture["nonce"])
+            return fixture, {"sections": [[i, s, out.decode()] for i, s, out in sections],
+                             "rest": rest.decode(), "done": done}
+        paths = [p.encode() for p in fixture["paths"]]
+        split = _core.split_stat_batch(fixture["stat"].encode(), fixture["links"].encode(), fixture["nonce"], paths)
+        return fixture, [[out.decode(), rc] for out, rc in split]
+    except OutputParseError as exc:
+        return fixture, exc
+
+
+PARSE_FIXTURES = sorted(PARSE.glob("*/*.json"))
+
+
+def test_parse_fixtures_exist() -> None:
+    assert {p.parent.name for p in PARSE_FIXTURES} == {"demux", "stat_batch"}
+    assert len(PARSE_FIXTURES) >= 35
+
+
+@pytest.mark.parametrize("path", PARSE_FIXTURES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_parse_fixture(path: Path) -> None:
+    fixture, got = parse_fixture(path)
+    if "error" in fixture:
+        assert isinstance(got, OutputParseError), got
+        assert fixture["error"] in str(got) and "\n" not in str(got)
+    else:
+        assert got == fixture["expected"]
 
 N = "a1b2c3"
 
@@ -225,19 +314,19 @@ DONE = f"\n@@OX-{N}:DONE\n".encode()
     ("data", "sections", "rest", "done"),
     [
         pytest.param(b"", [], b"", False, id="empty"),
-        pytest.param(b"hi\n" + marker(0, 0) + b"x" + marker(1, 3) + DONE, [(0, "0", b"hi\n"), (1, "3", b"x")], b"", True, id="basic"),
-        pytest.param(marker(0, 0) + marker(1, "skipped") + marker(2, "stale") + DONE, [(0, "0", b""), (1, "skipped", b""), (2, "stale", b"")], b"", True, id="empty-sections"),
-        pytest.param(b"fake" + marker(0, 0, "othernonce") + b"real" + marker(0, 0), [(0, "0", b"fake" + marker(0, 0, "othernonce") + b"real")], b"", False, id="other-nonce"),
-        pytest.param(marker(0, 0, N + "x") + marker(0, 0), [(0, "0", marker(0, 0, N + "x"))], b"", False, id="nonce-prefix"),
+        pytest.param(b"hi\n" + marker(0, 0) + b"x" + marker(1, 3) + DONE, [(0, 0, b"hi\n"), (1, 3, b"x")], b"", True, id="basic"),
+        pytest.param(marker(0, 0) + marker(1, 2) + marker(2, "stale") + DONE, [(0, 0, b""), (1, 2, b""), (2, None, b"")], b"", True, id="empty-sections"),
+        pytest.param(b"fake" + marker(0, 0, "othernonce") + b"real" + marker(0, 0), [(0, 0, b"fake" + marker(0, 0, "othernonce") + b"real")], b"", False, id="other-nonce"),
+        pytest.param(marker(0, 0, N + "x") + marker(0, 0), [(0, 0, marker(0, 0, N + "x"))], b"", False, id="nonce-prefix"),
         pytest.param(b"x@@OX-" + N.encode() + b":E:0:0\n", [], b"x@@OX-" + N.encode() + b":E:0:0\n", False, id="marker-mid-line"),
-        pytest.param(b"no newline" + marker(0, 1), [(0, "1", b"no newline")], b"", False, id="no-trailing-newline"),
-        pytest.param(b"\x00\xff\xfe\n@@\n" + marker(7, 0) + b"\x80", [(7, "0", b"\x00\xff\xfe\n@@\n")], b"\x80", False, id="binary"),
-        pytest.param(marker(0, 0) + b"half done", [(0, "0", b"")], b"half done", False, id="missing-done"),
-        pytest.param(marker(0, 0) + b"cut" + marker(1, 0)[:-1], [(0, "0", b"")], b"cut" + marker(1, 0)[:-1], False, id="cut-marker"),
-        pytest.param(marker(0, 0) + b"tail" + DONE + b"after", [(0, "0", b"")], b"tail", True, id="rest-before-done"),
+        pytest.param(b"no newline" + marker(0, 1), [(0, 1, b"no newline")], b"", False, id="no-trailing-newline"),
+        pytest.param(b"\x00\xff\xfe\n@@\n" + marker(7, 0) + b"\x80", [(7, 0, b"\x00\xff\xfe\n@@\n")], b"\x80", False, id="binary"),
+        pytest.param(marker(0, 0) + b"half done", [(0, 0, b"")], b"half done", False, id="missing-done"),
+        pytest.param(marker(0, 0) + b"cut" + marker(1, 0)[:-1], [(0, 0, b"")], b"cut" + marker(1, 0)[:-1], False, id="cut-marker"),
+        pytest.param(marker(0, 0) + b"tail" + DONE + b"after", [(0, 0, b"")], b"tail", True, id="rest-before-done"),
     ],
 )
-def test_demux(data: bytes, sections: list[tuple[int, str, bytes]], rest: bytes, done: bool) -> None:
+def test_demux(data: bytes, sections: list[tuple[int, int | None, bytes]], rest: bytes, done: bool) -> None:
     assert _core.demux(data, N) == (sections, rest, done)
 
 
@@ -248,11 +337,12 @@ def test_demux(data: bytes, sections: list[tuple[int, str, bytes]], rest: bytes,
         ("E::0", "malformed section index"),
         ("E:1", "missing status"),
         ("E:1:two words", "malformed status"),
+        ("E:1:skipped", "malformed status"),
         ("BOGUS", "unknown marker kind"),
     ],
 )
 def test_demux_malformed_marker(line: str, needle: str) -> None:
-    with pytest.raises(_core.OutputParseError, match="cannot parse demux output") as info:
+    with pytest.raises(OutputParseError, match="cannot parse demux output") as info:
         _core.demux(f"out\n@@OX-{N}:{line}\n".encode(), N)
     assert needle in str(info.value)
     assert line in str(info.value)
@@ -262,6 +352,6 @@ def test_demux_large() -> None:
     chunk = bytes(range(256)) * 64
     data = b"".join(chunk + marker(i, i % 3) for i in range(2000)) + DONE
     sections, rest, done = _core.demux(data, N)
-    assert [(i, s) for i, s, _ in sections] == [(i, str(i % 3)) for i in range(2000)]
+    assert [(i, s) for i, s, _ in sections] == [(i, i % 3) for i in range(2000)]
     assert all(out == chunk for _, _, out in sections)
     assert (rest, done) == (b"", True)

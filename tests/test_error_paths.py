@@ -156,3 +156,22 @@ def test_fact_failing_inside_an_operation_fails_it(tmp_path: Path, target: Path,
     error = out.op(HOST, "as root")["error"]
     assert "files.File" in error and "sudo" in error, error
     assert not (target / "root-file").exists()
+
+
+def test_privileged_fact_that_cannot_run_fails_the_host(tmp_path: Path, target: Path, one_host: Path) -> None:
+    """``get_fact(User, _sudo=True)`` where the login user may not sudo: sudo's own failure
+    (exit 1, or 127 where sudo is missing) is not the fact's answer; the host fails, naming
+    the fact, and does nothing."""
+    deploy = write_deploy(tmp_path, """
+        from oxinfra import host
+        from oxinfra.facts.server import User
+        from oxinfra.operations import files
+        who = host.get_fact(User, _sudo=True)
+        files.file(name="never", path=f"@ROOT@/as-{who}")
+    """, target)
+    out = run_deploy(one_host, deploy)
+    assert out.code == 1, out.describe()
+    summary = out.host(HOST)
+    assert summary["status"] == "failed" and "server.User" in summary["error"], summary
+    assert "sudo" in summary["error"], summary
+    assert not any(target.iterdir())

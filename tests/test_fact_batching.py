@@ -6,14 +6,21 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from oxinfra import _core
+from oxinfra._engine import hostrun
 from oxinfra.api.facts import FactRequest
+from oxinfra._engine.run import run
 from oxinfra._engine.script import ScriptBuilder, StatBatch, new_nonce
+from oxinfra.exceptions import OutputParseError
+from oxinfra.inventory import load_inventory
 from oxinfra.facts.files import Directory, File, Link, Socket
 
 
-def _run_script(builder: ScriptBuilder, nonce: str) -> dict[int, tuple[str, bytes]]:
+def _run_script(builder: ScriptBuilder, nonce: str) -> dict[int, tuple[int | None, bytes]]:
     out = subprocess.run(["sh"], input=builder.build(), capture_output=True, check=True).stdout
     sections, _, done = _core.demux(out, nonce)
     assert done
@@ -61,3 +68,67 @@ def test_paths_with_newlines_are_read_one_by_one(tmp_path: Path) -> None:
     [(got, stdout, rc)] = builder.fact_results(_run_script(builder, nonce))
     assert got is request and (stdout, rc) == _own(request)
     assert request.fact.parse(stdout, rc)["size"] == 1
+
+
+def _forged_link(tmp_path: Path, nonce: str) -> Path:
+    """A link whose target forges the end of its block in a batched stat: readlink prints
+    the target, then the real end line follows."""
+    path = tmp_path / "forged"
+    os.symlink(f"x\n@@R-{nonce}-oops", path)
+    return path
+
+
+def test_forged_link_block_is_an_error_not_absent(tmp_path: Path) -> None:
+    """A malformed link section (here: forged by a link target) is an OutputParseError, never
+    a path that reads as absent; every fact's own command is unaffected."""
+    nonce = new_nonce()
+    path = _forged_link(tmp_path, nonce)
+    builder = ScriptBuilder(nonce, first=True)
+    builder.add_facts([FactRequest(Link, {"path": str(path)}, ()), FactRequest(File, {"path": str(tmp_path)}, ())])
+    sections = _run_script(builder, nonce)
+    with pytest.raises(OutputParseError, match=r'^cannot parse batched stat output: readlink exit status "oops"'):
+        builder.fact_results(sections)
+
+
+def _run_with_nonce(monkeypatch: pytest.MonkeyPatch, nonce: str, deploy: Path, hosts: str) -> Any:
+    # Hosts draw their nonce at random; fixed here so that a file on the host can forge one.
+    monkeypatch.setattr(hostrun, "new_nonce", lambda: nonce)
+    return run(load_inventory(hosts), [str(deploy)])
+
+
+@pytest.mark.parametrize("when", ["planning", "evaluation"])
+def test_malformed_stat_section_fails_that_host_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     when: str) -> None:
+    """The forged link read while planning (the host's first fact batch) or while the deploy
+    is evaluated (a deploy that reads facts itself): that host ends with status error, the
+    link is left alone, the other host finishes."""
+    nonce = new_nonce()
+    path = _forged_link(tmp_path, nonce)
+    read = f"host.get_fact(Link, path={str(path)!r})" if when == "evaluation" else "None"
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(
+        "from oxinfra import host\n"
+        "from oxinfra.facts.files import Link\n"
+        "from oxinfra.operations import files\n"
+        f"{read}\n"
+        f"files.link(name='link', path={str(path)!r} if host.name == '@local' else '/l', target='/t')\n"
+    )
+    other = f"@sim/stat-{when}"  # simulated machines live as long as the process: one per test
+    result = _run_with_nonce(monkeypatch, nonce, deploy, f"@local,{other}")
+    bad, good = result.hosts["@local"], result.hosts[other]
+    assert bad.status == "error" and bad.error.startswith("cannot parse batched stat output: "), bad.summary()
+    assert 'readlink exit status "oops"' in bad.error and "\n" not in bad.error
+    assert (good.status, good.counts()["changed"]) == ("success", 1), good.ops
+    assert os.readlink(path) == f"x\n@@R-{nonce}-oops"
+
+
+def test_fact_section_marked_stale_is_an_error() -> None:
+    """Fact sections end with an exit status; one marked stale (only a forged marker can do
+    that) is an OutputParseError, not a fact that failed."""
+    request = FactRequest(File, {"path": "/a\nb"}, ())  # not batchable: its own section
+    builder = ScriptBuilder(new_nonce())
+    builder.add_facts([request])
+    [index] = [i for i, owner in enumerate(builder.sections) if owner is request]
+    assert builder.fact_results({index: (0, b"")}) == [(request, b"", 0)]
+    with pytest.raises(OutputParseError, match="fact files.File ended as stale"):
+        builder.fact_results({index: (None, b"")})

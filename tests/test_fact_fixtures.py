@@ -8,8 +8,9 @@ folder ``tests/facts/<module>.<Fact>/`` of cases ``<case>.json``. A case holds:
 - ``command``: the exact command ``Fact().command(**args)`` returns;
 - ``stdout`` and ``rc`` (the exit status) the host gave, and optionally ``stderr``;
 - ``value``: what ``parse`` makes of them, or ``error``: a substring of the message the
-  engine fails the fact with (the exit status, the fact's detail, the last lines of stderr:
-  ``_engine/plan.py``, ``HostPlanner.store``). A failure is never "absent".
+  engine fails the fact with (the exit status, the fact's detail, the last lines of stderr;
+  output a parser cannot read fails the host: ``_engine/plan.py``, ``HostPlanner.store``).
+  A failure is never "absent".
 
 A case without ``command`` (nor ``stdout``, ``rc``) has ``error``: the fact refuses its
 arguments when it builds the command.
@@ -40,7 +41,7 @@ import oxinfra.facts
 from oxinfra._engine.plan import HostPlanner
 from oxinfra.api import FactBase
 from oxinfra.api.facts import FactRequest
-from oxinfra.exceptions import FactError
+from oxinfra.exceptions import FactError, OutputParseError
 from oxinfra.inventory.host import Host
 
 ROOT = Path(__file__).parent / "facts"
@@ -98,10 +99,14 @@ def same(got: Any, want: Any) -> bool:
 
 
 def engine_error(cls: type[FactBase[Any]], args: dict[str, Any], stdout: bytes, rc: int, stderr: bytes) -> str | None:
-    """The message the engine keeps for the fact's output (None: no failure)."""
+    """The message the engine fails the fact with (None: no failure): kept for whoever reads
+    the fact, or, for output a parser cannot read, raised for the whole host."""
     planner = HostPlanner(Host("testhost", {}))
     request = FactRequest(cls, dict(args), ())
-    planner.store(request, stdout, rc, stderr)
+    try:
+        planner.store(request, stdout, rc, stderr)
+    except OutputParseError as exc:
+        return str(exc)
     return planner.facts[request.key].error
 
 

@@ -27,7 +27,7 @@ from e2e_helpers import assert_no_traceback, run_cli
 from oxinfra import _core
 from oxinfra.api.context import scope
 from oxinfra.cli import main
-from oxinfra.exceptions import InventoryError
+from oxinfra.exceptions import HostNameError, HostSelectionError, InventoryError
 from oxinfra.inventory import Inventory, load_inventory
 from oxinfra.inventory.host import Host, HostData
 
@@ -589,7 +589,7 @@ def test_glob_property(hosts: list[str], glob: str) -> None:
         expected = list(hosts)  # the glob matches a group name: all its hosts
     try:
         chosen = layout.select([glob])
-    except _core.HostSelectionError as exc:
+    except HostSelectionError as exc:
         assert not expected and ("matches no host" in str(exc) or "no group or host has this name" in str(exc))
         return
     assert [hosts[i] for i in chosen] == expected
@@ -605,7 +605,7 @@ def test_range_selection_property(start: int, length: int, step: int, lo: int, h
     wanted = {f"n{i}" for i in range(lo, hi + 1, step)}
     expected = [h for h in present if h in wanted]
     if not expected:
-        with pytest.raises(_core.HostSelectionError, match="matches no host"):
+        with pytest.raises(HostSelectionError, match="matches no host"):
             layout.select([f"n[{lo}:{hi}:{step}]"])
         return
     assert [present[i] for i in layout.select([f"n[{lo}:{hi}:{step}]"])] == expected
@@ -622,7 +622,7 @@ def test_check_host_name(name: str, ok: bool) -> None:
     if ok:
         _core.check_host_name(name)
         return
-    with pytest.raises(_core.HostNameError, match="is not a valid host name"):
+    with pytest.raises(HostNameError, match="is not a valid host name"):
         _core.check_host_name(name)
     with pytest.raises(InventoryError):
         Host(name)

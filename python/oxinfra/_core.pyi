@@ -1,24 +1,22 @@
 """The Rust core of oxinfra: inventories, operation ordering, output parsing.
 
 Functions that may run long (pattern expansion, ordering, demultiplexing)
-release the GIL while they work.
+release the GIL while they work. The errors they raise are defined in
+:mod:`oxinfra.exceptions` (``HostPatternError``, ``OrderCycleError``,
+``OutputParseError``, ``HostNameError``, ``InventoryBuildError``,
+``HostSelectionError``), all ``OxinfraError`` and ``ValueError``.
 """
 
 from typing import final
 
 __all__ = [
     "__version__",
-    "HostPatternError",
-    "OrderCycleError",
-    "OutputParseError",
-    "HostNameError",
-    "InventoryBuildError",
-    "HostSelectionError",
     "InventoryLayout",
     "check_host_name",
     "expand_host_pattern",
     "order_operations",
     "demux",
+    "split_stat_batch",
     "parse_stat",
     "parse_hash",
     "parse_lines",
@@ -26,55 +24,6 @@ __all__ = [
 
 __version__: str
 """The version of the Rust crate this module was built from."""
-
-class HostPatternError(ValueError):
-    """A host pattern is malformed or expands to more than 10,000,000 names.
-
-    The message quotes the pattern and says how to fix it, e.g.
-    ``invalid host pattern "web[10:01]": start 10 is after end 01; write the
-    smaller bound first``.
-    """
-
-class OrderCycleError(ValueError):
-    """Two operations run in opposite orders on different hosts.
-
-    The message names both operations by label, e.g. ``operation order
-    conflict: "deploy.py:12" runs before "deploy.py:15" on some hosts and
-    after it on others; ...``.
-    """
-
-class OutputParseError(ValueError):
-    """Command output did not have the expected shape.
-
-    Raised for a marker line with this script's nonce that is malformed,
-    and for ``stat`` output whose first line does not have 8 fields. The
-    message quotes the offending line.
-    """
-
-class HostNameError(ValueError):
-    """A string is not a host name.
-
-    Host names are hostnames (labels of ASCII letters, digits, ``-`` and
-    ``_``, no empty label, no leading ``-``), IPv4 or IPv6 addresses (bare
-    or bracketed), or ``@connector[/target]``. The message quotes the name
-    and says what is wrong, e.g. ``"web 1" is not a valid host name:
-    contains a space; ...``.
-    """
-
-class InventoryBuildError(ValueError):
-    """An inventory entry has a bad host pattern or host name.
-
-    The message starts with the entry's origin as given to
-    :class:`InventoryLayout` (e.g. ``inventory.py:3: group 'web': ``),
-    followed by the pattern or name error.
-    """
-
-class HostSelectionError(ValueError):
-    """A ``--limit`` pattern is malformed, names no group or host, matches
-    nothing, or the patterns together select no host.
-
-    The message starts with ``--limit "PATTERN": ``.
-    """
 
 def check_host_name(name: str) -> None:
     """Raise HostNameError unless ``name`` is a valid host name."""
@@ -119,8 +68,10 @@ class InventoryLayout:
 
         Each string holds comma-separated terms: a group or host name; a glob
         (``*``, ``?``, ``[a-c]``, ``[!a]``) on host and group names; a range
-        (``web[01:10]``) whose names resolve like names; any of these after
-        ``!`` to exclude. The result is the union of positive terms (every
+        (``web[01:10]``) whose names resolve like names (a range larger than
+        the inventory is matched against each name, never expanded; with
+        ``*`` or ``?`` around it each name is a glob, at most 10,000); any of
+        these after ``!`` to exclude. The result is the union of positive terms (every
         host if there are none) minus the exclusions. Runs with the GIL
         released. Raises HostSelectionError for a name that is neither group
         nor host, a glob or range matching nothing, a malformed pattern, or
@@ -160,23 +111,45 @@ def order_operations(sequences: list[list[int]], labels: list[str]) -> list[int]
     OverflowError when a key is negative.
     """
 
-def demux(data: bytes, nonce: str) -> tuple[list[tuple[int, str, bytes]], bytes, bool]:
+def demux(data: bytes, nonce: str) -> tuple[list[tuple[int, int | None, bytes]], bytes, bool]:
     """Split the output of a batched script into per-section output.
 
     Each section ends with the line ``\\n@@OX-<nonce>:E:<index>:<status>\\n``
-    (status is an exit code or a word such as ``skipped``); the stream ends
-    with ``\\n@@OX-<nonce>:DONE\\n``. The newline that opens a marker is not
-    part of the output. Markers count only as whole lines carrying exactly
-    ``nonce``; anything else, including a last marker line missing its
-    newline, is output.
+    (index: decimal digits; status: an exit status in decimal digits, or
+    ``stale``); the stream ends with ``\\n@@OX-<nonce>:DONE\\n``. The newline
+    that opens a marker is not part of the output. Markers count only as whole
+    lines carrying exactly ``nonce``; anything else, including a last marker
+    line missing its newline, is output.
 
     Returns ``(sections, rest, done)``: ``sections`` as ``(index, status,
-    output)`` tuples in stream order, ``rest`` the bytes after the last
-    section marker (up to DONE, or to the end), and ``done`` whether DONE
-    was seen. Bytes after DONE are ignored.
+    output)`` tuples in stream order, ``status`` the exit status as an int, or
+    None for ``stale`` (an operation whose guard did not hold: its commands did
+    not run); ``rest`` the bytes after the last section marker (up to DONE, or
+    to the end), and ``done`` whether DONE was seen. Bytes after DONE are
+    ignored.
 
     Raises OutputParseError for a line carrying ``nonce`` that is not a
-    valid marker (e.g. a non-numeric index).
+    valid marker (e.g. a non-numeric index, a status that is neither digits
+    nor ``stale``, a number too large).
+    """
+
+def split_stat_batch(stat: bytes, links: bytes, nonce: str, paths: list[bytes]) -> list[tuple[bytes, int]]:
+    """Split the output of one ``stat`` that read many paths into what each
+    path's own fact command (``stat -c FORMAT -- PATH && { [ ! -L PATH ] ||
+    readlink -- PATH; }``) prints, and its exit status.
+
+    ``stat`` is ``stat -c '%n|FORMAT' -- PATH...`` output: one line per
+    existing path, the path then the 8 ``|``-separated fields. ``links`` holds
+    one block per path that is a link, ``i`` its position in ``paths``:
+    ``\\n@@L-<nonce>-<i>\\n<readlink output>\\n@@R-<nonce>-<rc>\\n``.
+
+    Returns one ``(stdout, rc)`` per entry of ``paths``: ``(b"", 1)`` for a
+    path ``stat`` did not print; else its line without the path, then for a
+    link the ``readlink`` output, with ``readlink``'s exit status (0 for no
+    link). Raises OutputParseError, quoting the text, for a line without a
+    path and 8 fields, a path not in ``paths`` or printed twice, a last line
+    without newline, and anything in ``links`` that is not such a block (a
+    bad index or exit status, a missing end line, a block twice).
     """
 
 def parse_stat(expected: str, stdout: bytes, rc: int) -> dict[str, str | int] | bool | None:

@@ -1,4 +1,8 @@
-"""Exceptions raised by oxinfra. One base class; leaves also inherit the matching builtin."""
+"""Exceptions raised by oxinfra. One base class; leaves also inherit the matching builtin.
+
+The Rust core (``oxinfra._core``) raises the classes from ``HostPatternError`` on: they are
+defined here, so this module must never import the core (the core imports it).
+"""
 
 from __future__ import annotations
 
@@ -71,12 +75,52 @@ class TemplateError(OperationError):
     """A template failed to render (missing variable, syntax error)."""
 
 
-# The native module defines these once; they are re-exported under the public path.
-from oxinfra._core import (  # noqa: E402
-    HostNameError,
-    HostPatternError,
-    HostSelectionError,
-    InventoryBuildError,
-    OrderCycleError,
-    OutputParseError,
-)
+# -- raised by the Rust core (rust/py/mod.rs maps each CoreError kind to one of these) ----------
+
+
+class HostPatternError(InventoryError, ValueError):
+    """A host pattern is malformed or expands to more than 10,000,000 names.
+
+    The message quotes the pattern and says how to fix it, e.g.
+    ``invalid host pattern "web[10:01]": start 10 is after end 01; write the
+    smaller bound first``.
+    """
+
+
+class HostNameError(InventoryError, ValueError):
+    """A string is not a host name.
+
+    Host names are hostnames (labels of ASCII letters, digits, ``-`` and ``_``, no empty
+    label, no leading ``-``), IPv4 or IPv6 addresses (bare or bracketed), or
+    ``@connector[/target]``. The message quotes the name and says what is wrong, e.g.
+    ``"web 1" is not a valid host name: contains a space; ...``.
+    """
+
+
+class InventoryBuildError(InventoryError, ValueError):
+    """An inventory entry has a bad host pattern or host name.
+
+    The message starts with the entry's origin (e.g. ``inventory.py:3: group 'web': ``),
+    followed by the pattern or name error.
+    """
+
+
+class HostSelectionError(InventoryError, ValueError):
+    """A ``--limit`` pattern is malformed, names no group or host, matches nothing, or the
+    patterns together select no host. The message starts with ``--limit "PATTERN": ``."""
+
+
+class OrderCycleError(DeployError, ValueError):
+    """Two operations run in opposite orders on different hosts, so no global order exists.
+
+    The message names both operations by label, e.g. ``operation order conflict:
+    "deploy.py:12" runs before "deploy.py:15" on some hosts and after it on others; ...``.
+    """
+
+
+class OutputParseError(OxinfraError, ValueError):
+    """What a host printed did not have the expected shape: a malformed marker line or
+    marker status, a malformed section of a batched ``stat``, or ``stat`` output whose
+    first line does not have 8 fields. The message quotes the offending text. It ends the
+    run of that host (status ``error``), never the whole run.
+    """

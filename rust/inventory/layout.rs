@@ -97,18 +97,17 @@ impl LayoutBuilder {
     /// Adds (or reopens) the group `name`. `origin` prefixes error messages
     /// about its entries.
     pub fn group(&mut self, name: &str, origin: &str) -> GroupBuilder<'_> {
-        let index = match self.by_name.get(name) {
-            Some(&index) => index,
-            None => {
-                self.by_name.insert(name.to_string(), self.groups.len());
-                self.groups.push(GroupSpec {
-                    name: name.to_string(),
-                    origin: origin.to_string(),
-                    everyone: name == ALL,
-                    entries: Vec::new(),
-                });
-                self.groups.len() - 1
-            }
+        let index = if let Some(&index) = self.by_name.get(name) {
+            index
+        } else {
+            self.by_name.insert(name.to_string(), self.groups.len());
+            self.groups.push(GroupSpec {
+                name: name.to_string(),
+                origin: origin.to_string(),
+                everyone: name == ALL,
+                entries: Vec::new(),
+            });
+            self.groups.len() - 1
         };
         GroupBuilder { spec: &mut self.groups[index] }
     }
@@ -140,18 +139,17 @@ impl LayoutBuilder {
                 let origin = entry.origin.as_deref().unwrap_or(&spec.origin);
                 let pattern =
                     HostPattern::parse(&entry.pattern).map_err(|e| CoreError::inventory(origin, e))?;
-                for name in pattern.iter() {
-                    let index = match host_index.get(&name) {
-                        Some(&index) => index,
-                        None => {
-                            check_host_name(&name).map_err(|e| CoreError::inventory(origin, e))?;
-                            let index = hosts.len() as u32;
-                            host_index.insert(name.clone(), index);
-                            hosts.push(name);
-                            host_groups.push(Vec::new());
-                            host_data.push(Vec::new());
-                            index
-                        }
+                for name in &pattern {
+                    let index = if let Some(&index) = host_index.get(&name) {
+                        index
+                    } else {
+                        check_host_name(&name).map_err(|e| CoreError::inventory(origin, e))?;
+                        let index = hosts.len() as u32;
+                        host_index.insert(name.clone(), index);
+                        hosts.push(name);
+                        host_groups.push(Vec::new());
+                        host_data.push(Vec::new());
+                        index
                     };
                     let groups = &mut host_groups[index as usize];
                     if groups.last() != Some(&ordinal) {
@@ -172,7 +170,7 @@ impl LayoutBuilder {
             (0..self.groups.len() as u32).filter(|&g| self.groups[g as usize].everyone).collect();
         let every_host: Vec<u32> = (0..hosts.len() as u32).collect();
         for &g in &everyone {
-            group_hosts[g as usize] = every_host.clone();
+            group_hosts[g as usize].clone_from(&every_host);
         }
         for groups in &mut host_groups {
             for &g in &everyone {
@@ -310,7 +308,7 @@ mod tests {
                 continue;
             }
             let mut group = builder.group(name, &origin);
-            for (pattern, data) in entries.iter() {
+            for (pattern, data) in *entries {
                 group.entry(pattern, *data);
             }
         }

@@ -69,6 +69,12 @@ enum Kind {
 }
 
 impl Range {
+    fn contains(&self, value: u64) -> bool {
+        value >= self.start
+            && (value - self.start).is_multiple_of(self.step)
+            && (value - self.start) / self.step < self.len
+    }
+
     fn values(&self) -> Vec<String> {
         let value = |i: u64| self.start + i * self.step;
         match self.kind {
@@ -150,6 +156,56 @@ impl HostPattern {
         let mut names = Vec::with_capacity(self.count as usize);
         names.extend(self.iter());
         names
+    }
+
+    /// Whether `name` is one of the names the pattern expands to, found
+    /// without expanding it.
+    ///
+    /// ```
+    /// use oxinfra::inventory::HostPattern;
+    ///
+    /// let pattern = HostPattern::parse("web[01:20:2].example.com")?;
+    /// assert!(pattern.matches("web03.example.com"));
+    /// assert!(!pattern.matches("web3.example.com") && !pattern.matches("web04.example.com"));
+    /// # Ok::<(), oxinfra::CoreError>(())
+    /// ```
+    pub fn matches(&self, name: &str) -> bool {
+        self.matches_from(0, name.as_bytes())
+    }
+
+    fn matches_from(&self, part: usize, rest: &[u8]) -> bool {
+        let next = |rest: &[u8]| self.matches_from(part + 1, rest);
+        match self.parts.get(part) {
+            None => rest.is_empty(),
+            Some(Part::Text(text)) => rest.strip_prefix(text.as_bytes()).is_some_and(next),
+            Some(Part::Range(i)) => {
+                let range = &self.ranges[*i];
+                match range.kind {
+                    Kind::Letter => {
+                        rest.split_first().is_some_and(|(&c, tail)| range.contains(c.into()) && next(tail))
+                    }
+                    // Bounds are below 2^48 (15 digits); a wider width pads with zeros.
+                    Kind::Number { width } => {
+                        let run = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+                        (1..=run.min(width.max(15))).any(|len| {
+                            let digits = std::str::from_utf8(&rest[..len]).unwrap();
+                            digits.parse::<u64>().is_ok_and(|value| {
+                                range.contains(value) && format!("{value:0width$}") == digits
+                            }) && next(&rest[len..])
+                        })
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a HostPattern {
+    type Item = String;
+    type IntoIter = Names<'a>;
+
+    fn into_iter(self) -> Names<'a> {
+        self.iter()
     }
 }
 
@@ -341,5 +397,42 @@ mod tests {
         assert_eq!(p.iter().len(), 27);
         assert_eq!(p.iter().count(), 27);
         assert_eq!(p.iter().last().unwrap(), "a3bzc10");
+    }
+
+    macro_rules! matching {
+        ($($name:ident: $pattern:expr, [$($candidate:expr),* $(,)?];)*) => {$(
+            /// `matches` says yes exactly for the expanded names.
+            #[test]
+            fn $name() {
+                let pattern = HostPattern::parse($pattern).unwrap();
+                let names = pattern.expand();
+                for name in &names {
+                    assert!(pattern.matches(name), "{name:?} is an expansion of {:?}", $pattern);
+                }
+                for candidate in [$($candidate),*] {
+                    assert_eq!(pattern.matches(candidate), names.iter().any(|n| n == candidate), "{candidate:?}");
+                }
+            }
+        )*};
+    }
+
+    matching! {
+        match_natural: "n[1:10]", ["n01", "n11", "n0", "n", "n1x", "m1", "n10"];
+        match_width: "n[01:10]", ["n1", "n001", "n010", "n11", "n00"];
+        match_wide_bound: "n[1:100][0:9]", ["n1000", "n100", "n10", "n1009", "n0"];
+        match_ambiguous_split: "[1:11][1:11]", ["111", "1111", "11", "1", "12"];
+        match_step: "n[0:100:25]", ["n25", "n26", "n125", "n100"];
+        match_letters: "rack[a:e:2]-[X:Z]", ["racka-X", "rackb-X", "rackc-Z", "racke-z", "rack-X"];
+        match_wider_than_15: "n[0000000000000000001:0000000000000000002]", ["n1", "n0000000000000000001"];
+        match_ipv6: "[fe80::1]", ["[fe80::1]", "fe80::1"];
+        match_plain: "web.example.com", ["web.example.com", "web"];
+        match_empty_text_around: "[7:9]", ["7", "9", "10", ""];
+    }
+
+    #[test]
+    fn matches_without_expanding_the_largest_pattern() {
+        let pattern = HostPattern::parse("h[0:9999999]").unwrap();
+        assert_eq!(pattern.len(), 10_000_000);
+        assert!(pattern.matches("h9999999") && pattern.matches("h0") && !pattern.matches("h10000000"));
     }
 }

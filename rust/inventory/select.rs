@@ -6,8 +6,10 @@
 //! * a name: the group of that name (its hosts), else the host of that name;
 //! * a glob with `*`, `?` and `[...]` classes (`[a-c]`, `[!0-4]`), matched
 //!   against host names and group names (a matching group adds its hosts);
-//! * a range such as `web[01:10]` (a bracket holding `:`), expanded, each
-//!   name then resolved like a name (or as a glob when it holds `*` or `?`);
+//! * a range such as `web[01:10]` (a bracket holding `:`): each of its
+//!   names resolved like a name (a range larger than the inventory is
+//!   matched against each host and group name instead of expanded); with
+//!   `*` or `?` around it, each name is a glob, at most 10,000 of them;
 //! * any of these after `!`: hosts to exclude.
 //!
 //! The selection is the union of the positive terms (every host when there
@@ -73,7 +75,13 @@ struct Term {
 enum Matcher {
     Name(String),
     Glob(Glob),
+    /// A range without `*` or `?`: its names, each resolved like a name.
+    Range(HostPattern),
 }
+
+/// Most globs a range holding `*` or `?` may expand to (each is matched
+/// against every host and group).
+const MAX_RANGE_GLOBS: u64 = 10_000;
 
 impl Term {
     fn compile(source: &str) -> Result<Term> {
@@ -86,23 +94,28 @@ impl Term {
             return Err(fail("'!' excludes nothing; write !GROUP, !HOST or !GLOB".into()));
         }
         let is_range = bracket_bodies(body).any(|b| b.contains(':'));
-        let names: Vec<String> = if is_range {
-            HostPattern::parse(body).map_err(|e| fail(e.to_string()))?.expand()
-        } else {
-            vec![body.to_string()]
-        };
         let plain = !is_range && !body.contains(['*', '?', '[']);
-        let matchers = names
-            .into_iter()
-            .map(|name| {
-                let glob = if is_range { name.contains(['*', '?']) } else { name.contains(['*', '?', '[']) };
-                Ok(if glob {
-                    Matcher::Glob(Glob::compile(&name).map_err(&fail)?)
-                } else {
-                    Matcher::Name(name)
-                })
-            })
-            .collect::<Result<_>>()?;
+        let matchers = if is_range {
+            // Ranges print digits and letters only: `*` and `?` come from the text around them.
+            let pattern = HostPattern::parse(body).map_err(|e| fail(e.to_string()))?;
+            if !body.contains(['*', '?']) {
+                vec![Matcher::Range(pattern)]
+            } else if pattern.len() > MAX_RANGE_GLOBS {
+                return Err(fail(format!(
+                    "a range with '*' or '?' may expand to at most {MAX_RANGE_GLOBS} globs, not {}; narrow the range",
+                    pattern.len()
+                )));
+            } else {
+                pattern
+                    .iter()
+                    .map(|name| Glob::compile(&name).map(Matcher::Glob).map_err(&fail))
+                    .collect::<Result<_>>()?
+            }
+        } else if plain {
+            vec![Matcher::Name(body.to_string())]
+        } else {
+            vec![Matcher::Glob(Glob::compile(body).map_err(fail)?)]
+        };
         Ok(Term { source: source.to_string(), exclude, plain, matchers })
     }
 
@@ -116,15 +129,38 @@ impl Term {
             }
             hosts.len()
         };
+        let mark_name = |name: &str, marks: &mut [bool]| {
+            if let Some(group) = layout.group(name) {
+                mark_group(group, marks)
+            } else if let Some(host) = layout.host(name) {
+                marks[host as usize] = true;
+                1
+            } else {
+                0
+            }
+        };
         let mut found = 0;
         for matcher in &self.matchers {
             match matcher {
-                Matcher::Name(name) => {
-                    if let Some(group) = layout.group(name) {
-                        found += mark_group(group, marks);
-                    } else if let Some(host) = layout.host(name) {
-                        marks[host as usize] = true;
-                        found += 1;
+                Matcher::Name(name) => found += mark_name(name, marks),
+                // Few names: look each up. Many: test each group and host name instead (a
+                // host named like a group counts as that group, as a looked-up name does).
+                Matcher::Range(pattern)
+                    if pattern.len() <= (layout.hosts().len() + layout.groups().len()) as u64 =>
+                {
+                    found += pattern.iter().map(|name| mark_name(&name, marks)).sum::<usize>();
+                }
+                Matcher::Range(pattern) => {
+                    for (g, name) in layout.groups().iter().enumerate() {
+                        if pattern.matches(name) {
+                            found += mark_group(g as u32, marks);
+                        }
+                    }
+                    for (h, name) in layout.hosts().iter().enumerate() {
+                        if layout.group(name).is_none() && pattern.matches(name) {
+                            marks[h] = true;
+                            found += 1;
+                        }
                     }
                 }
                 Matcher::Glob(glob) => {
@@ -356,6 +392,12 @@ mod tests {
         several_options: ["dba", "east1", "!dbb"] => ["dba", "east1"];
         spaces_around_commas: [" dba , dbb "] => ["dba", "dbb"];
         host_order_not_pattern_order: ["east1,dba"] => ["dba", "east1"];
+        range_of_groups: ["db,web-eas[s:t]"] => ["web01.example.com", "dba", "dbb", "east1"];
+        // Ranges larger than the inventory are matched name by name, never expanded.
+        largest_range: ["web[00:9999999].example.com"] => ["web01.example.com", "web02.example.com", "web03.example.com", "web04.example.com"];
+        largest_range_groups: ["web-[a:z][a:z][a:z][a:z]"] => ["east1"];
+        largest_range_excluded: ["!web[02:9999999].example.com"] => ["web01.example.com", "dba", "dbb", "east1"];
+        range_with_glob: ["web0[1:2]*"] => ["web01.example.com", "web02.example.com"];
     }
 
     rejects! {
@@ -368,6 +410,9 @@ mod tests {
         bare_bang: ["!"] => "excludes nothing";
         unclosed_class: ["web[12"] => "unclosed '['";
         empty: [","] => "is empty";
+        largest_range_nothing: ["web[0000000:9999999].example.com"] => "matches no host or group";
+        // Found by fuzzing: a range with '*' or '?' makes one glob per name (millions here).
+        range_with_glob_too_large: ["*[1:55]?[3:5]*[1:55]?[3:5]*[1:55]"] => "at most 10000 globs, not 1497375; narrow the range";
     }
 
     macro_rules! globs {

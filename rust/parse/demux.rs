@@ -1,15 +1,39 @@
 //! Splitting batched script output at `\n@@OX-<nonce>:E:<index>:<status>\n`
-//! marker lines; the stream ends with `\n@@OX-<nonce>:DONE\n`.
+//! marker lines; the stream ends with `\n@@OX-<nonce>:DONE\n`. `<index>` is
+//! decimal digits; `<status>` is an exit status (decimal digits) or `stale`.
 
 use crate::error::{CoreError, Result};
+
+/// How a section ended, as its marker says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// The exit status of the section's commands (`$?`: decimal digits).
+    Exit(i32),
+    /// The word `stale`: an operation's guard did not hold, so its commands did not run.
+    Stale,
+}
+
+impl Status {
+    /// Parses the status field of a marker line; the error says what is wrong.
+    fn parse(field: &[u8]) -> std::result::Result<Status, &'static str> {
+        if field == b"stale" {
+            return Ok(Status::Stale);
+        }
+        if field.is_empty() || !field.iter().all(u8::is_ascii_digit) {
+            return Err("malformed status (expected an exit status or \"stale\")");
+        }
+        // All ASCII digits, so valid UTF-8; only the size can be wrong.
+        std::str::from_utf8(field).unwrap().parse().map(Status::Exit).map_err(|_| "exit status too large")
+    }
+}
 
 /// The output of one section of a batched script.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Section<'a> {
     /// The section index written in the marker.
     pub index: u64,
-    /// The exit code or word (such as `skipped`) written in the marker.
-    pub status: &'a str,
+    /// The status written in the marker.
+    pub status: Status,
     /// Everything the section printed, without the newline the marker adds.
     pub output: &'a [u8],
 }
@@ -57,7 +81,7 @@ pub fn demux<'a>(data: &'a [u8], nonce: &str) -> Result<Demuxed<'a>> {
     Ok(Demuxed { sections, rest: &data[start..], done: false })
 }
 
-fn parse_marker(line: &[u8]) -> Result<(u64, &str)> {
+fn parse_marker(line: &[u8]) -> Result<(u64, Status)> {
     let bad = |why: &str| {
         CoreError::parse("demux", format!("{why} in marker line {:?}", String::from_utf8_lossy(line)))
     };
@@ -68,10 +92,7 @@ fn parse_marker(line: &[u8]) -> Result<(u64, &str)> {
         return Err(bad("malformed section index"));
     }
     let index = std::str::from_utf8(index).unwrap().parse().map_err(|_| bad("section index too large"))?;
-    if status.is_empty() || !status.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(bad("malformed status"));
-    }
-    Ok((index, std::str::from_utf8(status).unwrap()))
+    Ok((index, Status::parse(status).map_err(bad)?))
 }
 
 /// Position of the first `needle` in `haystack`. Scans for `needle[1]`
@@ -114,20 +135,24 @@ fn memchr(byte: u8, haystack: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
-    type Owned = (Vec<(u64, String, Vec<u8>)>, Vec<u8>, bool);
+    type Owned = (Vec<(u64, Status, Vec<u8>)>, Vec<u8>, bool);
 
     fn sections(data: &[u8]) -> Owned {
         let out = demux(data, "N1").unwrap();
-        let s = out.sections.iter().map(|s| (s.index, s.status.to_string(), s.output.to_vec())).collect();
+        let s = out.sections.iter().map(|s| (s.index, s.status, s.output.to_vec())).collect();
         (s, out.rest.to_vec(), out.done)
+    }
+
+    /// `"stale"` or an exit status, as written in a marker.
+    fn st(text: &str) -> Status {
+        Status::parse(text.as_bytes()).unwrap()
     }
 
     macro_rules! splits {
         ($($name:ident: $data:expr => [$(($i:expr, $st:expr, $out:expr)),* $(,)?], $rest:expr, $done:expr;)*) => {$(
             #[test]
             fn $name() {
-                let expected: Vec<(u64, String, Vec<u8>)> =
-                    vec![$(($i, $st.to_string(), $out.to_vec())),*];
+                let expected: Vec<(u64, Status, Vec<u8>)> = vec![$(($i, st($st), $out.to_vec())),*];
                 assert_eq!(sections($data), (expected, $rest.to_vec(), $done));
             }
         )*};
@@ -148,8 +173,9 @@ mod tests {
         only_output: b"abc" => [], b"abc", false;
         two_sections: b"a\n\n@@OX-N1:E:0:0\nb\n@@OX-N1:E:1:3\n\n@@OX-N1:DONE\n"
             => [(0, "0", b"a\n"), (1, "3", b"b")], b"", true;
-        empty_outputs: b"\n@@OX-N1:E:0:0\n\n@@OX-N1:E:1:skipped\n\n@@OX-N1:DONE\n"
-            => [(0, "0", b""), (1, "skipped", b"")], b"", true;
+        empty_outputs: b"\n@@OX-N1:E:0:0\n\n@@OX-N1:E:1:stale\n\n@@OX-N1:DONE\n"
+            => [(0, "0", b""), (1, "stale", b"")], b"", true;
+        large_status: b"\n@@OX-N1:E:7:2147483647\n" => [(7, "2147483647", b"")], b"", false;
         rest_without_done: b"x\n@@OX-N1:E:4:0\npartial" => [(4, "0", b"x")], b"partial", false;
         rest_before_done: b"\n@@OX-N1:E:0:0\ntail\n@@OX-N1:DONE\nnoise" => [(0, "0", b"")], b"tail", true;
         other_nonce: b"\n@@OX-N2:E:0:0\n\n@@OX-N1:E:0:0\n" => [(0, "0", b"\n@@OX-N2:E:0:0\n")], b"", false;
@@ -167,6 +193,11 @@ mod tests {
         empty_index: b"\n@@OX-N1:E::0\n" => "malformed section index";
         no_status: b"\n@@OX-N1:E:1\n" => "missing status";
         bad_status: b"\n@@OX-N1:E:1:a b\n" => "malformed status";
+        word_status: b"\n@@OX-N1:E:1:skipped\n" => "malformed status";
+        negative_status: b"\n@@OX-N1:E:1:-1\n" => "malformed status";
+        empty_status: b"\n@@OX-N1:E:1:\n" => "malformed status";
+        huge_status: b"\n@@OX-N1:E:1:2147483648\n" => "exit status too large";
+        huge_index: b"\n@@OX-N1:E:18446744073709551616:0\n" => "section index too large";
         unknown_kind: b"\n@@OX-N1:Q\n" => "unknown marker kind";
     }
 

@@ -2,8 +2,14 @@
 //!
 //! * [`demux`] splits the output of one batched shell script into the
 //!   output of each section, using marker lines that carry a nonce.
+//!   Each marker's status is parsed into a [`Status`].
+//! * [`split_stat_batch`] splits the output of one `stat` that read many
+//!   paths into what each path's own fact command prints.
 //! * [`parse_stat`], [`parse_hash`] and [`parse_lines`] turn the output of
 //!   one fact command into a value.
+//!
+//! Output that does not have the expected shape is a [`CoreError::Parse`](crate::CoreError::Parse)
+//! (`OutputParseError` in Python), never a panic.
 //!
 //! ```
 //! use oxinfra::parse::{demux, parse_hash};
@@ -17,6 +23,8 @@
 
 mod demux;
 mod facts;
+mod statbatch;
 
-pub use demux::{demux, Demuxed, Section};
+pub use demux::{demux, Demuxed, Section, Status};
 pub use facts::{parse_hash, parse_lines, parse_stat, FileType, Stat, StatResult};
+pub use statbatch::{split_stat_batch, PathStat};

@@ -1,65 +1,41 @@
 //! The `oxinfra._core` extension module: converts Python values to Rust
 //! data, calls the core, and converts the results back.
 
+// pyo3 hands arguments over as owned values (`Vec<String>`, ...), read here without being consumed.
+#![allow(clippy::needless_pass_by_value)]
+
 use crate::error::CoreError;
 use crate::inventory::{self, HostPattern, HostSelector, Layout, LayoutBuilder};
-use crate::parse::{self, StatResult};
+use crate::parse::{self, StatResult, Status};
 use crate::plan;
-use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
+use pyo3::import_exception;
 use pyo3::marker::Ungil;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
-create_exception!(
-    oxinfra._core,
-    HostPatternError,
-    PyValueError,
-    "A host pattern such as ``web[01:03]`` is malformed or expands to too many names."
-);
-create_exception!(
-    oxinfra._core,
-    OrderCycleError,
-    PyValueError,
-    "Operations run in opposite orders on different hosts, so no global order exists."
-);
-create_exception!(
-    oxinfra._core,
-    OutputParseError,
-    PyValueError,
-    "Command output did not have the expected shape."
-);
+// Defined in Python, in oxinfra's one exception hierarchy (python/oxinfra/exceptions.py);
+// that module imports nothing of the core, so importing it from here makes no cycle.
+import_exception!(oxinfra.exceptions, HostPatternError);
+import_exception!(oxinfra.exceptions, OrderCycleError);
+import_exception!(oxinfra.exceptions, OutputParseError);
+import_exception!(oxinfra.exceptions, HostNameError);
+import_exception!(oxinfra.exceptions, InventoryBuildError);
+import_exception!(oxinfra.exceptions, HostSelectionError);
 
-create_exception!(
-    oxinfra._core,
-    HostNameError,
-    PyValueError,
-    "A string is not a hostname, an IP address or ``@connector/target``."
-);
-create_exception!(
-    oxinfra._core,
-    InventoryBuildError,
-    PyValueError,
-    "An inventory entry has a bad host pattern or host name; the message starts with its origin."
-);
-create_exception!(
-    oxinfra._core,
-    HostSelectionError,
-    PyValueError,
-    "A ``--limit`` pattern is malformed, unknown, or selects nothing."
-);
-
+/// The one place a core error becomes a Python exception: one class per kind.
 impl From<CoreError> for PyErr {
     fn from(err: CoreError) -> PyErr {
         let message = err.to_string();
         match err {
             CoreError::HostPattern { .. } => HostPatternError::new_err(message),
             CoreError::OrderCycle { .. } => OrderCycleError::new_err(message),
+            // A key without a label is a bug of the caller, not bad input: a plain ValueError.
+            CoreError::UnknownOperation { .. } => PyValueError::new_err(message),
             CoreError::Parse { .. } => OutputParseError::new_err(message),
             CoreError::HostName { .. } => HostNameError::new_err(message),
             CoreError::Inventory { .. } => InventoryBuildError::new_err(message),
             CoreError::Selection { .. } => HostSelectionError::new_err(message),
-            _ => PyValueError::new_err(message),
         }
     }
 }
@@ -140,9 +116,9 @@ impl InventoryLayout {
         let layout = &self.layout;
         Ok(without_gil(py, || {
             let mut builder = HostSelector::builder();
-            patterns.iter().for_each(|p| {
-                builder.add(p);
-            });
+            for pattern in &patterns {
+                builder.add(pattern);
+            }
             builder.build()?.select(layout)
         })?)
     }
@@ -164,9 +140,26 @@ fn demux<'py>(py: Python<'py>, data: &[u8], nonce: &str) -> PyResult<Bound<'py, 
     let out = without_gil(py, || parse::demux(data, nonce))?;
     let sections = PyList::empty(py);
     for s in out.sections {
-        sections.append((s.index, s.status, PyBytes::new(py, s.output)))?;
+        let status = match s.status {
+            Status::Exit(rc) => Some(rc),
+            Status::Stale => None,
+        };
+        sections.append((s.index, status, PyBytes::new(py, s.output)))?;
     }
     (sections, PyBytes::new(py, out.rest), out.done).into_pyobject(py)
+}
+
+#[pyfunction]
+fn split_stat_batch<'py>(
+    py: Python<'py>,
+    stat: &[u8],
+    links: &[u8],
+    nonce: &str,
+    paths: Vec<Bound<'py, PyBytes>>,
+) -> PyResult<Vec<(Bound<'py, PyBytes>, i32)>> {
+    let paths: Vec<&[u8]> = paths.iter().map(PyBytesMethods::as_bytes).collect();
+    let split = parse::split_stat_batch(stat, links, nonce, &paths)?;
+    Ok(split.into_iter().map(|p| (PyBytes::new(py, &p.stdout), p.rc)).collect())
 }
 
 #[pyfunction]
@@ -203,19 +196,13 @@ fn parse_lines(stdout: &[u8], rc: i64, absent_rc: i64) -> Option<Vec<String>> {
 #[pymodule]
 #[pyo3(name = "_core")]
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    let py = m.py();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add("HostPatternError", py.get_type::<HostPatternError>())?;
-    m.add("OrderCycleError", py.get_type::<OrderCycleError>())?;
-    m.add("OutputParseError", py.get_type::<OutputParseError>())?;
-    m.add("HostNameError", py.get_type::<HostNameError>())?;
-    m.add("InventoryBuildError", py.get_type::<InventoryBuildError>())?;
-    m.add("HostSelectionError", py.get_type::<HostSelectionError>())?;
     m.add_class::<InventoryLayout>()?;
     m.add_function(wrap_pyfunction!(check_host_name, m)?)?;
     m.add_function(wrap_pyfunction!(expand_host_pattern, m)?)?;
     m.add_function(wrap_pyfunction!(order_operations, m)?)?;
     m.add_function(wrap_pyfunction!(demux, m)?)?;
+    m.add_function(wrap_pyfunction!(split_stat_batch, m)?)?;
     m.add_function(wrap_pyfunction!(parse_stat, m)?)?;
     m.add_function(wrap_pyfunction!(parse_hash, m)?)?;
     m.add_function(wrap_pyfunction!(parse_lines, m)?)?;

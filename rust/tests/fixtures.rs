@@ -1,15 +1,108 @@
-//! Runs the fact fixtures `tests/facts/<fact>/<case>.json` of every fact whose
-//! value a Rust parser gives through that parser. pytest reads every case
-//! through the fact class (`tests/test_fact_fixtures.py` documents the format).
+//! Runs the JSON fixtures through the core parsers:
+//!
+//! * `tests/facts/<fact>/<case>.json`: one fact command's output, for every
+//!   fact whose value a Rust parser gives (pytest reads every case through the
+//!   fact class: `tests/test_fact_fixtures.py` documents the format);
+//! * `tests/parse/demux/<case>.json`: marker lines and their statuses;
+//! * `tests/parse/stat_batch/<case>.json`: the output of one batched `stat`.
 //!
 //! A fact class checks the exit status before its parser sees the output, so
 //! [`rust_parser`] pairs each fact with its parser and that status rule (as in
 //! `python/oxinfra/facts/files.py`). Facts parsed in Python are listed in
 //! [`PARSED_IN_PYTHON`]; a fact folder in neither list fails the test.
+//!
+//! A `tests/parse` fixture with `"error"` expects a parse error whose message
+//! contains it; so does a fact fixture whose error the Rust parser raises.
 
-use oxinfra::parse::{parse_hash, parse_lines, parse_stat, StatResult};
+use oxinfra::parse::{demux, parse_hash, parse_lines, parse_stat, split_stat_batch, StatResult, Status};
+use oxinfra::CoreError;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
+
+/// The `*.json` files under `dir` (relative to the crate root), at any depth, sorted.
+fn fixtures(dir: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, files);
+            } else if path.extension().is_some_and(|e| e == "json") {
+                files.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join(dir), &mut files);
+    files.sort();
+    files
+}
+
+fn text<'a>(fixture: &'a Value, key: &str) -> &'a [u8] {
+    fixture[key].as_str().unwrap_or_else(|| panic!("{key} is a string")).as_bytes()
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("fixture output is UTF-8")
+}
+
+fn run_demux(fixture: &Value) -> Result<Value, CoreError> {
+    let out = demux(text(fixture, "data"), fixture["nonce"].as_str().unwrap())?;
+    let sections: Vec<Value> = out
+        .sections
+        .iter()
+        .map(|s| {
+            let status = match s.status {
+                Status::Exit(rc) => json!(rc),
+                Status::Stale => Value::Null,
+            };
+            json!([s.index, status, lossy(s.output)])
+        })
+        .collect();
+    Ok(json!({"sections": sections, "rest": lossy(out.rest), "done": out.done}))
+}
+
+fn run_stat_batch(fixture: &Value) -> Result<Value, CoreError> {
+    let paths: Vec<&[u8]> =
+        fixture["paths"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().as_bytes()).collect();
+    let nonce = fixture["nonce"].as_str().unwrap();
+    let out = split_stat_batch(text(fixture, "stat"), text(fixture, "links"), nonce, &paths)?;
+    Ok(out.iter().map(|p| json!([lossy(&p.stdout), p.rc])).collect())
+}
+
+/// Runs every fixture under `dir`; all failures are reported together.
+fn check(dir: &str, at_least: usize, run: fn(&Value) -> Result<Value, CoreError>) {
+    let files = fixtures(dir);
+    assert!(files.len() >= at_least, "only {} fixtures found in {dir}", files.len());
+    let mut failures = Vec::new();
+    for path in &files {
+        let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let failure = match (run(&fixture), fixture.get("error")) {
+            (Ok(got), None) if got == fixture["expected"] => continue,
+            (Ok(got), None) => format!("expected {}, got {got}", fixture["expected"]),
+            (Ok(got), Some(error)) => format!("expected an error with {error}, got {got}"),
+            (Err(err), Some(error)) if err.to_string().contains(error.as_str().unwrap()) => {
+                if matches!(err, CoreError::Parse { .. }) {
+                    continue;
+                }
+                format!("expected a parse error, got {err:?}")
+            }
+            (Err(err), _) => format!("unexpected error: {err}"),
+        };
+        failures.push(format!("{}: {failure}", path.display()));
+    }
+    assert!(failures.is_empty(), "{} fixtures failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn demux_fixtures() {
+    check("tests/parse/demux", 10, run_demux);
+}
+
+#[test]
+fn stat_batch_fixtures() {
+    check("tests/parse/stat_batch", 25, run_stat_batch);
+}
 
 /// What a fact makes of its command's output.
 #[derive(Debug)]
@@ -124,23 +217,8 @@ fn stdout_bytes(value: &Value) -> Vec<u8> {
     }
 }
 
-fn fixtures() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/facts");
-    let mut files = Vec::new();
-    for fact in std::fs::read_dir(&root).expect("tests/facts exists") {
-        for case in std::fs::read_dir(fact.unwrap().path()).unwrap() {
-            let path = case.unwrap().path();
-            if path.extension().is_some_and(|e| e == "json") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
 /// Why the case does not hold, or `None`.
-fn check(parser: Parser, fixture: &Value) -> Option<String> {
+fn check_fact(parser: Parser, fixture: &Value) -> Option<String> {
     let stdout = stdout_bytes(&fixture["stdout"]);
     let rc = fixture["rc"].as_i64().expect("rc is an integer");
     match (parser(&stdout, rc), fixture.get("value"), fixture["error"].as_str()) {
@@ -155,7 +233,7 @@ fn check(parser: Parser, fixture: &Value) -> Option<String> {
 fn fact_fixtures() {
     let mut failures = Vec::new();
     let mut ran = 0;
-    for path in fixtures() {
+    for path in fixtures("tests/facts") {
         let fact = path.parent().unwrap().file_name().unwrap().to_str().unwrap();
         let Some(parser) = rust_parser(fact) else {
             assert!(
@@ -170,7 +248,7 @@ fn fact_fixtures() {
             continue; // the fact refused its arguments: nothing ran, nothing to parse
         }
         ran += 1;
-        if let Some(why) = check(parser, &fixture) {
+        if let Some(why) = check_fact(parser, &fixture) {
             failures.push(format!("{}: {why}", path.display()));
         }
     }

@@ -107,7 +107,7 @@ class HostRun:
         first, self.first_script = self.first_script, False
         return ScriptBuilder(self.nonce, first=first)
 
-    async def round_trip(self, builder: ScriptBuilder) -> tuple[dict[int, tuple[str, bytes]], dict[int, bytes]]:
+    async def round_trip(self, builder: ScriptBuilder) -> tuple[dict[int, tuple[int | None, bytes]], dict[int, bytes]]:
         script = builder.build()
         out, err = await self.shell.run(script, done_marker(self.nonce))
         sections, _, _ = _core.demux(out, self.nonce)
@@ -150,7 +150,7 @@ class HostRun:
         found = builder.fact_results({i: (status, data) for i, status, data in listed})
         return tuple([(stdout, rc) for _, stdout, rc in found]), found, builder, listed
 
-    def _store(self, builder: ScriptBuilder, sections: dict[int, tuple[str, bytes]],
+    def _store(self, builder: ScriptBuilder, sections: dict[int, tuple[int | None, bytes]],
                errors: dict[int, bytes] | None = None) -> None:
         stderr = builder.fact_errors(errors) if errors else {}
         for request, stdout, rc in builder.fact_results(sections):
@@ -223,6 +223,8 @@ class HostRun:
                 _emit(self.sink, {"event": "unreachable", "host": self.host.name, "error": str(exc)})
                 return self.result
             _emit(self.sink, {"event": "connected", "host": self.host.name})
+            for notice in getattr(conn, "notices", ()):
+                _emit(self.sink, {"event": "notice", "host": self.host.name, "message": notice})
             first = [r for op in self.ops for r in op.first_facts]
             shared = [op.shared for op in self.ops]
             if self.dry and self.memo is not None and shared and None not in shared:
@@ -238,21 +240,42 @@ class HostRun:
             stopped = any(op.meta.status == "failed" and not op.globals.ignore_errors for op in self.ops)
             self.result.status = "failed" if stopped else "success"
         except ConnectError as exc:
+            # Lost mid-run: the host is unreachable at the operation it was at; what had
+            # no outcome yet did not run (as far as anyone can tell from here).
+            at = self._at_operation()
             self.result.status = "unreachable"
-            self.result.error = str(exc)
-            _emit(self.sink, {"event": "unreachable", "host": self.host.name, "error": str(exc)})
+            # The host's shell may still run what it had been sent (a script is sent whole):
+            # the operations after ``at`` have no known outcome, reported as not run.
+            self.result.error = str(exc) + (f" (at {at}; the rest of what had been sent may have run)" if at else "")
+            self._not_run(0)
+            _emit(self.sink, {"event": "unreachable", "host": self.host.name, "error": self.result.error})
         except OxinfraError as exc:
             self.result.status = "error"
             self.result.error = str(exc)
+        except Exception as exc:  # a bug must not take the other hosts down with this one
+            self.result.status = "error"
+            self.result.error = f"{self.host.name}: internal error: {type(exc).__name__}: {exc}"
         finally:
             if self.shell is not None:
                 self.result.round_trips = self.shell.round_trips
             if conn is not None:
                 with self.result.timings.phase("disconnect"):
-                    await conn.close()
+                    try:
+                        await conn.close()
+                    except Exception:  # closing a lost connection: nothing left to do
+                        pass
             self.result.seconds = time.perf_counter() - started
             _emit(self.sink, {"event": "host_done", "host": self.host.name, **self.result.summary()})
         return self.result
+
+    def _at_operation(self) -> str:
+        """The first operation of this host with no outcome yet (what a lost connection
+        interrupted), as ``name (file:line)``."""
+        reported = {record["index"] for record in self.result.ops}
+        for op in self.ops:
+            if op.index not in reported:
+                return f"{op.name} ({op.label})"
+        return ""
 
     async def _plan(self, op: OpCall, guard: bool) -> OpPlan:
         """Plan an operation, gathering facts it reads that were not foreseen (a round trip each)."""
@@ -381,9 +404,16 @@ class HostRun:
             on_stale = f"__ox_f{plan.op.index}" if guards else ""
             builder.add_operation(plan, text, guards, plan.op.globals.ignore_errors, on_stale)
         builder.add_after(self.planner.missing(missing))
+        lost: ConnectError | None = None
         if builder.sections:
             with self.result.timings.phase("execute"):
-                sections, errors = await self.round_trip(builder)
+                try:
+                    sections, errors = await self.round_trip(builder)
+                except ConnectError as exc:
+                    # Report what finished before the connection went; raise at the first
+                    # operation without an outcome (the one it was at).
+                    lost = exc
+                    sections, errors = self._partial_sections(exc), {}
         else:
             sections, errors = {}, {}
         index_of = {id(owner): k for k, owner in enumerate(builder.sections)}
@@ -401,26 +431,40 @@ class HostRun:
             if k is None:  # nothing to run and nothing to check: unchanged, if execution got here
                 self.report(plan, op, "changed" if plan.changes else "unchanged")
                 continue
-            if k not in sections:  # an earlier block stopped the script
+            if k not in sections:  # an earlier block stopped the script (or the connection went)
+                if lost is not None:
+                    raise lost
                 return None
-            status, stdout = sections[k]
+            rc, stdout = sections[k]
             stderr = errors.get(k, b"")
-            if status == "stale":
+            if rc is None:  # stale
                 # What this operation assumed changed under it: the script has re-read the
                 # facts from here on (the refetch chain); plan again from this operation.
                 self.planner.invalidate()
                 self.planner.rewind_dirs(op.index)
                 self._store(builder, sections, errors)
                 return op.index
-            rc = int(status)
             if rc != 0:
                 self.report(plan, op, "failed", stdout, stderr, error=f"exit code {rc}")
                 if not op.globals.ignore_errors:
                     return None
                 continue
             self.report(plan, op, "changed" if plan.changes else "unchanged", stdout, stderr)
+        if lost is not None:
+            raise lost
         self._store(builder, sections, errors)
         return segment[-1].op.index + 1
+
+    def _partial_sections(self, exc: ConnectError) -> dict[int, tuple[str, bytes]]:
+        """The complete sections of what a round trip printed before its connection was lost."""
+        partial = getattr(exc, "partial", b"")
+        if not partial:
+            return {}
+        try:
+            listed, _, _ = _core.demux(partial, self.nonce)
+        except Exception:  # a torn section: nothing can be told from it
+            return {}
+        return {i: (status, data) for i, status, data in listed}
 
     def _refetch_plan(self, start: int) -> list[tuple[int, list[FactRequest]]]:
         """For each operation from ``start``: the facts whose last reader it is."""
@@ -444,9 +488,10 @@ class HostRun:
                         builder = self.builder()
                         builder.add_operation(plan, render_commands(pending, op.globals, self.nonce), [], False)
                         sections, errors = await self.round_trip(builder)
-                        status, out = sections.get(0, ("1", b""))
-                        if status != "0":
-                            self.report(plan, op, "failed", out, errors.get(0, b""), error=f"exit code {status}")
+                        rc, out = sections.get(0, (1, b""))
+                        if rc != 0:
+                            error = "stale" if rc is None else f"exit code {rc}"
+                            self.report(plan, op, "failed", out, errors.get(0, b""), error=error)
                             return
                         pending = []
                     if item is not None:

@@ -20,7 +20,7 @@ from oxinfra.api.context import current_run_memo, scope
 from oxinfra.api.facts import FactFailed, FactMissing, FactRequest
 from oxinfra.connectors.base import ConnectSettings
 from oxinfra.connectors.registry import CONNECTORS, connect
-from oxinfra.exceptions import ConnectError, DeployError, OxinfraError
+from oxinfra.exceptions import ConnectError, DeployError, OutputParseError, OxinfraError
 from oxinfra.inventory import Inventory
 
 __all__ = [
@@ -143,10 +143,7 @@ def order_sequences(sequences: list[tuple[Any, ...]], labels: dict[Any, str]) ->
                 names.append(labels[key])
             row.append(k)
         numbered.append(row)
-    try:
-        order = _core.order_operations(numbered, names)
-    except ValueError as exc:
-        raise DeployError(str(exc)) from None
+    order = _core.order_operations(numbered, names)  # OrderCycleError, a DeployError
     return [names[k] for k in order]
 
 
@@ -215,6 +212,11 @@ async def prepare(inventory: Inventory, files: list[DeployFile], on_event: Event
                 result.status, result.error = "failed", f"{host.name}: {exc}"
                 prepared.results[host.name] = result
                 _emit(on_event, {"event": "host_failed", "host": host.name, "error": result.error})
+            except OutputParseError as exc:  # what this host printed is malformed: it fails alone
+                result = HostResult(host.name)
+                result.status, result.error = "error", str(exc)
+                prepared.results[host.name] = result
+                _emit(on_event, {"event": "host_done", "host": host.name, **result.summary()})
 
         try:
             with gc_paused():

@@ -21,7 +21,7 @@ from oxinfra.api.context import scope
 from oxinfra.api.effects import PlanContext
 from oxinfra._engine.script import privileged_result
 from oxinfra.api.facts import FactFailed, FactMissing, FactRequest, fact_failure
-from oxinfra.exceptions import OperationError, OxinfraError
+from oxinfra.exceptions import OperationError, OutputParseError, OxinfraError
 
 __all__ = ["FactEntry", "OpPlan", "HostPlanner"]
 
@@ -118,6 +118,8 @@ class HostPlanner:
                 return
         try:
             value = request.fact.parse(out, status)
+        except OutputParseError as exc:  # malformed output: the host's result says which host
+            raise OutputParseError(f"fact {request.cls.name}: {exc}") from None
         except FactFailed as exc:
             error = fact_failure(request.cls.name, exc.rc, stderr, exc.detail)
         except OxinfraError as exc:

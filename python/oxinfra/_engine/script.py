@@ -21,8 +21,10 @@ import secrets
 from functools import lru_cache
 from typing import Any, Iterable
 
+from oxinfra import _core
 from oxinfra.api.arguments import GlobalArgs
 from oxinfra.api.commands import FileUpload
+from oxinfra.exceptions import OutputParseError
 from oxinfra.quoting import QuotingError, quote
 
 __all__ = ["new_nonce", "prelude", "ScriptBuilder", "wrap_privilege", "render_commands"]
@@ -224,38 +226,14 @@ class StatBatch:
         copy.index, copy.link_index, copy.paths = self.index, self.link_index, self.paths
         return copy
 
-    def split(self, sections: dict[int, tuple[str, bytes]]) -> list[tuple[Any, bytes, int]]:
+    def split(self, sections: dict[int, tuple[int | None, bytes]]) -> list[tuple[Any, bytes, int]]:
+        """Each request with what its own command would have printed, and its exit status.
+        Raises OutputParseError (naming what is malformed) for output of another shape."""
         if self.index not in sections:
             return []
-        records: dict[bytes, bytes] = {}
-        for line in sections[self.index][1].split(b"\n"):
-            parts = line.rsplit(b"|", 8)
-            if len(parts) == 9:
-                records[parts[0]] = b"|".join(parts[1:]) + b"\n"
-        # Links: "\n@@L-<nonce>-<i>\n" + what readlink printed + "\n@@R-<nonce>-<rc>\n".
-        targets: dict[bytes, tuple[bytes, int]] = {}
-        data = sections.get(self.link_index, ("0", b""))[1]
-        start_tag = f"\n@@L-{self.nonce}-".encode()
-        end_tag = f"\n@@R-{self.nonce}-".encode()
-        at = data.find(start_tag)
-        while at != -1:
-            line_end = data.index(b"\n", at + len(start_tag))
-            i = int(data[at + len(start_tag):line_end])
-            close = data.index(end_tag, line_end)
-            rc_end = data.index(b"\n", close + len(end_tag))
-            rc = data[close + len(end_tag):rc_end]
-            targets[self.paths[i]] = (data[line_end + 1:close], int(rc) if rc.isdigit() else 1)
-            at = data.find(start_tag, rc_end)
-        out = []
-        for request in self.requests:
-            path = request.kwargs["path"].encode("utf-8", "surrogateescape")
-            record = records.get(path)
-            if record is None:
-                out.append((request, b"", 1))
-                continue
-            target, rc = targets.get(path, (b"", 0))
-            out.append((request, record + target, rc))
-        return out
+        links = sections.get(self.link_index, (0, b""))[1]
+        found = dict(zip(self.paths, _core.split_stat_batch(sections[self.index][1], links, self.nonce, self.paths)))
+        return [(r, *found[r.kwargs["path"].encode("utf-8", "surrogateescape")]) for r in self.requests]
 
 
 def _batchable(request: Any) -> bool:
@@ -394,15 +372,18 @@ class ScriptBuilder:
         if requests:
             self.parts.append(f'if [ -z "$__ox_s" ]; then\n{self._fact_lines(requests)}fi\n')
 
-    def fact_results(self, sections: dict[int, tuple[str, bytes]]) -> list[tuple[Any, bytes, int]]:
-        """(request, stdout, exit status) of every fact this script read and got back."""
+    def fact_results(self, sections: dict[int, tuple[int | None, bytes]]) -> list[tuple[Any, bytes, int]]:
+        """(request, stdout, exit status) of every fact this script read and got back
+        (``sections`` as ``_core.demux`` gives them: a status is an int, None for stale)."""
         out: list[tuple[Any, bytes, int]] = []
         for index, owner in enumerate(self.sections):
             if isinstance(owner, StatBatch):
                 out.extend(owner.split(sections))
             elif hasattr(owner, "fact") and index in sections:
                 status, data = sections[index]
-                out.append((owner, data, int(status) if status.lstrip("-").isdigit() else 1))
+                if status is None:
+                    raise OutputParseError(f"the section of fact {owner.cls.name} ended as stale; facts end with an exit status")
+                out.append((owner, data, status))
         return out
 
     def fact_errors(self, err_sections: dict[int, bytes]) -> dict[Any, bytes]:

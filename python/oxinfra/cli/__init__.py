@@ -90,10 +90,14 @@ _SHARDS = _ShardsType()
                    "20,000 hosts, at most one per CPU (1 below 40,000 hosts on 2 CPUs). Also from OXINFRA_SHARDS.")
 @click.option("--report", "report_path", metavar="FILE.json", default=None,
               help="Write per-phase and per-host timings and round trips to FILE.json.")
+@click.option("--ssh-config", "ssh_config", metavar="FILE", default=None, envvar="OXINFRA_SSH_CONFIG",
+              type=click.Path(exists=True, dir_okay=False),
+              help="OpenSSH client config for hosts without ssh_config_file data (default: ~/.ssh/config). "
+                   "Also from OXINFRA_SSH_CONFIG.")
 @click.version_option(version=_version(), prog_name="oxinfra", message="%(prog)s %(version)s")
 def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: tuple[str, ...],
          group_data: tuple[str, ...], parallel: int | None, data: tuple[str, ...], verbose: int,
-         as_json: bool, shards: int | None, report_path: str | None) -> None:
+         as_json: bool, shards: int | None, report_path: str | None, ssh_config: str | None) -> None:
     """Run DEPLOY.py files (or `exec -- COMMAND`) against INVENTORY; `debug-inventory` shows
     the hosts, groups and data instead.
 
@@ -103,6 +107,8 @@ def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: 
     from oxinfra.exceptions import OxinfraError
 
     renderer = Renderer(as_json=as_json, verbose=verbose)
+    if ssh_config:  # read by every run's connection settings, shard workers included
+        os.environ["OXINFRA_SSH_CONFIG"] = os.path.abspath(ssh_config)
     try:
         code = _run(inventory, targets, dry, yes, limit, group_data, parallel, _parse_data(data), renderer,
                     report_path, shards)

@@ -62,6 +62,8 @@ class Renderer:
             click.echo(click.style(f"--> {what}: {len(event['operations'])} operations on {event['hosts']} hosts", bold=True))
         elif kind == "unreachable":
             click.echo(click.style(f"[{event['host']}] unreachable: {event['error']}", fg="red"))
+        elif kind == "notice":
+            click.echo(click.style(f"[{event['host']}] {event['message']}", fg="yellow"))
         elif kind == "host_failed":
             click.echo(click.style(f"[{event['host']}] failed: {event['error']}", fg="red"))
         elif kind == "operation":

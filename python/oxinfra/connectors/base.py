@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any, Protocol
 
 from oxinfra.exceptions import ConnectError
@@ -38,20 +39,31 @@ class Shell:
             await drain()
 
     async def run(self, script: bytes, done: bytes, timeout: float | None = None) -> tuple[bytes, bytes]:
+        """One round trip. Any failure of the transport (the connection lost, the channel
+        closed, the shell gone, no answer in time) is a :class:`ConnectError` of this host."""
         self.round_trips += 1
-        self._stdin.write(script)
-        await self._drain()
+        out_chunks: list[bytes] = []
         try:
+            self._stdin.write(script)
+            await self._drain()
             out, err = await asyncio.wait_for(
-                asyncio.gather(self._read_until(self._stdout, done), self._read_until(self._stderr, done)),
+                asyncio.gather(self._read_until(self._stdout, done, out_chunks),
+                               self._read_until(self._stderr, done, [])),
                 timeout,
             )
+        except ConnectError as exc:
+            error = exc
         except asyncio.TimeoutError:
-            raise ConnectError(f"{self.name}: no answer within {timeout:g} s") from None
-        return out, err
+            error = ConnectError(f"{self.name}: no answer within {timeout:g} s")
+        except Exception as exc:  # the transport's own errors (asyncssh, OS): this host only
+            reason = str(exc) or type(exc).__name__
+            error = ConnectError(f"{self.name}: connection lost: {reason}")
+        else:
+            return out, err
+        error.partial = b"".join(out_chunks)  # type: ignore[attr-defined]  # what came before
+        raise error
 
-    async def _read_until(self, stream: Any, done: bytes) -> bytes:
-        chunks: list[bytes] = []
+    async def _read_until(self, stream: Any, done: bytes, chunks: list[bytes]) -> bytes:
         tail = b""
         while True:
             chunk = await stream.read(1 << 16)
@@ -97,3 +109,6 @@ class ConnectSettings:
     def __init__(self, connect_limit: int | None = None) -> None:
         self.connect_slots = asyncio.Semaphore(connect_limit or self.DEFAULT_CONNECT_LIMIT)
         self.cache: dict[Any, Any] = {}
+        #: An OpenSSH client config for hosts without ``ssh_config_file`` data (``--ssh-config``;
+        #: None: ``~/.ssh/config`` when there is one).
+        self.ssh_config: str | None = os.environ.get("OXINFRA_SSH_CONFIG") or None

@@ -1,24 +1,41 @@
 """SSH through asyncssh: one connection and one exec channel (a persistent ``sh``) per host.
 
+It behaves as ``ssh`` does on the same machine: the OpenSSH client config (``~/.ssh/config``,
+or ``ssh_config_file`` host data, or ``--ssh-config``) gives ``HostName``, ``User``, ``Port``,
+``IdentityFile``, ``IdentitiesOnly``, ``ProxyJump``, ``ServerAliveInterval``,
+``UserKnownHostsFile`` and ``StrictHostKeyChecking`` for the host's name, and host data wins
+over the file as ``-o`` does. No user anywhere: the local user name; the agent is used when
+``SSH_AUTH_SOCK`` is set.
+
 Host data read here (pyinfra's names): ``ssh_hostname``, ``ssh_user``, ``ssh_port``,
 ``ssh_key``, ``ssh_key_password``, ``ssh_password``, ``ssh_known_hosts_file``,
-``ssh_strict_host_key_checking`` (``accept-new`` by default, ``yes``, or ``no``),
-``ssh_connect_timeout``. Errors of asyncssh and the OS become :class:`ConnectError` here
+``ssh_strict_host_key_checking`` (``accept-new`` by default, ``yes``, ``no``/``off``),
+``ssh_connect_timeout``, ``ssh_proxy_jump``, ``ssh_config_file``. Each is checked before the
+host is contacted; a bad value fails that host alone, naming the key.
+
+Host keys as OpenSSH checks them: ``@revoked`` keys are refused, ``@cert-authority`` lines
+trusted; under ``accept-new`` a host seen for the first time has its key appended to the
+known hosts file (and the run says so), a host whose key CHANGED is refused, naming the
+known hosts lines to fix. Errors of asyncssh and the OS become :class:`ConnectError` here
 and nowhere else.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import os
 from typing import Any
 
 import asyncssh
+from asyncssh.config import SSHClientConfig
 
 from oxinfra.connectors.base import Connection, ConnectSettings, Shell
 from oxinfra.exceptions import ConnectError
 
-__all__ = ["SSHConnection", "PREFERRED_CIPHERS"]
+__all__ = ["SSHConnection", "PREFERRED_CIPHERS", "ssh_options"]
 
 
 #: Ciphers offered first: AES-GCM runs on the CPU's AES instructions on both ends and costs
@@ -28,6 +45,169 @@ PREFERRED_CIPHERS = (
     "aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com",
     "aes128-ctr", "aes192-ctr", "aes256-ctr",
 )
+
+#: Keepalive unless the config says otherwise: a host that stops answering (paused, cut
+#: off) is unreachable after about 45 s instead of hanging the run.
+KEEPALIVE_INTERVAL = 15
+KEEPALIVE_COUNT_MAX = 3
+
+_STRICT = {"yes": "yes", "no": "no", "off": "no", "accept-new": "accept-new"}
+
+
+class _ClientConfig(SSHClientConfig):
+    """asyncssh's reader of OpenSSH client configs, also keeping ``StrictHostKeyChecking``
+    (asyncssh has no use for it, oxinfra checks host keys itself)."""
+
+    _handlers = {
+        **SSHClientConfig._handlers,
+        "stricthostkeychecking": ("StrictHostKeyChecking", SSHClientConfig._set_string),
+    }
+
+
+def _fail(host: Any, key: str, value: Any, want: str) -> ConnectError:
+    return ConnectError(f"{host.name}: host data {key}={value!r} is not valid: {want}")
+
+
+def _port(host: Any, key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
+        raise _fail(host, key, value, "a port number from 1 to 65535")
+    port = int(value)
+    if not 1 <= port <= 65535:
+        raise _fail(host, key, value, "a port number from 1 to 65535")
+    return port
+
+
+def _seconds(host: Any, key: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if isinstance(value, bool) or not 0 < number < 1e6:
+        raise _fail(host, key, value, "a number of seconds above 0")
+    return number
+
+
+def _strict(host: Any, key: str, value: Any) -> str:
+    mode = _STRICT.get(value) if isinstance(value, str) else None
+    if mode is None:
+        raise _fail(host, key, value, "yes, no, accept-new or off")
+    return mode
+
+
+def _text(host: Any, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value or "\x00" in value:
+        raise _fail(host, key, value, "a non-empty string")
+    return value
+
+
+class _Plan:
+    """Everything needed to connect one host, from its data and the config file."""
+
+    __slots__ = ("connect_to", "address", "port", "kwargs", "known_path", "mode")
+
+    def __init__(self, connect_to: str, address: str, port: int, kwargs: dict[str, Any], known_path: str,
+                 mode: str) -> None:
+        #: The name given to asyncssh, which applies the config's Host blocks to it.
+        self.connect_to = connect_to
+        #: Where that leads (HostName): what known hosts and messages name.
+        self.address = address
+        self.port = port
+        self.kwargs = kwargs
+        self.known_path = known_path
+        self.mode = mode
+
+
+def _config_paths(data: Any, settings: ConnectSettings, host: Any) -> list[str]:
+    path = data.get("ssh_config_file")
+    if path is not None:
+        path = os.path.expanduser(_text(host, "ssh_config_file", path))
+        if not os.access(path, os.R_OK):
+            raise ConnectError(f"{host.name}: cannot read SSH config file {path} (host data ssh_config_file)")
+        return [path]
+    path = getattr(settings, "ssh_config", None)
+    if path:
+        return [os.path.expanduser(path)]
+    default = os.path.expanduser("~/.ssh/config")
+    return [default] if os.access(default, os.R_OK) else []
+
+
+def _read_config(settings: ConnectSettings, paths: list[str], host_name: str, user: str, port: Any) -> Any:
+    cache = settings.cache
+    key = ("ssh config", tuple(paths), host_name, user, port)
+    found = cache.get(key)
+    if found is None:
+        try:
+            found = cache[key] = _ClientConfig.load(None, paths, False, False, False, _local_user(), user,
+                                                    host_name, port)
+        except (OSError, asyncssh.ConfigParseError) as exc:
+            raise ConnectError(f"cannot read SSH config {', '.join(paths)}: {exc}") from None
+    return found
+
+
+def _local_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name for this uid: what ssh says too
+        return str(os.getuid())
+
+
+def ssh_options(host: Any, settings: ConnectSettings) -> _Plan:
+    """Check the host's SSH data and work out how to connect (no network)."""
+    data = host.data
+    name = host.target
+    user = data.get("ssh_user")
+    if user is not None:
+        user = _text(host, "ssh_user", user)
+    port = data.get("ssh_port")
+    if port is not None:
+        port = _port(host, "ssh_port", port)
+    paths = _config_paths(data, settings, host)
+    config = _read_config(settings, paths, name, user or "", port or ()) if paths else None
+
+    def conf(option: str, default: Any = None) -> Any:
+        return config.get(option, default) if config is not None else default
+
+    address = data.get("ssh_hostname")
+    if address is not None:
+        connect_to = address = _text(host, "ssh_hostname", address)
+    else:
+        connect_to, address = name, conf("Hostname", name)
+    port = port or conf("Port") or 22
+    kwargs: dict[str, Any] = {"encryption_algs": list(PREFERRED_CIPHERS), "config": paths or None}
+    if data.get("ssh_port") is not None:
+        kwargs["port"] = port
+    if user is not None:
+        kwargs["username"] = user
+    timeout = data.get("ssh_connect_timeout")
+    kwargs["connect_timeout"] = _seconds(host, "ssh_connect_timeout", timeout) if timeout is not None \
+        else conf("ConnectTimeout", 10)
+    if conf("ServerAliveInterval") is None:
+        kwargs["keepalive_interval"] = KEEPALIVE_INTERVAL
+        kwargs["keepalive_count_max"] = KEEPALIVE_COUNT_MAX
+    key_path = data.get("ssh_key")
+    if key_path is not None:
+        key_path = _text(host, "ssh_key", key_path)
+        kwargs["client_keys"] = [_client_key(settings, key_path, data.get("ssh_key_password"))]
+    password = data.get("ssh_password")
+    if password:
+        kwargs["password"] = password
+    jump = data.get("ssh_proxy_jump")
+    if jump is not None:
+        kwargs["tunnel"] = _text(host, "ssh_proxy_jump", jump)
+    known = data.get("ssh_known_hosts_file")
+    if known is not None:
+        known_path = _text(host, "ssh_known_hosts_file", known)
+    else:
+        files = conf("UserKnownHostsFile") or ["~/.ssh/known_hosts"]
+        known_path = files[0]
+    strict = data.get("ssh_strict_host_key_checking")
+    if strict is None:
+        mode = _strict(host, "StrictHostKeyChecking (ssh config)", conf("StrictHostKeyChecking", "accept-new"))
+    else:
+        mode = _strict(host, "ssh_strict_host_key_checking", strict)
+    return _Plan(connect_to, address, port, kwargs, os.path.expanduser(known_path), mode)
 
 
 def _known_hosts(settings: ConnectSettings, path: str) -> Any:
@@ -54,12 +234,27 @@ def _client_key(settings: ConnectSettings, path: str, passphrase: str | None) ->
     return cache[key]
 
 
-def _strict_mode(value: Any) -> str:
-    if value in (False, "no", "off", "false"):
-        return "no"
-    if value in (True, "yes", "on", "true"):
-        return "yes"
-    return "accept-new"
+class _HostKeys(asyncssh.SSHClient):
+    """Asked by asyncssh about a host key that known hosts does not trust: a ``@revoked``
+    key is refused (and said so); under ``accept-new`` a host with no key in known hosts at
+    all is trusted on first contact (its key remembered); a host that HAS known keys, none
+    of them this one, is refused (its key changed)."""
+
+    def __init__(self, accept_new: bool, first_contact: bool, revoked: list[Any]) -> None:
+        self.accept_new = accept_new
+        self.first_contact = first_contact
+        self.revoked_keys = revoked
+        self.revoked = False
+        self.accepted: Any = None
+
+    def validate_host_public_key(self, host: str, addr: str, port: int, key: Any) -> bool:
+        if key in self.revoked_keys:
+            self.revoked = True
+            return False
+        if self.accept_new and self.first_contact:
+            self.accepted = key
+            return True
+        return False
 
 
 class SSHConnection(Connection):
@@ -67,57 +262,48 @@ class SSHConnection(Connection):
         self.conn = conn
         self.name = name
         self.process: Any = None
+        #: What the run should tell the operator about this connection (a key accepted).
+        self.notices: list[str] = []
 
     @classmethod
     async def open(cls, host: Any, settings: ConnectSettings | None) -> "SSHConnection":
         settings = settings or ConnectSettings()
-        data = host.data
-        address = data.get("ssh_hostname") or host.target
-        port = int(data.get("ssh_port") or 22)
-        kwargs: dict[str, Any] = {
-            "port": port,
-            "username": data.get("ssh_user") or None,
-            "connect_timeout": data.get("ssh_connect_timeout", 10),
-            "config": None,
-            "encryption_algs": list(PREFERRED_CIPHERS),
-        }
-        key_path = data.get("ssh_key")
-        if key_path:
-            kwargs["client_keys"] = [_client_key(settings, key_path, data.get("ssh_key_password"))]
-        password = data.get("ssh_password")
-        if password:
-            kwargs["password"] = password
-        known_path = os.path.expanduser(data.get("ssh_known_hosts_file") or "~/.ssh/known_hosts")
-        mode = _strict_mode(data.get("ssh_strict_host_key_checking", "accept-new"))
-        known = _known_hosts(settings, known_path) if mode != "no" else None
-        learn = False
-        if mode == "no":
+        plan = ssh_options(host, settings)
+        kwargs = dict(plan.kwargs)
+        address, port, known_path = plan.address, plan.port, plan.known_path
+        known = _known_hosts(settings, known_path) if plan.mode != "no" else None
+        client: _HostKeys | None = None
+        if plan.mode == "no":
             kwargs["known_hosts"] = None
-        elif mode == "yes":
-            if known is None:
-                raise ConnectError(f"{host.name}: no known hosts file at {known_path} (strict host key checking)")
-            kwargs["known_hosts"] = known
+        elif plan.mode == "yes" and known is None:
+            raise ConnectError(f"{host.name}: no known hosts file at {known_path} (strict host key checking)")
         else:
-            matched = known is not None and bool(known.match(address, "", port)[0])
-            if matched:
-                kwargs["known_hosts"] = known
-            else:
-                kwargs["known_hosts"] = None
-                learn = True
+            kwargs["known_hosts"] = known if known is not None else ([], [], [])
+            trusted, cas, revoked = _known_for(known, address, port)
+            client = _HostKeys(plan.mode == "accept-new", not trusted and not cas, revoked)
+            kwargs["client_factory"] = lambda: client
         try:
-            conn = await asyncssh.connect(address, **kwargs)
+            conn = await asyncssh.connect(plan.connect_to, **kwargs)
         except asyncssh.PermissionDenied:
-            raise ConnectError(f"{host.name}: authentication failed for user {kwargs['username'] or '(default)'}") from None
+            user = kwargs.get("username") or "(from ssh config or the local user)"
+            raise ConnectError(f"{host.name}: authentication failed for user {user}") from None
         except asyncssh.HostKeyNotVerifiable as exc:
-            raise ConnectError(f"{host.name}: host key not verifiable ({exc.reason}); check {known_path}") from None
+            reason = "revoked" if client is not None and client.revoked else str(exc.reason)
+            raise ConnectError(_host_key_error(host.name, reason, known_path, address, port)) from None
         except asyncssh.DisconnectError as exc:
             raise ConnectError(f"{host.name}: disconnected: {exc.reason}") from None
+        except asyncssh.Error as exc:
+            raise ConnectError(f"{host.name}: SSH error: {exc}") from None
         except (OSError, asyncio.TimeoutError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             raise ConnectError(f"{host.name}: cannot connect to {address}:{port}: {reason}") from None
-        if learn:
-            _remember_host_key(conn, known_path, address, port)
-        return cls(conn, host.name)
+        connection = cls(conn, host.name)
+        if client is not None and client.accepted is not None:
+            _remember_host_key(client.accepted, known_path, address, port)
+            settings.cache.pop(("ssh known hosts", known_path), None)
+            fingerprint = client.accepted.get_fingerprint()
+            connection.notices.append(f"first contact: accepted host key {fingerprint} into {known_path}")
+        return connection
 
     async def open_shell(self) -> Shell:
         try:
@@ -141,15 +327,69 @@ class SSHConnection(Connection):
             pass
 
 
-def _remember_host_key(conn: Any, path: str, address: str, port: int) -> None:
-    """accept-new: append the key of a host seen for the first time to the known hosts file."""
-    key = conn.get_server_host_key()
-    if key is None:
-        return
+def _known_for(known: Any, address: str, port: int) -> tuple[list[Any], list[Any], list[Any]]:
+    """The trusted host keys, CA keys and revoked keys known hosts has for this host.
+
+    Revoked keys are collected for the host with its port AND without it: asyncssh's
+    ``match`` drops a port-specific ``@revoked`` line when that port has no trusted key
+    (it then looks the host up without the port), which would let ``accept-new`` trust a
+    revoked key as a first contact."""
+    if known is None:
+        return [], [], []
+    found = known.match(address, "", port)
+    revoked = list(found[2])
+    exact = getattr(known, "_match", None)
+    if exact is not None and port:
+        revoked += [k for k in exact(address, "", port)[2] if k not in revoked]
+    return list(found[0]), list(found[1]), revoked
+
+
+def _host_key_error(name: str, reason: str, path: str, address: str, port: int) -> str:
+    if "revoked" in reason.lower():
+        return f"{name}: the host key of {address} is marked @revoked in {path}: refused"
+    lines = _matching_lines(path, address, port)
+    where = f" (line {', '.join(map(str, lines))})" if lines else ""
+    return (f"{name}: the host key of {address} does not match {path}{where}: it changed, or this is "
+            f"another host; if the change is expected, remove that line (ssh-keygen -R "
+            f"{address if port == 22 else f'[{address}]:{port}'} -f {path})")
+
+
+def _matching_lines(path: str, address: str, port: int) -> list[int]:
+    """Line numbers of ``path`` whose host patterns name this host (plain or hashed)."""
+    name = address if port == 22 else f"[{address}]:{port}"
+    out = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for number, line in enumerate(handle, 1):
+                fields = line.split()
+                if fields and fields[0].startswith("@"):
+                    fields = fields[1:]
+                if fields and _names_host(fields[0], name):
+                    out.append(number)
+    except OSError:
+        return []
+    return out
+
+
+def _names_host(patterns: str, name: str) -> bool:
+    if patterns.startswith("|1|"):
+        try:
+            salt, digest = (base64.b64decode(p) for p in patterns[3:].split("|", 1))
+        except (ValueError, TypeError):
+            return False
+        return hmac.compare_digest(hmac.new(salt, name.encode(), hashlib.sha1).digest(), digest)
+    return name in patterns.split(",")
+
+
+def _remember_host_key(key: Any, path: str, address: str, port: int) -> None:
+    """accept-new: append the key of a host seen for the first time to the known hosts file
+    (its directory made 0700, as ssh does)."""
     name = address if port == 22 else f"[{address}]:{port}"
     line = f"{name} {key.export_public_key('openssh').decode().strip()}\n"
     try:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        directory = os.path.dirname(path) or "."
+        if not os.path.isdir(directory):
+            os.makedirs(directory, mode=0o700, exist_ok=True)
         with open(path, "a", encoding="ascii") as handle:
             handle.write(line)
     except OSError:

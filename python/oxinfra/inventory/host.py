@@ -130,10 +130,7 @@ class Host:
         data: Mapping[str, Any] | None = None,
         groups: list[str] | None = None,
     ) -> None:
-        try:
-            _core.check_host_name(name)
-        except _core.HostNameError as exc:
-            raise InventoryError(str(exc)) from None
+        _core.check_host_name(name)  # HostNameError, an InventoryError
         self.name = name
         self.data = HostData(name, data)
         self.groups = list(groups or [])

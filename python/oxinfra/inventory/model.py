@@ -67,10 +67,7 @@ class _Model:
                         self.data_origins.append(origin)
                     ids.append(found)
             specs.append((group.name, group.origin, group.patterns, ids, group.origins or []))
-        try:
-            self.layout = _core.InventoryLayout(specs)
-        except (_core.InventoryBuildError, _core.HostPatternError) as exc:
-            raise InventoryError(str(exc)) from None
+        self.layout = _core.InventoryLayout(specs)  # InventoryBuildError, an InventoryError
         self.names = self.layout.hosts
         if not self.names:
             raise InventoryError(f"{source.where}: the inventory names no hosts; add at least one host")
@@ -271,10 +268,7 @@ class Inventory:
         """The hosts ``--limit`` patterns select (see ``_core.InventoryLayout.select``): group
         names, host names, globs, ranges and ``!`` exclusions, comma-separated or several."""
         patterns = list(patterns)
-        try:
-            chosen = self._model.layout.select(patterns)
-        except _core.HostSelectionError as exc:
-            raise InventoryError(str(exc)) from None
+        chosen = self._model.layout.select(patterns)  # HostSelectionError, an InventoryError
         if self._selected is not None:
             keep = set(self._selected)
             chosen = [h for h in chosen if h in keep]

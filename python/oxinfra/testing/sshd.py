@@ -230,6 +230,7 @@ class LoopbackFleet:
         user: str | None = None,
         password: str | None = None,
         start_timeout: float = 15.0,
+        allow_tcp_forwarding: bool = False,
     ) -> None:
         if not 1 <= n_hosts <= MAX_HOSTS:
             raise ValueError(f"n_hosts must be in 1..{MAX_HOSTS}, got {n_hosts}")
@@ -239,6 +240,8 @@ class LoopbackFleet:
         self._requested_user = user
         self.password = password
         self.start_timeout = start_timeout
+        #: Let clients forward TCP to the fleet's own hosts (a jump host for ProxyJump).
+        self.allow_tcp_forwarding = allow_tcp_forwarding
         self.port: int = 0
         self.user: str = user or ""
         self.dir: Path | None = None
@@ -439,7 +442,8 @@ class LoopbackFleet:
             "PrintLastLog no",
             "X11Forwarding no",
             "AllowAgentForwarding no",
-            "AllowTcpForwarding no",
+            "AllowTcpForwarding local" if self.allow_tcp_forwarding else "AllowTcpForwarding no",
+            *([f"PermitOpen {' '.join(f'{h}:{self.port}' for h in self.hosts)}"] if self.allow_tcp_forwarding else []),
             "PermitTunnel no",
             "PermitUserEnvironment no",
             "LogLevel ERROR",
