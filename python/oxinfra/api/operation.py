@@ -22,6 +22,14 @@ Calling an operation inside a deploy checks the call (its arguments bind to the 
 signature, its global arguments are valid) and records it for the current host through the
 recorder the engine puts in context; the engine runs the generator later, once the facts it
 reads have been gathered (docs/architecture.md).
+
+An operation reads its facts in one batch: every fact it needs is gathered in the host's
+first round trip (read them together with :func:`get_facts`). One that must read a fact
+before it knows which others it needs (a second batch: one more round trip per host, for
+every host that reaches it) says so and why: ``@operation(fact_batches=2,
+fact_batches_reason="which facts it reads depends on what the first one finds")``. The
+engine does not rely on it; the operation fixture tests (tests/test_operation_fixtures.py)
+fail an operation that reads facts in more batches than it declares.
 """
 
 from __future__ import annotations
@@ -56,12 +64,22 @@ def get_facts(host: Any, requests: list[tuple[type, dict[str, Any]]]) -> list[An
 
 
 def operation(func: Callable[..., Any] | None = None, *, is_idempotent: bool = True,
-              shell_safe: bool = False) -> Any:
+              shell_safe: bool = False, fact_batches: int = 1, fact_batches_reason: str = "") -> Any:
     """Turn a generator function into an operation (``@operation()`` or ``@operation``).
 
     ``shell_safe=True`` promises that the operation's commands never ``exit``, ``cd`` or set
     shell variables, so they may run in the host's shell without a subshell of their own.
+
+    ``fact_batches``: how many batches of facts the operation reads at most (see the module
+    docs); more than 1 needs ``fact_batches_reason``, one line saying why.
     """
+    if isinstance(fact_batches, bool) or not isinstance(fact_batches, int) or fact_batches < 1:
+        raise TypeError(f"@operation(fact_batches=...) must be a whole number of 1 or more, not {fact_batches!r}")
+    if fact_batches > 1 and not (isinstance(fact_batches_reason, str) and fact_batches_reason.strip()):
+        raise TypeError(f"@operation(fact_batches={fact_batches}) needs fact_batches_reason=: say why the "
+                        "operation cannot read all its facts in one batch")
+    if fact_batches == 1 and fact_batches_reason:
+        raise TypeError("@operation(fact_batches_reason=...) is only for fact_batches of 2 or more")
 
     def decorate(gen_func: Callable[..., Any]) -> Callable[..., OperationMeta]:
         gen_func._oxinfra_shell_safe = shell_safe  # type: ignore[attr-defined]
@@ -94,6 +112,8 @@ def operation(func: Callable[..., Any] | None = None, *, is_idempotent: bool = T
 
         wrapper._oxinfra_operation = True  # type: ignore[attr-defined]
         wrapper.is_idempotent = is_idempotent  # type: ignore[attr-defined]
+        wrapper.fact_batches = fact_batches  # type: ignore[attr-defined]
+        wrapper.fact_batches_reason = fact_batches_reason  # type: ignore[attr-defined]
         return wrapper
 
     if func is not None:
