@@ -105,8 +105,9 @@ class HostPlanner:
 
     def store(self, request: FactRequest, stdout: bytes, rc: int, stderr: bytes = b"") -> None:
         """Keep a fact's output and value. A command that failed (a status that does not mean
-        "absent") or output that does not parse is kept as an error: whoever reads the fact
-        fails with it (see :meth:`FactEntry.read`), nobody else."""
+        "absent"), or output its fact rejects, is kept as an error: whoever reads the fact
+        fails with it (see :meth:`FactEntry.read`), nobody else. Output of a shape no
+        command of ours prints (a Rust parser's :class:`OutputParseError`) fails the host."""
         error = None
         value = None
         out, status = stdout, rc
