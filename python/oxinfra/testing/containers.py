@@ -138,8 +138,10 @@ def _docker(*args: str, input: bytes | None = None, timeout: float = 120) -> str
     except subprocess.TimeoutExpired:
         raise ContainersUnavailable(f"docker {args[0]} did not answer within {timeout:.0f}s") from None
     if proc.returncode != 0:
-        message = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise ContainersUnavailable(f"docker {' '.join(args[:2])}: {message[-1] if message else f'exit {proc.returncode}'}")
+        lines = [line.strip() for line in proc.stderr.decode(errors="replace").splitlines()]
+        lines = [line for line in lines if line and not line.startswith(("Run 'docker", "See 'docker"))]
+        message = lines[-1].removeprefix("docker: ") if lines else f"exit {proc.returncode}"
+        raise ContainersUnavailable(f"docker {' '.join(args[:2])}: {message}")
     return proc.stdout.decode(errors="replace")
 
 
@@ -335,8 +337,9 @@ class ContainerFleet:
             _docker("network", "create", "--internal", "--label", label, self.network)
 
             def run(name: str) -> None:
-                _docker("run", "-d", "--init", "--name", name, "--hostname", name, "--network", self.network,
-                        "--label", label, "-e", f"OXINFRA_AUTHORIZED_KEYS={public_key}", image)
+                _docker("run", "-d", "--pull", "never", "--init", "--name", name, "--hostname", name,
+                        "--network", self.network, "--label", label,
+                        "-e", f"OXINFRA_AUTHORIZED_KEYS={public_key}", image)
                 self._started.append(name)
 
             with ThreadPoolExecutor(max_workers=min(4, self.n_hosts)) as pool:
