@@ -35,13 +35,14 @@ WORKLOAD_ROOT = "/tmp/fleet-target/oxinfra"
 Entry = tuple[str, int, str, Any]
 
 
-def remote_tree(fleet: Any, container: str, base: str) -> dict[str, tuple[Entry, int]]:
+def remote_tree(fleet: Any, container: str, base: str) -> dict[str, tuple[Entry, str]]:
     """Everything under ``base`` in ``container`` (read with ``docker exec ... tar``):
-    relative path -> ((kind, mode, owner, content or link target), mtime)."""
-    proc = subprocess.run(["docker", "exec", container, "tar", "-C", base, "-cf", "-", "."],
+    relative path -> ((kind, mode, owner, content or link target), "mtime ctime"), the times
+    to the nanosecond (pax headers): a file rewritten or re-chmodded shows."""
+    proc = subprocess.run(["docker", "exec", container, "tar", "--format=posix", "-C", base, "-cf", "-", "."],
                           capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
-    out: dict[str, tuple[Entry, int]] = {}
+    out: dict[str, tuple[Entry, str]] = {}
     with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
         for member in tar.getmembers():
             rel = os.path.normpath(member.name)
@@ -54,7 +55,7 @@ def remote_tree(fleet: Any, container: str, base: str) -> dict[str, tuple[Entry,
             else:
                 data = tar.extractfile(member)
                 entry = ("file", member.mode, member.uname, data.read() if data else None)
-            out[rel] = (entry, int(member.mtime))
+            out[rel] = (entry, f"{member.pax_headers['mtime']} {member.pax_headers['ctime']}")
     return out
 
 
@@ -75,7 +76,7 @@ def expected_tree(host: str, owner: str) -> dict[str, Entry]:
     }
 
 
-def entries(tree: dict[str, tuple[Entry, int]]) -> dict[str, Entry]:
+def entries(tree: dict[str, tuple[Entry, str]]) -> dict[str, Entry]:
     return {rel: entry for rel, (entry, _mtime) in tree.items()}
 
 
@@ -84,13 +85,13 @@ class Runs:
 
     hosts: list[tuple[str, str]]  # (host name in the inventory, container)
     run1: Outcome
-    after_run1: dict[str, dict[str, tuple[Entry, int]]]
+    after_run1: dict[str, dict[str, tuple[Entry, str]]]
     run2: Outcome
-    after_run2: dict[str, dict[str, tuple[Entry, int]]]
+    after_run2: dict[str, dict[str, tuple[Entry, str]]]
 
 
 def run_workload_twice(fleet: Any, inventory: Path, hosts: list[tuple[str, str]]) -> Runs:
-    def read() -> dict[str, dict[str, tuple[Entry, int]]]:
+    def read() -> dict[str, dict[str, tuple[Entry, str]]]:
         return {name: remote_tree(fleet, container, f"{WORKLOAD_ROOT}/{name}") for name, container in hosts}
 
     r = Runs()
@@ -114,7 +115,7 @@ def check_runs(r: Runs, owner: str) -> None:
         assert r.run2.statuses(name) == RUN2, name
         c = r.run2.host(name)
         assert (c["status"], c["changed"], c["unchanged"], c["failed"]) == ("success", 1, 9, 0), name
-    # run 2 rewrote nothing: same contents, modes, owners and mtimes
+    # run 2 rewrote nothing: same contents, modes, owners, mtimes and ctimes
     assert r.after_run2 == r.after_run1
 
 
