@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -294,3 +295,24 @@ def test_everything_removed_when_a_test_fails(container_fleet: Any, tmp_path: Pa
         assert subprocess.run(["docker", "container", "inspect", name], capture_output=True).returncode != 0, name
     for name in made[5:]:
         assert subprocess.run(["docker", "network", "inspect", name], capture_output=True).returncode != 0, name
+
+
+def test_reap_removes_what_dead_runs_left_and_nothing_live(container_fleet: Any) -> None:
+    from oxinfra.testing.containers import reap_stale
+
+    killed = subprocess.run(
+        [sys.executable, "-c", "import os, sys\nfrom oxinfra.testing.containers import ContainerFleet\n"
+         "f = ContainerFleet(2).start()\nprint(' '.join([*f.hosts, f.network, str(f.dir)]))\nsys.stdout.flush()\nos._exit(0)"],
+        env={**os.environ, "PYTHONPATH": str(REPO / "python")}, capture_output=True, text=True, timeout=120,
+    )
+    left = killed.stdout.split()
+    assert killed.returncode == 0 and len(left) == 4, killed.stderr
+    shutil.rmtree(left.pop(), ignore_errors=True)  # its key and known hosts (a killed run's are left)
+    assert subprocess.run(["docker", "container", "inspect", left[0]], capture_output=True).returncode == 0
+    assert reap_stale() >= 3
+    for kind, name in [("container", left[0]), ("container", left[1]), ("network", left[2])]:
+        assert subprocess.run(["docker", kind, "inspect", name], capture_output=True).returncode != 0, name
+    # this run's fleet is untouched
+    for h in container_fleet.hosts:
+        assert container_fleet.sh(h, "echo up") == "up\n"
+    assert subprocess.run(["docker", "network", "inspect", container_fleet.network], capture_output=True).returncode == 0

@@ -37,6 +37,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -62,7 +63,7 @@ SUDO_USER = "deploy"
 PASSWORD_USER = "pwuser"
 #: ``pwuser``'s password (known to the tests; the containers are reachable only from here).
 TEST_PASSWORD = "oxinfra-test-pw"
-#: Label on every container and network a fleet makes: ``<pid>:<process start time>``.
+#: Label on every container and network a fleet makes: ``<host name>/<pid>/<process start>``.
 OWNER_LABEL = "org.oxinfra.test.owner"
 RECIPE_LABEL = "org.oxinfra.test.recipe"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -169,17 +170,20 @@ def image_exists(tag: str | None = None) -> bool:
 
 
 def _owner_id(pid: int) -> str | None:
-    """``<pid>:<start time>`` of a live process (None if it is gone): pids are reused."""
+    """``<host name>/<pid>/<start time>`` of a live process (None if it is gone): pids are
+    reused, and the engine may be shared by machines (or containers) with pids of their own."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return f"{pid}:{stat.rsplit(')', 1)[1].split()[19]}"
+    return f"{socket.gethostname()}/{pid}/{stat.rsplit(')', 1)[1].split()[19]}"
 
 
-def _owner_alive(owner: str) -> bool:
-    pid, _, _start = owner.partition(":")
-    return pid.isdigit() and _owner_id(int(pid)) == owner
+def _owner_gone(owner: str) -> bool:
+    """Whether ``owner`` was a process of this machine that has ended."""
+    host, _, rest = owner.partition("/")
+    pid = rest.partition("/")[0]
+    return host == socket.gethostname() and pid.isdigit() and _owner_id(int(pid)) != owner
 
 
 # ---------------------------------------------------------------------------------- the image
@@ -268,19 +272,18 @@ def ensure_image() -> str:
 # ---------------------------------------------------------------------------------- fleets
 
 def reap_stale() -> int:
-    """Remove containers and networks labelled by a process that no longer exists; their count."""
+    """Remove the containers, then the networks, that a process of this machine made and did
+    not remove (it was killed); how many were removed."""
     removed = 0
     fmt = '{{.ID}} {{.Label "' + OWNER_LABEL + '"}}'
-    stale = [line.split()[0] for line in _docker("ps", "-a", "--filter", f"label={OWNER_LABEL}", "--format", fmt).splitlines()
-             if line.strip() and not _owner_alive(line.split()[-1])]
-    if stale:
-        _docker("rm", "-f", "-v", *stale)
-        removed += len(stale)
-    stale = [line.split()[0] for line in _docker("network", "ls", "--filter", f"label={OWNER_LABEL}", "--format", fmt).splitlines()
-             if line.strip() and not _owner_alive(line.split()[-1])]
-    for net in stale:
-        _docker("network", "rm", net)
-        removed += 1
+    for kind in ("container", "network"):
+        every = ["-a"] if kind == "container" else []
+        listing = _docker(kind, "ls", *every, "--filter", f"label={OWNER_LABEL}", "--format", fmt)
+        stale = [line.split()[0] for line in listing.splitlines() if len(line.split()) == 2 and _owner_gone(line.split()[1])]
+        if stale:
+            verb = ["rm", "-f", "-v"] if kind == "container" else ["rm"]
+            proc = subprocess.run(["docker", kind, *verb, *stale], capture_output=True, timeout=120)
+            removed += len(stale) if proc.returncode == 0 else 0
     return removed
 
 
