@@ -211,7 +211,8 @@ def test_fleet_hosts(container_fleet: Any, tmp_path: Path) -> None:
     entries[0][1]["ssh_known_hosts_file"] = str(wrong)
     inventory = tmp_path / "inventory.py"
     inventory.write_text(f"fleet = {entries!r}\n")
-    out = run_deploy(inventory, write_deploy(tmp_path, "from oxinfra.operations import server\nserver.shell(commands=['true'])\n"))
+    deploy = write_deploy(tmp_path, "from oxinfra.operations import server\nserver.shell(commands=['true'])\n")
+    out = run_deploy(inventory, deploy)
     assert out.code == 1 and out.host(first)["status"] == "unreachable", out.describe()
     assert "host key not verifiable" in out.host(first)["error"], out.describe()
 
@@ -302,7 +303,8 @@ def test_reap_removes_what_dead_runs_left_and_nothing_live(container_fleet: Any)
 
     killed = subprocess.run(
         [sys.executable, "-c", "import os, sys\nfrom oxinfra.testing.containers import ContainerFleet\n"
-         "f = ContainerFleet(2).start()\nprint(' '.join([*f.hosts, f.network, str(f.dir)]))\nsys.stdout.flush()\nos._exit(0)"],
+         "f = ContainerFleet(2).start()\nprint(' '.join([*f.hosts, f.network, str(f.dir)]))\n"
+         "sys.stdout.flush()\nos._exit(0)"],
         env={**os.environ, "PYTHONPATH": str(REPO / "python")}, capture_output=True, text=True, timeout=120,
     )
     left = killed.stdout.split()

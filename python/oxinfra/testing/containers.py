@@ -17,7 +17,7 @@ one is reused. Inside:
 * ``/tmp/fleet-target`` (mode 1777), where the benchmark workloads write.
 
 :class:`ContainerFleet` starts N containers of the image on a Docker network of its own,
-created with ``--internal`` (the containers reach nothing but each other and this machine),
+created with ``--internal`` (Docker routes nothing from it to the outside),
 waits until every sshd answers, and records the host keys with ``ssh-keyscan`` in a private
 known hosts file. Containers and network carry the label :data:`OWNER_LABEL` naming the
 process that made them; :func:`reap_stale` removes those whose owner is gone (a killed run).
@@ -227,9 +227,10 @@ def build_image(force: bool = False, mirror: str | None = None, workdir: str | N
         return tag
     if os.geteuid() != 0:
         raise ContainersUnavailable(f"image {tag} is missing and building it needs root (debootstrap, chroot)")
-    debootstrap = shutil.which("debootstrap") or ("/usr/sbin/debootstrap" if os.access("/usr/sbin/debootstrap", os.X_OK) else None)
+    debootstrap = shutil.which("debootstrap", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
     if debootstrap is None:
-        raise ContainersUnavailable(f"image {tag} is missing and debootstrap is not installed (apt-get install debootstrap)")
+        raise ContainersUnavailable(
+            f"image {tag} is missing and debootstrap is not installed (apt-get install debootstrap)")
     mirror = mirror or os.environ.get("OXINFRA_DEBIAN_MIRROR") or DEFAULT_MIRROR
     base = Path(workdir or tempfile.gettempdir())
     with open(base / "oxinfra-test-image.lock", "w") as lock:
@@ -279,7 +280,8 @@ def reap_stale() -> int:
     for kind in ("container", "network"):
         every = ["-a"] if kind == "container" else []
         listing = _docker(kind, "ls", *every, "--filter", f"label={OWNER_LABEL}", "--format", fmt)
-        stale = [line.split()[0] for line in listing.splitlines() if len(line.split()) == 2 and _owner_gone(line.split()[1])]
+        rows = [line.split() for line in listing.splitlines()]
+        stale = [row[0] for row in rows if len(row) == 2 and _owner_gone(row[1])]
         if stale:
             verb = ["rm", "-f", "-v"] if kind == "container" else ["rm"]
             proc = subprocess.run(["docker", kind, *verb, *stale], capture_output=True, timeout=120)
@@ -373,7 +375,8 @@ class ContainerFleet:
             if time.monotonic() > deadline:
                 down = [n for n, a in self.addresses.items() if a not in keys]
                 logs = _docker("logs", "--tail", "3", down[0]).strip().replace("\n", " | ")
-                raise ContainersUnavailable(f"sshd did not answer within {self.start_timeout:.0f}s on {', '.join(down)}: {logs}")
+                raise ContainersUnavailable(
+                    f"sshd did not answer within {self.start_timeout:.0f}s on {', '.join(down)}: {logs}")
             time.sleep(0.2)
         self.known_hosts.write_text("".join(keys[a] + "\n" for a in self.addresses.values()))
 
@@ -420,7 +423,8 @@ class ContainerFleet:
 
     # ------------------------------------------------------------------ inspection
 
-    def exec(self, name: str, *argv: str, user: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def exec(self, name: str, *argv: str, user: str | None = None,
+             check: bool = True) -> subprocess.CompletedProcess[str]:
         """``docker exec [-u USER] NAME ARGV...`` (no SSH involved)."""
         cmd = ["docker", "exec", *(["-u", user] if user else []), name, *argv]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
