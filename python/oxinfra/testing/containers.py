@@ -129,7 +129,7 @@ class ContainersUnavailable(RuntimeError):
     """Docker (or what building the image needs) is missing or does not work here."""
 
 
-# ---------------------------------------------------------------------------------- helpers
+# ---------------------------------------------------------------------------------- docker
 
 def _docker(*args: str, input: bytes | None = None, timeout: float = 120) -> str:
     try:
