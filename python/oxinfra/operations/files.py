@@ -9,11 +9,12 @@ renamed into place.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import traceback
 from functools import lru_cache
-from typing import Any
+from typing import IO, Any
 
 import jinja2
 import jinja2.meta
@@ -154,32 +155,6 @@ def file(
     yield from changes
 
 
-def _sync_file(data: bytes, dest: str, user: str | None, group: str | None, mode: int | None,
-               create_remote_dir: bool, force: bool, what: str):
-    """Shared by put and template: upload when missing or different, then fix owner/mode."""
-    info, remote_sha1 = get_facts(host, [(File, {"path": dest}), (Sha1File, {"path": dest})])
-    touches(dest, ancestors=True)
-    if info is False:
-        raise OperationError(f"{dest} exists and is not a file")
-    predict_content(dest, data)
-    if info is None:
-        if create_remote_dir:
-            yield from ensure_directory(parent_dir(dest))
-        yield from _upload(data, dest, mode)
-        yield from owner_commands(dest, user, group, None)
-        return
-    changes: list[Any] = []
-    if force or remote_sha1 != hashlib.sha1(data).hexdigest():
-        # a new file takes the default mode: restore the old one unless a mode is asked for
-        changes += _upload(data, dest, mode if mode is not None else info["mode"])
-        changes += owner_commands(dest, user, group, None if (user or group) else info)
-    else:
-        changes += mode_commands(dest, mode, info) + owner_commands(dest, user, group, info)
-    if not changes:
-        host.noop(f"{what} {dest} is already up to date")
-    yield from changes
-
-
 def _upload(data: bytes, dest: str, mode: int | None) -> list[Any]:
     """Write ``data`` to ``dest`` with ``mode``: created under the matching umask when the mode
     allows it, else uploaded and then ``chmod``-ed."""
@@ -209,7 +184,7 @@ def _read_local(src: str, add_deploy_dir: bool = True) -> tuple[bytes, str]:
 
 @operation(shell_safe=True)
 def put(
-    src: str,
+    src: str | IO[bytes] | IO[str],
     dest: str,
     user: str | None = None,
     group: str | None = None,
@@ -221,8 +196,9 @@ def put(
 ):
     """Upload a local file to the host when it is missing or differs (by SHA-1).
 
-    + src: local file, relative to the deploy file's directory
-    + dest: remote path; ending in ``/`` means "into this directory"
+    + src: local file, relative to the deploy file's directory, or a file object whose
+      contents are uploaded (``io.BytesIO(data)``; text is written as UTF-8)
+    + dest: remote path; ending in ``/`` means "into this directory" (``src`` a file name)
     + user / group / mode: owner, group and permissions; ``mode=True`` copies the local mode
     + add_deploy_dir: look for ``src`` relative to the deploy file's directory
     + create_remote_dir: create the parent directory if needed
@@ -233,14 +209,51 @@ def put(
 
         files.put(name="Static blob", src="files/blob.txt", dest="/srv/app/blob.txt", mode="644")
     """
-    data, path = _read_local(src, add_deploy_dir)
-    if dest.endswith("/"):
-        dest = dest + os.path.basename(src)
+    if isinstance(src, str):
+        data, path = _read_local(src, add_deploy_dir)
+        if dest.endswith("/"):
+            dest = dest + os.path.basename(src)
+    else:
+        data, path = _read_object(src), None
+        if dest.endswith("/"):
+            raise OperationValueError(f"files.put: dest {dest!r} names a directory; with a file object as src, "
+                                      "name the file")
     if mode is True:
+        if path is None:
+            raise OperationValueError("files.put: mode=True copies the local file's mode; a file object has none")
         want_mode: int | None = int(oct(os.stat(path).st_mode & 0o7777)[2:])
     else:
         want_mode = parse_mode(mode) if mode is not False else None
-    yield from _sync_file(data, dest, user, group, want_mode, create_remote_dir, force, "file")
+    info, remote_sha1 = get_facts(host, [(File, {"path": dest}), (Sha1File, {"path": dest})])
+    touches(dest, ancestors=True)
+    if info is False:
+        raise OperationError(f"{dest} exists and is not a file")
+    predict_content(dest, data)
+    if info is None:
+        if create_remote_dir:
+            yield from ensure_directory(parent_dir(dest))
+        yield from _upload(data, dest, want_mode)
+        yield from owner_commands(dest, user, group, None)
+        return
+    changes: list[Any] = []
+    if force or remote_sha1 != hashlib.sha1(data).hexdigest():
+        # a new file takes the default mode: restore the old one unless a mode is asked for
+        changes += _upload(data, dest, want_mode if want_mode is not None else info["mode"])
+        changes += owner_commands(dest, user, group, None if (user or group) else info)
+    else:
+        changes += mode_commands(dest, want_mode, info) + owner_commands(dest, user, group, info)
+    if not changes:
+        host.noop(f"file {dest} is already up to date")
+    yield from changes
+
+
+def _read_object(src: Any) -> bytes:
+    """The contents of a file object given as ``src`` (text is encoded as UTF-8)."""
+    read = getattr(src, "read", None)
+    if read is None:
+        raise OperationValueError(f"files.put: src must be a file name or a file object, not {type(src).__name__}")
+    data = read()
+    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
 
 
 @lru_cache(maxsize=256)
@@ -327,7 +340,8 @@ def template(
     rendered = memo.get("rendered")
     if rendered is None:
         rendered = memo["rendered"] = render_template(src, data, jinja_env_kwargs).encode("utf-8")
-    yield from _sync_file(rendered, dest, user, group, parse_mode(mode), create_remote_dir, False, "template")
+    yield from put._inner(io.BytesIO(rendered), dest, user=user, group=group, mode=parse_mode(mode),
+                          create_remote_dir=create_remote_dir)
 
 
 def _anchor(pattern: str) -> str:
