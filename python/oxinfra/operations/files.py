@@ -30,7 +30,9 @@ from oxinfra.operations.util.files import (
     backup_or_remove, creation_umask, local_path, mode_commands, owner_commands, parent_dir,
     parse_mode, sed_delete, sed_flags, sed_replace,
 )
-from oxinfra.quoting import command, quote, quote_interpolated
+from oxinfra.quoting import (
+    Interpolated, append_to, command, file_test, or_else, output_test, read_from, with_umask, write_to,
+)
 
 __all__ = ["directory", "file", "put", "template", "line", "replace", "link"]
 
@@ -80,8 +82,10 @@ def directory(
         info = None
     if info is None and not assume_present:
         # A new directory gets its mode from mkdir itself (one process, not two).
-        mode_flag = ["-m", f"{want_mode:03d}"] if want_mode is not None else []
-        yield command("mkdir", "-p", *mode_flag, "--", path)
+        if want_mode is None:
+            yield command("mkdir", "-p", "--", path)
+        else:
+            yield command("mkdir", "-p", "-m", f"{want_mode:03d}", "--", path)
         mark_directory(path)
         yield from owner_commands(path, user, group, None, recursive)
         return
@@ -141,10 +145,10 @@ def file(
         if umask is None:
             # Created without a process. Never `: >`: a failed redirection of a special
             # builtin makes a POSIX shell exit, taking the host's shell with it.
-            yield f"true > {quote(path)}"
+            yield write_to("true", path)
             yield from mode_commands(path, want_mode, None)
         else:  # created with its mode: a subshell instead of a chmod process
-            yield f"(umask {umask} && true > {quote(path)})"
+            yield with_umask(umask, write_to("true", path))
         yield from owner_commands(path, user, group, None)
         return
     changes = mode_commands(path, want_mode, info) + owner_commands(path, user, group, info)
@@ -278,12 +282,12 @@ def _uses_host(template: jinja2.Template) -> bool:
     return "host" in jinja2.meta.find_undeclared_variables(tree)
 
 
-def _template_line(exc: BaseException, path: str) -> str:
+def _template_line(exc: BaseException, path: str) -> int | None:
     line = getattr(exc, "lineno", None)
     for frame, lineno in traceback.walk_tb(exc.__traceback__):
         if frame.f_code.co_filename == path:
             line = lineno
-    return f":{line}" if line else ""
+    return line or None
 
 
 def render_template(src: str, data: dict[str, Any], env_kwargs: dict[str, Any] | None = None) -> str:
@@ -302,7 +306,8 @@ def render_template(src: str, data: dict[str, Any], env_kwargs: dict[str, Any] |
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"{src}:{exc.lineno}: template syntax error: {exc.message}") from None
     except jinja2.UndefinedError as exc:
-        raise TemplateError(f"{src}{_template_line(exc, os.path.abspath(path))}: {exc.message} "
+        line = _template_line(exc, os.path.abspath(path))
+        raise TemplateError(f"{src}{'' if line is None else f':{line}'}: {exc.message} "
                             "(pass it to files.template or set it in host data)") from None
     except TypeError as exc:
         raise TemplateError(f"{src}: cannot render: {exc}") from None
@@ -396,7 +401,7 @@ def line(
                                               "interpolate_variables": interpolate_variables})])
     # Written as it is looked for: expanded by the host's shell when interpolating (else a
     # line found as "X=/root" is written "X=$HOME" and appended again on every run).
-    quoted_text = quote_interpolated(replace or line) if interpolate_variables else quote(replace or line)
+    text = Interpolated(replace or line) if interpolate_variables else replace or line
     touches(path, ancestors=True)
     if not present:
         if found:
@@ -408,12 +413,13 @@ def line(
         if not interpolate_variables:
             predict_content(path, f"{replace or line}\n".encode())
         yield from ensure_directory(parent_dir(path))
-        yield f"printf '%s\\n' {quoted_text} > {quote(path)}"
+        yield write_to(command("printf", "%s\\n", text), path)
         return
     if not found:
-        p = quote(path)
-        yield f"[ ! -s {p} ] || [ -z \"$(tail -c 1 < {p})\" ] || echo >> {p}"
-        yield f"printf '%s\\n' {quoted_text} >> {p}"
+        # a newline first unless the file is empty or already ends in one
+        yield or_else(file_test("!-s", path), output_test("-z", read_from(command("tail", "-c", "1"), path)),
+                      append_to("echo", path))
+        yield append_to(command("printf", "%s\\n", text), path)
         return
     if replace and any(existing != replace for existing in found):
         yield sed_replace(path, match, escape_sed_replacement(replace), flags_text, interpolate_variables, backup)
