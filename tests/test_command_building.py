@@ -7,7 +7,7 @@ An f-string there fails this test unless one of these holds (the whole allow-lis
    ``quote_interpolated``, ``command`` or a combinator of ``oxinfra.quoting`` (so the text
    around them is the only hand-written part);
 2. it is itself a value being quoted: a direct argument of ``quote``, ``quote_interpolated``,
-   ``Interpolated``, of ``command`` (not its program word), or the value argument of
+   ``Interpolated``, ``invoke``, of ``command`` (not its program word), or the value argument of
    ``write_to``/``append_to``/``read_from``/``file_test``;
 3. it is a message: inside the arguments of ``noop(...)``/``host.noop(...)``, of a call of a
    name ending in ``Error`` or ``Exception`` (an exception constructor), or of a ``raise``;
@@ -32,7 +32,7 @@ MODULES = sorted(OPERATIONS.rglob("*.py"))
 
 QUOTING = frozenset(oxinfra.quoting.__all__) - {"QuotingError", "Interpolated"}
 #: Calls whose arguments (all, or all but the first for ``command``) are quoted values.
-QUOTED_ARGS = {"quote": 0, "quote_interpolated": 0, "Interpolated": 0, "command": 1}
+QUOTED_ARGS = {"quote": 0, "quote_interpolated": 0, "Interpolated": 0, "command": 1, "invoke": 0}
 #: Combinators with one value argument (its position): the rest is shell code.
 VALUE_ARG = {"write_to": 1, "append_to": 1, "read_from": 1, "file_test": 1}
 MESSAGE_CALLS = frozenset({"noop"})
@@ -113,7 +113,7 @@ def test_operations_interpolate_only_quoted_values(module: Path) -> None:
 
 def test_every_operation_module_is_walked() -> None:
     names = {str(m.relative_to(OPERATIONS)) for m in MODULES}
-    assert {"files.py", "server.py", "util/files.py"} <= names
+    assert {"files.py", "server.py", "util/files.py", "util/packaging.py", "util/service.py"} <= names
 
 
 @pytest.mark.parametrize("source", [

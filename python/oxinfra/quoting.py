@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 
 __all__ = [
-    "quote", "quote_interpolated", "command", "QuotingError", "Interpolated",
+    "quote", "quote_interpolated", "command", "invoke", "QuotingError", "Interpolated",
     "write_to", "append_to", "read_from", "and_then", "or_else", "pipe", "subshell", "group",
     "file_test", "output_test", "if_then", "with_umask",
 ]
@@ -83,6 +83,19 @@ def command(program: str, *args: object) -> str:
     "chown app:app -- '/srv/a b'"
     """
     return " ".join([program, *(quote(a) for a in args)])
+
+
+def invoke(path: str, *args: object) -> str:
+    """Run the program at the absolute ``path`` -- a value, such as ``/etc/init.d/`` and a
+    service's name -- with quoted arguments. Only an absolute path: a bare word could be read
+    as an assignment, a reserved word or an option.
+
+    >>> invoke("/etc/init.d/my app", "start")
+    "'/etc/init.d/my app' start"
+    """
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ValueError(f"invoke() runs a program by its absolute path, not {path!r}")
+    return " ".join([quote(path), *(quote(a) for a in args)])
 
 
 def quote_interpolated(value: str) -> str:
