@@ -126,6 +126,27 @@ def test_the_composed_parts_facts_are_asked_for_together() -> None:
     assert asked == [("files.Directory", "/srv/a"), ("files.File", "/srv/a/f"), ("files.Sha1File", "/srv/a/f")]
 
 
+def test_drained_another_way_a_missing_fact_raises_at_once() -> None:
+    """Only plan_commands collects the composed parts' facts: any other code that runs an
+    operation's generator (a test planner, an audit) sees the first missing fact raised, never
+    a composed part silently planned as "nothing to do"."""
+    from oxinfra.inventory.host import Host
+
+    ctx = PlanContext()
+
+    def no_facts(host: Any, request: Any) -> Any:
+        raise FactMissing(request)
+
+    @operation(shell_safe=True)
+    def wrapped(dest: str) -> Iterator[Any]:
+        yield from files.put._inner(io.BytesIO(b"x"), dest)
+
+    with pytest.raises(FactMissing) as info, scope(facts=no_facts, privilege=(), plan=ctx, host=Host("h", {})):
+        list(wrapped.__wrapped__("/srv/x"))
+    assert [r.cls.name for r in info.value.requests] == ["files.File", "files.Sha1File"]
+    assert ctx.missing == []
+
+
 @pytest.mark.parametrize("composite", ["dir_then_shell", "dir_then_own"])
 def test_a_part_that_declares_nothing_makes_the_caller_change_anything(deploy_dir: Path, composite: str) -> None:
     """The shell part writes /srv/env behind the plan's back. Were the caller taken to change

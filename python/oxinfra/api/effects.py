@@ -34,13 +34,14 @@ class PlanContext:
 
     The rest is bookkeeping for composed operations (``_inner``): ``shell_safe`` is the
     promise of the operation being planned; ``missing`` the facts composed operations asked
-    for that are not gathered yet; ``own_declared`` whether the generator running now (the
+    for that are not gathered yet (noted instead of raised only while :func:`plan_commands`
+    drains the generator, ``collect_missing``: it asks for them); ``own_declared`` whether the generator running now (the
     operation, or the composed one inside it) called :func:`touches`; ``composed`` how many
     commands composed operations yielded; ``undeclared`` that some part yielded commands
     without declaring what they change (so the whole may change anything)."""
 
     __slots__ = ("noops", "touched", "subtrees", "created_dirs", "known_dirs", "memo", "contents",
-                 "shell_safe", "missing", "own_declared", "composed", "compositions", "undeclared", "inner_error")
+                 "shell_safe", "missing", "collect_missing", "own_declared", "composed", "compositions", "undeclared", "inner_error")
 
     def __init__(self, known_dirs: set[str] | None = None, memo: dict[str, Any] | None = None,
                  shell_safe: bool = False) -> None:
@@ -53,6 +54,7 @@ class PlanContext:
         self.contents: dict[str, bytes] = {}
         self.shell_safe = shell_safe
         self.missing: list[FactRequest] = []
+        self.collect_missing = False
         self.own_declared = False
         self.composed = 0
         self.compositions = 0
@@ -73,6 +75,7 @@ def plan_commands(ctx: PlanContext, func: Any, args: tuple[Any, ...], kwargs: di
     operations costs one batch of facts, not two; an error the composing code raises after
     a composed operation was cut short by a missing fact may come from that, so it waits
     for the facts too (an error raised inside a composed operation is its own and raises)."""
+    ctx.collect_missing = True
     try:
         commands = list(func(*args, **kwargs))
     except FactMissing as exc:

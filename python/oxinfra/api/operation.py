@@ -116,7 +116,7 @@ def _composable(gen_func: Callable[..., Any], op_name: str, shell_safe: bool) ->
     Outside planning it is ``gen_func`` itself. While an operation is planned: a fact it
     cannot read yet is noted for the caller's batch and the composed part yields nothing
     (the caller finishes, then :func:`oxinfra.api.effects.plan_commands` asks for every
-    noted fact at once); it gets its own ``op_memo()``; whether it declared what its own
+    noted fact at once; drained any other way, the fact is asked for at once); it gets its own ``op_memo()``; whether it declared what its own
     commands change is checked apart from the caller's declarations.
     """
 
@@ -143,6 +143,8 @@ def _composable(gen_func: Callable[..., Any], op_name: str, shell_safe: bool) ->
                 count += 1
                 yield command
         except FactMissing as exc:
+            if not ctx.collect_missing:
+                raise
             ctx.missing.extend(exc.requests)
             count = 0
         except Exception as exc:
