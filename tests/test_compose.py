@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from oxinfra.api import DeployError, load_inventory, operation, run
+from oxinfra.api import DeployError, OperationValueError, load_inventory, operation, run
 from oxinfra.api.effects import PlanContext, plan_commands
 from oxinfra.api.context import scope
 from oxinfra.api.facts import FactMissing
@@ -189,11 +189,13 @@ def test_inner_outside_planning_is_the_plain_generator() -> None:
 
 
 def test_put_takes_a_file_object() -> None:
-    from oxinfra.testing.plan import plan_operation
+    from oxinfra.inventory.host import Host
 
-    commands, _ = plan_operation(files.put, {"src": io.StringIO("ünï\n"), "dest": "/srv/x", "mode": "600"},
-                                 facts=[("files.File", {"path": "/srv/x"}, None),
-                                        ("files.Sha1File", {"path": "/srv/x"}, None)])
+    facts = {"files.File": None, "files.Sha1File": None}
+    ctx = PlanContext(shell_safe=True)
+    with scope(facts=lambda host, request: facts[request.cls.name], privilege=(), plan=ctx, host=Host("h", {})):
+        commands = plan_commands(ctx, files.put.__wrapped__, (io.StringIO("ünï\n"), "/srv/x"), {"mode": "600"})
+        with pytest.raises(OperationValueError, match="name the file"):
+            plan_commands(ctx, files.put.__wrapped__, (io.BytesIO(b""), "/srv/"), {})
     assert commands[-1].data == "ünï\n".encode() and commands[-1].umask == "177"
-    with pytest.raises(Exception, match="name the file"):
-        plan_operation(files.put, {"src": io.BytesIO(b""), "dest": "/srv/"})
+    assert ctx.contents == {"/srv/x": "ünï\n".encode()}
