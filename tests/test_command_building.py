@@ -15,7 +15,9 @@ An f-string there fails this test unless one of these holds (the whole allow-lis
 
 Anything else -- an f-string kept in a variable and put into a command later, shell syntax
 written around a value by hand -- is a failure naming file and line. ``str.format`` and
-``%`` on a string literal are failures everywhere in these modules (messages use f-strings).
+``%`` on a string literal are failures everywhere in these modules (messages use f-strings),
+and so is ``+`` with a literal holding shell syntax (``&&``, ``||``, ``;``, ``|``, ``>``,
+``<``, ``$(``, a backtick): values may be put together with ``+``, commands may not.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ QUOTED_ARGS = {"quote": 0, "quote_interpolated": 0, "Interpolated": 0, "command"
 #: Combinators with one value argument (its position): the rest is shell code.
 VALUE_ARG = {"write_to": 1, "append_to": 1, "read_from": 1, "file_test": 1}
 MESSAGE_CALLS = frozenset({"noop"})
+SHELL_SYNTAX = ("&&", "||", ";", "|", ">", "<", "$(", "`")
 CONTENT_CALLS = frozenset({"predict_content"})
 
 
@@ -103,6 +106,11 @@ def violations(source: str, filename: str = "<source>") -> list[str]:
         elif (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant)
               and isinstance(node.left.value, str)):
             found.append(f"{filename}:{node.lineno}: %-formatting of a literal")
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and not _in_message_or_content(node, parents):
+            for side in (node.left, node.right):
+                if (isinstance(side, ast.Constant) and isinstance(side.value, str)
+                        and any(token in side.value for token in SHELL_SYNTAX)):
+                    found.append(f"{filename}:{node.lineno}: shell syntax put together with +: {side.value!r}")
     return found
 
 
@@ -126,6 +134,8 @@ def test_every_operation_module_is_walked() -> None:
     'yield "rm -rf {}".format(path)',
     'yield "rm -rf %s" % path',
     'log(f"{path} done")',                                     # not a noop
+    'yield command("mkdir", path) + " && " + command("ls")',   # && by hand
+    'yield "cat " + quote(path) + " > /dev/null"',             # a redirection by hand
 ])
 def test_the_walk_catches(source: str) -> None:
     body = "".join(f"    {line}\n" for line in source.split("\n"))
@@ -145,6 +155,8 @@ def test_the_walk_catches(source: str) -> None:
     'err = OperationValueError(f"bad {mode!r}")',
     'predict_content(path, f"{line}\\n".encode())',
     'yield "plain text, no interpolation"',
+    'pattern = "^.*" + pattern + ".*$"',                       # a value put together
+    'raise OperationError("a && b: " + path)',                 # a message
 ])
 def test_the_walk_allows(source: str) -> None:
     body = "".join(f"    {line}\n" for line in source.split("\n"))
