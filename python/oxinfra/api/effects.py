@@ -35,13 +35,16 @@ class PlanContext:
     The rest is bookkeeping for composed operations (``_inner``): ``shell_safe`` is the
     promise of the operation being planned; ``missing`` the facts composed operations asked
     for that are not gathered yet (noted instead of raised only while :func:`plan_commands`
-    drains the generator, ``collect_missing``: it asks for them); ``own_declared`` whether the generator running now (the
-    operation, or the composed one inside it) called :func:`touches`; ``composed`` how many
-    commands composed operations yielded; ``undeclared`` that some part yielded commands
-    without declaring what they change (so the whole may change anything)."""
+    drains the generator and says so in ``collect_missing``: it asks for them);
+    ``own_declared`` whether the generator running now (the operation, or the composed one
+    inside it) called :func:`touches`; ``composed`` how many commands composed operations
+    yielded, ``compositions`` how many were started; ``undeclared`` that some part yielded
+    commands without declaring what they change (so the whole may change anything);
+    ``inner_error`` the last error raised inside a composed operation."""
 
     __slots__ = ("noops", "touched", "subtrees", "created_dirs", "known_dirs", "memo", "contents",
-                 "shell_safe", "missing", "collect_missing", "own_declared", "composed", "compositions", "undeclared", "inner_error")
+                 "shell_safe", "missing", "collect_missing", "own_declared", "composed", "compositions",
+                 "undeclared", "inner_error")
 
     def __init__(self, known_dirs: set[str] | None = None, memo: dict[str, Any] | None = None,
                  shell_safe: bool = False) -> None:

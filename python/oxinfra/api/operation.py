@@ -116,8 +116,9 @@ def _composable(gen_func: Callable[..., Any], op_name: str, shell_safe: bool) ->
     Outside planning it is ``gen_func`` itself. While an operation is planned: a fact it
     cannot read yet is noted for the caller's batch and the composed part yields nothing
     (the caller finishes, then :func:`oxinfra.api.effects.plan_commands` asks for every
-    noted fact at once; drained any other way, the fact is asked for at once); it gets its own ``op_memo()``; whether it declared what its own
-    commands change is checked apart from the caller's declarations.
+    noted fact at once; drained any other way, the fact is asked for at once); it gets its
+    own ``op_memo()``; whether it declared what its own commands change is checked apart
+    from the caller's declarations.
     """
 
     @functools.wraps(gen_func)

@@ -12,11 +12,13 @@ installed packages as a fact, describes its tool as a :class:`PackageManager` an
     >>> list(ensure_packages(APT, ["bash"], {"bash": ["5.2"]}))
     []
 
-Every word goes through :func:`oxinfra.quoting.command`; package names come after ``--``
-(every manager this is for reads ``--`` as the end of its options: apt-get, dnf and yum,
-apk, pacman, pip), or, for a tool that does not, a name starting with ``-`` is refused. A
-manager may also restrict names to its own naming rules (``name_pattern``): apt-get reads
-``foo-`` as "remove foo", which no quoting can prevent.
+Every word goes through :func:`oxinfra.quoting.command`; package names come after ``--``,
+or, for a tool that does not read it (``options_end=False``), a name starting with ``-`` is
+refused. Every manager this is for reads ``--`` as the end of its options: apt-get (its
+command-line parser; the tests run ``apt-get -s`` with a name ``-rf``), dnf (argparse), yum
+(optparse), apk and pacman (getopt_long over the whole command line), pip (optparse; run in
+the tests too). A manager may also restrict names to its own naming rules
+(``name_pattern``): apt-get reads ``foo-`` as "remove foo", which no quoting can prevent.
 
 Installing packages may change anything on the host: an operation built on this declares
 no ``touches`` (every later fact is then checked on the host before use).

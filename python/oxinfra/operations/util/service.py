@@ -10,8 +10,9 @@ runs and is enabled, then ends in ``yield from ensure_service(...)``::
     []
 
 Names are values: always quoted, never part of shell text. ``systemctl`` reads ``--`` as the
-end of its options, so a unit such as ``-.mount`` comes after it. ``update-rc.d`` and
-``rc-service``/``rc-update`` document no ``--``: for sysvinit and OpenRC a name starting with
+end of its options (getopt_long; the tests run it), so a unit such as ``-.mount`` comes
+after it. ``update-rc.d`` parses its own options and rejects ``--``; ``rc-service`` and
+``rc-update`` document none in their usage: for sysvinit and OpenRC a name starting with
 ``-`` is refused. A name with a ``/`` is refused everywhere (sysvinit runs
 ``/etc/init.d/<name>``; no init system names a service with one).
 
