@@ -199,3 +199,37 @@ def test_put_takes_a_file_object() -> None:
             plan_commands(ctx, files.put.__wrapped__, (io.BytesIO(b""), "/srv/"), {})
     assert commands[-1].data == "ünï\n".encode() and commands[-1].umask == "177"
     assert ctx.contents == {"/srv/x": "ünï\n".encode()}
+
+
+def test_the_parts_declarations_and_predictions_are_the_callers() -> None:
+    """Planned with facts: what the composed parts declare is what the caller declares."""
+    from oxinfra.inventory.host import Host
+
+    @operation(shell_safe=True)
+    def pair(d: str, f: str) -> Iterator[Any]:
+        yield from files.directory._inner(d)
+        yield from files.put._inner(io.BytesIO(b"data"), f)
+
+    @operation()
+    def pair_and_own(d: str, f: str) -> Iterator[Any]:
+        yield from pair._inner(d, f)
+        yield "true"
+
+    @operation(shell_safe=True)
+    def pair_only(d: str, f: str) -> Iterator[Any]:
+        yield from pair._inner(d, f)
+
+    facts = {"files.Directory": None, "files.File": None, "files.Sha1File": None}
+
+    def plan(op: Any) -> PlanContext:
+        ctx = PlanContext(shell_safe=op is not pair_and_own)
+        with scope(facts=lambda host, r: facts[r.cls.name], privilege=(), plan=ctx, host=Host("h", {})):
+            plan_commands(ctx, op.__wrapped__, ("/srv/a", "/srv/b/f"), {})
+        return ctx
+
+    ctx = plan(pair)
+    assert ctx.declared and {"/srv/a", "/srv/b/f", "/srv/b", "/srv", "/"} <= ctx.touched
+    assert ctx.contents == {"/srv/b/f": b"data"} and ctx.created_dirs == ["/srv/a", "/srv/b"]
+    assert plan(pair_only).declared and plan(pair_only).touched == ctx.touched
+    nested = plan(pair_and_own)  # composed twice deep, then a command of its own
+    assert nested.touched == ctx.touched and not nested.declared
