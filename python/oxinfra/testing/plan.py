@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable
 
 from oxinfra.api.context import scope
-from oxinfra.api.effects import PlanContext
+from oxinfra.api.effects import PlanContext, plan_commands
 from oxinfra.api.facts import FactMissing, FactRequest
 from oxinfra.inventory.host import Host
 
@@ -97,7 +97,7 @@ def plan_operation(
         ctx = PlanContext(memo=memo)
         try:
             with scope(facts=lookup, privilege=(), plan=ctx, deploy_dir=local_dir, host=target):
-                commands = list(generator(**args))
+                commands = plan_commands(ctx, generator, (), args)  # as the engine drains it
         except FactMissing as exc:
             batch: list[FactRequest] = []
             for request in exc.requests:
