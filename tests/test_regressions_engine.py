@@ -217,3 +217,25 @@ def test_a_fact_that_never_answers_does_not_loop_forever(tmp_path: Path) -> None
     assert out.code == 1, out.describe()
     assert out.host("@local")["round_trips"] < 10, out.describe()
     assert lines.read_text() == "A=1\n"
+
+
+@pytest.mark.xfail(strict=True, reason="stat failing as a whole (BSD stat has no -c: exit 1; no stat: 127, whose "
+                                       "status the batch ignores) reads every path as absent: files.file then "
+                                       "truncates the existing file with 'true > path'")
+@pytest.mark.parametrize("status,message", [(1, "stat: illegal option -- c"), (127, "sh: stat: not found")],
+                         ids=["bsd-stat", "no-stat"])
+def test_a_stat_that_cannot_run_never_reads_as_absent(tmp_path: Path, status: int, message: str) -> None:
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "stat").write_text(f"#!/bin/sh\necho {message!r} >&2\nexit {status}\n")
+    (fake / "stat").chmod(0o755)
+    precious = tmp_path / "precious.conf"
+    precious.write_text("important content\n")
+    deploy = write_deploy(tmp_path, f"""
+        from oxinfra.operations import files
+        files.file(name="ensure", path={str(precious)!r})
+    """)
+    out = run_cli("--json", "-y", "@local", deploy, env={"PATH": f"{fake}:{os.environ['PATH']}"})
+    assert_no_traceback(out)
+    assert precious.read_text() == "important content\n"
+    assert out.statuses("@local") == {"ensure": "failed"}, out.describe()
