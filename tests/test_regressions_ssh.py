@@ -68,8 +68,6 @@ Host web
 """
 
 
-@pytest.mark.xfail(strict=True, reason="HostKeyAlias: asyncssh checks the alias, oxinfra's first-contact test "
-                                       "the HostName, so a key pinned under the alias is overridden")
 def test_key_pinned_under_host_key_alias_is_enforced(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
     known = tmp_path / "known_hosts"
     known.write_text(f"pinned-alias {_other_key(tmp_path)}\n")
@@ -80,8 +78,6 @@ def test_key_pinned_under_host_key_alias_is_enforced(tmp_path: Path, target: Pat
     assert known.read_text() == before
 
 
-@pytest.mark.xfail(strict=True, reason="only the first UserKnownHostsFile is read; a key pinned in the second "
-                                       "is ignored and the host taken as a first contact")
 def test_key_pinned_in_second_user_known_hosts_file_is_enforced(tmp_path: Path, target: Path,
                                                                sshd_fleet: Any) -> None:
     second = tmp_path / "known_hosts2"
@@ -91,8 +87,6 @@ def test_key_pinned_in_second_user_known_hosts_file_is_enforced(tmp_path: Path, 
     _refused(out, "web", target)
 
 
-@pytest.mark.xfail(strict=True, reason="GlobalKnownHostsFile (and /etc/ssh/ssh_known_hosts by default) is "
-                                       "never read: a key pinned there is overridden on first contact")
 def test_key_pinned_in_global_known_hosts_file_is_enforced(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
     (tmp_path / "global_known").write_text(f"[127.0.0.2]:{sshd_fleet.port} {_other_key(tmp_path)}\n")
     config = _config(tmp_path, sshd_fleet, WEB + "    UserKnownHostsFile @DIR@/known_hosts\n"
@@ -101,8 +95,6 @@ def test_key_pinned_in_global_known_hosts_file_is_enforced(tmp_path: Path, targe
     _refused(out, "web", target)
 
 
-@pytest.mark.xfail(strict=True, reason="%h/%p tokens of UserKnownHostsFile are not expanded: a file literally "
-                                       "named '%h' is read (and written) instead")
 def test_user_known_hosts_file_tokens_are_expanded(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
     (tmp_path / "kh").mkdir()
     (tmp_path / "kh" / f"127.0.0.2_{sshd_fleet.port}").write_text(
@@ -113,8 +105,6 @@ def test_user_known_hosts_file_tokens_are_expanded(tmp_path: Path, target: Path,
     assert sorted(p.name for p in (tmp_path / "kh").iterdir()) == [f"127.0.0.2_{sshd_fleet.port}"]
 
 
-@pytest.mark.xfail(strict=True, reason="oxinfra reads the config with User '' when there is no ssh_user, so "
-                                       "'Match user <local user>' blocks (policy) are skipped")
 def test_match_user_block_for_the_local_user_applies(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
     (tmp_path / "pinned").write_text(f"[127.0.0.2]:{sshd_fleet.port} {_other_key(tmp_path)}\n")
     # the login user comes from the Host block, which ssh reads AFTER the Match: the Match
@@ -128,8 +118,6 @@ Match user {getpass.getuser()}
     _refused(out, "web", target)
 
 
-@pytest.mark.xfail(strict=True, reason="'Match final' blocks are applied by asyncssh but skipped by oxinfra's "
-                                       "own reading of the config (known hosts file, strictness)")
 def test_match_final_block_applies(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
     (tmp_path / "pinned").write_text(f"[127.0.0.2]:{sshd_fleet.port} {_other_key(tmp_path)}\n")
     config = _config(tmp_path, sshd_fleet, WEB + """
@@ -141,8 +129,6 @@ Match final host 127.0.0.2
     _refused(out, "web", target)
 
 
-@pytest.mark.xfail(strict=True, reason="asyncssh falls back to the port-less entry when the port has no trusted "
-                                       "key, so a port-specific @revoked line is bypassed by a plain entry")
 def test_port_specific_revoked_key_beats_a_portless_entry(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
     key = _fleet_key(sshd_fleet)
     known = tmp_path / "known_hosts"
@@ -170,8 +156,6 @@ Host web
     assert (target / "web").is_file()
 
 
-@pytest.mark.xfail(strict=True, reason="StrictHostKeyChecking 'ask' (OpenSSH's default), 'Yes', 'true' are "
-                                       "rejected as invalid; ssh reads them case-blind, 'ask' as 'yes' in batch")
 @pytest.mark.parametrize("value", ["ask", "Yes", "true"])
 def test_strict_host_key_checking_values_ssh_accepts(tmp_path: Path, target: Path, sshd_fleet: Any,
                                                      value: str) -> None:
@@ -211,8 +195,6 @@ Host jump
     assert "jump" in error, error
 
 
-@pytest.mark.xfail(strict=True, reason="first contact appends to a known hosts file whose last line has no "
-                                       "newline: that line and the new one are glued and both lost")
 def test_first_contact_keeps_a_last_line_without_newline(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
     known = tmp_path / "known_hosts"
     pinned = f"elsewhere.example {_other_key(tmp_path)}"
@@ -224,8 +206,6 @@ def test_first_contact_keeps_a_last_line_without_newline(tmp_path: Path, target:
     assert lines == [pinned, f"[127.0.0.1]:{sshd_fleet.port} {_fleet_key(sshd_fleet)}"], lines
 
 
-@pytest.mark.xfail(strict=True, reason="an UNKNOWN host under strict checking is reported as a CHANGED key, with "
-                                       "advice to remove a known hosts line that does not exist")
 def test_unknown_host_under_strict_checking_is_not_called_changed(tmp_path: Path, target: Path,
                                                                   sshd_fleet: Any) -> None:
     known = tmp_path / "known_hosts"
