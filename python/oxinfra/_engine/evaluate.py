@@ -81,10 +81,11 @@ _new_call = object.__new__
 class Recorder:
     """Collects the operation calls of one host while its deploy files run."""
 
-    def __init__(self, host: Any) -> None:
+    def __init__(self, host: Any, defaults: dict[str, Any] | None = None) -> None:
         self.host = host
         self.ops: list[OpCall] = []
-        self.deploy_args: list[dict[str, Any]] = [{}]
+        # Global arguments in force: the run's defaults (``--sudo``, ...), then each @deploy's.
+        self.deploy_args: list[dict[str, Any]] = [dict(defaults or {})]
         self.deploy_names: list[str] = []
         self._seen: dict[tuple[Any, ...], int] = {}
         self.stop_code: Any = None  # the code object of the frame that runs deploy files
@@ -171,7 +172,7 @@ def discover(host: Any, call: OpCall) -> bool:
         call.memo = {}
     ctx = PlanContext(memo=call.memo)
     try:
-        with scope(reads=reads, facts=_no_facts, privilege=call.globals.privilege, plan=ctx):
+        with scope(reads=reads, facts=_no_facts, privilege=call.globals.privilege_settings, plan=ctx):
             commands = list(call.func(*call.args, **call.kwargs))
     except FactMissing as exc:
         call.first_facts = exc.requests
@@ -253,17 +254,20 @@ def evaluate(
     host: Any,
     files: list[DeployFile],
     facts: Callable[[Any, FactRequest], Any],
+    defaults: dict[str, Any] | None = None,
 ) -> list[OpCall]:
     """Run the deploy files for ``host`` and return its operation calls in order.
 
     ``facts`` answers ``host.get_fact`` calls made by deploy code; it raises
     :class:`FactMissing` when the fact has to be gathered first (the caller gathers it and
-    evaluates again).
+    evaluates again). ``defaults``: the run's global arguments (checked by the caller),
+    under every call's own; their privilege settings also apply to facts deploy code reads.
     """
-    recorder = Recorder(host)
+    recorder = Recorder(host, defaults)
     recorder.stop_code = _STOP_CODE
+    privilege = GlobalArgs(defaults).privilege_settings if defaults else ()
     try:
-        with scope(recorder=recorder, facts=facts, deploy_dir=None, host=host):
+        with scope(recorder=recorder, facts=facts, deploy_dir=None, host=host, privilege=privilege):
             _run_deploy_files(files)
     except FactMissing:
         raise
