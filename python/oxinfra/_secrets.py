@@ -94,17 +94,21 @@ def masked(value: Any, secret: bool = False) -> Any:
     return value
 
 
-def secret_values(value: Any, out: set[str], secret: bool = False) -> set[str]:
+def secret_values(value: Any, out: set[str], secret: bool = False, _path: frozenset[int] = frozenset()) -> set[str]:
     """Add to ``out`` the texts of every :class:`Secret` in ``value`` and of every plain value
     (string, number, bytes) under a secret key, at any depth."""
     if isinstance(value, Secret):
         out.add(value.reveal())
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            secret_values(v, out, secret or (isinstance(k, str) and is_secret_key(k)))
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        for v in value:
-            secret_values(v, out, secret)
+    elif isinstance(value, (dict, list, tuple, set, frozenset)):
+        if id(value) in _path:  # a structure that holds itself
+            return out
+        inner = _path | {id(value)}
+        if isinstance(value, dict):
+            for k, v in value.items():
+                secret_values(v, out, secret or (isinstance(k, str) and is_secret_key(k)), inner)
+        else:
+            for v in value:
+                secret_values(v, out, secret, inner)
     elif secret and isinstance(value, (str, int, float, bytes)) and not isinstance(value, bool):
         out.add(value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value))
     return out

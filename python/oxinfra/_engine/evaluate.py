@@ -176,9 +176,12 @@ def discover(host: Any, call: OpCall) -> bool:
             commands = list(call.func(*call.args, **call.kwargs))
     except FactMissing as exc:
         call.first_facts = exc.requests
-    except (OperationError, DeployError):
-        raise
-    except Exception as exc:  # an operation's own bug or bad argument: name the call
+    except Exception as exc:
+        if call.globals.sensitive:  # the message may show its arguments: name the call only
+            raise OperationError(f"{call.label}: {call.name}: {type(exc).__name__} (details hidden: _sensitive)") from None
+        if isinstance(exc, (OperationError, DeployError)):
+            raise
+        # an operation's own bug or bad argument: name the call
         raise OperationError(f"{call.label}: {call.name}: {type(exc).__name__}: {exc}") from exc
     else:
         call.precomputed = (commands, ctx)

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from oxinfra import _core
 from oxinfra._engine.evaluate import OpCall
+from oxinfra._engine.masking import conceal, must_conceal
 from oxinfra._engine.plan import HostPlanner, OpPlan
 from oxinfra._engine.report import Timings
 from oxinfra._engine.reuse import RunMemo
@@ -178,12 +179,15 @@ class HostRun:
         if status == "failed":
             record["stdout"] = op.meta.stdout
             record["stderr"] = op.meta.stderr
-        elif self.memo is not None:  # equal outcomes on many hosts: one record (read-only)
+        shown = plan
+        if must_conceal(op):  # _sensitive, or a sudo password: what every output shows
+            record, shown = conceal(record, plan, op)
+        if status != "failed" and self.memo is not None:  # equal outcomes on many hosts: one record (read-only)
             record = self.memo.records.setdefault(tuple(record.items()), record)
         self.result.ops.append(record)
         if self.outcomes is not None:
-            self.outcomes.append((op.index, status, error, op.meta.will_change, record, plan))
-        _emit(self.sink, {"event": "operation", "host": self.host.name, **record, "_plan": plan})
+            self.outcomes.append((op.index, status, error, op.meta.will_change, record, shown))
+        _emit(self.sink, {"event": "operation", "host": self.host.name, **record, "_plan": shown})
 
     def _replay(self, outcomes: list[tuple[Any, ...]]) -> None:
         """Report a dry plan computed on another host of the same class with the same facts:

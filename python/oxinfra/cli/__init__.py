@@ -132,6 +132,13 @@ def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: 
     sys.exit(code)
 
 
+def _redactor(inventory: Any, privilege: Any) -> Any:
+    """What masks the run's secrets in everything printed: the inventory's, the sudo password."""
+    from oxinfra._secrets import Redactor
+
+    return Redactor([*inventory.secret_values(), *(privilege.secrets() if privilege is not None else ())])
+
+
 def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: tuple[str, ...],
          group_data: tuple[str, ...], parallel: int | None, overrides: dict[str, Any], renderer: Renderer,
          report_path: str | None = None, shards: int | None = 1, privilege: Any = None) -> int:
@@ -142,6 +149,7 @@ def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, li
     if limit:
         inventory = inventory.limit(limit)
     inventory_seconds = time.perf_counter() - started
+    renderer.redactor = _redactor(inventory, privilege)
     if shards is None:
         shards = auto_shards(len(inventory.hosts))
     if targets[0] == "debug-inventory":
@@ -155,6 +163,8 @@ def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, li
     from oxinfra.exceptions import DeployError
 
     global_args = privilege.global_args() if privilege is not None else {}
+    if privilege is not None:
+        renderer.redactor.add(privilege.secrets())  # asked for just now
     exec_command = None
     if targets[0] == "exec":
         if len(targets) < 2:
@@ -179,5 +189,5 @@ def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, li
     if report_path:
         from oxinfra._engine.report import write_report
 
-        write_report(result, report_path)
+        write_report(result, report_path, renderer.redactor)
     return 0 if result.success else 1

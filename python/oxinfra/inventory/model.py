@@ -35,7 +35,7 @@ from typing import Any, Iterable, Iterator
 
 from oxinfra import _core
 from oxinfra._collect import gc_paused
-from oxinfra._secrets import MASK, is_secret_key, masked
+from oxinfra._secrets import MASK, is_secret_key, masked, secret_values
 from oxinfra.exceptions import InventoryError
 from oxinfra.inventory.host import Host, HostData, connector_of
 from oxinfra.inventory.source import GroupSpec, InventorySource
@@ -277,6 +277,16 @@ class Inventory:
             if not chosen:
                 raise InventoryError(f"--limit {','.join(patterns)!r} selects no host of the already limited inventory")
         return Inventory(self._model, chosen)
+
+    def secret_values(self) -> set[str]:
+        """The texts of every secret in the data of this inventory (``--data`` included):
+        :class:`~oxinfra.api.Secret` values and values under secret-looking keys, at any
+        depth. What the CLI masks in everything it prints."""
+        model = self._model
+        found: set[str] = set()
+        for layer in (model.overrides, *model.data_table, *model.group_data):
+            secret_values(layer, found)
+        return found
 
     def check_picklable(self) -> None:
         """Raise InventoryError naming host, key and origin for data that cannot be pickled
