@@ -229,6 +229,19 @@ def test_a_wrong_password_fails_at_once_saying_sudo_refused_it(password_user: Pa
     assert seconds < 20, seconds  # one attempt (sudo's delay), not three per use
 
 
+def test_no_password_where_sudo_needs_one_says_so(password_user: PasswordUser, workdir: Path) -> None:
+    """``--sudo`` (every operation's default) with no password: ``sudo -n`` refuses, and the
+    operation says that sudo did, not just "exit code 1"."""
+    deploy = workdir / "deploy.py"
+    deploy.write_text("from oxinfra.operations import server\nserver.shell(name='one', commands=['id -un'])\n")
+    _forget_credentials(password_user)
+    out = _as_user(password_user, ["--sudo", "--json", "-y", "@local", str(deploy)], "", workdir)
+    assert out.returncode == 1, out.stdout + out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    (one,) = [e for e in events if e["event"] == "operation"]
+    assert one["error"] == "could not run as sudo: sudo: a password is required", one
+
+
 INVENTORY = """
     _ssh = @SSH@
     right = [("@HOST1@", {**_ssh, "sudo_pw": @RIGHT@})]
