@@ -384,3 +384,25 @@ def test_the_api_checks_run_defaults(tmp_path: Path) -> None:
     with pytest.raises(ArgumentError, match="not sudo"):
         run(load_inventory("@local"), [str(deploy)], global_args={"sudo": True})
     assert run(load_inventory("@local"), [str(deploy)], global_args={"_sudo": True, "_sudo_password": "p w"}).success
+
+
+def test_the_password_from_the_environment_is_not_inherited(tmp_path: Path, workdir: Path) -> None:
+    """``OXINFRA_SUDO_PASSWORD`` is read, then removed from the environment: the ``@local``
+    shell, what it runs (``sudo -E`` too) and shard workers never get it."""
+    from e2e_helpers import run_cli
+
+    password = f"Env-pw-{secrets.token_hex(8)}"
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(textwrap.dedent("""
+        from oxinfra import host
+        from oxinfra.operations import server
+        out = "@T@/" if host.name == "@local" else "/tmp/"  # a simulated host has /tmp only
+        server.shell(commands=[f"cat /proc/$$/environ > {out}shell; env > {out}env"], _preserve_sudo_env=True)
+    """).replace("@T@", str(workdir)))
+    out = run_cli("--sudo", "-y", "--shards", "2", "--json", "@local,@sim/env", deploy,
+                  env={"OXINFRA_SUDO_PASSWORD": password})
+    assert out.code == 0, out.describe()
+    for name in ("shell", "env"):
+        text = (workdir / name).read_bytes()
+        assert b"PATH=" in text and password.encode() not in text, name
+    assert password not in out.stdout + out.stderr

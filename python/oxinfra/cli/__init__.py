@@ -117,6 +117,9 @@ def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: 
     from oxinfra.exceptions import OxinfraError
 
     renderer = Renderer(as_json=as_json, verbose=verbose)
+    # Read (by click) and gone: no process this one starts (the @local shell, shard workers)
+    # inherits the password in its environment.
+    os.environ.pop("OXINFRA_SUDO_PASSWORD", None)
     if ssh_config:  # read by every run's connection settings, shard workers included
         os.environ["OXINFRA_SSH_CONFIG"] = os.path.abspath(ssh_config)
     try:
