@@ -78,6 +78,21 @@ def test_redactor_masks_text_lines_and_structures() -> None:
     assert r.deep(event) == {"op": "x", "error": "bad ***", "index": 3, "lines": ["***", "***"]}
     assert event["error"] == "bad hunter2"
     assert not Redactor([]) and Redactor([]).deep(event) is event
+    clean = {"op": "x", "lines": ["a", "b"], "n": 1}
+    assert r.deep(clean) is clean  # nothing to mask: no copy (every event of a run goes through)
+
+
+def test_calls_without_global_arguments_share_the_inherited_ones() -> None:
+    from oxinfra.api.arguments import split_global_args
+
+    defaults = {"_sudo": True, "_sudo_password": "p w"}
+    first, _ = split_global_args({"path": "/a"}, defaults, "here")
+    second, _ = split_global_args({"path": "/b"}, defaults, "here")
+    assert first is second and first.sudo and first.sudo_password == "p w"
+    assert type(first.sudo_password) is Secret
+    own, kwargs = split_global_args({"path": "/c", "_sudo_user": "bob"}, defaults, "here")
+    assert own is not first and own.sudo_user == "bob" and own.sudo_password == "p w" and kwargs == {"path": "/c"}
+    assert split_global_args({"path": "/d"}, dict(defaults), "here")[0] is not first  # another dict
 
 
 INVENTORY = """

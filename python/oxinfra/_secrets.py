@@ -158,15 +158,31 @@ class Redactor:
 
     def deep(self, value: Any) -> Any:
         """``value`` (dicts, lists, tuples of strings and other values) with every string
-        masked; containers are copied, other values kept."""
-        if self._pattern is None:
+        masked: ``value`` itself when nothing in it needs masking (the usual case), else a
+        copy (containers copied, other values kept)."""
+        if self._pattern is None or not self._holds(value):
             return value
+        return self._copy(value)
+
+    def _holds(self, value: Any) -> bool:
+        """Whether a secret's text is in ``value`` (a string, bytes, or in a container)."""
+        if isinstance(value, str):
+            return bool(value) and self.text(str.__str__(value)) != value
+        if isinstance(value, dict):
+            return any(self._holds(v) for v in value.values())
+        if isinstance(value, (list, tuple)):
+            return any(self._holds(v) for v in value)
+        if isinstance(value, bytes):
+            return self._holds(value.decode("utf-8", "replace"))
+        return False
+
+    def _copy(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.text(str.__str__(value)) if value else value
         if isinstance(value, dict):
-            return {k: self.deep(v) for k, v in value.items()}
+            return {k: self._copy(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
-            return [self.deep(v) for v in value]
+            return [self._copy(v) for v in value]
         if isinstance(value, bytes):
-            return self.deep(value.decode("utf-8", "replace"))
+            return self._copy(value.decode("utf-8", "replace"))
         return value

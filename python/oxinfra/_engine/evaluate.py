@@ -19,7 +19,7 @@ import traceback
 from typing import Any, Callable, Iterator
 
 from oxinfra._engine.reuse import SharedCall, call_key
-from oxinfra.api.arguments import GlobalArgs
+from oxinfra.api.arguments import GlobalArgs, split_global_args
 from oxinfra.api.commands import OperationMeta
 from oxinfra.api.context import current_deploy_dir, current_run_memo, scope
 from oxinfra.api.effects import PlanContext
@@ -84,8 +84,9 @@ class Recorder:
     def __init__(self, host: Any, defaults: dict[str, Any] | None = None) -> None:
         self.host = host
         self.ops: list[OpCall] = []
-        # Global arguments in force: the run's defaults (``--sudo``, ...), then each @deploy's.
-        self.deploy_args: list[dict[str, Any]] = [dict(defaults or {})]
+        # Global arguments in force: the run's defaults (``--sudo``, ...; one dict shared by
+        # every host, never changed), then each @deploy's.
+        self.deploy_args: list[dict[str, Any]] = [defaults if defaults is not None else {}]
         self.deploy_names: list[str] = []
         self._seen: dict[tuple[Any, ...], int] = {}
         self.stop_code: Any = None  # the code object of the frame that runs deploy files
@@ -268,7 +269,7 @@ def evaluate(
     """
     recorder = Recorder(host, defaults)
     recorder.stop_code = _STOP_CODE
-    privilege = GlobalArgs(defaults).privilege_settings if defaults else ()
+    privilege = split_global_args({}, defaults, "")[0].privilege_settings if defaults else ()
     try:
         with scope(recorder=recorder, facts=facts, deploy_dir=None, host=host, privilege=privilege):
             _run_deploy_files(files)

@@ -14,6 +14,7 @@ The CLI masks the text of every other known secret (host data) in what it prints
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -25,6 +26,11 @@ __all__ = ["conceal", "must_conceal"]
 _ENGINE_ERROR = re.compile(r"exit code \d+|stale|could not run as [^:]+: sudo: [^\n]*|could not run as [^:]+: su: [^\n]*")
 
 
+@lru_cache(maxsize=64)
+def _redactor(password: str) -> Redactor:
+    return Redactor([password])
+
+
 def must_conceal(op: Any) -> bool:
     args = op.globals
     return bool(args.sensitive) or args.sudo_password is not None
@@ -34,14 +40,16 @@ def conceal(record: dict[str, Any], plan: Any, op: Any) -> tuple[dict[str, Any],
     """The record and the plan as events show them for ``op`` (see the module docs)."""
     args = op.globals
     if not args.sensitive:  # a sudo password only: its text masked, the rest as it is
-        redactor = Redactor([str(args.sudo_password)])
+        redactor = _redactor(str(args.sudo_password))
         shown = redactor.deep(record)
         if plan is None:
             return shown, None
-        return shown, SimpleNamespace(commands=[redactor.text(c) if isinstance(c, str) else c for c in plan.commands],
-                                      noops=[redactor.text(n) for n in plan.noops],
-                                      op=SimpleNamespace(meta=SimpleNamespace(stdout=shown.get("stdout") or
-                                                                              redactor.text(op.meta.stdout))))
+        commands, noops = redactor.deep(plan.commands), redactor.deep(plan.noops)
+        stdout = redactor.deep(op.meta.stdout)
+        if commands is plan.commands and noops is plan.noops and stdout is op.meta.stdout:
+            return shown, plan  # the usual case: the password is nowhere
+        return shown, SimpleNamespace(commands=commands, noops=noops, op=SimpleNamespace(meta=SimpleNamespace(
+            stdout=stdout)))
     shown = dict(record)
     if "noop" in shown:
         shown["noop"] = MASK

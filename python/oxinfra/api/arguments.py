@@ -193,14 +193,21 @@ def split_global_args(
 ) -> tuple[GlobalArgs, dict[str, Any]]:
     """Take the global arguments out of ``kwargs``; validate them; merge ``inherited`` (from
     an enclosing ``@deploy``) under them. Returns the globals and the operation's own kwargs
-    (``kwargs`` itself when it holds no global argument and nothing is inherited: the
-    defaults are one shared, never changed value). ``where`` names the call in errors."""
-    if not inherited:
-        for key in kwargs:
-            if key[:1] == "_":
-                break
-        else:
+    (``kwargs`` itself when it holds no global argument: the globals are then one shared,
+    never changed value per ``inherited`` dict, which callers never change once made).
+    ``where`` names the call in errors."""
+    for key in kwargs:
+        if key[:1] == "_":
+            break
+    else:
+        if not inherited:
             return DEFAULT, kwargs
+        last = _INHERITED
+        if last[0] is inherited:
+            return last[1], kwargs
+        found = GlobalArgs(inherited)
+        last[:] = [inherited, found]
+        return found, kwargs
     if callable(where):
         where = where()
     own: dict[str, Any] = {}
@@ -220,3 +227,6 @@ def split_global_args(
 
 #: The global arguments of a call that gives none (shared: GlobalArgs values are never changed).
 DEFAULT = GlobalArgs({})
+#: The inherited dict (the run's defaults, a @deploy's arguments) of the last call that gave
+#: no global argument of its own, and its GlobalArgs: equal calls share one value.
+_INHERITED: list[Any] = [None, DEFAULT]
