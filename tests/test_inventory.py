@@ -524,8 +524,8 @@ def test_debug_inventory_json(fleet: Path) -> None:
     assert list(out["hosts"]) == ["web02.example.com", "dba.example.com", "dbb.example.com", "@local"]
     dba = out["hosts"]["dba.example.com"]
     assert dba["groups"] == ["fleet", "db"]
-    assert dba["data"] == {"db_password": "********", "color": "db", "ssh_user": "postgres", "ssh_port": 22,
-                           "api_token": "********", "region": "eu"}
+    assert dba["data"] == {"db_password": "***", "color": "db", "ssh_user": "postgres", "ssh_port": 22,
+                           "api_token": "***", "region": "eu"}
     assert out["groups"]["db"] == ["dba.example.com", "dbb.example.com", "web02.example.com"]
     assert out["groups"]["edge"] == ["@local"]
     assert "s3cret" not in result.stdout
@@ -537,7 +537,7 @@ def test_debug_inventory_table(fleet: Path) -> None:
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["HOST", "GROUPS", "DATA"]
     bastion = next(line for line in lines if line.startswith("bastion "))
-    assert "ungrouped" in bastion and "ssh_port=2222" in bastion and "ssh_password='********'" in bastion
+    assert "ungrouped" in bastion and "ssh_port=2222" in bastion and "ssh_password='***'" in bastion
     assert "hunter2" not in result.stdout
     assert "8 hosts in 5 groups" in result.stdout
     assert any(line.strip().startswith("prod (6): web01.example.com") for line in lines)

@@ -265,7 +265,9 @@ SIM_DEPLOY = """
 """
 
 
-@pytest.mark.parametrize("priv", ["_timeout=30", "_sudo=True"] if IS_ROOT and HAS_SUDO else ["_timeout=30"])
+@pytest.mark.parametrize("priv", ["_timeout=30", "_sudo=True", "_sudo=True, _sudo_password=\"it's a pw\"",
+                                  "_su_user='root', _timeout=30"]
+                         if IS_ROOT and HAS_SUDO else ["_timeout=30"])
 def test_simulator_runs_wrapped_operations_like_a_real_sh(tmp_path: Path, priv: str) -> None:
     import textwrap
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from oxinfra._secrets import Secret
+
 __all__ = ["freeze"]
 
 _ATOMS = (str, int, float, bool, bytes, type(None))
@@ -21,6 +23,8 @@ def _freeze(value: Any) -> Any:
     kind = type(value)
     if kind is str:
         return value
+    if kind is Secret:
+        return (Secret, value.reveal())
     if kind is float:
         return (float, value.hex())  # 0.0 == -0.0, and nan != nan
     if kind in _ATOMS:

@@ -19,7 +19,7 @@ import traceback
 from typing import Any, Callable, Iterator
 
 from oxinfra._engine.reuse import SharedCall, call_key
-from oxinfra.api.arguments import GlobalArgs
+from oxinfra.api.arguments import GlobalArgs, split_global_args
 from oxinfra.api.commands import OperationMeta
 from oxinfra.api.context import current_deploy_dir, current_run_memo, scope
 from oxinfra.api.effects import PlanContext, plan_commands
@@ -81,10 +81,12 @@ _new_call = object.__new__
 class Recorder:
     """Collects the operation calls of one host while its deploy files run."""
 
-    def __init__(self, host: Any) -> None:
+    def __init__(self, host: Any, defaults: dict[str, Any] | None = None) -> None:
         self.host = host
         self.ops: list[OpCall] = []
-        self.deploy_args: list[dict[str, Any]] = [{}]
+        # Global arguments in force: the run's defaults (``--sudo``, ...; one dict shared by
+        # every host, never changed), then each @deploy's.
+        self.deploy_args: list[dict[str, Any]] = [defaults if defaults is not None else {}]
         self.deploy_names: list[str] = []
         self._seen: dict[tuple[Any, ...], int] = {}
         self.stop_code: Any = None  # the code object of the frame that runs deploy files
@@ -171,13 +173,16 @@ def discover(host: Any, call: OpCall) -> bool:
         call.memo = {}
     ctx = PlanContext(memo=call.memo, shell_safe=call.shell_safe)
     try:
-        with scope(reads=reads, facts=_no_facts, privilege=call.globals.privilege, plan=ctx):
+        with scope(reads=reads, facts=_no_facts, privilege=call.globals.privilege_settings, plan=ctx):
             commands = plan_commands(ctx, call.func, call.args, call.kwargs)
     except FactMissing as exc:
         call.first_facts = exc.requests
-    except (OperationError, DeployError):
-        raise
-    except Exception as exc:  # an operation's own bug or bad argument: name the call
+    except Exception as exc:
+        if call.globals.sensitive:  # the message may show its arguments: name the call only
+            raise OperationError(f"{call.label}: {call.name}: {type(exc).__name__} (details hidden: _sensitive)") from None
+        if isinstance(exc, (OperationError, DeployError)):
+            raise
+        # an operation's own bug or bad argument: name the call
         raise OperationError(f"{call.label}: {call.name}: {type(exc).__name__}: {exc}") from exc
     else:
         call.precomputed = (commands, ctx)
@@ -253,17 +258,20 @@ def evaluate(
     host: Any,
     files: list[DeployFile],
     facts: Callable[[Any, FactRequest], Any],
+    defaults: dict[str, Any] | None = None,
 ) -> list[OpCall]:
     """Run the deploy files for ``host`` and return its operation calls in order.
 
     ``facts`` answers ``host.get_fact`` calls made by deploy code; it raises
     :class:`FactMissing` when the fact has to be gathered first (the caller gathers it and
-    evaluates again).
+    evaluates again). ``defaults``: the run's global arguments (checked by the caller),
+    under every call's own; their privilege settings also apply to facts deploy code reads.
     """
-    recorder = Recorder(host)
+    recorder = Recorder(host, defaults)
     recorder.stop_code = _STOP_CODE
+    privilege = split_global_args({}, defaults, "")[0].privilege_settings if defaults else ()
     try:
-        with scope(recorder=recorder, facts=facts, deploy_dir=None, host=host):
+        with scope(recorder=recorder, facts=facts, deploy_dir=None, host=host, privilege=privilege):
             _run_deploy_files(files)
     except FactMissing:
         raise

@@ -14,10 +14,12 @@ from typing import Any, Callable
 
 from oxinfra import _core
 from oxinfra._engine.evaluate import OpCall
+from oxinfra._engine.masking import conceal, must_conceal
 from oxinfra._engine.plan import HostPlanner, OpPlan
 from oxinfra._engine.report import Timings
 from oxinfra._engine.reuse import RunMemo
-from oxinfra._engine.script import FactScript, ScriptBuilder, done_marker, new_nonce, render_commands
+from oxinfra._engine.script import (FactScript, ScriptBuilder, capturable, done_marker, new_nonce, operation_result,
+                                    render_commands)
 from oxinfra.api.commands import FunctionCommand
 from oxinfra.api.context import scope
 from oxinfra.api.facts import FactMissing, FactRequest
@@ -124,7 +126,7 @@ class HostRun:
         self.gathers += 1
         builder = self.builder()
         builder.add_facts(todo)
-        builder.capture = all(r.safe for r in todo)
+        builder.capture = capturable(todo)
         with self.result.timings.phase("facts"):
             sections, errors = await self.round_trip(builder)
         self._store(builder, sections, errors)
@@ -177,12 +179,15 @@ class HostRun:
         if status == "failed":
             record["stdout"] = op.meta.stdout
             record["stderr"] = op.meta.stderr
-        elif self.memo is not None:  # equal outcomes on many hosts: one record (read-only)
+        shown = plan
+        if must_conceal(op):  # _sensitive, or a sudo password: what every output shows
+            record, shown = conceal(record, plan, op)
+        if status != "failed" and self.memo is not None:  # equal outcomes on many hosts: one record (read-only)
             record = self.memo.records.setdefault(tuple(record.items()), record)
         self.result.ops.append(record)
         if self.outcomes is not None:
-            self.outcomes.append((op.index, status, error, op.meta.will_change, record, plan))
-        _emit(self.sink, {"event": "operation", "host": self.host.name, **record, "_plan": plan})
+            self.outcomes.append((op.index, status, error, op.meta.will_change, record, shown))
+        _emit(self.sink, {"event": "operation", "host": self.host.name, **record, "_plan": shown})
 
     def _replay(self, outcomes: list[tuple[Any, ...]]) -> None:
         """Report a dry plan computed on another host of the same class with the same facts:
@@ -444,8 +449,9 @@ class HostRun:
                 self.planner.rewind_dirs(op.index)
                 self._store(builder, sections, errors)
                 return op.index
-            if rc != 0:
-                self.report(plan, op, "failed", stdout, stderr, error=f"exit code {rc}")
+            stdout, error = operation_result(op.globals, stdout, stderr, rc, self.nonce)
+            if error is not None:
+                self.report(plan, op, "failed", stdout, stderr, error=error)
                 if not op.globals.ignore_errors:
                     return None
                 continue
@@ -489,8 +495,11 @@ class HostRun:
                         builder.add_operation(plan, render_commands(pending, op.globals, self.nonce), [], False)
                         sections, errors = await self.round_trip(builder)
                         rc, out = sections.get(0, (1, b""))
-                        if rc != 0:
-                            error = "stale" if rc is None else f"exit code {rc}"
+                        if rc is None:
+                            self.report(plan, op, "failed", out, errors.get(0, b""), error="stale")
+                            return
+                        out, error = operation_result(op.globals, out, errors.get(0, b""), rc, self.nonce)
+                        if error is not None:
                             self.report(plan, op, "failed", out, errors.get(0, b""), error=error)
                             return
                         pending = []

@@ -24,7 +24,7 @@ from oxinfra.exceptions import ConnectError, DeployError, OutputParseError, Oxin
 from oxinfra.inventory import Inventory
 
 __all__ = [
-    "prepare", "execute", "Prepared", "load_deploy_files", "distinct_sequences", "order_sequences", "order_operations",
+    "prepare", "execute", "Prepared", "load_deploy_files", "check_defaults", "distinct_sequences", "order_sequences", "order_operations",
 ]
 
 
@@ -58,7 +58,8 @@ def raise_fd_limit(hosts: int) -> None:
             )
 
 
-def _evaluate_all(inventory: Inventory, files: list[DeployFile]) -> dict[str, list[OpCall]]:
+def _evaluate_all(inventory: Inventory, files: list[DeployFile],
+                  defaults: dict[str, Any] | None = None) -> dict[str, list[OpCall]]:
     def no_facts(host: Any, request: FactRequest) -> Any:
         raise FactMissing(request)
 
@@ -80,7 +81,7 @@ def _evaluate_all(inventory: Inventory, files: list[DeployFile]) -> dict[str, li
         reads = [False, False]
         try:
             with scope(reads=reads):
-                ops = evaluated[host.name] = evaluate(host, files, no_facts)
+                ops = evaluated[host.name] = evaluate(host, files, no_facts, defaults)
         except FactMissing:
             evaluated[host.name] = None  # type: ignore[assignment]  # needs facts: later
             continue
@@ -89,7 +90,8 @@ def _evaluate_all(inventory: Inventory, files: list[DeployFile]) -> dict[str, li
     return evaluated
 
 
-async def _evaluate_with_facts(host: Any, files: list[DeployFile], settings: ConnectSettings) -> list[OpCall]:
+async def _evaluate_with_facts(host: Any, files: list[DeployFile], settings: ConnectSettings,
+                               defaults: dict[str, Any] | None = None) -> list[OpCall]:
     """Evaluate a deploy that reads facts itself: gather what it asks for, evaluate again."""
     run = HostRun(host, [], True, None)
     async with settings.connect_slots:
@@ -104,7 +106,7 @@ async def _evaluate_with_facts(host: Any, files: list[DeployFile], settings: Con
                 return entry.read()
 
             try:
-                return evaluate(host, files, known)
+                return evaluate(host, files, known, defaults)
             except FactMissing as exc:
                 await run.gather(list(exc.requests))
         raise DeployError(f"{host.name}: the deploy keeps asking for new facts")
@@ -152,6 +154,21 @@ def order_operations(evaluated: dict[str, list[OpCall] | None]) -> list[str]:
     return order_sequences(*distinct_sequences(evaluated))
 
 
+def check_defaults(defaults: dict[str, Any] | None) -> dict[str, Any]:
+    """The run's global arguments (``--sudo``, ``--sudo-password``, ...: under every operation's
+    own), checked once: an unknown name or a bad value is an ArgumentError."""
+    if not defaults:
+        return {}
+    from oxinfra.api.arguments import split_global_args
+    from oxinfra.exceptions import ArgumentError
+
+    plain = [key for key in defaults if not key.startswith("_")]
+    if plain:
+        raise ArgumentError(f"run defaults take global arguments (_sudo, ...), not {', '.join(sorted(plain))}")
+    split_global_args(dict(defaults), {}, "run defaults")
+    return dict(defaults)
+
+
 def load_deploy_files(deploy_files: list[str], exec_command: str | None = None) -> list[DeployFile]:
     if exec_command is not None:
         source = f"from oxinfra.operations import server\nserver.shell(name='exec', commands=[{exec_command!r}])\n"
@@ -186,11 +203,13 @@ class Prepared:
 
 
 async def prepare(inventory: Inventory, files: list[DeployFile], on_event: EventSink | None,
-                  timings: Timings, connect_limit: int | None = None, parallel: int | None = None) -> Prepared:
+                  timings: Timings, connect_limit: int | None = None, parallel: int | None = None,
+                  defaults: dict[str, Any] | None = None) -> Prepared:
     """Evaluate every host's deploy. Only hosts whose deploy code reads a fact itself connect
     now (at most ``parallel`` at once, as later): each is evaluated again on its own
     connection until it asks for nothing new, and the connection is closed -- holding it
-    until every other host is evaluated would hold more hosts than ``parallel`` allows."""
+    until every other host is evaluated would hold more hosts than ``parallel`` allows.
+    ``defaults``: the run's global arguments (see :func:`check_defaults`)."""
     raise_fd_limit(_descriptors_needed(inventory.hosts, parallel))
     prepared = Prepared(inventory, ConnectSettings(connect_limit))
     limit = asyncio.Semaphore(parallel or max(1, len(inventory.hosts)))
@@ -201,7 +220,7 @@ async def prepare(inventory: Inventory, files: list[DeployFile], on_event: Event
         async def with_facts(host: Any) -> None:
             try:
                 async with limit:
-                    evaluated[host.name] = await _evaluate_with_facts(host, files, prepared.settings)
+                    evaluated[host.name] = await _evaluate_with_facts(host, files, prepared.settings, defaults)
             except ConnectError as exc:
                 result = HostResult(host.name)
                 result.status, result.error = "unreachable", str(exc)
@@ -220,7 +239,7 @@ async def prepare(inventory: Inventory, files: list[DeployFile], on_event: Event
 
         try:
             with gc_paused():
-                evaluated.update(_evaluate_all(inventory, files))
+                evaluated.update(_evaluate_all(inventory, files, defaults))
                 prepared.keep()  # before collections resume: they would scan all of it once more
             await asyncio.gather(*(with_facts(h) for h in inventory.hosts if evaluated[h.name] is None))
             prepared.memo.calls.clear()  # only calls being made look these up; the calls keep theirs

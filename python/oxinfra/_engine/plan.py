@@ -19,7 +19,7 @@ from oxinfra._engine.evaluate import OpCall
 from oxinfra.api.commands import FunctionCommand
 from oxinfra.api.context import scope
 from oxinfra.api.effects import PlanContext, plan_commands
-from oxinfra._engine.script import privileged_result
+from oxinfra._engine.script import privileged_result, who
 from oxinfra.api.facts import FactFailed, FactMissing, FactRequest, fact_failure
 from oxinfra.exceptions import OperationError, OutputParseError, OxinfraError
 
@@ -73,12 +73,6 @@ class OpPlan:
         return any(isinstance(c, FunctionCommand) for c in self.commands)
 
 
-def _who(context: tuple[Any, ...]) -> str:
-    sudo, sudo_user, su_user = context
-    parts = [f"sudo -u {sudo_user}" if sudo_user else "sudo" if sudo else "", f"su {su_user}" if su_user else ""]
-    return " + ".join(p for p in parts if p)
-
-
 def _affects(path: str, touched: Touched) -> bool:
     """``path`` is normalised and absolute (see :meth:`HostPlanner.may_be_stale`)."""
     if touched is None:
@@ -113,8 +107,9 @@ class HostPlanner:
         out, status = stdout, rc
         if request.context:
             out, status, ran = privileged_result(stdout, rc)
-            if not ran:
-                error = fact_failure(request.cls.name, rc, stderr, f"could not run as {_who(request.context)}: exit {rc}")
+            if not ran:  # sudo's or su's own failure: their last word says why
+                last = stderr.rstrip().rsplit(b"\n", 1)[-1]
+                error = fact_failure(request.cls.name, rc, last, f"could not run as {who(request.context)}: exit {rc}")
                 self.facts[request.key] = FactEntry(request, stdout, rc, None, self.epoch, error)
                 return
         try:
@@ -234,7 +229,7 @@ class HostPlanner:
                 return entry.read()
 
             try:
-                with scope(facts=lookup, privilege=op.globals.privilege, plan=ctx):
+                with scope(facts=lookup, privilege=op.globals.privilege_settings, plan=ctx):
                     plan.commands = plan_commands(ctx, op.func, op.args, op.kwargs)
             except FactMissing:
                 raise

@@ -104,11 +104,15 @@ def build_report(result: Any, slowest: int = 10) -> dict[str, Any]:
     }
 
 
-def write_report(result: Any, path: str) -> None:
-    """Write the report; a path that cannot be written is an error naming it."""
+def write_report(result: Any, path: str, redactor: Any = None) -> None:
+    """Write the report; a path that cannot be written is an error naming it. ``redactor``
+    (an :class:`oxinfra._secrets.Redactor`) masks the text of the run's secrets (in hosts'
+    errors)."""
     from oxinfra.exceptions import OxinfraError
 
     report = build_report(result)
+    if redactor:
+        report = redactor.deep(report)
     try:
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 from oxinfra._engine.evaluate import import_path
 from oxinfra._engine.hostrun import EventSink, HostResult, RunResult, _emit
-from oxinfra._engine.pipeline import execute, load_deploy_files, order_operations, prepare
+from oxinfra._engine.pipeline import check_defaults, execute, load_deploy_files, order_operations, prepare
 from oxinfra._engine.report import Timings
 from oxinfra.inventory import Inventory
 
@@ -25,21 +25,26 @@ async def run_async(
     on_event: EventSink | None = None,
     exec_command: str | None = None,
     shards: int = 1,
+    global_args: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run deploy files (or one shell command, ``exec_command``) against an inventory.
     Errors in the deploys raise before any host is touched; errors on hosts are reported
     in the result. ``shards`` > 1 spreads the hosts over that many worker processes
-    (:mod:`oxinfra._engine.shard`); the result is the same."""
+    (:mod:`oxinfra._engine.shard`); the result is the same. ``global_args``: defaults for
+    every operation's global arguments, e.g. ``{"_sudo": True, "_sudo_password": pw}``
+    (the CLI's ``--sudo``, ``--sudo-password``, ...); privilege settings among them also
+    apply to facts deploy code reads."""
+    defaults = check_defaults(global_args)
     if shards > 1 and len(inventory.hosts) > 1:
         from oxinfra._engine.shard import run_sharded
 
         return await run_sharded(inventory, deploy_files, shards=shards, dry=dry, parallel=parallel,
-                                 on_event=on_event, exec_command=exec_command)
+                                 on_event=on_event, exec_command=exec_command, global_args=defaults)
     timings = Timings()
     with timings.phase("compile"):
         files = load_deploy_files(deploy_files, exec_command)
     with import_path(files):
-        prepared = await prepare(inventory, files, on_event, timings, parallel=parallel)
+        prepared = await prepare(inventory, files, on_event, timings, parallel=parallel, defaults=defaults)
         try:
             with timings.phase("order"):
                 order = order_operations(prepared.evaluated)

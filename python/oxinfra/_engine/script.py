@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from oxinfra import _core
-from oxinfra.api.arguments import GlobalArgs
+from oxinfra.api.arguments import GlobalArgs, Privilege
 from oxinfra.api.commands import FileUpload
 from oxinfra.exceptions import OutputParseError
 from oxinfra.quoting import QuotingError, quote
@@ -59,7 +59,7 @@ def wrap_privilege(inner: str, privilege: tuple[Any, ...], timeout: float | None
     user sees arguments in ``/proc/*/cmdline``, and the kernel refuses one over 128 KiB.
     The inner ``sh`` reads it on stdin, from a quoted here-document::
 
-        { sudo -n -H [-u USER] [timeout N] sh -s <<'__OX_P_<hash>'
+        { sudo -n -H [-i] [-E] [-u USER] [timeout N] sh -s <<'__OX_P_<hash>'
         { <inner>
         } </dev/null
         __OX_P_<hash>
@@ -76,20 +76,69 @@ def wrap_privilege(inner: str, privilege: tuple[Any, ...], timeout: float | None
     read ``/dev/null``: nothing but the shell reads the here-document, and the shell never
     reads the outer stdin (the outer shell's own script). The outer braces keep the
     here-document the command's stdin when the caller appends ``</dev/null``.
+
+    **A sudo password** (``Privilege.password``) reaches ``sudo -S`` on its stdin, written
+    by the shell's own ``printf`` (a builtin: no process, no argument) into the pipe that
+    also carries the script; it is never in the here-document (which bash may put in a
+    file), an argument, the environment or a file::
+
+        { <check the password once per shell, see _password_check>
+        [ "$__ox_pv_<id>" = 0 ] && { printf '%s\n\n' PASSWORD; cat; } <<'__OX_P_<hash>' |
+            sudo -S -p '' -H [-u USER] sh -c 'IFS= read -r l; [ -z "$l" ] || IFS= read -r l; exec sh -s'
+        { <inner>
+        } </dev/null
+        __OX_P_<hash>
+        }
+
+    ``sudo -S`` reads exactly one line when it asks for the password and nothing when it
+    does not (cached credentials, ``NOPASSWD``, root). The ``sh -c`` text (fixed, the same
+    for everyone) then reads one line: empty if sudo took the password, else the password
+    itself, and then the empty line after it -- the password is never run as a command.
+    Before the first use on a host's shell, ``sudo -S -v`` checks the password alone on its
+    stdin, so a wrong one fails after one attempt (sudo would read up to three lines of the
+    script as further attempts, seconds each) and every later use on that shell fails at
+    once ("refused earlier") instead of trying it again.
+
+    ``su`` reads a password from a terminal only: ``_su_user`` works where su asks for none
+    (the login user is root, or with ``_sudo=True``: sudo's password, then su as root).
     """
     if not privilege and timeout is None:
         return f"(\n{inner}\n)"
     program = "sh -s"
     if timeout is not None:
         program = f"timeout {quote(_number(timeout))} sh -s"
-    sudo, sudo_user, su_user = privilege or (False, None, None)
-    if su_user:
-        program = f"su {quote(su_user)} -s /bin/sh" + (f" -c {quote(program)}" if timeout is not None else "")
-    if sudo:
-        user = f" -u {quote(sudo_user)}" if sudo_user else ""
-        program = f"sudo -n -H{user} {program}"
+    p = Privilege(*privilege) if privilege else Privilege()
+    if p.su_user:
+        program = f"su {quote(p.su_user)} -s /bin/sh" + (f" -c {quote(program)}" if timeout is not None else "")
     end = _here_delimiter(inner)
-    return f"{{ {program} <<'{end}'\n{{ {inner}\n}} </dev/null\n{end}\n}}"
+    body = f"{{ {inner}\n}} </dev/null\n{end}\n}}"
+    if not (p.sudo or p.sudo_user):
+        return f"{{ {program} <<'{end}'\n{body}"
+    flags = "-H" + (" -i" if p.login else "") + (" -E" if p.preserve_env else "")
+    flags += f" -u {quote(p.sudo_user)}" if p.sudo_user else ""
+    if p.password is None:
+        return f"{{ sudo -n {flags} {program} <<'{end}'\n{body}"
+    password = quote(str(p.password))
+    check, gate = _password_check(password)
+    reader = f'IFS= read -r l; [ -z "$l" ] || IFS= read -r l; exec {program}'
+    return (f"{{ {check}\n{gate} && {{ printf '%s\\n\\n' {password}; cat; }} <<'{end}' | "
+            f"sudo -S -p '' {flags} sh -c {quote(reader)}\n{body}")
+
+
+#: Salts the names of the shell variables that remember a password's check (one process's
+#: scripts agree; the names say nothing about the password).
+_CHECK_SALT = secrets.token_bytes(16)
+PASSWORD_REFUSED = "sudo: the password was refused earlier on this host; not tried again"
+
+
+def _password_check(password: str) -> tuple[str, str]:
+    """Shell text that checks the sudo password (``password``: quoted) once per shell with
+    ``sudo -S -v`` (the password alone on its stdin: one attempt), and the test that it
+    passed. Later uses read the remembered status (a check inside ``$( )`` is done again)."""
+    var = "__ox_pv_" + hashlib.sha256(_CHECK_SALT + password.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    check = (f'if [ -z "${var}" ]; then printf \'%s\\n\' {password} | sudo -S -p \'\' -v; {var}=$?; '
+             f'elif [ "${var}" != 0 ]; then echo {quote(PASSWORD_REFUSED)} >&2; fi')
+    return check, f'[ "${var}" = 0 ]'
 
 
 def _here_delimiter(text: str) -> str:
@@ -151,6 +200,8 @@ def render_commands(commands: Iterable[Any], args: GlobalArgs, nonce: str, shell
     contained = not shell_safe or args.chdir or args.env or args.privilege or args.timeout is not None
     if contained:
         lines: list[str] = []
+        if args.privilege:  # the privileged shell started: sudo or su let it (operation_result)
+            lines.append(f"printf '%s\\n' {STARTED}{nonce}")
         if args.chdir:
             lines.append(f"cd {quote(args.chdir)} || exit $?")
         if args.env:
@@ -169,6 +220,38 @@ def render_commands(commands: Iterable[Any], args: GlobalArgs, nonce: str, shell
             f"[ $__ox_r -eq 0 ] || (exit $__ox_r)"
         )
     return f"{body} </dev/null"
+
+
+STARTED = "@@OXS-"
+
+
+def who(privilege: tuple[Any, ...]) -> str:
+    """``sudo``, ``sudo -u USER``, ``su USER`` or ``sudo + su USER``: for messages."""
+    p = Privilege(*privilege)
+    parts = [f"sudo -u {p.sudo_user}" if p.sudo_user else "sudo" if p.sudo else "", f"su {p.su_user}" if p.su_user else ""]
+    return " + ".join(part for part in parts if part)
+
+
+def operation_result(args: GlobalArgs, stdout: bytes, stderr: bytes, rc: int, nonce: str) -> tuple[bytes, str | None]:
+    """An operation block's stdout as its commands printed it, and its error (None for
+    status 0). A privileged block whose shell never started failed in sudo or su itself
+    (a wrong password, a user who may not, su without a terminal): its error says so with
+    their last message, not the bare status."""
+    if args.privilege:
+        mark = f"{STARTED}{nonce}\n".encode()
+        started = mark in stdout
+        stdout = stdout.replace(mark, b"")
+        if rc != 0 and not started:
+            lines = [line for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+            return stdout, f"could not run as {who(args.privilege)}: " + (lines[-1].strip() if lines else f"exit {rc}")
+    return stdout, None if rc == 0 else f"exit code {rc}"
+
+
+def capturable(requests: Iterable[Any]) -> bool:
+    """Whether a script of these fact reads may collect its output in the shell (see
+    ``ScriptBuilder.capture``): built-in facts only, and none whose sudo password check
+    must be remembered by the shell itself (a capture runs in a subshell)."""
+    return all(r.safe and getattr(r.context, "password", None) is None for r in requests)
 
 
 def fact_command(request: Any) -> str:
@@ -259,7 +342,7 @@ class FactScript:
         probe.add_facts(requests)
         self.text = "".join(probe.parts[parts:])
         self.owners = probe.sections[sections:]
-        self.capture = all(r.safe for r in requests)
+        self.capture = capturable(requests)
         # The section that holds link targets: the only one whose output names the nonce.
         self.link_index = next((o.link_index for o in self.owners if isinstance(o, StatBatch)), None)
 

@@ -72,6 +72,7 @@ async def run_sharded(
     parallel: int | None = None,
     on_event: Any = None,
     exec_command: str | None = None,
+    global_args: dict[str, Any] | None = None,
 ) -> Any:
     check = getattr(inventory, "check_picklable", None)
     if check is not None:
@@ -99,6 +100,8 @@ async def run_sharded(
                     "parallel": max(1, parallel // len(payloads)) if parallel else None,
                     "connect_limit": max(1, 200 // len(payloads)),
                     "events": on_event is not None,
+                    # over the worker's stdin (a pipe): never an argument or the environment
+                    "global_args": global_args or {},
                 }))
                 await proc.stdin.drain()
                 workers.append(proc)
@@ -194,7 +197,8 @@ async def _worker(job: dict[str, Any], read_go: Any, out: BinaryIO) -> None:
     try:
         files = load_deploy_files(job["deploy_files"], job["exec_command"])
         with import_path(files):
-            prepared = await prepare(inventory, files, sink, timings, job["connect_limit"], job["parallel"])
+            prepared = await prepare(inventory, files, sink, timings, job["connect_limit"], job["parallel"],
+                                     job.get("global_args"))
             try:
                 sequences, labels = distinct_sequences(prepared.evaluated)
                 _send(out, {"type": "order", "sequences": sequences, "labels": labels})

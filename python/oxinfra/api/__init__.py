@@ -16,6 +16,7 @@ nor the SSH library: ``run``, ``run_async``, ``load_inventory``, ``Inventory``,
 
 from typing import TYPE_CHECKING, Any
 
+from oxinfra._secrets import Secret
 from oxinfra.api.commands import FileUpload, FunctionCommand, OperationMeta
 from oxinfra.api.context import current_deploy_dir, current_host, host
 from oxinfra.api.deploy import deploy
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "deploy", "operation", "FactBase", "FactFailed", "get_facts", "host", "current_host", "current_deploy_dir",
-    "FileUpload", "FunctionCommand", "OperationMeta",
+    "FileUpload", "FunctionCommand", "OperationMeta", "Secret",
     "noop", "touches", "predict_content", "ensure_directory", "mark_directory", "op_memo",
     "Inventory", "load_inventory", "run", "run_async", "RunResult", "HostResult",
     "OxinfraError", "DeployError", "InventoryError", "OperationError", "OperationTypeError",

@@ -10,7 +10,8 @@ The values: ``host`` (the host whose deploy is evaluated or whose operation is p
 ``deploy_dir`` (the directory of the deploy file being run: relative local paths are found
 from there), ``reads`` (notes reads of the host itself, see :func:`note_host_read`),
 ``facts`` (answers fact reads: ``(host, request) -> value``, or raises ``FactMissing``),
-``privilege`` (the privilege context facts are read in), ``recorder`` (records operation
+``privilege`` (the privilege settings fact reads start from: the operation's, or the run's
+defaults while deploy code runs), ``recorder`` (records operation
 calls while deploy files run), ``plan`` (what the operation being planned says about itself,
 :class:`oxinfra.api.effects.PlanContext`), ``run_memo`` (what one run shares between hosts)
 and ``data_defaults`` (the ``@deploy(data_defaults=...)`` layers, innermost first).
@@ -41,7 +42,7 @@ _deploy_dir: ContextVar[str | None] = ContextVar("oxinfra_deploy_dir", default=N
 # they are keyed by their own values. See oxinfra._engine.reuse.
 _reads: ContextVar[list[bool] | None] = ContextVar("oxinfra_host_reads", default=None)
 _facts: ContextVar[Callable[[Any, Any], Any] | None] = ContextVar("oxinfra_fact_source", default=None)
-# The privilege context (sudo, sudo user, su user) of the operation being planned.
+# The privilege settings (oxinfra.api.arguments.Privilege, or ()) fact reads start from.
 _privilege: ContextVar[tuple[Any, ...]] = ContextVar("oxinfra_fact_context", default=())
 _recorder: ContextVar[Any] = ContextVar("oxinfra_recorder", default=None)
 _plan: ContextVar[Any] = ContextVar("oxinfra_planning", default=None)
@@ -85,7 +86,7 @@ current_recorder: Callable[[], Any] = _recorder.get
 current_plan: Callable[[], Any] = _plan.get
 #: What answers fact reads now, or None outside a run.
 current_fact_source: Callable[[], Callable[[Any, Any], Any] | None] = _facts.get
-#: The privilege context facts are read in: () or (sudo, sudo_user, su_user).
+#: The privilege settings fact reads start from: () or an oxinfra.api.arguments.Privilege.
 current_privilege: Callable[[], tuple[Any, ...]] = _privilege.get
 #: The reuse tables of the run in progress (oxinfra._engine.reuse.RunMemo), or None.
 current_run_memo: Callable[[], Any] = _run_memo.get

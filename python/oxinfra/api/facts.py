@@ -25,6 +25,7 @@ import inspect
 import posixpath
 from typing import Any, ClassVar, Generic, TypeVar
 
+from oxinfra.api.arguments import PRIVILEGE_ARGS, Privilege, privilege_with, privileged
 from oxinfra.api.context import _host_in_context, _HostProxy, current_fact_source, current_privilege
 from oxinfra.exceptions import FactError
 
@@ -187,19 +188,19 @@ def resolve_fact(host: Any, cls: type, args: tuple[Any, ...], kwargs: dict[str, 
         if len(args) > len(names):
             raise FactError(f"fact {cls.name} takes at most {len(names)} arguments")
         kwargs = {**dict(zip(names, args)), **kwargs}
-    # Global arguments such as _sudo given to get_fact set the privilege context.
-    context = current_privilege()
+    # The privilege settings in force (the operation being planned, or the run's defaults
+    # while deploy code runs); global arguments such as _sudo given to get_fact change them.
+    settings = current_privilege()
     ignore_errors = False
     if any(k.startswith("_") for k in kwargs):
         kwargs = dict(kwargs)  # the caller's dict stays as it was
         ignore_errors = bool(kwargs.pop("_ignore_errors", False))
-        sudo = kwargs.pop("_sudo", None)
-        sudo_user = kwargs.pop("_sudo_user", None)
-        su_user = kwargs.pop("_su_user", None)
+        given = {k: kwargs.pop(k) for k in PRIVILEGE_ARGS if k in kwargs}
         for k in [k for k in kwargs if k.startswith("_")]:
             kwargs.pop(k)
-        if sudo or sudo_user or su_user:
-            context = (bool(sudo or sudo_user), sudo_user, su_user)
+        context = privilege_with(settings, given, f"host.get_fact({cls.name})")
+    else:
+        context = privileged(Privilege(*settings)) if settings else ()
     source = current_fact_source()
     if source is None:
         raise FactError(

@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from oxinfra.cli.privilege import run_privilege
 from oxinfra.cli.render import Renderer
 
 __all__ = ["main"]
@@ -94,10 +95,19 @@ _SHARDS = _ShardsType()
               type=click.Path(exists=True, dir_okay=False),
               help="OpenSSH client config for hosts without ssh_config_file data (default: ~/.ssh/config). "
                    "Also from OXINFRA_SSH_CONFIG.")
+@click.option("--sudo", "sudo", is_flag=True, help="Run every operation with sudo (its _sudo default).")
+@click.option("--sudo-user", metavar="USER", default=None, help="sudo to USER (every operation's _sudo_user default).")
+@click.option("--su-user", metavar="USER", default=None, help="su to USER (every operation's _su_user default).")
+@click.option("--sudo-password", metavar="PASSWORD", default=None, envvar="OXINFRA_SUDO_PASSWORD",
+              help="sudo's password, given to sudo on its stdin. Other users of this machine can read it in "
+                   "the process list: prefer OXINFRA_SUDO_PASSWORD or --ask-sudo-password.")
+@click.option("--ask-sudo-password", is_flag=True, help="Ask for sudo's password once, for every host.")
 @click.version_option(version=_version(), prog_name="oxinfra", message="%(prog)s %(version)s")
 def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: tuple[str, ...],
          group_data: tuple[str, ...], parallel: int | None, data: tuple[str, ...], verbose: int,
-         as_json: bool, shards: int | None, report_path: str | None, ssh_config: str | None) -> None:
+         as_json: bool, shards: int | None, report_path: str | None, ssh_config: str | None, sudo: bool = False,
+         sudo_user: str | None = None, su_user: str | None = None, sudo_password: str | None = None,
+         ask_sudo_password: bool = False) -> None:
     """Run DEPLOY.py files (or `exec -- COMMAND`) against INVENTORY; `debug-inventory` shows
     the hosts, groups and data instead.
 
@@ -107,11 +117,15 @@ def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: 
     from oxinfra.exceptions import OxinfraError
 
     renderer = Renderer(as_json=as_json, verbose=verbose)
+    # Read (by click) and gone: no process this one starts (the @local shell, shard workers)
+    # inherits the password in its environment.
+    os.environ.pop("OXINFRA_SUDO_PASSWORD", None)
     if ssh_config:  # read by every run's connection settings, shard workers included
         os.environ["OXINFRA_SSH_CONFIG"] = os.path.abspath(ssh_config)
     try:
+        privilege = run_privilege(sudo, sudo_user, su_user, sudo_password, ask_sudo_password)
         code = _run(inventory, targets, dry, yes, limit, group_data, parallel, _parse_data(data), renderer,
-                    report_path, shards)
+                    report_path, shards, privilege)
     except OxinfraError as exc:
         renderer.error(str(exc))
         sys.exit(exc.exit_code)
@@ -121,9 +135,16 @@ def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: 
     sys.exit(code)
 
 
+def _redactor(inventory: Any, privilege: Any) -> Any:
+    """What masks the run's secrets in everything printed: the inventory's, the sudo password."""
+    from oxinfra._secrets import Redactor
+
+    return Redactor([*inventory.secret_values(), *(privilege.secrets() if privilege is not None else ())])
+
+
 def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: tuple[str, ...],
          group_data: tuple[str, ...], parallel: int | None, overrides: dict[str, Any], renderer: Renderer,
-         report_path: str | None = None, shards: int | None = 1) -> int:
+         report_path: str | None = None, shards: int | None = 1, privilege: Any = None) -> int:
     from oxinfra.inventory import load_inventory
 
     started = time.perf_counter()
@@ -131,6 +152,7 @@ def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, li
     if limit:
         inventory = inventory.limit(limit)
     inventory_seconds = time.perf_counter() - started
+    renderer.redactor = _redactor(inventory, privilege)
     if shards is None:
         shards = auto_shards(len(inventory.hosts))
     if targets[0] == "debug-inventory":
@@ -142,6 +164,10 @@ def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, li
         return 0
     from oxinfra._engine.run import run
     from oxinfra.exceptions import DeployError
+
+    global_args = privilege.global_args() if privilege is not None else {}
+    if privilege is not None:
+        renderer.redactor.add(privilege.secrets())  # asked for just now
     exec_command = None
     if targets[0] == "exec":
         if len(targets) < 2:
@@ -154,17 +180,17 @@ def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, li
         if not sys.stdin.isatty():
             raise DeployError("not a terminal, cannot ask for confirmation: pass -y to execute, or --dry to preview")
         preview = run(inventory, deploys, dry=True, parallel=parallel, on_event=renderer.event,
-                      exec_command=exec_command, shards=shards)
+                      exec_command=exec_command, shards=shards, global_args=global_args)
         renderer.finish(preview)
         if not click.confirm("Execute these changes?", default=False):
             return 0
         renderer.reset()
     result = run(inventory, deploys, dry=dry, parallel=parallel, on_event=renderer.event, exec_command=exec_command,
-                 shards=shards)
+                 shards=shards, global_args=global_args)
     result.timings["inventory"] = inventory_seconds
     renderer.finish(result)
     if report_path:
         from oxinfra._engine.report import write_report
 
-        write_report(result, report_path)
+        write_report(result, report_path, renderer.redactor)
     return 0 if result.success else 1

@@ -1,28 +1,22 @@
 """``oxinfra INVENTORY debug-inventory [--json]``: the hosts, groups and merged data.
 
-Values of keys that look secret (``password``, ``pass``, ``secret``, ``token``, ...) are
-never printed: they show as ``********``.
+Values of keys that look secret (``password``, ``pw``, ``secret``, ``token``, ``auth``,
+``vault``, ... at any depth, see :func:`oxinfra._secrets.is_secret_key`) and
+:class:`~oxinfra.api.Secret` values are never printed: they show as ``***``, in the text
+and in ``--json``.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import click
 
+from oxinfra._secrets import MASK, masked
 from oxinfra.inventory import Inventory
 
 __all__ = ["debug_inventory", "masked", "MASK"]
-
-MASK = "********"
-_SECRET = re.compile(r"pass|secret|token|credential|private_key", re.I)
-
-
-def masked(data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` with the values of secret-looking keys replaced by ``MASK``."""
-    return {key: MASK if _SECRET.search(key) else value for key, value in data.items()}
 
 
 def describe(inventory: Inventory) -> dict[str, Any]:

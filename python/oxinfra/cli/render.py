@@ -1,4 +1,10 @@
-"""Output of the CLI: human text (styled here, and only here) or JSON events."""
+"""Output of the CLI: human text (styled here, and only here) or JSON events.
+
+Everything printed goes through the run's :class:`~oxinfra._secrets.Redactor` (``redactor``,
+set once the inventory is loaded): the text of every known secret -- host data under
+secret-looking keys, :class:`~oxinfra.api.Secret` values, the sudo password -- is ``***``
+in events, commands, outputs, errors and the summary, at every ``-v`` and in ``--json``.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +40,7 @@ class Renderer:
         self.verbose = verbose
         self.dry = False
         self._out: Any = None
+        self.redactor: Any = None  # oxinfra._secrets.Redactor: the run's secrets
         self.reset()
 
     def reset(self) -> None:
@@ -44,7 +51,12 @@ class Renderer:
             self._out = _json_stream()
         self._out.write(json.dumps(event, default=str) + "\n")
 
+    def _masked(self, value: Any) -> Any:
+        redactor = self.redactor
+        return redactor.deep(value) if redactor else value
+
     def error(self, message: str) -> None:
+        message = self._masked(message)
         if self.as_json:
             self._json({"event": "error", "error": message})
             self._out.flush()
@@ -53,6 +65,7 @@ class Renderer:
     def event(self, event: dict[str, Any]) -> None:
         kind = event["event"]
         plan = event.pop("_plan", None)
+        event = self._masked(event)
         if self.as_json:
             self._json(event)
             return
@@ -78,7 +91,7 @@ class Renderer:
     def _operation(self, event: dict[str, Any], plan: Any) -> None:
         status = event["status"]
         if event["op"] == "exec" and status != "failed":
-            out = plan.op.meta.stdout if plan is not None else ""
+            out = self._masked(plan.op.meta.stdout) if plan is not None else ""
             click.echo(f"[{event['host']}] " + out.rstrip("\n").replace("\n", f"\n[{event['host']}] "))
             return
         if status == "failed":
@@ -98,14 +111,14 @@ class Renderer:
         click.echo(line)
         if plan is not None and self.verbose >= 2 or (self.dry and self.verbose and plan is not None):
             for cmd in plan.commands:
-                text = repr(cmd) if not isinstance(cmd, str) else cmd
+                text = self._masked(repr(cmd) if not isinstance(cmd, str) else cmd)
                 click.echo("    $ " + text.replace("\n", "\n      "))
 
     def finish(self, result: Any) -> None:
         totals = {"changed": 0, "unchanged": 0, "failed": 0, "skipped": 0, "not_run": 0}
         hosts = {}
         for name, host in result.hosts.items():
-            summary = host.summary()
+            summary = self._masked(host.summary())
             hosts[name] = summary
             for key in totals:
                 totals[key] += summary[key]

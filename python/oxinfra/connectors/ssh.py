@@ -32,6 +32,7 @@ from typing import Any
 import asyncssh
 from asyncssh.config import SSHClientConfig
 
+from oxinfra._secrets import is_secret_key
 from oxinfra.connectors.base import Connection, ConnectSettings, Shell
 from oxinfra.exceptions import ConnectError
 
@@ -68,7 +69,8 @@ class _ClientConfig(SSHClientConfig):
 
 
 def _fail(host: Any, key: str, value: Any, want: str) -> ConnectError:
-    return ConnectError(f"{host.name}: host data {key}={value!r} is not valid: {want}")
+    shown = "***" if is_secret_key(key) else repr(value)
+    return ConnectError(f"{host.name}: host data {key}={shown} is not valid: {want}")
 
 
 def _port(host: Any, key: str, value: Any) -> int:

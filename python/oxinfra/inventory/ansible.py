@@ -43,6 +43,7 @@ import re
 import shlex
 from typing import Any
 
+from oxinfra._secrets import is_secret_key
 from oxinfra.exceptions import InventoryError
 from oxinfra.inventory.source import GroupSpec, InventorySource
 
@@ -159,6 +160,19 @@ class _Reader:
         return list(seen.values())
 
 
+
+_WORD = re.compile(r"[^\s=:'\"]+")
+
+
+def _shown(line: str) -> str:
+    """``line`` for an error message: what follows the first secret-looking word (a key such
+    as ``ansible_password``) is ``***``."""
+    for match in _WORD.finditer(line):
+        if is_secret_key(match.group()):
+            return line[:match.end()] + " ***"
+    return line
+
+
 def read_ansible_file(path: str) -> InventorySource:
     if path.endswith((".yml", ".yaml", ".json")):
         return _read_yaml(path)
@@ -204,13 +218,13 @@ def _read_ini(path: str) -> InventorySource:
         try:
             tokens = shlex.split(line, comments=True)
         except ValueError as exc:
-            raise InventoryError(f"{at}: cannot split {line!r}: {exc}; close the quote") from None
+            raise InventoryError(f"{at}: cannot split {_shown(line)!r}: {exc}; close the quote") from None
         if not tokens:
             continue
         if kind == "vars":
             key, sep, value = line.partition("=")
             if not sep or not key.strip():
-                raise InventoryError(f"{at}: {line!r} in [{group.name}:vars] is not KEY=VALUE")
+                raise InventoryError(f"{at}: {_shown(line)!r} in [{group.name}:vars] is not KEY=VALUE")
             group.data.update(reader.convert({key.strip(): _literal(value.strip())}, at))
         elif kind == "children":
             if len(tokens) != 1:
@@ -223,7 +237,7 @@ def _read_ini(path: str) -> InventorySource:
                 key, sep, value = token.partition("=")
                 if not sep or not key:
                     raise InventoryError(
-                        f"{at}: {token!r} after host {tokens[0]!r} is not KEY=VALUE; one host a line, then its variables"
+                        f"{at}: {_shown(token)!r} after host {tokens[0]!r} is not KEY=VALUE; one host a line, then its variables"
                     )
                 values[key] = _literal(value)
             group.patterns.append(tokens[0])

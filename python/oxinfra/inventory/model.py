@@ -35,6 +35,7 @@ from typing import Any, Iterable, Iterator
 
 from oxinfra import _core
 from oxinfra._collect import gc_paused
+from oxinfra._secrets import MASK, is_secret_key, masked, secret_values
 from oxinfra.exceptions import InventoryError
 from oxinfra.inventory.host import Host, HostData, connector_of
 from oxinfra.inventory.source import GroupSpec, InventorySource
@@ -124,9 +125,10 @@ class _Model:
                 if first is value or _same(first, value):
                     continue
                 host = self.names[self.host_data_set.index(set_index)]
+                shown = (MASK, MASK) if is_secret_key(key) else (masked(first), masked(value))
                 raise InventoryError(
-                    f"host {host!r} has conflicting data for {key!r}: {first!r} at "
-                    f"{self.data_origins[first_id]} and {value!r} at {self.data_origins[data_id]}; "
+                    f"host {host!r} has conflicting data for {key!r}: {shown[0]!r} at "
+                    f"{self.data_origins[first_id]} and {shown[1]!r} at {self.data_origins[data_id]}; "
                     "give the host its data in one place, or move the value to group data"
                 )
 
@@ -275,6 +277,16 @@ class Inventory:
             if not chosen:
                 raise InventoryError(f"--limit {','.join(patterns)!r} selects no host of the already limited inventory")
         return Inventory(self._model, chosen)
+
+    def secret_values(self) -> set[str]:
+        """The texts of every secret in the data of this inventory (``--data`` included):
+        :class:`~oxinfra.api.Secret` values and values under secret-looking keys, at any
+        depth. What the CLI masks in everything it prints."""
+        model = self._model
+        found: set[str] = set()
+        for layer in (model.overrides, *model.data_table, *model.group_data):
+            secret_values(layer, found)
+        return found
 
     def check_picklable(self) -> None:
         """Raise InventoryError naming host, key and origin for data that cannot be pickled

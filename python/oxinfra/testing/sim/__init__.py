@@ -19,7 +19,7 @@ built-in facts and operations use -- not a general shell:
   the same bytes as the native one (checked once per process); any other function is
   interpreted;
 * commands: ``:``, ``true``, ``false``, ``test``/``[``, ``echo``, ``printf``, ``exit``,
-  ``break``, ``export``, ``cd``, ``umask`` (octal; new files and directories get 666/777
+  ``break``, ``export``, ``read``, ``exec``, ``cd``, ``umask`` (octal; new files and directories get 666/777
   masked), ``set -C`` (noclobber), ``sleep`` (does not sleep), ``command -v``, ``id``,
   ``uname``, ``stat -c``, ``readlink``, ``sha1sum``/``sha256sum``/``md5sum``, ``grep``
   (literal patterns directly, BRE/ERE through Python's ``re``; a file with a NUL byte is
@@ -27,7 +27,7 @@ built-in facts and operations use -- not a general shell:
   (octal modes), ``chown``, ``chgrp``, ``touch``, ``ln``, ``rm``, ``mv``, ``cp``, ``cat``,
   ``base64 -d``, ``tail -c``, ``sed -i`` (``s/RE/REPL/FLAGS`` and ``/RE/d``, any delimiter), and
   ``sh -c`` and ``sh -s`` (script on stdin), ``sudo``, ``su``, ``timeout`` (which run their
-  command, as the given user).
+  command, as the given user; sudo asks no password and reads none, as for root).
 * **any other command** (a user's ``server.shell`` commands, package managers, ...) succeeds
   with no output and changes nothing. Commands from the list above run for real against the
   in-memory filesystem wherever they appear, ``server.shell`` included: ``echo x > /etc/f``

@@ -358,13 +358,32 @@ def _hasher(algorithm: str) -> Callable[[Interpreter, list[str]], int]:
     return run
 
 
+def _read(sh: Interpreter, argv: list[str]) -> int:
+    """``read [-r] NAME``: one line of stdin into NAME (the rest stays for the next reader);
+    status 1 at the end of stdin."""
+    names = [a for a in argv[1:] if not a.startswith("-")] or ["REPLY"]
+    line, newline, sh.stdin = sh.stdin.partition("\n")
+    sh.vars[names[0]] = line
+    for name in names[1:]:
+        sh.vars[name] = ""
+    return 0 if newline else 1
+
+
+def _exec(sh: Interpreter, argv: list[str]) -> int:
+    """``exec COMMAND...``: the command, and the shell ends with its status."""
+    if len(argv) == 1:
+        return 0
+    raise _Exit(sh.call(argv[1:]))
+
+
 def _sh(sh: Interpreter, argv: list[str]) -> int:
-    """``sh -c TEXT [NAME ARGS...]``, or ``sh`` / ``sh -s`` reading its script on stdin
-    (its commands then read what the script left of stdin: nothing)."""
+    """``sh -c TEXT [NAME ARGS...]`` (its commands read the caller's stdin), or ``sh`` /
+    ``sh -s`` reading its script on stdin (its commands then read what the script left of
+    stdin: nothing)."""
     if len(argv) >= 3 and argv[1] == "-c":
-        text, positional = argv[2], argv[4:]
+        text, positional, stdin = argv[2], argv[4:], sh.stdin
     elif len(argv) == 1 or argv[1] == "-s":
-        text, positional = sh.stdin, argv[2:]
+        text, positional, stdin = sh.stdin, argv[2:], ""
     else:
         return 0
     try:
@@ -373,7 +392,7 @@ def _sh(sh: Interpreter, argv: list[str]) -> int:
         sh.complain(f"sh: {exc}")
         return 2
     saved, saved_subs, saved_in = sh.positional, sh.subs, sh.stdin
-    sh.positional, sh.subs, sh.stdin = positional, (), ""
+    sh.positional, sh.subs, sh.stdin = positional, (), stdin
     try:
         return sh.subshell(body)
     finally:
@@ -415,7 +434,7 @@ def _timeout(sh: Interpreter, argv: list[str]) -> int:
 
 
 _SHELL_BUILTINS = frozenset((":", "true", "false", "exit", "break", "export", "cd", "test", "[", "echo",
-                             "printf", "command"))
+                             "printf", "command", "read", "exec"))
 
 _BUILTINS.update({
     ":": _true, "true": _true, "false": _false, "exit": _exit, "break": _break, "export": _export,
@@ -424,5 +443,6 @@ _BUILTINS.update({
     "sha1sum": _hasher("sha1"), "sha256sum": _hasher("sha256"), "md5sum": _hasher("md5"),
     "grep": _grep, "mkdir": _mkdir, "chmod": _chmod, "chown": _chown, "chgrp": _chown,
     "touch": _touch, "ln": _ln, "rm": _rm, "mv": _mv, "cp": _cp, "cat": _cat, "base64": _base64,
-    "tail": _tail, "sed": _sed, "sh": _sh, "sudo": _sudo, "su": _su, "timeout": _timeout,
+    "tail": _tail, "sed": _sed, "sh": _sh, "sudo": _sudo, "su": _su, "timeout": _timeout, "read": _read,
+    "exec": _exec,
 })

@@ -438,5 +438,5 @@ _BUILTINS: dict[str, Callable[[Interpreter, list[str]], int]] = {}
 _READ_ONLY = frozenset({
     ":", "true", "false", "test", "[", "echo", "printf", "exit", "break", "export", "cd", "sleep",
     "command", "id", "uname", "stat", "readlink", "sha1sum", "sha256sum", "md5sum", "grep", "cat",
-    "base64", "tail", "sh", "sudo", "su", "timeout", "umask", "set",
+    "base64", "tail", "sh", "sudo", "su", "timeout", "umask", "set", "read", "exec",
 })

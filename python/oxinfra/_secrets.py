@@ -1,0 +1,188 @@
+"""Secrets: values that are used on hosts but never shown.
+
+A leaf (imports nothing of oxinfra). Three things mark a value as secret:
+
+- :class:`Secret` (``oxinfra.api.Secret``): a ``str`` whose ``repr`` is ``Secret('***')``;
+- a data key whose name looks secret (:func:`is_secret_key`: ``password``, ``passwd``,
+  ``pw``, ``secret``, ``token``, ``api_key``, ``auth``, ``credential``, ``private_key``,
+  ``vault``, ... at any depth, in any case: ``db.password``, ``vault_pw``, ``apiKey``);
+- a sudo password (``_sudo_password``, ``--sudo-password``, ``--ask-sudo-password``).
+
+Where values are shown, two things hide them: :func:`masked` replaces the values of secret
+keys and :class:`Secret` values in a data structure by ``***`` (``debug-inventory``), and a
+:class:`Redactor` replaces every occurrence of a secret's *text* in what is printed
+(commands at ``-vv``, errors, outputs, ``--json`` events, ``--report``): a command built
+with an f-string from a secret is a plain ``str`` holding its text.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any, Iterable
+
+__all__ = ["Secret", "MASK", "is_secret_key", "masked", "secret_values", "Redactor", "MIN_MASKED_LENGTH"]
+
+MASK = "***"
+
+#: Texts shorter than this are not replaced in free text (a secret "ab" would turn every
+#: "ab" of the output into ``***`` and tells nobody much); they are still hidden wherever
+#: they are shown by key (``debug-inventory``) or as a :class:`Secret` (``repr``).
+MIN_MASKED_LENGTH = 4
+
+
+class Secret(str):
+    """A string that is used as itself but shown as ``***``.
+
+    It IS the value for everything a deploy does with a string: f-strings, ``+``,
+    ``quote()``, templates (Jinja calls ``str()``), comparisons, ``.encode()`` -- a secret
+    must reach the config file or the command it is meant for, and a wrapper that printed
+    ``***`` from ``str()`` would write ``***`` there without an error. Only ``repr()``
+    (debug prints, error messages that show values with ``!r``, ``debug-inventory``) hides
+    it. What oxinfra prints (commands, outputs, errors, JSON, reports) is masked by the
+    value's text, so a string built from a secret is masked too. ``reveal()`` gives the
+    plain ``str`` for code that wants to say so explicitly.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, value: str) -> "Secret":
+        if isinstance(value, Secret):
+            return value
+        if not isinstance(value, str):
+            raise TypeError(f"Secret() takes a str, not {type(value).__name__}")
+        return super().__new__(cls, value)
+
+    def reveal(self) -> str:
+        """The value as a plain ``str``."""
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Secret, (self.reveal(),))
+
+
+# Words that make a key secret wherever they appear in its name, and short ones that must be
+# a whole word of it ("pw" in "vault_pw", not in "upwards"; "auth" in "basic_auth", not in
+# "author").
+_CONTAINED = re.compile(r"password|passwd|passphrase|secret|token|credential|private_?key|api_?key|vault")
+_WORDS = frozenset({"pw", "pwd", "pass", "auth", "psk"})
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+_SPLIT = re.compile(r"[^a-z0-9]+")
+
+
+@lru_cache(maxsize=4096)
+def is_secret_key(name: str) -> bool:
+    """Whether data under the key ``name`` is secret (any depth, case-insensitive)."""
+    if not isinstance(name, str):
+        return False
+    words = _SPLIT.sub("_", _CAMEL.sub(r"\1_\2", name).lower())
+    return _CONTAINED.search(words) is not None or any(word in _WORDS for word in words.split("_"))
+
+
+def masked(value: Any, secret: bool = False) -> Any:
+    """``value`` with :class:`Secret` values and everything under secret keys (at any depth)
+    replaced by ``***``; dicts, lists and tuples are copied, other values kept."""
+    if secret or isinstance(value, Secret):
+        return MASK
+    if isinstance(value, dict):
+        return {k: masked(v, isinstance(k, str) and is_secret_key(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(masked(v) for v in value) if type(value) in (list, tuple) else [masked(v) for v in value]
+    return value
+
+
+def secret_values(value: Any, out: set[str], secret: bool = False, _path: frozenset[int] = frozenset()) -> set[str]:
+    """Add to ``out`` the texts of every :class:`Secret` in ``value`` and of every plain value
+    (string, number, bytes) under a secret key, at any depth."""
+    if isinstance(value, Secret):
+        out.add(value.reveal())
+    elif isinstance(value, (dict, list, tuple, set, frozenset)):
+        if id(value) in _path:  # a structure that holds itself
+            return out
+        inner = _path | {id(value)}
+        if isinstance(value, dict):
+            for k, v in value.items():
+                secret_values(v, out, secret or (isinstance(k, str) and is_secret_key(k)), inner)
+        else:
+            for v in value:
+                secret_values(v, out, secret, inner)
+    elif secret and isinstance(value, (str, int, float, bytes)) and not isinstance(value, bool):
+        out.add(value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value))
+    return out
+
+
+class Redactor:
+    """Replaces the text of known secrets by ``***`` in what is shown.
+
+    A multi-line secret (a private key) is also masked line by line, so a part of it shown
+    alone (one line of an error) is hidden too. Texts shorter than :data:`MIN_MASKED_LENGTH`
+    are left (see there).
+    """
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self.add(values)
+
+    def add(self, values: Iterable[str]) -> None:
+        found = set(self._values)
+        for value in values:
+            if not isinstance(value, str):
+                continue
+            value = str.__str__(value)
+            for part in (value, *value.splitlines()):
+                part = part.strip() if part is not value else part
+                if len(part) >= MIN_MASKED_LENGTH:
+                    found.add(part)
+        if found == self._values:
+            return
+        self._values = found
+        # Longest first: a secret that contains another is replaced whole.
+        ordered = sorted(found, key=lambda v: (-len(v), v))
+        self._pattern = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
+        self.text = lru_cache(maxsize=8192)(self._text)  # type: ignore[method-assign]
+
+    def __bool__(self) -> bool:
+        return self._pattern is not None
+
+    def _text(self, text: str) -> str:
+        pattern = self._pattern
+        return pattern.sub(MASK, text) if pattern is not None else text
+
+    def text(self, text: str) -> str:
+        """``text`` with every secret's text replaced by ``***``."""
+        return self._text(text)
+
+    def deep(self, value: Any) -> Any:
+        """``value`` (dicts, lists, tuples of strings and other values) with every string
+        masked: ``value`` itself when nothing in it needs masking (the usual case), else a
+        copy (containers copied, other values kept)."""
+        if self._pattern is None or not self._holds(value):
+            return value
+        return self._copy(value)
+
+    def _holds(self, value: Any) -> bool:
+        """Whether a secret's text is in ``value`` (a string, bytes, or in a container)."""
+        if isinstance(value, str):
+            return bool(value) and self.text(str.__str__(value)) != value
+        if isinstance(value, dict):
+            return any(self._holds(v) for v in value.values())
+        if isinstance(value, (list, tuple)):
+            return any(self._holds(v) for v in value)
+        if isinstance(value, bytes):
+            return self._holds(value.decode("utf-8", "replace"))
+        return False
+
+    def _copy(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(str.__str__(value)) if value else value
+        if isinstance(value, dict):
+            return {k: self._copy(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self._copy(v) for v in value]
+        if isinstance(value, bytes):
+            return self._copy(value.decode("utf-8", "replace"))
+        return value
