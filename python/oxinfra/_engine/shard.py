@@ -140,11 +140,16 @@ async def run_sharded(
                     timings["hosts"] = max(timings.get("hosts", 0.0), message["hosts_seconds"])
                     return
                 elif message["type"] == "error":
-                    raise OxinfraError(message["message"])
+                    error = OxinfraError(message["message"])
+                    error.exit_code = message.get("exit_code", 70)
+                    raise error
 
         await asyncio.gather(*(follow(proc) for proc in workers))
     except (asyncio.IncompleteReadError, ConnectionError) as exc:
-        raise OxinfraError(f"a worker process ended unexpectedly ({type(exc).__name__}); run with --shards 1 to see why") from None
+        error = OxinfraError(f"a worker process ended unexpectedly ({type(exc).__name__}); run with --shards 1 "
+                             "to see why")
+        error.exit_code = 70  # internal error
+        raise error from None
     finally:
         for proc in workers:
             if proc.returncode is None:
@@ -233,7 +238,7 @@ def main() -> None:
         asyncio.run(_worker(_read_message(stdin), read_go, out))
     except Exception as exc:  # a bug, not a deploy error: report it as one line
         _send(out, {"type": "error", "kind": "other", "message": f"worker failed: {type(exc).__name__}: {exc}",
-                    "exit_code": 1})
+                    "exit_code": 70})
 
 
 if __name__ == "__main__":

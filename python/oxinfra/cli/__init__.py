@@ -4,8 +4,9 @@
     oxinfra [OPTIONS] INVENTORY exec -- COMMAND...
     oxinfra [OPTIONS] INVENTORY debug-inventory [--json]
 
-Exit codes: 0 every host succeeded; 1 a host failed or was unreachable; 2 bad input (a
-missing file, a deploy error, a bad argument) — nothing was changed on any host.
+Exit codes (:mod:`oxinfra.cli.outcome`): 0 every host succeeded; 1 some host failed; 2 bad
+input or usage (nothing ran); 4 some host unreachable and none failed; 70 internal error;
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import click
 
+from oxinfra.cli.outcome import HELP, INTERNAL, INTERRUPTED, exit_code
 from oxinfra.cli.render import Renderer
 
 __all__ = ["main"]
@@ -72,7 +74,7 @@ class _ShardsType(click.ParamType):
 _SHARDS = _ShardsType()
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=HELP)
 @click.argument("inventory")
 @click.argument("targets", nargs=-1, required=True)
 @click.option("--dry", is_flag=True, help="Show what would change on each host; change nothing.")
@@ -117,7 +119,17 @@ def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: 
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         renderer.error("interrupted")
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
+    except (click.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+        raise
+    except Exception as exc:  # a bug: one line (the traceback on request), never a bare traceback
+        if os.environ.get("OXINFRA_TRACEBACK"):
+            import traceback
+
+            traceback.print_exc()
+        renderer.error(f"internal error: {type(exc).__name__}: {exc} (a bug in oxinfra; "
+                       "OXINFRA_TRACEBACK=1 prints where)")
+        sys.exit(INTERNAL)
     sys.exit(code)
 
 
@@ -167,4 +179,4 @@ def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, li
         from oxinfra._engine.report import write_report
 
         write_report(result, report_path)
-    return 0 if result.success else 1
+    return exit_code(result)

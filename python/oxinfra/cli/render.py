@@ -25,6 +25,8 @@ def _json_stream() -> Any:
         return sys.stdout
 
 
+_HOST_COLORS = {"success": "green", "failed": "red", "unreachable": "red", "error": "red", "interrupted": "yellow",
+                "stopped": "yellow", "not started": "bright_black"}
 _COLORS = {"changed": "yellow", "unchanged": "green", "failed": "red", "skipped": "cyan", "not run": "bright_black"}
 
 
@@ -109,14 +111,29 @@ class Renderer:
             hosts[name] = summary
             for key in totals:
                 totals[key] += summary[key]
+        from oxinfra.cli.outcome import exit_code
+
+        code = exit_code(result)
         if self.as_json:
-            self._json({"event": "summary", "success": result.success, "dry": result.dry,
+            self._json({"event": "summary", "success": result.success, "dry": result.dry, "exit_code": code,
+                        "interrupted": bool(getattr(result, "interrupted", False)),
+                        "stopped": getattr(result, "stopped", None),
                         "operations": result.order, "hosts": hosts, "totals": totals})
             self._out.flush()
             return
+        by_status: dict[str, list[str]] = {}
+        for name, h in hosts.items():
+            by_status.setdefault(h["status"], []).append(name)
         bad = [n for n, h in hosts.items() if h["status"] != "success"]
         verb = "would change" if result.dry else "changed"
         click.echo(click.style(
             f"--> {len(hosts)} hosts: {totals['changed']} operations {verb}, {totals['unchanged']} unchanged, "
             f"{totals['failed']} failed" + (f", {len(bad)} hosts with errors: {', '.join(bad[:10])}" if bad else ""),
             bold=True, fg="red" if bad else "green"))
+        if bad:  # where every host ended: done, failed, not started...
+            for status in ("success", "failed", "unreachable", "error", "interrupted", "stopped", "not started"):
+                names = by_status.get(status)
+                if names:
+                    more = f" (+{len(names) - 20} more)" if len(names) > 20 else ""
+                    label = "done" if status == "success" else status
+                    click.echo(click.style(f"    {label} ({len(names)}): {', '.join(names[:20])}{more}", fg=_HOST_COLORS[status]))
