@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from typing import Any, Callable
 
 from oxinfra import _core
+from oxinfra._engine.capture import CappedStream, apply_cuts, output_fields
 from oxinfra._engine.evaluate import OpCall
 from oxinfra._engine.plan import HostPlanner, OpPlan
 from oxinfra._engine.report import Timings
@@ -108,13 +109,16 @@ class HostRun:
         return ScriptBuilder(self.nonce, first=first)
 
     async def round_trip(self, builder: ScriptBuilder) -> tuple[dict[int, tuple[int | None, bytes]], dict[int, bytes]]:
+        # Read as it arrives; of the operations' output only a bounded head and tail is kept.
+        capped = sum(1 for owner in builder.sections if owner is None or isinstance(owner, OpPlan))
+        out_stream, err_stream = CappedStream(self.nonce, capped), CappedStream(self.nonce, capped)
         script = builder.build()
-        out, err = await self.shell.run(script, done_marker(self.nonce))
+        out, err = await self.shell.run(script, done_marker(self.nonce), None, out_stream, err_stream)
         sections, _, _ = _core.demux(out, self.nonce)
         err_sections, _, _ = _core.demux(err, self.nonce)
         return (
-            {i: (status, data) for i, status, data in sections},
-            {i: data for i, _, data in err_sections},
+            {i: (status, data) for i, status, data in apply_cuts(sections, out_stream.cuts)},
+            {i: data for i, _, data in apply_cuts(err_sections, err_stream.cuts)},
         )
 
     async def gather(self, requests: list[FactRequest]) -> None:
@@ -175,8 +179,8 @@ class HostRun:
         if error:
             record["error"] = error
         if status == "failed":
-            record["stdout"] = op.meta.stdout
-            record["stderr"] = op.meta.stderr
+            record.update(output_fields("stdout", stdout))
+            record.update(output_fields("stderr", stderr))
         elif self.memo is not None:  # equal outcomes on many hosts: one record (read-only)
             record = self.memo.records.setdefault(tuple(record.items()), record)
         self.result.ops.append(record)
@@ -464,7 +468,8 @@ class HostRun:
             listed, _, _ = _core.demux(partial, self.nonce)
         except Exception:  # a torn section: nothing can be told from it
             return {}
-        return {i: (status, data) for i, status, data in listed}
+        cuts = getattr(getattr(exc, "reader", None), "cuts", {})
+        return {i: (status, data) for i, status, data in apply_cuts(listed, cuts)}
 
     def _refetch_plan(self, start: int) -> list[tuple[int, list[FactRequest]]]:
         """For each operation from ``start``: the facts whose last reader it is."""
