@@ -8,12 +8,14 @@ failed (``stale``), or a Python callback. No host waits for another.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from types import SimpleNamespace
 from typing import Any, Callable
 
 from oxinfra import _core
 from oxinfra._engine.capture import CappedStream, apply_cuts, output_fields
+from oxinfra._engine.control import Interrupted, RunControl, Stopped, TimedOut, uncancel
 from oxinfra._engine.evaluate import OpCall
 from oxinfra._engine.plan import HostPlanner, OpPlan
 from oxinfra._engine.report import Timings
@@ -22,7 +24,7 @@ from oxinfra._engine.script import FactScript, ScriptBuilder, done_marker, new_n
 from oxinfra.api.commands import FunctionCommand
 from oxinfra.api.context import scope
 from oxinfra.api.facts import FactMissing, FactRequest
-from oxinfra.connectors.base import ConnectSettings
+from oxinfra.connectors.base import Collect, ConnectSettings
 from oxinfra.connectors.registry import connect
 from oxinfra.exceptions import ConnectError, OperationError, OxinfraError
 
@@ -30,6 +32,7 @@ __all__ = ["HostResult", "RunResult", "HostRun", "EventSink"]
 
 EventSink = Callable[[dict[str, Any]], None]
 _UNSEEN = object()
+_NO_CONTROL = RunControl()
 
 
 class HostResult:
@@ -40,7 +43,9 @@ class HostResult:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.status = "pending"  # "success" | "failed" | "unreachable" | "error"
+        #: "success" | "failed" | "unreachable" | "error" | "interrupted" | "stopped" |
+        #: "not started" (see oxinfra._engine.control and README "Faults and exit codes")
+        self.status = "pending"
         self.error: str | None = None
         self.ops: list[dict[str, Any]] = []
         self.round_trips = 0
@@ -73,11 +78,16 @@ class HostResult:
 
 
 class RunResult:
-    def __init__(self, hosts: dict[str, HostResult], order: list[str], dry: bool, timings: Timings) -> None:
+    def __init__(self, hosts: dict[str, HostResult], order: list[str], dry: bool, timings: Timings,
+                 control: RunControl | None = None) -> None:
         self.hosts = hosts
         self.order = order
         self.dry = dry
         self.timings = timings
+        #: The signal that interrupted the run (``"SIGINT"``), or None.
+        self.interrupted = control.interrupted if control is not None else None
+        #: Why the run stopped starting hosts (``--fail-percent``), or None.
+        self.stopped = control.stopping if control is not None else None
 
     @property
     def success(self) -> bool:
@@ -88,8 +98,14 @@ class HostRun:
     """One host from connect to disconnect."""
 
     def __init__(self, host: Any, ops: list[OpCall], dry: bool, sink: EventSink | None,
-                 memo: RunMemo | None = None) -> None:
+                 memo: RunMemo | None = None, control: RunControl | None = None) -> None:
         self.host = host
+        self.control = control or _NO_CONTROL
+        #: The host's deadline (``--host-timeout``), set when it starts connecting.
+        self.deadline: float | None = None
+        #: End the connection by killing the host's shell and what it runs (a timeout, an
+        #: interrupt, a lost connection) instead of closing it.
+        self.aborted = False
         self.ops = ops
         self.dry = dry
         self.sink = sink
@@ -112,14 +128,38 @@ class HostRun:
         # Read as it arrives; of the operations' output only a bounded head and tail is kept.
         capped = sum(1 for owner in builder.sections if owner is None or isinstance(owner, OpPlan))
         out_stream, err_stream = CappedStream(self.nonce, capped), CappedStream(self.nonce, capped)
-        script = builder.build()
-        out, err = await self.shell.run(script, done_marker(self.nonce), None, out_stream, err_stream)
+        out, err = await self._send(builder.build(), out_stream, err_stream)
         sections, _, _ = _core.demux(out, self.nonce)
         err_sections, _, _ = _core.demux(err, self.nonce)
         return (
             {i: (status, data) for i, status, data in apply_cuts(sections, out_stream.cuts)},
             {i: data for i, _, data in apply_cuts(err_sections, err_stream.cuts)},
         )
+
+    async def _send(self, script: bytes, out: Any, err: Any) -> tuple[bytes, bytes]:
+        """One round trip within the host's limits; nothing is sent once the run stops
+        starting work. A timeout is :class:`TimedOut`, an interrupt while waiting
+        :class:`Interrupted` (both carry what the host printed before, like a lost connection)."""
+        control = self.control
+        if control.interrupted is not None:
+            raise Stopped(f"interrupted ({control.interrupted})")
+        if control.stopping is not None:
+            raise Stopped("--fail-percent")
+        try:
+            return await self.shell.run(script, done_marker(self.nonce), control.round_trip_budget(self.deadline),
+                                        out, err)
+        except ConnectError as exc:
+            if not getattr(exc, "timed_out", False):
+                raise
+            error: ConnectError = control.timed_out(self.deadline, exc)
+        except asyncio.CancelledError:
+            if control.interrupted is None:
+                raise
+            uncancel()
+            error = Interrupted(f"interrupted ({control.interrupted})")
+        error.partial = out.value()  # type: ignore[attr-defined]
+        error.reader = out  # type: ignore[attr-defined]
+        raise error from None
 
     async def gather(self, requests: list[FactRequest]) -> None:
         todo = self.planner.missing(requests)
@@ -144,7 +184,8 @@ class HostRun:
         builder = self.builder()
         script.add_to(builder)
         with self.result.timings.phase("facts"):
-            out, err = await self.shell.run(builder.build(), done_marker(self.nonce))
+            done = done_marker(self.nonce)
+            out, err = await self._send(builder.build(), Collect(done), Collect(done))
         listed, _, _ = _core.demux(out, self.nonce)
         err_listed, _, _ = _core.demux(err, self.nonce)
         self.fact_stderr = builder.fact_errors({i: data for i, _, data in err_listed})
@@ -209,22 +250,29 @@ class HostRun:
     async def run(self, settings: ConnectSettings) -> HostResult:
         started = time.perf_counter()
         conn = None
+        control = self.control
+        task = asyncio.current_task()
+        if task is not None:
+            control.running.add(task)  # an interrupt cancels it
         try:
             timings = self.result.timings
             try:
                 with timings.phase("connect_wait"):
                     await settings.connect_slots.acquire()
                 try:
+                    self.deadline = control.deadline()
                     with timings.phase("connect"):
-                        conn = await connect(self.host, settings)
+                        conn = await control.within(self.deadline, connect(self.host, settings))
                 finally:
                     settings.connect_slots.release()
                 with timings.phase("shell"):
-                    self.shell = await conn.open_shell()
+                    self.shell = await control.within(self.deadline, conn.open_shell())
             except ConnectError as exc:
+                self.aborted = True
                 self.result.status = "unreachable"
-                self.result.error = str(exc)
-                _emit(self.sink, {"event": "unreachable", "host": self.host.name, "error": str(exc)})
+                self.result.error = str(exc) if not isinstance(exc, TimedOut) else \
+                    f"{self.host.name}: {exc} while connecting"
+                _emit(self.sink, {"event": "unreachable", "host": self.host.name, "error": self.result.error})
                 return self.result
             _emit(self.sink, {"event": "connected", "host": self.host.name})
             for notice in getattr(conn, "notices", ()):
@@ -243,16 +291,36 @@ class HostRun:
                     await self._execute()
             stopped = any(op.meta.status == "failed" and not op.globals.ignore_errors for op in self.ops)
             self.result.status = "failed" if stopped else "success"
-        except ConnectError as exc:
-            # Lost mid-run: the host is unreachable at the operation it was at; what had
-            # no outcome yet did not run (as far as anyone can tell from here).
+        except asyncio.CancelledError:
+            if control.interrupted is None:
+                raise
+            uncancel()  # interrupted while connecting: nothing was sent
+            self.aborted = True
+            self._ended("not started", f"{self.host.name}: not started (interrupted ({control.interrupted}) "
+                                       "while connecting)")
+        except Stopped as exc:
+            sent = self.shell is not None and self.shell.round_trips > 0
             at = self._at_operation()
-            self.result.status = "unreachable"
-            # The host's shell may still run what it had been sent (a script is sent whole):
-            # the operations after ``at`` have no known outcome, reported as not run.
-            self.result.error = str(exc) + (f" (at {at}; the rest of what had been sent may have run)" if at else "")
-            self._not_run(0)
-            _emit(self.sink, {"event": "unreachable", "host": self.host.name, "error": self.result.error})
+            if sent:
+                self._ended("stopped", f"{self.host.name}: stopped " + (f"before {at} " if at else "") + f"({exc})")
+            else:
+                self._ended("not started", f"{self.host.name}: not started ({exc})")
+        except ConnectError as exc:
+            # Lost mid-run (or past a timeout, or interrupted): the host is unreachable at the
+            # operation it was at; what had no outcome yet did not run (as far as anyone can
+            # tell from here). Its shell, and what it runs, is killed where the connector can.
+            self.aborted = True
+            at = self._at_operation()
+            where = f"at {at}" if at else "after its last operation"
+            if isinstance(exc, Interrupted):
+                self._ended("interrupted", f"{self.host.name}: {exc} {where}")
+            elif isinstance(exc, TimedOut):
+                self._ended("unreachable", f"{self.host.name}: {exc} {where}")
+            else:
+                # The host's shell may still run what it had been sent (a script is sent whole):
+                # the operations after ``at`` have no known outcome, reported as not run.
+                self._ended("unreachable",
+                            str(exc) + (f" (at {at}; the rest of what had been sent may have run)" if at else ""))
         except OxinfraError as exc:
             self.result.status = "error"
             self.result.error = str(exc)
@@ -260,17 +328,27 @@ class HostRun:
             self.result.status = "error"
             self.result.error = f"{self.host.name}: internal error: {type(exc).__name__}: {exc}"
         finally:
+            if task is not None:
+                control.running.discard(task)  # from here on, an interrupt waits for it
             if self.shell is not None:
                 self.result.round_trips = self.shell.round_trips
             if conn is not None:
                 with self.result.timings.phase("disconnect"):
                     try:
-                        await conn.close()
+                        await (conn.abort() if self.aborted else conn.close())
                     except Exception:  # closing a lost connection: nothing left to do
                         pass
             self.result.seconds = time.perf_counter() - started
             _emit(self.sink, {"event": "host_done", "host": self.host.name, **self.result.summary()})
         return self.result
+
+    def _ended(self, status: str, error: str) -> None:
+        """The host ends before its deploy did: the operations with no outcome did not run."""
+        self.result.status = status
+        self.result.error = error
+        self._not_run(0)
+        if status == "unreachable":
+            _emit(self.sink, {"event": "unreachable", "host": self.host.name, "error": error})
 
     def _at_operation(self) -> str:
         """The first operation of this host with no outcome yet (what a lost connection

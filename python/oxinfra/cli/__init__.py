@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from typing import Any
@@ -96,10 +97,20 @@ _SHARDS = _ShardsType()
               type=click.Path(exists=True, dir_okay=False),
               help="OpenSSH client config for hosts without ssh_config_file data (default: ~/.ssh/config). "
                    "Also from OXINFRA_SSH_CONFIG.")
+@click.option("--fail-percent", "fail_percent", type=click.FloatRange(0, 100), default=None, metavar="N",
+              help="Once more than N%% of the hosts failed or were unreachable, start no new host (they end "
+                   "'not started'); running hosts finish the script they run and send no other. Runs in one process.")
+@click.option("--host-timeout", "host_timeout", type=click.FloatRange(0, min_open=True), default=None,
+              metavar="SECONDS", help="A host not done this long after it starts connecting ends unreachable "
+                                      "(its running command is killed on the host).")
+@click.option("--round-trip-timeout", "round_trip_timeout", type=click.FloatRange(0, min_open=True), default=None,
+              metavar="SECONDS", help="A script without its answer this long (a stalled command, a host that "
+                                      "stopped answering) ends that host unreachable (the command is killed).")
 @click.version_option(version=_version(), prog_name="oxinfra", message="%(prog)s %(version)s")
 def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: tuple[str, ...],
          group_data: tuple[str, ...], parallel: int | None, data: tuple[str, ...], verbose: int,
-         as_json: bool, shards: int | None, report_path: str | None, ssh_config: str | None) -> None:
+         as_json: bool, shards: int | None, report_path: str | None, ssh_config: str | None,
+         fail_percent: float | None, host_timeout: float | None, round_trip_timeout: float | None) -> None:
     """Run DEPLOY.py files (or `exec -- COMMAND`) against INVENTORY; `debug-inventory` shows
     the hosts, groups and data instead.
 
@@ -111,9 +122,14 @@ def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: 
     renderer = Renderer(as_json=as_json, verbose=verbose)
     if ssh_config:  # read by every run's connection settings, shard workers included
         os.environ["OXINFRA_SSH_CONFIG"] = os.path.abspath(ssh_config)
+    # SIGTERM before and after the hosts run is Ctrl-C (while they run, the run's own handlers
+    # end the remote work and print the partial summary).
+    signal.signal(signal.SIGTERM, _terminate)
+    control = {"fail_percent": fail_percent, "host_timeout": host_timeout, "round_trip_timeout": round_trip_timeout,
+               "handle_signals": True}
     try:
         code = _run(inventory, targets, dry, yes, limit, group_data, parallel, _parse_data(data), renderer,
-                    report_path, shards)
+                    report_path, shards, control)
     except OxinfraError as exc:
         renderer.error(str(exc))
         sys.exit(exc.exit_code)
@@ -133,9 +149,13 @@ def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: 
     sys.exit(code)
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: tuple[str, ...],
          group_data: tuple[str, ...], parallel: int | None, overrides: dict[str, Any], renderer: Renderer,
-         report_path: str | None = None, shards: int | None = 1) -> int:
+         report_path: str | None = None, shards: int | None = 1, control: dict[str, Any] | None = None) -> int:
     from oxinfra.inventory import load_inventory
 
     started = time.perf_counter()
@@ -152,6 +172,7 @@ def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, li
             raise click.UsageError("debug-inventory takes no further arguments")
         debug_inventory(inventory, renderer.as_json)
         return 0
+    from oxinfra._engine.control import RunControl
     from oxinfra._engine.run import run
     from oxinfra.exceptions import DeployError
     exec_command = None
@@ -166,13 +187,13 @@ def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, li
         if not sys.stdin.isatty():
             raise DeployError("not a terminal, cannot ask for confirmation: pass -y to execute, or --dry to preview")
         preview = run(inventory, deploys, dry=True, parallel=parallel, on_event=renderer.event,
-                      exec_command=exec_command, shards=shards)
+                      exec_command=exec_command, shards=shards, control=RunControl(**(control or {})))
         renderer.finish(preview)
-        if not click.confirm("Execute these changes?", default=False):
-            return 0
+        if preview.interrupted or not click.confirm("Execute these changes?", default=False):
+            return exit_code(preview) if preview.interrupted else 0
         renderer.reset()
     result = run(inventory, deploys, dry=dry, parallel=parallel, on_event=renderer.event, exec_command=exec_command,
-                 shards=shards)
+                 shards=shards, control=RunControl(**(control or {})))
     result.timings["inventory"] = inventory_seconds
     renderer.finish(result)
     if report_path:

@@ -70,9 +70,19 @@ class Renderer:
             click.echo(click.style(f"[{event['host']}] failed: {event['error']}", fg="red"))
         elif kind == "operation":
             self._operation(event, plan)
+        elif kind == "stopping":
+            click.echo(click.style(f"--> stopping: {event['reason']}", fg="yellow", bold=True))
+        elif kind == "interrupted":
+            if event.get("again"):
+                click.echo(click.style(f"--> {event['signal']} again: exiting now", fg="yellow", bold=True), err=True)
+            else:
+                click.echo(click.style(f"--> interrupted ({event['signal']}): nothing more is sent; ending the "
+                                       f"work running on {event['running']} hosts", fg="yellow", bold=True))
         elif kind == "host_done":
-            if event.get("status") == "error" and event.get("error"):
-                click.echo(click.style(f"[{event['host']}] error: {event['error']}", fg="red"))
+            status = event.get("status")
+            if status in ("error", "interrupted", "stopped") and event.get("error"):
+                color = "red" if status == "error" else "yellow"
+                click.echo(click.style(f"[{event['host']}] {status}: {event['error']}", fg=color))
             if self.verbose:
                 click.echo(f"[{event['host']}] done: {event['changed']} changed, {event['unchanged']} unchanged, "
                            f"{event['failed']} failed, {event['round_trips']} round trips")
@@ -116,7 +126,7 @@ class Renderer:
         code = exit_code(result)
         if self.as_json:
             self._json({"event": "summary", "success": result.success, "dry": result.dry, "exit_code": code,
-                        "interrupted": bool(getattr(result, "interrupted", False)),
+                        "interrupted": getattr(result, "interrupted", None),
                         "stopped": getattr(result, "stopped", None),
                         "operations": result.order, "hosts": hosts, "totals": totals})
             self._out.flush()

@@ -121,6 +121,13 @@ class Connection:
     async def close(self) -> None:
         raise NotImplementedError
 
+    async def abort(self) -> None:
+        """End the connection of a host that did not finish (a timeout, an interrupt, a lost
+        connection): the shell and everything it started (its process group) are killed where
+        the connector can, then the connection is closed. Closing alone would leave a running
+        command (``sleep 1000``) running on the host."""
+        await self.close()
+
 
 class ConnectSettings:
     """What the connections of one run share: the handshake slots, and what connectors
