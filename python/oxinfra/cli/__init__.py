@@ -81,7 +81,15 @@ _SHARDS = _ShardsType()
 @click.option("--dry", is_flag=True, help="Show what would change on each host; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Execute without asking for confirmation.")
 @click.option("--limit", multiple=True, metavar="PATTERN",
-              help="Only these hosts: group or host names, globs, ranges, !exclusions; comma-separated or repeated.")
+              help="Only these hosts: group or host names, globs, ranges, !exclusions; comma-separated or repeated. "
+                   "@FILE: the names or patterns FILE lists, one per line (# comments).")
+@click.option("--retry-failed", "retry_failed", is_flag=True,
+              help="Run only the hosts the last run did not finish (failed, unreachable, interrupted, not "
+                   "started...), as recorded in the state file.")
+@click.option("--state-file", "state_file", metavar="FILE", default=".oxinfra/last-run.json", show_default=True,
+              envvar="OXINFRA_STATE_FILE",
+              help="Where every run that executes records the hosts it did not finish (relative to the working "
+                   "directory), and --retry-failed reads them. Also from OXINFRA_STATE_FILE.")
 @click.option("--group-data", "group_data", multiple=True, metavar="DIR",
               help="Also read group data from DIR/<group>.py (wins over group_data/ folders).")
 @click.option("--parallel", type=click.IntRange(min=1), default=None, help="At most N hosts at once.")
@@ -110,7 +118,8 @@ _SHARDS = _ShardsType()
 def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: tuple[str, ...],
          group_data: tuple[str, ...], parallel: int | None, data: tuple[str, ...], verbose: int,
          as_json: bool, shards: int | None, report_path: str | None, ssh_config: str | None,
-         fail_percent: float | None, host_timeout: float | None, round_trip_timeout: float | None) -> None:
+         fail_percent: float | None, host_timeout: float | None, round_trip_timeout: float | None,
+         retry_failed: bool, state_file: str) -> None:
     """Run DEPLOY.py files (or `exec -- COMMAND`) against INVENTORY; `debug-inventory` shows
     the hosts, groups and data instead.
 
@@ -126,7 +135,7 @@ def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: 
     # end the remote work and print the partial summary).
     signal.signal(signal.SIGTERM, _terminate)
     control = {"fail_percent": fail_percent, "host_timeout": host_timeout, "round_trip_timeout": round_trip_timeout,
-               "handle_signals": True}
+               "handle_signals": True, "retry_failed": retry_failed, "state_file": state_file}
     try:
         code = _run(inventory, targets, dry, yes, limit, group_data, parallel, _parse_data(data), renderer,
                     report_path, shards, control)
@@ -158,10 +167,24 @@ def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, li
          report_path: str | None = None, shards: int | None = 1, control: dict[str, Any] | None = None) -> int:
     from oxinfra.inventory import load_inventory
 
+    from pathlib import Path
+
+    from oxinfra.cli.state import STATE_FILE, expand_limit, hosts_to_retry, record_run
+
+    control = dict(control or {})
+    retry_failed = control.pop("retry_failed", False)
+    state_file = Path(control.pop("state_file", None) or STATE_FILE)
     started = time.perf_counter()
     inventory = load_inventory(inventory_spec, overrides, group_data)
+    if retry_failed:
+        retry, last = hosts_to_retry(state_file)
+        if not retry:
+            renderer.notice(f"--retry-failed: every host of the last run ({last.get('finished', '?')}) succeeded: "
+                            "nothing to retry")
+            return 0
+        inventory = inventory.only(retry, f"--retry-failed: {state_file} (the run of {last.get('inventory')!r})")
     if limit:
-        inventory = inventory.limit(limit)
+        inventory = inventory.limit(expand_limit(limit))
     inventory_seconds = time.perf_counter() - started
     if shards is None:
         shards = auto_shards(len(inventory.hosts))
@@ -196,6 +219,10 @@ def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, li
                  shards=shards, control=RunControl(**(control or {})))
     result.timings["inventory"] = inventory_seconds
     renderer.finish(result)
+    if not dry:
+        warning = record_run(result, inventory_spec, list(targets), exit_code(result), state_file)
+        if warning:
+            renderer.notice(warning)
     if report_path:
         from oxinfra._engine.report import write_report
 

@@ -52,6 +52,13 @@ class Renderer:
             self._out.flush()
         click.echo(click.style("oxinfra: error: ", fg="red", bold=True) + message, err=True)
 
+    def notice(self, message: str) -> None:
+        """Something the operator should know that is not an error (stderr; a JSON event too)."""
+        if self.as_json:
+            self._json({"event": "notice", "message": message})
+            self._out.flush()
+        click.echo(click.style("oxinfra: ", fg="yellow", bold=True) + message, err=True)
+
     def event(self, event: dict[str, Any]) -> None:
         kind = event["event"]
         plan = event.pop("_plan", None)
