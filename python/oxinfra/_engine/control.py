@@ -66,11 +66,12 @@ def uncancel() -> None:
 
 class RunControl:
     def __init__(self, *, fail_percent: float | None = None, host_timeout: float | None = None,
-                 round_trip_timeout: float | None = None, lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+                 round_trip_timeout: float | None = None, lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
                  handle_signals: bool = False) -> None:
         self.fail_percent = fail_percent
         self.host_timeout = host_timeout
         self.round_trip_timeout = round_trip_timeout
+        #: None: take no host lock (``--no-host-lock``).
         self.lock_timeout = lock_timeout
         #: Install SIGINT/SIGTERM handlers while the run goes (the CLI does; a library caller
         #: keeps its own handlers unless it asks).
@@ -118,10 +119,11 @@ class RunControl:
         """The host deadline for a host starting now (monotonic clock), or None."""
         return time.monotonic() + self.host_timeout if self.host_timeout is not None else None
 
-    def round_trip_budget(self, deadline: float | None) -> float | None:
-        """How long the next round trip may take: the round-trip timeout, or what is left of
-        the host's deadline, whichever is shorter (None: no limit)."""
-        budget = self.round_trip_timeout
+    def round_trip_budget(self, deadline: float | None, extra: float = 0.0) -> float | None:
+        """How long the next round trip may take: the round-trip timeout (plus ``extra``: a
+        lock wait), or what is left of the host's deadline, whichever is shorter (None: no
+        limit)."""
+        budget = None if self.round_trip_timeout is None else self.round_trip_timeout + extra
         if deadline is not None:
             left = max(0.0, deadline - time.monotonic())
             budget = left if budget is None else min(budget, left)

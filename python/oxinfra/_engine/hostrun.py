@@ -17,6 +17,7 @@ from oxinfra import _core
 from oxinfra._engine.capture import CappedStream, apply_cuts, output_fields
 from oxinfra._engine.control import Interrupted, RunControl, Stopped, TimedOut, uncancel
 from oxinfra._engine.evaluate import OpCall
+from oxinfra._engine.lock import HostLockError, check_lock, lock_path, lock_script
 from oxinfra._engine.plan import HostPlanner, OpPlan
 from oxinfra._engine.report import Timings
 from oxinfra._engine.reuse import RunMemo
@@ -25,7 +26,7 @@ from oxinfra.api.commands import FunctionCommand
 from oxinfra.api.context import scope
 from oxinfra.api.facts import FactMissing, FactRequest
 from oxinfra.connectors.base import Collect, ConnectSettings
-from oxinfra.connectors.registry import connect
+from oxinfra.connectors.registry import CONNECTORS, connect
 from oxinfra.exceptions import ConnectError, OperationError, OxinfraError
 
 __all__ = ["HostResult", "RunResult", "HostRun", "EventSink"]
@@ -106,6 +107,10 @@ class HostRun:
         #: End the connection by killing the host's shell and what it runs (a timeout, an
         #: interrupt, a lost connection) instead of closing it.
         self.aborted = False
+        #: (path, timeout) of the host lock the first script takes (runs that change the host).
+        self.lock: tuple[str, float] | None = None
+        if not dry and self.control.lock_timeout is not None and CONNECTORS[host.connector].host_lock:
+            self.lock = (lock_path(host.name), self.control.lock_timeout)
         self.ops = ops
         self.dry = dry
         self.sink = sink
@@ -122,21 +127,25 @@ class HostRun:
 
     def builder(self) -> ScriptBuilder:
         first, self.first_script = self.first_script, False
-        return ScriptBuilder(self.nonce, first=first)
+        lock = self.lock
+        builder = ScriptBuilder(self.nonce, first=first, lock=lock_script(*lock) if first and lock else None)
+        builder.locks = first and lock is not None  # type: ignore[attr-defined]
+        return builder
 
     async def round_trip(self, builder: ScriptBuilder) -> tuple[dict[int, tuple[int | None, bytes]], dict[int, bytes]]:
         # Read as it arrives; of the operations' output only a bounded head and tail is kept.
         capped = sum(1 for owner in builder.sections if owner is None or isinstance(owner, OpPlan))
         out_stream, err_stream = CappedStream(self.nonce, capped), CappedStream(self.nonce, capped)
-        out, err = await self._send(builder.build(), out_stream, err_stream)
+        out, err = await self._send(builder.build(), out_stream, err_stream, getattr(builder, "locks", False))
         sections, _, _ = _core.demux(out, self.nonce)
         err_sections, _, _ = _core.demux(err, self.nonce)
-        return (
-            {i: (status, data) for i, status, data in apply_cuts(sections, out_stream.cuts)},
-            {i: data for i, _, data in apply_cuts(err_sections, err_stream.cuts)},
-        )
+        found = {i: (status, data) for i, status, data in apply_cuts(sections, out_stream.cuts)}
+        if getattr(builder, "locks", False) and self.lock is not None:
+            status, data = found.get(0, (None, b"no status"))
+            check_lock(status, data, self.lock[0], self.lock[1], self.host.name)  # HostLockError: the host fails
+        return found, {i: data for i, _, data in apply_cuts(err_sections, err_stream.cuts)}
 
-    async def _send(self, script: bytes, out: Any, err: Any) -> tuple[bytes, bytes]:
+    async def _send(self, script: bytes, out: Any, err: Any, locks: bool = False) -> tuple[bytes, bytes]:
         """One round trip within the host's limits; nothing is sent once the run stops
         starting work. A timeout is :class:`TimedOut`, an interrupt while waiting
         :class:`Interrupted` (both carry what the host printed before, like a lost connection)."""
@@ -145,9 +154,11 @@ class HostRun:
             raise Stopped(f"interrupted ({control.interrupted})")
         if control.stopping is not None:
             raise Stopped("--fail-percent")
+        budget = control.round_trip_budget(self.deadline)
+        if locks and budget is not None and self.lock is not None:  # waiting for the lock is not stalling
+            budget = control.round_trip_budget(self.deadline, extra=self.lock[1])
         try:
-            return await self.shell.run(script, done_marker(self.nonce), control.round_trip_budget(self.deadline),
-                                        out, err)
+            return await self.shell.run(script, done_marker(self.nonce), budget, out, err)
         except ConnectError as exc:
             if not getattr(exc, "timed_out", False):
                 raise
@@ -298,6 +309,8 @@ class HostRun:
             self.aborted = True
             self._ended("not started", f"{self.host.name}: not started (interrupted ({control.interrupted}) "
                                        "while connecting)")
+        except HostLockError as exc:
+            self._ended("failed", str(exc))
         except Stopped as exc:
             sent = self.shell is not None and self.shell.round_trips > 0
             at = self._at_operation()

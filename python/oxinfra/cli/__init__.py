@@ -114,12 +114,17 @@ _SHARDS = _ShardsType()
 @click.option("--round-trip-timeout", "round_trip_timeout", type=click.FloatRange(0, min_open=True), default=None,
               metavar="SECONDS", help="A script without its answer this long (a stalled command, a host that "
                                       "stopped answering) ends that host unreachable (the command is killed).")
+@click.option("--lock-timeout", "lock_timeout", type=click.FloatRange(0), default=30.0, show_default=True,
+              metavar="SECONDS", help="How long to wait for another run's lock on a host (one run at a time per "
+                                      "host) before that host fails; 0: do not wait.")
+@click.option("--no-host-lock", "no_host_lock", is_flag=True,
+              help="Take no lock on the hosts (runs may then overlap on a host).")
 @click.version_option(version=_version(), prog_name="oxinfra", message="%(prog)s %(version)s")
 def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: tuple[str, ...],
          group_data: tuple[str, ...], parallel: int | None, data: tuple[str, ...], verbose: int,
          as_json: bool, shards: int | None, report_path: str | None, ssh_config: str | None,
          fail_percent: float | None, host_timeout: float | None, round_trip_timeout: float | None,
-         retry_failed: bool, state_file: str) -> None:
+         retry_failed: bool, state_file: str, lock_timeout: float, no_host_lock: bool) -> None:
     """Run DEPLOY.py files (or `exec -- COMMAND`) against INVENTORY; `debug-inventory` shows
     the hosts, groups and data instead.
 
@@ -135,7 +140,8 @@ def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: 
     # end the remote work and print the partial summary).
     signal.signal(signal.SIGTERM, _terminate)
     control = {"fail_percent": fail_percent, "host_timeout": host_timeout, "round_trip_timeout": round_trip_timeout,
-               "handle_signals": True, "retry_failed": retry_failed, "state_file": state_file}
+               "lock_timeout": None if no_host_lock else lock_timeout, "handle_signals": True,
+               "retry_failed": retry_failed, "state_file": state_file}
     try:
         code = _run(inventory, targets, dry, yes, limit, group_data, parallel, _parse_data(data), renderer,
                     report_path, shards, control)
