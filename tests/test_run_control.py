@@ -171,3 +171,16 @@ def test_options_are_checked(tmp_path: Path) -> None:
         out = run_cli("-y", *args, "@local", "exec", "--", "true")
         assert out.code == 2 and args[0] in out.stderr, out.describe()
     assert os.path.exists(tmp_path)
+
+
+def test_library_runs_take_a_control(tmp_path: Path) -> None:
+    """oxinfra.api.run(..., control=RunControl(...)): the same limits without the CLI."""
+    from oxinfra.api import RunControl, load_inventory, run
+
+    tag = f"1000.{secrets.randbelow(10**6):06d}"
+    deploy = stall_deploy(tmp_path, tmp_path, tag, "@local")
+    result = run(load_inventory("@local"), [str(deploy)], control=RunControl(round_trip_timeout=1))
+    local = result.hosts["@local"]
+    assert local.status == "unreachable" and "no answer within 1 s" in (local.error or ""), local.summary()
+    assert result.interrupted is None and result.stopped is None
+    assert wait_gone(tag) == []
