@@ -184,3 +184,30 @@ def test_library_runs_take_a_control(tmp_path: Path) -> None:
     assert local.status == "unreachable" and "no answer within 1 s" in (local.error or ""), local.summary()
     assert result.interrupted is None and result.stopped is None
     assert wait_gone(tag) == []
+
+
+def test_stalled_fact_read_by_the_deploy_file_itself(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
+    """A deploy file that reads a fact while it is evaluated connects before the others run:
+    a stall there ends that host unreachable too, and the command is killed."""
+    tag = f"1000.{secrets.randbelow(10**6):06d}"
+    deploy = write_deploy(tmp_path, f"""
+        from oxinfra import host
+        from oxinfra.api import FactBase
+        from oxinfra.operations import files
+
+        class Slow(FactBase):
+            def command(self):
+                return "sleep {tag}; echo x"
+
+            def process(self, output):
+                return output
+
+        if host.name == "127.0.0.2":
+            host.get_fact(Slow)
+        files.file(name="mark", path=f"@ROOT@/{{host.name}}")
+    """, target)
+    out = run_cli("--json", "-y", "--round-trip-timeout", "2", write_inventory(tmp_path, sshd_fleet), deploy)
+    assert out.code == 4, out.describe()
+    assert "no answer within 2 s (--round-trip-timeout) while evaluating its deploy" in out.host("127.0.0.2")["error"]
+    assert sorted(p.name for p in target.iterdir()) == ["127.0.0.1", "127.0.0.3"]
+    assert wait_gone(tag) == []

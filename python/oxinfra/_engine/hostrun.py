@@ -150,8 +150,8 @@ class HostRun:
         starting work. A timeout is :class:`TimedOut`, an interrupt while waiting
         :class:`Interrupted` (both carry what the host printed before, like a lost connection)."""
         control = self.control
-        if control.interrupted is not None:
-            raise Stopped(f"interrupted ({control.interrupted})")
+        if control.interrupted is not None:  # between two scripts
+            raise Interrupted(f"interrupted ({control.interrupted})")
         if control.stopping is not None:
             raise Stopped("--fail-percent")
         budget = control.round_trip_budget(self.deadline)
@@ -325,7 +325,9 @@ class HostRun:
             self.aborted = True
             at = self._at_operation()
             where = f"at {at}" if at else "after its last operation"
-            if isinstance(exc, Interrupted):
+            if isinstance(exc, Interrupted) and (self.shell is None or self.shell.round_trips == 0):
+                self._ended("not started", f"{self.host.name}: not started ({exc})")
+            elif isinstance(exc, Interrupted):
                 self._ended("interrupted", f"{self.host.name}: {exc} {where}")
             elif isinstance(exc, TimedOut):
                 self._ended("unreachable", f"{self.host.name}: {exc} {where}")
@@ -347,13 +349,26 @@ class HostRun:
                 self.result.round_trips = self.shell.round_trips
             if conn is not None:
                 with self.result.timings.phase("disconnect"):
-                    try:
-                        await (conn.abort() if self.aborted else conn.close())
-                    except Exception:  # closing a lost connection: nothing left to do
-                        pass
+                    await self._disconnect(conn)
             self.result.seconds = time.perf_counter() - started
             _emit(self.sink, {"event": "host_done", "host": self.host.name, **self.result.summary()})
         return self.result
+
+    async def _disconnect(self, conn: Any) -> None:
+        """Close (or abort) the connection. An interrupt that comes now (or came while no
+        await was pending) aborts it instead, and is not passed on: the host's end is known."""
+        try:
+            await (conn.abort() if self.aborted else conn.close())
+        except asyncio.CancelledError:
+            if self.control.interrupted is None:
+                raise
+            uncancel()
+            try:
+                await conn.abort()
+            except Exception:
+                pass
+        except Exception:  # closing a lost connection: nothing left to do
+            pass
 
     def _ended(self, status: str, error: str) -> None:
         """The host ends before its deploy did: the operations with no outcome did not run."""

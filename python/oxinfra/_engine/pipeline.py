@@ -12,7 +12,7 @@ from typing import Any
 
 from oxinfra import _core
 from oxinfra._collect import fewer_collections, gc_paused
-from oxinfra._engine.control import RunControl, uncancel
+from oxinfra._engine.control import Interrupted, RunControl, TimedOut, uncancel
 from oxinfra._engine.evaluate import DeployFile, OpCall, evaluate
 from oxinfra._engine.hostrun import EventSink, HostResult, HostRun, _emit
 from oxinfra._engine.report import Timings
@@ -226,11 +226,14 @@ async def prepare(inventory: Inventory, files: list[DeployFile], on_event: Event
                 uncancel()  # it only read facts: nothing was done there
                 prepared.results[host.name] = not_started(host, None, f"interrupted ({run_control.interrupted})",
                                                           on_event)
+            except Interrupted as exc:
+                prepared.results[host.name] = not_started(host, None, str(exc), on_event)
             except ConnectError as exc:
                 result = HostResult(host.name)
-                result.status, result.error = "unreachable", str(exc)
+                error = f"{host.name}: {exc} while evaluating its deploy" if isinstance(exc, TimedOut) else str(exc)
+                result.status, result.error = "unreachable", error
                 prepared.results[host.name] = result
-                _emit(on_event, {"event": "unreachable", "host": host.name, "error": str(exc)})
+                _emit(on_event, {"event": "unreachable", "host": host.name, "error": error})
             except FactFailed as exc:  # a fact the deploy read failed on this host: it alone fails
                 result = HostResult(host.name)
                 result.status, result.error = "failed", f"{host.name}: {exc}"
