@@ -4,12 +4,18 @@
   (127.0.0.1..127.0.0.3), see :class:`oxinfra.testing.sshd.LoopbackFleet`.
 * ``sshd_fleet_factory`` (per test): ``make(n_hosts, **kwargs) -> LoopbackFleet``; every fleet
   it starts is stopped when the test ends.
+* ``container_fleet`` (session): 4 Debian containers on a private Docker network, reached over
+  SSH, see :class:`oxinfra.testing.containers.ContainerFleet` (the image is built first if
+  this recipe's is missing, about a minute).
+* ``container_fleet_factory`` (per test): ``make(n_hosts) -> ContainerFleet``; every fleet it
+  starts is removed when the test ends.
 * ``workload_dir`` (per test): a private copy of ``benches/workloads/standard-10``.
 * every CLI run records its failed hosts in a session temporary file (``OXINFRA_STATE_FILE``),
   not in the source tree.
 
-When sshd cannot run here the fleet fixtures skip with the reason -- except under CI (``CI`` set
-to true), where a missing sshd is a failure, so a broken CI machine cannot pass silently.
+When sshd (or Docker) cannot run here the fleet fixtures skip with the reason -- except under CI
+(``CI`` set to true), where that is a failure, so a broken CI machine cannot pass silently.
+Tests that use containers carry the ``containers`` mark (``-m "not containers"`` leaves them out).
 """
 
 from __future__ import annotations
@@ -68,6 +74,61 @@ def sshd_fleet_factory() -> Iterator[Callable[..., Any]]:
 
     def make(n_hosts: int, **kwargs: Any) -> Any:
         fleet = _start_fleet(n_hosts, **kwargs)
+        fleets.append(fleet)
+        return fleet
+
+    try:
+        yield make
+    finally:
+        for fleet in fleets:
+            fleet.stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "containers: needs Docker (the container test fleet)")
+
+
+#: Why Docker or the test image is unavailable, once found out: later tests skip at once.
+_containers_unavailable: list[str] = []
+_container_image: list[str] = []
+
+
+def _start_container_fleet(n_hosts: int) -> Any:
+    from oxinfra.testing.containers import ContainerFleet, ContainersUnavailable, ensure_image, reap_stale
+
+    if not _container_image and not _containers_unavailable:
+        try:
+            _container_image.append(ensure_image())
+            reap_stale()
+        except ContainersUnavailable as exc:
+            _containers_unavailable.append(str(exc))
+    if _containers_unavailable:
+        reason = _containers_unavailable[0]
+    else:
+        try:
+            return ContainerFleet(n_hosts, image=_container_image[0]).start()
+        except ContainersUnavailable as exc:
+            reason = str(exc)
+    if _in_ci():
+        pytest.fail(f"containers unavailable on CI: {reason}", pytrace=False)
+    pytest.skip(f"containers unavailable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def container_fleet() -> Iterator[Any]:
+    fleet = _start_container_fleet(4)
+    try:
+        yield fleet
+    finally:
+        fleet.stop()
+
+
+@pytest.fixture
+def container_fleet_factory() -> Iterator[Callable[[int], Any]]:
+    fleets: list[Any] = []
+
+    def make(n_hosts: int) -> Any:
+        fleet = _start_container_fleet(n_hosts)
         fleets.append(fleet)
         return fleet
 

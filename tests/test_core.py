@@ -1,8 +1,10 @@
 """Tests of the Rust extension ``oxinfra._core``.
 
-Parser cases live in ``tests/facts/<fact>/<case>.json`` (fact output) and
-``tests/parse/{demux,stat_batch}/<case>.json`` (markers, batched ``stat``) and
-are shared with the Rust test ``rust/tests/fixtures.rs``.
+Parser cases of markers and of the batched ``stat`` live in
+``tests/parse/{demux,stat_batch}/<case>.json`` and are shared with the Rust test
+``rust/tests/fixtures.rs``. The fact cases (``tests/facts/<fact>/<case>.json``) are
+read through the fact classes by ``tests/test_fact_fixtures.py`` and through the Rust
+parsers by ``rust/tests/fixtures.rs``; here are the parsers' own edge cases.
 """
 
 from __future__ import annotations
@@ -32,8 +34,6 @@ from oxinfra.exceptions import (
     OxinfraError,
 )
 
-FACTS = Path(__file__).parent / "facts"
-FIXTURES = sorted(FACTS.glob("*/*.json"))
 PARSE = Path(__file__).parent / "parse"
 
 
@@ -84,32 +84,6 @@ def test_exceptions_module_imports_nothing_of_oxinfra() -> None:
 
 
 # -- fact parsers -----------------------------------------------------------
-
-
-def test_fixtures_exist() -> None:
-    facts = {path.parent.name for path in FIXTURES}
-    expected = {"File", "Directory", "Link", "Sha1File", "Sha256File", "FindInFile"}
-    assert facts == {f"files.{name}" for name in expected}
-
-
-def run_parser(fixture: dict[str, Any]) -> Any:
-    stdout = fixture["stdout"].encode()
-    args = fixture["args"]
-    if fixture["parser"] == "stat":
-        return _core.parse_stat(args["expected"], stdout, fixture["rc"])
-    if fixture["parser"] == "hash":
-        return _core.parse_hash(stdout, args["digits"])
-    if fixture["parser"] == "lines":
-        return _core.parse_lines(stdout, fixture["rc"], args["absent_rc"])
-    raise AssertionError(f"unknown parser {fixture['parser']!r}")
-
-
-@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_fact_fixture(path: Path) -> None:
-    fixture = json.loads(path.read_text(encoding="utf-8"))
-    got = run_parser(fixture)
-    assert got == fixture["expected"]
-    assert type(got) is type(fixture["expected"])
 
 
 @pytest.mark.parametrize(

@@ -72,3 +72,36 @@ def test_parse_statuses() -> None:
     assert fact.parse(b"", 0) is None  # no such file: nothing printed, status 0
     with pytest.raises(FactError, match="exit 2"):
         fact.parse(b"", 2)
+
+
+
+@pytest.mark.parametrize("content", [b"MODE=x\n\x00\x01 data\n", b"MODE=x\nna\xefve\n"], ids=["nul", "not-utf8"])
+def test_binary_file_is_not_absent(tmp_path: Path, content: bytes) -> None:
+    """GNU grep (3.5+) reports a match in a file it takes for binary on stderr only, with
+    status 0 and nothing on stdout: what "no such file" looks like, after which files.line
+    would write its line over the file. On @local and on the simulator."""
+    from oxinfra.api import load_inventory, run
+    from oxinfra.testing import sim
+
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(textwrap.dedent(f"""
+        from oxinfra import host
+        from oxinfra.operations import files
+        path = {str(tmp_path)!r} + "/" + host.name.replace("/", "_") + "/env"
+        files.line(name="mode", path=path, line="MODE=x")
+        files.line(name="other", path=path, line="OTHER=1")
+    """))
+    (tmp_path / "@local").mkdir()
+    (tmp_path / "@local" / "env").write_bytes(content)
+    sim.reset()
+    try:
+        sim.machine("binary").write_file(f"{tmp_path}/@sim_binary/env", content)
+        for name in ("@local", "@sim/binary"):
+            result = run(load_inventory(name), [str(deploy)])
+            host = result.hosts[name]
+            assert host.status == "success", host.summary()
+            assert [op["status"] for op in host.ops] == ["unchanged", "changed"], host.ops
+        assert (tmp_path / "@local" / "env").read_bytes() == content + b"OTHER=1\n"
+        assert sim.machine("binary").fs[f"{tmp_path}/@sim_binary/env"].content() == content + b"OTHER=1\n"
+    finally:
+        sim.reset()

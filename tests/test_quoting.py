@@ -316,3 +316,67 @@ def test_a_failed_redirection_of_true_leaves_the_shell_running() -> None:
     dash = subprocess.run(["/bin/sh", "-c", ": > /proc/nonexistent/x; echo survived"], capture_output=True, text=True)
     if os.path.realpath("/bin/sh").endswith("dash"):
         assert "survived" not in dash.stdout
+
+
+def test_the_quoting_examples_run() -> None:
+    """The examples in oxinfra.quoting's docstrings are what the functions return."""
+    import doctest
+
+    import oxinfra.quoting
+
+    result = doctest.testmod(oxinfra.quoting, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted >= 15
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("content", [b"", b"a", b"a\n", b"a\n\n", b"\n", b"no newline \xff", b"x\r"])
+def test_output_test_ends_a_file_with_a_newline(tmp_path: Path, shell: str, content: str) -> None:
+    """The command files.line runs before appending: a newline unless the file is empty or
+    already ends in one (``[ -z "$(tail -c 1 < f)" ]``: the substitution drops a newline)."""
+    from oxinfra.quoting import append_to, file_test, or_else, output_test, read_from
+
+    for name in ("plain", "it's $(touch INJ) `touch INJ` *", "-n"):
+        path = tmp_path / name
+        path.write_bytes(content)
+        script = or_else(file_test("!-s", str(path)), output_test("-z", read_from(command("tail", "-c", "1"), str(path))),
+                         append_to("echo", str(path)))
+        subprocess.run([shell, "-c", script], check=True, timeout=10, cwd=tmp_path)  # an injection lands here
+        expected = content if not content or content.endswith(b"\n") else content + b"\n"
+        assert path.read_bytes() == expected
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["plain", "it's $(touch INJ) `touch INJ` *", "-n"])
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_output_test_n_and_bad_flags(shell: str) -> None:
+    from oxinfra.quoting import output_test
+
+    assert subprocess.run([shell, "-c", output_test("-n", command("printf", "%s", "x y"))]).returncode == 0
+    assert subprocess.run([shell, "-c", output_test("-n", "true")]).returncode == 1
+    with pytest.raises(ValueError, match="string test flag"):
+        output_test("-f", "true")
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize("value", ["$OXV", "a $OXV b", "$(touch /tmp/oxinfra-quoting-pwned)", "it's \"q\" `x` \\"])
+def test_interpolated_values_expand_variables_only(shell: str, value: str) -> None:
+    """An Interpolated value through command() and the combinators: variables expand, nothing runs."""
+    from oxinfra.quoting import Interpolated, pipe
+
+    env = {**os.environ, "OXV": "val ue"}
+    line = pipe(command("printf", "%s", Interpolated(value)), command("od", "-An", "-c"))
+    assert "$OXV" not in line or '"' in line
+    out = subprocess.run([shell, "-c", command("printf", "%s", Interpolated(value))], capture_output=True,
+                         env=env, timeout=10).stdout
+    assert out == value.replace("$OXV", "val ue").encode()
+    assert subprocess.run([shell, "-c", line], capture_output=True, env=env, timeout=10).returncode == 0
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_pipe_and_group_in_a_real_shell(tmp_path: Path, shell: str) -> None:
+    from oxinfra.quoting import group, pipe, write_to
+
+    path = tmp_path / "a b's"
+    script = write_to(group(command("printf", "%s\\n", "one two"), pipe(command("printf", "%s", "x;y"), "tr ';' '-'")),
+                      str(path))
+    subprocess.run([shell, "-c", script], check=True, timeout=10)
+    assert path.read_text() == "one two\nx-y"

@@ -185,7 +185,7 @@ def test_hosts_with_other_facts_get_their_own_plan(tmp_path: Path) -> None:
     changed = [("dir", "changed"), ("conf", "changed"), ("probe", "changed")]
     unchanged = [("dir", "unchanged"), ("conf", "unchanged"), ("probe", "unchanged")]
     assert _statuses(dry) == {"@sim/f1": changed, "@sim/f2": changed, "@sim/seeded": unchanged, "@sim/f3": changed}
-    assert dry.hosts["@sim/seeded"].ops[1]["noop"] == "template /srv/app/app.conf is already up to date"
+    assert dry.hosts["@sim/seeded"].ops[1]["noop"] == "file /srv/app/app.conf is already up to date"
     assert "noop" not in dry.hosts["@sim/f3"].ops[1]
     real = run(inventory, [deploy])
     assert _statuses(real) == _statuses(dry)

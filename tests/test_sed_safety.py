@@ -48,8 +48,7 @@ def _run_sed(commands: list[str], workdir: Path) -> subprocess.CompletedProcess[
 def _plan_replace(path: Path, text: str, replace: str, flags: list[str] | None = None) -> list[str]:
     args = {"path": str(path), "text": text, "replace": replace, "flags": flags}
     facts = [("files.FindInFile", {"path": str(path), "pattern": text, "interpolate_variables": False}, ["x"])]
-    commands, _ = plan_operation(files.replace, args, facts)
-    return commands
+    return plan_operation(files.replace, args, facts).commands
 
 
 def _ends_with_lone_backslash(text: str) -> bool:
@@ -122,7 +121,7 @@ def test_line_sed_paths_never_run_what_values_hold(tmp_path: Path, line: str, re
             "escape_regex_characters": True}
     facts = [("files.FindInFile", {"path": str(target), "pattern": pattern, "interpolate_variables": False},
               [line, "other"])]
-    commands, _ = plan_operation(files.line, args, facts)
+    commands = plan_operation(files.line, args, facts).commands
     assert commands
     proc = _run_sed(commands, work)
     assert sorted(p.name for p in work.iterdir()) == ["file"], (line, replace, proc.stderr)

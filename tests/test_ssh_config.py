@@ -86,7 +86,7 @@ Host 127.0.0.*
     ("ssh_port", "x", "ssh_port='x'"),
     ("ssh_port", 70000, "ssh_port=70000"),
     ("ssh_port", True, "ssh_port=True"),
-    ("ssh_strict_host_key_checking", "YES", "yes, no, accept-new or off"),
+    ("ssh_strict_host_key_checking", "sometimes", "yes, no, accept-new or off"),
     ("ssh_strict_host_key_checking", "strict", "yes, no, accept-new or off"),
     ("ssh_strict_host_key_checking", 0, "yes, no, accept-new or off"),
     ("ssh_connect_timeout", "soon", "ssh_connect_timeout"),

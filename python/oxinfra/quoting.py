@@ -21,8 +21,12 @@ interpolates anything but a quoted value)::
     >>> if_then(file_test("-f", "/etc/x"), command("rm", "-f", "--", "/etc/x"))
     'if [ -f /etc/x ]; then rm -f -- /etc/x; fi'
 
-Arguments named ``cmd``/``cmds`` are shell code (made by these functions); every other
-argument is a value and is quoted.
+Arguments named ``cmd``/``cmds`` (and ``condition``, ``then``, ``otherwise``) are shell code
+(made by these functions); every other argument is a value and is quoted. A value the
+shell should expand ``$VARIABLES`` in is marked :class:`Interpolated`::
+
+    >>> command("printf", "%s", Interpolated("home=$HOME"))
+    'printf %s "home=$HOME"'
 """
 
 from __future__ import annotations
@@ -30,9 +34,9 @@ from __future__ import annotations
 import re
 
 __all__ = [
-    "quote", "quote_interpolated", "command", "QuotingError",
+    "quote", "quote_interpolated", "command", "invoke", "QuotingError", "Interpolated",
     "write_to", "append_to", "read_from", "and_then", "or_else", "pipe", "subshell", "group",
-    "file_test", "if_then", "with_umask",
+    "file_test", "output_test", "if_then", "with_umask",
 ]
 
 _SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
@@ -42,8 +46,26 @@ class QuotingError(ValueError):
     """A value cannot be represented in a shell command (it contains a NUL byte)."""
 
 
+class Interpolated(str):
+    """A value whose ``$VARIABLES`` the host's shell expands: :func:`quote` (and so
+    :func:`command` and every combinator) writes it with :func:`quote_interpolated`.
+
+    >>> quote(Interpolated("$HOME/a b"))
+    '"$HOME/a b"'
+    """
+
+    __slots__ = ()
+
+
 def quote(value: object) -> str:
-    """Return ``value`` as one shell word that the shell reads back literally."""
+    """Return ``value`` as one shell word that the shell reads back literally (an
+    :class:`Interpolated` value: with its ``$VARIABLES`` expanded).
+
+    >>> quote("/srv/app"), quote("a b"), quote(644)
+    ('/srv/app', "'a b'", '644')
+    """
+    if value.__class__ is Interpolated:
+        return quote_interpolated(value)  # type: ignore[arg-type]
     text = value if isinstance(value, str) else str(value)
     if "\x00" in text:
         raise QuotingError(f"a shell argument cannot contain a NUL byte: {text!r}")
@@ -56,8 +78,24 @@ def command(program: str, *args: object) -> str:
     """Join a fixed program word with quoted arguments into one command line.
 
     ``program`` is written as is (it is code, never data); every argument is quoted.
+
+    >>> command("chown", "app:app", "--", "/srv/a b")
+    "chown app:app -- '/srv/a b'"
     """
     return " ".join([program, *(quote(a) for a in args)])
+
+
+def invoke(path: str, *args: object) -> str:
+    """Run the program at the absolute ``path`` -- a value, such as ``/etc/init.d/`` and a
+    service's name -- with quoted arguments. Only an absolute path: a bare word could be read
+    as an assignment, a reserved word or an option.
+
+    >>> invoke("/etc/init.d/my app", "start")
+    "'/etc/init.d/my app' start"
+    """
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ValueError(f"invoke() runs a program by its absolute path, not {path!r}")
+    return " ".join([quote(path), *(quote(a) for a in args)])
 
 
 def quote_interpolated(value: str) -> str:
@@ -96,41 +134,74 @@ def _redirect(cmd: str, op: str, path: object) -> str:
 
 
 def write_to(cmd: str, path: object) -> str:
-    """``cmd > path``: ``path`` is truncated or created (``true`` makes an empty file)."""
+    """``cmd > path``: ``path`` is truncated or created (``true`` makes an empty file).
+
+    >>> write_to("true", "/srv/a b")
+    "true > '/srv/a b'"
+    """
     return _redirect(cmd, ">", path)
 
 
 def append_to(cmd: str, path: object) -> str:
-    """``cmd >> path``."""
+    """``cmd >> path``.
+
+    >>> append_to("echo", "/srv/env")
+    'echo >> /srv/env'
+    """
     return _redirect(cmd, ">>", path)
 
 
 def read_from(cmd: str, path: object) -> str:
-    """``cmd < path``."""
+    """``cmd < path``.
+
+    >>> read_from(command("tail", "-c", "1"), "/srv/env")
+    'tail -c 1 < /srv/env'
+    """
     return _redirect(cmd, "<", path)
 
 
 def and_then(*cmds: str) -> str:
-    """Each command runs only if the one before it succeeded."""
+    """Each command runs only if the one before it succeeded.
+
+    >>> and_then("true", "false")
+    'true && false'
+    """
     return " && ".join(cmds)
 
 
 def or_else(*cmds: str) -> str:
-    """Each command runs only if the one before it failed."""
+    """Each command runs only if the one before it failed.
+
+    >>> or_else(file_test("-d", "/srv"), command("mkdir", "--", "/srv"))
+    '[ -d /srv ] || mkdir -- /srv'
+    """
     return " || ".join(cmds)
 
 
 def pipe(*cmds: str) -> str:
+    """The output of each command is the input of the next.
+
+    >>> pipe(command("printf", "%s", "a b"), command("wc", "-c"))
+    "printf %s 'a b' | wc -c"
+    """
     return " | ".join(cmds)
 
 
 def subshell(*cmds: str) -> str:
-    """``( a && b )``: its own process, so ``umask``, ``cd``, ``set`` or ``exit`` inside stay there."""
+    """``(a && b)``: its own process, so ``umask``, ``cd``, ``set`` or ``exit`` inside stay there.
+
+    >>> subshell(command("cd", "--", "/srv"), "make")
+    '(cd -- /srv && make)'
+    """
     return f"({and_then(*cmds)})"
 
 
 def group(*cmds: str) -> str:
-    """``{ a && b; }``: one command for ``&&``/``||`` and redirections, in the same shell."""
+    """``{ a && b; }``: one command for ``&&``/``||`` and redirections, in the same shell.
+
+    >>> group("true", "false")
+    '{ true && false; }'
+    """
     return f"{{ {and_then(*cmds)}; }}"
 
 
@@ -139,7 +210,11 @@ _TEST_FLAGS = frozenset({"-e", "-f", "-d", "-L", "-h", "-s", "-r", "-w", "-x", "
 
 def file_test(flag: str, value: object) -> str:
     """``[ FLAG value ]`` for a unary test such as ``-f``; ``!`` before the flag negates it
-    (``file_test("!-f", p)``)."""
+    (``file_test("!-f", p)``).
+
+    >>> file_test("!-s", "/srv/a b")
+    "[ ! -s '/srv/a b' ]"
+    """
     negate = flag.startswith("!")
     flag = flag.lstrip("!")
     if flag not in _TEST_FLAGS:
@@ -147,14 +222,34 @@ def file_test(flag: str, value: object) -> str:
     return f"[ {'! ' if negate else ''}{flag} {quote(value)} ]"
 
 
+def output_test(flag: str, cmd: str) -> str:
+    """``[ -z "$(cmd)" ]`` (``-z``: the command prints nothing, or only newlines; ``-n``: it
+    prints something else). Trailing newlines of the output are dropped, as by every shell.
+
+    >>> output_test("-z", read_from(command("tail", "-c", "1"), "/srv/env"))
+    '[ -z "$(tail -c 1 < /srv/env)" ]'
+    """
+    if flag not in ("-z", "-n"):
+        raise ValueError(f"not a string test flag: {flag!r} (use -z or -n)")
+    return f'[ {flag} "$({cmd})" ]'
+
+
 def if_then(condition: str, then: str, otherwise: str | None = None) -> str:
-    """``if condition; then ...; [else ...;] fi`` (all three are shell code)."""
+    """``if condition; then ...; [else ...;] fi`` (all three are shell code).
+
+    >>> if_then(file_test("-L", "/srv/x"), command("rm", "-f", "--", "/srv/x"), "true")
+    'if [ -L /srv/x ]; then rm -f -- /srv/x; else true; fi'
+    """
     tail = f" else {otherwise};" if otherwise is not None else ""
     return f"if {condition}; then {then};{tail} fi"
 
 
 def with_umask(umask: str, *cmds: str) -> str:
-    """``(umask U && ...)``: files the commands create get the mode the umask leaves."""
+    """``(umask U && ...)``: files the commands create get the mode the umask leaves.
+
+    >>> with_umask("137", write_to("true", "/srv/f"))
+    '(umask 137 && true > /srv/f)'
+    """
     if not (len(umask) in (3, 4) and all(c in "01234567" for c in umask)):
         raise ValueError(f"not an octal umask: {umask!r}")
     return subshell(f"umask {umask}", *cmds)

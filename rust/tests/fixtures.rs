@@ -1,11 +1,18 @@
-//! Runs the JSON fixtures through the core parsers. The same files drive
-//! `tests/test_core.py`:
+//! Runs the JSON fixtures through the core parsers:
 //!
-//! * `tests/facts/<fact>/<case>.json`: one fact command's output;
+//! * `tests/facts/<fact>/<case>.json`: one fact command's output, for every
+//!   fact whose value a Rust parser gives (pytest reads every case through the
+//!   fact class: `tests/test_fact_fixtures.py` documents the format);
 //! * `tests/parse/demux/<case>.json`: marker lines and their statuses;
 //! * `tests/parse/stat_batch/<case>.json`: the output of one batched `stat`.
 //!
-//! A fixture with `"error"` expects a parse error whose message contains it.
+//! A fact class checks the exit status before its parser sees the output, so
+//! [`rust_parser`] pairs each fact with its parser and that status rule (as in
+//! `python/oxinfra/facts/files.py`). Facts parsed in Python are listed in
+//! [`PARSED_IN_PYTHON`]; a fact folder in neither list fails the test.
+//!
+//! A `tests/parse` fixture with `"error"` expects a parse error whose message
+//! contains it; so does a fact fixture whose error the Rust parser raises.
 
 use oxinfra::parse::{demux, parse_hash, parse_lines, parse_stat, split_stat_batch, StatResult, Status};
 use oxinfra::CoreError;
@@ -32,31 +39,6 @@ fn fixtures(dir: &str) -> Vec<PathBuf> {
 
 fn text<'a>(fixture: &'a Value, key: &str) -> &'a [u8] {
     fixture[key].as_str().unwrap_or_else(|| panic!("{key} is a string")).as_bytes()
-}
-
-fn run_fact(fixture: &Value) -> Result<Value, CoreError> {
-    let stdout = text(fixture, "stdout");
-    let rc = fixture["rc"].as_i64().expect("rc is an integer");
-    let args = &fixture["args"];
-    Ok(match fixture["parser"].as_str().expect("parser is a string") {
-        "stat" => match parse_stat(args["expected"].as_str().unwrap(), stdout, rc)? {
-            StatResult::Absent => Value::Null,
-            StatResult::WrongType(_) => Value::Bool(false),
-            StatResult::Found(s) => {
-                let mut value = json!({
-                    "user": s.user, "group": s.group, "mode": s.mode, "size": s.size,
-                    "atime": s.atime, "mtime": s.mtime, "ctime": s.ctime,
-                });
-                if let Some(target) = s.link_target {
-                    value["link_target"] = json!(target);
-                }
-                value
-            }
-        },
-        "hash" => json!(parse_hash(stdout, args["digits"].as_u64().unwrap() as usize)),
-        "lines" => json!(parse_lines(stdout, rc, args["absent_rc"].as_i64().unwrap())),
-        other => panic!("unknown parser {other:?}"),
-    })
 }
 
 fn lossy(bytes: &[u8]) -> String {
@@ -113,11 +95,6 @@ fn check(dir: &str, at_least: usize, run: fn(&Value) -> Result<Value, CoreError>
 }
 
 #[test]
-fn fact_fixtures() {
-    check("tests/facts", 30, run_fact);
-}
-
-#[test]
 fn demux_fixtures() {
     check("tests/parse/demux", 10, run_demux);
 }
@@ -125,4 +102,164 @@ fn demux_fixtures() {
 #[test]
 fn stat_batch_fixtures() {
     check("tests/parse/stat_batch", 25, run_stat_batch);
+}
+
+/// What a fact makes of its command's output.
+#[derive(Debug)]
+enum Outcome {
+    Value(Value),
+    /// The fact fails: with the Rust parser's message, or `None` when the
+    /// status rule or the fact class decides (its message is Python's).
+    Failed(Option<String>),
+}
+
+type Parser = fn(&[u8], i64) -> Outcome;
+
+/// Facts with no Rust parser: their cases run in pytest only.
+const PARSED_IN_PYTHON: &[&str] = &[
+    "server.User",
+    "server.Home",
+    "server.Os",
+    "server.Kernel",
+    "server.Arch",
+    "server.Hostname",
+    "server.Command",
+    "server.Which",
+];
+
+/// The Rust parser of a fact (by its fixture folder name), with the status rule
+/// of its class.
+fn rust_parser(fact: &str) -> Option<Parser> {
+    let parser: Parser = match fact {
+        "files.File" => |out, rc| stat("file", out, rc),
+        "files.Directory" => |out, rc| stat("directory", out, rc),
+        "files.Link" => |out, rc| stat("link", out, rc),
+        "files.Socket" => |out, rc| stat("socket", out, rc),
+        "files.Sha1File" => |out, rc| hash(40, out, rc),
+        "files.Sha256File" => |out, rc| hash(64, out, rc),
+        "files.FindInFile" => find_in_file,
+        _ => return None,
+    };
+    Some(parser)
+}
+
+/// `File` and its subclasses: statuses other than 0 and 1 (`absent_status`) fail.
+fn stat(expected: &str, stdout: &[u8], rc: i64) -> Outcome {
+    if rc != 0 && rc != 1 {
+        return Outcome::Failed(None);
+    }
+    match parse_stat(expected, stdout, rc) {
+        Ok(StatResult::Absent) => Outcome::Value(Value::Null),
+        Ok(StatResult::WrongType(_)) => Outcome::Value(Value::Bool(false)),
+        Ok(StatResult::Found(s)) => {
+            let mut value = json!({
+                "user": s.user, "group": s.group, "mode": s.mode, "size": s.size,
+                "atime": datetime(s.atime), "mtime": datetime(s.mtime), "ctime": datetime(s.ctime),
+            });
+            if let Some(target) = s.link_target {
+                value["link_target"] = json!(target);
+            }
+            Outcome::Value(value)
+        }
+        Err(err) => Outcome::Failed(Some(err.to_string())),
+    }
+}
+
+/// `Sha1File`, `Sha256File`: any other status than 0 fails; no output is "not
+/// a file"; output that holds no digest fails.
+fn hash(digits: usize, stdout: &[u8], rc: i64) -> Outcome {
+    if rc != 0 {
+        return Outcome::Failed(None);
+    }
+    if stdout.is_empty() {
+        return Outcome::Value(Value::Null);
+    }
+    parse_hash(stdout, digits).map_or(Outcome::Failed(None), |digest| Outcome::Value(json!(digest)))
+}
+
+/// `FindInFile`: nothing printed with status 0 is "no such file", grep's 1 "no
+/// line matches", any other status fails.
+fn find_in_file(stdout: &[u8], rc: i64) -> Outcome {
+    match rc {
+        0 if stdout.is_empty() => Outcome::Value(Value::Null),
+        0 => Outcome::Value(json!(parse_lines(stdout, rc, -1))),
+        1 => Outcome::Value(json!([])),
+        _ => Outcome::Failed(None),
+    }
+}
+
+/// Seconds since the epoch as the fixtures write a datetime: naive, UTC.
+fn datetime(epoch: i64) -> Value {
+    let (days, secs) = (epoch.div_euclid(86_400), epoch.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (proleptic Gregorian calendar).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    json!({ "datetime": format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}") })
+}
+
+/// A fixture's stdout: a string, or `{"bytes": "..."}` with one byte per character.
+fn stdout_bytes(value: &Value) -> Vec<u8> {
+    match value {
+        Value::String(text) => text.as_bytes().to_vec(),
+        Value::Object(map) => {
+            let chars = map["bytes"].as_str().expect("{\"bytes\": string}");
+            chars.chars().map(|c| u8::try_from(u32::from(c)).expect("a character above U+00FF")).collect()
+        }
+        other => panic!("stdout is {other}"),
+    }
+}
+
+/// Why the case does not hold, or `None`.
+fn check_fact(parser: Parser, fixture: &Value) -> Option<String> {
+    let stdout = stdout_bytes(&fixture["stdout"]);
+    let rc = fixture["rc"].as_i64().expect("rc is an integer");
+    match (parser(&stdout, rc), fixture.get("value"), fixture["error"].as_str()) {
+        (Outcome::Value(got), Some(want), None) if &got == want => None,
+        (Outcome::Failed(None), None, Some(_)) => None,
+        (Outcome::Failed(Some(message)), None, Some(want)) if message.contains(want) => None,
+        (got, _, _) => Some(format!("got {got:?}")),
+    }
+}
+
+#[test]
+fn fact_fixtures() {
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for path in fixtures("tests/facts") {
+        let fact = path.parent().unwrap().file_name().unwrap().to_str().unwrap();
+        let Some(parser) = rust_parser(fact) else {
+            assert!(
+                PARSED_IN_PYTHON.contains(&fact),
+                "{fact}: pair it with its Rust parser in rust_parser(), or list it in PARSED_IN_PYTHON"
+            );
+            continue;
+        };
+        let fixture: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if fixture.get("command").is_none() {
+            continue; // the fact refused its arguments: nothing ran, nothing to parse
+        }
+        ran += 1;
+        if let Some(why) = check_fact(parser, &fixture) {
+            failures.push(format!("{}: {why}", path.display()));
+        }
+    }
+    assert!(ran >= 60, "only {ran} fixtures ran through a Rust parser");
+    assert!(failures.is_empty(), "{} fixtures failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn datetimes_are_written_as_python_writes_them() {
+    assert_eq!(datetime(0)["datetime"], "1970-01-01T00:00:00");
+    assert_eq!(datetime(1_700_000_000)["datetime"], "2023-11-14T22:13:20");
+    assert_eq!(datetime(951_825_600)["datetime"], "2000-02-29T12:00:00");
+    assert_eq!(datetime(-1)["datetime"], "1969-12-31T23:59:59");
 }

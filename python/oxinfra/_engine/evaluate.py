@@ -22,7 +22,7 @@ from oxinfra._engine.reuse import SharedCall, call_key
 from oxinfra.api.arguments import GlobalArgs
 from oxinfra.api.commands import OperationMeta
 from oxinfra.api.context import current_deploy_dir, current_run_memo, scope
-from oxinfra.api.effects import PlanContext
+from oxinfra.api.effects import PlanContext, plan_commands
 from oxinfra.api.facts import FactFailed, FactMissing, FactRequest
 from oxinfra.exceptions import DeployError, OperationError, OxinfraError
 
@@ -169,10 +169,10 @@ def discover(host: Any, call: OpCall) -> bool:
     reads = [False, False]
     if call.memo is None:
         call.memo = {}
-    ctx = PlanContext(memo=call.memo)
+    ctx = PlanContext(memo=call.memo, shell_safe=call.shell_safe)
     try:
         with scope(reads=reads, facts=_no_facts, privilege=call.globals.privilege, plan=ctx):
-            commands = list(call.func(*call.args, **call.kwargs))
+            commands = plan_commands(ctx, call.func, call.args, call.kwargs)
     except FactMissing as exc:
         call.first_facts = exc.requests
     except (OperationError, DeployError):

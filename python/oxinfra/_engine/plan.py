@@ -18,7 +18,7 @@ from typing import Any
 from oxinfra._engine.evaluate import OpCall
 from oxinfra.api.commands import FunctionCommand
 from oxinfra.api.context import scope
-from oxinfra.api.effects import PlanContext
+from oxinfra.api.effects import PlanContext, plan_commands
 from oxinfra._engine.script import privileged_result
 from oxinfra.api.facts import FactFailed, FactMissing, FactRequest, fact_failure
 from oxinfra.exceptions import OperationError, OutputParseError, OxinfraError
@@ -105,8 +105,9 @@ class HostPlanner:
 
     def store(self, request: FactRequest, stdout: bytes, rc: int, stderr: bytes = b"") -> None:
         """Keep a fact's output and value. A command that failed (a status that does not mean
-        "absent") or output that does not parse is kept as an error: whoever reads the fact
-        fails with it (see :meth:`FactEntry.read`), nobody else."""
+        "absent"), or output its fact rejects, is kept as an error: whoever reads the fact
+        fails with it (see :meth:`FactEntry.read`), nobody else. Output of a shape no
+        command of ours prints (a Rust parser's :class:`OutputParseError`) fails the host."""
         error = None
         value = None
         out, status = stdout, rc
@@ -215,7 +216,7 @@ class HostPlanner:
         else:
             if op.memo is None:
                 op.memo = {}
-            ctx = PlanContext(self.known_dirs, op.memo)
+            ctx = PlanContext(self.known_dirs, op.memo, op.shell_safe)
             guards: dict[Any, FactEntry] = {}
 
             def lookup(host: Any, request: FactRequest) -> Any:
@@ -234,7 +235,7 @@ class HostPlanner:
 
             try:
                 with scope(facts=lookup, privilege=op.globals.privilege, plan=ctx):
-                    plan.commands = list(op.func(*op.args, **op.kwargs))
+                    plan.commands = plan_commands(ctx, op.func, op.args, op.kwargs)
             except FactMissing:
                 raise
             except OxinfraError as exc:

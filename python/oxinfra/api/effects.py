@@ -3,7 +3,13 @@ its commands may change, which directories it creates, what a file will hold aft
 
 Operations call these from their generator; outside planning (a deploy file calling an
 operation's generator directly) they record nothing. The engine reads the answers from the
-:class:`PlanContext` it puts in context (``scope(plan=...)``) for each operation it plans.
+:class:`PlanContext` it puts in context (``scope(plan=...)``) for each operation it plans,
+and drains the generator with :func:`plan_commands`.
+
+An operation composed into another (``yield from files.put._inner(...)``, see
+:mod:`oxinfra.api.operation`) says these things about the operation that composes it: its
+facts, ``touches``, ``noop`` reasons, predicted contents and created directories are the
+caller's.
 """
 
 from __future__ import annotations
@@ -13,20 +19,35 @@ import posixpath
 from typing import Any
 
 from oxinfra.api.context import current_plan
+from oxinfra.api.facts import FactMissing, FactRequest
 
 __all__ = [
     "PlanContext", "noop", "touches", "ensure_directory", "mark_directory", "predict_content", "op_memo",
+    "plan_commands",
 ]
 
 
 class PlanContext:
     """What an operation says about itself while it is planned: why it does nothing, which
     paths its commands may change (so later facts about other paths need no re-check),
-    which directories it creates, and a per-call memo (work done in discovery is reused)."""
+    which directories it creates, and a per-call memo (work done in discovery is reused).
 
-    __slots__ = ("noops", "touched", "subtrees", "created_dirs", "known_dirs", "memo", "contents")
+    The rest is bookkeeping for composed operations (``_inner``): ``shell_safe`` is the
+    promise of the operation being planned; ``missing`` the facts composed operations asked
+    for that are not gathered yet (noted instead of raised only while :func:`plan_commands`
+    drains the generator and says so in ``collect_missing``: it asks for them);
+    ``own_declared`` whether the generator running now (the operation, or the composed one
+    inside it) called :func:`touches`; ``composed`` how many commands composed operations
+    yielded, ``compositions`` how many were started; ``undeclared`` that some part yielded
+    commands without declaring what they change (so the whole may change anything);
+    ``inner_error`` the last error raised inside a composed operation."""
 
-    def __init__(self, known_dirs: set[str] | None = None, memo: dict[str, Any] | None = None) -> None:
+    __slots__ = ("noops", "touched", "subtrees", "created_dirs", "known_dirs", "memo", "contents",
+                 "shell_safe", "missing", "collect_missing", "own_declared", "composed", "compositions",
+                 "undeclared", "inner_error")
+
+    def __init__(self, known_dirs: set[str] | None = None, memo: dict[str, Any] | None = None,
+                 shell_safe: bool = False) -> None:
         self.noops: list[str] = []
         self.touched: set[str] = set()
         self.subtrees: list[str] = []
@@ -34,10 +55,45 @@ class PlanContext:
         self.known_dirs = known_dirs if known_dirs is not None else set()
         self.memo = memo if memo is not None else {}
         self.contents: dict[str, bytes] = {}
+        self.shell_safe = shell_safe
+        self.missing: list[FactRequest] = []
+        self.collect_missing = False
+        self.own_declared = False
+        self.composed = 0
+        self.compositions = 0
+        self.undeclared = False
+        self.inner_error: BaseException | None = None
 
     @property
     def declared(self) -> bool:
-        return bool(self.touched or self.subtrees)
+        """Whether the paths in ``touched`` and ``subtrees`` are all the commands may change:
+        something was declared, and no part that yielded commands declared nothing."""
+        return not self.undeclared and bool(self.touched or self.subtrees)
+
+
+def plan_commands(ctx: PlanContext, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
+    """Run an operation's generator to the end (with ``ctx`` in context) and return what it
+    yielded. Facts that composed operations could not read yet are asked for together
+    (:class:`FactMissing` with all of them) once the generator is done, so composing two
+    operations costs one batch of facts, not two; an error the composing code raises after
+    a composed operation was cut short by a missing fact may come from that, so it waits
+    for the facts too (an error raised inside a composed operation is its own and raises)."""
+    ctx.collect_missing = True
+    try:
+        commands = list(func(*args, **kwargs))
+    except FactMissing as exc:
+        if ctx.missing:
+            raise FactMissing(*ctx.missing, *exc.requests) from None
+        raise
+    except Exception as exc:
+        if ctx.missing and exc is not ctx.inner_error:
+            raise FactMissing(*ctx.missing) from None
+        raise
+    if ctx.missing:
+        raise FactMissing(*ctx.missing)
+    if len(commands) > ctx.composed and not ctx.own_declared:
+        ctx.undeclared = True  # its own commands may change anything
+    return commands
 
 
 def noop(reason: str) -> None:
@@ -54,6 +110,7 @@ def touches(path: str, subtree: bool = False, ancestors: bool = False) -> None:
     ctx = current_plan()
     if ctx is None:
         return
+    ctx.own_declared = True
     root = posixpath.normpath(path)
     ctx.touched.add(root)
     above = _ancestors(root)

@@ -18,10 +18,26 @@ callbacks. When nothing needs doing it yields nothing and says why with ``host.n
             return
         yield command("touch", "--", path)
 
+Operations compose through their raw generator, ``_inner``: an operation that ends in
+``yield from files.put._inner(src, dest)`` does what ``files.put`` would, as part of itself.
+The composed generator reads the caller's facts and its ``touches``, ``noop`` reasons and
+predicted contents are the caller's (:mod:`oxinfra.api.effects`); its facts are asked for
+in the same batch as those of the other operations the caller composes; a composed part
+that yields commands without declaring what they change makes the whole caller "may change
+anything"; an operation declared ``shell_safe`` cannot compose one that is not.
+
 Calling an operation inside a deploy checks the call (its arguments bind to the generator's
 signature, its global arguments are valid) and records it for the current host through the
 recorder the engine puts in context; the engine runs the generator later, once the facts it
 reads have been gathered (docs/architecture.md).
+
+An operation reads its facts in one batch: every fact it needs is gathered in the host's
+first round trip (read them together with :func:`get_facts`). One that must read a fact
+before it knows which others it needs (a second batch: one more round trip per host, for
+every host that reaches it) says so and why: ``@operation(fact_batches=2,
+fact_batches_reason="which facts it reads depends on what the first one finds")``. The
+engine does not rely on it; the operation fixture tests (tests/test_operation_fixtures.py)
+fail an operation that reads facts in more batches than it declares.
 """
 
 from __future__ import annotations
@@ -32,7 +48,7 @@ from typing import Any, Callable
 
 from oxinfra.api.arguments import split_global_args
 from oxinfra.api.commands import OperationMeta
-from oxinfra.api.context import current_recorder
+from oxinfra.api.context import current_plan, current_recorder
 from oxinfra.api.facts import FactMissing, FactRequest, resolve_fact
 from oxinfra.exceptions import OperationError, OperationTypeError
 
@@ -56,12 +72,22 @@ def get_facts(host: Any, requests: list[tuple[type, dict[str, Any]]]) -> list[An
 
 
 def operation(func: Callable[..., Any] | None = None, *, is_idempotent: bool = True,
-              shell_safe: bool = False) -> Any:
+              shell_safe: bool = False, fact_batches: int = 1, fact_batches_reason: str = "") -> Any:
     """Turn a generator function into an operation (``@operation()`` or ``@operation``).
 
     ``shell_safe=True`` promises that the operation's commands never ``exit``, ``cd`` or set
     shell variables, so they may run in the host's shell without a subshell of their own.
+
+    ``fact_batches``: how many batches of facts the operation reads at most (see the module
+    docs); more than 1 needs ``fact_batches_reason``, one line saying why.
     """
+    if isinstance(fact_batches, bool) or not isinstance(fact_batches, int) or fact_batches < 1:
+        raise TypeError(f"@operation(fact_batches=...) must be a whole number of 1 or more, not {fact_batches!r}")
+    if fact_batches > 1 and not (isinstance(fact_batches_reason, str) and fact_batches_reason.strip()):
+        raise TypeError(f"@operation(fact_batches={fact_batches}) needs fact_batches_reason=: say why the "
+                        "operation cannot read all its facts in one batch")
+    if fact_batches == 1 and fact_batches_reason:
+        raise TypeError("@operation(fact_batches_reason=...) is only for fact_batches of 2 or more")
 
     def decorate(gen_func: Callable[..., Any]) -> Callable[..., OperationMeta]:
         gen_func._oxinfra_shell_safe = shell_safe  # type: ignore[attr-defined]
@@ -92,10 +118,66 @@ def operation(func: Callable[..., Any] | None = None, *, is_idempotent: bool = T
                 valid_shapes.add(shape)
             return recorder.record(gen_func, op_name, name, key, label, args, own, global_args)
 
+        wrapper._inner = _composable(gen_func, op_name, shell_safe)  # type: ignore[attr-defined]
         wrapper._oxinfra_operation = True  # type: ignore[attr-defined]
         wrapper.is_idempotent = is_idempotent  # type: ignore[attr-defined]
+        wrapper.fact_batches = fact_batches  # type: ignore[attr-defined]
+        wrapper.fact_batches_reason = fact_batches_reason  # type: ignore[attr-defined]
         return wrapper
 
     if func is not None:
         return decorate(func)
     return decorate
+
+
+def _composable(gen_func: Callable[..., Any], op_name: str, shell_safe: bool) -> Callable[..., Any]:
+    """The generator ``gen_func`` as another operation's generator runs it (``op._inner``).
+
+    Outside planning it is ``gen_func`` itself. While an operation is planned: a fact it
+    cannot read yet is noted for the caller's batch and the composed part yields nothing
+    (the caller finishes, then :func:`oxinfra.api.effects.plan_commands` asks for every
+    noted fact at once; drained any other way, the fact is asked for at once); it gets its
+    own ``op_memo()``; whether it declared what its own commands change is checked apart
+    from the caller's declarations.
+    """
+
+    @functools.wraps(gen_func)
+    def inner(*args: Any, **kwargs: Any) -> Any:
+        ctx = current_plan()
+        if ctx is None:
+            return (yield from gen_func(*args, **kwargs))
+        if ctx.shell_safe and not shell_safe:
+            error = OperationError(
+                f"an operation declared shell_safe=True composes {op_name}, which is not shell-safe: "
+                "drop shell_safe from the composing operation"
+            )
+            ctx.inner_error = error
+            raise error
+        index = ctx.compositions
+        ctx.compositions += 1
+        outer_memo, outer_declared, composed_before = ctx.memo, ctx.own_declared, ctx.composed
+        ctx.memo = outer_memo.setdefault(f"_inner.{index}.{op_name}", {})
+        ctx.own_declared = False
+        count = 0
+        try:
+            for command in gen_func(*args, **kwargs):
+                count += 1
+                yield command
+        except FactMissing as exc:
+            if not ctx.collect_missing:
+                raise
+            ctx.missing.extend(exc.requests)
+            count = 0
+        except Exception as exc:
+            ctx.inner_error = exc
+            raise
+        else:
+            nested = ctx.composed - composed_before  # yielded by operations it composed in turn
+            if count > nested and not ctx.own_declared:
+                ctx.undeclared = True
+        finally:
+            ctx.memo, ctx.own_declared = outer_memo, outer_declared
+        ctx.composed = composed_before + count
+        return None
+
+    return inner

@@ -51,7 +51,10 @@ PREFERRED_CIPHERS = (
 KEEPALIVE_INTERVAL = 15
 KEEPALIVE_COUNT_MAX = 3
 
-_STRICT = {"yes": "yes", "no": "no", "off": "no", "accept-new": "accept-new"}
+#: StrictHostKeyChecking as ssh reads it (any case); ``ask`` has no terminal to ask on here,
+#: so it refuses unknown keys as ``yes`` does (ssh in batch mode does the same).
+_STRICT = {"yes": "yes", "true": "yes", "ask": "yes", "no": "no", "false": "no", "off": "no",
+           "accept-new": "accept-new"}
 
 
 class _ClientConfig(SSHClientConfig):
@@ -88,7 +91,7 @@ def _seconds(host: Any, key: str, value: Any) -> float:
 
 
 def _strict(host: Any, key: str, value: Any) -> str:
-    mode = _STRICT.get(value) if isinstance(value, str) else None
+    mode = _STRICT.get(value.lower()) if isinstance(value, str) else None
     if mode is None:
         raise _fail(host, key, value, "yes, no, accept-new or off")
     return mode
@@ -103,18 +106,23 @@ def _text(host: Any, key: str, value: Any) -> str:
 class _Plan:
     """Everything needed to connect one host, from its data and the config file."""
 
-    __slots__ = ("connect_to", "address", "port", "kwargs", "known_path", "mode")
+    __slots__ = ("connect_to", "address", "port", "kwargs", "known_path", "mode", "known_files", "key_name")
 
     def __init__(self, connect_to: str, address: str, port: int, kwargs: dict[str, Any], known_path: str,
-                 mode: str) -> None:
+                 mode: str, known_files: list[str] | None = None, key_name: str | None = None) -> None:
         #: The name given to asyncssh, which applies the config's Host blocks to it.
         self.connect_to = connect_to
         #: Where that leads (HostName): what known hosts and messages name.
         self.address = address
         self.port = port
         self.kwargs = kwargs
+        #: Where a key accepted on first contact is written (the first user known hosts file).
         self.known_path = known_path
         self.mode = mode
+        #: Every known hosts file ssh would read for this host (user files, then global).
+        self.known_files = known_files if known_files is not None else [known_path]
+        #: The name keys are filed under: HostKeyAlias, else the address.
+        self.key_name = key_name or address
 
 
 def _config_paths(data: Any, settings: ConnectSettings, host: Any) -> list[str]:
@@ -137,7 +145,7 @@ def _read_config(settings: ConnectSettings, paths: list[str], host_name: str, us
     found = cache.get(key)
     if found is None:
         try:
-            found = cache[key] = _ClientConfig.load(None, paths, False, False, False, _local_user(), user,
+            found = cache[key] = _ClientConfig.load(None, paths, False, False, True, _local_user(), user,
                                                     host_name, port)
         except (OSError, asyncssh.ConfigParseError) as exc:
             raise ConnectError(f"cannot read SSH config {', '.join(paths)}: {exc}") from None
@@ -164,7 +172,8 @@ def ssh_options(host: Any, settings: ConnectSettings) -> _Plan:
     if port is not None:
         port = _port(host, "ssh_port", port)
     paths = _config_paths(data, settings, host)
-    config = _read_config(settings, paths, name, user or "", port or ()) if paths else None
+    local_user = _local_user()
+    config = _read_config(settings, paths, name, user or local_user, port or ()) if paths else None
 
     def conf(option: str, default: Any = None) -> Any:
         return config.get(option, default) if config is not None else default
@@ -196,21 +205,49 @@ def ssh_options(host: Any, settings: ConnectSettings) -> _Plan:
     jump = data.get("ssh_proxy_jump")
     if jump is not None:
         kwargs["tunnel"] = _text(host, "ssh_proxy_jump", jump)
+    alias = conf("HostKeyAlias")
+    tokens = {"h": address, "p": str(port), "r": user or conf("User") or local_user, "u": local_user,
+              "d": os.path.expanduser("~"), "k": alias or name, "n": name, "%": "%"}
     known = data.get("ssh_known_hosts_file")
     if known is not None:
-        known_path = _text(host, "ssh_known_hosts_file", known)
+        user_files = [os.path.expanduser(_text(host, "ssh_known_hosts_file", known))]
     else:
-        files = conf("UserKnownHostsFile") or ["~/.ssh/known_hosts"]
-        known_path = files[0]
+        user_files = _known_files(conf("UserKnownHostsFile"), ["~/.ssh/known_hosts", "~/.ssh/known_hosts2"], tokens)
+    global_files = _known_files(conf("GlobalKnownHostsFile"),
+                                ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"], tokens)
     strict = data.get("ssh_strict_host_key_checking")
     if strict is None:
-        mode = _strict(host, "StrictHostKeyChecking (ssh config)", conf("StrictHostKeyChecking", "accept-new"))
+        where = f"StrictHostKeyChecking in {', '.join(paths)}" if paths else "StrictHostKeyChecking"
+        mode = _strict(host, where, conf("StrictHostKeyChecking", "accept-new"))
     else:
         mode = _strict(host, "ssh_strict_host_key_checking", strict)
-    return _Plan(connect_to, address, port, kwargs, os.path.expanduser(known_path), mode)
+    write_to = user_files[0] if user_files else os.path.expanduser("~/.ssh/known_hosts")
+    return _Plan(connect_to, address, port, kwargs, write_to, mode, user_files + global_files, alias)
 
 
-def _known_hosts(settings: ConnectSettings, path: str) -> Any:
+def _known_files(value: Any, default: list[str], tokens: dict[str, str]) -> list[str]:
+    """Known hosts files as ssh reads ``UserKnownHostsFile``/``GlobalKnownHostsFile``: a
+    list, ``none`` for no file, ``~`` and ``%`` tokens expanded."""
+    names = value if value else default
+    if isinstance(names, str):
+        names = names.split()
+    if [n.lower() for n in names] == ["none"]:
+        return []
+    out = []
+    for raw in names:
+        text, i = [], 0
+        while i < len(raw):
+            if raw[i] == "%" and i + 1 < len(raw):
+                text.append(tokens.get(raw[i + 1], raw[i:i + 2]))
+                i += 2
+            else:
+                text.append(raw[i])
+                i += 1
+        out.append(os.path.expanduser("".join(text)))
+    return out
+
+
+def _known_hosts(settings: ConnectSettings, path: str, host_name: str = "") -> Any:
     """The known hosts file at ``path``, read once per run (None if there is none)."""
     cache = settings.cache
     key = ("ssh known hosts", path)
@@ -218,7 +255,8 @@ def _known_hosts(settings: ConnectSettings, path: str) -> Any:
         try:
             cache[key] = asyncssh.read_known_hosts(path) if os.path.exists(path) else None
         except (OSError, ValueError) as exc:
-            raise ConnectError(f"cannot read known hosts file {path}: {exc}") from None
+            who = f"{host_name}: " if host_name else ""
+            raise ConnectError(f"{who}cannot read known hosts file {path}: {exc}") from None
     return cache[key]
 
 
@@ -271,15 +309,22 @@ class SSHConnection(Connection):
         plan = ssh_options(host, settings)
         kwargs = dict(plan.kwargs)
         address, port, known_path = plan.address, plan.port, plan.known_path
-        known = _known_hosts(settings, known_path) if plan.mode != "no" else None
         client: _HostKeys | None = None
         if plan.mode == "no":
             kwargs["known_hosts"] = None
-        elif plan.mode == "yes" and known is None:
-            raise ConnectError(f"{host.name}: no known hosts file at {known_path} (strict host key checking)")
         else:
-            kwargs["known_hosts"] = known if known is not None else ([], [], [])
-            trusted, cas, revoked = _known_for(known, address, port)
+            # The keys ssh would trust, take as CAs or refuse for this host, from every file it
+            # reads, looked up as ssh does (HostKeyAlias, else the address; [host]:port exactly,
+            # no fallback to the bare name). asyncssh gets these lists, not the files, so its
+            # view and this one cannot differ.
+            trusted, cas, revoked = [], [], []
+            key_port = 22 if plan.key_name != address else port  # a HostKeyAlias stands for host and port
+            for path in plan.known_files:
+                found = _known_for(_known_hosts(settings, path, host.name), plan.key_name, key_port)
+                trusted += found[0]
+                cas += found[1]
+                revoked += found[2]
+            kwargs["known_hosts"] = (trusted, cas, revoked)
             client = _HostKeys(plan.mode == "accept-new", not trusted and not cas, revoked)
             kwargs["client_factory"] = lambda: client
         try:
@@ -288,8 +333,13 @@ class SSHConnection(Connection):
             user = kwargs.get("username") or "(from ssh config or the local user)"
             raise ConnectError(f"{host.name}: authentication failed for user {user}") from None
         except asyncssh.HostKeyNotVerifiable as exc:
-            reason = "revoked" if client is not None and client.revoked else str(exc.reason)
-            raise ConnectError(_host_key_error(host.name, reason, known_path, address, port)) from None
+            reason = str(exc.reason)
+            if "revoked" in reason.lower() or (client is not None and client.revoked):
+                reason = "revoked"
+            elif client is not None and client.first_contact:
+                reason = "unknown"
+            raise ConnectError(_host_key_error(host.name, reason, plan, address,
+                                               22 if plan.key_name != address else port)) from None
         except asyncssh.DisconnectError as exc:
             raise ConnectError(f"{host.name}: disconnected: {exc.reason}") from None
         except asyncssh.Error as exc:
@@ -299,10 +349,13 @@ class SSHConnection(Connection):
             raise ConnectError(f"{host.name}: cannot connect to {address}:{port}: {reason}") from None
         connection = cls(conn, host.name)
         if client is not None and client.accepted is not None:
-            _remember_host_key(client.accepted, known_path, address, port)
-            settings.cache.pop(("ssh known hosts", known_path), None)
             fingerprint = client.accepted.get_fingerprint()
-            connection.notices.append(f"first contact: accepted host key {fingerprint} into {known_path}")
+            if _remember_host_key(client.accepted, known_path, plan.key_name, key_port):
+                connection.notices.append(f"first contact: accepted host key {fingerprint} into {known_path}")
+            else:
+                connection.notices.append(f"first contact: accepted host key {fingerprint}, but could not add it "
+                                          f"to {known_path}")
+            settings.cache.pop(("ssh known hosts", known_path), None)
         return connection
 
     async def open_shell(self) -> Shell:
@@ -340,31 +393,33 @@ class SSHConnection(Connection):
             pass
 
 
-def _known_for(known: Any, address: str, port: int) -> tuple[list[Any], list[Any], list[Any]]:
-    """The trusted host keys, CA keys and revoked keys known hosts has for this host.
-
-    Revoked keys are collected for the host with its port AND without it: asyncssh's
-    ``match`` drops a port-specific ``@revoked`` line when that port has no trusted key
-    (it then looks the host up without the port), which would let ``accept-new`` trust a
-    revoked key as a first contact."""
+def _known_for(known: Any, name: str, port: int) -> tuple[list[Any], list[Any], list[Any]]:
+    """The trusted host keys, CA keys and revoked keys one known hosts file has for a host,
+    looked up as ssh does: ``[name]:port`` exactly when the port is not 22 (asyncssh's public
+    ``match`` falls back to the bare name, and drops a port's ``@revoked`` lines when that
+    port has no trusted key; its exact lookup is used)."""
     if known is None:
         return [], [], []
-    found = known.match(address, "", port)
-    revoked = list(found[2])
+    lookup = port if port != 22 else None
     exact = getattr(known, "_match", None)
-    if exact is not None and port:
-        revoked += [k for k in exact(address, "", port)[2] if k not in revoked]
-    return list(found[0]), list(found[1]), revoked
+    found = exact(name, "", lookup) if exact is not None else known.match(name, "", lookup)
+    return list(found[0]), list(found[1]), list(found[2])
 
 
-def _host_key_error(name: str, reason: str, path: str, address: str, port: int) -> str:
+def _host_key_error(name: str, reason: str, plan: Any, address: str, port: int) -> str:
+    files = ", ".join(plan.known_files) or "(no known hosts file)"
+    key_name = plan.key_name
     if "revoked" in reason.lower():
-        return f"{name}: the host key of {address} is marked @revoked in {path}: refused"
-    lines = _matching_lines(path, address, port)
-    where = f" (line {', '.join(map(str, lines))})" if lines else ""
-    return (f"{name}: the host key of {address} does not match {path}{where}: it changed, or this is "
-            f"another host; if the change is expected, remove that line (ssh-keygen -R "
-            f"{address if port == 22 else f'[{address}]:{port}'} -f {path})")
+        return f"{name}: the host key of {address} is marked @revoked in {files}: refused"
+    if reason == "unknown":
+        return (f"{name}: the host key of {address} is not in {files} and host key checking is strict: "
+                f"add it (ssh-keyscan) or set ssh_strict_host_key_checking=accept-new")
+    entry = key_name if port == 22 else f"[{key_name}]:{port}"
+    found = [(path, _matching_lines(path, key_name, port)) for path in plan.known_files]
+    where = "; ".join(f"{path} line {', '.join(map(str, lines))}" for path, lines in found if lines) or files
+    path = next((p for p, lines in found if lines), plan.known_path)
+    return (f"{name}: the host key of {address} does not match {where}: it changed, or this is another "
+            f"host; if the change is expected, remove that line (ssh-keygen -R '{entry}' -f '{path}')")
 
 
 def _matching_lines(path: str, address: str, port: int) -> list[int]:
@@ -394,16 +449,23 @@ def _names_host(patterns: str, name: str) -> bool:
     return name in patterns.split(",")
 
 
-def _remember_host_key(key: Any, path: str, address: str, port: int) -> None:
+def _remember_host_key(key: Any, path: str, address: str, port: int) -> bool:
     """accept-new: append the key of a host seen for the first time to the known hosts file
-    (its directory made 0700, as ssh does)."""
+    (its directory made 0700, as ssh does; a last line without a newline is kept whole).
+    Returns whether it was written."""
     name = address if port == 22 else f"[{address}]:{port}"
     line = f"{name} {key.export_public_key('openssh').decode().strip()}\n"
     try:
         directory = os.path.dirname(path) or "."
         if not os.path.isdir(directory):
             os.makedirs(directory, mode=0o700, exist_ok=True)
-        with open(path, "a", encoding="ascii") as handle:
-            handle.write(line)
+        with open(path, "a+b") as handle:
+            handle.seek(0, os.SEEK_END)
+            if handle.tell():
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":
+                    line = "\n" + line
+            handle.write(line.encode("ascii"))
     except OSError:
-        pass
+        return False
+    return True

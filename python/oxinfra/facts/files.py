@@ -133,7 +133,10 @@ class FindInFile(FactBase[Any]):
     ) -> str:
         p = quote(path)
         pat = quote_interpolated(pattern) if interpolate_variables else quote(pattern)
-        grep = "grep -E" if extended_regex else "grep"
+        # -a: a file grep takes for binary (a NUL byte; in a UTF-8 locale, bytes that are not
+        # UTF-8) is read as text. Without it GNU grep (3.5+) reports a match on stderr only,
+        # status 0 and no output: what "absent" looks like.
+        grep = "grep -a -E" if extended_regex else "grep -a"
         # Absent: status 0 and no output (a match prints at least a newline); no match:
         # grep's 1; grep's 2 (bad pattern, unreadable file) and anything else: failure.
         return f"if [ -f {p} ]; then {grep} -e {pat} -- {p}; fi"

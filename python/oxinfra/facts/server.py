@@ -28,13 +28,19 @@ class User(_Line):
 
 
 class Home(_Line):
-    """The home directory of ``user``, or of the current user when none is given."""
+    """The home directory of ``user``, or of the current user when none is given; ``None``
+    when there is no such user."""
 
     def command(self, user: str = "") -> str:  # type: ignore[override]
         # ~user must stay an unquoted word for the shell to expand it: validate instead.
         if user and not _USERNAME.match(user):
             raise FactError(f"not a valid user name for server.Home: {user!r}")
         return f"echo ~{user}"
+
+    def process(self, output: list[str]) -> Any:
+        home = super().process(output)
+        # The shell leaves ~name as it is when there is no user of that name.
+        return None if home is None or home.startswith("~") else home
 
 
 class Os(_Line):

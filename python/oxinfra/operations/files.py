@@ -9,11 +9,12 @@ renamed into place.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import traceback
 from functools import lru_cache
-from typing import Any
+from typing import IO, Any
 
 import jinja2
 import jinja2.meta
@@ -29,7 +30,9 @@ from oxinfra.operations.util.files import (
     backup_or_remove, creation_umask, local_path, mode_commands, owner_commands, parent_dir,
     parse_mode, sed_delete, sed_flags, sed_replace,
 )
-from oxinfra.quoting import command, quote, quote_interpolated
+from oxinfra.quoting import (
+    Interpolated, append_to, command, file_test, or_else, output_test, read_from, with_umask, write_to,
+)
 
 __all__ = ["directory", "file", "put", "template", "line", "replace", "link"]
 
@@ -79,8 +82,10 @@ def directory(
         info = None
     if info is None and not assume_present:
         # A new directory gets its mode from mkdir itself (one process, not two).
-        mode_flag = ["-m", f"{want_mode:03d}"] if want_mode is not None else []
-        yield command("mkdir", "-p", *mode_flag, "--", path)
+        if want_mode is None:
+            yield command("mkdir", "-p", "--", path)
+        else:
+            yield command("mkdir", "-p", "-m", f"{want_mode:03d}", "--", path)
         mark_directory(path)
         yield from owner_commands(path, user, group, None, recursive)
         return
@@ -140,10 +145,10 @@ def file(
         if umask is None:
             # Created without a process. Never `: >`: a failed redirection of a special
             # builtin makes a POSIX shell exit, taking the host's shell with it.
-            yield f"true > {quote(path)}"
+            yield write_to("true", path)
             yield from mode_commands(path, want_mode, None)
         else:  # created with its mode: a subshell instead of a chmod process
-            yield f"(umask {umask} && true > {quote(path)})"
+            yield with_umask(umask, write_to("true", path))
         yield from owner_commands(path, user, group, None)
         return
     changes = mode_commands(path, want_mode, info) + owner_commands(path, user, group, info)
@@ -151,32 +156,6 @@ def file(
         changes.insert(0, command("touch", "--", path))
     if not changes:
         host.noop(f"file {path} already exists")
-    yield from changes
-
-
-def _sync_file(data: bytes, dest: str, user: str | None, group: str | None, mode: int | None,
-               create_remote_dir: bool, force: bool, what: str):
-    """Shared by put and template: upload when missing or different, then fix owner/mode."""
-    info, remote_sha1 = get_facts(host, [(File, {"path": dest}), (Sha1File, {"path": dest})])
-    touches(dest, ancestors=True)
-    if info is False:
-        raise OperationError(f"{dest} exists and is not a file")
-    predict_content(dest, data)
-    if info is None:
-        if create_remote_dir:
-            yield from ensure_directory(parent_dir(dest))
-        yield from _upload(data, dest, mode)
-        yield from owner_commands(dest, user, group, None)
-        return
-    changes: list[Any] = []
-    if force or remote_sha1 != hashlib.sha1(data).hexdigest():
-        # a new file takes the default mode: restore the old one unless a mode is asked for
-        changes += _upload(data, dest, mode if mode is not None else info["mode"])
-        changes += owner_commands(dest, user, group, None if (user or group) else info)
-    else:
-        changes += mode_commands(dest, mode, info) + owner_commands(dest, user, group, info)
-    if not changes:
-        host.noop(f"{what} {dest} is already up to date")
     yield from changes
 
 
@@ -209,7 +188,7 @@ def _read_local(src: str, add_deploy_dir: bool = True) -> tuple[bytes, str]:
 
 @operation(shell_safe=True)
 def put(
-    src: str,
+    src: str | IO[bytes] | IO[str],
     dest: str,
     user: str | None = None,
     group: str | None = None,
@@ -221,8 +200,9 @@ def put(
 ):
     """Upload a local file to the host when it is missing or differs (by SHA-1).
 
-    + src: local file, relative to the deploy file's directory
-    + dest: remote path; ending in ``/`` means "into this directory"
+    + src: local file, relative to the deploy file's directory, or a file object whose
+      contents are uploaded (``io.BytesIO(data)``; text is written as UTF-8)
+    + dest: remote path; ending in ``/`` means "into this directory" (``src`` a file name)
     + user / group / mode: owner, group and permissions; ``mode=True`` copies the local mode
     + add_deploy_dir: look for ``src`` relative to the deploy file's directory
     + create_remote_dir: create the parent directory if needed
@@ -233,14 +213,51 @@ def put(
 
         files.put(name="Static blob", src="files/blob.txt", dest="/srv/app/blob.txt", mode="644")
     """
-    data, path = _read_local(src, add_deploy_dir)
-    if dest.endswith("/"):
-        dest = dest + os.path.basename(src)
+    if isinstance(src, str):
+        data, path = _read_local(src, add_deploy_dir)
+        if dest.endswith("/"):
+            dest = dest + os.path.basename(src)
+    else:
+        data, path = _read_object(src), None
+        if dest.endswith("/"):
+            raise OperationValueError(f"files.put: dest {dest!r} names a directory; with a file object as src, "
+                                      "name the file")
     if mode is True:
+        if path is None:
+            raise OperationValueError("files.put: mode=True copies the local file's mode; a file object has none")
         want_mode: int | None = int(oct(os.stat(path).st_mode & 0o7777)[2:])
     else:
         want_mode = parse_mode(mode) if mode is not False else None
-    yield from _sync_file(data, dest, user, group, want_mode, create_remote_dir, force, "file")
+    info, remote_sha1 = get_facts(host, [(File, {"path": dest}), (Sha1File, {"path": dest})])
+    touches(dest, ancestors=True)
+    if info is False:
+        raise OperationError(f"{dest} exists and is not a file")
+    predict_content(dest, data)
+    if info is None:
+        if create_remote_dir:
+            yield from ensure_directory(parent_dir(dest))
+        yield from _upload(data, dest, want_mode)
+        yield from owner_commands(dest, user, group, None)
+        return
+    changes: list[Any] = []
+    if force or remote_sha1 != hashlib.sha1(data).hexdigest():
+        # a new file takes the default mode: restore the old one unless a mode is asked for
+        changes += _upload(data, dest, want_mode if want_mode is not None else info["mode"])
+        changes += owner_commands(dest, user, group, None if (user or group) else info)
+    else:
+        changes += mode_commands(dest, want_mode, info) + owner_commands(dest, user, group, info)
+    if not changes:
+        host.noop(f"file {dest} is already up to date")
+    yield from changes
+
+
+def _read_object(src: Any) -> bytes:
+    """The contents of a file object given as ``src`` (text is encoded as UTF-8)."""
+    read = getattr(src, "read", None)
+    if read is None:
+        raise OperationValueError(f"files.put: src must be a file name or a file object, not {type(src).__name__}")
+    data = read()
+    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
 
 
 @lru_cache(maxsize=256)
@@ -265,12 +282,12 @@ def _uses_host(template: jinja2.Template) -> bool:
     return "host" in jinja2.meta.find_undeclared_variables(tree)
 
 
-def _template_line(exc: BaseException, path: str) -> str:
+def _template_line(exc: BaseException, path: str) -> int | None:
     line = getattr(exc, "lineno", None)
     for frame, lineno in traceback.walk_tb(exc.__traceback__):
         if frame.f_code.co_filename == path:
             line = lineno
-    return f":{line}" if line else ""
+    return line or None
 
 
 def render_template(src: str, data: dict[str, Any], env_kwargs: dict[str, Any] | None = None) -> str:
@@ -289,7 +306,8 @@ def render_template(src: str, data: dict[str, Any], env_kwargs: dict[str, Any] |
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"{src}:{exc.lineno}: template syntax error: {exc.message}") from None
     except jinja2.UndefinedError as exc:
-        raise TemplateError(f"{src}{_template_line(exc, os.path.abspath(path))}: {exc.message} "
+        line = _template_line(exc, os.path.abspath(path))
+        raise TemplateError(f"{src}{'' if line is None else f':{line}'}: {exc.message} "
                             "(pass it to files.template or set it in host data)") from None
     except TypeError as exc:
         raise TemplateError(f"{src}: cannot render: {exc}") from None
@@ -327,7 +345,8 @@ def template(
     rendered = memo.get("rendered")
     if rendered is None:
         rendered = memo["rendered"] = render_template(src, data, jinja_env_kwargs).encode("utf-8")
-    yield from _sync_file(rendered, dest, user, group, parse_mode(mode), create_remote_dir, False, "template")
+    yield from put._inner(io.BytesIO(rendered), dest, user=user, group=group, mode=parse_mode(mode),
+                          create_remote_dir=create_remote_dir)
 
 
 def _anchor(pattern: str) -> str:
@@ -382,7 +401,7 @@ def line(
                                               "interpolate_variables": interpolate_variables})])
     # Written as it is looked for: expanded by the host's shell when interpolating (else a
     # line found as "X=/root" is written "X=$HOME" and appended again on every run).
-    quoted_text = quote_interpolated(replace or line) if interpolate_variables else quote(replace or line)
+    text = Interpolated(replace or line) if interpolate_variables else replace or line
     touches(path, ancestors=True)
     if not present:
         if found:
@@ -394,12 +413,13 @@ def line(
         if not interpolate_variables:
             predict_content(path, f"{replace or line}\n".encode())
         yield from ensure_directory(parent_dir(path))
-        yield f"printf '%s\\n' {quoted_text} > {quote(path)}"
+        yield write_to(command("printf", "%s\\n", text), path)
         return
     if not found:
-        p = quote(path)
-        yield f"[ ! -s {p} ] || [ -z \"$(tail -c 1 < {p})\" ] || echo >> {p}"
-        yield f"printf '%s\\n' {quoted_text} >> {p}"
+        # a newline first unless the file is empty or already ends in one
+        yield or_else(file_test("!-s", path), output_test("-z", read_from(command("tail", "-c", "1"), path)),
+                      append_to("echo", path))
+        yield append_to(command("printf", "%s\\n", text), path)
         return
     if replace and any(existing != replace for existing in found):
         yield sed_replace(path, match, escape_sed_replacement(replace), flags_text, interpolate_variables, backup)

@@ -10,7 +10,7 @@ from typing import Any
 
 from oxinfra.api import current_deploy_dir
 from oxinfra.exceptions import OperationValueError
-from oxinfra.quoting import command, quote, quote_interpolated
+from oxinfra.quoting import Interpolated, and_then, command
 
 __all__ = [
     "parse_mode", "creation_umask", "mode_commands", "owner_commands", "local_path", "parent_dir",
@@ -37,7 +37,7 @@ def creation_umask(mode: int | None) -> str | None:
     bits = int(str(mode), 8)
     if bits & ~0o666:
         return None
-    return f"{0o777 & ~bits:03o}"
+    return format(0o777 & ~bits, "03o")
 
 
 def mode_commands(path: str, mode: int | None, current: dict[str, Any] | None, recursive: bool = False) -> list[str]:
@@ -56,9 +56,10 @@ def owner_commands(
     if not want_user and not want_group:
         return []
     flags = (["-R"] if recursive else []) + (["-h"] if link else [])
+    if want_user and group:
+        return [command("chown", *flags, f"{user}:{group}", "--", path)]
     if want_user:
-        spec = f"{user}:{group}" if group else user
-        return [command("chown", *flags, spec, "--", path)]
+        return [command("chown", *flags, user, "--", path)]
     return [command("chgrp", *flags, group, "--", path)]
 
 
@@ -82,9 +83,10 @@ def backup_or_remove(path: str, backup: bool, backup_dir: str | None) -> str:
     if not backup:
         return command("rm", "-rf", "--", path)
     stamp = time.strftime("%Y%m%d%H%M%S")
-    name = f"{posixpath.basename(path.rstrip('/'))}.{stamp}"
-    target = posixpath.join(backup_dir, name) if backup_dir else f"{path.rstrip('/')}.{stamp}"
-    return command("mv", "--", path, target)
+    base = path.rstrip("/")
+    if backup_dir:
+        base = posixpath.join(backup_dir, posixpath.basename(base))
+    return command("mv", "--", path, f"{base}.{stamp}")
 
 
 def escape_sed(text: str, pattern: bool = True, delimiter: str = "/") -> str:
@@ -154,27 +156,35 @@ def sed_flags(flags: Any) -> str:
 _INTERPOLATED_DELIMITER = "\x01"
 
 
-def _sed(script: str, path: str, interpolate: bool, backup: bool) -> str:
-    quoted = quote_interpolated(script) if interpolate else quote(script)
-    backup_cmd = ""
+def _backed_up(edit: str, path: str, backup: bool) -> str:
+    """The ``sed -i`` command ``edit``, after a dated copy of the file with ``backup``."""
     if backup:
-        backup_cmd = command("cp", "-p", "--", path, f"{path}.{time.strftime('%Y%m%d%H%M%S')}") + " && "
-    return f"{backup_cmd}sed -i -e {quoted} -- {quote(path)}"
+        return and_then(command("cp", "-p", "--", path, f"{path}.{time.strftime('%Y%m%d%H%M%S')}"), edit)
+    return edit
 
 
 def sed_replace(path: str, pattern: str, replacement: str, flags: Any = None, interpolate: bool = False,
                 backup: bool = False) -> str:
     """``sed -i`` substituting ``replacement`` (sed syntax: ``&``, ``\\1``) for ``pattern`` (a
-    basic regular expression); see :func:`escape_sed` and :func:`sed_flags`."""
-    d = _INTERPOLATED_DELIMITER if interpolate else "/"
-    script = (f"s{d}{escape_sed(pattern, delimiter=d)}{d}{escape_sed(replacement, pattern=False, delimiter=d)}"
-              f"{d}{sed_flags(flags)}")
-    return _sed(script, path, interpolate, backup)
+    basic regular expression); see :func:`escape_sed` and :func:`sed_flags`. With
+    ``interpolate`` the script is :class:`Interpolated` (the host's shell expands it)."""
+    flags_text = sed_flags(flags)
+    if interpolate:
+        d = _INTERPOLATED_DELIMITER
+        edit = command("sed", "-i", "-e", Interpolated(
+            f"s{d}{escape_sed(pattern, delimiter=d)}{d}{escape_sed(replacement, pattern=False, delimiter=d)}{d}{flags_text}"
+        ), "--", path)
+    else:
+        edit = command("sed", "-i", "-e", f"s/{escape_sed(pattern)}/{escape_sed(replacement, pattern=False)}/{flags_text}",
+                       "--", path)
+    return _backed_up(edit, path, backup)
 
 
 def sed_delete(path: str, pattern: str, interpolate: bool = False, backup: bool = False) -> str:
     """``sed -i`` deleting the lines that match ``pattern``."""
     if interpolate:
         d = _INTERPOLATED_DELIMITER
-        return _sed(f"\\{d}{escape_sed(pattern, delimiter=d)}{d}d", path, interpolate, backup)
-    return _sed(f"/{escape_sed(pattern)}/d", path, interpolate, backup)
+        edit = command("sed", "-i", "-e", Interpolated(f"\\{d}{escape_sed(pattern, delimiter=d)}{d}d"), "--", path)
+    else:
+        edit = command("sed", "-i", "-e", f"/{escape_sed(pattern)}/d", "--", path)
+    return _backed_up(edit, path, backup)

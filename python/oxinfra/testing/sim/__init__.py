@@ -23,7 +23,7 @@ built-in facts and operations use -- not a general shell:
   masked), ``set -C`` (noclobber), ``sleep`` (does not sleep), ``command -v``, ``id``,
   ``uname``, ``stat -c``, ``readlink``, ``sha1sum``/``sha256sum``/``md5sum``, ``grep``
   (literal patterns directly, BRE/ERE through Python's ``re``; a file with a NUL byte is
-  binary: "binary file matches" on stderr only, as GNU grep 3.5+), ``mkdir``, ``chmod``
+  binary unless ``-a``: "binary file matches" on stderr only, as GNU grep 3.5+), ``mkdir``, ``chmod``
   (octal modes), ``chown``, ``chgrp``, ``touch``, ``ln``, ``rm``, ``mv``, ``cp``, ``cat``,
   ``base64 -d``, ``tail -c``, ``sed -i`` (``s/RE/REPL/FLAGS`` and ``/RE/d``, any delimiter), and
   ``sh -c`` and ``sh -s`` (script on stdin), ``sudo``, ``su``, ``timeout`` (which run their

@@ -169,7 +169,7 @@ def _grep(sh: Interpreter, argv: list[str]) -> int:
     out: list[str] = []
     prefix = len(rest) > 1 and "h" not in flags
     for name, text in sources:
-        if text and "\x00" in text:  # a binary file: GNU grep (3.5+) says so on stderr only
+        if text and "\x00" in text and "a" not in flags:  # binary: GNU grep (3.5+) says so on stderr only
             if any(m(line) for m in matchers for line in _lines(text)) != invert:
                 found = True
                 sh.complain(f"grep: {name}: binary file matches")

@@ -1,0 +1,184 @@
+"""One helper for every package manager: what is installed and what is wanted in, the
+commands that close the gap out.
+
+A family's operation (``apt.packages``, ``apk.packages``, ``pip.packages``...) reads the
+installed packages as a fact, describes its tool as a :class:`PackageManager` and ends in
+``yield from ensure_packages(...)``::
+
+    >>> APT = PackageManager(install=("apt-get", "install", "-y"), uninstall=("apt-get", "remove", "-y"),
+    ...                      version_join="=")
+    >>> list(ensure_packages(APT, ["nginx", ("curl", "7.88.1")], {"curl": ["7.74.0"], "bash": ["5.2"]}))
+    ['apt-get install -y -- nginx curl=7.88.1']
+    >>> list(ensure_packages(APT, ["bash"], {"bash": ["5.2"]}))
+    []
+
+Every word goes through :func:`oxinfra.quoting.command`; package names come after ``--``,
+or, for a tool that does not read it (``options_end=False``), a name starting with ``-`` is
+refused. Every manager this is for reads ``--`` as the end of its options: apt-get (its
+command-line parser; the tests run ``apt-get -s`` with a name ``-rf``), dnf (argparse), yum
+(optparse), apk and pacman (getopt_long over the whole command line), pip (optparse; run in
+the tests too). A manager may also restrict names to its own naming rules
+(``name_pattern``): apt-get reads ``foo-`` as "remove foo", which no quoting can prevent.
+
+Installing packages may change anything on the host: an operation built on this declares
+no ``touches`` (every later fact is then checked on the host before use).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+from oxinfra.api import noop
+from oxinfra.exceptions import OperationValueError
+from oxinfra.quoting import command
+
+__all__ = ["PackageManager", "ensure_packages", "pep503_name"]
+
+_PROGRAM = re.compile(r"[A-Za-z0-9_./+-]+\Z")
+
+
+def pep503_name(name: str) -> str:
+    """How pip compares names: case-insensitive, runs of ``-``, ``_`` and ``.`` alike.
+
+    >>> pep503_name("Django_REST.framework")
+    'django-rest-framework'
+    """
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass(frozen=True)
+class PackageManager:
+    """A package tool as data: the words of its commands and the rules of its names.
+
+    + install / uninstall: command words (program first) that take package names after them
+    + upgrade: words that upgrade installed packages to their latest version (``latest=True``);
+      default: ``install``
+    + version_join: what joins a name and a version on the command line (``=`` for apt-get
+      and apk, ``-`` for dnf and yum, ``==`` for pip); None: the tool takes no versions
+    + options_end: the tool reads ``--`` as the end of its options (names go after it);
+      False: names starting with ``-`` are refused
+    + name_pattern: a regular expression every name must match in full (the tool's rules)
+    + normalise: how names compare (:func:`pep503_name` for pip); default: as written
+    """
+
+    install: tuple[str, ...]
+    uninstall: tuple[str, ...]
+    upgrade: tuple[str, ...] | None = None
+    version_join: str | None = "="
+    options_end: bool = True
+    name_pattern: str | None = None
+    normalise: Callable[[str], str] | None = None
+
+    def __post_init__(self) -> None:
+        for words in (self.install, self.uninstall, self.upgrade or ("x",)):
+            if not words or not _PROGRAM.match(words[0]):
+                raise ValueError(f"a package command starts with a program name, not {words!r}")
+
+    def words(self, verb: str, names: list[str]) -> str:
+        base = {"install": self.install, "uninstall": self.uninstall,
+                "upgrade": self.upgrade or self.install}[verb]
+        return command(base[0], *base[1:], *(["--"] if self.options_end else []), *names)
+
+
+def _wanted(manager: PackageManager, packages: Iterable[Any]) -> list[tuple[str, str | None]]:
+    if isinstance(packages, (str, tuple)):
+        packages = [packages]
+    out: dict[str, tuple[str, str | None]] = {}
+    for item in packages:
+        if isinstance(item, str):
+            name, version = item, None
+        elif isinstance(item, tuple) and len(item) == 2 and all(isinstance(v, str) for v in item):
+            name, version = item
+        else:
+            raise OperationValueError(f"a package is a name or a (name, version) pair of strings, not {item!r}")
+        if not name:
+            raise OperationValueError("a package name cannot be empty")
+        if not manager.options_end and name.startswith("-"):
+            raise OperationValueError(f"package name {name!r} starts with '-': {manager.install[0]} would read it "
+                                      "as an option")
+        if manager.name_pattern is not None and not re.fullmatch(manager.name_pattern, name):
+            raise OperationValueError(f"{name!r} is not a package name {manager.install[0]} takes "
+                                      f"(names match {manager.name_pattern})")
+        if version is not None and manager.version_join is None:
+            raise OperationValueError(f"{manager.install[0]} takes no versions on its command line: "
+                                      f"ask for {name!r} without one")
+        if version == "":
+            raise OperationValueError(f"the version of {name!r} cannot be empty")
+        key = manager.normalise(name) if manager.normalise else name
+        if key in out and out[key][1] != version:
+            raise OperationValueError(f"package {name!r} is asked for twice, as {out[key]!r} and {(name, version)!r}")
+        out[key] = (name, version)
+    return list(out.values())
+
+
+def _installed(manager: PackageManager, current: Mapping[str, Any]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for name, versions in current.items():
+        key = manager.normalise(name) if manager.normalise else name
+        out.setdefault(key, set()).update([versions] if isinstance(versions, str) else versions or ())
+    return out
+
+
+def ensure_packages(
+    manager: PackageManager,
+    packages: Iterable[str | tuple[str, str]],
+    current: Mapping[str, Iterable[str] | str],
+    present: bool = True,
+    latest: bool = False,
+) -> Iterator[str]:
+    """Yield the commands that make ``packages`` installed (or, ``present=False``, not).
+
+    + manager: the tool (:class:`PackageManager`)
+    + packages: names, or ``(name, version)`` pairs for one exact version
+    + current: the installed packages as the family's fact reads them: name → its installed
+      versions (a list, or one string)
+    + present: whether the packages should be installed
+    + latest: also upgrade installed packages asked for without a version (the tool knows
+      whether a newer one exists, so this runs, and counts as a change, every time)
+
+    One command per verb (all names in one process). A package asked for with a version is
+    installed at exactly it when that version is not installed; with ``present=False``,
+    removed only when that version is installed. When nothing needs doing, says why
+    (``noop``) and yields nothing.
+    """
+    wanted = _wanted(manager, packages)
+    installed = _installed(manager, current)
+    join = manager.version_join or ""
+
+    def have(name: str) -> set[str] | None:
+        return installed.get(manager.normalise(name) if manager.normalise else name)
+
+    def removable(name: str, version: str | None) -> bool:
+        versions = have(name)
+        return versions is not None and (version is None or version in versions)
+
+    def shown(name: str, version: str | None) -> str:
+        """The package as the tool's command line names it (a value: quoted by ``command``)."""
+        return name if version is None else join.join((name, version))
+
+    if not present:
+        remove = [name for name, version in wanted if removable(name, version)]
+        if remove:
+            yield manager.words("uninstall", remove)
+        else:
+            noop(f"not installed: {', '.join(shown(n, v) for n, v in wanted)}")
+        return
+    install: list[str] = []
+    upgrade: list[str] = []
+    for name, version in wanted:
+        versions = have(name)
+        if version is not None:
+            if versions is None or version not in versions:
+                install.append(shown(name, version))
+        elif versions is None:
+            install.append(name)
+        elif latest:
+            upgrade.append(name)
+    if install:
+        yield manager.words("install", install)
+    if upgrade:
+        yield manager.words("upgrade", upgrade)
+    if not install and not upgrade:
+        noop(f"installed: {', '.join(shown(n, v) for n, v in wanted)}")
