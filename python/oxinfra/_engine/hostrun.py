@@ -597,12 +597,13 @@ class HostRun:
                 if isinstance(item, FunctionCommand) or item is None:
                     if pending:
                         builder = self.builder()
+                        k = len(builder.sections)  # 1 in the host's first script (0 is the prelude's)
                         builder.add_operation(plan, render_commands(pending, op.globals, self.nonce), [], False)
                         sections, errors = await self.round_trip(builder)
-                        rc, out = sections.get(0, (1, b""))
+                        rc, out = sections.get(k, (1, b""))
                         if rc != 0:
                             error = "stale" if rc is None else f"exit code {rc}"
-                            self.report(plan, op, "failed", out, errors.get(0, b""), error=error)
+                            self.report(plan, op, "failed", out, errors.get(k, b""), error=error)
                             return
                         pending = []
                     if item is not None:
@@ -610,10 +611,12 @@ class HostRun:
                             item.function(*item.args, **item.kwargs)
                 else:
                     pending.append(item)
+        except (ConnectError, Stopped, HostLockError):
+            raise  # the host's end (lost, timed out, interrupted, stopped), not this operation's failure
         except OxinfraError as exc:
             self.report(plan, op, "failed", error=str(exc))
             return
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a callback's sys.exit() ends its operation, not the run
             self.report(plan, op, "failed", error=f"{type(exc).__name__}: {exc}")
             return
         self.planner.invalidate()

@@ -239,9 +239,13 @@ async def prepare(inventory: Inventory, files: list[DeployFile], on_event: Event
                 result.status, result.error = "failed", f"{host.name}: {exc}"
                 prepared.results[host.name] = result
                 _emit(on_event, {"event": "host_failed", "host": host.name, "error": result.error})
-            except OutputParseError as exc:  # what this host printed is malformed: it fails alone
+            except DeployError:
+                raise  # the deploy itself is wrong: the run stops before any host changes
+            except (OutputParseError, Exception) as exc:  # malformed output, or a bug: this host alone
                 result = HostResult(host.name)
-                result.status, result.error = "error", str(exc)
+                result.status = "error"
+                result.error = str(exc) if isinstance(exc, OutputParseError) else \
+                    f"{host.name}: internal error: {type(exc).__name__}: {exc}"
                 prepared.results[host.name] = result
                 _emit(on_event, {"event": "host_done", "host": host.name, **result.summary()})
             finally:
