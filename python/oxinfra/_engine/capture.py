@@ -51,7 +51,7 @@ class CappedStream:
     ``cuts`` says where sections were cut: ``{index: (head length, bytes dropped)}``."""
 
     __slots__ = ("prefix", "done", "parts", "pending", "after_marker", "capped", "arrived", "stale", "head",
-                 "tail", "dropped", "cuts", "head_max", "tail_max")
+                 "tail", "dropped", "cuts", "head_max", "tail_max", "last", "passing")
 
     def __init__(self, nonce: str, capped: int, head: int = HEAD, tail: int = TAIL) -> None:
         self.prefix = f"\n@@OX-{nonce}:".encode()
@@ -68,9 +68,21 @@ class CappedStream:
         self.cuts: dict[int, tuple[int, int]] = {}
         self.head_max = head
         self.tail_max = tail
+        self.last = b""  # the stream's last bytes, as long as the DONE marker
+        #: Nothing left to cap: chunks are kept as they come (no marker is looked for).
+        self.passing = capped <= 0
 
     def feed(self, chunk: bytes) -> bool:
         """Take the next chunk; True when the stream now ends with the script's DONE marker."""
+        done = self.done
+        self.last = (self.last + chunk)[-len(done):]
+        if self.passing:
+            self.parts.append(chunk)
+            return self.last == done
+        self._split(chunk)
+        return self.last == done
+
+    def _split(self, chunk: bytes) -> None:
         if self.after_marker:
             data, pos = b"\n" + chunk, 1  # the newline that ended the last marker, not output
             self.after_marker = False
@@ -88,25 +100,29 @@ class CappedStream:
                 if safe > pos:
                     self._body(data[pos:safe])
                 self.pending = data[safe:]
-                return False
+                return
             end = data.find(b"\n", at + len(prefix))
             if end < 0 and len(data) - at <= _MARKER_MAX:
                 if at > pos:
                     self._body(data[pos:at])
                 self.pending = data[at:]
-                return False
+                return
             if end < 0:  # no marker of ours: output
                 search = at + 1
                 continue
             if at > pos:
                 self._body(data[pos:at])
-            line = data[at:end + 1]
-            self._marker(line)
+            self._marker(data[at:end + 1])
             pos = end + 1
             search = end  # a marker's last newline may be the next one's first
+            if not self._capping():  # the sections left are kept whole: stop looking
+                self.passing = True
+                if pos < len(data):
+                    self.parts.append(data[pos:])
+                return
             if pos == len(data):
                 self.after_marker = True
-                return line == self.done
+                return
 
     def _capping(self) -> bool:
         return self.arrived < self.capped and not self.stale
