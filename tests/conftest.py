@@ -10,6 +10,8 @@
 * ``container_fleet_factory`` (per test): ``make(n_hosts) -> ContainerFleet``; every fleet it
   starts is removed when the test ends.
 * ``workload_dir`` (per test): a private copy of ``benches/workloads/standard-10``.
+* every CLI run records its failed hosts in a session temporary file (``OXINFRA_STATE_FILE``),
+  not in the source tree.
 
 When sshd (or Docker) cannot run here the fleet fixtures skip with the reason -- except under CI
 (``CI`` set to true), where that is a failure, so a broken CI machine cannot pass silently.
@@ -44,6 +46,17 @@ def _start_fleet(n_hosts: int, **kwargs: Any) -> Any:
         if _in_ci():
             pytest.fail(f"real sshd unavailable on CI: {exc}", pytrace=False)
         pytest.skip(f"real sshd unavailable: {exc}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _state_file_out_of_the_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Runs record their failed hosts (``--state-file``); tests that do not test that keep
+    the record out of the source tree (tests of it pass their own)."""
+    os.environ["OXINFRA_STATE_FILE"] = str(tmp_path_factory.mktemp("state") / "last-run.json")
+    try:
+        yield
+    finally:
+        os.environ.pop("OXINFRA_STATE_FILE", None)
 
 
 @pytest.fixture(scope="session")

@@ -126,7 +126,7 @@ def test_unreachable_host_is_reported_and_others_finish(tmp_path: Path, target: 
     inv.write_text(f"hosts = [('127.0.0.1', {good!r}), ('127.0.0.2', {bad!r}), ('127.0.0.3', {good!r})]\n")
     deploy = write_deploy(tmp_path, OK_DEPLOY, target)
     out = run_cli("--json", "-y", inv, deploy)
-    assert out.code == 1, out.describe()
+    assert out.code == 4, out.describe()
     assert_no_traceback(out)
     summary = out.summary
     assert summary["success"] is False
@@ -137,7 +137,7 @@ def test_unreachable_host_is_reported_and_others_finish(tmp_path: Path, target: 
         assert summary["hosts"][h]["status"] == "success" and summary["hosts"][h]["changed"] == 2
     assert sorted(tree(target)) == ["127.0.0.1", "127.0.0.1/f", "127.0.0.3", "127.0.0.3/f"]
     human = run_cli("-y", inv, deploy)
-    assert human.code == 1
+    assert human.code == 4
     assert "[127.0.0.2] unreachable: " in human.stdout
     assert "1 hosts with errors: 127.0.0.2" in human.stdout
 
@@ -155,7 +155,7 @@ def test_unreachable_host_with_deploy_time_facts(tmp_path: Path, target: Path, s
         files.file(name="f", path=f"@ROOT@/{host.name}-{host.get_fact(User)}")
     """, target)
     out = run_cli("--json", "-y", inv, deploy)
-    assert out.code == 1, out.describe()
+    assert out.code == 4, out.describe()
     assert_no_traceback(out)
     assert out.summary["hosts"]["127.0.0.2"]["status"] == "unreachable"
     assert tree(target) == {f"127.0.0.1-{sshd_fleet.user}": "file"}
@@ -184,7 +184,7 @@ def test_malformed_marker_fails_that_host_only(tmp_path: Path, bad: str, marker:
     """, tmp_path)
     hosts = f"{bad},@sim/good"
     out = run_cli("--json", "-y", hosts, deploy)
-    assert out.code == 1, out.describe()
+    assert out.code == 70, out.describe()
     assert_no_traceback(out)
     failed = out.summary["hosts"][bad]
     assert failed["status"] == "error" and "cannot parse demux output: " in failed["error"], failed
@@ -192,9 +192,9 @@ def test_malformed_marker_fails_that_host_only(tmp_path: Path, bad: str, marker:
     good = out.summary["hosts"]["@sim/good"]
     assert good["status"] == "success" and good["changed"] == 1, good
     human = run_cli("-y", hosts, deploy)
-    assert human.code == 1 and human.stderr == "", human.describe()
+    assert human.code == 70 and human.stderr == "", human.describe()
     assert_no_traceback(human)
-    [line] = [line for line in human.stdout.splitlines() if "error:" in line]
+    [line] = [line for line in human.stdout.splitlines() if line.startswith("[") and "error:" in line]
     assert line == f"[{bad}] error: {failed['error']}"
     assert f"1 hosts with errors: {bad}" in human.stdout
 

@@ -213,7 +213,7 @@ def test_fleet_hosts(container_fleet: Any, tmp_path: Path) -> None:
     inventory.write_text(f"fleet = {entries!r}\n")
     deploy = write_deploy(tmp_path, "from oxinfra.operations import server\nserver.shell(commands=['true'])\n")
     out = run_deploy(inventory, deploy)
-    assert out.code == 1 and out.host(first)["status"] == "unreachable", out.describe()
+    assert out.code == 4 and out.host(first)["status"] == "unreachable", out.describe()
     assert "does not match" in out.host(first)["error"], out.describe()
 
 

@@ -25,7 +25,7 @@ def test_connection_lost_mid_run_stays_with_its_host(tmp_path: Path, target: Pat
     """, target)
     out = run_cli("--json", "-y", inventory, deploy, timeout=60)
     assert_no_traceback(out)
-    assert out.code == 1, out.describe()
+    assert out.code == 4, out.describe()
     lost = out.host("127.0.0.2")
     assert lost["status"] == "unreachable", lost
     assert "connection lost" in lost["error"] and "maybe die" in lost["error"], lost

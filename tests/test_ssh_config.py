@@ -99,7 +99,7 @@ def test_bad_ssh_data_fails_that_host_only(tmp_path: Path, target: Path, sshd_fl
     hosts["127.0.0.2"][key] = value
     out = run_cli("--json", "-y", _inventory(tmp_path, hosts), write_deploy(tmp_path, DEPLOY, target))
     assert_no_traceback(out)
-    assert out.code == 1, out.describe()
+    assert out.code == 4, out.describe()
     bad = out.host("127.0.0.2")
     assert bad["status"] == "unreachable" and words in bad["error"] and "127.0.0.2" in bad["error"], bad
     for name in ("127.0.0.1", "127.0.0.3"):
@@ -147,7 +147,7 @@ def test_changed_host_key_is_refused_naming_the_line(tmp_path: Path, target: Pat
     before = known.read_text()
     data = {**sshd_fleet.ssh_data(), "ssh_known_hosts_file": str(known)}
     out = run_deploy(_inventory(tmp_path, {"127.0.0.1": data}), write_deploy(tmp_path, DEPLOY, target))
-    assert out.code == 1, out.describe()
+    assert out.code == 4, out.describe()
     error = out.host("127.0.0.1")["error"]
     assert "does not match" in error and "line 2" in error and "ssh-keygen -R" in error, error
     assert known.read_text() == before
@@ -163,7 +163,7 @@ def test_revoked_host_key_is_refused(tmp_path: Path, target: Path, sshd_fleet: A
     before = known.read_text()
     data = {**sshd_fleet.ssh_data(), "ssh_known_hosts_file": str(known)}
     out = run_deploy(_inventory(tmp_path, {"127.0.0.1": data}), write_deploy(tmp_path, DEPLOY, target))
-    assert out.code == 1, out.describe()
+    assert out.code == 4, out.describe()
     assert "@revoked" in out.host("127.0.0.1")["error"], out.describe()
     assert known.read_text() == before
     assert not (target / "127.0.0.1").exists()

@@ -29,10 +29,12 @@ __all__ = [
 class OxinfraError(Exception):
     """Base class of every error oxinfra raises on purpose.
 
-    ``exit_code`` is what the CLI exits with when this error ends a run.
+    ``exit_code`` is what the CLI exits with when this error ends a run: 2, bad input or usage
+    (a file that cannot be read or written, a limit the run cannot work within), unless a
+    subclass says otherwise (see :mod:`oxinfra.cli.outcome`).
     """
 
-    exit_code = 1
+    exit_code = 2
 
 
 class InventoryError(OxinfraError):

@@ -8,13 +8,17 @@ failed (``stale``), or a Python callback. No host waits for another.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from types import SimpleNamespace
 from typing import Any, Callable
 
 from oxinfra import _core
+from oxinfra._engine.capture import CappedStream, apply_cuts, output_fields
+from oxinfra._engine.control import Interrupted, RunControl, Stopped, TimedOut, uncancel
 from oxinfra._engine.evaluate import OpCall
 from oxinfra._engine.masking import conceal, must_conceal
+from oxinfra._engine.lock import HostLockError, check_lock, lock_path, lock_script
 from oxinfra._engine.plan import HostPlanner, OpPlan
 from oxinfra._engine.report import Timings
 from oxinfra._engine.reuse import RunMemo
@@ -23,14 +27,15 @@ from oxinfra._engine.script import (FactScript, ScriptBuilder, capturable, done_
 from oxinfra.api.commands import FunctionCommand
 from oxinfra.api.context import scope
 from oxinfra.api.facts import FactMissing, FactRequest
-from oxinfra.connectors.base import ConnectSettings
-from oxinfra.connectors.registry import connect
+from oxinfra.connectors.base import Collect, ConnectSettings
+from oxinfra.connectors.registry import CONNECTORS, connect
 from oxinfra.exceptions import ConnectError, OperationError, OxinfraError
 
 __all__ = ["HostResult", "RunResult", "HostRun", "EventSink"]
 
 EventSink = Callable[[dict[str, Any]], None]
 _UNSEEN = object()
+_NO_CONTROL = RunControl()
 
 
 class HostResult:
@@ -41,7 +46,9 @@ class HostResult:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.status = "pending"  # "success" | "failed" | "unreachable" | "error"
+        #: "success" | "failed" | "unreachable" | "error" | "interrupted" | "stopped" |
+        #: "not started" (see oxinfra._engine.control and README "Faults and exit codes")
+        self.status = "pending"
         self.error: str | None = None
         self.ops: list[dict[str, Any]] = []
         self.round_trips = 0
@@ -74,11 +81,16 @@ class HostResult:
 
 
 class RunResult:
-    def __init__(self, hosts: dict[str, HostResult], order: list[str], dry: bool, timings: Timings) -> None:
+    def __init__(self, hosts: dict[str, HostResult], order: list[str], dry: bool, timings: Timings,
+                 control: RunControl | None = None) -> None:
         self.hosts = hosts
         self.order = order
         self.dry = dry
         self.timings = timings
+        #: The signal that interrupted the run (``"SIGINT"``), or None.
+        self.interrupted = control.interrupted if control is not None else None
+        #: Why the run stopped starting hosts (``--fail-percent``), or None.
+        self.stopped = control.stopping if control is not None else None
 
     @property
     def success(self) -> bool:
@@ -89,8 +101,18 @@ class HostRun:
     """One host from connect to disconnect."""
 
     def __init__(self, host: Any, ops: list[OpCall], dry: bool, sink: EventSink | None,
-                 memo: RunMemo | None = None) -> None:
+                 memo: RunMemo | None = None, control: RunControl | None = None) -> None:
         self.host = host
+        self.control = control or _NO_CONTROL
+        #: The host's deadline (``--host-timeout``), set when it starts connecting.
+        self.deadline: float | None = None
+        #: End the connection by killing the host's shell and what it runs (a timeout, an
+        #: interrupt, a lost connection) instead of closing it.
+        self.aborted = False
+        #: (path, timeout) of the host lock the first script takes (runs that change the host).
+        self.lock: tuple[str, float] | None = None
+        if not dry and self.control.lock_timeout is not None and CONNECTORS[host.connector].host_lock:
+            self.lock = (lock_path(host.name), self.control.lock_timeout)
         self.ops = ops
         self.dry = dry
         self.sink = sink
@@ -107,17 +129,50 @@ class HostRun:
 
     def builder(self) -> ScriptBuilder:
         first, self.first_script = self.first_script, False
-        return ScriptBuilder(self.nonce, first=first)
+        lock = self.lock
+        builder = ScriptBuilder(self.nonce, first=first, lock=lock_script(*lock) if first and lock else None)
+        builder.locks = first and lock is not None  # type: ignore[attr-defined]
+        return builder
 
     async def round_trip(self, builder: ScriptBuilder) -> tuple[dict[int, tuple[int | None, bytes]], dict[int, bytes]]:
-        script = builder.build()
-        out, err = await self.shell.run(script, done_marker(self.nonce))
+        # Read as it arrives; of the operations' output only a bounded head and tail is kept.
+        capped = sum(1 for owner in builder.sections if owner is None or isinstance(owner, OpPlan))
+        out_stream, err_stream = CappedStream(self.nonce, capped), CappedStream(self.nonce, capped)
+        out, err = await self._send(builder.build(), out_stream, err_stream, getattr(builder, "locks", False))
         sections, _, _ = _core.demux(out, self.nonce)
         err_sections, _, _ = _core.demux(err, self.nonce)
-        return (
-            {i: (status, data) for i, status, data in sections},
-            {i: data for i, _, data in err_sections},
-        )
+        found = {i: (status, data) for i, status, data in apply_cuts(sections, out_stream.cuts)}
+        if getattr(builder, "locks", False) and self.lock is not None:
+            status, data = found.get(0, (None, b"no status"))
+            check_lock(status, data, self.lock[0], self.lock[1], self.host.name)  # HostLockError: the host fails
+        return found, {i: data for i, _, data in apply_cuts(err_sections, err_stream.cuts)}
+
+    async def _send(self, script: bytes, out: Any, err: Any, locks: bool = False) -> tuple[bytes, bytes]:
+        """One round trip within the host's limits; nothing is sent once the run stops
+        starting work. A timeout is :class:`TimedOut`, an interrupt while waiting
+        :class:`Interrupted` (both carry what the host printed before, like a lost connection)."""
+        control = self.control
+        if control.interrupted is not None:  # between two scripts
+            raise Interrupted(f"interrupted ({control.interrupted})")
+        if control.stopping is not None:
+            raise Stopped("--fail-percent")
+        budget = control.round_trip_budget(self.deadline)
+        if locks and budget is not None and self.lock is not None:  # waiting for the lock is not stalling
+            budget = control.round_trip_budget(self.deadline, extra=self.lock[1])
+        try:
+            return await self.shell.run(script, done_marker(self.nonce), budget, out, err)
+        except ConnectError as exc:
+            if not getattr(exc, "timed_out", False):
+                raise
+            error: ConnectError = control.timed_out(self.deadline, exc)
+        except asyncio.CancelledError:
+            if control.interrupted is None:
+                raise
+            uncancel()
+            error = Interrupted(f"interrupted ({control.interrupted})")
+        error.partial = out.value()  # type: ignore[attr-defined]
+        error.reader = out  # type: ignore[attr-defined]
+        raise error from None
 
     async def gather(self, requests: list[FactRequest]) -> None:
         todo = self.planner.missing(requests)
@@ -142,7 +197,8 @@ class HostRun:
         builder = self.builder()
         script.add_to(builder)
         with self.result.timings.phase("facts"):
-            out, err = await self.shell.run(builder.build(), done_marker(self.nonce))
+            done = done_marker(self.nonce)
+            out, err = await self._send(builder.build(), Collect(done), Collect(done))
         listed, _, _ = _core.demux(out, self.nonce)
         err_listed, _, _ = _core.demux(err, self.nonce)
         self.fact_stderr = builder.fact_errors({i: data for i, _, data in err_listed})
@@ -177,8 +233,8 @@ class HostRun:
         if error:
             record["error"] = error
         if status == "failed":
-            record["stdout"] = op.meta.stdout
-            record["stderr"] = op.meta.stderr
+            record.update(output_fields("stdout", stdout))
+            record.update(output_fields("stderr", stderr))
         shown = plan
         if must_conceal(op):  # _sensitive, or a sudo password: what every output shows
             record, shown = conceal(record, plan, op)
@@ -210,22 +266,29 @@ class HostRun:
     async def run(self, settings: ConnectSettings) -> HostResult:
         started = time.perf_counter()
         conn = None
+        control = self.control
+        task = asyncio.current_task()
+        if task is not None:
+            control.running.add(task)  # an interrupt cancels it
         try:
             timings = self.result.timings
             try:
                 with timings.phase("connect_wait"):
                     await settings.connect_slots.acquire()
                 try:
+                    self.deadline = control.deadline()
                     with timings.phase("connect"):
-                        conn = await connect(self.host, settings)
+                        conn = await control.within(self.deadline, connect(self.host, settings))
                 finally:
                     settings.connect_slots.release()
                 with timings.phase("shell"):
-                    self.shell = await conn.open_shell()
+                    self.shell = await control.within(self.deadline, conn.open_shell())
             except ConnectError as exc:
+                self.aborted = True
                 self.result.status = "unreachable"
-                self.result.error = str(exc)
-                _emit(self.sink, {"event": "unreachable", "host": self.host.name, "error": str(exc)})
+                self.result.error = str(exc) if not isinstance(exc, TimedOut) else \
+                    f"{self.host.name}: {exc} while connecting"
+                _emit(self.sink, {"event": "unreachable", "host": self.host.name, "error": self.result.error})
                 return self.result
             _emit(self.sink, {"event": "connected", "host": self.host.name})
             for notice in getattr(conn, "notices", ()):
@@ -244,16 +307,40 @@ class HostRun:
                     await self._execute()
             stopped = any(op.meta.status == "failed" and not op.globals.ignore_errors for op in self.ops)
             self.result.status = "failed" if stopped else "success"
-        except ConnectError as exc:
-            # Lost mid-run: the host is unreachable at the operation it was at; what had
-            # no outcome yet did not run (as far as anyone can tell from here).
+        except asyncio.CancelledError:
+            if control.interrupted is None:
+                raise
+            uncancel()  # interrupted while connecting: nothing was sent
+            self.aborted = True
+            self._ended("not started", f"{self.host.name}: not started (interrupted ({control.interrupted}) "
+                                       "while connecting)")
+        except HostLockError as exc:
+            self._ended("failed", str(exc))
+        except Stopped as exc:
+            sent = self.shell is not None and self.shell.round_trips > 0
             at = self._at_operation()
-            self.result.status = "unreachable"
-            # The host's shell may still run what it had been sent (a script is sent whole):
-            # the operations after ``at`` have no known outcome, reported as not run.
-            self.result.error = str(exc) + (f" (at {at}; the rest of what had been sent may have run)" if at else "")
-            self._not_run(0)
-            _emit(self.sink, {"event": "unreachable", "host": self.host.name, "error": self.result.error})
+            if sent:
+                self._ended("stopped", f"{self.host.name}: stopped " + (f"before {at} " if at else "") + f"({exc})")
+            else:
+                self._ended("not started", f"{self.host.name}: not started ({exc})")
+        except ConnectError as exc:
+            # Lost mid-run (or past a timeout, or interrupted): the host is unreachable at the
+            # operation it was at; what had no outcome yet did not run (as far as anyone can
+            # tell from here). Its shell, and what it runs, is killed where the connector can.
+            self.aborted = True
+            at = self._at_operation()
+            where = f"at {at}" if at else "after its last operation"
+            if isinstance(exc, Interrupted) and (self.shell is None or self.shell.round_trips == 0):
+                self._ended("not started", f"{self.host.name}: not started ({exc})")
+            elif isinstance(exc, Interrupted):
+                self._ended("interrupted", f"{self.host.name}: {exc} {where}")
+            elif isinstance(exc, TimedOut):
+                self._ended("unreachable", f"{self.host.name}: {exc} {where}")
+            else:
+                # The host's shell may still run what it had been sent (a script is sent whole):
+                # the operations after ``at`` have no known outcome, reported as not run.
+                self._ended("unreachable",
+                            str(exc) + (f" (at {at}; the rest of what had been sent may have run)" if at else ""))
         except OxinfraError as exc:
             self.result.status = "error"
             self.result.error = str(exc)
@@ -261,17 +348,40 @@ class HostRun:
             self.result.status = "error"
             self.result.error = f"{self.host.name}: internal error: {type(exc).__name__}: {exc}"
         finally:
+            if task is not None:
+                control.running.discard(task)  # from here on, an interrupt waits for it
             if self.shell is not None:
                 self.result.round_trips = self.shell.round_trips
             if conn is not None:
                 with self.result.timings.phase("disconnect"):
-                    try:
-                        await conn.close()
-                    except Exception:  # closing a lost connection: nothing left to do
-                        pass
+                    await self._disconnect(conn)
             self.result.seconds = time.perf_counter() - started
             _emit(self.sink, {"event": "host_done", "host": self.host.name, **self.result.summary()})
         return self.result
+
+    async def _disconnect(self, conn: Any) -> None:
+        """Close (or abort) the connection. An interrupt that comes now (or came while no
+        await was pending) aborts it instead, and is not passed on: the host's end is known."""
+        try:
+            await (conn.abort() if self.aborted else conn.close())
+        except asyncio.CancelledError:
+            if self.control.interrupted is None:
+                raise
+            uncancel()
+            try:
+                await conn.abort()
+            except Exception:
+                pass
+        except Exception:  # closing a lost connection: nothing left to do
+            pass
+
+    def _ended(self, status: str, error: str) -> None:
+        """The host ends before its deploy did: the operations with no outcome did not run."""
+        self.result.status = status
+        self.result.error = error
+        self._not_run(0)
+        if status == "unreachable":
+            _emit(self.sink, {"event": "unreachable", "host": self.host.name, "error": error})
 
     def _at_operation(self) -> str:
         """The first operation of this host with no outcome yet (what a lost connection
@@ -470,7 +580,8 @@ class HostRun:
             listed, _, _ = _core.demux(partial, self.nonce)
         except Exception:  # a torn section: nothing can be told from it
             return {}
-        return {i: (status, data) for i, status, data in listed}
+        cuts = getattr(getattr(exc, "reader", None), "cuts", {})
+        return {i: (status, data) for i, status, data in apply_cuts(listed, cuts)}
 
     def _refetch_plan(self, start: int) -> list[tuple[int, list[FactRequest]]]:
         """For each operation from ``start``: the facts whose last reader it is."""
@@ -492,15 +603,16 @@ class HostRun:
                 if isinstance(item, FunctionCommand) or item is None:
                     if pending:
                         builder = self.builder()
+                        k = len(builder.sections)  # 1 in the host's first script (0 is the prelude's)
                         builder.add_operation(plan, render_commands(pending, op.globals, self.nonce), [], False)
                         sections, errors = await self.round_trip(builder)
-                        rc, out = sections.get(0, (1, b""))
+                        rc, out = sections.get(k, (1, b""))
                         if rc is None:
-                            self.report(plan, op, "failed", out, errors.get(0, b""), error="stale")
+                            self.report(plan, op, "failed", out, errors.get(k, b""), error="stale")
                             return
-                        out, error = operation_result(op.globals, out, errors.get(0, b""), rc, self.nonce)
+                        out, error = operation_result(op.globals, out, errors.get(k, b""), rc, self.nonce)
                         if error is not None:
-                            self.report(plan, op, "failed", out, errors.get(0, b""), error=error)
+                            self.report(plan, op, "failed", out, errors.get(k, b""), error=error)
                             return
                         pending = []
                     if item is not None:
@@ -508,10 +620,12 @@ class HostRun:
                             item.function(*item.args, **item.kwargs)
                 else:
                     pending.append(item)
+        except (ConnectError, Stopped, HostLockError):
+            raise  # the host's end (lost, timed out, interrupted, stopped), not this operation's failure
         except OxinfraError as exc:
             self.report(plan, op, "failed", error=str(exc))
             return
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a callback's sys.exit() ends its operation, not the run
             self.report(plan, op, "failed", error=f"{type(exc).__name__}: {exc}")
             return
         self.planner.invalidate()

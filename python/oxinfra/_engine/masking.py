@@ -13,6 +13,8 @@ The CLI masks the text of every other known secret (host data) in what it prints
 
 from __future__ import annotations
 
+import base64
+
 import re
 from functools import lru_cache
 from types import SimpleNamespace
@@ -42,6 +44,15 @@ def conceal(record: dict[str, Any], plan: Any, op: Any) -> tuple[dict[str, Any],
     if not args.sensitive:  # a sudo password only: its text masked, the rest as it is
         redactor = _redactor(str(args.sudo_password))
         shown = redactor.deep(record)
+        for stream in ("stdout", "stderr"):  # exact bytes of output that is not UTF-8
+            raw = shown.get(f"{stream}_b64")
+            if raw:
+                text = base64.b64decode(raw).decode("utf-8", "surrogateescape")
+                masked = redactor.deep(text)
+                if masked is not text:
+                    shown = dict(shown) if shown is record else shown
+                    shown[f"{stream}_b64"] = base64.b64encode(
+                        masked.encode("utf-8", "surrogateescape")).decode("ascii")
         if plan is None:
             return shown, None
         commands, noops = redactor.deep(plan.commands), redactor.deep(plan.noops)
@@ -58,6 +69,7 @@ def conceal(record: dict[str, Any], plan: Any, op: Any) -> tuple[dict[str, Any],
     for stream in ("stdout", "stderr"):
         if shown.get(stream):
             shown[stream] = MASK
+        shown.pop(f"{stream}_b64", None)  # the exact bytes of output that is not UTF-8
     if plan is None:
         return shown, None
     return shown, SimpleNamespace(commands=[MASK for _ in plan.commands], noops=[MASK for _ in plan.noops],

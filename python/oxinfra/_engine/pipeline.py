@@ -12,6 +12,7 @@ from typing import Any
 
 from oxinfra import _core
 from oxinfra._collect import fewer_collections, gc_paused
+from oxinfra._engine.control import Interrupted, RunControl, TimedOut, uncancel
 from oxinfra._engine.evaluate import DeployFile, OpCall, evaluate
 from oxinfra._engine.hostrun import EventSink, HostResult, HostRun, _emit
 from oxinfra._engine.report import Timings
@@ -24,7 +25,7 @@ from oxinfra.exceptions import ConnectError, DeployError, OutputParseError, Oxin
 from oxinfra.inventory import Inventory
 
 __all__ = [
-    "prepare", "execute", "Prepared", "load_deploy_files", "check_defaults", "distinct_sequences", "order_sequences", "order_operations",
+    "prepare", "execute", "not_started", "Prepared", "load_deploy_files", "check_defaults", "distinct_sequences", "order_sequences", "order_operations",
 ]
 
 
@@ -91,13 +92,16 @@ def _evaluate_all(inventory: Inventory, files: list[DeployFile],
 
 
 async def _evaluate_with_facts(host: Any, files: list[DeployFile], settings: ConnectSettings,
-                               defaults: dict[str, Any] | None = None) -> list[OpCall]:
-    """Evaluate a deploy that reads facts itself: gather what it asks for, evaluate again."""
-    run = HostRun(host, [], True, None)
+                               control: RunControl, defaults: dict[str, Any] | None = None) -> list[OpCall]:
+    """Evaluate a deploy that reads facts itself: gather what it asks for, evaluate again
+    (within the host's timeouts: its deadline starts again when it connects to run)."""
+    run = HostRun(host, [], True, None, control=control)
     async with settings.connect_slots:
-        conn = await connect(host, settings)
+        run.deadline = control.deadline()
+        conn = await control.within(run.deadline, connect(host, settings))
+    aborted = False
     try:
-        run.shell = await conn.open_shell()
+        run.shell = await control.within(run.deadline, conn.open_shell())
         for _ in range(100):
             def known(h: Any, request: FactRequest) -> Any:
                 entry = run.planner.facts.get(request.key)
@@ -110,8 +114,13 @@ async def _evaluate_with_facts(host: Any, files: list[DeployFile], settings: Con
             except FactMissing as exc:
                 await run.gather(list(exc.requests))
         raise DeployError(f"{host.name}: the deploy keeps asking for new facts")
+    except (ConnectError, asyncio.CancelledError):
+        aborted = True
+        await conn.abort()  # a timeout, an interrupt, a lost connection: end what the host runs
+        raise
     finally:
-        await conn.close()
+        if not aborted:
+            await conn.close()
 
 
 def distinct_sequences(evaluated: dict[str, list[OpCall] | None]) -> tuple[list[tuple[Any, ...]], dict[Any, str]]:
@@ -204,7 +213,7 @@ class Prepared:
 
 async def prepare(inventory: Inventory, files: list[DeployFile], on_event: EventSink | None,
                   timings: Timings, connect_limit: int | None = None, parallel: int | None = None,
-                  defaults: dict[str, Any] | None = None) -> Prepared:
+                  control: RunControl | None = None, defaults: dict[str, Any] | None = None) -> Prepared:
     """Evaluate every host's deploy. Only hosts whose deploy code reads a fact itself connect
     now (at most ``parallel`` at once, as later): each is evaluated again on its own
     connection until it asks for nothing new, and the connection is closed -- holding it
@@ -217,25 +226,49 @@ async def prepare(inventory: Inventory, files: list[DeployFile], on_event: Event
     with timings.phase("evaluate"), scope(run_memo=prepared.memo):
         evaluated = prepared.evaluated
 
+        run_control = control or RunControl()
+
         async def with_facts(host: Any) -> None:
+            task = asyncio.current_task()
             try:
                 async with limit:
-                    evaluated[host.name] = await _evaluate_with_facts(host, files, prepared.settings, defaults)
+                    if run_control.interrupted is not None:
+                        raise asyncio.CancelledError
+                    if task is not None:
+                        run_control.running.add(task)
+                    evaluated[host.name] = await _evaluate_with_facts(host, files, prepared.settings, run_control,
+                                                                      defaults)
+            except asyncio.CancelledError:
+                if run_control.interrupted is None:
+                    raise
+                uncancel()  # it only read facts: nothing was done there
+                prepared.results[host.name] = not_started(host, None, f"interrupted ({run_control.interrupted})",
+                                                          on_event)
+            except Interrupted as exc:
+                prepared.results[host.name] = not_started(host, None, str(exc), on_event)
             except ConnectError as exc:
                 result = HostResult(host.name)
-                result.status, result.error = "unreachable", str(exc)
+                error = f"{host.name}: {exc} while evaluating its deploy" if isinstance(exc, TimedOut) else str(exc)
+                result.status, result.error = "unreachable", error
                 prepared.results[host.name] = result
-                _emit(on_event, {"event": "unreachable", "host": host.name, "error": str(exc)})
+                _emit(on_event, {"event": "unreachable", "host": host.name, "error": error})
             except FactFailed as exc:  # a fact the deploy read failed on this host: it alone fails
                 result = HostResult(host.name)
                 result.status, result.error = "failed", f"{host.name}: {exc}"
                 prepared.results[host.name] = result
                 _emit(on_event, {"event": "host_failed", "host": host.name, "error": result.error})
-            except OutputParseError as exc:  # what this host printed is malformed: it fails alone
+            except DeployError:
+                raise  # the deploy itself is wrong: the run stops before any host changes
+            except (OutputParseError, Exception) as exc:  # malformed output, or a bug: this host alone
                 result = HostResult(host.name)
-                result.status, result.error = "error", str(exc)
+                result.status = "error"
+                result.error = str(exc) if isinstance(exc, OutputParseError) else \
+                    f"{host.name}: internal error: {type(exc).__name__}: {exc}"
                 prepared.results[host.name] = result
                 _emit(on_event, {"event": "host_done", "host": host.name, **result.summary()})
+            finally:
+                if task is not None:
+                    run_control.running.discard(task)
 
         try:
             with gc_paused():
@@ -249,17 +282,38 @@ async def prepare(inventory: Inventory, files: list[DeployFile], on_event: Event
     return prepared
 
 
+def not_started(host: Any, ops: list[OpCall] | None, why: str, on_event: EventSink | None) -> HostResult:
+    """The result of a host the run did not start (``--fail-percent``, an interrupt)."""
+    result = HostResult(host.name)
+    result.status, result.error = "not started", f"{host.name}: not started ({why})"
+    for op in ops or []:
+        result.ops.append({"op": op.name, "key": op.label, "index": op.index, "status": "not run"})
+    _emit(on_event, {"event": "host_done", "host": host.name, **result.summary()})
+    return result
+
+
 async def execute(prepared: Prepared, dry: bool, parallel: int | None, on_event: EventSink | None,
-                  timings: Timings) -> dict[str, HostResult]:
-    """Plan and execute every evaluated host, each on its own, at most ``parallel`` at once."""
+                  timings: Timings, control: RunControl | None = None) -> dict[str, HostResult]:
+    """Plan and execute every evaluated host, each on its own, at most ``parallel`` at once
+    (and as ``control`` says: see :mod:`oxinfra._engine.control`)."""
+    control = control or RunControl()
     hosts = prepared.inventory.hosts
     results = prepared.results
     limit = asyncio.Semaphore(parallel or max(1, len(hosts)))
+    control.hosts = len(hosts)
+    for result in list(results.values()):  # hosts that ended while they were evaluated
+        control.host_ended(result.status)
 
     async def one(host: Any) -> None:
         async with limit:
             ops = prepared.evaluated[host.name] or []
-            results[host.name] = await HostRun(host, ops, dry, on_event, prepared.memo).run(prepared.settings)
+            if not control.may_start:
+                why = f"interrupted ({control.interrupted})" if control.interrupted else "--fail-percent"
+                results[host.name] = not_started(host, ops, why, on_event)
+            else:
+                result = await HostRun(host, ops, dry, on_event, prepared.memo, control).run(prepared.settings)
+                results[host.name] = result
+                control.host_ended(result.status)
             prepared.evaluated[host.name] = None  # a finished host keeps only its result
             host._facts = None
 

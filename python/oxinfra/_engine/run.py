@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from oxinfra._engine.control import RunControl
 from oxinfra._engine.evaluate import import_path
 from oxinfra._engine.hostrun import EventSink, HostResult, RunResult, _emit
 from oxinfra._engine.pipeline import check_defaults, execute, load_deploy_files, order_operations, prepare
 from oxinfra._engine.report import Timings
 from oxinfra.inventory import Inventory
 
-__all__ = ["RunResult", "HostResult", "run", "run_async"]
+__all__ = ["RunResult", "HostResult", "RunControl", "run", "run_async"]
 
 
 async def run_async(
@@ -26,6 +27,7 @@ async def run_async(
     exec_command: str | None = None,
     shards: int = 1,
     global_args: dict[str, Any] | None = None,
+    control: RunControl | None = None,
 ) -> RunResult:
     """Run deploy files (or one shell command, ``exec_command``) against an inventory.
     Errors in the deploys raise before any host is touched; errors on hosts are reported
@@ -33,26 +35,36 @@ async def run_async(
     (:mod:`oxinfra._engine.shard`); the result is the same. ``global_args``: defaults for
     every operation's global arguments, e.g. ``{"_sudo": True, "_sudo_password": pw}``
     (the CLI's ``--sudo``, ``--sudo-password``, ...); privilege settings among them also
-    apply to facts deploy code reads."""
+    apply to facts deploy code reads. ``control``: timeouts, ``fail_percent``, signal
+    handling (:mod:`oxinfra._engine.control`); a run with a ``fail_percent`` runs in one
+    process, where every host's end is counted as it happens."""
     defaults = check_defaults(global_args)
-    if shards > 1 and len(inventory.hosts) > 1:
-        from oxinfra._engine.shard import run_sharded
+    control = control or RunControl()
+    control.sink = on_event
+    remove_handlers = control.install(asyncio.get_running_loop())
+    try:
+        if shards > 1 and len(inventory.hosts) > 1 and control.fail_percent is None:
+            from oxinfra._engine.shard import run_sharded
 
-        return await run_sharded(inventory, deploy_files, shards=shards, dry=dry, parallel=parallel,
-                                 on_event=on_event, exec_command=exec_command, global_args=defaults)
-    timings = Timings()
-    with timings.phase("compile"):
-        files = load_deploy_files(deploy_files, exec_command)
-    with import_path(files):
-        prepared = await prepare(inventory, files, on_event, timings, parallel=parallel, defaults=defaults)
-        try:
-            with timings.phase("order"):
-                order = order_operations(prepared.evaluated)
-            _emit(on_event, {"event": "plan", "hosts": len(inventory.hosts), "operations": order, "dry": dry})
-            results = await execute(prepared, dry, parallel, on_event, timings)
-        finally:
-            prepared.release()
-    return RunResult(results, order, dry, timings)
+            return await run_sharded(inventory, deploy_files, shards=shards, dry=dry, parallel=parallel,
+                                     on_event=on_event, exec_command=exec_command, control=control,
+                                     global_args=defaults)
+        timings = Timings()
+        with timings.phase("compile"):
+            files = load_deploy_files(deploy_files, exec_command)
+        with import_path(files):
+            prepared = await prepare(inventory, files, on_event, timings, parallel=parallel, control=control,
+                                     defaults=defaults)
+            try:
+                with timings.phase("order"):
+                    order = order_operations(prepared.evaluated)
+                _emit(on_event, {"event": "plan", "hosts": len(inventory.hosts), "operations": order, "dry": dry})
+                results = await execute(prepared, dry, parallel, on_event, timings, control)
+            finally:
+                prepared.release()
+        return RunResult(results, order, dry, timings, control)
+    finally:
+        remove_handlers()
 
 
 def run(inventory: Inventory, deploy_files: list[str], **kwargs: Any) -> RunResult:

@@ -214,12 +214,12 @@ def render_commands(commands: Iterable[Any], args: GlobalArgs, nonce: str, shell
     if args.retries:
         delay = quote(_number(args.retry_delay))
         return (
-            f"__ox_t=0\nwhile :; do\n{body} </dev/null\n__ox_r=$?\n"
+            f"__ox_t=0\nwhile :; do\n{body} </dev/null 9<&-\n__ox_r=$?\n"
             f"[ $__ox_r -eq 0 ] && break\n__ox_t=$((__ox_t + 1))\n"
             f"[ $__ox_t -gt {args.retries} ] && break\nsleep {delay}\ndone\n"
             f"[ $__ox_r -eq 0 ] || (exit $__ox_r)"
         )
-    return f"{body} </dev/null"
+    return f"{body} </dev/null 9<&-"  # 9: the host lock (_engine/lock.py), never held by what runs
 
 
 STARTED = "@@OXS-"
@@ -358,7 +358,7 @@ class FactScript:
 class ScriptBuilder:
     """Builds one round trip's script; ``sections`` maps marker index → what it belongs to."""
 
-    def __init__(self, nonce: str, first: bool = False) -> None:
+    def __init__(self, nonce: str, first: bool = False, lock: str | None = None) -> None:
         self.nonce = nonce
         self.first = first
         self.parts: list[str] = []
@@ -366,9 +366,14 @@ class ScriptBuilder:
         if first:
             # The shell's first script defines the markers, then ends an empty section so
             # that anything the login printed before it (a banner, an rc file's chatter)
-            # lands there and not in the first fact.
+            # lands there and not in the first fact. With ``lock`` (_engine/lock.py) that
+            # section's status is the lock's: the shell ends there unless it was taken.
             self.parts.append(prelude(nonce))
-            self.parts.append(f"__ox_m {self._index(None)} 0\n")
+            if lock:
+                self.parts.append(lock)
+            self.parts.append(f"__ox_m {self._index(None)} {'$__ox_k' if lock else 0}\n")
+            if lock:
+                self.parts.append('[ "$__ox_k" = 0 ] || { __ox_d; exit 0; }\n')
         self._body_start = len(self.parts)
         #: Collect the script's output in the shell and write it in one piece at the end
         #: (a few packets instead of one per section). Only for scripts whose every command

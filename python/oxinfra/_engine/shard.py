@@ -25,6 +25,7 @@ import sys
 from types import SimpleNamespace
 from typing import Any, BinaryIO
 
+from oxinfra._engine.control import RunControl
 from oxinfra._engine.evaluate import import_path
 from oxinfra._engine.hostrun import RunResult
 from oxinfra._engine.pipeline import distinct_sequences, execute, load_deploy_files, order_sequences, prepare
@@ -73,7 +74,9 @@ async def run_sharded(
     on_event: Any = None,
     exec_command: str | None = None,
     global_args: dict[str, Any] | None = None,
+    control: RunControl | None = None,
 ) -> Any:
+    control = control or RunControl()
     check = getattr(inventory, "check_picklable", None)
     if check is not None:
         check()  # names the host, the key and where it was set
@@ -86,6 +89,16 @@ async def run_sharded(
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     workers = []
+
+    def forward(signum: int) -> None:
+        for proc in workers:
+            if proc.returncode is None:
+                try:
+                    proc.send_signal(signum)
+                except ProcessLookupError:
+                    pass
+
+    control.on_interrupt.append(forward)
     try:
         with timings.phase("compile"):
             for part in payloads:
@@ -93,13 +106,16 @@ async def run_sharded(
                     sys.executable, "-m", "oxinfra._engine.shard",
                     stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
                     limit=1 << 24,
+                    # Its own session: a terminal's Ctrl-C reaches the parent only, which
+                    # passes it on once (a second signal makes a worker exit at once).
+                    start_new_session=True,
                 )
                 proc.stdin.write(_pack({
                     "hosts": part, "deploy_files": [os.path.abspath(p) for p in deploy_files],
                     "exec_command": exec_command, "dry": dry, "cwd": os.getcwd(),
                     "parallel": max(1, parallel // len(payloads)) if parallel else None,
                     "connect_limit": max(1, 200 // len(payloads)),
-                    "events": on_event is not None,
+                    "events": on_event is not None, "control": control.settings(),
                     # over the worker's stdin (a pipe): never an argument or the environment
                     "global_args": global_args or {},
                 }))
@@ -121,9 +137,15 @@ async def run_sharded(
             order = order_sequences(sequences, labels)
         if on_event is not None:
             on_event({"event": "plan", "hosts": len(hosts), "operations": order, "dry": dry})
+        go = "go" if control.interrupted is None else "stop"
         for proc in workers:
-            proc.stdin.write(_pack("go"))
+            proc.stdin.write(_pack(go))
             await proc.stdin.drain()
+        if go == "stop":  # interrupted before any host started
+            from oxinfra._engine.pipeline import not_started
+
+            done = {h.name: not_started(h, None, f"interrupted ({control.interrupted})", on_event) for h in hosts}
+            return RunResult(done, order, dry, timings, control)
         results: dict[str, Any] = {}
 
         async def follow(proc: asyncio.subprocess.Process) -> None:
@@ -143,11 +165,16 @@ async def run_sharded(
                     timings["hosts"] = max(timings.get("hosts", 0.0), message["hosts_seconds"])
                     return
                 elif message["type"] == "error":
-                    raise OxinfraError(message["message"])
+                    error = OxinfraError(message["message"])
+                    error.exit_code = message.get("exit_code", 70)
+                    raise error
 
         await asyncio.gather(*(follow(proc) for proc in workers))
     except (asyncio.IncompleteReadError, ConnectionError) as exc:
-        raise OxinfraError(f"a worker process ended unexpectedly ({type(exc).__name__}); run with --shards 1 to see why") from None
+        error = OxinfraError(f"a worker process ended unexpectedly ({type(exc).__name__}); run with --shards 1 "
+                             "to see why")
+        error.exit_code = 70  # internal error
+        raise error from None
     finally:
         for proc in workers:
             if proc.returncode is None:
@@ -162,7 +189,7 @@ async def run_sharded(
             except asyncio.TimeoutError:
                 proc.kill()
                 await proc.wait()
-    return RunResult({h.name: results[h.name] for h in hosts}, order, dry, timings)
+    return RunResult({h.name: results[h.name] for h in hosts}, order, dry, timings, control)
 
 
 class _Slice:
@@ -194,23 +221,27 @@ async def _worker(job: dict[str, Any], read_go: Any, out: BinaryIO) -> None:
 
     timings = Timings()
     sink = on_event if job.get("events", True) else None  # nobody listens: send none
+    control = RunControl(**job.get("control", {}))  # the parent reports interrupts, not each worker
+    remove_handlers = control.install(asyncio.get_running_loop())
     try:
         files = load_deploy_files(job["deploy_files"], job["exec_command"])
         with import_path(files):
-            prepared = await prepare(inventory, files, sink, timings, job["connect_limit"], job["parallel"],
+            prepared = await prepare(inventory, files, sink, timings, job["connect_limit"], job["parallel"], control,
                                      job.get("global_args"))
             try:
                 sequences, labels = distinct_sequences(prepared.evaluated)
                 _send(out, {"type": "order", "sequences": sequences, "labels": labels})
-                if read_go() != "go":  # the parent found an error: touch nothing
+                if read_go() != "go":  # the parent found an error (or was interrupted): touch nothing
                     return
-                results = await execute(prepared, job["dry"], job["parallel"], sink, timings)
+                results = await execute(prepared, job["dry"], job["parallel"], sink, timings, control)
             finally:
                 prepared.release()
     except OxinfraError as exc:
         kind = "deploy" if isinstance(exc, DeployError) else "other"
         _send(out, {"type": "error", "kind": kind, "message": str(exc), "exit_code": exc.exit_code})
         return
+    finally:
+        remove_handlers()
     _send(out, {"type": "done", "results": results, "hosts_seconds": timings.get("hosts", 0.0)})
 
 
@@ -237,7 +268,7 @@ def main() -> None:
         asyncio.run(_worker(_read_message(stdin), read_go, out))
     except Exception as exc:  # a bug, not a deploy error: report it as one line
         _send(out, {"type": "error", "kind": "other", "message": f"worker failed: {type(exc).__name__}: {exc}",
-                    "exit_code": 1})
+                    "exit_code": 70})
 
 
 if __name__ == "__main__":

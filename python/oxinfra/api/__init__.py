@@ -11,7 +11,8 @@ Running (sync and async)::
 
 Importing this package does not import the engine that runs deploys (``oxinfra._engine``)
 nor the SSH library: ``run``, ``run_async``, ``load_inventory``, ``Inventory``,
-``RunResult`` and ``HostResult`` are resolved on first use.
+``RunResult``, ``HostResult`` and ``RunControl`` (timeouts, ``fail_percent``, signal
+handling: ``run(..., control=RunControl(host_timeout=600))``) are resolved on first use.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ from oxinfra.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from oxinfra._engine.control import RunControl
     from oxinfra._engine.hostrun import HostResult, RunResult
     from oxinfra._engine.run import run, run_async
     from oxinfra.inventory import Inventory, load_inventory
@@ -43,7 +45,7 @@ __all__ = [
     "deploy", "operation", "FactBase", "FactFailed", "get_facts", "host", "current_host", "current_deploy_dir",
     "FileUpload", "FunctionCommand", "OperationMeta", "Secret",
     "noop", "touches", "predict_content", "ensure_directory", "mark_directory", "op_memo",
-    "Inventory", "load_inventory", "run", "run_async", "RunResult", "HostResult",
+    "Inventory", "load_inventory", "run", "run_async", "RunResult", "HostResult", "RunControl",
     "OxinfraError", "DeployError", "InventoryError", "OperationError", "OperationTypeError",
     "OperationValueError", "FactError", "ConnectError",
 ]
@@ -54,6 +56,7 @@ _LAZY = {
     "run_async": "oxinfra._engine.run",
     "RunResult": "oxinfra._engine.hostrun",
     "HostResult": "oxinfra._engine.hostrun",
+    "RunControl": "oxinfra._engine.control",
     "Inventory": "oxinfra.inventory",
     "load_inventory": "oxinfra.inventory",
 }

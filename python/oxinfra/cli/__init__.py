@@ -4,14 +4,16 @@
     oxinfra [OPTIONS] INVENTORY exec -- COMMAND...
     oxinfra [OPTIONS] INVENTORY debug-inventory [--json]
 
-Exit codes: 0 every host succeeded; 1 a host failed or was unreachable; 2 bad input (a
-missing file, a deploy error, a bad argument) — nothing was changed on any host.
+Exit codes (:mod:`oxinfra.cli.outcome`): 0 every host succeeded; 1 some host failed; 2 bad
+input or usage (nothing ran); 4 some host unreachable and none failed; 70 internal error;
+130 interrupted.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from typing import Any
@@ -19,6 +21,7 @@ from typing import Any
 import click
 
 from oxinfra.cli.privilege import run_privilege
+from oxinfra.cli.outcome import HELP, INTERNAL, INTERRUPTED, exit_code
 from oxinfra.cli.render import Renderer
 
 __all__ = ["main"]
@@ -73,13 +76,21 @@ class _ShardsType(click.ParamType):
 _SHARDS = _ShardsType()
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=HELP)
 @click.argument("inventory")
 @click.argument("targets", nargs=-1, required=True)
 @click.option("--dry", is_flag=True, help="Show what would change on each host; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Execute without asking for confirmation.")
 @click.option("--limit", multiple=True, metavar="PATTERN",
-              help="Only these hosts: group or host names, globs, ranges, !exclusions; comma-separated or repeated.")
+              help="Only these hosts: group or host names, globs, ranges, !exclusions; comma-separated or repeated. "
+                   "@FILE: the names or patterns FILE lists, one per line (# comments).")
+@click.option("--retry-failed", "retry_failed", is_flag=True,
+              help="Run only the hosts the last run did not finish (failed, unreachable, interrupted, not "
+                   "started...), as recorded in the state file.")
+@click.option("--state-file", "state_file", metavar="FILE", default=".oxinfra/last-run.json", show_default=True,
+              envvar="OXINFRA_STATE_FILE",
+              help="Where every run that executes records the hosts it did not finish (relative to the working "
+                   "directory), and --retry-failed reads them. Also from OXINFRA_STATE_FILE.")
 @click.option("--group-data", "group_data", multiple=True, metavar="DIR",
               help="Also read group data from DIR/<group>.py (wins over group_data/ folders).")
 @click.option("--parallel", type=click.IntRange(min=1), default=None, help="At most N hosts at once.")
@@ -102,10 +113,26 @@ _SHARDS = _ShardsType()
               help="sudo's password, given to sudo on its stdin. Other users of this machine can read it in "
                    "the process list: prefer OXINFRA_SUDO_PASSWORD or --ask-sudo-password.")
 @click.option("--ask-sudo-password", is_flag=True, help="Ask for sudo's password once, for every host.")
+@click.option("--fail-percent", "fail_percent", type=click.FloatRange(0, 100), default=None, metavar="N",
+              help="Once more than N%% of the hosts failed or were unreachable, start no new host (they end "
+                   "'not started'); running hosts finish the script they run and send no other. Runs in one process.")
+@click.option("--host-timeout", "host_timeout", type=click.FloatRange(0, min_open=True), default=None,
+              metavar="SECONDS", help="A host not done this long after it starts connecting ends unreachable "
+                                      "(its running command is killed on the host).")
+@click.option("--round-trip-timeout", "round_trip_timeout", type=click.FloatRange(0, min_open=True), default=None,
+              metavar="SECONDS", help="A script without its answer this long (a stalled command, a host that "
+                                      "stopped answering) ends that host unreachable (the command is killed).")
+@click.option("--lock-timeout", "lock_timeout", type=click.FloatRange(0), default=30.0, show_default=True,
+              metavar="SECONDS", help="How long to wait for another run's lock on a host (one run at a time per "
+                                      "host) before that host fails; 0: do not wait.")
+@click.option("--no-host-lock", "no_host_lock", is_flag=True,
+              help="Take no lock on the hosts (runs may then overlap on a host).")
 @click.version_option(version=_version(), prog_name="oxinfra", message="%(prog)s %(version)s")
 def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: tuple[str, ...],
          group_data: tuple[str, ...], parallel: int | None, data: tuple[str, ...], verbose: int,
-         as_json: bool, shards: int | None, report_path: str | None, ssh_config: str | None, sudo: bool = False,
+         as_json: bool, shards: int | None, report_path: str | None, ssh_config: str | None,
+         fail_percent: float | None, host_timeout: float | None, round_trip_timeout: float | None,
+         retry_failed: bool, state_file: str, lock_timeout: float, no_host_lock: bool, sudo: bool = False,
          sudo_user: str | None = None, su_user: str | None = None, sudo_password: str | None = None,
          ask_sudo_password: bool = False) -> None:
     """Run DEPLOY.py files (or `exec -- COMMAND`) against INVENTORY; `debug-inventory` shows
@@ -122,16 +149,32 @@ def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: 
     os.environ.pop("OXINFRA_SUDO_PASSWORD", None)
     if ssh_config:  # read by every run's connection settings, shard workers included
         os.environ["OXINFRA_SSH_CONFIG"] = os.path.abspath(ssh_config)
+    # SIGTERM before and after the hosts run is Ctrl-C (while they run, the run's own handlers
+    # end the remote work and print the partial summary).
+    signal.signal(signal.SIGTERM, _terminate)
+    control = {"fail_percent": fail_percent, "host_timeout": host_timeout, "round_trip_timeout": round_trip_timeout,
+               "lock_timeout": None if no_host_lock else lock_timeout, "handle_signals": True,
+               "retry_failed": retry_failed, "state_file": state_file}
     try:
         privilege = run_privilege(sudo, sudo_user, su_user, sudo_password, ask_sudo_password)
         code = _run(inventory, targets, dry, yes, limit, group_data, parallel, _parse_data(data), renderer,
-                    report_path, shards, privilege)
+                    report_path, shards, privilege, control)
     except OxinfraError as exc:
         renderer.error(str(exc))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         renderer.error("interrupted")
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
+    except (click.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+        raise
+    except Exception as exc:  # a bug: one line (the traceback on request), never a bare traceback
+        if os.environ.get("OXINFRA_TRACEBACK"):
+            import traceback
+
+            traceback.print_exc()
+        renderer.error(f"internal error: {type(exc).__name__}: {exc} (a bug in oxinfra; "
+                       "OXINFRA_TRACEBACK=1 prints where)")
+        sys.exit(INTERNAL)
     sys.exit(code)
 
 
@@ -142,15 +185,34 @@ def _redactor(inventory: Any, privilege: Any) -> Any:
     return Redactor([*inventory.secret_values(), *(privilege.secrets() if privilege is not None else ())])
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: tuple[str, ...],
          group_data: tuple[str, ...], parallel: int | None, overrides: dict[str, Any], renderer: Renderer,
-         report_path: str | None = None, shards: int | None = 1, privilege: Any = None) -> int:
+         report_path: str | None = None, shards: int | None = 1, privilege: Any = None,
+         control: dict[str, Any] | None = None) -> int:
     from oxinfra.inventory import load_inventory
 
+    from pathlib import Path
+
+    from oxinfra.cli.state import STATE_FILE, expand_limit, hosts_to_retry, record_run
+
+    control = dict(control or {})
+    retry_failed = control.pop("retry_failed", False)
+    state_file = Path(control.pop("state_file", None) or STATE_FILE)
     started = time.perf_counter()
     inventory = load_inventory(inventory_spec, overrides, group_data)
+    if retry_failed:
+        retry, last = hosts_to_retry(state_file)
+        if not retry:
+            renderer.notice(f"--retry-failed: every host of the last run ({last.get('finished', '?')}) succeeded: "
+                            "nothing to retry")
+            return 0
+        inventory = inventory.only(retry, f"--retry-failed: {state_file} (the run of {last.get('inventory')!r})")
     if limit:
-        inventory = inventory.limit(limit)
+        inventory = inventory.limit(expand_limit(limit))
     inventory_seconds = time.perf_counter() - started
     renderer.redactor = _redactor(inventory, privilege)
     if shards is None:
@@ -162,6 +224,7 @@ def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, li
             raise click.UsageError("debug-inventory takes no further arguments")
         debug_inventory(inventory, renderer.as_json)
         return 0
+    from oxinfra._engine.control import RunControl
     from oxinfra._engine.run import run
     from oxinfra.exceptions import DeployError
 
@@ -180,17 +243,22 @@ def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, li
         if not sys.stdin.isatty():
             raise DeployError("not a terminal, cannot ask for confirmation: pass -y to execute, or --dry to preview")
         preview = run(inventory, deploys, dry=True, parallel=parallel, on_event=renderer.event,
-                      exec_command=exec_command, shards=shards, global_args=global_args)
+                      exec_command=exec_command, shards=shards, global_args=global_args,
+                      control=RunControl(**(control or {})))
         renderer.finish(preview)
-        if not click.confirm("Execute these changes?", default=False):
-            return 0
+        if preview.interrupted or not click.confirm("Execute these changes?", default=False):
+            return exit_code(preview) if preview.interrupted else 0
         renderer.reset()
     result = run(inventory, deploys, dry=dry, parallel=parallel, on_event=renderer.event, exec_command=exec_command,
-                 shards=shards, global_args=global_args)
+                 shards=shards, global_args=global_args, control=RunControl(**(control or {})))
     result.timings["inventory"] = inventory_seconds
     renderer.finish(result)
+    if not dry:
+        warning = record_run(result, inventory_spec, list(targets), exit_code(result), state_file)
+        if warning:
+            renderer.notice(warning)
     if report_path:
         from oxinfra._engine.report import write_report
 
         write_report(result, report_path, renderer.redactor)
-    return 0 if result.success else 1
+    return exit_code(result)

@@ -31,6 +31,8 @@ def _json_stream() -> Any:
         return sys.stdout
 
 
+_HOST_COLORS = {"success": "green", "failed": "red", "unreachable": "red", "error": "red", "interrupted": "yellow",
+                "stopped": "yellow", "not started": "bright_black"}
 _COLORS = {"changed": "yellow", "unchanged": "green", "failed": "red", "skipped": "cyan", "not run": "bright_black"}
 
 
@@ -62,6 +64,13 @@ class Renderer:
             self._out.flush()
         click.echo(click.style("oxinfra: error: ", fg="red", bold=True) + message, err=True)
 
+    def notice(self, message: str) -> None:
+        """Something the operator should know that is not an error (stderr; a JSON event too)."""
+        if self.as_json:
+            self._json({"event": "notice", "message": message})
+            self._out.flush()
+        click.echo(click.style("oxinfra: ", fg="yellow", bold=True) + message, err=True)
+
     def event(self, event: dict[str, Any]) -> None:
         kind = event["event"]
         plan = event.pop("_plan", None)
@@ -81,9 +90,19 @@ class Renderer:
             click.echo(click.style(f"[{event['host']}] failed: {event['error']}", fg="red"))
         elif kind == "operation":
             self._operation(event, plan)
+        elif kind == "stopping":
+            click.echo(click.style(f"--> stopping: {event['reason']}", fg="yellow", bold=True))
+        elif kind == "interrupted":
+            if event.get("again"):
+                click.echo(click.style(f"--> {event['signal']} again: exiting now", fg="yellow", bold=True), err=True)
+            else:
+                click.echo(click.style(f"--> interrupted ({event['signal']}): nothing more is sent; ending the "
+                                       f"work running on {event['running']} hosts", fg="yellow", bold=True))
         elif kind == "host_done":
-            if event.get("status") == "error" and event.get("error"):
-                click.echo(click.style(f"[{event['host']}] error: {event['error']}", fg="red"))
+            status = event.get("status")
+            if status in ("error", "interrupted", "stopped") and event.get("error"):
+                color = "red" if status == "error" else "yellow"
+                click.echo(click.style(f"[{event['host']}] {status}: {event['error']}", fg=color))
             if self.verbose:
                 click.echo(f"[{event['host']}] done: {event['changed']} changed, {event['unchanged']} unchanged, "
                            f"{event['failed']} failed, {event['round_trips']} round trips")
@@ -122,14 +141,29 @@ class Renderer:
             hosts[name] = summary
             for key in totals:
                 totals[key] += summary[key]
+        from oxinfra.cli.outcome import exit_code
+
+        code = exit_code(result)
         if self.as_json:
-            self._json({"event": "summary", "success": result.success, "dry": result.dry,
+            self._json({"event": "summary", "success": result.success, "dry": result.dry, "exit_code": code,
+                        "interrupted": getattr(result, "interrupted", None),
+                        "stopped": getattr(result, "stopped", None),
                         "operations": result.order, "hosts": hosts, "totals": totals})
             self._out.flush()
             return
+        by_status: dict[str, list[str]] = {}
+        for name, h in hosts.items():
+            by_status.setdefault(h["status"], []).append(name)
         bad = [n for n, h in hosts.items() if h["status"] != "success"]
         verb = "would change" if result.dry else "changed"
         click.echo(click.style(
             f"--> {len(hosts)} hosts: {totals['changed']} operations {verb}, {totals['unchanged']} unchanged, "
             f"{totals['failed']} failed" + (f", {len(bad)} hosts with errors: {', '.join(bad[:10])}" if bad else ""),
             bold=True, fg="red" if bad else "green"))
+        if bad:  # where every host ended: done, failed, not started...
+            for status in ("success", "failed", "unreachable", "error", "interrupted", "stopped", "not started"):
+                names = by_status.get(status)
+                if names:
+                    more = f" (+{len(names) - 20} more)" if len(names) > 20 else ""
+                    label = "done" if status == "success" else status
+                    click.echo(click.style(f"    {label} ({len(names)}): {', '.join(names[:20])}{more}", fg=_HOST_COLORS[status]))

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from oxinfra.exceptions import ConnectError
 
-__all__ = ["Connection", "ConnectSettings", "Shell"]
+__all__ = ["Collect", "Connection", "ConnectSettings", "Shell"]
 
 
 class _Reader(Protocol):
@@ -38,41 +38,47 @@ class Shell:
         if drain is not None:
             await drain()
 
-    async def run(self, script: bytes, done: bytes, timeout: float | None = None) -> tuple[bytes, bytes]:
+    async def run(self, script: bytes, done: bytes, timeout: float | None = None, out: Any = None,
+                  err: Any = None) -> tuple[bytes, bytes]:
         """One round trip. Any failure of the transport (the connection lost, the channel
-        closed, the shell gone, no answer in time) is a :class:`ConnectError` of this host."""
+        closed, the shell gone, no answer in time) is a :class:`ConnectError` of this host
+        (``timed_out`` set when no answer came in time, ``partial``: the stdout read before).
+
+        ``out`` and ``err`` take each stream's chunks as they arrive (``feed(chunk)`` returns
+        True once the stream ends with ``done``; ``value()`` is what they kept): by default
+        everything is kept (:class:`Collect`); the engine keeps bounded parts of each
+        operation's output (:mod:`oxinfra._engine.capture`)."""
         self.round_trips += 1
-        out_chunks: list[bytes] = []
+        out = out if out is not None else Collect(done)
+        err = err if err is not None else Collect(done)
         try:
             self._stdin.write(script)
             await self._drain()
-            out, err = await asyncio.wait_for(
-                asyncio.gather(self._read_until(self._stdout, done, out_chunks),
-                               self._read_until(self._stderr, done, [])),
+            await asyncio.wait_for(
+                asyncio.gather(self._read_until(self._stdout, out), self._read_until(self._stderr, err)),
                 timeout,
             )
         except ConnectError as exc:
             error = exc
         except asyncio.TimeoutError:
             error = ConnectError(f"{self.name}: no answer within {timeout:g} s")
+            error.timed_out = True  # type: ignore[attr-defined]
         except Exception as exc:  # the transport's own errors (asyncssh, OS): this host only
             reason = str(exc) or type(exc).__name__
             error = ConnectError(f"{self.name}: connection lost: {reason}")
         else:
-            return out, err
-        error.partial = b"".join(out_chunks)  # type: ignore[attr-defined]  # what came before
+            return out.value(), err.value()
+        error.partial = out.value()  # type: ignore[attr-defined]  # what came before
+        error.reader = out  # type: ignore[attr-defined]
         raise error
 
-    async def _read_until(self, stream: Any, done: bytes, chunks: list[bytes]) -> bytes:
-        tail = b""
+    async def _read_until(self, stream: Any, sink: Any) -> None:
         while True:
             chunk = await stream.read(1 << 16)
             if not chunk:
                 raise ConnectError(f"{self.name}: the remote shell exited unexpectedly")
-            chunks.append(chunk)
-            tail = (tail + chunk)[-len(done):]
-            if tail == done:
-                return b"".join(chunks)
+            if sink.feed(chunk):
+                return
 
     async def close(self) -> None:
         try:
@@ -85,6 +91,25 @@ class Shell:
             pass
 
 
+class Collect:
+    """A stream of a round trip kept whole, read until it ends with ``done``."""
+
+    __slots__ = ("done", "chunks", "tail")
+
+    def __init__(self, done: bytes) -> None:
+        self.done = done
+        self.chunks: list[bytes] = []
+        self.tail = b""
+
+    def feed(self, chunk: bytes) -> bool:
+        self.chunks.append(chunk)
+        self.tail = (self.tail + chunk)[-len(self.done):]
+        return self.tail == self.done
+
+    def value(self) -> bytes:
+        return b"".join(self.chunks)
+
+
 class Connection:
     """A connected host: open the shell, then close."""
 
@@ -95,6 +120,13 @@ class Connection:
 
     async def close(self) -> None:
         raise NotImplementedError
+
+    async def abort(self) -> None:
+        """End the connection of a host that did not finish (a timeout, an interrupt, a lost
+        connection): the shell and everything it started (its process group) are killed where
+        the connector can, then the connection is closed. Closing alone would leave a running
+        command (``sleep 1000``) running on the host."""
+        await self.close()
 
 
 class ConnectSettings:

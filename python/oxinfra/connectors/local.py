@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from typing import Any
 
 from oxinfra.connectors.base import Connection, Shell
@@ -28,11 +30,24 @@ class LocalConnection(Connection):
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,  # its own process group: abort() kills it whole
             )
         except OSError as exc:
             raise ConnectError(f"{self.name}: cannot start {self.argv[0]}: {exc.strerror}") from None
         proc = self.process
         return Shell(proc.stdin, proc.stdout, proc.stderr, self.name)
+
+    async def abort(self) -> None:
+        """Kill the shell's process group (what it runs with it), then close. For ``@docker``
+        this ends the ``docker exec`` client; the shell in the container runs on until it
+        next writes or reads."""
+        proc = self.process
+        if proc is not None and proc.returncode is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        await self.close()
 
     async def close(self) -> None:
         proc = self.process

@@ -27,6 +27,8 @@ class Connector(NamedTuple):
     needs_target: bool
     #: File descriptors a connected host holds (a socket; three pipes; none when simulated).
     descriptors: int
+    #: Runs that change the host take its lock (oxinfra._engine.lock); a simulated host has none.
+    host_lock: bool = True
 
 
 CONNECTORS: dict[str, Connector] = {
@@ -34,7 +36,7 @@ CONNECTORS: dict[str, Connector] = {
     "ssh": Connector("oxinfra.connectors.ssh:SSHConnection.open", True, 1),
     "docker": Connector("oxinfra.connectors.local:open_docker", True, 3),
     # The shell simulator, a test and benchmark instrument (oxinfra.testing.sim).
-    "sim": Connector("oxinfra.testing.sim:SimConnection.open", True, 0),
+    "sim": Connector("oxinfra.testing.sim:SimConnection.open", True, 0, host_lock=False),
 }
 DEFAULT = "ssh"
 

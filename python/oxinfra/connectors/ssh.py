@@ -369,6 +369,19 @@ class SSHConnection(Connection):
         proc = self.process
         return Shell(proc.stdin, proc.stdout, proc.stderr, self.name)
 
+    async def abort(self) -> None:
+        """Kill the host's shell and its process group, then close. OpenSSH's sshd (7.9 and
+        later) answers a ``signal`` channel request with ``killpg`` of the session's process
+        group, and the shell (``exec sh``) leads that group, so a command it runs goes too
+        (tests/test_run_control.py checks with ps). Closing alone would not: sshd closes the
+        pipes of a session without a terminal and signals nothing."""
+        if self.process is not None:
+            try:
+                self.process.send_signal("KILL")
+            except (OSError, asyncssh.Error, BrokenPipeError, ValueError):
+                pass
+        await self.close()
+
     async def close(self) -> None:
         if self.process is not None:
             try:

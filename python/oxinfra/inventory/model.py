@@ -288,6 +288,21 @@ class Inventory:
             secret_values(layer, found)
         return found
 
+    def only(self, names: Iterable[str], what: str) -> "Inventory":
+        """The hosts called exactly ``names``, in inventory order. A name that is not a host
+        of this inventory (view) is an error; ``what`` says where the names came from."""
+        model = self._model
+        indexes = range(len(model.names)) if self._selected is None else self._selected
+        index_of = {model.names[i]: i for i in indexes}
+        wanted = list(dict.fromkeys(names))
+        unknown = [name for name in wanted if name not in index_of]
+        if unknown:
+            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            raise InventoryError(f"{what} names hosts that are not in the inventory {model.where}: "
+                                 f"{', '.join(unknown[:10])}{more}")
+        keep = {index_of[name] for name in wanted}
+        return Inventory(model, [i for i in indexes if i in keep])
+
     def check_picklable(self) -> None:
         """Raise InventoryError naming host, key and origin for data that cannot be pickled
         (sharded runs send host data to worker processes)."""

@@ -41,7 +41,18 @@ class SimShell:
         self.nonce: str | None = None
         self.subs: tuple[tuple[str, str], ...] = substitutions(None, name)
 
-    async def run(self, script: bytes, done: bytes, timeout: float | None = None) -> tuple[bytes, bytes]:
+    async def run(self, script: bytes, done: bytes, timeout: float | None = None, out: Any = None,
+                  err: Any = None) -> tuple[bytes, bytes]:
+        """One round trip; ``out`` and ``err`` (see :meth:`oxinfra.connectors.base.Shell.run`)
+        are given each stream whole."""
+        stdout, stderr = await self._answer(script)
+        if out is None or err is None:
+            return stdout, stderr
+        out.feed(stdout)
+        err.feed(stderr)
+        return out.value(), err.value()
+
+    async def _answer(self, script: bytes) -> tuple[bytes, bytes]:
         if self.closed:
             raise ConnectError(f"{self.name}: the remote shell exited unexpectedly")
         self.round_trips += 1

@@ -1,0 +1,57 @@
+"""The exit code of a run, from how its hosts ended.
+
+=====  ======================================================================================
+code   meaning
+=====  ======================================================================================
+0      every host succeeded (or there was nothing to do)
+1      some host failed: an operation failed, the host lock could not be taken, or the
+       deploy code read a fact that failed there
+2      bad input or usage: a missing file, a deploy error, a bad option, an inventory or
+       ``--limit`` error, an unusable ``--retry-failed`` state -- nothing ran on any host
+4      some host was unreachable (connect or transport error, ``--host-timeout``,
+       ``--round-trip-timeout``) and none failed
+70     internal error: a host's output could not be parsed (host status ``error``) or
+       oxinfra itself failed; the message says what
+130    interrupted (SIGINT or SIGTERM): no new work was sent, remote work was ended and the
+       partial summary printed
+=====  ======================================================================================
+
+When several apply, the first of 130, 70, 1, 4 wins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["OK", "FAILED", "USAGE", "UNREACHABLE", "INTERNAL", "INTERRUPTED", "exit_code", "HELP"]
+
+OK = 0
+FAILED = 1
+USAGE = 2
+UNREACHABLE = 4
+INTERNAL = 70
+INTERRUPTED = 130
+
+#: The exit codes as ``oxinfra --help`` lists them.
+HELP = (
+    "Exit codes: 0 every host succeeded; 1 some host failed; 2 bad input or usage (nothing ran); "
+    "4 some host unreachable (or timed out) and none failed; 70 internal error (a host's output "
+    "could not be parsed, or a bug); 130 interrupted (SIGINT/SIGTERM). "
+    "When several apply, the first of 130, 70, 1, 4 wins."
+)
+
+
+def exit_code(result: Any) -> int:
+    """The exit code of a finished (or interrupted) run."""
+    if getattr(result, "interrupted", False):
+        return INTERRUPTED
+    statuses = {host.status for host in result.hosts.values()}
+    if "error" in statuses:
+        return INTERNAL
+    if "failed" in statuses:
+        return FAILED
+    if "unreachable" in statuses:
+        return UNREACHABLE
+    if statuses - {"success"}:  # stopped or not started with no cause left: report it as failed
+        return FAILED
+    return OK
