@@ -91,18 +91,20 @@ KINDS = (
     Kind("bad-regex", r"[Uu]nmatched|[Ii]nvalid|unterminated", ops=tuple(REGEX_ARG)),
 )
 
-#: (kind, operation) -> why the operation rightly succeeds there. Every such case is still run
-#: and checked (status, content kept, shell alive); it is only not required to fail.
+#: (kind, operation) -> (its status, why it rightly succeeds there). Every such case is still
+#: run and checked (status, content kept, shell alive); it is only not required to fail.
 SUCCEEDS = {
-    ("unwritable-dir", "replace"): "the target does not exist, and replacing text in a missing file does nothing",
-    ("unreadable-file", "file"): "files.file never reads content; the login user owns the file, so setting "
-                                 "its mode 600 works",
-    ("directory", "directory"): "a directory is what files.directory asks for: it already exists",
-    ("long-path", "directory"): "GNU mkdir -p makes a path one component at a time, each relative to the last, "
-                                "so a path over PATH_MAX (4096) is made: Linux allows such paths",
+    ("unwritable-dir", "replace"): ("unchanged", "the target does not exist, and replacing text in a missing "
+                                                 "file does nothing"),
+    ("unreadable-file", "file"): ("changed", "files.file never reads content; the login user owns the file, "
+                                             "so setting its mode 600 works"),
+    ("directory", "directory"): ("unchanged", "a directory is what files.directory asks for: it already exists"),
+    ("long-path", "directory"): ("changed", "GNU mkdir -p makes a path one component at a time, each relative "
+                                            "to the last, so a path over PATH_MAX (4096) is made: Linux allows "
+                                            "such paths"),
 }
 
-#: (kind, operation) -> the bug, for cases that do not hold yet.
+#: (kind, operation) -> the bug, for cases that do not hold yet (strict xfail).
 _FIND_IN_FILE = ("files.FindInFile runs grep only `if [ -f PATH ]` and reads every other outcome as "
                  "\"absent\" (status 0, no output), so files.replace reports \"does not exist\", unchanged, ")
 BUGS: dict[tuple[str, str], str] = {
@@ -201,6 +203,7 @@ class Case:
     target: str
     after: Path
     before: dict[str, Any]
+    after_dry: dict[str, Any] | None = None
 
     @property
     def id(self) -> str:
@@ -214,6 +217,7 @@ CASES = [(kind, op) for kind in KINDS for op in OPERATIONS if kind.ops is None o
 class Matrix:
     cases: dict[str, Case]
     outcomes: dict[str, Outcome]  # kind name -> its run
+    dry: dict[str, Outcome]  # kind name -> its --dry run, made first
 
 
 @pytest.fixture(scope="module")
@@ -225,6 +229,7 @@ def matrix(sshd_fleet: Any) -> Iterator[Matrix]:
         inventory = write_inventory(base, sshd_fleet, name="one.py", groups={"one": sshd_fleet.hosts[:1]})
         cases: dict[str, Case] = {}
         outcomes: dict[str, Outcome] = {}
+        dry: dict[str, Outcome] = {}
         for kind in KINDS:
             lines = ["from oxinfra.operations import files"]
             for k, op in CASES:
@@ -243,8 +248,12 @@ def matrix(sshd_fleet: Any) -> Iterator[Matrix]:
                 lines.append(f"files.{op}(name={case.id!r}, {call}, _ignore_errors=True)")
                 lines.append(f"files.file(name={'after ' + case.id!r}, path={str(case.after)!r})")
             deploy = write_deploy(base, "\n".join(lines) + "\n", name=f"deploy_{kind.name.replace('-', '_')}.py")
+            dry[kind.name] = run_deploy(inventory, deploy, dry=True)
+            for case in cases.values():
+                if case.kind is kind:
+                    case.after_dry = _snapshot(case.root)
             outcomes[kind.name] = run_deploy(inventory, deploy)
-        yield Matrix(cases, outcomes)
+        yield Matrix(cases, outcomes, dry)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -252,7 +261,7 @@ def matrix(sshd_fleet: Any) -> Iterator[Matrix]:
 def _param(kind: Kind, op: str) -> Any:
     marks = []
     if (kind.name, op) in BUGS:
-        marks.append(pytest.mark.xfail(strict=True, reason=BUGS[kind.name, op]))
+        marks.append(pytest.mark.xfail(strict=True, raises=AssertionError, reason=BUGS[kind.name, op]))
     return pytest.param(kind.name, op, id=f"{kind.name}-{op}", marks=marks)
 
 
@@ -260,8 +269,10 @@ def test_every_operation_has_a_recipe() -> None:
     assert OPERATIONS, "no operation found in oxinfra.operations.files"
     for op in OPERATIONS:
         _recipe(op)
-    for kind, op in SUCCEEDS:
-        assert (kind, op) in [(k.name, o) for k, o in CASES], (kind, op)
+    cases = [(k.name, o) for k, o in CASES]
+    for key in [*SUCCEEDS, *BUGS]:
+        assert key in cases, f"{key} names no case"
+    assert not set(SUCCEEDS) & set(BUGS)
 
 
 @pytest.mark.parametrize(("kind", "op"), [_param(k, o) for k, o in CASES])
@@ -281,8 +292,34 @@ def test_error_path(matrix: Matrix, kind: str, op: str) -> None:
     for rel, content in case.before.items():
         assert after.get(rel) == content, _short(f"{rel} changed or vanished\n{detail}")
     if (kind, op) in SUCCEEDS:
-        assert event["status"] in ("changed", "unchanged"), detail
+        assert event["status"] == SUCCEEDS[kind, op][0], detail
         return
     assert event["status"] == "failed", detail
-    text = f"{event.get('error') or ''}\n{event.get('stderr') or ''}"
-    assert re.search(case.kind.errors, text), f"expected /{case.kind.errors}/ in the error\n{detail}"
+    # the real error: a command's exit status with the tool's own words on stderr, or the
+    # failure message of a fact or of the operation's own check
+    error = event.get("error") or ""
+    where = event.get("stderr") or "" if re.fullmatch(r"exit code \d+", error) else error
+    assert re.search(case.kind.errors, where), f"expected /{case.kind.errors}/ in {where!r}\n{detail}"
+
+
+@pytest.mark.parametrize(("kind", "op"), [pytest.param(k.name, o, id=f"{k.name}-{o}") for k, o in CASES])
+def test_dry_run_touches_nothing(matrix: Matrix, kind: str, op: str) -> None:
+    """``--dry`` over the same hostile targets: nothing on disk changes, and the host goes on
+    (a failure it can see without running, a fact's, is reported as such)."""
+    case = matrix.cases[f"{kind}-{op}"]
+    out = matrix.dry[kind]
+    event = out.op(HOST, case.id)
+    detail = _short(f"{case.id}: {event}\n{out.describe()}")
+    assert out.host(HOST)["status"] == "success", detail
+    assert out.op(HOST, f"after {case.id}")["status"] == "changed", detail
+    assert case.after_dry == case.before, detail
+    # what the run found before running anything, the dry run finds too; a command's failure
+    # it cannot know, and predicts the change
+    real = matrix.outcomes[kind].op(HOST, case.id)
+    if real["status"] == "failed" and re.fullmatch(r"exit code \d+", real["error"]):
+        assert event["status"] == "changed", detail
+    else:
+        def same(e: dict[str, Any]) -> tuple[str, str]:  # the shell's line numbers differ
+            return e["status"], re.sub(r"\bsh: \d+:", "sh:", e.get("error") or "")
+
+        assert same(event) == same(real), detail
