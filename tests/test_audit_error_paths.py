@@ -9,11 +9,19 @@ Each target kind gets its own case root per operation; the whole matrix runs in 
 (one per kind). For each case the operation must fail with the real error text, a later
 operation of the same deploy must still change what it should (the host's shell survived),
 and every file under the case root must keep its bytes, with no temporary file left over.
+The same deploys run with ``--dry`` first: nothing on disk may change.
+
+The targets (see ``_build``): a new entry in root's 755 directory; root's 644 file in a sticky
+1777 directory (so a rename over it is refused too: in a directory the login user owns, a
+write-and-rename legitimately replaces it); the login user's own file with mode 200; a file
+under root's 0700 directory; a directory where a file is expected; a 256-byte name; a path over
+4096 bytes; and, for the operations that take a regular expression, an invalid one.
 The loopback fleet logs in as an unprivileged user, so root's files are "not yours".
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import pwd
@@ -39,8 +47,6 @@ WRONG_KIND = r"exists and is not a (file|directory|link)"
 
 def _file_operations() -> dict[str, Callable[..., Any]]:
     from oxinfra.operations import files
-
-    import inspect
 
     # inspect.isfunction first: the module's ``host`` proxy answers every attribute
     return {name: obj for name, obj in vars(files).items()
@@ -73,7 +79,7 @@ BAD_REGEX = "MODE=a[b"
 
 @dataclass(frozen=True)
 class Kind:
-    """A hostile target: how to build it under a case root, and what failing on it says."""
+    """A hostile target (built by ``_build``) and what failing on it says."""
 
     name: str
     errors: str  # a regex one of the error texts must match
