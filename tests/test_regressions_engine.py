@@ -153,8 +153,6 @@ ABSENT_FACT = """
 
 
 @needs_root_sudo
-@pytest.mark.xfail(strict=True, reason="a privileged fact whose command exits never prints the @@OXR trailer: "
-                                       "its 'absent' status reads as 'could not run as sudo'")
 def test_privileged_fact_that_exits_keeps_its_absent_status(tmp_path: Path, target: Path) -> None:
     out = run_deploy("@local", write_deploy(tmp_path, ABSENT_FACT, target))
     assert out.code == 0, out.describe()
@@ -184,8 +182,6 @@ STDERR_FACTS = """
 
 
 @needs_root_sudo
-@pytest.mark.xfail(strict=True, reason="a privileged fact's outer status is its wrapper's (0): no stderr marker, "
-                                       "so its stderr is missing from its error and shows in the next failed fact's")
 def test_privileged_fact_stderr_is_its_own(tmp_path: Path) -> None:
     out = run_deploy("@local", write_deploy(tmp_path, STDERR_FACTS))
     both = out.op("@local", "both")["error"]

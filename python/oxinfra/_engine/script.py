@@ -179,8 +179,12 @@ def fact_command(request: Any) -> str:
     if request.context:
         # The inner shell ends its output with the command's status: without that line,
         # the status is sudo's or su's own (a password needed, no such user), which must
-        # never be read as the fact's "absent" (see :func:`privileged_result`).
-        return wrap_privilege(f"{{ {request.command}\n}}\nprintf '\\n@@OXR:%s\\n' $?", request.context)
+        # never be read as the fact's "absent" (see :func:`privileged_result`). The command
+        # runs in a subshell, so one that exits still gets its trailer; the inner shell then
+        # exits with that status, so a failed fact's marker goes to stderr as for any fact.
+        return wrap_privilege(
+            f"( {request.command}\n); __ox_c=$?; printf '\\n@@OXR:%s\\n' $__ox_c; exit $__ox_c", request.context
+        )
     return wrap_privilege(request.command, request.context)
 
 
