@@ -118,6 +118,8 @@ def test_malformed_stat_section_fails_that_host_only(tmp_path: Path, monkeypatch
     bad, good = result.hosts["@local"], result.hosts[other]
     assert bad.status == "error" and bad.error.startswith("cannot parse batched stat output: "), bad.summary()
     assert 'readlink exit status "oops"' in bad.error and "\n" not in bad.error
+    if when == "planning":  # (a host whose evaluation failed has no operations)
+        assert [op["status"] for op in bad.ops] == ["not run"], bad.ops  # what it did not get to
     assert (good.status, good.counts()["changed"]) == ("success", 1), good.ops
     assert os.readlink(path) == f"x\n@@R-{nonce}-oops"
 

@@ -41,8 +41,6 @@ CALLBACK_OP = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="_run_with_functions reads section 0, which in the host's FIRST script is "
-                                       "the prelude's empty section: the command's failure is read as success")
 def test_failing_command_before_a_callback_fails_the_operation(tmp_path: Path, target: Path,
                                                                sshd_fleet: Any) -> None:
     deploy = write_deploy(tmp_path, CALLBACK_OP + """
@@ -54,8 +52,6 @@ def test_failing_command_before_a_callback_fails_the_operation(tmp_path: Path, t
     assert not (target / "called").exists() and not (target / "after").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="a connection lost in an operation with callbacks is caught as an "
-                                       "OxinfraError and reported as a failed operation, not an unreachable host")
 def test_connection_lost_in_a_callback_operation_is_unreachable(tmp_path: Path, target: Path,
                                                                 sshd_fleet: Any) -> None:
     deploy = write_deploy(tmp_path, CALLBACK_OP + """
@@ -66,8 +62,6 @@ def test_connection_lost_in_a_callback_operation_is_unreachable(tmp_path: Path, 
     assert out.host("127.0.0.1")["status"] == "unreachable", out.describe()
 
 
-@pytest.mark.xfail(strict=True, reason="SystemExit from one host's callback escapes HostRun.run (it catches "
-                                       "Exception only) and ends the whole run with a traceback")
 def test_system_exit_in_a_callback_stays_with_its_host(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
     deploy = write_deploy(tmp_path, CALLBACK_OP + """
     def give_up():
@@ -86,8 +80,6 @@ def test_system_exit_in_a_callback_stays_with_its_host(tmp_path: Path, target: P
         assert (target / name).is_file()
 
 
-@pytest.mark.xfail(strict=True, reason="prepare() (deploys that read facts themselves) has no catch-all: an "
-                                       "unexpected error while connecting one host ends the run with a traceback")
 def test_unexpected_connect_error_of_a_fact_reading_deploy_stays_with_its_host(tmp_path: Path, target: Path,
                                                                                sshd_fleet: Any) -> None:
     deploy = write_deploy(tmp_path, """

@@ -177,7 +177,7 @@ def discover(host: Any, call: OpCall) -> bool:
         call.first_facts = exc.requests
     except (OperationError, DeployError):
         raise
-    except Exception as exc:  # an operation's own bug or bad argument: name the call
+    except (Exception, SystemExit) as exc:  # an operation's own bug, bad argument or sys.exit(): name the call
         raise OperationError(f"{call.label}: {call.name}: {type(exc).__name__}: {exc}") from exc
     else:
         call.precomputed = (commands, ctx)

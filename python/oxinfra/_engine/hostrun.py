@@ -8,6 +8,7 @@ failed (``stale``), or a Python callback. No host waits for another.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from types import SimpleNamespace
 from typing import Any, Callable
@@ -252,9 +253,15 @@ class HostRun:
         except OxinfraError as exc:
             self.result.status = "error"
             self.result.error = str(exc)
-        except Exception as exc:  # a bug must not take the other hosts down with this one
+            self._not_run(0)
+        except BaseException as exc:
+            # A bug, or user code's sys.exit(), must not take the other hosts down with this
+            # one; only Ctrl-C and the cancellation of this host's task end more than it.
+            if isinstance(exc, KeyboardInterrupt) or _cancelled(exc):
+                raise
             self.result.status = "error"
             self.result.error = f"{self.host.name}: internal error: {type(exc).__name__}: {exc}"
+            self._not_run(0)
         finally:
             if self.shell is not None:
                 self.result.round_trips = self.shell.round_trips
@@ -487,11 +494,16 @@ class HostRun:
                     if pending:
                         builder = self.builder()
                         builder.add_operation(plan, render_commands(pending, op.globals, self.nonce), [], False)
+                        k = len(builder.sections) - 1  # (a host's first script has the prelude's before it)
                         sections, errors = await self.round_trip(builder)
-                        rc, out = sections.get(0, (1, b""))
+                        if k not in sections:
+                            self.report(plan, op, "failed", error="its commands' outcome never came back "
+                                                                  "(the host's shell printed no end marker for them)")
+                            return
+                        rc, out = sections[k]
                         if rc != 0:
                             error = "stale" if rc is None else f"exit code {rc}"
-                            self.report(plan, op, "failed", out, errors.get(0, b""), error=error)
+                            self.report(plan, op, "failed", out, errors.get(k, b""), error=error)
                             return
                         pending = []
                     if item is not None:
@@ -499,14 +511,26 @@ class HostRun:
                             item.function(*item.args, **item.kwargs)
                 else:
                     pending.append(item)
+        except ConnectError:
+            raise  # the host is unreachable, not this operation failed
         except OxinfraError as exc:
             self.report(plan, op, "failed", error=str(exc))
             return
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a callback's sys.exit() fails its operation only
             self.report(plan, op, "failed", error=f"{type(exc).__name__}: {exc}")
             return
         self.planner.invalidate()
         self.report(plan, op, "changed")
+
+
+def _cancelled(exc: BaseException) -> bool:
+    """Whether ``exc`` is the cancellation of the running task (not a CancelledError that
+    user code raised itself)."""
+    if not isinstance(exc, asyncio.CancelledError):
+        return False
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+    return task is None or cancelling is None or cancelling() > 0
 
 
 def _emit(sink: EventSink | None, event: dict[str, Any]) -> None:

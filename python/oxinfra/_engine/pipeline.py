@@ -13,7 +13,7 @@ from typing import Any
 from oxinfra import _core
 from oxinfra._collect import fewer_collections, gc_paused
 from oxinfra._engine.evaluate import DeployFile, OpCall, evaluate
-from oxinfra._engine.hostrun import EventSink, HostResult, HostRun, _emit
+from oxinfra._engine.hostrun import EventSink, HostResult, HostRun, _cancelled, _emit
 from oxinfra._engine.report import Timings
 from oxinfra._engine.reuse import RunMemo
 from oxinfra.api.context import current_run_memo, scope
@@ -213,10 +213,21 @@ async def prepare(inventory: Inventory, files: list[DeployFile], on_event: Event
                 prepared.results[host.name] = result
                 _emit(on_event, {"event": "host_failed", "host": host.name, "error": result.error})
             except OutputParseError as exc:  # what this host printed is malformed: it fails alone
-                result = HostResult(host.name)
-                result.status, result.error = "error", str(exc)
-                prepared.results[host.name] = result
-                _emit(on_event, {"event": "host_done", "host": host.name, **result.summary()})
+                _host_error(host, str(exc))
+            except DeployError:
+                raise  # the deploy code is wrong: nothing runs anywhere (as for deploys that read no facts)
+            except OxinfraError as exc:
+                _host_error(host, str(exc))
+            except BaseException as exc:  # a bug with this host must not end the run for the others
+                if isinstance(exc, KeyboardInterrupt) or _cancelled(exc):
+                    raise
+                _host_error(host, f"{host.name}: internal error: {type(exc).__name__}: {exc}")
+
+        def _host_error(host: Any, error: str) -> None:
+            result = HostResult(host.name)
+            result.status, result.error = "error", error
+            prepared.results[host.name] = result
+            _emit(on_event, {"event": "host_done", "host": host.name, **result.summary()})
 
         try:
             with gc_paused():

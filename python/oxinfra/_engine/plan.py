@@ -206,7 +206,7 @@ class HostPlanner:
                 if not condition():
                     plan.skipped = True
                     return
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # user code: its sys.exit() fails this operation only
             detail = str(exc) if isinstance(exc, OxinfraError) else f"{type(exc).__name__}: {exc}"
             plan.error = f"_if condition failed: {detail}"
             return
@@ -240,7 +240,7 @@ class HostPlanner:
                 raise
             except OxinfraError as exc:
                 plan.error = str(exc)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 plan.error = f"{type(exc).__name__}: {exc}"
             plan.guards = list(guards.values())
         plan.noops = list(ctx.noops)
