@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from e2e_helpers import run_deploy, write_deploy
 
 
@@ -54,3 +56,43 @@ def test_sys_exit_in_operation_code_after_a_fact_fails_that_operation_only(tmp_p
     assert out.statuses("@sim/exit-op") == {"picky": "changed", "missing": "failed", "after": "not run"}, \
         out.describe()
     assert "SystemExit: /nonexistent-oxinfra-path is missing" in out.op("@sim/exit-op", "missing")["error"]
+
+
+def test_an_operation_left_not_run_with_no_failure_is_an_error_of_its_host(tmp_path: Path) -> None:
+    # An operation that breaks its shell_safe promise and sets the script's stop flag: the
+    # next operation's block does not run, and nothing failed. That must not read as success.
+    deploy = write_deploy(tmp_path, """
+        from oxinfra.api import operation
+        from oxinfra.operations import server
+
+        @operation(shell_safe=True)
+        def rogue():
+            yield "__ox_s=1"
+
+        rogue(name="rogue")
+        server.shell(name="after", commands=["true"])
+    """)
+    out = run_deploy("@local", deploy)
+    assert out.statuses("@local") == {"rogue": "changed", "after": "not run"}, out.describe()
+    host = out.host("@local")
+    assert host["status"] == "error", out.describe()
+    assert "after" in host["error"] and "was not run, and nothing failed" in host["error"], host
+
+
+@pytest.mark.parametrize("dry", [False, True], ids=["run", "dry"])
+def test_a_fact_that_never_answers_fails_its_reader_with_the_shell_message(tmp_path: Path, dry: bool) -> None:
+    # ${VAR?} of an unset variable ends the shell that expands it: the captured fact batch's
+    # subshell, so no section comes back for that fact (nor for the facts after it).
+    lines = tmp_path / "lines"
+    lines.write_text("A=1\n")
+    deploy = write_deploy(tmp_path, f"""
+        from oxinfra.operations import files
+        files.file(name="before", path={str(tmp_path / "other")!r})
+        files.line(name="interp", path={str(lines)!r}, line="A=${{OXINFRA_TEST_UNSET?}}", interpolate_variables=True)
+    """)
+    out = run_deploy("@local", deploy, dry=dry)
+    assert out.statuses("@local") == {"before": "changed", "interp": "failed"}, out.describe()
+    error = out.op("@local", "interp")["error"]
+    assert "fact files.FindInFile: no answer came back" in error and "OXINFRA_TEST_UNSET" in error, error
+    assert out.host("@local")["round_trips"] <= 3, out.describe()
+    assert lines.read_text() == "A=1\n"

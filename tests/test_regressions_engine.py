@@ -182,9 +182,6 @@ def test_privileged_fact_stderr_is_its_own(tmp_path: Path) -> None:
     assert "ONLY-SUDO-ERROR" in sudo_only, sudo_only
 
 
-@pytest.mark.xfail(strict=True, reason="a fact whose section never comes back (here the command substitution of a "
-                                       "captured batch ends early) is asked for again and again: _execute's "
-                                       "gather loop has no bound, the run never ends")
 def test_a_fact_that_never_answers_does_not_loop_forever(tmp_path: Path) -> None:
     import subprocess
 

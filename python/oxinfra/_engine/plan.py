@@ -129,6 +129,10 @@ class HostPlanner:
             error = f"fact {request.cls.name} could not be parsed: {type(exc).__name__}: {exc}"
         self.facts[request.key] = FactEntry(request, stdout, rc, value, self.epoch, error)
 
+    def store_error(self, request: FactRequest, error: str) -> None:
+        """Keep ``error`` as the fact's outcome: whoever reads it fails with it."""
+        self.facts[request.key] = FactEntry(request, b"", -1, None, self.epoch, error)
+
     def missing(self, requests: list[FactRequest]) -> list[FactRequest]:
         seen: set[Any] = set()
         out = []

@@ -390,6 +390,16 @@ class ScriptBuilder:
                 out.append((owner, data, status))
         return out
 
+    def fact_requests(self) -> list[Any]:
+        """Every fact request this script reads."""
+        out: list[Any] = []
+        for owner in self.sections:
+            if isinstance(owner, StatBatch):
+                out.extend(owner.requests)
+            elif hasattr(owner, "fact"):
+                out.append(owner)
+        return out
+
     def fact_errors(self, err_sections: dict[int, bytes]) -> dict[Any, bytes]:
         """The stderr of each fact of this script whose command failed, by request key."""
         out: dict[Any, bytes] = {}
