@@ -105,8 +105,6 @@ REMOVALS = """
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="needs root: a directory the fleet's login user may not search")
-@pytest.mark.xfail(strict=True, reason="stat's (and [ -f ]'s) EACCES reads as 'absent': a removal reports "
-                                       "'does not exist' and succeeds while the thing is still there")
 @pytest.mark.parametrize("op", [
     'file(name="rm", path="@S@/f", present=False)',
     'line(name="rm", path="@S@/f", line="TOKEN=1", present=False)',
@@ -204,9 +202,6 @@ def test_a_fact_that_never_answers_does_not_loop_forever(tmp_path: Path) -> None
     assert lines.read_text() == "A=1\n"
 
 
-@pytest.mark.xfail(strict=True, reason="stat failing as a whole (BSD stat has no -c: exit 1; no stat: 127, whose "
-                                       "status the batch ignores) reads every path as absent: files.file then "
-                                       "truncates the existing file with 'true > path'")
 @pytest.mark.parametrize("status,message", [(1, "stat: illegal option -- c"), (127, "sh: stat: not found")],
                          ids=["bsd-stat", "no-stat"])
 def test_a_stat_that_cannot_run_never_reads_as_absent(tmp_path: Path, status: int, message: str) -> None:

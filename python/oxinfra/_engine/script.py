@@ -205,7 +205,8 @@ def privileged_result(stdout: bytes, rc: int) -> tuple[bytes, int, bool]:
 
 
 class _LinkPart:
-    """The section that holds the ``readlink`` output of the links of a :class:`StatBatch`."""
+    """A section of a :class:`StatBatch` other than its ``stat`` output: the paths proven
+    absent, or the ``readlink`` output of its links."""
 
     __slots__ = ()
 
@@ -214,30 +215,49 @@ class StatBatch:
     """Several ``stat``-based facts (File, Directory, Link, Socket) read by ONE ``stat``
     process. :meth:`split` turns its output back into exactly what each fact's own command
     would have printed, so guards (which run the fact's own command) compare like with like.
+
+    Three sections: the positions of the paths the script proved absent (``absent_index``;
+    see :func:`oxinfra.facts.files.absent_proof`), the ``stat`` output of the others
+    (``index``), the ``readlink`` output of the links (``link_index``).
     """
 
-    __slots__ = ("requests", "index", "link_index", "nonce", "paths")
+    __slots__ = ("requests", "index", "absent_index", "link_index", "nonce", "paths")
 
     def __init__(self, requests: list[Any], nonce: str) -> None:
         self.requests = requests
         self.index = -1
+        self.absent_index = -1
         self.link_index = -1
         self.nonce = nonce
         self.paths: list[bytes] = []
 
     def with_nonce(self, nonce: str) -> "StatBatch":
         copy = StatBatch(self.requests, nonce)
-        copy.index, copy.link_index, copy.paths = self.index, self.link_index, self.paths
+        copy.index, copy.absent_index, copy.link_index, copy.paths = (
+            self.index, self.absent_index, self.link_index, self.paths)
         return copy
 
     def split(self, sections: dict[int, tuple[int | None, bytes]]) -> list[tuple[Any, bytes, int]]:
-        """Each request with what its own command would have printed, and its exit status.
-        Raises OutputParseError (naming what is malformed) for output of another shape."""
-        if self.index not in sections:
+        """Each request with what its own command would have printed, and its exit status
+        (none if a section is missing: the script stopped in the batch). Raises
+        OutputParseError (naming what is malformed) for output of another shape."""
+        parts = [sections.get(k) for k in (self.absent_index, self.index, self.link_index)]
+        if None in parts:
             return []
-        links = sections.get(self.link_index, (0, b""))[1]
-        found = dict(zip(self.paths, _core.split_stat_batch(sections[self.index][1], links, self.nonce, self.paths)))
+        (_, absent), (_, stat), (_, links) = parts  # type: ignore[misc]
+        found = dict(zip(self.paths, _core.split_stat_batch(absent, stat, links, self.nonce, self.paths)))
         return [(r, *found[r.kwargs["path"].encode("utf-8", "surrogateescape")]) for r in self.requests]
+
+    def errors(self, stderr: bytes) -> dict[Any, bytes]:
+        """The stderr of the batch's ``stat`` as each request's own: the lines that name its
+        path, or all of them when none does (``stat: illegal option -- c``)."""
+        lines = stderr.splitlines(keepends=True)
+        out: dict[Any, bytes] = {}
+        for request in self.requests:
+            path = request.kwargs["path"].encode("utf-8", "surrogateescape")
+            own = b"".join(line for line in lines if path in line)
+            out[request.key] = own or stderr
+        return out
 
 
 def _batchable(request: Any) -> bool:
@@ -307,15 +327,27 @@ class ScriptBuilder:
     def _fact_lines(self, requests: list[Any]) -> str:
         """Script text reading ``requests``: stat-based facts in one ``stat`` process (and a
         ``readlink`` only for paths that are links), every other fact with its own command."""
-        from oxinfra.facts.files import STAT_FORMAT
+        from oxinfra.facts.files import STAT_FORMAT, absent_proof
 
         lines = []
         batch = StatBatch([r for r in requests if _batchable(r)], self.nonce)
         if batch.requests:
-            batch.index = self._index(batch)
             paths = list(dict.fromkeys(r.kwargs["path"] for r in batch.requests))
             words = " ".join(quote(p) for p in paths)
-            lines.append(f"stat -c {quote('%n|' + STAT_FORMAT)} -- {words} </dev/null 2>/dev/null; __ox_q {batch.index} $?\n")
+            # Each path is proven absent (its position printed, no process), or goes to the
+            # one stat (with "$@"), whose failure for it -- stderr kept -- is never "absent".
+            batch.absent_index = self._index(_LinkPart())
+            lines.append(
+                f"set --; __ox_i=0\nfor __ox_a in {words}; do\n"
+                'if [ -e "$__ox_a" ] || [ -L "$__ox_a" ]; then set -- "$@" "$__ox_a"; else\n'
+                f"__ox_p=$__ox_a; if {absent_proof('__ox_p')}; then echo $__ox_i; "
+                'else set -- "$@" "$__ox_a"; fi\n'
+                f"fi; __ox_i=$((__ox_i + 1)); done; __ox_q {batch.absent_index} 0\n"
+            )
+            batch.index = self._index(batch)
+            lines.append(
+                f"[ $# -eq 0 ] || stat -c {quote('%n|' + STAT_FORMAT)} -- \"$@\" </dev/null; __ox_q {batch.index} $?; set --\n"
+            )
             batch.link_index = self._index(_LinkPart())
             batch.paths = [p.encode("utf-8", "surrogateescape") for p in paths]
             for i, path in enumerate(paths):
@@ -405,7 +437,9 @@ class ScriptBuilder:
         out: dict[Any, bytes] = {}
         for index, data in err_sections.items():
             owner = self.sections[index] if index < len(self.sections) else None
-            if owner is not None and hasattr(owner, "fact"):
+            if isinstance(owner, StatBatch):
+                out.update(owner.errors(data))
+            elif owner is not None and hasattr(owner, "fact"):
                 out[owner.key] = data
         return out
 

@@ -19,6 +19,30 @@ __all__ = ["File", "Directory", "Link", "Socket", "Sha1File", "Sha256File", "Fin
 STAT_FORMAT = "%F|%U|%G|%a|%s|%X|%Y|%Z"
 
 
+def absent_proof(var: str) -> str:
+    """Shell text that succeeds only if it proves absent the path in ``$var``, a path that is
+    neither ``-e`` nor ``-L``: its nearest existing ancestor (climbing by ``${var%/*}`` up to
+    ``/``, or ``.`` for a relative path) is a directory we may search, so nothing is hidden
+    there. Anything else -- an ancestor that is not a directory (ENOTDIR), a loop (ELOOP), one
+    we may not search (EACCES) -- leaves "absent" unproven. Shell builtins only (no process);
+    sets ``$var`` and ``__ox_b``."""
+    v = f'"${var}"'
+    return (
+        f"while :; do __ox_b=${{{var}%/*}}; [ \"$__ox_b\" != {v} ] || __ox_b=.; [ -n \"$__ox_b\" ] || __ox_b=/; "
+        f"[ \"$__ox_b\" != {v} ] || break; {var}=$__ox_b; ! [ -e {v} ] && ! [ -L {v} ] || break; done; "
+        f"[ -d {v} ] && [ -x {v} ]"
+    )
+
+
+def _not_a_file(path: str) -> str:
+    """For facts that read a regular file: status 0 (no file) when the path is something else
+    or is proven absent (:func:`absent_proof`); else 2, with a message on stderr."""
+    p = quote(path)
+    why = quote(f"cannot tell whether {path} exists: the nearest existing path above it is no directory we may search")
+    return (f"elif [ -e {p} ] || [ -L {p} ]; then :; else __ox_a={p}; {absent_proof('__ox_a')} "
+            f"|| {{ printf '%s\\n' {why} >&2; (exit 2); }}; fi")
+
+
 def _datetime(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, timezone.utc).replace(tzinfo=None)
 
@@ -34,17 +58,24 @@ class File(FactBase[Any]):
 
     type = "file"
     shell_safe = True
-    #: ``stat`` exits 1 for a path that is not there. (It exits 1 for a path it may not
-    #: look at too; every write to such a path fails the same way, so nothing is lost.)
+    #: 1: the path is not there, proven by the command (:func:`absent_proof`): ``stat``'s own
+    #: failure is never read as absent (it exits 1 for a path it may not look at, and BSD
+    #: ``stat`` exits 1 for ``-c``). Any other failure exits 2, with stat's stderr.
     absent_status = frozenset({1})
     #: Read together with other stat facts by one ``stat`` process (see _engine/script.py).
     stat_batch = True
 
     def command(self, path: str) -> str:  # type: ignore[override]
         p = quote(path)
-        return f"stat -c '{STAT_FORMAT}' -- {p} && {{ [ ! -L {p} ] || readlink -- {p}; }}"
+        return (
+            f"if stat -c '{STAT_FORMAT}' -- {p}; then [ ! -L {p} ] || readlink -- {p} || (exit 2); "
+            f"elif [ -e {p} ] || [ -L {p} ]; then (exit 2); "
+            f"else __ox_a={p}; if {absent_proof('__ox_a')}; then false; else (exit 2); fi; fi"
+        )
 
     def parse(self, stdout: bytes, rc: int) -> Any:
+        if rc == 2:
+            raise FactFailed(rc, "exit 2: stat or readlink failed, and the path is not provably absent")
         if rc != 0 and rc not in self.absent_status:
             raise FactFailed(rc)
         value = _core.parse_stat(self.type, stdout, rc)
@@ -79,11 +110,11 @@ class _HashFile(FactBase[Any]):
     programs: tuple[str, ...] = ()
 
     def command(self, path: str) -> str:  # type: ignore[override]
-        # Not a file: no output and status 0 (absent). A file no tool can read: the last
-        # tool's failure, which is an error, never "absent".
+        # Not a file (proven absent, or another type): no output and status 0. A file no tool
+        # can read: the last tool's failure, which is an error, never "absent".
         p = quote(path)
         tries = " || ".join(f"{prog} < {p}" for prog in self.programs)
-        return f"if [ -f {p} ]; then {tries}; fi"
+        return f"if [ -f {p} ]; then {tries}; {_not_a_file(path)}"
 
     def parse(self, stdout: bytes, rc: int) -> Any:
         if rc != 0:
@@ -138,8 +169,9 @@ class FindInFile(FactBase[Any]):
         # status 0 and no output: what "absent" looks like.
         grep = "grep -a -E" if extended_regex else "grep -a"
         # Absent: status 0 and no output (a match prints at least a newline); no match:
-        # grep's 1; grep's 2 (bad pattern, unreadable file) and anything else: failure.
-        return f"if [ -f {p} ]; then {grep} -e {pat} -- {p}; fi"
+        # grep's 1; grep's 2 (bad pattern, unreadable file, a path not provably absent) and
+        # anything else: failure.
+        return f"if [ -f {p} ]; then {grep} -e {pat} -- {p}; {_not_a_file(path)}"
 
     def parse(self, stdout: bytes, rc: int) -> Any:
         if rc == 0 and not stdout:
@@ -147,7 +179,8 @@ class FindInFile(FactBase[Any]):
         if rc == 1:
             return []
         if rc != 0:  # never "absent": files.line would then create the file over what is there
-            raise FactFailed(rc, f"exit {rc}: an invalid pattern or a file grep may not read")
+            raise FactFailed(rc, f"exit {rc}: an invalid pattern, a file grep may not read, or a path "
+                                 "not provably absent")
         return _core.parse_lines(stdout, rc, -1)
 
     def predict(self, content: bytes, **kwargs: Any) -> tuple[bytes, int] | None:

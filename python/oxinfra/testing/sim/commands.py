@@ -61,8 +61,12 @@ def _umask(sh: Interpreter, argv: list[str]) -> int:
 
 
 def _set(sh: Interpreter, argv: list[str]) -> int:
-    """``set -C`` / ``set +C`` (noclobber); other options change nothing here."""
-    for arg in argv[1:]:
+    """``set -C`` / ``set +C`` (noclobber), ``set -- ARG...`` (the positional parameters);
+    other options change nothing here."""
+    for k, arg in enumerate(argv[1:], 1):
+        if arg == "--":
+            sh.positional = argv[k + 1:]
+            break
         if arg[:1] in "-+" and "C" in arg[1:]:
             sh.noclobber = arg[0] == "-"
     return 0
@@ -99,6 +103,8 @@ def _evaluate_test(sh: Interpreter, args: list[str]) -> bool:
         return not _evaluate_test(sh, args[1:])
     if len(args) == 1:
         return args[0] != ""
+    if len(args) == 3 and args[1] in ("=", "!="):
+        return (args[0] == args[2]) == (args[1] == "=")
     if len(args) == 2:
         op, operand = args
         if op == "-z":

@@ -4,6 +4,7 @@ word expansion, redirections and the natively run prelude markers."""
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatchcase
 from typing import Any, Callable
 
 from oxinfra.testing.sim.fs import FsError, SimHost
@@ -13,6 +14,10 @@ from oxinfra.testing.sim.parse import Parser, parse_script
 # --------------------------------------------------------------------------------------------
 # Running it
 # --------------------------------------------------------------------------------------------
+
+
+#: The word ``"$@"`` as the parser gives it.
+_ALL_ARGS = (("v", "@"),)
 
 
 class _Exit(Exception):
@@ -282,6 +287,13 @@ class Interpreter:
         return "".join(out)
 
     def variable(self, name: str) -> str:
+        if "%" in name:  # ${NAME%PATTERN}: the shortest matching suffix removed
+            name, _, pattern = name.partition("%")
+            value = self.variable(name)
+            for cut in range(len(value), -1, -1):
+                if fnmatchcase(value[cut:], pattern):
+                    return value[:cut]
+            return value
         if name.isdigit():
             k = int(name)
             return self.positional[k - 1] if 0 < k <= len(self.positional) else ("sh" if k == 0 else "")
@@ -327,7 +339,15 @@ class Interpreter:
 
     def run_cmd(self, node: Any) -> int:
         _, assigns, words, redirs = node
-        argv = [w if type(w) is str and "\x00" not in w else self.expand(w) for w in words]
+        if _ALL_ARGS in words:  # "$@": one word per positional parameter
+            argv = []
+            for w in words:
+                if w == _ALL_ARGS:
+                    argv.extend(self.positional)
+                else:
+                    argv.append(w if type(w) is str and "\x00" not in w else self.expand(w))
+        else:
+            argv = [w if type(w) is str and "\x00" not in w else self.expand(w) for w in words]
         if not argv:
             status = 0
             for name, value in assigns:
