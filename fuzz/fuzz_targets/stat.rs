@@ -12,7 +12,9 @@ use oxinfra::parse::{parse_stat, split_stat_batch, ABSENT, FAILED};
 fuzz_target!(|data: &[u8]| {
     let Some((&count, rest)) = data.split_first() else { return };
     let mut fields = rest.split(|&b| b == 0);
-    let (Some(absent), Some(stat), Some(links)) = (fields.next(), fields.next(), fields.next()) else { return };
+    let (Some(absent), Some(stat), Some(links)) = (fields.next(), fields.next(), fields.next()) else {
+        return;
+    };
     let paths: Vec<&[u8]> = fields.take(usize::from(count % 8)).collect();
     for expected in ["file", "link"] {
         let _ = parse_stat(expected, rest, 0);

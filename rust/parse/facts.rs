@@ -83,7 +83,10 @@ pub fn parse_stat(expected: &str, stdout: &[u8], rc: i64) -> Result<StatResult> 
         if stdout.is_empty() {
             return Ok(StatResult::Absent);
         }
-        return Err(CoreError::parse("stat", format!("output with exit status {rc}: {:?}", lossy_start(stdout))));
+        return Err(CoreError::parse(
+            "stat",
+            format!("output with exit status {rc}: {:?}", lossy_start(stdout)),
+        ));
     }
     if stdout.iter().all(u8::is_ascii_whitespace) {
         return Err(CoreError::parse("stat", "no output with exit status 0".to_string()));

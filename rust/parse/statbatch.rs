@@ -127,8 +127,8 @@ fn absent_paths(section: &[u8], count: usize) -> Result<Vec<bool>> {
     let mut proven = vec![false; count];
     let mut rest = section;
     while !rest.is_empty() {
-        let (line, tail) =
-            split_line(rest).ok_or_else(|| bad(format!("absent path line {} has no newline", quoted(rest))))?;
+        let (line, tail) = split_line(rest)
+            .ok_or_else(|| bad(format!("absent path line {} has no newline", quoted(rest))))?;
         let i: usize = number(line, "absent path index")?;
         let Some(slot) = proven.get_mut(i) else {
             return Err(bad(format!("absent path {i} is no path (there are {count})")));

@@ -35,7 +35,7 @@ def new_nonce() -> str:
 
 
 def prelude(nonce: str) -> str:
-    """Defined once per shell: the marker functions."""
+    """Defined once per shell: the marker functions, and ``__ox_S`` (a stat batch)."""
     return (
         f"__ox_n={nonce}\n"
         "__ox_m() { printf '\\n@@OX-%s:E:%s:%s\\n' \"$__ox_n\" \"$1\" \"$2\"; "
@@ -45,6 +45,23 @@ def prelude(nonce: str) -> str:
         "__ox_q() { printf '\\n@@OX-%s:E:%s:%s\\n' \"$__ox_n\" \"$1\" \"$2\"; "
         "[ \"$2\" = 0 ] || printf '\\n@@OX-%s:E:%s:%s\\n' \"$__ox_n\" \"$1\" \"$2\" >&2; }\n"
         "__ox_d() { printf '\\n@@OX-%s:DONE\\n' \"$__ox_n\"; printf '\\n@@OX-%s:DONE\\n' \"$__ox_n\" >&2; }\n"
+        + _stat_function()
+    )
+
+
+@lru_cache(maxsize=1)
+def _stat_function() -> str:
+    """``__ox_S L A B PATH...``: the three sections of a stat batch (:class:`StatBatch`):
+    section L the ``readlink`` blocks of the links, A the positions of the paths proven
+    absent (both from :func:`absent_loop`), B the output of ONE ``stat`` of the other paths
+    (none when every path is absent), its stderr kept."""
+    from oxinfra.facts.files import STAT_FORMAT
+
+    return (
+        "__ox_S() { __ox_l=$1 __ox_k=$2 __ox_j=$3; shift 3; __ox_c=$# __ox_i=0 __ox_z=\n"
+        f"{absent_loop()}\n"
+        "__ox_q $__ox_l 0; printf %s \"$__ox_z\"; __ox_q $__ox_k 0; shift $__ox_c\n"
+        f"[ $# -eq 0 ] || stat -c {quote('%n|' + STAT_FORMAT)} -- \"$@\" </dev/null; __ox_q $__ox_j $?; }}\n"
     )
 
 
@@ -260,6 +277,25 @@ class StatBatch:
         return out
 
 
+def absent_loop() -> str:
+    """The loop of a stat batch over the positional parameters (its paths), counting from
+    ``$__ox_i``: prints the ``readlink`` block of each link (see :class:`StatBatch`), adds
+    the position of each path proven absent (:func:`oxinfra.facts.files.absent_proof`) to
+    ``$__ox_z`` (a line each), appends every other path to the positional parameters (for
+    ``stat ... "$@"``). Shell builtins only, but ``readlink`` for links."""
+    from oxinfra.facts.files import absent_proof
+
+    return (
+        "for __ox_a; do\n"
+        'if [ -e "$__ox_a" ] || [ -L "$__ox_a" ]; then set -- "$@" "$__ox_a"\n'
+        '[ ! -L "$__ox_a" ] || { printf \'\\n@@L-%s-%s\\n\' "$__ox_n" $__ox_i; '
+        'readlink -- "$__ox_a" </dev/null 2>/dev/null; printf \'\\n@@R-%s-%s\\n\' "$__ox_n" $?; }\n'
+        f"else __ox_p=$__ox_a; if {absent_proof('__ox_p')}; then __ox_z=\"$__ox_z$__ox_i\n\"; "
+        'else set -- "$@" "$__ox_a"; fi\n'
+        "fi; __ox_i=$((__ox_i + 1)); done"
+    )
+
+
 def _batchable(request: Any) -> bool:
     path = request.kwargs.get("path")
     return (
@@ -327,36 +363,18 @@ class ScriptBuilder:
     def _fact_lines(self, requests: list[Any]) -> str:
         """Script text reading ``requests``: stat-based facts in one ``stat`` process (and a
         ``readlink`` only for paths that are links), every other fact with its own command."""
-        from oxinfra.facts.files import STAT_FORMAT, absent_proof
-
         lines = []
         batch = StatBatch([r for r in requests if _batchable(r)], self.nonce)
         if batch.requests:
             paths = list(dict.fromkeys(r.kwargs["path"] for r in batch.requests))
-            words = " ".join(quote(p) for p in paths)
-            # Each path is proven absent (its position printed, no process), or goes to the
-            # one stat (with "$@"), whose failure for it -- stderr kept -- is never "absent".
-            batch.absent_index = self._index(_LinkPart())
-            lines.append(
-                f"set --; __ox_i=0\nfor __ox_a in {words}; do\n"
-                'if [ -e "$__ox_a" ] || [ -L "$__ox_a" ]; then set -- "$@" "$__ox_a"; else\n'
-                f"__ox_p=$__ox_a; if {absent_proof('__ox_p')}; then echo $__ox_i; "
-                'else set -- "$@" "$__ox_a"; fi\n'
-                f"fi; __ox_i=$((__ox_i + 1)); done; __ox_q {batch.absent_index} 0\n"
-            )
-            batch.index = self._index(batch)
-            lines.append(
-                f"[ $# -eq 0 ] || stat -c {quote('%n|' + STAT_FORMAT)} -- \"$@\" </dev/null; __ox_q {batch.index} $?; set --\n"
-            )
+            # Each path is proven absent (no process) or goes to the one stat, whose failure
+            # for it (stderr kept) is never "absent"; links get a readlink each.
             batch.link_index = self._index(_LinkPart())
+            batch.absent_index = self._index(_LinkPart())
+            batch.index = self._index(batch)
             batch.paths = [p.encode("utf-8", "surrogateescape") for p in paths]
-            for i, path in enumerate(paths):
-                q = quote(path)
-                lines.append(
-                    f"[ ! -L {q} ] || {{ printf '\\n@@L-%s-{i}\\n' \"$__ox_n\"; readlink -- {q} </dev/null 2>/dev/null; "
-                    f"printf '\\n@@R-%s-%s\\n' \"$__ox_n\" $?; }}\n"
-                )
-            lines.append(f"__ox_q {batch.link_index} 0\n")
+            words = " ".join(quote(p) for p in paths)
+            lines.append(f"__ox_S {batch.link_index} {batch.absent_index} {batch.index} {words}\n")
         for request in requests:
             if not _batchable(request):
                 i = self._index(request)

@@ -34,13 +34,15 @@ def absent_proof(var: str) -> str:
     )
 
 
-def _not_a_file(path: str) -> str:
-    """For facts that read a regular file: status 0 (no file) when the path is something else
-    or is proven absent (:func:`absent_proof`); else 2, with a message on stderr."""
-    p = quote(path)
-    why = quote(f"cannot tell whether {path} exists: the nearest existing path above it is no directory we may search")
-    return (f"elif [ -e {p} ] || [ -L {p} ]; then :; else __ox_a={p}; {absent_proof('__ox_a')} "
-            f"|| {{ printf '%s\\n' {why} >&2; (exit 2); }}; fi")
+#: The path a file fact's command names once, in ``__ox_a``.
+_P = '"$__ox_a"'
+_NOT_A_FILE = (
+    # For facts that read a regular file (``if [ -f ... ]; then ...``): status 0 (no file) when
+    # the path is something else or is proven absent; else 2, with a message on stderr.
+    f"elif [ -e {_P} ] || [ -L {_P} ]; then :; else {absent_proof('__ox_a')} "
+    "|| { echo 'not provably absent: the nearest existing path above it is no directory we may search' >&2; "
+    "(exit 2); }; fi"
+)
 
 
 def _datetime(epoch: int) -> datetime:
@@ -66,11 +68,10 @@ class File(FactBase[Any]):
     stat_batch = True
 
     def command(self, path: str) -> str:  # type: ignore[override]
-        p = quote(path)
         return (
-            f"if stat -c '{STAT_FORMAT}' -- {p}; then [ ! -L {p} ] || readlink -- {p} || (exit 2); "
-            f"elif [ -e {p} ] || [ -L {p} ]; then (exit 2); "
-            f"else __ox_a={p}; if {absent_proof('__ox_a')}; then false; else (exit 2); fi; fi"
+            f"__ox_a={quote(path)}; if stat -c '{STAT_FORMAT}' -- {_P}; then [ ! -L {_P} ] || readlink -- {_P} "
+            f"|| (exit 2); elif [ -e {_P} ] || [ -L {_P} ]; then (exit 2); elif {absent_proof('__ox_a')}; then false; "
+            "else (exit 2); fi"
         )
 
     def parse(self, stdout: bytes, rc: int) -> Any:
@@ -112,9 +113,8 @@ class _HashFile(FactBase[Any]):
     def command(self, path: str) -> str:  # type: ignore[override]
         # Not a file (proven absent, or another type): no output and status 0. A file no tool
         # can read: the last tool's failure, which is an error, never "absent".
-        p = quote(path)
-        tries = " || ".join(f"{prog} < {p}" for prog in self.programs)
-        return f"if [ -f {p} ]; then {tries}; {_not_a_file(path)}"
+        tries = " || ".join(f"{prog} < {_P}" for prog in self.programs)
+        return f"__ox_a={quote(path)}; if [ -f {_P} ]; then {tries}; {_NOT_A_FILE}"
 
     def parse(self, stdout: bytes, rc: int) -> Any:
         if rc != 0:
@@ -162,7 +162,6 @@ class FindInFile(FactBase[Any]):
     def command(  # type: ignore[override]
         self, path: str, pattern: str, interpolate_variables: bool = False, extended_regex: bool = False
     ) -> str:
-        p = quote(path)
         pat = quote_interpolated(pattern) if interpolate_variables else quote(pattern)
         # -a: a file grep takes for binary (a NUL byte; in a UTF-8 locale, bytes that are not
         # UTF-8) is read as text. Without it GNU grep (3.5+) reports a match on stderr only,
@@ -171,7 +170,7 @@ class FindInFile(FactBase[Any]):
         # Absent: status 0 and no output (a match prints at least a newline); no match:
         # grep's 1; grep's 2 (bad pattern, unreadable file, a path not provably absent) and
         # anything else: failure.
-        return f"if [ -f {p} ]; then {grep} -e {pat} -- {p}; {_not_a_file(path)}"
+        return f"__ox_a={quote(path)}; if [ -f {_P} ]; then {grep} -e {pat} -- {_P}; {_NOT_A_FILE}"
 
     def parse(self, stdout: bytes, rc: int) -> Any:
         if rc == 0 and not stdout:

@@ -72,6 +72,16 @@ def _set(sh: Interpreter, argv: list[str]) -> int:
     return 0
 
 
+def _shift(sh: Interpreter, argv: list[str]) -> int:
+    """``shift [N]``: drop the first N positional parameters (a shell ends on too many)."""
+    count = int(argv[1]) if len(argv) > 1 and argv[1].isdigit() else 1 if len(argv) == 1 else -1
+    if not 0 <= count <= len(sh.positional):
+        sh.complain("sh: shift: can't shift that many")
+        raise _Exit(2)
+    sh.positional = sh.positional[count:]
+    return 0
+
+
 def _cd(sh: Interpreter, argv: list[str]) -> int:
     target = argv[1] if len(argv) > 1 else sh.vars.get("HOME", "/")
     path, node = sh.host.resolve(target, True, sh.cwd)
@@ -421,11 +431,11 @@ def _timeout(sh: Interpreter, argv: list[str]) -> int:
 
 
 _SHELL_BUILTINS = frozenset((":", "true", "false", "exit", "break", "export", "cd", "test", "[", "echo",
-                             "printf", "command"))
+                             "printf", "command", "shift", "set"))
 
 _BUILTINS.update({
     ":": _true, "true": _true, "false": _false, "exit": _exit, "break": _break, "export": _export,
-    "cd": _cd, "umask": _umask, "set": _set, "sleep": _true, "test": _test, "[": _test, "echo": _echo, "printf": _printf,
+    "cd": _cd, "umask": _umask, "set": _set, "shift": _shift, "sleep": _true, "test": _test, "[": _test, "echo": _echo, "printf": _printf,
     "command": _command, "id": _id, "uname": _uname, "stat": _stat, "readlink": _readlink,
     "sha1sum": _hasher("sha1"), "sha256sum": _hasher("sha256"), "md5sum": _hasher("md5"),
     "grep": _grep, "mkdir": _mkdir, "chmod": _chmod, "chown": _chown, "chgrp": _chown,
