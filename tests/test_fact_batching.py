@@ -212,3 +212,16 @@ def test_each_failing_path_gets_the_stat_lines_that_name_it(tmp_path: Path) -> N
     assert results[under_file] == (b"", 2) and results[in_loop] == (b"", 2) and results[fine][1] == 0
     assert b"Not a directory" in stderr[requests[0].key] and b"levels of symbolic links" not in stderr[requests[0].key]
     assert b"levels of symbolic links" in stderr[requests[1].key] and b"Not a directory" not in stderr[requests[1].key]
+
+
+def test_a_failing_path_does_not_take_the_lines_of_a_longer_one(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    short, long = str(tmp_path / "file/x"), str(tmp_path / "file/x/y")
+    requests = [FactRequest(File, {"path": p}, ()) for p in (short, long)]
+    nonce = new_nonce()
+    builder = ScriptBuilder(nonce, first=True)
+    builder.add_facts(requests)
+    _, errors = _run_both(builder, nonce)
+    stderr = builder.fact_errors(errors)
+    assert stderr[requests[0].key].count(b"\n") == 1 and b"/x/y'" not in stderr[requests[0].key], stderr
+    assert b"/x/y'" in stderr[requests[1].key]

@@ -267,12 +267,14 @@ class StatBatch:
 
     def errors(self, stderr: bytes) -> dict[Any, bytes]:
         """The stderr of the batch's ``stat`` as each request's own: the lines that name its
-        path, or all of them when none does (``stat: illegal option -- c``)."""
+        path (quoted as GNU stat does, else anywhere), or all of them when none does
+        (``stat: illegal option -- c``)."""
         lines = stderr.splitlines(keepends=True)
         out: dict[Any, bytes] = {}
         for request in self.requests:
             path = request.kwargs["path"].encode("utf-8", "surrogateescape")
-            own = b"".join(line for line in lines if path in line)
+            quoted = b"'" + path + b"'"
+            own = b"".join(line for line in lines if quoted in line) or b"".join(line for line in lines if path in line)
             out[request.key] = own or stderr
         return out
 
