@@ -90,7 +90,7 @@ KINDS = (
     Kind("unwritable-dir", r"Permission denied"),
     Kind("unwritable-file", rf"Permission denied|Operation not permitted|{WRONG_KIND}"),
     Kind("unreadable-file", rf"Permission denied|{WRONG_KIND}"),
-    Kind("unreadable-above", r"Permission denied"),
+    Kind("unreadable-above", r"Permission denied|not provably absent"),
     Kind("directory", rf"Is a directory|{WRONG_KIND}"),
     Kind("long-name", r"File name too long"),
     Kind("long-path", r"File name too long"),
@@ -114,8 +114,6 @@ SUCCEEDS = {
 _FIND_IN_FILE = ("files.FindInFile runs grep only `if [ -f PATH ]` and reads every other outcome as "
                  "\"absent\" (status 0, no output), so files.replace reports \"does not exist\", unchanged, ")
 BUGS: dict[tuple[str, str], str] = {
-    ("unreadable-above", "replace"): _FIND_IN_FILE + "for a file that exists in a directory it may not "
-                                                     "search (test -f fails with EACCES)",
     ("directory", "replace"): _FIND_IN_FILE + "for a directory (should fail: not a regular file)",
     ("long-name", "replace"): _FIND_IN_FILE + "for a name stat refuses with ENAMETOOLONG",
     ("long-path", "replace"): _FIND_IN_FILE + "for a path over PATH_MAX (ENAMETOOLONG), which can exist",

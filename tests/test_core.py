@@ -51,7 +51,7 @@ def test_version() -> None:
         (lambda: _core.order_operations([[0, 1], [1, 0]], ["a", "b"]), OrderCycleError, DeployError),
         (lambda: _core.demux(b"\n@@OX-n:E:0:x\n", "n"), OutputParseError, OxinfraError),
         (lambda: _core.parse_stat("file", b"x\n", 0), OutputParseError, OxinfraError),
-        (lambda: _core.split_stat_batch(b"x\n", b"", "n", [b"/a"]), OutputParseError, OxinfraError),
+        (lambda: _core.split_stat_batch(b"", b"x\n", b"", "n", [b"/a"]), OutputParseError, OxinfraError),
     ],
 )
 def test_core_raises_oxinfra_exceptions(call: Any, exc: type, base: type) -> None:
@@ -277,7 +277,8 @@ def parse_fixture(path: Path) -> tuple[dict[str, Any], Any]:
             return fixture, {"sections": [[i, s, out.decode()] for i, s, out in sections],
                              "rest": rest.decode(), "done": done}
         paths = [p.encode() for p in fixture["paths"]]
-        split = _core.split_stat_batch(fixture["stat"].encode(), fixture["links"].encode(), fixture["nonce"], paths)
+        split = _core.split_stat_batch(fixture.get("absent", "").encode(), fixture["stat"].encode(),
+                                       fixture["links"].encode(), fixture["nonce"], paths)
         return fixture, [[out.decode(), rc] for out, rc in split]
     except OutputParseError as exc:
         return fixture, exc

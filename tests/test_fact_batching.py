@@ -12,7 +12,7 @@ import pytest
 
 from oxinfra import _core
 from oxinfra._engine import hostrun
-from oxinfra.api.facts import FactRequest
+from oxinfra.api.facts import FactFailed, FactRequest
 from oxinfra._engine.run import run
 from oxinfra._engine.script import ScriptBuilder, StatBatch, new_nonce
 from oxinfra.exceptions import OutputParseError
@@ -118,6 +118,8 @@ def test_malformed_stat_section_fails_that_host_only(tmp_path: Path, monkeypatch
     bad, good = result.hosts["@local"], result.hosts[other]
     assert bad.status == "error" and bad.error.startswith("cannot parse batched stat output: "), bad.summary()
     assert 'readlink exit status "oops"' in bad.error and "\n" not in bad.error
+    if when == "planning":  # (a host whose evaluation failed has no operations)
+        assert [op["status"] for op in bad.ops] == ["not run"], bad.ops  # what it did not get to
     assert (good.status, good.counts()["changed"]) == ("success", 1), good.ops
     assert os.readlink(path) == f"x\n@@R-{nonce}-oops"
 
@@ -132,3 +134,94 @@ def test_fact_section_marked_stale_is_an_error() -> None:
     assert builder.fact_results({index: (0, b"")}) == [(request, b"", 0)]
     with pytest.raises(OutputParseError, match="fact files.File ended as stale"):
         builder.fact_results({index: (None, b"")})
+
+
+def _run_both(builder: ScriptBuilder, nonce: str, env: dict[str, str] | None = None
+              ) -> tuple[dict[int, tuple[int | None, bytes]], dict[int, bytes]]:
+    done = subprocess.run(["sh"], input=builder.build(), capture_output=True, check=True, env=env)
+    sections, _, finished = _core.demux(done.stdout, nonce)
+    err_sections, _, _ = _core.demux(done.stderr, nonce)
+    assert finished
+    return {i: (status, data) for i, status, data in sections}, {i: data for i, _, data in err_sections}
+
+
+def _fake_stat(tmp_path: Path, status: int, message: str) -> dict[str, str]:
+    """An environment whose ``stat`` logs its arguments, prints ``message`` and exits ``status``."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "stat").write_text(f'#!/bin/sh\necho "$@" >> {tmp_path}/stat.log\necho {message!r} >&2\nexit {status}\n')
+    (bin_dir / "stat").chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+
+def _own_in(request: FactRequest, env: dict[str, str]) -> tuple[bytes, int]:
+    done = subprocess.run(["sh", "-c", request.command], capture_output=True, env=env)
+    return done.stdout, done.returncode
+
+
+@pytest.mark.parametrize("status,message", [(1, "stat: illegal option -- c"), (127, "sh: stat: not found")],
+                         ids=["bsd-stat", "no-stat"])
+def test_a_stat_that_cannot_run_fails_every_path_not_proven_absent(tmp_path: Path, status: int,
+                                                                    message: str) -> None:
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "dir").mkdir()
+    env = _fake_stat(tmp_path, status, message)
+    paths = {"file": 2, "dir": 2, "missing": 1, "dir/missing/deeper": 1, "file/under": 2}
+    requests = [FactRequest(cls, {"path": str(tmp_path / p)}, ()) for p in paths for cls in (File, Directory)]
+    nonce = new_nonce()
+    builder = ScriptBuilder(nonce, first=True)
+    builder.add_facts(requests)
+    sections, errors = _run_both(builder, nonce, env)
+    stderr = builder.fact_errors(errors)
+    for request, stdout, rc in builder.fact_results(sections):
+        want = paths[request.kwargs["path"][len(str(tmp_path)) + 1:]]
+        assert (stdout, rc) == (b"", want) == _own_in(request, env), request
+        if rc == 2:  # a failure, with what stat said
+            assert message.encode() in stderr[request.key], request
+            with pytest.raises(FactFailed):
+                request.fact.parse(stdout, rc)
+        else:
+            assert request.fact.parse(stdout, rc) is None
+    # one stat (its format starts with %n) for the paths not proven absent
+    batch = [line for line in (tmp_path / "stat.log").read_text().splitlines() if line.startswith("-c %n|")]
+    assert len(batch) == 1 and batch[0].endswith(f"-- {tmp_path}/file {tmp_path}/dir {tmp_path}/file/under"), batch
+
+
+def test_a_batch_of_absent_paths_runs_no_stat(tmp_path: Path) -> None:
+    env = _fake_stat(tmp_path, 1, "stat: must not run")
+    requests = [FactRequest(File, {"path": str(tmp_path / p)}, ()) for p in ("a", "b/c", "b/c/d/")]
+    nonce = new_nonce()
+    builder = ScriptBuilder(nonce, first=True)
+    builder.add_facts(requests)
+    sections, _ = _run_both(builder, nonce, env)
+    assert [(stdout, rc) for _, stdout, rc in builder.fact_results(sections)] == [(b"", 1)] * 3
+    assert not (tmp_path / "stat.log").exists()
+
+
+def test_each_failing_path_gets_the_stat_lines_that_name_it(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    os.symlink("loop", tmp_path / "loop")
+    under_file, in_loop, fine = str(tmp_path / "file/x"), str(tmp_path / "loop/x"), str(tmp_path / "file")
+    requests = [FactRequest(File, {"path": p}, ()) for p in (under_file, in_loop, fine)]
+    nonce = new_nonce()
+    builder = ScriptBuilder(nonce, first=True)
+    builder.add_facts(requests)
+    sections, errors = _run_both(builder, nonce)
+    stderr = builder.fact_errors(errors)
+    results = {r.kwargs["path"]: (stdout, rc) for r, stdout, rc in builder.fact_results(sections)}
+    assert results[under_file] == (b"", 2) and results[in_loop] == (b"", 2) and results[fine][1] == 0
+    assert b"Not a directory" in stderr[requests[0].key] and b"levels of symbolic links" not in stderr[requests[0].key]
+    assert b"levels of symbolic links" in stderr[requests[1].key] and b"Not a directory" not in stderr[requests[1].key]
+
+
+def test_a_failing_path_does_not_take_the_lines_of_a_longer_one(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    short, long = str(tmp_path / "file/x"), str(tmp_path / "file/x/y")
+    requests = [FactRequest(File, {"path": p}, ()) for p in (short, long)]
+    nonce = new_nonce()
+    builder = ScriptBuilder(nonce, first=True)
+    builder.add_facts(requests)
+    _, errors = _run_both(builder, nonce)
+    stderr = builder.fact_errors(errors)
+    assert stderr[requests[0].key].count(b"\n") == 1 and b"/x/y'" not in stderr[requests[0].key], stderr
+    assert b"/x/y'" in stderr[requests[1].key]

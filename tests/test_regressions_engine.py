@@ -105,8 +105,6 @@ REMOVALS = """
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="needs root: a directory the fleet's login user may not search")
-@pytest.mark.xfail(strict=True, reason="stat's (and [ -f ]'s) EACCES reads as 'absent': a removal reports "
-                                       "'does not exist' and succeeds while the thing is still there")
 @pytest.mark.parametrize("op", [
     'file(name="rm", path="@S@/f", present=False)',
     'line(name="rm", path="@S@/f", line="TOKEN=1", present=False)',
@@ -145,8 +143,6 @@ ABSENT_FACT = """
 
 
 @needs_root_sudo
-@pytest.mark.xfail(strict=True, reason="a privileged fact whose command exits never prints the @@OXR trailer: "
-                                       "its 'absent' status reads as 'could not run as sudo'")
 def test_privileged_fact_that_exits_keeps_its_absent_status(tmp_path: Path, target: Path) -> None:
     out = run_deploy("@local", write_deploy(tmp_path, ABSENT_FACT, target))
     assert out.code == 0, out.describe()
@@ -176,8 +172,6 @@ STDERR_FACTS = """
 
 
 @needs_root_sudo
-@pytest.mark.xfail(strict=True, reason="a privileged fact's outer status is its wrapper's (0): no stderr marker, "
-                                       "so its stderr is missing from its error and shows in the next failed fact's")
 def test_privileged_fact_stderr_is_its_own(tmp_path: Path) -> None:
     out = run_deploy("@local", write_deploy(tmp_path, STDERR_FACTS))
     both = out.op("@local", "both")["error"]
@@ -186,9 +180,6 @@ def test_privileged_fact_stderr_is_its_own(tmp_path: Path) -> None:
     assert "ONLY-SUDO-ERROR" in sudo_only, sudo_only
 
 
-@pytest.mark.xfail(strict=True, reason="a fact whose section never comes back (here the command substitution of a "
-                                       "captured batch ends early) is asked for again and again: _execute's "
-                                       "gather loop has no bound, the run never ends")
 def test_a_fact_that_never_answers_does_not_loop_forever(tmp_path: Path) -> None:
     import subprocess
 
@@ -211,9 +202,6 @@ def test_a_fact_that_never_answers_does_not_loop_forever(tmp_path: Path) -> None
     assert lines.read_text() == "A=1\n"
 
 
-@pytest.mark.xfail(strict=True, reason="stat failing as a whole (BSD stat has no -c: exit 1; no stat: 127, whose "
-                                       "status the batch ignores) reads every path as absent: files.file then "
-                                       "truncates the existing file with 'true > path'")
 @pytest.mark.parametrize("status,message", [(1, "stat: illegal option -- c"), (127, "sh: stat: not found")],
                          ids=["bsd-stat", "no-stat"])
 def test_a_stat_that_cannot_run_never_reads_as_absent(tmp_path: Path, status: int, message: str) -> None:

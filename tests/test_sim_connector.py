@@ -247,6 +247,7 @@ def _make_files(root: Path) -> None:
     os.symlink("plain", root / "link")
     os.symlink(str(root / "dir"), root / "dirlink")
     os.symlink("/nonexistent/x", root / "dangling")
+    os.symlink("loop", root / "loop")
     (root / "it's $(x) \"q\"").write_bytes(b"a.b\n[x]\nx=1 # comment\n")
     (root / "ünï").write_bytes("ünï\n".encode() + b"\xff\xfe\nMODE=staging\n")
     os.chmod(root / "empty", 0o600)
@@ -279,7 +280,9 @@ def _mirror(root: Path, name: str) -> sim.SimHost:
 
 def _fact_table(root: Path) -> list[FactRequest]:
     names = ["plain", "empty", "dir", "dir/inner", "link", "dirlink", "dangling", "it's $(x) \"q\"", "ünï",
-             "missing", "dir/nested/missing", "plain/sub", "link/sub", "dirlink/inner"]
+             "missing", "dir/nested/missing", "plain/sub", "link/sub", "dirlink/inner", "missing/", "dir/nested/",
+             "plain/", "dir/", "dir/./x", "dir/../missing", "loop", "loop/x", "dangling/x", "dirlink/missing",
+             "pipe|missing", "-missing"]
     paths = [str(root / n) for n in names]
     requests = [FactRequest(cls, {"path": p}, ()) for p in paths for cls in (File, Directory, Link, Socket)]
     requests += [FactRequest(cls, {"path": p}, ()) for p in paths for cls in (Sha1File, Sha256File)]
@@ -352,6 +355,29 @@ def test_fact_script_answers_equal_a_real_sh(tmp_path: Path) -> None:
     assert fake == real
     statuses = [status for _, (status, _) in sorted(fake.items())]
     assert None in statuses and 1 in statuses  # None: stale
+
+
+def test_each_stat_fact_command_equals_its_batched_answer(tmp_path: Path) -> None:
+    """Guards run a fact's own command and compare it with the batched answer: on a real sh
+    and on the simulator, each command prints exactly what the batch split says -- for paths
+    that are there, absent, or neither (under a file, a link loop, a dangling link)."""
+    root = tmp_path / "f"
+    _make_files(root)
+    machine = _mirror(root, os.uname().nodename)
+    requests = [r for r in _fact_table(root) if r.cls in (File, Directory, Link, Socket, Sha1File, FindInFile)]
+    nonce = new_nonce()
+    builder = ScriptBuilder(nonce, first=True)
+    builder.add_facts(requests)
+    for request in requests:
+        builder.add_operation(request, request.command, [], ignore_errors=True)
+    real, fake, _ = _through_both(builder, nonce, machine)
+    assert fake == real
+    index_of = {id(owner): k for k, owner in enumerate(builder.sections)}
+    rcs = set()
+    for request, stdout, rc in builder.fact_results(real):
+        assert real[index_of[id(request)]] == (rc, stdout), request
+        rcs.add(rc)
+    assert rcs >= {0, 1, 2}, rcs  # (the table has paths there, absent, and neither)
 
 
 def test_parse_cache_restores_each_hosts_strings() -> None:

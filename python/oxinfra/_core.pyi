@@ -133,31 +133,36 @@ def demux(data: bytes, nonce: str) -> tuple[list[tuple[int, int | None, bytes]],
     nor ``stale``, a number too large).
     """
 
-def split_stat_batch(stat: bytes, links: bytes, nonce: str, paths: list[bytes]) -> list[tuple[bytes, int]]:
+def split_stat_batch(absent: bytes, stat: bytes, links: bytes, nonce: str,
+                     paths: list[bytes]) -> list[tuple[bytes, int]]:
     """Split the output of one ``stat`` that read many paths into what each
-    path's own fact command (``stat -c FORMAT -- PATH && { [ ! -L PATH ] ||
-    readlink -- PATH; }``) prints, and its exit status.
+    path's own fact command (``oxinfra.facts.files.File.command``) prints, and
+    its exit status.
 
-    ``stat`` is ``stat -c '%n|FORMAT' -- PATH...`` output: one line per
-    existing path, the path then the 8 ``|``-separated fields. ``links`` holds
-    one block per path that is a link, ``i`` its position in ``paths``:
+    ``absent`` lists the positions in ``paths`` of the paths the script proved
+    absent, one per line. ``stat`` is ``stat -c '%n|FORMAT' -- PATH...``
+    output for the others: one line per path it could read, the path then the
+    8 ``|``-separated fields. ``links`` holds one block per path that is a
+    link, ``i`` its position in ``paths``:
     ``\\n@@L-<nonce>-<i>\\n<readlink output>\\n@@R-<nonce>-<rc>\\n``.
 
     Returns one ``(stdout, rc)`` per entry of ``paths``: ``(b"", 1)`` for a
-    path ``stat`` did not print; else its line without the path, then for a
-    link the ``readlink`` output, with ``readlink``'s exit status (0 for no
-    link). Raises OutputParseError, quoting the text, for a line without a
-    path and 8 fields, a path not in ``paths`` or printed twice, a last line
-    without newline, and anything in ``links`` that is not such a block (a
-    bad index or exit status, a missing end line, a block twice).
+    path proven absent; ``(b"", 2)`` for any other path ``stat`` did not print
+    (a failure, never "absent"); else its line without the path, then for a
+    link the ``readlink`` output, with status 0 (2 if ``readlink`` failed).
+    Raises OutputParseError, quoting the text, for a line without a path and
+    8 fields, a path not in ``paths``, printed twice or printed though proven
+    absent, a last line without newline, a bad or repeated position in
+    ``absent``, and anything in ``links`` that is not such a block (a bad
+    index or exit status, a missing end line, a block twice).
     """
 
 def parse_stat(expected: str, stdout: bytes, rc: int) -> dict[str, str | int] | bool | None:
     """Parse ``stat -c '%F|%U|%G|%a|%s|%X|%Y|%Z' -- PATH`` output.
 
     For symbolic links a second line holds ``readlink -- PATH`` output.
-    Returns None when ``rc != 0`` or the output is blank (the path is
-    absent), False when the type (``file``, ``directory``, ``link``,
+    Returns None when ``rc != 0`` and there is no output (the path is
+    absent: the caller's status rule decides which statuses mean that), False when the type (``file``, ``directory``, ``link``,
     ``socket`` or ``other``) is not ``expected``, else a dict with ``user``,
     ``group`` (str), ``mode`` (the octal digits read as decimal: ``"4755"``
     gives 4755), ``size``, ``atime``, ``mtime``, ``ctime`` (int, epoch
@@ -165,7 +170,8 @@ def parse_stat(expected: str, stdout: bytes, rc: int) -> dict[str, str | int] | 
     less one trailing newline) for links.
 
     Raises OutputParseError, quoting the line, when the first line does not
-    have 8 fields or a number field is malformed.
+    have 8 fields or a number field is malformed, for blank output with
+    status 0, and for output with another status.
     """
 
 def parse_hash(stdout: bytes, digits: int) -> str | None:

@@ -72,11 +72,24 @@ pub enum StatResult {
 /// assert_eq!((stat.mode, stat.mtime), (755, 1700000001));
 /// assert_eq!(parse_stat("file", out, 0)?, StatResult::WrongType(oxinfra::parse::FileType::Directory));
 /// assert_eq!(parse_stat("file", b"", 1)?, StatResult::Absent);
+/// assert!(parse_stat("file", b"", 0).is_err()); // stat says it read the path, but printed nothing
 /// # Ok::<(), oxinfra::CoreError>(())
 /// ```
+///
+/// A status other than 0 with no output is `Absent` (which statuses mean that is
+/// the caller's rule); with output, and no output with status 0, are errors.
 pub fn parse_stat(expected: &str, stdout: &[u8], rc: i64) -> Result<StatResult> {
-    if rc != 0 || stdout.iter().all(u8::is_ascii_whitespace) {
-        return Ok(StatResult::Absent);
+    if rc != 0 {
+        if stdout.is_empty() {
+            return Ok(StatResult::Absent);
+        }
+        return Err(CoreError::parse(
+            "stat",
+            format!("output with exit status {rc}: {:?}", lossy_start(stdout)),
+        ));
+    }
+    if stdout.iter().all(u8::is_ascii_whitespace) {
+        return Err(CoreError::parse("stat", "no output with exit status 0".to_string()));
     }
     let text = String::from_utf8_lossy(stdout);
     let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
@@ -106,6 +119,11 @@ pub fn parse_stat(expected: &str, stdout: &[u8], rc: i64) -> Result<StatResult> 
         ctime: number("ctime", ctime)?,
         link_target,
     }))
+}
+
+/// The first 60 bytes of `text`, lossily decoded, for a message.
+fn lossy_start(text: &[u8]) -> String {
+    String::from_utf8_lossy(&text[..text.len().min(60)]).into_owned()
 }
 
 /// The hash printed by `sha1sum` and friends: the first token of the first
@@ -187,6 +205,15 @@ mod tests {
         bad_mode: b"regular file|a|b|9x|1|2|3|4\n" => "mode \"9x\" is not octal";
         bad_time: b"regular file|a|b|644|1|2|x|4\n" => "mtime \"x\" is not a whole number";
         negative_size: b"regular file|a|b|644|-1|2|3|4\n" => "negative size";
+        nothing: b"" => "no output with exit status 0";
+        blank: b" \n" => "no output with exit status 0";
+    }
+
+    #[test]
+    fn output_with_a_failure_status_is_an_error() {
+        let err = parse_stat("file", b"regular file|a|b|644|1|2|3|4\n", 1).unwrap_err().to_string();
+        assert!(err.contains("output with exit status 1"), "{err}");
+        assert_eq!(parse_stat("file", b"", 2).unwrap(), StatResult::Absent); // the caller's rule decides
     }
 
     #[test]

@@ -27,4 +27,4 @@ mod statbatch;
 
 pub use demux::{demux, Demuxed, Section, Status};
 pub use facts::{parse_hash, parse_lines, parse_stat, FileType, Stat, StatResult};
-pub use statbatch::{split_stat_batch, PathStat};
+pub use statbatch::{split_stat_batch, PathStat, ABSENT, FAILED};

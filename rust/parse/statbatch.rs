@@ -1,19 +1,25 @@
 //! Splitting the output of one `stat` process that read many paths, and of the
 //! `readlink` of each link among them, into what each path's own fact command
-//! (`stat -c FORMAT -- PATH && { [ ! -L PATH ] || readlink -- PATH; }`) prints.
+//! (`oxinfra.facts.files.File.command`) prints: the `stat` line, then for a link
+//! what `readlink` printed, status 0 (2 if `readlink` failed); nothing and
+//! status 1 for a path the script proved absent; nothing and status 2 for any
+//! other path `stat` did not print (its failure is never "absent").
 //!
-//! The script prints two sections. The first is `stat -c '%n|FORMAT'` output:
-//! one line per existing path, the path, `|`, then the eight `|`-separated
+//! The script prints three sections. The first lists the paths proven absent
+//! (neither there nor a link, and their nearest existing ancestor a directory
+//! that may be searched): one line per path, its position `i` in the script.
+//! The second is `stat -c '%n|FORMAT'` output for the other paths: one line
+//! per path `stat` could read, the path, `|`, then the eight `|`-separated
 //! fields of `FORMAT` (the path itself may hold `|`, never a newline). The
-//! second holds one block per path that is a link, `i` being the path's
-//! position in the script:
+//! third holds one block per path that is a link:
 //!
 //! ```text
 //! \n@@L-<nonce>-<i>\n<readlink output>\n@@R-<nonce>-<readlink's exit status>\n
 //! ```
 //!
-//! Anything else in either section is an error: a path that reads as absent
-//! must be one `stat` did not print, never one whose line was garbled.
+//! Anything else in any section is an error: a path reads as absent only when
+//! the first section says so, never because its `stat` line is missing or
+//! garbled.
 
 use crate::error::{CoreError, Result};
 use std::collections::HashMap;
@@ -22,33 +28,42 @@ use std::collections::HashMap;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PathStat {
     /// The `stat` line without the path (newline included), then for a link
-    /// what `readlink` printed; empty when the path is absent.
+    /// what `readlink` printed; empty when `stat` did not print the path.
     pub stdout: Vec<u8>,
-    /// 1 when the path is absent, else the exit status of `readlink` (0 for
-    /// paths that are no links).
+    /// 0; 1 when the path is proven absent; 2 when `stat` did not print a path
+    /// that is not proven absent, or `readlink` failed.
     pub rc: i32,
 }
 
-/// Splits the two sections of a batched `stat` (see the module docs) into one
-/// [`PathStat`] per entry of `paths`, in that order.
+/// The status of a path proven absent.
+pub const ABSENT: i32 = 1;
+/// The status of a path `stat` (or `readlink`) failed on, not proven absent.
+pub const FAILED: i32 = 2;
+
+/// Splits the three sections of a batched `stat` (see the module docs) into
+/// one [`PathStat`] per entry of `paths`, in that order.
 ///
 /// ```
 /// use oxinfra::parse::{split_stat_batch, PathStat};
 ///
 /// let stat = b"/l|symbolic link|u|g|777|2|1|2|3\n";
 /// let links = b"\n@@L-N-1\n/t\n\n@@R-N-0\n";
-/// let out = split_stat_batch(stat, links, "N", &[b"/absent".as_slice(), b"/l"])?;
+/// let paths = [b"/absent".as_slice(), b"/l", b"/hidden"];
+/// let out = split_stat_batch(b"0\n", stat, links, "N", &paths)?;
 /// assert_eq!(out[0], PathStat { stdout: b"".to_vec(), rc: 1 });
 /// assert_eq!(out[1].stdout, b"symbolic link|u|g|777|2|1|2|3\n/t\n");
-/// assert!(split_stat_batch(b"/l|garbled\n", b"", "N", &[b"/l"]).is_err());
+/// assert_eq!(out[2], PathStat { stdout: b"".to_vec(), rc: 2 });
+/// assert!(split_stat_batch(b"", b"/l|garbled\n", b"", "N", &[b"/l"]).is_err());
 /// # Ok::<(), oxinfra::CoreError>(())
 /// ```
 pub fn split_stat_batch<P: AsRef<[u8]>>(
+    absent: &[u8],
     stat: &[u8],
     links: &[u8],
     nonce: &str,
     paths: &[P],
 ) -> Result<Vec<PathStat>> {
+    let proven = absent_paths(absent, paths.len())?;
     let position: HashMap<&[u8], usize> = paths.iter().enumerate().map(|(i, p)| (p.as_ref(), i)).collect();
     let mut records: Vec<Option<&[u8]>> = vec![None; paths.len()];
     let mut stat_lines = stat.split(|&b| b == b'\n');
@@ -67,6 +82,9 @@ pub fn split_stat_batch<P: AsRef<[u8]>>(
         let Some(&i) = position.get(path) else {
             return Err(bad(format!("line {} names a path that was not asked for", quoted(line))));
         };
+        if proven[i] {
+            return Err(bad(format!("path {} is printed, yet proven absent", quoted(path))));
+        }
         if records[i].replace(&line[cut..]).is_some() {
             return Err(bad(format!("path {} is printed twice", quoted(path))));
         }
@@ -83,21 +101,44 @@ pub fn split_stat_batch<P: AsRef<[u8]>>(
             return Err(bad(format!("link block {i} appears twice")));
         }
     }
+    // A link block of a path stat did not print is ignored: the path became a link after
+    // the script looked at it (its own command would not have run readlink either).
     Ok(records
         .iter()
         .zip(&targets)
-        .map(|(record, target)| match record {
-            None => PathStat { stdout: Vec::new(), rc: 1 },
+        .zip(&proven)
+        .map(|((record, target), &proven)| match record {
+            None => PathStat { stdout: Vec::new(), rc: if proven { ABSENT } else { FAILED } },
             Some(record) => {
                 let (target, rc) = target.unwrap_or((b"", 0));
                 let mut stdout = Vec::with_capacity(record.len() + 1 + target.len());
                 stdout.extend_from_slice(record);
                 stdout.push(b'\n');
                 stdout.extend_from_slice(target);
-                PathStat { stdout, rc }
+                PathStat { stdout, rc: if rc == 0 { 0 } else { FAILED } }
             }
         })
         .collect())
+}
+
+/// Which of `count` paths the first section proves absent: each line is one
+/// path's position, at most once.
+fn absent_paths(section: &[u8], count: usize) -> Result<Vec<bool>> {
+    let mut proven = vec![false; count];
+    let mut rest = section;
+    while !rest.is_empty() {
+        let (line, tail) = split_line(rest)
+            .ok_or_else(|| bad(format!("absent path line {} has no newline", quoted(rest))))?;
+        let i: usize = number(line, "absent path index")?;
+        let Some(slot) = proven.get_mut(i) else {
+            return Err(bad(format!("absent path {i} is no path (there are {count})")));
+        };
+        if std::mem::replace(slot, true) {
+            return Err(bad(format!("absent path {i} appears twice")));
+        }
+        rest = tail;
+    }
+    Ok(proven)
 }
 
 /// Where the 8 fields of a `%n|FORMAT` line start (after the path's `|`), if
@@ -165,14 +206,14 @@ mod tests {
     #[test]
     fn long_lines_are_cut_in_messages() {
         let stat = format!("{}\n", "x".repeat(500));
-        let err = split_stat_batch(stat.as_bytes(), b"", "N", &[b"/a"]).unwrap_err().to_string();
+        let err = split_stat_batch(b"", stat.as_bytes(), b"", "N", &[b"/a"]).unwrap_err().to_string();
         assert!(err.len() < 200 && err.contains("\"... does not have"), "{err}");
     }
 
     #[test]
     fn paths_may_be_owned_or_borrowed() {
         let owned = vec![b"/a".to_vec()];
-        let got = split_stat_batch(b"/a|f|u|g|644|1|2|3|4\n", b"", "N", &owned).unwrap();
+        let got = split_stat_batch(b"", b"/a|f|u|g|644|1|2|3|4\n", b"", "N", &owned).unwrap();
         assert_eq!(got, [PathStat { stdout: b"f|u|g|644|1|2|3|4\n".to_vec(), rc: 0 }]);
     }
 }

@@ -152,13 +152,14 @@ fn demux<'py>(py: Python<'py>, data: &[u8], nonce: &str) -> PyResult<Bound<'py, 
 #[pyfunction]
 fn split_stat_batch<'py>(
     py: Python<'py>,
+    absent: &[u8],
     stat: &[u8],
     links: &[u8],
     nonce: &str,
     paths: Vec<Bound<'py, PyBytes>>,
 ) -> PyResult<Vec<(Bound<'py, PyBytes>, i32)>> {
     let paths: Vec<&[u8]> = paths.iter().map(PyBytesMethods::as_bytes).collect();
-    let split = parse::split_stat_batch(stat, links, nonce, &paths)?;
+    let split = parse::split_stat_batch(absent, stat, links, nonce, &paths)?;
     Ok(split.into_iter().map(|p| (PyBytes::new(py, &p.stdout), p.rc)).collect())
 }
 

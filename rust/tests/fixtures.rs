@@ -65,7 +65,8 @@ fn run_stat_batch(fixture: &Value) -> Result<Value, CoreError> {
     let paths: Vec<&[u8]> =
         fixture["paths"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().as_bytes()).collect();
     let nonce = fixture["nonce"].as_str().unwrap();
-    let out = split_stat_batch(text(fixture, "stat"), text(fixture, "links"), nonce, &paths)?;
+    let absent = fixture.get("absent").map_or(&b""[..], |_| text(fixture, "absent"));
+    let out = split_stat_batch(absent, text(fixture, "stat"), text(fixture, "links"), nonce, &paths)?;
     Ok(out.iter().map(|p| json!([lossy(&p.stdout), p.rc])).collect())
 }
 

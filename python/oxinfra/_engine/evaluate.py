@@ -177,7 +177,7 @@ def discover(host: Any, call: OpCall) -> bool:
             commands = plan_commands(ctx, call.func, call.args, call.kwargs)
     except FactMissing as exc:
         call.first_facts = exc.requests
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in an operation fails that call, never the run
         if call.globals.sensitive:  # the message may show its arguments: name the call only
             raise OperationError(f"{call.label}: {call.name}: {type(exc).__name__} (details hidden: _sensitive)") from None
         if isinstance(exc, (OperationError, DeployError)):

@@ -36,6 +36,10 @@ __all__ = ["HostResult", "RunResult", "HostRun", "EventSink"]
 EventSink = Callable[[dict[str, Any]], None]
 _UNSEEN = object()
 _NO_CONTROL = RunControl()
+#: Fact batches one operation may read before it is taken for one that never stops asking.
+MAX_FACT_BATCHES = 100
+#: Times one operation's guards may fail (its facts changed under it) before the host stops.
+MAX_STALE = 10
 
 
 class HostResult:
@@ -126,6 +130,7 @@ class HostRun:
         self.shell: Any = None
         self.first_script = True
         self.fact_stderr: dict[Any, bytes] = {}  # of the last shared fact script
+        self.stderr_tail = b""  # the last round trip's stderr after its last section
 
     def builder(self) -> ScriptBuilder:
         first, self.first_script = self.first_script, False
@@ -140,7 +145,7 @@ class HostRun:
         out_stream, err_stream = CappedStream(self.nonce, capped), CappedStream(self.nonce, capped)
         out, err = await self._send(builder.build(), out_stream, err_stream, getattr(builder, "locks", False))
         sections, _, _ = _core.demux(out, self.nonce)
-        err_sections, _, _ = _core.demux(err, self.nonce)
+        err_sections, self.stderr_tail, _ = _core.demux(err, self.nonce)
         found = {i: (status, data) for i, status, data in apply_cuts(sections, out_stream.cuts)}
         if getattr(builder, "locks", False) and self.lock is not None:
             status, data = found.get(0, (None, b"no status"))
@@ -185,6 +190,20 @@ class HostRun:
         with self.result.timings.phase("facts"):
             sections, errors = await self.round_trip(builder)
         self._store(builder, sections, errors)
+        self._store_unanswered(builder)
+
+    def _store_unanswered(self, builder: ScriptBuilder) -> None:
+        """Every fact a fact script asked for and got no section back for (the shell that
+        ran the script stopped before its marker) is kept as an error that fails its
+        reader: asked for again, it would be missing again, round trip after round trip."""
+        facts = self.planner.facts
+        for request in builder.fact_requests():
+            entry = facts.get(request.key)
+            if entry is None or self.planner.may_be_stale(entry):
+                tail = " ".join(self.stderr_tail.decode("utf-8", "replace").split())[-300:]
+                self.planner.store_error(request, (
+                    f"fact {request.cls.name}: no answer came back (the shell reading it stopped before its end, "
+                    f"e.g. on an expansion error such as ${{VAR?}})" + (f": {tail}" if tail else "")))
 
     async def _gather_script(self, script: FactScript) -> tuple[Any, list[tuple[FactRequest, bytes, int]] | None,
                                                                   ScriptBuilder | None, Any]:
@@ -200,7 +219,7 @@ class HostRun:
             done = done_marker(self.nonce)
             out, err = await self._send(builder.build(), Collect(done), Collect(done))
         listed, _, _ = _core.demux(out, self.nonce)
-        err_listed, _, _ = _core.demux(err, self.nonce)
+        err_listed, self.stderr_tail, _ = _core.demux(err, self.nonce)
         self.fact_stderr = builder.fact_errors({i: data for i, _, data in err_listed})
         link = script.link_index
         if link is None or not any(i == link and data for i, _, data in listed):
@@ -307,6 +326,14 @@ class HostRun:
                     await self._execute()
             stopped = any(op.meta.status == "failed" and not op.globals.ignore_errors for op in self.ops)
             self.result.status = "failed" if stopped else "success"
+            if not stopped:
+                done = {record["index"] for record in self.result.ops if record["status"] != "not run"}
+                left = [op for op in self.ops if op.index not in done]
+                if left:  # nothing failed, so everything must have run: a bug of ours
+                    self._not_run(0)
+                    self.result.status = "error"
+                    self.result.error = (f"{self.host.name}: internal error: {left[0].name} ({left[0].label}) "
+                                         "was not run, and nothing failed")
         except asyncio.CancelledError:
             if control.interrupted is None:
                 raise
@@ -344,9 +371,15 @@ class HostRun:
         except OxinfraError as exc:
             self.result.status = "error"
             self.result.error = str(exc)
-        except Exception as exc:  # a bug must not take the other hosts down with this one
+            self._not_run(0)
+        except BaseException as exc:
+            # A bug, or user code's sys.exit(), must not take the other hosts down with this
+            # one; only Ctrl-C and the cancellation of this host's task end more than it.
+            if isinstance(exc, KeyboardInterrupt) or _cancelled(exc):
+                raise
             self.result.status = "error"
             self.result.error = f"{self.host.name}: internal error: {type(exc).__name__}: {exc}"
+            self._not_run(0)
         finally:
             if task is not None:
                 control.running.discard(task)  # from here on, an interrupt waits for it
@@ -394,7 +427,7 @@ class HostRun:
 
     async def _plan(self, op: OpCall, guard: bool) -> OpPlan:
         """Plan an operation, gathering facts it reads that were not foreseen (a round trip each)."""
-        for _ in range(100):
+        for _ in range(MAX_FACT_BATCHES):
             try:
                 with self.result.timings.phase("plan"):
                     return self.planner.plan(op, guard=guard)
@@ -426,6 +459,9 @@ class HostRun:
         for request, stdout, rc in found:
             self.planner.store(request, stdout, rc, stderr.get(request.key, b""))
             failed = failed or self.planner.facts[request.key].error is not None
+        if builder is not None and len(found) < len(script.requests):
+            self._store_unanswered(builder)
+            failed = True
         reads = [False, False]
         gathers = self.gathers
         self.outcomes = []
@@ -460,11 +496,13 @@ class HostRun:
     async def _execute(self) -> None:
         i = 0
         n = len(self.ops)
+        stale: dict[int, int] = {}  # operation index -> times it went stale
         while i < n:
             segment: list[OpPlan] = []
             missing: list[FactRequest] = []
             stop_after = False
             j = i
+            asked = 0  # fact batches read for operation j
             while j < n:
                 op = self.ops[j]
                 try:
@@ -472,6 +510,9 @@ class HostRun:
                         plan = self.planner.plan(op)
                 except FactMissing as exc:
                     if not segment:  # nothing pending: gather now and plan again
+                        asked += 1
+                        if asked > MAX_FACT_BATCHES:
+                            raise OperationError(f"{op.label}: {op.name} keeps asking for new facts") from None
                         await self.gather(list(exc.requests))
                         continue
                     missing = list(exc.requests)
@@ -484,10 +525,12 @@ class HostRun:
                         self._not_run(j + 1)
                         return
                     j += 1
+                    asked = 0
                     i = j
                     continue
                 segment.append(plan)
                 j += 1
+                asked = 0
                 if plan.error and not op.globals.ignore_errors:
                     stop_after = True
                     break
@@ -500,6 +543,12 @@ class HostRun:
             if stop_after:
                 self._not_run(segment[-1].op.index + 1)
                 return
+            if resume <= segment[-1].op.index:  # went stale there: planned again from it
+                stale[resume] = stale.get(resume, 0) + 1
+                if stale[resume] > MAX_STALE:
+                    op = self.ops[resume]
+                    raise OperationError(f"{op.label}: {op.name}: what it read changed under it {stale[resume]} "
+                                         "times (a fact that differs on every read?)")
             i = resume
 
     async def _run_segment(self, segment: list[OpPlan], missing: list[FactRequest]) -> int | None:
@@ -605,8 +654,13 @@ class HostRun:
                         builder = self.builder()
                         k = len(builder.sections)  # 1 in the host's first script (0 is the prelude's)
                         builder.add_operation(plan, render_commands(pending, op.globals, self.nonce), [], False)
+                        k = len(builder.sections) - 1  # (a host's first script has the prelude's before it)
                         sections, errors = await self.round_trip(builder)
-                        rc, out = sections.get(k, (1, b""))
+                        if k not in sections:
+                            self.report(plan, op, "failed", error="its commands' outcome never came back "
+                                                                  "(the host's shell printed no end marker for them)")
+                            return
+                        rc, out = sections[k]
                         if rc is None:
                             self.report(plan, op, "failed", out, errors.get(k, b""), error="stale")
                             return
@@ -630,6 +684,16 @@ class HostRun:
             return
         self.planner.invalidate()
         self.report(plan, op, "changed")
+
+
+def _cancelled(exc: BaseException) -> bool:
+    """Whether ``exc`` is the cancellation of the running task (not a CancelledError that
+    user code raised itself)."""
+    if not isinstance(exc, asyncio.CancelledError):
+        return False
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+    return task is None or cancelling is None or cancelling() > 0
 
 
 def _emit(sink: EventSink | None, event: dict[str, Any]) -> None:

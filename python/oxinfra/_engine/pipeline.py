@@ -14,7 +14,7 @@ from oxinfra import _core
 from oxinfra._collect import fewer_collections, gc_paused
 from oxinfra._engine.control import Interrupted, RunControl, TimedOut, uncancel
 from oxinfra._engine.evaluate import DeployFile, OpCall, evaluate
-from oxinfra._engine.hostrun import EventSink, HostResult, HostRun, _emit
+from oxinfra._engine.hostrun import EventSink, HostResult, HostRun, _cancelled, _emit
 from oxinfra._engine.report import Timings
 from oxinfra._engine.reuse import RunMemo
 from oxinfra.api.context import current_run_memo, scope
@@ -257,18 +257,25 @@ async def prepare(inventory: Inventory, files: list[DeployFile], on_event: Event
                 result.status, result.error = "failed", f"{host.name}: {exc}"
                 prepared.results[host.name] = result
                 _emit(on_event, {"event": "host_failed", "host": host.name, "error": result.error})
+            except OutputParseError as exc:  # what this host printed is malformed: it fails alone
+                _host_error(host, str(exc))
             except DeployError:
-                raise  # the deploy itself is wrong: the run stops before any host changes
-            except (OutputParseError, Exception) as exc:  # malformed output, or a bug: this host alone
-                result = HostResult(host.name)
-                result.status = "error"
-                result.error = str(exc) if isinstance(exc, OutputParseError) else \
-                    f"{host.name}: internal error: {type(exc).__name__}: {exc}"
-                prepared.results[host.name] = result
-                _emit(on_event, {"event": "host_done", "host": host.name, **result.summary()})
+                raise  # the deploy code is wrong: nothing runs anywhere (as for deploys that read no facts)
+            except OxinfraError as exc:
+                _host_error(host, str(exc))
+            except BaseException as exc:  # a bug with this host must not end the run for the others
+                if isinstance(exc, KeyboardInterrupt) or _cancelled(exc):
+                    raise
+                _host_error(host, f"{host.name}: internal error: {type(exc).__name__}: {exc}")
             finally:
                 if task is not None:
                     run_control.running.discard(task)
+
+        def _host_error(host: Any, error: str) -> None:
+            result = HostResult(host.name)
+            result.status, result.error = "error", error
+            prepared.results[host.name] = result
+            _emit(on_event, {"event": "host_done", "host": host.name, **result.summary()})
 
         try:
             with gc_paused():

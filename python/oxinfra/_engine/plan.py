@@ -124,6 +124,10 @@ class HostPlanner:
             error = f"fact {request.cls.name} could not be parsed: {type(exc).__name__}: {exc}"
         self.facts[request.key] = FactEntry(request, stdout, rc, value, self.epoch, error)
 
+    def store_error(self, request: FactRequest, error: str) -> None:
+        """Keep ``error`` as the fact's outcome: whoever reads it fails with it."""
+        self.facts[request.key] = FactEntry(request, b"", -1, None, self.epoch, error)
+
     def missing(self, requests: list[FactRequest]) -> list[FactRequest]:
         seen: set[Any] = set()
         out = []
@@ -201,7 +205,7 @@ class HostPlanner:
                 if not condition():
                     plan.skipped = True
                     return
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # user code: its sys.exit() fails this operation only
             detail = str(exc) if isinstance(exc, OxinfraError) else f"{type(exc).__name__}: {exc}"
             plan.error = f"_if condition failed: {detail}"
             return
@@ -235,7 +239,7 @@ class HostPlanner:
                 raise
             except OxinfraError as exc:
                 plan.error = str(exc)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 plan.error = f"{type(exc).__name__}: {exc}"
             plan.guards = list(guards.values())
         plan.noops = list(ctx.noops)

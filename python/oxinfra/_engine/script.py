@@ -35,7 +35,7 @@ def new_nonce() -> str:
 
 
 def prelude(nonce: str) -> str:
-    """Defined once per shell: the marker functions."""
+    """Defined once per shell: the marker functions, and ``__ox_S`` (a stat batch)."""
     return (
         f"__ox_n={nonce}\n"
         "__ox_m() { printf '\\n@@OX-%s:E:%s:%s\\n' \"$__ox_n\" \"$1\" \"$2\"; "
@@ -45,6 +45,23 @@ def prelude(nonce: str) -> str:
         "__ox_q() { printf '\\n@@OX-%s:E:%s:%s\\n' \"$__ox_n\" \"$1\" \"$2\"; "
         "[ \"$2\" = 0 ] || printf '\\n@@OX-%s:E:%s:%s\\n' \"$__ox_n\" \"$1\" \"$2\" >&2; }\n"
         "__ox_d() { printf '\\n@@OX-%s:DONE\\n' \"$__ox_n\"; printf '\\n@@OX-%s:DONE\\n' \"$__ox_n\" >&2; }\n"
+        + _stat_function()
+    )
+
+
+@lru_cache(maxsize=1)
+def _stat_function() -> str:
+    """``__ox_S L A B PATH...``: the three sections of a stat batch (:class:`StatBatch`):
+    section L the ``readlink`` blocks of the links, A the positions of the paths proven
+    absent (both from :func:`absent_loop`), B the output of ONE ``stat`` of the other paths
+    (none when every path is absent), its stderr kept."""
+    from oxinfra.facts.files import STAT_FORMAT
+
+    return (
+        "__ox_S() { __ox_l=$1 __ox_k=$2 __ox_j=$3; shift 3; __ox_c=$# __ox_i=0 __ox_z=\n"
+        f"{absent_loop()}\n"
+        "__ox_q $__ox_l 0; printf %s \"$__ox_z\"; __ox_q $__ox_k 0; shift $__ox_c\n"
+        f"[ $# -eq 0 ] || stat -c {quote('%n|' + STAT_FORMAT)} -- \"$@\" </dev/null; __ox_q $__ox_j $?; }}\n"
     )
 
 
@@ -262,8 +279,12 @@ def fact_command(request: Any) -> str:
     if request.context:
         # The inner shell ends its output with the command's status: without that line,
         # the status is sudo's or su's own (a password needed, no such user), which must
-        # never be read as the fact's "absent" (see :func:`privileged_result`).
-        return wrap_privilege(f"{{ {request.command}\n}}\nprintf '\\n@@OXR:%s\\n' $?", request.context)
+        # never be read as the fact's "absent" (see :func:`privileged_result`). The command
+        # runs in a subshell, so one that exits still gets its trailer; the inner shell then
+        # exits with that status, so a failed fact's marker goes to stderr as for any fact.
+        return wrap_privilege(
+            f"( {request.command}\n); __ox_c=$?; printf '\\n@@OXR:%s\\n' $__ox_c; exit $__ox_c", request.context
+        )
     return wrap_privilege(request.command, request.context)
 
 
@@ -284,7 +305,8 @@ def privileged_result(stdout: bytes, rc: int) -> tuple[bytes, int, bool]:
 
 
 class _LinkPart:
-    """The section that holds the ``readlink`` output of the links of a :class:`StatBatch`."""
+    """A section of a :class:`StatBatch` other than its ``stat`` output: the paths proven
+    absent, or the ``readlink`` output of its links."""
 
     __slots__ = ()
 
@@ -293,30 +315,70 @@ class StatBatch:
     """Several ``stat``-based facts (File, Directory, Link, Socket) read by ONE ``stat``
     process. :meth:`split` turns its output back into exactly what each fact's own command
     would have printed, so guards (which run the fact's own command) compare like with like.
+
+    Three sections: the positions of the paths the script proved absent (``absent_index``;
+    see :func:`oxinfra.facts.files.absent_proof`), the ``stat`` output of the others
+    (``index``), the ``readlink`` output of the links (``link_index``).
     """
 
-    __slots__ = ("requests", "index", "link_index", "nonce", "paths")
+    __slots__ = ("requests", "index", "absent_index", "link_index", "nonce", "paths")
 
     def __init__(self, requests: list[Any], nonce: str) -> None:
         self.requests = requests
         self.index = -1
+        self.absent_index = -1
         self.link_index = -1
         self.nonce = nonce
         self.paths: list[bytes] = []
 
     def with_nonce(self, nonce: str) -> "StatBatch":
         copy = StatBatch(self.requests, nonce)
-        copy.index, copy.link_index, copy.paths = self.index, self.link_index, self.paths
+        copy.index, copy.absent_index, copy.link_index, copy.paths = (
+            self.index, self.absent_index, self.link_index, self.paths)
         return copy
 
     def split(self, sections: dict[int, tuple[int | None, bytes]]) -> list[tuple[Any, bytes, int]]:
-        """Each request with what its own command would have printed, and its exit status.
-        Raises OutputParseError (naming what is malformed) for output of another shape."""
-        if self.index not in sections:
+        """Each request with what its own command would have printed, and its exit status
+        (none if a section is missing: the script stopped in the batch). Raises
+        OutputParseError (naming what is malformed) for output of another shape."""
+        parts = [sections.get(k) for k in (self.absent_index, self.index, self.link_index)]
+        if None in parts:
             return []
-        links = sections.get(self.link_index, (0, b""))[1]
-        found = dict(zip(self.paths, _core.split_stat_batch(sections[self.index][1], links, self.nonce, self.paths)))
+        (_, absent), (_, stat), (_, links) = parts  # type: ignore[misc]
+        found = dict(zip(self.paths, _core.split_stat_batch(absent, stat, links, self.nonce, self.paths)))
         return [(r, *found[r.kwargs["path"].encode("utf-8", "surrogateescape")]) for r in self.requests]
+
+    def errors(self, stderr: bytes) -> dict[Any, bytes]:
+        """The stderr of the batch's ``stat`` as each request's own: the lines that name its
+        path (quoted as GNU stat does, else anywhere), or all of them when none does
+        (``stat: illegal option -- c``)."""
+        lines = stderr.splitlines(keepends=True)
+        out: dict[Any, bytes] = {}
+        for request in self.requests:
+            path = request.kwargs["path"].encode("utf-8", "surrogateescape")
+            quoted = b"'" + path + b"'"
+            own = b"".join(line for line in lines if quoted in line) or b"".join(line for line in lines if path in line)
+            out[request.key] = own or stderr
+        return out
+
+
+def absent_loop() -> str:
+    """The loop of a stat batch over the positional parameters (its paths), counting from
+    ``$__ox_i``: prints the ``readlink`` block of each link (see :class:`StatBatch`), adds
+    the position of each path proven absent (:func:`oxinfra.facts.files.absent_proof`) to
+    ``$__ox_z`` (a line each), appends every other path to the positional parameters (for
+    ``stat ... "$@"``). Shell builtins only, but ``readlink`` for links."""
+    from oxinfra.facts.files import absent_proof
+
+    return (
+        "for __ox_a; do\n"
+        'if [ -e "$__ox_a" ] || [ -L "$__ox_a" ]; then set -- "$@" "$__ox_a"\n'
+        '[ ! -L "$__ox_a" ] || { printf \'\\n@@L-%s-%s\\n\' "$__ox_n" $__ox_i; '
+        'readlink -- "$__ox_a" </dev/null 2>/dev/null; printf \'\\n@@R-%s-%s\\n\' "$__ox_n" $?; }\n'
+        f"else __ox_p=$__ox_a; if {absent_proof('__ox_p')}; then __ox_z=\"$__ox_z$__ox_i\n\"; "
+        'else set -- "$@" "$__ox_a"; fi\n'
+        "fi; __ox_i=$((__ox_i + 1)); done"
+    )
 
 
 def _batchable(request: Any) -> bool:
@@ -391,24 +453,18 @@ class ScriptBuilder:
     def _fact_lines(self, requests: list[Any]) -> str:
         """Script text reading ``requests``: stat-based facts in one ``stat`` process (and a
         ``readlink`` only for paths that are links), every other fact with its own command."""
-        from oxinfra.facts.files import STAT_FORMAT
-
         lines = []
         batch = StatBatch([r for r in requests if _batchable(r)], self.nonce)
         if batch.requests:
-            batch.index = self._index(batch)
             paths = list(dict.fromkeys(r.kwargs["path"] for r in batch.requests))
-            words = " ".join(quote(p) for p in paths)
-            lines.append(f"stat -c {quote('%n|' + STAT_FORMAT)} -- {words} </dev/null 2>/dev/null; __ox_q {batch.index} $?\n")
+            # Each path is proven absent (no process) or goes to the one stat, whose failure
+            # for it (stderr kept) is never "absent"; links get a readlink each.
             batch.link_index = self._index(_LinkPart())
+            batch.absent_index = self._index(_LinkPart())
+            batch.index = self._index(batch)
             batch.paths = [p.encode("utf-8", "surrogateescape") for p in paths]
-            for i, path in enumerate(paths):
-                q = quote(path)
-                lines.append(
-                    f"[ ! -L {q} ] || {{ printf '\\n@@L-%s-{i}\\n' \"$__ox_n\"; readlink -- {q} </dev/null 2>/dev/null; "
-                    f"printf '\\n@@R-%s-%s\\n' \"$__ox_n\" $?; }}\n"
-                )
-            lines.append(f"__ox_q {batch.link_index} 0\n")
+            words = " ".join(quote(p) for p in paths)
+            lines.append(f"__ox_S {batch.link_index} {batch.absent_index} {batch.index} {words}\n")
         for request in requests:
             if not _batchable(request):
                 i = self._index(request)
@@ -474,12 +530,24 @@ class ScriptBuilder:
                 out.append((owner, data, status))
         return out
 
+    def fact_requests(self) -> list[Any]:
+        """Every fact request this script reads."""
+        out: list[Any] = []
+        for owner in self.sections:
+            if isinstance(owner, StatBatch):
+                out.extend(owner.requests)
+            elif hasattr(owner, "fact"):
+                out.append(owner)
+        return out
+
     def fact_errors(self, err_sections: dict[int, bytes]) -> dict[Any, bytes]:
         """The stderr of each fact of this script whose command failed, by request key."""
         out: dict[Any, bytes] = {}
         for index, data in err_sections.items():
             owner = self.sections[index] if index < len(self.sections) else None
-            if owner is not None and hasattr(owner, "fact"):
+            if isinstance(owner, StatBatch):
+                out.update(owner.errors(data))
+            elif owner is not None and hasattr(owner, "fact"):
                 out[owner.key] = data
         return out
 

@@ -19,6 +19,32 @@ __all__ = ["File", "Directory", "Link", "Socket", "Sha1File", "Sha256File", "Fin
 STAT_FORMAT = "%F|%U|%G|%a|%s|%X|%Y|%Z"
 
 
+def absent_proof(var: str) -> str:
+    """Shell text that succeeds only if it proves absent the path in ``$var``, a path that is
+    neither ``-e`` nor ``-L``: its nearest existing ancestor (climbing by ``${var%/*}`` up to
+    ``/``, or ``.`` for a relative path) is a directory we may search, so nothing is hidden
+    there. Anything else -- an ancestor that is not a directory (ENOTDIR), a loop (ELOOP), one
+    we may not search (EACCES) -- leaves "absent" unproven. Shell builtins only (no process);
+    sets ``$var`` and ``__ox_b``."""
+    v = f'"${var}"'
+    return (
+        f"while :; do __ox_b=${{{var}%/*}}; [ \"$__ox_b\" != {v} ] || __ox_b=.; [ -n \"$__ox_b\" ] || __ox_b=/; "
+        f"[ \"$__ox_b\" != {v} ] || break; {var}=$__ox_b; ! [ -e {v} ] && ! [ -L {v} ] || break; done; "
+        f"[ -d {v} ] && [ -x {v} ]"
+    )
+
+
+#: The path a file fact's command names once, in ``__ox_a``.
+_P = '"$__ox_a"'
+_NOT_A_FILE = (
+    # For facts that read a regular file (``if [ -f ... ]; then ...``): status 0 (no file) when
+    # the path is something else or is proven absent; else 2, with a message on stderr.
+    f"elif [ -e {_P} ] || [ -L {_P} ]; then :; else {absent_proof('__ox_a')} "
+    "|| { echo 'not provably absent: the nearest existing path above it is no directory we may search' >&2; "
+    "(exit 2); }; fi"
+)
+
+
 def _datetime(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, timezone.utc).replace(tzinfo=None)
 
@@ -34,17 +60,23 @@ class File(FactBase[Any]):
 
     type = "file"
     shell_safe = True
-    #: ``stat`` exits 1 for a path that is not there. (It exits 1 for a path it may not
-    #: look at too; every write to such a path fails the same way, so nothing is lost.)
+    #: 1: the path is not there, proven by the command (:func:`absent_proof`): ``stat``'s own
+    #: failure is never read as absent (it exits 1 for a path it may not look at, and BSD
+    #: ``stat`` exits 1 for ``-c``). Any other failure exits 2, with stat's stderr.
     absent_status = frozenset({1})
     #: Read together with other stat facts by one ``stat`` process (see _engine/script.py).
     stat_batch = True
 
     def command(self, path: str) -> str:  # type: ignore[override]
-        p = quote(path)
-        return f"stat -c '{STAT_FORMAT}' -- {p} && {{ [ ! -L {p} ] || readlink -- {p}; }}"
+        return (
+            f"__ox_a={quote(path)}; if stat -c '{STAT_FORMAT}' -- {_P}; then [ ! -L {_P} ] || readlink -- {_P} "
+            f"|| (exit 2); elif [ -e {_P} ] || [ -L {_P} ]; then (exit 2); elif {absent_proof('__ox_a')}; then false; "
+            "else (exit 2); fi"
+        )
 
     def parse(self, stdout: bytes, rc: int) -> Any:
+        if rc == 2:
+            raise FactFailed(rc, "exit 2: stat or readlink failed, and the path is not provably absent")
         if rc != 0 and rc not in self.absent_status:
             raise FactFailed(rc)
         value = _core.parse_stat(self.type, stdout, rc)
@@ -79,11 +111,10 @@ class _HashFile(FactBase[Any]):
     programs: tuple[str, ...] = ()
 
     def command(self, path: str) -> str:  # type: ignore[override]
-        # Not a file: no output and status 0 (absent). A file no tool can read: the last
-        # tool's failure, which is an error, never "absent".
-        p = quote(path)
-        tries = " || ".join(f"{prog} < {p}" for prog in self.programs)
-        return f"if [ -f {p} ]; then {tries}; fi"
+        # Not a file (proven absent, or another type): no output and status 0. A file no tool
+        # can read: the last tool's failure, which is an error, never "absent".
+        tries = " || ".join(f"{prog} < {_P}" for prog in self.programs)
+        return f"__ox_a={quote(path)}; if [ -f {_P} ]; then {tries}; {_NOT_A_FILE}"
 
     def parse(self, stdout: bytes, rc: int) -> Any:
         if rc != 0:
@@ -131,15 +162,15 @@ class FindInFile(FactBase[Any]):
     def command(  # type: ignore[override]
         self, path: str, pattern: str, interpolate_variables: bool = False, extended_regex: bool = False
     ) -> str:
-        p = quote(path)
         pat = quote_interpolated(pattern) if interpolate_variables else quote(pattern)
         # -a: a file grep takes for binary (a NUL byte; in a UTF-8 locale, bytes that are not
         # UTF-8) is read as text. Without it GNU grep (3.5+) reports a match on stderr only,
         # status 0 and no output: what "absent" looks like.
         grep = "grep -a -E" if extended_regex else "grep -a"
         # Absent: status 0 and no output (a match prints at least a newline); no match:
-        # grep's 1; grep's 2 (bad pattern, unreadable file) and anything else: failure.
-        return f"if [ -f {p} ]; then {grep} -e {pat} -- {p}; fi"
+        # grep's 1; grep's 2 (bad pattern, unreadable file, a path not provably absent) and
+        # anything else: failure.
+        return f"__ox_a={quote(path)}; if [ -f {_P} ]; then {grep} -e {pat} -- {_P}; {_NOT_A_FILE}"
 
     def parse(self, stdout: bytes, rc: int) -> Any:
         if rc == 0 and not stdout:
@@ -147,7 +178,8 @@ class FindInFile(FactBase[Any]):
         if rc == 1:
             return []
         if rc != 0:  # never "absent": files.line would then create the file over what is there
-            raise FactFailed(rc, f"exit {rc}: an invalid pattern or a file grep may not read")
+            raise FactFailed(rc, f"exit {rc}: an invalid pattern, a file grep may not read, or a path "
+                                 "not provably absent")
         return _core.parse_lines(stdout, rc, -1)
 
     def predict(self, content: bytes, **kwargs: Any) -> tuple[bytes, int] | None:

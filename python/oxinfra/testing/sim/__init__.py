@@ -10,17 +10,18 @@ What is interpreted is the dialect :mod:`oxinfra._engine.script` writes, and the
 built-in facts and operations use -- not a general shell:
 
 * shell syntax: simple commands, ``;``/``&&``/``||``/``|``, ``{ }``, ``( )``, ``if``, ``while``,
-  ``for``, function definitions, single/double quotes, ``$VAR``, ``$?``, ``$( )``, ``$(( ))``
-  (+ and -), ``~user``, redirections ``<``, ``>``, ``>>``, ``>&2``, ``2>``, quoted
-  here-documents. There is no field splitting and no pathname expansion (oxinfra quotes
-  every value).
+  ``for``, function definitions, single/double quotes, ``$VAR``, ``${VAR%PATTERN}``, ``$?``,
+  ``$#``, ``"$@"``, ``$( )``, ``$(( ))`` (+ and -), ``~user``, redirections ``<``, ``>``,
+  ``>>``, ``>&2``, ``2>``, quoted here-documents. There is no field splitting and no pathname
+  expansion (oxinfra quotes every value).
 * the marker functions of the prelude run natively -- but only functions whose definition
   is exactly one of :func:`oxinfra._engine.script.prelude`'s and whose interpreted body prints
   the same bytes as the native one (checked once per process); any other function is
-  interpreted;
+  interpreted. The loops that prove paths absent (:func:`oxinfra.facts.files.absent_proof`,
+  :func:`oxinfra._engine.script.absent_loop`) run natively under the same rule;
 * commands: ``:``, ``true``, ``false``, ``test``/``[``, ``echo``, ``printf``, ``exit``,
   ``break``, ``export``, ``read``, ``exec``, ``cd``, ``umask`` (octal; new files and directories get 666/777
-  masked), ``set -C`` (noclobber), ``sleep`` (does not sleep), ``command -v``, ``id``,
+  masked), ``set -C`` (noclobber), ``set --``, ``shift``, ``sleep`` (does not sleep), ``command -v``, ``id``,
   ``uname``, ``stat -c``, ``readlink``, ``sha1sum``/``sha256sum``/``md5sum``, ``grep``
   (literal patterns directly, BRE/ERE through Python's ``re``; a file with a NUL byte is
   binary unless ``-a``: "binary file matches" on stderr only, as GNU grep 3.5+), ``mkdir``, ``chmod``

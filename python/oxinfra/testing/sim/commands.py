@@ -61,10 +61,24 @@ def _umask(sh: Interpreter, argv: list[str]) -> int:
 
 
 def _set(sh: Interpreter, argv: list[str]) -> int:
-    """``set -C`` / ``set +C`` (noclobber); other options change nothing here."""
-    for arg in argv[1:]:
+    """``set -C`` / ``set +C`` (noclobber), ``set -- ARG...`` (the positional parameters);
+    other options change nothing here."""
+    for k, arg in enumerate(argv[1:], 1):
+        if arg == "--":
+            sh.positional = argv[k + 1:]
+            break
         if arg[:1] in "-+" and "C" in arg[1:]:
             sh.noclobber = arg[0] == "-"
+    return 0
+
+
+def _shift(sh: Interpreter, argv: list[str]) -> int:
+    """``shift [N]``: drop the first N positional parameters (a shell ends on too many)."""
+    count = int(argv[1]) if len(argv) > 1 and argv[1].isdigit() else 1 if len(argv) == 1 else -1
+    if not 0 <= count <= len(sh.positional):
+        sh.complain("sh: shift: can't shift that many")
+        raise _Exit(2)
+    sh.positional = sh.positional[count:]
     return 0
 
 
@@ -99,6 +113,8 @@ def _evaluate_test(sh: Interpreter, args: list[str]) -> bool:
         return not _evaluate_test(sh, args[1:])
     if len(args) == 1:
         return args[0] != ""
+    if len(args) == 3 and args[1] in ("=", "!="):
+        return (args[0] == args[2]) == (args[1] == "=")
     if len(args) == 2:
         op, operand = args
         if op == "-z":
@@ -434,11 +450,11 @@ def _timeout(sh: Interpreter, argv: list[str]) -> int:
 
 
 _SHELL_BUILTINS = frozenset((":", "true", "false", "exit", "break", "export", "cd", "test", "[", "echo",
-                             "printf", "command", "read", "exec"))
+                             "printf", "command", "read", "exec", "shift", "set"))
 
 _BUILTINS.update({
     ":": _true, "true": _true, "false": _false, "exit": _exit, "break": _break, "export": _export,
-    "cd": _cd, "umask": _umask, "set": _set, "sleep": _true, "test": _test, "[": _test, "echo": _echo, "printf": _printf,
+    "cd": _cd, "umask": _umask, "set": _set, "shift": _shift, "sleep": _true, "test": _test, "[": _test, "echo": _echo, "printf": _printf,
     "command": _command, "id": _id, "uname": _uname, "stat": _stat, "readlink": _readlink,
     "sha1sum": _hasher("sha1"), "sha256sum": _hasher("sha256"), "md5sum": _hasher("md5"),
     "grep": _grep, "mkdir": _mkdir, "chmod": _chmod, "chown": _chown, "chgrp": _chown,

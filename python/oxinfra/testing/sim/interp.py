@@ -4,6 +4,7 @@ word expansion, redirections and the natively run prelude markers."""
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatchcase
 from typing import Any, Callable
 
 from oxinfra.testing.sim.fs import FsError, SimHost
@@ -13,6 +14,10 @@ from oxinfra.testing.sim.parse import Parser, parse_script
 # --------------------------------------------------------------------------------------------
 # Running it
 # --------------------------------------------------------------------------------------------
+
+
+#: The word ``"$@"`` as the parser gives it.
+_ALL_ARGS = (("v", "@"),)
 
 
 class _Exit(Exception):
@@ -88,13 +93,181 @@ def _verified_natives() -> list[tuple[Any, Callable[[Interpreter, list[str]], in
                     sh.out, sh.err = out, err
                     if type(impl) is tuple:
                         sh.positional = list(args)
-                        sh.run_node(impl)
+                        try:
+                            sh.run_node(impl)
+                        except (_Exit, _Break):  # (a function made for other arguments)
+                            err.append("exit")
                     else:
                         impl(sh, ["f", *args])
                     results.append(("".join(out), "".join(err)))
             if results[:3] == results[3:]:
                 found.append((node[2], native))
                 break
+    return found
+
+
+# The loops of a stat batch run natively too, under the same rule: the climb of
+# :func:`oxinfra.facts.files.absent_proof` (a ``while`` loop run for every path that is not
+# there, a dozen commands per directory level) and the loop over the batch's paths
+# (:func:`oxinfra._engine.script.absent_loop`) -- only loops parsed exactly as oxinfra writes
+# them, and only if interpreting them prints and leaves the same as the native code on a
+# test machine (checked once per process).
+
+
+def _native_climb(var: str) -> Callable[..., int]:
+    def climb(sh: Interpreter, seen: dict[str, bool] | None = None) -> int:
+        """``seen``: paths known to be there or not (within one loop, which changes nothing)."""
+        host, cwd = sh.host, sh.cwd
+        value = sh.vars.get(var, "")
+        up = value
+        while True:
+            cut = value.rfind("/")
+            up = value[:cut] if cut >= 0 else value  # ${value%/*}
+            if up == value:
+                up = "."
+            if not up:
+                up = "/"
+            if up == value:
+                break
+            value = up
+            there = seen.get(value) if seen is not None else None
+            if there is None:
+                there = _exists_or_link(host, value, cwd)
+                if seen is not None:
+                    seen[value] = there
+            if there:
+                break
+        sh.vars[var], sh.vars["__ox_b"] = value, up
+        return 0
+
+    return climb
+
+
+def _lstat(host: SimHost, path: str, cwd: str) -> Any:
+    """The node ``lstat`` finds (``[ -e PATH ] || [ -L PATH ]`` when there is one)."""
+    try:
+        return host.resolve(path, False, cwd)[1]
+    except FsError:
+        return None
+
+
+def _exists_or_link(host: SimHost, path: str, cwd: str) -> bool:
+    return _lstat(host, path, cwd) is not None
+
+
+def _native_batch_loop(sh: Interpreter, node: Any) -> int:
+    """:func:`oxinfra._engine.script.absent_loop`, natively."""
+    host, cwd, climb = sh.host, sh.cwd, _CLIMB_P
+    values = list(sh.positional) if node[2] is None else [sh.expand(w) for w in node[2]]
+    args = list(sh.positional)
+    raw = sh.vars.get("__ox_i", "0")
+    i = int(raw) if raw.isdigit() else 0
+    nonce = sh.vars.get("__ox_n", "")
+    absent = [sh.vars.get("__ox_z", "")]
+    seen: dict[str, bool] = {}
+    for value in values:
+        sh.vars["__ox_a"] = value
+        there = _lstat(host, value, cwd)
+        if there is not None:
+            args.append(value)
+            if there.kind == "l":  # readlink -- "$__ox_a" </dev/null 2>/dev/null, in its block
+                sh.say(f"\n@@L-{nonce}-{i}\n")
+                saved = sh.err, sh.stdin
+                sh.err, sh.stdin = None, ""
+                try:
+                    status = sh.call(["readlink", "--", value])
+                finally:
+                    sh.err, sh.stdin = saved
+                sh.say(f"\n@@R-{nonce}-{status}\n")
+        else:
+            sh.vars["__ox_p"] = value
+            climb(sh, seen)
+            try:
+                _, found = host.resolve(sh.vars["__ox_p"], True, cwd)
+            except FsError:
+                found = None
+            if found is not None and found.kind == "d":  # [ -d P ] && [ -x P ]
+                absent.append(f"{i}\n")
+            else:
+                args.append(value)
+        i += 1
+        sh.vars["__ox_i"] = str(i)
+    sh.vars["__ox_z"] = "".join(absent)
+    sh.positional = args
+    return 0
+
+
+_CLIMB_P = _native_climb("__ox_p")
+_loops: dict[int, tuple[Any, Callable[[Interpreter, Any], int] | None]] = {}
+_natives_loops: list[tuple[str, Any, Callable[[Interpreter, Any], int]]] | None = None
+
+
+def _native_loop(node: Any) -> Callable[[Interpreter, Any], int] | None:
+    """The native code for this parsed ``while`` or ``for`` node, if it is one oxinfra writes
+    (cached by node)."""
+    known = _loops.get(id(node))
+    if known is not None and known[0] is node:
+        return known[1]
+    global _natives_loops
+    if _natives_loops is None:
+        _natives_loops = []  # while checking, loops are interpreted
+        _natives_loops = _verified_loops()
+        _loops.clear()
+    native = None
+    for kind, loop, impl in _natives_loops:
+        if kind == node[0] and (node == loop if kind == "while" else node[1] == loop[1] and node[3:] == loop[3:]):
+            native = impl
+            break
+    if len(_loops) > 4096:
+        _loops.clear()
+    _loops[id(node)] = (node, native)  # (the node is kept alive, so its id is not reused)
+    return native
+
+
+def _verified_loops() -> list[tuple[str, Any, Callable[[Interpreter, Any], int]]]:
+    try:
+        from oxinfra._engine.script import absent_loop
+        from oxinfra.facts.files import absent_proof
+    except ImportError:  # pragma: no cover
+        return []
+    from oxinfra.testing.sim.fs import Node
+
+    machine = SimHost("check", files={"/d/e/f/file": "x"})
+    machine.fs["/d/link"] = Node("l", 0o777, "root", "root", 0, target="nowhere")
+    machine.fs["/d/loop"] = Node("l", 0o777, "root", "root", 0, target="loop")
+    machine.fs["/d/good"] = Node("l", 0o777, "root", "root", 0, target="e/f/file")
+    starts = ["/d/e/f/g/h", "/d/e/x", "/d/e/f/file/x", "/d/link/x", "/d/loop/x", "/nowhere", "rel/x", "x", "/",
+              ".", "", "//a//", "/d/e/f/", "a/../b", "/d/e/../x/y", "/d/e/f/file", "/d/link", "/d/loop", "/d/good",
+              "/d/good/x"]
+
+    def first(text: str, tag: str) -> Any:
+        node = Parser(text).parse()[0]
+        while node[0] != tag:  # the loop is the first command of an and-or list
+            node = node[1]
+        return node
+
+    def run(node: Any, native: Callable[[Interpreter, Any], int] | None, setup: dict[str, str]) -> Any:
+        sh = Interpreter(machine)
+        sh.vars.update(setup)
+        sh.positional = list(starts)
+        out: list[str] = []
+        sh.out = out
+        status = native(sh, node) if native else sh._run_while(node) if node[0] == "while" else sh._run_for(node)
+        return status, "".join(out), sh.positional, {k: v for k, v in sh.vars.items() if k.startswith("__ox_")}
+
+    found: list[tuple[str, Any, Callable[[Interpreter, Any], int]]] = []
+    for var in ("__ox_a", "__ox_p"):
+        loop, climb = first(absent_proof(var), "while"), _native_climb(var)
+
+        def native(sh: Interpreter, node: Any, climb: Callable[..., int] = climb) -> int:
+            return climb(sh)
+
+        if all(run(loop, None, {var: s}) == run(loop, native, {var: s}) for s in starts):
+            found.append(("while", loop, native))
+    loop = first(absent_loop(), "for")
+    setup = {"__ox_i": "3", "__ox_z": "1\n", "__ox_n": "N"}
+    if run(loop, None, setup) == run(loop, _native_batch_loop, setup):
+        found.append(("for", loop, _native_batch_loop))
     return found
 
 
@@ -179,9 +352,11 @@ class Interpreter:
         elif tag == "pipe":
             status = self._run_pipe(node)
         elif tag == "while":
-            status = self.redirected(node[3], self._run_while, node)
+            native = None if node[3] else _native_loop(node)
+            status = native(self, node) if native is not None else self.redirected(node[3], self._run_while, node)
         elif tag == "for":
-            status = self.redirected(node[4], self._run_for, node)
+            native = None if node[4] else _native_loop(node)
+            status = native(self, node) if native is not None else self.redirected(node[4], self._run_for, node)
         elif tag == "func":
             self.funcs[node[1]] = _native_marker(node[2]) or node[2]
             status = 0
@@ -282,6 +457,13 @@ class Interpreter:
         return "".join(out)
 
     def variable(self, name: str) -> str:
+        if "%" in name:  # ${NAME%PATTERN}: the shortest matching suffix removed
+            name, _, pattern = name.partition("%")
+            value = self.variable(name)
+            for cut in range(len(value), -1, -1):
+                if fnmatchcase(value[cut:], pattern):
+                    return value[:cut]
+            return value
         if name.isdigit():
             k = int(name)
             return self.positional[k - 1] if 0 < k <= len(self.positional) else ("sh" if k == 0 else "")
@@ -327,7 +509,15 @@ class Interpreter:
 
     def run_cmd(self, node: Any) -> int:
         _, assigns, words, redirs = node
-        argv = [w if type(w) is str and "\x00" not in w else self.expand(w) for w in words]
+        if _ALL_ARGS in words:  # "$@": one word per positional parameter
+            argv = []
+            for w in words:
+                if w == _ALL_ARGS:
+                    argv.extend(self.positional)
+                else:
+                    argv.append(w if type(w) is str and "\x00" not in w else self.expand(w))
+        else:
+            argv = [w if type(w) is str and "\x00" not in w else self.expand(w) for w in words]
         if not argv:
             status = 0
             for name, value in assigns:
@@ -436,7 +626,7 @@ _BUILTINS: dict[str, Callable[[Interpreter, list[str]], int]] = {}
 #: Commands that never change the filesystem (those that run another command run it
 #: through :meth:`Interpreter.call` again, which judges that one).
 _READ_ONLY = frozenset({
-    ":", "true", "false", "test", "[", "echo", "printf", "exit", "break", "export", "cd", "sleep",
+    ":", "true", "false", "test", "[", "echo", "printf", "exit", "break", "export", "cd", "sleep", "shift",
     "command", "id", "uname", "stat", "readlink", "sha1sum", "sha256sum", "md5sum", "grep", "cat",
     "base64", "tail", "sh", "sudo", "su", "timeout", "umask", "set", "read", "exec",
 })
