@@ -249,7 +249,7 @@ def test_pause_is_a_hang(fleet: Fleet) -> None:
         subprocess.run(["docker", "unpause", fleet.bad], check=True, capture_output=True)
     assert out.code == 4, out.describe()
     bad = out.host(fleet.bad)
-    assert bad["status"] == "unreachable" and "5" in bad["error"], out.describe()
+    assert bad["status"] == "unreachable" and "no answer within 5" in bad["error"], out.describe()
     assert took < 20, took
     check_others(fleet, "pause", out, "pause")
     fleet.check_whole("pause", out)
@@ -428,7 +428,8 @@ def test_sigint_to_the_controller(fleet: Fleet) -> None:
     statuses = {h: out.host(h)["status"] for h in fleet.hosts}
     assert statuses[fleet.bad] == "interrupted", statuses
     assert set(statuses.values()) <= {"interrupted", "success", "not started"}, statuses
-    LOST["SIGINT to the controller"] = 0  # every host was stopped on purpose
+    # stopped on purpose is not lost; failing would be
+    LOST["SIGINT to the controller"] = sum(statuses[h] in ("failed", "unreachable", "error") for h in healthy(fleet))
     fleet.check_whole("sigint", out)
     # the shells killed on the hosts release their locks; the retry takes them
     fleet.converge("sigint", inventory, deploy, [h for h, s in statuses.items() if s != "success"])
@@ -436,5 +437,7 @@ def test_sigint_to_the_controller(fleet: Fleet) -> None:
 
 def test_zz_no_healthy_host_lost() -> None:
     """The README's table: no healthy host was lost to any fault."""
-    assert LOST and all(v == 0 for v in LOST.values()), LOST
+    if not LOST:
+        pytest.skip("no fault test ran")
+    assert all(v == 0 for v in LOST.values()), LOST
     print(LOST)
