@@ -131,7 +131,7 @@ _LINE_THROUGH_LINK = (
     "files.line appends to a symbolic link with >>, which writes the link's target; it declares "
     "only the link's path (touches(path)), so a later fact about the target is not re-read")
 KNOWN = {f"files.line/{case}/link": _LINE_THROUGH_LINK
-         for case in ("append", "hostile_line", "no_file", "present", "replace")}
+         for case in ("append", "hostile_line", "no_file")}
 
 
 def _cases() -> list[Any]:
@@ -165,20 +165,29 @@ def _target(args: dict[str, Any]) -> str | None:
     return None
 
 
-def seed(host: sim.SimHost, target: str | None, how: str) -> None:
-    """Put ``how`` at ``target`` (its parent exists unless ``parent_missing``)."""
+def seed_text(spec: dict[str, Any]) -> str:
+    """A file's content: a line of its own, and the lines the fixture says a search finds
+    (so that replacing and removing operations have something to change)."""
+    found = [line for fact in spec.get("facts", []) if isinstance(fact.get("value"), list)
+             for line in fact["value"] if isinstance(line, str)]
+    return "".join(f"{line}\n" for line in ["seed line", *found])
+
+
+def seed(host: sim.SimHost, target: str | None, how: str, text: str) -> None:
+    """Put ``how`` at ``target`` (its parent exists unless ``parent_missing``); a file, and
+    the file a link points to, hold ``text``."""
     host.pristine = None
     if target is None or how == "parent_missing":
         return
     parent = posixpath.dirname(target)
     host._mkdirs(parent, "root", 0)
     if how == "file":
-        host.write_file(target, "seed line\nMODE=old\n", mode=0o600, user="nobody")
+        host.write_file(target, text, mode=0o600, user="nobody")
     elif how == "directory":
         host._mkdirs(target, "root", 0)
-        host.write_file(target + "/inside", "kept?\n")
+        host.write_file(target + "/inside", text)
     elif how == "link":
-        host.write_file(parent + "/link-target", "pointed at\n")
+        host.write_file(parent + "/link-target", text)
         host.fs[target] = Node("l", 0o777, "root", "root", 0, target="link-target")
 
 
@@ -201,7 +210,7 @@ def test_changes_are_declared(name: str, fixture: Path, how: str, tmp_path: Path
         f"op(**json.loads({json.dumps(args)!r}))\n"
     )
     host = sim.machine(MACHINE)
-    seed(host, _target(args), how)
+    seed(host, _target(args), how, seed_text(spec))
     before = snapshot(host)
     events: list[dict[str, Any]] = []
     run(load_inventory(f"@sim/{MACHINE}"), [str(deploy)], on_event=lambda e: events.append(e)
