@@ -198,33 +198,72 @@ def _fresh_machines() -> Any:
     sim.reset()
 
 
+def apply(deploy_source: str, target: str | None, how: str, text: str, tmp_path: Path,
+          must_declare: bool = True) -> list[str]:
+    """Run a deploy of one operation on a fresh simulated host seeded ``how`` at ``target``;
+    what is wrong with what it declared against what it changed (nothing: []). An operation
+    that ``must_declare`` may not take "may change anything" for a change."""
+    sim.reset()
+    deploy = tmp_path / f"deploy{len(list(tmp_path.glob('deploy*.py')))}.py"  # a new file: a new deploy
+    deploy.write_text(deploy_source)
+    host = sim.machine(MACHINE)
+    seed(host, target, how, text)
+    before = snapshot(host)
+    events: list[dict[str, Any]] = []
+    run(load_inventory(f"@sim/{MACHINE}"), [str(deploy)],
+        on_event=lambda e: events.append(e) if e.get("event") == "operation" else None)
+    after = snapshot(sim.machine(MACHINE))
+    assert len(events) == 1, events
+    event = events[0]
+    changes = changed_paths(before, after)
+    plan = event.get("_plan")
+    if plan is None:
+        return [f"{event['op']} was not planned ({event.get('error')}) but changed {changes}"] if changes else []
+    touched: Touched = plan.touched
+    if touched is None:
+        if changes and must_declare:
+            return [f"{event['op']} declares nothing (may change anything) but changed {changes}"]
+        return []
+    missed = uncovered(before, after, touched)
+    if missed:
+        return [f"{event['op']} ({how}) changed paths it did not declare: {missed}; declared "
+                f"{sorted(touched[0])}, subtrees {list(touched[1])}"]
+    return []
+
+
+_LYING = """
+from oxinfra.api import operation, touches
+from oxinfra.quoting import command, write_to
+
+@operation()
+def files_{name}(path):
+    {declare}
+    yield write_to(command("printf", "%s", "x"), path + ".other")
+
+files_{name}(path="/case/d/f")
+"""
+
+
+def test_apply_reports_an_operation_that_changes_what_it_did_not_declare(tmp_path: Path) -> None:
+    wrong = apply(_LYING.format(name="wrong", declare="touches(path)"), "/case/d/f", "absent", "", tmp_path)
+    assert wrong == ["__oxinfra_deploy__.files_wrong (absent) changed paths it did not declare: {'/case/d/f.other': "
+                     "'created'}; declared ['/case/d', '/case/d/f'], subtrees []"]
+    right = apply(_LYING.format(name="right", declare="touches(path + '.other')"), "/case/d/f", "absent", "",
+                  tmp_path)
+    assert right == []
+    silent = _LYING.format(name="silent", declare="pass")
+    assert apply(silent, "/case/d/f", "absent", "", tmp_path) == [
+        "__oxinfra_deploy__.files_silent declares nothing (may change anything) but changed "
+        "{'/case/d/f.other': 'created', '/case/d': 'listing (entry f.other created)'}"]
+    assert apply(silent, "/case/d/f", "absent", "", tmp_path, must_declare=False) == []
+
+
 @pytest.mark.parametrize(("name", "fixture", "how"), _cases())
 def test_changes_are_declared(name: str, fixture: Path, how: str, tmp_path: Path) -> None:
     spec = json.loads(fixture.read_text())
     args = {key: _moved(value, fixture, key) for key, value in spec["args"].items()}
     module, _, op_name = name.rpartition(".")
-    deploy = tmp_path / "deploy.py"
-    deploy.write_text(
-        "import importlib, json\n"
-        f"op = getattr(importlib.import_module({'oxinfra.operations.' + module!r}), {op_name!r})\n"
-        f"op(**json.loads({json.dumps(args)!r}))\n"
-    )
-    host = sim.machine(MACHINE)
-    seed(host, _target(args), how, seed_text(spec))
-    before = snapshot(host)
-    events: list[dict[str, Any]] = []
-    run(load_inventory(f"@sim/{MACHINE}"), [str(deploy)], on_event=lambda e: events.append(e)
-        if e.get("event") == "operation" else None)
-    after = snapshot(sim.machine(MACHINE))
-    assert len(events) == 1, events
-    plan = events[0].get("_plan")
-    changes = changed_paths(before, after)
-    if plan is None:
-        assert not changes, f"{name} was not planned ({events[0]}) but changed {changes}"
-        return
-    touched: Touched = plan.touched
-    if module == "files" and changes:
-        assert touched is not None, f"{name} declares nothing (anything) but changed {changes}"
-    missed = uncovered(before, after, touched)
-    assert not missed, (f"{name} ({how}) changed paths it did not declare: {missed}; "
-                        f"declared {sorted(touched[0]) if touched else None}, subtrees {touched and touched[1]}")
+    source = ("import importlib, json\n"
+              f"op = getattr(importlib.import_module({'oxinfra.operations.' + module!r}), {op_name!r})\n"
+              f"op(**json.loads({json.dumps(args)!r}))\n")
+    assert apply(source, _target(args), how, seed_text(spec), tmp_path, must_declare=module == "files") == []
