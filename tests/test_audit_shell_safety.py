@@ -204,16 +204,28 @@ def rendered(command: Any) -> str:
     return f"{{ {text}\n}}"
 
 
-def test_discovery_finds_shell_safe_operations() -> None:
+def _planned(case: Path) -> list[Any]:
+    spec = json.loads(case.read_text())
+    facts = [(f["fact"], f["args"], f["value"]) for f in spec.get("facts", [])]
+    return plan_operation(OPERATIONS[case.parent.name], spec["args"], facts, local_dir=str(case.parent)).commands
+
+
+def test_every_shell_safe_operation_is_audited() -> None:
     assert "files.put" in SAFE and "server.shell" in OPERATIONS and "server.shell" not in SAFE
-    planned = {case.parent.name for case in CASES}
-    assert set(SAFE) <= planned, f"shell_safe operations with no fixture that plans: {sorted(set(SAFE) - planned)}"
+    audited = {case.parent.name for case in CASES if _planned(case)}
+    missing = sorted(set(SAFE) - audited)
+    assert not missing, f"shell_safe operations with no fixture that yields commands: {missing}"
+
+
+@pytest.mark.parametrize("umask", [None, "133", "077"])
+@pytest.mark.parametrize("data", [b"", b"text\n", b"it's $(x) `y` \\ ; exit 1\n", b"\x00binary\xff\n"])
+def test_every_form_of_upload_leaves_the_shell_alone(data: bytes, umask: str | None) -> None:
+    """An upload is rendered one of four ways (text or base64, under a umask or not): none
+    touches the shell outside a subshell, whatever the content."""
+    assert shell_problems(rendered(FileUpload(data, "/srv/a dir/f;x", umask))) == []
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.parent.name}/{c.stem}" for c in CASES])
 def test_shell_safe_commands_leave_the_shell_alone(case: Path) -> None:
-    spec = json.loads(case.read_text())
-    facts = [(f["fact"], f["args"], f["value"]) for f in spec.get("facts", [])]
-    planned = plan_operation(OPERATIONS[case.parent.name], spec["args"], facts, local_dir=str(case.parent))
-    found = {text: problems for text in map(rendered, planned.commands) if (problems := shell_problems(text))}
+    found = {text: problems for text in map(rendered, _planned(case)) if (problems := shell_problems(text))}
     assert not found, f"{case.parent.name} is shell_safe but its commands change the shell: {found}"
