@@ -5,9 +5,9 @@ it (``_engine/plan.py``): an operation that changes a path it did not declare le
 operations planning from stale facts. So every ``@operation`` of every module of
 ``oxinfra.operations`` is applied, with each of its fixtures' arguments
 (``tests/operations/<module>.<op>/*.json``, absolute paths moved under a root of their
-own), to a simulated host (``@sim``) seeded five ways at the operation's target: absent,
-a file with content, a directory (with a file in it), a symbolic link to a file, and its
-parent directory missing. The host's filesystem is compared before and after (kind, mode,
+own), to a simulated host (``@sim``) seeded six ways at the operation's target: absent,
+a file with content, a directory (with a file in it), a symbolic link to a file, one to a
+directory, and its parent directory missing. The host's filesystem is compared before and after (kind, mode,
 owner, group, content, link target, existence); every path that changed must be covered by
 the plan's ``touched`` (``(exact paths, subtree roots)``): in the exact set or under a
 subtree root. A path that appeared or went away changes its parent directory's listing,
@@ -35,7 +35,7 @@ from oxinfra.testing.sim import Node
 FIXTURES = Path(__file__).parent / "operations"
 ROOT = "/case"
 MACHINE = "audit"
-SEEDS = ("absent", "file", "directory", "link", "parent_missing")
+SEEDS = ("absent", "file", "directory", "link", "link_to_directory", "parent_missing")
 
 Snapshot = dict[str, tuple[Any, ...]]
 Touched = tuple[frozenset[str], tuple[str, ...]] | None
@@ -132,6 +132,10 @@ _LINE_THROUGH_LINK = (
     "only the link's path (touches(path)), so a later fact about the target is not re-read")
 KNOWN = {f"files.line/{case}/link": _LINE_THROUGH_LINK
          for case in ("append", "hostile_line", "no_file")}
+KNOWN["files.put/into_directory/link_to_directory"] = (
+    "files.put into a directory given as a link writes the file under the link's target; the "
+    "declaration names the path through the link, and declarations are compared by name "
+    "(an alias through a link is not tracked)")
 
 
 def _cases() -> list[Any]:
@@ -188,6 +192,9 @@ def seed(host: sim.SimHost, target: str | None, how: str, text: str) -> None:
         host.write_file(target + "/inside", text)
     elif how == "link":
         host.write_file(parent + "/link-target", text)
+    elif how == "link_to_directory":
+        host.write_file(parent + "/link-target/inside", text)
+    if how.startswith("link"):
         host.fs[target] = Node("l", 0o777, "root", "root", 0, target="link-target")
 
 
