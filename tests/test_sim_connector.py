@@ -433,3 +433,19 @@ def test_umask_and_noclobber_as_a_real_sh(tmp_path: Path) -> None:
     out, _ = asyncio.run(shell.run(script.encode(), b""))
     assert out.decode() == real.stdout
     assert "clobber=2" in real.stdout and "a 600" in real.stdout and "b 640" in real.stdout
+
+
+def test_sed_in_place_on_a_link_as_gnu_sed(tmp_path: Path) -> None:
+    """GNU ``sed -i`` writes a new file in a link's place (with the target's mode) and leaves
+    the target as it was; the simulator wrote through the link to the target."""
+    root = tmp_path / "s"
+    root.mkdir()
+    r = quote(str(root))
+    script = (f"cd {r}\nprintf 'a\\n' > t\nchmod 600 t\nln -s t l\nsed -i -e s/a/b/ l\n"
+              "stat -c '%n %F %a' l t\ncat t l\n")
+    real = subprocess.run(["sh", "-c", script], capture_output=True, text=True)
+    machine = sim.machine("sed-link")
+    machine._mkdirs(str(root), "root", 0)
+    out, _ = asyncio.run(sim.SimShell(machine, "@sim/sed-link").run(script.encode(), b""))
+    assert real.stdout == "l regular file 600\nt regular file 600\na\nb\n"
+    assert out.decode() == real.stdout

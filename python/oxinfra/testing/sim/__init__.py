@@ -26,7 +26,8 @@ built-in facts and operations use -- not a general shell:
   (literal patterns directly, BRE/ERE through Python's ``re``; a file with a NUL byte is
   binary unless ``-a``: "binary file matches" on stderr only, as GNU grep 3.5+), ``mkdir``, ``chmod``
   (octal modes), ``chown``, ``chgrp``, ``touch``, ``ln``, ``rm``, ``mv``, ``cp``, ``cat``,
-  ``base64 -d``, ``tail -c``, ``sed -i`` (``s/RE/REPL/FLAGS`` and ``/RE/d``, any delimiter), and
+  ``base64 -d``, ``tail -c``, ``sed -i`` (``s/RE/REPL/FLAGS`` and ``/RE/d``, any delimiter; a link is replaced by a new
+  file, as GNU sed does), and
   ``sh -c`` and ``sh -s`` (script on stdin), ``sudo``, ``su``, ``timeout`` (which run their
   command, as the given user; sudo asks no password and reads none, as for root).
 * **any other command** (a user's ``server.shell`` commands, package managers, ...) succeeds

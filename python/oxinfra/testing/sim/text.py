@@ -9,7 +9,7 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Callable
 
-from oxinfra.testing.sim.fs import _ENC, _ERRORS, FsError
+from oxinfra.testing.sim.fs import _ENC, _ERRORS, FsError, Node, _now
 from oxinfra.testing.sim.options import _operands
 
 if TYPE_CHECKING:
@@ -317,5 +317,12 @@ def _sed(sh: Interpreter, argv: list[str]) -> int:
             continue
         ends = text.endswith("\n")
         lines = program(_lines(text))
-        sh.host.write(path, "\n".join(lines) + ("\n" if ends and lines else ""), False, sh.user, sh.cwd)
+        new = "\n".join(lines) + ("\n" if ends and lines else "")
+        canonical, node = sh.host.resolve(path, False, sh.cwd)
+        if node is not None and node.kind == "l":  # as GNU sed: a new file in the link's place
+            _, real = sh.host.resolve(path, True, sh.cwd)
+            assert real is not None  # read() found it
+            sh.host.add(canonical, Node("f", real.mode, real.user, real.group, _now(), data=new))
+            continue
+        sh.host.write(path, new, False, sh.user, sh.cwd)
     return status
