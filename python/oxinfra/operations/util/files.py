@@ -23,7 +23,8 @@ def parse_mode(mode: Any) -> int | None:
     if mode is None:
         return None
     text = str(mode).strip()
-    if isinstance(mode, bool) or not text.isdigit() or any(c in "89" for c in text) or len(text.lstrip("0")) > 4:
+    # [0-7] only: str.isdigit() also accepts digits such as "²" that int() refuses.
+    if isinstance(mode, bool) or not re.fullmatch(r"[0-7]+", text) or len(text.lstrip("0")) > 4:
         raise OperationValueError(f"mode must be octal digits such as 644 or '0755', not {mode!r}")
     return int(text.lstrip("0") or "0")
 
