@@ -449,3 +449,16 @@ def test_sed_in_place_on_a_link_as_gnu_sed(tmp_path: Path) -> None:
     out, _ = asyncio.run(sim.SimShell(machine, "@sim/sed-link").run(script.encode(), b""))
     assert real.stdout == "l regular file 600\nt regular file 600\na\nb\n"
     assert out.decode() == real.stdout
+
+
+def test_a_failed_redirection_of_a_special_builtin_ends_the_shell_as_a_real_sh() -> None:
+    """A POSIX shell exits when a redirection of a special builtin (``:``, ``export``, ``set``,
+    ...) fails; of any other command, or inside a subshell, it goes on."""
+    script = ("true > /nonexistent/x; echo one\n(: > /nonexistent/x); echo two\n"
+              "X=1 > /nonexistent/x; echo three\n: > /nonexistent/x\necho four\n")
+    real = subprocess.run(["sh"], input=script, capture_output=True, text=True)
+    interpreter = sim.Interpreter(sim.SimHost("redirect-test"))
+    with pytest.raises(Exception) as info:
+        interpreter.run_script(script)
+    assert type(info.value).__name__ == "_Exit" and info.value.status == real.returncode == 2
+    assert "".join(interpreter.out or []) == real.stdout == "one\ntwo\nthree\n"

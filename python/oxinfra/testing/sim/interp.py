@@ -531,7 +531,9 @@ class Interpreter:
                 return self.redirected(redirs, lambda _: status, None)
             return status
         if redirs:
-            return self.redirected(redirs, self.call, argv)
+            # A POSIX shell exits when a redirection of a special builtin fails.
+            special = argv[0] in _SPECIAL_BUILTINS and argv[0] not in self.funcs
+            return self.redirected(redirs, self.call, argv, special)
         return self.call(argv)
 
     def call(self, argv: list[str]) -> int:
@@ -559,7 +561,7 @@ class Interpreter:
             self.complain(f"{name}: {exc}")
             return 1
 
-    def redirected(self, redirs: list[Any], fn: Callable[[Any], int], arg: Any) -> int:
+    def redirected(self, redirs: list[Any], fn: Callable[[Any], int], arg: Any, special: bool = False) -> int:
         saved = (self.out, self.err, self.stdin)
         writes: list[tuple[str, list[str], bool]] = []
         host = self.host
@@ -577,6 +579,8 @@ class Interpreter:
                             self.stdin = host.read(target, self.cwd)
                         except FsError as exc:
                             self.complain(f"sh: cannot open {target}: {exc}")
+                            if special:
+                                raise _Exit(2) from None
                             return 2
                 elif op == ">&":
                     sink = self.err if target == "2" else self.out if target == "1" else None
@@ -599,6 +603,8 @@ class Interpreter:
                             host.write(target, "", append, self.user, self.cwd, 0o666 & ~self.umask)
                         except FsError as exc:
                             self.complain(f"sh: cannot create {target}: {exc}")
+                            if special:
+                                raise _Exit(2) from None
                             return 2
                         sink = []
                         writes.append((target, sink, True))
@@ -617,6 +623,12 @@ class Interpreter:
                     pass
         return status
 
+
+#: POSIX special builtins: when a redirection of one fails, the shell exits.
+_SPECIAL_BUILTINS = frozenset({
+    ":", ".", "break", "continue", "eval", "exec", "exit", "export", "readonly", "return", "set", "shift",
+    "times", "trap", "unset",
+})
 
 #: The commands the simulator runs for real, by name. Filled in by
 #: :mod:`oxinfra.testing.sim.commands` (which the package imports), and looked up here
