@@ -186,7 +186,7 @@ def render_upload(upload: FileUpload, nonce: str) -> str:
     temporary file and a non-zero status."""
     dest = upload.dest
     tmp = quote(posixpath.join(posixpath.dirname(dest) or ".", f".{posixpath.basename(dest)}.oxinfra-{nonce[:8]}"))
-    tail = f"&& mv -f {tmp} {quote(dest)} || {{ rm -f {tmp}; false; }}"
+    tail = f"&& mv -f -- {tmp} {quote(dest)} || {{ rm -f -- {tmp}; false; }}"
     if upload.umask is not None:
         # Created under the umask that gives it its mode (a subshell, no process to exec);
         # set -C: never write through a file that is already there with another mode.

@@ -57,11 +57,10 @@ def owner_commands(
     if not want_user and not want_group:
         return []
     flags = (["-R"] if recursive else []) + (["-h"] if link else [])
-    if want_user and group:
-        return [command("chown", *flags, f"{user}:{group}", "--", path)]
+    # "--" before the owner too: a name that starts with "-" is a name, not an option.
     if want_user:
-        return [command("chown", *flags, user, "--", path)]
-    return [command("chgrp", *flags, group, "--", path)]
+        return [command("chown", *flags, "--", f"{user}:{group}" if group else user, path)]
+    return [command("chgrp", *flags, "--", group, path)]
 
 
 def local_path(src: str, add_deploy_dir: bool = True) -> str:
