@@ -58,8 +58,10 @@ def owner_commands(
         return []
     flags = (["-R"] if recursive else []) + (["-h"] if link else [])
     # "--" before the owner too: a name that starts with "-" is a name, not an option.
+    if want_user and group:
+        return [command("chown", *flags, "--", f"{user}:{group}", path)]
     if want_user:
-        return [command("chown", *flags, "--", f"{user}:{group}" if group else user, path)]
+        return [command("chown", *flags, "--", user, path)]
     return [command("chgrp", *flags, "--", group, path)]
 
 
