@@ -161,13 +161,14 @@ def _comm(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/stat") as fh:
             text = fh.read()
-        return text[text.index("(") + 1:text.rindex(")")]
+        return text[text.index("(") + 1 : text.rindex(")")]
     except (OSError, ValueError):
         return "?"
 
 
-def run_child(cmd: list[str], cwd: Path, log_prefix: Path, timeout: float = RUN_TIMEOUT,
-              reaper: SessionReaper | None = None) -> dict[str, Any]:
+def run_child(
+    cmd: list[str], cwd: Path, log_prefix: Path, timeout: float = RUN_TIMEOUT, reaper: SessionReaper | None = None
+) -> dict[str, Any]:
     """Run ``cmd``; return exit code, wall seconds, CPU seconds (rusage of the child and its reaped
     children, from wait4) and the paths of its captured stdout/stderr.  With ``reaper``, every
     exited child (adopted sshd sessions too) is reaped while waiting."""
@@ -176,8 +177,9 @@ def run_child(cmd: list[str], cwd: Path, log_prefix: Path, timeout: float = RUN_
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         busy0, steal0 = machine_cpu_seconds()
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                env=_child_env(), start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=_child_env(), start_new_session=True
+        )
         deadline = start + timeout
         delay = 0.0005
         while True:
@@ -275,8 +277,9 @@ def inventory_source(hosts: list[str], ssh_data: dict[str, Any], tool: str) -> s
     return "\n".join(lines)
 
 
-def prepare_workdir(base: Path, tool: str, n: int, hosts: list[str], ssh_data: dict[str, Any],
-                    root: str, rep: int = 1) -> Path:
+def prepare_workdir(
+    base: Path, tool: str, n: int, hosts: list[str], ssh_data: dict[str, Any], root: str, rep: int = 1
+) -> Path:
     d = base / f"{tool}-N{n}" if rep == 1 else base / f"{tool}-N{n}-rep{rep}"
     if d.exists():
         shutil.rmtree(d)
@@ -287,8 +290,9 @@ def prepare_workdir(base: Path, tool: str, n: int, hosts: list[str], ssh_data: d
         (d / "deploy.py").write_text(deploy_source(tool, root))
         (d / "inventory.py").write_text(inventory_source(hosts, ssh_data, tool))
     else:
-        (d / "floor.json").write_text(json.dumps(
-            {"hosts": hosts, "ssh_data": ssh_data, "root": root, "workload": str(WORKLOAD_DIR)}))
+        (d / "floor.json").write_text(
+            json.dumps({"hosts": hosts, "ssh_data": ssh_data, "root": root, "workload": str(WORKLOAD_DIR)})
+        )
     return d
 
 
@@ -311,8 +315,9 @@ def clean_target(root: str, owner: str | None) -> None:
 # --------------------------------------------------------------------------- end-state check
 
 
-async def verify_hosts(hosts: list[str], ssh_data: dict[str, Any], root: str,
-                       workload_dir: Path = WORKLOAD_DIR) -> list[str]:
+async def verify_hosts(
+    hosts: list[str], ssh_data: dict[str, Any], root: str, workload_dir: Path = WORKLOAD_DIR
+) -> list[str]:
     """Check standard-10's end state under ``root/<host>`` over SSH; return the problems."""
     return await floor.verify_floor(hosts, ssh_data, workload_dir, root=root, relative_link_ok=True)
 
@@ -352,8 +357,18 @@ def parse_oxinfra_events(stdout_path: Path) -> tuple[dict[str, Any], dict[str, d
 # on a clean host the file it edits is created by "env line" with MODE=production, so there is
 # no MODE=staging to replace.  (pyinfra plans it from the facts read before anything ran, and
 # runs the sed anyway.)  Run 2: only the shell probe changes.
-STANDARD10_OPS = ("app dir", "conf dir", "static blob", "app config", "env line", "current link",
-                  "marker", "env replace", "probe", "log dir")
+STANDARD10_OPS = (
+    "app dir",
+    "conf dir",
+    "static blob",
+    "app config",
+    "env line",
+    "current link",
+    "marker",
+    "env replace",
+    "probe",
+    "log dir",
+)
 RUN1_ALSO_OK = {"env replace": ("unchanged",)}
 
 
@@ -363,8 +378,9 @@ def expected_statuses(op: str, run: int) -> tuple[str, ...]:
     return ("changed",) if op == "probe" else ("unchanged",)
 
 
-def check_oxinfra_result(summary: dict[str, Any], statuses: dict[str, dict[str, str]],
-                         hosts: list[str], run: int) -> dict[str, Any]:
+def check_oxinfra_result(
+    summary: dict[str, Any], statuses: dict[str, dict[str, str]], hosts: list[str], run: int
+) -> dict[str, Any]:
     """Every host succeeded and every operation ended as standard-10 says; return a digest."""
     problems = []
     if not summary.get("success"):
@@ -385,15 +401,19 @@ def check_oxinfra_result(summary: dict[str, Any], statuses: dict[str, dict[str, 
             if status not in expected_statuses(op, run):
                 problems.append(f"{h}: {op}: {status}, want {'/'.join(expected_statuses(op, run))}")
     if problems:
-        raise BenchError(f"oxinfra run {run}: " + "; ".join(problems[:5])
-                         + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""))
+        raise BenchError(
+            f"oxinfra run {run}: "
+            + "; ".join(problems[:5])
+            + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "")
+        )
     changed = sorted({s.get("changed") for s in got_hosts.values()})
     rts = sorted({s.get("round_trips", 0) for s in got_hosts.values()})
     secs = [s.get("seconds", 0.0) for s in got_hosts.values()]
     return {
         "changed_per_host": changed,
-        "unchanged_ops_run1": sorted({op for ops in statuses.values() for op, st in ops.items()
-                                      if st == "unchanged"}) if run == 1 else None,
+        "unchanged_ops_run1": sorted({op for ops in statuses.values() for op, st in ops.items() if st == "unchanged"})
+        if run == 1
+        else None,
         "round_trips_per_host": rts,
         "host_seconds_max": round(max(secs), 3) if secs else 0.0,
         "host_seconds_mean": round(sum(secs) / len(secs), 3) if secs else 0.0,
@@ -424,13 +444,21 @@ def summarize(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         groups.setdefault((r["n"], r["tool"], r["run"]), []).append(r)
     out = []
     for (n, tool, run), rows in groups.items():
-        out.append({
-            "n": n, "tool": tool, "run": run, "reps": len(rows),
-            **{k: round(_median([r[k] for r in rows]), 3)
-               for k in ("wall_s", "cpu_s", "sshd_cpu_s", "other_cpu_s") if all(k in r for r in rows)},
-            "wall_min_s": round(min(r["wall_s"] for r in rows), 3),
-            "wall_max_s": round(max(r["wall_s"] for r in rows), 3),
-        })
+        out.append(
+            {
+                "n": n,
+                "tool": tool,
+                "run": run,
+                "reps": len(rows),
+                **{
+                    k: round(_median([r[k] for r in rows]), 3)
+                    for k in ("wall_s", "cpu_s", "sshd_cpu_s", "other_cpu_s")
+                    if all(k in r for r in rows)
+                },
+                "wall_min_s": round(min(r["wall_s"] for r in rows), 3),
+                "wall_max_s": round(max(r["wall_s"] for r in rows), 3),
+            }
+        )
     floors = {(s["n"], s["run"]): s["wall_s"] for s in out if s["tool"] == "floor"}
     for s in out:
         fw = floors.get((s["n"], s["run"]))
@@ -451,14 +479,32 @@ def _tool_command(tool: str, workdir: Path, n: int, profile: Path | None = None)
     if tool == "pyinfra":
         exe = shutil.which("pyinfra") or "pyinfra"
         if profile:
-            return [py, "-m", "cProfile", "-o", str(profile), exe, "inventory.py", "deploy.py",
-                    "-y", "--parallel", str(n)]
+            return [
+                py,
+                "-m",
+                "cProfile",
+                "-o",
+                str(profile),
+                exe,
+                "inventory.py",
+                "deploy.py",
+                "-y",
+                "--parallel",
+                str(n),
+            ]
         return [exe, "inventory.py", "deploy.py", "-y", "--parallel", str(n)]
     raise ValueError(tool)
 
 
-def run_tool(fleet: Any, tool: str, workdir: Path, hosts: list[str], run: int,
-             profile: Path | None = None, reaper: SessionReaper | None = None) -> dict[str, Any]:
+def run_tool(
+    fleet: Any,
+    tool: str,
+    workdir: Path,
+    hosts: list[str],
+    run: int,
+    profile: Path | None = None,
+    reaper: SessionReaper | None = None,
+) -> dict[str, Any]:
     """One timed run of ``tool`` on ``hosts``; raises BenchError when it did not succeed."""
     cmd = _tool_command(tool, workdir, len(hosts), profile)
     load = os.getloadavg()
@@ -477,8 +523,10 @@ def run_tool(fleet: Any, tool: str, workdir: Path, hosts: list[str], run: int,
     sessions = sum(adopted.values())
     srv = srv_master + sessions
     if res["rc"] != 0:
-        raise BenchError(f"{tool} N={len(hosts)} run {run} exited {res['rc']}:\n"
-                         f"stderr: {_tail(res['stderr'])}\nstdout: {_tail(res['stdout'])}")
+        raise BenchError(
+            f"{tool} N={len(hosts)} run {run} exited {res['rc']}:\n"
+            f"stderr: {_tail(res['stderr'])}\nstdout: {_tail(res['stdout'])}"
+        )
     row: dict[str, Any] = {
         "n": len(hosts),
         "tool": tool,
@@ -506,8 +554,9 @@ def run_tool(fleet: Any, tool: str, workdir: Path, hosts: list[str], run: int,
         except (OSError, ValueError, KeyError):
             raise BenchError(f"floor child printed no result: {_tail(res['stdout'])}") from None
     elif tool == "pyinfra":
-        row["pyinfra"] = check_pyinfra_result(_tail(res["stdout"], 10**7) + _tail(res["stderr"], 10**7),
-                                              len(hosts), run)
+        row["pyinfra"] = check_pyinfra_result(
+            _tail(res["stdout"], 10**7) + _tail(res["stderr"], 10**7), len(hosts), run
+        )
     return row
 
 
@@ -519,7 +568,7 @@ def parse_pyinfra_results(text: str) -> dict[str, dict[str, int]]:
         start = max(i for i, ln in enumerate(lines) if ln.strip() == "--> Results:")
     except ValueError:
         return rows
-    for ln in lines[start + 2:]:
+    for ln in lines[start + 2 :]:
         parts = ln.split()
         if len(parts) < 5 or not all(p == "-" or p.isdigit() for p in parts[-4:]):
             break
@@ -540,16 +589,21 @@ def check_pyinfra_result(text: str, n: int, run: int) -> dict[str, Any]:
         if row is None:
             continue
         want = expected_statuses(op, run)
-        ok = row["hosts"] == n and row["error"] == 0 and (
-            ("changed" in want and row["success"] == n)
-            or ("unchanged" in want and row["no_change"] == n))
+        ok = (
+            row["hosts"] == n
+            and row["error"] == 0
+            and (("changed" in want and row["success"] == n) or ("unchanged" in want and row["no_change"] == n))
+        )
         if not ok:
             problems.append(f"{op}: {row}, want {'/'.join(want)} on {n} hosts")
     if problems:
         raise BenchError(f"pyinfra run {run}: " + "; ".join(problems[:5]))
     total = rows.get("Grand total", {})
-    return {"changed_total": total.get("success"), "no_change_total": total.get("no_change"),
-            "unchanged_ops": sorted(op for op in STANDARD10_OPS if rows[op]["no_change"])}
+    return {
+        "changed_total": total.get("success"),
+        "no_change_total": total.get("no_change"),
+        "unchanged_ops": sorted(op for op in STANDARD10_OPS if rows[op]["no_change"]),
+    }
 
 
 # --------------------------------------------------------------------------- the benchmark
@@ -608,10 +662,13 @@ def run_bench(
                             if reaper is not None:
                                 reaper.drain(0.3)  # the check's own sessions
                         results.append(row)
-                        log(f"  N={n:<5} {tool:<8} run {run}" + (f" rep {rep}" if repeat > 1 else "")
+                        log(
+                            f"  N={n:<5} {tool:<8} run {run}"
+                            + (f" rep {rep}" if repeat > 1 else "")
                             + f": wall {row['wall_s']:8.3f} s  cpu {row['cpu_s']:8.3f} s  "
                             f"sshd {row['sshd_cpu_s']:7.3f} s  other {row['other_cpu_s']:7.3f} s  "
-                            f"load {row['loadavg_before'][0]:.2f}")
+                            f"load {row['loadavg_before'][0]:.2f}"
+                        )
                     if profile_dir is not None and tool in ("oxinfra", "pyinfra") and rep == 1:
                         profile_dir.mkdir(parents=True, exist_ok=True)
                         clean_target(root, fleet.user)
@@ -619,8 +676,10 @@ def run_bench(
                             prof = profile_dir / f"{tool}-N{n}-run{run}.prof"
                             row = run_tool(fleet, tool, wd, hosts, run, profile=prof.resolve(), reaper=reaper)
                             profiles.append(str(prof))
-                            log(f"  N={n:<5} {tool:<8} run {run} (cProfile, untimed): wall {row['wall_s']:.3f} s "
-                                f"-> {prof}")
+                            log(
+                                f"  N={n:<5} {tool:<8} run {run} (cProfile, untimed): wall {row['wall_s']:.3f} s "
+                                f"-> {prof}"
+                            )
                     if not keep:
                         shutil.rmtree(root, ignore_errors=True)
     finally:
@@ -650,7 +709,7 @@ def run_bench(
                 "wall_s": "spawn to reap of the tool's process",
                 "cpu_s": "controller CPU: user+sys of the tool's process and its reaped children (wait4)",
                 "sshd_cpu_s": "sshd during the run: listener + [priv] monitors (server_cpu_seconds) "
-                              "+ adopted post-auth sessions with their shells/commands (when adopt_sessions)",
+                "+ adopted post-auth sessions with their shells/commands (when adopt_sessions)",
                 "ratio": "wall_s / floor wall_s, same N and run",
                 "other_cpu_s": "machine busy CPU (/proc/stat) during the run minus cpu_s and sshd_cpu_s",
             },
@@ -674,15 +733,19 @@ def format_table(rows: list[dict[str, Any]], show_rep: bool = False, median: boo
     (rows of ``results``, or of ``summary`` with ``median=True``: then also min..max wall)."""
     rep_head = f"{'rep':>3}  " if show_rep else ""
     extra = f"  {'wall min..max':>17}" if median else ""
-    head = (f"{'N':>5}  {'tool':<8} {'run':>3}  {rep_head}{'wall s':>8}  {'ctl CPU s':>9}  {'sshd CPU s':>10}  "
-            f"{'ratio':>6}  {'other CPU s':>11}{extra}")
+    head = (
+        f"{'N':>5}  {'tool':<8} {'run':>3}  {rep_head}{'wall s':>8}  {'ctl CPU s':>9}  {'sshd CPU s':>10}  "
+        f"{'ratio':>6}  {'other CPU s':>11}{extra}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         ratio = f"{r['ratio']:.2f}" if r.get("ratio") is not None else "-"
         rep_col = f"{r.get('rep', 1):>3}  " if show_rep else ""
         tail = f"  {r['wall_min_s']:>8.3f}..{r['wall_max_s']:<7.3f}" if median else ""
-        lines.append(f"{r['n']:>5}  {r['tool']:<8} {r['run']:>3}  {rep_col}{r['wall_s']:>8.3f}  {r['cpu_s']:>9.3f}  "
-                     f"{r['sshd_cpu_s']:>10.3f}  {ratio:>6}  {r.get('other_cpu_s', 0.0):>11.3f}{tail}")
+        lines.append(
+            f"{r['n']:>5}  {r['tool']:<8} {r['run']:>3}  {rep_col}{r['wall_s']:>8.3f}  {r['cpu_s']:>9.3f}  "
+            f"{r['sshd_cpu_s']:>10.3f}  {ratio:>6}  {r.get('other_cpu_s', 0.0):>11.3f}{tail}"
+        )
     return "\n".join(lines)
 
 
@@ -705,16 +768,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hosts", type=int, nargs="+", default=[10], help="fleet sizes N (default 10)")
     ap.add_argument("--tools", default=",".join(ALL_TOOLS), help="comma list of floor,oxinfra,pyinfra")
     ap.add_argument("--runs", type=int, default=2, help="runs per tool and N (run 1 on clean hosts)")
-    ap.add_argument("--repeat", type=int, default=1,
-                    help="measure every N this many times, tools interleaved; the table then shows medians")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="measure every N this many times, tools interleaved; the table then shows medians",
+    )
     ap.add_argument("--out", type=Path, help="write the results as JSON here")
-    ap.add_argument("--profile", type=Path, metavar="DIR",
-                    help="after the timed runs, run oxinfra/pyinfra again under cProfile into DIR")
+    ap.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="after the timed runs, run oxinfra/pyinfra again under cProfile into DIR",
+    )
     ap.add_argument("--workdir", type=Path, help="keep generated inventories/deploys/logs here")
     ap.add_argument("--keep", action="store_true", help="leave the target trees in place")
-    ap.add_argument("--no-adopt", action="store_true",
-                    help="don't become a subreaper: sshd CPU is then only fleet.server_cpu_seconds(), "
-                         "which misses the session processes")
+    ap.add_argument(
+        "--no-adopt",
+        action="store_true",
+        help="don't become a subreaper: sshd CPU is then only fleet.server_cpu_seconds(), "
+        "which misses the session processes",
+    )
     ap.add_argument("--floor-child", metavar="CONFIG", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.floor_child:
@@ -732,10 +806,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"fleet: starting {max(sizes)} loopback hosts; load average {os.getloadavg()}", flush=True)
     with LoopbackFleet(max(sizes)) as fleet:
         try:
-            report = run_bench(fleet, sizes, tools, args.runs, workdir=args.workdir,
-                               profile_dir=args.profile, keep=args.keep, repeat=args.repeat,
-                               adopt_sessions=not args.no_adopt,
-                               log=lambda s: print(s, flush=True))
+            report = run_bench(
+                fleet,
+                sizes,
+                tools,
+                args.runs,
+                workdir=args.workdir,
+                profile_dir=args.profile,
+                keep=args.keep,
+                repeat=args.repeat,
+                adopt_sessions=not args.no_adopt,
+                log=lambda s: print(s, flush=True),
+            )
         except BenchError as exc:
             print(f"FAILED: {exc}", file=sys.stderr)
             return 1

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shlex
 import shutil
 import sys
@@ -63,25 +62,27 @@ def render_conf(template: jinja2.Template, host: str) -> str:
 def host_script(host: str, blob: str, conf: str) -> str:
     """The ten standard-10 operations for one host, as one POSIX sh script."""
     r = shlex.quote(host_root(host))
-    return "\n".join([
-        "set -e",
-        "umask 022",
-        f"R={r}",
-        'mkdir -p "$R/app"',                                                     # 1 app dir
-        'mkdir -p "$R/app/conf" && chmod 755 "$R/app/conf"',                     # 2 conf dir
-        f'printf %s {shlex.quote(blob)} > "$R/app/blob.txt"',                    # 3 static blob
-        'chmod 644 "$R/app/blob.txt"',
-        f'printf %s {shlex.quote(conf)} > "$R/app/conf/app.conf"',               # 4 app config
-        'grep -qxF MODE=production "$R/app/env" 2>/dev/null'                     # 5 env line
-        ' || echo MODE=production >> "$R/app/env"',
-        'ln -sfn "$R/app" "$R/current"',                                         # 6 current link
-        'touch "$R/app/marker" && chmod 600 "$R/app/marker"',                    # 7 marker
-        'if grep -q MODE=staging "$R/app/env"; then'                             # 8 env replace
-        ' sed -i "s/MODE=staging/MODE=production/g" "$R/app/env"; fi',
-        "test -d /tmp",                                                          # 9 probe
-        'mkdir -p "$R/log" && chmod 750 "$R/log"',                               # 10 log dir
-        "",
-    ])
+    return "\n".join(
+        [
+            "set -e",
+            "umask 022",
+            f"R={r}",
+            'mkdir -p "$R/app"',  # 1 app dir
+            'mkdir -p "$R/app/conf" && chmod 755 "$R/app/conf"',  # 2 conf dir
+            f'printf %s {shlex.quote(blob)} > "$R/app/blob.txt"',  # 3 static blob
+            'chmod 644 "$R/app/blob.txt"',
+            f'printf %s {shlex.quote(conf)} > "$R/app/conf/app.conf"',  # 4 app config
+            'grep -qxF MODE=production "$R/app/env" 2>/dev/null'  # 5 env line
+            ' || echo MODE=production >> "$R/app/env"',
+            'ln -sfn "$R/app" "$R/current"',  # 6 current link
+            'touch "$R/app/marker" && chmod 600 "$R/app/marker"',  # 7 marker
+            'if grep -q MODE=staging "$R/app/env"; then'  # 8 env replace
+            ' sed -i "s/MODE=staging/MODE=production/g" "$R/app/env"; fi',
+            "test -d /tmp",  # 9 probe
+            'mkdir -p "$R/log" && chmod 750 "$R/log"',  # 10 log dir
+            "",
+        ]
+    )
 
 
 def connect_options(ssh_data: dict[str, Any]) -> dict[str, Any]:
@@ -131,22 +132,23 @@ async def run_floor(
     template = load_template(workload_dir)
     opts = connect_options(ssh_data)
     sem = asyncio.Semaphore(max(1, connect_limit))
-    tasks = [
-        _run_host(h, opts, host_script(h, blob, render_conf(template, h)), sem) for h in hosts
-    ]
+    tasks = [_run_host(h, opts, host_script(h, blob, render_conf(template, h)), sem) for h in hosts]
     results = await asyncio.gather(*tasks, return_exceptions=True)
     wall = time.perf_counter() - start
     errors = [(h, r) for h, r in zip(hosts, results) if isinstance(r, BaseException)]
     if errors:
         host, exc = errors[0]
-        raise RuntimeError(
-            f"floor failed on {len(errors)}/{len(hosts)} hosts; first: {host}: {exc!r}"
-        ) from exc
+        raise RuntimeError(f"floor failed on {len(errors)}/{len(hosts)} hosts; first: {host}: {exc!r}") from exc
     return wall
 
 
-async def verify_floor(hosts: list[str], ssh_data: dict[str, Any], workload_dir: Path,
-                       root: str | None = None, relative_link_ok: bool = False) -> list[str]:
+async def verify_floor(
+    hosts: list[str],
+    ssh_data: dict[str, Any],
+    workload_dir: Path,
+    root: str | None = None,
+    relative_link_ok: bool = False,
+) -> list[str]:
     """Check standard-10's end state under ``root/<host>`` (default: the floor's own root) on
     every host, over SSH as the login user; return the problems. ``relative_link_ok`` also
     accepts ``current -> app`` (tools other than the floor may write the link relative)."""
@@ -220,8 +222,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--hosts", type=int, default=10, help="number of fleet hosts (default 10)")
     ap.add_argument("--runs", type=int, default=1, help="runs on the same fleet (run 1 is clean)")
-    ap.add_argument("--connect-limit", type=int, default=CONNECT_LIMIT,
-                    help=f"max SSH handshakes in flight (default {CONNECT_LIMIT})")
+    ap.add_argument(
+        "--connect-limit",
+        type=int,
+        default=CONNECT_LIMIT,
+        help=f"max SSH handshakes in flight (default {CONNECT_LIMIT})",
+    )
     ap.add_argument("--workload", type=Path, default=WORKLOAD_DIR)
     ap.add_argument("--verify", action="store_true", help="check the end state after the runs")
     ap.add_argument("--keep", action="store_true", help="leave /tmp/fleet-target/floor in place")
@@ -233,15 +239,12 @@ def main(argv: list[str] | None = None) -> int:
         for run in range(1, args.runs + 1):
             cpu0 = time.process_time()
             srv0 = fleet.server_cpu_seconds()
-            wall = asyncio.run(
-                run_floor(fleet.hosts, fleet.ssh_data(), args.workload, args.connect_limit)
-            )
+            wall = asyncio.run(run_floor(fleet.hosts, fleet.ssh_data(), args.workload, args.connect_limit))
             cpu = time.process_time() - cpu0
             time.sleep(0.3)  # let sshd reap the finished connection processes
             srv = fleet.server_cpu_seconds() - srv0
             print(
-                f"floor N={args.hosts} run {run}: wall {wall:.3f} s, "
-                f"controller CPU {cpu:.3f} s, sshd CPU {srv:.3f} s",
+                f"floor N={args.hosts} run {run}: wall {wall:.3f} s, controller CPU {cpu:.3f} s, sshd CPU {srv:.3f} s",
                 flush=True,
             )
         status = 0
@@ -249,8 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             problems = asyncio.run(verify_floor(fleet.hosts, fleet.ssh_data(), args.workload))
             for p in problems[:20]:
                 print("PROBLEM:", p)
-            print(f"verify: {len(fleet.hosts) - len({p.split(':')[0] for p in problems})}"
-                  f"/{len(fleet.hosts)} hosts OK")
+            print(f"verify: {len(fleet.hosts) - len({p.split(':')[0] for p in problems})}/{len(fleet.hosts)} hosts OK")
             status = 1 if problems else 0
         if not args.keep:
             clean_target()

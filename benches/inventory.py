@@ -32,8 +32,9 @@ def write_inventory(directory: str, hosts: int, groups: int) -> str:
     ranged = groups * 6 // 10
     lines = ["all = ([], {'ssh_port': 22, 'env': 'bench'})"]
     for g in range(ranged):
-        lines.append(f"g{g:04} = (['g{g:04}-n[001:{per_group:03}].dc{g % 4}.example.com'], "
-                     f"{{'rack': {g}, 'role': 'ranged'}})")
+        lines.append(
+            f"g{g:04} = (['g{g:04}-n[001:{per_group:03}].dc{g % 4}.example.com'], {{'rack': {g}, 'role': 'ranged'}})"
+        )
     for g in range(ranged, groups):
         entries = []
         for h in range(per_group):

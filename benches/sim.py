@@ -128,8 +128,9 @@ def cpu_seconds() -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def child(hosts: int, ops: int, dry: bool, runs: int, profile: str | None, fleet: str = "uniform",
-          shards: int = 1) -> dict[str, Any]:
+def child(
+    hosts: int, ops: int, dry: bool, runs: int, profile: str | None, fleet: str = "uniform", shards: int = 1
+) -> dict[str, Any]:
     import asyncio
     import gc
 
@@ -192,8 +193,20 @@ def child(hosts: int, ops: int, dry: bool, runs: int, profile: str | None, fleet
 
 
 def run_child(hosts: int, args: argparse.Namespace, profile: str | None) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--child", str(hosts), "--ops", str(args.ops), "--runs", str(args.runs),
-           "--fleet", args.fleet, "--shards", str(args.shards)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        str(hosts),
+        "--ops",
+        str(args.ops),
+        "--runs",
+        str(args.runs),
+        "--fleet",
+        args.fleet,
+        "--shards",
+        str(args.shards),
+    ]
     if args.dry:
         cmd.append("--dry")
     if profile:
@@ -207,8 +220,10 @@ def run_child(hosts: int, args: argparse.Namespace, profile: str | None) -> dict
 
 
 def print_table(rows: list[dict[str, Any]], runs: int) -> None:
-    header = (f"{'hosts':>8} {'run':>4} {'inv s':>7} {'eval s':>8} {'order s':>8} {'hosts s':>8} "
-              f"{'wall s':>8} {'cpu s':>8} {'sim s':>7} {'us/host-op':>10} {'rss MB':>8}  statuses")
+    header = (
+        f"{'hosts':>8} {'run':>4} {'inv s':>7} {'eval s':>8} {'order s':>8} {'hosts s':>8} "
+        f"{'wall s':>8} {'cpu s':>8} {'sim s':>7} {'us/host-op':>10} {'rss MB':>8}  statuses"
+    )
     print(header)
     print("-" * len(header))
     for row in rows:
@@ -216,14 +231,15 @@ def print_table(rows: list[dict[str, Any]], runs: int) -> None:
             r = row[f"run{number}"]
             p = r["phases"]
             statuses = " ".join(f"{k}={v}" for k, v in sorted(r["statuses"].items()))
-            print(f"{row['hosts']:>8} {number:>4} {row['inventory_s']:>7.2f} {p['evaluate']:>8.2f} {p['order']:>8.2f} "
-                  f"{p['hosts']:>8.2f} {r['wall_s']:>8.2f} {r['cpu_s']:>8.2f} {r['sim_s']:>7.2f} "
-                  f"{r['us_per_host_op']:>10.1f} {row['peak_rss_mb']:>8.0f}  {statuses}"
-                  + ("" if r["success"] else "  NOT ALL HOSTS SUCCEEDED"))
+            print(
+                f"{row['hosts']:>8} {number:>4} {row['inventory_s']:>7.2f} {p['evaluate']:>8.2f} {p['order']:>8.2f} "
+                f"{p['hosts']:>8.2f} {r['wall_s']:>8.2f} {r['cpu_s']:>8.2f} {r['sim_s']:>7.2f} "
+                f"{r['us_per_host_op']:>10.1f} {row['peak_rss_mb']:>8.0f}  {statuses}"
+                + ("" if r["success"] else "  NOT ALL HOSTS SUCCEEDED")
+            )
 
 
-def plot(rows: list[dict[str, Any]], path: str, title: str,
-         others: list[dict[str, Any]] | None = None) -> None:
+def plot(rows: list[dict[str, Any]], path: str, title: str, others: list[dict[str, Any]] | None = None) -> None:
     """Seconds vs hosts, log-log: this invocation's phases and total (inventory + run), and
     the total of each result file in ``others`` (``--plot-with``)."""
     try:
@@ -252,8 +268,13 @@ def plot(rows: list[dict[str, Any]], path: str, title: str,
     for other in others or []:
         other_rows = other["rows"]
         label = f"total, {other_rows[0].get('fleet', '?')} fleet" if other_rows else "other"
-        ax.plot([r["hosts"] for r in other_rows], [max(total(r), 1e-3) for r in other_rows],
-                marker="s", linestyle="--", label=label)
+        ax.plot(
+            [r["hosts"] for r in other_rows],
+            [max(total(r), 1e-3) for r in other_rows],
+            marker="s",
+            linestyle="--",
+            label=label,
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("hosts")
@@ -272,7 +293,7 @@ def print_profile(path: str, top: int = 25) -> None:
     stats = pstats.Stats(path)
     print(f"\n== profile ({path}): top {top} by own time ==")
     stats.sort_stats("tottime").print_stats(top)
-    print(f"== oxinfra functions by cumulative time ==")
+    print("== oxinfra functions by cumulative time ==")
     stats.sort_stats("cumtime").print_stats(r"oxinfra", top)
 
 
@@ -281,15 +302,20 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--ops", type=int, default=20)
     parser.add_argument("--dry", action="store_true", help="plan only (no execution)")
-    parser.add_argument("--fleet", default="uniform", choices=("uniform", "per-host"),
-                        help="uniform: equal calls on every host (a fleet); per-host: standard-10 as is, "
-                        "every path names the host (nothing shared)")
+    parser.add_argument(
+        "--fleet",
+        default="uniform",
+        choices=("uniform", "per-host"),
+        help="uniform: equal calls on every host (a fleet); per-host: standard-10 as is, "
+        "every path names the host (nothing shared)",
+    )
     parser.add_argument("--shards", type=int, default=1, help="worker processes (run_async shards=)")
     parser.add_argument("--runs", type=int, default=1, choices=(1, 2), help="2: also time the second run")
     parser.add_argument("--out", help="write the results as JSON")
     parser.add_argument("--plot", help="write a PNG of seconds vs hosts (log-log)")
-    parser.add_argument("--plot-with", nargs="*", default=[], metavar="JSON",
-                        help="also draw the totals of these earlier --out files")
+    parser.add_argument(
+        "--plot-with", nargs="*", default=[], metavar="JSON", help="also draw the totals of these earlier --out files"
+    )
     parser.add_argument("--profile", type=int, metavar="N", help="also profile the run of N hosts (cProfile)")
     parser.add_argument("--profile-out", default="sim-profile.prof", help="where --profile writes its stats")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
@@ -306,8 +332,14 @@ def main() -> None:
         print(f"N={n} ...", file=sys.stderr, flush=True)
         rows.append(run_child(n, args, None))
     print_table(rows, args.runs)
-    result = {"ops": args.ops, "dry": args.dry, "runs": args.runs, "python": sys.version.split()[0],
-              "cpus": os.cpu_count(), "rows": rows}
+    result = {
+        "ops": args.ops,
+        "dry": args.dry,
+        "runs": args.runs,
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        "rows": rows,
+    }
     if args.profile:
         path = os.path.abspath(args.profile_out)
         print(f"profiling N={args.profile} ...", file=sys.stderr, flush=True)

@@ -48,11 +48,20 @@ NONCE = "0" * 24
 
 #: Kinds by argument name, and by "module.op.argument" where one name means two things.
 KINDS: dict[str, str] = {
-    "path": "remote_path", "dest": "remote_path", "force_backup_dir": "remote_path",
-    "src": "local_path", "target": "literal", "user": "owner", "group": "owner",
-    "mode": "validated", "flags": "validated",
-    "line": "pattern", "text": "pattern", "match": "pattern",
-    "files.line.replace": "literal", "files.replace.replace": "sed_replacement",
+    "path": "remote_path",
+    "dest": "remote_path",
+    "force_backup_dir": "remote_path",
+    "src": "local_path",
+    "target": "literal",
+    "user": "owner",
+    "group": "owner",
+    "mode": "validated",
+    "flags": "validated",
+    "line": "pattern",
+    "text": "pattern",
+    "match": "pattern",
+    "files.line.replace": "literal",
+    "files.replace.replace": "sed_replacement",
     "server.shell.commands": "code",
 }
 #: Why a kind is not audited.
@@ -62,7 +71,7 @@ STRICT = frozenset({"remote_path", "local_path", "literal"})
 
 @dataclass(frozen=True)
 class Operation:
-    name: str          # "files.put"
+    name: str  # "files.put"
     func: Callable[..., Any]
 
     @property
@@ -98,7 +107,7 @@ OPERATIONS = discover_operations()
 
 
 def _takes_str(annotation: Any) -> str | None:
-    """"str" or "list" when the annotation admits a string or a list of strings."""
+    """ "str" or "list" when the annotation admits a string or a list of strings."""
     if annotation is str:
         return "str"
     origin = typing.get_origin(annotation)
@@ -154,8 +163,17 @@ def fixture_cases(op: Operation) -> list[Case]:
         spec = json.loads(path.read_text())
         if "error" in spec:
             continue
-        out.append(Case(op, path.stem, spec["args"], spec.get("facts", []), spec.get("commands", []),
-                        path.parent, noop=not spec.get("commands")))
+        out.append(
+            Case(
+                op,
+                path.stem,
+                spec["args"],
+                spec.get("facts", []),
+                spec.get("commands", []),
+                path.parent,
+                noop=not spec.get("commands"),
+            )
+        )
     return out
 
 
@@ -175,8 +193,8 @@ class UnknownFact(LookupError):
 
 @dataclass
 class Planned:
-    commands: list[str]          # shell text, uploads rendered as the script writes them
-    facts: list[FactRequest]     # the facts the plan read, in order
+    commands: list[str]  # shell text, uploads rendered as the script writes them
+    facts: list[FactRequest]  # the facts the plan read, in order
     noops: list[str]
     context: PlanContext
 
@@ -218,11 +236,67 @@ CANARY = "OXCANARY"
 #: What a hostile value is made of: shell syntax that would run something, quotes, escapes,
 #: separators, option-looking words, regular-expression and printf syntax, non-ASCII.
 PIECES = [
-    "'", '"', "\\", "\\/", "/", "\n", "*", "?", "-", "--", "-rf", "-e", "--reference=x", "-R",
-    f"$(touch {CANARY})", f"`touch {CANARY}`", f"; touch {CANARY}", f"&& touch {CANARY}", f"| touch {CANARY}",
-    f"\ntouch {CANARY}\n", "$HOME", "${x}", "$((1+1))", "~", "#", "!", "&", ";", "|", "<", ">", "(", ")", "{", "}",
-    "%", "%s", "%n", "\\n", "\\\\", "\t", " ", "\r", "é", "日本", "\u202e", "\x01", "\x7f",
-    ".", "[", "]", "^", "$", "+", "{1,", "\\(", "\\1", "&&", "=", "a=b", ":",
+    "'",
+    '"',
+    "\\",
+    "\\/",
+    "/",
+    "\n",
+    "*",
+    "?",
+    "-",
+    "--",
+    "-rf",
+    "-e",
+    "--reference=x",
+    "-R",
+    f"$(touch {CANARY})",
+    f"`touch {CANARY}`",
+    f"; touch {CANARY}",
+    f"&& touch {CANARY}",
+    f"| touch {CANARY}",
+    f"\ntouch {CANARY}\n",
+    "$HOME",
+    "${x}",
+    "$((1+1))",
+    "~",
+    "#",
+    "!",
+    "&",
+    ";",
+    "|",
+    "<",
+    ">",
+    "(",
+    ")",
+    "{",
+    "}",
+    "%",
+    "%s",
+    "%n",
+    "\\n",
+    "\\\\",
+    "\t",
+    " ",
+    "\r",
+    "é",
+    "日本",
+    "\u202e",
+    "\x01",
+    "\x7f",
+    ".",
+    "[",
+    "]",
+    "^",
+    "$",
+    "+",
+    "{1,",
+    "\\(",
+    "\\1",
+    "&&",
+    "=",
+    "a=b",
+    ":",
 ]
 _CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
 _PIECE = st.one_of(st.sampled_from(PIECES), st.text(_CHARS, min_size=1, max_size=3))

@@ -32,8 +32,18 @@ REPO = Path(__file__).resolve().parents[1]
 PYTHON_DIR = REPO / "python"
 WORKLOAD_SRC = REPO / "benches" / "workloads" / "standard-10"
 #: The operation names of standard-10, in order.
-WORKLOAD_OPS = ("app dir", "conf dir", "static blob", "app config", "env line", "current link", "marker",
-                "env replace", "probe", "log dir")
+WORKLOAD_OPS = (
+    "app dir",
+    "conf dir",
+    "static blob",
+    "app config",
+    "env line",
+    "current link",
+    "marker",
+    "env replace",
+    "probe",
+    "log dir",
+)
 
 
 @pytest.fixture
@@ -47,8 +57,9 @@ def target() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def write_inventory(directory: Path, fleet: Any, name: str = "inventory.py",
-                    groups: dict[str, list[str]] | None = None, extra: str = "") -> Path:
+def write_inventory(
+    directory: Path, fleet: Any, name: str = "inventory.py", groups: dict[str, list[str]] | None = None, extra: str = ""
+) -> Path:
     """A Python inventory file for ``fleet``: by default group ``web`` = the first two hosts,
     ``db`` = the third; every host gets the fleet's SSH settings as data."""
     if groups is None:
@@ -146,13 +157,25 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def run_cli(*args: Any, cwd: Path | str | None = None, input: str | None = None,
-            timeout: float = 60, env: dict[str, str] | None = None) -> Outcome:
+def run_cli(
+    *args: Any,
+    cwd: Path | str | None = None,
+    input: str | None = None,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+) -> Outcome:
     """``python -m oxinfra ARGS...`` as a child process (stdin not a terminal); ``env`` is
     added to the environment."""
     argv = [sys.executable, "-m", "oxinfra", *(str(a) for a in args)]
-    proc = subprocess.run(argv, cwd=cwd, input=input if input is not None else "", capture_output=True,
-                          text=True, env={**cli_env(), **(env or {})}, timeout=timeout)
+    proc = subprocess.run(
+        argv,
+        cwd=cwd,
+        input=input if input is not None else "",
+        capture_output=True,
+        text=True,
+        env={**cli_env(), **(env or {})},
+        timeout=timeout,
+    )
     out = Outcome(proc.returncode, proc.stdout, proc.stderr)
     if "--json" in argv:
         out.events = _parse_events(proc.stdout)

@@ -49,9 +49,11 @@ def _file_operations() -> dict[str, Callable[..., Any]]:
     from oxinfra.operations import files
 
     # inspect.isfunction first: the module's ``host`` proxy answers every attribute
-    return {name: obj for name, obj in vars(files).items()
-            if inspect.isfunction(obj) and getattr(obj, "_oxinfra_operation", False)
-            and obj.__module__ == files.__name__}
+    return {
+        name: obj
+        for name, obj in vars(files).items()
+        if inspect.isfunction(obj) and getattr(obj, "_oxinfra_operation", False) and obj.__module__ == files.__name__
+    }
 
 
 OPERATIONS = sorted(_file_operations())
@@ -100,19 +102,28 @@ KINDS = (
 #: (kind, operation) -> (its status, why it rightly succeeds there). Every such case is still
 #: run and checked (status, content kept, shell alive); it is only not required to fail.
 SUCCEEDS = {
-    ("unwritable-dir", "replace"): ("unchanged", "the target does not exist, and replacing text in a missing "
-                                                 "file does nothing"),
-    ("unreadable-file", "file"): ("changed", "files.file never reads content; the login user owns the file, "
-                                             "so setting its mode 600 works"),
+    ("unwritable-dir", "replace"): (
+        "unchanged",
+        "the target does not exist, and replacing text in a missing file does nothing",
+    ),
+    ("unreadable-file", "file"): (
+        "changed",
+        "files.file never reads content; the login user owns the file, so setting its mode 600 works",
+    ),
     ("directory", "directory"): ("unchanged", "a directory is what files.directory asks for: it already exists"),
-    ("long-path", "directory"): ("changed", "GNU mkdir -p makes a path one component at a time, each relative "
-                                            "to the last, so a path over PATH_MAX (4096) is made: Linux allows "
-                                            "such paths"),
+    ("long-path", "directory"): (
+        "changed",
+        "GNU mkdir -p makes a path one component at a time, each relative "
+        "to the last, so a path over PATH_MAX (4096) is made: Linux allows "
+        "such paths",
+    ),
 }
 
 #: (kind, operation) -> the bug, for cases that do not hold yet (strict xfail).
-_FIND_IN_FILE = ("files.FindInFile runs grep only `if [ -f PATH ]` and reads every other outcome as "
-                 "\"absent\" (status 0, no output), so files.replace reports \"does not exist\", unchanged, ")
+_FIND_IN_FILE = (
+    "files.FindInFile runs grep only `if [ -f PATH ]` and reads every other outcome as "
+    '"absent" (status 0, no output), so files.replace reports "does not exist", unchanged, '
+)
 BUGS: dict[tuple[str, str], str] = {
     ("directory", "replace"): _FIND_IN_FILE + "for a directory (should fail: not a regular file)",
     ("long-name", "replace"): _FIND_IN_FILE + "for a name stat refuses with ENAMETOOLONG",
@@ -326,8 +337,8 @@ def test_dry_run_touches_nothing(matrix: Matrix, kind: str, op: str) -> None:
     if real["status"] == "failed" and re.fullmatch(r"exit code \d+", real["error"]):
         assert event["status"] == "changed", detail
     else:
+
         def same(e: dict[str, Any]) -> tuple[str, str]:  # the shell's line numbers differ
             return e["status"], re.sub(r"\bsh: \d+:", "sh:", e.get("error") or "")
 
         assert same(event) == same(real), detail
-

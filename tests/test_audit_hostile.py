@@ -14,7 +14,6 @@ hostile one, byte for byte.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,18 @@ from oxinfra.exceptions import OxinfraError
 from oxinfra.testing.shell_audit import shell_safety_violations, structure_differences
 
 from audit_ops import (
-    EXAMPLES, NOT_AUDITED, OPERATIONS, Case, Operation, fixture_cases, hostile_path, hostile_text, kind_of, plan,
-    planning_cases, string_arguments, twin_components,
+    EXAMPLES,
+    NOT_AUDITED,
+    OPERATIONS,
+    Case,
+    Operation,
+    hostile_path,
+    hostile_text,
+    kind_of,
+    plan,
+    planning_cases,
+    string_arguments,
+    twin_components,
 )
 
 PAIRS = [(op, arg, shape) for op in OPERATIONS for arg, shape in string_arguments(op)]
@@ -49,8 +58,9 @@ def test_every_operation_is_found_and_has_a_fixture_that_plans() -> None:
 
 
 def test_excluded_arguments_are_excluded_for_a_reason() -> None:
-    excluded = [(op.name, arg, NOT_AUDITED[kind_of(op, arg)]) for op, arg, _ in PAIRS
-                if kind_of(op, arg) in NOT_AUDITED]
+    excluded = [
+        (op.name, arg, NOT_AUDITED[kind_of(op, arg)]) for op, arg, _ in PAIRS if kind_of(op, arg) in NOT_AUDITED
+    ]
     assert excluded == [("server.shell", "commands", "shell code by definition: it runs as written")]
 
 
@@ -66,8 +76,9 @@ def _local_file(case: Case) -> bytes:
     return b"local file\n"
 
 
-def _values(case: Case, arg: str, shape: str, kind: str, drawn: Any, local_dir: Path | None,
-            tag: str) -> tuple[Any, Any, list[str]]:
+def _values(
+    case: Case, arg: str, shape: str, kind: str, drawn: Any, local_dir: Path | None, tag: str
+) -> tuple[Any, Any, list[str]]:
     """(hostile value, plain value, markers of the plain value)."""
     if kind in ("remote_path", "local_path"):
         absolute, components = drawn if kind == "remote_path" else (False, drawn)
@@ -142,8 +153,9 @@ def test_hostile_value_keeps_the_shell_structure(pair: tuple[Operation, str, str
         if [r.cls.name for r in got.facts] != [r.cls.name for r in want.facts]:
             problems.append("it reads other facts than with the plain value")
         for g_fact, w_fact in zip(got.facts, want.facts):
-            problems += [f"fact {g_fact.cls.name}: {p}" for p in
-                         structure_differences(g_fact.command, w_fact.command, markers)]
+            problems += [
+                f"fact {g_fact.cls.name}: {p}" for p in structure_differences(g_fact.command, w_fact.command, markers)
+            ]
             if g_fact.safe:
                 problems += [f"fact {g_fact.cls.name}: {p}" for p in shell_safety_violations(g_fact.command)]
         if op.shell_safe:

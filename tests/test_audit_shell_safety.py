@@ -39,13 +39,64 @@ NONCE = "0123456789abcdef0123456789abcdef"
 
 # POSIX special builtins: a redirection error on one exits a non-interactive shell, and
 # assignments before one stay set.
-SPECIAL = frozenset({"break", ":", "continue", ".", "eval", "exec", "exit", "export", "readonly",
-                     "return", "set", "shift", "times", "trap", "unset"})
+SPECIAL = frozenset(
+    {
+        "break",
+        ":",
+        "continue",
+        ".",
+        "eval",
+        "exec",
+        "exit",
+        "export",
+        "readonly",
+        "return",
+        "set",
+        "shift",
+        "times",
+        "trap",
+        "unset",
+    }
+)
 # Commands that change the shell they run in.
-FORBIDDEN = frozenset({"cd", "exit", "export", "set", "umask", "unset", "trap", "exec", "shift", "readonly",
-                       ".", "source", "eval", "return", "break", "continue", "read", "getopts", "alias",
-                       "unalias", "ulimit", "hash", "local", "typeset", "declare", "pushd", "popd",
-                       "wait", "fg", "bg", "jobs", "builtin", "enable", "shopt"})
+FORBIDDEN = frozenset(
+    {
+        "cd",
+        "exit",
+        "export",
+        "set",
+        "umask",
+        "unset",
+        "trap",
+        "exec",
+        "shift",
+        "readonly",
+        ".",
+        "source",
+        "eval",
+        "return",
+        "break",
+        "continue",
+        "read",
+        "getopts",
+        "alias",
+        "unalias",
+        "ulimit",
+        "hash",
+        "local",
+        "typeset",
+        "declare",
+        "pushd",
+        "popd",
+        "wait",
+        "fg",
+        "bg",
+        "jobs",
+        "builtin",
+        "enable",
+        "shopt",
+    }
+)
 
 
 def discover_operations() -> dict[str, Callable[..., Any]]:
@@ -55,8 +106,11 @@ def discover_operations() -> dict[str, Callable[..., Any]]:
     for info in pkgutil.walk_packages(oxinfra.operations.__path__, prefix):
         module = importlib.import_module(info.name)
         for value in vars(module).values():
-            if (isinstance(value, types.FunctionType) and getattr(value, "_oxinfra_operation", False)
-                    and value.__module__ == module.__name__):
+            if (
+                isinstance(value, types.FunctionType)
+                and getattr(value, "_oxinfra_operation", False)
+                and value.__module__ == module.__name__
+            ):
                 found[f"{info.name.removeprefix(prefix)}.{value.__name__}"] = value
     return found
 
@@ -76,7 +130,7 @@ def _word_problems(word: Any) -> Iterator[str]:
         if isinstance(part, tuple) and part[0] == "v":
             name = part[1]
             head = name.split(":", 1)[0] if ":" in name else name.split("=", 1)[0]
-            if (":=" in name or ("=" in name and "=" not in head and not any(c in head for c in "#%+-?"))):
+            if ":=" in name or ("=" in name and "=" not in head and not any(c in head for c in "#%+-?")):
                 yield f"assignment in an expansion ${{{name}}}"
         elif isinstance(part, tuple) and part[0] == "a":
             text = part[1].replace("==", "").replace("!=", "").replace("<=", "").replace(">=", "")
@@ -163,28 +217,85 @@ def _node_problems(node: Any) -> Iterator[str]:
 # -- the checker's own tests ------------------------------------------------
 
 
-@pytest.mark.parametrize("text", [
-    "cd /x", "exit 3", "export A=1", "set -e", "umask 077", "unset A", "trap 'rm f' EXIT", "exec 3>f",
-    "exec sh", "shift", "readonly A", ". ./lib.sh", "source lib.sh", "eval 'x=1'", "return 1", "X=1",
-    "X=1 Y=2", "X=1 true", ": > f", ": >> f", "true 2>/dev/null; : < missing", "exit", "command cd /x",
-    "set -C > /dev/null", "break", "read line < f", "f() { true; }", "for i in a b; do true; done",
-    "echo ${X=1}", "echo ${X:=1}", "echo $((X=1))", "$cmd arg",
-    "mkdir -p -- /a && cd /a", "true || exit 1", "{ umask 022\n}", "if true; then cd /; fi",
-    "while false; do :; done; cd /", "printf x | read y", "echo \"$(true)\" && X=1",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cd /x",
+        "exit 3",
+        "export A=1",
+        "set -e",
+        "umask 077",
+        "unset A",
+        "trap 'rm f' EXIT",
+        "exec 3>f",
+        "exec sh",
+        "shift",
+        "readonly A",
+        ". ./lib.sh",
+        "source lib.sh",
+        "eval 'x=1'",
+        "return 1",
+        "X=1",
+        "X=1 Y=2",
+        "X=1 true",
+        ": > f",
+        ": >> f",
+        "true 2>/dev/null; : < missing",
+        "exit",
+        "command cd /x",
+        "set -C > /dev/null",
+        "break",
+        "read line < f",
+        "f() { true; }",
+        "for i in a b; do true; done",
+        "echo ${X=1}",
+        "echo ${X:=1}",
+        "echo $((X=1))",
+        "$cmd arg",
+        "mkdir -p -- /a && cd /a",
+        "true || exit 1",
+        "{ umask 022\n}",
+        "if true; then cd /; fi",
+        "while false; do :; done; cd /",
+        "printf x | read y",
+        'echo "$(true)" && X=1',
+    ],
+)
 def test_checker_catches(text: str) -> None:
     assert shell_problems(text), text
 
 
-@pytest.mark.parametrize("text", [
-    "(cd /x)", "(exit 3)", "(export A=1)", "(set -e)", "(umask 077 && set -C && printf %s x > f)",
-    "(unset A)", "(trap 'rm f' EXIT)", "(exec 3>f)", "(shift)", "(readonly A)", "(. ./lib.sh)",
-    "(eval 'x=1')", "(return 1)", "(X=1)", "(: > f)", "(for i in a; do true; done)", "(f() { true; })",
-    "echo \"$(cd /x && X=1 && pwd)\"", "(true; (cd /a); exit 1) || { rm -f x; false; }",
-    "mkdir -p -- /a", "printf %s x > f", "chmod 644 -- /a && chown u:g -- /a", "test -e /a || :",
-    "echo ${X:-1} ${X#p} ${X%s} $((1 + 2))", "if test -d /a; then rm -rf -- /a; fi",
-    "{ printf %s x > /tmp/.f && mv -f /tmp/.f /f || { rm -f /tmp/.f; false; }\n}",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(cd /x)",
+        "(exit 3)",
+        "(export A=1)",
+        "(set -e)",
+        "(umask 077 && set -C && printf %s x > f)",
+        "(unset A)",
+        "(trap 'rm f' EXIT)",
+        "(exec 3>f)",
+        "(shift)",
+        "(readonly A)",
+        "(. ./lib.sh)",
+        "(eval 'x=1')",
+        "(return 1)",
+        "(X=1)",
+        "(: > f)",
+        "(for i in a; do true; done)",
+        "(f() { true; })",
+        'echo "$(cd /x && X=1 && pwd)"',
+        "(true; (cd /a); exit 1) || { rm -f x; false; }",
+        "mkdir -p -- /a",
+        "printf %s x > f",
+        "chmod 644 -- /a && chown u:g -- /a",
+        "test -e /a || :",
+        "echo ${X:-1} ${X#p} ${X%s} $((1 + 2))",
+        "if test -d /a; then rm -rf -- /a; fi",
+        "{ printf %s x > /tmp/.f && mv -f /tmp/.f /f || { rm -f /tmp/.f; false; }\n}",
+    ],
+)
 def test_checker_allows(text: str) -> None:
     assert shell_problems(text) == [], text
 
@@ -193,8 +304,12 @@ def test_checker_allows(text: str) -> None:
 
 OPERATIONS = discover_operations()
 SAFE = sorted(name for name, op in OPERATIONS.items() if is_shell_safe(op))
-CASES = [case for name in SAFE for case in sorted((FIXTURES / name).glob("*.json"))
-         if "error" not in json.loads(case.read_text())]  # an error case plans no commands
+CASES = [
+    case
+    for name in SAFE
+    for case in sorted((FIXTURES / name).glob("*.json"))
+    if "error" not in json.loads(case.read_text())
+]  # an error case plans no commands
 
 
 def rendered(command: Any) -> str:

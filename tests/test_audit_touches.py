@@ -48,8 +48,11 @@ def discover_operations() -> dict[str, Callable[..., Any]]:
     for info in pkgutil.walk_packages(oxinfra.operations.__path__, prefix):
         module = importlib.import_module(info.name)
         for value in vars(module).values():
-            if (isinstance(value, types.FunctionType) and getattr(value, "_oxinfra_operation", False)
-                    and value.__module__ == module.__name__):
+            if (
+                isinstance(value, types.FunctionType)
+                and getattr(value, "_oxinfra_operation", False)
+                and value.__module__ == module.__name__
+            ):
                 found[f"{info.name.removeprefix(prefix)}.{value.__name__}"] = value
     return found
 
@@ -117,8 +120,7 @@ def test_checker_reports_changes_outside_the_declaration() -> None:
     # A subtree root covers everything below it, itself included; not its parent.
     assert uncovered(before, created, (frozenset(), ("/a",))) == {}
     assert uncovered(before, created, (frozenset(), ("/a/g",))) == {"/a": "listing (entry g created)"}
-    assert uncovered(before, created, (frozenset(), ("/ab",))) == {"/a": "listing (entry g created)",
-                                                                   "/a/g": "created"}
+    assert uncovered(before, created, (frozenset(), ("/ab",))) == {"/a": "listing (entry g created)", "/a/g": "created"}
     assert uncovered(before, created, None) == {}  # "anything"
 
 
@@ -129,13 +131,14 @@ OPERATIONS = discover_operations()
 # Known undeclared changes (each fails today; strict: fixing one makes its entry fail until removed).
 _LINE_THROUGH_LINK = (
     "files.line appends to a symbolic link with >>, which writes the link's target; it declares "
-    "only the link's path (touches(path)), so a later fact about the target is not re-read")
-KNOWN = {f"files.line/{case}/link": _LINE_THROUGH_LINK
-         for case in ("append", "hostile_line", "no_file")}
+    "only the link's path (touches(path)), so a later fact about the target is not re-read"
+)
+KNOWN = {f"files.line/{case}/link": _LINE_THROUGH_LINK for case in ("append", "hostile_line", "no_file")}
 KNOWN["files.put/into_directory/link_to_directory"] = (
     "files.put into a directory given as a link writes the file under the link's target; the "
     "declaration names the path through the link, and declarations are compared by name "
-    "(an alias through a link is not tracked)")
+    "(an alias through a link is not tracked)"
+)
 
 
 def _cases() -> list[Any]:
@@ -172,8 +175,13 @@ def _target(args: dict[str, Any]) -> str | None:
 def seed_text(spec: dict[str, Any]) -> str:
     """A file's content: a line of its own, and the lines the fixture says a search finds
     (so that replacing and removing operations have something to change)."""
-    found = [line for fact in spec.get("facts", []) if isinstance(fact.get("value"), list)
-             for line in fact["value"] if isinstance(line, str)]
+    found = [
+        line
+        for fact in spec.get("facts", [])
+        if isinstance(fact.get("value"), list)
+        for line in fact["value"]
+        if isinstance(line, str)
+    ]
     return "".join(f"{line}\n" for line in ["seed line", *found])
 
 
@@ -205,8 +213,9 @@ def _fresh_machines() -> Any:
     sim.reset()
 
 
-def apply(deploy_source: str, target: str | None, how: str, text: str, tmp_path: Path,
-          must_declare: bool = True) -> list[str]:
+def apply(
+    deploy_source: str, target: str | None, how: str, text: str, tmp_path: Path, must_declare: bool = True
+) -> list[str]:
     """Run a deploy of one operation on a fresh simulated host seeded ``how`` at ``target``;
     what is wrong with what it declared against what it changed (nothing: []). An operation
     that ``must_declare`` may not take "may change anything" for a change."""
@@ -217,8 +226,11 @@ def apply(deploy_source: str, target: str | None, how: str, text: str, tmp_path:
     seed(host, target, how, text)
     before = snapshot(host)
     events: list[dict[str, Any]] = []
-    run(load_inventory(f"@sim/{MACHINE}"), [str(deploy)],
-        on_event=lambda e: events.append(e) if e.get("event") == "operation" else None)
+    run(
+        load_inventory(f"@sim/{MACHINE}"),
+        [str(deploy)],
+        on_event=lambda e: events.append(e) if e.get("event") == "operation" else None,
+    )
     after = snapshot(sim.machine(MACHINE))
     assert len(events) == 1, events
     event = events[0]
@@ -233,8 +245,10 @@ def apply(deploy_source: str, target: str | None, how: str, text: str, tmp_path:
         return []
     missed = uncovered(before, after, touched)
     if missed:
-        return [f"{event['op']} ({how}) changed paths it did not declare: {missed}; declared "
-                f"{sorted(touched[0])}, subtrees {list(touched[1])}"]
+        return [
+            f"{event['op']} ({how}) changed paths it did not declare: {missed}; declared "
+            f"{sorted(touched[0])}, subtrees {list(touched[1])}"
+        ]
     return []
 
 
@@ -253,15 +267,17 @@ files_{name}(path="/case/d/f")
 
 def test_apply_reports_an_operation_that_changes_what_it_did_not_declare(tmp_path: Path) -> None:
     wrong = apply(_LYING.format(name="wrong", declare="touches(path)"), "/case/d/f", "absent", "", tmp_path)
-    assert wrong == ["__oxinfra_deploy__.files_wrong (absent) changed paths it did not declare: {'/case/d/f.other': "
-                     "'created'}; declared ['/case/d', '/case/d/f'], subtrees []"]
-    right = apply(_LYING.format(name="right", declare="touches(path + '.other')"), "/case/d/f", "absent", "",
-                  tmp_path)
+    assert wrong == [
+        "__oxinfra_deploy__.files_wrong (absent) changed paths it did not declare: {'/case/d/f.other': "
+        "'created'}; declared ['/case/d', '/case/d/f'], subtrees []"
+    ]
+    right = apply(_LYING.format(name="right", declare="touches(path + '.other')"), "/case/d/f", "absent", "", tmp_path)
     assert right == []
     silent = _LYING.format(name="silent", declare="pass")
     assert apply(silent, "/case/d/f", "absent", "", tmp_path) == [
         "__oxinfra_deploy__.files_silent declares nothing (may change anything) but changed "
-        "{'/case/d/f.other': 'created', '/case/d': 'listing (entry f.other created)'}"]
+        "{'/case/d/f.other': 'created', '/case/d': 'listing (entry f.other created)'}"
+    ]
     assert apply(silent, "/case/d/f", "absent", "", tmp_path, must_declare=False) == []
 
 
@@ -270,7 +286,9 @@ def test_changes_are_declared(name: str, fixture: Path, how: str, tmp_path: Path
     spec = json.loads(fixture.read_text())
     args = {key: _moved(value, fixture, key) for key, value in spec["args"].items()}
     module, _, op_name = name.rpartition(".")
-    source = ("import importlib, json\n"
-              f"op = getattr(importlib.import_module({'oxinfra.operations.' + module!r}), {op_name!r})\n"
-              f"op(**json.loads({json.dumps(args)!r}))\n")
+    source = (
+        "import importlib, json\n"
+        f"op = getattr(importlib.import_module({'oxinfra.operations.' + module!r}), {op_name!r})\n"
+        f"op(**json.loads({json.dumps(args)!r}))\n"
+    )
     assert apply(source, _target(args), how, seed_text(spec), tmp_path, must_declare=module == "files") == []

@@ -32,7 +32,7 @@ def one_line_error(out: Outcome, code: int = 2) -> str:
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.describe()
     assert lines[0].startswith("oxinfra: error: "), out.describe()
-    return lines[0][len("oxinfra: error: "):]
+    return lines[0][len("oxinfra: error: ") :]
 
 
 def test_missing_inventory_file(tmp_path: Path, target: Path) -> None:
@@ -54,12 +54,16 @@ def test_missing_second_deploy_file_changes_nothing(tmp_path: Path, target: Path
 
 
 def test_syntax_error_in_deploy(tmp_path: Path, target: Path, inventory: Path) -> None:
-    deploy = write_deploy(tmp_path, """\
+    deploy = write_deploy(
+        tmp_path,
+        """\
         from oxinfra.operations import files
         files.directory(path="@ROOT@/a")
         if True:
             files.file(path="@ROOT@/b"
-    """, target)
+    """,
+        target,
+    )
     message = one_line_error(run_cli("-y", inventory, deploy))
     assert "deploy.py:4" in message and "syntax error" in message
     assert tree(target) == {}
@@ -69,26 +73,41 @@ def test_syntax_error_in_deploy(tmp_path: Path, target: Path, inventory: Path) -
     ("call", "needles"),
     [
         ('files.file(path="@ROOT@/x", colour="red")', ["files.file()", "'colour'"]),
-        ('files.file("@ROOT@/x", True, None, None, "644", False, True, False, True, None, "extra")',
-         ["files.file()", "positional"]),
+        (
+            'files.file("@ROOT@/x", True, None, None, "644", False, True, False, True, None, "extra")',
+            ["files.file()", "positional"],
+        ),
         ('files.directory(path="@ROOT@/x", _sudoo=True)', ["files.directory()", "'_sudoo'", "_sudo"]),
         ('files.directory(path="@ROOT@/x", _timeout="soon")', ["_timeout", "'soon'"]),
         ('files.directory(path="@ROOT@/x", _env={"BAD NAME": "1"})', ["_env"]),
         ('files.file(path="@ROOT@/x", mode="rwx")', ["mode", "'rwx'"]),
-        ('server.shell(commands=42)', ["commands"]),
+        ("server.shell(commands=42)", ["commands"]),
         ('files.link(path="@ROOT@/x")', ["target"]),
-        ('undefined_name()', ["NameError", "undefined_name"]),
+        ("undefined_name()", ["NameError", "undefined_name"]),
     ],
-    ids=["unknown-arg", "too-many-positional", "unknown-global", "global-type", "env-name", "bad-mode",
-         "shell-commands-type", "link-needs-target", "name-error"],
+    ids=[
+        "unknown-arg",
+        "too-many-positional",
+        "unknown-global",
+        "global-type",
+        "env-name",
+        "bad-mode",
+        "shell-commands-type",
+        "link-needs-target",
+        "name-error",
+    ],
 )
 def test_bad_operation_call(tmp_path: Path, target: Path, inventory: Path, call: str, needles: list[str]) -> None:
-    deploy = write_deploy(tmp_path, f"""\
+    deploy = write_deploy(
+        tmp_path,
+        f"""\
         from oxinfra import host
         from oxinfra.operations import files, server
         files.directory(name="first", path=f"@ROOT@/{{host.name}}")
         {call}
-    """, target)
+    """,
+        target,
+    )
     message = one_line_error(invoke("-y", inventory, deploy, json_events=False))
     assert "deploy.py:4" in message, message  # the deploy file and line of the bad call
     for needle in needles:
@@ -99,13 +118,17 @@ def test_bad_operation_call(tmp_path: Path, target: Path, inventory: Path, call:
 def test_missing_template_variable_changes_nothing_anywhere(tmp_path: Path, target: Path, inventory: Path) -> None:
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "app.conf.j2").write_text("app = {{ app }}\n\nport = {{ port }}\n")
-    deploy = write_deploy(tmp_path, """\
+    deploy = write_deploy(
+        tmp_path,
+        """\
         from oxinfra import host
         from oxinfra.operations import files
         files.directory(name="dir", path=f"@ROOT@/{host.name}")
         extra = {"port": 80} if host.name != "127.0.0.3" else {}  # only the last host lacks it
         files.template(src="templates/app.conf.j2", dest=f"@ROOT@/{host.name}/app.conf", app="x", **extra)
-    """, target)
+    """,
+        target,
+    )
     message = one_line_error(run_cli("-y", inventory, deploy))
     assert "deploy.py:5" in message and "app.conf.j2:3" in message and "'port'" in message
     assert tree(target) == {}  # not even the hosts that had the variable were touched
@@ -148,12 +171,16 @@ def test_unreachable_host_with_deploy_time_facts(tmp_path: Path, target: Path, s
     good = sshd_fleet.ssh_data()
     bad = dict(good, ssh_port=_free_port())
     inv.write_text(f"hosts = [('127.0.0.1', {good!r}), ('127.0.0.2', {bad!r})]\n")
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra import host
         from oxinfra.facts.server import User
         from oxinfra.operations import files
         files.file(name="f", path=f"@ROOT@/{host.name}-{host.get_fact(User)}")
-    """, target)
+    """,
+        target,
+    )
     out = run_cli("--json", "-y", inv, deploy)
     assert out.code == 4, out.describe()
     assert_no_traceback(out)
@@ -168,20 +195,26 @@ FORGE = "printf '\\n@@OX-%s:E:%s\\n' \"$__ox_n\" "
 @pytest.mark.parametrize("bad", ["@local", "@sim/bad"])
 @pytest.mark.parametrize(
     ("marker", "needle"),
-    [("0:bogus", 'malformed status (expected an exit status or "stale") in marker line "E:0:bogus"'),
-     ("x:0", "malformed section index"),
-     ("0:99999999999", "exit status too large")],
+    [
+        ("0:bogus", 'malformed status (expected an exit status or "stale") in marker line "E:0:bogus"'),
+        ("x:0", "malformed section index"),
+        ("0:99999999999", "exit status too large"),
+    ],
 )
 def test_malformed_marker_fails_that_host_only(tmp_path: Path, bad: str, marker: str, needle: str) -> None:
     """A malformed marker in a host's output (real sh, or the simulator) ends that host with
     status error and one line naming it; the other host finishes; no traceback."""
-    deploy = write_deploy(tmp_path, f"""
+    deploy = write_deploy(
+        tmp_path,
+        f"""
         from oxinfra import host
         from oxinfra.operations import files, server
         if host.name == {bad!r}:
             server.shell(name="forge", commands=[{FORGE + marker!r}])
         files.file(name="done", path=f"@ROOT@/{{host.name.replace('/', '_')}}")
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     hosts = f"{bad},@sim/good"
     out = run_cli("--json", "-y", hosts, deploy)
     assert out.code == 70, out.describe()

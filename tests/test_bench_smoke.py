@@ -49,15 +49,24 @@ def test_ratio_computation() -> None:
 
 def test_fleet_bench_n3(sshd_fleet, tmp_path: Path) -> None:
     bench = _load_fleet_bench()
-    report = bench.run_bench(sshd_fleet, [3], tools=["floor", "oxinfra"], runs=2,
-                             workdir=tmp_path / "work", log=lambda s: None)
+    report = bench.run_bench(
+        sshd_fleet, [3], tools=["floor", "oxinfra"], runs=2, workdir=tmp_path / "work", log=lambda s: None
+    )
     json.loads(json.dumps(report))  # serialisable as the --out file
     assert set(report) == {"meta", "results", "summary"}
     assert [(s["tool"], s["run"], s["reps"]) for s in report["summary"]] == [
-        ("floor", 1, 1), ("floor", 2, 1), ("oxinfra", 1, 1), ("oxinfra", 2, 1)]
+        ("floor", 1, 1),
+        ("floor", 2, 1),
+        ("oxinfra", 1, 1),
+        ("oxinfra", 2, 1),
+    ]
     rows = report["results"]
     assert [(r["n"], r["tool"], r["run"]) for r in rows] == [
-        (3, "floor", 1), (3, "floor", 2), (3, "oxinfra", 1), (3, "oxinfra", 2)]
+        (3, "floor", 1),
+        (3, "floor", 2),
+        (3, "oxinfra", 1),
+        (3, "oxinfra", 2),
+    ]
     for r in rows:
         for key in ("wall_s", "cpu_s", "sshd_cpu_s", "ratio"):
             assert isinstance(r[key], float), (key, r)
@@ -73,6 +82,7 @@ def test_fleet_bench_n3(sshd_fleet, tmp_path: Path) -> None:
 
 def test_verify_detects_missing_state(sshd_fleet) -> None:
     bench = _load_fleet_bench()
-    problems = asyncio.run(bench.verify_hosts(sshd_fleet.hosts[:1], sshd_fleet.ssh_data(),
-                                              "/tmp/fleet-target/none/does-not-exist"))
+    problems = asyncio.run(
+        bench.verify_hosts(sshd_fleet.hosts[:1], sshd_fleet.ssh_data(), "/tmp/fleet-target/none/does-not-exist")
+    )
     assert problems and "stat failed" in problems[0]

@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 
 from e2e_helpers import (
-    assert_no_traceback, inventory, invoke, run_cli, run_deploy, target, tree, write_deploy, write_inventory,
+    assert_no_traceback,
+    inventory,
+    invoke,
+    run_cli,
+    run_deploy,
+    target,
+    tree,
+    write_deploy,
+    write_inventory,
 )
 from oxinfra import __version__
 
@@ -148,19 +156,23 @@ def test_limit(tmp_path: Path, target: Path, inventory: Path, limit: list[str], 
 
 def test_data_reaches_host_data(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
     inv = write_inventory(tmp_path, sshd_fleet, extra="")
-    text = (inv.read_text().replace("dict(_ssh))", "dict(_ssh, color='blue', size=1))"))
+    text = inv.read_text().replace("dict(_ssh))", "dict(_ssh, color='blue', size=1))")
     inv.write_text(text)
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra import host
         from oxinfra.operations import server
         server.shell(name="data", commands=[
             f"printf '%s' {repr(host.data.color)!r} {repr(host.data.size)!r} {repr(host.data.get('extra'))!r}"
             f" > @ROOT@/{host.name}"])
-    """, target)
+    """,
+        target,
+    )
     plain = run_deploy(inv, deploy, "--limit", "web")
     assert plain.code == 0, plain.describe()
     assert (target / "127.0.0.1").read_text() == "'blue'1None"
-    out = run_deploy(inv, deploy, "--data", "color=red", "--data", "extra=[1, \"two\"]", "--data", "size=3")
+    out = run_deploy(inv, deploy, "--data", "color=red", "--data", 'extra=[1, "two"]', "--data", "size=3")
     assert out.code == 0, out.describe()
     for h in HOSTS:  # --data wins over inventory data; values that parse as JSON are JSON
         assert (target / h).read_text() == "'red'3[1, 'two']"
@@ -176,13 +188,17 @@ def test_comma_separated_inventory(tmp_path: Path, target: Path, sshd_fleet: Any
 
 
 def test_local_inventory(tmp_path: Path) -> None:
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra import host
         from oxinfra.operations import files, server
         files.directory(name="dir", path="@ROOT@/out", mode="700")
         files.line(name="line", path="@ROOT@/out/who", line=f"host={host.name}")
         server.shell(name="shell", commands=["id -u > @ROOT@/out/uid"])
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     out = run_deploy("@local", deploy)
     assert out.code == 0, out.describe()
     assert out.statuses("@local") == {"dir": "changed", "line": "changed", "shell": "changed"}
@@ -212,12 +228,22 @@ def test_in_process_and_child_process_agree(tmp_path: Path, target: Path, invent
         assert first.statuses(h) == second.statuses(h) == {"dir": "changed", "file": "changed", "echo": "changed"}
 
 
-@pytest.mark.parametrize(("hosts", "cpus", "expected"), [
-    (1, 2, 1), (19_999, 2, 1), (39_999, 2, 1), (40_000, 2, 2), (100_000, 2, 2),
-    (100_000, 8, 5), (1_000_000, 8, 8), (100_000, None, 1),
-])
-def test_auto_shards_one_per_20000_hosts_at_most_one_per_cpu(monkeypatch: pytest.MonkeyPatch, hosts: int,
-                                                            cpus: int | None, expected: int) -> None:
+@pytest.mark.parametrize(
+    ("hosts", "cpus", "expected"),
+    [
+        (1, 2, 1),
+        (19_999, 2, 1),
+        (39_999, 2, 1),
+        (40_000, 2, 2),
+        (100_000, 2, 2),
+        (100_000, 8, 5),
+        (1_000_000, 8, 8),
+        (100_000, None, 1),
+    ],
+)
+def test_auto_shards_one_per_20000_hosts_at_most_one_per_cpu(
+    monkeypatch: pytest.MonkeyPatch, hosts: int, cpus: int | None, expected: int
+) -> None:
     from oxinfra import cli
 
     monkeypatch.setattr(cli.os, "cpu_count", lambda: cpus)

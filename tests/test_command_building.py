@@ -96,20 +96,35 @@ def violations(source: str, filename: str = "<source>") -> list[str]:
             parent = parents.get(node)
             if isinstance(parent, ast.FormattedValue) and parent.format_spec is node:
                 continue  # the ":03d" of a value: part of that value
-            if (_interpolates_only_quoted(node) or _is_quoted_argument(node, parent)
-                    or _in_message_or_content(node, parents)):
+            if (
+                _interpolates_only_quoted(node)
+                or _is_quoted_argument(node, parent)
+                or _in_message_or_content(node, parents)
+            ):
                 continue
             found.append(f"{filename}:{node.lineno}: f-string {ast.unparse(node)}")
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format"
-              and isinstance(node.func.value, ast.Constant) and isinstance(node.func.value.value, str)):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "format"
+            and isinstance(node.func.value, ast.Constant)
+            and isinstance(node.func.value.value, str)
+        ):
             found.append(f"{filename}:{node.lineno}: str.format on a literal")
-        elif (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant)
-              and isinstance(node.left.value, str)):
+        elif (
+            isinstance(node, ast.BinOp)
+            and isinstance(node.op, ast.Mod)
+            and isinstance(node.left, ast.Constant)
+            and isinstance(node.left.value, str)
+        ):
             found.append(f"{filename}:{node.lineno}: %-formatting of a literal")
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and not _in_message_or_content(node, parents):
             for side in (node.left, node.right):
-                if (isinstance(side, ast.Constant) and isinstance(side.value, str)
-                        and any(token in side.value for token in SHELL_SYNTAX)):
+                if (
+                    isinstance(side, ast.Constant)
+                    and isinstance(side.value, str)
+                    and any(token in side.value for token in SHELL_SYNTAX)
+                ):
                     found.append(f"{filename}:{node.lineno}: shell syntax put together with +: {side.value!r}")
     return found
 
@@ -124,40 +139,46 @@ def test_every_operation_module_is_walked() -> None:
     assert {"files.py", "server.py", "util/files.py", "util/packaging.py", "util/service.py"} <= names
 
 
-@pytest.mark.parametrize("source", [
-    'yield f"rm -rf {path}"',                                  # a value unquoted
-    'yield f"true > {quote(path)} && {extra}"',                # one quoted, one not
-    'cmd = f"{quote(a)}:{b}"',                                 # not all interpolations quoted
-    'spec = f"{user}:{group}"\nyield command("chown", spec)',  # a value kept for later
-    'yield command(f"{tool}", "x")',                           # the program word is code
-    'yield write_to(f"cat {src}", dest)',                      # shell code argument
-    'yield "rm -rf {}".format(path)',
-    'yield "rm -rf %s" % path',
-    'log(f"{path} done")',                                     # not a noop
-    'yield command("mkdir", path) + " && " + command("ls")',   # && by hand
-    'yield "cat " + quote(path) + " > /dev/null"',             # a redirection by hand
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        'yield f"rm -rf {path}"',  # a value unquoted
+        'yield f"true > {quote(path)} && {extra}"',  # one quoted, one not
+        'cmd = f"{quote(a)}:{b}"',  # not all interpolations quoted
+        'spec = f"{user}:{group}"\nyield command("chown", spec)',  # a value kept for later
+        'yield command(f"{tool}", "x")',  # the program word is code
+        'yield write_to(f"cat {src}", dest)',  # shell code argument
+        'yield "rm -rf {}".format(path)',
+        'yield "rm -rf %s" % path',
+        'log(f"{path} done")',  # not a noop
+        'yield command("mkdir", path) + " && " + command("ls")',  # && by hand
+        'yield "cat " + quote(path) + " > /dev/null"',  # a redirection by hand
+    ],
+)
 def test_the_walk_catches(source: str) -> None:
     body = "".join(f"    {line}\n" for line in source.split("\n"))
     assert violations(f"def op(path, extra, a, b, user, group, tool, src, dest):\n{body}")
 
 
-@pytest.mark.parametrize("source", [
-    'yield f"true > {quote(path)}"',
-    'yield write_to(command("printf", "%s", x), path)',
-    'yield command("chmod", f"{mode:03d}", "--", path)',
-    'yield command("sed", "-i", "-e", Interpolated(f"s/{a}/{b}/"), "--", path)',
-    'yield file_test("-e", f"{path}.bak")',
-    'host.noop(f"{path} exists")',
-    'noop(f"{path} exists")',
-    'raise OperationError(f"{path} is {kind}")',
-    """raise TemplateError(f"{src}{'' if line is None else f':{line}'}: bad") from None""",
-    'err = OperationValueError(f"bad {mode!r}")',
-    'predict_content(path, f"{line}\\n".encode())',
-    'yield "plain text, no interpolation"',
-    'pattern = "^.*" + pattern + ".*$"',                       # a value put together
-    'raise OperationError("a && b: " + path)',                 # a message
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        'yield f"true > {quote(path)}"',
+        'yield write_to(command("printf", "%s", x), path)',
+        'yield command("chmod", f"{mode:03d}", "--", path)',
+        'yield command("sed", "-i", "-e", Interpolated(f"s/{a}/{b}/"), "--", path)',
+        'yield file_test("-e", f"{path}.bak")',
+        'host.noop(f"{path} exists")',
+        'noop(f"{path} exists")',
+        'raise OperationError(f"{path} is {kind}")',
+        """raise TemplateError(f"{src}{'' if line is None else f':{line}'}: bad") from None""",
+        'err = OperationValueError(f"bad {mode!r}")',
+        'predict_content(path, f"{line}\\n".encode())',
+        'yield "plain text, no interpolation"',
+        'pattern = "^.*" + pattern + ".*$"',  # a value put together
+        'raise OperationError("a && b: " + path)',  # a message
+    ],
+)
 def test_the_walk_allows(source: str) -> None:
     body = "".join(f"    {line}\n" for line in source.split("\n"))
     assert violations(f"def op():\n{body}") == []

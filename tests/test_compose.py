@@ -84,10 +84,13 @@ def _ops(result: Any, host: str) -> list[tuple[str, str]]:
 
 def test_a_user_operation_composing_two_builtins_end_to_end(deploy_dir: Path, tmp_path: Path) -> None:
     root = tmp_path / "target"
-    deploy = _deploy(deploy_dir, f"""
+    deploy = _deploy(
+        deploy_dir,
+        f"""
         myops.app_file(name="app", directory={str(root / "app")!r}, filename="x", text="it's $(id)\\n")
         files.file(name="marker", path={str(root / "app" / "marker")!r})
-    """)
+    """,
+    )
     inventory = load_inventory("@local")
     first = run(inventory, [deploy])
     assert first.success, first.hosts["@local"].ops
@@ -152,10 +155,13 @@ def test_a_part_that_declares_nothing_makes_the_caller_change_anything(deploy_di
     """The shell part writes /srv/env behind the plan's back. Were the caller taken to change
     only the directory it declared, files.line would use the pre-run fact (no file) unguarded
     and overwrite the file, losing A=1; instead the fact is checked on the host and re-read."""
-    deploy = _deploy(deploy_dir, f"""
+    deploy = _deploy(
+        deploy_dir,
+        f"""
         myops.{composite}(name="both", directory="/srv/d", command="printf 'A=1\\\\nB=2\\\\n' > /srv/env")
         files.line(name="line", path="/srv/env", line="B=2")
-    """)
+    """,
+    )
     result = run(load_inventory("@sim/c"), [deploy])
     assert result.success, result.hosts["@sim/c"].ops
     assert _ops(result, "@sim/c") == [("both", "changed"), ("line", "unchanged")]
@@ -163,9 +169,12 @@ def test_a_part_that_declares_nothing_makes_the_caller_change_anything(deploy_di
 
 
 def test_composed_parts_keep_their_own_memo(deploy_dir: Path) -> None:
-    deploy = _deploy(deploy_dir, """
+    deploy = _deploy(
+        deploy_dir,
+        """
         myops.two_templates(name="two", a="/srv/a.conf", b="/srv/b.conf")
-    """)
+    """,
+    )
     result = run(load_inventory("@sim/m"), [deploy])
     assert result.success, result.hosts["@sim/m"].ops
     fs = sim.machine("m").fs
@@ -176,9 +185,12 @@ def test_composed_parts_keep_their_own_memo(deploy_dir: Path) -> None:
 
 
 def test_a_shell_safe_operation_cannot_compose_one_that_is_not(deploy_dir: Path) -> None:
-    deploy = _deploy(deploy_dir, """
+    deploy = _deploy(
+        deploy_dir,
+        """
         myops.unsafe_inside(name="bad", command="cd /")
-    """)
+    """,
+    )
     with pytest.raises(DeployError, match="shell_safe=True composes server.shell, which is not shell-safe"):
         run(load_inventory("@sim/u"), [deploy])
 

@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +39,11 @@ def remote_tree(fleet: Any, container: str, base: str) -> dict[str, tuple[Entry,
     """Everything under ``base`` in ``container`` (read with ``docker exec ... tar``):
     relative path -> ((kind, mode, owner, content or link target), "mtime ctime"), the times
     to the nanosecond (pax headers): a file rewritten or re-chmodded shows."""
-    proc = subprocess.run(["docker", "exec", container, "tar", "--format=posix", "-C", base, "-cf", "-", "."],
-                          capture_output=True, timeout=60)
+    proc = subprocess.run(
+        ["docker", "exec", container, "tar", "--format=posix", "-C", base, "-cf", "-", "."],
+        capture_output=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     out: dict[str, tuple[Entry, str]] = {}
     with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
@@ -63,8 +65,7 @@ def remote_tree(fleet: Any, container: str, base: str) -> dict[str, tuple[Entry,
 def expected_tree(host: str, owner: str) -> dict[str, Entry]:
     """The end state the workload's README names, for host ``host`` written by ``owner``."""
     base = f"{WORKLOAD_ROOT}/{host}"
-    conf = (f"# managed file for {host}\n[app]\nname = demo\nworkers = 4\n"
-            "peer = a\npeer = b\npeer = c\n\n").encode()
+    conf = (f"# managed file for {host}\n[app]\nname = demo\nworkers = 4\npeer = a\npeer = b\npeer = c\n\n").encode()
     return {
         "app": ("dir", 0o755, owner, None),
         "app/conf": ("dir", 0o755, owner, None),
@@ -159,10 +160,17 @@ def test_sudo_as_deploy_runs_as_root(container_fleet: Any, tmp_path: Path) -> No
         made = container_fleet.sh(h, "stat -c '%U:%G %s' /etc/oxinfra-test; cat /etc/oxinfra-test-whoami")
         assert made == "root:root 0\nroot\n", h
     # without _sudo the same kind of write is refused, and says why
-    plain = run_deploy(inventory, write_deploy(tmp_path, """
+    plain = run_deploy(
+        inventory,
+        write_deploy(
+            tmp_path,
+            """
         from oxinfra.operations import files
         files.file(name="etc file", path="/etc/oxinfra-test-plain")
-    """, name="plain.py"))
+    """,
+            name="plain.py",
+        ),
+    )
     assert plain.code != 0
     for h in container_fleet.hosts:
         op = plain.op(h, "etc file")
@@ -175,10 +183,13 @@ def test_sudo_without_password_fails_the_host_clearly(container_fleet: Any, tmp_
     it one, so every host fails, naming sudo's own message, and nothing is written. (When a
     sudo password option exists, this gains a twin that passes it and succeeds.)"""
     inventory = container_fleet.write_inventory(tmp_path / "inventory.py", user="pwuser")
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra.operations import files
         files.file(name="etc file", path="/etc/oxinfra-test-pw", _sudo=True)
-    """)
+    """,
+    )
     out = run_deploy(inventory, deploy)
     assert out.code == 1, out.describe()
     assert out.summary["success"] is False
@@ -199,9 +210,12 @@ def test_fleet_hosts(container_fleet: Any, tmp_path: Path) -> None:
     for h in fleet.hosts:
         assert fleet.sh(h, "cat /etc/ssh/ssh_host_ed25519_key.pub").split()[1] in keys
         for user in ("deploy", "pwuser"):
-            assert fleet.sh(h, f"getent passwd {user} | cut -d: -f6,7; ls -A /home/{user}") == f"/home/{user}:/bin/bash\n"
-    internal = subprocess.run(["docker", "network", "inspect", "--format", "{{.Internal}}", fleet.network],
-                              capture_output=True, text=True)
+            assert (
+                fleet.sh(h, f"getent passwd {user} | cut -d: -f6,7; ls -A /home/{user}") == f"/home/{user}:/bin/bash\n"
+            )
+    internal = subprocess.run(
+        ["docker", "network", "inspect", "--format", "{{.Internal}}", fleet.network], capture_output=True, text=True
+    )
     assert internal.stdout.strip() == "true"
     # a host whose key is not the one recorded is refused
     wrong = tmp_path / "known_hosts"
@@ -231,8 +245,9 @@ def test_fleet_removed_on_stop_and_on_failed_start(container_fleet_factory: Any)
     broken = ContainerFleet(1, image="oxinfra-test-debian:no-such-tag")
     with pytest.raises(ContainersUnavailable, match="no-such-tag|No such image"):
         broken.start()
-    nets = subprocess.run(["docker", "network", "ls", "-q", "--filter", f"name={broken.prefix}"],
-                          capture_output=True, text=True)
+    nets = subprocess.run(
+        ["docker", "network", "ls", "-q", "--filter", f"name={broken.prefix}"], capture_output=True, text=True
+    )
     assert nets.returncode == 0 and nets.stdout == ""
 
 
@@ -241,9 +256,11 @@ def test_image_tag_follows_the_recipe(monkeypatch: pytest.MonkeyPatch, container
 
     tag = containers.image_tag()
     assert containers.image_tag() == tag
-    label = subprocess.run(["docker", "image", "inspect", "--format",
-                            '{{index .Config.Labels "' + containers.RECIPE_LABEL + '"}}', tag],
-                           capture_output=True, text=True)
+    label = subprocess.run(
+        ["docker", "image", "inspect", "--format", '{{index .Config.Labels "' + containers.RECIPE_LABEL + '"}}', tag],
+        capture_output=True,
+        text=True,
+    )
     assert label.stdout.strip() == tag.split(":")[1]
     monkeypatch.setattr(containers, "PACKAGES", (*containers.PACKAGES, "curl"))
     assert containers.image_tag() != tag
@@ -259,9 +276,12 @@ def test_without_docker_skips_in_one_line_or_fails_on_ci(ci: str, tmp_path: Path
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTEST_ADDOPTS")}
     env.update(PATH=str(empty), CI=ci, PYTHONPATH=str(REPO / "python"))
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
-         f"{Path(__file__)}::test_fleet_hosts"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", f"{Path(__file__)}::test_fleet_hosts"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     lines = [line for line in proc.stdout.splitlines() if "containers unavailable" in line]
     assert len(lines) == 1 and "docker not found" in lines[0], proc.stdout + proc.stderr
@@ -287,8 +307,14 @@ def test_everything_removed_when_a_test_fails(container_fleet: Any, tmp_path: Pa
     (tmp_path / "test_failing.py").write_text(FAILING_TEST.replace("@OUT@", repr(str(made_file))))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS",)}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "python"), str(REPO / "tests")])
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "conftest",
-                           "test_failing.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "conftest", "test_failing.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert proc.returncode == 1 and "deliberately" in proc.stdout, proc.stdout + proc.stderr
     made = made_file.read_text().split()
     assert len(made) == 7
@@ -302,10 +328,17 @@ def test_reap_removes_what_dead_runs_left_and_nothing_live(container_fleet: Any)
     from oxinfra.testing.containers import reap_stale
 
     killed = subprocess.run(
-        [sys.executable, "-c", "import os, sys\nfrom oxinfra.testing.containers import ContainerFleet\n"
-         "f = ContainerFleet(2).start()\nprint(' '.join([*f.hosts, f.network, str(f.dir)]))\n"
-         "sys.stdout.flush()\nos._exit(0)"],
-        env={**os.environ, "PYTHONPATH": str(REPO / "python")}, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            "import os, sys\nfrom oxinfra.testing.containers import ContainerFleet\n"
+            "f = ContainerFleet(2).start()\nprint(' '.join([*f.hosts, f.network, str(f.dir)]))\n"
+            "sys.stdout.flush()\nos._exit(0)",
+        ],
+        env={**os.environ, "PYTHONPATH": str(REPO / "python")},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     left = killed.stdout.split()
     assert killed.returncode == 0 and len(left) == 4, killed.stderr
@@ -317,4 +350,6 @@ def test_reap_removes_what_dead_runs_left_and_nothing_live(container_fleet: Any)
     # this run's fleet is untouched
     for h in container_fleet.hosts:
         assert container_fleet.sh(h, "echo up") == "up\n"
-    assert subprocess.run(["docker", "network", "inspect", container_fleet.network], capture_output=True).returncode == 0
+    assert (
+        subprocess.run(["docker", "network", "inspect", container_fleet.network], capture_output=True).returncode == 0
+    )

@@ -274,11 +274,19 @@ def parse_fixture(path: Path) -> tuple[dict[str, Any], Any]:
     try:
         if path.parent.name == "demux":
             sections, rest, done = _core.demux(fixture["data"].encode(), fixture["nonce"])
-            return fixture, {"sections": [[i, s, out.decode()] for i, s, out in sections],
-                             "rest": rest.decode(), "done": done}
+            return fixture, {
+                "sections": [[i, s, out.decode()] for i, s, out in sections],
+                "rest": rest.decode(),
+                "done": done,
+            }
         paths = [p.encode() for p in fixture["paths"]]
-        split = _core.split_stat_batch(fixture.get("absent", "").encode(), fixture["stat"].encode(),
-                                       fixture["links"].encode(), fixture["nonce"], paths)
+        split = _core.split_stat_batch(
+            fixture.get("absent", "").encode(),
+            fixture["stat"].encode(),
+            fixture["links"].encode(),
+            fixture["nonce"],
+            paths,
+        )
         return fixture, [[out.decode(), rc] for out, rc in split]
     except OutputParseError as exc:
         return fixture, exc
@@ -301,6 +309,7 @@ def test_parse_fixture(path: Path) -> None:
     else:
         assert got == fixture["expected"]
 
+
 N = "a1b2c3"
 
 
@@ -315,15 +324,37 @@ DONE = f"\n@@OX-{N}:DONE\n".encode()
     ("data", "sections", "rest", "done"),
     [
         pytest.param(b"", [], b"", False, id="empty"),
-        pytest.param(b"hi\n" + marker(0, 0) + b"x" + marker(1, 3) + DONE, [(0, 0, b"hi\n"), (1, 3, b"x")], b"", True, id="basic"),
-        pytest.param(marker(0, 0) + marker(1, 2) + marker(2, "stale") + DONE, [(0, 0, b""), (1, 2, b""), (2, None, b"")], b"", True, id="empty-sections"),
-        pytest.param(b"fake" + marker(0, 0, "othernonce") + b"real" + marker(0, 0), [(0, 0, b"fake" + marker(0, 0, "othernonce") + b"real")], b"", False, id="other-nonce"),
-        pytest.param(marker(0, 0, N + "x") + marker(0, 0), [(0, 0, marker(0, 0, N + "x"))], b"", False, id="nonce-prefix"),
-        pytest.param(b"x@@OX-" + N.encode() + b":E:0:0\n", [], b"x@@OX-" + N.encode() + b":E:0:0\n", False, id="marker-mid-line"),
+        pytest.param(
+            b"hi\n" + marker(0, 0) + b"x" + marker(1, 3) + DONE, [(0, 0, b"hi\n"), (1, 3, b"x")], b"", True, id="basic"
+        ),
+        pytest.param(
+            marker(0, 0) + marker(1, 2) + marker(2, "stale") + DONE,
+            [(0, 0, b""), (1, 2, b""), (2, None, b"")],
+            b"",
+            True,
+            id="empty-sections",
+        ),
+        pytest.param(
+            b"fake" + marker(0, 0, "othernonce") + b"real" + marker(0, 0),
+            [(0, 0, b"fake" + marker(0, 0, "othernonce") + b"real")],
+            b"",
+            False,
+            id="other-nonce",
+        ),
+        pytest.param(
+            marker(0, 0, N + "x") + marker(0, 0), [(0, 0, marker(0, 0, N + "x"))], b"", False, id="nonce-prefix"
+        ),
+        pytest.param(
+            b"x@@OX-" + N.encode() + b":E:0:0\n", [], b"x@@OX-" + N.encode() + b":E:0:0\n", False, id="marker-mid-line"
+        ),
         pytest.param(b"no newline" + marker(0, 1), [(0, 1, b"no newline")], b"", False, id="no-trailing-newline"),
-        pytest.param(b"\x00\xff\xfe\n@@\n" + marker(7, 0) + b"\x80", [(7, 0, b"\x00\xff\xfe\n@@\n")], b"\x80", False, id="binary"),
+        pytest.param(
+            b"\x00\xff\xfe\n@@\n" + marker(7, 0) + b"\x80", [(7, 0, b"\x00\xff\xfe\n@@\n")], b"\x80", False, id="binary"
+        ),
         pytest.param(marker(0, 0) + b"half done", [(0, 0, b"")], b"half done", False, id="missing-done"),
-        pytest.param(marker(0, 0) + b"cut" + marker(1, 0)[:-1], [(0, 0, b"")], b"cut" + marker(1, 0)[:-1], False, id="cut-marker"),
+        pytest.param(
+            marker(0, 0) + b"cut" + marker(1, 0)[:-1], [(0, 0, b"")], b"cut" + marker(1, 0)[:-1], False, id="cut-marker"
+        ),
         pytest.param(marker(0, 0) + b"tail" + DONE + b"after", [(0, 0, b"")], b"tail", True, id="rest-before-done"),
     ],
 )

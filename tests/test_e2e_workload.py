@@ -32,8 +32,7 @@ RUN2 = {name: "unchanged" for name in ALL_OPS} | {"probe": "changed"}
 
 
 def _app_conf(host: str) -> str:
-    return (f"# managed file for {host}\n[app]\nname = demo\nworkers = 4\n"
-            "peer = a\npeer = b\npeer = c\n\n")
+    return f"# managed file for {host}\n[app]\nname = demo\nworkers = 4\npeer = a\npeer = b\npeer = c\n\n"
 
 
 def _copy_workload(dest: Path, root: Path) -> Path:

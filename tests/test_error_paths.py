@@ -33,17 +33,20 @@ def _login_user_owns(path: Path, sshd_fleet: Any) -> None:
     os.chown(path, pw.pw_uid, pw.pw_gid)
 
 
-def test_line_with_invalid_regex_keeps_the_file(tmp_path: Path, target: Path, one_host: Path,
-                                                sshd_fleet: Any) -> None:
+def test_line_with_invalid_regex_keeps_the_file(tmp_path: Path, target: Path, one_host: Path, sshd_fleet: Any) -> None:
     """grep's exit 2 (a bad pattern) once meant "no match": the file was replaced by the line."""
     conf = target / "app.conf"
     conf.write_text(KEEP)
     _login_user_owns(conf, sshd_fleet)
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra.operations import files
         files.line(name="bad regex", path="@ROOT@/app.conf", line="opts=a[b", _ignore_errors=True)
         files.file(name="after", path="@ROOT@/after")
-    """, target)
+    """,
+        target,
+    )
     for dry in (True, False):
         out = run_deploy(one_host, deploy, dry=dry)
         assert out.statuses(HOST) == {"bad regex": "failed", "after": "changed"}, out.describe()
@@ -54,18 +57,21 @@ def test_line_with_invalid_regex_keeps_the_file(tmp_path: Path, target: Path, on
     assert (target / "after").is_file()
 
 
-def test_line_in_unreadable_file_keeps_the_file(tmp_path: Path, target: Path, one_host: Path,
-                                                sshd_fleet: Any) -> None:
+def test_line_in_unreadable_file_keeps_the_file(tmp_path: Path, target: Path, one_host: Path, sshd_fleet: Any) -> None:
     """A file the login user may write but not read: grep fails, and that is not "absent"."""
     conf = target / "secret.conf"
     conf.write_text(KEEP)
     _login_user_owns(conf, sshd_fleet)
     os.chmod(conf, 0o200)
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra.operations import files
         files.line(name="line", path="@ROOT@/secret.conf", line="fourth = 4")
         files.file(name="after", path="@ROOT@/after")
-    """, target)
+    """,
+        target,
+    )
     out = run_deploy(one_host, deploy)
     assert out.code == 1, out.describe()
     assert out.statuses(HOST) == {"line": "failed", "after": "not run"}
@@ -79,10 +85,14 @@ def test_replace_in_unreadable_file_fails(tmp_path: Path, target: Path, one_host
     conf.write_text(KEEP)
     _login_user_owns(conf, sshd_fleet)
     os.chmod(conf, 0o200)
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra.operations import files
         files.replace(name="replace", path="@ROOT@/secret.conf", text="second", replace="2nd")
-    """, target)
+    """,
+        target,
+    )
     out = run_deploy(one_host, deploy)
     assert out.code == 1 and out.statuses(HOST) == {"replace": "failed"}, out.describe()
     assert conf.read_text() == KEEP
@@ -94,17 +104,25 @@ def test_failed_write_fails_the_operation_not_the_shell(tmp_path: Path, target: 
     locked = target / "locked"
     locked.mkdir()
     os.chmod(locked, 0o755)  # root's: the login user may not create entries in it
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra.operations import files
         files.file(name="denied", path="@ROOT@/locked/x", _ignore_errors=True)
         files.file(name="denied 0600", path="@ROOT@/locked/y", mode="600", _ignore_errors=True)
         files.line(name="denied line", path="@ROOT@/locked/z", line="a", _ignore_errors=True)
         files.file(name="after", path="@ROOT@/after")
-    """, target)
+    """,
+        target,
+    )
     out = run_deploy(one_host, deploy)
     assert out.host(HOST)["status"] == "success", out.describe()
-    assert out.statuses(HOST) == {"denied": "failed", "denied 0600": "failed", "denied line": "failed",
-                                  "after": "changed"}
+    assert out.statuses(HOST) == {
+        "denied": "failed",
+        "denied 0600": "failed",
+        "denied line": "failed",
+        "after": "changed",
+    }
     for name in ("denied", "denied 0600", "denied line"):
         op = out.op(HOST, name)
         assert op["error"].startswith("exit code"), op
@@ -115,13 +133,17 @@ def test_failed_write_fails_the_operation_not_the_shell(tmp_path: Path, target: 
 
 def test_failing_fact_fails_the_host(tmp_path: Path, target: Path, one_host: Path) -> None:
     """A fact whose command fails is an error naming the fact and its stderr, not ``None``."""
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra import host
         from oxinfra.facts.server import Command, User
         from oxinfra.operations import files
         value = host.get_fact(Command, command="echo oops >&2; exit 3")
         files.file(name="never", path=f"@ROOT@/never-{value}")
-    """, target)
+    """,
+        target,
+    )
     out = run_deploy(one_host, deploy)
     assert out.code == 1, out.describe()
     summary = out.host(HOST)
@@ -131,13 +153,17 @@ def test_failing_fact_fails_the_host(tmp_path: Path, target: Path, one_host: Pat
 
 
 def test_failing_fact_with_ignore_errors_is_its_default(tmp_path: Path, target: Path, one_host: Path) -> None:
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra import host
         from oxinfra.facts.server import Command
         from oxinfra.operations import files
         value = host.get_fact(Command, command="exit 3", _ignore_errors=True)
         files.file(name="marker", path=f"@ROOT@/got-{value}")
-    """, target)
+    """,
+        target,
+    )
     out = run_deploy(one_host, deploy)
     assert out.code == 0, out.describe()
     assert (target / "got-None").is_file()
@@ -146,11 +172,15 @@ def test_failing_fact_with_ignore_errors_is_its_default(tmp_path: Path, target: 
 def test_fact_failing_inside_an_operation_fails_it(tmp_path: Path, target: Path, one_host: Path) -> None:
     """A fact an operation reads fails (sudo is not allowed for the login user): the operation
     fails with the fact's name and stderr; ``_ignore_errors`` lets the host go on."""
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra.operations import files
         files.file(name="as root", path="@ROOT@/root-file", _sudo=True, _ignore_errors=True)
         files.file(name="after", path="@ROOT@/after")
-    """, target)
+    """,
+        target,
+    )
     out = run_deploy(one_host, deploy)
     assert out.statuses(HOST) == {"as root": "failed", "after": "changed"}, out.describe()
     error = out.op(HOST, "as root")["error"]
@@ -162,13 +192,17 @@ def test_privileged_fact_that_cannot_run_fails_the_host(tmp_path: Path, target: 
     """``get_fact(User, _sudo=True)`` where the login user may not sudo: sudo's own failure
     (exit 1, or 127 where sudo is missing) is not the fact's answer; the host fails, naming
     the fact, and does nothing."""
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra import host
         from oxinfra.facts.server import User
         from oxinfra.operations import files
         who = host.get_fact(User, _sudo=True)
         files.file(name="never", path=f"@ROOT@/as-{who}")
-    """, target)
+    """,
+        target,
+    )
     out = run_deploy(one_host, deploy)
     assert out.code == 1, out.describe()
     summary = out.host(HOST)

@@ -95,13 +95,17 @@ def test_exit_2_bad_input_runs_nothing(tmp_path: Path, target: Path, sshd_fleet:
 
 def test_exit_70_output_that_cannot_be_parsed(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
     # A command that forges a malformed marker line (the nonce is a variable of the shell).
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra import host
         from oxinfra.operations import files, server
         if host.name == "127.0.0.2":
             server.shell(name="forge", commands=["printf '\\\\n@@OX-%s:E:0:bogus\\\\n' \\"$__ox_n\\""])
         files.file(name="mark", path=f"@ROOT@/{host.name}")
-    """, target)
+    """,
+        target,
+    )
     out = run_cli("--json", "-y", fleet_inventory(tmp_path, sshd_fleet), deploy)
     assert_no_traceback(out)
     assert out.code == 70, out.describe()
@@ -112,6 +116,12 @@ def test_help_lists_the_exit_codes() -> None:
     out = run_cli("--help")
     assert out.code == 0
     text = " ".join(out.stdout.split())
-    for words in ("0 every host succeeded", "1 some host failed", "2 bad input", "4 some host unreachable",
-                  "70 internal error", "130 interrupted"):
+    for words in (
+        "0 every host succeeded",
+        "1 some host failed",
+        "2 bad input",
+        "4 some host unreachable",
+        "70 internal error",
+        "130 interrupted",
+    ):
         assert words in text, out.stdout

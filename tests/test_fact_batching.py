@@ -97,8 +97,9 @@ def _run_with_nonce(monkeypatch: pytest.MonkeyPatch, nonce: str, deploy: Path, h
 
 
 @pytest.mark.parametrize("when", ["planning", "evaluation"])
-def test_malformed_stat_section_fails_that_host_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                     when: str) -> None:
+def test_malformed_stat_section_fails_that_host_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
     """The forged link read while planning (the host's first fact batch) or while the deploy
     is evaluated (a deploy that reads facts itself): that host ends with status error, the
     link is left alone, the other host finishes."""
@@ -136,8 +137,9 @@ def test_fact_section_marked_stale_is_an_error() -> None:
         builder.fact_results({index: (None, b"")})
 
 
-def _run_both(builder: ScriptBuilder, nonce: str, env: dict[str, str] | None = None
-              ) -> tuple[dict[int, tuple[int | None, bytes]], dict[int, bytes]]:
+def _run_both(
+    builder: ScriptBuilder, nonce: str, env: dict[str, str] | None = None
+) -> tuple[dict[int, tuple[int | None, bytes]], dict[int, bytes]]:
     done = subprocess.run(["sh"], input=builder.build(), capture_output=True, check=True, env=env)
     sections, _, finished = _core.demux(done.stdout, nonce)
     err_sections, _, _ = _core.demux(done.stderr, nonce)
@@ -159,10 +161,10 @@ def _own_in(request: FactRequest, env: dict[str, str]) -> tuple[bytes, int]:
     return done.stdout, done.returncode
 
 
-@pytest.mark.parametrize("status,message", [(1, "stat: illegal option -- c"), (127, "sh: stat: not found")],
-                         ids=["bsd-stat", "no-stat"])
-def test_a_stat_that_cannot_run_fails_every_path_not_proven_absent(tmp_path: Path, status: int,
-                                                                    message: str) -> None:
+@pytest.mark.parametrize(
+    "status,message", [(1, "stat: illegal option -- c"), (127, "sh: stat: not found")], ids=["bsd-stat", "no-stat"]
+)
+def test_a_stat_that_cannot_run_fails_every_path_not_proven_absent(tmp_path: Path, status: int, message: str) -> None:
     (tmp_path / "file").write_text("x")
     (tmp_path / "dir").mkdir()
     env = _fake_stat(tmp_path, status, message)
@@ -174,7 +176,7 @@ def test_a_stat_that_cannot_run_fails_every_path_not_proven_absent(tmp_path: Pat
     sections, errors = _run_both(builder, nonce, env)
     stderr = builder.fact_errors(errors)
     for request, stdout, rc in builder.fact_results(sections):
-        want = paths[request.kwargs["path"][len(str(tmp_path)) + 1:]]
+        want = paths[request.kwargs["path"][len(str(tmp_path)) + 1 :]]
         assert (stdout, rc) == (b"", want) == _own_in(request, env), request
         if rc == 2:  # a failure, with what stat said
             assert message.encode() in stderr[request.key], request

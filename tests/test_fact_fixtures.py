@@ -57,8 +57,12 @@ def discover_facts() -> dict[str, type[FactBase[Any]]]:
     for info in pkgutil.walk_packages(oxinfra.facts.__path__, prefix):
         module = importlib.import_module(info.name)
         for name, value in vars(module).items():
-            if (inspect.isclass(value) and issubclass(value, FactBase) and value.__module__ == module.__name__
-                    and not name.startswith("_")):
+            if (
+                inspect.isclass(value)
+                and issubclass(value, FactBase)
+                and value.__module__ == module.__name__
+                and not name.startswith("_")
+            ):
                 assert value.name not in found, f"two facts named {value.name}"
                 found[value.name] = value
     return found
@@ -120,7 +124,8 @@ def test_fact_fixture(case: Path) -> None:
     fact = cls()
     if "command" not in spec:
         assert "error" in spec and not {"stdout", "rc", "stderr"} & spec.keys(), (
-            "a case without command is one whose arguments the fact refuses: error only")
+            "a case without command is one whose arguments the fact refuses: error only"
+        )
         with pytest.raises(FactError) as info:
             fact.command(**spec["args"])
         assert spec["error"] in str(info.value)

@@ -21,19 +21,38 @@ from oxinfra.exceptions import OperationValueError
 from oxinfra.operations.util.packaging import PackageManager, ensure_packages, pep503_name
 from oxinfra.operations.util.service import enable_command, ensure_service, service_command
 
-APT = PackageManager(install=("apt-get", "install", "-y"), uninstall=("apt-get", "remove", "-y"),
-                     upgrade=("apt-get", "install", "-y", "--only-upgrade"), version_join="=",
-                     name_pattern=r"[a-z0-9][a-z0-9+.-]*[a-z0-9+.]")
-DNF = PackageManager(install=("dnf", "install", "-y"), uninstall=("dnf", "remove", "-y"),
-                     upgrade=("dnf", "upgrade", "-y"), version_join="-")
-YUM = PackageManager(install=("yum", "install", "-y"), uninstall=("yum", "remove", "-y"),
-                     upgrade=("yum", "update", "-y"), version_join="-")
-APK = PackageManager(install=("apk", "add"), uninstall=("apk", "del"), upgrade=("apk", "add", "--upgrade"),
-                     version_join="=")
-PACMAN = PackageManager(install=("pacman", "-S", "--noconfirm"), uninstall=("pacman", "-R", "--noconfirm"),
-                        version_join=None)
-PIP = PackageManager(install=("pip", "install"), uninstall=("pip", "uninstall", "-y"),
-                     upgrade=("pip", "install", "--upgrade"), version_join="==", normalise=pep503_name)
+APT = PackageManager(
+    install=("apt-get", "install", "-y"),
+    uninstall=("apt-get", "remove", "-y"),
+    upgrade=("apt-get", "install", "-y", "--only-upgrade"),
+    version_join="=",
+    name_pattern=r"[a-z0-9][a-z0-9+.-]*[a-z0-9+.]",
+)
+DNF = PackageManager(
+    install=("dnf", "install", "-y"),
+    uninstall=("dnf", "remove", "-y"),
+    upgrade=("dnf", "upgrade", "-y"),
+    version_join="-",
+)
+YUM = PackageManager(
+    install=("yum", "install", "-y"),
+    uninstall=("yum", "remove", "-y"),
+    upgrade=("yum", "update", "-y"),
+    version_join="-",
+)
+APK = PackageManager(
+    install=("apk", "add"), uninstall=("apk", "del"), upgrade=("apk", "add", "--upgrade"), version_join="="
+)
+PACMAN = PackageManager(
+    install=("pacman", "-S", "--noconfirm"), uninstall=("pacman", "-R", "--noconfirm"), version_join=None
+)
+PIP = PackageManager(
+    install=("pip", "install"),
+    uninstall=("pip", "uninstall", "-y"),
+    upgrade=("pip", "install", "--upgrade"),
+    version_join="==",
+    normalise=pep503_name,
+)
 NO_END = PackageManager(install=("opkg", "install"), uninstall=("opkg", "remove"), options_end=False)
 
 HOSTILE = ["it's $(touch INJ)", "-rf", "--version", "a b;c", "`id`", "x\ny", "ünï*"]
@@ -52,18 +71,46 @@ PACKAGE_ROWS = [
     # (id, manager, packages, current, kwargs, commands, noop)
     ("apt-missing", APT, ["nginx", "curl"], {}, {}, ["apt-get install -y -- nginx curl"], None),
     ("apt-present", APT, ["curl"], {"curl": ["7.74.0"]}, {}, [], "installed: curl"),
-    ("apt-version-differs", APT, [("curl", "7.88.1")], {"curl": ["7.74.0"]}, {},
-     ["apt-get install -y -- curl=7.88.1"], None),
+    (
+        "apt-version-differs",
+        APT,
+        [("curl", "7.88.1")],
+        {"curl": ["7.74.0"]},
+        {},
+        ["apt-get install -y -- curl=7.88.1"],
+        None,
+    ),
     ("apt-version-same", APT, [("curl", "7.88.1")], {"curl": "7.88.1"}, {}, [], "installed: curl=7.88.1"),
-    ("apt-latest", APT, ["curl", "nginx"], {"curl": ["1"]}, {"latest": True},
-     ["apt-get install -y -- nginx", "apt-get install -y --only-upgrade -- curl"], None),
+    (
+        "apt-latest",
+        APT,
+        ["curl", "nginx"],
+        {"curl": ["1"]},
+        {"latest": True},
+        ["apt-get install -y -- nginx", "apt-get install -y --only-upgrade -- curl"],
+        None,
+    ),
     ("apt-latest-pinned", APT, [("curl", "1")], {"curl": ["1"]}, {"latest": True}, [], "installed: curl=1"),
     ("apt-remove", APT, ["curl", "nginx"], {"curl": ["1"]}, {"present": False}, ["apt-get remove -y -- curl"], None),
-    ("apt-remove-other-version", APT, [("curl", "2")], {"curl": ["1"]}, {"present": False}, [],
-     "not installed: curl=2"),
+    (
+        "apt-remove-other-version",
+        APT,
+        [("curl", "2")],
+        {"curl": ["1"]},
+        {"present": False},
+        [],
+        "not installed: curl=2",
+    ),
     ("apt-one-name", APT, "curl", {}, {}, ["apt-get install -y -- curl"], None),
-    ("dnf-hostile", DNF, HOSTILE, {}, {},
-     ["dnf install -y -- 'it'\\''s $(touch INJ)' -rf --version 'a b;c' '`id`' 'x\ny' 'ünï*'"], None),
+    (
+        "dnf-hostile",
+        DNF,
+        HOSTILE,
+        {},
+        {},
+        ["dnf install -y -- 'it'\\''s $(touch INJ)' -rf --version 'a b;c' '`id`' 'x\ny' 'ünï*'"],
+        None,
+    ),
     ("dnf-version", DNF, [("kernel", "5.14.0-1.el9")], {}, {}, ["dnf install -y -- kernel-5.14.0-1.el9"], None),
     ("dnf-hostile-version", DNF, [("-x", "1; rm -rf /")], {}, {}, ["dnf install -y -- '-x-1; rm -rf /'"], None),
     ("yum-absent", YUM, ["a", "b"], {}, {"present": False}, [], "not installed: a, b"),
@@ -71,23 +118,48 @@ PACKAGE_ROWS = [
     ("apk-version", APK, [("musl", "1.2.4-r2")], {"musl": ["1.2.3-r0"]}, {}, ["apk add -- musl=1.2.4-r2"], None),
     ("apk-latest", APK, ["busybox"], {"busybox": ["1.36"]}, {"latest": True}, ["apk add --upgrade -- busybox"], None),
     ("apk-remove-hostile", APK, ["-rf"], {"-rf": ["1"]}, {"present": False}, ["apk del -- -rf"], None),
-    ("pacman-latest-is-install", PACMAN, ["vim"], {"vim": ["9.0"]}, {"latest": True},
-     ["pacman -S --noconfirm -- vim"], None),
+    (
+        "pacman-latest-is-install",
+        PACMAN,
+        ["vim"],
+        {"vim": ["9.0"]},
+        {"latest": True},
+        ["pacman -S --noconfirm -- vim"],
+        None,
+    ),
     ("pacman-remove", PACMAN, ["vim"], {"vim": ["9.0"]}, {"present": False}, ["pacman -R --noconfirm -- vim"], None),
-    ("pip-normalised-names", PIP, ["Django_REST.framework"], {"django-rest-framework": ["3.14"]}, {}, [],
-     "installed: Django_REST.framework"),
-    ("pip-version", PIP, [("requests", "2.31.0")], {"Requests": ["2.30.0"]}, {}, ["pip install -- requests==2.31.0"],
-     None),
+    (
+        "pip-normalised-names",
+        PIP,
+        ["Django_REST.framework"],
+        {"django-rest-framework": ["3.14"]},
+        {},
+        [],
+        "installed: Django_REST.framework",
+    ),
+    (
+        "pip-version",
+        PIP,
+        [("requests", "2.31.0")],
+        {"Requests": ["2.30.0"]},
+        {},
+        ["pip install -- requests==2.31.0"],
+        None,
+    ),
     ("pip-remove", PIP, ["Requests"], {"requests": ["2"]}, {"present": False}, ["pip uninstall -y -- Requests"], None),
     ("pip-same-name-twice", PIP, ["a_b", "A-B"], {}, {}, ["pip install -- A-B"], None),
     ("no-options-end", NO_END, ["a b"], {}, {}, ["opkg install 'a b'"], None),
 ]
 
 
-@pytest.mark.parametrize(("manager", "packages", "current", "kwargs", "commands", "noop"),
-                         [row[1:] for row in PACKAGE_ROWS], ids=[row[0] for row in PACKAGE_ROWS])
-def test_ensure_packages(manager: PackageManager, packages: Any, current: Any, kwargs: dict[str, Any],
-                         commands: list[str], noop: str | None) -> None:
+@pytest.mark.parametrize(
+    ("manager", "packages", "current", "kwargs", "commands", "noop"),
+    [row[1:] for row in PACKAGE_ROWS],
+    ids=[row[0] for row in PACKAGE_ROWS],
+)
+def test_ensure_packages(
+    manager: PackageManager, packages: Any, current: Any, kwargs: dict[str, Any], commands: list[str], noop: str | None
+) -> None:
     got, noops = _plan(ensure_packages(manager, packages, current, **kwargs))
     assert got == commands
     if noop is None:
@@ -109,8 +181,9 @@ PACKAGE_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize(("manager", "packages", "message"), [row[1:] for row in PACKAGE_ERRORS],
-                         ids=[row[0] for row in PACKAGE_ERRORS])
+@pytest.mark.parametrize(
+    ("manager", "packages", "message"), [row[1:] for row in PACKAGE_ERRORS], ids=[row[0] for row in PACKAGE_ERRORS]
+)
 def test_ensure_packages_refuses(manager: PackageManager, packages: Any, message: str) -> None:
     with pytest.raises(OperationValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         _plan(ensure_packages(manager, packages, {}))
@@ -127,45 +200,124 @@ def test_a_package_command_starts_with_a_program() -> None:
 
 SERVICE_ROWS = [
     # (id, init, name, facts/kwargs, commands, noop)
-    ("systemd-start-enable", "systemd", "nginx", {"is_running": False, "is_enabled": False, "enabled": True},
-     ["systemctl start -- nginx", "systemctl enable -- nginx"], None),
-    ("systemd-ok", "systemd", "nginx", {"is_running": True, "is_enabled": True, "enabled": True}, [],
-     "service nginx is running, enabled"),
-    ("systemd-stop-disable", "systemd", "nginx", {"is_running": True, "is_enabled": True, "running": False,
-                                                  "enabled": False},
-     ["systemctl stop -- nginx", "systemctl disable -- nginx"], None),
+    (
+        "systemd-start-enable",
+        "systemd",
+        "nginx",
+        {"is_running": False, "is_enabled": False, "enabled": True},
+        ["systemctl start -- nginx", "systemctl enable -- nginx"],
+        None,
+    ),
+    (
+        "systemd-ok",
+        "systemd",
+        "nginx",
+        {"is_running": True, "is_enabled": True, "enabled": True},
+        [],
+        "service nginx is running, enabled",
+    ),
+    (
+        "systemd-stop-disable",
+        "systemd",
+        "nginx",
+        {"is_running": True, "is_enabled": True, "running": False, "enabled": False},
+        ["systemctl stop -- nginx", "systemctl disable -- nginx"],
+        None,
+    ),
     ("systemd-stopped-ok", "systemd", "nginx", {"is_running": False, "running": False}, [], "service nginx is stopped"),
-    ("systemd-restart", "systemd", "nginx", {"is_running": True, "restarted": True}, ["systemctl restart -- nginx"],
-     None),
-    ("systemd-restart-when-stopped-starts", "systemd", "nginx", {"is_running": False, "restarted": True},
-     ["systemctl start -- nginx"], None),
-    ("systemd-restart-but-leave", "systemd", "nginx", {"is_running": False, "running": None, "restarted": True}, [],
-     "service nginx is stopped"),
+    (
+        "systemd-restart",
+        "systemd",
+        "nginx",
+        {"is_running": True, "restarted": True},
+        ["systemctl restart -- nginx"],
+        None,
+    ),
+    (
+        "systemd-restart-when-stopped-starts",
+        "systemd",
+        "nginx",
+        {"is_running": False, "restarted": True},
+        ["systemctl start -- nginx"],
+        None,
+    ),
+    (
+        "systemd-restart-but-leave",
+        "systemd",
+        "nginx",
+        {"is_running": False, "running": None, "restarted": True},
+        [],
+        "service nginx is stopped",
+    ),
     ("systemd-reload", "systemd", "nginx", {"is_running": True, "reloaded": True}, ["systemctl reload -- nginx"], None),
-    ("systemd-daemon-reload", "systemd", "app", {"is_running": False, "daemon_reload": True},
-     ["systemctl daemon-reload", "systemctl start -- app"], None),
+    (
+        "systemd-daemon-reload",
+        "systemd",
+        "app",
+        {"is_running": False, "daemon_reload": True},
+        ["systemctl daemon-reload", "systemctl start -- app"],
+        None,
+    ),
     ("systemd-dash-unit", "systemd", "-.mount", {"is_running": False}, ["systemctl start -- -.mount"], None),
-    ("systemd-hostile", "systemd", "it's $(touch INJ) `id`;x", {"is_running": None},
-     ["systemctl start -- 'it'\\''s $(touch INJ) `id`;x'"], None),
+    (
+        "systemd-hostile",
+        "systemd",
+        "it's $(touch INJ) `id`;x",
+        {"is_running": None},
+        ["systemctl start -- 'it'\\''s $(touch INJ) `id`;x'"],
+        None,
+    ),
     ("systemd-unknown-state", "systemd", "x", {"is_running": None, "running": None}, [], "service x is as it is"),
     ("sysvinit-start", "sysvinit", "apache2", {"is_running": False}, ["/etc/init.d/apache2 start"], None),
-    ("sysvinit-hostile", "sysvinit", "it's $(id) x", {"is_running": True, "running": False},
-     ["'/etc/init.d/it'\\''s $(id) x' stop"], None),
-    ("sysvinit-enable", "sysvinit", "my app", {"is_running": True, "is_enabled": False, "enabled": True},
-     ["update-rc.d 'my app' defaults && update-rc.d 'my app' enable"], None),
-    ("sysvinit-disable", "sysvinit", "cron", {"is_running": True, "is_enabled": True, "enabled": False},
-     ["update-rc.d cron disable"], None),
-    ("openrc-start-enable", "openrc", "sshd", {"is_running": False, "is_enabled": False, "enabled": True},
-     ["rc-service sshd start", "rc-update add sshd default"], None),
-    ("openrc-runlevel", "openrc", "net lo", {"is_running": True, "is_enabled": True, "enabled": False,
-                                             "runlevel": "boot"},
-     ["rc-update del 'net lo' boot"], None),
+    (
+        "sysvinit-hostile",
+        "sysvinit",
+        "it's $(id) x",
+        {"is_running": True, "running": False},
+        ["'/etc/init.d/it'\\''s $(id) x' stop"],
+        None,
+    ),
+    (
+        "sysvinit-enable",
+        "sysvinit",
+        "my app",
+        {"is_running": True, "is_enabled": False, "enabled": True},
+        ["update-rc.d 'my app' defaults && update-rc.d 'my app' enable"],
+        None,
+    ),
+    (
+        "sysvinit-disable",
+        "sysvinit",
+        "cron",
+        {"is_running": True, "is_enabled": True, "enabled": False},
+        ["update-rc.d cron disable"],
+        None,
+    ),
+    (
+        "openrc-start-enable",
+        "openrc",
+        "sshd",
+        {"is_running": False, "is_enabled": False, "enabled": True},
+        ["rc-service sshd start", "rc-update add sshd default"],
+        None,
+    ),
+    (
+        "openrc-runlevel",
+        "openrc",
+        "net lo",
+        {"is_running": True, "is_enabled": True, "enabled": False, "runlevel": "boot"},
+        ["rc-update del 'net lo' boot"],
+        None,
+    ),
     ("openrc-reload", "openrc", "nginx", {"is_running": True, "reloaded": True}, ["rc-service nginx reload"], None),
 ]
 
 
-@pytest.mark.parametrize(("init", "name", "kwargs", "commands", "noop"), [row[1:] for row in SERVICE_ROWS],
-                         ids=[row[0] for row in SERVICE_ROWS])
+@pytest.mark.parametrize(
+    ("init", "name", "kwargs", "commands", "noop"),
+    [row[1:] for row in SERVICE_ROWS],
+    ids=[row[0] for row in SERVICE_ROWS],
+)
 def test_ensure_service(init: str, name: str, kwargs: dict[str, Any], commands: list[str], noop: str | None) -> None:
     got, noops = _plan(ensure_service(init, name, **kwargs))
     assert got == commands
@@ -181,12 +333,19 @@ SERVICE_ERRORS = [
     ("empty", "systemd", "", {}, "not a service name"),
     ("unknown-init", "upstart", "x", {}, "unknown init system 'upstart'"),
     ("daemon-reload-not-systemd", "openrc", "x", {"daemon_reload": True}, "systemd only"),
-    ("runlevel-option", "openrc", "x", {"enabled": True, "is_enabled": False, "runlevel": "-a"}, "not an OpenRC runlevel"),
+    (
+        "runlevel-option",
+        "openrc",
+        "x",
+        {"enabled": True, "is_enabled": False, "runlevel": "-a"},
+        "not an OpenRC runlevel",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("init", "name", "kwargs", "message"), [row[1:] for row in SERVICE_ERRORS],
-                         ids=[row[0] for row in SERVICE_ERRORS])
+@pytest.mark.parametrize(
+    ("init", "name", "kwargs", "message"), [row[1:] for row in SERVICE_ERRORS], ids=[row[0] for row in SERVICE_ERRORS]
+)
 def test_ensure_service_refuses(init: str, name: str, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(OperationValueError, match=message):
         _plan(ensure_service(init, name, is_running=True, **kwargs))
@@ -212,9 +371,20 @@ def test_the_helpers_examples_run() -> None:
 # ------------------------------------------------------------------------------------ real shells
 
 # Prints a mark, its own name and each argument it got, NUL-terminated.
-ARGV_PRINTER = "#!/bin/sh\nprintf '%s\\0' @@ARGV \"${0##*/}\" \"$@\"\n"
-PROGRAMS = ("apt-get", "dnf", "yum", "apk", "pacman", "pip", "opkg", "systemctl", "rc-service", "rc-update",
-            "update-rc.d")
+ARGV_PRINTER = '#!/bin/sh\nprintf \'%s\\0\' @@ARGV "${0##*/}" "$@"\n'
+PROGRAMS = (
+    "apt-get",
+    "dnf",
+    "yum",
+    "apk",
+    "pacman",
+    "pip",
+    "opkg",
+    "systemctl",
+    "rc-service",
+    "rc-update",
+    "update-rc.d",
+)
 
 
 @pytest.fixture
@@ -242,7 +412,8 @@ def _argvs(line: str, bin_dir: Path, cwd: Path) -> list[list[str]]:
 
 @pytest.mark.parametrize("manager", [DNF, YUM, APK, PACMAN, PIP], ids=lambda m: m.install[0])
 def test_package_names_arrive_as_one_argument_each_after_the_end_of_options(
-        manager: PackageManager, argv_bin: Path, tmp_path: Path) -> None:
+    manager: PackageManager, argv_bin: Path, tmp_path: Path
+) -> None:
     (line,), _ = _plan(ensure_packages(manager, HOSTILE, {}))
     (argv,) = _argvs(line, argv_bin, tmp_path)
     assert argv == [*manager.install, "--", *HOSTILE]
@@ -270,8 +441,9 @@ def test_sysvinit_runs_the_script_of_that_name(argv_bin: Path, tmp_path: Path) -
     script = weird / "my app"
     script.write_text(ARGV_PRINTER)
     script.chmod(0o755)
-    out = subprocess.run(["/bin/sh", "-c", invoke(str(script), "start")], capture_output=True, cwd=tmp_path,
-                         timeout=10, check=True).stdout
+    out = subprocess.run(
+        ["/bin/sh", "-c", invoke(str(script), "start")], capture_output=True, cwd=tmp_path, timeout=10, check=True
+    ).stdout
     assert out.split(b"\0")[:-1] == [b"@@ARGV", b"my app", b"start"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", weird.name]
     with pytest.raises(ValueError, match="absolute path"):
@@ -290,14 +462,25 @@ def test_apt_get_reads_names_after_the_end_of_options() -> None:
 
 
 def test_pip_reads_names_after_the_end_of_options(tmp_path: Path) -> None:
-    pip = PackageManager(install=("python", "-m", "pip", "download", "--no-deps", "--no-index", "-d", str(tmp_path)),
-                         uninstall=("python", "-m", "pip", "uninstall"))
+    pip = PackageManager(
+        install=("python", "-m", "pip", "download", "--no-deps", "--no-index", "-d", str(tmp_path)),
+        uninstall=("python", "-m", "pip", "uninstall"),
+    )
     (line,), _ = _plan(ensure_packages(pip, ["-rf"], {}))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
     done = subprocess.run(["/bin/sh", "-c", line], capture_output=True, text=True, timeout=60, env=env)
     assert "Invalid requirement: '-rf'" in done.stderr, done.stderr
-    bare = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-index", "-rf"],
-                          capture_output=True, text=True, timeout=60, env=env)
+    bare = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-index", "-rf"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert "Invalid requirement" not in bare.stderr
 
 

@@ -16,7 +16,6 @@ upload, so "old or new" is always a real distinction.
 from __future__ import annotations
 
 import hashlib
-import os
 import signal
 import subprocess
 import sys
@@ -78,8 +77,9 @@ class Fleet:
     def bad(self) -> str:
         return self.c.hosts[BAD]
 
-    def write(self, version: str, bad_data: dict[str, Any] | None = None,
-              bad_user: str | None = None) -> tuple[Path, Path]:
+    def write(
+        self, version: str, bad_data: dict[str, Any] | None = None, bad_user: str | None = None
+    ) -> tuple[Path, Path]:
         entries = self.c.inventory()
         if bad_user:
             entries[BAD] = (entries[BAD][0], {**entries[BAD][1], "ssh_user": bad_user})
@@ -92,24 +92,45 @@ class Fleet:
         blob = self.dir / f"blob-{version}.bin"
         blob.write_bytes(blob_for(version))
         deploy = self.dir / f"deploy-{version}.py"
-        deploy.write_text(DEPLOY.replace("@ROOT@", ROOT).replace("@VERSION@", version)
-                          .replace("@BLOB@", str(blob)))
+        deploy.write_text(DEPLOY.replace("@ROOT@", ROOT).replace("@VERSION@", version).replace("@BLOB@", str(blob)))
         return inventory, deploy
 
     def argv(self, inventory: Path, deploy: Path, *flags: str) -> list[str]:
-        return [sys.executable, "-m", "oxinfra", "--json", "-y", str(inventory), str(deploy),
-                "--state-file", str(self.state), *flags]
+        return [
+            sys.executable,
+            "-m",
+            "oxinfra",
+            "--json",
+            "-y",
+            str(inventory),
+            str(deploy),
+            "--state-file",
+            str(self.state),
+            *flags,
+        ]
 
     def run(self, inventory: Path, deploy: Path, *flags: str, timeout: float = 120) -> tuple[Outcome, float]:
         start = time.monotonic()
-        proc = subprocess.run(self.argv(inventory, deploy, *flags), capture_output=True, text=True,
-                              env=cli_env(), timeout=timeout, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            self.argv(inventory, deploy, *flags),
+            capture_output=True,
+            text=True,
+            env=cli_env(),
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
         out = Outcome(proc.returncode, proc.stdout, proc.stderr, _parse_events(proc.stdout))
         return out, time.monotonic() - start
 
     def start(self, inventory: Path, deploy: Path, *flags: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(self.argv(inventory, deploy, *flags), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=cli_env(), stdin=subprocess.DEVNULL)
+        return subprocess.Popen(
+            self.argv(inventory, deploy, *flags),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=cli_env(),
+            stdin=subprocess.DEVNULL,
+        )
 
     def wait_started(self, host: str, version: str, proc: subprocess.Popen[str], limit: float = 60) -> None:
         """Until ``host`` runs the ``nap`` operation of ``version``."""
@@ -129,9 +150,18 @@ class Fleet:
 
     def upload_on(self, host: str) -> tuple[bytes | None, list[str]]:
         """The upload's content (None: absent) and any temporaries next to it."""
-        proc = subprocess.run(["docker", "exec", host, "sh", "-c",
-                               f"ls -A {ROOT} 2>/dev/null; echo ---; cat {ROOT}/blob.bin 2>/dev/null"],
-                              capture_output=True, timeout=60)
+        proc = subprocess.run(
+            [
+                "docker",
+                "exec",
+                host,
+                "sh",
+                "-c",
+                f"ls -A {ROOT} 2>/dev/null; echo ---; cat {ROOT}/blob.bin 2>/dev/null",
+            ],
+            capture_output=True,
+            timeout=60,
+        )
         assert proc.returncode in (0, 1), proc.stderr
         listing, _, content = proc.stdout.partition(b"---\n")
         names = listing.decode().split()
@@ -145,7 +175,8 @@ class Fleet:
             content, temps = self.upload_on(h)
             assert temps == [], f"{h}: temporaries left: {temps}\n{out.describe()}"
             assert content in (self.before[h], new) or (absent_ok and content is None), (
-                f"{h}: upload is neither old nor new ({None if content is None else len(content)} bytes)")
+                f"{h}: upload is neither old nor new ({None if content is None else len(content)} bytes)"
+            )
 
     def check_done(self, version: str, out: Outcome | None, hosts: list[str]) -> None:
         for h in hosts:
@@ -219,6 +250,7 @@ def check_others(fleet: Fleet, version: str, out: Outcome, fault: str) -> None:
 
 # ---------------------------------------------------------------------------------- faults
 
+
 def test_kill_mid_run(fleet: Fleet) -> None:
     inventory, deploy = fleet.write("kill")
     proc = fleet.start(inventory, deploy)
@@ -279,8 +311,11 @@ def test_network_disconnect(fleet: Fleet) -> None:
 
 def test_disk_full(fleet: Fleet) -> None:
     """The faulted host's tmpfs has 64 KiB left: the 200 kB upload cannot be written."""
-    fleet.c.sh(fleet.bad, "avail=$(df -k --output=avail /dev/shm | tail -1); "
-                          "dd if=/dev/zero of=/dev/shm/filler bs=1k count=$((avail - 64)) 2>/dev/null")
+    fleet.c.sh(
+        fleet.bad,
+        "avail=$(df -k --output=avail /dev/shm | tail -1); "
+        "dd if=/dev/zero of=/dev/shm/filler bs=1k count=$((avail - 64)) 2>/dev/null",
+    )
     try:
         inventory, deploy = fleet.write("diskfull")
         out, _took = fleet.run(inventory, deploy)

@@ -15,14 +15,18 @@ def test_connection_lost_mid_run_stays_with_its_host(tmp_path: Path, target: Pat
     inventory = write_inventory(tmp_path, sshd_fleet)
     # 127.0.0.2 kills its own sshd session (the persistent shell's parent) in the middle of
     # the one script that runs all three operations.
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra import host
         from oxinfra.operations import files, server
         d = f"@ROOT@/{host.name}"
         files.directory(name="dir", path=d)
         server.shell(name="maybe die", commands=[f"test {host.name} != 127.0.0.2 || {{ sleep 0.5; kill -9 $PPID; }}"])
         files.file(name="after", path=d + "/after")
-    """, target)
+    """,
+        target,
+    )
     out = run_cli("--json", "-y", inventory, deploy, timeout=60)
     assert_no_traceback(out)
     assert out.code == 4, out.describe()

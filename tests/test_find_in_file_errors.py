@@ -13,19 +13,27 @@ from oxinfra.facts.files import FindInFile
 from oxinfra.exceptions import FactError
 
 
-@pytest.mark.parametrize("call", [
-    'files.line(name="bad", path="@ROOT@/hosts", line="a\\\\(b")',
-    'files.line(name="bad", path="@ROOT@/hosts", line="x[", present=False)',
-    'files.replace(name="bad", path="@ROOT@/hosts", text="a\\\\{1", replace="b")',
-], ids=["line", "line-absent", "replace"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        'files.line(name="bad", path="@ROOT@/hosts", line="a\\\\(b")',
+        'files.line(name="bad", path="@ROOT@/hosts", line="x[", present=False)',
+        'files.replace(name="bad", path="@ROOT@/hosts", text="a\\\\{1", replace="b")',
+    ],
+    ids=["line", "line-absent", "replace"],
+)
 def test_invalid_pattern_keeps_the_file(tmp_path: Path, call: str) -> None:
     hosts = tmp_path / "hosts"
     hosts.write_text("important\n")
-    deploy = write_deploy(tmp_path, f"""
+    deploy = write_deploy(
+        tmp_path,
+        f"""
         from oxinfra.operations import files
         {call}
         files.file(name="after", path="@ROOT@/after")
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     out = run_cli("-y", "@local", deploy)
     assert out.code == 1, out.describe()
     assert_no_traceback(out)
@@ -41,13 +49,15 @@ def test_simulator_fails_like_grep(tmp_path: Path) -> None:
     from oxinfra.testing import sim
 
     deploy = tmp_path / "deploy.py"
-    deploy.write_text(textwrap.dedent(f"""
+    deploy.write_text(
+        textwrap.dedent(f"""
         from oxinfra import host
         from oxinfra.operations import files
         path = {str(tmp_path / "t")!r} + "/" + host.name.replace("/", "_") + "/hosts"
         files.line(name="seed", path=path, line="important")
         files.line(name="bad", path=path, line="a\\\\(b")
-    """))
+    """)
+    )
     sim.reset()
     try:
         real = run(load_inventory("@local"), [str(deploy)])
@@ -74,7 +84,6 @@ def test_parse_statuses() -> None:
         fact.parse(b"", 2)
 
 
-
 @pytest.mark.parametrize("content", [b"MODE=x\n\x00\x01 data\n", b"MODE=x\nna\xefve\n"], ids=["nul", "not-utf8"])
 def test_binary_file_is_not_absent(tmp_path: Path, content: bytes) -> None:
     """GNU grep (3.5+) reports a match in a file it takes for binary on stderr only, with
@@ -84,13 +93,15 @@ def test_binary_file_is_not_absent(tmp_path: Path, content: bytes) -> None:
     from oxinfra.testing import sim
 
     deploy = tmp_path / "deploy.py"
-    deploy.write_text(textwrap.dedent(f"""
+    deploy.write_text(
+        textwrap.dedent(f"""
         from oxinfra import host
         from oxinfra.operations import files
         path = {str(tmp_path)!r} + "/" + host.name.replace("/", "_") + "/env"
         files.line(name="mode", path=path, line="MODE=x")
         files.line(name="other", path=path, line="OTHER=1")
-    """))
+    """)
+    )
     (tmp_path / "@local").mkdir()
     (tmp_path / "@local" / "env").write_bytes(content)
     sim.reset()

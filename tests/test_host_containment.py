@@ -12,7 +12,9 @@ from e2e_helpers import run_deploy, write_deploy
 
 
 def test_sys_exit_in_an_if_condition_fails_that_operation_only(tmp_path: Path) -> None:
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         import sys
         from oxinfra import host
         from oxinfra.operations import server
@@ -24,7 +26,8 @@ def test_sys_exit_in_an_if_condition_fails_that_operation_only(tmp_path: Path) -
 
         server.shell(name="guarded", commands=["true"], _if=cond)
         server.shell(name="after", commands=["true"])
-    """)
+    """,
+    )
     out = run_deploy("@sim/exit-if-a,@sim/exit-if-b", deploy)
     assert out.statuses("@sim/exit-if-a") == {"guarded": "changed", "after": "changed"}, out.describe()
     assert out.statuses("@sim/exit-if-b") == {"guarded": "failed", "after": "not run"}, out.describe()
@@ -34,7 +37,9 @@ def test_sys_exit_in_an_if_condition_fails_that_operation_only(tmp_path: Path) -
 def test_sys_exit_in_operation_code_after_a_fact_fails_that_operation_only(tmp_path: Path) -> None:
     # The code reads a fact first: discovery (no facts) stops there, and sys.exit() runs while
     # the host's operations are planned.
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         import sys
         from oxinfra import host
         from oxinfra.api import get_facts, operation
@@ -51,17 +56,19 @@ def test_sys_exit_in_operation_code_after_a_fact_fails_that_operation_only(tmp_p
         picky(name="picky", path="/tmp")
         picky(name="missing", path="/nonexistent-oxinfra-path")
         server.shell(name="after", commands=["true"])
-    """)
+    """,
+    )
     out = run_deploy("@sim/exit-op", deploy)
-    assert out.statuses("@sim/exit-op") == {"picky": "changed", "missing": "failed", "after": "not run"}, \
-        out.describe()
+    assert out.statuses("@sim/exit-op") == {"picky": "changed", "missing": "failed", "after": "not run"}, out.describe()
     assert "SystemExit: /nonexistent-oxinfra-path is missing" in out.op("@sim/exit-op", "missing")["error"]
 
 
 def test_an_operation_left_not_run_with_no_failure_is_an_error_of_its_host(tmp_path: Path) -> None:
     # An operation that breaks its shell_safe promise and sets the script's stop flag: the
     # next operation's block does not run, and nothing failed. That must not read as success.
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra.api import operation
         from oxinfra.operations import server
 
@@ -71,7 +78,8 @@ def test_an_operation_left_not_run_with_no_failure_is_an_error_of_its_host(tmp_p
 
         rogue(name="rogue")
         server.shell(name="after", commands=["true"])
-    """)
+    """,
+    )
     out = run_deploy("@local", deploy)
     assert out.statuses("@local") == {"rogue": "changed", "after": "not run"}, out.describe()
     host = out.host("@local")
@@ -85,11 +93,14 @@ def test_a_fact_that_never_answers_fails_its_reader_with_the_shell_message(tmp_p
     # subshell, so no section comes back for that fact (nor for the facts after it).
     lines = tmp_path / "lines"
     lines.write_text("A=1\n")
-    deploy = write_deploy(tmp_path, f"""
+    deploy = write_deploy(
+        tmp_path,
+        f"""
         from oxinfra.operations import files
         files.file(name="before", path={str(tmp_path / "other")!r})
         files.line(name="interp", path={str(lines)!r}, line="A=${{OXINFRA_TEST_UNSET?}}", interpolate_variables=True)
-    """)
+    """,
+    )
     out = run_deploy("@local", deploy, dry=dry)
     assert out.statuses("@local") == {"before": "changed", "interp": "failed"}, out.describe()
     error = out.op("@local", "interp")["error"]

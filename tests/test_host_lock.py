@@ -16,8 +16,16 @@ from typing import Any
 
 import pytest
 
-from e2e_helpers import Outcome, _parse_events, assert_no_traceback, cli_env, run_cli, target, write_deploy, \
-    write_inventory
+from e2e_helpers import (
+    Outcome,
+    _parse_events,
+    assert_no_traceback,
+    cli_env,
+    run_cli,
+    target,
+    write_deploy,
+    write_inventory,
+)
 from oxinfra._engine.lock import BUSY, lock_path, lock_script
 from test_run_control import sleepers, wait_gone
 
@@ -28,8 +36,9 @@ HOST = "127.0.0.1"
 
 def start(*args: Any) -> subprocess.Popen[str]:
     argv = [sys.executable, "-m", "oxinfra", "--json", "-y", *(str(a) for a in args)]
-    return subprocess.Popen(argv, env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        argv, env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def finish(proc: subprocess.Popen[str]) -> Outcome:
@@ -49,15 +58,23 @@ def one_host(tmp_path: Path, fleet: Any) -> Path:
 
 
 @pytest.mark.parametrize("locked", [True, False], ids=["locked", "no-host-lock"])
-def test_concurrent_runs_are_serialized_never_interleaved(tmp_path: Path, target: Path, sshd_fleet: Any,
-                                                          locked: bool) -> None:
+def test_concurrent_runs_are_serialized_never_interleaved(
+    tmp_path: Path, target: Path, sshd_fleet: Any, locked: bool
+) -> None:
     """Two runs appending with server.shell: with the lock both append, one after the other;
     with --no-host-lock (the control) their lines interleave."""
     log = target / "log"
-    deploys = [write_deploy(tmp_path, f"""
+    deploys = [
+        write_deploy(
+            tmp_path,
+            f"""
         from oxinfra.operations import server
         server.shell(name="append", commands=["echo {run}-start >> {log}; sleep 2; echo {run}-end >> {log}"])
-    """, name=f"{run}.py") for run in "AB"]
+    """,
+            name=f"{run}.py",
+        )
+        for run in "AB"
+    ]
     inventory = one_host(tmp_path, sshd_fleet)
     flags = [] if locked else ["--no-host-lock"]
     first = start(*flags, inventory, deploys[0])
@@ -74,11 +91,14 @@ def test_concurrent_runs_are_serialized_never_interleaved(tmp_path: Path, target
 
 def test_concurrent_line_deploys_write_the_line_once(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
     path = target / "conf"
-    deploy = write_deploy(tmp_path, f"""
+    deploy = write_deploy(
+        tmp_path,
+        f"""
         from oxinfra.operations import files, server
         server.shell(name="slow", commands=["echo >> {target}/started; sleep 1"])
         files.line(name="line", path="{path}", line="MODE=production")
-    """)
+    """,
+    )
     inventory = one_host(tmp_path, sshd_fleet)
     first = start(inventory, deploy)
     wait_for(target / "started")
@@ -90,11 +110,15 @@ def test_concurrent_line_deploys_write_the_line_once(tmp_path: Path, target: Pat
 
 
 def test_a_held_lock_fails_that_host_after_the_timeout(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra import host
         from oxinfra.operations import files
         files.file(name="mark", path=f"@ROOT@/{host.name}")
-    """, target)
+    """,
+        target,
+    )
     inventory = write_inventory(tmp_path, sshd_fleet)
     path = lock_path(HOST)
     fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
@@ -121,10 +145,13 @@ def test_a_held_lock_fails_that_host_after_the_timeout(tmp_path: Path, target: P
 def test_a_daemon_started_by_a_run_does_not_hold_the_lock(tmp_path: Path, sshd_fleet: Any) -> None:
     tag = f"1000.{secrets.randbelow(10**6):06d}"
     inventory = one_host(tmp_path, sshd_fleet)
-    deploy = write_deploy(tmp_path, f"""
+    deploy = write_deploy(
+        tmp_path,
+        f"""
         from oxinfra.operations import server
         server.shell(name="daemon", commands=["nohup sleep {tag} >/dev/null 2>&1 &"])
-    """)
+    """,
+    )
     try:
         assert run_cli("-y", inventory, deploy).code == 0
         assert sleepers(tag), "the daemon should run on after the run"
@@ -136,19 +163,26 @@ def test_a_daemon_started_by_a_run_does_not_hold_the_lock(tmp_path: Path, sshd_f
     assert wait_gone(tag) == []
 
 
-def test_the_lock_of_a_controller_that_died_goes_with_its_shell(tmp_path: Path, target: Path,
-                                                                sshd_fleet: Any) -> None:
+def test_the_lock_of_a_controller_that_died_goes_with_its_shell(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
     """SIGKILL to a controller mid-command: its shell finishes that command, then ends (its
     input is gone) and the lock with it; the next run waits that long, not its timeout."""
     inventory = one_host(tmp_path, sshd_fleet)
-    slow = write_deploy(tmp_path, f"""
+    slow = write_deploy(
+        tmp_path,
+        f"""
         from oxinfra.operations import server
         server.shell(name="slow", commands=["echo >> {target}/started; sleep 3"])
-    """, name="slow.py")
-    quick = write_deploy(tmp_path, f"""
+    """,
+        name="slow.py",
+    )
+    quick = write_deploy(
+        tmp_path,
+        f"""
         from oxinfra.operations import files
         files.file(name="after", path="{target}/after")
-    """, name="quick.py")
+    """,
+        name="quick.py",
+    )
     proc = start(inventory, slow)
     wait_for(target / "started")
     killed = time.monotonic()
@@ -178,8 +212,14 @@ def no_flock_path(tmp_path: Path) -> str:
 
 def shell_taking(path: str, timeout: float, env_path: str, then: str = "exec sleep 30") -> subprocess.Popen[str]:
     """A real sh that runs the lock text, prints its status, then runs ``then``."""
-    proc = subprocess.Popen([shutil.which("sh") or "/bin/sh"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={"PATH": env_path})
+    proc = subprocess.Popen(
+        [shutil.which("sh") or "/bin/sh"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"PATH": env_path},
+    )
     assert proc.stdin is not None
     proc.stdin.write(lock_script(path, timeout) + 'echo "status $__ox_k"\n' + then + "\n")
     proc.stdin.flush()

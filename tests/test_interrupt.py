@@ -23,19 +23,25 @@ from test_run_control import wait_gone
 __all__ = ["target"]  # fixtures used here
 
 
-@pytest.mark.parametrize(("signum", "extra"), [(signal.SIGINT, ["--json"]), (signal.SIGTERM, []),
-                                               (signal.SIGINT, ["--json", "--shards", "2"])],
-                         ids=["sigint-json", "sigterm-text", "sigint-sharded"])
-def test_signal_mid_run_prints_partial_summary_and_exits_130(tmp_path: Path, target: Path, sshd_fleet: Any,
-                                                             signum: int, extra: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("signum", "extra"),
+    [(signal.SIGINT, ["--json"]), (signal.SIGTERM, []), (signal.SIGINT, ["--json", "--shards", "2"])],
+    ids=["sigint-json", "sigterm-text", "sigint-sharded"],
+)
+def test_signal_mid_run_prints_partial_summary_and_exits_130(
+    tmp_path: Path, target: Path, sshd_fleet: Any, signum: int, extra: list[str]
+) -> None:
     tag = f"1000.{secrets.randbelow(10**6):06d}"
     data = sshd_fleet.ssh_data()
     inv = tmp_path / "inventory.py"
     # --parallel 2: 127.0.0.1 is quick, then 127.0.0.3 takes its place; @sim/late waits for a
     # place that never frees, so it never starts.
-    inv.write_text(f"hosts = [('127.0.0.1', {data!r}), ('127.0.0.2', {data!r}), ('127.0.0.3', {data!r}), "
-                   "'@sim/late']\n")
-    deploy = write_deploy(tmp_path, f"""
+    inv.write_text(
+        f"hosts = [('127.0.0.1', {data!r}), ('127.0.0.2', {data!r}), ('127.0.0.3', {data!r}), '@sim/late']\n"
+    )
+    deploy = write_deploy(
+        tmp_path,
+        f"""
         from oxinfra import host
         from oxinfra.operations import files, server
         mark = f"@ROOT@/{{host.name.replace('/', '_')}}"
@@ -43,10 +49,13 @@ def test_signal_mid_run_prints_partial_summary_and_exits_130(tmp_path: Path, tar
         if host.name in ("127.0.0.2", "127.0.0.3"):
             server.shell(name="slow", commands=[f"echo started > {{mark}}.started; sleep {tag}"])
         files.file(name="last", path=mark + ".last")
-    """, target)
+    """,
+        target,
+    )
     argv = [sys.executable, "-m", "oxinfra", "-y", "--parallel", "2", *extra, str(inv), str(deploy)]
-    proc = subprocess.Popen(argv, env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        argv, env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         end = time.monotonic() + 30
         while not all((target / f"{h}.started").exists() for h in ("127.0.0.2", "127.0.0.3")):
@@ -75,8 +84,12 @@ def test_signal_mid_run_prints_partial_summary_and_exits_130(tmp_path: Path, tar
         assert summary["event"] == "summary" and summary["interrupted"] == name, described
         assert summary["exit_code"] == 130
         statuses = {h: v["status"] for h, v in summary["hosts"].items()}
-        assert statuses == {"127.0.0.1": "success", "127.0.0.2": "interrupted", "127.0.0.3": "interrupted",
-                            "@sim/late": "not started"}, described
+        assert statuses == {
+            "127.0.0.1": "success",
+            "127.0.0.2": "interrupted",
+            "127.0.0.3": "interrupted",
+            "@sim/late": "not started",
+        }, described
         for h in ("127.0.0.2", "127.0.0.3"):
             assert f"interrupted ({name}) at slow" in summary["hosts"][h]["error"], described
             assert summary["hosts"][h]["changed"] == 1 and summary["hosts"][h]["not_run"] == 2

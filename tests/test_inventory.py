@@ -69,8 +69,16 @@ def cli(*args: Any) -> Any:
 def test_python_file_hosts_groups_and_order(fleet: Path) -> None:
     inv = load_inventory(str(fleet / "fleet.py"))
     assert names(inv) == [
-        "web01.example.com", "web02.example.com", "web03.example.com", "web-canary.example.com",
-        "dba.example.com", "dbb.example.com", "10.0.0.1", "10.0.0.2", "@local", "@docker/cache",
+        "web01.example.com",
+        "web02.example.com",
+        "web03.example.com",
+        "web-canary.example.com",
+        "dba.example.com",
+        "dbb.example.com",
+        "10.0.0.1",
+        "10.0.0.2",
+        "@local",
+        "@docker/cache",
     ]
     groups = inv.groups
     assert list(groups) == ["fleet", "web", "db", "edge", "all"]  # the file's own group first
@@ -137,13 +145,16 @@ def test_range_forms(pattern: str, count: int, first: str, last: str) -> None:
 
 
 def test_dynamic_inventory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write(tmp_path / "cmdb.py", """
+    write(
+        tmp_path / "cmdb.py",
+        """
         def hosts():
             return {"web": ["web[1:3]"], "db": (["db1"], {"ssh_user": "pg"}), "all": ([], {"env": "prod"})}
 
         def broken():
             return ["web1"]
-    """)
+    """,
+    )
     monkeypatch.chdir(tmp_path)
     inv = load_inventory("cmdb:hosts")
     assert names(inv) == ["web1", "web2", "web3", "db1"]
@@ -164,23 +175,44 @@ def summary(inv: Inventory) -> dict[str, Any]:
 def test_ansible_ini(fleet: Path) -> None:
     inv = load_inventory(str(fleet / "ansible" / "hosts.ini"))
     hosts = summary(inv)
-    assert sorted(hosts) == sorted([
-        "bastion", "localhost", "web01.example.com", "web02.example.com", "web03.example.com",
-        "web-canary.example.com", "dba.example.com", "dbb.example.com",
-    ])
-    assert hosts["bastion"][1] == {"ssh_hostname": "203.0.113.5", "ssh_port": 2222, "color": "all",
-                                   "ssh_password": "hunter2"}
+    assert sorted(hosts) == sorted(
+        [
+            "bastion",
+            "localhost",
+            "web01.example.com",
+            "web02.example.com",
+            "web03.example.com",
+            "web-canary.example.com",
+            "dba.example.com",
+            "dbb.example.com",
+        ]
+    )
+    assert hosts["bastion"][1] == {
+        "ssh_hostname": "203.0.113.5",
+        "ssh_port": 2222,
+        "color": "all",
+        "ssh_password": "hunter2",
+    }
     assert hosts["localhost"][2] == "local"
     # children: prod holds web and db; a child's data wins over its parent's; db after web
     assert hosts["web02.example.com"][0] == ["db", "prod", "web"]
     assert hosts["web02.example.com"][1]["color"] == "db"
-    assert hosts["web01.example.com"][1] == {"color": "web", "app_port": 8080, "tier": "gold", "ssh_port": 22,
-                                             "ssh_password": "hunter2"}
+    assert hosts["web01.example.com"][1] == {
+        "color": "web",
+        "app_port": 8080,
+        "tier": "gold",
+        "ssh_port": 22,
+        "ssh_password": "hunter2",
+    }
     assert hosts["web-canary.example.com"][1]["canary"] is True
     assert hosts["dba.example.com"][1]["ssh_user"] == "postgres"
     assert inv.groups["prod"] == [
-        "web01.example.com", "web02.example.com", "web03.example.com", "web-canary.example.com",
-        "dba.example.com", "dbb.example.com",
+        "web01.example.com",
+        "web02.example.com",
+        "web03.example.com",
+        "web-canary.example.com",
+        "dba.example.com",
+        "dbb.example.com",
     ]
 
 
@@ -198,7 +230,9 @@ def test_ansible_ini_without_extension(fleet: Path) -> None:
 @pytest.mark.parametrize("suffix", [".ini", ".yml"])
 def test_ansible_children_cycle(tmp_path: Path, suffix: str) -> None:
     if suffix == ".ini":
-        path = write(tmp_path / "cycle.ini", """
+        path = write(
+            tmp_path / "cycle.ini",
+            """
             [a]
             h1
             [a:children]
@@ -207,17 +241,21 @@ def test_ansible_children_cycle(tmp_path: Path, suffix: str) -> None:
             c
             [c:children]
             a
-        """)
+        """,
+        )
         lines = ["cycle.ini:4", "cycle.ini:6", "cycle.ini:8"]
     else:
-        path = write(tmp_path / "cycle.yml", """
+        path = write(
+            tmp_path / "cycle.yml",
+            """
             a:
               hosts: {h1: }
               children:
                 b:
                   children:
                     a:
-        """)
+        """,
+        )
         lines = ["cycle.yml:4", "cycle.yml:6"]
     message = error_of(path)
     assert "groups form a cycle in children" in message and "remove one of these children entries" in message
@@ -281,14 +319,14 @@ PRECEDENCE = """
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        ("k0", "override"),     # --data beats everything
-        ("k1", "host"),         # host data beats every group
+        ("k0", "override"),  # --data beats everything
+        ("k1", "host"),  # host data beats every group
         ("k2", "host"),
-        ("k3", "third"),        # a later group beats an earlier one
+        ("k3", "third"),  # a later group beats an earlier one
         ("k4", "third"),
-        ("k5", "first"),        # group data beats all
-        ("k6", "all"),          # all beats deploy defaults
-        ("k7", "default"),      # deploy defaults, the lowest layer
+        ("k5", "first"),  # group data beats all
+        ("k6", "all"),  # all beats deploy defaults
+        ("k7", "default"),  # deploy defaults, the lowest layer
     ],
 )
 def test_precedence(tmp_path: Path, key: str, value: str) -> None:
@@ -313,7 +351,9 @@ def test_precedence_with_group_data_file(tmp_path: Path) -> None:
 
 
 def test_deploy_data_defaults(tmp_path: Path) -> None:
-    deploy = write(tmp_path / "deploy.py", f"""
+    deploy = write(
+        tmp_path / "deploy.py",
+        f"""
         from oxinfra import host
         from oxinfra.api import deploy
         from oxinfra.operations import server
@@ -325,7 +365,8 @@ def test_deploy_data_defaults(tmp_path: Path) -> None:
 
         app()
         server.shell(name="after", commands=[f"echo {{host.data.get('port', 'gone')}} > {tmp_path}/after"])
-    """)
+    """,
+    )
     result = cli("--json", "-y", "--data", "user=root", "@local", deploy)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out").read_text() == "80-root\n"  # --data beats the default
@@ -423,7 +464,10 @@ def test_limit_twice_intersects(fleet: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "needles"),
     [
-        ("web = ['web[10:01]']\n", ["bad.py:1: group 'web'", "start 10 is after end 01; write the smaller bound first"]),
+        (
+            "web = ['web[10:01]']\n",
+            ["bad.py:1: group 'web'", "start 10 is after end 01; write the smaller bound first"],
+        ),
         ("x = 1\nweb = ['web[a:10]']\n", ["bad.py:2: group 'web'", "mixes a number and a letter"]),
         ("web = ['web[01:]']\n", ["bad.py:1", "has no end"]),
         ("web = ['web 01']\n", ["bad.py:1", '"web 01" is not a valid host name', "contains a space"]),
@@ -440,8 +484,10 @@ def test_limit_twice_intersects(fleet: Path) -> None:
         ("web = ['a'\n", ["bad.py:1", "syntax error"]),
         (
             "web = [('h1', {'port': 1})]\n\ndb = [('h1', {'port': 2}), ('h2', {'port': 3})]\n",
-            ["host 'h1' has conflicting data for 'port': 1 at bad.py:1: group 'web' and 2 at bad.py:3: group 'db'",
-             "in one place"],
+            [
+                "host 'h1' has conflicting data for 'port': 1 at bad.py:1: group 'web' and 2 at bad.py:3: group 'db'",
+                "in one place",
+            ],
         ),
     ],
 )
@@ -474,11 +520,14 @@ def test_group_data_option_must_be_a_directory(tmp_path: Path) -> None:
 
 
 def test_check_picklable(tmp_path: Path) -> None:
-    path = write(tmp_path / "inv.py", """
+    path = write(
+        tmp_path / "inv.py",
+        """
         import threading
         web = (["w[1:2]"], {"lock": threading.Lock()})
         db = [("d1", {"fine": [1, "two"]})]
-    """)
+    """,
+    )
     inv = load_inventory(str(path))
     with pytest.raises(InventoryError) as info:
         inv.check_picklable()
@@ -500,8 +549,9 @@ def test_check_picklable(tmp_path: Path) -> None:
         (["{cycle}"], ["cycle.ini", "cycle in children"]),
     ],
 )
-def test_cli_errors_are_one_line_without_traceback(fleet: Path, tmp_path: Path, args: list[str],
-                                                    needles: list[str]) -> None:
+def test_cli_errors_are_one_line_without_traceback(
+    fleet: Path, tmp_path: Path, args: list[str], needles: list[str]
+) -> None:
     bad = write(tmp_path / "bad.ini", "[web]\nh1 a=1\n[db]\nh1 a=2\n")
     cycle = write(tmp_path / "cycle.ini", "[a]\nh1\n[a:children]\nb\n[b:children]\na\n")
     argv = [a.format(fleet=fleet / "fleet.py", bad=bad, cycle=cycle) for a in args]
@@ -524,8 +574,14 @@ def test_debug_inventory_json(fleet: Path) -> None:
     assert list(out["hosts"]) == ["web02.example.com", "dba.example.com", "dbb.example.com", "@local"]
     dba = out["hosts"]["dba.example.com"]
     assert dba["groups"] == ["fleet", "db"]
-    assert dba["data"] == {"db_password": "***", "color": "db", "ssh_user": "postgres", "ssh_port": 22,
-                           "api_token": "***", "region": "eu"}
+    assert dba["data"] == {
+        "db_password": "***",
+        "color": "db",
+        "ssh_user": "postgres",
+        "ssh_port": 22,
+        "api_token": "***",
+        "region": "eu",
+    }
     assert out["groups"]["db"] == ["dba.example.com", "dbb.example.com", "web02.example.com"]
     assert out["groups"]["edge"] == ["@local"]
     assert "s3cret" not in result.stdout
@@ -573,7 +629,9 @@ def test_layout_property(groups: list[list[str]]) -> None:
 
 
 globs = st.text(alphabet="ab1.*?", min_size=1, max_size=5) | st.builds(
-    lambda a, b, neg: f"{a}[{'!' if neg else ''}{b}]*", st.sampled_from("ab1"), st.sampled_from(["a", "ab", "0-9"]),
+    lambda a, b, neg: f"{a}[{'!' if neg else ''}{b}]*",
+    st.sampled_from("ab1"),
+    st.sampled_from(["a", "ab", "0-9"]),
     st.booleans(),
 )
 
@@ -615,8 +673,19 @@ def test_range_selection_property(start: int, length: int, step: int, lo: int, h
 
 @pytest.mark.parametrize(
     ("name", "ok"),
-    [("web01.example.com", True), ("10.0.0.1", True), ("fe80::1", True), ("[::1]", True), ("@docker/x", True),
-     ("a b", False), ("a..b", False), ("-a", False), ("", False), ("10.0.0.300", False), ("h:22", False)],
+    [
+        ("web01.example.com", True),
+        ("10.0.0.1", True),
+        ("fe80::1", True),
+        ("[::1]", True),
+        ("@docker/x", True),
+        ("a b", False),
+        ("a..b", False),
+        ("-a", False),
+        ("", False),
+        ("10.0.0.300", False),
+        ("h:22", False),
+    ],
 )
 def test_check_host_name(name: str, ok: bool) -> None:
     if ok:
@@ -640,8 +709,12 @@ def test_inventory_bench_smoke() -> None:
     import sys
 
     bench = Path(__file__).resolve().parents[1] / "benches" / "inventory.py"
-    proc = subprocess.run([sys.executable, str(bench), "--hosts", "2000", "--groups", "20", "--repeat", "1"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(bench), "--hosts", "2000", "--groups", "20", "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "inventory: 2000 hosts in 21 groups" in proc.stdout
     for phase in ("load", "hosts", "merge", "match", "total", "peak RSS"):

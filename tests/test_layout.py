@@ -81,7 +81,8 @@ def _bound_names(package: str) -> frozenset[str]:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(module: str) -> Iterator[tuple[str, bool, int]]:
@@ -158,7 +159,7 @@ def find_cycle(graph: dict[str, dict[str, int]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = visit(nxt)
                 if found:
@@ -181,8 +182,14 @@ def _describe(cycle: list[str], graph: dict[str, dict[str, int]]) -> str:
 
 def test_the_graph_sees_the_package() -> None:
     graph = import_graph(with_deferred=True)
-    assert {"oxinfra.api", "oxinfra.api.context", "oxinfra._engine.evaluate", "oxinfra.inventory.model",
-            "oxinfra.connectors.registry", "oxinfra.testing.sim"} <= set(graph)
+    assert {
+        "oxinfra.api",
+        "oxinfra.api.context",
+        "oxinfra._engine.evaluate",
+        "oxinfra.inventory.model",
+        "oxinfra.connectors.registry",
+        "oxinfra.testing.sim",
+    } <= set(graph)
     # Edges the layout is built on, each of one kind: module-level, implied package, deferred.
     assert "oxinfra.api.context" in graph["oxinfra._engine.plan"]
     assert "oxinfra.api" in graph["oxinfra.inventory.host"]  # importing api.context runs api/__init__
@@ -218,13 +225,19 @@ def _package_modules(package: str) -> list[str]:
     return [m for m in MODULES if m == package or m.startswith(package + ".")]
 
 
-@pytest.mark.parametrize("package, forbidden", [
-    ("oxinfra.api", ("oxinfra._engine", "oxinfra.inventory", "oxinfra.connectors", "oxinfra.cli", "oxinfra.testing")),
-    ("oxinfra.operations", ("oxinfra._engine", "oxinfra.inventory", "oxinfra.connectors", "oxinfra.cli")),
-    ("oxinfra.facts", ("oxinfra._engine", "oxinfra.inventory", "oxinfra.connectors", "oxinfra.cli")),
-    ("oxinfra.inventory", ("oxinfra._engine", "oxinfra.cli", "oxinfra.testing")),
-    ("oxinfra.connectors", ("oxinfra._engine", "oxinfra.inventory", "oxinfra.cli")),
-])
+@pytest.mark.parametrize(
+    "package, forbidden",
+    [
+        (
+            "oxinfra.api",
+            ("oxinfra._engine", "oxinfra.inventory", "oxinfra.connectors", "oxinfra.cli", "oxinfra.testing"),
+        ),
+        ("oxinfra.operations", ("oxinfra._engine", "oxinfra.inventory", "oxinfra.connectors", "oxinfra.cli")),
+        ("oxinfra.facts", ("oxinfra._engine", "oxinfra.inventory", "oxinfra.connectors", "oxinfra.cli")),
+        ("oxinfra.inventory", ("oxinfra._engine", "oxinfra.cli", "oxinfra.testing")),
+        ("oxinfra.connectors", ("oxinfra._engine", "oxinfra.inventory", "oxinfra.cli")),
+    ],
+)
 def test_imports_go_one_way(package: str, forbidden: tuple[str, ...]) -> None:
     """The author API, operations and facts, the inventory and the connectors never reach
     the engine (nor each other where the layout says so), not even through deferred imports."""
@@ -262,8 +275,13 @@ def test_operations_and_facts_import_only_the_author_contract(module: str) -> No
 
 def test_operations_and_facts_are_checked() -> None:
     checked = [m for m in MODULES if m.startswith(("oxinfra.operations.", "oxinfra.facts."))]
-    assert {"oxinfra.operations.files", "oxinfra.operations.server", "oxinfra.operations.util.files",
-            "oxinfra.facts.files", "oxinfra.facts.server"} <= set(checked)
+    assert {
+        "oxinfra.operations.files",
+        "oxinfra.operations.server",
+        "oxinfra.operations.util.files",
+        "oxinfra.facts.files",
+        "oxinfra.facts.server",
+    } <= set(checked)
 
 
 _PROBE = """
@@ -275,19 +293,23 @@ print(json.dumps(loaded))
 """
 
 
-@pytest.mark.parametrize("statement", [
-    "import oxinfra",
-    "from oxinfra import host",
-    "import oxinfra.api",
-    "from oxinfra.api import deploy, operation, FactBase, get_facts, host, FileUpload, noop, touches",
-    "from oxinfra.operations import files, server",
-    "from oxinfra.facts.files import File, Sha1File",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import oxinfra",
+        "from oxinfra import host",
+        "import oxinfra.api",
+        "from oxinfra.api import deploy, operation, FactBase, get_facts, host, FileUpload, noop, touches",
+        "from oxinfra.operations import files, server",
+        "from oxinfra.facts.files import File, Sha1File",
+    ],
+)
 def test_the_author_api_loads_without_the_engine(statement: str) -> None:
     """In a fresh interpreter: what deploys, operations and facts import loads neither the
     engine, the inventory, the connectors nor the SSH library."""
-    out = subprocess.run([sys.executable, "-c", _PROBE.format(statement=statement)], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(statement=statement)], capture_output=True, text=True, check=True
+    ).stdout
     assert json.loads(out) == []
 
 
@@ -312,8 +334,9 @@ except AttributeError as exc:
 
 
 def test_modules_stay_under_800_lines() -> None:
-    long = {str(path.relative_to(SOURCE)): n for path in MODULES.values()
-            if (n := len(path.read_text().splitlines())) > 800}
+    long = {
+        str(path.relative_to(SOURCE)): n for path in MODULES.values() if (n := len(path.read_text().splitlines())) > 800
+    }
     assert not long, f"split these by concept: {long}"
 
 
@@ -323,6 +346,9 @@ def test_every_context_variable_lives_in_api_context() -> None:
     found = []
     for module, path in MODULES.items():
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "ContextVar":
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", None)) == "ContextVar"
+            ):
                 found.append(f"{path.relative_to(SOURCE)}:{node.lineno}")
     assert found and all(where.startswith("oxinfra/api/context.py:") for where in found), found

@@ -68,14 +68,16 @@ def _assert_clean(*texts: str) -> None:
 
 
 @pytest.mark.parametrize("shards", ["1", "2"])
-@pytest.mark.parametrize("flags", [["-v"], ["-vv"], ["-vvv"], ["--dry", "-v"], ["--dry", "-vv"], ["--json"],
-                                   ["--json", "--dry"]])
+@pytest.mark.parametrize(
+    "flags", [["-v"], ["-vv"], ["-vvv"], ["--dry", "-v"], ["--dry", "-vv"], ["--json"], ["--json", "--dry"]]
+)
 def test_nothing_shows_a_secret(files: tuple[Path, Path], tmp_path: Path, flags: list[str], shards: str) -> None:
     inventory, deploy = files
     report = tmp_path / "report.json"
     yes = [] if "--dry" in flags else ["-y"]
-    out = invoke(*yes, *flags, "--shards", shards, "--report", str(report), inventory, deploy,
-                 json_events="--json" in flags)
+    out = invoke(
+        *yes, *flags, "--shards", shards, "--report", str(report), inventory, deploy, json_events="--json" in flags
+    )
     assert out.code == 0, out.describe()
     _assert_clean(out.stdout, out.stderr, report.read_text() if report.exists() else "")
     if "--json" in flags:
@@ -88,7 +90,11 @@ def test_nothing_shows_a_secret(files: tuple[Path, Path], tmp_path: Path, flags:
             assert by_name["fails"]["stdout"] == "out-***\n" and by_name["fails"]["stderr"] == "err-***\n"
             hidden = by_name["hidden fails"]
             assert (hidden["status"], hidden["error"], hidden["stdout"], hidden["stderr"]) == (
-                "failed", "exit code 4", "***", "***")
+                "failed",
+                "exit code 4",
+                "***",
+                "***",
+            )
     else:
         if "-vv" in flags or "-vvv" in flags or "--dry" in flags:
             assert "$ echo *** *** ***" in out.stdout, out.stdout  # the command, shown masked
@@ -102,8 +108,10 @@ def test_errors_never_show_a_secret(tmp_path: Path) -> None:
     inventory.write_text(textwrap.dedent(INVENTORY))
     for source, needle in [
         ("from oxinfra import host\nraise ValueError('bad ' + host.data.db_password)\n", "ValueError: bad ***"),
-        ("from oxinfra.operations import files\nfiles.put(src='/nonexistent/Sens-arg-4444', dest='/x', _sensitive=True)\n",
-         "files.put: OperationValueError (details hidden: _sensitive)"),
+        (
+            "from oxinfra.operations import files\nfiles.put(src='/nonexistent/Sens-arg-4444', dest='/x', _sensitive=True)\n",
+            "files.put: OperationValueError (details hidden: _sensitive)",
+        ),
     ]:
         deploy = tmp_path / "deploy.py"
         deploy.write_text(source)
@@ -117,11 +125,13 @@ def test_a_failing_fact_read_by_deploy_code_is_masked_in_the_report(tmp_path: Pa
     inventory = tmp_path / "inventory.py"
     inventory.write_text(textwrap.dedent(INVENTORY).replace('"@sim/m1", "@sim/m2"', '"@local"'))
     deploy = tmp_path / "deploy.py"
-    deploy.write_text(textwrap.dedent("""
+    deploy.write_text(
+        textwrap.dedent("""
         from oxinfra import host
         from oxinfra.facts.server import Command
         host.get_fact(Command, command=f"echo {host.data.db_password} >&2; exit 3")
-    """))
+    """)
+    )
     report = tmp_path / "r.json"
     out = invoke("-y", "--report", str(report), inventory, deploy)
     assert out.code == 1, out.describe()

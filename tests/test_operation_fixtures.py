@@ -57,8 +57,11 @@ def discover_operations() -> dict[str, Callable[..., Any]]:
     for info in pkgutil.walk_packages(oxinfra.operations.__path__, prefix):
         module = importlib.import_module(info.name)
         for value in vars(module).values():
-            if (isinstance(value, types.FunctionType) and getattr(value, "_oxinfra_operation", False)
-                    and value.__module__ == module.__name__):
+            if (
+                isinstance(value, types.FunctionType)
+                and getattr(value, "_oxinfra_operation", False)
+                and value.__module__ == module.__name__
+            ):
                 found[f"{info.name.removeprefix(prefix)}.{value.__name__}"] = value
     return found
 
@@ -92,8 +95,10 @@ def lost_declarations(planned: PlannedOperation) -> str | None:
     such a plan to change anything and drops them (``_engine/plan.py``)."""
     if planned.declared or not (planned.created_dirs or planned.contents):
         return None
-    return (f"directories {planned.created_dirs} or contents {sorted(planned.contents)} declared without "
-            "touches(): the engine drops them; declare the paths the commands change")
+    return (
+        f"directories {planned.created_dirs} or contents {sorted(planned.contents)} declared without "
+        "touches(): the engine drops them; declare the paths the commands change"
+    )
 
 
 def batch_problem(op: Any, name: str, planned: PlannedOperation) -> str | None:
@@ -105,9 +110,11 @@ def batch_problem(op: Any, name: str, planned: PlannedOperation) -> str | None:
         f"batch {i}: " + ", ".join(f"{r.cls.name}({r.kwargs})" for r in batch)
         for i, batch in enumerate(planned.fact_batches, 1)
     )
-    return (f"{name} reads facts in {len(planned.fact_batches)} batches ({listing}), but declares "
-            f"{allowed}: read them together with get_facts(), or declare @operation(fact_batches=N, "
-            "fact_batches_reason=...) saying why it cannot")
+    return (
+        f"{name} reads facts in {len(planned.fact_batches)} batches ({listing}), but declares "
+        f"{allowed}: read them together with get_facts(), or declare @operation(fact_batches=N, "
+        "fact_batches_reason=...) saying why it cannot"
+    )
 
 
 def _fact_key(name: str, args: dict[str, Any]) -> tuple[str, str]:
@@ -170,8 +177,10 @@ def unneeded_batches(op: Any, name: str, most: int) -> str | None:
     """Why ``op`` declares more fact batches than its cases need (``most``), or None."""
     declared: int = getattr(op, "fact_batches", 1)
     if declared > 1 and most < declared:
-        return (f"{name} declares fact_batches={declared}; its cases need at most {most}: add the case "
-                "that needs them, or lower the declaration")
+        return (
+            f"{name} declares fact_batches={declared}; its cases need at most {most}: add the case "
+            "that needs them, or lower the declaration"
+        )
     return None
 
 
@@ -206,7 +215,8 @@ def test_a_second_batch_fails_unless_declared() -> None:
     assert len(one.fact_batches) == 1
     assert unneeded_batches(declared, "t.follow", 1) == (
         "t.follow declares fact_batches=2; its cases need at most 1: add the case that needs them, "
-        "or lower the declaration")
+        "or lower the declaration"
+    )
     assert unneeded_batches(declared, "t.follow", 2) is None
     assert unneeded_batches(undeclared, "t.follow", 1) is None
 
@@ -259,8 +269,13 @@ def test_directories_declared_without_a_path_are_reported() -> None:
     assert lost.commands == ["mkdir -p -- /srv/d"] and declarations(lost) == "anything"
     assert lost_declarations(lost) == (
         "directories ['/srv/d'] or contents ['/srv/d/f'] declared without touches(): the engine drops them; "
-        "declare the paths the commands change")
+        "declare the paths the commands change"
+    )
     kept = plan_operation(operation()(creates), {"path": "/srv/d", "declare": True})
     assert lost_declarations(kept) is None
-    assert declarations(kept) == {"touches": ["/", "/srv", "/srv/d"], "subtrees": [], "directories": ["/srv/d"],
-                                  "contents": {"/srv/d/f": "11f6ad8ec52a2984abaafd7c3b516503785c2072"}}
+    assert declarations(kept) == {
+        "touches": ["/", "/srv", "/srv/d"],
+        "subtrees": [],
+        "directories": ["/srv/d"],
+        "contents": {"/srv/d/f": "11f6ad8ec52a2984abaafd7c3b516503785c2072"},
+    }

@@ -86,117 +86,296 @@ def _touched(p: Path) -> None:
 
 CASES = [
     # -- files.directory
-    Case("dir-create-mode", 'files.directory(name=N, path=P + "/a/b", mode="700")', "changed",
-         lambda p: (mode(p / "a/b") == 700 and (p / "a/b").is_dir()) or _fail(p)),
-    Case("dir-fix-mode", 'files.directory(name=N, path=P + "/d", mode=711)', "changed",
-         lambda p: mode(p / "d") == 711 or _fail(p),
-         setup=lambda p: (p / "d").mkdir(mode=0o755)),
-    Case("dir-exists", 'files.directory(name=N, path=P + "/d")', "unchanged",
-         lambda p: (p / "d").is_dir() or _fail(p),
-         setup=lambda p: (p / "d").mkdir(), noop="already exists"),
-    Case("dir-absent", 'files.directory(name=N, path=P + "/d", present=False)', "changed",
-         lambda p: tree(p) == {} or _fail(p),
-         setup=lambda p: write(p / "d" / "sub" / "x", "x")),
-    Case("dir-absent-noop", 'files.directory(name=N, path=P + "/d", present=False)', "unchanged",
-         lambda p: tree(p) == {} or _fail(p), noop="does not exist"),
-    Case("dir-over-file", 'files.directory(name=N, path=P + "/d", _ignore_errors=True)', "failed",
-         lambda p: (p / "d").read_text() == "was a file" or _fail(p),
-         setup=lambda p: write(p / "d", "was a file"), second="failed"),
-    Case("dir-over-file-force", 'files.directory(name=N, path=P + "/d", force=True, force_backup=False)',
-         "changed", lambda p: tree(p) == {"d": "dir"} or _fail(p),
-         setup=lambda p: write(p / "d", "was a file")),
-    Case("dir-over-file-backup", 'files.directory(name=N, path=P + "/d", force=True)', "changed",
-         _dir_backup, setup=lambda p: write(p / "d", "was a file")),
+    Case(
+        "dir-create-mode",
+        'files.directory(name=N, path=P + "/a/b", mode="700")',
+        "changed",
+        lambda p: (mode(p / "a/b") == 700 and (p / "a/b").is_dir()) or _fail(p),
+    ),
+    Case(
+        "dir-fix-mode",
+        'files.directory(name=N, path=P + "/d", mode=711)',
+        "changed",
+        lambda p: mode(p / "d") == 711 or _fail(p),
+        setup=lambda p: (p / "d").mkdir(mode=0o755),
+    ),
+    Case(
+        "dir-exists",
+        'files.directory(name=N, path=P + "/d")',
+        "unchanged",
+        lambda p: (p / "d").is_dir() or _fail(p),
+        setup=lambda p: (p / "d").mkdir(),
+        noop="already exists",
+    ),
+    Case(
+        "dir-absent",
+        'files.directory(name=N, path=P + "/d", present=False)',
+        "changed",
+        lambda p: tree(p) == {} or _fail(p),
+        setup=lambda p: write(p / "d" / "sub" / "x", "x"),
+    ),
+    Case(
+        "dir-absent-noop",
+        'files.directory(name=N, path=P + "/d", present=False)',
+        "unchanged",
+        lambda p: tree(p) == {} or _fail(p),
+        noop="does not exist",
+    ),
+    Case(
+        "dir-over-file",
+        'files.directory(name=N, path=P + "/d", _ignore_errors=True)',
+        "failed",
+        lambda p: (p / "d").read_text() == "was a file" or _fail(p),
+        setup=lambda p: write(p / "d", "was a file"),
+        second="failed",
+    ),
+    Case(
+        "dir-over-file-force",
+        'files.directory(name=N, path=P + "/d", force=True, force_backup=False)',
+        "changed",
+        lambda p: tree(p) == {"d": "dir"} or _fail(p),
+        setup=lambda p: write(p / "d", "was a file"),
+    ),
+    Case(
+        "dir-over-file-backup",
+        'files.directory(name=N, path=P + "/d", force=True)',
+        "changed",
+        _dir_backup,
+        setup=lambda p: write(p / "d", "was a file"),
+    ),
     # -- files.file
-    Case("file-create", 'files.file(name=N, path=P + "/new/f", mode="600")', "changed",
-         lambda p: (mode(p / "new/f") == 600 and (p / "new/f").read_bytes() == b"") or _fail(p)),
-    Case("file-mode", 'files.file(name=N, path=P + "/f", mode=640)', "changed",
-         lambda p: (mode(p / "f") == 640 and (p / "f").read_text() == "keep"
-                    and (p / "f").stat().st_mtime == OLD) or _fail(p),
-         setup=lambda p: write(p / "f", "keep", 0o644, OLD)),
-    Case("file-touch", 'files.file(name=N, path=P + "/f", touch=True)', "changed", _touched,
-         setup=lambda p: write(p / "f", "keep", 0o644, OLD), second="changed"),
-    Case("file-exists", 'files.file(name=N, path=P + "/f")', "unchanged",
-         lambda p: (p / "f").stat().st_mtime == OLD or _fail(p),
-         setup=lambda p: write(p / "f", "keep", 0o644, OLD), noop="already exists"),
-    Case("file-absent", 'files.file(name=N, path=P + "/f", present=False)', "changed",
-         lambda p: tree(p) == {} or _fail(p), setup=lambda p: write(p / "f", "x")),
-    Case("file-over-dir", 'files.file(name=N, path=P + "/d", _ignore_errors=True)', "failed",
-         lambda p: (p / "d").is_dir() or _fail(p), setup=lambda p: (p / "d").mkdir(), second="failed"),
+    Case(
+        "file-create",
+        'files.file(name=N, path=P + "/new/f", mode="600")',
+        "changed",
+        lambda p: (mode(p / "new/f") == 600 and (p / "new/f").read_bytes() == b"") or _fail(p),
+    ),
+    Case(
+        "file-mode",
+        'files.file(name=N, path=P + "/f", mode=640)',
+        "changed",
+        lambda p: (
+            (mode(p / "f") == 640 and (p / "f").read_text() == "keep" and (p / "f").stat().st_mtime == OLD) or _fail(p)
+        ),
+        setup=lambda p: write(p / "f", "keep", 0o644, OLD),
+    ),
+    Case(
+        "file-touch",
+        'files.file(name=N, path=P + "/f", touch=True)',
+        "changed",
+        _touched,
+        setup=lambda p: write(p / "f", "keep", 0o644, OLD),
+        second="changed",
+    ),
+    Case(
+        "file-exists",
+        'files.file(name=N, path=P + "/f")',
+        "unchanged",
+        lambda p: (p / "f").stat().st_mtime == OLD or _fail(p),
+        setup=lambda p: write(p / "f", "keep", 0o644, OLD),
+        noop="already exists",
+    ),
+    Case(
+        "file-absent",
+        'files.file(name=N, path=P + "/f", present=False)',
+        "changed",
+        lambda p: tree(p) == {} or _fail(p),
+        setup=lambda p: write(p / "f", "x"),
+    ),
+    Case(
+        "file-over-dir",
+        'files.file(name=N, path=P + "/d", _ignore_errors=True)',
+        "failed",
+        lambda p: (p / "d").is_dir() or _fail(p),
+        setup=lambda p: (p / "d").mkdir(),
+        second="failed",
+    ),
     # -- files.put
-    Case("put-new", 'files.put(name=N, src="payload.bin", dest=P + "/x/payload", mode="640")', "changed",
-         lambda p: ((p / "x/payload").read_bytes() == PAYLOAD and mode(p / "x/payload") == 640) or _fail(p)),
-    Case("put-differs", 'files.put(name=N, src="payload.bin", dest=P + "/f")', "changed",
-         lambda p: ((p / "f").read_bytes() == PAYLOAD and mode(p / "f") == 604) or _fail(p),
-         setup=lambda p: write(p / "f", PAYLOAD[:-1] + b"!", 0o604)),
-    Case("put-same", 'files.put(name=N, src="payload.bin", dest=P + "/f")', "unchanged",
-         lambda p: ((p / "f").stat().st_mtime == OLD and mode(p / "f") == 644) or _fail(p),
-         setup=lambda p: write(p / "f", PAYLOAD, 0o644, OLD), noop="up to date"),
-    Case("put-mode-only", 'files.put(name=N, src="payload.bin", dest=P + "/f", mode="600")', "changed",
-         # only a chmod: the file was not rewritten
-         lambda p: ((p / "f").stat().st_mtime == OLD and mode(p / "f") == 600) or _fail(p),
-         setup=lambda p: write(p / "f", PAYLOAD, 0o644, OLD)),
-    Case("put-into-dir", 'files.put(name=N, src="payload.bin", dest=P + "/")', "changed",
-         lambda p: (p / "payload.bin").read_bytes() == PAYLOAD or _fail(p)),
-    Case("put-force", 'files.put(name=N, src="payload.bin", dest=P + "/f", force=True)', "changed",
-         lambda p: ((p / "f").stat().st_mtime > OLD and (p / "f").read_bytes() == PAYLOAD) or _fail(p),
-         setup=lambda p: write(p / "f", PAYLOAD, 0o644, OLD), second="changed"),
+    Case(
+        "put-new",
+        'files.put(name=N, src="payload.bin", dest=P + "/x/payload", mode="640")',
+        "changed",
+        lambda p: ((p / "x/payload").read_bytes() == PAYLOAD and mode(p / "x/payload") == 640) or _fail(p),
+    ),
+    Case(
+        "put-differs",
+        'files.put(name=N, src="payload.bin", dest=P + "/f")',
+        "changed",
+        lambda p: ((p / "f").read_bytes() == PAYLOAD and mode(p / "f") == 604) or _fail(p),
+        setup=lambda p: write(p / "f", PAYLOAD[:-1] + b"!", 0o604),
+    ),
+    Case(
+        "put-same",
+        'files.put(name=N, src="payload.bin", dest=P + "/f")',
+        "unchanged",
+        lambda p: ((p / "f").stat().st_mtime == OLD and mode(p / "f") == 644) or _fail(p),
+        setup=lambda p: write(p / "f", PAYLOAD, 0o644, OLD),
+        noop="up to date",
+    ),
+    Case(
+        "put-mode-only",
+        'files.put(name=N, src="payload.bin", dest=P + "/f", mode="600")',
+        "changed",
+        # only a chmod: the file was not rewritten
+        lambda p: ((p / "f").stat().st_mtime == OLD and mode(p / "f") == 600) or _fail(p),
+        setup=lambda p: write(p / "f", PAYLOAD, 0o644, OLD),
+    ),
+    Case(
+        "put-into-dir",
+        'files.put(name=N, src="payload.bin", dest=P + "/")',
+        "changed",
+        lambda p: (p / "payload.bin").read_bytes() == PAYLOAD or _fail(p),
+    ),
+    Case(
+        "put-force",
+        'files.put(name=N, src="payload.bin", dest=P + "/f", force=True)',
+        "changed",
+        lambda p: ((p / "f").stat().st_mtime > OLD and (p / "f").read_bytes() == PAYLOAD) or _fail(p),
+        setup=lambda p: write(p / "f", PAYLOAD, 0o644, OLD),
+        second="changed",
+    ),
     # -- files.template
-    Case("template", 'files.template(name=N, src="t.j2", dest=P + "/t.conf", greeting="hi", items=[1, 2])',
-         "changed", lambda p: (p / "t.conf").read_text() == TEMPLATE_OUT or _fail(p)),
-    Case("template-same", 'files.template(name=N, src="t.j2", dest=P + "/t.conf", greeting="hi", items=[1, 2])',
-         "unchanged", lambda p: (p / "t.conf").stat().st_mtime == OLD or _fail(p),
-         setup=lambda p: write(p / "t.conf", TEMPLATE_OUT, 0o644, OLD)),
+    Case(
+        "template",
+        'files.template(name=N, src="t.j2", dest=P + "/t.conf", greeting="hi", items=[1, 2])',
+        "changed",
+        lambda p: (p / "t.conf").read_text() == TEMPLATE_OUT or _fail(p),
+    ),
+    Case(
+        "template-same",
+        'files.template(name=N, src="t.j2", dest=P + "/t.conf", greeting="hi", items=[1, 2])',
+        "unchanged",
+        lambda p: (p / "t.conf").stat().st_mtime == OLD or _fail(p),
+        setup=lambda p: write(p / "t.conf", TEMPLATE_OUT, 0o644, OLD),
+    ),
     # -- files.line
-    Case("line-append-no-newline", 'files.line(name=N, path=P + "/f", line="c=3")', "changed",
-         lambda p: (p / "f").read_text() == "a=1\nb=2\nc=3\n" or _fail(p),
-         setup=lambda p: write(p / "f", "a=1\nb=2")),
-    Case("line-append-empty-file", 'files.line(name=N, path=P + "/f", line="c=3")', "changed",
-         lambda p: (p / "f").read_text() == "c=3\n" or _fail(p), setup=lambda p: write(p / "f", "")),
-    Case("line-create-file", 'files.line(name=N, path=P + "/sub/f", line="only")', "changed",
-         lambda p: (p / "sub/f").read_text() == "only\n" or _fail(p)),
-    Case("line-present", 'files.line(name=N, path=P + "/f", line="b=2")', "unchanged",
-         lambda p: (p / "f").read_text() == "a=1\nb=2\n" or _fail(p),
-         setup=lambda p: write(p / "f", "a=1\nb=2\n"), noop="already in"),
-    Case("line-replace", 'files.line(name=N, path=P + "/f", line="^port=.*$", replace="port=8080")', "changed",
-         lambda p: (p / "f").read_text() == "host=x\nport=8080\nend\n" or _fail(p),
-         setup=lambda p: write(p / "f", "host=x\nport=80\nend\n")),
-    Case("line-replace-literal", 'files.line(name=N, path=P + "/f", line="^k=", replace="k=a&b\\\\c/d")',
-         "changed", lambda p: (p / "f").read_text() == "k=a&b\\c/d\nz\n" or _fail(p),
-         setup=lambda p: write(p / "f", "k=old\nz\n")),
-    Case("line-absent", 'files.line(name=N, path=P + "/f", line="^b=", present=False)', "changed",
-         lambda p: (p / "f").read_text() == "a=1\nc=3\n" or _fail(p),
-         setup=lambda p: write(p / "f", "a=1\nb=2\nc=3\nb=4\n")),
-    Case("line-absent-noop", 'files.line(name=N, path=P + "/f", line="^zz", present=False)', "unchanged",
-         lambda p: (p / "f").read_text() == "a=1\n" or _fail(p), setup=lambda p: write(p / "f", "a=1\n")),
+    Case(
+        "line-append-no-newline",
+        'files.line(name=N, path=P + "/f", line="c=3")',
+        "changed",
+        lambda p: (p / "f").read_text() == "a=1\nb=2\nc=3\n" or _fail(p),
+        setup=lambda p: write(p / "f", "a=1\nb=2"),
+    ),
+    Case(
+        "line-append-empty-file",
+        'files.line(name=N, path=P + "/f", line="c=3")',
+        "changed",
+        lambda p: (p / "f").read_text() == "c=3\n" or _fail(p),
+        setup=lambda p: write(p / "f", ""),
+    ),
+    Case(
+        "line-create-file",
+        'files.line(name=N, path=P + "/sub/f", line="only")',
+        "changed",
+        lambda p: (p / "sub/f").read_text() == "only\n" or _fail(p),
+    ),
+    Case(
+        "line-present",
+        'files.line(name=N, path=P + "/f", line="b=2")',
+        "unchanged",
+        lambda p: (p / "f").read_text() == "a=1\nb=2\n" or _fail(p),
+        setup=lambda p: write(p / "f", "a=1\nb=2\n"),
+        noop="already in",
+    ),
+    Case(
+        "line-replace",
+        'files.line(name=N, path=P + "/f", line="^port=.*$", replace="port=8080")',
+        "changed",
+        lambda p: (p / "f").read_text() == "host=x\nport=8080\nend\n" or _fail(p),
+        setup=lambda p: write(p / "f", "host=x\nport=80\nend\n"),
+    ),
+    Case(
+        "line-replace-literal",
+        'files.line(name=N, path=P + "/f", line="^k=", replace="k=a&b\\\\c/d")',
+        "changed",
+        lambda p: (p / "f").read_text() == "k=a&b\\c/d\nz\n" or _fail(p),
+        setup=lambda p: write(p / "f", "k=old\nz\n"),
+    ),
+    Case(
+        "line-absent",
+        'files.line(name=N, path=P + "/f", line="^b=", present=False)',
+        "changed",
+        lambda p: (p / "f").read_text() == "a=1\nc=3\n" or _fail(p),
+        setup=lambda p: write(p / "f", "a=1\nb=2\nc=3\nb=4\n"),
+    ),
+    Case(
+        "line-absent-noop",
+        'files.line(name=N, path=P + "/f", line="^zz", present=False)',
+        "unchanged",
+        lambda p: (p / "f").read_text() == "a=1\n" or _fail(p),
+        setup=lambda p: write(p / "f", "a=1\n"),
+    ),
     # -- files.replace
-    Case("replace-global", 'files.replace(name=N, path=P + "/f", text="a", replace="b", flags=["g"])', "changed",
-         lambda p: (p / "f").read_text() == "bbb\nxbx\n" or _fail(p), setup=lambda p: write(p / "f", "aaa\nxax\n")),
+    Case(
+        "replace-global",
+        'files.replace(name=N, path=P + "/f", text="a", replace="b", flags=["g"])',
+        "changed",
+        lambda p: (p / "f").read_text() == "bbb\nxbx\n" or _fail(p),
+        setup=lambda p: write(p / "f", "aaa\nxax\n"),
+    ),
     # (checks run after both runs: the first "a" of each line is replaced once per run)
-    Case("replace-first", 'files.replace(name=N, path=P + "/f", text="a", replace="b")', "changed",
-         lambda p: (p / "f").read_text() == "bba\nxbx\n" or _fail(p), setup=lambda p: write(p / "f", "aaa\nxax\n"),
-         second="changed"),
-    Case("replace-group", r'files.replace(name=N, path=P + "/f", text=r"v\([0-9][0-9]*\)", replace=r"version \1")',
-         "changed", lambda p: (p / "f").read_text() == "version 12\n" or _fail(p),
-         setup=lambda p: write(p / "f", "v12\n")),
-    Case("replace-nothing", 'files.replace(name=N, path=P + "/f", text="zzz", replace="y")', "unchanged",
-         lambda p: (p / "f").stat().st_mtime == OLD or _fail(p), setup=lambda p: write(p / "f", "abc\n", mtime=OLD),
-         noop="not found"),
+    Case(
+        "replace-first",
+        'files.replace(name=N, path=P + "/f", text="a", replace="b")',
+        "changed",
+        lambda p: (p / "f").read_text() == "bba\nxbx\n" or _fail(p),
+        setup=lambda p: write(p / "f", "aaa\nxax\n"),
+        second="changed",
+    ),
+    Case(
+        "replace-group",
+        r'files.replace(name=N, path=P + "/f", text=r"v\([0-9][0-9]*\)", replace=r"version \1")',
+        "changed",
+        lambda p: (p / "f").read_text() == "version 12\n" or _fail(p),
+        setup=lambda p: write(p / "f", "v12\n"),
+    ),
+    Case(
+        "replace-nothing",
+        'files.replace(name=N, path=P + "/f", text="zzz", replace="y")',
+        "unchanged",
+        lambda p: (p / "f").stat().st_mtime == OLD or _fail(p),
+        setup=lambda p: write(p / "f", "abc\n", mtime=OLD),
+        noop="not found",
+    ),
     # -- files.link
-    Case("link-create", 'files.link(name=N, path=P + "/l/ink", target="/etc/hostname")', "changed",
-         lambda p: tree(p) == {"l": "dir", "l/ink": "link -> /etc/hostname"} or _fail(p)),
-    Case("link-repoint", 'files.link(name=N, path=P + "/ln", target=P + "/new")', "changed",
-         lambda p: os.readlink(p / "ln") == f"{p}/new" or _fail(p),
-         setup=lambda p: os.symlink(f"{p}/old", p / "ln")),
-    Case("link-same", 'files.link(name=N, path=P + "/ln", target=P + "/t")', "unchanged",
-         lambda p: os.readlink(p / "ln") == f"{p}/t" or _fail(p),
-         setup=lambda p: os.symlink(f"{p}/t", p / "ln"), noop="already points"),
-    Case("link-absent", 'files.link(name=N, path=P + "/ln", present=False)', "changed",
-         lambda p: tree(p) == {"t": "file"} or _fail(p),
-         setup=_link_to_file),
-    Case("link-over-file", 'files.link(name=N, path=P + "/ln", target="/etc", _ignore_errors=True)', "failed",
-         lambda p: (p / "ln").read_text() == "x" or _fail(p), setup=lambda p: write(p / "ln", "x"), second="failed"),
+    Case(
+        "link-create",
+        'files.link(name=N, path=P + "/l/ink", target="/etc/hostname")',
+        "changed",
+        lambda p: tree(p) == {"l": "dir", "l/ink": "link -> /etc/hostname"} or _fail(p),
+    ),
+    Case(
+        "link-repoint",
+        'files.link(name=N, path=P + "/ln", target=P + "/new")',
+        "changed",
+        lambda p: os.readlink(p / "ln") == f"{p}/new" or _fail(p),
+        setup=lambda p: os.symlink(f"{p}/old", p / "ln"),
+    ),
+    Case(
+        "link-same",
+        'files.link(name=N, path=P + "/ln", target=P + "/t")',
+        "unchanged",
+        lambda p: os.readlink(p / "ln") == f"{p}/t" or _fail(p),
+        setup=lambda p: os.symlink(f"{p}/t", p / "ln"),
+        noop="already points",
+    ),
+    Case(
+        "link-absent",
+        'files.link(name=N, path=P + "/ln", present=False)',
+        "changed",
+        lambda p: tree(p) == {"t": "file"} or _fail(p),
+        setup=_link_to_file,
+    ),
+    Case(
+        "link-over-file",
+        'files.link(name=N, path=P + "/ln", target="/etc", _ignore_errors=True)',
+        "failed",
+        lambda p: (p / "ln").read_text() == "x" or _fail(p),
+        setup=lambda p: write(p / "ln", "x"),
+        second="failed",
+    ),
 ]
+
 
 class Table:
     root: Path
@@ -262,21 +441,33 @@ def one_host(tmp_path: Path, sshd_fleet: Any) -> Path:
 
 
 def test_if_did_change_chains(tmp_path: Path, target: Path, one_host: Path) -> None:
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra.operations import files, server
         made = files.file(name="make", path="@ROOT@/flag")
         server.shell(name="on change", commands=["echo ran >> @ROOT@/on_change"], _if=made.did_change)
         server.shell(name="on no change", commands=["echo ran >> @ROOT@/on_no_change"], _if=made.did_not_change)
         server.shell(name="both", commands=["echo ran >> @ROOT@/both"],
                      _if=[made.did_succeed, lambda: True])
-    """, target)
+    """,
+        target,
+    )
     run1 = run_deploy(one_host, deploy)
     assert run1.code == 0, run1.describe()
-    assert run1.statuses("127.0.0.1") == {"make": "changed", "on change": "changed",
-                                          "on no change": "skipped", "both": "changed"}
+    assert run1.statuses("127.0.0.1") == {
+        "make": "changed",
+        "on change": "changed",
+        "on no change": "skipped",
+        "both": "changed",
+    }
     run2 = run_deploy(one_host, deploy)
-    assert run2.statuses("127.0.0.1") == {"make": "unchanged", "on change": "skipped",
-                                          "on no change": "changed", "both": "changed"}
+    assert run2.statuses("127.0.0.1") == {
+        "make": "unchanged",
+        "on change": "skipped",
+        "on no change": "changed",
+        "both": "changed",
+    }
     assert (target / "on_change").read_text() == "ran\n"
     assert (target / "on_no_change").read_text() == "ran\n"
     assert (target / "both").read_text() == "ran\nran\n"
@@ -284,11 +475,15 @@ def test_if_did_change_chains(tmp_path: Path, target: Path, one_host: Path) -> N
 
 
 def test_ignore_errors_lets_the_host_continue(tmp_path: Path, target: Path, one_host: Path) -> None:
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra.operations import files, server
         server.shell(name="fails", commands=["echo to-stderr >&2; exit 7"], _ignore_errors=True)
         files.file(name="after", path="@ROOT@/after")
-    """, target)
+    """,
+        target,
+    )
     out = run_deploy(one_host, deploy)
     assert out.statuses("127.0.0.1") == {"fails": "failed", "after": "changed"}
     failed = out.op("127.0.0.1", "fails")
@@ -299,7 +494,9 @@ def test_ignore_errors_lets_the_host_continue(tmp_path: Path, target: Path, one_
 
 
 def test_failure_stops_that_host_only(tmp_path: Path, target: Path, inventory: Path) -> None:
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra import host
         from oxinfra.operations import files, server
         d = f"@ROOT@/{host.name}"
@@ -307,12 +504,18 @@ def test_failure_stops_that_host_only(tmp_path: Path, target: Path, inventory: P
         server.shell(name="maybe fail", commands=[f"test {host.name} != 127.0.0.2"])
         files.file(name="after 1", path=d + "/after1")
         server.shell(name="after 2", commands=[f"touch {d}/after2"])
-    """, target)
+    """,
+        target,
+    )
     out = run_deploy(inventory, deploy)
     assert out.code == 1, out.describe()
     assert out.summary["success"] is False
-    assert out.statuses("127.0.0.2") == {"dir": "changed", "maybe fail": "failed",
-                                         "after 1": "not run", "after 2": "not run"}
+    assert out.statuses("127.0.0.2") == {
+        "dir": "changed",
+        "maybe fail": "failed",
+        "after 1": "not run",
+        "after 2": "not run",
+    }
     assert out.host("127.0.0.2")["status"] == "failed"
     assert out.host("127.0.0.2")["not_run"] == 2 and out.host("127.0.0.2")["failed"] == 1
     assert tree(target / "127.0.0.2") == {}
@@ -325,11 +528,15 @@ def test_failure_stops_that_host_only(tmp_path: Path, target: Path, inventory: P
 def test_failure_in_file_operation_stops_host(tmp_path: Path, target: Path, one_host: Path) -> None:
     """An operation that cannot plan (a file where a directory is asked) fails the host too."""
     write(target / "blocker", "file")
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra.operations import files
         files.directory(name="bad", path="@ROOT@/blocker")
         files.file(name="later", path="@ROOT@/later")
-    """, target)
+    """,
+        target,
+    )
     out = run_deploy(one_host, deploy)
     assert out.code == 1
     assert out.statuses("127.0.0.1") == {"bad": "failed", "later": "not run"}
@@ -341,12 +548,16 @@ def test_chdir_and_env(tmp_path: Path, target: Path, one_host: Path, sshd_fleet:
     work = target / "work dir"
     work.mkdir()
     give(work, sshd_fleet.user)
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra.operations import server
         server.shell(name="cwd", commands=["pwd > here", 'printf "%s|%s" "$A" "$B" > env'],
                      _chdir="@ROOT@/work dir", _env={"A": "one two", "B": "x'y\\"z"})
         server.shell(name="cwd is per op", commands=["pwd > @ROOT@/second"])
-    """, target)
+    """,
+        target,
+    )
     out = run_deploy(one_host, deploy)
     assert out.code == 0, out.describe()
     assert (work / "here").read_text() == f"{work}\n"
@@ -360,21 +571,29 @@ RETRY = "n=$(cat @ROOT@/count 2>/dev/null || echo 0); n=$((n + 1)); echo $n > @R
 
 @pytest.mark.parametrize(("retries", "status", "count"), [(2, "changed", "2"), (0, "failed", "1")])
 def test_retries(tmp_path: Path, target: Path, one_host: Path, retries: int, status: str, count: str) -> None:
-    deploy = write_deploy(tmp_path, f"""
+    deploy = write_deploy(
+        tmp_path,
+        f"""
         from oxinfra.operations import server
         server.shell(name="flaky", commands=[{RETRY!r}], _retries={retries}, _retry_delay=0)
-    """, target)
+    """,
+        target,
+    )
     out = run_deploy(one_host, deploy)
     assert out.statuses("127.0.0.1") == {"flaky": status}
     assert (target / "count").read_text() == count + "\n"
 
 
 def test_timeout_fails_the_operation(tmp_path: Path, target: Path, one_host: Path) -> None:
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra.operations import files, server
         server.shell(name="slow", commands=["sleep 5", "touch @ROOT@/finished"], _timeout=1)
         files.file(name="next", path="@ROOT@/next")
-    """, target)
+    """,
+        target,
+    )
     out = run_deploy(one_host, deploy)
     assert out.code == 1, out.describe()
     assert out.statuses("127.0.0.1") == {"slow": "failed", "next": "not run"}
@@ -386,7 +605,9 @@ def test_timeout_fails_the_operation(tmp_path: Path, target: Path, one_host: Pat
 def test_operations_see_state_at_execution_time(tmp_path: Path, target: Path, one_host: Path) -> None:
     """Facts gathered before the run are stale once server.shell has written the file: the
     later operations must act on what is there when they run."""
-    deploy = write_deploy(tmp_path, r"""
+    deploy = write_deploy(
+        tmp_path,
+        r"""
         from oxinfra.operations import files, server
         f = "@ROOT@/conf"
         server.shell(name="write", commands=[f"printf 'a=1\nb=2\nmode=staging\n' > {f}"])
@@ -398,13 +619,21 @@ def test_operations_see_state_at_execution_time(tmp_path: Path, target: Path, on
         files.put(name="overwrite other", src="src.txt", dest="@ROOT@/other")
         server.shell(name="change other", commands=["echo changed > @ROOT@/other"])
         files.put(name="restore other", src="src.txt", dest="@ROOT@/other")
-    """, target)
+    """,
+        target,
+    )
     (tmp_path / "src.txt").write_text("from src\n")
     out = run_deploy(one_host, deploy)
     assert out.code == 0, out.describe()
     assert out.statuses("127.0.0.1") == {
-        "write": "changed", "present already": "unchanged", "append": "changed", "replace": "changed",
-        "drop a": "changed", "mode": "changed", "overwrite other": "changed", "change other": "changed",
+        "write": "changed",
+        "present already": "unchanged",
+        "append": "changed",
+        "replace": "changed",
+        "drop a": "changed",
+        "mode": "changed",
+        "overwrite other": "changed",
+        "change other": "changed",
         "restore other": "changed",
     }
     assert (target / "conf").read_text() == "b=2\nmode=production\nc=3\n"
@@ -412,13 +641,18 @@ def test_operations_see_state_at_execution_time(tmp_path: Path, target: Path, on
     assert (target / "other").read_text() == "from src\n"
     # run 2: the shell rewrites the file (keeping its mode 600), the rest converges again
     again = run_deploy(one_host, deploy)
-    assert again.statuses("127.0.0.1") == {**out.statuses("127.0.0.1"), "mode": "unchanged",
-                                           "overwrite other": "unchanged"}
+    assert again.statuses("127.0.0.1") == {
+        **out.statuses("127.0.0.1"),
+        "mode": "unchanged",
+        "overwrite other": "unchanged",
+    }
     assert (target / "conf").read_text() == "b=2\nmode=production\nc=3\n"
 
 
 def test_user_defined_operation_and_fact(tmp_path: Path, target: Path, inventory: Path, sshd_fleet: Any) -> None:
-    deploy = write_deploy(tmp_path, r'''
+    deploy = write_deploy(
+        tmp_path,
+        r'''
         from oxinfra import host
         from oxinfra.api import FactBase, operation
         from oxinfra.quoting import quote
@@ -452,7 +686,9 @@ def test_user_defined_operation_and_fact(tmp_path: Path, target: Path, inventory
         # a fact read by the deploy code itself, before any operation
         uid = host.get_fact(Uid)
         first_line(name="custom", path=f"@ROOT@/{host.name}.txt", text=f"uid {uid} on {host.name}")
-    ''', target)
+    ''',
+        target,
+    )
     run1 = run_deploy(inventory, deploy)
     assert run1.code == 0, run1.describe()
     uid = pwd.getpwnam(sshd_fleet.user).pw_uid
@@ -469,15 +705,18 @@ def test_template_strict_undefined(tmp_path: Path, target: Path, sshd_fleet: Any
     """An undefined name in a template -- even only on one host, even an attribute of host data
     -- is an error before any host is changed; defined everywhere, the same deploy runs."""
     inv = write_inventory(tmp_path, sshd_fleet)
-    inv.write_text(inv.read_text().replace(
-        "dict(_ssh))\ndb", "dict(_ssh, port=8080))\ndb"))
+    inv.write_text(inv.read_text().replace("dict(_ssh))\ndb", "dict(_ssh, port=8080))\ndb"))
     (tmp_path / "t.j2").write_text("listen {{ host.data.port }}\n{{ '%s' | format(extra) }}\n")
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra import host
         from oxinfra.operations import files
         files.directory(name="dir", path=f"@ROOT@/{host.name}")
         files.template(name="tpl", src="t.j2", dest=f"@ROOT@/{host.name}/conf", extra="e")
-    """, target)
+    """,
+        target,
+    )
     out = run_deploy(inv, deploy)
     assert out.code == 2, out.describe()
     assert "t.j2:1" in out.stderr and "port" in out.stderr and "deploy.py:5" in out.stderr

@@ -43,10 +43,15 @@ outputs = st.binary(max_size=300) | st.sampled_from([b"", b"\n", b"@@OX-", b"\n@
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(outputs, st.sampled_from(["0", "1", "stale"])), max_size=6),
-       st.integers(0, 6), st.lists(st.integers(0, 4000), max_size=12), st.integers(1, 40))
-def test_stream_equals_whole_demux_wherever_chunks_split(sections: list[tuple[bytes, str]], capped: int,
-                                                         cuts: list[int], cap: int) -> None:
+@given(
+    st.lists(st.tuples(outputs, st.sampled_from(["0", "1", "stale"])), max_size=6),
+    st.integers(0, 6),
+    st.lists(st.integers(0, 4000), max_size=12),
+    st.integers(1, 40),
+)
+def test_stream_equals_whole_demux_wherever_chunks_split(
+    sections: list[tuple[bytes, str]], capped: int, cuts: list[int], cap: int
+) -> None:
     """Sections arrive in any chunking: uncapped ones come out byte for byte as the whole
     stream demultiplexes; capped ones as head + note + tail, with the count dropped."""
     data = b"".join(out + marker(i, status) for i, (out, status) in enumerate(sections)) + DONE
@@ -78,7 +83,7 @@ def test_big_section_is_cut_in_the_middle() -> None:
     body = b"a" * HEAD + b"b" * 10_000_000 + b"c" * TAIL
     stream = CappedStream(NONCE, 1)
     for at in range(0, len(body), 65536):
-        assert not stream.feed(body[at:at + 65536])
+        assert not stream.feed(body[at : at + 65536])
     assert stream.feed(marker(0, "1") + DONE)
     [(index, status, data)] = apply_cuts(_core.demux(stream.value(), NONCE)[0], stream.cuts)
     assert (index, status) == (0, 1)
@@ -99,16 +104,21 @@ def test_utf8_is_cut_between_characters() -> None:
 def test_failed_operation_output_capped_and_bytes_recoverable(tmp_path: Path) -> None:
     """Through the CLI on @local: the JSON record keeps head and tail with the count dropped
     (also on the terminal), and bytes that are not UTF-8 exactly, in base64."""
-    deploy = write_deploy(tmp_path, r"""
+    deploy = write_deploy(
+        tmp_path,
+        r"""
         from oxinfra.operations import server
         server.shell(name="loud", commands=["head -c 1000000 /dev/zero | tr '\\0' x; printf 'END'; "
                                             "printf '\\377\\376' >&2; exit 3"])
-    """)
+    """,
+    )
     out = run_cli("--json", "-y", "@local", deploy)
     assert out.code == 1, out.describe()
     op = out.op("@local", "loud")
     assert op["stdout_dropped"] == 1_000_003 - HEAD - TAIL
-    assert op["stdout"] == "x" * HEAD + f"\n[... {op['stdout_dropped']:,} bytes dropped ...]\n" + "x" * (TAIL - 3) + "END"
+    assert (
+        op["stdout"] == "x" * HEAD + f"\n[... {op['stdout_dropped']:,} bytes dropped ...]\n" + "x" * (TAIL - 3) + "END"
+    )
     assert "stdout_b64" not in op
     assert base64.b64decode(op["stderr_b64"]) == b"\xff\xfe" and op["stderr"] == "\ufffd\ufffd"
     human = run_cli("-y", "@local", deploy)
@@ -121,8 +131,9 @@ def _peak_rss_kib(argv: list[str], cwd: Path) -> tuple[int, int, str]:
     ru_maxrss from wait4 when it ends: the larger), its exit code and output."""
     import threading
 
-    proc = subprocess.Popen(argv, cwd=cwd, env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        argv, cwd=cwd, env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     assert proc.stdout is not None
     output: list[bytes] = []
     reader = threading.Thread(target=lambda: output.append(proc.stdout.read()))  # type: ignore[union-attr]
@@ -145,14 +156,22 @@ def _peak_rss_kib(argv: list[str], cwd: Path) -> tuple[int, int, str]:
 
 def test_controller_memory_stays_bounded_when_a_host_prints_100_mb(tmp_path: Path, sshd_fleet: Any) -> None:
     inventory = write_inventory(tmp_path, sshd_fleet, groups={"one": sshd_fleet.hosts[:1]})
-    quiet = write_deploy(tmp_path, """
+    quiet = write_deploy(
+        tmp_path,
+        """
         from oxinfra.operations import server
         server.shell(name="quiet", commands=["true"])
-    """, name="quiet.py")
-    loud = write_deploy(tmp_path, r"""
+    """,
+        name="quiet.py",
+    )
+    loud = write_deploy(
+        tmp_path,
+        r"""
         from oxinfra.operations import server
         server.shell(name="loud", commands=["head -c 100000000 /dev/zero | tr '\\0' x"])
-    """, name="loud.py")
+    """,
+        name="loud.py",
+    )
     argv = [sys.executable, "-m", "oxinfra", "--json", "-y", str(inventory)]
     base, code, text = _peak_rss_kib(argv + [str(quiet)], tmp_path)
     assert code == 0, text
@@ -169,13 +188,16 @@ def test_facts_are_never_cut(tmp_path: Path) -> None:
     big = tmp_path / "big"
     lines = [f"line {i} " + "y" * 100 for i in range(2000)]  # about 220 KB of matches
     big.write_text("\n".join(lines) + "\n")
-    deploy = write_deploy(tmp_path, f"""
+    deploy = write_deploy(
+        tmp_path,
+        f"""
         from oxinfra import host
         from oxinfra.facts.files import FindInFile
         from oxinfra.operations import server
         found = host.get_fact(FindInFile, path={str(big)!r}, pattern="^line")
         server.shell(name="count", commands=[f"test {{len(found)}} = 2000"])
-    """)
+    """,
+    )
     out = run_cli("--json", "-y", "@local", deploy)
     assert_no_traceback(out)
     assert out.code == 0, out.describe()

@@ -22,10 +22,15 @@ def _real(tmp: Path, request: FactRequest) -> tuple[bytes, int]:
 
 
 @settings(max_examples=60, deadline=None)
-@given(lines=st.lists(_LINE, max_size=6), word=_WORD, trailing=st.booleans(),
-       shape=st.sampled_from(["{}", "^{}", "{}$", "^{}$", "^.*{}.*$"]))
-def test_find_in_file_prediction_equals_grep(tmp_path_factory: pytest.TempPathFactory, lines: list[str],
-                                             word: str, trailing: bool, shape: str) -> None:
+@given(
+    lines=st.lists(_LINE, max_size=6),
+    word=_WORD,
+    trailing=st.booleans(),
+    shape=st.sampled_from(["{}", "^{}", "{}$", "^{}$", "^.*{}.*$"]),
+)
+def test_find_in_file_prediction_equals_grep(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[str], word: str, trailing: bool, shape: str
+) -> None:
     path = tmp_path_factory.mktemp("p") / "f"
     content = "\n".join(lines) + ("\n" if trailing and lines else "")
     path.write_bytes(content.encode())
@@ -49,15 +54,19 @@ def test_hash_prediction_equals_command(tmp_path: Path, fact: type) -> None:
     assert request.fact.predict(data, path=str(path)) == _real(tmp_path, request)
 
 
-@pytest.mark.parametrize(("shell", "last", "content"), [
-    # The shell leaves the file alone: what the plan wrote is still there, the guard holds.
-    ("true", "changed", "A=1\nB=2\n"),
-    # The shell writes the line itself: the guard fails and the operation is planned again
-    # from the re-read file (in the same round trip): nothing left to do.
-    ("printf 'B=2\\n' > {f}", "unchanged", "B=2\n"),
-])
+@pytest.mark.parametrize(
+    ("shell", "last", "content"),
+    [
+        # The shell leaves the file alone: what the plan wrote is still there, the guard holds.
+        ("true", "changed", "A=1\nB=2\n"),
+        # The shell writes the line itself: the guard fails and the operation is planned again
+        # from the re-read file (in the same round trip): nothing left to do.
+        ("printf 'B=2\\n' > {f}", "unchanged", "B=2\n"),
+    ],
+)
 def test_contents_written_stay_predicted_across_an_undeclared_change(
-        tmp_path: Path, shell: str, last: str, content: str) -> None:
+    tmp_path: Path, shell: str, last: str, content: str
+) -> None:
     from oxinfra.api import load_inventory, run
     from oxinfra.testing import sim
 

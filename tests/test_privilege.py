@@ -89,7 +89,7 @@ SECRET_DEPLOY = """
 def _secret_run(tmp_path: Path, target: Path, inventory: str | Path, args: str, fact: bool) -> tuple[Any, CmdlineWatch]:
     marks = {k: f"{k}-{secrets.token_hex(8)}" for k in ("FILE_MARK", "SHELL_MARK", "FACT_MARK", "BIG_MARK")}
     big = tmp_path / "big.bin"
-    line = f"{marks['BIG_MARK']} it's \"quoted\" $(not run) `nor this` \\ %s\n".encode()
+    line = f'{marks["BIG_MARK"]} it\'s "quoted" $(not run) `nor this` \\ %s\n'.encode()
     big.write_bytes((line * (1024 * 1024 // len(line) + 1))[: 1024 * 1024])
     source = SECRET_DEPLOY.replace("@BIG@", repr(str(big))).replace("@ARGS@", args).replace("@FACT@", repr(fact))
     for key, value in marks.items():
@@ -168,12 +168,16 @@ def test_su_user_with_timeout(tmp_path: Path, target: Path) -> None:
 @needs_root_sudo
 def test_sudo_user(tmp_path: Path, target: Path) -> None:
     user = _test_user()
-    deploy = write_deploy(tmp_path, f"""
+    deploy = write_deploy(
+        tmp_path,
+        f"""
         from oxinfra.operations import files, server
         server.shell(name="who", commands=["id -un > @ROOT@/who", 'printf %s "$HOME" > @ROOT@/home', "cat > @ROOT@/stdin"],
                      _sudo=True, _sudo_user={user!r}, _env={{"A": "it's"}}, _chdir="/")
         files.put(name="put", src="data", dest="@ROOT@/put", _sudo=True, _sudo_user={user!r})
-    """, target)
+    """,
+        target,
+    )
     (tmp_path / "data").write_bytes(b"data\n")
     out = run_deploy("@local", deploy)
     assert out.code == 0, out.describe()
@@ -186,12 +190,16 @@ def test_sudo_user(tmp_path: Path, target: Path) -> None:
 
 
 def test_timeout_still_kills_and_the_host_goes_on(tmp_path: Path, target: Path) -> None:
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra.operations import files, server
         server.shell(name="slow", commands=["sleep 30.0417", "touch @ROOT@/finished"], _timeout=1, _ignore_errors=True)
         server.shell(name="next", commands=["cat > @ROOT@/next"], _timeout=10, _ignore_errors=True)
         files.file(name="after", path="@ROOT@/after")
-    """, target)
+    """,
+        target,
+    )
     out = run_deploy("@local", deploy)
     assert out.statuses("@local") == {"slow": "failed", "next": "changed", "after": "changed"}, out.describe()
     assert out.op("@local", "slow")["error"] == "exit code 124"
@@ -213,8 +221,14 @@ def test_timeout_still_kills_and_the_host_goes_on(tmp_path: Path, target: Path) 
 
 @pytest.mark.parametrize(
     ("privilege", "timeout"),
-    [((), 5), ((True, None, None), None), ((True, "u", None), 5), ((False, None, "u"), None), ((False, None, "u"), 5),
-     ((True, None, "u"), 5)],
+    [
+        ((), 5),
+        ((True, None, None), None),
+        ((True, "u", None), 5),
+        ((False, None, "u"), None),
+        ((False, None, "u"), 5),
+        ((True, None, "u"), 5),
+    ],
 )
 def test_wrapped_text_is_only_in_a_here_document(privilege: tuple[Any, ...], timeout: float | None) -> None:
     inner = "printf '%s\\n' 'secret text' > /tmp/x\nexit 3"
@@ -265,9 +279,12 @@ SIM_DEPLOY = """
 """
 
 
-@pytest.mark.parametrize("priv", ["_timeout=30", "_sudo=True", "_sudo=True, _sudo_password=\"it's a pw\"",
-                                  "_su_user='root', _timeout=30"]
-                         if IS_ROOT and HAS_SUDO else ["_timeout=30"])
+@pytest.mark.parametrize(
+    "priv",
+    ["_timeout=30", "_sudo=True", '_sudo=True, _sudo_password="it\'s a pw"', "_su_user='root', _timeout=30"]
+    if IS_ROOT and HAS_SUDO
+    else ["_timeout=30"],
+)
 def test_simulator_runs_wrapped_operations_like_a_real_sh(tmp_path: Path, priv: str) -> None:
     import textwrap
 
@@ -277,10 +294,14 @@ def test_simulator_runs_wrapped_operations_like_a_real_sh(tmp_path: Path, priv: 
     base = tmp_path / "target"
     base.mkdir()
     src = tmp_path / "src"
-    src.write_bytes(b"it's \"here\" $(x) \\\n" * 5000)
+    src.write_bytes(b'it\'s "here" $(x) \\\n' * 5000)
     deploy = tmp_path / "deploy.py"
-    deploy.write_text(textwrap.dedent(SIM_DEPLOY).replace("@BASE@", repr(str(base))).replace("@SRC@", repr(str(src)))
-                      .replace("@PRIV@", priv))
+    deploy.write_text(
+        textwrap.dedent(SIM_DEPLOY)
+        .replace("@BASE@", repr(str(base)))
+        .replace("@SRC@", repr(str(src)))
+        .replace("@PRIV@", priv)
+    )
     sim.reset()
     try:
         local, simulated = load_inventory("@local"), load_inventory("@sim/priv")
@@ -288,8 +309,9 @@ def test_simulator_runs_wrapped_operations_like_a_real_sh(tmp_path: Path, priv: 
             real = run(local, [str(deploy)])
             fake = run(simulated, [str(deploy)])
             assert real.success and fake.success, fake.hosts["@sim/priv"].ops
-            assert ([(o["op"], o["status"]) for o in real.hosts["@local"].ops]
-                    == [(o["op"], o["status"]) for o in fake.hosts["@sim/priv"].ops])
+            assert [(o["op"], o["status"]) for o in real.hosts["@local"].ops] == [
+                (o["op"], o["status"]) for o in fake.hosts["@sim/priv"].ops
+            ]
             machine = sim.machine("priv")
             for name in ("put", "stdin", "env", "fact"):
                 node = machine.fs[f"{base}/@sim_priv/{name}"]

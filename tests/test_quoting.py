@@ -39,7 +39,7 @@ NASTY = [
     "''",
     "'\\''",
     '"',
-    '"double" and \'single\'',
+    "\"double\" and 'single'",
     "$HOME",
     "${HOME}",
     "$(touch /tmp/oxinfra-quoting-pwned)",
@@ -109,8 +109,7 @@ def test_quote_round_trips_any_text_without_nul(value: str) -> None:
 
 
 @settings(max_examples=50, deadline=None, database=None)
-@given(st.lists(st.text(alphabet=TEXT,
-                        max_size=20), min_size=1, max_size=5))
+@given(st.lists(st.text(alphabet=TEXT, max_size=20), min_size=1, max_size=5))
 def test_command_keeps_arguments_apart(args: list[str]) -> None:
     line = command("printf", "%s\\0", *args)
     proc = subprocess.run(["/bin/sh", "-c", line], capture_output=True, timeout=10)
@@ -201,7 +200,7 @@ HOSTILE_LINE = f"x='a' \"b\" $HOME \\ `id` $(touch {SENTINEL}) [y]* .^ {{1}} & |
 
 
 def _hostile_deploy(root: Path) -> str:
-    return f'''
+    return f"""
 from oxinfra.operations import files, server
 ROOT = {str(root)!r}
 NAMES = {HOSTILE_NAMES!r}
@@ -218,7 +217,7 @@ for i, w in enumerate(NAMES):
     files.link(name=f"link {{i}}", path=f"{{d}}/{{w}}.ln", target=w + ".f")
     server.shell(name=f"shell {{i}}", commands=['printf "%s|%s" "$V" "$W" > "$D/$W.env"'],
                  _env={{"V": TEXT, "W": w, "D": d}})
-'''
+"""
 
 
 BINARY = bytes(range(256)) + b"\x00\x00" + "ünï\n".encode() + b"\xff\xfe\x00"
@@ -242,8 +241,16 @@ def test_hostile_values_land_literally(sshd_fleet: Any, tmp_path: Path, target: 
 
     expected: dict[str, str] = {}
     for w in HOSTILE_NAMES:
-        expected |= {w: "dir", f"{w}/{w}.f": "file", f"{w}/{w}.bin": "file", f"{w}/{w}.conf": "file",
-                     f"{w}/{w}.lines": "file", f"{w}/{w}.names": "file", f"{w}/{w}.ln": f"link -> {w}.f", f"{w}/{w}.env": "file"}
+        expected |= {
+            w: "dir",
+            f"{w}/{w}.f": "file",
+            f"{w}/{w}.bin": "file",
+            f"{w}/{w}.conf": "file",
+            f"{w}/{w}.lines": "file",
+            f"{w}/{w}.names": "file",
+            f"{w}/{w}.ln": f"link -> {w}.f",
+            f"{w}/{w}.env": "file",
+        }
     assert tree(target) == expected  # exactly these names: nothing split, globbed or injected
     for w in HOSTILE_NAMES:
         d = target / w
@@ -268,8 +275,10 @@ def test_hostile_values_land_literally(sshd_fleet: Any, tmp_path: Path, target: 
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(name=st.text(TEXT.filter(lambda c: c != "/"), min_size=1, max_size=30).filter(lambda n: n not in (".", "..")),
-       content=st.text(TEXT, max_size=60))
+@given(
+    name=st.text(TEXT.filter(lambda c: c != "/"), min_size=1, max_size=30).filter(lambda n: n not in (".", "..")),
+    content=st.text(TEXT, max_size=60),
+)
 def test_combinators_write_values_literally(tmp_path: Path, name: str, content: str) -> None:
     """Commands made by the combinators with hostile values: the value lands literally and
     nothing else runs (no canary)."""
@@ -310,8 +319,9 @@ def test_a_failed_redirection_of_true_leaves_the_shell_running() -> None:
     from oxinfra.quoting import write_to
 
     for shell in SHELLS:
-        ok = subprocess.run([shell, "-c", write_to("true", "/proc/nonexistent/x") + "; echo survived"],
-                            capture_output=True, text=True)
+        ok = subprocess.run(
+            [shell, "-c", write_to("true", "/proc/nonexistent/x") + "; echo survived"], capture_output=True, text=True
+        )
         assert "survived" in ok.stdout
     dash = subprocess.run(["/bin/sh", "-c", ": > /proc/nonexistent/x; echo survived"], capture_output=True, text=True)
     if os.path.realpath("/bin/sh").endswith("dash"):
@@ -338,8 +348,11 @@ def test_output_test_ends_a_file_with_a_newline(tmp_path: Path, shell: str, cont
     for name in ("plain", "it's $(touch INJ) `touch INJ` *", "-n"):
         path = tmp_path / name
         path.write_bytes(content)
-        script = or_else(file_test("!-s", str(path)), output_test("-z", read_from(command("tail", "-c", "1"), str(path))),
-                         append_to("echo", str(path)))
+        script = or_else(
+            file_test("!-s", str(path)),
+            output_test("-z", read_from(command("tail", "-c", "1"), str(path))),
+            append_to("echo", str(path)),
+        )
         subprocess.run([shell, "-c", script], check=True, timeout=10, cwd=tmp_path)  # an injection lands here
         expected = content if not content or content.endswith(b"\n") else content + b"\n"
         assert path.read_bytes() == expected
@@ -357,7 +370,7 @@ def test_output_test_n_and_bad_flags(shell: str) -> None:
 
 
 @pytest.mark.parametrize("shell", SHELLS)
-@pytest.mark.parametrize("value", ["$OXV", "a $OXV b", "$(touch /tmp/oxinfra-quoting-pwned)", "it's \"q\" `x` \\"])
+@pytest.mark.parametrize("value", ["$OXV", "a $OXV b", "$(touch /tmp/oxinfra-quoting-pwned)", 'it\'s "q" `x` \\'])
 def test_interpolated_values_expand_variables_only(shell: str, value: str) -> None:
     """An Interpolated value through command() and the combinators: variables expand, nothing runs."""
     from oxinfra.quoting import Interpolated, pipe
@@ -365,8 +378,9 @@ def test_interpolated_values_expand_variables_only(shell: str, value: str) -> No
     env = {**os.environ, "OXV": "val ue"}
     line = pipe(command("printf", "%s", Interpolated(value)), command("od", "-An", "-c"))
     assert "$OXV" not in line or '"' in line
-    out = subprocess.run([shell, "-c", command("printf", "%s", Interpolated(value))], capture_output=True,
-                         env=env, timeout=10).stdout
+    out = subprocess.run(
+        [shell, "-c", command("printf", "%s", Interpolated(value))], capture_output=True, env=env, timeout=10
+    ).stdout
     assert out == value.replace("$OXV", "val ue").encode()
     assert subprocess.run([shell, "-c", line], capture_output=True, env=env, timeout=10).returncode == 0
 
@@ -376,7 +390,8 @@ def test_pipe_and_group_in_a_real_shell(tmp_path: Path, shell: str) -> None:
     from oxinfra.quoting import group, pipe, write_to
 
     path = tmp_path / "a b's"
-    script = write_to(group(command("printf", "%s\\n", "one two"), pipe(command("printf", "%s", "x;y"), "tr ';' '-'")),
-                      str(path))
+    script = write_to(
+        group(command("printf", "%s\\n", "one two"), pipe(command("printf", "%s", "x;y"), "tr ';' '-'")), str(path)
+    )
     subprocess.run([shell, "-c", script], check=True, timeout=10)
     assert path.read_text() == "one two\nx-y"

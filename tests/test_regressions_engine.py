@@ -41,36 +41,49 @@ CALLBACK_OP = """
 """
 
 
-def test_failing_command_before_a_callback_fails_the_operation(tmp_path: Path, target: Path,
-                                                               sshd_fleet: Any) -> None:
-    deploy = write_deploy(tmp_path, CALLBACK_OP + """
+def test_failing_command_before_a_callback_fails_the_operation(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
+    deploy = write_deploy(
+        tmp_path,
+        CALLBACK_OP
+        + """
     then_call(name="fails", cmd="false", then=lambda: open("@ROOT@/called", "w").close())
     server.shell(name="after", commands=["touch @ROOT@/after"])  # no fact read before the callback
-    """, target)
+    """,
+        target,
+    )
     out = run_deploy(_inventory(tmp_path, {"127.0.0.1": sshd_fleet.ssh_data()}), deploy)
     assert out.statuses("127.0.0.1") == {"fails": "failed", "after": "not run"}, out.describe()
     assert not (target / "called").exists() and not (target / "after").exists()
 
 
-def test_connection_lost_in_a_callback_operation_is_unreachable(tmp_path: Path, target: Path,
-                                                                sshd_fleet: Any) -> None:
-    deploy = write_deploy(tmp_path, CALLBACK_OP + """
+def test_connection_lost_in_a_callback_operation_is_unreachable(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
+    deploy = write_deploy(
+        tmp_path,
+        CALLBACK_OP
+        + """
     server.shell(name="first", commands=["true"])
     then_call(name="dies", cmd="sleep 0.3; kill -9 $PPID")
-    """, target)
+    """,
+        target,
+    )
     out = run_deploy(_inventory(tmp_path, {"127.0.0.1": sshd_fleet.ssh_data()}), deploy)
     assert out.host("127.0.0.1")["status"] == "unreachable", out.describe()
 
 
 def test_system_exit_in_a_callback_stays_with_its_host(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
-    deploy = write_deploy(tmp_path, CALLBACK_OP + """
+    deploy = write_deploy(
+        tmp_path,
+        CALLBACK_OP
+        + """
     def give_up():
         if host.name == "127.0.0.2":
             sys.exit("gave up")
     server.shell(name="slow", commands=["sleep 0.5"])
     then_call(name="cb", cmd="true", then=give_up)
     files.file(name="after", path=f"@ROOT@/{host.name}")
-    """, target)
+    """,
+        target,
+    )
     hosts = {h: sshd_fleet.ssh_data() for h in sshd_fleet.hosts}
     out = run_cli("--json", "-y", _inventory(tmp_path, hosts), deploy)
     assert_no_traceback(out)
@@ -80,15 +93,20 @@ def test_system_exit_in_a_callback_stays_with_its_host(tmp_path: Path, target: P
         assert (target / name).is_file()
 
 
-def test_unexpected_connect_error_of_a_fact_reading_deploy_stays_with_its_host(tmp_path: Path, target: Path,
-                                                                               sshd_fleet: Any) -> None:
-    deploy = write_deploy(tmp_path, """
+def test_unexpected_connect_error_of_a_fact_reading_deploy_stays_with_its_host(
+    tmp_path: Path, target: Path, sshd_fleet: Any
+) -> None:
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra import host
         from oxinfra.facts.server import User
         from oxinfra.operations import files
         if host.get_fact(User):
             files.file(name="mark", path=f"@ROOT@/{host.name}")
-    """, target)
+    """,
+        target,
+    )
     hosts = {h: sshd_fleet.ssh_data() for h in sshd_fleet.hosts}
     hosts["127.0.0.2"]["ssh_port"] = "\u00b2"  # str.isdigit() says yes, int() says no
     out = run_cli("--json", "-y", _inventory(tmp_path, hosts), deploy)
@@ -105,14 +123,19 @@ REMOVALS = """
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="needs root: a directory the fleet's login user may not search")
-@pytest.mark.parametrize("op", [
-    'file(name="rm", path="@S@/f", present=False)',
-    'line(name="rm", path="@S@/f", line="TOKEN=1", present=False)',
-    'directory(name="rm", path="@S@/sub", present=False)',
-    'link(name="rm", path="@S@/l", present=False)',
-], ids=["file", "line", "directory", "link"])
-def test_removal_under_an_unsearchable_directory_is_not_absent(tmp_path: Path, target: Path, sshd_fleet: Any,
-                                                               op: str) -> None:
+@pytest.mark.parametrize(
+    "op",
+    [
+        'file(name="rm", path="@S@/f", present=False)',
+        'line(name="rm", path="@S@/f", line="TOKEN=1", present=False)',
+        'directory(name="rm", path="@S@/sub", present=False)',
+        'link(name="rm", path="@S@/l", present=False)',
+    ],
+    ids=["file", "line", "directory", "link"],
+)
+def test_removal_under_an_unsearchable_directory_is_not_absent(
+    tmp_path: Path, target: Path, sshd_fleet: Any, op: str
+) -> None:
     secret = target / "secret"
     (secret / "sub").mkdir(parents=True)
     (secret / "f").write_text("TOKEN=1\n")
@@ -187,11 +210,14 @@ def test_a_fact_that_never_answers_does_not_loop_forever(tmp_path: Path) -> None
     lines.write_text("A=1\n")
     # ${VAR?} of an unset variable ends the shell that expands it: in a captured fact batch,
     # the $( ... ) subshell, so the fact's section is missing from the answer
-    deploy = write_deploy(tmp_path, f"""
+    deploy = write_deploy(
+        tmp_path,
+        f"""
         from oxinfra.operations import files, server
         files.line(name="interp", path={str(lines)!r}, line="A=${{OXINFRA_TEST_UNSET?}}", interpolate_variables=True)
         server.shell(name="after", commands=["true"])
-    """)
+    """,
+    )
     try:
         out = run_cli("--json", "-y", "@local", deploy, timeout=15)
     except subprocess.TimeoutExpired:
@@ -202,8 +228,9 @@ def test_a_fact_that_never_answers_does_not_loop_forever(tmp_path: Path) -> None
     assert lines.read_text() == "A=1\n"
 
 
-@pytest.mark.parametrize("status,message", [(1, "stat: illegal option -- c"), (127, "sh: stat: not found")],
-                         ids=["bsd-stat", "no-stat"])
+@pytest.mark.parametrize(
+    "status,message", [(1, "stat: illegal option -- c"), (127, "sh: stat: not found")], ids=["bsd-stat", "no-stat"]
+)
 def test_a_stat_that_cannot_run_never_reads_as_absent(tmp_path: Path, status: int, message: str) -> None:
     fake = tmp_path / "bin"
     fake.mkdir()
@@ -211,10 +238,13 @@ def test_a_stat_that_cannot_run_never_reads_as_absent(tmp_path: Path, status: in
     (fake / "stat").chmod(0o755)
     precious = tmp_path / "precious.conf"
     precious.write_text("important content\n")
-    deploy = write_deploy(tmp_path, f"""
+    deploy = write_deploy(
+        tmp_path,
+        f"""
         from oxinfra.operations import files
         files.file(name="ensure", path={str(precious)!r})
-    """)
+    """,
+    )
     out = run_cli("--json", "-y", "@local", deploy, env={"PATH": f"{fake}:{os.environ['PATH']}"})
     assert_no_traceback(out)
     assert precious.read_text() == "important content\n"

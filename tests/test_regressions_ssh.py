@@ -47,9 +47,13 @@ def _fleet_key(fleet: Any) -> str:
 
 def _config(directory: Path, fleet: Any, body: str) -> Path:
     path = directory / "ssh_config"
-    path.write_text(body.replace("@PORT@", str(fleet.port)).replace("@USER@", fleet.user)
-                    .replace("@KEY@", str(fleet.key_path)).replace("@KNOWN@", str(fleet.known_hosts))
-                    .replace("@DIR@", str(directory)))
+    path.write_text(
+        body.replace("@PORT@", str(fleet.port))
+        .replace("@USER@", fleet.user)
+        .replace("@KEY@", str(fleet.key_path))
+        .replace("@KNOWN@", str(fleet.known_hosts))
+        .replace("@DIR@", str(directory))
+    )
     return path
 
 
@@ -73,34 +77,45 @@ def test_key_pinned_under_host_key_alias_is_enforced(tmp_path: Path, target: Pat
     known.write_text(f"pinned-alias {_other_key(tmp_path)}\n")
     before = known.read_text()
     config = _config(tmp_path, sshd_fleet, WEB + f"    HostKeyAlias pinned-alias\n    UserKnownHostsFile {known}\n")
-    out = run_deploy(_inventory(tmp_path, {"web": {"ssh_config_file": str(config)}}), write_deploy(tmp_path, DEPLOY, target))
+    out = run_deploy(
+        _inventory(tmp_path, {"web": {"ssh_config_file": str(config)}}), write_deploy(tmp_path, DEPLOY, target)
+    )
     _refused(out, "web", target)
     assert known.read_text() == before
 
 
-def test_key_pinned_in_second_user_known_hosts_file_is_enforced(tmp_path: Path, target: Path,
-                                                               sshd_fleet: Any) -> None:
+def test_key_pinned_in_second_user_known_hosts_file_is_enforced(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
     second = tmp_path / "known_hosts2"
     second.write_text(f"[127.0.0.2]:{sshd_fleet.port} {_other_key(tmp_path)}\n")
     config = _config(tmp_path, sshd_fleet, WEB + "    UserKnownHostsFile @DIR@/known_hosts @DIR@/known_hosts2\n")
-    out = run_deploy(_inventory(tmp_path, {"web": {"ssh_config_file": str(config)}}), write_deploy(tmp_path, DEPLOY, target))
+    out = run_deploy(
+        _inventory(tmp_path, {"web": {"ssh_config_file": str(config)}}), write_deploy(tmp_path, DEPLOY, target)
+    )
     _refused(out, "web", target)
 
 
 def test_key_pinned_in_global_known_hosts_file_is_enforced(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
     (tmp_path / "global_known").write_text(f"[127.0.0.2]:{sshd_fleet.port} {_other_key(tmp_path)}\n")
-    config = _config(tmp_path, sshd_fleet, WEB + "    UserKnownHostsFile @DIR@/known_hosts\n"
-                                                  "    GlobalKnownHostsFile @DIR@/global_known\n")
-    out = run_deploy(_inventory(tmp_path, {"web": {"ssh_config_file": str(config)}}), write_deploy(tmp_path, DEPLOY, target))
+    config = _config(
+        tmp_path,
+        sshd_fleet,
+        WEB + "    UserKnownHostsFile @DIR@/known_hosts\n    GlobalKnownHostsFile @DIR@/global_known\n",
+    )
+    out = run_deploy(
+        _inventory(tmp_path, {"web": {"ssh_config_file": str(config)}}), write_deploy(tmp_path, DEPLOY, target)
+    )
     _refused(out, "web", target)
 
 
 def test_user_known_hosts_file_tokens_are_expanded(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
     (tmp_path / "kh").mkdir()
     (tmp_path / "kh" / f"127.0.0.2_{sshd_fleet.port}").write_text(
-        f"[127.0.0.2]:{sshd_fleet.port} {_other_key(tmp_path)}\n")
+        f"[127.0.0.2]:{sshd_fleet.port} {_other_key(tmp_path)}\n"
+    )
     config = _config(tmp_path, sshd_fleet, WEB + "    UserKnownHostsFile @DIR@/kh/%h_%p\n")
-    out = run_deploy(_inventory(tmp_path, {"web": {"ssh_config_file": str(config)}}), write_deploy(tmp_path, DEPLOY, target))
+    out = run_deploy(
+        _inventory(tmp_path, {"web": {"ssh_config_file": str(config)}}), write_deploy(tmp_path, DEPLOY, target)
+    )
     _refused(out, "web", target)
     assert sorted(p.name for p in (tmp_path / "kh").iterdir()) == [f"127.0.0.2_{sshd_fleet.port}"]
 
@@ -109,23 +124,37 @@ def test_match_user_block_for_the_local_user_applies(tmp_path: Path, target: Pat
     (tmp_path / "pinned").write_text(f"[127.0.0.2]:{sshd_fleet.port} {_other_key(tmp_path)}\n")
     # the login user comes from the Host block, which ssh reads AFTER the Match: the Match
     # is evaluated against the local user, as `ssh -G` shows
-    config = _config(tmp_path, sshd_fleet, f"""
+    config = _config(
+        tmp_path,
+        sshd_fleet,
+        f"""
 Match user {getpass.getuser()}
     UserKnownHostsFile @DIR@/pinned
     StrictHostKeyChecking yes
-""" + WEB)
-    out = run_deploy(_inventory(tmp_path, {"web": {"ssh_config_file": str(config)}}), write_deploy(tmp_path, DEPLOY, target))
+"""
+        + WEB,
+    )
+    out = run_deploy(
+        _inventory(tmp_path, {"web": {"ssh_config_file": str(config)}}), write_deploy(tmp_path, DEPLOY, target)
+    )
     _refused(out, "web", target)
 
 
 def test_match_final_block_applies(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
     (tmp_path / "pinned").write_text(f"[127.0.0.2]:{sshd_fleet.port} {_other_key(tmp_path)}\n")
-    config = _config(tmp_path, sshd_fleet, WEB + """
+    config = _config(
+        tmp_path,
+        sshd_fleet,
+        WEB
+        + """
 Match final host 127.0.0.2
     UserKnownHostsFile @DIR@/pinned
     StrictHostKeyChecking yes
-""")
-    out = run_deploy(_inventory(tmp_path, {"web": {"ssh_config_file": str(config)}}), write_deploy(tmp_path, DEPLOY, target))
+""",
+    )
+    out = run_deploy(
+        _inventory(tmp_path, {"web": {"ssh_config_file": str(config)}}), write_deploy(tmp_path, DEPLOY, target)
+    )
     _refused(out, "web", target)
 
 
@@ -139,17 +168,24 @@ def test_port_specific_revoked_key_beats_a_portless_entry(tmp_path: Path, target
     assert "@revoked" in out.host("127.0.0.2")["error"], out.describe()
 
 
-@pytest.mark.xfail(strict=True, reason="with ssh_hostname, asyncssh applies the config for the ADDRESS, not the "
-                                       "host's name (ssh -o HostName=... keeps the name's Host block)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="with ssh_hostname, asyncssh applies the config for the ADDRESS, not the "
+    "host's name (ssh -o HostName=... keeps the name's Host block)",
+)
 def test_ssh_hostname_keeps_the_host_block_of_the_name(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
-    config = _config(tmp_path, sshd_fleet, """
+    config = _config(
+        tmp_path,
+        sshd_fleet,
+        """
 Host web
     Port @PORT@
     User @USER@
     IdentityFile @KEY@
     UserKnownHostsFile @KNOWN@
     StrictHostKeyChecking yes
-""")
+""",
+    )
     inventory = _inventory(tmp_path, {"web": {"ssh_config_file": str(config), "ssh_hostname": "127.0.0.2"}})
     out = run_deploy(inventory, write_deploy(tmp_path, DEPLOY, target))
     assert out.code == 0, out.describe()
@@ -157,35 +193,45 @@ Host web
 
 
 @pytest.mark.parametrize("value", ["ask", "Yes", "true"])
-def test_strict_host_key_checking_values_ssh_accepts(tmp_path: Path, target: Path, sshd_fleet: Any,
-                                                     value: str) -> None:
+def test_strict_host_key_checking_values_ssh_accepts(tmp_path: Path, target: Path, sshd_fleet: Any, value: str) -> None:
     config = _config(tmp_path, sshd_fleet, WEB + f"    UserKnownHostsFile @KNOWN@\n    StrictHostKeyChecking {value}\n")
-    out = run_deploy(_inventory(tmp_path, {"web": {"ssh_config_file": str(config)}}), write_deploy(tmp_path, DEPLOY, target))
+    out = run_deploy(
+        _inventory(tmp_path, {"web": {"ssh_config_file": str(config)}}), write_deploy(tmp_path, DEPLOY, target)
+    )
     assert out.code == 0, out.describe()
     # and an unknown host under "ask" is refused, the known hosts file left alone (batch mode)
     empty = tmp_path / "empty_known"
     empty.write_text("")
     config = _config(tmp_path, sshd_fleet, WEB + f"    UserKnownHostsFile {empty}\n    StrictHostKeyChecking {value}\n")
-    out = run_deploy(_inventory(tmp_path, {"web": {"ssh_config_file": str(config)}}, "b.py"),
-                     write_deploy(tmp_path, DEPLOY.replace("@ROOT@", str(target / "second")), target))
+    out = run_deploy(
+        _inventory(tmp_path, {"web": {"ssh_config_file": str(config)}}, "b.py"),
+        write_deploy(tmp_path, DEPLOY.replace("@ROOT@", str(target / "second")), target),
+    )
     assert out.host("web")["status"] == "unreachable", out.describe()
     assert empty.read_text() == ""
 
 
-@pytest.mark.xfail(strict=True, reason="a jump host's key failure is reported as the TARGET's key having changed, "
-                                       "with advice to delete the target's (correct) known hosts line")
+@pytest.mark.xfail(
+    strict=True,
+    reason="a jump host's key failure is reported as the TARGET's key having changed, "
+    "with advice to delete the target's (correct) known hosts line",
+)
 def test_jump_host_key_failure_names_the_jump_host(tmp_path: Path, target: Path, sshd_fleet_factory: Any) -> None:
     fleet = sshd_fleet_factory(2, allow_tcp_forwarding=True)
     jump_known = tmp_path / "jump_known"
     jump_known.write_text(f"[127.0.0.1]:{fleet.port} {_other_key(tmp_path)}\n")
-    config = _config(tmp_path, fleet, f"""
+    config = _config(
+        tmp_path,
+        fleet,
+        f"""
 Host jump
     HostName 127.0.0.1
     Port @PORT@
     User @USER@
     IdentityFile @KEY@
     UserKnownHostsFile {jump_known}
-""")
+""",
+    )
     data = {**fleet.ssh_data(), "ssh_config_file": str(config), "ssh_proxy_jump": "jump"}
     out = run_cli("--json", "-y", _inventory(tmp_path, {"127.0.0.2": data}), write_deploy(tmp_path, DEPLOY, target))
     assert_no_traceback(out)
@@ -206,8 +252,9 @@ def test_first_contact_keeps_a_last_line_without_newline(tmp_path: Path, target:
     assert lines == [pinned, f"[127.0.0.1]:{sshd_fleet.port} {_fleet_key(sshd_fleet)}"], lines
 
 
-def test_unknown_host_under_strict_checking_is_not_called_changed(tmp_path: Path, target: Path,
-                                                                  sshd_fleet: Any) -> None:
+def test_unknown_host_under_strict_checking_is_not_called_changed(
+    tmp_path: Path, target: Path, sshd_fleet: Any
+) -> None:
     known = tmp_path / "known_hosts"
     known.write_text(f"elsewhere.example {_other_key(tmp_path)}\n")
     data = {**sshd_fleet.ssh_data(), "ssh_known_hosts_file": str(known), "ssh_strict_host_key_checking": "yes"}
@@ -217,8 +264,11 @@ def test_unknown_host_under_strict_checking_is_not_called_changed(tmp_path: Path
     assert "changed" not in error and "ssh-keygen -R" not in error, error
 
 
-@pytest.mark.xfail(strict=True, reason="a @cert-authority line for the host makes asyncssh offer only certificate "
-                                       "algorithms: a host without a certificate fails as 'Connection lost'")
+@pytest.mark.xfail(
+    strict=True,
+    reason="a @cert-authority line for the host makes asyncssh offer only certificate "
+    "algorithms: a host without a certificate fails as 'Connection lost'",
+)
 def test_cert_authority_line_and_a_host_without_certificate(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
     known = tmp_path / "known_hosts"
     known.write_text(f"@cert-authority * {_other_key(tmp_path)}\n")

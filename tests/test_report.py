@@ -40,7 +40,8 @@ def test_report_flag_writes_the_file(tmp_path: Path) -> None:
     target = tmp_path / "reports" / "run.json"
     done = subprocess.run(
         [sys.executable, "-m", "oxinfra", "@local", str(_deploy(tmp_path)), "-y", "--report", str(target)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(target.read_text())

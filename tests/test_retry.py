@@ -58,8 +58,9 @@ def test_retry_failed_runs_only_the_hosts_that_did_not_finish(tmp_path: Path, ta
     assert ran(target) == {"127.0.0.1": 1, "127.0.0.2": 2, "127.0.0.3": 1}
 
 
-def test_retry_failed_without_a_record_or_with_unknown_hosts_is_an_error(tmp_path: Path, target: Path,
-                                                                          sshd_fleet: Any) -> None:
+def test_retry_failed_without_a_record_or_with_unknown_hosts_is_an_error(
+    tmp_path: Path, target: Path, sshd_fleet: Any
+) -> None:
     inventory = write_inventory(tmp_path, sshd_fleet)
     deploy = write_deploy(tmp_path, DEPLOY, target)
     out = run_cli("-y", "--retry-failed", inventory, deploy, cwd=tmp_path, env=DEFAULT)
@@ -84,8 +85,19 @@ def test_interrupted_and_not_started_hosts_are_retried(tmp_path: Path, target: P
     deploy = write_deploy(tmp_path, DEPLOY, target)
     (target / "fail-127.0.0.1").touch()
     record = tmp_path / "elsewhere.json"
-    out = run_cli("--json", "-y", "--parallel", "1", "--fail-percent", "0", "--state-file", record, inventory,
-                  deploy, cwd=tmp_path)
+    out = run_cli(
+        "--json",
+        "-y",
+        "--parallel",
+        "1",
+        "--fail-percent",
+        "0",
+        "--state-file",
+        record,
+        inventory,
+        deploy,
+        cwd=tmp_path,
+    )
     assert out.code == 1, out.describe()
     state = json.loads(record.read_text())
     assert state["by_status"] == {"failed": ["127.0.0.1"], "not started": ["127.0.0.2", "127.0.0.3"]}
@@ -132,9 +144,12 @@ def test_limit_from_a_file(tmp_path: Path, target: Path, sshd_fleet: Any) -> Non
 
 
 def test_limit_keeps_connector_names(tmp_path: Path) -> None:
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra.operations import server
         server.shell(name="ok", commands=["true"])
-    """)
+    """,
+    )
     out = run_cli("--json", "-y", "--limit", "@sim/a", "@sim/a,@sim/b", deploy, cwd=tmp_path)
     assert out.code == 0 and list(out.summary["hosts"]) == ["@sim/a"], out.describe()

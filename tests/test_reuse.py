@@ -18,7 +18,7 @@ from oxinfra.testing import sim
 
 # Imported by the deploys (a module beside them): deploy files are run once per evaluation,
 # so what is counted across hosts lives here.
-HELPERS = r'''
+HELPERS = r"""
 import hashlib
 from oxinfra import host
 from oxinfra.api import FactBase, operation
@@ -87,7 +87,7 @@ def memo_stamp(path):
     if "want" not in memo:
         memo["want"] = host.data.stamp
     yield f"printf '%s\\n' {quote(memo['want'])} > {quote(path)}"
-'''
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -129,7 +129,8 @@ def _plans(events: list[dict[str, Any]]) -> dict[str, dict[str, list[Any]]]:
     for e in events:
         if e["event"] == "operation" and e["_plan"] is not None:
             out.setdefault(e["host"], {})[e["op"]] = [
-                c.data if isinstance(c, FileUpload) else c for c in e["_plan"].commands]
+                c.data if isinstance(c, FileUpload) else c for c in e["_plan"].commands
+            ]
     return out
 
 
@@ -171,13 +172,17 @@ def test_equal_hosts_are_planned_once_and_as_if_alone(tmp_path: Path) -> None:
 
 
 def test_hosts_with_other_facts_get_their_own_plan(tmp_path: Path) -> None:
-    deploy = _deploy(tmp_path, """
+    deploy = _deploy(
+        tmp_path,
+        """
         import reuse_helpers
         from oxinfra.operations import files
         files.directory(name="dir", path="/srv/app")
         files.template(name="conf", src="conf.j2", dest="/srv/app/app.conf", value=1)
         reuse_helpers.probe(name="probe", path="/srv/app/p")
-    """, conf="x={{ value }}\n")
+    """,
+        conf="x={{ value }}\n",
+    )
     seeded = {"sim_files": {"/srv/app/app.conf": "x=1\n", "/srv/app/p": ""}}
     hosts = [("@sim/f1", {}), ("@sim/f2", {}), ("@sim/seeded", seeded), ("@sim/f3", {})]
     inventory = _inventory(tmp_path, hosts)
@@ -194,18 +199,24 @@ def test_hosts_with_other_facts_get_their_own_plan(tmp_path: Path) -> None:
 
 
 def test_operation_reading_host_after_its_facts_is_planned_per_host(tmp_path: Path) -> None:
-    deploy = _deploy(tmp_path, """
+    deploy = _deploy(
+        tmp_path,
+        """
         import reuse_helpers
         reuse_helpers.stamp(name="stamp", path="/srv/stamp")
         reuse_helpers.named(name="named", path="/srv/name")
-    """)
+    """,
+    )
     seed = {"/srv/stamp": "one\n"}  # equal facts on every host: only the data differs
     hosts = [(f"@sim/{n}", {"stamp": s, "sim_files": seed}) for n, s in (("a", "one"), ("b", "two"), ("c", "one"))]
     inventory = _inventory(tmp_path, hosts)
     events: list[dict[str, Any]] = []
     dry = run(inventory, [deploy], dry=True, on_event=events.append)
-    assert {n: ops[0][1] for n, ops in _statuses(dry).items()} == \
-        {"@sim/a": "unchanged", "@sim/b": "changed", "@sim/c": "unchanged"}
+    assert {n: ops[0][1] for n, ops in _statuses(dry).items()} == {
+        "@sim/a": "unchanged",
+        "@sim/b": "changed",
+        "@sim/c": "unchanged",
+    }
     assert len(_helpers().CALLS) == 1 + 3  # discovery shared; the plan read the host, so each host planned
     plans = _plans(events)
     assert plans["@sim/b"]["stamp"] == ["printf '%s\\n' two > /srv/stamp"]
@@ -218,11 +229,16 @@ def test_operation_reading_host_after_its_facts_is_planned_per_host(tmp_path: Pa
 
 
 def test_template_naming_host_renders_per_host_and_plain_one_is_shared_right(tmp_path: Path) -> None:
-    deploy = _deploy(tmp_path, """
+    deploy = _deploy(
+        tmp_path,
+        """
         from oxinfra.operations import files
         files.template(name="who", src="who.j2", dest="/srv/who", greeting="hi")
         files.template(name="plain", src="plain.j2", dest="/srv/plain", value=7)
-    """, who="{{ greeting }} from {{ host.name }}\n", plain="value={{ value }}\n")
+    """,
+        who="{{ greeting }} from {{ host.name }}\n",
+        plain="value={{ value }}\n",
+    )
     names = ["a", "b", "c"]
     inventory = load_inventory(",".join(f"@sim/{n}" for n in names))
     events: list[dict[str, Any]] = []
@@ -237,25 +253,35 @@ def test_template_naming_host_renders_per_host_and_plain_one_is_shared_right(tmp
 
 
 def test_deploy_reading_data_is_evaluated_once_per_data_and_name_per_host(tmp_path: Path) -> None:
-    deploy = _deploy(tmp_path, """
+    deploy = _deploy(
+        tmp_path,
+        """
         import reuse_helpers
         from oxinfra import host
         from oxinfra.operations import files
         reuse_helpers.EVALS.append(1)
         files.directory(name="dir", path=host.data.app_dir)
         files.file(name="marker", path=host.data.app_dir + "/marker")
-    """)
+    """,
+    )
     inv = tmp_path / "groups.py"
     inv.write_text(
         'blue = (["@sim/b1", "@sim/b2", "@sim/b3"], {"app_dir": "/srv/blue"})\n'
         'green = (["@sim/g1", "@sim/g2"], {"app_dir": "/srv/green"})\n'
-        'solo = [("@sim/s1", {"app_dir": "/srv/solo"})]\n')
+        'solo = [("@sim/s1", {"app_dir": "/srv/solo"})]\n'
+    )
     inventory = load_inventory(str(inv))
     result = run(inventory, [deploy])
     assert result.success
     assert len(_helpers().EVALS) == 3  # one evaluation per distinct data chain, not per host
-    dirs = {"b1": "/srv/blue", "b2": "/srv/blue", "b3": "/srv/blue", "g1": "/srv/green", "g2": "/srv/green",
-            "s1": "/srv/solo"}
+    dirs = {
+        "b1": "/srv/blue",
+        "b2": "/srv/blue",
+        "b3": "/srv/blue",
+        "g1": "/srv/green",
+        "g2": "/srv/green",
+        "s1": "/srv/solo",
+    }
     for name, mine in dirs.items():
         fs = sim.machines()[name].fs
         assert fs[mine + "/marker"].kind == "f"
@@ -263,13 +289,16 @@ def test_deploy_reading_data_is_evaluated_once_per_data_and_name_per_host(tmp_pa
     # Deploy code that reads the name runs for every host; each gets its own path.
     sim.reset()
     del _helpers().EVALS[:]
-    by_name = _deploy(tmp_path, """
+    by_name = _deploy(
+        tmp_path,
+        """
         import reuse_helpers
         from oxinfra import host
         from oxinfra.operations import files
         reuse_helpers.EVALS.append(1)
         files.file(name="mine", path="/srv/" + host.name.split("/")[-1])
-    """)
+    """,
+    )
     result = run(inventory, [by_name])
     assert len(_helpers().EVALS) == 6
     for name in dirs:
@@ -278,32 +307,47 @@ def test_deploy_reading_data_is_evaluated_once_per_data_and_name_per_host(tmp_pa
 
 
 def test_if_conditions_and_object_arguments_are_not_shared(tmp_path: Path) -> None:
-    assert run(load_inventory("@sim/b"), [_deploy(tmp_path, 'from oxinfra.operations import files\n'
-                                                  'files.file(path="/srv/flag")\n')]).success
-    deploy = _deploy(tmp_path, """
+    assert run(
+        load_inventory("@sim/b"),
+        [_deploy(tmp_path, 'from oxinfra.operations import files\nfiles.file(path="/srv/flag")\n')],
+    ).success
+    deploy = _deploy(
+        tmp_path,
+        """
         from oxinfra.operations import files, server
         flag = files.file(name="flag", path="/srv/flag")
         server.shell(name="after", commands=["true"], _if=flag.did_change)
-    """)
+    """,
+    )
     inventory = load_inventory("@sim/a,@sim/b,@sim/c")  # one data chain: only b's machine differs
     fresh = [("flag", "changed"), ("after", "changed")]
     expected = {"@sim/a": fresh, "@sim/b": [("flag", "unchanged"), ("after", "skipped")], "@sim/c": fresh}
     assert _statuses(run(inventory, [deploy], dry=True)) == expected
     assert _statuses(run(inventory, [deploy])) == expected
     # An object argument (here built from host data) is never a shared call.
-    deploy = _deploy(tmp_path, """
+    deploy = _deploy(
+        tmp_path,
+        """
         import reuse_helpers
         from oxinfra import host
         reuse_helpers.touch_target(name="target", target=reuse_helpers.Target(host.data.get("t", "/tmp/t")))
-    """)
-    inventory = _inventory(tmp_path, [("@sim/a", {}), ("@sim/b", {"t": "/srv/flag"}), ("@sim/c", {}),
-                                      ("@sim/d", {"t": "/tmp/other"})])
+    """,
+    )
+    inventory = _inventory(
+        tmp_path, [("@sim/a", {}), ("@sim/b", {"t": "/srv/flag"}), ("@sim/c", {}), ("@sim/d", {"t": "/tmp/other"})]
+    )
     dry = run(inventory, [deploy], dry=True)
-    assert _statuses(dry) == {"@sim/a": [("target", "changed")], "@sim/b": [("target", "unchanged")],
-                              "@sim/c": [("target", "changed")], "@sim/d": [("target", "changed")]}
+    assert _statuses(dry) == {
+        "@sim/a": [("target", "changed")],
+        "@sim/b": [("target", "unchanged")],
+        "@sim/c": [("target", "changed")],
+        "@sim/d": [("target", "changed")],
+    }
     # discovered and planned on every host, even the two making equal calls with equal facts
-    assert sorted(_helpers().CALLS) == [("target", "/srv/flag")] * 2 + [("target", "/tmp/other")] * 2 + \
-        [("target", "/tmp/t")] * 4
+    assert (
+        sorted(_helpers().CALLS)
+        == [("target", "/srv/flag")] * 2 + [("target", "/tmp/other")] * 2 + [("target", "/tmp/t")] * 4
+    )
     assert _statuses(run(inventory, [deploy])) == _statuses(dry)
     fs = {n: sim.machines()[n].fs for n in "abcd"}
     assert ["/tmp/t" in fs[n] for n in "abcd"] == [True, False, True, False]
@@ -322,15 +366,17 @@ def test_nothing_stays_frozen_after_a_run_or_a_deploy_error(tmp_path: Path) -> N
     assert gc.isenabled() and gc.get_threshold() == threshold
 
 
-
 def test_nothing_stays_frozen_after_a_deploy_error_in_a_deploy_reading_facts(tmp_path: Path) -> None:
-    bad = _deploy(tmp_path, """
+    bad = _deploy(
+        tmp_path,
+        """
         from oxinfra import host
         from oxinfra.facts.files import File
         from oxinfra.operations import files
         host.get_fact(File, path="/srv/x")
         files.file(path="/srv/x", bogus=1)
-    """)
+    """,
+    )
     try:
         with pytest.raises(DeployError, match="bogus"):
             run(load_inventory("@sim/a,@sim/b"), [bad])
@@ -380,16 +426,14 @@ def test_sharded_run_gives_the_same_statuses(tmp_path: Path) -> None:
     assert _statuses(real_sharded) == _statuses(run(inventory, [deploy])) == _statuses(single)
 
 
-
 def test_float_arguments_equal_but_different_are_not_shared(tmp_path: Path) -> None:
-    deploy = _deploy(tmp_path, 'import reuse_helpers\nfrom oxinfra import host\nreuse_helpers.number(x=host.data.v)\n')
+    deploy = _deploy(tmp_path, "import reuse_helpers\nfrom oxinfra import host\nreuse_helpers.number(x=host.data.v)\n")
     inventory = _inventory(tmp_path, [("@sim/a", {"v": 0.0}), ("@sim/b", {"v": -0.0})])
     events: list[dict[str, Any]] = []
     run(inventory, [deploy], dry=True, on_event=events.append)
     plans = _plans(events)
     assert plans["@sim/a"]["reuse_helpers.number"] == ["echo 0.0"]
     assert plans["@sim/b"]["reuse_helpers.number"] == ["echo -0.0"]
-
 
 
 def test_op_memo_is_per_host(tmp_path: Path) -> None:
@@ -403,7 +447,9 @@ def test_op_memo_is_per_host(tmp_path: Path) -> None:
 
 
 def test_replayed_outcomes_name_each_hosts_own_operation_and_call_site(tmp_path: Path) -> None:
-    deploy = _deploy(tmp_path, """
+    deploy = _deploy(
+        tmp_path,
+        """
         from oxinfra import host
         from oxinfra.api import deploy
         from oxinfra.operations import server
@@ -419,7 +465,8 @@ def test_replayed_outcomes_name_each_hosts_own_operation_and_call_site(tmp_path:
         else:
             server.shell(name="for B", commands=["true"])
             y()
-    """)
+    """,
+    )
     inventory = _inventory(tmp_path, [("@sim/a", {"side": "a"}), ("@sim/b", {"side": "b"}), ("@sim/c", {"side": "b"})])
     result = run(inventory, [deploy], dry=True)
     ops = {name: [(op["op"], op["key"]) for op in h.ops] for name, h in result.hosts.items()}
@@ -428,13 +475,16 @@ def test_replayed_outcomes_name_each_hosts_own_operation_and_call_site(tmp_path:
 
 
 def test_the_host_as_text_is_a_host_read(tmp_path: Path) -> None:
-    deploy = _deploy(tmp_path, """
+    deploy = _deploy(
+        tmp_path,
+        """
         from oxinfra import host
         from oxinfra.operations import server
         server.shell(name="str", commands=[f"echo {host}", "echo " + str(host)])
         meta = server.shell(name="meta", commands=["true"])
         server.shell(name="meta name", commands=["echo " + meta.host_name])
-    """)
+    """,
+    )
     events: list[dict[str, Any]] = []
     run(load_inventory("@sim/a,@sim/b"), [deploy], dry=True, on_event=events.append)
     plans = _plans(events)
@@ -446,7 +496,9 @@ def test_the_host_as_text_is_a_host_read(tmp_path: Path) -> None:
 def test_fact_arguments_of_classes_defined_in_the_deploy_file(tmp_path: Path) -> None:
     """A deploy that reads facts is evaluated again after gathering them; an Enum defined in it
     is a new class each time, so requests must still be recognised (by their text)."""
-    deploy = _deploy(tmp_path, """
+    deploy = _deploy(
+        tmp_path,
+        """
         import enum
         from oxinfra import host
         from oxinfra.api import FactBase
@@ -458,7 +510,8 @@ def test_fact_arguments_of_classes_defined_in_the_deploy_file(tmp_path: Path) ->
                 return f"echo {mode.value}"
         seen = host.get_fact(Echo, mode=Mode.A)
         server.shell(name="seen", commands=[f"echo {seen}"])
-    """)
+    """,
+    )
     events: list[dict[str, Any]] = []
     result = run(load_inventory("@sim/a,@sim/b"), [deploy], dry=True, on_event=events.append)
     assert result.success

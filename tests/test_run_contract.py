@@ -42,7 +42,9 @@ def _connected_at_barrier(inventory: str, deploy: str, names: tuple[str, ...]) -
 
 def test_only_hosts_whose_deploy_reads_facts_connect_before_the_barrier(tmp_path: Path) -> None:
     names = ("bar-a", "bar-b", "bar-c")
-    deploy = _deploy(tmp_path, """
+    deploy = _deploy(
+        tmp_path,
+        """
         from oxinfra import host
         from oxinfra.facts.files import File
         from oxinfra.operations import files
@@ -50,20 +52,24 @@ def test_only_hosts_whose_deploy_reads_facts_connect_before_the_barrier(tmp_path
         if host.name.endswith("a"):
             host.get_fact(File, path="/tmp")
         files.directory(path="/tmp/d")
-    """)
+    """,
+    )
     assert _connected_at_barrier(_fresh(*names), deploy, names) == {"bar-a"}
 
 
 def test_a_fact_read_at_top_level_connects_every_host_before_the_barrier(tmp_path: Path) -> None:
     names = ("top-a", "top-b", "top-c")
-    deploy = _deploy(tmp_path, """
+    deploy = _deploy(
+        tmp_path,
+        """
         from oxinfra import host
         from oxinfra.facts.files import File
         from oxinfra.operations import files
 
         if host.get_fact(File, path="/tmp"):
             files.directory(path="/tmp/d")
-    """)
+    """,
+    )
     assert _connected_at_barrier(_fresh(*names), deploy, names) == set(names)
     # A deploy that reads no fact connects nobody before the barrier.
     plain = _deploy(tmp_path, "from oxinfra.operations import files\nfiles.directory(path='/tmp/d')\n")
@@ -75,15 +81,20 @@ def test_parallel_also_bounds_the_hosts_evaluated_with_facts(tmp_path: Path) -> 
     for its fact round trip (0.3 s of simulated latency), not all at once."""
     names = ("par-a", "par-b", "par-c")
     inventory = tmp_path / "inventory.py"
-    inventory.write_text(f"hosts = [{', '.join(repr(f'@sim/{n}') for n in names)}]\nall = ([], {{'sim_latency': 0.3}})\n")
+    inventory.write_text(
+        f"hosts = [{', '.join(repr(f'@sim/{n}') for n in names)}]\nall = ([], {{'sim_latency': 0.3}})\n"
+    )
     sim.reset(names)
-    deploy = _deploy(tmp_path, """
+    deploy = _deploy(
+        tmp_path,
+        """
         from oxinfra import host
         from oxinfra.facts.server import User
         from oxinfra.operations import server
 
         server.shell(commands=[f"echo {host.get_fact(User)}"])
-    """)
+    """,
+    )
     result = run(load_inventory(str(inventory)), [deploy], parallel=1)
     assert result.success
     assert result.timings["evaluate"] >= 0.85  # three fact round trips one after the other
@@ -95,12 +106,15 @@ def test_operation_events_come_as_each_host_reports_them(tmp_path: Path) -> None
     inventory = tmp_path / "inventory.py"
     sim.reset(["out-slow", "out-fast"])
     inventory.write_text("hosts = [('@sim/out-slow', {'sim_latency': 0.3}), '@sim/out-fast']\n")
-    deploy = _deploy(tmp_path, """
+    deploy = _deploy(
+        tmp_path,
+        """
         from oxinfra.operations import files, server
 
         files.directory(name="one", path="/tmp/one")
         server.shell(name="two", commands=["true"])
-    """)
+    """,
+    )
     out = invoke("-y", inventory, deploy)
     assert out.code == 0, out.describe()
     hosts = [e["host"] for e in out.events if e["event"] == "operation"]
@@ -116,13 +130,16 @@ def test_dry_runs_plan_from_the_state_before_the_run_and_the_plans_own_contents(
     """A dry run gathers facts once and checks nothing again: a later operation sees the
     host as it was before the run, except file contents earlier operations write (predicted
     as in a real run)."""
-    deploy = _deploy(tmp_path, """
+    deploy = _deploy(
+        tmp_path,
+        """
         from oxinfra.operations import files
 
         files.line(name="line", path="/tmp/x/conf", line="A=1")
         files.replace(name="replace", path="/tmp/x/conf", text="A=1", replace="A=2")
         files.directory(name="dir", path="/tmp/x")
-    """)
+    """,
+    )
 
     def statuses(name: str, dry: bool) -> dict[str, str]:
         result = run(load_inventory(_fresh(name)), [deploy], dry=dry)

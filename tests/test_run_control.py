@@ -36,20 +36,27 @@ def wait_gone(tag: str, seconds: float = 5.0) -> list[str]:
 
 def stall_deploy(tmp_path: Path, root: Path, tag: str, stalled: str) -> Path:
     """Every host makes a file; host ``stalled`` then runs a command that never ends."""
-    return write_deploy(tmp_path, f"""
+    return write_deploy(
+        tmp_path,
+        f"""
         from oxinfra import host
         from oxinfra.operations import files, server
         files.file(name="before", path=f"@ROOT@/{{host.name}}")
         if host.name == {stalled!r}:
             server.shell(name="stall", commands=["sleep {tag}"])
         server.shell(name="after", commands=["true"])
-    """, root)
+    """,
+        root,
+    )
 
 
-@pytest.mark.parametrize(("flag", "message"), [("--host-timeout", "host timeout after 3 s at stall"),
-                                               ("--round-trip-timeout", "no answer within 3 s")])
-def test_stalled_host_ends_unreachable_and_its_command_is_killed(tmp_path: Path, target: Path, sshd_fleet: Any,
-                                                                   flag: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [("--host-timeout", "host timeout after 3 s at stall"), ("--round-trip-timeout", "no answer within 3 s")],
+)
+def test_stalled_host_ends_unreachable_and_its_command_is_killed(
+    tmp_path: Path, target: Path, sshd_fleet: Any, flag: str, message: str
+) -> None:
     tag = f"1000.{secrets.randbelow(10**6):06d}"  # `sleep 1000.xxxxxx`: this test's own process
     inventory = write_inventory(tmp_path, sshd_fleet)
     started = time.monotonic()
@@ -69,8 +76,14 @@ def test_stalled_host_ends_unreachable_and_its_command_is_killed(tmp_path: Path,
 
 def test_local_host_command_is_killed_too(tmp_path: Path) -> None:
     tag = f"1000.{secrets.randbelow(10**6):06d}"
-    out = run_cli("--json", "-y", "--round-trip-timeout", "2", "@local,@sim/other",
-                  stall_deploy(tmp_path, tmp_path, tag, "@local"))
+    out = run_cli(
+        "--json",
+        "-y",
+        "--round-trip-timeout",
+        "2",
+        "@local,@sim/other",
+        stall_deploy(tmp_path, tmp_path, tag, "@local"),
+    )
     assert out.code == 4, out.describe()
     assert "no answer within 2 s (--round-trip-timeout) at stall" in out.host("@local")["error"]
     assert out.host("@sim/other")["status"] == "success"
@@ -87,10 +100,13 @@ def test_host_timeout_covers_connecting(tmp_path: Path, sshd_fleet: Any) -> None
         inv = tmp_path / "inventory.py"
         data = dict(sshd_fleet.ssh_data(), ssh_port=silent.getsockname()[1], ssh_connect_timeout=60)
         inv.write_text(f"hosts = [('127.0.0.1', {data!r}), ('127.0.0.2', {sshd_fleet.ssh_data()!r})]\n")
-        deploy = write_deploy(tmp_path, """
+        deploy = write_deploy(
+            tmp_path,
+            """
             from oxinfra.operations import server
             server.shell(name="ok", commands=["true"])
-        """)
+        """,
+        )
         started = time.monotonic()
         out = run_cli("--json", "-y", "--host-timeout", "2", inv, deploy)
     assert time.monotonic() - started < 12
@@ -107,13 +123,17 @@ FAILING = """
 """
 
 
-@pytest.mark.parametrize(("percent", "fail", "expected"), [
-    ("0", "127.0.0.1", ["failed", "not started", "not started"]),
-    ("50", "127.0.0.1,127.0.0.2", ["failed", "failed", "not started"]),
-    ("50", "127.0.0.1", ["failed", "success", "success"]),
-])
-def test_fail_percent_stops_starting_hosts(tmp_path: Path, target: Path, sshd_fleet: Any, percent: str, fail: str,
-                                           expected: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("percent", "fail", "expected"),
+    [
+        ("0", "127.0.0.1", ["failed", "not started", "not started"]),
+        ("50", "127.0.0.1,127.0.0.2", ["failed", "failed", "not started"]),
+        ("50", "127.0.0.1", ["failed", "success", "success"]),
+    ],
+)
+def test_fail_percent_stops_starting_hosts(
+    tmp_path: Path, target: Path, sshd_fleet: Any, percent: str, fail: str, expected: list[str]
+) -> None:
     """--parallel 1: hosts start in inventory order, so which ones never start is known."""
     inventory = write_inventory(tmp_path, sshd_fleet, groups={"all_hosts": sshd_fleet.hosts})
     deploy = write_deploy(tmp_path, FAILING.replace("@FAIL@", fail), target)
@@ -137,12 +157,13 @@ def test_fail_percent_stops_starting_hosts(tmp_path: Path, target: Path, sshd_fl
         assert "--> stopping: " in human.stdout and "not started (" in human.stdout, human.describe()
 
 
-def test_fail_percent_lets_a_running_host_finish_its_script_only(tmp_path: Path, target: Path,
-                                                                   sshd_fleet: Any) -> None:
+def test_fail_percent_lets_a_running_host_finish_its_script_only(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
     """127.0.0.1 fails after 1 s; 127.0.0.2 is running its first script then (3 s): it finishes
     that script, its Python callback is in no script, and it sends nothing more."""
     inventory = write_inventory(tmp_path, sshd_fleet, groups={"all_hosts": sshd_fleet.hosts})
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra import host
         from oxinfra.api import FunctionCommand, operation
         from oxinfra.operations import server
@@ -156,7 +177,9 @@ def test_fail_percent_lets_a_running_host_finish_its_script_only(tmp_path: Path,
         server.shell(name="first", commands=[fail, f"sleep 2; echo one >> {log}"])
         callback(name="callback")
         server.shell(name="second", commands=[f"echo two >> {log}"])
-    """, target)
+    """,
+        target,
+    )
     out = run_cli("--json", "-y", "--parallel", "2", "--fail-percent", "0", inventory, deploy)
     assert out.code == 1, out.describe()
     assert [out.host(h)["status"] for h in sshd_fleet.hosts] == ["failed", "stopped", "not started"]
@@ -190,7 +213,9 @@ def test_stalled_fact_read_by_the_deploy_file_itself(tmp_path: Path, target: Pat
     """A deploy file that reads a fact while it is evaluated connects before the others run:
     a stall there ends that host unreachable too, and the command is killed."""
     tag = f"1000.{secrets.randbelow(10**6):06d}"
-    deploy = write_deploy(tmp_path, f"""
+    deploy = write_deploy(
+        tmp_path,
+        f"""
         from oxinfra import host
         from oxinfra.api import FactBase
         from oxinfra.operations import files
@@ -205,7 +230,9 @@ def test_stalled_fact_read_by_the_deploy_file_itself(tmp_path: Path, target: Pat
         if host.name == "127.0.0.2":
             host.get_fact(Slow)
         files.file(name="mark", path=f"@ROOT@/{{host.name}}")
-    """, target)
+    """,
+        target,
+    )
     out = run_cli("--json", "-y", "--round-trip-timeout", "2", write_inventory(tmp_path, sshd_fleet), deploy)
     assert out.code == 4, out.describe()
     assert "no answer within 2 s (--round-trip-timeout) while evaluating its deploy" in out.host("127.0.0.2")["error"]

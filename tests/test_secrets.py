@@ -19,20 +19,65 @@ from oxinfra.api import Secret
 from oxinfra.quoting import quote
 
 
-@pytest.mark.parametrize("name", [
-    "password", "db_password", "db.password", "DB_PASSWORD", "dbPassword", "passwd", "ssh_pass", "pw", "vault_pw",
-    "vaultPW", "pwd", "secret", "client-secret", "token", "api_token", "oauthToken", "api_key", "apikey", "apiKey",
-    "API_KEY", "auth", "basic_auth", "authMode", "credential", "credentials", "private_key", "privateKey",
-    "ssh-private-key", "vault", "vault_addr", "passphrase", "wifi_psk", "ansible_become_pass",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "password",
+        "db_password",
+        "db.password",
+        "DB_PASSWORD",
+        "dbPassword",
+        "passwd",
+        "ssh_pass",
+        "pw",
+        "vault_pw",
+        "vaultPW",
+        "pwd",
+        "secret",
+        "client-secret",
+        "token",
+        "api_token",
+        "oauthToken",
+        "api_key",
+        "apikey",
+        "apiKey",
+        "API_KEY",
+        "auth",
+        "basic_auth",
+        "authMode",
+        "credential",
+        "credentials",
+        "private_key",
+        "privateKey",
+        "ssh-private-key",
+        "vault",
+        "vault_addr",
+        "passphrase",
+        "wifi_psk",
+        "ansible_become_pass",
+    ],
+)
 def test_secret_key_names(name: str) -> None:
     assert is_secret_key(name)
 
 
-@pytest.mark.parametrize("name", [
-    "user", "ssh_port", "color", "author", "upwards", "bypass", "authorized_keys", "keyboard", "path", "passenger",
-    "compass", "region",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "user",
+        "ssh_port",
+        "color",
+        "author",
+        "upwards",
+        "bypass",
+        "authorized_keys",
+        "keyboard",
+        "path",
+        "passenger",
+        "compass",
+        "region",
+    ],
+)
 def test_plain_key_names(name: str) -> None:
     assert not is_secret_key(name)
 
@@ -40,12 +85,19 @@ def test_plain_key_names(name: str) -> None:
 def test_masked_at_any_depth() -> None:
     data = {
         "db": {"host": "db1", "password": "pw-db-1234", "replicas": [{"auth": {"user": "u", "key": "k"}}]},
-        "api_key": "ak-1234", "list": [Secret("in-a-list"), "plain"], "n": 3, "vault": {"id": 1},
+        "api_key": "ak-1234",
+        "list": [Secret("in-a-list"), "plain"],
+        "n": 3,
+        "vault": {"id": 1},
         "tuple": (Secret("x1234"), 2),
     }
     assert masked(data) == {
         "db": {"host": "db1", "password": MASK, "replicas": [{"auth": MASK}]},
-        "api_key": MASK, "list": [MASK, "plain"], "n": 3, "vault": MASK, "tuple": (MASK, 2),
+        "api_key": MASK,
+        "list": [MASK, "plain"],
+        "n": 3,
+        "vault": MASK,
+        "tuple": (MASK, 2),
     }
     assert data["db"]["password"] == "pw-db-1234"  # copied, not changed
     assert secret_values(data, set()) == {"pw-db-1234", "k", "u", "ak-1234", "in-a-list", "1", "x1234"}
@@ -109,8 +161,15 @@ INVENTORY = """
         "color": "blue",
     })
 """
-SECRETS = ["Nested-DB-pass-1", "Dotted-pass-2", "Api-Key-value-3", "Auth-token-4", "Vault-pw-5", "Wrapped-secret-6",
-           "Cred-in-list-7"]
+SECRETS = [
+    "Nested-DB-pass-1",
+    "Dotted-pass-2",
+    "Api-Key-value-3",
+    "Auth-token-4",
+    "Vault-pw-5",
+    "Wrapped-secret-6",
+    "Cred-in-list-7",
+]
 
 
 @pytest.mark.parametrize("as_json", [False, True])
@@ -131,13 +190,22 @@ def test_debug_inventory_masks_at_any_depth(tmp_path: Path, as_json: bool) -> No
         assert "wrapped='***'" in out.stdout and "'password': '***'" in out.stdout
 
 
-@pytest.mark.parametrize(("name", "text"), [
-    ("conflict.py", "a = [('@local', {'db_password': 'Conflict-one-1'})]\nb = [('@local', {'db_password': 'Conflict-two-2'})]\n"),
-    ("nested.py", "a = [('@local', {'db': {'password': 'Conflict-one-1'}})]\nb = [('@local', {'db': {'password': 'Conflict-two-2'}})]\n"),
-    ("quote.ini", "[web]\nh1 ansible_password='Conflict-one-1 Conflict-two-2\n"),
-    ("vars.ini", "[web]\nh1\n[web:vars]\nvault_pw Conflict-one-1 Conflict-two-2\n"),
-    ("token.ini", "[web]\nh1 ssh_port=22 api_token:Conflict-one-1Conflict-two-2\n"),
-])
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        (
+            "conflict.py",
+            "a = [('@local', {'db_password': 'Conflict-one-1'})]\nb = [('@local', {'db_password': 'Conflict-two-2'})]\n",
+        ),
+        (
+            "nested.py",
+            "a = [('@local', {'db': {'password': 'Conflict-one-1'}})]\nb = [('@local', {'db': {'password': 'Conflict-two-2'}})]\n",
+        ),
+        ("quote.ini", "[web]\nh1 ansible_password='Conflict-one-1 Conflict-two-2\n"),
+        ("vars.ini", "[web]\nh1\n[web:vars]\nvault_pw Conflict-one-1 Conflict-two-2\n"),
+        ("token.ini", "[web]\nh1 ssh_port=22 api_token:Conflict-one-1Conflict-two-2\n"),
+    ],
+)
 def test_inventory_errors_do_not_show_secret_values(tmp_path: Path, name: str, text: str) -> None:
     inventory = tmp_path / name
     inventory.write_text(text)

@@ -28,14 +28,51 @@ pytestmark = pytest.mark.skipif(shutil.which("sed") is None, reason="needs sed")
 
 #: What sed says when the script itself (not a regular expression in it) is malformed: a
 #: value that ended the pattern or replacement early leaves one of these behind.
-_SCRIPT_ERRORS = ("unknown option to", "unknown command", "unterminated", "extra characters after",
-                  "missing command", "unmatched `{'", "unexpected `}'", "expected newer version")
+_SCRIPT_ERRORS = (
+    "unknown option to",
+    "unknown command",
+    "unterminated",
+    "extra characters after",
+    "missing command",
+    "unmatched `{'",
+    "unexpected `}'",
+    "expected newer version",
+)
 
 #: Pieces a hostile value is made of: sed commands that run or write something, delimiters,
 #: escapes, shell syntax.
-_HOSTILE = ["e touch CANARY", "w CANARY", "W CANARY", "e", "w", ";", "#", "\n", "/", "\\", "\\/", "\\\\",
-            "&", "'", '"', "$(touch CANARY)", "`touch CANARY`", "}", "{", "\\n", " ", "p", "g", "s", "[", "]",
-            "[:", ":]", "[^", "\\]"]
+_HOSTILE = [
+    "e touch CANARY",
+    "w CANARY",
+    "W CANARY",
+    "e",
+    "w",
+    ";",
+    "#",
+    "\n",
+    "/",
+    "\\",
+    "\\/",
+    "\\\\",
+    "&",
+    "'",
+    '"',
+    "$(touch CANARY)",
+    "`touch CANARY`",
+    "}",
+    "{",
+    "\\n",
+    " ",
+    "p",
+    "g",
+    "s",
+    "[",
+    "]",
+    "[:",
+    ":]",
+    "[^",
+    "\\]",
+]
 _CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
 hostile_text = st.lists(st.one_of(st.sampled_from(_HOSTILE), st.text(_CHARS, max_size=3)), max_size=8).map("".join)
 
@@ -96,8 +133,9 @@ def test_literal_pattern_replacement_lands_literally(
     target = work / "file"
     lines = [prefix + literal + "|" + literal, "other"]
     target.write_bytes(("\n".join(lines) + "\n").encode())
-    commands = _plan_replace(target, files.escape_bre(literal), _escape_replacement(replacement),
-                             ["g"] if every else None)
+    commands = _plan_replace(
+        target, files.escape_bre(literal), _escape_replacement(replacement), ["g"] if every else None
+    )
     proc = _run_sed(commands, work)
     assert proc.returncode == 0, (literal, replacement, proc.stderr)
     assert sorted(p.name for p in work.iterdir()) == ["file"]
@@ -117,10 +155,16 @@ def test_line_sed_paths_never_run_what_values_hold(tmp_path: Path, line: str, re
     target = work / "file"
     target.write_bytes(f"{line}\nkeep\n".encode())
     pattern = files._anchor(files.escape_bre(line))
-    args = {"path": str(target), "line": line, "replace": replace or "X", "present": present,
-            "escape_regex_characters": True}
-    facts = [("files.FindInFile", {"path": str(target), "pattern": pattern, "interpolate_variables": False},
-              [line, "other"])]
+    args = {
+        "path": str(target),
+        "line": line,
+        "replace": replace or "X",
+        "present": present,
+        "escape_regex_characters": True,
+    }
+    facts = [
+        ("files.FindInFile", {"path": str(target), "pattern": pattern, "interpolate_variables": False}, [line, "other"])
+    ]
     commands = plan_operation(files.line, args, facts).commands
     assert commands
     proc = _run_sed(commands, work)
@@ -174,10 +218,14 @@ def test_sed_flags_refused(flags: object) -> None:
 def test_replace_escaped_slash_does_not_run_a_command(tmp_path: Path) -> None:
     conf = tmp_path / "conf"
     conf.write_text("url=a/b\n")
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra.operations import files
         files.replace(name="r", path="@ROOT@/conf", text=r"\\/", replace=";e touch @ROOT@/CANARY;#")
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     out = run_deploy("@local", deploy)
     assert not (tmp_path / "CANARY").exists(), out.describe()
     assert out.code == 0, out.describe()
@@ -187,10 +235,14 @@ def test_replace_escaped_slash_does_not_run_a_command(tmp_path: Path) -> None:
 def test_replace_with_pre_escaped_slashes(tmp_path: Path) -> None:
     conf = tmp_path / "conf"
     conf.write_text("upstream=http://old/api\n")
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra.operations import files
         files.replace(name="r", path="@ROOT@/conf", text=r"http:\\/\\/old", replace="http://new")
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     out = run_deploy("@local", deploy)
     assert out.code == 0, out.describe()
     assert out.statuses("@local") == {"r": "changed"}
@@ -212,10 +264,14 @@ def test_replace_with_pre_escaped_slashes(tmp_path: Path) -> None:
 def test_bad_sed_arguments_are_one_line_errors(tmp_path: Path, call: str, needle: str) -> None:
     conf = tmp_path / "conf"
     conf.write_text("a\n")
-    deploy = write_deploy(tmp_path, f"""\
+    deploy = write_deploy(
+        tmp_path,
+        f"""\
         from oxinfra.operations import files
         {call}
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     out = run_cli("-y", "@local", deploy)
     assert out.code != 0, out.describe()
     assert_no_traceback(out)
@@ -234,10 +290,14 @@ def test_line_interpolated_is_written_expanded_and_found_again(tmp_path: Path, e
     conf = tmp_path / "conf"
     if existing is not None:
         conf.write_text(existing)
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra.operations import files
         files.line(name="l", path="@ROOT@/conf", line="X=$HOME", interpolate_variables=True)
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     home = os.environ["HOME"]
     out = run_deploy("@local", deploy)
     assert out.code == 0, out.describe()
@@ -255,10 +315,14 @@ def test_line_interpolated_is_written_expanded_and_found_again(tmp_path: Path, e
 def test_line_interpolated_replace_is_written_expanded(tmp_path: Path) -> None:
     conf = tmp_path / "conf"
     conf.write_text("keep\n")
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra.operations import files
         files.line(name="l", path="@ROOT@/conf", line="^DIR=", replace="DIR=$HOME/app", interpolate_variables=True)
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     out = run_deploy("@local", deploy)
     assert out.code == 0, out.describe()
     assert conf.read_text() == f"keep\nDIR={os.environ['HOME']}/app\n"
@@ -273,10 +337,14 @@ def test_line_interpolated_removal_with_a_path_in_the_variable(tmp_path: Path) -
     (``/^.*X=/root.*$/d`` is an ``r`` command) and the line silently stayed."""
     conf = tmp_path / "conf"
     conf.write_text(f"keep\nX={os.environ['HOME']}\n")
-    deploy = write_deploy(tmp_path, """
+    deploy = write_deploy(
+        tmp_path,
+        """
         from oxinfra.operations import files
         files.line(name="l", path="@ROOT@/conf", line="X=$HOME", present=False, interpolate_variables=True)
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     out = run_deploy("@local", deploy)
     assert out.code == 0, out.describe()
     assert out.statuses("@local") == {"l": "changed"}
@@ -317,8 +385,9 @@ def test_simulator_runs_the_new_sed_scripts_like_a_real_sh(tmp_path: Path) -> No
             real = run(local, [str(deploy)])
             fake = run(simulated, [str(deploy)])
             assert real.success and fake.success
-            assert ([(o["op"], o["status"]) for o in real.hosts["@local"].ops]
-                    == [(o["op"], o["status"]) for o in fake.hosts["@sim/sed"].ops])
+            assert [(o["op"], o["status"]) for o in real.hosts["@local"].ops] == [
+                (o["op"], o["status"]) for o in fake.hosts["@sim/sed"].ops
+            ]
             real_text = (base / "@local" / "conf").read_text().replace(os.environ["HOME"], "~")
             machine = sim.machine("sed")
             node = machine.fs[f"{base}/@sim_sed/conf"]

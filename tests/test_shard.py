@@ -67,8 +67,10 @@ def test_sharded_equals_single_process(tmp_path: Path, sshd_fleet: Any, root: Pa
     # host 1's line is gone (replaced), so files.line adds it again on every run, then the
     # replace turns it into IDX=one again: the same on one process and on three
     changing = {(h, op) for h, ops in _statuses(again_single).items() for op, s in ops if s == "changed"}
-    assert changing == {(h, "probe") for h in sshd_fleet.hosts} | {(sshd_fleet.hosts[1], "line"),
-                                                                     (sshd_fleet.hosts[1], "replace")}
+    assert changing == {(h, "probe") for h in sshd_fleet.hosts} | {
+        (sshd_fleet.hosts[1], "line"),
+        (sshd_fleet.hosts[1], "replace"),
+    }
 
 
 def test_an_order_conflict_across_shards_changes_nothing(tmp_path: Path, sshd_fleet: Any, root: Path) -> None:
@@ -89,8 +91,11 @@ def test_an_order_conflict_across_shards_changes_nothing(tmp_path: Path, sshd_fl
 def test_cli_shards_json_summary(tmp_path: Path, sshd_fleet: Any, root: Path) -> None:
     inv = _inventory(tmp_path, sshd_fleet)
     deploy = _deploy(tmp_path, root)
-    done = subprocess.run([sys.executable, "-m", "oxinfra", str(inv), str(deploy), "-y", "--json", "--shards", "2"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "oxinfra", str(inv), str(deploy), "-y", "--json", "--shards", "2"],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
     summary = events[-1]
@@ -104,8 +109,9 @@ def test_data_a_worker_cannot_receive_is_a_clear_error(tmp_path: Path) -> None:
     inv.write_text("web = [('web1', {'hook': lambda: 1}), 'web2']\n")
     deploy = tmp_path / "deploy.py"
     deploy.write_text("from oxinfra.operations import server\nserver.shell(commands=['true'])\n")
-    done = subprocess.run([sys.executable, "-m", "oxinfra", str(inv), str(deploy), "-y", "--shards", "2"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "oxinfra", str(inv), str(deploy), "-y", "--shards", "2"], capture_output=True, text=True
+    )
     assert done.returncode == 2
     assert "web1" in done.stderr and "'hook'" in done.stderr and "--shards 1" in done.stderr
     assert "Traceback" not in done.stderr

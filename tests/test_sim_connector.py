@@ -30,8 +30,18 @@ from oxinfra.quoting import quote
 REPO = Path(__file__).resolve().parents[1]
 WORKLOAD = REPO / "benches" / "workloads" / "standard-10"
 ROOT_LINE = 'root = f"/tmp/fleet-target/oxinfra/{host.name}"'
-OPS = ("app dir", "conf dir", "static blob", "app config", "env line", "current link", "marker",
-       "env replace", "probe", "log dir")
+OPS = (
+    "app dir",
+    "conf dir",
+    "static blob",
+    "app config",
+    "env line",
+    "current link",
+    "marker",
+    "env replace",
+    "probe",
+    "log dir",
+)
 RUN1 = [(op, "unchanged" if op == "env replace" else "changed") for op in OPS]
 RUN2 = [(op, "changed" if op == "probe" else "unchanged") for op in OPS]
 
@@ -66,7 +76,7 @@ def _sim_tree(machine: sim.SimHost, root: str) -> dict[str, Any]:
     for path, node in machine.fs.items():
         if path.startswith(root + "/"):
             extra = node.content() if node.kind == "f" else node.target if node.kind == "l" else None
-            out[path[len(root) + 1:]] = (node.kind, node.mode, extra)
+            out[path[len(root) + 1 :]] = (node.kind, node.mode, extra)
     return out
 
 
@@ -146,7 +156,7 @@ def test_sim_equals_a_real_local_run(tmp_path: Path) -> None:
     assert real_tree == fake_tree
 
 
-HOSTILE_NAME = "it's $(echo pwned) `x` \"q\" \\ ;|&*? ~ é"
+HOSTILE_NAME = 'it\'s $(echo pwned) `x` "q" \\ ;|&*? ~ é'
 HOSTILE_DEPLOY = """
     from oxinfra import host
     from oxinfra.operations import files, server
@@ -191,7 +201,9 @@ def test_hostile_paths_and_contents_land_literally(tmp_path: Path) -> None:
             assert fake_tree[f"{HOSTILE_NAME}/data.bin"] == ("f", 0o640, binary)
             assert fake_tree[f"{HOSTILE_NAME}/text.txt"] == ("f", 0o600, text)
             # sed's & is the matched text
-            assert fake_tree[f"{HOSTILE_NAME}/lines"][2] == b"x='$(id)' \"y\" ; | & %s %%\n2nd second <more> $HOME `id`\n"
+            assert (
+                fake_tree[f"{HOSTILE_NAME}/lines"][2] == b"x='$(id)' \"y\" ; | & %s %%\n2nd second <more> $HOME `id`\n"
+            )
             assert fake_tree[f"{HOSTILE_NAME}/ln"] == ("l", 0o777, "../it's target")
             assert fake_tree["new\nline"] == ("f", 0o600, b"")
             assert f"{HOSTILE_NAME}/gone" not in fake_tree
@@ -203,12 +215,14 @@ def test_hostile_paths_and_contents_land_literally(tmp_path: Path) -> None:
 
 def test_seeded_files_and_user(tmp_path: Path) -> None:
     deploy = tmp_path / "deploy.py"
-    deploy.write_text(textwrap.dedent("""
+    deploy.write_text(
+        textwrap.dedent("""
         from oxinfra.operations import files
         files.line(name="add", path="/etc/app.conf", line="b=2")
         files.line(name="fix", path="/etc/app.conf", line="^a=.*$", replace="a=10")
         files.directory(name="home", path="/home/deploy/x")
-    """))
+    """)
+    )
     inventory = load_inventory("@sim/seeded", {"sim_files": {"/etc/app.conf": "a=1\n"}, "sim_user": "deploy"})
     result = run(inventory, [str(deploy)])
     assert result.success, result.hosts["@sim/seeded"].ops
@@ -216,17 +230,22 @@ def test_seeded_files_and_user(tmp_path: Path) -> None:
     assert machine.fs["/etc/app.conf"].content() == b"a=10\nb=2\n"
     assert machine.fs["/home/deploy/x"].user == "deploy"
     assert _statuses(run(inventory, [str(deploy)]), "@sim/seeded") == [
-        ("add", "unchanged"), ("fix", "unchanged"), ("home", "unchanged")]
+        ("add", "unchanged"),
+        ("fix", "unchanged"),
+        ("home", "unchanged"),
+    ]
 
 
 def test_failures_stop_the_host_like_a_real_one(tmp_path: Path) -> None:
     deploy = tmp_path / "deploy.py"
-    deploy.write_text(textwrap.dedent("""
+    deploy.write_text(
+        textwrap.dedent("""
         from oxinfra.operations import files, server
         files.file(name="a file", path="/srv/blocker")
         files.directory(name="under a file", path="/srv/blocker/dir")
         server.shell(name="never", commands=["true"])
-    """))
+    """)
+    )
     result = run(load_inventory("@sim/failing"), [str(deploy)])
     ops = result.hosts["@sim/failing"].ops
     assert [op["status"] for op in ops] == ["changed", "failed", "not run"]
@@ -248,7 +267,7 @@ def _make_files(root: Path) -> None:
     os.symlink(str(root / "dir"), root / "dirlink")
     os.symlink("/nonexistent/x", root / "dangling")
     os.symlink("loop", root / "loop")
-    (root / "it's $(x) \"q\"").write_bytes(b"a.b\n[x]\nx=1 # comment\n")
+    (root / 'it\'s $(x) "q"').write_bytes(b"a.b\n[x]\nx=1 # comment\n")
     (root / "ünï").write_bytes("ünï\n".encode() + b"\xff\xfe\nMODE=staging\n")
     os.chmod(root / "empty", 0o600)
     os.chmod(root / "dir", 0o750)
@@ -279,15 +298,53 @@ def _mirror(root: Path, name: str) -> sim.SimHost:
 
 
 def _fact_table(root: Path) -> list[FactRequest]:
-    names = ["plain", "empty", "dir", "dir/inner", "link", "dirlink", "dangling", "it's $(x) \"q\"", "ünï",
-             "missing", "dir/nested/missing", "plain/sub", "link/sub", "dirlink/inner", "missing/", "dir/nested/",
-             "plain/", "dir/", "dir/./x", "dir/../missing", "loop", "loop/x", "dangling/x", "dirlink/missing",
-             "pipe|missing", "-missing"]
+    names = [
+        "plain",
+        "empty",
+        "dir",
+        "dir/inner",
+        "link",
+        "dirlink",
+        "dangling",
+        'it\'s $(x) "q"',
+        "ünï",
+        "missing",
+        "dir/nested/missing",
+        "plain/sub",
+        "link/sub",
+        "dirlink/inner",
+        "missing/",
+        "dir/nested/",
+        "plain/",
+        "dir/",
+        "dir/./x",
+        "dir/../missing",
+        "loop",
+        "loop/x",
+        "dangling/x",
+        "dirlink/missing",
+        "pipe|missing",
+        "-missing",
+    ]
     paths = [str(root / n) for n in names]
     requests = [FactRequest(cls, {"path": p}, ()) for p in paths for cls in (File, Directory, Link, Socket)]
     requests += [FactRequest(cls, {"path": p}, ()) for p in paths for cls in (Sha1File, Sha256File)]
-    patterns = ["MODE=production", "^MODE=production$", "^.*MODE=production.*$", "world$", "^hel", "a\\.b",
-                "\\[x\\]", "o.*d", "[0-9]", "^$", "x=[[:digit:]]", "MODE=staging", "a*b", "h\\(el\\)lo"]
+    patterns = [
+        "MODE=production",
+        "^MODE=production$",
+        "^.*MODE=production.*$",
+        "world$",
+        "^hel",
+        "a\\.b",
+        "\\[x\\]",
+        "o.*d",
+        "[0-9]",
+        "^$",
+        "x=[[:digit:]]",
+        "MODE=staging",
+        "a*b",
+        "h\\(el\\)lo",
+    ]
     for p in paths[:10]:
         requests += [FactRequest(FindInFile, {"path": p, "pattern": pat}, ()) for pat in patterns]
     requests.append(FactRequest(FindInFile, {"path": paths[0], "pattern": "(hello|world)", "extended_regex": True}, ()))
@@ -309,8 +366,9 @@ def _sections(out: bytes, nonce: str) -> dict[int, tuple[int | None, bytes]]:
     return {i: (status, _DIR_SIZE.sub(rb"\g<1>D", data)) for i, status, data in sections}
 
 
-def _through_both(builder: ScriptBuilder, nonce: str, machine: sim.SimHost,
-                  shell: sim.SimShell | None = None) -> tuple[dict[int, Any], dict[int, Any], sim.SimShell]:
+def _through_both(
+    builder: ScriptBuilder, nonce: str, machine: sim.SimHost, shell: sim.SimShell | None = None
+) -> tuple[dict[int, Any], dict[int, Any], sim.SimShell]:
     script = builder.build()
     # a real sh per script: later scripts need the prelude the shell's first script defined
     prefix = b"" if shell is None else prelude(nonce).encode()
@@ -395,12 +453,30 @@ def test_parse_cache_restores_each_hosts_strings() -> None:
     assert shells["@sim/b.example"].fs["/tmp/@sim_b.example"].content() == b"@sim/b.example"
 
 
-@pytest.mark.parametrize("pattern,extended", [
-    ("a.b", False), ("^a", False), ("b$", False), ("a\\+", False), ("a+", False), ("a+", True),
-    ("\\(ab\\)\\1", False), ("(ab)\\1", True), ("[]a]", False), ("[^[:space:]]x", False), ("a{2}", True),
-    ("a\\{2\\}", False), ("x|y", True), ("x\\|y", False), ("*a", False), ("a$b", False), ("a$)", False),
-    ("\\(a$\\)", False), ("(a$)", True),
-])
+@pytest.mark.parametrize(
+    "pattern,extended",
+    [
+        ("a.b", False),
+        ("^a", False),
+        ("b$", False),
+        ("a\\+", False),
+        ("a+", False),
+        ("a+", True),
+        ("\\(ab\\)\\1", False),
+        ("(ab)\\1", True),
+        ("[]a]", False),
+        ("[^[:space:]]x", False),
+        ("a{2}", True),
+        ("a\\{2\\}", False),
+        ("x|y", True),
+        ("x\\|y", False),
+        ("*a", False),
+        ("a$b", False),
+        ("a$)", False),
+        ("\\(a$\\)", False),
+        ("(a$)", True),
+    ],
+)
 def test_posix_regex_agrees_with_grep(tmp_path: Path, pattern: str, extended: bool) -> None:
     lines = ["a.b", "axb", "ab", "aab", "abab", "]", "x y", " x", "a+", "*a", "a$b", "y", "a{2}", ""]
     path = tmp_path / "lines"
@@ -441,8 +517,7 @@ def test_sed_in_place_on_a_link_as_gnu_sed(tmp_path: Path) -> None:
     root = tmp_path / "s"
     root.mkdir()
     r = quote(str(root))
-    script = (f"cd {r}\nprintf 'a\\n' > t\nchmod 600 t\nln -s t l\nsed -i -e s/a/b/ l\n"
-              "stat -c '%n %F %a' l t\ncat t l\n")
+    script = f"cd {r}\nprintf 'a\\n' > t\nchmod 600 t\nln -s t l\nsed -i -e s/a/b/ l\nstat -c '%n %F %a' l t\ncat t l\n"
     real = subprocess.run(["sh", "-c", script], capture_output=True, text=True)
     machine = sim.machine("sed-link")
     machine._mkdirs(str(root), "root", 0)
@@ -454,8 +529,10 @@ def test_sed_in_place_on_a_link_as_gnu_sed(tmp_path: Path) -> None:
 def test_a_failed_redirection_of_a_special_builtin_ends_the_shell_as_a_real_sh() -> None:
     """A POSIX shell exits when a redirection of a special builtin (``:``, ``export``, ``set``,
     ...) fails; of any other command, or inside a subshell, it goes on."""
-    script = ("true > /nonexistent/x; echo one\n(: > /nonexistent/x); echo two\n"
-              "X=1 > /nonexistent/x; echo three\n: > /nonexistent/x\necho four\n")
+    script = (
+        "true > /nonexistent/x; echo one\n(: > /nonexistent/x); echo two\n"
+        "X=1 > /nonexistent/x; echo three\n: > /nonexistent/x\necho four\n"
+    )
     real = subprocess.run(["sh"], input=script, capture_output=True, text=True)
     interpreter = sim.Interpreter(sim.SimHost("redirect-test"))
     with pytest.raises(Exception) as info:

@@ -31,15 +31,22 @@ def _inventory(directory: Path, hosts: dict[str, dict[str, Any]], name: str = "i
 
 def _config(directory: Path, fleet: Any, blocks: str) -> Path:
     path = directory / "ssh_config"
-    path.write_text(blocks.replace("@PORT@", str(fleet.port)).replace("@USER@", fleet.user)
-                    .replace("@KEY@", str(fleet.key_path)).replace("@KNOWN@", str(fleet.known_hosts)))
+    path.write_text(
+        blocks.replace("@PORT@", str(fleet.port))
+        .replace("@USER@", fleet.user)
+        .replace("@KEY@", str(fleet.key_path))
+        .replace("@KNOWN@", str(fleet.known_hosts))
+    )
     return path
 
 
 def test_host_block_of_the_config_file(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
     """An alias known only to the config file: HostName, Port, User, IdentityFile and
     UserKnownHostsFile all come from its Host block (no SSH data in the inventory at all)."""
-    config = _config(tmp_path, sshd_fleet, """
+    config = _config(
+        tmp_path,
+        sshd_fleet,
+        """
 Host web-alias
     HostName 127.0.0.2
     Port @PORT@
@@ -48,7 +55,8 @@ Host web-alias
     IdentitiesOnly yes
     UserKnownHostsFile @KNOWN@
     StrictHostKeyChecking yes
-""")
+""",
+    )
     deploy = write_deploy(tmp_path, DEPLOY, target)
     by_data = _inventory(tmp_path, {"web-alias": {"ssh_config_file": str(config)}})
     out = run_deploy(by_data, deploy)
@@ -63,37 +71,46 @@ Host web-alias
 
 
 def test_host_data_wins_over_the_config(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
-    config = _config(tmp_path, sshd_fleet, """
+    config = _config(
+        tmp_path,
+        sshd_fleet,
+        """
 Host 127.0.0.*
     Port 1
     User nobody-here
     UserKnownHostsFile @KNOWN@
-""")
+""",
+    )
     deploy = write_deploy(tmp_path, DEPLOY, target)
     inventory = _inventory(tmp_path, {"127.0.0.3": {"ssh_config_file": str(config), **sshd_fleet.ssh_data()}})
     out = run_deploy(inventory, deploy)
     assert out.code == 0, out.describe()
     assert (target / "127.0.0.3").is_file()
     # without the data the config's (wrong) port is what is used: the config is really read
-    inventory = _inventory(tmp_path, {"127.0.0.3": {"ssh_config_file": str(config),
-                                                    "ssh_key": str(sshd_fleet.key_path)}}, "second.py")
+    inventory = _inventory(
+        tmp_path, {"127.0.0.3": {"ssh_config_file": str(config), "ssh_key": str(sshd_fleet.key_path)}}, "second.py"
+    )
     out = run_deploy(inventory, deploy)
     assert out.host("127.0.0.3")["status"] == "unreachable", out.describe()
     assert ":1:" in out.host("127.0.0.3")["error"], out.describe()
 
 
-@pytest.mark.parametrize("key,value,words", [
-    ("ssh_port", "x", "ssh_port='x'"),
-    ("ssh_port", 70000, "ssh_port=70000"),
-    ("ssh_port", True, "ssh_port=True"),
-    ("ssh_strict_host_key_checking", "sometimes", "yes, no, accept-new or off"),
-    ("ssh_strict_host_key_checking", "strict", "yes, no, accept-new or off"),
-    ("ssh_strict_host_key_checking", 0, "yes, no, accept-new or off"),
-    ("ssh_connect_timeout", "soon", "ssh_connect_timeout"),
-    ("ssh_user", "", "ssh_user"),
-])
-def test_bad_ssh_data_fails_that_host_only(tmp_path: Path, target: Path, sshd_fleet: Any, key: str, value: Any,
-                                           words: str) -> None:
+@pytest.mark.parametrize(
+    "key,value,words",
+    [
+        ("ssh_port", "x", "ssh_port='x'"),
+        ("ssh_port", 70000, "ssh_port=70000"),
+        ("ssh_port", True, "ssh_port=True"),
+        ("ssh_strict_host_key_checking", "sometimes", "yes, no, accept-new or off"),
+        ("ssh_strict_host_key_checking", "strict", "yes, no, accept-new or off"),
+        ("ssh_strict_host_key_checking", 0, "yes, no, accept-new or off"),
+        ("ssh_connect_timeout", "soon", "ssh_connect_timeout"),
+        ("ssh_user", "", "ssh_user"),
+    ],
+)
+def test_bad_ssh_data_fails_that_host_only(
+    tmp_path: Path, target: Path, sshd_fleet: Any, key: str, value: Any, words: str
+) -> None:
     good = sshd_fleet.ssh_data()
     hosts = {h: dict(good) for h in sshd_fleet.hosts}
     hosts["127.0.0.2"][key] = value
@@ -110,8 +127,13 @@ def test_no_ssh_user_is_the_local_user_not_a_crash(tmp_path: Path, target: Path,
     """Without ssh_user (and no config): the local user name, as ssh does -- here root, whom
     the test sshd refuses: a clean authentication failure of that host, no traceback."""
     data = {k: v for k, v in sshd_fleet.ssh_data().items() if k != "ssh_user"}
-    out = run_cli("--json", "-y", _inventory(tmp_path, {"127.0.0.1": data}), write_deploy(tmp_path, DEPLOY, target),
-                  env={"HOME": str(tmp_path)})
+    out = run_cli(
+        "--json",
+        "-y",
+        _inventory(tmp_path, {"127.0.0.1": data}),
+        write_deploy(tmp_path, DEPLOY, target),
+        env={"HOME": str(tmp_path)},
+    )
     assert_no_traceback(out)
     assert out.host("127.0.0.1")["status"] == "unreachable", out.describe()
     assert "authentication failed" in out.host("127.0.0.1")["error"]
@@ -124,8 +146,9 @@ def own_known_hosts(tmp_path: Path, sshd_fleet: Any) -> Iterator[tuple[Path, str
     yield tmp_path / "dot-ssh" / "known_hosts", key
 
 
-def test_first_contact_is_reported_and_remembered(tmp_path: Path, target: Path, sshd_fleet: Any,
-                                                  own_known_hosts: tuple[Path, str]) -> None:
+def test_first_contact_is_reported_and_remembered(
+    tmp_path: Path, target: Path, sshd_fleet: Any, own_known_hosts: tuple[Path, str]
+) -> None:
     known, key = own_known_hosts
     data = {**sshd_fleet.ssh_data(), "ssh_known_hosts_file": str(known)}
     out = run_deploy(_inventory(tmp_path, {"127.0.0.1": data}), write_deploy(tmp_path, DEPLOY, target))
@@ -138,8 +161,9 @@ def test_first_contact_is_reported_and_remembered(tmp_path: Path, target: Path, 
     assert again.code == 0 and not [e for e in again.events if e["event"] == "notice"], again.describe()
 
 
-def test_changed_host_key_is_refused_naming_the_line(tmp_path: Path, target: Path, sshd_fleet: Any,
-                                                     own_known_hosts: tuple[Path, str]) -> None:
+def test_changed_host_key_is_refused_naming_the_line(
+    tmp_path: Path, target: Path, sshd_fleet: Any, own_known_hosts: tuple[Path, str]
+) -> None:
     known, _ = own_known_hosts
     known.parent.mkdir(mode=0o700)
     other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
@@ -154,8 +178,9 @@ def test_changed_host_key_is_refused_naming_the_line(tmp_path: Path, target: Pat
     assert not (target / "127.0.0.1").exists()
 
 
-def test_revoked_host_key_is_refused(tmp_path: Path, target: Path, sshd_fleet: Any,
-                                     own_known_hosts: tuple[Path, str]) -> None:
+def test_revoked_host_key_is_refused(
+    tmp_path: Path, target: Path, sshd_fleet: Any, own_known_hosts: tuple[Path, str]
+) -> None:
     """Only a @revoked line for the host: accept-new must not take it as "first contact"."""
     known, key = own_known_hosts
     known.parent.mkdir(mode=0o700)
@@ -173,7 +198,10 @@ def test_proxy_jump(tmp_path: Path, target: Path, sshd_fleet_factory: Any) -> No
     """ProxyJump through a second loopback host (from the config file, and from host data);
     a jump host that does not answer makes the target unreachable, so the jump is really used."""
     fleet = sshd_fleet_factory(2, allow_tcp_forwarding=True)
-    config = _config(tmp_path, fleet, """
+    config = _config(
+        tmp_path,
+        fleet,
+        """
 Host jump
     HostName 127.0.0.1
     Port @PORT@
@@ -186,7 +214,8 @@ Host broken-jump
 Host behind
     HostName 127.0.0.2
     ProxyJump jump
-""")
+""",
+    )
     deploy = write_deploy(tmp_path, DEPLOY, target)
     data = {k: v for k, v in fleet.ssh_data().items() if k != "ssh_port"}
     data["ssh_config_file"] = str(config)

@@ -79,12 +79,15 @@ def test_every_host_logs_in_with_plain_sh(sshd_fleet: LoopbackFleet) -> None:
 
 
 def test_home_is_empty_and_tmp_writable(sshd_fleet: LoopbackFleet) -> None:
-    out = _run(_exec(
-        sshd_fleet, sshd_fleet.hosts[1],
-        'ls -A "$HOME" | wc -l; d=$(mktemp -d /tmp/oxinfra-harness.XXXXXX) && '
-        'mkdir -p /tmp/fleet-target/harness-$$ && rmdir /tmp/fleet-target/harness-$$ && '
-        'echo ok > "$d/f" && cat "$d/f" && rm -r "$d"',
-    ))
+    out = _run(
+        _exec(
+            sshd_fleet,
+            sshd_fleet.hosts[1],
+            'ls -A "$HOME" | wc -l; d=$(mktemp -d /tmp/oxinfra-harness.XXXXXX) && '
+            "mkdir -p /tmp/fleet-target/harness-$$ && rmdir /tmp/fleet-target/harness-$$ && "
+            'echo ok > "$d/f" && cat "$d/f" && rm -r "$d"',
+        )
+    )
     count, ok = out.split()
     if sshd_fleet.user == TEST_USER:
         assert count == "0"

@@ -31,8 +31,10 @@ import pytest
 
 from e2e_helpers import PYTHON_DIR, invoke
 
-pytestmark = pytest.mark.skipif(not (os.geteuid() == 0 and shutil.which("sudo") and shutil.which("visudo")),
-                                reason="needs root and sudo (apt-get install sudo)")
+pytestmark = pytest.mark.skipif(
+    not (os.geteuid() == 0 and shutil.which("sudo") and shutil.which("visudo")),
+    reason="needs root and sudo (apt-get install sudo)",
+)
 
 
 @dataclass
@@ -119,8 +121,15 @@ def _interpreter(user: PasswordUser) -> list[str]:
     probe = "import sys, click, asyncssh, jinja2, oxinfra._core; print('%d.%d' % sys.version_info[:2])"
     for candidate in dict.fromkeys([sys.executable, os.path.realpath(sys.executable), f"/usr/bin/python{version}"]):
         try:
-            out = subprocess.run([candidate, "-c", probe], user=user.name, capture_output=True, text=True,
-                                 timeout=30, cwd="/", env=_user_env(user))
+            out = subprocess.run(
+                [candidate, "-c", probe],
+                user=user.name,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                cwd="/",
+                env=_user_env(user),
+            )
         except OSError:
             continue
         if out.returncode == 0 and out.stdout.strip() == version:
@@ -130,15 +139,30 @@ def _interpreter(user: PasswordUser) -> list[str]:
 
 def _user_env(user: PasswordUser) -> dict[str, str]:
     paths = [str(PYTHON_DIR), *site.getsitepackages()]
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME": str(user.home), "USER": user.name,
-            "LOGNAME": user.name, "PYTHONPATH": os.pathsep.join(paths), "LANG": "C.UTF-8"}
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+        "HOME": str(user.home),
+        "USER": user.name,
+        "LOGNAME": user.name,
+        "PYTHONPATH": os.pathsep.join(paths),
+        "LANG": "C.UTF-8",
+    }
 
 
 def _as_user(user: PasswordUser, args: list[str], stdin: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """``python -m oxinfra ARGS`` as ``user``, without a terminal (the password prompt reads stdin)."""
     env = _user_env(user)
-    return subprocess.run([*_interpreter(user), "-m", "oxinfra", *args], input=stdin, capture_output=True, text=True,
-                          user=user.name, env=env, cwd=cwd, timeout=120, start_new_session=True)
+    return subprocess.run(
+        [*_interpreter(user), "-m", "oxinfra", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        user=user.name,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+        start_new_session=True,
+    )
 
 
 @pytest.fixture
@@ -191,11 +215,16 @@ def test_the_right_password_runs_as_root_and_is_never_shown(password_user: Passw
     started = time.time()
     with ProcWatch(needle, b"sleep\x000.6") as watch:
         _forget_credentials(user)
-        as_json = _as_user(user, ["--ask-sudo-password", "--json", "-y", "--report", str(workdir / "r.json"), "@local",
-                                  str(deploy)], user.password + "\n", workdir)
+        as_json = _as_user(
+            user,
+            ["--ask-sudo-password", "--json", "-y", "--report", str(workdir / "r.json"), "@local", str(deploy)],
+            user.password + "\n",
+            workdir,
+        )
         _forget_credentials(user)
-        verbose = _as_user(user, ["--ask-sudo-password", "-vvv", "-y", "@local", str(deploy)], user.password + "\n",
-                           workdir)
+        verbose = _as_user(
+            user, ["--ask-sudo-password", "-vvv", "-y", "@local", str(deploy)], user.password + "\n", workdir
+        )
     assert as_json.returncode == 0, as_json.stdout + as_json.stderr
     assert verbose.returncode == 0, verbose.stdout + verbose.stderr
     assert (workdir / "who").read_text() == "root\n"
@@ -204,7 +233,10 @@ def test_the_right_password_runs_as_root_and_is_never_shown(password_user: Passw
     assert (workdir / "put").read_text() == "payload\n" and (workdir / "put").stat().st_uid == 0
     events = [json.loads(line) for line in as_json.stdout.splitlines() if line.strip()]
     assert {e["op"]: e["status"] for e in events if e["event"] == "operation"} == {
-        "whoami": "changed", "put": "changed", "plain": "changed"}
+        "whoami": "changed",
+        "put": "changed",
+        "plain": "changed",
+    }
     assert "$ whoami > " in verbose.stdout  # -vvv shows the commands...
     assert watch.probe_seen  # the watch saw a process the deploy ran, ...
     assert watch.found == []  # ... and never the password in a command line or an environment
@@ -216,11 +248,13 @@ def test_the_right_password_runs_as_root_and_is_never_shown(password_user: Passw
 def test_a_wrong_password_fails_at_once_saying_sudo_refused_it(password_user: PasswordUser, workdir: Path) -> None:
     user = password_user
     deploy = workdir / "deploy.py"
-    deploy.write_text(textwrap.dedent("""
+    deploy.write_text(
+        textwrap.dedent("""
         from oxinfra.operations import server
         server.shell(name="one", commands=["touch @T@/one"], _sudo=True)
         server.shell(name="two", commands=["touch @T@/two"], _sudo=True, _ignore_errors=True)
-    """).replace("@T@", str(workdir)))
+    """).replace("@T@", str(workdir))
+    )
     wrong = f"Wrong-{secrets.token_hex(8)}"
     _forget_credentials(user)
     started = time.monotonic()
@@ -270,14 +304,20 @@ SSH_DEPLOY = """
 
 
 def test_over_ssh_each_host_its_password_and_a_wrong_one_fails_that_host_only(
-        password_user: PasswordUser, workdir: Path, sshd_fleet_factory: Any) -> None:
+    password_user: PasswordUser, workdir: Path, sshd_fleet_factory: Any
+) -> None:
     user = password_user
     fleet = sshd_fleet_factory(2, user=user.name)
     wrong = f"Wrong-{secrets.token_hex(8)}"
     inventory = workdir / "inventory.py"
-    inventory.write_text(textwrap.dedent(INVENTORY).replace("@SSH@", repr(fleet.ssh_data()))
-                         .replace("@HOST1@", fleet.hosts[0]).replace("@HOST2@", fleet.hosts[1])
-                         .replace("@RIGHT@", repr(user.password)).replace("@WRONG@", repr(wrong)))
+    inventory.write_text(
+        textwrap.dedent(INVENTORY)
+        .replace("@SSH@", repr(fleet.ssh_data()))
+        .replace("@HOST1@", fleet.hosts[0])
+        .replace("@HOST2@", fleet.hosts[1])
+        .replace("@RIGHT@", repr(user.password))
+        .replace("@WRONG@", repr(wrong))
+    )
     (workdir / "locked").mkdir(mode=0o700)  # root's: only sudo can stat what is inside
     (workdir / "locked" / "inner").write_text("x")
     deploy = workdir / "deploy.py"
@@ -293,7 +333,8 @@ def test_over_ssh_each_host_its_password_and_a_wrong_one_fails_that_host_only(
     assert not (workdir / bad / "who").exists()
     # deploy code read a fact with sudo: the wrong password fails that host there, saying why
     assert out.host(bad)["error"].endswith(
-        "deploy.py:9: fact files.File failed (could not run as sudo: exit 1): sudo: 1 incorrect password attempt")
+        "deploy.py:9: fact files.File failed (could not run as sudo: exit 1): sudo: 1 incorrect password attempt"
+    )
     assert watch.found == []
     for secret in (user.password, wrong):
         assert secret not in out.stdout + out.stderr
@@ -305,14 +346,16 @@ def test_sudo_login_and_preserved_environment(tmp_path: Path, workdir: Path, mon
     with and without a password (root's sudo asks none: the password line is skipped)."""
     monkeypatch.setenv("OXINFRA_TEST_KEPT", "kept")
     deploy = tmp_path / "deploy.py"
-    deploy.write_text(textwrap.dedent("""
+    deploy.write_text(
+        textwrap.dedent("""
         from oxinfra.operations import server
         for n, args in enumerate([{}, {"_use_sudo_login": True}, {"_preserve_sudo_env": True},
                                   {"_use_sudo_login": True, "_sudo_password": "not-asked-1"},
                                   {"_preserve_sudo_env": True, "_sudo_password": "not-asked-2"}]):
             server.shell(name=f"run{n}", commands=[f'pwd > @T@/pwd{n}; echo "v=$OXINFRA_TEST_KEPT" > @T@/env{n}'],
                          _sudo=True, _chdir="/tmp", **args)
-    """).replace("@T@", str(workdir)))
+    """).replace("@T@", str(workdir))
+    )
     out = invoke("-y", "@local", deploy)
     assert out.code == 0, out.describe()
     pwd_of = {n: (workdir / f"pwd{n}").read_text().strip() for n in range(5)}
@@ -337,36 +380,53 @@ def test_the_password_is_never_in_a_here_document() -> None:
     assert text.count(password) == 2  # the check (sudo -v), then the run (sudo -S)
     for line in text.splitlines():
         if password in line:
-            assert f"printf '%s\\n' '{password}' | sudo -S -p '' -v;" in line or \
-                f"{{ printf '%s\\n\\n' '{password}'; cat; }} <<'{end}' | sudo -S -p '' -H -u bob sh -c " in line
+            assert (
+                f"printf '%s\\n' '{password}' | sudo -S -p '' -v;" in line
+                or f"{{ printf '%s\\n\\n' '{password}'; cat; }} <<'{end}' | sudo -S -p '' -H -u bob sh -c " in line
+            )
 
 
-def test_cli_defaults_apply_to_every_operation_and_to_facts(password_user: PasswordUser, workdir: Path,
-                                                            tmp_path: Path) -> None:
+def test_cli_defaults_apply_to_every_operation_and_to_facts(
+    password_user: PasswordUser, workdir: Path, tmp_path: Path
+) -> None:
     """``--sudo-user`` (and ``--su-user``) are every operation's default, and the privilege
     facts read by deploy code start from; an operation's own arguments win."""
     user = password_user.name
     for flag, own in (("--sudo-user", "_sudo_user"), ("--su-user", "_su_user")):
         deploy = tmp_path / "deploy.py"
-        deploy.write_text(textwrap.dedent("""
+        deploy.write_text(
+            textwrap.dedent("""
             from oxinfra import host
             from oxinfra.facts.server import User
             from oxinfra.operations import server
             who = host.get_fact(User)
             server.shell(name="default", commands=[f"echo {who} $(id -un) > @T@/default@F@"])
             server.shell(name="own", commands=["id -un > @T@/own@F@"], @OWN@="root")
-        """).replace("@T@", str(workdir)).replace("@F@", flag).replace("@OWN@", own))
+        """)
+            .replace("@T@", str(workdir))
+            .replace("@F@", flag)
+            .replace("@OWN@", own)
+        )
         out = invoke("-y", flag, user, "@local", deploy)
         assert out.code == 0, out.describe()
         assert (workdir / f"default{flag}").read_text() == f"{user} {user}\n", flag
         assert (workdir / f"own{flag}").read_text() == "root\n", flag
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    ("_sudo=True, _sudo_password=123456789", "_sudo_password must be a non-empty string on one line, not a int (not shown)"),
-    ("_sudo=True, _sudo_password='two\\nlines-secret'", "_sudo_password must be a non-empty string on one line, not a str (not shown)"),
-    ("_use_sudo_login='yes'", "_use_sudo_login must be True or False, not 'yes'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            "_sudo=True, _sudo_password=123456789",
+            "_sudo_password must be a non-empty string on one line, not a int (not shown)",
+        ),
+        (
+            "_sudo=True, _sudo_password='two\\nlines-secret'",
+            "_sudo_password must be a non-empty string on one line, not a str (not shown)",
+        ),
+        ("_use_sudo_login='yes'", "_use_sudo_login must be True or False, not 'yes'"),
+    ],
+)
 def test_bad_privilege_arguments_are_named_and_never_shown(tmp_path: Path, args: str, message: str) -> None:
     deploy = tmp_path / "deploy.py"
     deploy.write_text(f"from oxinfra.operations import server\nserver.shell(commands=['true'], {args})\n")
@@ -400,14 +460,17 @@ def test_the_password_from_the_environment_is_not_inherited(tmp_path: Path, work
 
     password = f"Env-pw-{secrets.token_hex(8)}"
     deploy = tmp_path / "deploy.py"
-    deploy.write_text(textwrap.dedent("""
+    deploy.write_text(
+        textwrap.dedent("""
         from oxinfra import host
         from oxinfra.operations import server
         out = "@T@/" if host.name == "@local" else "/tmp/"  # a simulated host has /tmp only
         server.shell(commands=[f"cat /proc/$$/environ > {out}shell; env > {out}env"], _preserve_sudo_env=True)
-    """).replace("@T@", str(workdir)))
-    out = run_cli("--sudo", "-y", "--shards", "2", "--json", "@local,@sim/env", deploy,
-                  env={"OXINFRA_SUDO_PASSWORD": password})
+    """).replace("@T@", str(workdir))
+    )
+    out = run_cli(
+        "--sudo", "-y", "--shards", "2", "--json", "@local,@sim/env", deploy, env={"OXINFRA_SUDO_PASSWORD": password}
+    )
     assert out.code == 0, out.describe()
     for name in ("shell", "env"):
         text = (workdir / name).read_bytes()

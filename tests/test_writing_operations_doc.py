@@ -57,13 +57,14 @@ def test_every_block_runs(workdir: Path) -> None:
     for number, (lang, body) in enumerate(blocks(), 1):
         where = f"{DOC.name} block {number}"
         if lang == "python" and body.startswith("# file: "):
-            name = body.split("\n", 1)[0][len("# file: "):].strip()
+            name = body.split("\n", 1)[0][len("# file: ") :].strip()
             (workdir / name).write_text(body)
         elif lang == "python":
             exec(compile(body, where, "exec"), namespace)
         else:
-            done = subprocess.run(["/bin/sh", "-c", body], cwd=workdir, env=env, capture_output=True, text=True,
-                                  timeout=120)
+            done = subprocess.run(
+                ["/bin/sh", "-c", body], cwd=workdir, env=env, capture_output=True, text=True, timeout=120
+            )
             assert done.returncode == 0, f"{where}: {done.stdout}{done.stderr}"
     assert (EXAMPLE_ROOT / "etc" / "app.env").exists()
 

@@ -133,8 +133,9 @@ def demux(data: bytes, nonce: str) -> tuple[list[tuple[int, int | None, bytes]],
     nor ``stale``, a number too large).
     """
 
-def split_stat_batch(absent: bytes, stat: bytes, links: bytes, nonce: str,
-                     paths: list[bytes]) -> list[tuple[bytes, int]]:
+def split_stat_batch(
+    absent: bytes, stat: bytes, links: bytes, nonce: str, paths: list[bytes]
+) -> list[tuple[bytes, int]]:
     """Split the output of one ``stat`` that read many paths into what each
     path's own fact command (``oxinfra.facts.files.File.command``) prints, and
     its exit status.

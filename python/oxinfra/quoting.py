@@ -34,9 +34,24 @@ from __future__ import annotations
 import re
 
 __all__ = [
-    "quote", "quote_interpolated", "command", "invoke", "QuotingError", "Interpolated",
-    "write_to", "append_to", "read_from", "and_then", "or_else", "pipe", "subshell", "group",
-    "file_test", "output_test", "if_then", "with_umask",
+    "quote",
+    "quote_interpolated",
+    "command",
+    "invoke",
+    "QuotingError",
+    "Interpolated",
+    "write_to",
+    "append_to",
+    "read_from",
+    "and_then",
+    "or_else",
+    "pipe",
+    "subshell",
+    "group",
+    "file_test",
+    "output_test",
+    "if_then",
+    "with_umask",
 ]
 
 _SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
@@ -121,8 +136,23 @@ def quote_interpolated(value: str) -> str:
 # Special builtins: a failed redirection of one makes a non-interactive POSIX shell exit
 # (and with it the host's persistent shell), so they are never redirected.
 _SPECIAL_BUILTINS = frozenset(
-    {":", "break", "continue", ".", "eval", "exec", "exit", "export", "readonly", "return", "set",
-     "shift", "times", "trap", "unset"}
+    {
+        ":",
+        "break",
+        "continue",
+        ".",
+        "eval",
+        "exec",
+        "exit",
+        "export",
+        "readonly",
+        "return",
+        "set",
+        "shift",
+        "times",
+        "trap",
+        "unset",
+    }
 )
 
 

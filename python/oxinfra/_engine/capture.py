@@ -50,8 +50,24 @@ class CappedStream:
     tail are kept. :meth:`value` is the stream as :func:`oxinfra._core.demux` reads it,
     ``cuts`` says where sections were cut: ``{index: (head length, bytes dropped)}``."""
 
-    __slots__ = ("prefix", "done", "parts", "pending", "after_marker", "capped", "arrived", "stale", "head",
-                 "tail", "dropped", "cuts", "head_max", "tail_max", "last", "passing")
+    __slots__ = (
+        "prefix",
+        "done",
+        "parts",
+        "pending",
+        "after_marker",
+        "capped",
+        "arrived",
+        "stale",
+        "head",
+        "tail",
+        "dropped",
+        "cuts",
+        "head_max",
+        "tail_max",
+        "last",
+        "passing",
+    )
 
     def __init__(self, nonce: str, capped: int, head: int = HEAD, tail: int = TAIL) -> None:
         self.prefix = f"\n@@OX-{nonce}:".encode()
@@ -75,7 +91,7 @@ class CappedStream:
     def feed(self, chunk: bytes) -> bool:
         """Take the next chunk; True when the stream now ends with the script's DONE marker."""
         done = self.done
-        self.last = (self.last + chunk)[-len(done):]
+        self.last = (self.last + chunk)[-len(done) :]
         if self.passing:
             self.parts.append(chunk)
             return self.last == done
@@ -112,7 +128,7 @@ class CappedStream:
                 continue
             if at > pos:
                 self._body(data[pos:at])
-            self._marker(data[at:end + 1])
+            self._marker(data[at : end + 1])
             pos = end + 1
             search = end  # a marker's last newline may be the next one's first
             if not self._capping():  # the sections left are kept whole: stop looking
@@ -166,7 +182,7 @@ class CappedStream:
         self.dropped = 0
 
     def _marker(self, line: bytes) -> None:
-        fields = line[len(self.prefix):-1].split(b":")
+        fields = line[len(self.prefix) : -1].split(b":")
         if len(fields) == 3 and fields[0] == b"E":  # a section ends (the demultiplexer checks the rest)
             if self._capping():
                 self._end_section(int(fields[1]) if fields[1].isdigit() else None)
@@ -205,7 +221,9 @@ def _utf8_skip(data: bytearray) -> int:
     return skip
 
 
-def apply_cuts(sections: list[tuple[int, Any, bytes]], cuts: dict[int, tuple[int, int]]) -> list[tuple[int, Any, bytes]]:
+def apply_cuts(
+    sections: list[tuple[int, Any, bytes]], cuts: dict[int, tuple[int, int]]
+) -> list[tuple[int, Any, bytes]]:
     """Sections as :func:`oxinfra._core.demux` gives them, each cut one as head, a line
     saying how many bytes were dropped, and tail (a :class:`Captured`)."""
     if not cuts:

@@ -65,9 +65,15 @@ def uncancel() -> None:
 
 
 class RunControl:
-    def __init__(self, *, fail_percent: float | None = None, host_timeout: float | None = None,
-                 round_trip_timeout: float | None = None, lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
-                 handle_signals: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        fail_percent: float | None = None,
+        host_timeout: float | None = None,
+        round_trip_timeout: float | None = None,
+        lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+        handle_signals: bool = False,
+    ) -> None:
         self.fail_percent = fail_percent
         self.host_timeout = host_timeout
         self.round_trip_timeout = round_trip_timeout
@@ -90,8 +96,12 @@ class RunControl:
     def settings(self) -> dict[str, Any]:
         """What a worker process needs to build its own control (no fail_percent: a sharded run
         with one is not started, see :func:`oxinfra._engine.run.run_async`)."""
-        return {"host_timeout": self.host_timeout, "round_trip_timeout": self.round_trip_timeout,
-                "lock_timeout": self.lock_timeout, "handle_signals": True}
+        return {
+            "host_timeout": self.host_timeout,
+            "round_trip_timeout": self.round_trip_timeout,
+            "lock_timeout": self.lock_timeout,
+            "handle_signals": True,
+        }
 
     # -- starting hosts --------------------------------------------------------------------
 
@@ -108,9 +118,11 @@ class RunControl:
         if limit is None or self.stopping is not None or not self.hosts:
             return
         if self.bad * 100 > limit * self.hosts:
-            self.stopping = (f"{self.bad} of {self.hosts} hosts failed or were unreachable, more than "
-                             f"--fail-percent {limit:g}: no new host starts, running hosts stop after "
-                             "their current script")
+            self.stopping = (
+                f"{self.bad} of {self.hosts} hosts failed or were unreachable, more than "
+                f"--fail-percent {limit:g}: no new host starts, running hosts stop after "
+                "their current script"
+            )
             self._emit({"event": "stopping", "reason": self.stopping, "failed": self.bad, "hosts": self.hosts})
 
     # -- deadlines -------------------------------------------------------------------------

@@ -35,13 +35,34 @@ class OpCall:
     """One operation call recorded for one host, in call order."""
 
     __slots__ = (
-        "key", "label", "name", "func", "args", "kwargs", "globals", "meta",
-        "first_facts", "precomputed", "index", "deploy_dir", "memo", "shell_safe", "shared",
+        "key",
+        "label",
+        "name",
+        "func",
+        "args",
+        "kwargs",
+        "globals",
+        "meta",
+        "first_facts",
+        "precomputed",
+        "index",
+        "deploy_dir",
+        "memo",
+        "shell_safe",
+        "shared",
     )
 
-    def __init__(self, key: tuple[Any, ...], label: str, name: str, func: Callable[..., Any],
-                 args: tuple[Any, ...], kwargs: dict[str, Any], global_args: GlobalArgs,
-                 meta: OperationMeta) -> None:
+    def __init__(
+        self,
+        key: tuple[Any, ...],
+        label: str,
+        name: str,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        global_args: GlobalArgs,
+        meta: OperationMeta,
+    ) -> None:
         self.key = key
         self.label = label
         self.name = name
@@ -58,7 +79,6 @@ class OpCall:
         self.shell_safe = bool(getattr(func, "_oxinfra_shell_safe", False))
         # The discovery shared with every host making the same call (_engine/reuse.py), if any.
         self.shared: SharedCall | None = None
-
 
     def for_host(self, host_name: str) -> "OpCall":
         """This call as another host makes it (same arguments and shared discovery; its own
@@ -117,8 +137,17 @@ class Recorder:
         label = _site_label(site[-1] if site else None) + f" (call {count + 1})"
         return site + (count,), label
 
-    def record(self, gen_func: Callable[..., Any], op_name: str, name: str | None, key: tuple[Any, ...],
-               label: str, args: tuple[Any, ...], own: dict[str, Any], global_args: GlobalArgs) -> OperationMeta:
+    def record(
+        self,
+        gen_func: Callable[..., Any],
+        op_name: str,
+        name: str | None,
+        key: tuple[Any, ...],
+        label: str,
+        args: tuple[Any, ...],
+        own: dict[str, Any],
+        global_args: GlobalArgs,
+    ) -> OperationMeta:
         """Record a checked operation call (``@operation`` hands it over) and discover it, or
         take the discovery of an equal call another host made (oxinfra._engine.reuse)."""
         display = name or op_name
@@ -136,8 +165,9 @@ class Recorder:
         shared = memo.calls.get(shared_key) if shared_key is not None else None
         if shared is None:
             if discover(self.host, call) and shared_key is not None and len(memo.calls) < memo.max_calls:
-                shared = memo.calls[shared_key] = SharedCall(call.first_facts, call.precomputed,
-                                                             dict(call.memo) if call.memo else {})
+                shared = memo.calls[shared_key] = SharedCall(
+                    call.first_facts, call.precomputed, dict(call.memo) if call.memo else {}
+                )
                 call.shared = shared
         else:
             call.first_facts = shared.first_facts
@@ -179,7 +209,9 @@ def discover(host: Any, call: OpCall) -> bool:
         call.first_facts = exc.requests
     except (Exception, SystemExit) as exc:  # sys.exit() in an operation fails that call, never the run
         if call.globals.sensitive:  # the message may show its arguments: name the call only
-            raise OperationError(f"{call.label}: {call.name}: {type(exc).__name__} (details hidden: _sensitive)") from None
+            raise OperationError(
+                f"{call.label}: {call.name}: {type(exc).__name__} (details hidden: _sensitive)"
+            ) from None
         if isinstance(exc, (OperationError, DeployError)):
             raise
         # an operation's own bug or bad argument: name the call

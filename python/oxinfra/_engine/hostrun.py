@@ -22,8 +22,15 @@ from oxinfra._engine.lock import HostLockError, check_lock, lock_path, lock_scri
 from oxinfra._engine.plan import HostPlanner, OpPlan
 from oxinfra._engine.report import Timings
 from oxinfra._engine.reuse import RunMemo
-from oxinfra._engine.script import (FactScript, ScriptBuilder, capturable, done_marker, new_nonce, operation_result,
-                                    render_commands)
+from oxinfra._engine.script import (
+    FactScript,
+    ScriptBuilder,
+    capturable,
+    done_marker,
+    new_nonce,
+    operation_result,
+    render_commands,
+)
 from oxinfra.api.commands import FunctionCommand
 from oxinfra.api.context import scope
 from oxinfra.api.facts import FactMissing, FactRequest
@@ -85,8 +92,14 @@ class HostResult:
 
 
 class RunResult:
-    def __init__(self, hosts: dict[str, HostResult], order: list[str], dry: bool, timings: Timings,
-                 control: RunControl | None = None) -> None:
+    def __init__(
+        self,
+        hosts: dict[str, HostResult],
+        order: list[str],
+        dry: bool,
+        timings: Timings,
+        control: RunControl | None = None,
+    ) -> None:
         self.hosts = hosts
         self.order = order
         self.dry = dry
@@ -104,8 +117,15 @@ class RunResult:
 class HostRun:
     """One host from connect to disconnect."""
 
-    def __init__(self, host: Any, ops: list[OpCall], dry: bool, sink: EventSink | None,
-                 memo: RunMemo | None = None, control: RunControl | None = None) -> None:
+    def __init__(
+        self,
+        host: Any,
+        ops: list[OpCall],
+        dry: bool,
+        sink: EventSink | None,
+        memo: RunMemo | None = None,
+        control: RunControl | None = None,
+    ) -> None:
         self.host = host
         self.control = control or _NO_CONTROL
         #: The host's deadline (``--host-timeout``), set when it starts connecting.
@@ -201,12 +221,17 @@ class HostRun:
             entry = facts.get(request.key)
             if entry is None or self.planner.may_be_stale(entry):
                 tail = " ".join(self.stderr_tail.decode("utf-8", "replace").split())[-300:]
-                self.planner.store_error(request, (
-                    f"fact {request.cls.name}: no answer came back (the shell reading it stopped before its end, "
-                    f"e.g. on an expansion error such as ${{VAR?}})" + (f": {tail}" if tail else "")))
+                self.planner.store_error(
+                    request,
+                    (
+                        f"fact {request.cls.name}: no answer came back (the shell reading it stopped before its end, "
+                        f"e.g. on an expansion error such as ${{VAR?}})" + (f": {tail}" if tail else "")
+                    ),
+                )
 
-    async def _gather_script(self, script: FactScript) -> tuple[Any, list[tuple[FactRequest, bytes, int]] | None,
-                                                                  ScriptBuilder | None, Any]:
+    async def _gather_script(
+        self, script: FactScript
+    ) -> tuple[Any, list[tuple[FactRequest, bytes, int]] | None, ScriptBuilder | None, Any]:
         """Read facts with a script made for another host of the same class. Returns what
         identifies the answer (equal for equal fact outputs), the facts if they were parsed
         on the way, and what :meth:`_parse_script_answer` needs to parse them."""
@@ -227,14 +252,25 @@ class HostRun:
         found = builder.fact_results({i: (status, data) for i, status, data in listed})
         return tuple([(stdout, rc) for _, stdout, rc in found]), found, builder, listed
 
-    def _store(self, builder: ScriptBuilder, sections: dict[int, tuple[int | None, bytes]],
-               errors: dict[int, bytes] | None = None) -> None:
+    def _store(
+        self,
+        builder: ScriptBuilder,
+        sections: dict[int, tuple[int | None, bytes]],
+        errors: dict[int, bytes] | None = None,
+    ) -> None:
         stderr = builder.fact_errors(errors) if errors else {}
         for request, stdout, rc in builder.fact_results(sections):
             self.planner.store(request, stdout, rc, stderr.get(request.key, b""))
 
-    def report(self, plan: OpPlan | None, op: OpCall, status: str, stdout: bytes = b"", stderr: bytes = b"",
-               error: str | None = None) -> None:
+    def report(
+        self,
+        plan: OpPlan | None,
+        op: OpCall,
+        status: str,
+        stdout: bytes = b"",
+        stderr: bytes = b"",
+        error: str | None = None,
+    ) -> None:
         op.meta.status = status if status != "not run" else None
         op.meta.stdout = stdout.decode("utf-8", "replace")
         op.meta.stderr = stderr.decode("utf-8", "replace")
@@ -278,8 +314,9 @@ class HostRun:
         if sink is not None:
             name = self.host.name
             for index, _, _, _, record, plan in outcomes:
-                stand_in = None if plan is None else SimpleNamespace(commands=plan.commands, noops=plan.noops,
-                                                                     op=ops[index])
+                stand_in = (
+                    None if plan is None else SimpleNamespace(commands=plan.commands, noops=plan.noops, op=ops[index])
+                )
                 sink({"event": "operation", "host": name, **record, "_plan": stand_in})
 
     async def run(self, settings: ConnectSettings) -> HostResult:
@@ -305,8 +342,9 @@ class HostRun:
             except ConnectError as exc:
                 self.aborted = True
                 self.result.status = "unreachable"
-                self.result.error = str(exc) if not isinstance(exc, TimedOut) else \
-                    f"{self.host.name}: {exc} while connecting"
+                self.result.error = (
+                    str(exc) if not isinstance(exc, TimedOut) else f"{self.host.name}: {exc} while connecting"
+                )
                 _emit(self.sink, {"event": "unreachable", "host": self.host.name, "error": self.result.error})
                 return self.result
             _emit(self.sink, {"event": "connected", "host": self.host.name})
@@ -332,15 +370,18 @@ class HostRun:
                 if left:  # nothing failed, so everything must have run: a bug of ours
                     self._not_run(0)
                     self.result.status = "error"
-                    self.result.error = (f"{self.host.name}: internal error: {left[0].name} ({left[0].label}) "
-                                         "was not run, and nothing failed")
+                    self.result.error = (
+                        f"{self.host.name}: internal error: {left[0].name} ({left[0].label}) "
+                        "was not run, and nothing failed"
+                    )
         except asyncio.CancelledError:
             if control.interrupted is None:
                 raise
             uncancel()  # interrupted while connecting: nothing was sent
             self.aborted = True
-            self._ended("not started", f"{self.host.name}: not started (interrupted ({control.interrupted}) "
-                                       "while connecting)")
+            self._ended(
+                "not started", f"{self.host.name}: not started (interrupted ({control.interrupted}) while connecting)"
+            )
         except HostLockError as exc:
             self._ended("failed", str(exc))
         except Stopped as exc:
@@ -366,8 +407,9 @@ class HostRun:
             else:
                 # The host's shell may still run what it had been sent (a script is sent whole):
                 # the operations after ``at`` have no known outcome, reported as not run.
-                self._ended("unreachable",
-                            str(exc) + (f" (at {at}; the rest of what had been sent may have run)" if at else ""))
+                self._ended(
+                    "unreachable", str(exc) + (f" (at {at}; the rest of what had been sent may have run)" if at else "")
+                )
         except OxinfraError as exc:
             self.result.status = "error"
             self.result.error = str(exc)
@@ -547,8 +589,10 @@ class HostRun:
                 stale[resume] = stale.get(resume, 0) + 1
                 if stale[resume] > MAX_STALE:
                     op = self.ops[resume]
-                    raise OperationError(f"{op.label}: {op.name}: what it read changed under it {stale[resume]} "
-                                         "times (a fact that differs on every read?)")
+                    raise OperationError(
+                        f"{op.label}: {op.name}: what it read changed under it {stale[resume]} "
+                        "times (a fact that differs on every read?)"
+                    )
             i = resume
 
     async def _run_segment(self, segment: list[OpPlan], missing: list[FactRequest]) -> int | None:
@@ -561,7 +605,11 @@ class HostRun:
         for plan in segment:
             if plan.error or plan.skipped:
                 continue
-            text = render_commands(plan.commands, plan.op.globals, self.nonce, plan.op.shell_safe) if plan.commands else None
+            text = (
+                render_commands(plan.commands, plan.op.globals, self.nonce, plan.op.shell_safe)
+                if plan.commands
+                else None
+            )
             guards = [(g.request, g.stdout, g.rc) for g in plan.guards]
             if text is None and not guards:
                 continue
@@ -657,8 +705,13 @@ class HostRun:
                         k = len(builder.sections) - 1  # (a host's first script has the prelude's before it)
                         sections, errors = await self.round_trip(builder)
                         if k not in sections:
-                            self.report(plan, op, "failed", error="its commands' outcome never came back "
-                                                                  "(the host's shell printed no end marker for them)")
+                            self.report(
+                                plan,
+                                op,
+                                "failed",
+                                error="its commands' outcome never came back "
+                                "(the host's shell printed no end marker for them)",
+                            )
                             return
                         rc, out = sections[k]
                         if rc is None:

@@ -88,7 +88,7 @@ def lock_script(path: str, timeout: float) -> str:
         "sleep 1; __ox_w=$((__ox_w + 1))\n"
         "done\n"
         'echo $$ > "$__ox_D/pid" && trap \'rm -rf "$__ox_D"\' EXIT || { rmdir "$__ox_D"; '
-        f"__ox_k={FAILED}; echo \"cannot write $__ox_D/pid\"; }}\n"
+        f'__ox_k={FAILED}; echo "cannot write $__ox_D/pid"; }}\n'
         "}\n"
         "if command -v flock >/dev/null 2>&1; then\n"
         '[ -e "$__ox_L" ] || (umask 022 && true >> "$__ox_L") 2>/dev/null\n'
@@ -108,10 +108,14 @@ def check_lock(status: int | None, output: bytes, path: str, timeout: float, hos
     if status == 0:
         return
     if status == BUSY:
-        raise HostLockError(f"{host}: another run holds this host's lock {path} (or {path}.d); waited "
-                            f"{_seconds(timeout)} s (--lock-timeout)")
+        raise HostLockError(
+            f"{host}: another run holds this host's lock {path} (or {path}.d); waited "
+            f"{_seconds(timeout)} s (--lock-timeout)"
+        )
     if status == UNUSABLE:
-        raise HostLockError(f"{host}: cannot open the host lock {path} (not a readable regular file: another "
-                            "user's, with mode 600?): fix or remove it, or run with --no-host-lock")
+        raise HostLockError(
+            f"{host}: cannot open the host lock {path} (not a readable regular file: another "
+            "user's, with mode 600?): fix or remove it, or run with --no-host-lock"
+        )
     why = output.decode("utf-8", "replace").strip().splitlines()
     raise HostLockError(f"{host}: cannot take the host lock {path}: {why[-1] if why else f'status {status}'}")

@@ -25,7 +25,9 @@ from oxinfra._secrets import MASK, Redactor
 __all__ = ["conceal", "must_conceal"]
 
 #: Errors the engine itself words: they name no argument, command or output.
-_ENGINE_ERROR = re.compile(r"exit code \d+|stale|could not run as [^:]+: sudo: [^\n]*|could not run as [^:]+: su: [^\n]*")
+_ENGINE_ERROR = re.compile(
+    r"exit code \d+|stale|could not run as [^:]+: sudo: [^\n]*|could not run as [^:]+: su: [^\n]*"
+)
 
 
 @lru_cache(maxsize=64)
@@ -51,16 +53,16 @@ def conceal(record: dict[str, Any], plan: Any, op: Any) -> tuple[dict[str, Any],
                 masked = redactor.deep(text)
                 if masked is not text:
                     shown = dict(shown) if shown is record else shown
-                    shown[f"{stream}_b64"] = base64.b64encode(
-                        masked.encode("utf-8", "surrogateescape")).decode("ascii")
+                    shown[f"{stream}_b64"] = base64.b64encode(masked.encode("utf-8", "surrogateescape")).decode("ascii")
         if plan is None:
             return shown, None
         commands, noops = redactor.deep(plan.commands), redactor.deep(plan.noops)
         stdout = redactor.deep(op.meta.stdout)
         if commands is plan.commands and noops is plan.noops and stdout is op.meta.stdout:
             return shown, plan  # the usual case: the password is nowhere
-        return shown, SimpleNamespace(commands=commands, noops=noops, op=SimpleNamespace(meta=SimpleNamespace(
-            stdout=stdout)))
+        return shown, SimpleNamespace(
+            commands=commands, noops=noops, op=SimpleNamespace(meta=SimpleNamespace(stdout=stdout))
+        )
     shown = dict(record)
     if "noop" in shown:
         shown["noop"] = MASK
@@ -72,5 +74,8 @@ def conceal(record: dict[str, Any], plan: Any, op: Any) -> tuple[dict[str, Any],
         shown.pop(f"{stream}_b64", None)  # the exact bytes of output that is not UTF-8
     if plan is None:
         return shown, None
-    return shown, SimpleNamespace(commands=[MASK for _ in plan.commands], noops=[MASK for _ in plan.noops],
-                                  op=SimpleNamespace(meta=SimpleNamespace(stdout=MASK if op.meta.stdout else "")))
+    return shown, SimpleNamespace(
+        commands=[MASK for _ in plan.commands],
+        noops=[MASK for _ in plan.noops],
+        op=SimpleNamespace(meta=SimpleNamespace(stdout=MASK if op.meta.stdout else "")),
+    )

@@ -25,7 +25,15 @@ from oxinfra.exceptions import ConnectError, DeployError, OutputParseError, Oxin
 from oxinfra.inventory import Inventory
 
 __all__ = [
-    "prepare", "execute", "not_started", "Prepared", "load_deploy_files", "check_defaults", "distinct_sequences", "order_sequences", "order_operations",
+    "prepare",
+    "execute",
+    "not_started",
+    "Prepared",
+    "load_deploy_files",
+    "check_defaults",
+    "distinct_sequences",
+    "order_sequences",
+    "order_operations",
 ]
 
 
@@ -59,8 +67,9 @@ def raise_fd_limit(hosts: int) -> None:
             )
 
 
-def _evaluate_all(inventory: Inventory, files: list[DeployFile],
-                  defaults: dict[str, Any] | None = None) -> dict[str, list[OpCall]]:
+def _evaluate_all(
+    inventory: Inventory, files: list[DeployFile], defaults: dict[str, Any] | None = None
+) -> dict[str, list[OpCall]]:
     def no_facts(host: Any, request: FactRequest) -> Any:
         raise FactMissing(request)
 
@@ -91,8 +100,13 @@ def _evaluate_all(inventory: Inventory, files: list[DeployFile],
     return evaluated
 
 
-async def _evaluate_with_facts(host: Any, files: list[DeployFile], settings: ConnectSettings,
-                               control: RunControl, defaults: dict[str, Any] | None = None) -> list[OpCall]:
+async def _evaluate_with_facts(
+    host: Any,
+    files: list[DeployFile],
+    settings: ConnectSettings,
+    control: RunControl,
+    defaults: dict[str, Any] | None = None,
+) -> list[OpCall]:
     """Evaluate a deploy that reads facts itself: gather what it asks for, evaluate again
     (within the host's timeouts: its deadline starts again when it connects to run)."""
     run = HostRun(host, [], True, None, control=control)
@@ -103,6 +117,7 @@ async def _evaluate_with_facts(host: Any, files: list[DeployFile], settings: Con
     try:
         run.shell = await control.within(run.deadline, conn.open_shell())
         for _ in range(100):
+
             def known(h: Any, request: FactRequest) -> Any:
                 entry = run.planner.facts.get(request.key)
                 if entry is None:
@@ -211,9 +226,16 @@ class Prepared:
             self.frozen = False
 
 
-async def prepare(inventory: Inventory, files: list[DeployFile], on_event: EventSink | None,
-                  timings: Timings, connect_limit: int | None = None, parallel: int | None = None,
-                  control: RunControl | None = None, defaults: dict[str, Any] | None = None) -> Prepared:
+async def prepare(
+    inventory: Inventory,
+    files: list[DeployFile],
+    on_event: EventSink | None,
+    timings: Timings,
+    connect_limit: int | None = None,
+    parallel: int | None = None,
+    control: RunControl | None = None,
+    defaults: dict[str, Any] | None = None,
+) -> Prepared:
     """Evaluate every host's deploy. Only hosts whose deploy code reads a fact itself connect
     now (at most ``parallel`` at once, as later): each is evaluated again on its own
     connection until it asks for nothing new, and the connection is closed -- holding it
@@ -236,14 +258,16 @@ async def prepare(inventory: Inventory, files: list[DeployFile], on_event: Event
                         raise asyncio.CancelledError
                     if task is not None:
                         run_control.running.add(task)
-                    evaluated[host.name] = await _evaluate_with_facts(host, files, prepared.settings, run_control,
-                                                                      defaults)
+                    evaluated[host.name] = await _evaluate_with_facts(
+                        host, files, prepared.settings, run_control, defaults
+                    )
             except asyncio.CancelledError:
                 if run_control.interrupted is None:
                     raise
                 uncancel()  # it only read facts: nothing was done there
-                prepared.results[host.name] = not_started(host, None, f"interrupted ({run_control.interrupted})",
-                                                          on_event)
+                prepared.results[host.name] = not_started(
+                    host, None, f"interrupted ({run_control.interrupted})", on_event
+                )
             except Interrupted as exc:
                 prepared.results[host.name] = not_started(host, None, str(exc), on_event)
             except ConnectError as exc:
@@ -299,8 +323,14 @@ def not_started(host: Any, ops: list[OpCall] | None, why: str, on_event: EventSi
     return result
 
 
-async def execute(prepared: Prepared, dry: bool, parallel: int | None, on_event: EventSink | None,
-                  timings: Timings, control: RunControl | None = None) -> dict[str, HostResult]:
+async def execute(
+    prepared: Prepared,
+    dry: bool,
+    parallel: int | None,
+    on_event: EventSink | None,
+    timings: Timings,
+    control: RunControl | None = None,
+) -> dict[str, HostResult]:
     """Plan and execute every evaluated host, each on its own, at most ``parallel`` at once
     (and as ``control`` says: see :mod:`oxinfra._engine.control`)."""
     control = control or RunControl()

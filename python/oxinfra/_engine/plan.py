@@ -21,7 +21,7 @@ from oxinfra.api.context import scope
 from oxinfra.api.effects import PlanContext, plan_commands
 from oxinfra._engine.script import privileged_result, who
 from oxinfra.api.facts import FactFailed, FactMissing, FactRequest, fact_failure
-from oxinfra.exceptions import OperationError, OutputParseError, OxinfraError
+from oxinfra.exceptions import OutputParseError, OxinfraError
 
 __all__ = ["FactEntry", "OpPlan", "HostPlanner"]
 
@@ -35,8 +35,9 @@ class FactEntry:
 
     __slots__ = ("request", "stdout", "rc", "value", "epoch", "error")
 
-    def __init__(self, request: FactRequest, stdout: bytes, rc: int, value: Any, epoch: int,
-                 error: str | None = None) -> None:
+    def __init__(
+        self, request: FactRequest, stdout: bytes, rc: int, value: Any, epoch: int, error: str | None = None
+    ) -> None:
         self.request = request
         self.stdout = stdout
         self.rc = rc

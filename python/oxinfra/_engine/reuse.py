@@ -36,8 +36,9 @@ __all__ = ["RunMemo", "SharedCall", "call_key"]
 _ATOM_SET = frozenset({str, int, bool, bytes, type(None)})
 
 
-def call_key(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], global_args: Any,
-             directory: str | None) -> tuple[Any, ...] | None:
+def call_key(
+    func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], global_args: Any, directory: str | None
+) -> tuple[Any, ...] | None:
     """What makes two operation calls the same call, or None if this one is not shareable."""
     globals_key = global_args.key
     if globals_key is None:
@@ -86,4 +87,3 @@ class RunMemo:
         self.plans: dict[tuple[Any, ...], Any] = {}
         self.hits = 0
         self.misses = 0
-

@@ -46,15 +46,24 @@ async def run_async(
         if shards > 1 and len(inventory.hosts) > 1 and control.fail_percent is None:
             from oxinfra._engine.shard import run_sharded
 
-            return await run_sharded(inventory, deploy_files, shards=shards, dry=dry, parallel=parallel,
-                                     on_event=on_event, exec_command=exec_command, control=control,
-                                     global_args=defaults)
+            return await run_sharded(
+                inventory,
+                deploy_files,
+                shards=shards,
+                dry=dry,
+                parallel=parallel,
+                on_event=on_event,
+                exec_command=exec_command,
+                control=control,
+                global_args=defaults,
+            )
         timings = Timings()
         with timings.phase("compile"):
             files = load_deploy_files(deploy_files, exec_command)
         with import_path(files):
-            prepared = await prepare(inventory, files, on_event, timings, parallel=parallel, control=control,
-                                     defaults=defaults)
+            prepared = await prepare(
+                inventory, files, on_event, timings, parallel=parallel, control=control, defaults=defaults
+            )
             try:
                 with timings.phase("order"):
                     order = order_operations(prepared.evaluated)

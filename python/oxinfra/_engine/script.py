@@ -38,12 +38,12 @@ def prelude(nonce: str) -> str:
     """Defined once per shell: the marker functions, and ``__ox_S`` (a stat batch)."""
     return (
         f"__ox_n={nonce}\n"
-        "__ox_m() { printf '\\n@@OX-%s:E:%s:%s\\n' \"$__ox_n\" \"$1\" \"$2\"; "
-        "printf '\\n@@OX-%s:E:%s:%s\\n' \"$__ox_n\" \"$1\" \"$2\" >&2; }\n"
+        '__ox_m() { printf \'\\n@@OX-%s:E:%s:%s\\n\' "$__ox_n" "$1" "$2"; '
+        'printf \'\\n@@OX-%s:E:%s:%s\\n\' "$__ox_n" "$1" "$2" >&2; }\n'
         # Facts: the marker on stdout, and on stderr too when the command failed (its
         # stderr is then the text since the previous stderr marker).
-        "__ox_q() { printf '\\n@@OX-%s:E:%s:%s\\n' \"$__ox_n\" \"$1\" \"$2\"; "
-        "[ \"$2\" = 0 ] || printf '\\n@@OX-%s:E:%s:%s\\n' \"$__ox_n\" \"$1\" \"$2\" >&2; }\n"
+        '__ox_q() { printf \'\\n@@OX-%s:E:%s:%s\\n\' "$__ox_n" "$1" "$2"; '
+        '[ "$2" = 0 ] || printf \'\\n@@OX-%s:E:%s:%s\\n\' "$__ox_n" "$1" "$2" >&2; }\n'
         "__ox_d() { printf '\\n@@OX-%s:DONE\\n' \"$__ox_n\"; printf '\\n@@OX-%s:DONE\\n' \"$__ox_n\" >&2; }\n"
         + _stat_function()
     )
@@ -60,8 +60,8 @@ def _stat_function() -> str:
     return (
         "__ox_S() { __ox_l=$1 __ox_k=$2 __ox_j=$3; shift 3; __ox_c=$# __ox_i=0 __ox_z=\n"
         f"{absent_loop()}\n"
-        "__ox_q $__ox_l 0; printf %s \"$__ox_z\"; __ox_q $__ox_k 0; shift $__ox_c\n"
-        f"[ $# -eq 0 ] || stat -c {quote('%n|' + STAT_FORMAT)} -- \"$@\" </dev/null; __ox_q $__ox_j $?; }}\n"
+        '__ox_q $__ox_l 0; printf %s "$__ox_z"; __ox_q $__ox_k 0; shift $__ox_c\n'
+        f'[ $# -eq 0 ] || stat -c {quote("%n|" + STAT_FORMAT)} -- "$@" </dev/null; __ox_q $__ox_j $?; }}\n'
     )
 
 
@@ -138,8 +138,10 @@ def wrap_privilege(inner: str, privilege: tuple[Any, ...], timeout: float | None
     password = quote(str(p.password))
     check, gate = _password_check(password)
     reader = f'IFS= read -r l; [ -z "$l" ] || IFS= read -r l; exec {program}'
-    return (f"{{ {check}\n{gate} && {{ printf '%s\\n\\n' {password}; cat; }} <<'{end}' | "
-            f"sudo -S -p '' {flags} sh -c {quote(reader)}\n{body}")
+    return (
+        f"{{ {check}\n{gate} && {{ printf '%s\\n\\n' {password}; cat; }} <<'{end}' | "
+        f"sudo -S -p '' {flags} sh -c {quote(reader)}\n{body}"
+    )
 
 
 #: Salts the names of the shell variables that remember a password's check (one process's
@@ -153,8 +155,10 @@ def _password_check(password: str) -> tuple[str, str]:
     ``sudo -S -v`` (the password alone on its stdin: one attempt), and the test that it
     passed. Later uses read the remembered status (a check inside ``$( )`` is done again)."""
     var = "__ox_pv_" + hashlib.sha256(_CHECK_SALT + password.encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    check = (f'if [ -z "${var}" ]; then printf \'%s\\n\' {password} | sudo -S -p \'\' -v; {var}=$?; '
-             f'elif [ "${var}" != 0 ]; then echo {quote(PASSWORD_REFUSED)} >&2; fi')
+    check = (
+        f"if [ -z \"${var}\" ]; then printf '%s\\n' {password} | sudo -S -p '' -v; {var}=$?; "
+        f'elif [ "${var}" != 0 ]; then echo {quote(PASSWORD_REFUSED)} >&2; fi'
+    )
     return check, f'[ "${var}" = 0 ]'
 
 
@@ -245,7 +249,10 @@ STARTED = "@@OXS-"
 def who(privilege: tuple[Any, ...]) -> str:
     """``sudo``, ``sudo -u USER``, ``su USER`` or ``sudo + su USER``: for messages."""
     p = Privilege(*privilege)
-    parts = [f"sudo -u {p.sudo_user}" if p.sudo_user else "sudo" if p.sudo else "", f"su {p.su_user}" if p.su_user else ""]
+    parts = [
+        f"sudo -u {p.sudo_user}" if p.sudo_user else "sudo" if p.sudo else "",
+        f"su {p.su_user}" if p.su_user else "",
+    ]
     return " + ".join(part for part in parts if part)
 
 
@@ -298,7 +305,7 @@ def privileged_result(stdout: bytes, rc: int) -> tuple[bytes, int, bool]:
     at = stdout.rfind(PRIVILEGED_TRAILER)
     if at < 0 or not stdout.endswith(b"\n"):
         return stdout, rc, False
-    code = stdout[at + len(PRIVILEGED_TRAILER):-1]
+    code = stdout[at + len(PRIVILEGED_TRAILER) : -1]
     if not code.isdigit():
         return stdout, rc, False
     return stdout[:at], int(code), True
@@ -334,7 +341,11 @@ class StatBatch:
     def with_nonce(self, nonce: str) -> "StatBatch":
         copy = StatBatch(self.requests, nonce)
         copy.index, copy.absent_index, copy.link_index, copy.paths = (
-            self.index, self.absent_index, self.link_index, self.paths)
+            self.index,
+            self.absent_index,
+            self.link_index,
+            self.paths,
+        )
         return copy
 
     def split(self, sections: dict[int, tuple[int | None, bytes]]) -> list[tuple[Any, bytes, int]]:
@@ -375,7 +386,7 @@ def absent_loop() -> str:
         'if [ -e "$__ox_a" ] || [ -L "$__ox_a" ]; then set -- "$@" "$__ox_a"\n'
         '[ ! -L "$__ox_a" ] || { printf \'\\n@@L-%s-%s\\n\' "$__ox_n" $__ox_i; '
         'readlink -- "$__ox_a" </dev/null 2>/dev/null; printf \'\\n@@R-%s-%s\\n\' "$__ox_n" $?; }\n'
-        f"else __ox_p=$__ox_a; if {absent_proof('__ox_p')}; then __ox_z=\"$__ox_z$__ox_i\n\"; "
+        f'else __ox_p=$__ox_a; if {absent_proof("__ox_p")}; then __ox_z="$__ox_z$__ox_i\n"; '
         'else set -- "$@" "$__ox_a"; fi\n'
         "fi; __ox_i=$((__ox_i + 1)); done"
     )
@@ -384,8 +395,12 @@ def absent_loop() -> str:
 def _batchable(request: Any) -> bool:
     path = request.kwargs.get("path")
     return (
-        getattr(request.cls, "stat_batch", False) and not request.context and isinstance(path, str)
-        and bool(path) and "\n" not in path and len(request.kwargs) == 1
+        getattr(request.cls, "stat_batch", False)
+        and not request.context
+        and isinstance(path, str)
+        and bool(path)
+        and "\n" not in path
+        and len(request.kwargs) == 1
     )
 
 
@@ -501,9 +516,7 @@ class ScriptBuilder:
             except QuotingError:  # output with NUL bytes cannot be compared in a shell
                 checks.append("false")
                 continue
-            checks.append(
-                f'[ "$( {fact_command(request)} </dev/null 2>/dev/null; echo "|$?")" = {expected} ]'
-            )
+            checks.append(f'[ "$( {fact_command(request)} </dev/null 2>/dev/null; echo "|$?")" = {expected} ]')
         run = f"{text}\n__ox_r=$?\n" if text is not None else "__ox_r=0\n"
         stop = "" if ignore_errors else "[ $__ox_r -eq 0 ] || __ox_s=1\n"
         block = f"{run}__ox_m {i} $__ox_r\n{stop}"
@@ -526,7 +539,9 @@ class ScriptBuilder:
             elif hasattr(owner, "fact") and index in sections:
                 status, data = sections[index]
                 if status is None:
-                    raise OutputParseError(f"the section of fact {owner.cls.name} ended as stale; facts end with an exit status")
+                    raise OutputParseError(
+                        f"the section of fact {owner.cls.name} ended as stale; facts end with an exit status"
+                    )
                 out.append((owner, data, status))
         return out
 
@@ -554,7 +569,7 @@ class ScriptBuilder:
     def build(self) -> bytes:
         """The script, once: its parts are dropped (a fleet holds many scripts in flight)."""
         if self.capture:
-            head, body = "".join(self.parts[:self._body_start]), "".join(self.parts[self._body_start:])
+            head, body = "".join(self.parts[: self._body_start]), "".join(self.parts[self._body_start :])
             text = f"{head}__ox_o=$(\n{body})\nprintf '%s\\n' \"$__ox_o\"\n__ox_d\n"
         else:
             text = "".join(self.parts) + "__ox_d\n"

@@ -83,7 +83,7 @@ async def run_sharded(
     hosts = inventory.hosts
     shards = max(1, min(shards, len(hosts)))
     size = -(-len(hosts) // shards)
-    slices = [hosts[i:i + size] for i in range(0, len(hosts), size)]
+    slices = [hosts[i : i + size] for i in range(0, len(hosts), size)]
     payloads = [[_host_payload(h) for h in part] for part in slices]
     timings = Timings()
     env = dict(os.environ)
@@ -103,29 +103,43 @@ async def run_sharded(
         with timings.phase("compile"):
             for part in payloads:
                 proc = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "oxinfra._engine.shard",
-                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
+                    sys.executable,
+                    "-m",
+                    "oxinfra._engine.shard",
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    env=env,
                     limit=1 << 24,
                     # Its own session: a terminal's Ctrl-C reaches the parent only, which
                     # passes it on once (a second signal makes a worker exit at once).
                     start_new_session=True,
                 )
-                proc.stdin.write(_pack({
-                    "hosts": part, "deploy_files": [os.path.abspath(p) for p in deploy_files],
-                    "exec_command": exec_command, "dry": dry, "cwd": os.getcwd(),
-                    "parallel": max(1, parallel // len(payloads)) if parallel else None,
-                    "connect_limit": max(1, 200 // len(payloads)),
-                    "events": on_event is not None, "control": control.settings(),
-                    # over the worker's stdin (a pipe): never an argument or the environment
-                    "global_args": global_args or {},
-                }))
+                proc.stdin.write(
+                    _pack(
+                        {
+                            "hosts": part,
+                            "deploy_files": [os.path.abspath(p) for p in deploy_files],
+                            "exec_command": exec_command,
+                            "dry": dry,
+                            "cwd": os.getcwd(),
+                            "parallel": max(1, parallel // len(payloads)) if parallel else None,
+                            "connect_limit": max(1, 200 // len(payloads)),
+                            "events": on_event is not None,
+                            "control": control.settings(),
+                            # over the worker's stdin (a pipe): never an argument or the environment
+                            "global_args": global_args or {},
+                        }
+                    )
+                )
                 await proc.stdin.drain()
                 workers.append(proc)
         with timings.phase("evaluate"):
             answers = [await _read(proc.stdout) for proc in workers]
         for answer in answers:
             if answer["type"] == "error":
-                error = OxinfraError(answer["message"]) if answer["kind"] != "deploy" else DeployError(answer["message"])
+                error = (
+                    OxinfraError(answer["message"]) if answer["kind"] != "deploy" else DeployError(answer["message"])
+                )
                 error.exit_code = answer["exit_code"]
                 raise error
         with timings.phase("order"):
@@ -156,8 +170,9 @@ async def run_sharded(
                     plan = event.pop("_plan", None)
                     if plan is not None:  # what the renderer reads of a plan
                         commands, stdout = plan
-                        event["_plan"] = SimpleNamespace(commands=commands,
-                                                         op=SimpleNamespace(meta=SimpleNamespace(stdout=stdout)))
+                        event["_plan"] = SimpleNamespace(
+                            commands=commands, op=SimpleNamespace(meta=SimpleNamespace(stdout=stdout))
+                        )
                     if on_event is not None:
                         on_event(event)
                 elif message["type"] == "done":
@@ -171,8 +186,9 @@ async def run_sharded(
 
         await asyncio.gather(*(follow(proc) for proc in workers))
     except (asyncio.IncompleteReadError, ConnectionError) as exc:
-        error = OxinfraError(f"a worker process ended unexpectedly ({type(exc).__name__}); run with --shards 1 "
-                             "to see why")
+        error = OxinfraError(
+            f"a worker process ended unexpectedly ({type(exc).__name__}); run with --shards 1 to see why"
+        )
         error.exit_code = 70  # internal error
         raise error from None
     finally:
@@ -226,8 +242,9 @@ async def _worker(job: dict[str, Any], read_go: Any, out: BinaryIO) -> None:
     try:
         files = load_deploy_files(job["deploy_files"], job["exec_command"])
         with import_path(files):
-            prepared = await prepare(inventory, files, sink, timings, job["connect_limit"], job["parallel"], control,
-                                     job.get("global_args"))
+            prepared = await prepare(
+                inventory, files, sink, timings, job["connect_limit"], job["parallel"], control, job.get("global_args")
+            )
             try:
                 sequences, labels = distinct_sequences(prepared.evaluated)
                 _send(out, {"type": "order", "sequences": sequences, "labels": labels})
@@ -267,8 +284,15 @@ def main() -> None:
     try:
         asyncio.run(_worker(_read_message(stdin), read_go, out))
     except Exception as exc:  # a bug, not a deploy error: report it as one line
-        _send(out, {"type": "error", "kind": "other", "message": f"worker failed: {type(exc).__name__}: {exc}",
-                    "exit_code": 70})
+        _send(
+            out,
+            {
+                "type": "error",
+                "kind": "other",
+                "message": f"worker failed: {type(exc).__name__}: {exc}",
+                "exit_code": 70,
+            },
+        )
 
 
 if __name__ == "__main__":

@@ -17,8 +17,15 @@ from typing import Any, Callable, NamedTuple
 from oxinfra._secrets import Secret
 from oxinfra.exceptions import ArgumentError
 
-__all__ = ["GlobalArgs", "split_global_args", "GLOBAL_ARG_NAMES", "Privilege", "privileged", "privilege_with",
-           "PRIVILEGE_ARGS"]
+__all__ = [
+    "GlobalArgs",
+    "split_global_args",
+    "GLOBAL_ARG_NAMES",
+    "Privilege",
+    "privileged",
+    "privilege_with",
+    "PRIVILEGE_ARGS",
+]
 
 
 def _is_str(v: Any) -> bool:
@@ -90,13 +97,25 @@ def privileged(settings: Privilege) -> tuple[Any, ...]:
     if not (sudo or settings.su_user):
         return ()
     if sudo:
-        return Privilege(True, settings.sudo_user or None, settings.su_user or None, settings.password,
-                         settings.login, settings.preserve_env)
+        return Privilege(
+            True,
+            settings.sudo_user or None,
+            settings.su_user or None,
+            settings.password,
+            settings.login,
+            settings.preserve_env,
+        )
     return Privilege(False, None, settings.su_user, None, False, False)
 
 
-PRIVILEGE_ARGS = {"_sudo": "sudo", "_sudo_user": "sudo_user", "_su_user": "su_user", "_sudo_password": "password",
-                   "_use_sudo_login": "login", "_preserve_sudo_env": "preserve_env"}
+PRIVILEGE_ARGS = {
+    "_sudo": "sudo",
+    "_sudo_user": "sudo_user",
+    "_su_user": "su_user",
+    "_sudo_password": "password",
+    "_use_sudo_login": "login",
+    "_preserve_sudo_env": "preserve_env",
+}
 
 
 def privilege_with(base: tuple[Any, ...], given: dict[str, Any], where: str) -> tuple[Any, ...]:
@@ -155,10 +174,25 @@ class GlobalArgs:
                 key = None
             else:
                 env = freeze(self.env)
-                key = None if env is None and self.env is not None else (
-                    self.sudo, self.sudo_user, self.su_user, env, self.chdir, self.ignore_errors,
-                    freeze(self.timeout), self.retries, freeze(self.retry_delay), self.sudo_password,
-                    self.use_sudo_login, self.preserve_sudo_env, self.sensitive)
+                key = (
+                    None
+                    if env is None and self.env is not None
+                    else (
+                        self.sudo,
+                        self.sudo_user,
+                        self.su_user,
+                        env,
+                        self.chdir,
+                        self.ignore_errors,
+                        freeze(self.timeout),
+                        self.retries,
+                        freeze(self.retry_delay),
+                        self.sudo_password,
+                        self.use_sudo_login,
+                        self.preserve_sudo_env,
+                        self.sensitive,
+                    )
+                )
             self._key = key
         return key
 
@@ -174,8 +208,9 @@ class GlobalArgs:
         """The privilege arguments as given (defaults included), ``()`` when none is: what a
         fact read while this operation is planned starts from (``host.get_fact(...,
         _sudo=True)`` adds to it)."""
-        settings = Privilege(self.sudo, self.sudo_user, self.su_user, self.sudo_password, self.use_sudo_login,
-                             self.preserve_sudo_env)
+        settings = Privilege(
+            self.sudo, self.sudo_user, self.su_user, self.sudo_password, self.use_sudo_login, self.preserve_sudo_env
+        )
         return settings if any(settings) else ()
 
     @property

@@ -28,8 +28,17 @@ from contextvars import ContextVar
 from typing import Any, Callable, Mapping
 
 __all__ = [
-    "scope", "host", "current_host", "current_deploy_dir", "note_host_read", "current_recorder",
-    "current_plan", "current_fact_source", "current_privilege", "current_run_memo", "current_data_defaults",
+    "scope",
+    "host",
+    "current_host",
+    "current_deploy_dir",
+    "note_host_read",
+    "current_recorder",
+    "current_plan",
+    "current_fact_source",
+    "current_privilege",
+    "current_run_memo",
+    "current_data_defaults",
 ]
 
 _host: ContextVar[Any] = ContextVar("oxinfra_current_host", default=None)
@@ -50,8 +59,15 @@ _run_memo: ContextVar[Any] = ContextVar("oxinfra_run_memo", default=None)
 _data_defaults: ContextVar[tuple[Mapping[str, Any], ...]] = ContextVar("oxinfra_data_defaults", default=())
 
 _VARS: dict[str, ContextVar[Any]] = {
-    "host": _host, "deploy_dir": _deploy_dir, "reads": _reads, "facts": _facts, "privilege": _privilege,
-    "recorder": _recorder, "plan": _plan, "run_memo": _run_memo, "data_defaults": _data_defaults,
+    "host": _host,
+    "deploy_dir": _deploy_dir,
+    "reads": _reads,
+    "facts": _facts,
+    "privilege": _privilege,
+    "recorder": _recorder,
+    "plan": _plan,
+    "run_memo": _run_memo,
+    "data_defaults": _data_defaults,
 }
 
 
@@ -69,7 +85,9 @@ class scope:
         try:
             pairs = [(_VARS[name], value) for name, value in self._values.items()]
         except KeyError as exc:
-            raise TypeError(f"scope() got an unknown context value {exc.args[0]!r} (known: {', '.join(_VARS)})") from None
+            raise TypeError(
+                f"scope() got an unknown context value {exc.args[0]!r} (known: {', '.join(_VARS)})"
+            ) from None
         self._tokens = [(var, var.set(value)) for var, value in pairs]
         return self
 
@@ -123,8 +141,7 @@ def _host_in_context() -> Any:
         from oxinfra.exceptions import DeployError
 
         raise DeployError(
-            "`host` is only available while a deploy runs: use the oxinfra CLI or "
-            "oxinfra.api.run() to run this file"
+            "`host` is only available while a deploy runs: use the oxinfra CLI or oxinfra.api.run() to run this file"
         )
     return found
 

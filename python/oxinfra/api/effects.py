@@ -22,7 +22,13 @@ from oxinfra.api.context import current_plan
 from oxinfra.api.facts import FactMissing, FactRequest
 
 __all__ = [
-    "PlanContext", "noop", "touches", "ensure_directory", "mark_directory", "predict_content", "op_memo",
+    "PlanContext",
+    "noop",
+    "touches",
+    "ensure_directory",
+    "mark_directory",
+    "predict_content",
+    "op_memo",
     "plan_commands",
 ]
 
@@ -42,12 +48,27 @@ class PlanContext:
     commands without declaring what they change (so the whole may change anything);
     ``inner_error`` the last error raised inside a composed operation."""
 
-    __slots__ = ("noops", "touched", "subtrees", "created_dirs", "known_dirs", "memo", "contents",
-                 "shell_safe", "missing", "collect_missing", "own_declared", "composed", "compositions",
-                 "undeclared", "inner_error")
+    __slots__ = (
+        "noops",
+        "touched",
+        "subtrees",
+        "created_dirs",
+        "known_dirs",
+        "memo",
+        "contents",
+        "shell_safe",
+        "missing",
+        "collect_missing",
+        "own_declared",
+        "composed",
+        "compositions",
+        "undeclared",
+        "inner_error",
+    )
 
-    def __init__(self, known_dirs: set[str] | None = None, memo: dict[str, Any] | None = None,
-                 shell_safe: bool = False) -> None:
+    def __init__(
+        self, known_dirs: set[str] | None = None, memo: dict[str, Any] | None = None, shell_safe: bool = False
+    ) -> None:
         self.noops: list[str] = []
         self.touched: set[str] = set()
         self.subtrees: list[str] = []

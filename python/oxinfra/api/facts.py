@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import inspect
 import posixpath
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Callable, Any, ClassVar, Generic, TypeVar
 
 from oxinfra.api.arguments import PRIVILEGE_ARGS, Privilege, privilege_with, privileged
 from oxinfra.api.context import _host_in_context, _HostProxy, current_fact_source, current_privilege
@@ -110,8 +110,13 @@ class FactRequest:
 
     __slots__ = ("cls", "kwargs", "context", "key", "fact", "command", "safe", "path")
 
-    def __init__(self, cls: type[FactBase[Any]], kwargs: dict[str, Any], context: tuple[Any, ...],
-                 items: tuple[tuple[str, Any], ...] | None = None):
+    def __init__(
+        self,
+        cls: type[FactBase[Any]],
+        kwargs: dict[str, Any],
+        context: tuple[Any, ...],
+        items: tuple[tuple[str, Any], ...] | None = None,
+    ):
         self.cls = cls
         self.kwargs = kwargs
         self.context = context
@@ -203,9 +208,7 @@ def resolve_fact(host: Any, cls: type, args: tuple[Any, ...], kwargs: dict[str, 
         context = privileged(Privilege(*settings)) if settings else ()
     source = current_fact_source()
     if source is None:
-        raise FactError(
-            f"host.get_fact({cls.name}) needs a running deploy: use the oxinfra CLI or oxinfra.api.run()"
-        )
+        raise FactError(f"host.get_fact({cls.name}) needs a running deploy: use the oxinfra CLI or oxinfra.api.run()")
     # The same read made again (discovery, then planning, then guards) reuses its request:
     # building one runs the fact's command() and quoting each time.
     if isinstance(host, _HostProxy):  # `oxinfra.host`: the host in context
@@ -218,8 +221,9 @@ def resolve_fact(host: Any, cls: type, args: tuple[Any, ...], kwargs: dict[str, 
     return _resolve(source, host, cls, kwargs, context)
 
 
-def _resolve(source: Callable[[Any, FactRequest], Any], host: Any, cls: type, kwargs: dict[str, Any],
-             context: tuple[Any, ...]) -> Any:
+def _resolve(
+    source: Callable[[Any, FactRequest], Any], host: Any, cls: type, kwargs: dict[str, Any], context: tuple[Any, ...]
+) -> Any:
     cache = getattr(host, "_facts", None)
     if cache is None:
         try:

@@ -71,8 +71,14 @@ def get_facts(host: Any, requests: list[tuple[type, dict[str, Any]]]) -> list[An
     return values
 
 
-def operation(func: Callable[..., Any] | None = None, *, is_idempotent: bool = True,
-              shell_safe: bool = False, fact_batches: int = 1, fact_batches_reason: str = "") -> Any:
+def operation(
+    func: Callable[..., Any] | None = None,
+    *,
+    is_idempotent: bool = True,
+    shell_safe: bool = False,
+    fact_batches: int = 1,
+    fact_batches_reason: str = "",
+) -> Any:
     """Turn a generator function into an operation (``@operation()`` or ``@operation``).
 
     ``shell_safe=True`` promises that the operation's commands never ``exit``, ``cd`` or set
@@ -84,8 +90,10 @@ def operation(func: Callable[..., Any] | None = None, *, is_idempotent: bool = T
     if isinstance(fact_batches, bool) or not isinstance(fact_batches, int) or fact_batches < 1:
         raise TypeError(f"@operation(fact_batches=...) must be a whole number of 1 or more, not {fact_batches!r}")
     if fact_batches > 1 and not (isinstance(fact_batches_reason, str) and fact_batches_reason.strip()):
-        raise TypeError(f"@operation(fact_batches={fact_batches}) needs fact_batches_reason=: say why the "
-                        "operation cannot read all its facts in one batch")
+        raise TypeError(
+            f"@operation(fact_batches={fact_batches}) needs fact_batches_reason=: say why the "
+            "operation cannot read all its facts in one batch"
+        )
     if fact_batches == 1 and fact_batches_reason:
         raise TypeError("@operation(fact_batches_reason=...) is only for fact_batches of 2 or more")
 
@@ -103,8 +111,7 @@ def operation(func: Callable[..., Any] | None = None, *, is_idempotent: bool = T
             recorder = current_recorder()
             if recorder is None:
                 raise OperationError(
-                    f"{op_name}() was called outside a deploy: run the file with the oxinfra CLI "
-                    "or oxinfra.api.run()"
+                    f"{op_name}() was called outside a deploy: run the file with the oxinfra CLI or oxinfra.api.run()"
                 )
             key, label = recorder.call_site()
             global_args, own = split_global_args(kwargs, recorder.deploy_args[-1], lambda: f"{label}: {op_name}()")

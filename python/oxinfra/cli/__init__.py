@@ -81,60 +81,147 @@ _SHARDS = _ShardsType()
 @click.argument("targets", nargs=-1, required=True)
 @click.option("--dry", is_flag=True, help="Show what would change on each host; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Execute without asking for confirmation.")
-@click.option("--limit", multiple=True, metavar="PATTERN",
-              help="Only these hosts: group or host names, globs, ranges, !exclusions; comma-separated or repeated. "
-                   "@FILE: the names or patterns FILE lists, one per line (# comments).")
-@click.option("--retry-failed", "retry_failed", is_flag=True,
-              help="Run only the hosts the last run did not finish (failed, unreachable, interrupted, not "
-                   "started...), as recorded in the state file.")
-@click.option("--state-file", "state_file", metavar="FILE", default=".oxinfra/last-run.json", show_default=True,
-              envvar="OXINFRA_STATE_FILE",
-              help="Where every run that executes records the hosts it did not finish (relative to the working "
-                   "directory), and --retry-failed reads them. Also from OXINFRA_STATE_FILE.")
-@click.option("--group-data", "group_data", multiple=True, metavar="DIR",
-              help="Also read group data from DIR/<group>.py (wins over group_data/ folders).")
+@click.option(
+    "--limit",
+    multiple=True,
+    metavar="PATTERN",
+    help="Only these hosts: group or host names, globs, ranges, !exclusions; comma-separated or repeated. "
+    "@FILE: the names or patterns FILE lists, one per line (# comments).",
+)
+@click.option(
+    "--retry-failed",
+    "retry_failed",
+    is_flag=True,
+    help="Run only the hosts the last run did not finish (failed, unreachable, interrupted, not "
+    "started...), as recorded in the state file.",
+)
+@click.option(
+    "--state-file",
+    "state_file",
+    metavar="FILE",
+    default=".oxinfra/last-run.json",
+    show_default=True,
+    envvar="OXINFRA_STATE_FILE",
+    help="Where every run that executes records the hosts it did not finish (relative to the working "
+    "directory), and --retry-failed reads them. Also from OXINFRA_STATE_FILE.",
+)
+@click.option(
+    "--group-data",
+    "group_data",
+    multiple=True,
+    metavar="DIR",
+    help="Also read group data from DIR/<group>.py (wins over group_data/ folders).",
+)
 @click.option("--parallel", type=click.IntRange(min=1), default=None, help="At most N hosts at once.")
 @click.option("--data", "data", multiple=True, metavar="KEY=VALUE", help="Override host data (value may be JSON).")
 @click.option("-v", "--verbose", count=True, help="More output: -v per-host results, -vv commands too.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event on stdout, then a summary.")
-@click.option("--shards", type=_SHARDS, default="auto", show_default=True, envvar="OXINFRA_SHARDS",
-              help="Spread the hosts over N worker processes, one event loop each. auto: one per "
-                   "20,000 hosts, at most one per CPU (1 below 40,000 hosts on 2 CPUs). Also from OXINFRA_SHARDS.")
-@click.option("--report", "report_path", metavar="FILE.json", default=None,
-              help="Write per-phase and per-host timings and round trips to FILE.json.")
-@click.option("--ssh-config", "ssh_config", metavar="FILE", default=None, envvar="OXINFRA_SSH_CONFIG",
-              type=click.Path(exists=True, dir_okay=False),
-              help="OpenSSH client config for hosts without ssh_config_file data (default: ~/.ssh/config). "
-                   "Also from OXINFRA_SSH_CONFIG.")
+@click.option(
+    "--shards",
+    type=_SHARDS,
+    default="auto",
+    show_default=True,
+    envvar="OXINFRA_SHARDS",
+    help="Spread the hosts over N worker processes, one event loop each. auto: one per "
+    "20,000 hosts, at most one per CPU (1 below 40,000 hosts on 2 CPUs). Also from OXINFRA_SHARDS.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    metavar="FILE.json",
+    default=None,
+    help="Write per-phase and per-host timings and round trips to FILE.json.",
+)
+@click.option(
+    "--ssh-config",
+    "ssh_config",
+    metavar="FILE",
+    default=None,
+    envvar="OXINFRA_SSH_CONFIG",
+    type=click.Path(exists=True, dir_okay=False),
+    help="OpenSSH client config for hosts without ssh_config_file data (default: ~/.ssh/config). "
+    "Also from OXINFRA_SSH_CONFIG.",
+)
 @click.option("--sudo", "sudo", is_flag=True, help="Run every operation with sudo (its _sudo default).")
 @click.option("--sudo-user", metavar="USER", default=None, help="sudo to USER (every operation's _sudo_user default).")
 @click.option("--su-user", metavar="USER", default=None, help="su to USER (every operation's _su_user default).")
-@click.option("--sudo-password", metavar="PASSWORD", default=None, envvar="OXINFRA_SUDO_PASSWORD",
-              help="sudo's password, given to sudo on its stdin. Other users of this machine can read it in "
-                   "the process list: prefer OXINFRA_SUDO_PASSWORD or --ask-sudo-password.")
+@click.option(
+    "--sudo-password",
+    metavar="PASSWORD",
+    default=None,
+    envvar="OXINFRA_SUDO_PASSWORD",
+    help="sudo's password, given to sudo on its stdin. Other users of this machine can read it in "
+    "the process list: prefer OXINFRA_SUDO_PASSWORD or --ask-sudo-password.",
+)
 @click.option("--ask-sudo-password", is_flag=True, help="Ask for sudo's password once, for every host.")
-@click.option("--fail-percent", "fail_percent", type=click.FloatRange(0, 100), default=None, metavar="N",
-              help="Once more than N%% of the hosts failed or were unreachable, start no new host (they end "
-                   "'not started'); running hosts finish the script they run and send no other. Runs in one process.")
-@click.option("--host-timeout", "host_timeout", type=click.FloatRange(0, min_open=True), default=None,
-              metavar="SECONDS", help="A host not done this long after it starts connecting ends unreachable "
-                                      "(its running command is killed on the host).")
-@click.option("--round-trip-timeout", "round_trip_timeout", type=click.FloatRange(0, min_open=True), default=None,
-              metavar="SECONDS", help="A script without its answer this long (a stalled command, a host that "
-                                      "stopped answering) ends that host unreachable (the command is killed).")
-@click.option("--lock-timeout", "lock_timeout", type=click.FloatRange(0), default=30.0, show_default=True,
-              metavar="SECONDS", help="How long to wait for another run's lock on a host (one run at a time per "
-                                      "host) before that host fails; 0: do not wait.")
-@click.option("--no-host-lock", "no_host_lock", is_flag=True,
-              help="Take no lock on the hosts (runs may then overlap on a host).")
+@click.option(
+    "--fail-percent",
+    "fail_percent",
+    type=click.FloatRange(0, 100),
+    default=None,
+    metavar="N",
+    help="Once more than N%% of the hosts failed or were unreachable, start no new host (they end "
+    "'not started'); running hosts finish the script they run and send no other. Runs in one process.",
+)
+@click.option(
+    "--host-timeout",
+    "host_timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="A host not done this long after it starts connecting ends unreachable "
+    "(its running command is killed on the host).",
+)
+@click.option(
+    "--round-trip-timeout",
+    "round_trip_timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="A script without its answer this long (a stalled command, a host that "
+    "stopped answering) ends that host unreachable (the command is killed).",
+)
+@click.option(
+    "--lock-timeout",
+    "lock_timeout",
+    type=click.FloatRange(0),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for another run's lock on a host (one run at a time per "
+    "host) before that host fails; 0: do not wait.",
+)
+@click.option(
+    "--no-host-lock", "no_host_lock", is_flag=True, help="Take no lock on the hosts (runs may then overlap on a host)."
+)
 @click.version_option(version=_version(), prog_name="oxinfra", message="%(prog)s %(version)s")
-def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: tuple[str, ...],
-         group_data: tuple[str, ...], parallel: int | None, data: tuple[str, ...], verbose: int,
-         as_json: bool, shards: int | None, report_path: str | None, ssh_config: str | None,
-         fail_percent: float | None, host_timeout: float | None, round_trip_timeout: float | None,
-         retry_failed: bool, state_file: str, lock_timeout: float, no_host_lock: bool, sudo: bool = False,
-         sudo_user: str | None = None, su_user: str | None = None, sudo_password: str | None = None,
-         ask_sudo_password: bool = False) -> None:
+def main(
+    inventory: str,
+    targets: tuple[str, ...],
+    dry: bool,
+    yes: bool,
+    limit: tuple[str, ...],
+    group_data: tuple[str, ...],
+    parallel: int | None,
+    data: tuple[str, ...],
+    verbose: int,
+    as_json: bool,
+    shards: int | None,
+    report_path: str | None,
+    ssh_config: str | None,
+    fail_percent: float | None,
+    host_timeout: float | None,
+    round_trip_timeout: float | None,
+    retry_failed: bool,
+    state_file: str,
+    lock_timeout: float,
+    no_host_lock: bool,
+    sudo: bool = False,
+    sudo_user: str | None = None,
+    su_user: str | None = None,
+    sudo_password: str | None = None,
+    ask_sudo_password: bool = False,
+) -> None:
     """Run DEPLOY.py files (or `exec -- COMMAND`) against INVENTORY; `debug-inventory` shows
     the hosts, groups and data instead.
 
@@ -152,13 +239,32 @@ def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: 
     # SIGTERM before and after the hosts run is Ctrl-C (while they run, the run's own handlers
     # end the remote work and print the partial summary).
     signal.signal(signal.SIGTERM, _terminate)
-    control = {"fail_percent": fail_percent, "host_timeout": host_timeout, "round_trip_timeout": round_trip_timeout,
-               "lock_timeout": None if no_host_lock else lock_timeout, "handle_signals": True,
-               "retry_failed": retry_failed, "state_file": state_file}
+    control = {
+        "fail_percent": fail_percent,
+        "host_timeout": host_timeout,
+        "round_trip_timeout": round_trip_timeout,
+        "lock_timeout": None if no_host_lock else lock_timeout,
+        "handle_signals": True,
+        "retry_failed": retry_failed,
+        "state_file": state_file,
+    }
     try:
         privilege = run_privilege(sudo, sudo_user, su_user, sudo_password, ask_sudo_password)
-        code = _run(inventory, targets, dry, yes, limit, group_data, parallel, _parse_data(data), renderer,
-                    report_path, shards, privilege, control)
+        code = _run(
+            inventory,
+            targets,
+            dry,
+            yes,
+            limit,
+            group_data,
+            parallel,
+            _parse_data(data),
+            renderer,
+            report_path,
+            shards,
+            privilege,
+            control,
+        )
     except OxinfraError as exc:
         renderer.error(str(exc))
         sys.exit(exc.exit_code)
@@ -172,8 +278,9 @@ def main(inventory: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: 
             import traceback
 
             traceback.print_exc()
-        renderer.error(f"internal error: {type(exc).__name__}: {exc} (a bug in oxinfra; "
-                       "OXINFRA_TRACEBACK=1 prints where)")
+        renderer.error(
+            f"internal error: {type(exc).__name__}: {exc} (a bug in oxinfra; OXINFRA_TRACEBACK=1 prints where)"
+        )
         sys.exit(INTERNAL)
     sys.exit(code)
 
@@ -189,10 +296,21 @@ def _terminate(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, limit: tuple[str, ...],
-         group_data: tuple[str, ...], parallel: int | None, overrides: dict[str, Any], renderer: Renderer,
-         report_path: str | None = None, shards: int | None = 1, privilege: Any = None,
-         control: dict[str, Any] | None = None) -> int:
+def _run(
+    inventory_spec: str,
+    targets: tuple[str, ...],
+    dry: bool,
+    yes: bool,
+    limit: tuple[str, ...],
+    group_data: tuple[str, ...],
+    parallel: int | None,
+    overrides: dict[str, Any],
+    renderer: Renderer,
+    report_path: str | None = None,
+    shards: int | None = 1,
+    privilege: Any = None,
+    control: dict[str, Any] | None = None,
+) -> int:
     from oxinfra.inventory import load_inventory
 
     from pathlib import Path
@@ -207,8 +325,9 @@ def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, li
     if retry_failed:
         retry, last = hosts_to_retry(state_file)
         if not retry:
-            renderer.notice(f"--retry-failed: every host of the last run ({last.get('finished', '?')}) succeeded: "
-                            "nothing to retry")
+            renderer.notice(
+                f"--retry-failed: every host of the last run ({last.get('finished', '?')}) succeeded: nothing to retry"
+            )
             return 0
         inventory = inventory.only(retry, f"--retry-failed: {state_file} (the run of {last.get('inventory')!r})")
     if limit:
@@ -242,15 +361,32 @@ def _run(inventory_spec: str, targets: tuple[str, ...], dry: bool, yes: bool, li
     if not dry and not yes and exec_command is None:
         if not sys.stdin.isatty():
             raise DeployError("not a terminal, cannot ask for confirmation: pass -y to execute, or --dry to preview")
-        preview = run(inventory, deploys, dry=True, parallel=parallel, on_event=renderer.event,
-                      exec_command=exec_command, shards=shards, global_args=global_args,
-                      control=RunControl(**(control or {})))
+        preview = run(
+            inventory,
+            deploys,
+            dry=True,
+            parallel=parallel,
+            on_event=renderer.event,
+            exec_command=exec_command,
+            shards=shards,
+            global_args=global_args,
+            control=RunControl(**(control or {})),
+        )
         renderer.finish(preview)
         if preview.interrupted or not click.confirm("Execute these changes?", default=False):
             return exit_code(preview) if preview.interrupted else 0
         renderer.reset()
-    result = run(inventory, deploys, dry=dry, parallel=parallel, on_event=renderer.event, exec_command=exec_command,
-                 shards=shards, global_args=global_args, control=RunControl(**(control or {})))
+    result = run(
+        inventory,
+        deploys,
+        dry=dry,
+        parallel=parallel,
+        on_event=renderer.event,
+        exec_command=exec_command,
+        shards=shards,
+        global_args=global_args,
+        control=RunControl(**(control or {})),
+    )
     result.timings["inventory"] = inventory_seconds
     renderer.finish(result)
     if not dry:

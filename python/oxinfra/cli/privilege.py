@@ -20,8 +20,7 @@ __all__ = ["RunPrivilege", "run_privilege"]
 class RunPrivilege:
     """What the privilege options asked for; :meth:`global_args` asks for the password (once)."""
 
-    def __init__(self, sudo: bool, sudo_user: str | None, su_user: str | None, password: str | None,
-                 ask: bool) -> None:
+    def __init__(self, sudo: bool, sudo_user: str | None, su_user: str | None, password: str | None, ask: bool) -> None:
         self.sudo = sudo
         self.sudo_user = sudo_user
         self.su_user = su_user
@@ -53,8 +52,9 @@ class RunPrivilege:
         return [self.password] if self.password else []
 
 
-def run_privilege(sudo: bool, sudo_user: str | None, su_user: str | None, password: str | None,
-                  ask: bool) -> RunPrivilege:
+def run_privilege(
+    sudo: bool, sudo_user: str | None, su_user: str | None, password: str | None, ask: bool
+) -> RunPrivilege:
     if ask and password is not None:
         raise click.UsageError("give --sudo-password (or OXINFRA_SUDO_PASSWORD) or --ask-sudo-password, not both")
     return RunPrivilege(sudo, sudo_user, su_user, password, ask)

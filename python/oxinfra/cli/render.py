@@ -16,6 +16,7 @@ import click
 
 __all__ = ["Renderer"]
 
+
 def _json_stream() -> Any:
     """stdout for JSON events, with a large buffer; when it is a pipe, a larger pipe too, so a
     consumer that reads slowly does not stall the event loop on every few events."""
@@ -31,8 +32,15 @@ def _json_stream() -> Any:
         return sys.stdout
 
 
-_HOST_COLORS = {"success": "green", "failed": "red", "unreachable": "red", "error": "red", "interrupted": "yellow",
-                "stopped": "yellow", "not started": "bright_black"}
+_HOST_COLORS = {
+    "success": "green",
+    "failed": "red",
+    "unreachable": "red",
+    "error": "red",
+    "interrupted": "yellow",
+    "stopped": "yellow",
+    "not started": "bright_black",
+}
 _COLORS = {"changed": "yellow", "unchanged": "green", "failed": "red", "skipped": "cyan", "not run": "bright_black"}
 
 
@@ -81,7 +89,9 @@ class Renderer:
         if kind == "plan":
             self.dry = event["dry"]
             what = "Dry run" if self.dry else "Running"
-            click.echo(click.style(f"--> {what}: {len(event['operations'])} operations on {event['hosts']} hosts", bold=True))
+            click.echo(
+                click.style(f"--> {what}: {len(event['operations'])} operations on {event['hosts']} hosts", bold=True)
+            )
         elif kind == "unreachable":
             click.echo(click.style(f"[{event['host']}] unreachable: {event['error']}", fg="red"))
         elif kind == "notice":
@@ -96,16 +106,24 @@ class Renderer:
             if event.get("again"):
                 click.echo(click.style(f"--> {event['signal']} again: exiting now", fg="yellow", bold=True), err=True)
             else:
-                click.echo(click.style(f"--> interrupted ({event['signal']}): nothing more is sent; ending the "
-                                       f"work running on {event['running']} hosts", fg="yellow", bold=True))
+                click.echo(
+                    click.style(
+                        f"--> interrupted ({event['signal']}): nothing more is sent; ending the "
+                        f"work running on {event['running']} hosts",
+                        fg="yellow",
+                        bold=True,
+                    )
+                )
         elif kind == "host_done":
             status = event.get("status")
             if status in ("error", "interrupted", "stopped") and event.get("error"):
                 color = "red" if status == "error" else "yellow"
                 click.echo(click.style(f"[{event['host']}] {status}: {event['error']}", fg=color))
             if self.verbose:
-                click.echo(f"[{event['host']}] done: {event['changed']} changed, {event['unchanged']} unchanged, "
-                           f"{event['failed']} failed, {event['round_trips']} round trips")
+                click.echo(
+                    f"[{event['host']}] done: {event['changed']} changed, {event['unchanged']} unchanged, "
+                    f"{event['failed']} failed, {event['round_trips']} round trips"
+                )
 
     def _operation(self, event: dict[str, Any], plan: Any) -> None:
         status = event["status"]
@@ -145,10 +163,19 @@ class Renderer:
 
         code = exit_code(result)
         if self.as_json:
-            self._json({"event": "summary", "success": result.success, "dry": result.dry, "exit_code": code,
-                        "interrupted": getattr(result, "interrupted", None),
-                        "stopped": getattr(result, "stopped", None),
-                        "operations": result.order, "hosts": hosts, "totals": totals})
+            self._json(
+                {
+                    "event": "summary",
+                    "success": result.success,
+                    "dry": result.dry,
+                    "exit_code": code,
+                    "interrupted": getattr(result, "interrupted", None),
+                    "stopped": getattr(result, "stopped", None),
+                    "operations": result.order,
+                    "hosts": hosts,
+                    "totals": totals,
+                }
+            )
             self._out.flush()
             return
         by_status: dict[str, list[str]] = {}
@@ -156,14 +183,23 @@ class Renderer:
             by_status.setdefault(h["status"], []).append(name)
         bad = [n for n, h in hosts.items() if h["status"] != "success"]
         verb = "would change" if result.dry else "changed"
-        click.echo(click.style(
-            f"--> {len(hosts)} hosts: {totals['changed']} operations {verb}, {totals['unchanged']} unchanged, "
-            f"{totals['failed']} failed" + (f", {len(bad)} hosts with errors: {', '.join(bad[:10])}" if bad else ""),
-            bold=True, fg="red" if bad else "green"))
+        click.echo(
+            click.style(
+                f"--> {len(hosts)} hosts: {totals['changed']} operations {verb}, {totals['unchanged']} unchanged, "
+                f"{totals['failed']} failed"
+                + (f", {len(bad)} hosts with errors: {', '.join(bad[:10])}" if bad else ""),
+                bold=True,
+                fg="red" if bad else "green",
+            )
+        )
         if bad:  # where every host ended: done, failed, not started...
             for status in ("success", "failed", "unreachable", "error", "interrupted", "stopped", "not started"):
                 names = by_status.get(status)
                 if names:
                     more = f" (+{len(names) - 20} more)" if len(names) > 20 else ""
                     label = "done" if status == "success" else status
-                    click.echo(click.style(f"    {label} ({len(names)}): {', '.join(names[:20])}{more}", fg=_HOST_COLORS[status]))
+                    click.echo(
+                        click.style(
+                            f"    {label} ({len(names)}): {', '.join(names[:20])}{more}", fg=_HOST_COLORS[status]
+                        )
+                    )

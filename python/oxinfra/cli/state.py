@@ -68,8 +68,10 @@ def hosts_to_retry(path: Path = STATE_FILE) -> tuple[list[str], dict[str, Any]]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InventoryError(f"--retry-failed: no previous run is recorded in {path} (every run that executes "
-                             "writes it, see --state-file): run without --retry-failed first") from None
+        raise InventoryError(
+            f"--retry-failed: no previous run is recorded in {path} (every run that executes "
+            "writes it, see --state-file): run without --retry-failed first"
+        ) from None
     except OSError as exc:
         raise InventoryError(f"--retry-failed: cannot read {path}: {exc.strerror}") from None
     try:
@@ -78,8 +80,9 @@ def hosts_to_retry(path: Path = STATE_FILE) -> tuple[list[str], dict[str, Any]]:
         if not isinstance(retry, list) or not all(isinstance(name, str) for name in retry):
             raise ValueError("retry is not a list of host names")
     except (ValueError, KeyError, TypeError) as exc:
-        raise InventoryError(f"--retry-failed: {path} is not a record oxinfra wrote ({exc}): remove it and run "
-                             "without --retry-failed") from None
+        raise InventoryError(
+            f"--retry-failed: {path} is not a record oxinfra wrote ({exc}): remove it and run without --retry-failed"
+        ) from None
     return retry, state
 
 

@@ -38,8 +38,9 @@ class Shell:
         if drain is not None:
             await drain()
 
-    async def run(self, script: bytes, done: bytes, timeout: float | None = None, out: Any = None,
-                  err: Any = None) -> tuple[bytes, bytes]:
+    async def run(
+        self, script: bytes, done: bytes, timeout: float | None = None, out: Any = None, err: Any = None
+    ) -> tuple[bytes, bytes]:
         """One round trip. Any failure of the transport (the connection lost, the channel
         closed, the shell gone, no answer in time) is a :class:`ConnectError` of this host
         (``timed_out`` set when no answer came in time, ``partial``: the stdout read before).
@@ -103,7 +104,7 @@ class Collect:
 
     def feed(self, chunk: bytes) -> bool:
         self.chunks.append(chunk)
-        self.tail = (self.tail + chunk)[-len(self.done):]
+        self.tail = (self.tail + chunk)[-len(self.done) :]
         return self.tail == self.done
 
     def value(self) -> bytes:

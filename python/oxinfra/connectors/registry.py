@@ -57,9 +57,7 @@ def connector_of(name: str, data: Any) -> tuple[str, str]:
     connector = data.get("connector", DEFAULT)
     spec = CONNECTORS.get(connector)
     if spec is None:
-        raise InventoryError(
-            f"host {name!r} has data connector={connector!r}: use one of {', '.join(CONNECTORS)}"
-        )
+        raise InventoryError(f"host {name!r} has data connector={connector!r}: use one of {', '.join(CONNECTORS)}")
     return connector, name if spec.needs_target else "localhost"
 
 

@@ -43,8 +43,12 @@ __all__ = ["SSHConnection", "PREFERRED_CIPHERS", "ssh_options"]
 #: the controller less per packet than asyncssh's default ChaCha20-Poly1305; the rest of
 #: asyncssh's defaults follow, so any server still finds one it speaks.
 PREFERRED_CIPHERS = (
-    "aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com",
-    "aes128-ctr", "aes192-ctr", "aes256-ctr",
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "chacha20-poly1305@openssh.com",
+    "aes128-ctr",
+    "aes192-ctr",
+    "aes256-ctr",
 )
 
 #: Keepalive unless the config says otherwise: a host that stops answering (paused, cut
@@ -54,8 +58,15 @@ KEEPALIVE_COUNT_MAX = 3
 
 #: StrictHostKeyChecking as ssh reads it (any case); ``ask`` has no terminal to ask on here,
 #: so it refuses unknown keys as ``yes`` does (ssh in batch mode does the same).
-_STRICT = {"yes": "yes", "true": "yes", "ask": "yes", "no": "no", "false": "no", "off": "no",
-           "accept-new": "accept-new"}
+_STRICT = {
+    "yes": "yes",
+    "true": "yes",
+    "ask": "yes",
+    "no": "no",
+    "false": "no",
+    "off": "no",
+    "accept-new": "accept-new",
+}
 
 
 class _ClientConfig(SSHClientConfig):
@@ -110,8 +121,17 @@ class _Plan:
 
     __slots__ = ("connect_to", "address", "port", "kwargs", "known_path", "mode", "known_files", "key_name")
 
-    def __init__(self, connect_to: str, address: str, port: int, kwargs: dict[str, Any], known_path: str,
-                 mode: str, known_files: list[str] | None = None, key_name: str | None = None) -> None:
+    def __init__(
+        self,
+        connect_to: str,
+        address: str,
+        port: int,
+        kwargs: dict[str, Any],
+        known_path: str,
+        mode: str,
+        known_files: list[str] | None = None,
+        key_name: str | None = None,
+    ) -> None:
         #: The name given to asyncssh, which applies the config's Host blocks to it.
         self.connect_to = connect_to
         #: Where that leads (HostName): what known hosts and messages name.
@@ -147,8 +167,9 @@ def _read_config(settings: ConnectSettings, paths: list[str], host_name: str, us
     found = cache.get(key)
     if found is None:
         try:
-            found = cache[key] = _ClientConfig.load(None, paths, False, False, True, _local_user(), user,
-                                                    host_name, port)
+            found = cache[key] = _ClientConfig.load(
+                None, paths, False, False, True, _local_user(), user, host_name, port
+            )
         except (OSError, asyncssh.ConfigParseError) as exc:
             raise ConnectError(f"cannot read SSH config {', '.join(paths)}: {exc}") from None
     return found
@@ -192,8 +213,9 @@ def ssh_options(host: Any, settings: ConnectSettings) -> _Plan:
     if user is not None:
         kwargs["username"] = user
     timeout = data.get("ssh_connect_timeout")
-    kwargs["connect_timeout"] = _seconds(host, "ssh_connect_timeout", timeout) if timeout is not None \
-        else conf("ConnectTimeout", 10)
+    kwargs["connect_timeout"] = (
+        _seconds(host, "ssh_connect_timeout", timeout) if timeout is not None else conf("ConnectTimeout", 10)
+    )
     if conf("ServerAliveInterval") is None:
         kwargs["keepalive_interval"] = KEEPALIVE_INTERVAL
         kwargs["keepalive_count_max"] = KEEPALIVE_COUNT_MAX
@@ -208,15 +230,24 @@ def ssh_options(host: Any, settings: ConnectSettings) -> _Plan:
     if jump is not None:
         kwargs["tunnel"] = _text(host, "ssh_proxy_jump", jump)
     alias = conf("HostKeyAlias")
-    tokens = {"h": address, "p": str(port), "r": user or conf("User") or local_user, "u": local_user,
-              "d": os.path.expanduser("~"), "k": alias or name, "n": name, "%": "%"}
+    tokens = {
+        "h": address,
+        "p": str(port),
+        "r": user or conf("User") or local_user,
+        "u": local_user,
+        "d": os.path.expanduser("~"),
+        "k": alias or name,
+        "n": name,
+        "%": "%",
+    }
     known = data.get("ssh_known_hosts_file")
     if known is not None:
         user_files = [os.path.expanduser(_text(host, "ssh_known_hosts_file", known))]
     else:
         user_files = _known_files(conf("UserKnownHostsFile"), ["~/.ssh/known_hosts", "~/.ssh/known_hosts2"], tokens)
-    global_files = _known_files(conf("GlobalKnownHostsFile"),
-                                ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"], tokens)
+    global_files = _known_files(
+        conf("GlobalKnownHostsFile"), ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"], tokens
+    )
     strict = data.get("ssh_strict_host_key_checking")
     if strict is None:
         where = f"StrictHostKeyChecking in {', '.join(paths)}" if paths else "StrictHostKeyChecking"
@@ -240,7 +271,7 @@ def _known_files(value: Any, default: list[str], tokens: dict[str, str]) -> list
         text, i = [], 0
         while i < len(raw):
             if raw[i] == "%" and i + 1 < len(raw):
-                text.append(tokens.get(raw[i + 1], raw[i:i + 2]))
+                text.append(tokens.get(raw[i + 1], raw[i : i + 2]))
                 i += 2
             else:
                 text.append(raw[i])
@@ -340,8 +371,9 @@ class SSHConnection(Connection):
                 reason = "revoked"
             elif client is not None and client.first_contact:
                 reason = "unknown"
-            raise ConnectError(_host_key_error(host.name, reason, plan, address,
-                                               22 if plan.key_name != address else port)) from None
+            raise ConnectError(
+                _host_key_error(host.name, reason, plan, address, 22 if plan.key_name != address else port)
+            ) from None
         except asyncssh.DisconnectError as exc:
             raise ConnectError(f"{host.name}: disconnected: {exc.reason}") from None
         except asyncssh.Error as exc:
@@ -355,8 +387,9 @@ class SSHConnection(Connection):
             if _remember_host_key(client.accepted, known_path, plan.key_name, key_port):
                 connection.notices.append(f"first contact: accepted host key {fingerprint} into {known_path}")
             else:
-                connection.notices.append(f"first contact: accepted host key {fingerprint}, but could not add it "
-                                          f"to {known_path}")
+                connection.notices.append(
+                    f"first contact: accepted host key {fingerprint}, but could not add it to {known_path}"
+                )
             settings.cache.pop(("ssh known hosts", known_path), None)
         return connection
 
@@ -414,14 +447,18 @@ def _host_key_error(name: str, reason: str, plan: Any, address: str, port: int) 
     if "revoked" in reason.lower():
         return f"{name}: the host key of {address} is marked @revoked in {files}: refused"
     if reason == "unknown":
-        return (f"{name}: the host key of {address} is not in {files} and host key checking is strict: "
-                f"add it (ssh-keyscan) or set ssh_strict_host_key_checking=accept-new")
+        return (
+            f"{name}: the host key of {address} is not in {files} and host key checking is strict: "
+            f"add it (ssh-keyscan) or set ssh_strict_host_key_checking=accept-new"
+        )
     entry = key_name if port == 22 else f"[{key_name}]:{port}"
     found = [(path, _matching_lines(path, key_name, port)) for path in plan.known_files]
     where = "; ".join(f"{path} line {', '.join(map(str, lines))}" for path, lines in found if lines) or files
     path = next((p for p, lines in found if lines), plan.known_path)
-    return (f"{name}: the host key of {address} does not match {where}: it changed, or this is another "
-            f"host; if the change is expected, remove that line (ssh-keygen -R '{entry}' -f '{path}')")
+    return (
+        f"{name}: the host key of {address} does not match {where}: it changed, or this is another "
+        f"host; if the change is expected, remove that line (ssh-keygen -R '{entry}' -f '{path}')"
+    )
 
 
 def _matching_lines(path: str, address: str, port: int) -> list[int]:

@@ -28,8 +28,8 @@ def absent_proof(var: str) -> str:
     sets ``$var`` and ``__ox_b``."""
     v = f'"${var}"'
     return (
-        f"while :; do __ox_b=${{{var}%/*}}; [ \"$__ox_b\" != {v} ] || __ox_b=.; [ -n \"$__ox_b\" ] || __ox_b=/; "
-        f"[ \"$__ox_b\" != {v} ] || break; {var}=$__ox_b; ! [ -e {v} ] && ! [ -L {v} ] || break; done; "
+        f'while :; do __ox_b=${{{var}%/*}}; [ "$__ox_b" != {v} ] || __ox_b=.; [ -n "$__ox_b" ] || __ox_b=/; '
+        f'[ "$__ox_b" != {v} ] || break; {var}=$__ox_b; ! [ -e {v} ] && ! [ -L {v} ] || break; done; '
         f"[ -d {v} ] && [ -x {v} ]"
     )
 
@@ -178,8 +178,9 @@ class FindInFile(FactBase[Any]):
         if rc == 1:
             return []
         if rc != 0:  # never "absent": files.line would then create the file over what is there
-            raise FactFailed(rc, f"exit {rc}: an invalid pattern, a file grep may not read, or a path "
-                                 "not provably absent")
+            raise FactFailed(
+                rc, f"exit {rc}: an invalid pattern, a file grep may not read, or a path not provably absent"
+            )
         return _core.parse_lines(stdout, rc, -1)
 
     def predict(self, content: bytes, **kwargs: Any) -> tuple[bytes, int] | None:
@@ -197,8 +198,10 @@ class FindInFile(FactBase[Any]):
             core = core[:-3]
         elif core.endswith("$") and not core.endswith("\\$"):
             core, at_end = core[:-1], True
-        if not core or any(c in core for c in _SPECIAL_ERE if kwargs.get("extended_regex")) or any(
-            c in core for c in _SPECIAL_BRE
+        if (
+            not core
+            or any(c in core for c in _SPECIAL_ERE if kwargs.get("extended_regex"))
+            or any(c in core for c in _SPECIAL_BRE)
         ):
             return None
         if b"\x00" in content:  # grep would call it a binary file
@@ -213,7 +216,8 @@ class FindInFile(FactBase[Any]):
             found = [line for line in lines if line == core]
         else:
             found = [
-                line for line in lines
+                line
+                for line in lines
                 if core in line and (not at_start or line.startswith(core)) and (not at_end or line.endswith(core))
             ]
         return "".join(f"{line}\n" for line in found).encode(), 0 if found else 1

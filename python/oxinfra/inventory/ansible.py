@@ -160,7 +160,6 @@ class _Reader:
         return list(seen.values())
 
 
-
 _WORD = re.compile(r"[^\s=:'\"]+")
 
 
@@ -169,7 +168,7 @@ def _shown(line: str) -> str:
     as ``ansible_password``) is ``***``."""
     for match in _WORD.finditer(line):
         if is_secret_key(match.group()):
-            return line[:match.end()] + " ***"
+            return line[: match.end()] + " ***"
     return line
 
 
@@ -306,13 +305,19 @@ def _read_yaml(path: str) -> InventorySource:
         if body is None:
             return
         if not isinstance(body, dict):
-            raise InventoryError(f"{where}: group {name!r} is a {type(body).__name__}; write hosts:, vars: or children:")
+            raise InventoryError(
+                f"{where}: group {name!r} is a {type(body).__name__}; write hosts:, vars: or children:"
+            )
         for key in body:
             if key not in ("hosts", "vars", "children"):
-                raise InventoryError(f"{at(body, key)}: group {name!r} has {key!r}; a group has hosts:, vars: and children:")
+                raise InventoryError(
+                    f"{at(body, key)}: group {name!r} has {key!r}; a group has hosts:, vars: and children:"
+                )
         hosts = body.get("hosts") or {}
         if isinstance(hosts, list):
-            raise InventoryError(f"{at(body, 'hosts')}: hosts of {name!r} is a list; write a mapping (host: or host: {{vars}})")
+            raise InventoryError(
+                f"{at(body, 'hosts')}: hosts of {name!r} is a list; write a mapping (host: or host: {{vars}})"
+            )
         if not isinstance(hosts, dict):
             raise InventoryError(f"{at(body, 'hosts')}: hosts of {name!r} must be a mapping of host names")
         for host, values in hosts.items():

@@ -21,7 +21,6 @@ from oxinfra.api.context import current_data_defaults, note_host_read
 from oxinfra.api.effects import noop
 from oxinfra.api.facts import resolve_fact
 from oxinfra.connectors.registry import connector_of
-from oxinfra.exceptions import InventoryError
 
 __all__ = ["Host", "HostData", "connector_of"]
 
@@ -148,4 +147,3 @@ class Host:
 
     def __repr__(self) -> str:
         return f"Host({self.name!r})"
-

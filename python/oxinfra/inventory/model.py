@@ -298,8 +298,9 @@ class Inventory:
         unknown = [name for name in wanted if name not in index_of]
         if unknown:
             more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
-            raise InventoryError(f"{what} names hosts that are not in the inventory {model.where}: "
-                                 f"{', '.join(unknown[:10])}{more}")
+            raise InventoryError(
+                f"{what} names hosts that are not in the inventory {model.where}: {', '.join(unknown[:10])}{more}"
+            )
         keep = {index_of[name] for name in wanted}
         return Inventory(model, [i for i in indexes if i in keep])
 

@@ -79,7 +79,7 @@ def read_python_file(path: str) -> InventorySource:
 
     groups = groups_from_mapping(namespace, origin)
     if not any(g.patterns for g in groups):
-        raise InventoryError(f"{path} defines no hosts: add a module-level list such as web = [\"host1\"]")
+        raise InventoryError(f'{path} defines no hosts: add a module-level list such as web = ["host1"]')
     file_group = os.path.splitext(os.path.basename(path))[0]
     if file_group not in {g.name for g in groups} and file_group.isidentifier():
         groups.insert(0, GroupSpec(file_group, f"{path}: group {file_group!r} (the file's own group)", None))
@@ -101,7 +101,9 @@ def read_dynamic(spec: str) -> InventorySource:
             "run from the directory holding it or put it on PYTHONPATH"
         ) from None
     except SyntaxError as exc:
-        raise InventoryError(f"{exc.filename}:{exc.lineno}: syntax error in dynamic inventory {spec}: {exc.msg}") from None
+        raise InventoryError(
+            f"{exc.filename}:{exc.lineno}: syntax error in dynamic inventory {spec}: {exc.msg}"
+        ) from None
     except Exception as exc:
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if "importlib" not in f.filename]
         where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else module_name
@@ -153,7 +155,12 @@ def groups_from_mapping(values: Mapping[str, Any], origin: Any, strict: bool = F
             if type(entry) is str:
                 patterns.append(entry)
                 host_data.append(None)
-            elif isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str) and isinstance(entry[1], dict):
+            elif (
+                isinstance(entry, tuple)
+                and len(entry) == 2
+                and isinstance(entry[0], str)
+                and isinstance(entry[1], dict)
+            ):
                 patterns.append(entry[0])
                 host_data.append(entry[1])
             else:
@@ -165,7 +172,12 @@ def groups_from_mapping(values: Mapping[str, Any], origin: Any, strict: bool = F
 
 def _group_value(value: Any) -> tuple[list[Any], dict[str, Any]] | None:
     """A group value as (entries, group data), or None when the value is not a group."""
-    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], (list, tuple)) and isinstance(value[1], dict):
+    if (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and isinstance(value[0], (list, tuple))
+        and isinstance(value[1], dict)
+    ):
         return list(value[0]), value[1]
     if isinstance(value, (list, tuple)):
         if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], dict):

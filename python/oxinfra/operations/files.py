@@ -21,17 +21,41 @@ import jinja2.meta
 import jinja2.nodes
 
 from oxinfra.api import (
-    FileUpload, current_host, ensure_directory, get_facts, host, mark_directory, op_memo, operation, predict_content,
+    FileUpload,
+    current_host,
+    ensure_directory,
+    get_facts,
+    host,
+    mark_directory,
+    op_memo,
+    operation,
+    predict_content,
     touches,
 )
 from oxinfra.exceptions import OperationError, OperationValueError, TemplateError
 from oxinfra.facts.files import Directory, File, FindInFile, Link, Sha1File
 from oxinfra.operations.util.files import (
-    backup_or_remove, creation_umask, local_path, mode_commands, owner_commands, parent_dir,
-    parse_mode, sed_delete, sed_flags, sed_replace,
+    backup_or_remove,
+    creation_umask,
+    local_path,
+    mode_commands,
+    owner_commands,
+    parent_dir,
+    parse_mode,
+    sed_delete,
+    sed_flags,
+    sed_replace,
 )
 from oxinfra.quoting import (
-    Interpolated, append_to, command, file_test, or_else, output_test, read_from, with_umask, write_to,
+    Interpolated,
+    append_to,
+    command,
+    file_test,
+    or_else,
+    output_test,
+    read_from,
+    with_umask,
+    write_to,
 )
 
 __all__ = ["directory", "file", "put", "template", "line", "replace", "link"]
@@ -220,8 +244,9 @@ def put(
     else:
         data, path = _read_object(src), None
         if dest.endswith("/"):
-            raise OperationValueError(f"files.put: dest {dest!r} names a directory; with a file object as src, "
-                                      "name the file")
+            raise OperationValueError(
+                f"files.put: dest {dest!r} names a directory; with a file object as src, name the file"
+            )
     if mode is True:
         if path is None:
             raise OperationValueError("files.put: mode=True copies the local file's mode; a file object has none")
@@ -276,8 +301,12 @@ def _uses_host(template: jinja2.Template) -> bool:
     env = template.environment
     source, _, _ = env.loader.get_source(env, template.name)  # type: ignore[union-attr]
     tree = env.parse(source)
-    if tree.find(jinja2.nodes.Include) or tree.find(jinja2.nodes.Import) or tree.find(jinja2.nodes.FromImport) \
-            or tree.find(jinja2.nodes.Extends):
+    if (
+        tree.find(jinja2.nodes.Include)
+        or tree.find(jinja2.nodes.Import)
+        or tree.find(jinja2.nodes.FromImport)
+        or tree.find(jinja2.nodes.Extends)
+    ):
         return True
     return "host" in jinja2.meta.find_undeclared_variables(tree)
 
@@ -307,8 +336,10 @@ def render_template(src: str, data: dict[str, Any], env_kwargs: dict[str, Any] |
         raise TemplateError(f"{src}:{exc.lineno}: template syntax error: {exc.message}") from None
     except jinja2.UndefinedError as exc:
         line = _template_line(exc, os.path.abspath(path))
-        raise TemplateError(f"{src}{'' if line is None else f':{line}'}: {exc.message} "
-                            "(pass it to files.template or set it in host data)") from None
+        raise TemplateError(
+            f"{src}{'' if line is None else f':{line}'}: {exc.message} "
+            "(pass it to files.template or set it in host data)"
+        ) from None
     except TypeError as exc:
         raise TemplateError(f"{src}: cannot render: {exc}") from None
 
@@ -345,8 +376,9 @@ def template(
     rendered = memo.get("rendered")
     if rendered is None:
         rendered = memo["rendered"] = render_template(src, data, jinja_env_kwargs).encode("utf-8")
-    yield from put._inner(io.BytesIO(rendered), dest, user=user, group=group, mode=parse_mode(mode),
-                          create_remote_dir=create_remote_dir)
+    yield from put._inner(
+        io.BytesIO(rendered), dest, user=user, group=group, mode=parse_mode(mode), create_remote_dir=create_remote_dir
+    )
 
 
 def _anchor(pattern: str) -> str:
@@ -397,8 +429,9 @@ def line(
     pattern = escape_bre(line) if escape_regex_characters else line
     match = _anchor(pattern)
     flags_text = sed_flags(flags)  # checked before any host is touched
-    (found,) = get_facts(host, [(FindInFile, {"path": path, "pattern": match,
-                                              "interpolate_variables": interpolate_variables})])
+    (found,) = get_facts(
+        host, [(FindInFile, {"path": path, "pattern": match, "interpolate_variables": interpolate_variables})]
+    )
     # Written as it is looked for: expanded by the host's shell when interpolating (else a
     # line found as "X=/root" is written "X=$HOME" and appended again on every run).
     text = Interpolated(replace or line) if interpolate_variables else replace or line
@@ -417,8 +450,11 @@ def line(
         return
     if not found:
         # a newline first unless the file is empty or already ends in one
-        yield or_else(file_test("!-s", path), output_test("-z", read_from(command("tail", "-c", "1"), path)),
-                      append_to("echo", path))
+        yield or_else(
+            file_test("!-s", path),
+            output_test("-z", read_from(command("tail", "-c", "1"), path)),
+            append_to("echo", path),
+        )
         yield append_to(command("printf", "%s\\n", text), path)
         return
     if replace and any(existing != replace for existing in found):
@@ -484,8 +520,9 @@ def replace(
         raise OperationValueError("files.replace needs text= and replace=")
     # Made (and so checked: flags, a lone final backslash) before any host is touched.
     sed = sed_replace(path, text, replace, flags, interpolate_variables, backup)
-    (found,) = get_facts(host, [(FindInFile, {"path": path, "pattern": text,
-                                              "interpolate_variables": interpolate_variables})])
+    (found,) = get_facts(
+        host, [(FindInFile, {"path": path, "pattern": text, "interpolate_variables": interpolate_variables})]
+    )
     touches(path)
     if found is None:
         host.noop(f"{path} does not exist")

@@ -47,8 +47,17 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "ContainerFleet", "ContainersUnavailable", "build_image", "ensure_image", "image_tag",
-    "image_exists", "check_docker", "reap_stale", "IMAGE", "SUDO_USER", "PASSWORD_USER",
+    "ContainerFleet",
+    "ContainersUnavailable",
+    "build_image",
+    "ensure_image",
+    "image_tag",
+    "image_exists",
+    "check_docker",
+    "reap_stale",
+    "IMAGE",
+    "SUDO_USER",
+    "PASSWORD_USER",
     "TEST_PASSWORD",
 ]
 
@@ -131,6 +140,7 @@ class ContainersUnavailable(RuntimeError):
 
 # ---------------------------------------------------------------------------------- docker
 
+
 def _docker(*args: str, input: bytes | None = None, timeout: float = 120) -> str:
     try:
         proc = subprocess.run(["docker", *args], input=input, capture_output=True, timeout=timeout)
@@ -154,8 +164,14 @@ def check_docker() -> None:
 
 
 def recipe_hash() -> str:
-    recipe = {"suite": SUITE, "variant": "minbase", "packages": sorted(PACKAGES), "setup": SETUP_SCRIPT,
-              "start": START_SCRIPT, "sshd": SSHD_CONFIG}
+    recipe = {
+        "suite": SUITE,
+        "variant": "minbase",
+        "packages": sorted(PACKAGES),
+        "setup": SETUP_SCRIPT,
+        "start": START_SCRIPT,
+        "sshd": SSHD_CONFIG,
+    }
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -187,6 +203,7 @@ def _owner_gone(owner: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------- the image
+
 
 def _mounts_under(path: Path) -> list[str]:
     prefix = str(path.resolve()) + "/"
@@ -230,7 +247,8 @@ def build_image(force: bool = False, mirror: str | None = None, workdir: str | N
     debootstrap = shutil.which("debootstrap", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
     if debootstrap is None:
         raise ContainersUnavailable(
-            f"image {tag} is missing and debootstrap is not installed (apt-get install debootstrap)")
+            f"image {tag} is missing and debootstrap is not installed (apt-get install debootstrap)"
+        )
     mirror = mirror or os.environ.get("OXINFRA_DEBIAN_MIRROR") or DEFAULT_MIRROR
     base = Path(workdir or tempfile.gettempdir())
     with open(base / "oxinfra-test-image.lock", "w") as lock:
@@ -241,19 +259,33 @@ def build_image(force: bool = False, mirror: str | None = None, workdir: str | N
         try:
             rootfs = work / "rootfs"
             with open(work / "build.log", "wb") as log:
-                _run_step([debootstrap, "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE,
-                           str(rootfs), mirror], "debootstrap", log)
+                _run_step(
+                    [debootstrap, "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(rootfs), mirror],
+                    "debootstrap",
+                    log,
+                )
                 (rootfs / "etc/ssh/sshd_config.d/oxinfra.conf").write_text(SSHD_CONFIG)
                 (rootfs / "usr/local/sbin/oxinfra-sshd").write_text(START_SCRIPT)
-                _run_step(["chroot", str(rootfs), "/bin/sh", "-s"], "setup in the chroot", log,
-                          input=SETUP_SCRIPT.encode())
-            tar = subprocess.Popen(["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                _run_step(
+                    ["chroot", str(rootfs), "/bin/sh", "-s"], "setup in the chroot", log, input=SETUP_SCRIPT.encode()
+                )
+            tar = subprocess.Popen(
+                ["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
             assert tar.stdout is not None
             imp = subprocess.run(
-                ["docker", "import", "--change", 'CMD ["/usr/local/sbin/oxinfra-sshd"]',
-                 "--change", f"LABEL {RECIPE_LABEL}={recipe_hash()}", "-", tag],
-                stdin=tar.stdout, capture_output=True,
+                [
+                    "docker",
+                    "import",
+                    "--change",
+                    'CMD ["/usr/local/sbin/oxinfra-sshd"]',
+                    "--change",
+                    f"LABEL {RECIPE_LABEL}={recipe_hash()}",
+                    "-",
+                    tag,
+                ],
+                stdin=tar.stdout,
+                capture_output=True,
             )
             tar.stdout.close()
             tar_err = tar.stderr.read() if tar.stderr else b""
@@ -271,6 +303,7 @@ def ensure_image() -> str:
 
 
 # ---------------------------------------------------------------------------------- fleets
+
 
 def reap_stale() -> int:
     """Remove the containers, then the networks, that a process of this machine made and did
@@ -334,17 +367,35 @@ class ContainerFleet:
             self.dir = Path(tempfile.mkdtemp(prefix="oxinfra-containers-"))
             self.key_path = self.dir / "client_ed25519"
             self.known_hosts = self.dir / "known_hosts"
-            subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-C", "oxinfra-containers",
-                            "-f", str(self.key_path)], check=True, capture_output=True)
+            subprocess.run(
+                [keygen, "-q", "-t", "ed25519", "-N", "", "-C", "oxinfra-containers", "-f", str(self.key_path)],
+                check=True,
+                capture_output=True,
+            )
             public_key = (self.dir / "client_ed25519.pub").read_text().strip()
             label = f"{OWNER_LABEL}={owner}"
             self.network = self.prefix
             _docker("network", "create", "--internal", "--label", label, self.network)
 
             def run(name: str) -> None:
-                _docker("run", "-d", "--pull", "never", "--init", "--name", name, "--hostname", name,
-                        "--network", self.network, "--label", label,
-                        "-e", f"OXINFRA_AUTHORIZED_KEYS={public_key}", image)
+                _docker(
+                    "run",
+                    "-d",
+                    "--pull",
+                    "never",
+                    "--init",
+                    "--name",
+                    name,
+                    "--hostname",
+                    name,
+                    "--network",
+                    self.network,
+                    "--label",
+                    label,
+                    "-e",
+                    f"OXINFRA_AUTHORIZED_KEYS={public_key}",
+                    image,
+                )
                 self._started.append(name)
 
             with ThreadPoolExecutor(max_workers=min(4, self.n_hosts)) as pool:
@@ -376,7 +427,8 @@ class ContainerFleet:
                 down = [n for n, a in self.addresses.items() if a not in keys]
                 logs = _docker("logs", "--tail", "3", down[0]).strip().replace("\n", " | ")
                 raise ContainersUnavailable(
-                    f"sshd did not answer within {self.start_timeout:.0f}s on {', '.join(down)}: {logs}")
+                    f"sshd did not answer within {self.start_timeout:.0f}s on {', '.join(down)}: {logs}"
+                )
             time.sleep(0.2)
         self.known_hosts.write_text("".join(keys[a] + "\n" for a in self.addresses.values()))
 
@@ -413,8 +465,9 @@ class ContainerFleet:
         """``[(container name, {"ssh_hostname": address, ...}), ...]``."""
         return [(name, {"ssh_hostname": self.addresses[name], **self.ssh_data(user)}) for name in self.hosts]
 
-    def write_inventory(self, path: Path, user: str = SUDO_USER, group: str = "fleet",
-                        hosts: list[str] | None = None) -> Path:
+    def write_inventory(
+        self, path: Path, user: str = SUDO_USER, group: str = "fleet", hosts: list[str] | None = None
+    ) -> Path:
         """A Python inventory file with one group of the fleet's hosts (all, or ``hosts``)."""
         wanted = set(hosts if hosts is not None else self.hosts)
         entries = [entry for entry in self.inventory(user) if entry[0] in wanted]
@@ -423,8 +476,9 @@ class ContainerFleet:
 
     # ------------------------------------------------------------------ inspection
 
-    def exec(self, name: str, *argv: str, user: str | None = None,
-             check: bool = True) -> subprocess.CompletedProcess[str]:
+    def exec(
+        self, name: str, *argv: str, user: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         """``docker exec [-u USER] NAME ARGV...`` (no SSH involved)."""
         cmd = ["docker", "exec", *(["-u", user] if user else []), name, *argv]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
@@ -439,11 +493,16 @@ class ContainerFleet:
 
 # ---------------------------------------------------------------------------------- CLI
 
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     usage = "usage: python -m oxinfra.testing.containers {build [--force] | tag | reap}"
-    if not args or args[0] not in ("build", "tag", "reap") or any(a != "--force" for a in args[1:]) \
-            or ("--force" in args and args[0] != "build"):
+    if (
+        not args
+        or args[0] not in ("build", "tag", "reap")
+        or any(a != "--force" for a in args[1:])
+        or ("--force" in args and args[0] != "build")
+    ):
         print(usage, file=sys.stderr)
         return 2
     try:

@@ -53,8 +53,7 @@ class PlannedOperation:
       an operation that reads none.
     """
 
-    __slots__ = ("commands", "noops", "touched", "subtrees", "declared", "created_dirs", "contents",
-                 "fact_batches")
+    __slots__ = ("commands", "noops", "touched", "subtrees", "declared", "created_dirs", "contents", "fact_batches")
 
     def __init__(self, commands: list[Any], ctx: PlanContext, fact_batches: list[list[FactRequest]]) -> None:
         self.commands = commands

@@ -26,18 +26,54 @@ __all__ = ["SPECIAL_BUILTINS", "SHELL_STATE", "shell_safety_violations", "struct
 
 #: POSIX special builtins: an error in one (a failed redirection included) exits a
 #: non-interactive shell, and variable assignments before one stay in the shell.
-SPECIAL_BUILTINS = frozenset({
-    ":", ".", "break", "continue", "eval", "exec", "exit", "export", "readonly", "return", "set", "shift",
-    "times", "trap", "unset",
-})
+SPECIAL_BUILTINS = frozenset(
+    {
+        ":",
+        ".",
+        "break",
+        "continue",
+        "eval",
+        "exec",
+        "exit",
+        "export",
+        "readonly",
+        "return",
+        "set",
+        "shift",
+        "times",
+        "trap",
+        "unset",
+    }
+)
 
 #: Commands that change or leave the shell they run in (special builtins but ``:`` and
 #: ``times``, and the regular builtins that set its directory, mask, variables, options or
 #: aliases, or read into variables).
-SHELL_STATE = (SPECIAL_BUILTINS - {":", "times"}) | frozenset({
-    "cd", "umask", "source", "alias", "unalias", "read", "getopts", "hash", "ulimit", "local", "typeset",
-    "declare", "builtin", "enable", "shopt", "pushd", "popd", "wait", "fg", "bg", "disown",
-})
+SHELL_STATE = (SPECIAL_BUILTINS - {":", "times"}) | frozenset(
+    {
+        "cd",
+        "umask",
+        "source",
+        "alias",
+        "unalias",
+        "read",
+        "getopts",
+        "hash",
+        "ulimit",
+        "local",
+        "typeset",
+        "declare",
+        "builtin",
+        "enable",
+        "shopt",
+        "pushd",
+        "popd",
+        "wait",
+        "fg",
+        "bg",
+        "disown",
+    }
+)
 
 
 def parse(text: str) -> list[Any]:
@@ -165,8 +201,9 @@ def _check_word(word: Any, out: list[str]) -> None:
         if isinstance(part, tuple):
             if part[0] == "v" and any(op in part[1] for op in ("=", "?")):
                 out.append(f"the expansion ${{{part[1]}}} may assign or exit")
-            elif part[0] == "a" and "=" in part[1].replace("==", "").replace("!=", "").replace("<=", "") \
-                    .replace(">=", ""):
+            elif part[0] == "a" and "=" in part[1].replace("==", "").replace("!=", "").replace("<=", "").replace(
+                ">=", ""
+            ):
                 out.append(f"the arithmetic $(({part[1]})) assigns")
 
 
@@ -257,8 +294,10 @@ def _compare_command(got: Any, want: Any, markers: tuple[str, ...], out: list[st
     for (_, g), (_, w) in zip(g_assigns, w_assigns):
         _compare_word(g, w, markers, out)
     if len(g_words) != len(w_words):
-        out.append(f"{len(g_words)} words where the plain value gives {len(w_words)}: "
-                   f"{[_text(w) for w in g_words]} / {[_text(w) for w in w_words]}")
+        out.append(
+            f"{len(g_words)} words where the plain value gives {len(w_words)}: "
+            f"{[_text(w) for w in g_words]} / {[_text(w) for w in w_words]}"
+        )
         return
     program = _literal(w_words[0]) if w_words else None
     after_dashes = False
@@ -278,8 +317,9 @@ def _compare_command(got: Any, want: Any, markers: tuple[str, ...], out: list[st
 
 def _compare_redirs(got: list[Any], want: list[Any], markers: tuple[str, ...], out: list[str]) -> None:
     if [(r[0], r[1]) for r in got] != [(r[0], r[1]) for r in want]:
-        out.append(f"redirections {[(r[0], r[1]) for r in got]} where the plain value gives "
-                   f"{[(r[0], r[1]) for r in want]}")
+        out.append(
+            f"redirections {[(r[0], r[1]) for r in got]} where the plain value gives {[(r[0], r[1]) for r in want]}"
+        )
         return
     for g, w in zip(got, want):
         if g[0] == "<<":

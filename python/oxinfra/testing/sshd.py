@@ -104,8 +104,7 @@ def _run(cmd: list[str], what: str, input: str | None = None) -> subprocess.Comp
     proc = subprocess.run(cmd, input=input, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SshdUnavailable(
-            f"{what} failed ({' '.join(cmd)}: exit {proc.returncode}): "
-            f"{(proc.stderr or proc.stdout).strip()}"
+            f"{what} failed ({' '.join(cmd)}: exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()}"
         )
     return proc
 
@@ -134,7 +133,8 @@ def _ensure_test_user(user: str) -> pwd.struct_passwd:
         # ('!' would make sshd refuse the account when UsePAM is off).
         proc = subprocess.run(
             ["useradd", "-M", "-d", str(home), "-s", "/bin/sh", "-p", "*", user],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         if proc.returncode not in (0, 9):  # 9: already exists (concurrent creation)
             raise SshdUnavailable(f"useradd {user} failed: {proc.stderr.strip()}")
@@ -286,8 +286,7 @@ class LoopbackFleet:
             me = pwd.getpwuid(os.geteuid())
             if self._requested_user not in (None, me.pw_name):
                 raise SshdUnavailable(
-                    f"not root: can only serve the current user {me.pw_name!r}, "
-                    f"not {self._requested_user!r}"
+                    f"not root: can only serve the current user {me.pw_name!r}, not {self._requested_user!r}"
                 )
             if self.password is not None:
                 raise SshdUnavailable("password login needs root (to set the user's password)")
@@ -459,7 +458,10 @@ class LoopbackFleet:
         try:
             self._proc = subprocess.Popen(
                 [sshd, "-D", "-e", "-f", str(self.config_path)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
             )
         finally:
             log.close()

@@ -1,5 +1,3 @@
-import os  # modules are not data
-
 color = "web"
 app_port = 8080
 _hidden = 1

@@ -13,8 +13,17 @@ from oxinfra.exceptions import OperationValueError
 from oxinfra.quoting import Interpolated, and_then, command
 
 __all__ = [
-    "parse_mode", "creation_umask", "mode_commands", "owner_commands", "local_path", "parent_dir",
-    "sed_replace", "sed_delete", "backup_or_remove", "escape_sed", "sed_flags",
+    "parse_mode",
+    "creation_umask",
+    "mode_commands",
+    "owner_commands",
+    "local_path",
+    "parent_dir",
+    "sed_replace",
+    "sed_delete",
+    "backup_or_remove",
+    "escape_sed",
+    "sed_flags",
 ]
 
 
@@ -49,8 +58,12 @@ def mode_commands(path: str, mode: int | None, current: dict[str, Any] | None, r
 
 
 def owner_commands(
-    path: str, user: str | None, group: str | None, current: dict[str, Any] | None,
-    recursive: bool = False, link: bool = False,
+    path: str,
+    user: str | None,
+    group: str | None,
+    current: dict[str, Any] | None,
+    recursive: bool = False,
+    link: bool = False,
 ) -> list[str]:
     want_user = user if user and (current is None or current.get("user") != user) else None
     want_group = group if group and (current is None or current.get("group") != group) else None
@@ -143,8 +156,12 @@ def sed_flags(flags: Any) -> str:
     text = "".join(parts)
     letters = re.sub(r"[0-9]+", "", text)
     numbers = re.findall(r"[0-9]+", text)
-    if (any(c not in _SED_FLAG_LETTERS for c in letters) or len(set(letters)) != len(letters)
-            or len(numbers) > 1 or (numbers and int(numbers[0]) == 0)):
+    if (
+        any(c not in _SED_FLAG_LETTERS for c in letters)
+        or len(set(letters)) != len(letters)
+        or len(numbers) > 1
+        or (numbers and int(numbers[0]) == 0)
+    ):
         raise OperationValueError(
             f"sed flags {flags!r} are not allowed: use g, i or I, m or M, and one match number (1 or more)"
         )
@@ -165,20 +182,34 @@ def _backed_up(edit: str, path: str, backup: bool) -> str:
     return edit
 
 
-def sed_replace(path: str, pattern: str, replacement: str, flags: Any = None, interpolate: bool = False,
-                backup: bool = False) -> str:
+def sed_replace(
+    path: str, pattern: str, replacement: str, flags: Any = None, interpolate: bool = False, backup: bool = False
+) -> str:
     """``sed -i`` substituting ``replacement`` (sed syntax: ``&``, ``\\1``) for ``pattern`` (a
     basic regular expression); see :func:`escape_sed` and :func:`sed_flags`. With
     ``interpolate`` the script is :class:`Interpolated` (the host's shell expands it)."""
     flags_text = sed_flags(flags)
     if interpolate:
         d = _INTERPOLATED_DELIMITER
-        edit = command("sed", "-i", "-e", Interpolated(
-            f"s{d}{escape_sed(pattern, delimiter=d)}{d}{escape_sed(replacement, pattern=False, delimiter=d)}{d}{flags_text}"
-        ), "--", path)
+        edit = command(
+            "sed",
+            "-i",
+            "-e",
+            Interpolated(
+                f"s{d}{escape_sed(pattern, delimiter=d)}{d}{escape_sed(replacement, pattern=False, delimiter=d)}{d}{flags_text}"
+            ),
+            "--",
+            path,
+        )
     else:
-        edit = command("sed", "-i", "-e", f"s/{escape_sed(pattern)}/{escape_sed(replacement, pattern=False)}/{flags_text}",
-                       "--", path)
+        edit = command(
+            "sed",
+            "-i",
+            "-e",
+            f"s/{escape_sed(pattern)}/{escape_sed(replacement, pattern=False)}/{flags_text}",
+            "--",
+            path,
+        )
     return _backed_up(edit, path, backup)
 
 

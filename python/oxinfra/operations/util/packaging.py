@@ -77,8 +77,7 @@ class PackageManager:
                 raise ValueError(f"a package command starts with a program name, not {words!r}")
 
     def words(self, verb: str, names: list[str]) -> str:
-        base = {"install": self.install, "uninstall": self.uninstall,
-                "upgrade": self.upgrade or self.install}[verb]
+        base = {"install": self.install, "uninstall": self.uninstall, "upgrade": self.upgrade or self.install}[verb]
         return command(base[0], *base[1:], *(["--"] if self.options_end else []), *names)
 
 
@@ -96,14 +95,17 @@ def _wanted(manager: PackageManager, packages: Iterable[Any]) -> list[tuple[str,
         if not name:
             raise OperationValueError("a package name cannot be empty")
         if not manager.options_end and name.startswith("-"):
-            raise OperationValueError(f"package name {name!r} starts with '-': {manager.install[0]} would read it "
-                                      "as an option")
+            raise OperationValueError(
+                f"package name {name!r} starts with '-': {manager.install[0]} would read it as an option"
+            )
         if manager.name_pattern is not None and not re.fullmatch(manager.name_pattern, name):
-            raise OperationValueError(f"{name!r} is not a package name {manager.install[0]} takes "
-                                      f"(names match {manager.name_pattern})")
+            raise OperationValueError(
+                f"{name!r} is not a package name {manager.install[0]} takes (names match {manager.name_pattern})"
+            )
         if version is not None and manager.version_join is None:
-            raise OperationValueError(f"{manager.install[0]} takes no versions on its command line: "
-                                      f"ask for {name!r} without one")
+            raise OperationValueError(
+                f"{manager.install[0]} takes no versions on its command line: ask for {name!r} without one"
+            )
         if version == "":
             raise OperationValueError(f"the version of {name!r} cannot be empty")
         key = manager.normalise(name) if manager.normalise else name

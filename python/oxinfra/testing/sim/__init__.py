@@ -75,5 +75,23 @@ from oxinfra.testing.sim.interp import Interpreter
 from oxinfra.testing.sim.parse import Parser, ShellSyntaxError, parse_script, substitutions, template_of
 from oxinfra.testing.sim.text import line_matcher, posix_regex
 
-__all__ = ["SimConnection", "SimShell", "SimHost", "Node", "machine", "reset", "machines", "stats"]
-
+__all__ = [
+    "SimConnection",
+    "SimShell",
+    "SimHost",
+    "Node",
+    "machine",
+    "reset",
+    "machines",
+    "stats",
+    # the parts tests and benches reach through this package
+    "FsError",
+    "Interpreter",
+    "Parser",
+    "ShellSyntaxError",
+    "parse_script",
+    "substitutions",
+    "template_of",
+    "line_matcher",
+    "posix_regex",
+]

@@ -65,7 +65,7 @@ def _set(sh: Interpreter, argv: list[str]) -> int:
     other options change nothing here."""
     for k, arg in enumerate(argv[1:], 1):
         if arg == "--":
-            sh.positional = argv[k + 1:]
+            sh.positional = argv[k + 1 :]
             break
         if arg[:1] in "-+" and "C" in arg[1:]:
             sh.noclobber = arg[0] == "-"
@@ -159,8 +159,18 @@ def _echo(sh: Interpreter, argv: list[str]) -> int:
     return 0
 
 
-_PRINTF_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "a": "\a", "b": "\b", "f": "\f", "r": "\r", "v": "\v",
-                   '"': '"', "'": "'"}
+_PRINTF_ESCAPES = {
+    "n": "\n",
+    "t": "\t",
+    "\\": "\\",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "r": "\r",
+    "v": "\v",
+    '"': '"',
+    "'": "'",
+}
 
 
 @lru_cache(maxsize=256)
@@ -178,7 +188,7 @@ def _printf_format(fmt: str) -> tuple[tuple[str, str | None], ...]:
                 i += 2
                 continue
             if nxt == "0":
-                m = re.match(r"0[0-7]{0,3}", fmt[i + 1:])
+                m = re.match(r"0[0-7]{0,3}", fmt[i + 1 :])
                 lit.append(chr(int(m.group(), 8)))  # type: ignore[union-attr]
                 i += 1 + len(m.group())  # type: ignore[union-attr]
                 continue
@@ -449,16 +459,71 @@ def _timeout(sh: Interpreter, argv: list[str]) -> int:
     return sh.call(rest[1:]) if len(rest) > 1 else 0
 
 
-_SHELL_BUILTINS = frozenset((":", "true", "false", "exit", "break", "export", "cd", "test", "[", "echo",
-                             "printf", "command", "read", "exec", "shift", "set"))
+_SHELL_BUILTINS = frozenset(
+    (
+        ":",
+        "true",
+        "false",
+        "exit",
+        "break",
+        "export",
+        "cd",
+        "test",
+        "[",
+        "echo",
+        "printf",
+        "command",
+        "read",
+        "exec",
+        "shift",
+        "set",
+    )
+)
 
-_BUILTINS.update({
-    ":": _true, "true": _true, "false": _false, "exit": _exit, "break": _break, "export": _export,
-    "cd": _cd, "umask": _umask, "set": _set, "shift": _shift, "sleep": _true, "test": _test, "[": _test, "echo": _echo, "printf": _printf,
-    "command": _command, "id": _id, "uname": _uname, "stat": _stat, "readlink": _readlink,
-    "sha1sum": _hasher("sha1"), "sha256sum": _hasher("sha256"), "md5sum": _hasher("md5"),
-    "grep": _grep, "mkdir": _mkdir, "chmod": _chmod, "chown": _chown, "chgrp": _chown,
-    "touch": _touch, "ln": _ln, "rm": _rm, "mv": _mv, "cp": _cp, "cat": _cat, "base64": _base64,
-    "tail": _tail, "sed": _sed, "sh": _sh, "sudo": _sudo, "su": _su, "timeout": _timeout, "read": _read,
-    "exec": _exec,
-})
+_BUILTINS.update(
+    {
+        ":": _true,
+        "true": _true,
+        "false": _false,
+        "exit": _exit,
+        "break": _break,
+        "export": _export,
+        "cd": _cd,
+        "umask": _umask,
+        "set": _set,
+        "shift": _shift,
+        "sleep": _true,
+        "test": _test,
+        "[": _test,
+        "echo": _echo,
+        "printf": _printf,
+        "command": _command,
+        "id": _id,
+        "uname": _uname,
+        "stat": _stat,
+        "readlink": _readlink,
+        "sha1sum": _hasher("sha1"),
+        "sha256sum": _hasher("sha256"),
+        "md5sum": _hasher("md5"),
+        "grep": _grep,
+        "mkdir": _mkdir,
+        "chmod": _chmod,
+        "chown": _chown,
+        "chgrp": _chown,
+        "touch": _touch,
+        "ln": _ln,
+        "rm": _rm,
+        "mv": _mv,
+        "cp": _cp,
+        "cat": _cat,
+        "base64": _base64,
+        "tail": _tail,
+        "sed": _sed,
+        "sh": _sh,
+        "sudo": _sudo,
+        "su": _su,
+        "timeout": _timeout,
+        "read": _read,
+        "exec": _exec,
+    }
+)

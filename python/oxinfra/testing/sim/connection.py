@@ -41,8 +41,9 @@ class SimShell:
         self.nonce: str | None = None
         self.subs: tuple[tuple[str, str], ...] = substitutions(None, name)
 
-    async def run(self, script: bytes, done: bytes, timeout: float | None = None, out: Any = None,
-                  err: Any = None) -> tuple[bytes, bytes]:
+    async def run(
+        self, script: bytes, done: bytes, timeout: float | None = None, out: Any = None, err: Any = None
+    ) -> tuple[bytes, bytes]:
         """One round trip; ``out`` and ``err`` (see :meth:`oxinfra.connectors.base.Shell.run`)
         are given each stream whole."""
         stdout, stderr = await self._answer(script)
@@ -77,8 +78,9 @@ class SimShell:
                 stats["seconds"] += time.perf_counter() - started
                 if self.latency:
                     await asyncio.sleep(self.latency)
-                return out_t.replace(_PLACEHOLDER, nonce).encode(_ENC, _ERRORS), \
-                    err_t.replace(_PLACEHOLDER, nonce).encode(_ENC, _ERRORS)
+                return out_t.replace(_PLACEHOLDER, nonce).encode(_ENC, _ERRORS), err_t.replace(
+                    _PLACEHOLDER, nonce
+                ).encode(_ENC, _ERRORS)
         try:
             out, err = self.interpreter.run_script(text, self.subs)
             if key is not None:

@@ -21,8 +21,7 @@ class Node:
 
     __slots__ = ("kind", "mode", "user", "group", "data", "target", "atime", "mtime", "ctime")
 
-    def __init__(self, kind: str, mode: int, user: str, group: str, now: int,
-                 data: str = "", target: str = "") -> None:
+    def __init__(self, kind: str, mode: int, user: str, group: str, now: int, data: str = "", target: str = "") -> None:
         self.kind = kind
         self.mode = mode
         self.user = user
@@ -79,7 +78,8 @@ class SimHost:
         # (the login user, the seeded files, the second it was made). Two machines with equal
         # keys answer every read-only script alike (see SimShell). None once anything changed.
         self.pristine: tuple[Any, ...] | None = (
-            user, tuple(sorted((str(p), c if isinstance(c, (str, bytes)) else str(c)) for p, c in (files or {}).items())),
+            user,
+            tuple(sorted((str(p), c if isinstance(c, (str, bytes)) else str(c)) for p, c in (files or {}).items())),
             now,
         )
 
@@ -95,8 +95,9 @@ class SimHost:
             if cur not in self.fs:
                 self.fs[cur] = Node("d", 0o755, user, user, now)
 
-    def write_file(self, path: str, content: str | bytes, mode: int = 0o644, user: str = "root",
-                   now: int | None = None) -> None:
+    def write_file(
+        self, path: str, content: str | bytes, mode: int = 0o644, user: str = "root", now: int | None = None
+    ) -> None:
         """Seed a file (parents are created as root-owned directories)."""
         self.pristine = None  # set again at the end of __init__ for the seeds given there
         path = posixpath.normpath("/" + path.lstrip("/"))
@@ -150,7 +151,7 @@ class SimHost:
                 target = node.target
                 if target.startswith("/"):
                     cur = ""
-                parts = [p for p in target.split("/") if p and p != "."] + parts[i + 1:]
+                parts = [p for p in target.split("/") if p and p != "."] + parts[i + 1 :]
                 i = 0
                 continue
             if not last and node.kind != "d":
@@ -201,7 +202,7 @@ class SimHost:
         node.ctime = now
         if node.kind == "d":
             for path in self.children(src):
-                self.fs[dest + path[len(src):]] = self.fs.pop(path)
+                self.fs[dest + path[len(src) :]] = self.fs.pop(path)
         parent = self.fs.get(posixpath.dirname(src))
         if parent is not None:
             parent.mtime = parent.ctime = now

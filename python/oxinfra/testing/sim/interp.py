@@ -236,9 +236,28 @@ def _verified_loops() -> list[tuple[str, Any, Callable[[Interpreter, Any], int]]
     machine.fs["/d/link"] = Node("l", 0o777, "root", "root", 0, target="nowhere")
     machine.fs["/d/loop"] = Node("l", 0o777, "root", "root", 0, target="loop")
     machine.fs["/d/good"] = Node("l", 0o777, "root", "root", 0, target="e/f/file")
-    starts = ["/d/e/f/g/h", "/d/e/x", "/d/e/f/file/x", "/d/link/x", "/d/loop/x", "/nowhere", "rel/x", "x", "/",
-              ".", "", "//a//", "/d/e/f/", "a/../b", "/d/e/../x/y", "/d/e/f/file", "/d/link", "/d/loop", "/d/good",
-              "/d/good/x"]
+    starts = [
+        "/d/e/f/g/h",
+        "/d/e/x",
+        "/d/e/f/file/x",
+        "/d/link/x",
+        "/d/loop/x",
+        "/nowhere",
+        "rel/x",
+        "x",
+        "/",
+        ".",
+        "",
+        "//a//",
+        "/d/e/f/",
+        "a/../b",
+        "/d/e/../x/y",
+        "/d/e/f/file",
+        "/d/link",
+        "/d/loop",
+        "/d/good",
+        "/d/good/x",
+    ]
 
     def first(text: str, tag: str) -> Any:
         node = Parser(text).parse()[0]
@@ -293,8 +312,16 @@ class Interpreter:
 
     def state(self) -> tuple[Any, ...]:
         """What survives between scripts (see :meth:`restore_state`)."""
-        return (dict(self.vars), dict(self.funcs), list(self.positional), self.user, self.cwd, self.status,
-                self.umask, self.noclobber)
+        return (
+            dict(self.vars),
+            dict(self.funcs),
+            list(self.positional),
+            self.user,
+            self.cwd,
+            self.status,
+            self.umask,
+            self.noclobber,
+        )
 
     def restore_state(self, state: tuple[Any, ...]) -> None:
         vars_, funcs, positional, self.user, self.cwd, self.status, self.umask, self.noclobber = state
@@ -417,8 +444,15 @@ class Interpreter:
         return status
 
     def subshell(self, body: list[Any]) -> int:
-        saved = (dict(self.vars), dict(self.funcs), self.cwd, self.user, list(self.positional), self.umask,
-                 self.noclobber)
+        saved = (
+            dict(self.vars),
+            dict(self.funcs),
+            self.cwd,
+            self.user,
+            list(self.positional),
+            self.umask,
+            self.noclobber,
+        )
         try:
             return self.run_body(body)
         except _Exit as exc:
@@ -625,10 +659,25 @@ class Interpreter:
 
 
 #: POSIX special builtins: when a redirection of one fails, the shell exits.
-_SPECIAL_BUILTINS = frozenset({
-    ":", ".", "break", "continue", "eval", "exec", "exit", "export", "readonly", "return", "set", "shift",
-    "times", "trap", "unset",
-})
+_SPECIAL_BUILTINS = frozenset(
+    {
+        ":",
+        ".",
+        "break",
+        "continue",
+        "eval",
+        "exec",
+        "exit",
+        "export",
+        "readonly",
+        "return",
+        "set",
+        "shift",
+        "times",
+        "trap",
+        "unset",
+    }
+)
 
 #: The commands the simulator runs for real, by name. Filled in by
 #: :mod:`oxinfra.testing.sim.commands` (which the package imports), and looked up here
@@ -637,8 +686,40 @@ _BUILTINS: dict[str, Callable[[Interpreter, list[str]], int]] = {}
 
 #: Commands that never change the filesystem (those that run another command run it
 #: through :meth:`Interpreter.call` again, which judges that one).
-_READ_ONLY = frozenset({
-    ":", "true", "false", "test", "[", "echo", "printf", "exit", "break", "export", "cd", "sleep", "shift",
-    "command", "id", "uname", "stat", "readlink", "sha1sum", "sha256sum", "md5sum", "grep", "cat",
-    "base64", "tail", "sh", "sudo", "su", "timeout", "umask", "set", "read", "exec",
-})
+_READ_ONLY = frozenset(
+    {
+        ":",
+        "true",
+        "false",
+        "test",
+        "[",
+        "echo",
+        "printf",
+        "exit",
+        "break",
+        "export",
+        "cd",
+        "sleep",
+        "shift",
+        "command",
+        "id",
+        "uname",
+        "stat",
+        "readlink",
+        "sha1sum",
+        "sha256sum",
+        "md5sum",
+        "grep",
+        "cat",
+        "base64",
+        "tail",
+        "sh",
+        "sudo",
+        "su",
+        "timeout",
+        "umask",
+        "set",
+        "read",
+        "exec",
+    }
+)

@@ -14,7 +14,7 @@ def _operands(argv: list[str], with_value: str = "") -> tuple[set[str], dict[str
     while k < len(args):
         arg = args[k]
         if arg == "--":
-            rest.extend(args[k + 1:])
+            rest.extend(args[k + 1 :])
             break
         if len(arg) > 1 and arg[0] == "-" and not rest:
             j = 1
@@ -22,7 +22,7 @@ def _operands(argv: list[str], with_value: str = "") -> tuple[set[str], dict[str
                 letter = arg[j]
                 if letter in with_value:
                     if j + 1 < len(arg):
-                        values[letter] = arg[j + 1:]
+                        values[letter] = arg[j + 1 :]
                     else:
                         k += 1
                         values[letter] = args[k] if k < len(args) else ""

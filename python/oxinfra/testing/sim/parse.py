@@ -81,7 +81,7 @@ class Parser:
                         k = n - len(delim) - 1
                     else:
                         raise self.error(f"here-document {delim!r} has no end")
-                redir[3] = s[i:k + 1]
+                redir[3] = s[i : k + 1]
                 self.i = min(n, k + len(delim) + 2)
 
     def separators(self) -> None:
@@ -114,7 +114,7 @@ class Parser:
         body = self.parse_list(frozenset())
         self.separators()
         if self.i < self.n:
-            raise self.error(f"unexpected {self.s[self.i:self.i + 20]!r}")
+            raise self.error(f"unexpected {self.s[self.i : self.i + 20]!r}")
         return body
 
     def parse_list(self, stops: frozenset[str]) -> list[Any]:
@@ -146,7 +146,7 @@ class Parser:
         s = self.s
         while True:
             self.blanks()
-            op = s[self.i:self.i + 2]
+            op = s[self.i : self.i + 2]
             if op == "&&" or op == "||":
                 self.i += 2
                 self.separators()
@@ -321,7 +321,7 @@ class Parser:
                 break
             words.append(self.word())
         if not words and not assigns and not redirs:
-            raise self.error(f"expected a command at {s[self.i:self.i + 20]!r}")
+            raise self.error(f"expected a command at {s[self.i : self.i + 20]!r}")
         return ("cmd", assigns, words, redirs)
 
     def word(self) -> Any:
@@ -345,7 +345,7 @@ class Parser:
                 j = s.find("'", self.i + 1)
                 if j < 0:
                     raise self.error("unterminated single quote")
-                lits.append(s[self.i + 1:j])
+                lits.append(s[self.i + 1 : j])
                 self.i = j + 1
             elif c == '"':
                 self.i += 1
@@ -362,7 +362,7 @@ class Parser:
                         self.i += 1
                         break
                     if c == "\\":
-                        nxt = s[self.i + 1:self.i + 2]
+                        nxt = s[self.i + 1 : self.i + 2]
                         if nxt in ('"', "\\", "$", "`"):
                             lits.append(nxt)
                         elif nxt != "\n":
@@ -373,7 +373,7 @@ class Parser:
                     else:
                         raise self.error("backquotes are not supported")
             elif c == "\\":
-                nxt = s[self.i + 1:self.i + 2]
+                nxt = s[self.i + 1 : self.i + 2]
                 if nxt != "\n":
                     lits.append(nxt)
                 self.i += 2
@@ -392,7 +392,7 @@ class Parser:
     def dollar(self, lits: list[str], parts: list[Any]) -> None:
         s = self.s
         i = self.i + 1
-        c = s[i:i + 1]
+        c = s[i : i + 1]
 
         def flush() -> None:
             if lits:
@@ -413,7 +413,7 @@ class Parser:
             else:
                 raise self.error("unterminated $((")
             flush()
-            parts.append(("a", s[i + 2:j]))
+            parts.append(("a", s[i + 2 : j]))
             self.i = j + 2
         elif c == "(":
             self.i = i + 1
@@ -429,7 +429,7 @@ class Parser:
             if j < 0:
                 raise self.error("unterminated ${")
             flush()
-            parts.append(("v", s[i + 1:j]))
+            parts.append(("v", s[i + 1 : j]))
             self.i = j + 1
         elif c and c in "?$#!@*-0123456789":
             flush()

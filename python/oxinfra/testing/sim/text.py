@@ -19,9 +19,18 @@ if TYPE_CHECKING:
 _BRE_SPECIAL = frozenset(".[]*^$\\")
 _ERE_SPECIAL = frozenset(".[]*^$\\+?(){}|")
 _POSIX_CLASSES = {
-    "alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
-    "space": r" \t\n\r\f\v", "blank": r" \t", "punct": r"!-/:-@\[-`{-~", "xdigit": "0-9A-Fa-f",
-    "print": r" -~", "graph": r"!-~", "cntrl": r"\x00-\x1f\x7f",
+    "alpha": "a-zA-Z",
+    "digit": "0-9",
+    "alnum": "a-zA-Z0-9",
+    "upper": "A-Z",
+    "lower": "a-z",
+    "space": r" \t\n\r\f\v",
+    "blank": r" \t",
+    "punct": r"!-/:-@\[-`{-~",
+    "xdigit": "0-9A-Fa-f",
+    "print": r" -~",
+    "graph": r"!-~",
+    "cntrl": r"\x00-\x1f\x7f",
 }
 
 
@@ -61,7 +70,7 @@ def posix_regex(pattern: str, extended: bool) -> str:
                 out.append(r"\[")
                 i += 1
                 continue
-            inner = pattern[i + 1:j]
+            inner = pattern[i + 1 : j]
             negate = inner.startswith("^")
             if negate:
                 inner = inner[1:]
@@ -70,7 +79,7 @@ def posix_regex(pattern: str, extended: bool) -> str:
             while k < len(inner):
                 if inner.startswith("[:", k):
                     end = inner.find(":]", k + 2)
-                    body.append(_POSIX_CLASSES.get(inner[k + 2:end], ""))
+                    body.append(_POSIX_CLASSES.get(inner[k + 2 : end], ""))
                     k = end + 2
                     continue
                 ch = inner[k]
@@ -94,8 +103,9 @@ def posix_regex(pattern: str, extended: bool) -> str:
 
 
 @lru_cache(maxsize=1024)
-def line_matcher(pattern: str, extended: bool = False, fixed: bool = False,
-                 ignore_case: bool = False) -> Callable[[str], bool]:
+def line_matcher(
+    pattern: str, extended: bool = False, fixed: bool = False, ignore_case: bool = False
+) -> Callable[[str], bool]:
     """A predicate on one line (without its newline) that says whether grep's pattern
     matches it. Literal patterns, anchored or wrapped in ``^.*``/``.*$``, need no regex."""
     if fixed and not ignore_case:
@@ -162,7 +172,7 @@ def _grep(sh: Interpreter, argv: list[str]) -> int:
         try:
             sources.append((path, sh.host.read(path, sh.cwd)))
         except FsError as exc:
-            if not ("s" in flags):
+            if "s" not in flags:
                 sh.complain(f"grep: {path}: {exc}")
             status_error = True
     found = False
