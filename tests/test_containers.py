@@ -178,10 +178,40 @@ def test_sudo_as_deploy_runs_as_root(container_fleet: Any, tmp_path: Path) -> No
         assert container_fleet.exec(h, "test", "-e", "/etc/oxinfra-test-plain", check=False).returncode == 1
 
 
+def test_sudo_with_a_password_on_container_hosts(container_fleet: Any, tmp_path: Path) -> None:
+    """``pwuser``'s sudo asks for a password: given with ``--sudo-password`` it works on every
+    host (a file owned by root, a privileged fact reads root); a wrong one fails every host
+    with sudo's own refusal and writes nothing."""
+    from oxinfra.testing.containers import TEST_PASSWORD
+
+    inventory = container_fleet.write_inventory(tmp_path / "inventory.py", user="pwuser")
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra import host
+        from oxinfra.facts.server import User
+        from oxinfra.operations import files
+        who = host.get_fact(User, _sudo=True)
+        files.file(name="etc file", path=f"/etc/oxinfra-test-pw-{who}", _sudo=True)
+    """,
+        name="pw.py",
+    )
+    wrong = run_deploy(inventory, deploy, "--sudo-password", "not-" + TEST_PASSWORD)
+    assert wrong.code == 1, wrong.describe()
+    assert TEST_PASSWORD not in wrong.stdout + wrong.stderr
+    for h in container_fleet.hosts:
+        assert wrong.host(h)["status"] == "failed" and "sudo" in wrong.host(h)["error"], wrong.describe()
+        assert container_fleet.exec(h, "test", "-e", "/etc/oxinfra-test-pw-root", check=False).returncode == 1
+    right = run_deploy(inventory, deploy, "--sudo-password", TEST_PASSWORD)
+    assert right.code == 0, right.describe()
+    assert TEST_PASSWORD not in right.stdout + right.stderr
+    for h in container_fleet.hosts:
+        assert container_fleet.sh(h, "stat -c '%U:%G' /etc/oxinfra-test-pw-root") == "root:root\n", h
+
+
 def test_sudo_without_password_fails_the_host_clearly(container_fleet: Any, tmp_path: Path) -> None:
-    """``pwuser``'s sudo asks for a password; oxinfra runs ``sudo -n`` and has no way yet to give
-    it one, so every host fails, naming sudo's own message, and nothing is written. (When a
-    sudo password option exists, this gains a twin that passes it and succeeds.)"""
+    """``pwuser``'s sudo asks for a password; without one (no ``--sudo-password``) every host
+    fails, naming sudo's own message, and nothing is written."""
     inventory = container_fleet.write_inventory(tmp_path / "inventory.py", user="pwuser")
     deploy = write_deploy(
         tmp_path,
