@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "SPECIAL_BUILTINS",
     "quote",
     "quote_interpolated",
     "command",
@@ -133,9 +134,10 @@ def quote_interpolated(value: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-# Special builtins: a failed redirection of one makes a non-interactive POSIX shell exit
-# (and with it the host's persistent shell), so they are never redirected.
-_SPECIAL_BUILTINS = frozenset(
+#: POSIX special builtins: a failed redirection of one makes a non-interactive shell exit
+#: (and with it the host's persistent shell), so they are never redirected; assignments
+#: before one stay in the shell.
+SPECIAL_BUILTINS = frozenset(
     {
         ":",
         "break",
@@ -158,7 +160,7 @@ _SPECIAL_BUILTINS = frozenset(
 
 def _redirect(cmd: str, op: str, path: object) -> str:
     first = cmd.split(None, 1)[0] if cmd.strip() else ""
-    if first in _SPECIAL_BUILTINS:
+    if first in SPECIAL_BUILTINS:
         raise ValueError(f"never redirect the special builtin {first!r}: a failed redirection exits the shell")
     return f"{cmd} {op} {quote(path)}"
 

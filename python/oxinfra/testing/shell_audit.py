@@ -21,30 +21,10 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from oxinfra.testing.sim.parse import Parser, ShellSyntaxError
+from oxinfra.quoting import SPECIAL_BUILTINS
 
 __all__ = ["SPECIAL_BUILTINS", "SHELL_STATE", "shell_safety_violations", "structure_differences", "parse"]
 
-#: POSIX special builtins: an error in one (a failed redirection included) exits a
-#: non-interactive shell, and variable assignments before one stay in the shell.
-SPECIAL_BUILTINS = frozenset(
-    {
-        ":",
-        ".",
-        "break",
-        "continue",
-        "eval",
-        "exec",
-        "exit",
-        "export",
-        "readonly",
-        "return",
-        "set",
-        "shift",
-        "times",
-        "trap",
-        "unset",
-    }
-)
 
 #: Commands that change or leave the shell they run in (special builtins but ``:`` and
 #: ``times``, and the regular builtins that set its directory, mask, variables, options or

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from oxinfra.testing.sim.fs import FsError, SimHost
 from oxinfra.testing.sim.parse import Parser, parse_script
+from oxinfra.quoting import SPECIAL_BUILTINS as _SPECIAL_BUILTINS
 
 
 # --------------------------------------------------------------------------------------------
@@ -657,27 +658,6 @@ class Interpreter:
                     pass
         return status
 
-
-#: POSIX special builtins: when a redirection of one fails, the shell exits.
-_SPECIAL_BUILTINS = frozenset(
-    {
-        ":",
-        ".",
-        "break",
-        "continue",
-        "eval",
-        "exec",
-        "exit",
-        "export",
-        "readonly",
-        "return",
-        "set",
-        "shift",
-        "times",
-        "trap",
-        "unset",
-    }
-)
 
 #: The commands the simulator runs for real, by name. Filled in by
 #: :mod:`oxinfra.testing.sim.commands` (which the package imports), and looked up here
