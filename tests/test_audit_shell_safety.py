@@ -19,19 +19,15 @@ A command name that is not a plain word cannot be checked and is reported too.
 
 from __future__ import annotations
 
-import importlib
 import json
-import pkgutil
-import types
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
-import oxinfra.operations
 from oxinfra._engine.script import render_upload
 from oxinfra.api import FileUpload
-from oxinfra.testing.plan import plan_operation
+from oxinfra.testing.plan import discover_operations, plan_operation
 from oxinfra.testing.sim.parse import Parser
 
 FIXTURES = Path(__file__).parent / "operations"
@@ -97,22 +93,6 @@ FORBIDDEN = frozenset(
         "shopt",
     }
 )
-
-
-def discover_operations() -> dict[str, Callable[..., Any]]:
-    """Every ``@operation`` defined in a module of ``oxinfra.operations``, as ``<module>.<op>``."""
-    found: dict[str, Callable[..., Any]] = {}
-    prefix = oxinfra.operations.__name__ + "."
-    for info in pkgutil.walk_packages(oxinfra.operations.__path__, prefix):
-        module = importlib.import_module(info.name)
-        for value in vars(module).values():
-            if (
-                isinstance(value, types.FunctionType)
-                and getattr(value, "_oxinfra_operation", False)
-                and value.__module__ == module.__name__
-            ):
-                found[f"{info.name.removeprefix(prefix)}.{value.__name__}"] = value
-    return found
 
 
 def is_shell_safe(op: Callable[..., Any]) -> bool:

@@ -17,17 +17,15 @@ which must be covered too (``touches(path)`` adds the parent for that). An opera
 
 from __future__ import annotations
 
-import importlib
 import json
-import pkgutil
 import posixpath
-import types
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
-import oxinfra.operations
+from oxinfra.testing.plan import discover_operations
+
 from oxinfra.api import load_inventory, run
 from oxinfra.testing import sim
 from oxinfra.testing.sim import Node
@@ -39,22 +37,6 @@ SEEDS = ("absent", "file", "directory", "link", "link_to_directory", "parent_mis
 
 Snapshot = dict[str, tuple[Any, ...]]
 Touched = tuple[frozenset[str], tuple[str, ...]] | None
-
-
-def discover_operations() -> dict[str, Callable[..., Any]]:
-    """Every ``@operation`` defined in a module of ``oxinfra.operations``, as ``<module>.<op>``."""
-    found: dict[str, Callable[..., Any]] = {}
-    prefix = oxinfra.operations.__name__ + "."
-    for info in pkgutil.walk_packages(oxinfra.operations.__path__, prefix):
-        module = importlib.import_module(info.name)
-        for value in vars(module).values():
-            if (
-                isinstance(value, types.FunctionType)
-                and getattr(value, "_oxinfra_operation", False)
-                and value.__module__ == module.__name__
-            ):
-                found[f"{info.name.removeprefix(prefix)}.{value.__name__}"] = value
-    return found
 
 
 # -- the checker ------------------------------------------------------------

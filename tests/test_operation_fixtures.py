@@ -29,41 +29,20 @@ operation that reads facts in more batches than its ``@operation(fact_batches=..
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
-import pkgutil
-import types
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
-import oxinfra.operations
 from oxinfra.api import FileUpload, host, operation
 from oxinfra.exceptions import OperationError
 from oxinfra.facts.files import File, Link
-from oxinfra.testing.plan import PlannedOperation, plan_operation
+from oxinfra.testing.plan import discover_operations, PlannedOperation, plan_operation
 
 ROOT = Path(__file__).parent / "operations"
 CASES = sorted(ROOT.glob("*/*.json"))
 RESULT_KEYS = {"commands", "noop", "declares"}
-
-
-def discover_operations() -> dict[str, Callable[..., Any]]:
-    """Every ``@operation`` defined in a module of ``oxinfra.operations``, by fixture folder
-    name (``<module>.<op>``, the module named from ``oxinfra.operations``)."""
-    found: dict[str, Callable[..., Any]] = {}
-    prefix = oxinfra.operations.__name__ + "."
-    for info in pkgutil.walk_packages(oxinfra.operations.__path__, prefix):
-        module = importlib.import_module(info.name)
-        for value in vars(module).values():
-            if (
-                isinstance(value, types.FunctionType)
-                and getattr(value, "_oxinfra_operation", False)
-                and value.__module__ == module.__name__
-            ):
-                found[f"{info.name.removeprefix(prefix)}.{value.__name__}"] = value
-    return found
 
 
 OPERATIONS = discover_operations()

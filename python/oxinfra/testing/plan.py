@@ -27,7 +27,7 @@ from oxinfra.api.effects import PlanContext, plan_commands
 from oxinfra.api.facts import FactMissing, FactRequest
 from oxinfra.inventory.host import Host
 
-__all__ = ["plan_operation", "PlannedOperation", "MissingFact"]
+__all__ = ["plan_operation", "PlannedOperation", "MissingFact", "discover_operations"]
 
 
 class MissingFact(LookupError):
@@ -112,3 +112,27 @@ def plan_operation(
             batches.append(batch)
             continue
         return PlannedOperation(commands, ctx, batches)
+
+
+def discover_operations() -> dict[str, Callable[..., Any]]:
+    """Every ``@operation`` defined in a module of ``oxinfra.operations``, by fixture folder
+    name (``<module>.<op>``, the module named from ``oxinfra.operations``): what the fixture
+    runner and the audits run over, so a new operation cannot be left out."""
+    import importlib
+    import pkgutil
+    import types
+
+    import oxinfra.operations
+
+    found: dict[str, Callable[..., Any]] = {}
+    prefix = oxinfra.operations.__name__ + "."
+    for info in pkgutil.walk_packages(oxinfra.operations.__path__, prefix):
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if (
+                isinstance(value, types.FunctionType)
+                and getattr(value, "_oxinfra_operation", False)
+                and value.__module__ == module.__name__
+            ):
+                found[f"{info.name.removeprefix(prefix)}.{value.__name__}"] = value
+    return found
