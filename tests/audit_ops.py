@@ -20,11 +20,9 @@ An argument's kind says where its value lands, so what "stays data" means for it
 from __future__ import annotations
 
 import hashlib
-import importlib
 import inspect
 import json
 import os
-import pkgutil
 import types
 import typing
 from dataclasses import dataclass, field
@@ -33,7 +31,6 @@ from typing import Any, Callable
 
 from hypothesis import strategies as st
 
-import oxinfra.operations
 from oxinfra.api.commands import FileUpload
 from oxinfra.api.context import scope
 from oxinfra.api.effects import PlanContext
@@ -88,19 +85,10 @@ class Operation:
 
 
 def discover_operations() -> list[Operation]:
-    """Every ``@operation`` defined in a module of ``oxinfra.operations``."""
-    found = []
-    for info in pkgutil.iter_modules(oxinfra.operations.__path__):
-        if info.ispkg:  # util/: helpers
-            continue
-        module = importlib.import_module(f"oxinfra.operations.{info.name}")
-        for attr, value in sorted(vars(module).items()):
-            if not inspect.isfunction(value):  # `host` and other proxies: never touched
-                continue
-            wrapped = getattr(value, "__wrapped__", None)
-            if getattr(value, "_oxinfra_operation", False) and getattr(wrapped, "__module__", None) == module.__name__:
-                found.append(Operation(f"{info.name}.{attr}", value))
-    return found
+    """Every ``@operation`` of ``oxinfra.operations`` (:func:`oxinfra.testing.plan.discover_operations`)."""
+    from oxinfra.testing import plan
+
+    return [Operation(name, func) for name, func in sorted(plan.discover_operations().items())]
 
 
 OPERATIONS = discover_operations()

@@ -34,6 +34,18 @@ __all__ = ["FactBase", "FactRequest", "FactMissing", "FactFailed", "fact_failure
 T = TypeVar("T")
 
 
+
+def qualified_name(module: str, name: str) -> str:
+    """``family.Name`` of a fact or operation defined in ``module``: the family is the module's
+    name (``mydeploy.checks`` -> ``checks``), or within oxinfra's own ``operations`` and
+    ``facts`` packages the first part after them, so that a family split into several modules
+    (``oxinfra.facts.server.users``) keeps one name (``server.Users``)."""
+    for root in ("oxinfra.operations.", "oxinfra.facts."):
+        if module.startswith(root):
+            return f"{module[len(root):].split('.', 1)[0]}.{name}"
+    return f"{module.rsplit('.', 1)[-1]}.{name}"
+
+
 class FactBase(Generic[T]):
     """Base class of facts. Subclasses define ``command`` and usually ``process``.
 
@@ -58,8 +70,7 @@ class FactBase(Generic[T]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        module = cls.__module__.rsplit(".", 1)[-1]
-        cls.name = f"{module}.{cls.__name__}"
+        cls.name = qualified_name(cls.__module__, cls.__name__)
         cls._arg_names = None
 
     def command(self, **kwargs: Any) -> str:

@@ -49,7 +49,7 @@ from typing import Any, Callable
 from oxinfra.api.arguments import split_global_args
 from oxinfra.api.commands import OperationMeta
 from oxinfra.api.context import current_plan, current_recorder
-from oxinfra.api.facts import FactMissing, FactRequest, resolve_fact
+from oxinfra.api.facts import FactMissing, FactRequest, qualified_name, resolve_fact
 from oxinfra.exceptions import OperationError, OperationTypeError
 
 __all__ = ["operation", "get_facts"]
@@ -103,8 +103,7 @@ def operation(
             raise TypeError(f"@operation needs a generator function (one that yields): {gen_func.__qualname__}")
         signature = inspect.signature(gen_func)
         valid_shapes: set[tuple[Any, ...]] = set()
-        module = gen_func.__module__.rsplit(".", 1)[-1]
-        op_name = f"{module}.{gen_func.__name__}"
+        op_name = qualified_name(gen_func.__module__, gen_func.__name__)
 
         @functools.wraps(gen_func)
         def wrapper(*args: Any, **kwargs: Any) -> OperationMeta:

@@ -116,13 +116,14 @@ def plan_operation(
 
 def discover_operations() -> dict[str, Callable[..., Any]]:
     """Every ``@operation`` defined in a module of ``oxinfra.operations``, by fixture folder
-    name (``<module>.<op>``, the module named from ``oxinfra.operations``): what the fixture
+    name (``<family>.<op>``, see :func:`oxinfra.api.facts.qualified_name`): what the fixture
     runner and the audits run over, so a new operation cannot be left out."""
     import importlib
     import pkgutil
     import types
 
     import oxinfra.operations
+    from oxinfra.api.facts import qualified_name
 
     found: dict[str, Callable[..., Any]] = {}
     prefix = oxinfra.operations.__name__ + "."
@@ -134,5 +135,5 @@ def discover_operations() -> dict[str, Callable[..., Any]]:
                 and getattr(value, "_oxinfra_operation", False)
                 and value.__module__ == module.__name__
             ):
-                found[f"{info.name.removeprefix(prefix)}.{value.__name__}"] = value
+                found[qualified_name(module.__name__, value.__name__)] = value
     return found
