@@ -34,7 +34,6 @@ __all__ = ["FactBase", "FactRequest", "FactMissing", "FactFailed", "fact_failure
 T = TypeVar("T")
 
 
-
 def qualified_name(module: str, name: str) -> str:
     """``family.Name`` of a fact or operation defined in ``module``: the family is the module's
     name (``mydeploy.checks`` -> ``checks``), or within oxinfra's own ``operations`` and
@@ -42,7 +41,7 @@ def qualified_name(module: str, name: str) -> str:
     (``oxinfra.facts.server.users``) keeps one name (``server.Users``)."""
     for root in ("oxinfra.operations.", "oxinfra.facts."):
         if module.startswith(root):
-            return f"{module[len(root):].split('.', 1)[0]}.{name}"
+            return f"{module[len(root) :].split('.', 1)[0]}.{name}"
     return f"{module.rsplit('.', 1)[-1]}.{name}"
 
 
