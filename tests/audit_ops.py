@@ -60,6 +60,10 @@ KINDS: dict[str, str] = {
     "files.line.replace": "literal",
     "files.replace.replace": "sed_replacement",
     "server.shell.commands": "code",
+    "apt.deb.sha256sum": "validated",
+    "apt.ppa.src": "validated",
+    "apt.packages.extra_install_args": "validated",
+    "apt.packages.extra_uninstall_args": "validated",
 }
 #: Why a kind is not audited.
 NOT_AUDITED = {"code": "shell code by definition: it runs as written"}

@@ -140,8 +140,8 @@ def _cases() -> list[Any]:
 def _moved(value: Any, fixture: Path, key: str) -> Any:
     if isinstance(value, str) and value.startswith("/"):
         return ROOT + value
-    if key == "src" and isinstance(value, str):
-        return str(fixture.parent / value)  # a local file beside the fixture
+    if key == "src" and isinstance(value, str) and (fixture.parent / value).exists():
+        return str(fixture.parent / value)  # a local file beside the fixture (apt.repo's src is a line)
     if isinstance(value, list):
         return [_moved(v, fixture, "") for v in value]
     return value

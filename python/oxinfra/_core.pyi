@@ -190,3 +190,14 @@ def parse_lines(stdout: bytes, rc: int, absent_rc: int) -> list[str] | None:
     on ``\\n``; a trailing newline does not make an extra empty line, and
     empty output gives ``[]``.
     """
+
+def parse_package_listing(format: str, stdout: bytes) -> dict[str, list[str]]:
+    """Parse a listing of installed packages into ``{name: [versions]}`` (sorted, no repeats).
+
+    ``format`` is ``dpkg`` (``dpkg-query -W -f '${db:Status-Abbrev}\\t${Package}\\t${Version}\\n'``;
+    a package counts when its status is ``ii`` or ``hi``), ``rpm`` or ``pacman`` (``NAME
+    VERSION`` lines) or ``apk`` (``apk list --installed``). Blank lines are skipped. Raises
+    OutputParseError, quoting the line, for any other line without the listing's shape (a
+    name or version that is empty or not printable ASCII included), and ValueError for an
+    unknown ``format``.
+    """

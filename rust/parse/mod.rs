@@ -6,7 +6,8 @@
 //! * [`split_stat_batch`] splits the output of one `stat` that read many
 //!   paths into what each path's own fact command prints.
 //! * [`parse_stat`], [`parse_hash`] and [`parse_lines`] turn the output of
-//!   one fact command into a value.
+//!   one fact command into a value; [`parse_package_listing`] reads the
+//!   installed packages that dpkg, rpm, pacman and apk list.
 //!
 //! Output that does not have the expected shape is a [`CoreError::Parse`](crate::CoreError::Parse)
 //! (`OutputParseError` in Python), never a panic.
@@ -23,8 +24,10 @@
 
 mod demux;
 mod facts;
+mod packages;
 mod statbatch;
 
 pub use demux::{demux, Demuxed, Section, Status};
 pub use facts::{parse_hash, parse_lines, parse_stat, FileType, Stat, StatResult};
+pub use packages::{parse_package_listing, ListingFormat, Packages};
 pub use statbatch::{split_stat_batch, PathStat, ABSENT, FAILED};

@@ -8,6 +8,7 @@ use crate::error::CoreError;
 use crate::inventory::{self, HostPattern, HostSelector, Layout, LayoutBuilder};
 use crate::parse::{self, StatResult, Status};
 use crate::plan;
+use std::collections::BTreeMap;
 use pyo3::exceptions::PyValueError;
 use pyo3::import_exception;
 use pyo3::marker::Ungil;
@@ -194,6 +195,17 @@ fn parse_lines(stdout: &[u8], rc: i64, absent_rc: i64) -> Option<Vec<String>> {
     parse::parse_lines(stdout, rc, absent_rc)
 }
 
+#[pyfunction]
+fn parse_package_listing(py: Python<'_>, format: &str, stdout: &[u8]) -> PyResult<BTreeMap<String, Vec<String>>> {
+    let Some(format) = parse::ListingFormat::from_name(format) else {
+        return Err(PyValueError::new_err(format!(
+            "unknown package listing format {format:?} (dpkg, rpm, pacman, apk)"
+        )));
+    };
+    let stdout = stdout.to_vec();
+    Ok(without_gil(py, move || parse::parse_package_listing(format, &stdout))?)
+}
+
 #[pymodule]
 #[pyo3(name = "_core")]
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -207,5 +219,6 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_stat, m)?)?;
     m.add_function(wrap_pyfunction!(parse_hash, m)?)?;
     m.add_function(wrap_pyfunction!(parse_lines, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_package_listing, m)?)?;
     Ok(())
 }

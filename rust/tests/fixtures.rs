@@ -14,7 +14,10 @@
 //! A `tests/parse` fixture with `"error"` expects a parse error whose message
 //! contains it; so does a fact fixture whose error the Rust parser raises.
 
-use oxinfra::parse::{demux, parse_hash, parse_lines, parse_stat, split_stat_batch, StatResult, Status};
+use oxinfra::parse::{
+    demux, parse_hash, parse_lines, parse_package_listing, parse_stat, split_stat_batch, ListingFormat, StatResult,
+    Status,
+};
 use oxinfra::CoreError;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -126,6 +129,12 @@ const PARSED_IN_PYTHON: &[&str] = &[
     "server.Hostname",
     "server.Command",
     "server.Which",
+    "deb.DebArch",
+    "deb.DebPackage",
+    "apt.AptSources",
+    "apt.AptPackages",
+    "apt.AptCacheAge",
+    "apt.SimulateOperationWillChange",
 ];
 
 /// The Rust parser of a fact (by its fixture folder name), with the status rule
@@ -139,9 +148,23 @@ fn rust_parser(fact: &str) -> Option<Parser> {
         "files.Sha1File" => |out, rc| hash(40, out, rc),
         "files.Sha256File" => |out, rc| hash(64, out, rc),
         "files.FindInFile" => find_in_file,
+        "deb.DebPackages" => |out, rc| listing("dpkg", out, rc),
         _ => return None,
     };
     Some(parser)
+}
+
+/// `DebPackages` (and the other package listings): any status but 0 fails; the listing
+/// parses to `{name: [versions]}`, or fails with the parser's message.
+fn listing(format: &str, stdout: &[u8], rc: i64) -> Outcome {
+    if rc != 0 {
+        return Outcome::Failed(None);
+    }
+    let format = ListingFormat::from_name(format).expect("a listing format");
+    match parse_package_listing(format, stdout) {
+        Ok(packages) => Outcome::Value(json!(packages)),
+        Err(err) => Outcome::Failed(Some(err.to_string())),
+    }
 }
 
 /// `File` and its subclasses: statuses other than 0 and 1 (`absent_status`) fail.

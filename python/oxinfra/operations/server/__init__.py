@@ -5,7 +5,9 @@ from __future__ import annotations
 from oxinfra.api import operation
 from oxinfra.exceptions import OperationValueError
 
-__all__ = ["shell"]
+from oxinfra.operations.server.packages import packages
+
+__all__ = ["shell", "packages"]
 
 
 @operation(is_idempotent=False)

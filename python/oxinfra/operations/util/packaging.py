@@ -34,7 +34,7 @@ from oxinfra.api import noop
 from oxinfra.exceptions import OperationValueError
 from oxinfra.quoting import command
 
-__all__ = ["PackageManager", "ensure_packages", "pep503_name"]
+__all__ = ["PackageManager", "check_packages", "ensure_packages", "pep503_name"]
 
 _PROGRAM = re.compile(r"[A-Za-z0-9_./+-]+\Z")
 
@@ -61,6 +61,8 @@ class PackageManager:
       False: names starting with ``-`` are refused
     + name_pattern: a regular expression every name must match in full (the tool's rules)
     + normalise: how names compare (:func:`pep503_name` for pip); default: as written
+    + tool: the tool's name in messages; default: the first word of ``install`` (give it when
+      that word is ``env``, as apt-get's commands start ``env DEBIAN_FRONTEND=noninteractive``)
     """
 
     install: tuple[str, ...]
@@ -70,6 +72,11 @@ class PackageManager:
     options_end: bool = True
     name_pattern: str | None = None
     normalise: Callable[[str], str] | None = None
+    tool: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.tool or self.install[0]
 
     def __post_init__(self) -> None:
         for words in (self.install, self.uninstall, self.upgrade or ("x",)):
@@ -96,15 +103,15 @@ def _wanted(manager: PackageManager, packages: Iterable[Any]) -> list[tuple[str,
             raise OperationValueError("a package name cannot be empty")
         if not manager.options_end and name.startswith("-"):
             raise OperationValueError(
-                f"package name {name!r} starts with '-': {manager.install[0]} would read it as an option"
+                f"package name {name!r} starts with '-': {manager.label} would read it as an option"
             )
         if manager.name_pattern is not None and not re.fullmatch(manager.name_pattern, name):
             raise OperationValueError(
-                f"{name!r} is not a package name {manager.install[0]} takes (names match {manager.name_pattern})"
+                f"{name!r} is not a package name {manager.label} takes (names match {manager.name_pattern})"
             )
         if version is not None and manager.version_join is None:
             raise OperationValueError(
-                f"{manager.install[0]} takes no versions on its command line: ask for {name!r} without one"
+                f"{manager.label} takes no versions on its command line: ask for {name!r} without one"
             )
         if version == "":
             raise OperationValueError(f"the version of {name!r} cannot be empty")
@@ -113,6 +120,12 @@ def _wanted(manager: PackageManager, packages: Iterable[Any]) -> list[tuple[str,
             raise OperationValueError(f"package {name!r} is asked for twice, as {out[key]!r} and {(name, version)!r}")
         out[key] = (name, version)
     return list(out.values())
+
+
+def check_packages(manager: PackageManager, packages: Iterable[str | tuple[str, str]]) -> None:
+    """Raise :class:`OperationValueError` for what :func:`ensure_packages` would refuse (call it
+    before reading facts, so a bad name stops the deploy before any host is touched)."""
+    _wanted(manager, packages)
 
 
 def _installed(manager: PackageManager, current: Mapping[str, Any]) -> dict[str, set[str]]:
