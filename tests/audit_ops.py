@@ -64,6 +64,14 @@ KINDS: dict[str, str] = {
     "apt.ppa.src": "validated",
     "apt.packages.extra_install_args": "validated",
     "apt.packages.extra_uninstall_args": "validated",
+    "dnf.packages.extra_install_args": "validated",
+    "dnf.packages.extra_uninstall_args": "validated",
+    "yum.packages.extra_install_args": "validated",
+    "yum.packages.extra_uninstall_args": "validated",
+    "zypper.packages.extra_global_install_args": "validated",
+    "zypper.packages.extra_install_args": "validated",
+    "zypper.packages.extra_global_uninstall_args": "validated",
+    "zypper.packages.extra_uninstall_args": "validated",
 }
 #: Why a kind is not audited.
 NOT_AUDITED = {"code": "shell code by definition: it runs as written"}
@@ -144,8 +152,13 @@ class Case:
     noop: bool = field(default=False)
 
     @property
-    def facts_by_name(self) -> dict[str, Any]:
-        return {f["fact"]: f["value"] for f in self.facts}
+    def facts_by_name(self) -> dict[Any, Any]:
+        """Each fact's value by its name, and by (name, its arguments as JSON): a read with
+        the fixture's own arguments gets that fact's value (``server.packages`` reads
+        ``server.Which`` of six programs), any other read the last value of that name."""
+        by_name: dict[Any, Any] = {f["fact"]: f["value"] for f in self.facts}
+        by_name.update({(f["fact"], json.dumps(f["args"], sort_keys=True)): f["value"] for f in self.facts})
+        return by_name
 
 
 def fixture_cases(op: Operation) -> list[Case]:
@@ -199,12 +212,17 @@ def render(command: Any) -> str:
     return command
 
 
-def plan(op: Operation, args: dict[str, Any], facts_by_name: dict[str, Any], local_dir: str | None) -> Planned:
+def plan(op: Operation, args: dict[str, Any], facts_by_name: dict[Any, Any], local_dir: str | None) -> Planned:
     """Plan ``op`` with each fact it reads answered by the fixture's value for that fact
-    (by the fact's name, whatever its arguments: a hostile value changes them)."""
+    (by its name and arguments; else by its name, whatever its arguments: a hostile value
+    changes them)."""
     read: list[FactRequest] = []
 
     def lookup(host: Any, request: FactRequest) -> Any:
+        exact = (request.cls.name, json.dumps(request.kwargs, sort_keys=True))
+        if exact in facts_by_name:
+            read.append(request)
+            return facts_by_name[exact]
         if request.cls.name not in facts_by_name:
             raise UnknownFact(f"{op.name} read {request.cls.name}, which its fixture does not give")
         read.append(request)

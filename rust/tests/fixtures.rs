@@ -135,6 +135,7 @@ const PARSED_IN_PYTHON: &[&str] = &[
     "apt.AptPackages",
     "apt.AptCacheAge",
     "apt.SimulateOperationWillChange",
+    "rpm.RpmPackage",
 ];
 
 /// The Rust parser of a fact (by its fixture folder name), with the status rule
@@ -149,6 +150,9 @@ fn rust_parser(fact: &str) -> Option<Parser> {
         "files.Sha256File" => |out, rc| hash(64, out, rc),
         "files.FindInFile" => find_in_file,
         "deb.DebPackages" => |out, rc| listing("dpkg", out, rc),
+        "rpm.RpmPackages" => |out, rc| listing("rpm", out, rc),
+        "pacman.PacmanPackages" => |out, rc| listing("pacman", out, rc),
+        "apk.ApkPackages" => |out, rc| listing("apk", out, rc),
         _ => return None,
     };
     Some(parser)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import shlex
 from typing import Any
 from urllib.parse import urlparse
 
@@ -24,7 +23,7 @@ from oxinfra.facts.apt import UPDATE_STAMP, AptCacheAge, AptSources, SimulateOpe
 from oxinfra.facts.deb import DebPackage, DebPackages
 from oxinfra.facts.files import FindInFile
 from oxinfra.operations import files
-from oxinfra.operations.util.packaging import PackageManager, check_packages, ensure_packages
+from oxinfra.operations.util.packaging import PackageManager, check_packages, ensure_packages, option_words, split_pins
 from oxinfra.quoting import and_then, command, file_test, group, if_then, or_else, pipe
 
 __all__ = ["packages", "update", "upgrade", "dist_upgrade", "deb", "repo", "ppa", "sources_file", "LOCK_TIMEOUT"]
@@ -34,7 +33,6 @@ LOCK_TIMEOUT = 300
 #: A Debian package name (policy 5.6.1, upper case tolerated), optionally ``:arch``; never
 #: ending in ``-`` (apt-get reads ``name-`` as "remove name").
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9+.-]*(?<!-)(:[A-Za-z0-9-]+)?"
-_VERSION = re.compile(r"[A-Za-z0-9.+~:-]+\Z")
 
 
 def _apt_get(verb: str, *options: str, force: bool = False) -> tuple[str, ...]:
@@ -58,43 +56,6 @@ def _check_cache_time(op: str, cache_time: Any) -> None:
         raise OperationValueError(
             f"{op}: cache_time= must be a whole number of seconds (0 or more), not {cache_time!r}"
         )
-
-
-def _extra_args(op: str, key: str, value: Any) -> list[str]:
-    """``extra_install_args`` as words (shell syntax, each word then quoted): never shell text."""
-    if value is None or value == "":
-        return []
-    if not isinstance(value, str):
-        raise OperationValueError(f"{op}: {key}= must be a string of apt-get options, not {value!r}")
-    try:
-        words = shlex.split(value)
-    except ValueError as exc:
-        raise OperationValueError(f"{op}: {key}= cannot be split into words: {exc}") from None
-    if words and not words[0].startswith("-"):
-        raise OperationValueError(f"{op}: {key}= must start with an option (-o, --no-install-suggests...): {value!r}")
-    return words
-
-
-def _wanted(op: str, packages: Any) -> list[str | tuple[str, str]]:
-    """``packages=`` as names and ``(name, version)`` pairs (``"name=version"`` is a pin)."""
-    if packages is None:
-        return []
-    if isinstance(packages, str):
-        packages = [packages]
-    if not isinstance(packages, (list, tuple)):
-        raise OperationValueError(f"{op}: packages= must be a name or a list of names, not {packages!r}")
-    out: list[str | tuple[str, str]] = []
-    for item in packages:
-        if not isinstance(item, str):
-            raise OperationValueError(f"{op}: a package is a string (name or name=version), not {item!r}")
-        name, sep, version = item.partition("=")
-        if sep:
-            if not _VERSION.match(version):
-                raise OperationValueError(f"{op}: {version!r} is not a Debian version (in {item!r})")
-            out.append((name, version))
-        else:
-            out.append(name)
-    return out
 
 
 def _update_commands(cache_time: int | None, age: int | None) -> list[str]:
@@ -227,16 +188,16 @@ def packages(
         purge=purge,
     )
     _check_cache_time(op, cache_time)
-    wanted = _wanted(op, packages)
+    wanted = split_pins(op, packages)
     install_options = ["--no-install-recommends"] if no_recommends else []
     if allow_downgrades:
         install_options.append("--allow-downgrades")
     manager = PackageManager(
         install=_apt_get(
-            "install", *install_options, *_extra_args(op, "extra_install_args", extra_install_args), force=force
+            "install", *install_options, *option_words(op, "extra_install_args", extra_install_args), force=force
         ),
         uninstall=_apt_get(
-            "purge" if purge else "remove", *_extra_args(op, "extra_uninstall_args", extra_uninstall_args), force=force
+            "purge" if purge else "remove", *option_words(op, "extra_uninstall_args", extra_uninstall_args), force=force
         ),
         upgrade=_apt_get("install", *install_options, force=force),
         version_join="=",

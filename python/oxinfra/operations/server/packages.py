@@ -5,12 +5,19 @@ from __future__ import annotations
 from oxinfra.api import get_facts, host, operation
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.server import Which
-from oxinfra.operations import apt
+from oxinfra.operations import apk, apt, dnf, pacman, yum, zypper
 
 __all__ = ["packages"]
 
 #: Package managers in the order they are looked for, and the operation each one means.
-MANAGERS = (("apt-get", apt.packages),)
+MANAGERS = (
+    ("apt-get", apt.packages),
+    ("dnf", dnf.packages),
+    ("yum", yum.packages),
+    ("apk", apk.packages),
+    ("pacman", pacman.packages),
+    ("zypper", zypper.packages),
+)
 
 
 @operation(

@@ -27,6 +27,7 @@ no ``touches`` (every later fact is then checked on the host before use).
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -34,7 +35,14 @@ from oxinfra.api import noop
 from oxinfra.exceptions import OperationValueError
 from oxinfra.quoting import command
 
-__all__ = ["PackageManager", "check_packages", "ensure_packages", "pep503_name"]
+__all__ = [
+    "PackageManager",
+    "check_packages",
+    "ensure_packages",
+    "option_words",
+    "pep503_name",
+    "split_pins",
+]
 
 _PROGRAM = re.compile(r"[A-Za-z0-9_./+-]+\Z")
 
@@ -120,6 +128,59 @@ def _wanted(manager: PackageManager, packages: Iterable[Any]) -> list[tuple[str,
             raise OperationValueError(f"package {name!r} is asked for twice, as {out[key]!r} and {(name, version)!r}")
         out[key] = (name, version)
     return list(out.values())
+
+
+_VERSION = re.compile(r"[A-Za-z0-9.+~:_-]+\Z")
+
+
+def split_pins(op: str, packages: Any) -> list[str | tuple[str, str]]:
+    """A deploy's ``packages=`` (a name, a list of names, or None) as :func:`ensure_packages`
+    takes it: ``"name=version"`` (pyinfra's way of pinning, for every tool) is the pair
+    ``(name, version)``, joined again as the tool's command line wants it
+    (:attr:`PackageManager.version_join`).
+
+    >>> split_pins("apk.packages", ["curl", "musl=1.2.4-r2"])
+    ['curl', ('musl', '1.2.4-r2')]
+    """
+    if packages is None:
+        return []
+    if isinstance(packages, str):
+        packages = [packages]
+    if not isinstance(packages, (list, tuple)):
+        raise OperationValueError(f"{op}: packages= must be a name or a list of names, not {packages!r}")
+    out: list[str | tuple[str, str]] = []
+    for item in packages:
+        if not isinstance(item, str):
+            raise OperationValueError(f"{op}: a package is a string (name or name=version), not {item!r}")
+        name, sep, version = item.partition("=")
+        if sep:
+            if not _VERSION.match(version):
+                raise OperationValueError(f"{op}: {version!r} is not a version (in {item!r})")
+            out.append((name, version))
+        else:
+            out.append(name)
+    return out
+
+
+def option_words(op: str, key: str, value: Any) -> list[str]:
+    """Extra options for a package tool (``extra_install_args="-o X=1 --no-y"``) as words,
+    split the way a shell would and each then quoted as one argument: never shell code. The
+    first word must be an option, so no value can slip in a package name.
+
+    >>> option_words("apt.packages", "extra_install_args", "-o 'A B=1' --quiet")
+    ['-o', 'A B=1', '--quiet']
+    """
+    if value is None or value == "":
+        return []
+    if not isinstance(value, str):
+        raise OperationValueError(f"{op}: {key}= must be a string of options, not {value!r}")
+    try:
+        words = shlex.split(value)
+    except ValueError as exc:
+        raise OperationValueError(f"{op}: {key}= cannot be split into words: {exc}") from None
+    if words and not words[0].startswith("-"):
+        raise OperationValueError(f"{op}: {key}= must start with an option (-o, --no-install-suggests...): {value!r}")
+    return words
 
 
 def check_packages(manager: PackageManager, packages: Iterable[str | tuple[str, str]]) -> None:
