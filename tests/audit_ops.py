@@ -13,6 +13,7 @@ An argument's kind says where its value lands, so what "stays data" means for it
 * ``owner``: a user or group name the host may not know;
 * ``validated``: checked before anything runs (a mode, sed flags);
 * ``code``: shell code by definition (``server.shell``'s ``commands``): not audited;
+* ``unsupported``: refused whatever its value (``apt.key``'s ``keyserver``): not audited;
 * ``opaque``: any other string argument (a new operation's): it must stay one word, and
   nothing may run.
 """
@@ -62,6 +63,8 @@ KINDS: dict[str, str] = {
     "server.shell.commands": "code",
     "apt.deb.sha256sum": "validated",
     "apt.ppa.src": "validated",
+    "apt.key.keyserver": "unsupported",
+    "apt.key.keyid": "unsupported",
     "apt.packages.extra_install_args": "validated",
     "apt.packages.extra_uninstall_args": "validated",
     "dnf.packages.extra_install_args": "validated",
@@ -74,7 +77,10 @@ KINDS: dict[str, str] = {
     "zypper.packages.extra_uninstall_args": "validated",
 }
 #: Why a kind is not audited.
-NOT_AUDITED = {"code": "shell code by definition: it runs as written"}
+NOT_AUDITED = {
+    "code": "shell code by definition: it runs as written",
+    "unsupported": "refused whatever its value (not supported): nothing is planned",
+}
 STRICT = frozenset({"remote_path", "local_path", "literal"})
 
 

@@ -481,3 +481,64 @@ def test_facts_equal_pyinfras(apt_host: Any, tmp_path: Path) -> None:
         assert canonical(ours[label]) == canonical(theirs[label]), label
     assert ours["deb.DebPackages"]["oxtest-hello"] == ["1.0"]
     assert "oxtest-lib" in ours["apt.AptPackages"]
+
+
+@pytest.mark.skipif(not shutil.which(PYINFRA) and not Path(PYINFRA).exists(), reason="pyinfra 3.10 not installed")
+def test_apt_keys_equal_pyinfras(apt_host: Any, tmp_path: Path) -> None:
+    host = apt_host.hosts[0]
+    out = tmp_path / "keys.json"
+    deploy = write_deploy(
+        tmp_path,
+        f"""
+        import json
+        from oxinfra import host
+        from oxinfra.facts.apt import AptKeys
+        with open({str(out)!r}, "w") as fh:
+            json.dump(host.get_fact(AptKeys), fh)
+        """,
+    )
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text(f"fleet = [{'@docker/' + host!r}]\n")
+    run = run_deploy(inventory, deploy)
+    assert run.code == 0, run.describe()
+    ours = json.loads(out.read_text())
+    proc = subprocess.run(
+        [PYINFRA, f"@docker/{host}", "fact", "apt.AptKeys"], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    body = (proc.stdout + proc.stderr).split("--> Fact data for: ")[1].partition("\n")[2]
+    theirs = json.JSONDecoder().raw_decode(body.lstrip())[0][f"@docker/{host}"]
+    assert ours == theirs
+    assert len(ours) >= 5  # Debian's archive keys
+
+
+def test_key_from_an_armored_file(apt_host: Any, tmp_path: Path) -> None:
+    host = apt_host.hosts[0]
+    stable = "/usr/share/keyrings/debian-archive-bookworm-stable.gpg"
+    apt_host.sh(
+        host,
+        "rm -f /etc/apt/keyrings/oxtest.gpg; gpg --batch -q --export --armor --no-default-keyring "
+        f"--keyring {stable} > /srv/oxtest-key.asc",
+    )
+    source = """
+        from oxinfra.operations import apt
+        apt.key(name="key", src="/srv/oxtest-key.asc", dest="oxtest.gpg", _sudo=True)
+    """
+
+    def check() -> None:
+        # dearmored (binary, the same key as the keyring it came from), mode 644
+        made = apt_host.sh(host, "stat -c %a /etc/apt/keyrings/oxtest.gpg; cmp /etc/apt/keyrings/oxtest.gpg " + stable)
+        assert made == "644\n"
+
+    try:
+        cycle(
+            apt_host,
+            tmp_path,
+            source,
+            check,
+            drift="rm /etc/apt/keyrings/oxtest.gpg",
+            after_drift={"key": "changed"},
+            first={"key": "changed"},
+        )
+    finally:
+        apt_host.sh(host, "rm -f /etc/apt/keyrings/oxtest.gpg /srv/oxtest-key.asc")

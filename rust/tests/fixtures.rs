@@ -136,6 +136,7 @@ const PARSED_IN_PYTHON: &[&str] = &[
     "apt.AptCacheAge",
     "apt.SimulateOperationWillChange",
     "rpm.RpmPackage",
+    "apt.AptKeys",
 ];
 
 /// The Rust parser of a fact (by its fixture folder name), with the status rule

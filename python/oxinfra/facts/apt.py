@@ -13,6 +13,8 @@ from oxinfra.quoting import command as shell_command
 
 __all__ = [
     "AptCacheAge",
+    "AptKeys",
+    "parse_gpg_colons",
     "AptSources",
     "AptPackages",
     "SimulateOperationWillChange",
@@ -207,6 +209,88 @@ class AptCacheAge(FactBase[Any]):
         if len(numbers) != 2:
             raise FactFailed(0, f"expected the time and the stamp's mtime, got {output!r}")
         return max(0, numbers[0] - numbers[1])
+
+
+#: Where apt finds the keys it trusts (``signed-by=`` keyrings and the global ones).
+KEYRING_DIRS = ("/etc/apt/trusted.gpg.d", "/etc/apt/keyrings", "/usr/share/keyrings")
+_KEYRING_MARK = "##OXINFRA_KEYRING "
+
+
+def parse_gpg_colons(lines: list[str]) -> dict[str, Any]:
+    """gpg's ``--with-colons`` key listing as ``{KEYID: {"validity", "length", "subkeys":
+    {SUBKEYID: {...}}, "fingerprint", "uid_hash", "uid"}}``: ``fpr`` and ``uid`` records
+    belong to the subkey listed last, else to the key (gpg's doc/DETAILS gives the fields).
+    """
+    keys: dict[str, Any] = {}
+    key: dict[str, Any] | None = None
+    sub: dict[str, Any] | None = None
+    for line in lines:
+        bits = line.split(":")
+        if bits[0] in ("pub", "sub") and len(bits) > 4:
+            try:
+                details: dict[str, Any] = {"validity": bits[1], "length": int(bits[2])}
+            except ValueError:
+                raise FactFailed(0, f"not a gpg key record: {line[:120]!r}") from None
+            if bits[0] == "pub":
+                key, sub = details, None
+                key["subkeys"] = {}
+                keys[bits[4]] = key
+            elif key is not None:
+                sub = details
+                key["subkeys"][bits[4]] = sub
+        elif key is not None and len(bits) > 9:
+            target = sub if sub is not None else key
+            if bits[0] == "fpr":
+                target["fingerprint"] = bits[9]
+            elif bits[0] == "uid":
+                target["uid_hash"] = bits[7]
+                target["uid"] = bits[9]
+    return keys
+
+
+class AptKeys(FactBase[Any]):
+    """The keys of apt's keyrings (``/etc/apt/trusted.gpg.d``, ``/etc/apt/keyrings``,
+    ``/usr/share/keyrings``: ``*.gpg`` and ``*.kbx`` listed with ``gpg --list-keys``, ``*.asc``
+    read by ``gpg``): ``{KEYID: {"validity", "length", "subkeys", "fingerprint", "uid_hash",
+    "uid"}}`` (see :func:`parse_gpg_colons`); a key ID in several keyrings: the last one read
+    (the binary keyrings are read first, then the armored ones). Keyrings at the top of each
+    directory are read, in name order (pyinfra's ``find`` also reads below, in directory
+    order). A keyring gpg cannot read fails the fact (pyinfra skips it)."""
+
+    #: The loop assigns variables: it runs in its own subshell.
+    shell_safe = False
+
+    def command(self) -> str:  # type: ignore[override]
+        dirs = " ".join(KEYRING_DIRS)
+        mark = "echo '" + _KEYRING_MARK + '\'"$f"; '
+        # binary keyrings of every directory first, then the armored ones (pyinfra's order:
+        # a key in both kinds is the armored one's)
+        return (
+            "(for d in "
+            + dirs
+            + '; do for f in "$d"/*.gpg "$d"/*.kbx; do [ -f "$f" ] || continue; '
+            + mark
+            + 'gpg --batch --list-keys --with-colons --keyring "$f" --no-default-keyring || exit 2; done; done; '
+            "for d in "
+            + dirs
+            + '; do for f in "$d"/*.asc; do [ -f "$f" ] || continue; '
+            + mark
+            + 'gpg --batch --with-colons -- "$f" || exit 2; done; done)'
+        )
+
+    def default(self) -> Any:
+        return {}
+
+    def process(self, output: list[str]) -> Any:
+        keys: dict[str, Any] = {}
+        chunk: list[str] = []
+        for line in [*output, _KEYRING_MARK]:
+            if line.startswith(_KEYRING_MARK):
+                keys.update(parse_gpg_colons(chunk))
+                chunk = []
+            elif line.strip():
+                chunk.append(line.strip())
+        return keys
 
 
 class SimulateOperationWillChange(FactBase[Any]):

@@ -17,16 +17,35 @@ import re
 from typing import Any
 from urllib.parse import urlparse
 
-from oxinfra.api import get_facts, host, noop, operation
+from oxinfra.api import ensure_directory, get_facts, host, noop, operation, touches
 from oxinfra.exceptions import OperationValueError
 from oxinfra.facts.apt import UPDATE_STAMP, AptCacheAge, AptSources, SimulateOperationWillChange, parse_apt_repo
 from oxinfra.facts.deb import DebPackage, DebPackages
-from oxinfra.facts.files import FindInFile
+from oxinfra.facts.files import File, FindInFile
 from oxinfra.operations import files
-from oxinfra.operations.util.packaging import PackageManager, check_packages, ensure_packages, option_words, split_pins
-from oxinfra.quoting import and_then, command, file_test, group, if_then, or_else, pipe
+from oxinfra.operations.util.files import parent_dir
+from oxinfra.operations.util.packaging import (
+    PackageManager,
+    check_packages,
+    download_once,
+    ensure_packages,
+    option_words,
+    split_pins,
+)
+from oxinfra.quoting import and_then, command, group, if_then, or_else, pipe
 
-__all__ = ["packages", "update", "upgrade", "dist_upgrade", "deb", "repo", "ppa", "sources_file", "LOCK_TIMEOUT"]
+__all__ = [
+    "packages",
+    "update",
+    "upgrade",
+    "dist_upgrade",
+    "deb",
+    "key",
+    "repo",
+    "ppa",
+    "sources_file",
+    "LOCK_TIMEOUT",
+]
 
 #: Seconds an apt-get waits for the dpkg lock another process holds before it fails.
 LOCK_TIMEOUT = 300
@@ -277,12 +296,7 @@ def deb(src: str, present: bool = True, force: bool = False, sha256sum: str | No
         noop(f"deb {src} is installed ({info['name']} {info['version']})")
         return
     if url is not None:
-        part = path + ".part"
-        fetch = or_else(
-            command("curl", "-fsSL", "-o", part, "--", url),
-            command("wget", "-q", "-O", part, "--", url),
-        )
-        yield if_then(file_test("!-f", path), and_then(fetch, command("mv", "-f", "--", part, path)))
+        yield download_once(url, path)
     if sha256sum is not None:
         yield _verify(path, sha256sum.lower(), url is not None)
     yield command(*_apt_get("install", force=force), "--", path)
@@ -436,3 +450,93 @@ def sources_file(
         noop(f"apt sources of {dest} are configured")
         return
     yield from files.put._inner(io.BytesIO(content.encode()), dest, mode="644")
+
+
+def _keyring_part(text: str) -> str:
+    text = re.sub(r"[^\w.-]+", "_", text.strip().lower())
+    return re.sub(r"_+", "_", text).strip("_.")
+
+
+def _key_dest(src: str) -> str:
+    """pyinfra's keyring name for ``src``: ``/etc/apt/keyrings/<domain>-<name>.gpg`` for a URL,
+    ``/etc/apt/keyrings/<name>.gpg`` for a path (``.asc`` and ``.gpg`` dropped from the name)."""
+    parsed = urlparse(src)
+    base = src.rsplit("/", 1)[-1] if not parsed.netloc else parsed.path.rsplit("/", 1)[-1] or "key"
+    name = _keyring_part(base.replace(".asc", "").replace(".gpg", ""))
+    if parsed.scheme and parsed.netloc:
+        name = _keyring_part(parsed.netloc.replace(":", "_")) + "-" + name
+    return "/etc/apt/keyrings/" + (name or "key") + ".gpg"
+
+
+@operation()
+def key(
+    src: str | None = None,
+    keyserver: str | None = None,
+    keyid: str | list[str] | None = None,
+    dest: str | None = None,
+    present: bool = True,
+):
+    """A keyring file for apt under ``/etc/apt/keyrings`` (for ``signed-by=``), made from a
+    key file on the host or at a URL; an armored key (``-----BEGIN PGP``) is dearmored with
+    ``gpg``, which the host needs. As in pyinfra, a keyring file that exists already counts
+    as done (its mode is made 644); ``present=False`` removes the file.
+
+    Not supported here (a clear error before anything runs): fetching from a key server
+    (``keyserver=``, ``keyid=``), which needs the network at run time, and removing keys by ID.
+
+    + src: the key: a path on the host, or an http/https URL (downloaded with curl or wget)
+    + keyserver: not supported
+    + keyid: not supported
+    + dest: the keyring: a name under ``/etc/apt/keyrings`` or an absolute path (``.gpg``
+      added when missing); default: named after ``src``
+    + present: whether the keyring file should exist
+
+    Example::
+
+        apt.key(name="Vendor key", src="https://example.com/vendor.asc", dest="vendor.gpg")
+    """
+    op = "apt.key"
+    _check_bool(op, present=present)
+    if keyserver is not None or keyid is not None:
+        raise OperationValueError(
+            f"{op}: keyserver= and keyid= are not supported by oxinfra: download the key (src=URL) instead"
+        )
+    for name, value in (("src", src), ("dest", dest)):
+        if value is not None and (not isinstance(value, str) or not value or "\n" in value or "\r" in value):
+            raise OperationValueError(f"{op}: {name}= must be a path or URL on one line, not {value!r}")
+    if dest is not None:
+        dest = dest if dest.startswith("/") else "/etc/apt/keyrings/" + dest
+        if not dest.endswith(".gpg"):
+            dest += ".gpg"
+    elif src is not None:
+        dest = _key_dest(src)
+    else:
+        raise OperationValueError(f"{op}: give src= (the key) or, to remove a keyring, dest=")
+    if not present:
+        yield from files.file._inner(path=dest, present=False)
+        return
+    if src is None:
+        raise OperationValueError(f"{op}: src= (the key's path or URL) is needed to add a key")
+    scheme = urlparse(src).scheme
+    if scheme and scheme not in ("http", "https"):
+        raise OperationValueError(f"{op}: src= URL scheme {scheme!r} is not http or https")
+    (there,) = get_facts(host, [(File, {"path": dest})])
+    if there:
+        yield from files.file._inner(path=dest, mode="644")
+        noop(f"keyring {dest} exists")
+        return
+    touches(dest, ancestors=True)
+    part = dest + ".part"
+    touches(part)
+    yield from ensure_directory(parent_dir(dest))
+    key_file = src
+    if scheme:
+        key_file = dest + ".download"
+        touches(key_file)
+        yield download_once(src, key_file)
+    armored = command("grep", "-q", "--", "-----BEGIN PGP", key_file)
+    dearmor = command("gpg", "--batch", "--yes", "--dearmor", "-o", part, "--", key_file)
+    yield if_then(armored, dearmor, command("cp", "--", key_file, part))
+    yield and_then(command("chmod", "644", "--", part), command("mv", "-f", "--", part, dest))
+    if scheme:
+        yield command("rm", "-f", "--", key_file)

@@ -33,11 +33,12 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from oxinfra.api import noop
 from oxinfra.exceptions import OperationValueError
-from oxinfra.quoting import command
+from oxinfra.quoting import and_then, command, file_test, if_then, or_else
 
 __all__ = [
     "PackageManager",
     "check_packages",
+    "download_once",
     "ensure_packages",
     "option_words",
     "pep503_name",
@@ -160,6 +161,14 @@ def split_pins(op: str, packages: Any) -> list[str | tuple[str, str]]:
         else:
             out.append(name)
     return out
+
+
+def download_once(url: str, dest: str) -> str:
+    """Fetch ``url`` to ``dest`` unless a file is there already: ``curl``, else ``wget``, into
+    ``DEST.part``, then renamed into place (a failed download leaves no ``dest``)."""
+    part = dest + ".part"
+    fetch = or_else(command("curl", "-fsSL", "-o", part, "--", url), command("wget", "-q", "-O", part, "--", url))
+    return if_then(file_test("!-f", dest), and_then(fetch, command("mv", "-f", "--", part, dest)))
 
 
 def option_words(op: str, key: str, value: Any) -> list[str]:

@@ -1,7 +1,7 @@
 """What the rpm families (dnf, yum, zypper) share: ``.rpm`` files installed with rpm, and
 repository files (``/etc/yum.repos.d/NAME.repo``, zypper's ``/etc/zypp/repos.d``).
 
-Downloads run ``curl``, else ``wget``, into ``DEST.part``, then rename it into place.
+Downloads: :func:`oxinfra.operations.util.packaging.download_once`.
 """
 
 from __future__ import annotations
@@ -17,12 +17,15 @@ from oxinfra.exceptions import OperationValueError
 from oxinfra.facts.files import File
 from oxinfra.facts.rpm import RpmPackage, RpmPackages
 from oxinfra.operations import files
-from oxinfra.operations.util.packaging import PackageManager, check_packages, ensure_packages, option_words, split_pins
-from oxinfra.quoting import and_then, command, file_test, if_then, or_else, pipe
+from oxinfra.operations.util.packaging import (
+    PackageManager,
+    download_once,
+)
+from oxinfra.operations.util.packaging import check_packages, ensure_packages, option_words, split_pins
+from oxinfra.quoting import command, or_else, pipe
 
 __all__ = [
     "NAME_PATTERN",
-    "download",
     "ensure_repo_file",
     "ensure_rpm",
     "family_packages",
@@ -49,13 +52,6 @@ def url_of(op: str, src: Any) -> str | None:
     return src
 
 
-def download(url: str, dest: str) -> str:
-    """Fetch ``url`` to ``dest`` unless a file is there already."""
-    part = dest + ".part"
-    fetch = or_else(command("curl", "-fsSL", "-o", part, "--", url), command("wget", "-q", "-O", part, "--", url))
-    return if_then(file_test("!-f", dest), and_then(fetch, command("mv", "-f", "--", part, dest)))
-
-
 def ensure_rpm(op: str, src: str, present: bool, remove: tuple[str, ...]) -> Iterator[str]:
     """Install a ``.rpm`` (a path on the host, or a URL downloaded to ``/tmp`` once) with
     ``rpm -i`` unless rpm lists its name at its version; with ``present=False`` remove that
@@ -78,7 +74,7 @@ def ensure_rpm(op: str, src: str, present: bool, remove: tuple[str, ...]) -> Ite
         noop(f"rpm {src} is installed ({info['name']} {info['version']})")
         return
     if url is not None:
-        yield download(url, path)
+        yield download_once(url, path)
     if info:
         yield command("rpm", "-i", "--", path)
         return
@@ -129,7 +125,7 @@ def ensure_repo_file(
         if there:
             noop(f"{dest} is there")
             return
-        yield download(url, dest)
+        yield download_once(url, dest)
         return
     if baseurl is None:
         raise OperationValueError(f"{op}: baseurl= is needed for a repository given by name ({name!r})")
