@@ -20,6 +20,7 @@ __all__ = [
     "parse_stat",
     "parse_hash",
     "parse_lines",
+    "parse_package_listing",
 ]
 
 __version__: str

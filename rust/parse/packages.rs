@@ -45,7 +45,7 @@ fn word<'a>(line: &[u8], field: &'a [u8], what: &str) -> Result<&'a str> {
     if field.is_empty() {
         return Err(bad(line, &format!("empty {what}")));
     }
-    if !field.iter().all(|b| b.is_ascii_graphic()) {
+    if !field.iter().all(u8::is_ascii_graphic) {
         return Err(bad(line, &format!("{what} is not printable ASCII")));
     }
     Ok(std::str::from_utf8(field).expect("ASCII is UTF-8"))
@@ -73,10 +73,15 @@ pub fn parse_package_listing(format: ListingFormat, stdout: &[u8]) -> Result<Pac
             ListingFormat::Dpkg => {
                 let fields: Vec<&[u8]> = line.split(|&b| b == b'\t').collect();
                 if fields.len() != 3 {
-                    return Err(bad(line, &format!("expected 3 tab-separated fields, found {}", fields.len())));
+                    return Err(bad(
+                        line,
+                        &format!("expected 3 tab-separated fields, found {}", fields.len()),
+                    ));
                 }
                 let status = fields[0];
-                if status.len() < 2 || status.len() > 3 || !status.iter().all(|b| b.is_ascii_graphic() || *b == b' ')
+                if status.len() < 2
+                    || status.len() > 3
+                    || !status.iter().all(|b| b.is_ascii_graphic() || *b == b' ')
                 {
                     return Err(bad(line, "malformed status"));
                 }
@@ -135,10 +140,7 @@ mod tests {
     fn dpkg_statuses() {
         let out = b"ii \ta\t1\nhi \tb\t2\nrc \tc\t3\nun \td\t\niU \te\t5\nri \tf\t6\nii \ta\t0\n";
         let got = names(ListingFormat::Dpkg, out);
-        assert_eq!(
-            got,
-            vec![("a".into(), vec!["0".into(), "1".into()]), ("b".into(), vec!["2".into()])]
-        );
+        assert_eq!(got, vec![("a".into(), vec!["0".into(), "1".into()]), ("b".into(), vec!["2".into()])]);
     }
 
     #[test]

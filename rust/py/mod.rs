@@ -8,12 +8,12 @@ use crate::error::CoreError;
 use crate::inventory::{self, HostPattern, HostSelector, Layout, LayoutBuilder};
 use crate::parse::{self, StatResult, Status};
 use crate::plan;
-use std::collections::BTreeMap;
 use pyo3::exceptions::PyValueError;
 use pyo3::import_exception;
 use pyo3::marker::Ungil;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use std::collections::BTreeMap;
 
 // Defined in Python, in oxinfra's one exception hierarchy (python/oxinfra/exceptions.py);
 // that module imports nothing of the core, so importing it from here makes no cycle.
@@ -196,7 +196,11 @@ fn parse_lines(stdout: &[u8], rc: i64, absent_rc: i64) -> Option<Vec<String>> {
 }
 
 #[pyfunction]
-fn parse_package_listing(py: Python<'_>, format: &str, stdout: &[u8]) -> PyResult<BTreeMap<String, Vec<String>>> {
+fn parse_package_listing(
+    py: Python<'_>,
+    format: &str,
+    stdout: &[u8],
+) -> PyResult<BTreeMap<String, Vec<String>>> {
     let Some(format) = parse::ListingFormat::from_name(format) else {
         return Err(PyValueError::new_err(format!(
             "unknown package listing format {format:?} (dpkg, rpm, pacman, apk)"

@@ -15,8 +15,8 @@
 //! contains it; so does a fact fixture whose error the Rust parser raises.
 
 use oxinfra::parse::{
-    demux, parse_hash, parse_lines, parse_package_listing, parse_stat, split_stat_batch, ListingFormat, StatResult,
-    Status,
+    demux, parse_hash, parse_lines, parse_package_listing, parse_stat, split_stat_batch, ListingFormat,
+    StatResult, Status,
 };
 use oxinfra::CoreError;
 use serde_json::{json, Value};
