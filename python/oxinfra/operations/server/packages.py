@@ -10,13 +10,15 @@ from oxinfra.operations import apk, apt, dnf, pacman, yum, zypper
 __all__ = ["packages"]
 
 #: Package managers in the order they are looked for, and the operation each one means.
+#: pyinfra's order (zypper first: openSUSE also ships an apt), less brew, xbps and pkg, which
+#: oxinfra has no family for.
 MANAGERS = (
+    ("zypper", zypper.packages),
+    ("apk", apk.packages),
     ("apt-get", apt.packages),
     ("dnf", dnf.packages),
-    ("yum", yum.packages),
-    ("apk", apk.packages),
     ("pacman", pacman.packages),
-    ("zypper", zypper.packages),
+    ("yum", yum.packages),
 )
 
 
@@ -25,9 +27,9 @@ MANAGERS = (
     fact_batches_reason="which package manager the host has decides which family's facts to read",
 )
 def packages(packages: str | list[str], present: bool = True):
-    """Install or remove packages with whichever package manager the host has (apt-get,
-    dnf, yum, apk, pacman or zypper, looked for in that order); the family's ``packages``
-    operation does the work (``apt.packages`` on Debian).
+    """Install or remove packages with whichever package manager the host has (zypper, apk,
+    apt-get, dnf, pacman or yum, looked for in that order, as pyinfra does); the family's
+    ``packages`` operation does the work (``apt.packages`` on Debian).
 
     + packages: a name or a list of names (``name=version`` pins a version where the tool
       takes one)
