@@ -444,10 +444,37 @@ def _label(name: str, kwargs: dict[str, str]) -> str:
     return name + (" (" + ", ".join(f"{k}={v}" for k, v in kwargs.items()) + ")" if kwargs else "")
 
 
+#: Sources in both formats for the comparison (written for it, removed after): options with
+#: lists, a deb822 file of several types, URIs and suites, a disabled stanza, comments.
+PARITY_SOURCES = {
+    "/etc/apt/sources.list.d/parity.list": (
+        "# a comment\n"
+        "deb [arch=amd64,arm64 signed-by=/etc/apt/keyrings/x.gpg] http://deb.example.org/debian bookworm main contrib\n"
+        "deb-src http://deb.example.org/debian bookworm-updates main\n"
+        "deb http://flat.example.org/repo /\n"
+    ),
+    "/etc/apt/sources.list.d/parity.sources": (
+        "Types: deb deb-src\nURIs: https://a.example.org/debian https://b.example.org/debian\n"
+        "Suites: bookworm bookworm-backports\nComponents: main non-free-firmware\n"
+        "Architectures: amd64\nSigned-By: /etc/apt/keyrings/a.gpg\n\n"
+        "# disabled\nTypes: deb\nURIs: https://c.example.org/\nSuites: ./\nEnabled: no\n"
+    ),
+}
+
+
 @pytest.mark.skipif(not shutil.which(PYINFRA) and not Path(PYINFRA).exists(), reason="pyinfra 3.10 not installed")
 def test_facts_equal_pyinfras(apt_host: Any, tmp_path: Path) -> None:
     reset(apt_host, "apt-get install -y -q oxtest-app oxtest-hello=1.0 >/dev/null 2>&1")
     host = apt_host.hosts[0]
+    for path, text in PARITY_SOURCES.items():
+        apt_host.exec(host, "sh", "-c", 'printf "%s" "$1" > "$2"', "sh", text, path)
+    try:
+        _compare_facts(apt_host, tmp_path, host)
+    finally:
+        apt_host.exec(host, "rm", "-f", *PARITY_SOURCES)
+
+
+def _compare_facts(apt_host: Any, tmp_path: Path, host: str) -> None:
     out = tmp_path / "facts.json"
     reads = ", ".join(f"({name.split('.')[1]}, {kwargs!r})" for name, kwargs in FACTS)
     deploy = write_deploy(
@@ -481,6 +508,7 @@ def test_facts_equal_pyinfras(apt_host: Any, tmp_path: Path) -> None:
         assert canonical(ours[label]) == canonical(theirs[label]), label
     assert ours["deb.DebPackages"]["oxtest-hello"] == ["1.0"]
     assert "oxtest-lib" in ours["apt.AptPackages"]
+    assert len(ours["apt.AptSources"]) == 1 + 3 + 8  # the local repository, the .list, the .sources
 
 
 @pytest.mark.skipif(not shutil.which(PYINFRA) and not Path(PYINFRA).exists(), reason="pyinfra 3.10 not installed")
