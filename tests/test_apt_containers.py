@@ -7,6 +7,9 @@ Each operation goes through the same cycle: apply -> the state read back indepen
 in the container (``apt-get remove``...) -> ``--dry`` predicts exactly the operations that
 change, and how many commands each runs -> apply repairs it, read back again.
 
+Not run here (fixtures only): ``apt.deb`` from a URL, ``apt.key`` from a URL (the containers
+have no network, nor curl or wget) and ``apt.ppa`` (no ``apt-add-repository``, no Launchpad).
+
 The facts are compared with pyinfra 3.10's (``/work/venvs/pyinfra/bin/pyinfra`` or
 ``OXINFRA_PYINFRA``, run against the same container through its ``@docker`` connector).
 """
