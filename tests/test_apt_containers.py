@@ -7,8 +7,9 @@ Each operation goes through the same cycle: apply -> the state read back indepen
 in the container (``apt-get remove``...) -> ``--dry`` predicts exactly the operations that
 change, and how many commands each runs -> apply repairs it, read back again.
 
-Not run here (fixtures only): ``apt.deb`` from a URL, ``apt.key`` from a URL (the containers
-have no network, nor curl or wget) and ``apt.ppa`` (no ``apt-add-repository``, no Launchpad).
+``apt.deb`` and ``apt.key`` from a URL download from an HTTP server the tests run on this
+machine, on the fleet network's gateway address. Not run here (fixtures only): ``apt.ppa``
+(no ``apt-add-repository``, no network to Launchpad).
 
 The facts are compared with pyinfra 3.10's (``/work/venvs/pyinfra/bin/pyinfra`` or
 ``OXINFRA_PYINFRA``, run against the same container through its ``@docker`` connector).
@@ -573,3 +574,110 @@ def test_key_from_an_armored_file(apt_host: Any, tmp_path: Path) -> None:
         )
     finally:
         apt_host.sh(host, "rm -f /etc/apt/keyrings/oxtest.gpg /srv/oxtest-key.asc")
+
+
+@pytest.fixture
+def http_files(apt_host: Any, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An HTTP server on this machine, on the fleet network's gateway address (the only
+    outside address the containers reach): (base URL, the directory it serves)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    gateway = subprocess.run(
+        ["docker", "network", "inspect", apt_host.network, "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    served = tmp_path / "served"
+    served.mkdir()
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((gateway, 0), functools.partial(Quiet, directory=str(served)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{gateway}:{server.server_address[1]}", served
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_deb_from_a_url_with_checksum(apt_host: Any, tmp_path: Path, http_files: tuple[str, Path]) -> None:
+    reset(apt_host)
+    host = apt_host.hosts[0]
+    base, served = http_files
+    deb = subprocess.run(
+        ["docker", "exec", host, "cat", f"{DEBS}/oxtest-local_2.0_all.deb"], capture_output=True, check=True
+    ).stdout
+    (served / "oxtest-local_2.0_all.deb").write_bytes(deb)
+    import hashlib
+
+    url = f"{base}/oxtest-local_2.0_all.deb"
+    source = f"""
+        from oxinfra.operations import apt
+        apt.deb(name="deb", src={url!r}, sha256sum={hashlib.sha256(deb).hexdigest()!r}, _sudo=True)
+    """
+
+    def check() -> None:
+        assert installed(apt_host, "oxtest-local") == {"oxtest-local": "2.0"}
+
+    cycle(
+        apt_host,
+        tmp_path,
+        source,
+        check,
+        drift="DEBIAN_FRONTEND=noninteractive apt-get remove -y -q oxtest-local >/dev/null 2>&1",
+        after_drift={"deb": "changed"},
+        first={"deb": "changed"},
+    )
+    # a file whose digest is not the one asked for is removed, and nothing is installed
+    (served / "other.deb").write_bytes(deb)
+    bad = write_deploy(
+        tmp_path,
+        f"""
+        from oxinfra.operations import apt
+        apt.deb(name="deb", src="{base}/other.deb", sha256sum="{"0" * 64}", _sudo=True)
+        """,
+        name="bad.py",
+    )
+    apt_host.sh(host, "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q oxtest-local >/dev/null 2>&1")
+    out = run_deploy(apt_host.write_inventory(tmp_path / "inventory.py"), bad)
+    assert out.code != 0 and out.op(host, "deb")["status"] == "failed", out.describe()
+    assert installed(apt_host, "oxtest-local") == {}
+    assert apt_host.sh(host, "ls /tmp | grep -c '^oxinfra-deb-' || true").strip() == "1"  # only the good one
+
+
+def test_key_from_a_url(apt_host: Any, tmp_path: Path, http_files: tuple[str, Path]) -> None:
+    host = apt_host.hosts[0]
+    base, served = http_files
+    stable = "/usr/share/keyrings/debian-archive-bookworm-stable.gpg"
+    armored = apt_host.sh(host, f"gpg --batch -q --export --armor --no-default-keyring --keyring {stable}")
+    (served / "vendor.asc").write_text(armored)
+    source = f"""
+        from oxinfra.operations import apt
+        apt.key(name="key", src="{base}/vendor.asc", dest="urlkey.gpg", _sudo=True)
+    """
+
+    def check() -> None:
+        made = apt_host.sh(host, f"stat -c %a /etc/apt/keyrings/urlkey.gpg; cmp /etc/apt/keyrings/urlkey.gpg {stable}")
+        assert made == "644\n"
+        assert apt_host.sh(host, "ls /etc/apt/keyrings") == "urlkey.gpg\n"  # no download left behind
+
+    try:
+        cycle(
+            apt_host,
+            tmp_path,
+            source,
+            check,
+            drift="rm /etc/apt/keyrings/urlkey.gpg",
+            after_drift={"key": "changed"},
+            first={"key": "changed"},
+        )
+    finally:
+        apt_host.sh(host, "rm -f /etc/apt/keyrings/urlkey.gpg")

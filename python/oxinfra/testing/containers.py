@@ -73,8 +73,9 @@ IMAGE = "oxinfra-test-debian"
 SUITE = "bookworm"
 #: Packages on top of debootstrap's minbase (coreutils, grep, sed, findutils... are in it).
 #: ``apt-utils`` for ``apt-ftparchive`` (the local repository's index), ``gpg`` for the apt key
-#: operations and facts.
-PACKAGES = ("openssh-server", "sudo", "cron", "procps", "iproute2", "passwd", "apt-utils", "gpg")
+#: operations and facts, ``curl`` for downloads (``apt.deb`` and ``apt.key`` from a URL, served
+#: by the tests from this machine).
+PACKAGES = ("openssh-server", "sudo", "cron", "procps", "iproute2", "passwd", "apt-utils", "gpg", "curl")
 #: Login user with passwordless sudo.
 SUDO_USER = "deploy"
 #: Login user whose sudo asks for its password.
