@@ -373,9 +373,9 @@ def test_server_packages_dispatches_to_apt(apt_host: Any, tmp_path: Path) -> Non
     )
 
 
-#: Holds dpkg's frontend lock the way apt does (an fcntl write lock) for SECONDS, then exits.
+#: Holds the lock file LOCK the way apt does (an fcntl write lock) for SECONDS, then exits.
 HOLD_LOCK = (
-    "perl -MFcntl -e '$| = 1; open(my $f, q{>>}, q{/var/lib/dpkg/lock-frontend}) or die; "
+    "perl -MFcntl -e '$| = 1; open(my $f, q{>>}, q{LOCK}) or die; "
     "my $l = pack(q{s s x4 q q i x4}, F_WRLCK, 0, 0, 0, 0); fcntl($f, F_SETLK, $l) or die qq{lock: $!}; "
     "print qq{locked\\n}; sleep SECONDS'"
 )
@@ -385,7 +385,14 @@ def test_dpkg_lock_is_waited_for(apt_host: Any, tmp_path: Path) -> None:
     reset(apt_host)
     host = apt_host.hosts[0]
     holder = subprocess.Popen(
-        ["docker", "exec", host, "sh", "-c", HOLD_LOCK.replace("SECONDS", "6")],
+        [
+            "docker",
+            "exec",
+            host,
+            "sh",
+            "-c",
+            HOLD_LOCK.replace("SECONDS", "6").replace("LOCK", "/var/lib/dpkg/lock-frontend"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -681,3 +688,31 @@ def test_key_from_a_url(apt_host: Any, tmp_path: Path, http_files: tuple[str, Pa
         )
     finally:
         apt_host.sh(host, "rm -f /etc/apt/keyrings/urlkey.gpg")
+
+
+def test_update_waits_for_the_lists_lock(apt_host: Any, tmp_path: Path) -> None:
+    """apt-get does not wait for /var/lib/apt/lists/lock (only for dpkg's): apt.update tries
+    again while another process holds it."""
+    host = apt_host.hosts[0]
+    hold = HOLD_LOCK.replace("SECONDS", "5").replace("LOCK", "/var/lib/apt/lists/lock")
+    holder = subprocess.Popen(
+        ["docker", "exec", host, "sh", "-c", hold], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        refused = apt_host.exec(host, "apt-get", "-o", "DPkg::Lock::Timeout=60", "update", check=False)
+        assert refused.returncode != 0 and "Could not get lock" in refused.stderr, refused.stderr
+        started = time.monotonic()
+        source = """
+            from oxinfra.operations import apt
+            apt.update(name="update", _sudo=True)
+        """
+        out = run_deploy(apt_host.write_inventory(tmp_path / "inventory.py"), write_deploy(tmp_path, source))
+        waited = time.monotonic() - started
+    finally:
+        holder.wait(timeout=60)
+        assert holder.stdout is not None
+        holder.stdout.close()
+    assert out.code == 0, out.describe()
+    assert out.statuses(host) == {"update": "changed"}
+    assert waited >= 2, f"apt.update did not wait for the lists lock ({waited:.1f}s)"

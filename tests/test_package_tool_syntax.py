@@ -140,22 +140,32 @@ TOOLS: dict[str, Tool] = {
 
 
 def simple_commands(text: str) -> list[list[str]]:
-    """The simple commands of a command line (split on ``|``, ``||``, ``&&``, ``;`` and the
-    words of ``if``/``then``/``fi``), each as its words; ``env VAR=...`` prefixes dropped."""
+    """The simple commands of a command line (split on ``|``, ``||``, ``&&``, ``;``, ``$(``,
+    parentheses and the words of ``if``/``while``), each as its words; redirections and
+    ``[env] VAR=...`` prefixes dropped."""
     lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
     lexer.whitespace_split = True
     out: list[list[str]] = [[]]
+    redirect = False
     for word in lexer:
-        if word in ("|", "||", "&&", ";", "if", "then", "fi", "else", "{", "}", "(", ")"):
+        if redirect:  # the target of a redirection
+            redirect = False
+        elif re.fullmatch(r"[<>&]+", word) and re.search(r"[<>]", word):
+            redirect = True
+            if out[-1] and out[-1][-1].isdigit():
+                out[-1].pop()  # the descriptor of 2>&1
+        elif re.fullmatch(r"[();|&]+", word) or word in ("if", "then", "fi", "else", "{", "}", "while", "do"):
             out.append([])
+        elif word.endswith("=$") or word == "$":
+            out.append([])  # out=$( ... ): the command substitution's words follow
         else:
             out[-1].append(word)
     cleaned = []
     for words in out:
         if words[:1] == ["env"]:
             words = words[1:]
-            while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
-                words = words[1:]
+        while words and re.fullmatch(r"[A-Za-z_]+=\S*", words[0]):
+            words = words[1:]  # assignments before the program (env's or the shell's)
         if words:
             cleaned.append(words)
     return cleaned

@@ -3,7 +3,8 @@
 Every ``apt-get`` that may install or remove runs as ``env DEBIAN_FRONTEND=noninteractive
 apt-get -y`` with dpkg told to keep changed configuration files (``--force-confdef``,
 ``--force-confold``), and waits up to :data:`LOCK_TIMEOUT` seconds for the dpkg lock
-(``-o DPkg::Lock::Timeout``) instead of failing when another apt or dpkg holds it. Whether
+(``-o DPkg::Lock::Timeout``) instead of failing when another apt or dpkg holds it;
+``apt-get update`` is tried again while another process holds the lists lock. Whether
 anything needs doing is decided from the dpkg database (``deb.DebPackages``), read before
 the run with the operation's other facts in one batch. Package names go after ``--``;
 names apt-get would read as an action (``nginx-`` means "remove nginx") are refused.
@@ -54,6 +55,18 @@ LOCK_TIMEOUT = 300
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9+.-]*(?<!-)(:[A-Za-z0-9-]+)?"
 
 
+#: ``apt-get update``, tried again each second (up to :data:`LOCK_TIMEOUT` times) while another
+#: process holds apt's lists lock: apt-get waits for the dpkg lock when told to
+#: (``DPkg::Lock::Timeout``) but not for that one. Its output is shown only when it fails.
+#: Constant shell text: no value of the deploy's in it.
+UPDATE_WAITING = (
+    "(i=0; while ! out=$(LC_ALL=C apt-get -o DPkg::Lock::Timeout=" + str(LOCK_TIMEOUT) + " update 2>&1); do "
+    'case "$out" in *"Could not get lock"*) ;; *) printf \'%s\\n\' "$out" >&2; exit 100;; esac; '
+    'i=$((i + 1)); if [ "$i" -ge ' + str(LOCK_TIMEOUT) + " ]; then printf '%s\\n' \"$out\" >&2; exit 100; fi; "
+    "sleep 1; done)"
+)
+
+
 def _apt_get(verb: str, *options: str, force: bool = False) -> tuple[str, ...]:
     """The words of one non-interactive apt-get command, up to (not including) ``--``."""
     words = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-y"]
@@ -81,7 +94,7 @@ def _update_commands(cache_time: int | None, age: int | None) -> list[str]:
     if cache_time and age is not None and age < cache_time:
         noop(f"apt lists updated {age}s ago (cache_time={cache_time})")
         return []
-    out = [command("apt-get", "-o", "DPkg::Lock::Timeout=" + str(LOCK_TIMEOUT), "update")]
+    out = [UPDATE_WAITING]
     if cache_time:
         out.append(command("touch", "--", UPDATE_STAMP))
     return out
