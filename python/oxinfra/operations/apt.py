@@ -60,11 +60,10 @@ NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9+.-]*(?<!-)(:[A-Za-z0-9-]+)?"
 #: (``DPkg::Lock::Timeout``) but not for that one. Its output is shown only when it fails.
 #: Constant shell text: no value of the deploy's in it.
 UPDATE_WAITING = (
-    "(i=0; while ! out=$(LC_ALL=C apt-get -o DPkg::Lock::Timeout=" + str(LOCK_TIMEOUT) + " update 2>&1); do "
+    "(i=0; while ! out=$(LC_ALL=C apt-get -o DPkg::Lock::Timeout=SECONDS update 2>&1); do "
     'case "$out" in *"Could not get lock"*) ;; *) printf \'%s\\n\' "$out" >&2; exit 100;; esac; '
-    'i=$((i + 1)); if [ "$i" -ge ' + str(LOCK_TIMEOUT) + " ]; then printf '%s\\n' \"$out\" >&2; exit 100; fi; "
-    "sleep 1; done)"
-)
+    'i=$((i + 1)); if [ "$i" -ge SECONDS ]; then printf \'%s\\n\' "$out" >&2; exit 100; fi; sleep 1; done)'
+).replace("SECONDS", str(LOCK_TIMEOUT))
 
 
 def _apt_get(verb: str, *options: str, force: bool = False) -> tuple[str, ...]:
