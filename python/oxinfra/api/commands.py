@@ -85,7 +85,7 @@ class OperationMeta:
         ran, so in ``_if=`` of a later operation or in a later callback."""
         if self._return_value is _NOT_CALLED:
             raise OperationError(
-                f"the return value of {self.op_name!r} on {self._host_name} is not known: its callback has not run "
+                f"the return value of {self.op_name!r} on {self._host_name} is not known: its callback has not run (a --dry run calls none) "
                 "(read it in _if= of a later operation, or in a later callback)"
             )
         return self._return_value

@@ -27,7 +27,7 @@ def call(function: Callable[..., Any], *args: Any, **kwargs: Any):
     Example::
 
         def count_users():
-            return len(host.get_fact(server.Command, command="getent passwd").splitlines())
+            return len(host.get_fact(Command, command="getent passwd").splitlines())  # facts.server.Command
 
         users = python.call(name="Count users", function=count_users)
         server.shell(name="Many users", commands=["logger many users"], _if=lambda: users.return_value > 100)
