@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from e2e_helpers import run_deploy, target, write_deploy  # noqa: F401  (target: a fixture)
+from e2e_helpers import run_deploy, target, write_deploy
 
 
 def _inventory(directory: Path, sshd_fleet: Any) -> Path:
