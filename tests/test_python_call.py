@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from e2e_helpers import run_deploy, write_deploy
-from e2e_helpers import target as target_fixture  # noqa: F401  (the fixture "target")
+from e2e_helpers import run_deploy, target, write_deploy
+
+__all__ = ["target"]  # a fixture, used by name
 
 
 def _inventory(directory: Path, sshd_fleet: Any) -> Path:
