@@ -26,7 +26,8 @@ import re
 from typing import Iterator
 
 from oxinfra.api import noop
-from oxinfra.exceptions import OperationValueError
+from oxinfra.exceptions import FactError, OperationValueError
+from oxinfra.facts.systemd import systemctl_options
 from oxinfra.quoting import and_then, command, invoke
 
 _command = command  # ensure_service has an argument named ``command`` (pyinfra's)
@@ -45,7 +46,6 @@ __all__ = [
 INIT_SYSTEMS = ("systemd", "sysvinit", "openrc")
 _ACTIONS = ("start", "stop", "restart", "reload")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
-_MACHINE = re.compile(r"[A-Za-z0-9_.-]+\Z")
 
 
 def check_action(action: str) -> str:
@@ -78,17 +78,10 @@ def systemctl_words(
     >>> systemctl_words(user_mode=True, user_name="app")
     ('--user', '--machine=app@.host')
     """
-    words = ["--user"] if user_mode else []
-    for what, value in (("machine", machine), ("user_name", user_name)):
-        if value is not None and (not isinstance(value, str) or not _MACHINE.match(value) or value.startswith("-")):
-            raise OperationValueError(
-                f"{what}={value!r} is not a machine or user name: letters, digits, _, . and - only"
-            )
-    if machine is not None:
-        words.append("--machine=" + (user_name + "@" + machine if user_name is not None else machine))
-    elif user_name is not None:
-        words.append("--machine=" + user_name + "@.host")
-    return tuple(words)
+    try:
+        return tuple(systemctl_options(user_mode, machine, user_name))
+    except FactError as exc:  # the same check as the systemd facts': an argument error here
+        raise OperationValueError(str(exc)) from None
 
 
 def _check(init: str, name: str) -> None:
