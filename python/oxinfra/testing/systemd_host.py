@@ -82,7 +82,23 @@ def ensure_systemd_image() -> str:
         "apt-get clean && rm -rf /var/lib/apt/lists/*"
     )
     try:
-        _docker("run", "--name", name, "--label", f"{OWNER_LABEL}={owner}", base, "sh", "-c", script, timeout=600)
+        # The host's network and CA bundle: how containers reach the package mirrors here.
+        _docker(
+            "run",
+            "--name",
+            name,
+            "--label",
+            f"{OWNER_LABEL}={owner}",
+            "--network",
+            "host",
+            "-v",
+            "/etc/ssl/certs:/etc/ssl/certs:ro",
+            base,
+            "sh",
+            "-c",
+            script,
+            timeout=600,
+        )
         _docker("commit", "--change", 'CMD ["/lib/systemd/systemd"]', name, tag, timeout=300)
     finally:
         subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, timeout=120)
