@@ -194,6 +194,17 @@ fn parse_lines(stdout: &[u8], rc: i64, absent_rc: i64) -> Option<Vec<String>> {
     parse::parse_lines(stdout, rc, absent_rc)
 }
 
+#[pyfunction]
+fn split_release_files<'py>(py: Python<'py>, stdout: &[u8]) -> PyResult<Vec<(String, Bound<'py, PyBytes>)>> {
+    let files = parse::split_release_files(stdout)?;
+    Ok(files.into_iter().map(|(path, body)| (path, PyBytes::new(py, &body))).collect())
+}
+
+#[pyfunction]
+fn parse_os_release(text: &str) -> PyResult<Vec<(String, String)>> {
+    Ok(parse::parse_os_release(text)?)
+}
+
 #[pymodule]
 #[pyo3(name = "_core")]
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -207,5 +218,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_stat, m)?)?;
     m.add_function(wrap_pyfunction!(parse_hash, m)?)?;
     m.add_function(wrap_pyfunction!(parse_lines, m)?)?;
+    m.add_function(wrap_pyfunction!(split_release_files, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_os_release, m)?)?;
     Ok(())
 }

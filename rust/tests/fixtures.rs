@@ -126,6 +126,11 @@ const PARSED_IN_PYTHON: &[&str] = &[
     "server.Hostname",
     "server.Command",
     "server.Which",
+    // Rust splits the release files and reads os-release's shell syntax; the version choice is Python's.
+    "server.LinuxDistribution",
+    "server.LinuxName",
+    "server.OsRelease",
+    "server.LsbRelease",
 ];
 
 /// The Rust parser of a fact (by its fixture folder name), with the status rule

@@ -87,3 +87,12 @@ class Which(_Line):
         from oxinfra.quoting import quote
 
         return f"command -v {quote(command)}"
+
+
+# Facts of submodules, re-exported: the family stays ``server``.
+from oxinfra.facts.server.release import (  # noqa: E402
+    LinuxDistribution as LinuxDistribution,
+    LinuxName as LinuxName,
+    LsbRelease as LsbRelease,
+    OsRelease as OsRelease,
+)
