@@ -131,6 +131,16 @@ const PARSED_IN_PYTHON: &[&str] = &[
     "server.LinuxName",
     "server.OsRelease",
     "server.LsbRelease",
+    "server.KernelVersion",
+    "server.OsVersion",
+    "server.Date",
+    "server.TmpDir",
+    "server.Path",
+    "server.Selinux",
+    "server.RebootRequired",
+    "server.Uptime",
+    "server.Processes",
+    "server.Port",
 ];
 
 /// The Rust parser of a fact (by its fixture folder name), with the status rule

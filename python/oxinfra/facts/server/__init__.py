@@ -96,3 +96,14 @@ from oxinfra.facts.server.release import (  # noqa: E402
     LsbRelease as LsbRelease,
     OsRelease as OsRelease,
 )
+from oxinfra.facts.server.processes import Port as Port, Processes as Processes  # noqa: E402
+from oxinfra.facts.server.system import (  # noqa: E402
+    Date as Date,
+    KernelVersion as KernelVersion,
+    OsVersion as OsVersion,
+    Path as Path,
+    RebootRequired as RebootRequired,
+    Selinux as Selinux,
+    TmpDir as TmpDir,
+    Uptime as Uptime,
+)

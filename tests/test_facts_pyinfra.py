@@ -1,0 +1,216 @@
+"""Facts read from a real container host equal pyinfra 3.10's values for the same host.
+
+Each test reads facts with oxinfra (a deploy run through ``@docker/NAME``, values written out
+by the deploy code) and with pyinfra itself (tests/tools/pyinfra_facts.py, run in pyinfra's own
+venv: ``OXINFRA_PYINFRA_PYTHON``, default /work/venvs/pyinfra/bin/python) from the same container,
+one after the other, and compares them: equal with their types, except where the value moves
+between the two reads (the clock, uptime, the ``ps`` and ``sh`` processes of the reads
+themselves, disk usage), which are compared as said in each case.
+
+Without pyinfra's venv the comparison is skipped (saying so); the values oxinfra reads are still
+checked against the host with ``docker exec``. The fixtures under ``tests/facts/`` hold values
+recorded from pyinfra on these hosts (``container_*`` cases, tests/tools/capture_case.py), so
+the parsers are held to pyinfra's values without it too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.containers
+
+TOOLS = Path(__file__).parent / "tools"
+PYINFRA_PYTHON = os.environ.get("OXINFRA_PYINFRA_PYTHON", "/work/venvs/pyinfra/bin/python")
+
+#: (family.Fact, arguments) read on every host; the families are oxinfra's and pyinfra's.
+SPECS: list[tuple[str, dict[str, Any]]] = [
+    ("server.LinuxDistribution", {}),
+    ("server.LinuxName", {}),
+    ("server.LsbRelease", {}),
+    ("server.OsRelease", {}),
+    ("server.Os", {}),
+    ("server.OsVersion", {}),
+    ("server.Kernel", {}),
+    ("server.KernelVersion", {}),
+    ("server.Arch", {}),
+    ("server.Hostname", {}),
+    ("server.Which", {"command": "ls"}),
+    ("server.Which", {"command": "no-such-program"}),
+    ("server.Which", {"command": "cd"}),
+    ("server.Command", {"command": "echo hi; echo; echo '  there  '"}),
+    ("server.Command", {"command": "true"}),
+    ("server.Date", {}),
+    ("server.TmpDir", {}),
+    ("server.Path", {}),
+    ("server.Selinux", {}),
+    ("server.RebootRequired", {}),
+    ("server.Uptime", {}),
+    ("server.Port", {"port": 22}),
+    ("server.Port", {"port": 23}),
+    ("server.Processes", {}),
+]
+#: Compared loosely: they change between the two reads.
+MOVING = {"server.Date", "server.Uptime", "server.Processes"}
+
+
+def encode(value: Any) -> Any:
+    """A value as JSON, the way tests/tools/pyinfra_facts.py writes pyinfra's."""
+    if isinstance(value, datetime):
+        return {"datetime": value.isoformat()}
+    if isinstance(value, dict):
+        return {str(k): encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encode(v) for v in value]
+    return value
+
+
+def types(value: Any) -> Any:
+    """The value's shape: its types all the way down (tuples and lists both ``list`` in JSON,
+    so they are compared in Python by :func:`read_with_oxinfra`'s ``kinds``)."""
+    if isinstance(value, dict):
+        return {k: types(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [types(v) for v in value]
+    return type(value).__name__
+
+
+DEPLOY = """
+import importlib
+import json
+from pathlib import Path
+
+from oxinfra import host
+from oxinfra.api import get_facts
+
+SPECS = {specs!r}
+requests = [
+    (getattr(importlib.import_module("oxinfra.facts." + n.split(".")[0]), n.split(".")[1]), args) for n, args in SPECS
+]
+values = get_facts(host, requests)
+Path({out!r}).write_text(json.dumps([[encode(v), type(v).__name__] for v in values]))
+"""
+
+
+def read_with_oxinfra(tmp_path: Path, container: str, specs: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+    """The facts' values read by oxinfra from ``container`` (JSON-encoded), each with the
+    Python type name of the value (``tuple``, ``dict``...)."""
+    from oxinfra.api import load_inventory, run
+
+    out = tmp_path / f"{container}-facts.json"
+    deploy = tmp_path / "read_facts.py"
+    source = textwrap.dedent(DEPLOY).format(specs=specs, out=str(out))
+    deploy.write_text(_ENCODE_SOURCE + source)
+    result = run(load_inventory(f"@docker/{container}"), [str(deploy)])
+    assert result.success, result
+    return json.loads(out.read_text())
+
+
+_ENCODE_SOURCE = (
+    "from datetime import datetime\n\n"
+    "def encode(value):\n"
+    "    if isinstance(value, datetime):\n"
+    "        return {'datetime': value.isoformat()}\n"
+    "    if isinstance(value, dict):\n"
+    "        return {str(k): encode(v) for k, v in value.items()}\n"
+    "    if isinstance(value, (list, tuple)):\n"
+    "        return [encode(v) for v in value]\n"
+    "    return value\n\n"
+)
+
+
+def read_with_pyinfra(container: str, specs: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+    if not Path(PYINFRA_PYTHON).exists():
+        pytest.skip(f"pyinfra 3.10's venv is not at {PYINFRA_PYTHON} (set OXINFRA_PYINFRA_PYTHON)")
+    proc = subprocess.run(
+        [PYINFRA_PYTHON, str(TOOLS / "pyinfra_facts.py"), f"@docker/{container}"],
+        input=json.dumps(specs),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout)
+
+
+def compare(name: str, ours: Any, theirs: Any) -> None:
+    """Equal, with equal types (JSON's); moving facts as described in the module."""
+    if name == "server.Date":
+        a, b = datetime.fromisoformat(ours["datetime"]), datetime.fromisoformat(theirs["datetime"])
+        assert a.utcoffset() == b.utcoffset() and abs((a - b).total_seconds()) < 60, (ours, theirs)
+    elif name == "server.Uptime":
+        assert type(ours) is int and abs(ours - theirs) < 60, (ours, theirs)
+    elif name == "server.Processes":
+        # The reads' own shells and ps differ; the host's long-lived processes do not.
+        stable = {pid for pid, p in theirs.items() if p["command"] not in ("sh", "ps", "bash", "sudo")}
+        assert stable and stable <= ours.keys(), (sorted(stable), sorted(ours))
+        for pid in stable:
+            a, b = dict(ours[pid]), dict(theirs[pid])
+            for key in ("cpu_percent", "mem_percent"):
+                assert type(a.pop(key)) is float and type(b.pop(key)) is float
+            assert a == b, pid
+    else:
+        assert json.dumps(ours, sort_keys=True) == json.dumps(theirs, sort_keys=True), (name, ours, theirs)
+        assert types(ours) == types(theirs), name
+
+
+def check_against_pyinfra(tmp_path: Path, container: str, specs: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+    ours = read_with_oxinfra(tmp_path, container, specs)
+    theirs = read_with_pyinfra(container, specs)
+    failures = []
+    for (name, args), (value, _kind), want in zip(specs, ours, theirs):
+        try:
+            compare(name, value, want)
+        except AssertionError as exc:
+            failures.append(
+                f"{name} {args}: oxinfra {json.dumps(value)[:300]} != pyinfra {json.dumps(want)[:300]} {exc}"
+            )
+    assert not failures, "\n".join(failures)
+    return ours
+
+
+def docker_sh(container: str, script: str) -> str:
+    proc = subprocess.run(["docker", "exec", container, "sh", "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_server_facts_equal_pyinfra(container_fleet: Any, tmp_path: Path) -> None:
+    container = container_fleet.hosts[0]
+    ours = check_against_pyinfra(tmp_path, container, SPECS)
+    got = {f"{name} {json.dumps(args)}": value for (name, args), value in zip(SPECS, ours)}
+    # Read back independently: what the host says through docker exec.
+    assert got["server.Hostname {}"][0] == docker_sh(container, "uname -n").strip()
+    assert got["server.KernelVersion {}"][0] == docker_sh(container, "uname -r").strip()
+    assert got["server.LinuxName {}"][0] == "Debian"
+    assert got["server.LinuxDistribution {}"][0]["major"] == int(
+        docker_sh(container, ". /etc/os-release; echo $VERSION_ID")
+    )
+    assert got['server.Port {"port": 22}'] == [["sshd", int(docker_sh(container, "pgrep -o -x sshd"))], "tuple"]
+    assert got['server.Port {"port": 23}'] == [None, "NoneType"]
+    processes = got["server.Processes {}"][0]
+    assert processes["1"]["command"] == docker_sh(container, "cat /proc/1/comm").strip()
+
+
+def test_reboot_required_follows_the_file(container_fleet: Any, tmp_path: Path) -> None:
+    """A file left by a package manager: both read True; removed: both False."""
+    container = container_fleet.hosts[1]
+    specs = [("server.RebootRequired", {})]
+    try:
+        docker_sh(container, "touch /var/run/reboot-required")
+        assert check_against_pyinfra(tmp_path, container, specs)[0] == [True, "bool"]
+    finally:
+        docker_sh(container, "rm -f /var/run/reboot-required")
+    assert check_against_pyinfra(tmp_path, container, specs)[0] == [False, "bool"]
+
+
+if __name__ == "__main__":  # pragma: no cover - for a look by hand: python tests/test_facts_pyinfra.py NAME
+    sys.exit(pytest.main([__file__, "-q"]))
