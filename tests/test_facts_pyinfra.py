@@ -200,6 +200,68 @@ def test_server_facts_equal_pyinfra(container_fleet: Any, tmp_path: Path) -> Non
     assert processes["1"]["command"] == docker_sh(container, "cat /proc/1/comm").strip()
 
 
+#: A tree made on the host for the file facts (unreadable parts are read as root: @docker).
+FILE_TREE = (
+    "rm -rf /srv/facts && mkdir -p /srv/facts/d/e && cd /srv/facts && "
+    "printf 'a\\n# BEGIN PYINFRA BLOCK\\nx\\n\\ny\\n# END PYINFRA BLOCK\\nz\\n' > blk && "
+    "printf '# BEGIN PYINFRA BLOCK\\n# END PYINFRA BLOCK\\n' > emptyblock && "
+    "printf '<<<\\nmine\\n>>>\\n' > custom && : > empty && printf 'no newline' > partial && "
+    "ln -s blk lnk && ln -s nowhere dangling && head -c 2000 /dev/zero > big && "
+    "printf 'x\\n' > 'd/a b.txt' && printf 'y\\n' > d/e/UPPER.TXT"
+)
+FILE_SPECS: list[tuple[str, dict[str, Any]]] = [
+    ("files.Md5File", {"path": "/srv/facts/blk"}),
+    ("files.Md5File", {"path": "/srv/facts/missing"}),
+    ("files.Md5File", {"path": "/srv/facts/d"}),
+    ("files.Sha384File", {"path": "/srv/facts/blk"}),
+    ("files.Sha384File", {"path": "/srv/facts/missing"}),
+    ("files.FileContents", {"path": "/srv/facts/blk"}),
+    ("files.FileContents", {"path": "/srv/facts/partial"}),
+    ("files.FileContents", {"path": "/srv/facts/empty"}),
+    ("files.FileContents", {"path": "/srv/facts/missing"}),
+    ("files.FileContents", {"path": "/srv/facts/d/a b.txt"}),
+    ("files.Block", {"path": "/srv/facts/blk"}),
+    ("files.Block", {"path": "/srv/facts/emptyblock"}),
+    ("files.Block", {"path": "/srv/facts/empty"}),
+    ("files.Block", {"path": "/srv/facts/missing"}),
+    ("files.Block", {"path": "/srv/facts/d"}),
+    ("files.Block", {"path": "/srv/facts/custom", "marker": "{mark}", "begin": "<<<", "end": ">>>"}),
+    ("files.FindFiles", {"path": "/srv/facts"}),
+    ("files.FindFiles", {"path": "/srv/facts", "maxdepth": 1}),
+    ("files.FindFiles", {"path": "/srv/facts", "min_size": "1KB"}),
+    ("files.FindFiles", {"path": "/srv/facts", "max_size": 3}),
+    ("files.FindFiles", {"path": "/srv/facts", "size": 2000}),
+    ("files.FindFiles", {"path": "/srv/facts", "fname": "*.txt"}),
+    ("files.FindFiles", {"path": "/srv/facts", "iname": "upper*"}),
+    ("files.FindFiles", {"path": "/srv/facts", "regex": ".*/[a-c].*"}),
+    ("files.FindFiles", {"path": "/srv/facts", "path_match": "*/d/*"}),
+    ("files.FindFiles", {"path": "/srv/facts", "args": ["-newer", "/srv/facts/blk"]}),
+    ("files.FindFiles", {"path": "/srv/facts/missing"}),
+    ("files.FindFiles", {"path": "/srv/fact*", "quote_path": False}),
+    ("files.FindLinks", {"path": "/srv/facts"}),
+    ("files.FindDirectories", {"path": "/srv/facts"}),
+    ("files.FindDirectories", {"path": "/srv/facts", "maxdepth": 1}),
+]
+
+
+def test_file_facts_equal_pyinfra(container_fleet: Any, tmp_path: Path) -> None:
+    container = container_fleet.hosts[2]
+    docker_sh(container, FILE_TREE)
+    ours = check_against_pyinfra(tmp_path, container, FILE_SPECS)
+    got = {f"{name} {json.dumps(args)}": value for (name, args), value in zip(FILE_SPECS, ours)}
+    # Read back independently.
+    assert (
+        got['files.Md5File {"path": "/srv/facts/blk"}'][0] == docker_sh(container, "md5sum < /srv/facts/blk").split()[0]
+    )
+    assert (
+        got['files.FileContents {"path": "/srv/facts/blk"}'][0]
+        == docker_sh(container, "cat /srv/facts/blk").split("\n")[:-1]
+    )
+    assert got['files.Block {"path": "/srv/facts/blk"}'][0] == ["x", "", "y"]
+    listed = docker_sh(container, "find /srv/facts -type f").split("\n")[:-1]
+    assert sorted(got['files.FindFiles {"path": "/srv/facts"}'][0]) == sorted(listed) and len(listed) == 8
+
+
 def test_reboot_required_follows_the_file(container_fleet: Any, tmp_path: Path) -> None:
     """A file left by a package manager: both read True; removed: both False."""
     container = container_fleet.hosts[1]

@@ -141,6 +141,11 @@ const PARSED_IN_PYTHON: &[&str] = &[
     "server.Uptime",
     "server.Processes",
     "server.Port",
+    "files.FileContents",
+    "files.Block",
+    "files.FindFiles",
+    "files.FindLinks",
+    "files.FindDirectories",
 ];
 
 /// The Rust parser of a fact (by its fixture folder name), with the status rule
@@ -153,6 +158,8 @@ fn rust_parser(fact: &str) -> Option<Parser> {
         "files.Socket" => |out, rc| stat("socket", out, rc),
         "files.Sha1File" => |out, rc| hash(40, out, rc),
         "files.Sha256File" => |out, rc| hash(64, out, rc),
+        "files.Md5File" => |out, rc| hash(32, out, rc),
+        "files.Sha384File" => |out, rc| hash(96, out, rc),
         "files.FindInFile" => find_in_file,
         _ => return None,
     };

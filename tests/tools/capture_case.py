@@ -3,7 +3,7 @@ host: runs oxinfra's command for the fact in the container (``docker exec``), re
 stdout and status, and asks pyinfra (tests/tools/pyinfra_facts.py, in pyinfra's venv) for
 the fact's value on the same container at the same time.
 
-    python tests/tools/capture_case.py CONTAINER PYINFRA_PYTHON CASE family.Fact [key=value...]
+    python tests/tools/capture_case.py CONTAINER PYINFRA_PYTHON CASE family.Fact [key=text | key:=JSON ...]
 
 ``--ours`` records oxinfra's own parse instead (for outcomes pyinfra has no value for).
 """
@@ -35,7 +35,13 @@ def main() -> None:
     ours = "--ours" in argv
     argv = [a for a in argv if a != "--ours"]
     container, python, case, name, *pairs = argv
-    args = dict(p.split("=", 1) for p in pairs)
+    args = {}
+    for pair in pairs:  # key=text, or key:=JSON
+        key, value = pair.split("=", 1)
+        if key.endswith(":"):
+            args[key[:-1]] = json.loads(value)
+        else:
+            args[key] = value
     sys.path.insert(0, str(HERE.parent))
     from test_fact_fixtures import FACTS
 

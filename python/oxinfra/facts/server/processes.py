@@ -30,7 +30,8 @@ class Processes(FactBase[Any]):
     are not a process (no PID) are skipped; ``ps``'s own failure fails the fact.
     """
 
-    shell_safe = True
+    #: ``LANG=C ps``: an assignment before a command (the audit's rule counts it).
+    shell_safe = False
 
     def command(self) -> str:  # type: ignore[override]
         return (
