@@ -57,9 +57,17 @@ SPECS: list[tuple[str, dict[str, Any]]] = [
     ("server.Port", {"port": 22}),
     ("server.Port", {"port": 23}),
     ("server.Processes", {}),
+    ("hardware.Cpus", {}),
+    ("hardware.Memory", {}),
+    ("hardware.BlockDevices", {}),
+    ("hardware.NetworkDevices", {}),
+    ("hardware.Ipv4Addresses", {}),
+    ("hardware.Ipv6Addresses", {}),
+    ("hardware.Ipv4Addrs", {}),
+    ("hardware.Ipv6Addrs", {}),
 ]
 #: Compared loosely: they change between the two reads.
-MOVING = {"server.Date", "server.Uptime", "server.Processes"}
+MOVING = {"server.Date", "server.Uptime", "server.Processes", "hardware.BlockDevices"}
 
 
 def encode(value: Any) -> Any:
@@ -157,6 +165,15 @@ def compare(name: str, ours: Any, theirs: Any) -> None:
             for key in ("cpu_percent", "mem_percent"):
                 assert type(a.pop(key)) is float and type(b.pop(key)) is float
             assert a == b, pid
+    elif name == "hardware.BlockDevices":
+        # Other processes write to the disks between the two reads: used and available move.
+        def still(devices: dict[str, Any]) -> dict[str, Any]:
+            return {
+                dev: {k: v for k, v in d.items() if k not in ("used", "available", "used_percent")}
+                for dev, d in devices.items()
+            }
+
+        assert still(ours) == still(theirs) and types(ours) == types(theirs), (ours, theirs)
     else:
         assert json.dumps(ours, sort_keys=True) == json.dumps(theirs, sort_keys=True), (name, ours, theirs)
         assert types(ours) == types(theirs), name
@@ -183,7 +200,7 @@ def docker_sh(container: str, script: str) -> str:
     return proc.stdout
 
 
-def test_server_facts_equal_pyinfra(container_fleet: Any, tmp_path: Path) -> None:
+def test_server_and_hardware_facts_equal_pyinfra(container_fleet: Any, tmp_path: Path) -> None:
     container = container_fleet.hosts[0]
     ours = check_against_pyinfra(tmp_path, container, SPECS)
     got = {f"{name} {json.dumps(args)}": value for (name, args), value in zip(SPECS, ours)}
@@ -198,6 +215,12 @@ def test_server_facts_equal_pyinfra(container_fleet: Any, tmp_path: Path) -> Non
     assert got['server.Port {"port": 23}'] == [None, "NoneType"]
     processes = got["server.Processes {}"][0]
     assert processes["1"]["command"] == docker_sh(container, "cat /proc/1/comm").strip()
+    assert got["hardware.Cpus {}"][0] == int(docker_sh(container, "nproc"))
+    kib = int(docker_sh(container, "awk '/^MemTotal:/ { print $2 }' /proc/meminfo"))
+    assert got["hardware.Memory {}"][0] == round(kib / 1024)
+    address = docker_sh(container, "ip -4 -o addr show dev eth0 | awk '{ print $4 }'").strip().split("/")[0]
+    assert got["hardware.Ipv4Addresses {}"][0] == {"lo": "127.0.0.1", "eth0": address}
+    assert got["hardware.NetworkDevices {}"][0]["eth0"]["state"] == "UP"
 
 
 #: A tree made on the host for the file facts (unreadable parts are read as root: @docker).

@@ -22,6 +22,7 @@ __all__ = [
     "parse_lines",
     "split_release_files",
     "parse_os_release",
+    "parse_ip_addr",
 ]
 
 __version__: str
@@ -209,4 +210,17 @@ def parse_os_release(text: str) -> list[tuple[str, str]]:
     ``VERSION``'s text, overridden by ``VERSION_CODENAME`` or ``UBUNTU_CODENAME``.
 
     Raises OutputParseError for an unclosed quote or a backslash at the end.
+    """
+
+def parse_ip_addr(
+    text: str,
+) -> list[tuple[str, str, str | None, int | None, list[tuple[str, int, str, str | None]], list[tuple[str, int]]]]:
+    """Read ``ip addr show`` or ``ifconfig -a`` text output into devices, in order of first
+    appearance: ``(name, state, ether, mtu, ipv4, ipv6)``, ``ipv4`` a list of ``(address,
+    mask_bits, netmask, broadcast)``, ``ipv6`` a list of ``(address, mask_bits)``.
+
+    Lines are stripped; a device's section starts at a line ``N: name...`` or ``name: ...
+    mtu ...``. ``state``: ``UP`` if the text ``UP`` is in the section, else ``DOWN`` if
+    ``DOWN`` is, else ``UNKNOWN``. Raises OutputParseError for a number or mask too large to
+    mean anything.
     """

@@ -146,6 +146,16 @@ const PARSED_IN_PYTHON: &[&str] = &[
     "files.FindFiles",
     "files.FindLinks",
     "files.FindDirectories",
+    // hardware.NetworkDevices and its short facts: Rust reads `ip addr`/`ifconfig` text
+    // (rust/parse/netdev.rs, unit tests there), Python the JSON of `ip -j` and the shapes.
+    "hardware.Cpus",
+    "hardware.Memory",
+    "hardware.BlockDevices",
+    "hardware.NetworkDevices",
+    "hardware.Ipv4Addresses",
+    "hardware.Ipv6Addresses",
+    "hardware.Ipv4Addrs",
+    "hardware.Ipv6Addrs",
 ];
 
 /// The Rust parser of a fact (by its fixture folder name), with the status rule
