@@ -118,7 +118,8 @@ fn read_section(name: String, section: &str) -> Result<NetDevice> {
     };
     let ether = section.match_indices("ether ").find_map(|(i, _)| {
         let rest = &section[i + 6..];
-        let ok = rest.len() >= 17 && rest.as_bytes()[..17].iter().all(|b| b.is_ascii_hexdigit() || *b == b':');
+        let ok =
+            rest.len() >= 17 && rest.as_bytes()[..17].iter().all(|b| b.is_ascii_hexdigit() || *b == b':');
         ok.then(|| rest[..17].to_string())
     });
     let mtu = section.match_indices("mtu ").find_map(|(i, _)| {
@@ -190,7 +191,11 @@ fn blanks(s: &str) -> usize {
 fn mask(value: &str) -> Result<(u32, String)> {
     let too_large = || bad(format!("netmask {value:?} is too large"));
     let bits = if let Some(hex) = value.strip_prefix("0x") {
-        Some(u128::from_str_radix(hex, 16).map_err(|_| bad(format!("netmask {value:?} is not hex")))?.count_ones())
+        Some(
+            u128::from_str_radix(hex, 16)
+                .map_err(|_| bad(format!("netmask {value:?} is not hex")))?
+                .count_ones(),
+        )
     } else if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         Some(value.parse::<u32>().map_err(|_| too_large())?)
     } else {
@@ -209,7 +214,8 @@ fn mask(value: &str) -> Result<(u32, String)> {
     }
     let mut bits = 0;
     for octet in value.split('.') {
-        let n: u128 = octet.parse().map_err(|_| bad(format!("netmask {value:?} is not dotted, hex or a number")))?;
+        let n: u128 =
+            octet.parse().map_err(|_| bad(format!("netmask {value:?} is not dotted, hex or a number")))?;
         bits += n.count_ones();
     }
     Ok((bits, value.to_string()))
