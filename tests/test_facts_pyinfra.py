@@ -285,6 +285,40 @@ def test_file_facts_equal_pyinfra(container_fleet: Any, tmp_path: Path) -> None:
     assert sorted(got['files.FindFiles {"path": "/srv/facts"}'][0]) == sorted(listed) and len(listed) == 8
 
 
+@pytest.mark.parametrize(
+    ("fact", "args"),
+    [
+        ("files.FileContents", "path='/etc/shadow'"),
+        ("files.Md5File", "path='/etc/shadow'"),
+        ("files.Block", "path='/etc/shadow'"),
+        ("files.FindFiles", "path='/root'"),
+    ],
+)
+def test_what_the_login_may_not_read_fails_the_fact(container_fleet: Any, tmp_path: Path, fact: str, args: str) -> None:
+    """Over SSH as ``deploy`` without sudo: a file or directory only root may read fails the
+    fact with the tool's own message (pyinfra 3.10 reads these as absent or empty); with
+    ``_sudo=True`` the same fact reads it."""
+    from oxinfra.api import load_inventory, run
+
+    host = container_fleet.hosts[3]
+    inventory = container_fleet.write_inventory(tmp_path / "inventory.py", hosts=[host])
+    family, name = fact.split(".")
+    out = tmp_path / "value.json"
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(
+        "import json\nfrom pathlib import Path\nfrom oxinfra import host\n"
+        f"from oxinfra.facts.{family} import {name}\n"
+        f"value = host.get_fact({name}, {args}, _sudo=True)\n"
+        f"Path({str(out)!r}).write_text(json.dumps(value))\n"
+        f"host.get_fact({name}, {args})\n"
+    )
+    result = run(load_inventory(str(inventory)), [str(deploy)])
+    outcome = result.hosts[host]
+    assert outcome.status == "failed", outcome.summary()
+    assert f"fact {fact} failed" in str(outcome.error) and "Permission denied" in str(outcome.error), outcome.error
+    assert json.loads(out.read_text()) is not None  # root reads it: a value, not a failure
+
+
 def test_reboot_required_follows_the_file(container_fleet: Any, tmp_path: Path) -> None:
     """A file left by a package manager: both read True; removed: both False."""
     container = container_fleet.hosts[1]
