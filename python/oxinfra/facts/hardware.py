@@ -3,6 +3,10 @@
 Values are shaped as pyinfra 3.10's for the same host (tests/test_facts_pyinfra.py compares
 them on the container hosts). ``ip -j addr`` JSON is read with :mod:`json`; the text of
 ``ip addr`` / ``ifconfig -a`` by Rust (:func:`oxinfra._core.parse_ip_addr`).
+
+No exit status of these facts means "absent" (``absent_status`` is empty): where a thing can
+be missing (a file, ``lsb_release``, ``sestatus``, ``vmstat``) the command itself says so
+(status 0 and no output); every other status fails the fact with the tool's stderr.
 """
 
 from __future__ import annotations

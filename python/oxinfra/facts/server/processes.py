@@ -3,6 +3,10 @@
 pyinfra 3.10 picks its command from other facts (the kernel; whether ``busybox`` or ``ss``
 is there); here one command makes the same choice on the host and says which in its first
 line, so each fact stays one command in the host's one batch.
+
+No exit status of these facts means "absent" (``absent_status`` is empty): where a thing can
+be missing (a file, ``lsb_release``, ``sestatus``, ``vmstat``) the command itself says so
+(status 0 and no output); every other status fails the fact with the tool's stderr.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ Values are shaped as pyinfra 3.10's for the same host (checked against it on the
 hosts: tests/test_facts_pyinfra.py). ``LinuxDistribution`` reads every regular file
 ``/etc/*-release`` in one command; the framing and the ``os-release`` shell syntax are parsed
 in Rust (:func:`oxinfra._core.split_release_files`, :func:`oxinfra._core.parse_os_release`).
+
+No exit status of these facts means "absent" (``absent_status`` is empty): where a thing can
+be missing (a file, ``lsb_release``, ``sestatus``, ``vmstat``) the command itself says so
+(status 0 and no output); every other status fails the fact with the tool's stderr.
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 
 Values are shaped as pyinfra 3.10's for the same host (tests/test_facts_pyinfra.py compares
 them on the container hosts).
+
+No exit status of these facts means "absent" (``absent_status`` is empty): where a thing can
+be missing (a file, ``lsb_release``, ``sestatus``, ``vmstat``) the command itself says so
+(status 0 and no output); every other status fails the fact with the tool's stderr.
 """
 
 from __future__ import annotations
@@ -73,7 +77,8 @@ DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 
 class Date(FactBase[Any]):
     """The host's clock: a ``datetime`` with the host's UTC offset (``date`` in its local
-    time zone), to the second."""
+    time zone), to the second. Output that is not such a time fails the fact (pyinfra 3.10
+    gives the controller's clock for no output)."""
 
     shell_safe = True
 
