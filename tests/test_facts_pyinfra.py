@@ -108,16 +108,19 @@ Path({out!r}).write_text(json.dumps([[encode(v), type(v).__name__] for v in valu
 """
 
 
-def read_with_oxinfra(tmp_path: Path, container: str, specs: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+def read_with_oxinfra(
+    tmp_path: Path, container: str, specs: list[tuple[str, dict[str, Any]]], inventory: str | None = None
+) -> list[Any]:
     """The facts' values read by oxinfra from ``container`` (JSON-encoded), each with the
-    Python type name of the value (``tuple``, ``dict``...)."""
+    Python type name of the value (``tuple``, ``dict``...); through ``@docker/NAME``, or the
+    ``inventory`` file given (one host)."""
     from oxinfra.api import load_inventory, run
 
     out = tmp_path / f"{container}-facts.json"
     deploy = tmp_path / "read_facts.py"
     source = textwrap.dedent(DEPLOY).format(specs=specs, out=str(out))
     deploy.write_text(_ENCODE_SOURCE + source)
-    result = run(load_inventory(f"@docker/{container}"), [str(deploy)])
+    result = run(load_inventory(inventory or f"@docker/{container}"), [str(deploy)])
     assert result.success, result
     return json.loads(out.read_text())
 
@@ -283,6 +286,27 @@ def test_file_facts_equal_pyinfra(container_fleet: Any, tmp_path: Path) -> None:
     assert got['files.Block {"path": "/srv/facts/blk"}'][0] == ["x", "", "y"]
     listed = docker_sh(container, "find /srv/facts -type f").split("\n")[:-1]
     assert sorted(got['files.FindFiles {"path": "/srv/facts"}'][0]) == sorted(listed) and len(listed) == 8
+
+
+#: Facts whose value does not depend on the user reading them nor move between reads.
+STABLE_SPECS = [
+    (name, args)
+    for name, args in SPECS + FILE_SPECS
+    if name not in MOVING and name not in ("server.Port", "server.Path") and not name.startswith("files.Find")
+]
+
+
+def test_over_ssh_as_a_login_the_same_values(container_fleet: Any, tmp_path: Path) -> None:
+    """The same facts read over SSH as ``deploy`` (no sudo) and through ``@docker`` as root
+    are equal: the commands do not depend on the shell or connector they run in."""
+    container = container_fleet.hosts[2]
+    docker_sh(container, FILE_TREE + " && chmod -R a+rX /srv/facts")
+    inventory = container_fleet.write_inventory(tmp_path / "inventory.py", hosts=[container])
+    over_ssh = read_with_oxinfra(tmp_path, container, STABLE_SPECS, inventory=str(inventory))
+    through_docker = read_with_oxinfra(tmp_path, container, STABLE_SPECS)
+    assert len(over_ssh) == len(STABLE_SPECS) > 40
+    for spec, a, b in zip(STABLE_SPECS, over_ssh, through_docker):
+        assert a == b, spec
 
 
 @pytest.mark.parametrize(
