@@ -57,6 +57,7 @@ SCENARIOS = {
     },
     "no_trailing_newline": {"os-release": "ID=debian\nVERSION_ID=12"},
     "no_release_files": {},
+    "carriage_returns": {"os-release": 'NAME="Dos\r\nStyle"\r\nID=dos\r\nVERSION_ID="1.\r2"\r\n'},
     "unknown_id_takes_name": {"os-release": 'NAME="Foo OS"\nID=foo\nVERSION_ID=2024.1\n'},
 }
 ERRORS = {

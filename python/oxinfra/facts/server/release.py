@@ -113,7 +113,8 @@ class LinuxDistribution(FactBase[Any]):
     own release file (``/etc/centos-release``: ``CentOS Linux release 8.5.2111``) and the one
     in ``PRETTY_NAME``. No release file: ``name``, ``major``, ``minor`` ``None`` and
     ``release_meta`` ``{}``. Files that cannot be read, and an ``os-release`` a shell could not
-    read (an unclosed quote), fail the fact.
+    read (an unclosed quote), fail the fact. (pyinfra 3.10 splits its command's output at every
+    ``---``: a release file holding one reads differently there.)
     """
 
     def command(self) -> str:  # type: ignore[override]
@@ -130,8 +131,9 @@ class LinuxDistribution(FactBase[Any]):
             raise FactFailed(rc, f"exit {rc}: a release file could not be read")
         files: dict[str, str] = {}
         for path, body in _core.split_release_files(stdout):
-            # As pyinfra reads them: trailing blanks dropped, a file of blanks skipped.
-            text = body.decode("utf-8", "replace").rstrip()
+            # As pyinfra reads them: trailing blanks dropped, a file of blanks skipped, and
+            # (read back from a file in text mode) \r\n and \r taken for \n.
+            text = body.decode("utf-8", "replace").rstrip().replace("\r\n", "\n").replace("\r", "\n")
             if text:
                 files[path.rsplit("/", 1)[-1]] = text
         value = LinuxDistribution.default(self)
