@@ -226,3 +226,92 @@ def test_processes_as_pyinfra_reads_them() -> None:
     rng = random.Random(13)
     texts = [ps_full(rng) for _ in range(CASES)]
     compare("server.Processes", [("full\n" + t, t) for t in texts], Processes(), {"_is_busybox": False})
+
+
+def ip_json(rng: random.Random) -> str:
+    devices = []
+    for i in range(rng.randint(0, 4)):
+        device: dict[str, Any] = {"ifindex": i + 1}
+        if rng.random() < 0.9:
+            device["ifname"] = rng.choice(["lo", "eth0", "wg0", "br0"])
+        if rng.random() < 0.8:
+            device["operstate"] = rng.choice(["UP", "DOWN", "UNKNOWN", None, ""])
+        if rng.random() < 0.8:
+            device["mtu"] = rng.choice([1500, 65536])
+        if rng.random() < 0.7:
+            device["address"] = "02:42:ac:11:00:02"
+        addresses = []
+        for _ in range(rng.randint(0, 4)):
+            addr: dict[str, Any] = {"family": rng.choice(["inet", "inet6", "link", None])}
+            if rng.random() < 0.9:
+                addr["local"] = rng.choice(["10.0.0.1", "fe80::1", "127.0.0.1", "2001:db8::2"])
+            if rng.random() < 0.8:
+                addr["prefixlen"] = rng.randint(0, 128)
+            if rng.random() < 0.5:
+                addr["broadcast"] = "10.0.0.255"
+            addresses.append({k: v for k, v in addr.items() if v is not None})
+        if addresses or rng.random() < 0.5:
+            device["addr_info"] = addresses
+        devices.append(device)
+    text = json.dumps(devices, indent=rng.choice([None, 2]))
+    return text + "\n" if devices else "[{}]\n"
+
+
+def test_network_devices_json_as_pyinfra_reads_it() -> None:
+    rng = random.Random(14)
+    texts = [ip_json(rng) for _ in range(CASES)]
+    for fact in (hardware.NetworkDevices(), hardware.Ipv6Addresses(), hardware.Ipv4Addrs()):
+        compare(fact.name, [(t, t) for t in texts], fact)
+
+
+def test_memory_block_devices_selinux_port_cpus_as_pyinfra_reads_them() -> None:
+    from oxinfra.facts.server import Port, Selinux
+
+    rng = random.Random(15)
+    vmstat = [
+        "".join(
+            f"{rng.choice(['  ', ''])}{rng.choice(['24683792', '4096', '0', '12.5', 'x'])} "
+            f"{rng.choice(['K total memory', 'bytes per page', 'pages managed', 'pages free', 'pages active', 'other'])}\n"
+            for _ in range(rng.randint(1, 6))
+        )
+        for _ in range(CASES)
+    ]
+    compare("hardware.Memory", [(t, t) for t in vmstat], hardware.Memory())
+    df = [
+        "Filesystem 1K-blocks Used Available Use% Mounted on\n"
+        + "".join(
+            f"{rng.choice(['/dev/sda1', 'none', 'tmpfs', 'map auto_home', '//srv/share', 'a.b'])} "
+            f"{rng.randint(0, 10**9)} {rng.randint(0, 10**6)} {rng.randint(0, 10**9)} {rng.randint(0, 1000)}% "
+            f"{rng.choice(['/', '/run/user.1', '/mnt/x y', '/boot/efi'])}\n"
+            for _ in range(rng.randint(0, 5))
+        )
+        for _ in range(CASES)
+    ]
+    compare("hardware.BlockDevices", [(t, t) for t in df], hardware.BlockDevices())
+    sestatus = [
+        rng.choice(["SELinux status:", "SELinux status: ", "selinux status:", "x"])
+        + rng.choice(["   enabled\n", "\tdisabled\nmore\n", "\n  permissive\n", "\n", ""])
+        for _ in range(CASES)
+    ]
+    compare("server.Selinux", [(t, t) for t in sestatus if t.strip()], Selinux())
+    users = ["", 'users:(("sshd",pid=8,fd=3))', 'users:(("a b",pid=12,fd=3),("c",pid=13,fd=4))']
+    ss = [
+        "".join(
+            f"LISTEN 0 128 {rng.choice(['0.0.0.0', '[::]', '127.0.0.1'])}:{rng.choice([22, 220, 2])} 0.0.0.0:* "
+            f"{rng.choice(users)}\n"
+            for _ in range(rng.randint(1, 3))
+        )
+        for _ in range(CASES)
+    ]
+    # pyinfra's command keeps only the lines with ":22 " (grep); oxinfra's reads them all.
+    port = Port()
+    port.command(port=22)
+    theirs = [(("ss\n" + t), "".join(line + "\n" for line in t.split("\n") if ":22 " in line)) for t in ss]
+    want = pyinfra_values([("server.Port", lines(p), {"_tool": "ss"}) for _o, p in theirs])
+    for (o, p), value in zip(theirs, want):
+        fact = Port()
+        fact.command(port=22)
+        got = json.loads(json.dumps(fact.parse(o.encode(), 0)))
+        assert got == (value if p else None), (o, got, value)
+    cpus = ["4\n", "undefined\n", " 16 \n", "x\n"]
+    compare("hardware.Cpus", [(t, t) for t in cpus], hardware.Cpus())
