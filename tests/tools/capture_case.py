@@ -71,4 +71,5 @@ def main() -> None:
     print(folder / f"{case}.json", json.dumps(value)[:300])
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -155,4 +155,5 @@ def main() -> None:
             (folder / f"{name}.json").write_text(json.dumps(case, indent=2, ensure_ascii=False) + "\n")
 
 
-main()
+if __name__ == "__main__":
+    main()

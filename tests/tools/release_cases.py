@@ -100,4 +100,5 @@ def write(fact: str, name: str, case: dict) -> None:
     (folder / f"{name}.json").write_text(json.dumps(case, indent=2, ensure_ascii=False) + "\n")
 
 
-main()
+if __name__ == "__main__":
+    main()
