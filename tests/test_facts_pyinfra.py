@@ -2,7 +2,7 @@
 
 Each test reads facts with oxinfra (a deploy run through ``@docker/NAME``, values written out
 by the deploy code) and with pyinfra itself (tests/tools/pyinfra_facts.py, run in pyinfra's own
-venv: ``OXINFRA_PYINFRA_PYTHON``, default /work/venvs/pyinfra/bin/python) from the same container,
+venv: ``OXINFRA_PYINFRA_PYTHON``, default the venv .ci/install makes) from the same container,
 one after the other, and compares them: equal with their types, except where the value moves
 between the two reads (the clock, uptime, the ``ps`` and ``sh`` processes of the reads
 themselves, disk usage), which are compared as said in each case.
@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_helpers import DEFAULT_PYINFRA_PYTHON
 
 pytestmark = pytest.mark.containers
 
 TOOLS = Path(__file__).parent / "tools"
-PYINFRA_PYTHON = os.environ.get("OXINFRA_PYINFRA_PYTHON", "/work/venvs/pyinfra/bin/python")
+PYINFRA_PYTHON = os.environ.get("OXINFRA_PYINFRA_PYTHON", DEFAULT_PYINFRA_PYTHON)
 
 #: (family.Fact, arguments) read on every host; the families are oxinfra's and pyinfra's.
 SPECS: list[tuple[str, dict[str, Any]]] = [

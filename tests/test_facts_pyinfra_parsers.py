@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_helpers import DEFAULT_PYINFRA_PYTHON
 
 from oxinfra.api import FactBase
 from oxinfra.facts import hardware
 from oxinfra.facts.server import LinuxDistribution, LsbRelease, OsRelease, Processes
 
-PYINFRA_PYTHON = Path(__import__("os").environ.get("OXINFRA_PYINFRA_PYTHON", "/work/venvs/pyinfra/bin/python"))
+PYINFRA_PYTHON = Path(__import__("os").environ.get("OXINFRA_PYINFRA_PYTHON", DEFAULT_PYINFRA_PYTHON))
 TOOL = Path(__file__).parent / "tools" / "pyinfra_process.py"
 CASES = 300
 
