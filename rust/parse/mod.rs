@@ -6,8 +6,11 @@
 //! * [`split_stat_batch`] splits the output of one `stat` that read many
 //!   paths into what each path's own fact command prints.
 //! * [`parse_stat`], [`parse_hash`] and [`parse_lines`] turn the output of
-//!   one fact command into a value; [`parse_package_listing`] reads the
-//!   installed packages that dpkg, rpm, pacman and apk list.
+//!   one fact command into a value.
+//! * [`split_release_files`] and [`parse_os_release`] read `/etc/*-release`.
+//! * [`parse_ip_addr`] reads `ip addr show` / `ifconfig -a`.
+//! * [`parse_package_listing`] reads the installed packages that dpkg, rpm,
+//!   pacman and apk list.
 //!
 //! Output that does not have the expected shape is a [`CoreError::Parse`](crate::CoreError::Parse)
 //! (`OutputParseError` in Python), never a panic.
@@ -24,10 +27,14 @@
 
 mod demux;
 mod facts;
+mod netdev;
 mod packages;
+mod release;
 mod statbatch;
 
 pub use demux::{demux, Demuxed, Section, Status};
 pub use facts::{parse_hash, parse_lines, parse_stat, FileType, Stat, StatResult};
+pub use netdev::{parse_ip_addr, Ipv4, Ipv6, NetDevice};
 pub use packages::{parse_package_listing, ListingFormat, Packages};
+pub use release::{parse_os_release, split_release_files};
 pub use statbatch::{split_stat_batch, PathStat, ABSENT, FAILED};

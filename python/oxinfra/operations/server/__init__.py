@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from oxinfra.api import operation
 from oxinfra.exceptions import OperationValueError
-
 from oxinfra.operations.server.packages import packages
+from oxinfra.operations.server.service import service
 
-__all__ = ["shell", "packages"]
+__all__ = ["shell", "packages", "service"]
 
 
 @operation(is_idempotent=False)
