@@ -20,7 +20,7 @@ one is reused. Inside:
   (``deb [trusted=yes] file:/srv/oxinfra-apt ./``; the Debian mirror is not reachable from
   the containers' network), its lists already fetched; a second one, ``/srv/oxinfra-apt-extra``,
   in no source (for ``apt.repo``), and loose ``.deb`` files in ``/srv/oxinfra-debs`` (for
-  ``apt.deb``).
+  ``apt.deb``); the mirror's source line kept in :data:`MIRROR_SOURCES`, which apt does not read.
 
 :class:`ContainerFleet` starts N containers of the image on a Docker network of its own,
 created with ``--internal`` (Docker routes nothing from it to the outside),
@@ -120,6 +120,10 @@ cron
 exec /usr/sbin/sshd -D -e
 """
 
+#: The Debian mirror the image was made from, as an apt source list apt does not read by itself
+#: (its only source is the local repository): a build that needs the mirror (the systemd
+#: variant, :mod:`oxinfra.testing.systemd_host`) names it with ``-o Dir::Etc::SourceList=``.
+MIRROR_SOURCES = "/etc/apt/oxinfra-mirror.list"
 #: The test packages: (directory under /srv, name, version, extra control lines). Each holds
 #: one file, ``/usr/share/oxinfra-test/<name>``, reading ``<name> <version>``.
 TEST_PACKAGES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
@@ -161,6 +165,7 @@ def _test_packages_script() -> str:
         '    (cd "$repo" && apt-ftparchive packages . > Packages && apt-ftparchive release . > Release)',
         "done",
         "rm -f /etc/apt/sources.list.d/*",
+        "cp /etc/apt/sources.list " + MIRROR_SOURCES,
         "echo 'deb [trusted=yes] file:/srv/oxinfra-apt ./' > /etc/apt/sources.list",
     ]
     return "\n".join(lines) + "\n"

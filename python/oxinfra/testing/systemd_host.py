@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 from oxinfra.testing.containers import (
+    MIRROR_SOURCES,
     OWNER_LABEL,
     ContainerFleet,
     ContainersUnavailable,
@@ -77,9 +78,13 @@ def ensure_systemd_image() -> str:
         return tag
     name = f"oxinfra-sdbuild-{os.getpid()}-{os.urandom(3).hex()}"
     owner = _owner_id(os.getpid())
+    # the image's only apt source is its local repository: the mirror's list is named here, and
+    # the local repository's lists are fetched again afterwards
+    mirror = "-o Dir::Etc::SourceList=" + MIRROR_SOURCES
     script = (
-        "apt-get update -qq && apt-get install -y -qq --no-install-recommends systemd >/dev/null && "
-        "apt-get clean && rm -rf /var/lib/apt/lists/*"
+        f"apt-get {mirror} update -qq && "
+        f"apt-get {mirror} install -y -qq --no-install-recommends systemd >/dev/null && "
+        "apt-get clean && rm -rf /var/lib/apt/lists/* && apt-get update -qq"
     )
     try:
         # The host's network and CA bundle: how containers reach the package mirrors here.
