@@ -36,6 +36,7 @@ from oxinfra.exceptions import OperationError, OperationValueError, TemplateErro
 from oxinfra.facts.files import Directory, File, FindInFile, Link, Sha1File
 from oxinfra.operations.util.files import (
     backup_or_remove,
+    check_interpolated,
     creation_umask,
     local_path,
     mode_commands,
@@ -415,8 +416,9 @@ def line(
     + flags: extra sed flags for the replacement (``g``, ``i``/``I``, ``m``/``M``, a number;
       see :func:`replace`)
     + backup: keep a copy of the file before changing it
-    + interpolate_variables: let the shell expand ``$VARIABLES`` in line and replace; the line
-      is looked for and written expanded. A variable's value is read as regular-expression
+    + interpolate_variables: let the shell expand ``$NAME`` and ``${NAME}`` in line and
+      replace (nothing else: another ``$`` is literal, ``${NAME...}`` with an operator such
+      as ``:-``, ``=`` or ``?`` is refused); the line is looked for and written expanded. A variable's value is read as regular-expression
       syntax in the pattern. With a variable in ``replace``, lines found cannot be compared
       with it before the run, so the replacement runs (and reports a change) every time.
     + escape_regex_characters: match ``line`` literally
@@ -429,6 +431,9 @@ def line(
     pattern = escape_bre(line) if escape_regex_characters else line
     match = _anchor(pattern)
     flags_text = sed_flags(flags)  # checked before any host is touched
+    if interpolate_variables:
+        check_interpolated("line", line)
+        check_interpolated("replace", replace)
     (found,) = get_facts(
         host, [(FindInFile, {"path": path, "pattern": match, "interpolate_variables": interpolate_variables})]
     )
@@ -508,7 +513,8 @@ def replace(
     + replace: what to put in its place (sed syntax: ``&`` is the match, ``\\1`` a group)
     + flags: sed flags such as ``["g"]`` or ``["g", "I"]``
     + backup: keep a copy of the file before changing it
-    + interpolate_variables: let the shell expand ``$VARIABLES``
+    + interpolate_variables: let the shell expand ``$NAME`` and ``${NAME}`` (only those, as
+      in :func:`line`)
 
     Example::
 
@@ -518,6 +524,9 @@ def replace(
         text = match
     if text is None or replace is None:
         raise OperationValueError("files.replace needs text= and replace=")
+    if interpolate_variables:
+        check_interpolated("text", text)
+        check_interpolated("replace", replace)
     # Made (and so checked: flags, a lone final backslash) before any host is touched.
     sed = sed_replace(path, text, replace, flags, interpolate_variables, backup)
     (found,) = get_facts(

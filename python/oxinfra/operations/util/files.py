@@ -10,7 +10,7 @@ from typing import Any
 
 from oxinfra.api import current_deploy_dir
 from oxinfra.exceptions import OperationValueError
-from oxinfra.quoting import Interpolated, and_then, command
+from oxinfra.quoting import Interpolated, QuotingError, and_then, command, quote_interpolated
 
 __all__ = [
     "parse_mode",
@@ -24,6 +24,7 @@ __all__ = [
     "backup_or_remove",
     "escape_sed",
     "sed_flags",
+    "check_interpolated",
 ]
 
 
@@ -76,6 +77,17 @@ def owner_commands(
     if want_user:
         return [command("chown", *flags, "--", user, path)]
     return [command("chgrp", *flags, "--", group, path)]
+
+
+def check_interpolated(argument: str, value: str | None) -> None:
+    """Refuse, before any host is touched, a value the host's shell may not expand: only
+    ``$NAME`` and ``${NAME}`` expand (see :func:`oxinfra.quoting.quote_interpolated`)."""
+    if value is None:
+        return
+    try:
+        quote_interpolated(value)
+    except QuotingError as exc:
+        raise OperationValueError(f"{argument}={value!r} with interpolate_variables=True: {exc}") from None
 
 
 def local_path(src: str, add_deploy_dir: bool = True) -> str:
