@@ -37,6 +37,7 @@ from oxinfra.facts.files import Directory, File, FindInFile, Link, Sha1File
 from oxinfra.operations.util.files import (
     backup_or_remove,
     check_interpolated,
+    check_owner,
     creation_umask,
     local_path,
     mode_commands,
@@ -80,7 +81,8 @@ def directory(
     + path: the directory
     + present: whether it should exist
     + assume_present: skip the existence check, only fix owner and mode
-    + user / group / mode: owner, group and permissions (``755``) to set
+    + user / group / mode: owner, group and permissions (``755``) to set (names: a ``:`` is
+      refused, the group is its own argument)
     + recursive: apply user, group and mode to everything inside too
     + force: replace a file or link that stands at ``path``
     + force_backup / force_backup_dir: move what ``force`` replaces aside instead of deleting it
@@ -90,6 +92,7 @@ def directory(
         files.directory(name="App logs", path="/var/log/app", user="app", mode="750")
     """
     want_mode = parse_mode(mode)
+    check_owner(user, group)
     (info,) = get_facts(host, [(Directory, {"path": path})])
     touches(path, subtree=not present or recursive or force, ancestors=True)
     if not present:
@@ -147,6 +150,7 @@ def file(
         files.file(name="Marker", path="/srv/app/.deployed", mode="600")
     """
     want_mode = parse_mode(mode)
+    check_owner(user, group)
     (info,) = get_facts(host, [(File, {"path": path})])
     touches(path, subtree=force, ancestors=True)
     if not present:
@@ -238,6 +242,7 @@ def put(
 
         files.put(name="Static blob", src="files/blob.txt", dest="/srv/app/blob.txt", mode="644")
     """
+    check_owner(user, group)
     if isinstance(src, str):
         data, path = _read_local(src, add_deploy_dir)
         if dest.endswith("/"):
@@ -373,6 +378,7 @@ def template(
         files.template(name="App config", src="templates/app.conf.j2",
                        dest="/etc/app.conf", workers=4)
     """
+    check_owner(user, group)
     memo = op_memo()
     rendered = memo.get("rendered")
     if rendered is None:
@@ -571,6 +577,7 @@ def link(
     """
     if present and not target:
         raise OperationValueError("files.link needs target= when present=True")
+    check_owner(user, group)
     fact = Link if symbolic else File
     (info,) = get_facts(host, [(fact, {"path": path})])
     touches(path, subtree=force, ancestors=True)

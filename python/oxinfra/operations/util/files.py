@@ -25,6 +25,7 @@ __all__ = [
     "escape_sed",
     "sed_flags",
     "check_interpolated",
+    "check_owner",
 ]
 
 
@@ -77,6 +78,20 @@ def owner_commands(
     if want_user:
         return [command("chown", *flags, "--", user, path)]
     return [command("chgrp", *flags, "--", group, path)]
+
+
+def check_owner(user: Any, group: Any) -> None:
+    """Refuse, before any host is touched, an owner or group that chown would read as syntax:
+    ``user="app:root"`` would set the group too (``chown app:root``), ``group="a:b"`` names
+    no group. A name is a value, never a spec; ``user`` and ``group`` are separate arguments.
+    (GNU chown also splits ``a.b`` at the dot, but only when no user ``a.b`` exists: names
+    with dots are real, so a dot is left to chown.)"""
+    for argument, kind, value in (("user", "user", user), ("group", "group", group)):
+        if value is not None and ":" in str(value):
+            raise OperationValueError(
+                f"{argument} must be a {kind} name, not {value!r}: a ':' is chown's user:group syntax; "
+                "pass the group as group="
+            )
 
 
 def check_interpolated(argument: str, value: str | None) -> None:
