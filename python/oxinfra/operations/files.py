@@ -38,6 +38,7 @@ from oxinfra.operations.util.files import (
     backup_or_remove,
     check_interpolated,
     check_owner,
+    check_path,
     creation_umask,
     local_path,
     mode_commands,
@@ -47,6 +48,7 @@ from oxinfra.operations.util.files import (
     sed_delete,
     sed_flags,
     sed_replace,
+    PATH_MAX,
 )
 from oxinfra.quoting import (
     Interpolated,
@@ -93,6 +95,7 @@ def directory(
     """
     want_mode = parse_mode(mode)
     check_owner(user, group)
+    check_path(path)
     (info,) = get_facts(host, [(Directory, {"path": path})])
     touches(path, subtree=not present or recursive or force, ancestors=True)
     if not present:
@@ -151,6 +154,7 @@ def file(
     """
     want_mode = parse_mode(mode)
     check_owner(user, group)
+    check_path(path)
     (info,) = get_facts(host, [(File, {"path": path})])
     touches(path, subtree=force, ancestors=True)
     if not present:
@@ -259,6 +263,7 @@ def put(
         want_mode: int | None = int(oct(os.stat(path).st_mode & 0o7777)[2:])
     else:
         want_mode = parse_mode(mode) if mode is not False else None
+    check_path(dest, "dest")
     info, remote_sha1 = get_facts(host, [(File, {"path": dest}), (Sha1File, {"path": dest})])
     touches(dest, ancestors=True)
     if info is False:
@@ -379,6 +384,7 @@ def template(
                        dest="/etc/app.conf", workers=4)
     """
     check_owner(user, group)
+    check_path(dest, "dest")
     memo = op_memo()
     rendered = memo.get("rendered")
     if rendered is None:
@@ -437,6 +443,7 @@ def line(
     pattern = escape_bre(line) if escape_regex_characters else line
     match = _anchor(pattern)
     flags_text = sed_flags(flags)  # checked before any host is touched
+    check_path(path)
     if interpolate_variables:
         check_interpolated("line", line)
         check_interpolated("replace", replace)
@@ -530,6 +537,7 @@ def replace(
         text = match
     if text is None or replace is None:
         raise OperationValueError("files.replace needs text= and replace=")
+    check_path(path)
     if interpolate_variables:
         check_interpolated("text", text)
         check_interpolated("replace", replace)
@@ -578,6 +586,9 @@ def link(
     if present and not target:
         raise OperationValueError("files.link needs target= when present=True")
     check_owner(user, group)
+    check_path(path)
+    if isinstance(target, str) and len(target.encode("utf-8", "surrogateescape")) >= PATH_MAX:
+        raise OperationValueError(f"target is over {PATH_MAX - 1} bytes: a link's target is under PATH_MAX")
     fact = Link if symbolic else File
     (info,) = get_facts(host, [(fact, {"path": path})])
     touches(path, subtree=force, ancestors=True)

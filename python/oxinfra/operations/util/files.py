@@ -26,7 +26,15 @@ __all__ = [
     "sed_flags",
     "check_interpolated",
     "check_owner",
+    "check_path",
+    "PATH_MAX",
+    "NAME_MAX",
 ]
+
+#: Linux's limits (``<linux/limits.h>``): a path a system call takes is under PATH_MAX bytes
+#: (its NUL included), and no component is longer than NAME_MAX bytes.
+PATH_MAX = 4096
+NAME_MAX = 255
 
 
 def parse_mode(mode: Any) -> int | None:
@@ -78,6 +86,28 @@ def owner_commands(
     if want_user:
         return [command("chown", *flags, "--", user, path)]
     return [command("chgrp", *flags, "--", group, path)]
+
+
+def check_path(path: Any, argument: str = "path") -> None:
+    """Refuse, before any host is touched, a path no system call takes whole: ``PATH_MAX``
+    bytes or more, or with a component over ``NAME_MAX`` bytes (UTF-8). Such a path fails on
+    the host as "File name too long" at some step, after others may have run (``mkdir -p``
+    even builds paths over PATH_MAX a component at a time, which later tools cannot name)."""
+    if not isinstance(path, str):
+        return
+    size = len(path.encode("utf-8", "surrogateescape"))
+    if size >= PATH_MAX:
+        raise OperationValueError(
+            f"{argument} is {size} bytes long: a path must be under {PATH_MAX} bytes (PATH_MAX); "
+            f"{path[:40]!r}...{path[-20:]!r}"
+        )
+    for part in path.split("/"):
+        length = len(part.encode("utf-8", "surrogateescape"))
+        if length > NAME_MAX:
+            raise OperationValueError(
+                f"{argument} has a {length}-byte name: a file name is at most {NAME_MAX} bytes (NAME_MAX); "
+                f"{part[:40]!r}..."
+            )
 
 
 def check_owner(user: Any, group: Any) -> None:
