@@ -44,7 +44,7 @@ HOST = "127.0.0.1"
 FIXTURES = Path(__file__).resolve().parent / "operations"
 KEEP = b"first = 1\nMODE=staging\nthird = 3\n"
 #: What a path that names the wrong kind of thing fails with (the operation's own check).
-WRONG_KIND = r"exists and is not a (file|directory|link)"
+WRONG_KIND = r"exists and is not a (regular )?(file|directory|link)"
 
 
 def _file_operations() -> dict[str, Callable[..., Any]]:
@@ -117,13 +117,7 @@ SUCCEEDS = {
 }
 
 #: (kind, operation) -> the bug, for cases that do not hold yet (strict xfail).
-_FIND_IN_FILE = (
-    "files.FindInFile runs grep only `if [ -f PATH ]` and reads every other outcome as "
-    '"absent" (status 0, no output), so files.replace reports "does not exist", unchanged, '
-)
-BUGS: dict[tuple[str, str], str] = {
-    ("directory", "replace"): _FIND_IN_FILE + "for a directory (should fail: not a regular file)",
-}
+BUGS: dict[tuple[str, str], str] = {}
 
 
 def _build(kind: str, root: Path, uid: int, gid: int) -> str:

@@ -154,7 +154,11 @@ class FindInFile(FactBase[Any]):
     """The lines of a file matching a (grep) pattern: a list, empty if none match.
 
     ``None`` if the file does not exist. grep's own failure (an invalid pattern, a file it
-    may not read) is a failure of the fact, never "no match" or "absent".
+    may not read) is a failure of the fact, never "no match" or "absent"; so is a path that
+    is there but is not a regular file (a directory, a fifo, a device, a dangling link): it
+    is never read (a fifo would wait for a writer) nor taken for absent. When the file is
+    missing, the pattern is still checked (grep reads ``/dev/null`` with it), so an invalid
+    one fails the same whether or not the file exists.
     """
 
     shell_safe = True
@@ -167,10 +171,17 @@ class FindInFile(FactBase[Any]):
         # UTF-8) is read as text. Without it GNU grep (3.5+) reports a match on stderr only,
         # status 0 and no output: what "absent" looks like.
         grep = "grep -a -E" if extended_regex else "grep -a"
-        # Absent: status 0 and no output (a match prints at least a newline); no match:
-        # grep's 1; grep's 2 (bad pattern, unreadable file, a path not provably absent) and
-        # anything else: failure.
-        return f"__ox_a={quote(path)}; if [ -f {_P} ]; then {grep} -e {pat} -- {_P}; {_NOT_A_FILE}"
+        # Absent: status 0 and no output (a match prints at least a newline), once grep
+        # found the pattern valid (no line of /dev/null matches: 1); no match: grep's 1;
+        # grep's 2 (bad pattern, unreadable file), not a regular file, a path not provably
+        # absent, and anything else: failure (2).
+        return (
+            f"__ox_a={quote(path)}; if [ -f {_P} ]; then {grep} -e {pat} -- {_P}; "
+            f"elif [ -e {_P} ] || [ -L {_P} ]; then printf '%s: exists and is not a regular file\\n' {_P} >&2; "
+            f"(exit 2); elif {absent_proof('__ox_a')}; then {grep} -e {pat} -- /dev/null; [ $? -eq 1 ] || (exit 2); "
+            "else echo 'not provably absent: the nearest existing path above it is no directory we may search' >&2; "
+            "(exit 2); fi"
+        )
 
     def parse(self, stdout: bytes, rc: int) -> Any:
         if rc == 0 and not stdout:
@@ -179,7 +190,9 @@ class FindInFile(FactBase[Any]):
             return []
         if rc != 0:  # never "absent": files.line would then create the file over what is there
             raise FactFailed(
-                rc, f"exit {rc}: an invalid pattern, a file grep may not read, or a path not provably absent"
+                rc,
+                f"exit {rc}: an invalid pattern, a file grep may not read, a path that is not a regular "
+                "file, or a path not provably absent",
             )
         return _core.parse_lines(stdout, rc, -1)
 
