@@ -118,9 +118,11 @@ def directory(
         else:
             yield command("mkdir", "-p", "-m", f"{want_mode:03d}", "--", path)
         mark_directory(path)
-        yield from owner_commands(path, user, group, None, recursive)
+        # a name the host lacks: the directory just made goes again
+        yield from owner_commands(path, user, group, None, recursive, undo=command("rmdir", "--", path))
         return
-    changes = mode_commands(path, want_mode, info, recursive) + owner_commands(path, user, group, info, recursive)
+    # owner first: a name the host lacks fails before the mode changes
+    changes = owner_commands(path, user, group, info, recursive) + mode_commands(path, want_mode, info, recursive)
     if not changes:
         host.noop(f"directory {path} already exists")
     yield from changes
@@ -175,16 +177,21 @@ def file(
             yield from ensure_directory(parent_dir(path))
         predict_content(path, b"")
         umask = creation_umask(want_mode)
+        # a name the host lacks: the file just made goes again; the owner is set before a
+        # chmod (a chown clears set-user-ID bits)
+        undo = command("rm", "-f", "--", path)
         if umask is None:
             # Created without a process. Never `: >`: a failed redirection of a special
             # builtin makes a POSIX shell exit, taking the host's shell with it.
             yield write_to("true", path)
+            yield from owner_commands(path, user, group, None, undo=undo)
             yield from mode_commands(path, want_mode, None)
         else:  # created with its mode: a subshell instead of a chmod process
             yield with_umask(umask, write_to("true", path))
-        yield from owner_commands(path, user, group, None)
+            yield from owner_commands(path, user, group, None, undo=undo)
         return
-    changes = mode_commands(path, want_mode, info) + owner_commands(path, user, group, info)
+    # owner first: a name the host lacks fails before the mode changes
+    changes = owner_commands(path, user, group, info) + mode_commands(path, want_mode, info)
     if touch:
         changes.insert(0, command("touch", "--", path))
     if not changes:
@@ -192,13 +199,14 @@ def file(
     yield from changes
 
 
-def _upload(data: bytes, dest: str, mode: int | None) -> list[Any]:
-    """Write ``data`` to ``dest`` with ``mode``: created under the matching umask when the mode
-    allows it, else uploaded and then ``chmod``-ed."""
+def _upload(data: bytes, dest: str, mode: int | None, user: str | None = None, group: str | None = None) -> list[Any]:
+    """Write ``data`` to ``dest`` with ``mode``, ``user`` and ``group``: created under the
+    matching umask when the mode allows it, else ``chmod``-ed; owner and mode are set on the
+    temporary file before it is renamed into place, so a failure changes nothing at ``dest``."""
     umask = creation_umask(mode)
     if umask is not None:
-        return [FileUpload(data, dest, umask)]
-    return [FileUpload(data, dest), *mode_commands(dest, mode, None)]
+        return [FileUpload(data, dest, umask, user=user or None, group=group or None)]
+    return [FileUpload(data, dest, mode=mode, user=user or None, group=group or None)]
 
 
 @lru_cache(maxsize=128)
@@ -272,16 +280,15 @@ def put(
     if info is None:
         if create_remote_dir:
             yield from ensure_directory(parent_dir(dest))
-        yield from _upload(data, dest, want_mode)
-        yield from owner_commands(dest, user, group, None)
+        yield from _upload(data, dest, want_mode, user, group)
         return
     changes: list[Any] = []
     if force or remote_sha1 != hashlib.sha1(data).hexdigest():
         # a new file takes the default mode: restore the old one unless a mode is asked for
-        changes += _upload(data, dest, want_mode if want_mode is not None else info["mode"])
-        changes += owner_commands(dest, user, group, None if (user or group) else info)
+        changes += _upload(data, dest, want_mode if want_mode is not None else info["mode"], user, group)
     else:
-        changes += mode_commands(dest, want_mode, info) + owner_commands(dest, user, group, info)
+        # owner first: a name the host lacks fails before the mode changes
+        changes += owner_commands(dest, user, group, info) + mode_commands(dest, want_mode, info)
     if not changes:
         host.noop(f"file {dest} is already up to date")
     yield from changes

@@ -10,7 +10,8 @@ from typing import Any
 
 from oxinfra.api import current_deploy_dir
 from oxinfra.exceptions import OperationValueError
-from oxinfra.quoting import Interpolated, QuotingError, and_then, command, quote_interpolated
+from oxinfra.quoting import Interpolated, QuotingError, and_then, command, or_else, quote_interpolated
+from oxinfra.quoting import group as group_of
 
 __all__ = [
     "parse_mode",
@@ -74,7 +75,11 @@ def owner_commands(
     current: dict[str, Any] | None,
     recursive: bool = False,
     link: bool = False,
+    undo: str | None = None,
 ) -> list[str]:
+    """``chown``/``chgrp`` of ``path`` where ``current`` (a File fact's value, None for a new
+    path) differs. ``undo``: a command run when it fails (then the status is still a failure),
+    such as removing what the operation just created."""
     want_user = user if user and (current is None or current.get("user") != user) else None
     want_group = group if group and (current is None or current.get("group") != group) else None
     if not want_user and not want_group:
@@ -82,10 +87,12 @@ def owner_commands(
     flags = (["-R"] if recursive else []) + (["-h"] if link else [])
     # "--" before the owner too: a name that starts with "-" is a name, not an option.
     if want_user and group:
-        return [command("chown", *flags, "--", f"{user}:{group}", path)]
-    if want_user:
-        return [command("chown", *flags, "--", user, path)]
-    return [command("chgrp", *flags, "--", group, path)]
+        cmd = command("chown", *flags, "--", f"{user}:{group}", path)
+    elif want_user:
+        cmd = command("chown", *flags, "--", user, path)
+    else:
+        cmd = command("chgrp", *flags, "--", group, path)
+    return [or_else(cmd, group_of(undo, "false")) if undo else cmd]
 
 
 def check_path(path: Any, argument: str = "path") -> None:
