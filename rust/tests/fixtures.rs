@@ -126,6 +126,7 @@ const PARSED_IN_PYTHON: &[&str] = &[
     "server.Hostname",
     "server.Command",
     "server.Which",
+    "files.LinkTarget",
 ];
 
 /// The Rust parser of a fact (by its fixture folder name), with the status rule

@@ -14,7 +14,7 @@ from oxinfra import _core
 from oxinfra.api import FactBase, FactFailed
 from oxinfra.quoting import quote, quote_interpolated
 
-__all__ = ["File", "Directory", "Link", "Socket", "Sha1File", "Sha256File", "FindInFile"]
+__all__ = ["File", "Directory", "Link", "Socket", "Sha1File", "Sha256File", "FindInFile", "LinkTarget"]
 
 STAT_FORMAT = "%F|%U|%G|%a|%s|%X|%Y|%Z"
 
@@ -144,6 +144,33 @@ class Sha256File(_HashFile):
     digits = 64
     algorithm = "sha256"
     programs = ("sha256sum", "shasum -a 256", "openssl sha256 -r")
+
+
+class LinkTarget(FactBase[Any]):
+    """Where a path leads through symbolic links -- the path itself, or any directory above
+    it, being one: the canonical path (``readlink -f``; the last component may be missing),
+    or ``None`` when no symbolic link is involved. What an operation that writes ``path``
+    changes there: it declares that path too (``touches``), so later facts about it are not
+    taken from before the write.
+
+    Shell builtins only (``[ -L ]`` up the path) unless a link is found; a link that cannot
+    be resolved (a loop, a missing directory behind it) fails the fact.
+    """
+
+    shell_safe = True
+
+    def command(self, path: str) -> str:  # type: ignore[override]
+        return (
+            f'__ox_a={quote(path)}; __ox_b=$__ox_a; while ! [ -L "$__ox_b" ]; do __ox_c=${{__ox_b%/*}}; '
+            '[ "$__ox_c" != "$__ox_b" ] && [ -n "$__ox_c" ] || { __ox_b=; break; }; __ox_b=$__ox_c; done; '
+            f'[ -z "$__ox_b" ] || readlink -f -- {_P} || (exit 2)'
+        )
+
+    def parse(self, stdout: bytes, rc: int) -> Any:
+        if rc != 0:
+            raise FactFailed(rc, f"exit {rc}: a symbolic link on the path that readlink -f cannot resolve")
+        text = stdout.decode("utf-8", "surrogateescape").rstrip("\n")
+        return text or None
 
 
 _SPECIAL_BRE = ".[]*^$\\"

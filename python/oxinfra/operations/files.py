@@ -33,7 +33,7 @@ from oxinfra.api import (
     touches,
 )
 from oxinfra.exceptions import OperationError, OperationValueError, TemplateError
-from oxinfra.facts.files import Directory, File, FindInFile, Link, Sha1File
+from oxinfra.facts.files import Directory, File, FindInFile, Link, LinkTarget, Sha1File
 from oxinfra.operations.util.files import (
     backup_or_remove,
     check_interpolated,
@@ -272,8 +272,12 @@ def put(
     else:
         want_mode = parse_mode(mode) if mode is not False else None
     check_path(dest, "dest")
-    info, remote_sha1 = get_facts(host, [(File, {"path": dest}), (Sha1File, {"path": dest})])
+    info, remote_sha1, real = get_facts(
+        host, [(File, {"path": dest}), (Sha1File, {"path": dest}), (LinkTarget, {"path": dest})]
+    )
     touches(dest, ancestors=True)
+    if real:  # dest is written where its links lead (a directory above it given as a link)
+        touches(real)
     if info is False:
         raise OperationError(f"{dest} exists and is not a file")
     predict_content(dest, data)
@@ -454,13 +458,19 @@ def line(
     if interpolate_variables:
         check_interpolated("line", line)
         check_interpolated("replace", replace)
-    (found,) = get_facts(
-        host, [(FindInFile, {"path": path, "pattern": match, "interpolate_variables": interpolate_variables})]
+    found, real = get_facts(
+        host,
+        [
+            (FindInFile, {"path": path, "pattern": match, "interpolate_variables": interpolate_variables}),
+            (LinkTarget, {"path": path}),
+        ],
     )
     # Written as it is looked for: expanded by the host's shell when interpolating (else a
     # line found as "X=/root" is written "X=$HOME" and appended again on every run).
     text = Interpolated(replace or line) if interpolate_variables else replace or line
     touches(path, ancestors=True)
+    if real:  # appended (>>) where a link leads: that file changes, and is declared
+        touches(real)
     if not present:
         if found:
             yield sed_delete(path, match, interpolate_variables, backup)
