@@ -199,13 +199,17 @@ class FindInFile(FactBase[Any]):
         # status 0 and no output: what "absent" looks like.
         grep = "grep -a -E" if extended_regex else "grep -a"
         # Absent: status 0 and no output (a match prints at least a newline), once grep
-        # found the pattern valid (no line of /dev/null matches: 1); no match: grep's 1;
+        # found the pattern valid where it may not be (no line of /dev/null matches: 1);
+        # no match: grep's 1;
         # grep's 2 (bad pattern, unreadable file), not a regular file, a path not provably
         # absent, and anything else: failure (2).
+        # (A missing file costs a grep process for that: deciding in Python to skip it for a
+        # pattern that cannot be invalid would make the command's words depend on the value.)
+        check = f"{grep} -e {pat} -- /dev/null; [ $? -eq 1 ] || (exit 2)"
         return (
             f"__ox_a={quote(path)}; if [ -f {_P} ]; then {grep} -e {pat} -- {_P}; "
             f"elif [ -e {_P} ] || [ -L {_P} ]; then printf '%s: exists and is not a regular file\\n' {_P} >&2; "
-            f"(exit 2); elif {absent_proof('__ox_a')}; then {grep} -e {pat} -- /dev/null; [ $? -eq 1 ] || (exit 2); "
+            f"(exit 2); elif {absent_proof('__ox_a')}; then {check}; "
             "else echo 'not provably absent: the nearest existing path above it is no directory we may search' >&2; "
             "(exit 2); fi"
         )
