@@ -139,3 +139,22 @@ def test_an_owner_the_host_lacks_changes_nothing(
     assert f"invalid {kind}" in (event.get("stderr") or ""), out.describe()  # chown's own words
     (target / "after").unlink()
     assert _entries(target) == before, out.describe()
+
+
+def test_a_new_link_with_an_owner_the_host_lacks_is_not_left(
+    tmp_path: Path, target: Path, one_host: Path, sshd_fleet: Any
+) -> None:
+    _mine(sshd_fleet, target)
+    deploy = write_deploy(
+        tmp_path,
+        f"""
+        from oxinfra.operations import files
+        files.link(name="op", path="@ROOT@/link", target="/etc", user={NO_USER!r}, _ignore_errors=True)
+        files.file(name="after", path="@ROOT@/after")
+    """,
+        target,
+    )
+    out = run_deploy(one_host, deploy)
+    assert out.statuses(HOST) == {"op": "failed", "after": "changed"}, out.describe()
+    assert "invalid user" in (out.op(HOST, "op").get("stderr") or ""), out.describe()
+    assert sorted(p.name for p in target.iterdir()) == ["after"]

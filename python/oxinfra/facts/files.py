@@ -199,8 +199,7 @@ class FindInFile(FactBase[Any]):
         # status 0 and no output: what "absent" looks like.
         grep = "grep -a -E" if extended_regex else "grep -a"
         # Absent: status 0 and no output (a match prints at least a newline), once grep
-        # found the pattern valid where it may not be (no line of /dev/null matches: 1);
-        # no match: grep's 1;
+        # found the pattern valid (no line of /dev/null matches: 1); no match: grep's 1;
         # grep's 2 (bad pattern, unreadable file), not a regular file, a path not provably
         # absent, and anything else: failure (2).
         # (A missing file costs a grep process for that: deciding in Python to skip it for a

@@ -627,7 +627,8 @@ def link(
         if create_remote_dir:
             yield from ensure_directory(parent_dir(path))
         yield command("ln", *flag, "--", target, path)
-        yield from owner_commands(path, user, group, None, link=True)
+        # a name the host lacks: the link just made goes again
+        yield from owner_commands(path, user, group, None, link=True, undo=command("rm", "-f", "--", path))
         return
     changes: list[str] = []
     if symbolic and info.get("link_target") != target:
