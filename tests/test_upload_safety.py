@@ -158,3 +158,26 @@ def test_a_new_link_with_an_owner_the_host_lacks_is_not_left(
     assert out.statuses(HOST) == {"op": "failed", "after": "changed"}, out.describe()
     assert "invalid user" in (out.op(HOST, "op").get("stderr") or ""), out.describe()
     assert sorted(p.name for p in target.iterdir()) == ["after"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root on @local to give files away")
+def test_owner_then_mode_keeps_set_user_id_bits(tmp_path: Path) -> None:
+    """As root (@local): the owner is set before the mode -- a chown clears set-user-ID
+    bits, so chmod 4755 then chown left 0755."""
+    from e2e_helpers import run_cli
+
+    (tmp_path / "tool").write_text("#!/bin/sh\n")
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra.operations import files
+        files.put(name="put", src="tool", dest="@ROOT@/out/tool", user="nobody", group="nogroup", mode="4755")
+        files.file(name="file", path="@ROOT@/out/marker", user="nobody", mode="2755")
+    """,
+        tmp_path,
+    )
+    out = run_cli("-y", "@local", deploy, timeout=60)
+    assert out.code == 0, out.describe()
+    tool, marker = (tmp_path / "out" / "tool").stat(), (tmp_path / "out" / "marker").stat()
+    assert (pwd.getpwuid(tool.st_uid).pw_name, stat.S_IMODE(tool.st_mode)) == ("nobody", 0o4755)
+    assert (pwd.getpwuid(marker.st_uid).pw_name, stat.S_IMODE(marker.st_mode)) == ("nobody", 0o2755)
