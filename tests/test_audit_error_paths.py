@@ -14,8 +14,10 @@ The same deploys run with ``--dry`` first: nothing on disk may change.
 The targets (see ``_build``): a new entry in root's 755 directory; root's 644 file in a sticky
 1777 directory (so a rename over it is refused too: in a directory the login user owns, a
 write-and-rename legitimately replaces it); the login user's own file with mode 200; a file
-under root's 0700 directory; a directory where a file is expected; a 256-byte name; a path over
-4096 bytes; and, for the operations that take a regular expression, an invalid one.
+under root's 0700 directory; a directory where a file is expected; and, for the operations that
+take a regular expression, an invalid one. A 256-byte name and a path over 4096 bytes are
+refused by every operation before any fact is read (an OperationValueError: the deploy does
+not start), so those two kinds are checked by planning the call, not on the host.
 The loopback fleet logs in as an unprivileged user, so root's files are "not yours".
 """
 
@@ -42,7 +44,7 @@ HOST = "127.0.0.1"
 FIXTURES = Path(__file__).resolve().parent / "operations"
 KEEP = b"first = 1\nMODE=staging\nthird = 3\n"
 #: What a path that names the wrong kind of thing fails with (the operation's own check).
-WRONG_KIND = r"exists and is not a (file|directory|link)"
+WRONG_KIND = r"exists and is not a (regular )?(file|directory|link)"
 
 
 def _file_operations() -> dict[str, Callable[..., Any]]:
@@ -86,6 +88,7 @@ class Kind:
     name: str
     errors: str  # a regex one of the error texts must match
     ops: tuple[str, ...] | None = None  # only these operations (None: all)
+    refused: bool = False  # refused while planning, before any fact is read
 
 
 KINDS = (
@@ -94,8 +97,8 @@ KINDS = (
     Kind("unreadable-file", rf"Permission denied|{WRONG_KIND}"),
     Kind("unreadable-above", r"Permission denied|not provably absent"),
     Kind("directory", rf"Is a directory|{WRONG_KIND}"),
-    Kind("long-name", r"File name too long"),
-    Kind("long-path", r"File name too long"),
+    Kind("long-name", r"NAME_MAX", refused=True),
+    Kind("long-path", r"PATH_MAX", refused=True),
     Kind("bad-regex", r"[Uu]nmatched|[Ii]nvalid|unterminated", ops=tuple(REGEX_ARG)),
 )
 
@@ -111,24 +114,10 @@ SUCCEEDS = {
         "files.file never reads content; the login user owns the file, so setting its mode 600 works",
     ),
     ("directory", "directory"): ("unchanged", "a directory is what files.directory asks for: it already exists"),
-    ("long-path", "directory"): (
-        "changed",
-        "GNU mkdir -p makes a path one component at a time, each relative "
-        "to the last, so a path over PATH_MAX (4096) is made: Linux allows "
-        "such paths",
-    ),
 }
 
 #: (kind, operation) -> the bug, for cases that do not hold yet (strict xfail).
-_FIND_IN_FILE = (
-    "files.FindInFile runs grep only `if [ -f PATH ]` and reads every other outcome as "
-    '"absent" (status 0, no output), so files.replace reports "does not exist", unchanged, '
-)
-BUGS: dict[tuple[str, str], str] = {
-    ("directory", "replace"): _FIND_IN_FILE + "for a directory (should fail: not a regular file)",
-    ("long-name", "replace"): _FIND_IN_FILE + "for a name stat refuses with ENAMETOOLONG",
-    ("long-path", "replace"): _FIND_IN_FILE + "for a path over PATH_MAX (ENAMETOOLONG), which can exist",
-}
+BUGS: dict[tuple[str, str], str] = {}
 
 
 def _build(kind: str, root: Path, uid: int, gid: int) -> str:
@@ -226,6 +215,7 @@ class Case:
 
 
 CASES = [(kind, op) for kind in KINDS for op in OPERATIONS if kind.ops is None or op in kind.ops]
+RUN_CASES = [(kind, op) for kind, op in CASES if not kind.refused]
 
 
 @dataclass
@@ -247,6 +237,8 @@ def matrix(sshd_fleet: Any) -> Iterator[Matrix]:
         dry: dict[str, Outcome] = {}
         for kind in KINDS:
             lines = ["from oxinfra.operations import files"]
+            if kind.refused:
+                continue
             for k, op in CASES:
                 if k is not kind:
                     continue
@@ -290,7 +282,21 @@ def test_every_operation_has_a_recipe() -> None:
     assert not set(SUCCEEDS) & set(BUGS)
 
 
-@pytest.mark.parametrize(("kind", "op"), [_param(k, o) for k, o in CASES])
+@pytest.mark.parametrize(("kind", "op"), [_param(k, o) for k, o in CASES if k.refused])
+def test_error_path_refused_before_any_fact(tmp_path: Path, kind: str, op: str) -> None:
+    """A target no system call takes whole: refused while planning, before any fact is read."""
+    from oxinfra.exceptions import OperationValueError
+    from oxinfra.operations import files
+    from oxinfra.testing.plan import plan_operation
+
+    (spec,) = [k for k in KINDS if k.name == kind]
+    args, key = _recipe(op)
+    args[key] = _build(kind, tmp_path / "root", os.getuid(), os.getgid())
+    with pytest.raises(OperationValueError, match=spec.errors):
+        plan_operation(getattr(files, op), args, facts=[])  # no fact given: none may be read
+
+
+@pytest.mark.parametrize(("kind", "op"), [_param(k, o) for k, o in RUN_CASES])
 def test_error_path(matrix: Matrix, kind: str, op: str) -> None:
     case = matrix.cases[f"{kind}-{op}"]
     out = matrix.outcomes[kind]
@@ -320,7 +326,7 @@ def test_error_path(matrix: Matrix, kind: str, op: str) -> None:
     assert re.search(case.kind.errors, where), f"expected /{case.kind.errors}/ in {where!r}\n{detail}"
 
 
-@pytest.mark.parametrize(("kind", "op"), [pytest.param(k.name, o, id=f"{k.name}-{o}") for k, o in CASES])
+@pytest.mark.parametrize(("kind", "op"), [pytest.param(k.name, o, id=f"{k.name}-{o}") for k, o in RUN_CASES])
 def test_dry_run_touches_nothing(matrix: Matrix, kind: str, op: str) -> None:
     """``--dry`` over the same hostile targets: nothing on disk changes, and the host goes on
     (a failure it can see without running, a fact's, is reported as such)."""

@@ -169,3 +169,11 @@ def test_hostile_value_keeps_the_shell_structure(pair: tuple[Operation, str, str
         assert not problems, (problems, got.commands, want.commands)
 
     check()
+
+
+def test_the_status_parameter_is_no_expansion_operator() -> None:
+    """``$?`` reads the last status (FindInFile checks grep's): not ``${X?}``, which exits."""
+    from oxinfra.testing.shell_audit import shell_safety_violations
+
+    assert shell_safety_violations("grep -e x -- /dev/null; [ $? -eq 1 ] || (exit 2)") == []
+    assert shell_safety_violations('echo "${X?gone}"') and shell_safety_violations("echo ${X=1}")

@@ -272,6 +272,7 @@ def test_checker_catches(text: str) -> None:
         "chmod 644 -- /a && chown u:g -- /a",
         "test -e /a || :",
         "echo ${X:-1} ${X#p} ${X%s} $((1 + 2))",
+        "grep -e x -- /dev/null; [ $? -eq 1 ] || (exit 2)",
         "if test -d /a; then rm -rf -- /a; fi",
         "{ printf %s x > /tmp/.f && mv -f /tmp/.f /f || { rm -f /tmp/.f; false; }\n}",
     ],

@@ -111,16 +111,7 @@ def test_checker_reports_changes_outside_the_declaration() -> None:
 OPERATIONS = discover_operations()
 
 # Known undeclared changes (each fails today; strict: fixing one makes its entry fail until removed).
-_LINE_THROUGH_LINK = (
-    "files.line appends to a symbolic link with >>, which writes the link's target; it declares "
-    "only the link's path (touches(path)), so a later fact about the target is not re-read"
-)
-KNOWN = {f"files.line/{case}/link": _LINE_THROUGH_LINK for case in ("append", "hostile_line", "no_file")}
-KNOWN["files.put/into_directory/link_to_directory"] = (
-    "files.put into a directory given as a link writes the file under the link's target; the "
-    "declaration names the path through the link, and declarations are compared by name "
-    "(an alias through a link is not tracked)"
-)
+KNOWN: dict[str, str] = {}
 
 
 def _cases() -> list[Any]:

@@ -83,6 +83,7 @@ def test_syntax_error_in_deploy(tmp_path: Path, target: Path, inventory: Path) -
         ('files.file(path="@ROOT@/x", mode="rwx")', ["mode", "'rwx'"]),
         ("server.shell(commands=42)", ["commands"]),
         ('files.link(path="@ROOT@/x")', ["target"]),
+        ('files.file(path="@ROOT@/x", user="nobody:root")', ["user must be a user name", "'nobody:root'"]),
         ("undefined_name()", ["NameError", "undefined_name"]),
     ],
     ids=[
@@ -94,6 +95,7 @@ def test_syntax_error_in_deploy(tmp_path: Path, target: Path, inventory: Path) -
         "bad-mode",
         "shell-commands-type",
         "link-needs-target",
+        "user-with-colon",
         "name-error",
     ],
 )

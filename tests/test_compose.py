@@ -126,7 +126,12 @@ def test_the_composed_parts_facts_are_asked_for_together() -> None:
     with pytest.raises(FactMissing) as info, scope(facts=no_facts, privilege=(), plan=ctx, host=Host("h", {})):
         plan_commands(ctx, pair.__wrapped__, ("/srv/a", "/srv/a/f"), {})
     asked = [(r.cls.name, r.kwargs["path"]) for r in info.value.requests]
-    assert asked == [("files.Directory", "/srv/a"), ("files.File", "/srv/a/f"), ("files.Sha1File", "/srv/a/f")]
+    assert asked == [
+        ("files.Directory", "/srv/a"),
+        ("files.File", "/srv/a/f"),
+        ("files.Sha1File", "/srv/a/f"),
+        ("files.LinkTarget", "/srv/a/f"),
+    ]
 
 
 def test_drained_another_way_a_missing_fact_raises_at_once() -> None:
@@ -146,7 +151,7 @@ def test_drained_another_way_a_missing_fact_raises_at_once() -> None:
 
     with pytest.raises(FactMissing) as info, scope(facts=no_facts, privilege=(), plan=ctx, host=Host("h", {})):
         list(wrapped.__wrapped__("/srv/x"))
-    assert [r.cls.name for r in info.value.requests] == ["files.File", "files.Sha1File"]
+    assert [r.cls.name for r in info.value.requests] == ["files.File", "files.Sha1File", "files.LinkTarget"]
     assert ctx.missing == []
 
 
@@ -203,7 +208,7 @@ def test_inner_outside_planning_is_the_plain_generator() -> None:
 def test_put_takes_a_file_object() -> None:
     from oxinfra.inventory.host import Host
 
-    facts = {"files.File": None, "files.Sha1File": None}
+    facts = {"files.File": None, "files.Sha1File": None, "files.LinkTarget": None}
     ctx = PlanContext(shell_safe=True)
     with scope(facts=lambda host, request: facts[request.cls.name], privilege=(), plan=ctx, host=Host("h", {})):
         commands = plan_commands(ctx, files.put.__wrapped__, (io.StringIO("ünï\n"), "/srv/x"), {"mode": "600"})
@@ -231,7 +236,7 @@ def test_the_parts_declarations_and_predictions_are_the_callers() -> None:
     def pair_only(d: str, f: str) -> Iterator[Any]:
         yield from pair._inner(d, f)
 
-    facts = {"files.Directory": None, "files.File": None, "files.Sha1File": None}
+    facts = {"files.Directory": None, "files.File": None, "files.Sha1File": None, "files.LinkTarget": None}
 
     def plan(op: Any) -> PlanContext:
         ctx = PlanContext(shell_safe=op is not pair_and_own)

@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import os
+import re
+import stat
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,3 +120,106 @@ def test_binary_file_is_not_absent(tmp_path: Path, content: bytes) -> None:
         assert sim.machine("binary").fs[f"{tmp_path}/@sim_binary/env"].content() == content + b"OTHER=1\n"
     finally:
         sim.reset()
+
+
+# -- not a regular file, or no file at all (issue 8) --------------------------------------
+
+
+def _run(name: str, deploy: Path) -> Any:
+    from oxinfra.api import load_inventory, run
+
+    return run(load_inventory(name), [str(deploy)]).hosts[name]
+
+
+@pytest.mark.parametrize("inventory", ["@local", "@sim/notfile"])
+@pytest.mark.parametrize(
+    ("kind", "call"),
+    [
+        ("directory", 'files.replace(name="bad", path=path, text="MODE=.*", replace="MODE=x", _ignore_errors=True)'),
+        ("directory", 'files.line(name="bad", path=path, line="MODE=x", _ignore_errors=True)'),
+        ("missing", 'files.line(name="bad", path=path, line="MODE=a[b", _ignore_errors=True)'),
+        ("missing", 'files.replace(name="bad", path=path, text="a\\\\(b", replace="x", _ignore_errors=True)'),
+        ("missing", 'files.line(name="bad", path=path, line="x\\\\{1", present=False, _ignore_errors=True)'),
+    ],
+    ids=["dir-replace", "dir-line", "missing-line", "missing-replace", "missing-line-absent"],
+)
+def test_not_a_file_or_a_bad_pattern_on_a_missing_file_fails(
+    tmp_path: Path, inventory: str, kind: str, call: str
+) -> None:
+    """FindInFile on a directory is not "absent" (files.replace reported "does not exist");
+    on a missing file the pattern is still checked (grep against /dev/null), so an invalid
+    one fails instead of files.line writing it as the file's only line. The host goes on."""
+    from oxinfra.testing import sim
+
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(
+        textwrap.dedent(f"""
+        from oxinfra import host
+        from oxinfra.operations import files
+        base = {str(tmp_path)!r} + "/" + host.name.replace("/", "_")
+        path = base + "/target"
+        {call}
+        files.file(name="after", path=base + "/after")
+    """)
+    )
+    base = f"{tmp_path}/{inventory.replace('/', '_')}"
+    sim.reset()
+    try:
+        if inventory == "@local":
+            Path(base).mkdir()
+            if kind == "directory":
+                Path(base, "target").mkdir()
+                Path(base, "target", "inside").write_text("MODE=1\n")
+        else:
+            sim.machine("notfile").write_file(f"{base}/keep", b"")
+            if kind == "directory":
+                sim.machine("notfile").write_file(f"{base}/target/inside", b"MODE=1\n")
+        host = _run(inventory, deploy)
+        statuses = {op["op"]: op["status"] for op in host.ops}
+        assert statuses == {"bad": "failed", "after": "changed"}, host.ops
+        error = [op for op in host.ops if op["op"] == "bad"][0]["error"]
+        assert "files.FindInFile" in error, error
+        if kind == "directory":
+            assert "not a regular file" in error, error
+        else:
+            assert re.search(r"[Uu]nmatched|[Ii]nvalid", error), error
+        if inventory == "@local":
+            assert not Path(base, "target").is_file()
+            if kind == "directory":
+                assert Path(base, "target", "inside").read_text() == "MODE=1\n"
+        else:
+            fs = sim.machine("notfile").fs
+            assert f"{base}/target" not in fs or kind == "directory", sorted(fs)
+            if kind == "directory":
+                assert fs[f"{base}/target/inside"].content() == b"MODE=1\n"
+    finally:
+        sim.reset()
+
+
+@pytest.mark.parametrize("op", ["line", "replace"])
+def test_a_fifo_fails_and_does_not_hang(tmp_path: Path, op: str) -> None:
+    """A fifo is not a file: reading it (grep) or writing it (files.line's printf >) would
+    wait forever for the other end."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    call = (
+        f'files.line(name="bad", path={str(fifo)!r}, line="MODE=x", _ignore_errors=True)'
+        if op == "line"
+        else f'files.replace(name="bad", path={str(fifo)!r}, text="MODE", replace="x", _ignore_errors=True)'
+    )
+    deploy = write_deploy(
+        tmp_path,
+        f"""
+        from oxinfra.operations import files
+        {call}
+        files.file(name="after", path={str(tmp_path / "after")!r})
+    """,
+    )
+    try:
+        out = run_cli("--json", "-y", "@local", deploy, timeout=30)
+    finally:  # a writer stuck opening the fifo (the bug) is let go, not left holding the host lock
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+    assert_no_traceback(out)
+    assert out.statuses("@local") == {"bad": "failed", "after": "changed"}, out.describe()
+    assert "not a regular file" in out.op("@local", "bad")["error"], out.describe()
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)

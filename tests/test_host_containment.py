@@ -10,6 +10,25 @@ import pytest
 
 from e2e_helpers import run_deploy, write_deploy
 
+#: An operation (named "interp") reading a shell-safe fact whose command ends the shell that
+#: runs it, with a message on stderr: a fact that never answers.
+VANISHING_FACT_OP = """
+        from oxinfra.api import FactBase, get_facts, host, operation
+
+        class Vanishing(FactBase):
+            shell_safe = True
+
+            def command(self):
+                return "echo 'OXINFRA_TEST_UNSET: parameter not set' >&2; exit 2"
+
+        @operation()
+        def vanishing():
+            get_facts(host, [(Vanishing, {})])
+            yield "true"
+
+        vanishing(name="interp")
+"""
+
 
 def test_sys_exit_in_an_if_condition_fails_that_operation_only(tmp_path: Path) -> None:
     deploy = write_deploy(
@@ -89,8 +108,9 @@ def test_an_operation_left_not_run_with_no_failure_is_an_error_of_its_host(tmp_p
 
 @pytest.mark.parametrize("dry", [False, True], ids=["run", "dry"])
 def test_a_fact_that_never_answers_fails_its_reader_with_the_shell_message(tmp_path: Path, dry: bool) -> None:
-    # ${VAR?} of an unset variable ends the shell that expands it: the captured fact batch's
-    # subshell, so no section comes back for that fact (nor for the facts after it).
+    # A shell-safe fact that ends the shell running it (as ${VAR?} of an unset variable did
+    # before interpolated values were limited to $NAME): the captured fact batch's subshell,
+    # so no section comes back for that fact (nor for the facts after it).
     lines = tmp_path / "lines"
     lines.write_text("A=1\n")
     deploy = write_deploy(
@@ -98,12 +118,12 @@ def test_a_fact_that_never_answers_fails_its_reader_with_the_shell_message(tmp_p
         f"""
         from oxinfra.operations import files
         files.file(name="before", path={str(tmp_path / "other")!r})
-        files.line(name="interp", path={str(lines)!r}, line="A=${{OXINFRA_TEST_UNSET?}}", interpolate_variables=True)
-    """,
+"""
+        + VANISHING_FACT_OP,
     )
     out = run_deploy("@local", deploy, dry=dry)
     assert out.statuses("@local") == {"before": "changed", "interp": "failed"}, out.describe()
     error = out.op("@local", "interp")["error"]
-    assert "fact files.FindInFile: no answer came back" in error and "OXINFRA_TEST_UNSET" in error, error
+    assert "Vanishing: no answer came back" in error and "OXINFRA_TEST_UNSET" in error, error
     assert out.host("@local")["round_trips"] <= 3, out.describe()
     assert lines.read_text() == "A=1\n"

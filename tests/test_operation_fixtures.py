@@ -11,8 +11,9 @@ live beside them. A case holds:
   fact given must be read;
 - either ``error`` (a substring of the error the operation raises), or:
 - ``commands``: the commands, in order: strings, or ``{"upload": dest, "sha1": hex}`` for
-  file uploads, plus ``"umask"`` when the file is created under one, or ``{"call":
-  qualified name, "args": [...], "kwargs": {...}}`` for a Python callback;
+  file uploads, plus ``"umask"`` when the file is created under one and ``"mode"``,
+  ``"user"``, ``"group"`` when they are set on the temporary file before the rename, or
+  ``{"call": qualified name, "args": [...], "kwargs": {...}}`` for a Python callback;
 - ``noop`` (optional): a substring of the reason it gives for doing nothing; a case with no
   commands must have one;
 - ``declares``: what the plan declared (oxinfra/api/effects.py), as the engine reads it:
@@ -76,6 +77,9 @@ def _render(command: Any) -> Any:
         upload = {"upload": command.dest, "sha1": hashlib.sha1(command.data).hexdigest()}
         if command.umask is not None:
             upload["umask"] = command.umask
+        for key in ("mode", "user", "group"):  # set on the temporary file before the rename
+            if getattr(command, key) is not None:
+                upload[key] = getattr(command, key)
         return upload
     return command
 

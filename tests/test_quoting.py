@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -147,7 +148,7 @@ def test_nul_cannot_be_quoted(value: str) -> None:
         ("$(touch /tmp/oxinfra-quoting-pwned)", "$(touch /tmp/oxinfra-quoting-pwned)"),
         ("`touch /tmp/oxinfra-quoting-pwned`", "`touch /tmp/oxinfra-quoting-pwned`"),
         ("$((1+2))", "$((1+2))"),
-        ("${OXV:-$(touch /tmp/oxinfra-quoting-pwned)}", "val ue"),
+        ("${OXV}${OXV}$(touch /tmp/oxinfra-quoting-pwned)", "val ueval ue$(touch /tmp/oxinfra-quoting-pwned)"),
         ("\\$(touch /tmp/oxinfra-quoting-pwned)", "\\$(touch /tmp/oxinfra-quoting-pwned)"),
         ('say "hi" \\ there', 'say "hi" \\ there'),
         ("it's; *", "it's; *"),
@@ -395,3 +396,108 @@ def test_pipe_and_group_in_a_real_shell(tmp_path: Path, shell: str) -> None:
     )
     subprocess.run([shell, "-c", script], check=True, timeout=10)
     assert path.read_text() == "one two\nx-y"
+
+
+# --------------------------------------------------------------------------- interpolation (issue 8)
+
+# Pieces a hostile value is made of: every form a shell may expand after "$", with operators
+# that assign (=), end the shell (?), run commands ($(...), `...`), or never close (${).
+INTERP_PIECES = [
+    "$",
+    "{",
+    "}",
+    "(",
+    ")",
+    "((",
+    "OXV",
+    "OXY",
+    "_9",
+    "?",
+    "=",
+    ":-",
+    ":=",
+    ":?",
+    "+",
+    "#",
+    "%",
+    "!",
+    "@",
+    "*",
+    "1",
+    "`",
+    "\\",
+    '"',
+    "'",
+    ";",
+    " ",
+    "\n",
+    "touch OXCANARY",
+    "exit 7",
+    "x",
+]
+_VAR_REF = re.compile(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})")
+
+
+def _expected_expansion(value: str, env: dict[str, str]) -> str:
+    """What an interpolated value must read as: $NAME and ${NAME} expanded, all else literal."""
+    return _VAR_REF.sub(lambda m: env.get(m.group(1) or m.group(2), ""), value)
+
+
+def _run_interpolated(shell: str, cwd: Path, value: str) -> subprocess.CompletedProcess[bytes]:
+    """The value in a shell that goes on afterwards, as the host's persistent shell does."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OX")}
+    env["OXV"] = "val ue"
+    script = f"printf '%s|' {quote_interpolated(value)}\nprintf 'ALIVE %s' \"${{OXY-unset}}:$OXV\"\n"
+    return subprocess.run([shell, "-c", script], capture_output=True, env=env, timeout=10, cwd=cwd)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "${OXY?gone}",
+        "${OXY:?gone}",
+        "${OXY=1}",
+        "${OXY:=1}",
+        "${OXY",
+        "${OXV:-$(touch OXCANARY)}",
+        "${#OXV}",
+        "${OXV%e}",
+    ],
+)
+def test_interpolated_operator_forms_are_refused(value: str) -> None:
+    """Only $NAME and ${NAME} expand: ${X?e} would end the host's shell, ${X=1} assign, an
+    unterminated ${X hang it; such a value is refused before it reaches a shell."""
+    with pytest.raises(QuotingError, match=r"only \$NAME and \$\{NAME\}"):
+        quote_interpolated(value)
+
+
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(INTERP_PIECES), max_size=12).map("".join))
+def test_interpolated_values_never_run_assign_or_exit(tmp_path: Path, value: str) -> None:
+    """A real sh and bash: a value is either refused, or read with only $NAME / ${NAME}
+    expanded -- nothing runs, no variable is set, the shell goes on, nothing hangs."""
+    try:
+        quote_interpolated(value)
+    except QuotingError as exc:
+        assert "${" in value, (value, exc)  # only operator forms of ${ are refused
+        return
+    for shell in SHELLS:
+        out = _run_interpolated(shell, tmp_path, value)
+        assert out.returncode == 0, (shell, value, out)
+        assert out.stdout == (_expected_expansion(value, {"OXV": "val ue"}) + "|ALIVE unset:val ue").encode(), (
+            shell,
+            value,
+            out,
+        )
+        assert not (tmp_path / "OXCANARY").exists(), (shell, value)
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("$1 $? $$ $# $@ $* $- $! $0", "$1 $? $$ $# $@ $* $- $! $0"), ("cost: 5$", "cost: 5$"), ("$ {OXV}", "$ {OXV}")],
+)
+def test_interpolated_special_parameters_are_literal(tmp_path: Path, shell: str, value: str, expected: str) -> None:
+    """A "$" not followed by a name or {name} is a literal dollar sign."""
+    out = _run_interpolated(shell, tmp_path, value)
+    assert out.stdout == f"{expected}|ALIVE unset:val ue".encode(), out

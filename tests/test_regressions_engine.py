@@ -208,13 +208,16 @@ def test_a_fact_that_never_answers_does_not_loop_forever(tmp_path: Path) -> None
 
     lines = tmp_path / "lines"
     lines.write_text("A=1\n")
-    # ${VAR?} of an unset variable ends the shell that expands it: in a captured fact batch,
-    # the $( ... ) subshell, so the fact's section is missing from the answer
+    # a shell-safe fact that ends the shell running it (as ${VAR?} did before interpolated
+    # values were limited to $NAME): in a captured fact batch, the $( ... ) subshell, so the
+    # fact's section is missing from the answer
+    from test_host_containment import VANISHING_FACT_OP
+
     deploy = write_deploy(
         tmp_path,
-        f"""
-        from oxinfra.operations import files, server
-        files.line(name="interp", path={str(lines)!r}, line="A=${{OXINFRA_TEST_UNSET?}}", interpolate_variables=True)
+        VANISHING_FACT_OP
+        + """
+        from oxinfra.operations import server
         server.shell(name="after", commands=["true"])
     """,
     )

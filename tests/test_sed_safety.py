@@ -163,7 +163,12 @@ def test_line_sed_paths_never_run_what_values_hold(tmp_path: Path, line: str, re
         "escape_regex_characters": True,
     }
     facts = [
-        ("files.FindInFile", {"path": str(target), "pattern": pattern, "interpolate_variables": False}, [line, "other"])
+        (
+            "files.FindInFile",
+            {"path": str(target), "pattern": pattern, "interpolate_variables": False},
+            [line, "other"],
+        ),
+        ("files.LinkTarget", {"path": str(target)}, None),
     ]
     commands = plan_operation(files.line, args, facts).commands
     assert commands

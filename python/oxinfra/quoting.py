@@ -114,23 +114,49 @@ def invoke(path: str, *args: object) -> str:
     return " ".join([quote(path), *(quote(a) for a in args)])
 
 
-def quote_interpolated(value: str) -> str:
-    """Double-quote ``value`` so the shell expands ``$VARIABLES`` in it but nothing else.
+#: The only expansions an :class:`Interpolated` value may hold: ``$NAME`` and ``${NAME}``.
+_VARIABLE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
 
-    Backslashes, double quotes and backticks are escaped; ``$(...)`` is escaped too, so only
-    plain variable references expand. Used where an argument asks for interpolation
+
+def quote_interpolated(value: str) -> str:
+    """Double-quote ``value`` so the shell expands ``$NAME`` and ``${NAME}`` in it and nothing
+    else: reading a variable is all it may do.
+
+    Backslashes, double quotes and backticks are escaped, and so is every other ``$`` (``$(``,
+    ``$((``, ``$1``, ``$?``, ``$$``, a lone ``$``): those are taken literally. A ``${`` that is
+    not ``${NAME}`` is refused (:class:`QuotingError`): its operators assign (``${X=v}``,
+    ``${X:=v}``), end the shell that expands them (``${X?e}``, and with it the host's
+    persistent shell), may run commands in their word (``${X:-$(cmd)}``), and an unterminated
+    ``${X`` leaves the shell waiting for the rest; the user meant an expansion, so it is not
+    silently taken literally either. Used where an argument asks for interpolation
     (``interpolate_variables=True``).
+
+    >>> quote_interpolated("$HOME/${USER}: $(id) costs 5$")
+    '"$HOME/${USER}: \\\\$(id) costs 5\\\\$"'
     """
     if "\x00" in value:
         raise QuotingError(f"a shell argument cannot contain a NUL byte: {value!r}")
     out = []
-    for i, ch in enumerate(value):
-        if ch in '\\"`':
-            out.append("\\" + ch)
-        elif ch == "$" and value[i + 1 : i + 2] == "(":
+    i, n = 0, len(value)
+    while i < n:
+        ch = value[i]
+        if ch == "$":
+            m = _VARIABLE.match(value, i)
+            if m is not None:
+                out.append(m.group())
+                i = m.end()
+                continue
+            if value.startswith("${", i):
+                raise QuotingError(
+                    f"only $NAME and ${{NAME}} are expanded in an interpolated value, not {value[i : i + 24]!r}: "
+                    "${...} with an operator or unterminated is refused (it may assign, exit the shell or run a command)"
+                )
             out.append("\\$")
+        elif ch in '\\"`':
+            out.append("\\" + ch)
         else:
             out.append(ch)
+        i += 1
     return '"' + "".join(out) + '"'
 
 

@@ -174,6 +174,7 @@ const PARSED_IN_PYTHON: &[&str] = &[
     "systemd.SystemdStatus",
     "sysvinit.InitdStartLinks",
     "sysvinit.InitdStatus",
+    "files.LinkTarget",
 ];
 
 /// The Rust parser of a fact (by its fixture folder name), with the status rule

@@ -185,14 +185,41 @@ def _base64(data: bytes) -> str:
     return base64.encodebytes(data).decode("ascii")
 
 
+#: NAME_MAX: the longest file name Linux takes (bytes).
+_NAME_MAX = 255
+
+
+def upload_temp_name(dest: str, nonce: str) -> str:
+    """The name of an upload's temporary file, in ``dest``'s directory: ``.NAME.oxinfra-NONCE``,
+    or, when that would be over NAME_MAX (a name of 238 bytes or more), a fixed-length
+    ``.HASH.oxinfra-NONCE`` (the name's SHA-1, 16 hex digits)."""
+    name = posixpath.basename(dest)
+    tmp = f".{name}.oxinfra-{nonce[:8]}"
+    if len(tmp.encode("utf-8", "surrogateescape")) > _NAME_MAX:
+        digest = hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        tmp = f".{digest}.oxinfra-{nonce[:8]}"
+    return tmp
+
+
 def render_upload(upload: FileUpload, nonce: str) -> str:
     """Write the bytes through a temporary file next to the destination, then rename.
     Contents without NUL bytes are written by the shell's own ``printf`` (no process);
     others are decoded by ``base64 -d``. Never exits the shell: a failure leaves no
     temporary file and a non-zero status."""
     dest = upload.dest
-    tmp = quote(posixpath.join(posixpath.dirname(dest) or ".", f".{posixpath.basename(dest)}.oxinfra-{nonce[:8]}"))
-    tail = f"&& mv -f -- {tmp} {quote(dest)} || {{ rm -f -- {tmp}; false; }}"
+    tmp = quote(posixpath.join(posixpath.dirname(dest) or ".", upload_temp_name(dest, nonce)))
+    # owner before mode (a chown clears set-user-ID bits), both before the rename: a name the
+    # host lacks fails here, with what is at dest untouched
+    before = ""
+    if upload.user and upload.group:
+        before = f"chown -- {quote(f'{upload.user}:{upload.group}')} {tmp} && "
+    elif upload.user:
+        before = f"chown -- {quote(upload.user)} {tmp} && "
+    elif upload.group:
+        before = f"chgrp -- {quote(upload.group)} {tmp} && "
+    if upload.mode is not None:
+        before += f"chmod {upload.mode:03d} -- {tmp} && "
+    tail = f"&& {before}mv -f -- {tmp} {quote(dest)} || {{ rm -f -- {tmp}; false; }}"
     if upload.umask is not None:
         # Created under the umask that gives it its mode (a subshell, no process to exec);
         # set -C: never write through a file that is already there with another mode.

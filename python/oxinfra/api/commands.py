@@ -15,18 +15,34 @@ _NOT_CALLED = object()
 class FileUpload:
     """Yielded by an operation: write ``data`` to ``dest`` on the host (atomically, by rename).
     ``umask`` (octal text, see ``operations.util.files.creation_umask``): create the file under it,
-    so it gets its mode without a ``chmod``; None: the shell's own umask."""
+    so it gets its mode without a ``chmod``; None: the shell's own umask. ``user``/``group``
+    (names) and ``mode`` (octal digits read as decimal, e.g. 755) are set on the temporary file
+    before the rename, owner first (a chown clears set-user-ID bits): a name the host does not
+    have fails the upload with what was at ``dest`` untouched."""
 
-    __slots__ = ("data", "dest", "umask")
+    __slots__ = ("data", "dest", "umask", "mode", "user", "group")
 
-    def __init__(self, data: bytes, dest: str, umask: str | None = None) -> None:
+    def __init__(
+        self,
+        data: bytes,
+        dest: str,
+        umask: str | None = None,
+        mode: int | None = None,
+        user: str | None = None,
+        group: str | None = None,
+    ) -> None:
         self.data = data
         self.dest = dest
         self.umask = umask
+        self.mode = mode
+        self.user = user
+        self.group = group
 
     def __repr__(self) -> str:
         under = f", umask {self.umask}" if self.umask else ""
-        return f"FileUpload({len(self.data)} bytes -> {self.dest!r}{under})"
+        mode = f", mode {self.mode:03d}" if self.mode is not None else ""
+        owner = f", owner {self.user or ''}:{self.group or ''}" if self.user or self.group else ""
+        return f"FileUpload({len(self.data)} bytes -> {self.dest!r}{under}{mode}{owner})"
 
 
 class FunctionCommand:

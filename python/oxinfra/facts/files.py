@@ -14,7 +14,7 @@ from oxinfra import _core
 from oxinfra.api import FactBase, FactFailed
 from oxinfra.quoting import quote, quote_interpolated
 
-__all__ = ["File", "Directory", "Link", "Socket", "Sha1File", "Sha256File", "FindInFile"]
+__all__ = ["File", "Directory", "Link", "Socket", "Sha1File", "Sha256File", "FindInFile", "LinkTarget"]
 
 STAT_FORMAT = "%F|%U|%G|%a|%s|%X|%Y|%Z"
 
@@ -146,6 +146,33 @@ class Sha256File(_HashFile):
     programs = ("sha256sum", "shasum -a 256", "openssl sha256 -r")
 
 
+class LinkTarget(FactBase[Any]):
+    """Where a path leads through symbolic links -- the path itself, or any directory above
+    it, being one: the canonical path (``readlink -f``; the last component may be missing),
+    or ``None`` when no symbolic link is involved. What an operation that writes ``path``
+    changes there: it declares that path too (``touches``), so later facts about it are not
+    taken from before the write.
+
+    Shell builtins only (``[ -L ]`` up the path) unless a link is found; a link that cannot
+    be resolved (a loop, a missing directory behind it) fails the fact.
+    """
+
+    shell_safe = True
+
+    def command(self, path: str) -> str:  # type: ignore[override]
+        return (
+            f'__ox_a={quote(path)}; __ox_b=$__ox_a; while ! [ -L "$__ox_b" ]; do __ox_c=${{__ox_b%/*}}; '
+            '[ "$__ox_c" != "$__ox_b" ] && [ -n "$__ox_c" ] || { __ox_b=; break; }; __ox_b=$__ox_c; done; '
+            f'[ -z "$__ox_b" ] || readlink -f -- {_P} || (exit 2)'
+        )
+
+    def parse(self, stdout: bytes, rc: int) -> Any:
+        if rc != 0:
+            raise FactFailed(rc, f"exit {rc}: a symbolic link on the path that readlink -f cannot resolve")
+        text = stdout.decode("utf-8", "surrogateescape").rstrip("\n")
+        return text or None
+
+
 _SPECIAL_BRE = ".[]*^$\\"
 _SPECIAL_ERE = "+?(){}|"
 
@@ -154,7 +181,11 @@ class FindInFile(FactBase[Any]):
     """The lines of a file matching a (grep) pattern: a list, empty if none match.
 
     ``None`` if the file does not exist. grep's own failure (an invalid pattern, a file it
-    may not read) is a failure of the fact, never "no match" or "absent".
+    may not read) is a failure of the fact, never "no match" or "absent"; so is a path that
+    is there but is not a regular file (a directory, a fifo, a device, a dangling link): it
+    is never read (a fifo would wait for a writer) nor taken for absent. When the file is
+    missing, the pattern is still checked (grep reads ``/dev/null`` with it), so an invalid
+    one fails the same whether or not the file exists.
     """
 
     shell_safe = True
@@ -167,10 +198,20 @@ class FindInFile(FactBase[Any]):
         # UTF-8) is read as text. Without it GNU grep (3.5+) reports a match on stderr only,
         # status 0 and no output: what "absent" looks like.
         grep = "grep -a -E" if extended_regex else "grep -a"
-        # Absent: status 0 and no output (a match prints at least a newline); no match:
-        # grep's 1; grep's 2 (bad pattern, unreadable file, a path not provably absent) and
-        # anything else: failure.
-        return f"__ox_a={quote(path)}; if [ -f {_P} ]; then {grep} -e {pat} -- {_P}; {_NOT_A_FILE}"
+        # Absent: status 0 and no output (a match prints at least a newline), once grep
+        # found the pattern valid (no line of /dev/null matches: 1); no match: grep's 1;
+        # grep's 2 (bad pattern, unreadable file), not a regular file, a path not provably
+        # absent, and anything else: failure (2).
+        # (A missing file costs a grep process for that: deciding in Python to skip it for a
+        # pattern that cannot be invalid would make the command's words depend on the value.)
+        check = f"{grep} -e {pat} -- /dev/null; [ $? -eq 1 ] || (exit 2)"
+        return (
+            f"__ox_a={quote(path)}; if [ -f {_P} ]; then {grep} -e {pat} -- {_P}; "
+            f"elif [ -e {_P} ] || [ -L {_P} ]; then printf '%s: exists and is not a regular file\\n' {_P} >&2; "
+            f"(exit 2); elif {absent_proof('__ox_a')}; then {check}; "
+            "else echo 'not provably absent: the nearest existing path above it is no directory we may search' >&2; "
+            "(exit 2); fi"
+        )
 
     def parse(self, stdout: bytes, rc: int) -> Any:
         if rc == 0 and not stdout:
@@ -179,7 +220,9 @@ class FindInFile(FactBase[Any]):
             return []
         if rc != 0:  # never "absent": files.line would then create the file over what is there
             raise FactFailed(
-                rc, f"exit {rc}: an invalid pattern, a file grep may not read, or a path not provably absent"
+                rc,
+                f"exit {rc}: an invalid pattern, a file grep may not read, a path that is not a regular "
+                "file, or a path not provably absent",
             )
         return _core.parse_lines(stdout, rc, -1)
 

@@ -33,9 +33,12 @@ from oxinfra.api import (
     touches,
 )
 from oxinfra.exceptions import OperationError, OperationValueError, TemplateError
-from oxinfra.facts.files import Directory, File, FindInFile, Link, Sha1File
+from oxinfra.facts.files import Directory, File, FindInFile, Link, LinkTarget, Sha1File
 from oxinfra.operations.util.files import (
     backup_or_remove,
+    check_interpolated,
+    check_owner,
+    check_path,
     creation_umask,
     local_path,
     mode_commands,
@@ -45,6 +48,7 @@ from oxinfra.operations.util.files import (
     sed_delete,
     sed_flags,
     sed_replace,
+    PATH_MAX,
 )
 from oxinfra.quoting import (
     Interpolated,
@@ -79,7 +83,8 @@ def directory(
     + path: the directory
     + present: whether it should exist
     + assume_present: skip the existence check, only fix owner and mode
-    + user / group / mode: owner, group and permissions (``755``) to set
+    + user / group / mode: owner, group and permissions (``755``) to set (names: a ``:`` is
+      refused, the group is its own argument)
     + recursive: apply user, group and mode to everything inside too
     + force: replace a file or link that stands at ``path``
     + force_backup / force_backup_dir: move what ``force`` replaces aside instead of deleting it
@@ -89,6 +94,8 @@ def directory(
         files.directory(name="App logs", path="/var/log/app", user="app", mode="750")
     """
     want_mode = parse_mode(mode)
+    check_owner(user, group)
+    check_path(path)
     (info,) = get_facts(host, [(Directory, {"path": path})])
     touches(path, subtree=not present or recursive or force, ancestors=True)
     if not present:
@@ -111,9 +118,11 @@ def directory(
         else:
             yield command("mkdir", "-p", "-m", f"{want_mode:03d}", "--", path)
         mark_directory(path)
-        yield from owner_commands(path, user, group, None, recursive)
+        # a name the host lacks: the directory just made goes again
+        yield from owner_commands(path, user, group, None, recursive, undo=command("rmdir", "--", path))
         return
-    changes = mode_commands(path, want_mode, info, recursive) + owner_commands(path, user, group, info, recursive)
+    # owner first: a name the host lacks fails before the mode changes
+    changes = owner_commands(path, user, group, info, recursive) + mode_commands(path, want_mode, info, recursive)
     if not changes:
         host.noop(f"directory {path} already exists")
     yield from changes
@@ -146,6 +155,8 @@ def file(
         files.file(name="Marker", path="/srv/app/.deployed", mode="600")
     """
     want_mode = parse_mode(mode)
+    check_owner(user, group)
+    check_path(path)
     (info,) = get_facts(host, [(File, {"path": path})])
     touches(path, subtree=force, ancestors=True)
     if not present:
@@ -166,16 +177,21 @@ def file(
             yield from ensure_directory(parent_dir(path))
         predict_content(path, b"")
         umask = creation_umask(want_mode)
+        # a name the host lacks: the file just made goes again; the owner is set before a
+        # chmod (a chown clears set-user-ID bits)
+        undo = command("rm", "-f", "--", path)
         if umask is None:
             # Created without a process. Never `: >`: a failed redirection of a special
             # builtin makes a POSIX shell exit, taking the host's shell with it.
             yield write_to("true", path)
+            yield from owner_commands(path, user, group, None, undo=undo)
             yield from mode_commands(path, want_mode, None)
         else:  # created with its mode: a subshell instead of a chmod process
             yield with_umask(umask, write_to("true", path))
-        yield from owner_commands(path, user, group, None)
+            yield from owner_commands(path, user, group, None, undo=undo)
         return
-    changes = mode_commands(path, want_mode, info) + owner_commands(path, user, group, info)
+    # owner first: a name the host lacks fails before the mode changes
+    changes = owner_commands(path, user, group, info) + mode_commands(path, want_mode, info)
     if touch:
         changes.insert(0, command("touch", "--", path))
     if not changes:
@@ -183,13 +199,14 @@ def file(
     yield from changes
 
 
-def _upload(data: bytes, dest: str, mode: int | None) -> list[Any]:
-    """Write ``data`` to ``dest`` with ``mode``: created under the matching umask when the mode
-    allows it, else uploaded and then ``chmod``-ed."""
+def _upload(data: bytes, dest: str, mode: int | None, user: str | None = None, group: str | None = None) -> list[Any]:
+    """Write ``data`` to ``dest`` with ``mode``, ``user`` and ``group``: created under the
+    matching umask when the mode allows it, else ``chmod``-ed; owner and mode are set on the
+    temporary file before it is renamed into place, so a failure changes nothing at ``dest``."""
     umask = creation_umask(mode)
     if umask is not None:
-        return [FileUpload(data, dest, umask)]
-    return [FileUpload(data, dest), *mode_commands(dest, mode, None)]
+        return [FileUpload(data, dest, umask, user=user or None, group=group or None)]
+    return [FileUpload(data, dest, mode=mode, user=user or None, group=group or None)]
 
 
 @lru_cache(maxsize=128)
@@ -237,6 +254,7 @@ def put(
 
         files.put(name="Static blob", src="files/blob.txt", dest="/srv/app/blob.txt", mode="644")
     """
+    check_owner(user, group)
     if isinstance(src, str):
         data, path = _read_local(src, add_deploy_dir)
         if dest.endswith("/"):
@@ -253,24 +271,28 @@ def put(
         want_mode: int | None = int(oct(os.stat(path).st_mode & 0o7777)[2:])
     else:
         want_mode = parse_mode(mode) if mode is not False else None
-    info, remote_sha1 = get_facts(host, [(File, {"path": dest}), (Sha1File, {"path": dest})])
+    check_path(dest, "dest")
+    info, remote_sha1, real = get_facts(
+        host, [(File, {"path": dest}), (Sha1File, {"path": dest}), (LinkTarget, {"path": dest})]
+    )
     touches(dest, ancestors=True)
+    if real:  # dest is written where its links lead (a directory above it given as a link)
+        touches(real)
     if info is False:
         raise OperationError(f"{dest} exists and is not a file")
     predict_content(dest, data)
     if info is None:
         if create_remote_dir:
             yield from ensure_directory(parent_dir(dest))
-        yield from _upload(data, dest, want_mode)
-        yield from owner_commands(dest, user, group, None)
+        yield from _upload(data, dest, want_mode, user, group)
         return
     changes: list[Any] = []
     if force or remote_sha1 != hashlib.sha1(data).hexdigest():
         # a new file takes the default mode: restore the old one unless a mode is asked for
-        changes += _upload(data, dest, want_mode if want_mode is not None else info["mode"])
-        changes += owner_commands(dest, user, group, None if (user or group) else info)
+        changes += _upload(data, dest, want_mode if want_mode is not None else info["mode"], user, group)
     else:
-        changes += mode_commands(dest, want_mode, info) + owner_commands(dest, user, group, info)
+        # owner first: a name the host lacks fails before the mode changes
+        changes += owner_commands(dest, user, group, info) + mode_commands(dest, want_mode, info)
     if not changes:
         host.noop(f"file {dest} is already up to date")
     yield from changes
@@ -372,6 +394,8 @@ def template(
         files.template(name="App config", src="templates/app.conf.j2",
                        dest="/etc/app.conf", workers=4)
     """
+    check_owner(user, group)
+    check_path(dest, "dest")
     memo = op_memo()
     rendered = memo.get("rendered")
     if rendered is None:
@@ -415,8 +439,9 @@ def line(
     + flags: extra sed flags for the replacement (``g``, ``i``/``I``, ``m``/``M``, a number;
       see :func:`replace`)
     + backup: keep a copy of the file before changing it
-    + interpolate_variables: let the shell expand ``$VARIABLES`` in line and replace; the line
-      is looked for and written expanded. A variable's value is read as regular-expression
+    + interpolate_variables: let the shell expand ``$NAME`` and ``${NAME}`` in line and
+      replace (nothing else: another ``$`` is literal, ``${NAME...}`` with an operator such
+      as ``:-``, ``=`` or ``?`` is refused); the line is looked for and written expanded. A variable's value is read as regular-expression
       syntax in the pattern. With a variable in ``replace``, lines found cannot be compared
       with it before the run, so the replacement runs (and reports a change) every time.
     + escape_regex_characters: match ``line`` literally
@@ -429,13 +454,23 @@ def line(
     pattern = escape_bre(line) if escape_regex_characters else line
     match = _anchor(pattern)
     flags_text = sed_flags(flags)  # checked before any host is touched
-    (found,) = get_facts(
-        host, [(FindInFile, {"path": path, "pattern": match, "interpolate_variables": interpolate_variables})]
+    check_path(path)
+    if interpolate_variables:
+        check_interpolated("line", line)
+        check_interpolated("replace", replace)
+    found, real = get_facts(
+        host,
+        [
+            (FindInFile, {"path": path, "pattern": match, "interpolate_variables": interpolate_variables}),
+            (LinkTarget, {"path": path}),
+        ],
     )
     # Written as it is looked for: expanded by the host's shell when interpolating (else a
     # line found as "X=/root" is written "X=$HOME" and appended again on every run).
     text = Interpolated(replace or line) if interpolate_variables else replace or line
     touches(path, ancestors=True)
+    if real:  # appended (>>) where a link leads: that file changes, and is declared
+        touches(real)
     if not present:
         if found:
             yield sed_delete(path, match, interpolate_variables, backup)
@@ -508,7 +543,8 @@ def replace(
     + replace: what to put in its place (sed syntax: ``&`` is the match, ``\\1`` a group)
     + flags: sed flags such as ``["g"]`` or ``["g", "I"]``
     + backup: keep a copy of the file before changing it
-    + interpolate_variables: let the shell expand ``$VARIABLES``
+    + interpolate_variables: let the shell expand ``$NAME`` and ``${NAME}`` (only those, as
+      in :func:`line`)
 
     Example::
 
@@ -518,6 +554,10 @@ def replace(
         text = match
     if text is None or replace is None:
         raise OperationValueError("files.replace needs text= and replace=")
+    check_path(path)
+    if interpolate_variables:
+        check_interpolated("text", text)
+        check_interpolated("replace", replace)
     # Made (and so checked: flags, a lone final backslash) before any host is touched.
     sed = sed_replace(path, text, replace, flags, interpolate_variables, backup)
     (found,) = get_facts(
@@ -562,6 +602,10 @@ def link(
     """
     if present and not target:
         raise OperationValueError("files.link needs target= when present=True")
+    check_owner(user, group)
+    check_path(path)
+    if isinstance(target, str) and len(target.encode("utf-8", "surrogateescape")) >= PATH_MAX:
+        raise OperationValueError(f"target is over {PATH_MAX - 1} bytes: a link's target is under PATH_MAX")
     fact = Link if symbolic else File
     (info,) = get_facts(host, [(fact, {"path": path})])
     touches(path, subtree=force, ancestors=True)
@@ -583,7 +627,8 @@ def link(
         if create_remote_dir:
             yield from ensure_directory(parent_dir(path))
         yield command("ln", *flag, "--", target, path)
-        yield from owner_commands(path, user, group, None, link=True)
+        # a name the host lacks: the link just made goes again
+        yield from owner_commands(path, user, group, None, link=True, undo=command("rm", "-f", "--", path))
         return
     changes: list[str] = []
     if symbolic and info.get("link_target") != target:

@@ -179,7 +179,8 @@ def _check_word(word: Any, out: list[str]) -> None:
         return
     for part in word:
         if isinstance(part, tuple):
-            if part[0] == "v" and any(op in part[1] for op in ("=", "?")):
+            # an operator follows the name: ``$?`` (the special parameter) is a plain read
+            if part[0] == "v" and any(op in part[1][1:] for op in ("=", "?")):
                 out.append(f"the expansion ${{{part[1]}}} may assign or exit")
             elif part[0] == "a" and "=" in part[1].replace("==", "").replace("!=", "").replace("<=", "").replace(
                 ">=", ""

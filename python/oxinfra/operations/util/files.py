@@ -10,7 +10,8 @@ from typing import Any
 
 from oxinfra.api import current_deploy_dir
 from oxinfra.exceptions import OperationValueError
-from oxinfra.quoting import Interpolated, and_then, command
+from oxinfra.quoting import Interpolated, QuotingError, and_then, command, or_else, quote_interpolated
+from oxinfra.quoting import group as group_of
 
 __all__ = [
     "parse_mode",
@@ -24,7 +25,17 @@ __all__ = [
     "backup_or_remove",
     "escape_sed",
     "sed_flags",
+    "check_interpolated",
+    "check_owner",
+    "check_path",
+    "PATH_MAX",
+    "NAME_MAX",
 ]
+
+#: Linux's limits (``<linux/limits.h>``): a path a system call takes is under PATH_MAX bytes
+#: (its NUL included), and no component is longer than NAME_MAX bytes.
+PATH_MAX = 4096
+NAME_MAX = 255
 
 
 def parse_mode(mode: Any) -> int | None:
@@ -64,7 +75,11 @@ def owner_commands(
     current: dict[str, Any] | None,
     recursive: bool = False,
     link: bool = False,
+    undo: str | None = None,
 ) -> list[str]:
+    """``chown``/``chgrp`` of ``path`` where ``current`` (a File fact's value, None for a new
+    path) differs. ``undo``: a command run when it fails (then the status is still a failure),
+    such as removing what the operation just created."""
     want_user = user if user and (current is None or current.get("user") != user) else None
     want_group = group if group and (current is None or current.get("group") != group) else None
     if not want_user and not want_group:
@@ -72,10 +87,59 @@ def owner_commands(
     flags = (["-R"] if recursive else []) + (["-h"] if link else [])
     # "--" before the owner too: a name that starts with "-" is a name, not an option.
     if want_user and group:
-        return [command("chown", *flags, "--", f"{user}:{group}", path)]
-    if want_user:
-        return [command("chown", *flags, "--", user, path)]
-    return [command("chgrp", *flags, "--", group, path)]
+        cmd = command("chown", *flags, "--", f"{user}:{group}", path)
+    elif want_user:
+        cmd = command("chown", *flags, "--", user, path)
+    else:
+        cmd = command("chgrp", *flags, "--", group, path)
+    return [or_else(cmd, group_of(undo, "false")) if undo else cmd]
+
+
+def check_path(path: Any, argument: str = "path") -> None:
+    """Refuse, before any host is touched, a path no system call takes whole: ``PATH_MAX``
+    bytes or more, or with a component over ``NAME_MAX`` bytes (UTF-8). Such a path fails on
+    the host as "File name too long" at some step, after others may have run (``mkdir -p``
+    even builds paths over PATH_MAX a component at a time, which later tools cannot name)."""
+    if not isinstance(path, str):
+        return
+    size = len(path.encode("utf-8", "surrogateescape"))
+    if size >= PATH_MAX:
+        raise OperationValueError(
+            f"{argument} is {size} bytes long: a path must be under {PATH_MAX} bytes (PATH_MAX); "
+            f"{path[:40]!r}...{path[-20:]!r}"
+        )
+    for part in path.split("/"):
+        length = len(part.encode("utf-8", "surrogateescape"))
+        if length > NAME_MAX:
+            raise OperationValueError(
+                f"{argument} has a {length}-byte name: a file name is at most {NAME_MAX} bytes (NAME_MAX); "
+                f"{part[:40]!r}..."
+            )
+
+
+def check_owner(user: Any, group: Any) -> None:
+    """Refuse, before any host is touched, an owner or group that chown would read as syntax:
+    ``user="app:root"`` would set the group too (``chown app:root``), ``group="a:b"`` names
+    no group. A name is a value, never a spec; ``user`` and ``group`` are separate arguments.
+    (GNU chown also splits ``a.b`` at the dot, but only when no user ``a.b`` exists: names
+    with dots are real, so a dot is left to chown.)"""
+    for argument, kind, value in (("user", "user", user), ("group", "group", group)):
+        if value is not None and ":" in str(value):
+            raise OperationValueError(
+                f"{argument} must be a {kind} name, not {value!r}: a ':' is chown's user:group syntax; "
+                "pass the group as group="
+            )
+
+
+def check_interpolated(argument: str, value: str | None) -> None:
+    """Refuse, before any host is touched, a value the host's shell may not expand: only
+    ``$NAME`` and ``${NAME}`` expand (see :func:`oxinfra.quoting.quote_interpolated`)."""
+    if value is None:
+        return
+    try:
+        quote_interpolated(value)
+    except QuotingError as exc:
+        raise OperationValueError(f"{argument}={value!r} with interpolate_variables=True: {exc}") from None
 
 
 def local_path(src: str, add_deploy_dir: bool = True) -> str:

@@ -352,6 +352,14 @@ def _readlink(sh: Interpreter, argv: list[str]) -> int:
     flags, _, paths = _operands(argv)
     status = 0
     for path in paths:
+        if "f" in flags:  # canonical: every link followed; all but the last component exist
+            try:
+                canonical, _ = sh.host.resolve(path, True, sh.cwd)
+            except FsError:
+                status = 1
+                continue
+            sh.say(canonical + ("" if "n" in flags else "\n"))
+            continue
         try:
             _, node = sh.host.resolve(path, False, sh.cwd)
         except FsError:

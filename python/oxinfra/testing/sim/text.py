@@ -44,6 +44,13 @@ def posix_regex(pattern: str, extended: bool) -> str:
         c = pattern[i]
         if c == "\\" and i + 1 < n:
             nxt = pattern[i + 1]
+            if not extended and nxt == "{":
+                m = re.match(r"\\\{([0-9]+)(,[0-9]*)?\\\}", pattern[i:])
+                if m is None:  # GNU grep: status 2, never a literal "{"
+                    raise re.error("Unmatched \\{" if "\\}" not in pattern[i:] else "Invalid content of \\{\\}")
+                out.append(m.group().replace("\\", ""))
+                i += m.end()
+                continue
             if not extended and nxt in "(){}|+?":
                 out.append(nxt)
             elif nxt.isdigit() or nxt in "wWsSbB":
@@ -66,10 +73,8 @@ def posix_regex(pattern: str, extended: bool) -> str:
                     j = k + 2 if k >= 0 else j + 1
                 else:
                     j += 1
-            if j >= n:
-                out.append(r"\[")
-                i += 1
-                continue
+            if j >= n:  # GNU grep: status 2, never a literal "["
+                raise re.error("Unmatched [, [^, [:, [., or [=")
             inner = pattern[i + 1 : j]
             negate = inner.startswith("^")
             if negate:

@@ -1,0 +1,74 @@
+"""Writes through symbolic links are declared where they land (issue 8): ``files.line``
+appends (``>>``) to the file a link leads to, ``files.put`` into a directory given as a link
+writes under the link's target. Both declare that path too (``files.LinkTarget``), so a later
+operation of the same deploy on the real path reads its facts after the write instead of
+acting on what was there before. On a real shell (``@local``) and on the simulator."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from oxinfra.api import load_inventory, run
+from oxinfra.testing import sim
+
+
+def _deploy(tmp_path: Path) -> Path:
+    (tmp_path / "blob.txt").write_text("blob\n")
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(
+        textwrap.dedent(f"""
+        from oxinfra import host
+        from oxinfra.operations import files
+        base = {str(tmp_path)!r} + "/" + host.name.replace("/", "_")
+        files.line(name="via link", path=base + "/env.link", line="A=1")
+        files.line(name="real file", path=base + "/real/env", line="A=1")
+        files.put(name="put via link", src={str(tmp_path / "blob.txt")!r}, dest=base + "/dir.link/blob.txt")
+        files.put(name="put real", src={str(tmp_path / "blob.txt")!r}, dest=base + "/real/blob.txt", mode="600")
+    """)
+    )
+    return deploy
+
+
+@pytest.mark.parametrize("inventory", ["@local", "@sim/links"])
+def test_a_later_operation_sees_what_was_written_through_a_link(tmp_path: Path, inventory: str) -> None:
+    deploy = _deploy(tmp_path)
+    base = f"{tmp_path}/{inventory.replace('/', '_')}"
+    sim.reset()
+    try:
+        if inventory == "@local":
+            Path(base, "real").mkdir(parents=True)
+            Path(base, "real", "env").write_text("X=0\n")
+            os.symlink("real/env", f"{base}/env.link")
+            os.symlink("real", f"{base}/dir.link")
+        else:
+            machine = sim.machine("links")
+            machine.write_file(f"{base}/real/env", b"X=0\n")
+            from oxinfra.testing.sim.fs import Node
+
+            machine.fs[f"{base}/env.link"] = Node("l", 0o777, "root", "root", 0, target="real/env")
+            machine.fs[f"{base}/dir.link"] = Node("l", 0o777, "root", "root", 0, target="real")
+        host = run(load_inventory(inventory), [str(deploy)]).hosts[inventory]
+        statuses = {op["op"]: op["status"] for op in host.ops}
+        # what the first of each pair wrote, the second finds: no second append, and only
+        # the mode left to set
+        assert statuses == {
+            "via link": "changed",
+            "real file": "unchanged",
+            "put via link": "changed",
+            "put real": "changed",
+        }, host.ops
+        if inventory == "@local":
+            assert Path(base, "real", "env").read_text() == "X=0\nA=1\n"
+            assert Path(base, "real", "blob.txt").read_text() == "blob\n"
+            assert oct(Path(base, "real", "blob.txt").stat().st_mode & 0o777) == "0o600"
+            assert Path(base, "env.link").is_symlink() and Path(base, "dir.link").is_symlink()
+        else:
+            fs = sim.machine("links").fs
+            assert fs[f"{base}/real/env"].content() == b"X=0\nA=1\n"
+            assert fs[f"{base}/real/blob.txt"].content() == b"blob\n"
+    finally:
+        sim.reset()
