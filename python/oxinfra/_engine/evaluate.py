@@ -19,7 +19,8 @@ import traceback
 from typing import Any, Callable, Iterator
 
 from oxinfra._engine.reuse import SharedCall, call_key
-from oxinfra.api.arguments import GlobalArgs, split_global_args
+from oxinfra.api.arguments import GlobalArgs, merge_global_args, split_global_args
+from oxinfra.api.config import CONFIG_ARGUMENTS, Config
 from oxinfra.api.commands import OperationMeta
 from oxinfra.api.context import current_deploy_dir, current_run_memo, scope
 from oxinfra.api.effects import PlanContext, plan_commands
@@ -104,12 +105,73 @@ class Recorder:
     def __init__(self, host: Any, defaults: dict[str, Any] | None = None) -> None:
         self.host = host
         self.ops: list[OpCall] = []
-        # Global arguments in force: the run's defaults (``--sudo``, ...; one dict shared by
-        # every host, never changed), then each @deploy's.
-        self.deploy_args: list[dict[str, Any]] = [defaults if defaults is not None else {}]
+        self.defaults = defaults if defaults is not None else {}
+        #: ``oxinfra.config`` while this host's deploy files run: the run's global arguments
+        #: under pyinfra's config names; setting one changes the defaults of later calls.
+        self.config = Config.from_global_args(self.defaults, on_change=self._config_changed)
+        self._config_start = self.config.values()
+        # The global arguments each enclosing @deploy, ``host.when``/``host.arguments`` or
+        # ``local.include`` gave, outermost first; ``deploy_args[i]``: what is in force at
+        # depth i (the run's defaults and the config, then each level over it: one dict per
+        # level, never changed once made, shared by the calls made there).
+        self._levels: list[dict[str, Any]] = []
+        self.deploy_args: list[dict[str, Any]] = [self.defaults]
         self.deploy_names: list[str] = []
         self._seen: dict[tuple[Any, ...], int] = {}
         self.stop_code: Any = None  # the code object of the frame that runs deploy files
+        self._scopes: list[scope] = []  # privilege of facts read by deploy code, after config changes
+
+    def push_args(self, given: dict[str, Any]) -> None:
+        """Global arguments (checked by the caller) for the calls made until :meth:`pop_args`."""
+        self._levels.append(given)
+        self.deploy_args.append(merge_global_args(self.deploy_args[-1], given))
+
+    def pop_args(self) -> None:
+        self._levels.pop()
+        self.deploy_args.pop()
+
+    def _base(self) -> dict[str, Any]:
+        base = dict(self.defaults)
+        for name, value in self.config.values().items():
+            arg = CONFIG_ARGUMENTS.get(name)
+            if arg is not None:
+                base[arg] = value
+        return base
+
+    def _config_changed(self, name: str) -> None:
+        base = self._base()
+        try:
+            split_global_args(dict(base), {}, f"config.{name}")
+        except OxinfraError:
+            self.config._values.pop(name, None)  # the config stays as it was
+            raise
+        args = [base]
+        for given in self._levels:
+            args.append(merge_global_args(args[-1], given))
+        self.deploy_args[:] = args
+        privilege = split_global_args({}, base, "")[0].privilege_settings
+        entered = scope(privilege=privilege)
+        entered.__enter__()
+        self._scopes.append(entered)
+
+    def reset_config(self) -> None:
+        """A deploy file ended: what it set in ``config`` is undone (as pyinfra does)."""
+        if self.config.values() != self._config_start:
+            self.config._values.clear()
+            self.config._values.update(self._config_start)
+            self.deploy_args[:] = [self.defaults, *self.deploy_args[1:]]
+            self.close_scopes()
+
+    def restore_config(self, values: dict[str, Any]) -> None:
+        """Put ``config`` back as it was (``values``: :meth:`Config.values`) after an include."""
+        if self.config.values() != values:
+            self.config._values.clear()
+            self.config._values.update(values)
+            self._config_changed("")
+
+    def close_scopes(self) -> None:
+        while self._scopes:
+            self._scopes.pop().__exit__(None, None, None)
 
     def call_site(self) -> tuple[tuple[Any, ...], str]:
         """The key of the current call: the chain of deploy-code lines that led to it, plus
@@ -155,6 +217,7 @@ class Recorder:
             display = f"{self.deploy_names[-1]} | {display}"
         meta = OperationMeta(display, self.host.name)
         call = OpCall(key, label, display, gen_func, args, own, global_args, meta)
+        meta._probe = functools.partial(will_change, self.host, call)
         call.index = len(self.ops)
         self.ops.append(call)
         memo = current_run_memo()
@@ -221,6 +284,23 @@ def discover(host: Any, call: OpCall) -> bool:
     return not reads[0]
 
 
+def will_change(host: Any, call: OpCall) -> bool:
+    """Whether ``call`` would change something, planned from the facts deploy code reads (the
+    state before the run): ``op.will_change`` / ``op.changed`` read by deploy code. A fact
+    not gathered yet raises FactMissing, as a fact read by deploy code does: the host is
+    evaluated again once it is gathered."""
+    if call.precomputed is not None:
+        return bool(call.precomputed[0])
+    ctx = PlanContext(memo=dict(call.memo or {}), shell_safe=call.shell_safe)
+    try:
+        with scope(host=host, deploy_dir=call.deploy_dir, privilege=call.globals.privilege_settings, plan=ctx):
+            return bool(plan_commands(ctx, call.func, call.args, call.kwargs))
+    except (FactMissing, FactFailed, OxinfraError):
+        raise
+    except Exception as exc:
+        raise OperationError(f"{call.label}: {call.name}: {type(exc).__name__}: {exc}") from exc
+
+
 class DeployFile:
     """A deploy file read and compiled once, run once per host."""
 
@@ -248,11 +328,12 @@ class DeployFile:
             raise DeployError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
 
 
-def _run_deploy_files(files: list[DeployFile]) -> None:
+def _run_deploy_files(files: list[DeployFile], recorder: Recorder) -> None:
     for deploy_file in files:
         namespace = {"__name__": "__oxinfra_deploy__", "__file__": deploy_file.path}
         with scope(deploy_dir=deploy_file.directory):
             exec(deploy_file.code, namespace)
+        recorder.reset_config()
 
 
 _STOP_CODE = _run_deploy_files.__code__
@@ -303,8 +384,13 @@ def evaluate(
     recorder.stop_code = _STOP_CODE
     privilege = split_global_args({}, defaults, "")[0].privilege_settings if defaults else ()
     try:
-        with scope(recorder=recorder, facts=facts, deploy_dir=None, host=host, privilege=privilege):
-            _run_deploy_files(files)
+        with scope(
+            recorder=recorder, facts=facts, deploy_dir=None, host=host, privilege=privilege, config=recorder.config
+        ):
+            try:
+                _run_deploy_files(files, recorder)
+            finally:
+                recorder.close_scopes()
     except FactMissing:
         raise
     except FactFailed as exc:  # the host's answer, not the deploy's fault: that host fails

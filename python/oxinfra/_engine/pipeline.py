@@ -211,6 +211,8 @@ class Prepared:
         self.results: dict[str, HostResult] = {}
         self.memo = RunMemo()
         self.frozen = False
+        #: What deploy code sees as ``oxinfra.inventory`` (the whole inventory, see runtime.py).
+        self.seen_inventory: Any = inventory
 
     def keep(self) -> None:
         """Leave every object alive now (the evaluated calls of all hosts, which live until
@@ -245,7 +247,9 @@ async def prepare(
     prepared = Prepared(inventory, ConnectSettings(connect_limit))
     limit = asyncio.Semaphore(parallel or max(1, len(inventory.hosts)))
     # Calls equal on many hosts are discovered once (the run's memo, in context while evaluating).
-    with timings.phase("evaluate"), scope(run_memo=prepared.memo):
+    everything = getattr(inventory, "everything", None)
+    prepared.seen_inventory = everything() if everything is not None else inventory
+    with timings.phase("evaluate"), scope(run_memo=prepared.memo, inventory=prepared.seen_inventory):
         evaluated = prepared.evaluated
 
         run_control = control or RunControl()
@@ -355,7 +359,7 @@ async def execute(
             host._facts = None
 
     try:
-        with timings.phase("hosts"), fewer_collections():
+        with timings.phase("hosts"), fewer_collections(), scope(inventory=prepared.seen_inventory):
             await asyncio.gather(*(one(h) for h in hosts if h.name not in results))
     finally:
         prepared.release()

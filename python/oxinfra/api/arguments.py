@@ -20,6 +20,7 @@ from oxinfra.exceptions import ArgumentError
 __all__ = [
     "GlobalArgs",
     "split_global_args",
+    "merge_global_args",
     "GLOBAL_ARG_NAMES",
     "Privilege",
     "privileged",
@@ -254,10 +255,29 @@ def split_global_args(
                 known = ", ".join(sorted(_SPEC))
                 raise ArgumentError(f"{where}: unknown global argument {key!r} (known: {known})")
             _check(key, value, where)
-            values[key] = value
+            if key == "_if" and values.get("_if") is not None:
+                values[key] = _conditions(values["_if"]) + _conditions(value)
+            else:
+                values[key] = value
         else:
             own[key] = value
     return GlobalArgs(values), own
+
+
+def _conditions(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def merge_global_args(inherited: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` (checked global arguments) over ``inherited``; conditions (``_if``) of both
+    must hold, as pyinfra combines those of nested deploys and ``host.when``."""
+    merged = dict(inherited)
+    for key, value in given.items():
+        if key == "_if" and merged.get("_if") is not None and value is not None:
+            merged[key] = _conditions(merged["_if"]) + _conditions(value)
+        else:
+            merged[key] = value
+    return merged
 
 
 #: The global arguments of a call that gives none (shared: GlobalArgs values are never changed).

@@ -194,6 +194,17 @@ _SHARDS = _ShardsType()
 @click.option(
     "--no-host-lock", "no_host_lock", is_flag=True, help="Take no lock on the hosts (runs may then overlap on a host)."
 )
+@click.option(
+    "--config",
+    "config_file",
+    metavar="FILE",
+    default="config.py",
+    show_default=True,
+    help="pyinfra's config file, read if it exists (relative to the working directory): "
+    "`from oxinfra import config; config.SUDO = True` sets defaults of every operation's global "
+    "arguments; config.PARALLEL and config.FAIL_PERCENT those of --parallel and --fail-percent. "
+    "The command line wins over it.",
+)
 @click.version_option(version=_version(), prog_name="oxinfra", message="%(prog)s %(version)s")
 def main(
     inventory: str,
@@ -216,6 +227,7 @@ def main(
     state_file: str,
     lock_timeout: float,
     no_host_lock: bool,
+    config_file: str = "config.py",
     sudo: bool = False,
     sudo_user: str | None = None,
     su_user: str | None = None,
@@ -249,7 +261,15 @@ def main(
         "state_file": state_file,
     }
     try:
+        from oxinfra.cli.config import read_config
+
+        config = read_config(config_file)
+        if parallel is None and config.PARALLEL:
+            parallel = config.PARALLEL
+        if control["fail_percent"] is None and config.FAIL_PERCENT is not None:
+            control["fail_percent"] = config.FAIL_PERCENT
         privilege = run_privilege(sudo, sudo_user, su_user, sudo_password, ask_sudo_password)
+        control["config_args"] = config.global_args()
         code = _run(
             inventory,
             targets,
@@ -318,6 +338,7 @@ def _run(
     from oxinfra.cli.state import STATE_FILE, expand_limit, hosts_to_retry, record_run
 
     control = dict(control or {})
+    config_args = control.pop("config_args", {})
     retry_failed = control.pop("retry_failed", False)
     state_file = Path(control.pop("state_file", None) or STATE_FILE)
     started = time.perf_counter()
@@ -347,7 +368,8 @@ def _run(
     from oxinfra._engine.run import run
     from oxinfra.exceptions import DeployError
 
-    global_args = privilege.global_args() if privilege is not None else {}
+    # config.py's defaults, under the command line's
+    global_args = {**config_args, **(privilege.global_args() if privilege is not None else {})}
     if privilege is not None:
         renderer.redactor.add(privilege.secrets())  # asked for just now
     exec_command = None

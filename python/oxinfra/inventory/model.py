@@ -40,6 +40,8 @@ from oxinfra.exceptions import InventoryError
 from oxinfra.inventory.host import Host, HostData, connector_of
 from oxinfra.inventory.source import GroupSpec, InventorySource
 
+_MISSING: Any = object()
+
 __all__ = ["Inventory", "load_inventory", "GroupSpec", "InventorySource"]
 
 
@@ -257,14 +259,79 @@ class Inventory:
     def __iter__(self) -> Iterator[Host]:
         return iter(self.hosts)
 
-    def get_host(self, name: str) -> Host | None:
+    def get_host(self, name: str, default: Any = _MISSING) -> Host | None:
+        """The host called ``name``; an unknown name is an InventoryError unless ``default``
+        is given (pyinfra's ``get_host``)."""
         if self._by_name is None:
             self._by_name = {h.name: h for h in self.hosts}
-        return self._by_name.get(name)
+        found = self._by_name.get(name)
+        if found is None:
+            if default is not _MISSING:
+                return default
+            raise InventoryError(f"no host {name!r} in the inventory")
+        return found
 
-    def get_group(self, name: str) -> list[Host]:
-        names = set(self.groups.get(name, ()))
+    def everything(self) -> "Inventory":
+        """The whole inventory this view was limited from (what deploy code sees as
+        ``oxinfra.inventory``: as in pyinfra, ``--limit`` chooses the hosts that run, not the
+        hosts deploy code may look up)."""
+        return self if self._selected is None else Inventory(self._model)
+
+    def get_group(self, name: str, default: Any = _MISSING) -> list[Host]:
+        """The hosts of group ``name`` (in inventory order); an unknown group is an
+        InventoryError unless ``default`` is given (pyinfra's ``get_group``)."""
+        if name not in self.groups:
+            if default is not _MISSING:
+                return default
+            raise InventoryError(f"no group {name!r} in the inventory (groups: {', '.join(sorted(self.groups))})")
+        names = set(self.groups[name])
         return [h for h in self.hosts if h.name in names]
+
+    def get_hosts(self) -> list[Host]:
+        """Every host of the run, in inventory order."""
+        return list(self.hosts)
+
+    def get_data(self) -> dict[str, Any]:
+        """The data of group ``all``."""
+        model = self._model
+        return dict(model.group_data[model.all])
+
+    def get_override_data(self) -> dict[str, Any]:
+        """The ``--data`` overrides."""
+        return dict(self._model.overrides)
+
+    def get_host_data(self, name: str) -> dict[str, Any]:
+        """The data the inventory gives host ``name`` itself (no group data, no overrides)."""
+        model = self._model
+        index = self._index_of(name)
+        merged: dict[str, Any] = {}
+        for d in model.data_sets[model.host_data_set[index]]:
+            merged.update(model.data_table[d])
+        return merged
+
+    def get_group_data(self, name: str) -> dict[str, Any]:
+        """The data of group ``name`` ({} for an unknown group)."""
+        model = self._model
+        try:
+            return dict(model.group_data[model.group_names.index(name)])
+        except ValueError:
+            return {}
+
+    def get_groups_data(self, names: Iterable[str]) -> dict[str, Any]:
+        """The data of groups ``names`` merged, later names winning."""
+        merged: dict[str, Any] = {}
+        for name in names:
+            merged.update(self.get_group_data(name))
+        return merged
+
+    def _index_of(self, name: str) -> int:
+        model = self._model
+        index_of = getattr(model, "_index_of", None)
+        if index_of is None:
+            index_of = model._index_of = {n: i for i, n in enumerate(model.names)}
+        if name not in index_of:
+            raise InventoryError(f"no host {name!r} in the inventory")
+        return index_of[name]
 
     def limit(self, patterns: Iterable[str]) -> "Inventory":
         """The hosts ``--limit`` patterns select (see ``_core.InventoryLayout.select``): group
