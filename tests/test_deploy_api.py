@@ -341,4 +341,4 @@ def test_reading_will_change_costs_a_fact_round_trip_before_the_barrier(tmp_path
         assert result.success, {n: h.error for n, h in result.hosts.items()}
         seen[deploy.name] = at_barrier
     assert seen == {"plain.py": set(), "reads.py": set(names)}
-    assert sim.machines()["wc-a"].fs["/tmp/d/f"].data == b"True\n"
+    assert sim.machines()["wc-a"].fs["/tmp/d/f"].data == "True\n"
