@@ -64,7 +64,7 @@ def test_config_sets_the_defaults_of_later_operations_until_the_deploy_file_ends
         target,
         name="second.py",
     )
-    out = run_deploy("@local", first, second)
+    out = run_deploy("@local", first, second, "--no-host-lock")
     assert out.code == 0, out.describe()
     assert _owner(target / "before") == "root"
     assert _owner(target / "after") == USER
@@ -86,11 +86,11 @@ def test_config_py_in_the_working_directory_sets_run_defaults(tmp_path: Path, ta
     """,
         target,
     )
-    out = run_cli("--json", "-y", "@local", deploy, cwd=tmp_path)
+    out = run_cli("--json", "-y", "--no-host-lock", "@local", deploy, cwd=tmp_path)
     assert out.code == 0, out.describe()
     assert (target / "who").read_text() == f"{USER}\n"
     # the command line wins over config.py
-    out = run_cli("--json", "-y", "--sudo-user", "root", "@local", deploy, cwd=tmp_path)
+    out = run_cli("--json", "-y", "--no-host-lock", "--sudo-user", "root", "@local", deploy, cwd=tmp_path)
     assert out.code == 2, out.describe()  # the deploy's own assert fails: config shows the command line
     assert "deploy.py:4: AssertionError: root" in out.stderr, out.describe()
 
@@ -98,7 +98,7 @@ def test_config_py_in_the_working_directory_sets_run_defaults(tmp_path: Path, ta
 def test_a_bad_config_value_is_one_line_naming_it(tmp_path: Path) -> None:
     (tmp_path / "config.py").write_text("from oxinfra import config\nconfig.SUDO = 'yes'\n")
     deploy = write_deploy(tmp_path, "from oxinfra.operations import server\n")
-    out = run_cli("-y", "@local", deploy, cwd=tmp_path)
+    out = run_cli("-y", "--no-host-lock", "@local", deploy, cwd=tmp_path)
     assert out.code == 2, out.describe()
     assert "config.py" in out.stderr and "_sudo must be True or False" in out.stderr, out.describe()
     assert_no_traceback(out)
@@ -106,7 +106,7 @@ def test_a_bad_config_value_is_one_line_naming_it(tmp_path: Path) -> None:
         tmp_path, "from oxinfra import config\nfrom oxinfra.operations import server\nconfig.RETRY = -1\n", name="d2.py"
     )
     (tmp_path / "config.py").unlink()
-    out = run_cli("-y", "@local", deploy, cwd=tmp_path)
+    out = run_cli("-y", "--no-host-lock", "@local", deploy, cwd=tmp_path)
     assert out.code == 2, out.describe()
     assert "d2.py:3" in out.stderr and "_retries" in out.stderr, out.describe()
     assert_no_traceback(out)
@@ -148,7 +148,7 @@ def test_local_include_finds_files_like_pyinfra_passes_data_and_restores_config(
         tmp_path,
     )
     # from another working directory: found beside the including file
-    out = run_cli("--json", "-y", "@local", deploy, cwd="/")
+    out = run_cli("--json", "-y", "--no-host-lock", "@local", deploy, cwd="/")
     assert out.code == 1, out.describe()  # the include's config did not reach "fails"
     assert (tmp_path / "inc-a").read_text() == "a\n" and (tmp_path / "inc-b").read_text() == "b\n"
     assert (tmp_path / "nested").read_text() == "n\n"
@@ -174,14 +174,14 @@ def test_local_include_of_a_missing_file_and_local_shell(tmp_path: Path) -> None
     """,
         tmp_path,
     )
-    out = run_cli("-y", "@local", deploy, cwd=tmp_path)
+    out = run_cli("-y", "--no-host-lock", "@local", deploy, cwd=tmp_path)
     assert out.code == 2 and "local.include: no file" in out.stderr and "nope.py" in out.stderr, out.describe()
     assert_no_traceback(out)
     deploy.write_text(deploy.read_text().replace('local.include("nope.py")', 'local.shell("echo bad >&2; exit 3")'))
-    out = run_cli("-y", "@local", deploy, cwd=tmp_path)
+    out = run_cli("-y", "--no-host-lock", "@local", deploy, cwd=tmp_path)
     assert out.code == 2 and "local command failed (exit 3)" in out.stderr and "bad" in out.stderr, out.describe()
     deploy.write_text(deploy.read_text().replace('local.shell("echo bad >&2; exit 3")', ""))
-    out = run_deploy("@local", deploy)
+    out = run_deploy("@local", deploy, "--no-host-lock")
     assert out.code == 0, out.describe()
     assert (tmp_path / "out").read_text() == "one,two,three\n"
 
@@ -230,7 +230,7 @@ def test_inventory_state_and_host_helpers_over_ssh(tmp_path: Path, target: Path,
 
 def test_unknown_group_is_one_line_naming_the_groups(tmp_path: Path) -> None:
     deploy = write_deploy(tmp_path, "from oxinfra import inventory\ninventory.get_group('nope')\n")
-    out = run_cli("-y", "@local", deploy, cwd=tmp_path)
+    out = run_cli("-y", "--no-host-lock", "@local", deploy, cwd=tmp_path)
     assert out.code == 2, out.describe()
     assert "deploy.py:2" in out.stderr and "no group 'nope'" in out.stderr, out.describe()
     assert_no_traceback(out)
@@ -258,7 +258,7 @@ def test_short_facts_and_string_commands_in_a_custom_operation(tmp_path: Path) -
     """,
         tmp_path,
     )
-    out = run_deploy("@local", deploy)
+    out = run_deploy("@local", deploy, "--no-host-lock")
     assert out.code == 0, out.describe()
     user = pwd.getpwuid(os.getuid()).pw_name
     assert (tmp_path / "it's here").read_text() == f"{user.upper()} $HOME `x`\n"
@@ -286,12 +286,12 @@ def test_operation_results_in_deploy_code(tmp_path: Path) -> None:
     """,
         tmp_path,
     )
-    out = run_deploy("@local", deploy)
+    out = run_deploy("@local", deploy, "--no-host-lock")
     assert out.code == 0, out.describe()
     assert (tmp_path / "seen").read_text() == "True True True\n"
     assert (tmp_path / "restarts").read_text() == "restarted\n"
     assert "not known while deploy files run" in (tmp_path / "error").read_text()
-    again = run_deploy("@local", deploy)
+    again = run_deploy("@local", deploy, "--no-host-lock")
     assert again.code == 0, again.describe()
     assert again.op("@local", "restart")["status"] == "skipped"
     assert again.op("@local", "any")["status"] == "changed"  # server.shell always changes

@@ -51,6 +51,7 @@ class OpCall:
         "memo",
         "shell_safe",
         "shared",
+        "once_skip",
     )
 
     def __init__(
@@ -80,6 +81,8 @@ class OpCall:
         self.shell_safe = bool(getattr(func, "_oxinfra_shell_safe", False))
         # The discovery shared with every host making the same call (_engine/reuse.py), if any.
         self.shared: SharedCall | None = None
+        # _run_once: an earlier host makes this call, so it is skipped here (pipeline.run_once).
+        self.once_skip = False
 
     def for_host(self, host_name: str) -> "OpCall":
         """This call as another host makes it (same arguments and shared discovery; its own
@@ -93,6 +96,7 @@ class OpCall:
         assert shared is not None
         copy.deploy_dir, copy.shell_safe, copy.shared = self.deploy_dir, self.shell_safe, shared
         copy.memo = dict(shared.memo) if shared.memo else None
+        copy.once_skip = False
         return copy
 
 

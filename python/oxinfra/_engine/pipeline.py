@@ -34,6 +34,7 @@ __all__ = [
     "distinct_sequences",
     "order_sequences",
     "order_operations",
+    "run_once",
 ]
 
 
@@ -310,11 +311,29 @@ async def prepare(
                 evaluated.update(_evaluate_all(inventory, files, defaults))
                 prepared.keep()  # before collections resume: they would scan all of it once more
             await asyncio.gather(*(with_facts(h) for h in inventory.hosts if evaluated[h.name] is None))
+            run_once(evaluated, inventory.hosts)
             prepared.memo.calls.clear()  # only calls being made look these up; the calls keep theirs
         except BaseException:
             prepared.release()
             raise
     return prepared
+
+
+def run_once(evaluated: dict[str, list[OpCall] | None], hosts: list[Any]) -> str | None:
+    """``_run_once``: an operation call (by call site) runs on the first host in inventory
+    order that makes it; the same call on later hosts is skipped. Returns the label of one
+    such call (None when there is none)."""
+    seen: set[Any] = set()
+    found = None
+    for host in hosts:
+        for op in evaluated.get(host.name) or ():
+            if op.globals.run_once:
+                found = op.label
+                if op.key in seen:
+                    op.once_skip = True
+                else:
+                    seen.add(op.key)
+    return found
 
 
 def not_started(host: Any, ops: list[OpCall] | None, why: str, on_event: EventSink | None) -> HostResult:

@@ -1,0 +1,73 @@
+"""``_retry_until``: an operation run again while a Python callback on the controller says
+so (pyinfra 3's semantics). The callback reads the operation's output, so each attempt is a
+round trip of its own: the operation ends the host's segment before it and runs alone
+(docs/architecture.md). Failures are retried in the shell as for any ``_retries``; after a
+successful attempt the callback gets ``{"stdout_lines", "stderr_lines", "commands",
+"executed_commands", "host", "operation"}`` and a true answer runs the operation again,
+``_retry_delay`` seconds later, at most ``_retries`` times. An error in the callback is
+logged and ends the retries (as in pyinfra); after the last retry the operation succeeds."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from oxinfra._engine.plan import OpPlan
+from oxinfra._engine.script import operation_result, render_commands
+from oxinfra.api.context import scope
+
+__all__ = ["run_until"]
+
+logger = logging.getLogger("oxinfra")
+
+
+async def run_until(run: Any, plan: OpPlan) -> bool:
+    """Run ``plan`` (on :class:`oxinfra._engine.hostrun.HostRun` ``run``) until its
+    ``_retry_until`` says stop. Returns True if its guards found the host changed under it
+    (nothing ran: plan it again), else reports its outcome and returns False."""
+    op = plan.op
+    args = op.globals
+    guards = [(g.request, g.stdout, g.rc) for g in plan.guards]
+    text = render_commands(plan.commands, args, run.nonce, op.shell_safe)
+    attempt = 0
+    while True:
+        builder = run.builder()
+        builder.add_operation(plan, text, guards, False)
+        k = len(builder.sections) - 1
+        sections, errors = await run.round_trip(builder)
+        if k not in sections:
+            run.report(plan, op, "failed", error="its outcome never came back (no end marker)")
+            return False
+        rc, out = sections[k]
+        if rc is None:
+            return True
+        guards = []  # checked before the first attempt; later ones run what was planned
+        stderr = errors.get(k, b"")
+        out, error = operation_result(args, out, stderr, rc, run.nonce)
+        if error is not None:
+            run.report(plan, op, "failed", out, stderr, error=error)
+            return False
+        if attempt >= args.retries:
+            break
+        data = {
+            "stdout_lines": out.decode("utf-8", "replace").splitlines(),
+            "stderr_lines": stderr.decode("utf-8", "replace").splitlines(),
+            "commands": [str(c) for c in plan.commands],
+            "executed_commands": len(plan.commands),
+            "host": run.host.name,
+            "operation": op.name,
+        }
+        try:
+            with scope(host=run.host):
+                again = bool(args.retry_until(data))
+        except Exception as exc:  # pyinfra logs it and stops retrying
+            logger.warning("[%s] %s: error in _retry_until: %s: %s", run.host.name, op.name, type(exc).__name__, exc)
+            again = False
+        if not again:
+            break
+        attempt += 1
+        await asyncio.sleep(args.retry_delay)
+    run.planner.invalidate()  # it may have changed anything, any number of times
+    run.report(plan, op, "changed", out, stderr)
+    return False
