@@ -3,6 +3,7 @@
     oxinfra [OPTIONS] INVENTORY DEPLOY.py...
     oxinfra [OPTIONS] INVENTORY exec -- COMMAND...
     oxinfra [OPTIONS] INVENTORY debug-inventory [--json]
+    oxinfra [OPTIONS] INVENTORY fact MODULE.Fact [key=value...]... [--json]
 
 Exit codes (:mod:`oxinfra.cli.outcome`): 0 every host succeeded; 1 some host failed; 2 bad
 input or usage (nothing ran); 4 some host unreachable and none failed; 70 internal error;
@@ -235,7 +236,8 @@ def main(
     ask_sudo_password: bool = False,
 ) -> None:
     """Run DEPLOY.py files (or `exec -- COMMAND`) against INVENTORY; `debug-inventory` shows
-    the hosts, groups and data instead.
+    the hosts, groups and data instead; `fact MODULE.Fact [key=value...]...` prints each
+    fact's value on every host, as `{"<host>": value}`.
 
     INVENTORY is a Python inventory file, an Ansible inventory (INI or YAML), module:function
     (a dynamic inventory), a comma-separated list of hosts, or @local.
@@ -305,6 +307,32 @@ def main(
     sys.exit(code)
 
 
+def _facts(
+    inventory: Any,
+    words: list[str],
+    renderer: Renderer,
+    parallel: int | None,
+    global_args: dict[str, Any],
+    control: dict[str, Any],
+) -> int:
+    """``fact MODULE.Fact key=value...``: read facts on every host and print them."""
+    import asyncio
+
+    from oxinfra._engine.control import RunControl
+    from oxinfra._engine.facts import read_facts_async
+    from oxinfra._engine.pipeline import check_defaults
+    from oxinfra.api.arguments import split_global_args
+    from oxinfra.cli.facts import facts_exit_code, parse_facts, print_facts
+
+    asks = parse_facts(words)
+    settings = split_global_args({}, check_defaults(global_args), "")[0].privilege_settings
+    run_control = RunControl(**{k: v for k, v in control.items() if k in ("host_timeout", "round_trip_timeout")})
+    answers = asyncio.run(read_facts_async(inventory, asks, parallel, settings or None, run_control))
+    renderer.redactor.add(str(v) for k, v in global_args.items() if k == "_sudo_password" and v)
+    print_facts(asks, answers, renderer.as_json, renderer.redactor)
+    return facts_exit_code(answers)
+
+
 def _redactor(inventory: Any, privilege: Any) -> Any:
     """What masks the run's secrets in everything printed: the inventory's, the sudo password."""
     from oxinfra._secrets import Redactor
@@ -370,6 +398,8 @@ def _run(
 
     # config.py's defaults, under the command line's
     global_args = {**config_args, **(privilege.global_args() if privilege is not None else {})}
+    if targets[0] == "fact":
+        return _facts(inventory, list(targets[1:]), renderer, parallel, global_args, control)
     if privilege is not None:
         renderer.redactor.add(privilege.secrets())  # asked for just now
     exec_command = None
