@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from e2e_helpers import assert_no_traceback, invoke, run_cli, run_deploy, write_deploy
+from e2e_helpers import assert_no_traceback, run_cli, run_deploy, write_deploy
 
 __all__ = ["inventory", "target"]  # fixtures used here
 from e2e_helpers import inventory, target  # noqa: E402,F401
@@ -75,7 +75,9 @@ def test_config_sets_the_defaults_of_later_operations_until_the_deploy_file_ends
 
 @needs_root_sudo
 def test_config_py_in_the_working_directory_sets_run_defaults(tmp_path: Path, target: Path) -> None:
-    (tmp_path / "config.py").write_text(f"from oxinfra import config\nconfig.SUDO_USER = {USER!r}\nconfig.PARALLEL = 1\n")
+    (tmp_path / "config.py").write_text(
+        f"from oxinfra import config\nconfig.SUDO_USER = {USER!r}\nconfig.PARALLEL = 1\n"
+    )
     deploy = write_deploy(
         tmp_path,
         f"""

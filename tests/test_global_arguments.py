@@ -133,7 +133,13 @@ def test_shell_executable_and_stdin(tmp_path: Path) -> None:
 
 def test_bad_shell_executable_is_refused(tmp_path: Path) -> None:
     out = run_cli(
-        "-y", "--no-host-lock", "@local", write_deploy(tmp_path, "from oxinfra.operations import server\nserver.shell(commands=['true'], _shell_executable='sh; rm')\n")
+        "-y",
+        "--no-host-lock",
+        "@local",
+        write_deploy(
+            tmp_path,
+            "from oxinfra.operations import server\nserver.shell(commands=['true'], _shell_executable='sh; rm')\n",
+        ),
     )
     assert out.code == 2 and "_shell_executable must be a shell's name or path" in out.stderr, out.describe()
 

@@ -61,7 +61,9 @@ class HostFacts:
         self.error: str | None = None
 
 
-async def _one(host: Any, asks: list[FactAsk], context: tuple[Any, ...], settings: ConnectSettings, control: RunControl) -> HostFacts:
+async def _one(
+    host: Any, asks: list[FactAsk], context: tuple[Any, ...], settings: ConnectSettings, control: RunControl
+) -> HostFacts:
     result = HostFacts(host.name)
     run = HostRun(host, [], True, None, control=control)
     requests = [FactRequest(a.base(), dict(a.kwargs), context) for a in asks]

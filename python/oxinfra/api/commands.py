@@ -88,7 +88,17 @@ class OperationMeta:
     (``python.call``), once this one has run.
     """
 
-    __slots__ = ("op_name", "_host_name", "status", "_will_change", "_probe", "stdout", "stderr", "error", "noop_reasons")
+    __slots__ = (
+        "op_name",
+        "_host_name",
+        "status",
+        "_will_change",
+        "_probe",
+        "stdout",
+        "stderr",
+        "error",
+        "noop_reasons",
+    )
 
     def __init__(self, op_name: str, host_name: str) -> None:
         self.op_name = op_name

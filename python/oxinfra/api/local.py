@@ -106,6 +106,8 @@ def shell(
             print("".join(f"localhost: {line}\n" for line in proc.stdout.splitlines()), end="")
         if proc.returncode != 0 and not ignore_errors:
             detail = " ".join(proc.stderr.split())[-400:]
-            raise DeployError(f"local command failed (exit {proc.returncode}): {command}" + (f": {detail}" if detail else ""))
+            raise DeployError(
+                f"local command failed (exit {proc.returncode}): {command}" + (f": {detail}" if detail else "")
+            )
         lines.extend(proc.stdout.splitlines())
     return lines if splitlines else "\n".join(lines)
