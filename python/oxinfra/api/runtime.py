@@ -4,7 +4,7 @@ deploy code reads of the run.
 - ``inventory``: the run's whole inventory (``--limit`` chooses the hosts that run, not the
   hosts deploy code may look up, as in pyinfra): ``get_host(name)``, ``get_group(name)``,
   ``get_hosts()``, ``get_data()``, ``get_host_data(name)``, ``get_group_data(name)``,
-  iteration and ``len()``. It is the same for every host, so reading it does not make
+  a group's hosts as an attribute (``inventory.web_servers``), iteration and ``len()``. It is the same for every host, so reading it does not make
   deploy code host-specific (docs/architecture.md, "Compute once, reuse").
 - ``state``: ``state.inventory``, ``state.config``, ``state.cwd`` and ``state.is_executing``
   (False while deploy files run, True in callbacks that run while the host executes).
@@ -38,7 +38,10 @@ class _InventoryProxy:
     __slots__ = ()
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(_inventory(), name)
+        found = _inventory()
+        if not name.startswith("_") and not hasattr(found, name) and name in found.groups:
+            return found.get_group(name)  # pyinfra's ``inventory.web_servers``
+        return getattr(found, name)
 
     def __iter__(self) -> Any:
         return iter(_inventory())

@@ -29,6 +29,12 @@ _FORWARDED += ("get_group_data", "get_groups_data", "groups", "hosts")
 def __getattr__(name: str) -> object:
     if name in _FORWARDED:
         return getattr(_running, name)
+    if not name.startswith("_"):  # pyinfra's ``inventory.web_servers``: a group's hosts
+        from oxinfra.api.context import current_inventory
+
+        running = current_inventory()
+        if running is not None and name in getattr(running, "groups", {}):
+            return running.get_group(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
