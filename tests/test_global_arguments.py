@@ -264,3 +264,25 @@ def test_config_names_reach_these_arguments(tmp_path: Path) -> None:
     assert out.code == 0, out.describe()
     assert (tmp_path / "bash").read_text() == "bash\n"
     assert (tmp_path / "tries").read_text() == "x\nx\n"
+
+
+def test_the_simulator_runs_these_scripts_like_a_real_sh(tmp_path: Path) -> None:
+    """The same operations on a simulated host (``@sim``, benches and large-fleet tests)
+    give what they give on @local above."""
+    from oxinfra.testing import sim
+
+    sim.reset(["args"])
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra.operations import server
+        server.shell(name="codes", commands=["exit 3", "echo after > /tmp/codes"], _success_exit_codes=[0, 3])
+        server.shell(name="stdin", commands=["cat > /tmp/stdin"], _stdin=["one", "two"])
+        server.shell(name="coe", commands=["exit 5", "echo ran > /tmp/coe"], _ignore_errors=True, _continue_on_error=True)
+    """,
+    )
+    out = run_deploy("@sim/args", deploy)
+    assert out.code == 0, out.describe()
+    assert out.op("@sim/args", "coe")["error"] == "exit code 5"
+    fs = sim.machines()["args"].fs
+    assert (fs["/tmp/codes"].data, fs["/tmp/stdin"].data, fs["/tmp/coe"].data) == ("after\n", "one\ntwo\n", "ran\n")

@@ -243,9 +243,9 @@ def render_commands(commands: Iterable[Any], args: GlobalArgs, nonce: str, shell
             end = _here_delimiter(stdin + item)
             part = f"{{ {part} <<'{end}'\n{stdin}{end}\n}}"
         if codes is not None and set(codes) != {0}:
-            ok = "|".join(str(int(c)) for c in sorted(set(codes)))
+            ok = " || ".join(f"[ $__ox_c -eq {int(c)} ]" for c in sorted(set(codes)))
             fail = "(exit $__ox_c)" if 0 in codes else "if [ $__ox_c -eq 0 ]; then (exit 1); else (exit $__ox_c); fi"
-            part = f"{{ {part}\n__ox_c=$?; case $__ox_c in {ok}) true ;; *) {fail} ;; esac; }}"
+            part = f"{{ {part}\n__ox_c=$?; if {ok}; then true; else {fail}; fi; }}"
         parts.append(part)
     if args.continue_on_error and args.ignore_errors and len(parts) > 1:
         chain = "__ox_e=0\n" + "\n".join(f"{p} || {{ __ox_c=$?; [ $__ox_e -ne 0 ] || __ox_e=$__ox_c; }}" for p in parts)
