@@ -53,8 +53,6 @@ def test_every_pyinfra_global_argument_is_known() -> None:
         ("_doas_user='x'", "use _sudo_user"),
         ("_dzdo=True", "use _sudo"),
         ("_dzdo_user='x'", "use _sudo_user"),
-        ("_serial=True", "--parallel 1"),
-        ("_parallel=2", "--parallel N"),
     ],
 )
 def test_refused_arguments_are_one_line_saying_why(tmp_path: Path, argument: str, why: str) -> None:
@@ -85,7 +83,7 @@ def test_refused_arguments_at_their_defaults_are_accepted(tmp_path: Path) -> Non
         """
         from oxinfra.operations import server
         server.shell(name="s", commands=["touch @ROOT@/ran"], _get_pty=False, _doas=False, _dzdo=False,
-                     _serial=False, _parallel=0, _su_password=None, _doas_user=None, _dzdo_user=None)
+                     _su_password=None, _doas_user=None, _dzdo_user=None)
     """,
     )
     assert out.code == 0, out.describe()
@@ -286,3 +284,52 @@ def test_the_simulator_runs_these_scripts_like_a_real_sh(tmp_path: Path) -> None
     assert out.op("@sim/args", "coe")["error"] == "exit code 5"
     fs = sim.machines()["args"].fs
     assert (fs["/tmp/codes"].data, fs["/tmp/stdin"].data, fs["/tmp/coe"].data) == ("after\n", "one\ntwo\n", "ran\n")
+
+
+def _most_at_once(target: Path, prefix: str) -> int:
+    """How many of the hosts' [start, end] intervals (files ``prefix-HOST``) overlap at most."""
+    points = []
+    for path in target.glob(f"{prefix}-*"):
+        start, end = (int(x) for x in path.read_text().split())
+        points += [(start, 1), (end, -1)]
+    most = now = 0
+    for _, step in sorted(points):
+        now += step
+        most = max(most, now)
+    return most
+
+
+@pytest.mark.parametrize("argument, most", [("_serial=True", 1), ("_parallel=2", 2)])
+def test_serial_and_parallel_limit_how_many_hosts_run_it_at_once(
+    tmp_path: Path, target: Path, inventory: Path, argument: str, most: int
+) -> None:
+    deploy = write_deploy(
+        tmp_path,
+        f"""
+        from oxinfra import host
+        from oxinfra.operations import server
+        server.shell(name="before", commands=["true"])
+        server.shell(
+            name="limited",
+            commands=["s=$(date +%s%N); sleep 0.4; echo $s $(date +%s%N) > @ROOT@/t-" + host.name],
+            {argument},
+        )
+        server.shell(name="after", commands=["true"])
+    """,
+        target,
+    )
+    out = run_deploy(inventory, deploy, "--shards", "1")
+    assert out.code == 0, out.describe()
+    assert len(list(target.glob("t-*"))) == 3
+    assert _most_at_once(target, "t") <= most
+    for name in out.summary["hosts"]:
+        assert out.statuses(name) == {"before": "changed", "limited": "changed", "after": "changed"}
+    sharded = run_deploy(inventory, deploy, "--shards", "2")
+    assert sharded.code == 2 and "count hosts in one process" in sharded.stdout, sharded.describe()
+    if most == 1:  # the same operation without the limit: hosts do run it at once
+        for path in target.glob("t-*"):
+            path.unlink()
+        deploy.write_text(deploy.read_text().replace(argument, "_serial=False"))
+        out = run_deploy(inventory, deploy, "--shards", "1")
+        assert out.code == 0, out.describe()
+        assert _most_at_once(target, "t") >= 2

@@ -21,7 +21,7 @@ from oxinfra._engine.masking import conceal, must_conceal
 from oxinfra._engine.lock import HostLockError, check_lock, lock_path, lock_script
 from oxinfra._engine.plan import HostPlanner, OpPlan
 from oxinfra._engine.report import Timings
-from oxinfra._engine.retry import run_until
+from oxinfra._engine.retry import run_alone
 from oxinfra._engine.reuse import RunMemo
 from oxinfra._engine.script import (
     FactScript,
@@ -560,12 +560,18 @@ class HostRun:
                         continue
                     missing = list(exc.requests)
                     break
-                until = op.globals.retry_until is not None and plan.changes and not plan.error and not plan.skipped
+                g = op.globals
+                until = (
+                    (g.retry_until is not None or g.serial or g.parallel)
+                    and plan.changes
+                    and not plan.error
+                    and not plan.skipped
+                )
                 if plan.has_function or until:
                     if segment:
                         break  # run what is pending first; the callback op starts the next segment
                     if until:
-                        if await run_until(self, plan):  # went stale: plan it again
+                        if await run_alone(self, plan):  # went stale: plan it again
                             self.planner.invalidate()
                             stale[j] = stale.get(j, 0) + 1
                             if stale[j] > MAX_STALE:

@@ -1,4 +1,12 @@
-"""``_retry_until``: an operation run again while a Python callback on the controller says
+"""Operations that run alone, in round trips of their own: ``_retry_until``, ``_serial`` and
+``_parallel``.
+
+``_serial=True`` / ``_parallel=N``: at most 1 / N hosts run the operation at once (the hosts
+of this process: a sharded run refuses them). The host's script ends before it; the host
+waits for a slot, runs it in one round trip, and lets the next host in. Hosts go in the
+order they reach it (pyinfra goes in inventory order).
+
+``_retry_until``: an operation run again while a Python callback on the controller says
 so (pyinfra 3's semantics). The callback reads the operation's output, so each attempt is a
 round trip of its own: the operation ends the host's segment before it and runs alone
 (docs/architecture.md). Failures are retried in the shell as for any ``_retries``; after a
@@ -17,9 +25,24 @@ from oxinfra._engine.plan import OpPlan
 from oxinfra._engine.script import operation_result, render_commands
 from oxinfra.api.context import scope
 
-__all__ = ["run_until"]
+__all__ = ["run_until", "run_alone"]
 
 logger = logging.getLogger("oxinfra")
+
+
+async def run_alone(run: Any, plan: OpPlan) -> bool:
+    """Run ``plan`` alone (see the module docs), within its ``_serial``/``_parallel`` limit.
+    Returns True if it must be planned again (its facts changed under it)."""
+    args = plan.op.globals
+    limit = 1 if args.serial else args.parallel
+    memo = run.memo
+    if not limit or memo is None:
+        return await run_until(run, plan)
+    semaphore = memo.limits.get(plan.op.key)
+    if semaphore is None:
+        semaphore = memo.limits[plan.op.key] = asyncio.Semaphore(limit)
+    async with semaphore:
+        return await run_until(run, plan)
 
 
 async def run_until(run: Any, plan: OpPlan) -> bool:
@@ -48,7 +71,7 @@ async def run_until(run: Any, plan: OpPlan) -> bool:
         if error is not None:
             run.report(plan, op, "failed", out, stderr, error=error)
             return False
-        if attempt >= args.retries:
+        if args.retry_until is None or attempt >= args.retries:
             break
         data = {
             "stdout_lines": out.decode("utf-8", "replace").splitlines(),

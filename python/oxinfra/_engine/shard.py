@@ -251,6 +251,19 @@ async def _worker(job: dict[str, Any], read_go: Any, out: BinaryIO) -> None:
                     raise DeployError(
                         f"{once}: _run_once needs every host in one process (this run is sharded): run with --shards 1"
                     )
+                limited = next(
+                    (
+                        op.label
+                        for ops in prepared.evaluated.values()
+                        for op in ops or ()
+                        if op.globals.serial or op.globals.parallel
+                    ),
+                    None,
+                )
+                if limited:
+                    raise DeployError(
+                        f"{limited}: _serial/_parallel count hosts in one process (this run is sharded): run with --shards 1"
+                    )
                 sequences, labels = distinct_sequences(prepared.evaluated)
                 _send(out, {"type": "order", "sequences": sequences, "labels": labels})
                 if read_go() != "go":  # the parent found an error (or was interrupted): touch nothing

@@ -11,6 +11,7 @@ commands, outputs and messages in everything oxinfra prints.
 
 Every other global argument of pyinfra 3.10 is honoured (``_success_exit_codes``,
 ``_shell_executable``, ``_stdin``, ``_continue_on_error``, ``_run_once``, ``_retry_until``,
+``_serial``, ``_parallel``,
 ``_temp_dir``: oxinfra keeps no temporary files in a temporary directory, so there is
 nothing to move) or, given a value that would change anything, refused with the reason
 (:data:`REFUSED`).
@@ -108,6 +109,8 @@ _SPEC: dict[str, tuple[Callable[[Any], bool], str, Any]] = {
     "_temp_dir": (lambda v: v is None or (isinstance(v, str) and v != ""), "a directory path", None),
     "_continue_on_error": (_is_bool, "True or False", False),
     "_run_once": (_is_bool, "True or False", False),
+    "_serial": (_is_bool, "True or False", False),
+    "_parallel": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a whole number", 0),
     # Refused (see REFUSED) unless given as their default:
     "_get_pty": (_is_bool, "True or False", False),
     "_su_password": (lambda v: True, "", None),
@@ -115,8 +118,6 @@ _SPEC: dict[str, tuple[Callable[[Any], bool], str, Any]] = {
     "_doas_user": (lambda v: v is None or isinstance(v, str), "a user name", None),
     "_dzdo": (_is_bool, "True or False", False),
     "_dzdo_user": (lambda v: v is None or isinstance(v, str), "a user name", None),
-    "_serial": (_is_bool, "True or False", False),
-    "_parallel": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a whole number", 0),
 }
 #: pyinfra global arguments oxinfra does not do, and why (given their default value, they are
 #: accepted and change nothing).
@@ -129,10 +130,6 @@ REFUSED = {
     "_doas_user": "oxinfra does not wrap commands with doas (not proven on any host here): use _sudo_user",
     "_dzdo": "oxinfra does not wrap commands with dzdo: use _sudo",
     "_dzdo_user": "oxinfra does not wrap commands with dzdo: use _sudo_user",
-    "_serial": "oxinfra runs each host's operations as one script without waiting for other hosts, "
-    "so one operation cannot go host by host: run the deploy with --parallel 1 (or config.PARALLEL = 1)",
-    "_parallel": "oxinfra runs each host's operations as one script without waiting for other hosts, "
-    "so one operation cannot limit how many hosts run it: run the deploy with --parallel N",
 }
 GLOBAL_ARG_NAMES = frozenset(_SPEC)
 #: Arguments whose values are never shown, not even in the error about a bad one.
@@ -241,6 +238,8 @@ class GlobalArgs:
     temp_dir: str | None
     continue_on_error: bool
     run_once: bool
+    serial: bool
+    parallel: int
 
     def __init__(self, values: dict[str, Any]) -> None:
         for name, (_, _, default) in _SPEC.items():
