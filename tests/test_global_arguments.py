@@ -299,16 +299,21 @@ def _most_at_once(target: Path, prefix: str) -> int:
     return most
 
 
-@pytest.mark.parametrize("argument, most", [("_serial=True", 1), ("_parallel=2", 2)])
+@pytest.mark.parametrize(
+    "preamble, argument, most",
+    [("", "_serial=True", 1), ("", "_parallel=2", 2), ("config.PARALLEL = 1", "_ignore_errors=False", 1)],
+    ids=["serial", "parallel", "config.PARALLEL in deploy code"],
+)
 def test_serial_and_parallel_limit_how_many_hosts_run_it_at_once(
-    tmp_path: Path, target: Path, inventory: Path, argument: str, most: int
+    tmp_path: Path, target: Path, inventory: Path, preamble: str, argument: str, most: int
 ) -> None:
     deploy = write_deploy(
         tmp_path,
         f"""
-        from oxinfra import host
+        from oxinfra import config, host
         from oxinfra.operations import server
         server.shell(name="before", commands=["true"])
+        {preamble}
         server.shell(
             name="limited",
             commands=["s=$(date +%s%N); sleep 0.4; echo $s $(date +%s%N) > @ROOT@/t-" + host.name],
@@ -326,7 +331,7 @@ def test_serial_and_parallel_limit_how_many_hosts_run_it_at_once(
         assert out.statuses(name) == {"before": "changed", "limited": "changed", "after": "changed"}
     sharded = run_deploy(inventory, deploy, "--shards", "2")
     assert sharded.code == 2 and "count hosts in one process" in sharded.stdout, sharded.describe()
-    if most == 1:  # the same operation without the limit: hosts do run it at once
+    if argument == "_serial=True":  # the same operation without the limit: hosts do run it at once
         for path in target.glob("t-*"):
             path.unlink()
         deploy.write_text(deploy.read_text().replace(argument, "_serial=False"))

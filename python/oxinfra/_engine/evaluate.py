@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 
 from oxinfra._engine.reuse import SharedCall, call_key
 from oxinfra.api.arguments import GlobalArgs, merge_global_args, split_global_args
-from oxinfra.api.config import CONFIG_ARGUMENTS, Config
+from oxinfra.api.config import CONFIG_ARGUMENTS, DEPLOY_ARGUMENTS, Config
 from oxinfra.api.commands import OperationMeta
 from oxinfra.api.context import current_deploy_dir, current_run_memo, scope
 from oxinfra.api.effects import PlanContext, plan_commands
@@ -29,6 +29,7 @@ from oxinfra.exceptions import DeployError, OperationError, OxinfraError
 
 __all__ = ["OpCall", "Recorder", "discover", "DeployFile", "evaluate", "import_path"]
 
+_UNSET: Any = object()
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -136,8 +137,11 @@ class Recorder:
 
     def _base(self) -> dict[str, Any]:
         base = dict(self.defaults)
+        start = self._config_start
         for name, value in self.config.values().items():
             arg = CONFIG_ARGUMENTS.get(name)
+            if arg is None and name in DEPLOY_ARGUMENTS and start.get(name, _UNSET) != value:
+                arg = DEPLOY_ARGUMENTS[name]  # set by deploy code
             if arg is not None:
                 base[arg] = value
         return base

@@ -6,9 +6,11 @@ Its names and defaults are pyinfra 3.10's. Those that are defaults of global arg
 that file calls after it, on that host (and to the facts its code reads). As in pyinfra, what
 a deploy file sets is undone when it ends: the next deploy file starts from the run's config
 (config.py, then the command line). The run-wide ones (``PARALLEL``, ``FAIL_PERCENT``,
-``CONNECT_TIMEOUT``) are read from config.py before any host connects; set in a deploy file
-they change only what ``config.X`` reads there afterwards (pyinfra, too, has started its
-hosts by then).
+``CONNECT_TIMEOUT``) are read from config.py before any host connects (``--parallel``,
+``--fail-percent``); set in a deploy file, ``PARALLEL`` is the ``_parallel`` default of the
+operations called after it, as in pyinfra (each then runs in a round trip of its own: see
+``_parallel``), and the others change only what ``config.X`` reads there afterwards
+(pyinfra, too, has started its hosts by then).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, Callable
 from oxinfra.api.context import current_config
 from oxinfra.exceptions import DeployError
 
-__all__ = ["Config", "config", "CONFIG_DEFAULTS", "CONFIG_ARGUMENTS"]
+__all__ = ["Config", "config", "CONFIG_DEFAULTS", "CONFIG_ARGUMENTS", "DEPLOY_ARGUMENTS"]
 
 #: pyinfra 3.10's config names and defaults.
 CONFIG_DEFAULTS: dict[str, Any] = {
@@ -74,6 +76,9 @@ CONFIG_ARGUMENTS: dict[str, str] = {
     "TEMP_DIR": "_temp_dir",
 }
 _ARGUMENT_CONFIG = {arg: name for name, arg in CONFIG_ARGUMENTS.items()}
+#: Set by deploy code, these are defaults of global arguments too (in config.py they are the
+#: run's: ``--parallel``).
+DEPLOY_ARGUMENTS: dict[str, str] = {"PARALLEL": "_parallel"}
 
 
 class Config:
@@ -104,7 +109,7 @@ class Config:
         if not (name.isidentifier() and name.isupper()):
             raise DeployError(f"config.{name}: config names are upper case (config.SUDO = True)")
         self._values[name] = value
-        if name in CONFIG_ARGUMENTS and self._on_change is not None:
+        if (name in CONFIG_ARGUMENTS or name in DEPLOY_ARGUMENTS) and self._on_change is not None:
             self._on_change(name)
 
     def global_args(self) -> dict[str, Any]:
