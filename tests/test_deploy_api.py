@@ -344,3 +344,29 @@ def test_reading_will_change_costs_a_fact_round_trip_before_the_barrier(tmp_path
         seen[deploy.name] = at_barrier
     assert seen == {"plain.py": set(), "reads.py": set(names)}
     assert sim.machines()["wc-a"].fs["/tmp/d/f"].data == "True\n"
+
+
+def test_group_data_files_read_the_initial_inventory(tmp_path: Path, target: Path, inventory: Path) -> None:
+    """pyinfra's group data files may read ``inventory`` (hosts and groups, without group data)."""
+    (inventory.parent / "group_data").mkdir()
+    (inventory.parent / "group_data" / "all.py").write_text(
+        "from oxinfra import inventory\n"
+        "db_host = inventory.db[0].name\n"
+        "web_count = len(inventory.get_group('web'))\n"
+        "everyone = sorted(h.name for h in inventory)\n"
+    )
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra import host
+        from oxinfra.operations import files
+        files.line(name="l", path=f"@ROOT@/{host.name}",
+                   line=f"{host.data.db_host} {host.data.web_count} {len(host.data.everyone)}")
+    """,
+        target,
+    )
+    out = run_deploy(inventory, deploy)
+    assert out.code == 0, out.describe()
+    db = [h for h in out.summary["hosts"]][2]
+    for name in out.summary["hosts"]:
+        assert (target / name).read_text() == f"{db} 2 3\n"

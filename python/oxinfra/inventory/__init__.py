@@ -39,6 +39,9 @@ def __getattr__(name: str) -> object:
 
 
 class _InventoryModule(_types.ModuleType):
+    def __bool__(self) -> bool:  # a module is true, whatever len() would need
+        return True
+
     def __len__(self) -> int:
         return len(_running)
 
