@@ -148,11 +148,7 @@ class Recorder:
 
     def _config_changed(self, name: str) -> None:
         base = self._base()
-        try:
-            split_global_args(dict(base), {}, f"config.{name}")
-        except OxinfraError:
-            self.config._values.pop(name, None)  # the config stays as it was
-            raise
+        split_global_args(dict(base), {}, f"config.{name}")  # a bad value raises; Config undoes it
         args = [base]
         for given in self._levels:
             args.append(merge_global_args(args[-1], given))
@@ -167,7 +163,7 @@ class Recorder:
         if self.config.values() != self._config_start:
             self.config._values.clear()
             self.config._values.update(self._config_start)
-            self.deploy_args[:] = [self.defaults, *self.deploy_args[1:]]
+            self.deploy_args[:] = [self.defaults]  # no level is open when a file ends
             self.close_scopes()
 
     def restore_config(self, values: dict[str, Any]) -> None:

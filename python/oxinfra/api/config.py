@@ -108,9 +108,18 @@ class Config:
     def __setattr__(self, name: str, value: Any) -> None:
         if not (name.isidentifier() and name.isupper()):
             raise DeployError(f"config.{name}: config names are upper case (config.SUDO = True)")
-        self._values[name] = value
+        values = self._values
+        had, before = name in values, values.get(name)
+        values[name] = value
         if (name in CONFIG_ARGUMENTS or name in DEPLOY_ARGUMENTS) and self._on_change is not None:
-            self._on_change(name)
+            try:
+                self._on_change(name)
+            except BaseException:  # a bad value: the config stays as it was
+                if had:
+                    values[name] = before
+                else:
+                    del values[name]
+                raise
 
     def global_args(self) -> dict[str, Any]:
         """The global argument defaults this config sets (only those set away from pyinfra's
