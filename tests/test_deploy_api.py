@@ -206,10 +206,11 @@ def test_inventory_state_and_host_helpers_over_ssh(tmp_path: Path, target: Path,
         assert state.is_executing is False
         assert context.host.name == host.name
         logger.info("deploy for %s", host.name)
-        lines = []
         for item in host.loop(["x", "y"]):
-            lines.append(item)
             files.line(name="loop", path=f"@ROOT@/{host.name}-loop", line=item)
+        with state.preserve_loop_order(["p", "q"]) as items:
+            for item in items():
+                files.line(name="ordered", path=f"@ROOT@/{host.name}-loop", line=item)
         with host.when(lambda: host.name in [h.name for h in inventory.get_group("web")]):
             files.line(name="web only", path=f"@ROOT@/{host.name}-web", line=db.name)
             with host.when(lambda: False):
@@ -224,7 +225,7 @@ def test_inventory_state_and_host_helpers_over_ssh(tmp_path: Path, target: Path,
     names = sorted(out.summary["hosts"])
     assert len(names) == 2
     for name in names:
-        assert (target / f"{name}-loop").read_text() == "x\ny\n"
+        assert (target / f"{name}-loop").read_text() == "x\ny\np\nq\n"
         assert (target / f"{name}-web").read_text().strip() not in names  # the db host
         assert not (target / f"{name}-never").exists()
         assert (target / f"{name}-data").read_text() == "[]\n"  # all its data comes from its group

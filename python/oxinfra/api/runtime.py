@@ -13,9 +13,10 @@ deploy code reads of the run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from oxinfra.api.context import _host, current_config, current_inventory, current_recorder
 from oxinfra.exceptions import DeployError
@@ -81,6 +82,14 @@ class _State:
     @property
     def is_config_loaded(self) -> bool:
         return current_config() is not None
+
+    @contextlib.contextmanager
+    def preserve_loop_order(self, items: Any) -> Iterator[Callable[[], Iterator[Any]]]:
+        """pyinfra 2's ``with state.preserve_loop_order(items) as loop_items:`` (gone from
+        pyinfra 3): oxinfra runs each host's operations in the order its code called them,
+        loops included, so this only hands the items back."""
+        items = list(items)
+        yield lambda: iter(items)
 
     def __repr__(self) -> str:
         return "<oxinfra state>"
