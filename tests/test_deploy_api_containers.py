@@ -70,3 +70,20 @@ def test_fact_command_prints_what_pyinfra_prints(container_fleet: Any, tmp_path:
     assert list(mine) == list(theirs)  # the same fact names, in order
     assert mine == theirs
     assert sorted(mine["server.Os"]) == sorted(container_fleet.hosts)
+
+
+def test_fact_command_with_sudo_and_a_password(container_fleet: Any, tmp_path: Path) -> None:
+    from oxinfra.testing.containers import TEST_PASSWORD
+
+    inventory = container_fleet.write_inventory(tmp_path / "inventory.py", user="pwuser")
+    plain = run_cli(inventory, "fact", "server.User", "--json", timeout=180)
+    assert plain.code == 0, plain.describe()
+    assert set(json.loads(plain.stdout)["server.User"].values()) == {"pwuser"}
+    out = run_cli(inventory, "fact", "server.User", "--sudo", "--sudo-password", TEST_PASSWORD, "--json", timeout=180)
+    assert out.code == 0, out.describe()
+    assert set(json.loads(out.stdout)["server.User"].values()) == {"root"}
+    assert TEST_PASSWORD not in out.stdout + out.stderr
+    wrong = run_cli(inventory, "fact", "server.User", "--sudo", "--sudo-password", "not-it", "--json", timeout=180)
+    assert wrong.code == 1, wrong.describe()
+    assert set(json.loads(wrong.stdout)["server.User"].values()) == {None}
+    assert "could not run as sudo" in wrong.stderr and "not-it" not in wrong.stdout + wrong.stderr, wrong.describe()
