@@ -174,13 +174,28 @@ def test_retry_until_runs_again_while_the_callback_says_so(tmp_path: Path) -> No
         server.shell(name="capped", commands=["echo x >> @ROOT@/capped"],
                      _retry_until=lambda output: True, _retries=2, _retry_delay=0)
         server.shell(name="after", commands=["echo after > @ROOT@/after"])
+        # failures and true answers count together against _retries, as in pyinfra
+        server.shell(name="flaky", commands=["echo x >> @ROOT@/flaky; [ $(wc -l < @ROOT@/flaky) -ge 2 ]"],
+                     _retry_until=lambda output: True, _retries=3, _retry_delay=0)
+        server.shell(name="gives up", commands=["echo x >> @ROOT@/gives-up; false"],
+                     _retry_until=lambda output: True, _retries=1, _retry_delay=0, _ignore_errors=True)
     """,
     )
     assert out.code == 0, out.describe()
+    assert (tmp_path / "flaky").read_text() == "x\n" * 4  # failed, then 2 true answers: 1 + 3 runs
+    assert (tmp_path / "gives-up").read_text() == "x\n" * 2
+    assert out.op("@local", "gives up")["status"] == "failed"
     assert (tmp_path / "count").read_text() == "x\nx\nx\n"
     assert (tmp_path / "capped").read_text() == "x\nx\nx\n"  # the first run and 2 retries
     assert (tmp_path / "after").read_text() == "after\n"
-    assert out.statuses("@local") == {"until": "changed", "capped": "changed", "after": "changed"}
+    statuses = out.statuses("@local")
+    assert statuses == {
+        "until": "changed",
+        "capped": "changed",
+        "after": "changed",
+        "flaky": "changed",
+        "gives up": "failed",
+    }
 
 
 @pytest.mark.skipif(not (IS_ROOT and HAS_USER and shutil.which("bash")), reason=f"needs root, bash and {USER}")

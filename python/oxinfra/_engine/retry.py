@@ -9,15 +9,16 @@ order they reach it (pyinfra goes in inventory order).
 ``_retry_until``: an operation run again while a Python callback on the controller says
 so (pyinfra 3's semantics). The callback reads the operation's output, so each attempt is a
 round trip of its own: the operation ends the host's segment before it and runs alone
-(docs/architecture.md). Failures are retried in the shell as for any ``_retries``; after a
-successful attempt the callback gets ``{"stdout_lines", "stderr_lines", "commands",
-"executed_commands", "host", "operation"}`` and a true answer runs the operation again,
-``_retry_delay`` seconds later, at most ``_retries`` times. An error in the callback is
-logged and ends the retries (as in pyinfra); after the last retry the operation succeeds."""
+(docs/architecture.md). As in pyinfra, ``_retries`` counts every run after the first: one
+that failed, or one after which the callback -- given ``{"stdout_lines", "stderr_lines",
+"commands", "executed_commands", "host", "operation"}`` -- answered true; each ``_retry_delay``
+seconds after the last. An error in the callback is logged and ends the retries; after the
+last retry the operation succeeds if that run did, and fails if it failed."""
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from typing import Any
 
@@ -52,7 +53,11 @@ async def run_until(run: Any, plan: OpPlan) -> bool:
     op = plan.op
     args = op.globals
     guards = [(g.request, g.stdout, g.rc) for g in plan.guards]
-    text = render_commands(plan.commands, args, run.nonce, op.shell_safe)
+    once = args
+    if args.retry_until is not None and args.retries:
+        once = copy.copy(args)  # the retries happen here, one round trip each, not in the shell
+        once.retries = 0
+    text = render_commands(plan.commands, once, run.nonce, op.shell_safe)
     attempt = 0
     while True:
         builder = run.builder()
@@ -69,6 +74,11 @@ async def run_until(run: Any, plan: OpPlan) -> bool:
         stderr = errors.get(k, b"")
         out, error = operation_result(args, out, stderr, rc, run.nonce)
         if error is not None:
+            if once is not args and attempt < args.retries:
+                attempt += 1
+                await asyncio.sleep(args.retry_delay)
+                continue
+            run.planner.invalidate()
             run.report(plan, op, "failed", out, stderr, error=error)
             return False
         if args.retry_until is None or attempt >= args.retries:
