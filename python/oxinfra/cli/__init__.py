@@ -328,7 +328,6 @@ def _facts(
     settings = split_global_args({}, check_defaults(global_args), "")[0].privilege_settings
     run_control = RunControl(**{k: v for k, v in control.items() if k in ("host_timeout", "round_trip_timeout")})
     answers = asyncio.run(read_facts_async(inventory, asks, parallel, settings or None, run_control))
-    renderer.redactor.add(str(v) for k, v in global_args.items() if k == "_sudo_password" and v)
     print_facts(asks, answers, renderer.as_json, renderer.redactor)
     return facts_exit_code(answers)
 
@@ -398,10 +397,12 @@ def _run(
 
     # config.py's defaults, under the command line's
     global_args = {**config_args, **(privilege.global_args() if privilege is not None else {})}
-    if targets[0] == "fact":
-        return _facts(inventory, list(targets[1:]), renderer, parallel, global_args, control)
+    if config_args.get("_sudo_password"):  # config.py's config.SUDO_PASSWORD: masked like --sudo-password
+        renderer.redactor.add([str(config_args["_sudo_password"])])
     if privilege is not None:
         renderer.redactor.add(privilege.secrets())  # asked for just now
+    if targets[0] == "fact":
+        return _facts(inventory, list(targets[1:]), renderer, parallel, global_args, control)
     exec_command = None
     if targets[0] == "exec":
         if len(targets) < 2:
