@@ -371,3 +371,21 @@ def test_group_data_files_read_the_initial_inventory(tmp_path: Path, target: Pat
     db = [h for h in out.summary["hosts"]][2]
     for name in out.summary["hosts"]:
         assert (target / name).read_text() == f"{db} 2 3\n"
+
+
+@needs_root_sudo
+def test_a_sudo_password_from_config_py_is_never_shown(tmp_path: Path) -> None:
+    (tmp_path / "config.py").write_text(
+        "from oxinfra import config\nconfig.SUDO = True\nconfig.SUDO_PASSWORD = 'pw-4711-x'\n"
+    )
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra.operations import server
+        server.shell(name="leaks", commands=["echo pw-4711-x; echo pw-4711-x >&2; exit 3"])
+    """,
+    )
+    for flags in (["--json"], ["-vv"]):
+        out = run_cli(*flags, "-y", "--no-host-lock", "@local", deploy, cwd=tmp_path)
+        assert out.code == 1, out.describe()
+        assert "pw-4711-x" not in out.stdout + out.stderr, out.describe()
