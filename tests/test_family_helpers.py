@@ -310,6 +310,25 @@ SERVICE_ROWS = [
         None,
     ),
     ("openrc-reload", "openrc", "nginx", {"is_running": True, "reloaded": True}, ["rc-service nginx reload"], None),
+    (
+        "custom-command-every-time",
+        "sysvinit",
+        "cron",
+        {"is_running": True, "is_enabled": False, "enabled": True, "command": "force-reload"},
+        ["/etc/init.d/cron force-reload", "update-rc.d cron defaults && update-rc.d cron enable"],
+        None,
+    ),
+    (
+        "systemctl-words",
+        "systemd",
+        "app.service",
+        {"is_running": False, "daemon_reload": True, "systemctl": ("--user", "--machine=bob@.host")},
+        [
+            "systemctl --user --machine=bob@.host daemon-reload",
+            "systemctl --user --machine=bob@.host start -- app.service",
+        ],
+        None,
+    ),
 ]
 
 
@@ -333,6 +352,9 @@ SERVICE_ERRORS = [
     ("empty", "systemd", "", {}, "not a service name"),
     ("unknown-init", "upstart", "x", {}, "unknown init system 'upstart'"),
     ("daemon-reload-not-systemd", "openrc", "x", {"daemon_reload": True}, "systemd only"),
+    ("systemctl-words-not-systemd", "sysvinit", "x", {"systemctl": ("--user",)}, "systemd only"),
+    ("command-two-words", "systemd", "x", {"command": "stop now"}, "is not a service action"),
+    ("command-option", "openrc", "x", {"command": "-v"}, "is not a service action"),
     (
         "runlevel-option",
         "openrc",
@@ -349,6 +371,18 @@ SERVICE_ERRORS = [
 def test_ensure_service_refuses(init: str, name: str, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(OperationValueError, match=message):
         _plan(ensure_service(init, name, is_running=True, **kwargs))
+
+
+def test_systemctl_words() -> None:
+    from oxinfra.operations.util.service import systemctl_words
+
+    assert systemctl_words() == ()
+    assert systemctl_words(user_mode=True) == ("--user",)
+    assert systemctl_words(machine="box") == ("--machine=box",)
+    assert systemctl_words(machine="box", user_name="bob") == ("--machine=bob@box",)
+    for bad in ({"machine": "-H x"}, {"user_name": "a b"}, {"machine": "a@b"}, {"user_name": 3}):
+        with pytest.raises(OperationValueError, match="is not a machine or user name"):
+            systemctl_words(**bad)
 
 
 def test_unknown_service_action() -> None:

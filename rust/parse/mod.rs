@@ -7,6 +7,8 @@
 //!   paths into what each path's own fact command prints.
 //! * [`parse_stat`], [`parse_hash`] and [`parse_lines`] turn the output of
 //!   one fact command into a value.
+//! * [`split_release_files`] and [`parse_os_release`] read `/etc/*-release`.
+//! * [`parse_ip_addr`] reads `ip addr show` / `ifconfig -a`.
 //!
 //! Output that does not have the expected shape is a [`CoreError::Parse`](crate::CoreError::Parse)
 //! (`OutputParseError` in Python), never a panic.
@@ -23,8 +25,12 @@
 
 mod demux;
 mod facts;
+mod netdev;
+mod release;
 mod statbatch;
 
 pub use demux::{demux, Demuxed, Section, Status};
 pub use facts::{parse_hash, parse_lines, parse_stat, FileType, Stat, StatResult};
+pub use netdev::{parse_ip_addr, Ipv4, Ipv6, NetDevice};
+pub use release::{parse_os_release, split_release_files};
 pub use statbatch::{split_stat_batch, PathStat, ABSENT, FAILED};

@@ -126,6 +126,36 @@ const PARSED_IN_PYTHON: &[&str] = &[
     "server.Hostname",
     "server.Command",
     "server.Which",
+    // Rust splits the release files and reads os-release's shell syntax; the version choice is Python's.
+    "server.LinuxDistribution",
+    "server.LinuxName",
+    "server.OsRelease",
+    "server.LsbRelease",
+    "server.KernelVersion",
+    "server.OsVersion",
+    "server.Date",
+    "server.TmpDir",
+    "server.Path",
+    "server.Selinux",
+    "server.RebootRequired",
+    "server.Uptime",
+    "server.Processes",
+    "server.Port",
+    "files.FileContents",
+    "files.Block",
+    "files.FindFiles",
+    "files.FindLinks",
+    "files.FindDirectories",
+    // hardware.NetworkDevices and its short facts: Rust reads `ip addr`/`ifconfig` text
+    // (rust/parse/netdev.rs, unit tests there), Python the JSON of `ip -j` and the shapes.
+    "hardware.Cpus",
+    "hardware.Memory",
+    "hardware.BlockDevices",
+    "hardware.NetworkDevices",
+    "hardware.Ipv4Addresses",
+    "hardware.Ipv6Addresses",
+    "hardware.Ipv4Addrs",
+    "hardware.Ipv6Addrs",
 ];
 
 /// The Rust parser of a fact (by its fixture folder name), with the status rule
@@ -138,6 +168,8 @@ fn rust_parser(fact: &str) -> Option<Parser> {
         "files.Socket" => |out, rc| stat("socket", out, rc),
         "files.Sha1File" => |out, rc| hash(40, out, rc),
         "files.Sha256File" => |out, rc| hash(64, out, rc),
+        "files.Md5File" => |out, rc| hash(32, out, rc),
+        "files.Sha384File" => |out, rc| hash(96, out, rc),
         "files.FindInFile" => find_in_file,
         _ => return None,
     };

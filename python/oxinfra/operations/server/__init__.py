@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from oxinfra.api import operation
 from oxinfra.exceptions import OperationValueError
+from oxinfra.operations.server.service import service
 
-__all__ = ["shell"]
+__all__ = ["shell", "service"]
 
 
 @operation(is_idempotent=False)
