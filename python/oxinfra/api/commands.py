@@ -42,6 +42,7 @@ def _bit(bit: Any) -> str:
         return quote(str(inner) if isinstance(inner, StringCommand) else inner)
     return bit if isinstance(bit, str) else str(bit)
 
+
 _NOT_CALLED = object()
 
 
