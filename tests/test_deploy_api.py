@@ -389,3 +389,27 @@ def test_a_sudo_password_from_config_py_is_never_shown(tmp_path: Path) -> None:
         out = run_cli(*flags, "-y", "--no-host-lock", "@local", deploy, cwd=tmp_path)
         assert out.code == 1, out.describe()
         assert "pw-4711-x" not in out.stdout + out.stderr, out.describe()
+
+
+def test_results_and_state_in_a_callback_that_runs_while_the_host_executes(tmp_path: Path) -> None:
+    """In ``python.call``'s callback the earlier operation has run: ``op.changed`` is its
+    executed result and ``state.is_executing`` is True (pyinfra's answers there)."""
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra import state
+        from oxinfra.operations import files, python, server
+
+        line = files.line(name="line", path="@ROOT@/line", line="x")
+        seen = python.call(name="cb", function=lambda: (state.is_executing, line.changed, line.did_change()))
+        server.shell(name="show", commands=["echo " + str(state.is_executing) + " > @ROOT@/evaluating"],
+                     _if=lambda: seen.return_value == (True, True, True))
+    """,
+        tmp_path,
+    )
+    out = run_deploy("@local", deploy, "--no-host-lock")
+    assert out.code == 0, out.describe()
+    assert out.op("@local", "show")["status"] == "changed"
+    assert (tmp_path / "evaluating").read_text() == "False\n"
+    again = run_deploy("@local", deploy, "--no-host-lock")
+    assert again.op("@local", "show")["status"] == "skipped"  # the line is there: (True, False, False)
