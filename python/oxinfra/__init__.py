@@ -7,6 +7,10 @@ Inside a deploy file::
     from oxinfra.operations import files, server
 
     files.directory(path=f"/srv/{host.name}")
+
+pyinfra 3's other names for deploy code are here too, loaded on first use: ``config``
+(:mod:`oxinfra.api.config`), ``inventory``, ``state``, ``logger``
+(:mod:`oxinfra.api.runtime`) and ``local`` (:mod:`oxinfra.api.local`).
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -18,4 +22,25 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     from oxinfra._core import __version__
 
-__all__ = ["host", "__version__"]
+__all__ = ["host", "config", "inventory", "state", "logger", "local", "__version__"]
+
+# name -> (module, attribute or None for the module itself), imported on first use (PEP 562).
+_LAZY = {
+    "config": ("oxinfra.api.config", "config"),
+    "inventory": ("oxinfra.api.runtime", "inventory"),
+    "state": ("oxinfra.api.runtime", "state"),
+    "logger": ("oxinfra.api.runtime", "logger"),
+    "local": ("oxinfra.api.local", None),
+}
+
+
+def __getattr__(name: str) -> object:
+    found = _LAZY.get(name)
+    if found is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    module = importlib.import_module(found[0])
+    value = module if found[1] is None else getattr(module, found[1])
+    globals()[name] = value
+    return value

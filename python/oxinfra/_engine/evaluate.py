@@ -19,7 +19,8 @@ import traceback
 from typing import Any, Callable, Iterator
 
 from oxinfra._engine.reuse import SharedCall, call_key
-from oxinfra.api.arguments import GlobalArgs, split_global_args
+from oxinfra.api.arguments import GlobalArgs, merge_global_args, split_global_args
+from oxinfra.api.config import CONFIG_ARGUMENTS, DEPLOY_ARGUMENTS, Config
 from oxinfra.api.commands import OperationMeta
 from oxinfra.api.context import current_deploy_dir, current_run_memo, scope
 from oxinfra.api.effects import PlanContext, plan_commands
@@ -28,6 +29,7 @@ from oxinfra.exceptions import DeployError, OperationError, OxinfraError
 
 __all__ = ["OpCall", "Recorder", "discover", "DeployFile", "evaluate", "import_path"]
 
+_UNSET: Any = object()
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -50,6 +52,7 @@ class OpCall:
         "memo",
         "shell_safe",
         "shared",
+        "once_skip",
     )
 
     def __init__(
@@ -79,6 +82,8 @@ class OpCall:
         self.shell_safe = bool(getattr(func, "_oxinfra_shell_safe", False))
         # The discovery shared with every host making the same call (_engine/reuse.py), if any.
         self.shared: SharedCall | None = None
+        # _run_once: an earlier host makes this call, so it is skipped here (pipeline.run_once).
+        self.once_skip = False
 
     def for_host(self, host_name: str) -> "OpCall":
         """This call as another host makes it (same arguments and shared discovery; its own
@@ -92,6 +97,7 @@ class OpCall:
         assert shared is not None
         copy.deploy_dir, copy.shell_safe, copy.shared = self.deploy_dir, self.shell_safe, shared
         copy.memo = dict(shared.memo) if shared.memo else None
+        copy.once_skip = False
         return copy
 
 
@@ -104,12 +110,72 @@ class Recorder:
     def __init__(self, host: Any, defaults: dict[str, Any] | None = None) -> None:
         self.host = host
         self.ops: list[OpCall] = []
-        # Global arguments in force: the run's defaults (``--sudo``, ...; one dict shared by
-        # every host, never changed), then each @deploy's.
-        self.deploy_args: list[dict[str, Any]] = [defaults if defaults is not None else {}]
+        self.defaults = defaults if defaults is not None else {}
+        #: ``oxinfra.config`` while this host's deploy files run: the run's global arguments
+        #: under pyinfra's config names; setting one changes the defaults of later calls.
+        self.config = Config.from_global_args(self.defaults, on_change=self._config_changed)
+        self._config_start = self.config.values()
+        # The global arguments each enclosing @deploy, ``host.when``/``host.arguments`` or
+        # ``local.include`` gave, outermost first; ``deploy_args[i]``: what is in force at
+        # depth i (the run's defaults and the config, then each level over it: one dict per
+        # level, never changed once made, shared by the calls made there).
+        self._levels: list[dict[str, Any]] = []
+        self.deploy_args: list[dict[str, Any]] = [self.defaults]
         self.deploy_names: list[str] = []
         self._seen: dict[tuple[Any, ...], int] = {}
         self.stop_code: Any = None  # the code object of the frame that runs deploy files
+        self._scopes: list[scope] = []  # privilege of facts read by deploy code, after config changes
+
+    def push_args(self, given: dict[str, Any]) -> None:
+        """Global arguments (checked by the caller) for the calls made until :meth:`pop_args`."""
+        self._levels.append(given)
+        self.deploy_args.append(merge_global_args(self.deploy_args[-1], given))
+
+    def pop_args(self) -> None:
+        self._levels.pop()
+        self.deploy_args.pop()
+
+    def _base(self) -> dict[str, Any]:
+        base = dict(self.defaults)
+        start = self._config_start
+        for name, value in self.config.values().items():
+            arg = CONFIG_ARGUMENTS.get(name)
+            if arg is None and name in DEPLOY_ARGUMENTS and start.get(name, _UNSET) != value:
+                arg = DEPLOY_ARGUMENTS[name]  # set by deploy code
+            if arg is not None:
+                base[arg] = value
+        return base
+
+    def _config_changed(self, name: str) -> None:
+        base = self._base()
+        split_global_args(dict(base), {}, f"config.{name}")  # a bad value raises; Config undoes it
+        args = [base]
+        for given in self._levels:
+            args.append(merge_global_args(args[-1], given))
+        self.deploy_args[:] = args
+        privilege = split_global_args({}, base, "")[0].privilege_settings
+        entered = scope(privilege=privilege)
+        entered.__enter__()
+        self._scopes.append(entered)
+
+    def reset_config(self) -> None:
+        """A deploy file ended: what it set in ``config`` is undone (as pyinfra does)."""
+        if self.config.values() != self._config_start:
+            self.config._values.clear()
+            self.config._values.update(self._config_start)
+            self.deploy_args[:] = [self.defaults]  # no level is open when a file ends
+            self.close_scopes()
+
+    def restore_config(self, values: dict[str, Any]) -> None:
+        """Put ``config`` back as it was (``values``: :meth:`Config.values`) after an include."""
+        if self.config.values() != values:
+            self.config._values.clear()
+            self.config._values.update(values)
+            self._config_changed("")
+
+    def close_scopes(self) -> None:
+        while self._scopes:
+            self._scopes.pop().__exit__(None, None, None)
 
     def call_site(self) -> tuple[tuple[Any, ...], str]:
         """The key of the current call: the chain of deploy-code lines that led to it, plus
@@ -155,6 +221,7 @@ class Recorder:
             display = f"{self.deploy_names[-1]} | {display}"
         meta = OperationMeta(display, self.host.name)
         call = OpCall(key, label, display, gen_func, args, own, global_args, meta)
+        meta._probe = functools.partial(will_change, self.host, call)
         call.index = len(self.ops)
         self.ops.append(call)
         memo = current_run_memo()
@@ -221,6 +288,23 @@ def discover(host: Any, call: OpCall) -> bool:
     return not reads[0]
 
 
+def will_change(host: Any, call: OpCall) -> bool:
+    """Whether ``call`` would change something, planned from the facts deploy code reads (the
+    state before the run): ``op.will_change`` / ``op.changed`` read by deploy code. A fact
+    not gathered yet raises FactMissing, as a fact read by deploy code does: the host is
+    evaluated again once it is gathered."""
+    if call.precomputed is not None:
+        return bool(call.precomputed[0])
+    ctx = PlanContext(memo=dict(call.memo or {}), shell_safe=call.shell_safe)
+    try:
+        with scope(host=host, deploy_dir=call.deploy_dir, privilege=call.globals.privilege_settings, plan=ctx):
+            return bool(plan_commands(ctx, call.func, call.args, call.kwargs))
+    except (FactMissing, FactFailed, OxinfraError):
+        raise
+    except Exception as exc:
+        raise OperationError(f"{call.label}: {call.name}: {type(exc).__name__}: {exc}") from exc
+
+
 class DeployFile:
     """A deploy file read and compiled once, run once per host."""
 
@@ -248,11 +332,12 @@ class DeployFile:
             raise DeployError(f"{path}:{exc.lineno}: syntax error: {exc.msg}") from None
 
 
-def _run_deploy_files(files: list[DeployFile]) -> None:
+def _run_deploy_files(files: list[DeployFile], recorder: Recorder) -> None:
     for deploy_file in files:
         namespace = {"__name__": "__oxinfra_deploy__", "__file__": deploy_file.path}
         with scope(deploy_dir=deploy_file.directory):
             exec(deploy_file.code, namespace)
+        recorder.reset_config()
 
 
 _STOP_CODE = _run_deploy_files.__code__
@@ -303,8 +388,13 @@ def evaluate(
     recorder.stop_code = _STOP_CODE
     privilege = split_global_args({}, defaults, "")[0].privilege_settings if defaults else ()
     try:
-        with scope(recorder=recorder, facts=facts, deploy_dir=None, host=host, privilege=privilege):
-            _run_deploy_files(files)
+        with scope(
+            recorder=recorder, facts=facts, deploy_dir=None, host=host, privilege=privilege, config=recorder.config
+        ):
+            try:
+                _run_deploy_files(files, recorder)
+            finally:
+                recorder.close_scopes()
     except FactMissing:
         raise
     except FactFailed as exc:  # the host's answer, not the deploy's fault: that host fails

@@ -21,6 +21,7 @@ from oxinfra._engine.masking import conceal, must_conceal
 from oxinfra._engine.lock import HostLockError, check_lock, lock_path, lock_script
 from oxinfra._engine.plan import HostPlanner, OpPlan
 from oxinfra._engine.report import Timings
+from oxinfra._engine.retry import run_alone
 from oxinfra._engine.reuse import RunMemo
 from oxinfra._engine.script import (
     FactScript,
@@ -559,10 +560,25 @@ class HostRun:
                         continue
                     missing = list(exc.requests)
                     break
-                if plan.has_function:
+                g = op.globals
+                until = (
+                    (g.retry_until is not None or g.serial or g.parallel)
+                    and plan.changes
+                    and not plan.error
+                    and not plan.skipped
+                )
+                if plan.has_function or until:
                     if segment:
                         break  # run what is pending first; the callback op starts the next segment
-                    await self._run_with_functions(plan)
+                    if until:
+                        if await run_alone(self, plan):  # went stale: plan it again
+                            self.planner.invalidate()
+                            stale[j] = stale.get(j, 0) + 1
+                            if stale[j] > MAX_STALE:
+                                raise OperationError(f"{op.label}: {op.name}: what it read keeps changing under it")
+                            continue
+                    else:
+                        await self._run_with_functions(plan)
                     if plan.op.meta.status == "failed" and not op.globals.ignore_errors:
                         self._not_run(j + 1)
                         return

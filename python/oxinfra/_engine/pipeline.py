@@ -34,6 +34,7 @@ __all__ = [
     "distinct_sequences",
     "order_sequences",
     "order_operations",
+    "run_once",
 ]
 
 
@@ -211,6 +212,8 @@ class Prepared:
         self.results: dict[str, HostResult] = {}
         self.memo = RunMemo()
         self.frozen = False
+        #: What deploy code sees as ``oxinfra.inventory`` (the whole inventory, see runtime.py).
+        self.seen_inventory: Any = inventory
 
     def keep(self) -> None:
         """Leave every object alive now (the evaluated calls of all hosts, which live until
@@ -245,7 +248,9 @@ async def prepare(
     prepared = Prepared(inventory, ConnectSettings(connect_limit))
     limit = asyncio.Semaphore(parallel or max(1, len(inventory.hosts)))
     # Calls equal on many hosts are discovered once (the run's memo, in context while evaluating).
-    with timings.phase("evaluate"), scope(run_memo=prepared.memo):
+    everything = getattr(inventory, "everything", None)
+    prepared.seen_inventory = everything() if everything is not None else inventory
+    with timings.phase("evaluate"), scope(run_memo=prepared.memo, inventory=prepared.seen_inventory):
         evaluated = prepared.evaluated
 
         run_control = control or RunControl()
@@ -306,11 +311,29 @@ async def prepare(
                 evaluated.update(_evaluate_all(inventory, files, defaults))
                 prepared.keep()  # before collections resume: they would scan all of it once more
             await asyncio.gather(*(with_facts(h) for h in inventory.hosts if evaluated[h.name] is None))
+            run_once(evaluated, inventory.hosts)
             prepared.memo.calls.clear()  # only calls being made look these up; the calls keep theirs
         except BaseException:
             prepared.release()
             raise
     return prepared
+
+
+def run_once(evaluated: dict[str, list[OpCall] | None], hosts: list[Any]) -> str | None:
+    """``_run_once``: an operation call (by call site) runs on the first host in inventory
+    order that makes it; the same call on later hosts is skipped. Returns the label of one
+    such call (None when there is none)."""
+    seen: set[Any] = set()
+    found = None
+    for host in hosts:
+        for op in evaluated.get(host.name) or ():
+            if op.globals.run_once:
+                found = op.label
+                if op.key in seen:
+                    op.once_skip = True
+                else:
+                    seen.add(op.key)
+    return found
 
 
 def not_started(host: Any, ops: list[OpCall] | None, why: str, on_event: EventSink | None) -> HostResult:
@@ -355,7 +378,7 @@ async def execute(
             host._facts = None
 
     try:
-        with timings.phase("hosts"), fewer_collections():
+        with timings.phase("hosts"), fewer_collections(), scope(inventory=prepared.seen_inventory):
             await asyncio.gather(*(one(h) for h in hosts if h.name not in results))
     finally:
         prepared.release()

@@ -201,6 +201,10 @@ class HostPlanner:
         return plan
 
     def _plan(self, op: OpCall, plan: OpPlan, guard: bool) -> None:
+        if op.once_skip:  # _run_once: an earlier host runs it
+            plan.skipped = True
+            plan.noops.append("_run_once: runs on an earlier host")
+            return
         try:
             for condition in op.globals.conditions:
                 if not condition():

@@ -71,7 +71,7 @@ class SharedCall:
 class RunMemo:
     """The reuse tables of one run (per process: each shard has its own)."""
 
-    __slots__ = ("calls", "max_calls", "plans", "fact_scripts", "records", "hits", "misses")
+    __slots__ = ("calls", "max_calls", "plans", "fact_scripts", "records", "hits", "misses", "limits")
 
     def __init__(self) -> None:
         self.calls: dict[tuple[Any, ...], SharedCall] = {}
@@ -87,3 +87,6 @@ class RunMemo:
         self.plans: dict[tuple[Any, ...], Any] = {}
         self.hits = 0
         self.misses = 0
+        # call-site key -> the semaphore of an operation with _serial/_parallel (how many
+        # hosts run it at once; hosts of this process)
+        self.limits: dict[Any, Any] = {}

@@ -71,7 +71,7 @@ def done_marker(nonce: str) -> bytes:
     return f"\n@@OX-{nonce}:DONE\n".encode()
 
 
-def wrap_privilege(inner: str, privilege: tuple[Any, ...], timeout: float | None = None) -> str:
+def wrap_privilege(inner: str, privilege: tuple[Any, ...], timeout: float | None = None, shell: str = "sh") -> str:
     """Run the shell text ``inner`` as the privilege context says, in its own process.
 
     The text (commands, uploaded file contents) never becomes a process argument: every
@@ -84,8 +84,9 @@ def wrap_privilege(inner: str, privilege: tuple[Any, ...], timeout: float | None
         __OX_P_<hash>
         }
 
-    ``su``: ``su USER -s /bin/sh`` (its shell reads stdin; with a timeout, ``-c`` names only
-    ``timeout N sh -s``). Here-documents of the host's shell, ``sh``, which every connector
+    ``su``: ``su [-l] [-m] USER -s /bin/sh`` (its shell, or ``_su_shell``, reads stdin; with a
+    timeout or another ``shell``, ``-c`` names only ``timeout N SHELL -s``). ``shell``
+    (``_shell_executable``): the shell that reads the text, instead of ``sh``. Here-documents of the host's shell, ``sh``, which every connector
     starts (``exec sh`` over SSH, ``sh`` locally, ``docker exec -i ... sh``): dash
     (Debian's ``sh``) feeds one through a pipe, written by a child process when it is larger
     than a pipe's buffer, never through a file on disk. bash, ``sh`` on some distributions,
@@ -121,14 +122,18 @@ def wrap_privilege(inner: str, privilege: tuple[Any, ...], timeout: float | None
     ``su`` reads a password from a terminal only: ``_su_user`` works where su asks for none
     (the login user is root, or with ``_sudo=True``: sudo's password, then su as root).
     """
-    if not privilege and timeout is None:
+    if not privilege and timeout is None and shell == "sh":
         return f"(\n{inner}\n)"
-    program = "sh -s"
+    program = f"{quote(shell)} -s"
     if timeout is not None:
-        program = f"timeout {quote(_number(timeout))} sh -s"
+        program = f"timeout {quote(_number(timeout))} {program}"
     p = Privilege(*privilege) if privilege else Privilege()
     if p.su_user:
-        program = f"su {quote(p.su_user)} -s /bin/sh" + (f" -c {quote(program)}" if timeout is not None else "")
+        su_flags = (" -l" if p.su_login else "") + (" -m" if p.su_preserve_env else "")
+        wrapped = timeout is not None or shell != "sh"
+        program = f"su{su_flags} {quote(p.su_user)} -s {quote(p.su_shell or '/bin/sh')}" + (
+            f" -c {quote(program)}" if wrapped else ""
+        )
     end = _here_delimiter(inner)
     body = f"{{ {inner}\n}} </dev/null\n{end}\n}}"
     if not (p.sudo or p.sudo_user):
@@ -236,29 +241,69 @@ def render_upload(upload: FileUpload, nonce: str) -> str:
 
 
 def render_commands(commands: Iterable[Any], args: GlobalArgs, nonce: str, shell_safe: bool = False) -> str:
-    """The shell text of one operation: its commands in order, stopping at the first failure,
-    with ``_chdir``, ``_env``, privilege, ``_timeout`` and ``_retries`` applied.
+    """The shell text of one operation: its commands in order, stopping at the first failure
+    (``_continue_on_error`` with ``_ignore_errors``: going on, the first failure's status
+    kept), with ``_chdir``, ``_env``, privilege, ``_timeout``, ``_shell_executable``,
+    ``_success_exit_codes``, ``_stdin`` and ``_retries`` applied.
 
     Commands of a ``shell_safe`` operation with none of those run in the host's shell itself
     (no subshell to fork); anything else runs in a subshell so that ``exit``, ``cd`` or
-    variables cannot leak into the shell that runs the rest of the script."""
+    variables cannot leak into the shell that runs the rest of the script.
+
+    ``_stdin``: each command (not file uploads) reads the lines from a quoted here-document
+    (each line ending in a newline, as pyinfra writes them), in the script, never an argument.
+    ``_success_exit_codes``: a command's status in the list counts as success (0), any other
+    as failure (its own status, or 1 for a 0 that is not in the list)."""
     parts = []
+    stdin = args.stdin
+    if stdin is not None:
+        lines = [stdin] if isinstance(stdin, str) else list(stdin)
+        stdin = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    codes = args.success_exit_codes
     for item in commands:
-        text = render_upload(item, nonce) if isinstance(item, FileUpload) else item
-        parts.append(f"{{ {text}\n}}")
-    chain = " &&\n".join(parts)
-    contained = not shell_safe or args.chdir or args.env or args.privilege or args.timeout is not None
+        if isinstance(item, FileUpload):
+            parts.append(f"{{ {render_upload(item, nonce)}\n}}")
+            continue
+        # with _success_exit_codes or _continue_on_error each command runs in a subshell of its
+        # own, so that its `exit N` is its status, as when pyinfra runs it as a process of its own
+        own = (codes is not None and set(codes) != {0}) or (args.continue_on_error and args.ignore_errors)
+        part = f"( {item}\n)" if own else f"{{ {item}\n}}"
+        if stdin is not None:
+            end = _here_delimiter(stdin + item)
+            part = f"{{ {part} <<'{end}'\n{stdin}{end}\n}}"
+        if codes is not None and set(codes) != {0}:
+            ok = " || ".join(f"[ $__ox_c -eq {int(c)} ]" for c in sorted(set(codes)))
+            fail = "(exit $__ox_c)" if 0 in codes else "if [ $__ox_c -eq 0 ]; then (exit 1); else (exit $__ox_c); fi"
+            part = f"{{ {part}\n__ox_c=$?; if {ok}; then true; else {fail}; fi; }}"
+        parts.append(part)
+    if args.continue_on_error and args.ignore_errors and len(parts) > 1:
+        chain = "__ox_e=0\n" + "\n".join(f"{p} || {{ __ox_c=$?; [ $__ox_e -ne 0 ] || __ox_e=$__ox_c; }}" for p in parts)
+        chain += "\n(exit $__ox_e)"
+    else:
+        chain = " &&\n".join(parts)
+    shell = args.shell_executable or "sh"
+    contained = (
+        not shell_safe
+        or args.chdir
+        or args.env
+        or args.privilege
+        or args.timeout is not None
+        or shell != "sh"
+        or stdin is not None
+        or codes is not None
+        or args.continue_on_error
+    )
     if contained:
-        lines: list[str] = []
+        lines_: list[str] = []
         if args.privilege:  # the privileged shell started: sudo or su let it (operation_result)
-            lines.append(f"printf '%s\\n' {STARTED}{nonce}")
+            lines_.append(f"printf '%s\\n' {STARTED}{nonce}")
         if args.chdir:
-            lines.append(f"cd {quote(args.chdir)} || exit $?")
+            lines_.append(f"cd {quote(args.chdir)} || exit $?")
         if args.env:
             for key, value in args.env.items():
-                lines.append(f"export {key}={quote(value)}")
-        lines.append(chain)
-        body = wrap_privilege("\n".join(lines), args.privilege, args.timeout)
+                lines_.append(f"export {key}={quote(value)}")
+        lines_.append(chain)
+        body = wrap_privilege("\n".join(lines_), args.privilege, args.timeout, shell)
     else:
         body = f"{{ {chain}\n}}"
     if args.retries:

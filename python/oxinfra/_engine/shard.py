@@ -28,7 +28,7 @@ from typing import Any, BinaryIO
 from oxinfra._engine.control import RunControl
 from oxinfra._engine.evaluate import import_path
 from oxinfra._engine.hostrun import RunResult
-from oxinfra._engine.pipeline import distinct_sequences, execute, load_deploy_files, order_sequences, prepare
+from oxinfra._engine.pipeline import run_once, distinct_sequences, execute, load_deploy_files, order_sequences, prepare
 from oxinfra._engine.report import Timings
 from oxinfra.exceptions import DeployError, OxinfraError
 from oxinfra.inventory import Inventory
@@ -246,6 +246,24 @@ async def _worker(job: dict[str, Any], read_go: Any, out: BinaryIO) -> None:
                 inventory, files, sink, timings, job["connect_limit"], job["parallel"], control, job.get("global_args")
             )
             try:
+                once = run_once(prepared.evaluated, inventory.hosts)
+                if once:
+                    raise DeployError(
+                        f"{once}: _run_once needs every host in one process (this run is sharded): run with --shards 1"
+                    )
+                limited = next(
+                    (
+                        op.label
+                        for ops in prepared.evaluated.values()
+                        for op in ops or ()
+                        if op.globals.serial or op.globals.parallel
+                    ),
+                    None,
+                )
+                if limited:
+                    raise DeployError(
+                        f"{limited}: _serial/_parallel count hosts in one process (this run is sharded): run with --shards 1"
+                    )
                 sequences, labels = distinct_sequences(prepared.evaluated)
                 _send(out, {"type": "order", "sequences": sequences, "labels": labels})
                 if read_go() != "go":  # the parent found an error (or was interrupted): touch nothing

@@ -18,11 +18,11 @@ handling: ``run(..., control=RunControl(host_timeout=600))``) are resolved on fi
 from typing import TYPE_CHECKING, Any
 
 from oxinfra._secrets import Secret
-from oxinfra.api.commands import FileUpload, FunctionCommand, OperationMeta
+from oxinfra.api.commands import FileUpload, FunctionCommand, OperationMeta, QuoteString, StringCommand
 from oxinfra.api.context import current_deploy_dir, current_host, host
 from oxinfra.api.deploy import deploy
 from oxinfra.api.effects import ensure_directory, mark_directory, noop, op_memo, predict_content, touches
-from oxinfra.api.facts import FactBase, FactFailed
+from oxinfra.api.facts import FactBase, FactFailed, ShortFactBase
 from oxinfra.api.operation import get_facts, operation
 from oxinfra.exceptions import (
     ConnectError,
@@ -45,6 +45,7 @@ __all__ = [
     "deploy",
     "operation",
     "FactBase",
+    "ShortFactBase",
     "FactFailed",
     "get_facts",
     "host",
@@ -53,6 +54,8 @@ __all__ = [
     "FileUpload",
     "FunctionCommand",
     "OperationMeta",
+    "StringCommand",
+    "QuoteString",
     "Secret",
     "noop",
     "touches",

@@ -4,9 +4,17 @@ They are validated once per call, here, and carried as a :class:`GlobalArgs` val
 
 Privilege (pyinfra's names): ``_sudo``, ``_sudo_user``, ``_su_user``, ``_sudo_password``
 (given to ``sudo`` on its stdin, never as an argument; see
-:func:`oxinfra._engine.script.wrap_privilege`), ``_use_sudo_login`` (``sudo -i``) and
-``_preserve_sudo_env`` (``sudo -E``). ``_sensitive=True`` hides the operation's commands,
-outputs and messages in everything oxinfra prints.
+:func:`oxinfra._engine.script.wrap_privilege`), ``_use_sudo_login`` (``sudo -i``),
+``_preserve_sudo_env`` (``sudo -E``), ``_use_su_login`` (``su -l``), ``_preserve_su_env``
+(``su -m``) and ``_su_shell`` (``su -s SHELL``). ``_sensitive=True`` hides the operation's
+commands, outputs and messages in everything oxinfra prints.
+
+Every other global argument of pyinfra 3.10 is honoured (``_success_exit_codes``,
+``_shell_executable``, ``_stdin``, ``_continue_on_error``, ``_run_once``, ``_retry_until``,
+``_serial``, ``_parallel``,
+``_temp_dir``: oxinfra keeps no temporary files in a temporary directory, so there is
+nothing to move) or, given a value that would change anything, refused with the reason
+(:data:`REFUSED`).
 """
 
 from __future__ import annotations
@@ -20,11 +28,13 @@ from oxinfra.exceptions import ArgumentError
 __all__ = [
     "GlobalArgs",
     "split_global_args",
+    "merge_global_args",
     "GLOBAL_ARG_NAMES",
     "Privilege",
     "privileged",
     "privilege_with",
     "PRIVILEGE_ARGS",
+    "REFUSED",
 ]
 
 
@@ -53,6 +63,27 @@ def _is_condition(v: Any) -> bool:
     return callable(v) or (isinstance(v, (list, tuple)) and all(callable(c) for c in v))
 
 
+def _is_codes(v: Any) -> bool:
+    return (
+        isinstance(v, (list, tuple, set, frozenset))
+        and len(v) > 0
+        and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in v)
+    )
+
+
+def _is_shell(v: Any) -> bool:
+    """A shell's name or path: no spaces or shell syntax (it is quoted anyway)."""
+    return isinstance(v, str) and v != "" and not v.startswith("-") and all(c.isalnum() or c in "_./+-" for c in v)
+
+
+def _is_su_shell(v: Any) -> bool:
+    return v is False or v is None or (_is_shell(v) and v.startswith("/"))
+
+
+def _is_stdin(v: Any) -> bool:
+    return isinstance(v, str) or (isinstance(v, (list, tuple)) and all(isinstance(line, str) for line in v))
+
+
 _SPEC: dict[str, tuple[Callable[[Any], bool], str, Any]] = {
     "_sudo": (_is_bool, "True or False", False),
     "_sudo_user": (_is_str, "a user name", None),
@@ -68,10 +99,41 @@ _SPEC: dict[str, tuple[Callable[[Any], bool], str, Any]] = {
     "_timeout": (_is_number, "a number of seconds", None),
     "_retries": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a whole number", 0),
     "_retry_delay": (_is_number, "a number of seconds", 5),
+    "_retry_until": (lambda v: v is None or callable(v), "a callable taking the output and returning bool", None),
+    "_use_su_login": (_is_bool, "True or False", False),
+    "_preserve_su_env": (_is_bool, "True or False", False),
+    "_su_shell": (_is_su_shell, "an absolute shell path (or False)", False),
+    "_success_exit_codes": (_is_codes, "a list of exit codes (0 to 255)", None),
+    "_shell_executable": (_is_shell, "a shell's name or path, such as bash", "sh"),
+    "_stdin": (_is_stdin, "a string or a list of lines", None),
+    "_temp_dir": (lambda v: v is None or (isinstance(v, str) and v != ""), "a directory path", None),
+    "_continue_on_error": (_is_bool, "True or False", False),
+    "_run_once": (_is_bool, "True or False", False),
+    "_serial": (_is_bool, "True or False", False),
+    "_parallel": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a whole number", 0),
+    # Refused (see REFUSED) unless given as their default:
+    "_get_pty": (_is_bool, "True or False", False),
+    "_su_password": (lambda v: True, "", None),
+    "_doas": (_is_bool, "True or False", False),
+    "_doas_user": (lambda v: v is None or isinstance(v, str), "a user name", None),
+    "_dzdo": (_is_bool, "True or False", False),
+    "_dzdo_user": (lambda v: v is None or isinstance(v, str), "a user name", None),
+}
+#: pyinfra global arguments oxinfra does not do, and why (given their default value, they are
+#: accepted and change nothing).
+REFUSED = {
+    "_get_pty": "oxinfra runs a host's operations in one shell without a terminal (a terminal would "
+    "mix stderr into stdout and echo the script back)",
+    "_su_password": "su reads a password from a terminal only and oxinfra's shell has none: log in as "
+    "root, or use _sudo=True with _su_user (sudo's password), or _sudo_user",
+    "_doas": "oxinfra does not wrap commands with doas (not proven on any host here): use _sudo",
+    "_doas_user": "oxinfra does not wrap commands with doas (not proven on any host here): use _sudo_user",
+    "_dzdo": "oxinfra does not wrap commands with dzdo: use _sudo",
+    "_dzdo_user": "oxinfra does not wrap commands with dzdo: use _sudo_user",
 }
 GLOBAL_ARG_NAMES = frozenset(_SPEC)
 #: Arguments whose values are never shown, not even in the error about a bad one.
-_SECRET_ARGS = frozenset({"_sudo_password"})
+_SECRET_ARGS = frozenset({"_sudo_password", "_su_password"})
 _UNSET = object()
 
 
@@ -86,6 +148,9 @@ class Privilege(NamedTuple):
     password: Secret | None = None
     login: bool = False
     preserve_env: bool = False
+    su_login: bool = False
+    su_preserve_env: bool = False
+    su_shell: str | None = None
 
 
 @lru_cache(maxsize=256)
@@ -96,6 +161,9 @@ def privileged(settings: Privilege) -> tuple[Any, ...]:
     sudo = bool(settings.sudo or settings.sudo_user)
     if not (sudo or settings.su_user):
         return ()
+    su = (bool(settings.su_login), bool(settings.su_preserve_env), settings.su_shell or None)
+    if not settings.su_user:
+        su = (False, False, None)
     if sudo:
         return Privilege(
             True,
@@ -104,8 +172,9 @@ def privileged(settings: Privilege) -> tuple[Any, ...]:
             settings.password,
             settings.login,
             settings.preserve_env,
+            *su,
         )
-    return Privilege(False, None, settings.su_user, None, False, False)
+    return Privilege(False, None, settings.su_user, None, False, False, *su)
 
 
 PRIVILEGE_ARGS = {
@@ -115,6 +184,9 @@ PRIVILEGE_ARGS = {
     "_sudo_password": "password",
     "_use_sudo_login": "login",
     "_preserve_sudo_env": "preserve_env",
+    "_use_su_login": "su_login",
+    "_preserve_su_env": "su_preserve_env",
+    "_su_shell": "su_shell",
 }
 
 
@@ -129,7 +201,10 @@ def privilege_with(base: tuple[Any, ...], given: dict[str, Any], where: str) -> 
 
 
 def _check(key: str, value: Any, where: str) -> None:
-    check, expected, _ = _SPEC[key]
+    check, expected, default = _SPEC[key]
+    reason = REFUSED.get(key)
+    if reason is not None and value != default and value is not None:
+        raise ArgumentError(f"{where}: {key} is not supported: {reason}")
     if not check(value):
         shown = f"a {type(value).__name__} (not shown)" if key in _SECRET_ARGS else repr(value)
         raise ArgumentError(f"{where}: {key} must be {expected}, not {shown}")
@@ -153,6 +228,18 @@ class GlobalArgs:
     timeout: float | None
     retries: int
     retry_delay: float
+    retry_until: Callable[[dict[str, Any]], Any] | None
+    use_su_login: bool
+    preserve_su_env: bool
+    su_shell: Any
+    success_exit_codes: Any
+    shell_executable: str
+    stdin: Any
+    temp_dir: str | None
+    continue_on_error: bool
+    run_once: bool
+    serial: bool
+    parallel: int
 
     def __init__(self, values: dict[str, Any]) -> None:
         for name, (_, _, default) in _SPEC.items():
@@ -170,29 +257,22 @@ class GlobalArgs:
         if key is _UNSET:
             from oxinfra._keys import freeze
 
-            if getattr(self, "if") is not None:
+            # conditions and callbacks are per call; _run_once calls differ between hosts
+            if getattr(self, "if") is not None or self.retry_until is not None or self.run_once:
                 key = None
             else:
-                env = freeze(self.env)
-                key = (
-                    None
-                    if env is None and self.env is not None
-                    else (
-                        self.sudo,
-                        self.sudo_user,
-                        self.su_user,
-                        env,
-                        self.chdir,
-                        self.ignore_errors,
-                        freeze(self.timeout),
-                        self.retries,
-                        freeze(self.retry_delay),
-                        self.sudo_password,
-                        self.use_sudo_login,
-                        self.preserve_sudo_env,
-                        self.sensitive,
-                    )
-                )
+                parts: list[Any] = []
+                for name in _SPEC:
+                    value = getattr(self, name[1:])
+                    if name == "_sudo_password":
+                        parts.append(value)
+                        continue
+                    frozen = freeze(value)
+                    if frozen is None and value is not None:
+                        parts = []
+                        break
+                    parts.append(frozen)
+                key = tuple(parts) if parts else None
             self._key = key
         return key
 
@@ -209,7 +289,15 @@ class GlobalArgs:
         fact read while this operation is planned starts from (``host.get_fact(...,
         _sudo=True)`` adds to it)."""
         settings = Privilege(
-            self.sudo, self.sudo_user, self.su_user, self.sudo_password, self.use_sudo_login, self.preserve_sudo_env
+            self.sudo,
+            self.sudo_user,
+            self.su_user,
+            self.sudo_password,
+            self.use_sudo_login,
+            self.preserve_sudo_env,
+            self.use_su_login,
+            self.preserve_su_env,
+            self.su_shell or None,
         )
         return settings if any(settings) else ()
 
@@ -254,10 +342,29 @@ def split_global_args(
                 known = ", ".join(sorted(_SPEC))
                 raise ArgumentError(f"{where}: unknown global argument {key!r} (known: {known})")
             _check(key, value, where)
-            values[key] = value
+            if key == "_if" and values.get("_if") is not None:
+                values[key] = _conditions(values["_if"]) + _conditions(value)
+            else:
+                values[key] = value
         else:
             own[key] = value
     return GlobalArgs(values), own
+
+
+def _conditions(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def merge_global_args(inherited: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` (checked global arguments) over ``inherited``; conditions (``_if``) of both
+    must hold, as pyinfra combines those of nested deploys and ``host.when``."""
+    merged = dict(inherited)
+    for key, value in given.items():
+        if key == "_if" and merged.get("_if") is not None and value is not None:
+            merged[key] = _conditions(merged["_if"]) + _conditions(value)
+        else:
+            merged[key] = value
+    return merged
 
 
 #: The global arguments of a call that gives none (shared: GlobalArgs values are never changed).

@@ -4,10 +4,44 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-from oxinfra.api.context import note_host_read
+from oxinfra.api.context import current_recorder, note_host_read
 from oxinfra.exceptions import OperationError
+from oxinfra.quoting import quote
 
-__all__ = ["FileUpload", "FunctionCommand", "OperationMeta"]
+__all__ = ["FileUpload", "FunctionCommand", "OperationMeta", "StringCommand", "QuoteString"]
+
+
+class QuoteString:
+    """A value for :class:`StringCommand` to quote (pyinfra's ``QuoteString``)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __repr__(self) -> str:
+        return f"QuoteString({self.obj!r})"
+
+
+class StringCommand(str):
+    """A shell command made of parts (pyinfra's ``StringCommand``): plain strings are shell
+    text as written, :class:`QuoteString` values are quoted with
+    :func:`oxinfra.quoting.quote`, joined with ``separator``. It is the command text itself
+    (a ``str``), so operations may yield it::
+
+        yield StringCommand("mkdir", "-p", "--", QuoteString(path))
+    """
+
+    def __new__(cls, *bits: Any, separator: str = " ") -> "StringCommand":
+        return super().__new__(cls, separator.join(_bit(b) for b in bits))
+
+
+def _bit(bit: Any) -> str:
+    if isinstance(bit, QuoteString):
+        inner = bit.obj
+        return quote(str(inner) if isinstance(inner, StringCommand) else inner)
+    return bit if isinstance(bit, str) else str(bit)
+
 
 _NOT_CALLED = object()
 
@@ -68,15 +102,22 @@ class FunctionCommand:
 class OperationMeta:
     """What an operation call returns: its outcome on the host it was called for.
 
-    ``did_change()`` is usable in ``_if=`` of later operations: it is answered when those
-    operations are planned, after this one.
+    While deploy files run (pyinfra 3's semantics): ``will_change`` and ``changed`` plan the
+    operation from the host's facts as they were before the run (pyinfra, too, prepares
+    every operation before any runs) -- an operation that reads facts then costs what a fact
+    read by deploy code costs (docs/architecture.md, "Operation results in deploy code");
+    ``did_change()`` and the other results are not known yet (an error). In ``_if=`` of a
+    later operation (``_if=op.did_change``, ``any_changed(a, b)``) they are answered when
+    that operation is planned, after this one; in callbacks that run while the host executes
+    (``python.call``), once this one has run.
     """
 
     __slots__ = (
         "op_name",
         "_host_name",
         "status",
-        "will_change",
+        "_will_change",
+        "_probe",
         "stdout",
         "stderr",
         "error",
@@ -88,7 +129,9 @@ class OperationMeta:
         self.op_name = op_name
         self._host_name = host_name
         self.status: str | None = None  # "changed" | "unchanged" | "failed" | "skipped"
-        self.will_change: bool | None = None
+        self._will_change: bool | None = None
+        #: Plans the operation from the facts deploy code may read (set while deploy files run).
+        self._probe: Callable[[], bool] | None = None
         self.stdout = ""
         self.stderr = ""
         self.error: str | None = None
@@ -111,23 +154,46 @@ class OperationMeta:
         note_host_read("name")  # deploy code reading it depends on the host
         return self._host_name
 
+    @property
+    def will_change(self) -> bool | None:
+        """Whether the operation will change something: planned from the facts before the
+        run while deploy files run; what the plan found once it was planned."""
+        found = self._will_change
+        if found is None and self.status is None and self._probe is not None and current_recorder() is not None:
+            found = self._will_change = bool(self._probe())
+        return found
+
+    @will_change.setter
+    def will_change(self, value: bool | None) -> None:
+        self._will_change = value
+
     def _require(self, what: str) -> None:
-        if self.will_change is None and self.status is None:
+        if self._will_change is None and self.status is None:
             raise OperationError(
                 f"{what} of {self.op_name!r} on {self.host_name} is not known yet: the operation "
-                "has not been planned; use it in _if= of a later operation instead"
+                "has not been planned; use it in _if= of a later operation (or read op.will_change)"
             )
 
     def did_change(self) -> bool:
+        if current_recorder() is not None:  # deploy code: nothing has run (pyinfra raises too)
+            self._require_executed("did_change()")
         self._require("did_change()")
         if self.status is not None and self.status != "changed":
             return False
-        return bool(self.will_change)
+        return bool(self._will_change)
+
+    def _require_executed(self, what: str) -> None:
+        raise OperationError(
+            f"{what} of {self.op_name!r} is not known while deploy files run: nothing has run yet; "
+            f"pass it to a later operation's _if= (_if=op.did_change), or read op.will_change"
+        )
 
     def did_not_change(self) -> bool:
         return not self.did_change()
 
     def did_succeed(self) -> bool:
+        if current_recorder() is not None:
+            self._require_executed("did_succeed()")
         self._require("did_succeed()")
         return self.status in (None, "changed", "unchanged")
 
@@ -136,7 +202,19 @@ class OperationMeta:
 
     @property
     def changed(self) -> bool:
+        """pyinfra 3's ``op.changed``: ``will_change`` until the operation is planned, then
+        ``did_change()``."""
+        if current_recorder() is not None:
+            return bool(self.will_change)
         return self.did_change()
 
+    @property
+    def stdout_lines(self) -> list[str]:
+        return self.stdout.splitlines()
+
+    @property
+    def stderr_lines(self) -> list[str]:
+        return self.stderr.splitlines()
+
     def __repr__(self) -> str:
-        return f"OperationMeta({self.op_name!r}, {self.host_name}, status={self.status})"
+        return f"OperationMeta({self.op_name!r}, {self._host_name}, status={self.status})"

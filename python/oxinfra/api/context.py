@@ -14,7 +14,9 @@ from there), ``reads`` (notes reads of the host itself, see :func:`note_host_rea
 defaults while deploy code runs), ``recorder`` (records operation
 calls while deploy files run), ``plan`` (what the operation being planned says about itself,
 :class:`oxinfra.api.effects.PlanContext`), ``run_memo`` (what one run shares between hosts)
-and ``data_defaults`` (the ``@deploy(data_defaults=...)`` layers, innermost first).
+``data_defaults`` (the ``@deploy(data_defaults=...)`` layers, innermost first),
+``inventory`` (the run's inventory, what ``oxinfra.inventory`` reads) and ``config`` (the
+:class:`oxinfra.api.config.Config` deploy code reads and sets as ``oxinfra.config``).
 
 This module imports nothing of oxinfra at load time: everything else may import it.
 
@@ -39,6 +41,8 @@ __all__ = [
     "current_privilege",
     "current_run_memo",
     "current_data_defaults",
+    "current_inventory",
+    "current_config",
 ]
 
 _host: ContextVar[Any] = ContextVar("oxinfra_current_host", default=None)
@@ -57,6 +61,8 @@ _recorder: ContextVar[Any] = ContextVar("oxinfra_recorder", default=None)
 _plan: ContextVar[Any] = ContextVar("oxinfra_planning", default=None)
 _run_memo: ContextVar[Any] = ContextVar("oxinfra_run_memo", default=None)
 _data_defaults: ContextVar[tuple[Mapping[str, Any], ...]] = ContextVar("oxinfra_data_defaults", default=())
+_inventory: ContextVar[Any] = ContextVar("oxinfra_inventory", default=None)
+_config: ContextVar[Any] = ContextVar("oxinfra_config", default=None)
 
 _VARS: dict[str, ContextVar[Any]] = {
     "host": _host,
@@ -68,6 +74,8 @@ _VARS: dict[str, ContextVar[Any]] = {
     "plan": _plan,
     "run_memo": _run_memo,
     "data_defaults": _data_defaults,
+    "inventory": _inventory,
+    "config": _config,
 }
 
 
@@ -110,6 +118,10 @@ current_privilege: Callable[[], tuple[Any, ...]] = _privilege.get
 current_run_memo: Callable[[], Any] = _run_memo.get
 #: The ``@deploy(data_defaults=...)`` layers in force, innermost first.
 current_data_defaults: Callable[[], tuple[Mapping[str, Any], ...]] = _data_defaults.get
+#: The inventory of the run in progress, or None.
+current_inventory: Callable[[], Any] = _inventory.get
+#: The Config of the deploy being evaluated (or of the config file being read), or None.
+current_config: Callable[[], Any] = _config.get
 
 
 def current_deploy_dir() -> str | None:
@@ -146,8 +158,9 @@ def _host_in_context() -> Any:
     return found
 
 
-# Reading facts or saying why nothing changes does not make a result host-specific.
-_FACT_METHODS = frozenset({"get_fact", "noop"})
+# Reading facts, saying why nothing changes, looping (``host.loop``) or giving later
+# operations arguments (``host.when``, ``host.arguments``) does not make a result host-specific.
+_FACT_METHODS = frozenset({"get_fact", "noop", "loop", "when", "arguments"})
 
 
 class _HostProxy:

@@ -42,10 +42,8 @@ def deploy(name: str | None = None, data_defaults: dict[str, Any] | None = None)
             recorder = current_recorder()
             if recorder is None:
                 raise DeployError(f"deploy {label!r} was called outside a running deploy")
-            global_args, own = split_global_args(kwargs, recorder.deploy_args[-1], f"deploy {label!r}")
-            inherited = dict(recorder.deploy_args[-1])
-            inherited.update({k: v for k, v in kwargs.items() if k.startswith("_")})
-            recorder.deploy_args.append(inherited)
+            global_args, own = split_global_args(kwargs, {}, f"deploy {label!r}")
+            recorder.push_args({k: v for k, v in kwargs.items() if k.startswith("_")})
             recorder.deploy_names.append(label)
             layers = (data_defaults, *current_data_defaults()) if data_defaults else current_data_defaults()
             try:
@@ -53,7 +51,7 @@ def deploy(name: str | None = None, data_defaults: dict[str, Any] | None = None)
                     return func(*args, **own)
             finally:
                 recorder.deploy_names.pop()
-                recorder.deploy_args.pop()
+                recorder.pop_args()
 
         return wrapper
 

@@ -29,7 +29,7 @@ from oxinfra.api.arguments import PRIVILEGE_ARGS, Privilege, privilege_with, pri
 from oxinfra.api.context import _host_in_context, _HostProxy, current_fact_source, current_privilege
 from oxinfra.exceptions import FactError
 
-__all__ = ["FactBase", "FactRequest", "FactMissing", "FactFailed", "fact_failure", "resolve_fact"]
+__all__ = ["FactBase", "ShortFactBase", "FactRequest", "FactMissing", "FactFailed", "fact_failure", "resolve_fact"]
 
 T = TypeVar("T")
 
@@ -109,6 +109,30 @@ class FactBase(Generic[T]):
             names = tuple(p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL))
             cls._arg_names = names
         return names
+
+
+class ShortFactBase(Generic[T]):
+    """A fact computed from another fact's value (pyinfra's ``ShortFactBase``): set ``fact``
+    to that fact class and define ``process_data(self, data)``::
+
+        class RootHome(ShortFactBase):
+            fact = Users
+
+            def process_data(self, users):
+                return users["root"]["home"]
+
+    Reading it reads ``fact`` with the same arguments (one request, batched like any other)
+    and returns ``process_data`` of its value."""
+
+    name: ClassVar[str] = ""
+    fact: ClassVar[type]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.name = qualified_name(cls.__module__, cls.__name__)
+
+    def process_data(self, data: Any) -> Any:
+        return data
 
 
 class FactRequest:
@@ -196,6 +220,11 @@ class FactMissing(Exception):
 
 
 def resolve_fact(host: Any, cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if isinstance(cls, type) and issubclass(cls, ShortFactBase):
+        base = getattr(cls, "fact", None)
+        if not (isinstance(base, type) and issubclass(base, (FactBase, ShortFactBase))):
+            raise FactError(f"short fact {cls.name} needs `fact = SomeFact` (a FactBase subclass), not {base!r}")
+        return cls().process_data(resolve_fact(host, base, args, kwargs))
     if not (isinstance(cls, type) and issubclass(cls, FactBase)):
         raise FactError(f"host.get_fact() takes a fact class (a FactBase subclass), not {cls!r}")
     if args:

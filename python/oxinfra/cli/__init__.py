@@ -3,6 +3,7 @@
     oxinfra [OPTIONS] INVENTORY DEPLOY.py...
     oxinfra [OPTIONS] INVENTORY exec -- COMMAND...
     oxinfra [OPTIONS] INVENTORY debug-inventory [--json]
+    oxinfra [OPTIONS] INVENTORY fact MODULE.Fact [key=value...]... [--json]
 
 Exit codes (:mod:`oxinfra.cli.outcome`): 0 every host succeeded; 1 some host failed; 2 bad
 input or usage (nothing ran); 4 some host unreachable and none failed; 70 internal error;
@@ -194,6 +195,17 @@ _SHARDS = _ShardsType()
 @click.option(
     "--no-host-lock", "no_host_lock", is_flag=True, help="Take no lock on the hosts (runs may then overlap on a host)."
 )
+@click.option(
+    "--config",
+    "config_file",
+    metavar="FILE",
+    default="config.py",
+    show_default=True,
+    help="pyinfra's config file, read if it exists (relative to the working directory): "
+    "`from oxinfra import config; config.SUDO = True` sets defaults of every operation's global "
+    "arguments; config.PARALLEL and config.FAIL_PERCENT those of --parallel and --fail-percent. "
+    "The command line wins over it.",
+)
 @click.version_option(version=_version(), prog_name="oxinfra", message="%(prog)s %(version)s")
 def main(
     inventory: str,
@@ -216,6 +228,7 @@ def main(
     state_file: str,
     lock_timeout: float,
     no_host_lock: bool,
+    config_file: str = "config.py",
     sudo: bool = False,
     sudo_user: str | None = None,
     su_user: str | None = None,
@@ -223,7 +236,8 @@ def main(
     ask_sudo_password: bool = False,
 ) -> None:
     """Run DEPLOY.py files (or `exec -- COMMAND`) against INVENTORY; `debug-inventory` shows
-    the hosts, groups and data instead.
+    the hosts, groups and data instead; `fact MODULE.Fact [key=value...]...` prints each
+    fact's value on every host, as `{"<host>": value}`.
 
     INVENTORY is a Python inventory file, an Ansible inventory (INI or YAML), module:function
     (a dynamic inventory), a comma-separated list of hosts, or @local.
@@ -249,7 +263,15 @@ def main(
         "state_file": state_file,
     }
     try:
+        from oxinfra.cli.config import read_config
+
+        config = read_config(config_file)
+        if parallel is None and config.PARALLEL:
+            parallel = config.PARALLEL
+        if control["fail_percent"] is None and config.FAIL_PERCENT is not None:
+            control["fail_percent"] = config.FAIL_PERCENT
         privilege = run_privilege(sudo, sudo_user, su_user, sudo_password, ask_sudo_password)
+        control["config_args"] = config.global_args()
         code = _run(
             inventory,
             targets,
@@ -285,6 +307,31 @@ def main(
     sys.exit(code)
 
 
+def _facts(
+    inventory: Any,
+    words: list[str],
+    renderer: Renderer,
+    parallel: int | None,
+    global_args: dict[str, Any],
+    control: dict[str, Any],
+) -> int:
+    """``fact MODULE.Fact key=value...``: read facts on every host and print them."""
+    import asyncio
+
+    from oxinfra._engine.control import RunControl
+    from oxinfra._engine.facts import read_facts_async
+    from oxinfra._engine.pipeline import check_defaults
+    from oxinfra.api.arguments import split_global_args
+    from oxinfra.cli.facts import facts_exit_code, parse_facts, print_facts
+
+    asks = parse_facts(words)
+    settings = split_global_args({}, check_defaults(global_args), "")[0].privilege_settings
+    run_control = RunControl(**{k: v for k, v in control.items() if k in ("host_timeout", "round_trip_timeout")})
+    answers = asyncio.run(read_facts_async(inventory, asks, parallel, settings or None, run_control))
+    print_facts(asks, answers, renderer.as_json, renderer.redactor)
+    return facts_exit_code(answers)
+
+
 def _redactor(inventory: Any, privilege: Any) -> Any:
     """What masks the run's secrets in everything printed: the inventory's, the sudo password."""
     from oxinfra._secrets import Redactor
@@ -318,6 +365,7 @@ def _run(
     from oxinfra.cli.state import STATE_FILE, expand_limit, hosts_to_retry, record_run
 
     control = dict(control or {})
+    config_args = control.pop("config_args", {})
     retry_failed = control.pop("retry_failed", False)
     state_file = Path(control.pop("state_file", None) or STATE_FILE)
     started = time.perf_counter()
@@ -347,9 +395,14 @@ def _run(
     from oxinfra._engine.run import run
     from oxinfra.exceptions import DeployError
 
-    global_args = privilege.global_args() if privilege is not None else {}
+    # config.py's defaults, under the command line's
+    global_args = {**config_args, **(privilege.global_args() if privilege is not None else {})}
+    if config_args.get("_sudo_password"):  # config.py's config.SUDO_PASSWORD: masked like --sudo-password
+        renderer.redactor.add([str(config_args["_sudo_password"])])
     if privilege is not None:
         renderer.redactor.add(privilege.secrets())  # asked for just now
+    if targets[0] == "fact":
+        return _facts(inventory, list(targets[1:]), renderer, parallel, global_args, control)
     exec_command = None
     if targets[0] == "exec":
         if len(targets) < 2:

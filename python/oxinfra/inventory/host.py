@@ -14,10 +14,13 @@ Hosts with the same groups and entries share one tuple of layers.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+import contextlib
+import logging
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from oxinfra import _core
-from oxinfra.api.context import current_data_defaults, note_host_read
+from oxinfra.api.arguments import split_global_args
+from oxinfra.api.context import current_data_defaults, current_inventory, current_recorder, note_host_read
 from oxinfra.api.effects import noop
 from oxinfra.api.facts import resolve_fact
 from oxinfra.connectors.registry import connector_of
@@ -144,6 +147,54 @@ class Host:
     def noop(self, reason: str) -> None:
         """Say why the operation being planned changes nothing (shown with its result)."""
         noop(reason)
+
+    def loop(self, iterable: Iterable[Any]) -> Iterator[Any]:
+        """pyinfra's ``for item in host.loop(items):``: the items, in order. Operations
+        called in a loop are told apart by how many times their line was reached (every
+        loop does that in oxinfra: see docs/architecture.md, "Evaluate")."""
+        return iter(iterable)
+
+    @contextlib.contextmanager
+    def arguments(self, **arguments: Any) -> Iterator[None]:
+        """``with host.arguments(_sudo=True):``: global arguments for the operations called
+        in the block (under their own; conditions ``_if`` of both must hold)."""
+        recorder = current_recorder()
+        if recorder is None:
+            from oxinfra.exceptions import DeployError
+
+            raise DeployError("host.arguments() and host.when() are for deploy code: run the file with the oxinfra CLI")
+        plain = sorted(k for k in arguments if not k.startswith("_"))
+        if plain:
+            from oxinfra.exceptions import ArgumentError
+
+            raise ArgumentError(f"host.arguments() takes global arguments (_sudo, _if, ...), not {', '.join(plain)}")
+        split_global_args(dict(arguments), {}, "host.arguments()")  # checked now, with the caller's line
+        recorder.push_args(arguments)
+        try:
+            yield
+        finally:
+            recorder.pop_args()
+
+    def when(self, condition: Callable[[], Any]) -> Any:
+        """``with host.when(op.did_change):``: the operations called in the block run only
+        if ``condition()`` is true when they are planned (their ``_if``)."""
+        return self.arguments(_if=condition)
+
+    @property
+    def host_data(self) -> dict[str, Any]:
+        """The data the inventory gives this host itself (no group data, no overrides)."""
+        inventory = current_inventory()
+        return inventory.get_host_data(self.name) if inventory is not None else {}
+
+    @property
+    def group_data(self) -> dict[str, Any]:
+        """The data of this host's groups, merged (later groups win; no ``all``)."""
+        inventory = current_inventory()
+        return inventory.get_groups_data(self.groups) if inventory is not None else {}
+
+    def log(self, message: str, log_func: Callable[[str], Any] | None = None) -> None:
+        """Log ``message`` prefixed with the host's name (logger ``oxinfra``, level INFO)."""
+        (log_func or logging.getLogger("oxinfra").info)(f"[{self.name}] {message}")
 
     def __repr__(self) -> str:
         return f"Host({self.name!r})"

@@ -36,9 +36,66 @@ from typing import Any, Iterable, Iterator
 from oxinfra import _core
 from oxinfra._collect import gc_paused
 from oxinfra._secrets import MASK, is_secret_key, masked, secret_values
+from oxinfra.api.context import scope
 from oxinfra.exceptions import InventoryError
 from oxinfra.inventory.host import Host, HostData, connector_of
 from oxinfra.inventory.source import GroupSpec, InventorySource
+
+_MISSING: Any = object()
+
+
+class _InitialHost:
+    """A host as group data files see it: name, groups and its own data (no group data yet)."""
+
+    __slots__ = ("name", "groups", "data")
+
+    def __init__(self, name: str, groups: list[str], data: dict[str, Any]) -> None:
+        self.name, self.groups, self.data = name, groups, HostData(name, data)
+
+    def __repr__(self) -> str:
+        return f"Host({self.name!r})"
+
+
+class _InitialInventory:
+    """``oxinfra.inventory`` while group data files are read (pyinfra's "initial inventory,
+    without group data"): ``get_host``, ``get_group``, ``inventory.<group>``, iteration."""
+
+    def __init__(self, model: "_Model") -> None:
+        hosts = []
+        for index, name in enumerate(model.names):
+            groups = [model.group_names[g] for g in model.group_sets[model.host_group_set[index]]]
+            data: dict[str, Any] = {}
+            for d in model.data_sets[model.host_data_set[index]]:
+                data.update(model.data_table[d])
+            hosts.append(_InitialHost(name, groups, data))
+        self.hosts = hosts
+        self.groups = {g: [h.name for h in hosts if g in h.groups] for g in model.group_names}
+        self.groups["all"] = [h.name for h in hosts]
+
+    def get_host(self, name: str, default: Any = _MISSING) -> Any:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        if default is not _MISSING:
+            return default
+        raise InventoryError(f"no host {name!r} in the inventory")
+
+    def get_group(self, name: str, default: Any = _MISSING) -> list[Any]:
+        if name not in self.groups:
+            if default is not _MISSING:
+                return default
+            raise InventoryError(f"no group {name!r} in the inventory")
+        return [h for h in self.hosts if h.name in set(self.groups[name])]
+
+    def get_hosts(self) -> list[Any]:
+        return list(self.hosts)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.hosts)
+
+    def __len__(self) -> int:
+        return len(self.hosts)
+
 
 __all__ = ["Inventory", "load_inventory", "GroupSpec", "InventorySource"]
 
@@ -78,6 +135,28 @@ class _Model:
         self.group_data: list[dict[str, Any]] = []
         self.group_origins: list[str] = []
         files = _group_data_files(source.directory, group_data_dirs, self.group_names)
+        self.host_group_set, self.group_sets = self.layout.group_sets()
+        self.host_data_set, self.data_sets = self.layout.data_sets()
+        with scope(inventory=_InitialInventory(self) if files else None):
+            self._load_group_data(inline, files)
+        self.all = self.group_names.index("all")
+        self.overrides = dict(overrides)
+        for index, data_set in enumerate(self.data_sets):
+            if len(data_set) > 1:
+                self._check_conflicts(index, data_set)
+        self._chains: dict[tuple[int, int], tuple[tuple[dict[str, Any], ...], tuple[str, ...], str]] = {}
+        self._hosts: list[Host | None] = [None] * len(self.names)
+        for index in {key: i for i, key in enumerate(zip(self.host_group_set, self.host_data_set))}.values():
+            connector = self.chain(index)[2]
+            if connector != "ssh":
+                connector_of(self.names[index], {"connector": connector})
+        for name in self.names:
+            if name[0] == "@":
+                connector_of(name, {})
+
+    def _load_group_data(self, inline: dict[str, Any], files: dict[str, list[str]]) -> None:
+        """Group data: inline, then group data files (which may read ``oxinfra.inventory``:
+        the hosts and groups, with host data only, as pyinfra's group data files may)."""
         for name in self.group_names:
             spec = inline.get(name)
             merged = dict(spec.data) if spec else {}
@@ -91,22 +170,6 @@ class _Model:
                 origin = path
             self.group_data.append(merged)
             self.group_origins.append(origin)
-        self.all = self.group_names.index("all")
-        self.overrides = dict(overrides)
-        self.host_group_set, self.group_sets = self.layout.group_sets()
-        self.host_data_set, self.data_sets = self.layout.data_sets()
-        for index, data_set in enumerate(self.data_sets):
-            if len(data_set) > 1:
-                self._check_conflicts(index, data_set)
-        self._chains: dict[tuple[int, int], tuple[tuple[dict[str, Any], ...], tuple[str, ...], str]] = {}
-        self._hosts: list[Host | None] = [None] * len(self.names)
-        for index in {key: i for i, key in enumerate(zip(self.host_group_set, self.host_data_set))}.values():
-            connector = self.chain(index)[2]
-            if connector != "ssh":
-                connector_of(self.names[index], {"connector": connector})
-        for name in self.names:
-            if name[0] == "@":
-                connector_of(name, {})
 
     @property
     def members(self) -> list[list[int]]:
@@ -257,14 +320,79 @@ class Inventory:
     def __iter__(self) -> Iterator[Host]:
         return iter(self.hosts)
 
-    def get_host(self, name: str) -> Host | None:
+    def get_host(self, name: str, default: Any = _MISSING) -> Host | None:
+        """The host called ``name``; an unknown name is an InventoryError unless ``default``
+        is given (pyinfra's ``get_host``)."""
         if self._by_name is None:
             self._by_name = {h.name: h for h in self.hosts}
-        return self._by_name.get(name)
+        found = self._by_name.get(name)
+        if found is None:
+            if default is not _MISSING:
+                return default
+            raise InventoryError(f"no host {name!r} in the inventory")
+        return found
 
-    def get_group(self, name: str) -> list[Host]:
-        names = set(self.groups.get(name, ()))
+    def everything(self) -> "Inventory":
+        """The whole inventory this view was limited from (what deploy code sees as
+        ``oxinfra.inventory``: as in pyinfra, ``--limit`` chooses the hosts that run, not the
+        hosts deploy code may look up)."""
+        return self if self._selected is None else Inventory(self._model)
+
+    def get_group(self, name: str, default: Any = _MISSING) -> list[Host]:
+        """The hosts of group ``name`` (in inventory order); an unknown group is an
+        InventoryError unless ``default`` is given (pyinfra's ``get_group``)."""
+        if name not in self.groups:
+            if default is not _MISSING:
+                return default
+            raise InventoryError(f"no group {name!r} in the inventory (groups: {', '.join(sorted(self.groups))})")
+        names = set(self.groups[name])
         return [h for h in self.hosts if h.name in names]
+
+    def get_hosts(self) -> list[Host]:
+        """Every host of the run, in inventory order."""
+        return list(self.hosts)
+
+    def get_data(self) -> dict[str, Any]:
+        """The data of group ``all``."""
+        model = self._model
+        return dict(model.group_data[model.all])
+
+    def get_override_data(self) -> dict[str, Any]:
+        """The ``--data`` overrides."""
+        return dict(self._model.overrides)
+
+    def get_host_data(self, name: str) -> dict[str, Any]:
+        """The data the inventory gives host ``name`` itself (no group data, no overrides)."""
+        model = self._model
+        index = self._index_of(name)
+        merged: dict[str, Any] = {}
+        for d in model.data_sets[model.host_data_set[index]]:
+            merged.update(model.data_table[d])
+        return merged
+
+    def get_group_data(self, name: str) -> dict[str, Any]:
+        """The data of group ``name`` ({} for an unknown group)."""
+        model = self._model
+        try:
+            return dict(model.group_data[model.group_names.index(name)])
+        except ValueError:
+            return {}
+
+    def get_groups_data(self, names: Iterable[str]) -> dict[str, Any]:
+        """The data of groups ``names`` merged, later names winning."""
+        merged: dict[str, Any] = {}
+        for name in names:
+            merged.update(self.get_group_data(name))
+        return merged
+
+    def _index_of(self, name: str) -> int:
+        model = self._model
+        index_of = getattr(model, "_index_of", None)
+        if index_of is None:
+            index_of = model._index_of = {n: i for i, n in enumerate(model.names)}
+        if name not in index_of:
+            raise InventoryError(f"no host {name!r} in the inventory")
+        return index_of[name]
 
     def limit(self, patterns: Iterable[str]) -> "Inventory":
         """The hosts ``--limit`` patterns select (see ``_core.InventoryLayout.select``): group
