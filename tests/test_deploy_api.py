@@ -216,7 +216,12 @@ def test_inventory_state_and_host_helpers_over_ssh(tmp_path: Path, target: Path,
             with host.when(lambda: False):
                 files.line(name="never", path=f"@ROOT@/{host.name}-never", line="x")
         with host.arguments(_ignore_errors=True):
-            files.line(name="own data", path=f"@ROOT@/{host.name}-data", line=repr(sorted(host.host_data)))
+            files.line(
+                name="own data",
+                path=f"@ROOT@/{host.name}-data",
+                line=repr(sorted(host.host_data)),
+                escape_regex_characters=True,  # "[]" is no valid regex
+            )
     """,
         target,
     )

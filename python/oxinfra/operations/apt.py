@@ -22,7 +22,7 @@ from oxinfra.api import ensure_directory, get_facts, host, noop, operation, touc
 from oxinfra.exceptions import OperationValueError
 from oxinfra.facts.apt import UPDATE_STAMP, AptCacheAge, AptSources, SimulateOperationWillChange, parse_apt_repo
 from oxinfra.facts.deb import DebPackage, DebPackages
-from oxinfra.facts.files import File, FindInFile
+from oxinfra.facts.files import File, FindInFile, LinkTarget
 from oxinfra.operations import files
 from oxinfra.operations.util.files import parent_dir
 from oxinfra.operations.util.packaging import (
@@ -343,9 +343,14 @@ def repo(src: str, present: bool = True, filename: str | None = None):
     path = "/etc/apt/sources.list.d/" + filename + ".list" if filename else "/etc/apt/sources.list"
     wanted = parse_apt_repo(src)
     match = files._anchor(files.escape_bre(src))
-    sources, _lines = get_facts(
+    # files.line's own facts, read in this batch: the line it composes reads them again
+    sources, _lines, _target = get_facts(
         host,
-        [(AptSources, {}), (FindInFile, {"path": path, "pattern": match, "interpolate_variables": False})],
+        [
+            (AptSources, {}),
+            (FindInFile, {"path": path, "pattern": match, "interpolate_variables": False}),
+            (LinkTarget, {"path": path}),
+        ],
     )
     is_present = wanted is not None and wanted in sources
     if present and not is_present:
