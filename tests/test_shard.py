@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import subprocess
 import sys
 from pathlib import Path
@@ -42,9 +43,8 @@ def _statuses(result: Any) -> dict[str, list[tuple[str, str]]]:
 
 @pytest.fixture
 def root(tmp_path: Path) -> Any:
-    path = Path("/tmp") / f"oxinfra-shard-{tmp_path.name}"
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(mode=0o777)
+    # unique: concurrent test runs on one machine must not share the hosts' target
+    path = Path(tempfile.mkdtemp(prefix="oxinfra-shard-", dir="/tmp"))
     path.chmod(0o777)
     yield path
     shutil.rmtree(path, ignore_errors=True)

@@ -61,7 +61,7 @@ NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9+.-]*(?<!-)(:[A-Za-z0-9-]+)?"
 #: Constant shell text: no value of the deploy's in it.
 UPDATE_WAITING = (
     "(i=0; while ! out=$(LC_ALL=C apt-get -o DPkg::Lock::Timeout=SECONDS update 2>&1); do "
-    'case "$out" in *"Could not get lock"*) ;; *) printf \'%s\\n\' "$out" >&2; exit 100;; esac; '
+    'if [ "${out#*Could not get lock}" = "$out" ]; then printf \'%s\\n\' "$out" >&2; exit 100; fi; '
     'i=$((i + 1)); if [ "$i" -ge SECONDS ]; then printf \'%s\\n\' "$out" >&2; exit 100; fi; sleep 1; done)'
 ).replace("SECONDS", str(LOCK_TIMEOUT))
 
