@@ -20,6 +20,8 @@ __all__ = [
     "parse_stat",
     "parse_hash",
     "parse_lines",
+    "parse_users",
+    "parse_groups",
 ]
 
 __version__: str
@@ -190,3 +192,40 @@ def parse_lines(stdout: bytes, rc: int, absent_rc: int) -> list[str] | None:
     on ``\\n``; a trailing newline does not make an extra empty line, and
     empty output gives ``[]``.
     """
+
+def parse_users(
+    stdout: bytes,
+) -> list[
+    tuple[
+        str,
+        str | None,
+        str | None,
+        str | None,
+        str,
+        list[str],
+        int,
+        int,
+        str | None,
+        tuple[int, int, int, int, int, int, int] | None,
+        str,
+    ]
+]:
+    """Parse the output of the ``server.Users`` command: ``/etc/passwd``, then after a line
+    ``@@OX-GROUP`` ``/etc/group``, after ``@@OX-SHADOW`` ``/etc/shadow`` (may be empty),
+    after ``@@OX-LASTLOG`` the output of ``lastlog`` (may be empty).
+
+    One tuple per account, in ``/etc/passwd`` order: ``(name, home, comment, shell, group,
+    groups, uid, gid, lastlog, login_time, password)``; empty home, comment and shell are
+    None; ``group`` is the primary group's name (its id in decimal when no group has it);
+    ``groups`` the other groups listing the user, in ``/etc/group`` order; ``lastlog`` the
+    login time as ``lastlog`` printed it (spaces squeezed) or None, ``login_time`` it as
+    ``(year, month, day, hour, minute, second, utc_offset_seconds)``; ``password`` the
+    shadow hash, ``""`` when there is none. Lines are decoded as UTF-8 (bad bytes become
+    U+FFFD); empty, ``#`` and NIS ``+``/``-`` lines are skipped. Raises OutputParseError,
+    naming the file and line, for a line of another shape (field count, non-numeric id, no
+    name) and for a missing section marker.
+    """
+
+def parse_groups(stdout: bytes) -> list[str]:
+    """The group names of ``/etc/group`` output, in order (same line rules and errors as
+    :func:`parse_users`: a line needs 4 fields, a name and a numeric id)."""

@@ -194,6 +194,38 @@ fn parse_lines(stdout: &[u8], rc: i64, absent_rc: i64) -> Option<Vec<String>> {
     parse::parse_lines(stdout, rc, absent_rc)
 }
 
+/// `server.Users`: one tuple per account, in `/etc/passwd` order.
+type UserTuple = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    Vec<String>,
+    u32,
+    u32,
+    Option<String>,
+    Option<(i32, u32, u32, u32, u32, u32, i32)>,
+    String,
+);
+
+#[pyfunction]
+fn parse_users(py: Python<'_>, stdout: &[u8]) -> PyResult<Vec<UserTuple>> {
+    let users = without_gil(py, || parse::parse_users(stdout))?;
+    Ok(users
+        .into_iter()
+        .map(|u| {
+            let time = u.login_time.map(|t| (t.year, t.month, t.day, t.hour, t.minute, t.second, t.offset));
+            (u.name, u.home, u.comment, u.shell, u.group, u.groups, u.uid, u.gid, u.lastlog, time, u.password)
+        })
+        .collect())
+}
+
+#[pyfunction]
+fn parse_groups(stdout: &[u8]) -> PyResult<Vec<String>> {
+    Ok(parse::parse_groups(stdout)?)
+}
+
 #[pymodule]
 #[pyo3(name = "_core")]
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -207,5 +239,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_stat, m)?)?;
     m.add_function(wrap_pyfunction!(parse_hash, m)?)?;
     m.add_function(wrap_pyfunction!(parse_lines, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_users, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_groups, m)?)?;
     Ok(())
 }

@@ -14,7 +14,10 @@
 //! A `tests/parse` fixture with `"error"` expects a parse error whose message
 //! contains it; so does a fact fixture whose error the Rust parser raises.
 
-use oxinfra::parse::{demux, parse_hash, parse_lines, parse_stat, split_stat_batch, StatResult, Status};
+use oxinfra::parse::{
+    demux, parse_groups, parse_hash, parse_lines, parse_stat, parse_users, split_stat_batch, StatResult,
+    Status,
+};
 use oxinfra::CoreError;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -139,6 +142,14 @@ fn rust_parser(fact: &str) -> Option<Parser> {
         "files.Sha1File" => |out, rc| hash(40, out, rc),
         "files.Sha256File" => |out, rc| hash(64, out, rc),
         "files.FindInFile" => find_in_file,
+        "server.Users" => users,
+        "server.Groups" => |out, rc| {
+            if rc != 0 {
+                return Outcome::Failed(None);
+            }
+            parse_groups(out)
+                .map_or_else(|e| Outcome::Failed(Some(e.to_string())), |g| Outcome::Value(json!(g)))
+        },
         _ => return None,
     };
     Some(parser)
@@ -187,6 +198,36 @@ fn find_in_file(stdout: &[u8], rc: i64) -> Outcome {
         1 => Outcome::Value(json!([])),
         _ => Outcome::Failed(None),
     }
+}
+
+/// `server.Users`: any status but 0 fails; a login time is an aware datetime.
+fn users(stdout: &[u8], rc: i64) -> Outcome {
+    if rc != 0 {
+        return Outcome::Failed(None);
+    }
+    let users = match parse_users(stdout) {
+        Ok(users) => users,
+        Err(err) => return Outcome::Failed(Some(err.to_string())),
+    };
+    let mut map = serde_json::Map::new();
+    for u in users {
+        let login_time = u.login_time.map_or(Value::Null, |t| {
+            let (sign, off) = if t.offset < 0 { ('-', -t.offset) } else { ('+', t.offset) };
+            json!({ "datetime": format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
+                t.year, t.month, t.day, t.hour, t.minute, t.second, off / 3600, off % 3600 / 60
+            ) })
+        });
+        map.insert(
+            u.name,
+            json!({
+                "home": u.home, "comment": u.comment, "shell": u.shell, "group": u.group,
+                "groups": u.groups, "uid": u.uid, "gid": u.gid, "lastlog": u.lastlog,
+                "login_time": login_time, "password": u.password,
+            }),
+        );
+    }
+    Outcome::Value(Value::Object(map))
 }
 
 /// Seconds since the epoch as the fixtures write a datetime: naive, UTC.

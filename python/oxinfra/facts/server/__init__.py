@@ -7,8 +7,9 @@ from typing import Any
 
 from oxinfra.api import FactBase
 from oxinfra.exceptions import FactError
+from oxinfra.facts.server.users import Groups, Users
 
-__all__ = ["User", "Home", "Os", "Kernel", "Arch", "Hostname", "Command", "Which"]
+__all__ = ["User", "Home", "Os", "Kernel", "Arch", "Hostname", "Command", "Which", "Users", "Groups"]
 
 _USERNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?\Z")
 
