@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from oxinfra.api import operation
 from oxinfra.exceptions import OperationValueError
+from oxinfra.operations.server.users import group, user, user_authorized_keys
 
-__all__ = ["shell"]
+__all__ = ["shell", "user", "group", "user_authorized_keys"]
 
 
 @operation(is_idempotent=False)
