@@ -570,6 +570,12 @@ class HostRun:
                     asked = 0
                     i = j
                     continue
+                if plan.error and plan.guards and segment:
+                    # Planned from facts an operation before it in this segment may change
+                    # (server.user_authorized_keys after the server.user that creates the
+                    # user): run those first, read the facts again, then plan it again.
+                    missing = [g.request for g in plan.guards]
+                    break
                 segment.append(plan)
                 j += 1
                 asked = 0
@@ -582,7 +588,7 @@ class HostRun:
             if resume is None:  # the host stopped on a failure: the rest of the segment did not run
                 self._not_run(segment[0].op.index)
                 return
-            if stop_after:
+            if stop_after and resume > segment[-1].op.index:
                 self._not_run(segment[-1].op.index + 1)
                 return
             if resume <= segment[-1].op.index:  # went stale there: planned again from it
