@@ -1,0 +1,193 @@
+"""The ``server`` family's operations on real Debian hosts (``oxinfra.testing.containers``):
+each one applied, the result read back independently (``docker exec``: getent, id, stat,
+cat), applied again (nothing changes), drifted by hand, predicted by ``--dry`` (the exact
+commands the repairing run then sends) and repaired.
+
+Everything runs on the first host of the session fleet, logged in as ``deploy`` with
+``_sudo=True``, under names no other test uses, removed before and after.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e_helpers import invoke, run_deploy, write_deploy
+
+pytestmark = pytest.mark.containers
+
+K1 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOne one@example"
+K2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITwo two@example"
+HASH = "$6$oxsalt$2Kx0b8jzv1b3QyJmJ9kq3c0s1v4GQ2m6m1mYf0ZbI0r7bE1vV0mX5rC9dR5yP2yH8wI7zX3nG1aQ2bC3dD4eF."
+
+
+def commands_by_op(out: str) -> dict[str, tuple[str, list[str]]]:
+    """``-vv`` output -> {operation name: (status, [commands])}."""
+    found: dict[str, tuple[str, list[str]]] = {}
+    current = None
+    for line in out.splitlines():
+        head = re.match(r"\[[^\]]+\] ([^:]+): (would change|changed|unchanged|failed)", line)
+        if head:
+            current = head.group(1)
+            found[current] = (head.group(2), [])
+        elif current and line.startswith("    $ "):
+            found[current][1].append(line[6:])
+    return found
+
+
+def verbose(inventory: Path, deploy: Path, dry: bool = False) -> dict[str, tuple[str, list[str]]]:
+    out = invoke("--dry" if dry else "-y", "-vv", inventory, deploy, json_events=False)
+    assert out.code == 0, out.describe()
+    return commands_by_op(out.stdout + out.stderr)
+
+
+@pytest.fixture
+def host(container_fleet: Any, tmp_path: Path) -> Any:
+    """(fleet, host name, inventory of that host); the test accounts removed around the test."""
+    name = container_fleet.hosts[0]
+    clean = "userdel -r oxu 2>/dev/null; groupdel oxg 2>/dev/null; rm -rf /home/oxu; true"
+    container_fleet.sh(name, clean)
+    inventory = container_fleet.write_inventory(tmp_path / "inventory.py", hosts=[name])
+    yield container_fleet, name, inventory
+    container_fleet.sh(name, clean)
+
+
+USERS_DEPLOY = f"""
+from oxinfra.operations import server
+server.group(name="group", group="oxg", gid=2345, _sudo=True)
+server.user(name="user", user="oxu", shell="/bin/bash", groups=["oxg", "users"], comment="Ox U",
+            password={HASH!r}, public_keys=[{K1!r}], _sudo=True)
+server.user_authorized_keys(name="keys", user="oxu", public_keys=[{K2!r}], _sudo=True)
+"""
+
+
+def account_state(fleet: Any, name: str) -> str:
+    """Read with docker exec, not through oxinfra."""
+    return fleet.sh(
+        name,
+        "getent passwd oxu | cut -d: -f1,5-7; id -Gn oxu; getent shadow oxu | cut -d: -f2; getent group oxg; "
+        "stat -c '%n %U:%G %a' /home/oxu /home/oxu/.ssh /home/oxu/.ssh/authorized_keys; "
+        "cat /home/oxu/.ssh/authorized_keys",
+    )
+
+
+def test_user_group_and_keys(host: Any, tmp_path: Path) -> None:
+    fleet, name, inventory = host
+    deploy = write_deploy(tmp_path, USERS_DEPLOY)
+    first = run_deploy(inventory, deploy)
+    assert first.code == 0, first.describe()
+    assert first.statuses(name) == {"group": "changed", "user": "changed", "keys": "changed"}
+    want = (
+        "oxu:Ox U:/home/oxu:/bin/bash\noxu users oxg\n"
+        f"{HASH}\noxg:x:2345:oxu\n"
+        "/home/oxu oxu:oxu 755\n/home/oxu/.ssh oxu:oxu 700\n/home/oxu/.ssh/authorized_keys oxu:oxu 600\n"
+        f"{K1}\n{K2}\n"
+    )
+    assert account_state(fleet, name) == want
+    # the hash never was a process argument: only printf (a builtin) held it
+    again = run_deploy(inventory, deploy)
+    assert again.code == 0, again.describe()
+    assert again.statuses(name) == {"group": "unchanged", "user": "unchanged", "keys": "unchanged"}
+    assert account_state(fleet, name) == want
+
+    # drift by hand: the group gone (and with it the membership), another shell, a key removed
+    fleet.sh(name, "groupdel oxg && usermod -s /bin/sh oxu && sed -i '/two@example/d' /home/oxu/.ssh/authorized_keys")
+    drifted = account_state(fleet, name)
+    dry = verbose(inventory, deploy, dry=True)
+    assert account_state(fleet, name) == drifted, "--dry changed the host"
+    assert dry == {
+        "group": ("would change", ["groupadd --gid 2345 -- oxg"]),
+        "user": ("would change", ["usermod -s /bin/bash -G oxg,users -- oxu"]),
+        "keys": (
+            "would change",
+            [
+                '[ ! -s /home/oxu/.ssh/authorized_keys ] || [ -z "$(tail -c 1 < /home/oxu/.ssh/authorized_keys)" ]'
+                " || echo >> /home/oxu/.ssh/authorized_keys",
+                f"printf '%s\\n' '{K2}' >> /home/oxu/.ssh/authorized_keys",
+            ],
+        ),
+    }
+    repair = verbose(inventory, deploy)
+    assert {op: cmds for op, (_, cmds) in repair.items()} == {op: cmds for op, (_, cmds) in dry.items()}
+    assert account_state(fleet, name) == want
+    assert run_deploy(inventory, deploy).statuses(name) == {
+        "group": "unchanged",
+        "user": "unchanged",
+        "keys": "unchanged",
+    }
+
+    # and away again: the account and the group (the home stays, as with pyinfra)
+    gone = write_deploy(
+        tmp_path,
+        """
+        from oxinfra.operations import server
+        server.user(name="user", user="oxu", present=False, _sudo=True)
+        server.group(name="group", group="oxg", present=False, _sudo=True)
+        """,
+        name="gone.py",
+    )
+    removed = run_deploy(inventory, gone)
+    assert removed.statuses(name) == {"user": "changed", "group": "changed"}, removed.describe()
+    assert fleet.exec(name, "getent", "passwd", "oxu", check=False).returncode == 2
+    assert fleet.exec(name, "getent", "group", "oxg", check=False).returncode == 2
+    assert fleet.exec(name, "test", "-d", "/home/oxu", check=False).returncode == 0
+    assert run_deploy(inventory, gone).statuses(name) == {"user": "unchanged", "group": "unchanged"}
+
+
+def test_user_refused_before_anything_runs(host: Any, tmp_path: Path) -> None:
+    fleet, name, inventory = host
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra.operations import server
+        server.group(name="group", group="oxg", _sudo=True)
+        server.user(name="user", user="-oxu", _sudo=True)
+        """,
+    )
+    out = run_deploy(inventory, deploy)
+    assert out.code != 0
+    assert "server.user: user '-oxu' is not a valid name" in out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+    assert fleet.exec(name, "getent", "group", "oxg", check=False).returncode == 2  # nothing ran
+
+
+FACTS_DEPLOY = """
+import json, os
+from oxinfra import host
+from oxinfra.facts.server import Groups, Users
+with open(os.path.join(os.path.dirname(__file__), "facts.json"), "w") as fh:
+    json.dump({"users": host.get_fact(Users, _sudo=True), "groups": host.get_fact(Groups)}, fh, default=str)
+"""
+
+
+def test_users_and_groups_facts_match_getent(host: Any, tmp_path: Path) -> None:
+    """The facts against the host's own tools: getent (NSS: the files here), id, /etc/shadow."""
+    fleet, name, inventory = host
+    fleet.sh(name, "groupadd -g 2345 oxg && useradd -M -c 'Ox, U' -G oxg,users oxu && lastlog -S -u oxu")
+    out = run_deploy(inventory, write_deploy(tmp_path, FACTS_DEPLOY))
+    assert out.code == 0, out.describe()
+    facts = json.loads((tmp_path / "facts.json").read_text())
+    users, groups = facts["users"], facts["groups"]
+    assert groups == [line.split(":")[0] for line in fleet.sh(name, "getent group").splitlines()]
+    passwd = [line.split(":") for line in fleet.sh(name, "getent passwd").splitlines()]
+    assert list(users) == [p[0] for p in passwd]
+    shadow = dict(line.split(":")[:2] for line in fleet.sh(name, "getent shadow").splitlines())
+    for login, _x, uid, gid, comment, home, shell in passwd:
+        entry = users[login]
+        assert (entry["uid"], entry["gid"], entry["comment"], entry["home"], entry["shell"]) == (
+            int(uid),
+            int(gid),
+            comment or None,
+            home or None,
+            shell or None,
+        )
+        primary, *others = fleet.sh(name, f"id -Gn {login}").split()
+        assert entry["group"] == primary and sorted(entry["groups"]) == sorted(others), login
+        assert entry["password"] == shadow[login]
+    assert users["oxu"]["comment"] == "Ox, U" and users["oxu"]["groups"] == ["users", "oxg"]
+    assert users["oxu"]["lastlog"] is not None and users["oxu"]["login_time"] is not None
+    assert users["root"]["lastlog"] is None
