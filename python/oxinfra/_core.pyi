@@ -22,6 +22,7 @@ __all__ = [
     "parse_lines",
     "parse_users",
     "parse_groups",
+    "parse_sysctl",
 ]
 
 __version__: str
@@ -229,3 +230,14 @@ def parse_users(
 def parse_groups(stdout: bytes) -> list[str]:
     """The group names of ``/etc/group`` output, in order (same line rules and errors as
     :func:`parse_users`: a line needs 4 fields, a name and a numeric id)."""
+
+def parse_sysctl(stdout: bytes) -> list[tuple[str, str | list[tuple[bool, str]]]]:
+    """Parse ``sysctl`` output (``key = value`` or ``key: value`` lines), in order, a key
+    printed twice at its first place with the later value.
+
+    Each value is the text as printed (trimmed) when it holds anything but letters, digits,
+    ``_``, ``-``, ``.`` and spaces, else its words as ``(is_int, text)``: ``is_int`` when the
+    word reads as a whole number (sign, digits, ``_`` between digits), then ``text`` is its
+    canonical decimal. Lines without ``=`` or ``:``, or with an empty key or value, are
+    skipped; bytes that are not UTF-8 become U+FFFD. Never raises.
+    """

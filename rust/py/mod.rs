@@ -226,6 +226,29 @@ fn parse_groups(stdout: &[u8]) -> PyResult<Vec<String>> {
     Ok(parse::parse_groups(stdout)?)
 }
 
+/// `server.Sysctl`: `(key, words)` where each word is `(is_int, text)`, or `(key, text)`.
+#[pyfunction]
+fn parse_sysctl<'py>(py: Python<'py>, stdout: &[u8]) -> PyResult<Vec<(String, Bound<'py, PyAny>)>> {
+    let mut out = Vec::new();
+    for (key, value) in parse::parse_sysctl(stdout) {
+        let value = match value {
+            parse::SysctlValue::Text(text) => text.into_pyobject(py)?.into_any(),
+            parse::SysctlValue::Items(items) => {
+                let words: Vec<(bool, String)> = items
+                    .into_iter()
+                    .map(|i| match i {
+                        parse::SysctlItem::Int(t) => (true, t),
+                        parse::SysctlItem::Str(t) => (false, t),
+                    })
+                    .collect();
+                words.into_pyobject(py)?.into_any()
+            }
+        };
+        out.push((key, value));
+    }
+    Ok(out)
+}
+
 #[pymodule]
 #[pyo3(name = "_core")]
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -241,5 +264,6 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_lines, m)?)?;
     m.add_function(wrap_pyfunction!(parse_users, m)?)?;
     m.add_function(wrap_pyfunction!(parse_groups, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_sysctl, m)?)?;
     Ok(())
 }

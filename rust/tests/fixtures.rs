@@ -15,8 +15,8 @@
 //! contains it; so does a fact fixture whose error the Rust parser raises.
 
 use oxinfra::parse::{
-    demux, parse_groups, parse_hash, parse_lines, parse_stat, parse_users, split_stat_batch, StatResult,
-    Status,
+    demux, parse_groups, parse_hash, parse_lines, parse_stat, parse_sysctl, parse_users, split_stat_batch,
+    StatResult, Status, SysctlItem, SysctlValue,
 };
 use oxinfra::CoreError;
 use serde_json::{json, Value};
@@ -129,6 +129,7 @@ const PARSED_IN_PYTHON: &[&str] = &[
     "server.Hostname",
     "server.Command",
     "server.Which",
+    "server.SecurityLimits",
 ];
 
 /// The Rust parser of a fact (by its fixture folder name), with the status rule
@@ -143,6 +144,7 @@ fn rust_parser(fact: &str) -> Option<Parser> {
         "files.Sha256File" => |out, rc| hash(64, out, rc),
         "files.FindInFile" => find_in_file,
         "server.Users" => users,
+        "server.Sysctl" => sysctl,
         "server.Groups" => |out, rc| {
             if rc != 0 {
                 return Outcome::Failed(None);
@@ -198,6 +200,30 @@ fn find_in_file(stdout: &[u8], rc: i64) -> Outcome {
         1 => Outcome::Value(json!([])),
         _ => Outcome::Failed(None),
     }
+}
+
+/// `server.Sysctl`: any status but 0 fails; one word is the value itself.
+fn sysctl(stdout: &[u8], rc: i64) -> Outcome {
+    if rc != 0 {
+        return Outcome::Failed(None);
+    }
+    let word = |item: SysctlItem| match item {
+        SysctlItem::Int(text) => text.parse::<i64>().map_or_else(
+            |_| json!(text.parse::<u64>().expect("a number in range of the fixtures")),
+            |n| json!(n),
+        ),
+        SysctlItem::Str(text) => json!(text),
+    };
+    let mut map = serde_json::Map::new();
+    for (key, value) in parse_sysctl(stdout) {
+        let value = match value {
+            SysctlValue::Text(text) => json!(text),
+            SysctlValue::Items(mut items) if items.len() == 1 => word(items.remove(0)),
+            SysctlValue::Items(items) => Value::Array(items.into_iter().map(word).collect()),
+        };
+        map.insert(key, value);
+    }
+    Outcome::Value(Value::Object(map))
 }
 
 /// `server.Users`: any status but 0 fails; a login time is an aware datetime.

@@ -7,9 +7,23 @@ from typing import Any
 
 from oxinfra.api import FactBase
 from oxinfra.exceptions import FactError
+from oxinfra.facts.server.system import SecurityLimits, Sysctl
 from oxinfra.facts.server.users import Groups, Users
 
-__all__ = ["User", "Home", "Os", "Kernel", "Arch", "Hostname", "Command", "Which", "Users", "Groups"]
+__all__ = [
+    "User",
+    "Home",
+    "Os",
+    "Kernel",
+    "Arch",
+    "Hostname",
+    "Command",
+    "Which",
+    "Users",
+    "Groups",
+    "Sysctl",
+    "SecurityLimits",
+]
 
 _USERNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?\Z")
 
