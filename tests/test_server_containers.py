@@ -191,3 +191,131 @@ def test_users_and_groups_facts_match_getent(host: Any, tmp_path: Path) -> None:
     assert users["oxu"]["comment"] == "Ox, U" and users["oxu"]["groups"] == ["users", "oxg"]
     assert users["oxu"]["lastlog"] is not None and users["oxu"]["login_time"] is not None
     assert users["root"]["lastlog"] is None
+
+
+# -------------------------------------------------------------------------------- settings
+
+
+def apply_cycle(
+    host: Any, tmp_path: Path, source: str, read: str, want: str, drift: str, dry_commands: dict[str, list[str]]
+) -> None:
+    """apply -> ``read`` gives ``want`` -> apply again: nothing changes -> ``drift`` by hand ->
+    ``--dry`` shows exactly ``dry_commands`` (and changes nothing) -> apply sends those same
+    commands and ``read`` gives ``want`` again -> nothing left to change."""
+    fleet, name, inventory = host
+    deploy = write_deploy(tmp_path, source)
+    first = run_deploy(inventory, deploy)
+    assert first.code == 0, first.describe()
+    ops = list(first.statuses(name))
+    assert set(first.statuses(name).values()) == {"changed"}, first.describe()
+    assert fleet.sh(name, read) == want
+    again = run_deploy(inventory, deploy)
+    assert again.statuses(name) == {op: "unchanged" for op in ops}, again.describe()
+    fleet.sh(name, drift)
+    drifted = fleet.sh(name, read)
+    assert drifted != want
+    dry = verbose(inventory, deploy, dry=True)
+    assert fleet.sh(name, read) == drifted, "--dry changed the host"
+    assert {op: cmds for op, (status, cmds) in dry.items() if status == "would change"} == dry_commands
+    repair = verbose(inventory, deploy)
+    assert {op: cmds for op, (status, cmds) in repair.items() if status == "changed"} == dry_commands
+    assert fleet.sh(name, read) == want
+    assert run_deploy(inventory, deploy).statuses(name) == {op: "unchanged" for op in ops}
+
+
+def test_sysctl_persisted(host: Any, tmp_path: Path) -> None:
+    """A container's /proc/sys is read-only: the running value cannot be set here, so the
+    key is one whose value already is the one asked for (the fact reads it: no ``sysctl -w``)
+    and what is proven on the host is the persisted line. Setting it is proven by fixtures."""
+    fleet, name, _ = host
+    if fleet.sh(name, "sysctl -n net.ipv4.ip_forward").strip() != "1":
+        pytest.skip("net.ipv4.ip_forward is not 1 in this container")
+    conf = "/etc/sysctl.d/90-oxinfra-test.conf"
+    try:
+        apply_cycle(
+            host,
+            tmp_path,
+            f"""
+            from oxinfra.operations import server
+            server.sysctl(name="sysctl", key="net.ipv4.ip_forward", value=1, persist=True, persist_file={conf!r},
+                          _sudo=True)
+            """,
+            read=f"cat {conf}; sysctl -n net.ipv4.ip_forward",
+            want="net.ipv4.ip_forward = 1\n1\n",
+            drift=f"echo net.ipv4.ip_forward=0 > {conf}",
+            dry_commands={
+                "sysctl": [f"sed -i -e 's/^net\\.ipv4\\.ip_forward[[:space:]]*=.*$/net.ipv4.ip_forward = 1/' -- {conf}"]
+            },
+        )
+    finally:
+        fleet.sh(name, f"rm -f {conf}")
+
+
+def test_hostname_file(host: Any, tmp_path: Path) -> None:
+    """The kernel's host name cannot be changed in a container (no CAP_SYS_ADMIN) and
+    ``/etc/hostname`` is a bind mount that cannot be replaced: the name asked for is the one
+    it has (no ``hostname`` command), and the file is one of the test's own."""
+    fleet, name, _ = host
+    path = "/etc/oxinfra-test-hostname"
+    try:
+        apply_cycle(
+            host,
+            tmp_path,
+            f"""
+            from oxinfra.operations import server
+            server.hostname(name="hostname", hostname={name!r}, hostname_file={path!r}, _sudo=True)
+            """,
+            read=f"cat {path}; uname -n",
+            want=f"{name}\n{name}\n",
+            drift=f"echo other > {path}",
+            dry_commands={"hostname": [f"FileUpload({len(name) + 1} bytes -> '{path}', umask 133)"]},
+        )
+    finally:
+        fleet.sh(name, f"rm -f {path}")
+
+
+def test_timezone(host: Any, tmp_path: Path) -> None:
+    fleet, name, _ = host
+    before = fleet.sh(name, "readlink /etc/localtime; cat /etc/timezone").split()
+    try:
+        apply_cycle(
+            host,
+            tmp_path,
+            """
+            from oxinfra.operations import server
+            server.timezone(name="tz", timezone="Europe/Amsterdam", _sudo=True)
+            """,
+            read="readlink /etc/localtime; cat /etc/timezone; env -u TZ date -d @1700000000 +%Z",
+            want="/usr/share/zoneinfo/Europe/Amsterdam\nEurope/Amsterdam\nCET\n",
+            drift="ln -sf /usr/share/zoneinfo/Etc/UTC /etc/localtime",
+            dry_commands={"tz": ["ln -sfn -- /usr/share/zoneinfo/Europe/Amsterdam /etc/localtime"]},
+        )
+    finally:
+        fleet.sh(name, f"ln -sf {before[0]} /etc/localtime && echo {before[1]} > /etc/timezone")
+
+
+def test_security_limit(host: Any, tmp_path: Path) -> None:
+    fleet, name, _ = host
+    limits = "/etc/security/limits.conf"
+    original = fleet.exec(name, "cat", limits).stdout
+    try:
+        apply_cycle(
+            host,
+            tmp_path,
+            """
+            from oxinfra.operations import server
+            server.security_limit(name="limit", domain="oxu", limit_type="soft", item="nofile", value=4096,
+                                  _sudo=True)
+            """,
+            read=f"grep -n '^oxu' {limits}; wc -l < {limits}",
+            want=f"{original.count(chr(10)) + 1}:oxu\tsoft\tnofile\t4096\n{original.count(chr(10)) + 1}\n",
+            drift=f"sed -i 's/^oxu.*/oxu   soft   nofile   10/' {limits}",
+            dry_commands={
+                "limit": [
+                    "sed -i -e 's/^oxu[[:space:]][[:space:]]*soft[[:space:]][[:space:]]*nofile[[:space:]].*$/"
+                    f"oxu\tsoft\tnofile\t4096/' -- {limits}"
+                ]
+            },
+        )
+    finally:
+        fleet.sh(name, f"sed -i '/^oxu/d' {limits}")

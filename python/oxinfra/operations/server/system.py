@@ -2,7 +2,7 @@
 ``server.security_limit``.
 
 Each reads its facts in one batch (its own and those of the file operations it composes:
-``files.line``, ``files.put``, ``files.link``) and changes files only through them.
+``files.line``, ``files.put``) and changes files through them (the time zone link: one ``ln -sfn``).
 """
 
 from __future__ import annotations
@@ -166,7 +166,8 @@ def timezone(timezone: str):
     pointing ``/etc/localtime`` at the zone's file and writing ``/etc/timezone``.
 
     The zone must exist under ``/usr/share/zoneinfo`` (an error before anything changes).
-    It is read from where ``/etc/localtime`` points.
+    It is read from where ``/etc/localtime`` points; the link is replaced in one step
+    (``ln -sfn``), a file there too.
 
     + timezone: the zone (``Europe/Amsterdam``, ``UTC``)
 
@@ -183,12 +184,13 @@ def timezone(timezone: str):
     zone_file = ZONEINFO + "/" + timezone
     batch: list[tuple[type, dict[str, Any]]] = [
         (Link, {"path": "/etc/localtime"}),
+        (Directory, {"path": "/etc/localtime"}),
         (File, {"path": zone_file}),
         (Directory, {"path": zone_file}),
         (Which, {"command": "timedatectl"}),
         *_put_facts("/etc/timezone"),
     ]
-    link, zone, zone_dir, timedatectl, *_ = get_facts(host, batch)
+    link, localtime_dir, zone, zone_dir, timedatectl, *_ = get_facts(host, batch)
     if zone is None or zone_dir:  # a file, or a link to one (UTC -> Etc/UTC): a zone
         raise OperationError(f"{op}: there is no time zone {timezone} on the host ({zone_file} is not a zone file)")
     target = (link or {}).get("link_target") or ""
@@ -202,7 +204,11 @@ def timezone(timezone: str):
             host.noop(f"time zone is {timezone}")
         return
     if current != zone_file:
-        yield from files.link._inner("/etc/localtime", target=zone_file, force=True, force_backup=False)
+        if localtime_dir:
+            raise OperationError(f"{op}: /etc/localtime is a directory; remove it first")
+        # One step (a new link renamed over the old one): never a moment without it, and no
+        # rm-then-ln that an overlay filesystem can undo (the image's link comes back).
+        yield command("ln", "-sfn", "--", zone_file, "/etc/localtime")
     else:
         host.noop(f"time zone is {timezone}")
     yield from files.put._inner(io.BytesIO((timezone + "\n").encode()), "/etc/timezone")
