@@ -59,6 +59,7 @@ KINDS: dict[str, str] = {
     "persist_file": "remote_path",
     "hostname_file": "remote_path",
     "limit_type": "validated",
+    "special_time": "validated",
     "group": "owner",
     "mode": "validated",
     "flags": "validated",

@@ -319,3 +319,32 @@ def test_security_limit(host: Any, tmp_path: Path) -> None:
         )
     finally:
         fleet.sh(name, f"sed -i '/^oxu/d' {limits}")
+
+
+def test_crontab(host: Any, tmp_path: Path) -> None:
+    fleet, name, _ = host
+    fleet.sh(name, "crontab -r -u deploy 2>/dev/null; true")
+    want = "# pyinfra-name=oxtest\n*/5 1,13 * * * /usr/bin/true oxinfra-test\n\n@daily echo hi >/dev/null 2>&1\n"
+    try:
+        apply_cycle(
+            host,
+            tmp_path,
+            """
+            from oxinfra.operations import crontab, server
+            crontab.crontab(name="cron", command="/usr/bin/true oxinfra-test", cron_name="oxtest", minute="*/5",
+                            hour=[1, 13], user="deploy", _sudo=True)
+            server.crontab(name="cron2", command="echo hi >/dev/null 2>&1", special_time="@daily", user="deploy",
+                           _sudo=True)
+            """,
+            read="crontab -l -u deploy",
+            want=want,
+            drift="crontab -l -u deploy | sed 's|^[*]/5 1,13|0 2|' | crontab -u deploy -",
+            dry_commands={
+                "cron": [
+                    "printf '%s\\n' '# pyinfra-name=oxtest' '*/5 1,13 * * * /usr/bin/true oxinfra-test' '' "
+                    "'@daily echo hi >/dev/null 2>&1' | crontab -u deploy -"
+                ]
+            },
+        )
+    finally:
+        fleet.sh(name, "crontab -r -u deploy 2>/dev/null; true")

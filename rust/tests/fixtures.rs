@@ -130,6 +130,7 @@ const PARSED_IN_PYTHON: &[&str] = &[
     "server.Command",
     "server.Which",
     "server.SecurityLimits",
+    "crontab.Crontab",
 ];
 
 /// The Rust parser of a fact (by its fixture folder name), with the status rule

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from oxinfra.api import operation
 from oxinfra.exceptions import OperationValueError
+from oxinfra.operations.crontab import crontab
 from oxinfra.operations.server.system import hostname, security_limit, sysctl, timezone
 from oxinfra.operations.server.users import group, user, user_authorized_keys
 
-__all__ = ["shell", "user", "group", "user_authorized_keys", "sysctl", "hostname", "timezone", "security_limit"]
+__all__ = ["shell", "user", "group", "user_authorized_keys", "sysctl", "hostname", "timezone", "security_limit", "crontab"]
 
 
 @operation(is_idempotent=False)

@@ -23,26 +23,11 @@ from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import Directory, File, FindInFile, Sha1File
 from oxinfra.facts.server.users import Groups, Users
 from oxinfra.operations import files
+from oxinfra.operations.util.accounts import check_name
 from oxinfra.operations.util.files import local_path
 from oxinfra.quoting import append_to, command, file_test, or_else, output_test, pipe, read_from
 
 __all__ = ["user", "group", "user_authorized_keys"]
-
-#: The names useradd and groupadd accept everywhere (the portable set): a letter, digit or
-#: ``_`` first (never ``-``: it would read as an option), then letters, digits, ``_``, ``.``,
-#: ``-``, and a final ``$`` (Samba machine accounts); at most 32 characters; not all digits.
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,30}\$?\Z")
-
-
-def check_name(value: Any, what: str, op: str) -> str:
-    """``value`` as a user or group name, or an OperationValueError saying what is wrong."""
-    if not isinstance(value, str) or not _NAME.match(value) or value.isdigit():
-        raise OperationValueError(
-            f"{op}: {what} {value!r} is not a valid name: use at most 32 letters, digits, '_', '.' "
-            "or '-' (not first), optionally ending in '$', and not only digits"
-        )
-    return value
-
 
 def _field(value: Any, what: str, op: str, absolute: bool = False) -> str | None:
     """A value written to one field of ``/etc/passwd``: one line, no ``:``; a path absolute."""
