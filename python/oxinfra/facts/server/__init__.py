@@ -24,6 +24,7 @@ __all__ = [
     "Groups",
     "Sysctl",
     "SecurityLimits",
+    "Crontab",
 ]
 
 _USERNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?\Z")

@@ -8,7 +8,17 @@ from oxinfra.operations.crontab import crontab
 from oxinfra.operations.server.system import hostname, security_limit, sysctl, timezone
 from oxinfra.operations.server.users import group, user, user_authorized_keys
 
-__all__ = ["shell", "user", "group", "user_authorized_keys", "sysctl", "hostname", "timezone", "security_limit", "crontab"]
+__all__ = [
+    "shell",
+    "user",
+    "group",
+    "user_authorized_keys",
+    "sysctl",
+    "hostname",
+    "timezone",
+    "security_limit",
+    "crontab",
+]
 
 
 @operation(is_idempotent=False)

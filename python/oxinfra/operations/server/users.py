@@ -29,6 +29,7 @@ from oxinfra.quoting import append_to, command, file_test, or_else, output_test,
 
 __all__ = ["user", "group", "user_authorized_keys"]
 
+
 def _field(value: Any, what: str, op: str, absolute: bool = False) -> str | None:
     """A value written to one field of ``/etc/passwd``: one line, no ``:``; a path absolute."""
     if value is None:
