@@ -60,6 +60,7 @@ KINDS: dict[str, str] = {
     "hostname_file": "remote_path",
     "limit_type": "validated",
     "special_time": "validated",
+    "server.kill.signal": "validated",
     "group": "owner",
     "mode": "validated",
     "flags": "validated",

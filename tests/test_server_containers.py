@@ -348,3 +348,82 @@ def test_crontab(host: Any, tmp_path: Path) -> None:
         )
     finally:
         fleet.sh(name, "crontab -r -u deploy 2>/dev/null; true")
+
+
+# -------------------------------------------------------------------------------- running things
+# server.script, script_template, wait and kill cannot know whether they change anything:
+# they always run and count as a change (as in pyinfra), so "apply again: nothing changes"
+# becomes "apply again: the same commands, the same state".
+
+
+def test_script_and_script_template(host: Any, tmp_path: Path) -> None:
+    fleet, name, inventory = host
+    (tmp_path / "hello.sh").write_text(
+        '#!/bin/sh\nprintf "%s|" "$@" > /tmp/oxinfra-script-out\nid -un >> /tmp/oxinfra-script-out\n'
+    )
+    (tmp_path / "t.sh.j2").write_text('#!/bin/bash\necho "{{ word }} $1" > /tmp/oxinfra-template-out\n')
+    (tmp_path / "fail.sh").write_text("#!/bin/sh\necho failing >&2\nexit 3\n")
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra.operations import server
+        server.script(name="script", src="hello.sh", args=["a b", "--x", "$(id)"], _sudo=True)
+        server.script_template(name="template", src="t.sh.j2", args=["two"], word="it's", _sudo=True)
+        """,
+    )
+    fleet.sh(name, "rm -f /tmp/oxinfra-script-out /tmp/oxinfra-template-out")
+    listing = "ls -A /tmp | grep -v '^oxinfra-.*[.]lock$'; true"  # the run's host lock stays
+    before = fleet.sh(name, listing)
+    for _ in range(2):
+        out = run_deploy(inventory, deploy)
+        assert out.code == 0, out.describe()
+        assert out.statuses(name) == {"script": "changed", "template": "changed"}
+        assert fleet.sh(name, "cat /tmp/oxinfra-script-out") == "a b|--x|$(id)|root\n"
+        assert fleet.sh(name, "cat /tmp/oxinfra-template-out") == "it's two\n"
+        fleet.sh(name, "rm /tmp/oxinfra-script-out /tmp/oxinfra-template-out")
+        assert fleet.sh(name, listing) == before  # the scripts' directories are gone
+    failing = write_deploy(
+        tmp_path,
+        """
+        from oxinfra.operations import server
+        server.script(name="fails", src="fail.sh", _sudo=True)
+        """,
+        name="failing.py",
+    )
+    out = run_deploy(inventory, failing)
+    assert out.code == 1
+    op = out.op(name, "fails")
+    assert op["status"] == "failed" and "3" in op["error"] and "failing" in op["stderr"], op
+    assert fleet.sh(name, listing) == before  # its directory is gone too
+
+
+def test_wait_and_kill(host: Any, tmp_path: Path) -> None:
+    fleet, name, inventory = host
+    fleet.exec(name, "sh", "-c", "setsid sleep 4242 >/dev/null 2>&1 < /dev/null &")
+    pid = fleet.sh(name, "pgrep -x -f 'sleep 4242'").strip()
+    assert pid.isdigit()
+    deploy = write_deploy(
+        tmp_path,
+        f"""
+        from oxinfra.operations import server
+        server.wait(name="sshd", port=22, _timeout=30)
+        server.kill(name="kill", pid={pid}, signal="KILL", _sudo=True)
+        """,
+    )
+    out = run_deploy(inventory, deploy)
+    assert out.code == 0, out.describe()
+    assert out.statuses(name) == {"sshd": "changed", "kill": "changed"}
+    assert fleet.exec(name, "pgrep", "-x", "-f", "sleep 4242", check=False).returncode == 1
+    again = run_deploy(inventory, deploy)  # the process is gone: kill says so
+    assert again.op(name, "kill")["status"] == "failed" and "No such process" in again.op(name, "kill")["stderr"]
+    # nothing listens on 1: the wait ends at its timeout, as a failure naming it
+    idle = write_deploy(
+        tmp_path,
+        """
+        from oxinfra.operations import server
+        server.wait(name="nothing", port=1, _timeout=3)
+        """,
+        name="idle.py",
+    )
+    out = run_deploy(inventory, idle)
+    assert out.code != 0 and out.op(name, "nothing")["status"] == "failed", out.describe()
