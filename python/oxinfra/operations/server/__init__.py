@@ -19,6 +19,10 @@ __all__ = [
     "timezone",
     "security_limit",
     "crontab",
+    "script",
+    "script_template",
+    "wait",
+    "kill",
 ]
 
 

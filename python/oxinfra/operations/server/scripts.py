@@ -66,7 +66,9 @@ def script(src: str, args: list[str] | tuple[str, ...] = ()):
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
-        raise OperationValueError(f"server.script: cannot read the local script {src} ({path}): {exc.strerror}") from None
+        raise OperationValueError(
+            f"server.script: cannot read the local script {src} ({path}): {exc.strerror}"
+        ) from None
     yield _run_script(data, _args(args, "server.script"), "server.script")
 
 
