@@ -23,6 +23,7 @@ __all__ = [
     "parse_users",
     "parse_groups",
     "parse_sysctl",
+    "parse_mountinfo",
 ]
 
 __version__: str
@@ -240,4 +241,15 @@ def parse_sysctl(stdout: bytes) -> list[tuple[str, str | list[tuple[bool, str]]]
     word reads as a whole number (sign, digits, ``_`` between digits), then ``text`` is its
     canonical decimal. Lines without ``=`` or ``:``, or with an empty key or value, are
     skipped; bytes that are not UTF-8 become U+FFFD. Never raises.
+    """
+
+def parse_mountinfo(stdout: bytes) -> list[tuple[str, str, str, list[str]]]:
+    """Parse ``/proc/self/mountinfo``: ``(mount point, source, file system type, options)``
+    per mount point, in order (one mounted twice: the later line, at the first place).
+
+    ``options`` are the mount options, then the super block options but ``ro``/``rw``;
+    ``\\ooo`` octal escapes in the mount point, source and super options are undone (each
+    to the character of that code); bytes that are not UTF-8 become U+FFFD. Raises
+    OutputParseError, naming the line, for a line without the ``-`` separator after the
+    sixth field or without exactly three fields after it.
     """

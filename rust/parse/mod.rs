@@ -8,7 +8,7 @@
 //! * [`parse_stat`], [`parse_hash`] and [`parse_lines`] turn the output of
 //!   one fact command into a value.
 //! * [`parse_users`] and [`parse_groups`] read the account databases, [`parse_sysctl`]
-//!   kernel settings.
+//!   kernel settings, [`parse_mountinfo`] mounted file systems.
 //!
 //! Output that does not have the expected shape is a [`CoreError::Parse`](crate::CoreError::Parse)
 //! (`OutputParseError` in Python), never a panic.
@@ -26,11 +26,13 @@
 mod accounts;
 mod demux;
 mod facts;
+mod mounts;
 mod statbatch;
 mod sysctl;
 
 pub use accounts::{parse_groups, parse_users, LoginTime, UserEntry, GROUP_MARK, LASTLOG_MARK, SHADOW_MARK};
 pub use demux::{demux, Demuxed, Section, Status};
 pub use facts::{parse_hash, parse_lines, parse_stat, FileType, Stat, StatResult};
+pub use mounts::{parse_mountinfo, Mount};
 pub use statbatch::{split_stat_batch, PathStat, ABSENT, FAILED};
 pub use sysctl::{parse_sysctl, SysctlItem, SysctlValue};

@@ -249,6 +249,15 @@ fn parse_sysctl<'py>(py: Python<'py>, stdout: &[u8]) -> PyResult<Vec<(String, Bo
     Ok(out)
 }
 
+/// `server.Mounts`: `(path, device, type, options)` per mount point.
+#[pyfunction]
+fn parse_mountinfo(stdout: &[u8]) -> PyResult<Vec<(String, String, String, Vec<String>)>> {
+    Ok(parse::parse_mountinfo(stdout)?
+        .into_iter()
+        .map(|m| (m.path, m.device, m.fs_type, m.options))
+        .collect())
+}
+
 #[pymodule]
 #[pyo3(name = "_core")]
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -265,5 +274,6 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_users, m)?)?;
     m.add_function(wrap_pyfunction!(parse_groups, m)?)?;
     m.add_function(wrap_pyfunction!(parse_sysctl, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_mountinfo, m)?)?;
     Ok(())
 }

@@ -15,8 +15,8 @@
 //! contains it; so does a fact fixture whose error the Rust parser raises.
 
 use oxinfra::parse::{
-    demux, parse_groups, parse_hash, parse_lines, parse_stat, parse_sysctl, parse_users, split_stat_batch,
-    StatResult, Status, SysctlItem, SysctlValue,
+    demux, parse_groups, parse_hash, parse_lines, parse_mountinfo, parse_stat, parse_sysctl, parse_users,
+    split_stat_batch, StatResult, Status, SysctlItem, SysctlValue,
 };
 use oxinfra::CoreError;
 use serde_json::{json, Value};
@@ -131,6 +131,8 @@ const PARSED_IN_PYTHON: &[&str] = &[
     "server.Which",
     "server.SecurityLimits",
     "crontab.Crontab",
+    "server.KernelModules",
+    "server.Locales",
 ];
 
 /// The Rust parser of a fact (by its fixture folder name), with the status rule
@@ -146,6 +148,22 @@ fn rust_parser(fact: &str) -> Option<Parser> {
         "files.FindInFile" => find_in_file,
         "server.Users" => users,
         "server.Sysctl" => sysctl,
+        "server.Mounts" => |out, rc| {
+            if rc != 0 {
+                return Outcome::Failed(None);
+            }
+            match parse_mountinfo(out) {
+                Ok(mounts) => Outcome::Value(Value::Object(
+                    mounts
+                        .into_iter()
+                        .map(|m| {
+                            (m.path, json!({"device": m.device, "type": m.fs_type, "options": m.options}))
+                        })
+                        .collect(),
+                )),
+                Err(err) => Outcome::Failed(Some(err.to_string())),
+            }
+        },
         "server.Groups" => |out, rc| {
             if rc != 0 {
                 return Outcome::Failed(None);

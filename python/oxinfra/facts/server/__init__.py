@@ -8,7 +8,7 @@ from typing import Any
 from oxinfra.api import FactBase
 from oxinfra.exceptions import FactError
 from oxinfra.facts.crontab import Crontab
-from oxinfra.facts.server.system import SecurityLimits, Sysctl
+from oxinfra.facts.server.system import KernelModules, Locales, Mounts, SecurityLimits, Sysctl
 from oxinfra.facts.server.users import Groups, Users
 
 __all__ = [
@@ -25,6 +25,9 @@ __all__ = [
     "Sysctl",
     "SecurityLimits",
     "Crontab",
+    "KernelModules",
+    "Locales",
+    "Mounts",
 ]
 
 _USERNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?\Z")

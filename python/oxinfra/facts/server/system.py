@@ -12,7 +12,7 @@ from oxinfra.api import FactBase, FactFailed
 from oxinfra.exceptions import FactError
 from oxinfra.quoting import command, file_test, if_then
 
-__all__ = ["Sysctl", "SecurityLimits", "check_sysctl_key"]
+__all__ = ["Sysctl", "SecurityLimits", "KernelModules", "Locales", "Mounts", "check_sysctl_key"]
 
 #: A sysctl key: dotted (``net.ipv4.ip_forward``) or slashed (``net/ipv4/ip_forward``)
 #: names; never ``-`` first (it would read as an option), no ``=`` or spaces.
@@ -97,3 +97,83 @@ class SecurityLimits(FactBase[Any]):
             domain, limit_type, item, value = fields
             limits.append({"domain": domain, "limit_type": limit_type, "item": item, "value": value})
         return limits
+
+
+class KernelModules(FactBase[Any]):
+    """The loaded kernel modules (Linux, ``/proc/modules``), shaped as pyinfra's::
+
+        {"ext4": {"size": "1048576", "instances": 3, "state": "Live", "depends": ["jbd2", "mbcache"]}}
+
+    (``depends`` only when it has any). No ``/proc/modules`` (a kernel without modules, a
+    container): ``{}``. A line that is not six space-separated fields fails the fact.
+    """
+
+    shell_safe = True
+
+    def command(self) -> str:  # type: ignore[override]
+        return if_then(file_test("-f", "/proc/modules"), command("cat", "/proc/modules"))
+
+    def default(self) -> Any:
+        return {}
+
+    def parse(self, stdout: bytes, rc: int) -> Any:
+        if rc != 0:
+            raise FactFailed(rc)
+        modules: dict[str, Any] = {}
+        for number, line in enumerate(stdout.decode("utf-8", "replace").split("\n"), 1):
+            if not line:
+                continue
+            fields = line.split(" ", 5)
+            if len(fields) != 6 or not fields[2].isdigit():
+                raise FactFailed(rc, f"/proc/modules line {number}: not a module line: {line[:80]!r}")
+            name, size, instances, depends, state, _ = fields
+            module: dict[str, Any] = {"size": size, "instances": int(instances), "state": state}
+            if depends != "-":
+                module["depends"] = [d for d in depends.split(",") if d]
+            modules[name] = module
+        return modules
+
+
+class Locales(FactBase[Any]):
+    """The locales the host has (``locale -a``), ``utf8`` written ``UTF-8`` as in
+    ``/etc/locale.gen`` (pyinfra's shape): ``["C", "C.UTF-8", "POSIX", "en_US.UTF-8"]``.
+    ``locale`` failing (not installed) fails the fact."""
+
+    shell_safe = True
+
+    def command(self) -> str:  # type: ignore[override]
+        return command("locale", "-a")
+
+    def default(self) -> Any:
+        return []
+
+    def process(self, output: list[str]) -> Any:
+        return [line.replace("utf8", "UTF-8") for line in output]
+
+
+class Mounts(FactBase[Any]):
+    """The mounted file systems by mount point (Linux, ``/proc/self/mountinfo``; parsed in
+    Rust), shaped as pyinfra's::
+
+        {"/": {"device": "/dev/sda1", "type": "ext4", "options": ["rw", "relatime", "errors=remount-ro"]}}
+
+    ``options`` are the mount's options then its super block's (without ``ro``/``rw``).
+    A line of another shape fails the fact, naming it. (pyinfra reads ``mount`` on the BSDs:
+    not supported here.)
+    """
+
+    shell_safe = True
+
+    def command(self) -> str:  # type: ignore[override]
+        return command("cat", "/proc/self/mountinfo")
+
+    def default(self) -> Any:
+        return {}
+
+    def parse(self, stdout: bytes, rc: int) -> Any:
+        if rc != 0:
+            raise FactFailed(rc)
+        return {
+            path: {"device": device, "type": fs_type, "options": options}
+            for path, device, fs_type, options in _core.parse_mountinfo(stdout)
+        }
