@@ -250,8 +250,10 @@ fn parse_sysctl<'py>(py: Python<'py>, stdout: &[u8]) -> PyResult<Vec<(String, Bo
 }
 
 /// `server.Mounts`: `(path, device, type, options)` per mount point.
+type MountTuple = (String, String, String, Vec<String>);
+
 #[pyfunction]
-fn parse_mountinfo(stdout: &[u8]) -> PyResult<Vec<(String, String, String, Vec<String>)>> {
+fn parse_mountinfo(stdout: &[u8]) -> PyResult<Vec<MountTuple>> {
     Ok(parse::parse_mountinfo(stdout)?
         .into_iter()
         .map(|m| (m.path, m.device, m.fs_type, m.options))
