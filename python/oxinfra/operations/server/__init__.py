@@ -5,6 +5,7 @@ from __future__ import annotations
 from oxinfra.api import operation
 from oxinfra.exceptions import OperationValueError
 from oxinfra.operations.crontab import crontab
+from oxinfra.operations.server.kernel import locale, modprobe, mount
 from oxinfra.operations.server.scripts import kill, script, script_template, wait
 from oxinfra.operations.server.system import hostname, security_limit, sysctl, timezone
 from oxinfra.operations.server.users import group, user, user_authorized_keys
@@ -23,6 +24,9 @@ __all__ = [
     "script_template",
     "wait",
     "kill",
+    "modprobe",
+    "mount",
+    "locale",
 ]
 
 
