@@ -427,3 +427,30 @@ def test_wait_and_kill(host: Any, tmp_path: Path) -> None:
     )
     out = run_deploy(inventory, idle)
     assert out.code != 0 and out.op(name, "nothing")["status"] == "failed", out.describe()
+
+
+def test_modprobe_mount_locale_read_the_host(host: Any, tmp_path: Path) -> None:
+    """A container may not load modules or mount, and the image has no ``locales``: these are
+    proven by fixtures. What the host does show: their facts (no /proc/modules: nothing
+    loaded; the mounts of the container), so the operations that would change nothing say
+    so, and server.locale fails clearly without /etc/locale.gen."""
+    fleet, name, inventory = host
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra.operations import server
+        server.mount(name="root", path="/", _sudo=True)
+        server.mount(name="not there", path="/mnt/oxinfra-none", mounted=False, _sudo=True)
+        server.modprobe(name="unload", module="overlay", present=False, _sudo=True)
+        server.locale(name="locale", locale="en_GB.UTF-8", _sudo=True)
+        """,
+    )
+    out = run_deploy(inventory, deploy)
+    assert out.statuses(name) == {
+        "root": "unchanged",
+        "not there": "unchanged",
+        "unload": "unchanged",
+        "locale": "failed",
+    }
+    assert fleet.exec(name, "test", "-e", "/proc/modules", check=False).returncode == 1
+    assert "is the locales package installed?" in out.op(name, "locale")["error"]
