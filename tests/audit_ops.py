@@ -61,6 +61,7 @@ KINDS: dict[str, str] = {
     "limit_type": "validated",
     "special_time": "validated",
     "server.kill.signal": "validated",
+    "server.etc_hosts.ip": "validated",
     "group": "owner",
     "mode": "validated",
     "flags": "validated",

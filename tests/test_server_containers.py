@@ -454,3 +454,29 @@ def test_modprobe_mount_locale_read_the_host(host: Any, tmp_path: Path) -> None:
     }
     assert fleet.exec(name, "test", "-e", "/proc/modules", check=False).returncode == 1
     assert "is the locales package installed?" in out.op(name, "locale")["error"]
+
+
+def test_etc_hosts(host: Any, tmp_path: Path) -> None:
+    """On a file of the test's own: the container's /etc/hosts is a bind mount, which a new
+    file cannot be renamed over."""
+    fleet, name, _ = host
+    path = "/etc/oxinfra-test-hosts"
+    fleet.sh(name, f"printf '127.0.0.1\\tlocalhost\\n# keep me\\n10.0.0.5 db old # note\\n' > {path}")
+    try:
+        apply_cycle(
+            host,
+            tmp_path,
+            f"""
+            from oxinfra.operations import server
+            server.etc_hosts(name="db", ip="10.0.0.5", hostnames=["db", "db.internal"], path={path!r}, _sudo=True)
+            server.etc_hosts(name="cache", ip="fe80::1", hostnames="cache", path={path!r}, _sudo=True)
+            server.etc_hosts(name="gone", ip="127.0.0.1", hostnames="localhost", present=False, path={path!r},
+                             _sudo=True)
+            """,
+            read=f"cat {path}; stat -c %a {path}",
+            want="# keep me\n10.0.0.5 db db.internal\nfe80::1 cache\n644\n",
+            drift=f"sed -i 's/db.internal/db.other/' {path}",
+            dry_commands={"db": [f"FileUpload(48 bytes -> '{path}', umask 133)"]},
+        )
+    finally:
+        fleet.sh(name, f"rm -f {path}")

@@ -7,7 +7,7 @@ from oxinfra.exceptions import OperationValueError
 from oxinfra.operations.crontab import crontab
 from oxinfra.operations.server.kernel import locale, modprobe, mount
 from oxinfra.operations.server.scripts import kill, script, script_template, wait
-from oxinfra.operations.server.system import hostname, security_limit, sysctl, timezone
+from oxinfra.operations.server.system import etc_hosts, hostname, security_limit, sysctl, timezone
 from oxinfra.operations.server.users import group, user, user_authorized_keys
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "modprobe",
     "mount",
     "locale",
+    "etc_hosts",
 ]
 
 

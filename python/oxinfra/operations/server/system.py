@@ -8,6 +8,7 @@ Each reads its facts in one batch (its own and those of the file operations it c
 from __future__ import annotations
 
 import io
+import ipaddress
 import posixpath
 import re
 from typing import Any
@@ -21,7 +22,7 @@ from oxinfra.operations import files
 from oxinfra.operations.files import escape_bre
 from oxinfra.quoting import command
 
-__all__ = ["sysctl", "hostname", "timezone", "security_limit"]
+__all__ = ["sysctl", "hostname", "timezone", "security_limit", "etc_hosts"]
 
 
 def _line_facts(path: str, pattern: str) -> tuple[type, dict[str, Any]]:
@@ -248,3 +249,81 @@ def security_limit(domain: str, limit_type: str, item: str, value: int | str):
     yield from files.line._inner(
         LIMITS_FILE, pattern, replace=domain + "\t" + limit_type + "\t" + item + "\t" + str(value)
     )
+
+
+# -------------------------------------------------------------------------------- /etc/hosts
+
+
+def _hosts_entries(lines: list[str]) -> dict[str, list[str]]:
+    """IP -> names of a hosts file's lines (comments and blank lines left out; an IP listed
+    twice: its names merged in order), as pyinfra's ``server.EtcHosts`` reads them."""
+    entries: dict[str, list[str]] = {}
+    for raw in lines:
+        parts = raw.split("#", 1)[0].split()
+        if len(parts) < 2:
+            continue
+        names = entries.setdefault(parts[0], [])
+        names += [n for n in parts[1:] if n not in names]
+    return entries
+
+
+@operation(shell_safe=True)
+def etc_hosts(ip: str, hostnames: str | list[str] | None = None, present: bool = True, path: str = "/etc/hosts"):
+    """Add, change or remove the line of an IP address in ``/etc/hosts``.
+
+    With ``present`` the IP's line becomes ``IP NAME...`` (added when missing; an IP on
+    several lines: each becomes that line). Without, the IP's lines go, or with
+    ``hostnames`` only those names (a line left without names goes). Other lines, comments
+    included, stay; the file is rewritten whole (a new file renamed over it), keeping its
+    mode.
+
+    + ip: the IP address (v4 or v6)
+    + hostnames: a name, names separated by spaces, or a list
+    + present: whether the entry should be there
+    + path: the hosts file
+
+    Example::
+
+        server.etc_hosts(name="db", ip="192.168.1.10", hostnames=["db.internal", "db"], _sudo=True)
+    """
+    op = "server.etc_hosts"
+    try:
+        ipaddress.ip_address(ip)
+    except (TypeError, ValueError):
+        raise OperationValueError(f"{op}: {ip!r} is not an IP address") from None
+    names = hostnames.split() if isinstance(hostnames, str) else list(hostnames or [])
+    for name in names:
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name):
+            raise OperationValueError(f"{op}: {name!r} is not a host name")
+    if present and not names:
+        raise OperationValueError(f"{op}: give hostnames= when present=True")
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise OperationValueError(f"{op}: path {path!r} must be an absolute path")
+    lines, *_ = get_facts(host, [_line_facts(path, "^"), *_put_facts(path)])
+    lines = lines or []
+    current = _hosts_entries(lines).get(ip)
+    touches(path)
+    if present and current == names:
+        host.noop(f"{ip} -> {' '.join(names)} already in {path}")
+        return
+    if not present and (current is None or (names and not set(names) & set(current))):
+        host.noop(f"{ip} is not in {path}" if current is None else f"{ip} in {path} has none of {' '.join(names)}")
+        return
+    out: list[str] = []
+    found = False
+    for line in lines:
+        parts = line.split("#", 1)[0].split()
+        if not parts or parts[0] != ip:
+            out.append(line)
+            continue
+        found = True
+        if present:
+            out.append(" ".join([ip, *names]))
+        elif names:
+            left = [n for n in parts[1:] if n not in names]
+            if left:
+                out.append(" ".join([ip, *left]))
+    if present and not found:
+        out.append(" ".join([ip, *names]))
+    content = "".join(line + "\n" for line in out)
+    yield from files.put._inner(io.BytesIO(content.encode()), path)
