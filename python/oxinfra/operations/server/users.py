@@ -354,10 +354,13 @@ def user(
         if primary and primary != existing["group"]:
             args += ["-g", primary]
         if want_groups:
+            # the fact lists the other groups: the primary one (asked for, or the user's) is
+            # no difference
+            others = set(want_groups) - {primary or existing["group"]}
             if append:
-                if not set(want_groups) <= set(existing["groups"]):
+                if not others <= set(existing["groups"]):
                     args += ["-a", "-G", ",".join(want_groups)]
-            elif set(want_groups) != set(existing["groups"]):
+            elif others != set(existing["groups"]):
                 args += ["-G", ",".join(want_groups)]
         if want_comment and want_comment != existing["comment"]:
             args += ["-c", want_comment]
