@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from oxinfra.api import FileUpload, host, operation
+from oxinfra.api import FileUpload, Reconnect, host, operation
 from oxinfra.exceptions import OperationError
 from oxinfra.facts.files import File, Link
 from oxinfra.testing.plan import discover_operations, PlannedOperation, plan_operation
@@ -49,6 +49,8 @@ OPERATIONS = discover_operations()
 
 
 def _render(command: Any) -> Any:
+    if isinstance(command, Reconnect):
+        return {"reconnect": {"delay": command.delay, "interval": command.interval, "timeout": command.timeout}}
     if isinstance(command, FileUpload):
         upload = {"upload": command.dest, "sha1": hashlib.sha1(command.data).hexdigest()}
         if command.umask is not None:

@@ -20,6 +20,7 @@ from oxinfra._engine.evaluate import OpCall
 from oxinfra._engine.masking import conceal, must_conceal
 from oxinfra._engine.lock import HostLockError, check_lock, lock_path, lock_script
 from oxinfra._engine.plan import HostPlanner, OpPlan
+from oxinfra._engine.reconnect import reconnect
 from oxinfra._engine.report import Timings
 from oxinfra._engine.reuse import RunMemo
 from oxinfra._engine.script import (
@@ -31,7 +32,7 @@ from oxinfra._engine.script import (
     operation_result,
     render_commands,
 )
-from oxinfra.api.commands import FunctionCommand
+from oxinfra.api.commands import FunctionCommand, Reconnect
 from oxinfra.api.context import scope
 from oxinfra.api.facts import FactMissing, FactRequest
 from oxinfra.connectors.base import Collect, ConnectSettings
@@ -148,6 +149,9 @@ class HostRun:
         self.planner = HostPlanner(host)
         self.nonce = new_nonce()
         self.shell: Any = None
+        self.conn: Any = None
+        self.settings: Any = None
+        self.earlier_round_trips = 0  # of the shells before a reconnect
         self.first_script = True
         self.fact_stderr: dict[Any, bytes] = {}  # of the last shared fact script
         self.stderr_tail = b""  # the last round trip's stderr after its last section
@@ -322,6 +326,7 @@ class HostRun:
     async def run(self, settings: ConnectSettings) -> HostResult:
         started = time.perf_counter()
         conn = None
+        self.settings = settings
         control = self.control
         task = asyncio.current_task()
         if task is not None:
@@ -339,6 +344,7 @@ class HostRun:
                     settings.connect_slots.release()
                 with timings.phase("shell"):
                     self.shell = await control.within(self.deadline, conn.open_shell())
+                self.conn = conn
             except ConnectError as exc:
                 self.aborted = True
                 self.result.status = "unreachable"
@@ -426,7 +432,8 @@ class HostRun:
             if task is not None:
                 control.running.discard(task)  # from here on, an interrupt waits for it
             if self.shell is not None:
-                self.result.round_trips = self.shell.round_trips
+                self.result.round_trips = self.earlier_round_trips + self.shell.round_trips
+            conn = self.conn if self.conn is not None else conn  # a reconnect replaced it
             if conn is not None:
                 with self.result.timings.phase("disconnect"):
                     await self._disconnect(conn)
@@ -697,6 +704,22 @@ class HostRun:
             per_op[index].append(request)
         return list(per_op.items())
 
+    async def _reconnect(self, item: Reconnect) -> None:
+        """The host is going away (a reboot): a new connection and shell once it is back
+        (:func:`oxinfra._engine.reconnect.reconnect`); its first script takes the lock again,
+        and no fact read before is trusted after it."""
+        old, self.conn = self.conn, None
+        if self.shell is not None:
+            self.earlier_round_trips += self.shell.round_trips
+        self.shell = None
+        if old is not None:
+            self.aborted = True
+            await self._disconnect(old)
+            self.aborted = False
+        self.conn, self.shell = await reconnect(self.host, self.settings, item, self._disconnect)
+        self.first_script = True
+        self.planner.invalidate()
+
     async def _run_with_functions(self, plan: OpPlan) -> None:
         """An operation that yields Python callbacks: shell commands in between run as they come."""
         pending: list[Any] = []
@@ -728,7 +751,9 @@ class HostRun:
                             self.report(plan, op, "failed", out, errors.get(k, b""), error=error)
                             return
                         pending = []
-                    if item is not None:
+                    if isinstance(item, Reconnect):
+                        await self._reconnect(item)
+                    elif item is not None:
                         with scope(host=self.host):
                             item.function(*item.args, **item.kwargs)
                 else:

@@ -6,7 +6,7 @@ from oxinfra.api import operation
 from oxinfra.exceptions import OperationValueError
 from oxinfra.operations.crontab import crontab
 from oxinfra.operations.server.kernel import locale, modprobe, mount
-from oxinfra.operations.server.scripts import kill, script, script_template, wait
+from oxinfra.operations.server.scripts import kill, reboot, script, script_template, wait
 from oxinfra.operations.server.system import etc_hosts, hostname, security_limit, sysctl, timezone
 from oxinfra.operations.server.users import group, user, user_authorized_keys
 
@@ -28,6 +28,7 @@ __all__ = [
     "mount",
     "locale",
     "etc_hosts",
+    "reboot",
 ]
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from oxinfra.api import op_memo, operation
+from oxinfra.api import Reconnect, op_memo, operation
 from oxinfra.exceptions import OperationValueError
 from oxinfra.operations.files import render_template
 from oxinfra.operations.util.files import local_path
 from oxinfra.quoting import Interpolated, and_then, command, group, or_else, quote, with_umask, write_to
 
-__all__ = ["script", "script_template", "wait", "kill"]
+__all__ = ["script", "script_template", "wait", "kill", "reboot"]
 
 #: The script's place: a directory of its own (``mktemp -d``, mode 700), removed afterwards.
 _SCRIPT = Interpolated("$__ox_d/script")
@@ -145,3 +145,39 @@ def kill(pid: int, signal: str = "TERM"):
     name = match.group(1)
     flag = ["-" + name] if name.isdigit() else ["-s", name]
     yield command("kill", *flag, "--", str(int(str(pid))))
+
+
+#: Reboot a second from now, in the background and deaf to the session's end: the script
+#: that starts it ends first, so its outcome comes back before the connection goes.
+_REBOOT = "(trap '' HUP; sleep 1; reboot || shutdown -r now) >/dev/null 2>&1 </dev/null &"
+
+
+def _seconds(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value > 86400:
+        raise OperationValueError(f"server.reboot: {what} {value!r} must be a number of seconds (0 to 86400)")
+    return float(value)
+
+
+@operation(is_idempotent=False)
+def reboot(delay: int | float = 10, interval: int | float = 1, reboot_timeout: int | float = 300):
+    """Reboot the host, then connect to it again and go on with the deploy.
+
+    The reboot starts a second after the operation's command returns; the connection is
+    then closed, and after ``delay`` seconds oxinfra connects again every ``interval``
+    seconds until the host answers, for at most ``reboot_timeout`` seconds (then the host is
+    unreachable). Every fact is read again after it. ``delay`` must be longer than the host
+    takes to stop answering, or the old system may answer. Run it with ``_sudo=True``.
+
+    + delay: seconds to wait before the first try to connect again
+    + interval: seconds between tries
+    + reboot_timeout: seconds to keep trying
+
+    Example::
+
+        server.reboot(name="Reboot for the new kernel", delay=20, reboot_timeout=600, _sudo=True)
+    """
+    wait_first = _seconds(delay, "delay")
+    every = _seconds(interval, "interval") or 1.0
+    limit = _seconds(reboot_timeout, "reboot_timeout")
+    yield _REBOOT
+    yield Reconnect(wait_first, every, limit)
