@@ -480,3 +480,54 @@ def test_etc_hosts(host: Any, tmp_path: Path) -> None:
         )
     finally:
         fleet.sh(name, f"rm -f {path}")
+
+
+def test_reboot_reconnects_after_the_host_restarts(container_fleet_factory: Any, tmp_path: Path) -> None:
+    """A container cannot reboot itself: ``docker restart`` stands in for the reboot (started
+    once the operation has closed its connection), and what is proven is the rest of
+    server.reboot: close, wait, connect again to the restarted host (same address and host
+    key), take the lock on the new shell, and go on with the deploy."""
+    import subprocess
+    import threading
+    import time
+
+    fleet = container_fleet_factory(1)
+    name = fleet.hosts[0]
+    inventory = fleet.write_inventory(tmp_path / "inventory.py")
+
+    def started() -> str:
+        out = subprocess.run(["docker", "inspect", "-f", "{{.State.StartedAt}}", name], capture_output=True, text=True)
+        return out.stdout.strip()
+
+    first_start = started()
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra.operations import server
+        server.shell(name="before", commands=["echo before > /tmp/oxinfra-before"])
+        server.reboot(name="reboot", delay=8, interval=1, reboot_timeout=90, _sudo=True)
+        server.shell(name="after", commands=["echo after > /tmp/oxinfra-after"])
+        """,
+    )
+    restarted: list[str] = []
+
+    def restart_when_disconnected() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            seen = fleet.exec(
+                name, "sh", "-c", "test -e /tmp/oxinfra-before && ! pgrep -f '[s]shd: deploy'", check=False
+            )
+            if seen.returncode == 0:
+                subprocess.run(["docker", "restart", "-t", "0", name], capture_output=True, timeout=60)
+                restarted.append(started())
+                return
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=restart_when_disconnected)
+    watcher.start()
+    out = run_deploy(inventory, deploy)
+    watcher.join()
+    assert out.code == 0, out.describe()
+    assert out.statuses(name) == {"before": "changed", "reboot": "changed", "after": "changed"}
+    assert restarted and restarted[0] != first_start, "the container was not restarted"
+    assert fleet.sh(name, "cat /tmp/oxinfra-after") == "after\n"
