@@ -8,7 +8,7 @@ from typing import Any
 from oxinfra.api import FactBase
 from oxinfra.exceptions import FactError
 from oxinfra.facts.crontab import Crontab
-from oxinfra.facts.server.system import KernelModules, Locales, Mounts, SecurityLimits, Sysctl
+from oxinfra.facts.server.settings import KernelModules, Locales, Mounts, SecurityLimits, Sysctl
 from oxinfra.facts.server.users import Groups, Users
 
 __all__ = [

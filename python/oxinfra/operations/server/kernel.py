@@ -16,7 +16,7 @@ from typing import Any
 from oxinfra.api import get_facts, host, operation, touches
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import FindInFile
-from oxinfra.facts.server.system import KernelModules, Locales, Mounts
+from oxinfra.facts.server.settings import KernelModules, Locales, Mounts
 from oxinfra.operations.files import escape_bre, escape_sed_replacement
 from oxinfra.operations.util.files import sed_replace
 from oxinfra.quoting import command

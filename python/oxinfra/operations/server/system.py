@@ -17,7 +17,7 @@ from oxinfra.api import get_facts, host, operation, touches
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import Directory, File, FindInFile, Link, Sha1File
 from oxinfra.facts.server import Hostname, Os, Which
-from oxinfra.facts.server.system import LIMITS_FILE, Sysctl, check_sysctl_key
+from oxinfra.facts.server.settings import LIMITS_FILE, Sysctl, check_sysctl_key
 from oxinfra.operations import files
 from oxinfra.operations.files import escape_bre
 from oxinfra.quoting import command
