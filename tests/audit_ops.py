@@ -12,7 +12,10 @@ An argument's kind says where its value lands, so what "stays data" means for it
   matches is up to it, but it never runs anything or breaks out of its word;
 * ``owner``: a user or group name the host may not know;
 * ``validated``: checked before anything runs (a mode, sed flags);
+* ``init_script``: a service name that ``sysvinit`` runs as ``/etc/init.d/NAME``: it may be
+  the command word (one quoted word under the fixed directory), otherwise as ``opaque``;
 * ``code``: shell code by definition (``server.shell``'s ``commands``): not audited;
+* ``unsupported``: refused whatever its value (``apt.key``'s ``keyserver``): not audited;
 * ``opaque``: any other string argument (a new operation's): it must stay one word, and
   nothing may run.
 """
@@ -71,9 +74,33 @@ KINDS: dict[str, str] = {
     "files.line.replace": "literal",
     "files.replace.replace": "sed_replacement",
     "server.shell.commands": "code",
+    "sysvinit.service.service": "init_script",
+    # checked before anything runs (letters, digits, _ . -), then part of --machine=...
+    "systemd.service.machine": "validated",
+    "systemd.service.user_name": "validated",
+    "systemd.daemon_reload.machine": "validated",
+    "systemd.daemon_reload.user_name": "validated",
+    "server.service.service": "init_script",
+    "apt.deb.sha256sum": "validated",
+    "apt.ppa.src": "validated",
+    "apt.key.keyserver": "unsupported",
+    "apt.key.keyid": "unsupported",
+    "apt.packages.extra_install_args": "validated",
+    "apt.packages.extra_uninstall_args": "validated",
+    "dnf.packages.extra_install_args": "validated",
+    "dnf.packages.extra_uninstall_args": "validated",
+    "yum.packages.extra_install_args": "validated",
+    "yum.packages.extra_uninstall_args": "validated",
+    "zypper.packages.extra_global_install_args": "validated",
+    "zypper.packages.extra_install_args": "validated",
+    "zypper.packages.extra_global_uninstall_args": "validated",
+    "zypper.packages.extra_uninstall_args": "validated",
 }
 #: Why a kind is not audited.
-NOT_AUDITED = {"code": "shell code by definition: it runs as written"}
+NOT_AUDITED = {
+    "code": "shell code by definition: it runs as written",
+    "unsupported": "refused whatever its value (not supported): nothing is planned",
+}
 STRICT = frozenset({"remote_path", "local_path", "literal"})
 
 
@@ -151,8 +178,12 @@ class Case:
     noop: bool = field(default=False)
 
     @property
-    def facts_by_name(self) -> dict[str, Any]:
-        return {f["fact"]: f["value"] for f in self.facts}
+    def facts_by_name(self) -> dict[Any, Any]:
+        """Each fact's value by its name, and by ``(name, arguments)``: a fact read with the
+        fixture's own arguments gets its own value (``server.Which`` of several programs)."""
+        values: dict[Any, Any] = {f["fact"]: f["value"] for f in self.facts}
+        values.update({(f["fact"], json.dumps(f["args"], sort_keys=True)): f["value"] for f in self.facts})
+        return values
 
 
 def fixture_cases(op: Operation) -> list[Case]:
@@ -208,12 +239,20 @@ def render(command: Any) -> str:
     return command
 
 
-def plan(op: Operation, args: dict[str, Any], facts_by_name: dict[str, Any], local_dir: str | None) -> Planned:
+def plan(op: Operation, args: dict[str, Any], facts_by_name: dict[Any, Any], local_dir: str | None) -> Planned:
     """Plan ``op`` with each fact it reads answered by the fixture's value for that fact
-    (by the fact's name, whatever its arguments: a hostile value changes them)."""
+    (by the fact's name and arguments where the fixture gives them, else by the name alone,
+    whatever the arguments: a hostile value changes them)."""
     read: list[FactRequest] = []
 
     def lookup(host: Any, request: FactRequest) -> Any:
+        try:
+            exact: Any = (request.cls.name, json.dumps(request.kwargs, sort_keys=True))
+        except TypeError:
+            exact = None
+        if exact in facts_by_name:
+            read.append(request)
+            return facts_by_name[exact]
         if request.cls.name not in facts_by_name:
             raise UnknownFact(f"{op.name} read {request.cls.name}, which its fixture does not give")
         read.append(request)

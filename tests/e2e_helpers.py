@@ -223,3 +223,9 @@ def snapshot(root: Path) -> dict[str, tuple[Any, ...]]:
             content = None
         out[rel] = (kind, st.st_mode, st.st_mtime_ns, st.st_uid, content)
     return out
+
+
+#: pyinfra 3.10's python, in the venv .ci/install makes (the fact comparisons run it).
+DEFAULT_PYINFRA_PYTHON = str(
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "oxinfra", "pyinfra-3.10", "bin", "python")
+)

@@ -140,8 +140,8 @@ def _cases() -> list[Any]:
 def _moved(value: Any, fixture: Path, key: str) -> Any:
     if isinstance(value, str) and value.startswith("/"):
         return ROOT + value
-    if key == "src" and isinstance(value, str):
-        return str(fixture.parent / value)  # a local file beside the fixture
+    if key == "src" and isinstance(value, str) and (fixture.parent / value).exists():
+        return str(fixture.parent / value)  # a local file beside the fixture (apt.repo's src is a line)
     if isinstance(value, list):
         return [_moved(v, fixture, "") for v in value]
     return value
@@ -271,6 +271,12 @@ def test_changes_are_declared(name: str, fixture: Path, how: str, tmp_path: Path
     source = (
         "import importlib, json\n"
         f"op = getattr(importlib.import_module({'oxinfra.operations.' + module!r}), {op_name!r})\n"
-        f"op(**json.loads({json.dumps(args)!r}))\n"
+        # {"python": "module:name"} in a fixture is that object (tests/test_operation_fixtures.py)
+        "def obj(v):\n"
+        "    if isinstance(v, dict) and list(v) == ['python']:\n"
+        "        m, _, n = v['python'].partition(':')\n"
+        "        return getattr(importlib.import_module(m), n)\n"
+        "    return v\n"
+        f"op(**{{k: obj(v) for k, v in json.loads({json.dumps(args)!r}).items()}})\n"
     )
     assert apply(source, _target(args), how, seed_text(spec), tmp_path, must_declare=module == "files") == []

@@ -17,7 +17,8 @@ arguments when it builds the command.
 
 Bytes that are not UTF-8: ``"stdout": {"bytes": "..."}``, each character one byte
 (``"\\u00ff"`` is the byte 0xff). Datetimes in values: ``{"datetime": "2023-11-14T22:13:20"}``
-(naive, UTC, as the file facts give them). Values are compared with their types: ``1`` is not
+(naive, UTC, as the file facts give them; with an offset, aware). Tuples: ``{"tuple": [...]}``;
+dicts with int keys: ``{"int_keys": {"1": ...}}``. Values are compared with their types: ``1`` is not
 ``true``, ``[]`` is not ``null``.
 
 The same command instance parses the output (facts may keep state between the two, as the
@@ -85,6 +86,10 @@ def from_json(value: Any) -> Any:
     if isinstance(value, dict):
         if list(value) == ["datetime"]:
             return datetime.fromisoformat(value["datetime"])
+        if list(value) == ["tuple"]:
+            return tuple(from_json(v) for v in value["tuple"])
+        if list(value) == ["int_keys"]:
+            return {int(k): from_json(v) for k, v in value["int_keys"].items()}
         return {k: from_json(v) for k, v in value.items()}
     if isinstance(value, list):
         return [from_json(v) for v in value]
@@ -165,6 +170,8 @@ def test_the_comparison_is_strict() -> None:
     assert not same(1, True) and not same([], None) and not same({"a": 1}, {"a": 1.0})
     assert same(from_json({"t": {"datetime": "2023-11-14T22:13:20"}}), {"t": datetime(2023, 11, 14, 22, 13, 20)})
     assert raw({"bytes": "a\u00ffb"}) == b"a\xffb"
+    assert same(from_json({"tuple": ["a", 1]}), ("a", 1)) and not same(from_json({"tuple": []}), [])
+    assert same(from_json({"int_keys": {"1": "a"}}), {1: "a"}) and not same({"1": "a"}, {1: "a"})
 
 
 def test_home_of_an_unknown_user_on_a_real_shell() -> None:

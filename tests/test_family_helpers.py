@@ -310,6 +310,25 @@ SERVICE_ROWS = [
         None,
     ),
     ("openrc-reload", "openrc", "nginx", {"is_running": True, "reloaded": True}, ["rc-service nginx reload"], None),
+    (
+        "custom-command-every-time",
+        "sysvinit",
+        "cron",
+        {"is_running": True, "is_enabled": False, "enabled": True, "command": "force-reload"},
+        ["/etc/init.d/cron force-reload", "update-rc.d cron defaults && update-rc.d cron enable"],
+        None,
+    ),
+    (
+        "systemctl-words",
+        "systemd",
+        "app.service",
+        {"is_running": False, "daemon_reload": True, "systemctl": ("--user", "--machine=bob@.host")},
+        [
+            "systemctl --user --machine=bob@.host daemon-reload",
+            "systemctl --user --machine=bob@.host start -- app.service",
+        ],
+        None,
+    ),
 ]
 
 
@@ -333,6 +352,9 @@ SERVICE_ERRORS = [
     ("empty", "systemd", "", {}, "not a service name"),
     ("unknown-init", "upstart", "x", {}, "unknown init system 'upstart'"),
     ("daemon-reload-not-systemd", "openrc", "x", {"daemon_reload": True}, "systemd only"),
+    ("systemctl-words-not-systemd", "sysvinit", "x", {"systemctl": ("--user",)}, "systemd only"),
+    ("command-two-words", "systemd", "x", {"command": "stop now"}, "is not a service action"),
+    ("command-option", "openrc", "x", {"command": "-v"}, "is not a service action"),
     (
         "runlevel-option",
         "openrc",
@@ -349,6 +371,18 @@ SERVICE_ERRORS = [
 def test_ensure_service_refuses(init: str, name: str, kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(OperationValueError, match=message):
         _plan(ensure_service(init, name, is_running=True, **kwargs))
+
+
+def test_systemctl_words() -> None:
+    from oxinfra.operations.util.service import systemctl_words
+
+    assert systemctl_words() == ()
+    assert systemctl_words(user_mode=True) == ("--user",)
+    assert systemctl_words(machine="box") == ("--machine=box",)
+    assert systemctl_words(machine="box", user_name="bob") == ("--machine=bob@box",)
+    for bad in ({"machine": "-H x"}, {"user_name": "a b"}, {"machine": "a@b"}, {"user_name": 3}):
+        with pytest.raises(OperationValueError, match="is not a machine or user name"):
+            systemctl_words(**bad)
 
 
 def test_unknown_service_action() -> None:
@@ -492,3 +526,37 @@ def test_systemctl_reads_units_after_the_end_of_options() -> None:
     bare = subprocess.run(["systemctl", "start", "-foo"], capture_output=True, text=True, timeout=30)
     assert "Unknown output" in bare.stderr  # "-foo" read as -f -o o
     assert "Unknown output" not in done.stderr and "invalid option" not in done.stderr
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
+def test_download_once_fetches_once_and_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    from oxinfra.operations.util.packaging import download_once
+
+    source = tmp_path / "it's a key.asc"
+    source.write_text("first\n")
+    dest = tmp_path / "dest dir" / "key $(x).asc"
+    dest.parent.mkdir()
+    line = download_once(source.as_uri(), str(dest))
+    subprocess.run(["/bin/sh", "-c", line], check=True, timeout=30)
+    assert dest.read_text() == "first\n"
+    source.write_text("second\n")
+    subprocess.run(["/bin/sh", "-c", line], check=True, timeout=30)
+    assert dest.read_text() == "first\n"  # there already: not fetched again
+    missing = download_once((tmp_path / "nope").as_uri(), str(tmp_path / "out"))
+    proc = subprocess.run(["/bin/sh", "-c", missing], capture_output=True, timeout=30)
+    assert proc.returncode != 0
+    assert not (tmp_path / "out").exists()
+
+
+def test_split_pins_and_option_words_refuse_clearly() -> None:
+    from oxinfra.operations.util.packaging import option_words, split_pins
+
+    assert split_pins("t.op", "curl=8.6.0-1") == [("curl", "8.6.0-1")]
+    assert split_pins("t.op", None) == []
+    with pytest.raises(OperationValueError, match=r"t.op: '1;x' is not a version"):
+        split_pins("t.op", ["curl=1;x"])
+    with pytest.raises(OperationValueError, match="t.op: packages= must be a name or a list of names"):
+        split_pins("t.op", {"curl": "1"})
+    assert option_words("t.op", "extra", "--a 'b c'") == ["--a", "b c"]
+    with pytest.raises(OperationValueError, match="must start with an option"):
+        option_words("t.op", "extra", "curl --a")

@@ -278,3 +278,24 @@ def test_flock_lock_under_a_real_sh(tmp_path: Path) -> None:
         if holder.poll() is None:
             holder.kill()
             holder.communicate()
+
+
+def test_a_flock_without_e_falls_back_to_the_mkdir_lock(tmp_path: Path, no_flock_path: str) -> None:
+    """A flock that knows neither ``-E`` nor ``-w`` (busybox's, util-linux before 2.26) fails
+    with a usage error: that is never "busy" and never "taken", but the mkdir lock. The
+    stand-in below answers every call as such a flock does (Debian's busybox has no flock
+    applet to run instead)."""
+    old_flock = Path(no_flock_path, "flock")
+    old_flock.write_text("#!/bin/sh\necho \"flock: unrecognized option '-E'\" >&2\nexit 1\n")
+    old_flock.chmod(0o755)
+    path = str(tmp_path / "host.lock")
+    holder = shell_taking(path, 5, no_flock_path)
+    try:
+        assert status_of(holder) == "status 0"
+        assert Path(path + ".d", "pid").read_text().strip() == str(holder.pid)
+        busy = shell_taking(path, 1, no_flock_path, then="exit")
+        assert status_of(busy) == f"status {BUSY}"
+        busy.communicate()
+    finally:
+        holder.kill()
+        holder.communicate()

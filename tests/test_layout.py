@@ -253,10 +253,9 @@ def test_imports_go_one_way(package: str, forbidden: tuple[str, ...]) -> None:
 # a built-in fact is the thin Python face of its parser in rust/parse/ (the parsers
 # `cargo test` checks against the same fixtures), and `_core` imports nothing of oxinfra, so
 # it opens no path to the engine. Operations have no parsers of their own.
-# Operation modules may also import other operations (to compose them, ``other._inner``:
-# docs/writing-operations.md), and a family package its own submodules (re-exports).
-ALLOWED = ("oxinfra.api", "oxinfra.quoting", "oxinfra.exceptions", "oxinfra.facts", "oxinfra.operations.util")
-ALLOWED_FOR_OPERATIONS = ALLOWED + ("oxinfra.operations",)
+# Operations compose other operations (``files.link._inner``, ``server.service`` dispatching
+# to ``systemd.service``) and a family may be a package of submodules: oxinfra.operations.*.
+ALLOWED = ("oxinfra.api", "oxinfra.quoting", "oxinfra.exceptions", "oxinfra.facts", "oxinfra.operations")
 ALLOWED_FOR_FACTS = ALLOWED + ("oxinfra._core",)
 
 
@@ -264,14 +263,14 @@ def _allowed(target: str, allowed: tuple[str, ...]) -> bool:
     for name in allowed:
         if target == name:
             return True
-        if name in ("oxinfra.facts", "oxinfra.operations.util", "oxinfra.operations") and target.startswith(name + "."):
+        if name in ("oxinfra.facts", "oxinfra.operations") and target.startswith(name + "."):
             return True
     return False
 
 
 @pytest.mark.parametrize("module", [m for m in MODULES if m.startswith(("oxinfra.operations.", "oxinfra.facts."))])
 def test_operations_and_facts_import_only_the_author_contract(module: str) -> None:
-    allowed = ALLOWED_FOR_FACTS if module.startswith("oxinfra.facts.") else ALLOWED_FOR_OPERATIONS
+    allowed = ALLOWED_FOR_FACTS if module.startswith("oxinfra.facts.") else ALLOWED
     bad = [(target, line) for target, _, line in _imports(module) if not _allowed(target, allowed)]
     assert not bad, f"{MODULES[module].relative_to(SOURCE)} imports {bad}: use oxinfra.api instead"
 

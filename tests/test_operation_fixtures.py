@@ -5,12 +5,14 @@ Every operation (each ``@operation`` in a module of ``oxinfra.operations``) has 
 ``tests/operations/<module>.<op>/`` of cases ``<case>.json``; local files named by ``src``
 live beside them. A case holds:
 
-- ``args``: the operation's arguments;
+- ``args``: the operation's arguments; a value ``{"python": "module:name"}`` is that Python
+  object (``python.call``'s function);
 - ``facts``: a list of ``{"fact", "args", "value"}``, the values the facts parse to. Every
   fact given must be read;
 - either ``error`` (a substring of the error the operation raises), or:
 - ``commands``: the commands, in order: strings, or ``{"upload": dest, "sha1": hex}`` for
-  file uploads, plus ``"umask"`` when the file is created under one;
+  file uploads, plus ``"umask"`` when the file is created under one, or ``{"call":
+  qualified name, "args": [...], "kwargs": {...}}`` for a Python callback;
 - ``noop`` (optional): a substring of the reason it gives for doing nothing; a case with no
   commands must have one;
 - ``declares``: what the plan declared (oxinfra/api/effects.py), as the engine reads it:
@@ -35,7 +37,7 @@ from typing import Any
 
 import pytest
 
-from oxinfra.api import FileUpload, Reconnect, host, operation
+from oxinfra.api import FileUpload, FunctionCommand, Reconnect, host, operation
 from oxinfra.exceptions import OperationError
 from oxinfra.facts.files import File, Link
 from oxinfra.testing.plan import discover_operations, PlannedOperation, plan_operation
@@ -48,9 +50,30 @@ RESULT_KEYS = {"commands", "noop", "declares"}
 OPERATIONS = discover_operations()
 
 
+def resolve_args(args: dict[str, Any]) -> dict[str, Any]:
+    """A case's arguments with ``{"python": "module:name"}`` values made the objects they name."""
+    import importlib
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, dict) and value.keys() == {"python"}:
+            module, _, name = value["python"].partition(":")
+            return getattr(importlib.import_module(module), name)
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        return value
+
+    return {k: resolve(v) for k, v in args.items()}
+
+
 def _render(command: Any) -> Any:
     if isinstance(command, Reconnect):
         return {"reconnect": {"delay": command.delay, "interval": command.interval, "timeout": command.timeout}}
+    if isinstance(command, FunctionCommand):
+        return {
+            "call": f"{command.function.__module__}:{command.function.__qualname__}",
+            "args": list(command.args),
+            "kwargs": command.kwargs,
+        }
     if isinstance(command, FileUpload):
         upload = {"upload": command.dest, "sha1": hashlib.sha1(command.data).hexdigest()}
         if command.umask is not None:
@@ -111,10 +134,10 @@ def test_operation_fixture(case: Path) -> None:
     if "error" in spec:
         assert not RESULT_KEYS & spec.keys(), f"an error case has no {sorted(RESULT_KEYS & spec.keys())}"
         with pytest.raises(OperationError) as info:
-            plan_operation(op, spec["args"], facts, local_dir=str(case.parent))
+            plan_operation(op, resolve_args(spec["args"]), facts, local_dir=str(case.parent))
         assert spec["error"] in str(info.value)
         return
-    planned = plan_operation(op, spec["args"], facts, local_dir=str(case.parent))
+    planned = plan_operation(op, resolve_args(spec["args"]), facts, local_dir=str(case.parent))
     assert [_render(c) for c in planned.commands] == spec["commands"]
     if "noop" in spec:
         assert any(spec["noop"] in reason for reason in planned.noops), planned.noops
@@ -148,7 +171,9 @@ def test_declared_fact_batches_are_needed() -> None:
         if "error" in spec:
             continue
         facts = [(f["fact"], f["args"], f["value"]) for f in spec.get("facts", [])]
-        planned = plan_operation(OPERATIONS[case.parent.name], spec["args"], facts, local_dir=str(case.parent))
+        planned = plan_operation(
+            OPERATIONS[case.parent.name], resolve_args(spec["args"]), facts, local_dir=str(case.parent)
+        )
         most[case.parent.name] = max(most.get(case.parent.name, 0), len(planned.fact_batches))
     problems = [unneeded_batches(op, name, most.get(name, 0)) for name, op in OPERATIONS.items()]
     assert not [p for p in problems if p], problems

@@ -10,6 +10,10 @@ release the GIL while they work. The errors they raise are defined in
 from typing import final
 
 __all__ = [
+    "parse_users",
+    "parse_groups",
+    "parse_sysctl",
+    "parse_mountinfo",
     "__version__",
     "InventoryLayout",
     "check_host_name",
@@ -20,10 +24,10 @@ __all__ = [
     "parse_stat",
     "parse_hash",
     "parse_lines",
-    "parse_users",
-    "parse_groups",
-    "parse_sysctl",
-    "parse_mountinfo",
+    "split_release_files",
+    "parse_os_release",
+    "parse_ip_addr",
+    "parse_package_listing",
 ]
 
 __version__: str
@@ -193,6 +197,48 @@ def parse_lines(stdout: bytes, rc: int, absent_rc: int) -> list[str] | None:
     The output is decoded as UTF-8 (invalid bytes become U+FFFD) and split
     on ``\\n``; a trailing newline does not make an extra empty line, and
     empty output gives ``[]``.
+    """
+
+def split_release_files(stdout: bytes) -> list[tuple[str, bytes]]:
+    """Split the framed output of the release-files command: for each file a
+    header line ``<byte count> <path>`` then exactly that many bytes of content.
+
+    Raises OutputParseError for a header that is not a count and a path, and
+    for content cut short.
+    """
+
+def parse_os_release(text: str) -> list[tuple[str, str]]:
+    """The variables of an ``os-release`` file as ``(key, value)`` pairs, read
+    as a POSIX shell splits words (quotes, backslashes, ``#`` comments, values
+    over several lines); keys lowercased, a repeated key keeping its first
+    place and last value; plus ``codename`` (and ``release_codename``) from
+    ``VERSION``'s text, overridden by ``VERSION_CODENAME`` or ``UBUNTU_CODENAME``.
+
+    Raises OutputParseError for an unclosed quote or a backslash at the end.
+    """
+
+def parse_ip_addr(
+    text: str,
+) -> list[tuple[str, str, str | None, int | None, list[tuple[str, int, str, str | None]], list[tuple[str, int]]]]:
+    """Read ``ip addr show`` or ``ifconfig -a`` text output into devices, in order of first
+    appearance: ``(name, state, ether, mtu, ipv4, ipv6)``, ``ipv4`` a list of ``(address,
+    mask_bits, netmask, broadcast)``, ``ipv6`` a list of ``(address, mask_bits)``.
+
+    Lines are stripped; a device's section starts at a line ``N: name...`` or ``name: ...
+    mtu ...``. ``state``: ``UP`` if the text ``UP`` is in the section, else ``DOWN`` if
+    ``DOWN`` is, else ``UNKNOWN``. Raises OutputParseError for a number or mask too large to
+    mean anything.
+    """
+
+def parse_package_listing(format: str, stdout: bytes) -> dict[str, list[str]]:
+    """Parse a listing of installed packages into ``{name: [versions]}`` (sorted, no repeats).
+
+    ``format`` is ``dpkg`` (``dpkg-query -W -f '${db:Status-Abbrev}\\t${Package}\\t${Version}\\n'``;
+    a package counts when its status is ``ii`` or ``hi``), ``rpm`` or ``pacman`` (``NAME
+    VERSION`` lines) or ``apk`` (``apk list --installed``). Blank lines are skipped. Raises
+    OutputParseError, quoting the line, for any other line without the listing's shape (a
+    name or version that is empty or not printable ASCII included), and ValueError for an
+    unknown ``format``.
     """
 
 def parse_users(

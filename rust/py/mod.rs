@@ -13,6 +13,7 @@ use pyo3::import_exception;
 use pyo3::marker::Ungil;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use std::collections::BTreeMap;
 
 // Defined in Python, in oxinfra's one exception hierarchy (python/oxinfra/exceptions.py);
 // that module imports nothing of the core, so importing it from here makes no cycle.
@@ -194,6 +195,54 @@ fn parse_lines(stdout: &[u8], rc: i64, absent_rc: i64) -> Option<Vec<String>> {
     parse::parse_lines(stdout, rc, absent_rc)
 }
 
+#[pyfunction]
+fn split_release_files<'py>(py: Python<'py>, stdout: &[u8]) -> PyResult<Vec<(String, Bound<'py, PyBytes>)>> {
+    let files = parse::split_release_files(stdout)?;
+    Ok(files.into_iter().map(|(path, body)| (path, PyBytes::new(py, &body))).collect())
+}
+
+#[pyfunction]
+fn parse_os_release(text: &str) -> PyResult<Vec<(String, String)>> {
+    Ok(parse::parse_os_release(text)?)
+}
+
+/// One device of `parse_ip_addr`: name, state, ether, mtu, IPv4 and IPv6 addresses.
+type PyNetDevice = (
+    String,
+    String,
+    Option<String>,
+    Option<u64>,
+    Vec<(String, u32, String, Option<String>)>,
+    Vec<(String, u32)>,
+);
+
+#[pyfunction]
+fn parse_ip_addr(text: &str) -> PyResult<Vec<PyNetDevice>> {
+    Ok(parse::parse_ip_addr(text)?
+        .into_iter()
+        .map(|d| {
+            let ipv4 = d.ipv4.into_iter().map(|a| (a.address, a.mask_bits, a.netmask, a.broadcast)).collect();
+            let ipv6 = d.ipv6.into_iter().map(|a| (a.address, a.mask_bits)).collect();
+            (d.name, d.state, d.ether, d.mtu, ipv4, ipv6)
+        })
+        .collect())
+}
+
+#[pyfunction]
+fn parse_package_listing(
+    py: Python<'_>,
+    format: &str,
+    stdout: &[u8],
+) -> PyResult<BTreeMap<String, Vec<String>>> {
+    let Some(format) = parse::ListingFormat::from_name(format) else {
+        return Err(PyValueError::new_err(format!(
+            "unknown package listing format {format:?} (dpkg, rpm, pacman, apk)"
+        )));
+    };
+    let stdout = stdout.to_vec();
+    Ok(without_gil(py, move || parse::parse_package_listing(format, &stdout))?)
+}
+
 /// `server.Users`: one tuple per account, in `/etc/passwd` order.
 type UserTuple = (
     String,
@@ -273,6 +322,10 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_stat, m)?)?;
     m.add_function(wrap_pyfunction!(parse_hash, m)?)?;
     m.add_function(wrap_pyfunction!(parse_lines, m)?)?;
+    m.add_function(wrap_pyfunction!(split_release_files, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_os_release, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_ip_addr, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_package_listing, m)?)?;
     m.add_function(wrap_pyfunction!(parse_users, m)?)?;
     m.add_function(wrap_pyfunction!(parse_groups, m)?)?;
     m.add_function(wrap_pyfunction!(parse_sysctl, m)?)?;

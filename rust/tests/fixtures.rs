@@ -15,8 +15,8 @@
 //! contains it; so does a fact fixture whose error the Rust parser raises.
 
 use oxinfra::parse::{
-    demux, parse_groups, parse_hash, parse_lines, parse_mountinfo, parse_stat, parse_sysctl, parse_users,
-    split_stat_batch, StatResult, Status, SysctlItem, SysctlValue,
+    demux, parse_groups, parse_hash, parse_lines, parse_mountinfo, parse_package_listing, parse_stat,
+    parse_sysctl, parse_users, split_stat_batch, ListingFormat, StatResult, Status, SysctlItem, SysctlValue,
 };
 use oxinfra::CoreError;
 use serde_json::{json, Value};
@@ -121,6 +121,10 @@ type Parser = fn(&[u8], i64) -> Outcome;
 
 /// Facts with no Rust parser: their cases run in pytest only.
 const PARSED_IN_PYTHON: &[&str] = &[
+    "server.SecurityLimits",
+    "crontab.Crontab",
+    "server.KernelModules",
+    "server.Locales",
     "server.User",
     "server.Home",
     "server.Os",
@@ -129,10 +133,51 @@ const PARSED_IN_PYTHON: &[&str] = &[
     "server.Hostname",
     "server.Command",
     "server.Which",
-    "server.SecurityLimits",
-    "crontab.Crontab",
-    "server.KernelModules",
-    "server.Locales",
+    // Rust splits the release files and reads os-release's shell syntax; the version choice is Python's.
+    "server.LinuxDistribution",
+    "server.LinuxName",
+    "server.OsRelease",
+    "server.LsbRelease",
+    "server.KernelVersion",
+    "server.OsVersion",
+    "server.Date",
+    "server.TmpDir",
+    "server.Path",
+    "server.Selinux",
+    "server.RebootRequired",
+    "server.Uptime",
+    "server.Processes",
+    "server.Port",
+    "files.FileContents",
+    "files.Block",
+    "files.FindFiles",
+    "files.FindLinks",
+    "files.FindDirectories",
+    // hardware.NetworkDevices and its short facts: Rust reads `ip addr`/`ifconfig` text
+    // (rust/parse/netdev.rs, unit tests there), Python the JSON of `ip -j` and the shapes.
+    "hardware.Cpus",
+    "hardware.Memory",
+    "hardware.BlockDevices",
+    "hardware.NetworkDevices",
+    "hardware.Ipv4Addresses",
+    "hardware.Ipv6Addresses",
+    "hardware.Ipv4Addrs",
+    "hardware.Ipv6Addrs",
+    "deb.DebArch",
+    "deb.DebPackage",
+    "apt.AptSources",
+    "apt.AptPackages",
+    "apt.AptCacheAge",
+    "apt.SimulateOperationWillChange",
+    "rpm.RpmPackage",
+    "apt.AptKeys",
+    // the service facts (parsed in Python: no Rust parser)
+    "openrc.OpenrcEnabled",
+    "openrc.OpenrcStatus",
+    "systemd.SystemdEnabled",
+    "systemd.SystemdStatus",
+    "sysvinit.InitdStartLinks",
+    "sysvinit.InitdStatus",
 ];
 
 /// The Rust parser of a fact (by its fixture folder name), with the status rule
@@ -145,7 +190,13 @@ fn rust_parser(fact: &str) -> Option<Parser> {
         "files.Socket" => |out, rc| stat("socket", out, rc),
         "files.Sha1File" => |out, rc| hash(40, out, rc),
         "files.Sha256File" => |out, rc| hash(64, out, rc),
+        "files.Md5File" => |out, rc| hash(32, out, rc),
+        "files.Sha384File" => |out, rc| hash(96, out, rc),
         "files.FindInFile" => find_in_file,
+        "deb.DebPackages" => |out, rc| listing("dpkg", out, rc),
+        "rpm.RpmPackages" => |out, rc| listing("rpm", out, rc),
+        "pacman.PacmanPackages" => |out, rc| listing("pacman", out, rc),
+        "apk.ApkPackages" => |out, rc| listing("apk", out, rc),
         "server.Users" => users,
         "server.Sysctl" => sysctl,
         "server.Mounts" => |out, rc| {
@@ -174,6 +225,19 @@ fn rust_parser(fact: &str) -> Option<Parser> {
         _ => return None,
     };
     Some(parser)
+}
+
+/// `DebPackages` (and the other package listings): any status but 0 fails; the listing
+/// parses to `{name: [versions]}`, or fails with the parser's message.
+fn listing(format: &str, stdout: &[u8], rc: i64) -> Outcome {
+    if rc != 0 {
+        return Outcome::Failed(None);
+    }
+    let format = ListingFormat::from_name(format).expect("a listing format");
+    match parse_package_listing(format, stdout) {
+        Ok(packages) => Outcome::Value(json!(packages)),
+        Err(err) => Outcome::Failed(Some(err.to_string())),
+    }
 }
 
 /// `File` and its subclasses: statuses other than 0 and 1 (`absent_status`) fail.

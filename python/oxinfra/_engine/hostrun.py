@@ -720,6 +720,22 @@ class HostRun:
         self.first_script = True
         self.planner.invalidate()
 
+    async def _call(self, item: FunctionCommand, op: OpCall) -> Any:
+        """Run a Python callback of ``op`` in a worker thread, with the host in context; its
+        ``host.get_fact`` reads the host now (a round trip for what is not fresh), through
+        this host's event loop, which goes on serving the other hosts meanwhile."""
+        loop = asyncio.get_running_loop()
+
+        def lookup(_host: Any, request: FactRequest) -> Any:
+            asyncio.run_coroutine_threadsafe(self.gather([request]), loop).result()
+            return self.planner.facts[request.key].read()
+
+        def call() -> Any:
+            with scope(host=self.host, deploy_dir=op.deploy_dir, facts=lookup, privilege=op.globals.privilege_settings):
+                return item.function(*item.args, **item.kwargs)
+
+        return await asyncio.to_thread(call)
+
     async def _run_with_functions(self, plan: OpPlan) -> None:
         """An operation that yields Python callbacks: shell commands in between run as they come."""
         pending: list[Any] = []
@@ -754,8 +770,7 @@ class HostRun:
                     if isinstance(item, Reconnect):
                         await self._reconnect(item)
                     elif item is not None:
-                        with scope(host=self.host):
-                            item.function(*item.args, **item.kwargs)
+                        op.meta._return_value = await self._call(item, op)
                 else:
                     pending.append(item)
         except (ConnectError, Stopped, HostLockError):

@@ -15,7 +15,7 @@ The lock is per host *name*: runs reaching one machine under two names are not s
 (the loopback test fleet, whose hosts are all one machine, relies on this). It is a file in
 ``/tmp`` shared by every login user (created mode 644): runs as different users serialize too.
 
-Without ``flock(1)``, or with one that has no ``-w`` (busybox), ``mkdir`` of
+Without ``flock(1)``, or with one that has no ``-w`` or ``-E`` (busybox), ``mkdir`` of
 ``<lock>.d`` is the lock and the shell's pid, in ``<lock>.d/pid``, says who holds it; the
 shell removes it when it exits, and a waiter removes a lock whose holder no longer runs
 (checked with ``kill -0`` and ``ps -p``). Two waiters breaking the same stale lock at the
@@ -67,7 +67,7 @@ def lock_script(path: str, timeout: float) -> str:
     may end the shell but the open of descriptor 9, which is checked just before."""
     wait = _seconds(timeout)
     whole = str(int(-(-float(timeout) // 1)))  # whole seconds for the mkdir loop
-    flock = "flock -n 9" if float(timeout) == 0 else f"flock -w {wait} 9"
+    flock = f"flock -E {BUSY} -n 9" if float(timeout) == 0 else f"flock -E {BUSY} -w {wait} 9"
     return (
         f"__ox_L={quote(path)}\n"
         "__ox_k=0\n"
@@ -94,10 +94,12 @@ def lock_script(path: str, timeout: float) -> str:
         '[ -e "$__ox_L" ] || (umask 022 && true >> "$__ox_L") 2>/dev/null\n'
         'if [ -f "$__ox_L" ] && [ -r "$__ox_L" ]; then\n'
         'exec 9<"$__ox_L"\n'
-        f"__ox_e=$({flock} 2>&1 </dev/null) || {{\n"
-        # flock's timeout says nothing; a flock that cannot wait (busybox) says why.
-        f'if [ -z "$__ox_e" ]; then __ox_k={BUSY}; else __ox_lkd; fi\n'
-        "}\n"
+        # -E: a timeout exits BUSY; any other failure (a flock without -E or -w: busybox,
+        # util-linux before 2.26) falls back to the mkdir lock. No command substitution: one
+        # process (flock) per host and run, not two.
+        f"if {flock} </dev/null 2>/dev/null; then :; else\n"
+        f'__ox_k=$?; [ "$__ox_k" = {BUSY} ] || {{ __ox_k=0; __ox_lkd; }}\n'
+        "fi\n"
         f"else __ox_k={UNUSABLE}; fi\n"
         "else __ox_lkd; fi\n"
     )

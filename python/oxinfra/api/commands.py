@@ -9,6 +9,8 @@ from oxinfra.exceptions import OperationError
 
 __all__ = ["FileUpload", "FunctionCommand", "Reconnect", "OperationMeta"]
 
+_NOT_CALLED = object()
+
 
 class FileUpload:
     """Yielded by an operation: write ``data`` to ``dest`` on the host (atomically, by rename).
@@ -29,7 +31,12 @@ class FileUpload:
 
 class FunctionCommand:
     """Yielded by an operation: call ``function(*args, **kwargs)`` on the controller at that
-    point of the host's execution (earlier commands have run, later ones wait)."""
+    point of the host's execution (earlier commands have run, later ones wait).
+
+    While it runs, ``oxinfra.host`` is the host and ``host.get_fact(...)`` reads the host as it
+    is then (one round trip per batch of facts not read since the host last changed); what it
+    returns is the operation's ``return_value`` (the last callback's), readable by later
+    operations' ``_if=`` and callbacks: they are planned after it ran."""
 
     __slots__ = ("function", "args", "kwargs")
 
@@ -67,7 +74,17 @@ class OperationMeta:
     operations are planned, after this one.
     """
 
-    __slots__ = ("op_name", "_host_name", "status", "will_change", "stdout", "stderr", "error", "noop_reasons")
+    __slots__ = (
+        "op_name",
+        "_host_name",
+        "status",
+        "will_change",
+        "stdout",
+        "stderr",
+        "error",
+        "noop_reasons",
+        "_return_value",
+    )
 
     def __init__(self, op_name: str, host_name: str) -> None:
         self.op_name = op_name
@@ -78,6 +95,18 @@ class OperationMeta:
         self.stderr = ""
         self.error: str | None = None
         self.noop_reasons: list[str] | tuple[str, ...] = ()
+        self._return_value: Any = _NOT_CALLED
+
+    @property
+    def return_value(self) -> Any:
+        """What the operation's Python callback returned (``python.call``): readable once it
+        ran, so in ``_if=`` of a later operation or in a later callback."""
+        if self._return_value is _NOT_CALLED:
+            raise OperationError(
+                f"the return value of {self.op_name!r} on {self._host_name} is not known: its callback has not run (a --dry run calls none) "
+                "(read it in _if= of a later operation, or in a later callback)"
+            )
+        return self._return_value
 
     @property
     def host_name(self) -> str:

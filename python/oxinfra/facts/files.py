@@ -221,3 +221,214 @@ class FindInFile(FactBase[Any]):
                 if core in line and (not at_start or line.startswith(core)) and (not at_end or line.endswith(core))
             ]
         return "".join(f"{line}\n" for line in found).encode(), 0 if found else 1
+
+
+# ---------------------------------------------------------------- more digests, contents, blocks, find
+# (pyinfra 3.10's Md5File, Sha384File, FileContents, Block, FindFiles, FindLinks, FindDirectories)
+
+import re  # noqa: E402
+
+__all__ += ["Md5File", "Sha384File", "FileContents", "Block", "FindFiles", "FindLinks", "FindDirectories"]
+
+
+class Md5File(_HashFile):
+    """The MD5 hex digest of a file, or ``None`` if it is not a file."""
+
+    digits = 32
+    algorithm = "md5"
+    programs = ("md5sum", "md5", "openssl md5 -r")
+
+
+class Sha384File(_HashFile):
+    """The SHA-384 hex digest of a file, or ``None`` if it is not a file."""
+
+    digits = 96
+    algorithm = "sha384"
+    programs = ("sha384sum", "shasum -a 384", "openssl sha384 -r")
+
+
+class FileContents(FactBase[Any]):
+    """A file's lines (a list of strings, without their newlines), as pyinfra 3.10 gives them:
+    ``None`` when the path is not a file (absent, or another type) and also when the file is
+    empty. A file that cannot be read fails the fact (``cat``'s error is never "absent").
+    Bytes that are not UTF-8 become U+FFFD."""
+
+    shell_safe = True
+
+    def command(self, path: str) -> str:  # type: ignore[override]
+        return f"__ox_a={quote(path)}; if [ -f {_P} ]; then cat < {_P}; {_NOT_A_FILE}"
+
+    def parse(self, stdout: bytes, rc: int) -> Any:
+        if rc != 0:
+            raise FactFailed(rc, f"exit {rc}: the file could not be read, or the path is not provably absent")
+        if not stdout:
+            return None
+        return _core.parse_lines(stdout, rc, -1)
+
+    def predict(self, content: bytes, **kwargs: Any) -> tuple[bytes, int] | None:
+        return content, 0
+
+
+#: pyinfra's default block markers: ``marker`` with ``{mark}`` set to ``begin``/``end``.
+BLOCK_MARKER = "# {mark} PYINFRA BLOCK"
+
+
+class Block(FactBase[Any]):
+    """The lines between the markers of ``files.block`` in a file: a list (empty when the
+    markers are not there, or nothing is between them); ``None`` when the path does not
+    exist; ``[]`` for a path that exists but is not a file, as pyinfra 3.10 gives it.
+
+    ``marker`` (default ``# {mark} PYINFRA BLOCK``) with ``{mark}`` set to ``begin``
+    (default ``BEGIN``) and ``end`` (default ``END``). A line *containing* a marker counts
+    (pyinfra reads markers as awk regular expressions: the same for markers without regex
+    characters). Several blocks: all their lines. A file that cannot be read fails the fact.
+    """
+
+    shell_safe = True
+
+    def command(  # type: ignore[override]
+        self, path: str, marker: str | None = None, begin: str | None = None, end: str | None = None
+    ) -> str:
+        from oxinfra.exceptions import FactError
+
+        try:
+            start_line = (marker or BLOCK_MARKER).format(mark=begin or "BEGIN")
+            end_line = (marker or BLOCK_MARKER).format(mark=end or "END")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise FactError(f"files.Block: marker {marker!r} has braces other than {{mark}}: {exc}") from None
+        if start_line == end_line:
+            raise FactError(f"files.Block: the begin and end markers are the same ({start_line!r}): make them differ")
+        awk = 'awk \'index($0, ENVIRON["__OX_E"]) { f = 0 } f; index($0, ENVIRON["__OX_S"]) { f = 1 }\''
+        # "found" first: the file (or something else) is there; then the block's lines.
+        return (
+            f"__ox_a={quote(path)}; if [ -f {_P} ]; then echo found && __OX_S={quote(start_line)} "
+            f"__OX_E={quote(end_line)} {awk} < {_P}; elif [ -e {_P} ] || [ -L {_P} ]; then echo found; "
+            f"else {absent_proof('__ox_a')} || {{ echo 'not provably absent: the nearest existing path above it "
+            "is no directory we may search' >&2; (exit 2); }; fi"
+        )
+
+    def parse(self, stdout: bytes, rc: int) -> Any:
+        if rc != 0:
+            raise FactFailed(rc, f"exit {rc}: awk failed, or the path is not provably absent")
+        if not stdout:
+            return None
+        lines = _core.parse_lines(stdout, rc, -1) or []
+        if lines[0] != "found":
+            raise FactFailed(rc, f"unexpected first line {lines[0][:60]!r}")
+        return lines[1:]
+
+
+_GLOB_PATH = re.compile(r"[A-Za-z0-9_@%+=:,./*?\[\]-]+\Z")
+_SIZE_UNITS = {
+    "B": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+}
+_SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([KMGT]?I?B)?\s*\Z")
+
+
+def parse_size(value: str | int, what: str) -> int:
+    """Bytes from ``1024``, ``"1.5KB"`` (10**3) or ``"1GiB"`` (2**30)."""
+    from oxinfra.exceptions import FactError
+
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    found = _SIZE.match(value.upper()) if isinstance(value, str) else None
+    if found is None or (found.group(2) is not None and found.group(2) not in _SIZE_UNITS):
+        raise FactError(f"{what}: not a size: {value!r} (give bytes, or a number with B, KB, MB, GB, TB, KiB... GiB)")
+    return int(float(found.group(1)) * _SIZE_UNITS[found.group(2) or "B"])
+
+
+class _Find(FactBase[Any]):
+    """Paths ``find`` lists under ``path``, each a string: ``[]`` when none matches or when
+    ``path`` does not exist. ``find``'s own failure (a directory it may not read) fails the
+    fact, where pyinfra 3.10 gives what was listed.
+
+    ``size``, ``min_size``, ``max_size``: bytes, or ``"10MB"``/``"1GiB"`` (``-size Nc``,
+    ``+Nc``, ``-Nc``); ``maxdepth``; ``fname`` (``-name``), ``iname``, ``regex``,
+    ``path_match`` (``-path``): patterns find matches; ``args``: more arguments to find,
+    each one argument. ``quote_path=False``: ``path`` is a glob the shell expands (only
+    letters, digits, ``/._-*?[]`` and the like; a glob that matches nothing fails).
+    """
+
+    shell_safe = True
+    type_flag = ""
+
+    def command(  # type: ignore[override]
+        self,
+        path: str,
+        size: str | int | None = None,
+        min_size: str | int | None = None,
+        max_size: str | int | None = None,
+        maxdepth: int | None = None,
+        fname: str | None = None,
+        iname: str | None = None,
+        regex: str | None = None,
+        path_match: str | None = None,
+        args: list[str] | None = None,
+        quote_path: bool = True,
+    ) -> str:
+        from oxinfra.exceptions import FactError
+
+        what = f"files.{type(self).__name__}"
+        if not isinstance(path, str) or not path or path.startswith("-"):
+            raise FactError(f"{what}: path must be a path that does not start with '-', not {path!r}")
+        extra = list(args) if isinstance(args, (list, tuple)) else [] if args is None else None
+        if extra is None or not all(isinstance(a, str) for a in extra):
+            raise FactError(f"{what}: args must be a list of strings, not {args!r}")
+        words: list[str] = []
+        if maxdepth is not None and "-maxdepth" not in extra:
+            if isinstance(maxdepth, bool) or not isinstance(maxdepth, int) or maxdepth < 0:
+                raise FactError(f"{what}: maxdepth must be a whole number >= 0, not {maxdepth!r}")
+            words += ["-maxdepth", str(maxdepth)]
+        words += ["-type", self.type_flag]
+        if "-size" not in extra:
+            if min_size is not None:
+                words += ["-size", f"+{parse_size(min_size, what)}c"]
+            if max_size is not None:
+                words += ["-size", f"-{parse_size(max_size, what)}c"]
+            if size is not None:
+                words += ["-size", f"{parse_size(size, what)}c"]
+        for flag, value in (("-name", fname), ("-iname", iname), ("-regex", regex), ("-path", path_match)):
+            if value is not None and flag not in extra:
+                words += [flag, value]
+        tests = " ".join(quote(w) for w in [*words, *extra])
+        if not quote_path:
+            if not _GLOB_PATH.match(path):
+                raise FactError(
+                    f"{what}: with quote_path=False the path is a glob of letters, digits and /._-*?[] only, "
+                    f"not {path!r}: quote it (the default) and match names with fname/path_match"
+                )
+            return f"find {path} {tests}"  # a glob: letters, digits and /._-*?[] only (checked)
+        return (
+            f"__ox_a={quote(path)}; if [ -e {_P} ] || [ -L {_P} ]; then find {_P} {tests}; "
+            f"elif {absent_proof('__ox_a')}; then :; else echo 'not provably absent: the nearest existing "
+            "path above it is no directory we may search' >&2; (exit 2); fi"
+        )
+
+    def default(self) -> Any:
+        return []
+
+    def process(self, output: list[str]) -> Any:
+        return output
+
+
+class FindFiles(_Find):
+    __doc__ = "Files (``find -type f``): " + (_Find.__doc__ or "")
+    type_flag = "f"
+
+
+class FindLinks(_Find):
+    __doc__ = "Symbolic links (``find -type l``): " + (_Find.__doc__ or "")
+    type_flag = "l"
+
+
+class FindDirectories(_Find):
+    __doc__ = "Directories (``find -type d``), ``path`` itself among them: " + (_Find.__doc__ or "")
+    type_flag = "d"

@@ -14,7 +14,13 @@ one is reused. Inside:
 * keys accepted for both users from ``/etc/ssh/authorized_keys/<user>``, written at start from
   the ``OXINFRA_AUTHORIZED_KEYS`` environment variable (homes stay empty: bash reads no rc
   file for an SSH command);
-* ``/tmp/fleet-target`` (mode 1777), where the benchmark workloads write.
+* ``/tmp/fleet-target`` (mode 1777), where the benchmark workloads write;
+* a local apt repository of tiny test packages (:data:`TEST_PACKAGES`, built with ``dpkg-deb``
+  and indexed with ``apt-ftparchive`` at build time) as the only apt source
+  (``deb [trusted=yes] file:/srv/oxinfra-apt ./``; the Debian mirror is not reachable from
+  the containers' network), its lists already fetched; a second one, ``/srv/oxinfra-apt-extra``,
+  in no source (for ``apt.repo``), and loose ``.deb`` files in ``/srv/oxinfra-debs`` (for
+  ``apt.deb``); the mirror's source line kept in :data:`MIRROR_SOURCES`, which apt does not read.
 
 :class:`ContainerFleet` starts N containers of the image on a Docker network of its own,
 created with ``--internal`` (Docker routes nothing from it to the outside),
@@ -36,6 +42,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -65,7 +72,10 @@ __all__ = [
 IMAGE = "oxinfra-test-debian"
 SUITE = "bookworm"
 #: Packages on top of debootstrap's minbase (coreutils, grep, sed, findutils... are in it).
-PACKAGES = ("openssh-server", "sudo", "cron", "procps", "iproute2", "passwd")
+#: ``apt-utils`` for ``apt-ftparchive`` (the local repository's index), ``gpg`` for the apt key
+#: operations and facts, ``curl`` for downloads (``apt.deb`` and ``apt.key`` from a URL, served
+#: by the tests from this machine).
+PACKAGES = ("openssh-server", "sudo", "cron", "procps", "iproute2", "passwd", "apt-utils", "gpg", "curl")
 #: Login user with passwordless sudo.
 SUDO_USER = "deploy"
 #: Login user whose sudo asks for its password.
@@ -110,6 +120,57 @@ cron
 exec /usr/sbin/sshd -D -e
 """
 
+#: The Debian mirror the image was made from, as an apt source list apt does not read by itself
+#: (its only source is the local repository): a build that needs the mirror (the systemd
+#: variant, :mod:`oxinfra.testing.systemd_host`) names it with ``-o Dir::Etc::SourceList=``.
+MIRROR_SOURCES = "/etc/apt/oxinfra-mirror.list"
+#: The test packages: (directory under /srv, name, version, extra control lines). Each holds
+#: one file, ``/usr/share/oxinfra-test/<name>``, reading ``<name> <version>``.
+TEST_PACKAGES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("oxinfra-apt", "oxtest-hello", "1.0", ()),
+    ("oxinfra-apt", "oxtest-hello", "2.0", ()),
+    ("oxinfra-apt", "oxtest-lib", "1.0", ()),
+    ("oxinfra-apt", "oxtest-app", "1.0", ("Depends: oxtest-lib (>= 1.0)",)),
+    ("oxinfra-apt", "oxtest-tool", "1.0", ("Recommends: oxtest-lib",)),
+    ("oxinfra-apt", "oxtest-conflict", "1.0", ("Conflicts: oxtest-hello",)),
+    ("oxinfra-apt-extra", "oxtest-extra", "1.0", ()),
+    ("oxinfra-debs", "oxtest-local", "1.0", ()),
+    ("oxinfra-debs", "oxtest-local", "2.0", ()),
+    ("oxinfra-debs", "oxtest-localdep", "1.0", ("Depends: oxtest-lib",)),
+)
+
+
+def _test_packages_script() -> str:
+    """Shell (run in the chroot) that builds :data:`TEST_PACKAGES` and indexes the two repositories."""
+    lines = [
+        "oxpkg() {  # DIR NAME VERSION [CONTROL LINE...]",
+        "    dir=/srv/$1 name=$2 version=$3; shift 3",
+        "    root=/tmp/oxinfra-debs/$name-$version",
+        '    mkdir -p "$dir" "$root/DEBIAN" "$root/usr/share/oxinfra-test"',
+        '    printf \'%s %s\\n\' "$name" "$version" > "$root/usr/share/oxinfra-test/$name"',
+        "    {",
+        '        printf \'Package: %s\\nVersion: %s\\nArchitecture: all\\n\' "$name" "$version"',
+        "        printf 'Maintainer: oxinfra tests <tests@oxinfra.invalid>\\n'",
+        '        for line in "$@"; do printf \'%s\\n\' "$line"; done',
+        "        printf 'Description: oxinfra test package %s\\n' \"$name\"",
+        '    } > "$root/DEBIAN/control"',
+        '    dpkg-deb --root-owner-group -Zgzip -b "$root" "$dir/${name}_${version}_all.deb" > /dev/null',
+        "}",
+    ]
+    for directory, name, version, extra in TEST_PACKAGES:
+        lines.append(" ".join(["oxpkg", directory, name, version, *(shlex.quote(x) for x in extra)]))
+    lines += [
+        "rm -rf /tmp/oxinfra-debs",
+        "for repo in /srv/oxinfra-apt /srv/oxinfra-apt-extra; do",
+        '    (cd "$repo" && apt-ftparchive packages . > Packages && apt-ftparchive release . > Release)',
+        "done",
+        "rm -f /etc/apt/sources.list.d/*",
+        "cp /etc/apt/sources.list " + MIRROR_SOURCES,
+        "echo 'deb [trusted=yes] file:/srv/oxinfra-apt ./' > /etc/apt/sources.list",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 #: Run in the debootstrapped tree (``chroot ROOTFS sh -s``) after the files above are in place.
 SETUP_SCRIPT = f"""\
 set -eu
@@ -131,6 +192,8 @@ mkdir -m 1777 /tmp/fleet-target
 : > /etc/machine-id
 apt-get clean
 rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/* /usr/share/info/*
+{_test_packages_script()}apt-get update -qq
+apt-get clean
 """
 
 

@@ -107,3 +107,23 @@ class Which(_Line):
         from oxinfra.quoting import quote
 
         return f"command -v {quote(command)}"
+
+
+# Facts of submodules, re-exported: the family stays ``server``.
+from oxinfra.facts.server.release import (  # noqa: E402
+    LinuxDistribution as LinuxDistribution,
+    LinuxName as LinuxName,
+    LsbRelease as LsbRelease,
+    OsRelease as OsRelease,
+)
+from oxinfra.facts.server.processes import Port as Port, Processes as Processes  # noqa: E402
+from oxinfra.facts.server.system import (  # noqa: E402
+    Date as Date,
+    KernelVersion as KernelVersion,
+    OsVersion as OsVersion,
+    Path as Path,
+    RebootRequired as RebootRequired,
+    Selinux as Selinux,
+    TmpDir as TmpDir,
+    Uptime as Uptime,
+)

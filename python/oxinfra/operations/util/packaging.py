@@ -27,14 +27,23 @@ no ``touches`` (every later fact is then checked on the host before use).
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from oxinfra.api import noop
 from oxinfra.exceptions import OperationValueError
-from oxinfra.quoting import command
+from oxinfra.quoting import and_then, command, file_test, if_then, or_else
 
-__all__ = ["PackageManager", "ensure_packages", "pep503_name"]
+__all__ = [
+    "PackageManager",
+    "check_packages",
+    "download_once",
+    "ensure_packages",
+    "option_words",
+    "pep503_name",
+    "split_pins",
+]
 
 _PROGRAM = re.compile(r"[A-Za-z0-9_./+-]+\Z")
 
@@ -61,6 +70,8 @@ class PackageManager:
       False: names starting with ``-`` are refused
     + name_pattern: a regular expression every name must match in full (the tool's rules)
     + normalise: how names compare (:func:`pep503_name` for pip); default: as written
+    + tool: the tool's name in messages; default: the first word of ``install`` (give it when
+      that word is ``env``, as apt-get's commands start ``env DEBIAN_FRONTEND=noninteractive``)
     """
 
     install: tuple[str, ...]
@@ -70,6 +81,11 @@ class PackageManager:
     options_end: bool = True
     name_pattern: str | None = None
     normalise: Callable[[str], str] | None = None
+    tool: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.tool or self.install[0]
 
     def __post_init__(self) -> None:
         for words in (self.install, self.uninstall, self.upgrade or ("x",)):
@@ -96,15 +112,15 @@ def _wanted(manager: PackageManager, packages: Iterable[Any]) -> list[tuple[str,
             raise OperationValueError("a package name cannot be empty")
         if not manager.options_end and name.startswith("-"):
             raise OperationValueError(
-                f"package name {name!r} starts with '-': {manager.install[0]} would read it as an option"
+                f"package name {name!r} starts with '-': {manager.label} would read it as an option"
             )
         if manager.name_pattern is not None and not re.fullmatch(manager.name_pattern, name):
             raise OperationValueError(
-                f"{name!r} is not a package name {manager.install[0]} takes (names match {manager.name_pattern})"
+                f"{name!r} is not a package name {manager.label} takes (names match {manager.name_pattern})"
             )
         if version is not None and manager.version_join is None:
             raise OperationValueError(
-                f"{manager.install[0]} takes no versions on its command line: ask for {name!r} without one"
+                f"{manager.label} takes no versions on its command line: ask for {name!r} without one"
             )
         if version == "":
             raise OperationValueError(f"the version of {name!r} cannot be empty")
@@ -113,6 +129,73 @@ def _wanted(manager: PackageManager, packages: Iterable[Any]) -> list[tuple[str,
             raise OperationValueError(f"package {name!r} is asked for twice, as {out[key]!r} and {(name, version)!r}")
         out[key] = (name, version)
     return list(out.values())
+
+
+_VERSION = re.compile(r"[A-Za-z0-9.+~:_-]+\Z")
+
+
+def split_pins(op: str, packages: Any) -> list[str | tuple[str, str]]:
+    """A deploy's ``packages=`` (a name, a list of names, or None) as :func:`ensure_packages`
+    takes it: ``"name=version"`` (pyinfra's way of pinning, for every tool) is the pair
+    ``(name, version)``, joined again as the tool's command line wants it
+    (:attr:`PackageManager.version_join`).
+
+    >>> split_pins("apk.packages", ["curl", "musl=1.2.4-r2"])
+    ['curl', ('musl', '1.2.4-r2')]
+    """
+    if packages is None:
+        return []
+    if isinstance(packages, str):
+        packages = [packages]
+    if not isinstance(packages, (list, tuple)):
+        raise OperationValueError(f"{op}: packages= must be a name or a list of names, not {packages!r}")
+    out: list[str | tuple[str, str]] = []
+    for item in packages:
+        if not isinstance(item, str):
+            raise OperationValueError(f"{op}: a package is a string (name or name=version), not {item!r}")
+        name, sep, version = item.partition("=")
+        if sep:
+            if not _VERSION.match(version):
+                raise OperationValueError(f"{op}: {version!r} is not a version (in {item!r})")
+            out.append((name, version))
+        else:
+            out.append(name)
+    return out
+
+
+def download_once(url: str, dest: str) -> str:
+    """Fetch ``url`` to ``dest`` unless a file is there already: ``curl``, else ``wget``, into
+    ``DEST.part``, then renamed into place (a failed download leaves no ``dest``)."""
+    part = dest + ".part"
+    fetch = or_else(command("curl", "-fsSL", "-o", part, "--", url), command("wget", "-q", "-O", part, "--", url))
+    return if_then(file_test("!-f", dest), and_then(fetch, command("mv", "-f", "--", part, dest)))
+
+
+def option_words(op: str, key: str, value: Any) -> list[str]:
+    """Extra options for a package tool (``extra_install_args="-o X=1 --no-y"``) as words,
+    split the way a shell would and each then quoted as one argument: never shell code. The
+    first word must be an option, so no value can slip in a package name.
+
+    >>> option_words("apt.packages", "extra_install_args", "-o 'A B=1' --quiet")
+    ['-o', 'A B=1', '--quiet']
+    """
+    if value is None or value == "":
+        return []
+    if not isinstance(value, str):
+        raise OperationValueError(f"{op}: {key}= must be a string of options, not {value!r}")
+    try:
+        words = shlex.split(value)
+    except ValueError as exc:
+        raise OperationValueError(f"{op}: {key}= cannot be split into words: {exc}") from None
+    if words and not words[0].startswith("-"):
+        raise OperationValueError(f"{op}: {key}= must start with an option (-o, --no-install-suggests...): {value!r}")
+    return words
+
+
+def check_packages(manager: PackageManager, packages: Iterable[str | tuple[str, str]]) -> None:
+    """Raise :class:`OperationValueError` for what :func:`ensure_packages` would refuse (call it
+    before reading facts, so a bad name stops the deploy before any host is touched)."""
+    _wanted(manager, packages)
 
 
 def _installed(manager: PackageManager, current: Mapping[str, Any]) -> dict[str, set[str]]:

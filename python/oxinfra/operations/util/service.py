@@ -22,17 +22,66 @@ declares no ``touches``.
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 from oxinfra.api import noop
-from oxinfra.exceptions import OperationValueError
+from oxinfra.exceptions import FactError, OperationValueError
+from oxinfra.facts.systemd import systemctl_options
 from oxinfra.quoting import and_then, command, invoke
 
-__all__ = ["INIT_SYSTEMS", "ensure_service", "service_command", "enable_command"]
+_command = command  # ensure_service has an argument named ``command`` (pyinfra's)
+
+__all__ = [
+    "INIT_SYSTEMS",
+    "ensure_service",
+    "service_command",
+    "enable_command",
+    "check_action",
+    "check_flags",
+    "systemctl_words",
+]
 
 #: The init systems :func:`ensure_service` drives.
 INIT_SYSTEMS = ("systemd", "sysvinit", "openrc")
 _ACTIONS = ("start", "stop", "restart", "reload")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
+
+
+def check_action(action: str) -> str:
+    """A custom action (``command=`` of the service operations, such as ``reload-or-restart``
+    or ``condrestart``): one word of letters, digits, ``_`` and ``-``, not starting with ``-``."""
+    if not isinstance(action, str) or not _WORD.match(action):
+        raise OperationValueError(
+            f"command={action!r} is not a service action: give one word of letters, digits, _ and - "
+            "(such as reload-or-restart)"
+        )
+    return action
+
+
+def check_flags(op: str, **flags: object) -> None:
+    """Each flag is True or False, or also None where its name ends in ``_`` (None: leave it)."""
+    for name, value in flags.items():
+        optional = name.endswith("_")
+        if isinstance(value, bool) or (optional and value is None):
+            continue
+        allowed = "True, False or None" if optional else "True or False"
+        raise OperationValueError(f"{op}: {name.rstrip('_')}= must be {allowed}, not {value!r}")
+
+
+def systemctl_words(
+    user_mode: bool = False, machine: str | None = None, user_name: str | None = None
+) -> tuple[str, ...]:
+    """The options after ``systemctl`` for pyinfra's ``user_mode``, ``machine`` and
+    ``user_name``: ``--user`` and ``--machine=[USER@]MACHINE`` (``USER@.host`` for a user alone).
+
+    >>> systemctl_words(user_mode=True, user_name="app")
+    ('--user', '--machine=app@.host')
+    """
+    try:
+        return tuple(systemctl_options(user_mode, machine, user_name))
+    except FactError as exc:  # the same check as the systemd facts': an argument error here
+        raise OperationValueError(str(exc)) from None
 
 
 def _check(init: str, name: str) -> None:
@@ -44,23 +93,29 @@ def _check(init: str, name: str) -> None:
         raise OperationValueError(f"service name {name!r} starts with '-': the {init} tools would read it as an option")
 
 
-def service_command(init: str, name: str, action: str) -> str:
-    """The command that starts, stops, restarts or reloads the service ``name``.
+def service_command(init: str, name: str, action: str, systemctl: tuple[str, ...] = (), custom: bool = False) -> str:
+    """The command that starts, stops, restarts or reloads the service ``name`` (another
+    action with ``custom``: see :func:`check_action`). ``systemctl``: options after
+    ``systemctl`` (:func:`systemctl_words`).
 
     >>> service_command("sysvinit", "my app", "reload")
     "'/etc/init.d/my app' reload"
     """
     _check(init, name)
-    if action not in _ACTIONS:
+    if custom:
+        check_action(action)
+    elif action not in _ACTIONS:
         raise OperationValueError(f"unknown service action {action!r}: use one of {', '.join(_ACTIONS)}")
     if init == "systemd":
-        return command("systemctl", action, "--", name)
+        return command("systemctl", *systemctl, action, "--", name)
     if init == "sysvinit":
         return invoke(f"/etc/init.d/{name}", action)
     return command("rc-service", name, action)
 
 
-def enable_command(init: str, name: str, enable: bool, runlevel: str = "default") -> str:
+def enable_command(
+    init: str, name: str, enable: bool, runlevel: str = "default", systemctl: tuple[str, ...] = ()
+) -> str:
     """The command that makes the service start at boot (``enable``) or not.
 
     For sysvinit, Debian's ``update-rc.d`` (``defaults`` makes the links if there are none);
@@ -71,7 +126,7 @@ def enable_command(init: str, name: str, enable: bool, runlevel: str = "default"
     """
     _check(init, name)
     if init == "systemd":
-        return command("systemctl", "enable" if enable else "disable", "--", name)
+        return command("systemctl", *systemctl, "enable" if enable else "disable", "--", name)
     if init == "sysvinit":
         if enable:
             return and_then(command("update-rc.d", name, "defaults"), command("update-rc.d", name, "enable"))
@@ -92,6 +147,8 @@ def ensure_service(
     enabled: bool | None = None,
     runlevel: str = "default",
     daemon_reload: bool = False,
+    command: str | None = None,
+    systemctl: tuple[str, ...] = (),
 ) -> Iterator[str]:
     """Yield the commands that bring the service ``name`` to the state asked for.
 
@@ -104,6 +161,9 @@ def ensure_service(
     + enabled: True to start it at boot, False not, None to leave it
     + runlevel: the OpenRC runlevel ``enabled`` applies to
     + daemon_reload: (systemd) ``systemctl daemon-reload`` first, after unit files changed
+    + command: a further action run every time, whatever the state (pyinfra's ``command=``:
+      ``systemctl ACTION -- NAME``, ``/etc/init.d/NAME ACTION``, ``rc-service NAME ACTION``)
+    + systemctl: (systemd) options after ``systemctl`` (:func:`systemctl_words`)
 
     A state the facts could not tell (None) is acted on: started when it should run,
     stopped when it should not. When nothing needs doing, says why (``noop``).
@@ -111,23 +171,29 @@ def ensure_service(
     _check(init, name)
     if daemon_reload and init != "systemd":
         raise OperationValueError("daemon_reload is for systemd only")
+    if systemctl and init != "systemd":
+        raise OperationValueError("systemctl options are for systemd only")
+    if command is not None:
+        check_action(command)
     commands: list[str] = []
     if daemon_reload:
-        commands.append(command("systemctl", "daemon-reload"))
+        commands.append(_command("systemctl", *systemctl, "daemon-reload"))
     started = stopped = False
     if running is True and is_running is not True:
-        commands.append(service_command(init, name, "start"))
+        commands.append(service_command(init, name, "start", systemctl))
         started = True
     elif running is False and is_running is not False:
-        commands.append(service_command(init, name, "stop"))
+        commands.append(service_command(init, name, "stop", systemctl))
         stopped = True
     if is_running and not started and not stopped:
         if restarted:
-            commands.append(service_command(init, name, "restart"))
+            commands.append(service_command(init, name, "restart", systemctl))
         elif reloaded:
-            commands.append(service_command(init, name, "reload"))
+            commands.append(service_command(init, name, "reload", systemctl))
+    if command is not None:
+        commands.append(service_command(init, name, command, systemctl, custom=True))
     if enabled is not None and is_enabled is not enabled:
-        commands.append(enable_command(init, name, enabled, runlevel))
+        commands.append(enable_command(init, name, enabled, runlevel, systemctl))
     if len(commands) == int(daemon_reload):
         state = "running" if is_running else "stopped" if is_running is False else "as it is"
         boot = "" if enabled is None else ", enabled" if enabled else ", disabled"

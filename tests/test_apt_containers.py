@@ -1,0 +1,718 @@
+"""apt, deb and server.packages on real Debian hosts: containers of the test image, whose only
+apt source is a local repository of tiny test packages (``oxinfra.testing.containers``:
+``TEST_PACKAGES``; no network), reached over SSH as ``deploy`` with ``_sudo=True``.
+
+Each operation goes through the same cycle: apply -> the state read back independently
+(``docker exec dpkg-query`` / ``cat``) -> apply again: nothing changes -> drift made by hand
+in the container (``apt-get remove``...) -> ``--dry`` predicts exactly the operations that
+change, and how many commands each runs -> apply repairs it, read back again.
+
+``apt.deb`` and ``apt.key`` from a URL download from an HTTP server the tests run on this
+machine, on the fleet network's gateway address. Not run here (fixtures only): ``apt.ppa``
+(no ``apt-add-repository``, no network to Launchpad).
+
+The facts are compared with pyinfra 3.10's (``/work/venvs/pyinfra/bin/pyinfra`` or
+``OXINFRA_PYINFRA``, run against the same container through its ``@docker`` connector).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from conftest import _start_container_fleet
+from e2e_helpers import Outcome, run_deploy, write_deploy
+
+pytestmark = pytest.mark.containers
+
+DEBS = "/srv/oxinfra-debs"
+PYINFRA = os.environ.get("OXINFRA_PYINFRA", "/work/venvs/pyinfra/bin/pyinfra")
+
+
+@pytest.fixture(scope="module")
+def apt_host() -> Iterator[Any]:
+    """One container of its own (the tests change its dpkg database): the fleet."""
+    fleet = _start_container_fleet(1)
+    try:
+        yield fleet
+    finally:
+        fleet.stop()
+
+
+def installed(fleet: Any, *names: str) -> dict[str, str]:
+    """name -> version of the packages dpkg lists as installed, of ``names`` (docker exec)."""
+    out = fleet.exec(
+        fleet.hosts[0], "dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${Package} ${Version}\n", check=False
+    ).stdout
+    found = {}
+    for line in out.splitlines():
+        status, name, version = (line.split() + ["", ""])[:3]
+        if status == "ii" and name in names:
+            found[name] = version
+    return found
+
+
+def reset(fleet: Any, script: str = "") -> None:
+    """Remove every test package, then run ``script`` (docker exec, as root)."""
+    fleet.sh(
+        fleet.hosts[0],
+        "export DEBIAN_FRONTEND=noninteractive; "
+        "apt-get purge -y -q $(dpkg-query -W -f '${Package}\\n' 'oxtest-*' 2>/dev/null) >/dev/null 2>&1; "
+        + (script or "true"),
+    )
+
+
+def _ops(outcome: Outcome, host: str) -> dict[str, tuple[str, int]]:
+    return {
+        e["op"]: (e["status"], e["commands"]) for e in outcome.events if e["event"] == "operation" and e["host"] == host
+    }
+
+
+def cycle(
+    fleet: Any,
+    tmp_path: Path,
+    source: str,
+    check: Callable[[], None],
+    drift: str,
+    after_drift: dict[str, str],
+    first: dict[str, str] | None = None,
+) -> None:
+    """apply, check, apply (nothing changes), drift, --dry, apply (what --dry said), check."""
+    host = fleet.hosts[0]
+    inventory = fleet.write_inventory(tmp_path / "inventory.py")
+    deploy = write_deploy(tmp_path, source)
+    one = run_deploy(inventory, deploy)
+    assert one.code == 0, one.describe()
+    if first is not None:
+        assert one.statuses(host) == first, one.describe()
+    check()
+    two = run_deploy(inventory, deploy)
+    assert two.code == 0, two.describe()
+    assert set(two.statuses(host).values()) == {"unchanged"}, two.describe()
+    assert two.host(host)["changed"] == 0
+    fleet.sh(host, drift)
+    dry = run_deploy(inventory, deploy, dry=True)
+    assert dry.code == 0, dry.describe()
+    assert dry.statuses(host) == after_drift, dry.describe()
+    three = run_deploy(inventory, deploy)
+    assert three.code == 0, three.describe()
+    assert _ops(three, host) == _ops(dry, host), (three.describe(), dry.describe())
+    check()
+
+
+def test_packages_pin_no_recommends_and_remove(apt_host: Any, tmp_path: Path) -> None:
+    reset(apt_host)
+    source = """
+        from oxinfra.operations import apt
+        apt.packages(name="install", packages=["oxtest-hello=1.0", "oxtest-tool"], no_recommends=True, _sudo=True)
+        apt.packages(name="remove", packages=["oxtest-lib"], present=False, _sudo=True)
+    """
+
+    def check() -> None:
+        # pinned 1.0 though 2.0 is in the repository; tool's Recommends (oxtest-lib) left out
+        assert installed(apt_host, "oxtest-hello", "oxtest-tool", "oxtest-lib", "oxtest-conflict") == {
+            "oxtest-hello": "1.0",
+            "oxtest-tool": "1.0",
+        }
+
+    cycle(
+        apt_host,
+        tmp_path,
+        source,
+        check,
+        drift="export DEBIAN_FRONTEND=noninteractive; apt-get remove -y -q oxtest-tool >/dev/null 2>&1 && "
+        "apt-get install -y -q oxtest-lib >/dev/null 2>&1",
+        after_drift={"install": "changed", "remove": "changed"},
+        first={"install": "changed", "remove": "unchanged"},
+    )
+
+
+def test_packages_dependency_and_conflict(apt_host: Any, tmp_path: Path) -> None:
+    reset(apt_host, "apt-get install -y -q oxtest-hello >/dev/null 2>&1")
+    source = """
+        from oxinfra.operations import apt
+        apt.packages(name="app", packages="oxtest-app", _sudo=True)
+        apt.packages(name="conflict", packages=["oxtest-conflict"], _sudo=True)
+    """
+
+    def check() -> None:
+        # the dependency comes along; the conflicting package goes
+        assert installed(apt_host, "oxtest-app", "oxtest-lib", "oxtest-conflict", "oxtest-hello") == {
+            "oxtest-app": "1.0",
+            "oxtest-lib": "1.0",
+            "oxtest-conflict": "1.0",
+        }
+
+    cycle(
+        apt_host,
+        tmp_path,
+        source,
+        check,
+        drift="DEBIAN_FRONTEND=noninteractive apt-get remove -y -q oxtest-lib >/dev/null 2>&1",
+        after_drift={"app": "changed", "conflict": "unchanged"},
+        first={"app": "changed", "conflict": "changed"},
+    )
+
+
+def test_packages_latest_upgrades(apt_host: Any, tmp_path: Path) -> None:
+    reset(apt_host, "apt-get install -y -q oxtest-hello=1.0 >/dev/null 2>&1")
+    source = """
+        from oxinfra.operations import apt
+        apt.packages(name="latest", packages=["oxtest-hello"], latest=True, _sudo=True)
+    """
+    inventory = apt_host.write_inventory(tmp_path / "inventory.py")
+    out = run_deploy(inventory, write_deploy(tmp_path, source))
+    assert out.code == 0, out.describe()
+    assert out.statuses(apt_host.hosts[0]) == {"latest": "changed"}
+    assert installed(apt_host, "oxtest-hello") == {"oxtest-hello": "2.0"}
+
+
+def test_update_with_cache_time(apt_host: Any, tmp_path: Path) -> None:
+    stamp = "/var/lib/apt/periodic/update-success-stamp"
+    apt_host.sh(apt_host.hosts[0], f"rm -f {stamp}")
+    source = """
+        from oxinfra.operations import apt
+        apt.update(name="update", cache_time=3600, _sudo=True)
+    """
+
+    def check() -> None:
+        age = apt_host.sh(apt_host.hosts[0], f"echo $(( $(date +%s) - $(stat -c %Y {stamp}) ))")
+        assert 0 <= int(age) < 600
+
+    cycle(
+        apt_host,
+        tmp_path,
+        source,
+        check,
+        drift=f"rm -f {stamp}",
+        after_drift={"update": "changed"},
+        first={"update": "changed"},
+    )
+    # an old stamp is an update due
+    apt_host.sh(apt_host.hosts[0], f"touch -d '2 hours ago' {stamp}")
+    inventory = apt_host.write_inventory(tmp_path / "inventory.py")
+    again = run_deploy(inventory, tmp_path / "deploy.py")
+    assert again.statuses(apt_host.hosts[0]) == {"update": "changed"}, again.describe()
+    check()
+
+
+@pytest.mark.parametrize("op", ["upgrade", "dist_upgrade"])
+def test_upgrade(apt_host: Any, tmp_path: Path, op: str) -> None:
+    downgrade = (
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades oxtest-hello=1.0 >/dev/null 2>&1"
+    )
+    reset(apt_host, downgrade)
+    assert installed(apt_host, "oxtest-hello") == {"oxtest-hello": "1.0"}
+    source = f"""
+        from oxinfra.operations import apt
+        apt.{op}(name="upgrade", _sudo=True)
+    """
+
+    def check() -> None:
+        assert installed(apt_host, "oxtest-hello") == {"oxtest-hello": "2.0"}
+
+    cycle(
+        apt_host,
+        tmp_path,
+        source,
+        check,
+        drift=downgrade,
+        after_drift={"upgrade": "changed"},
+        first={"upgrade": "changed"},
+    )
+
+
+def test_deb_local_file_with_checksum(apt_host: Any, tmp_path: Path) -> None:
+    reset(apt_host)
+    path = f"{DEBS}/oxtest-localdep_1.0_all.deb"
+    digest = apt_host.sh(apt_host.hosts[0], f"sha256sum {path}").split()[0]
+    source = f"""
+        from oxinfra.operations import apt
+        apt.deb(name="deb", src={path!r}, sha256sum={digest!r}, _sudo=True)
+    """
+
+    def check() -> None:
+        # its dependency comes from the apt sources
+        assert installed(apt_host, "oxtest-localdep", "oxtest-lib") == {"oxtest-localdep": "1.0", "oxtest-lib": "1.0"}
+
+    cycle(
+        apt_host,
+        tmp_path,
+        source,
+        check,
+        drift="DEBIAN_FRONTEND=noninteractive apt-get remove -y -q oxtest-localdep >/dev/null 2>&1",
+        after_drift={"deb": "changed"},
+        first={"deb": "changed"},
+    )
+    # another version of the archive: installed over the one there
+    newer = write_deploy(
+        tmp_path,
+        f"""
+        from oxinfra.operations import apt
+        apt.deb(name="deb", src="{DEBS}/oxtest-local_2.0_all.deb", _sudo=True)
+        apt.deb(name="remove", src="{path}", present=False, _sudo=True)
+        """,
+        name="newer.py",
+    )
+    inventory = apt_host.write_inventory(tmp_path / "inventory.py")
+    out = run_deploy(inventory, newer)
+    assert out.code == 0, out.describe()
+    assert installed(apt_host, "oxtest-local", "oxtest-localdep") == {"oxtest-local": "2.0"}
+
+
+def test_deb_wrong_checksum_installs_nothing(apt_host: Any, tmp_path: Path) -> None:
+    reset(apt_host)
+    source = f"""
+        from oxinfra.operations import apt
+        apt.deb(name="deb", src="{DEBS}/oxtest-local_1.0_all.deb", sha256sum="{"0" * 64}", _sudo=True)
+    """
+    inventory = apt_host.write_inventory(tmp_path / "inventory.py")
+    out = run_deploy(inventory, write_deploy(tmp_path, source))
+    assert out.code != 0
+    assert out.op(apt_host.hosts[0], "deb")["status"] == "failed"
+    assert installed(apt_host, "oxtest-local") == {}
+    # the local file is the user's: left where it is
+    apt_host.exec(apt_host.hosts[0], "test", "-f", f"{DEBS}/oxtest-local_1.0_all.deb")
+
+
+def test_repo_then_install_from_it(apt_host: Any, tmp_path: Path) -> None:
+    reset(apt_host, "rm -f /etc/apt/sources.list.d/extra.list /var/lib/apt/periodic/update-success-stamp")
+    source = """
+        from oxinfra.operations import apt
+        apt.repo(name="repo", src="deb [trusted=yes] file:/srv/oxinfra-apt-extra ./", filename="extra", _sudo=True)
+        apt.update(name="update", cache_time=3600, _sudo=True)
+        apt.packages(name="extra", packages=["oxtest-extra"], _sudo=True)
+    """
+
+    def check() -> None:
+        listed = apt_host.sh(apt_host.hosts[0], "cat /etc/apt/sources.list.d/extra.list")
+        assert listed == "deb [trusted=yes] file:/srv/oxinfra-apt-extra ./\n"
+        assert installed(apt_host, "oxtest-extra") == {"oxtest-extra": "1.0"}
+
+    cycle(
+        apt_host,
+        tmp_path,
+        source,
+        check,
+        drift="rm /etc/apt/sources.list.d/extra.list && "
+        "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q oxtest-extra >/dev/null 2>&1",
+        after_drift={"repo": "changed", "update": "unchanged", "extra": "changed"},
+        first={"repo": "changed", "update": "changed", "extra": "changed"},
+    )
+    # and away again
+    gone = write_deploy(
+        tmp_path,
+        """
+        from oxinfra.operations import apt
+        apt.repo(name="repo", src="deb [trusted=yes] file:/srv/oxinfra-apt-extra ./", filename="extra",
+                 present=False, _sudo=True)
+        """,
+        name="gone.py",
+    )
+    inventory = apt_host.write_inventory(tmp_path / "inventory.py")
+    out = run_deploy(inventory, gone)
+    assert out.statuses(apt_host.hosts[0]) == {"repo": "changed"}, out.describe()
+    assert apt_host.sh(apt_host.hosts[0], "cat /etc/apt/sources.list.d/extra.list") == ""
+
+
+def test_sources_file(apt_host: Any, tmp_path: Path) -> None:
+    dest = "/etc/apt/sources.list.d/extra822.sources"
+    apt_host.sh(apt_host.hosts[0], f"rm -f {dest}")
+    source = """
+        from oxinfra.operations import apt
+        apt.sources_file(name="sources", filename="extra822", uris="file:/srv/oxinfra-apt-extra", suites="./",
+                         architectures=["amd64"], signed_by="/etc/apt/keyrings/extra.gpg", _sudo=True)
+    """
+    want = (
+        "Types: deb\nURIs: file:/srv/oxinfra-apt-extra\nSuites: ./\nArchitectures: amd64\n"
+        "Signed-By: /etc/apt/keyrings/extra.gpg\n"
+    )
+
+    def check() -> None:
+        assert apt_host.sh(apt_host.hosts[0], f"cat {dest}; stat -c %a {dest}") == want + "644\n"
+
+    try:
+        cycle(
+            apt_host,
+            tmp_path,
+            source,
+            check,
+            drift=f"rm {dest}",
+            after_drift={"sources": "changed"},
+            first={"sources": "changed"},
+        )
+    finally:
+        apt_host.sh(apt_host.hosts[0], f"rm -f {dest}")
+
+
+def test_server_packages_dispatches_to_apt(apt_host: Any, tmp_path: Path) -> None:
+    reset(apt_host)
+    source = """
+        from oxinfra.operations import server
+        server.packages(name="pkgs", packages=["oxtest-app"], _sudo=True)
+    """
+
+    def check() -> None:
+        assert installed(apt_host, "oxtest-app", "oxtest-lib") == {"oxtest-app": "1.0", "oxtest-lib": "1.0"}
+
+    cycle(
+        apt_host,
+        tmp_path,
+        source,
+        check,
+        drift="DEBIAN_FRONTEND=noninteractive apt-get remove -y -q oxtest-app >/dev/null 2>&1",
+        after_drift={"pkgs": "changed"},
+        first={"pkgs": "changed"},
+    )
+
+
+#: Holds the lock file LOCK the way apt does (an fcntl write lock) for SECONDS, then exits.
+HOLD_LOCK = (
+    "perl -MFcntl -e '$| = 1; open(my $f, q{>>}, q{LOCK}) or die; "
+    "my $l = pack(q{s s x4 q q i x4}, F_WRLCK, 0, 0, 0, 0); fcntl($f, F_SETLK, $l) or die qq{lock: $!}; "
+    "print qq{locked\\n}; sleep SECONDS'"
+)
+
+
+def test_dpkg_lock_is_waited_for(apt_host: Any, tmp_path: Path) -> None:
+    reset(apt_host)
+    host = apt_host.hosts[0]
+    holder = subprocess.Popen(
+        [
+            "docker",
+            "exec",
+            host,
+            "sh",
+            "-c",
+            HOLD_LOCK.replace("SECONDS", "6").replace("LOCK", "/var/lib/dpkg/lock-frontend"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        # apt-get itself, without waiting, refuses while the lock is held
+        refused = apt_host.exec(host, "apt-get", "install", "-y", "-q", "oxtest-hello", check=False)
+        assert refused.returncode != 0 and "lock" in refused.stderr, refused.stderr
+        started = time.monotonic()
+        inventory = apt_host.write_inventory(tmp_path / "inventory.py")
+        source = """
+            from oxinfra.operations import apt
+            apt.packages(name="hello", packages=["oxtest-hello"], _sudo=True)
+        """
+        out = run_deploy(inventory, write_deploy(tmp_path, source))
+        waited = time.monotonic() - started
+    finally:
+        holder.wait(timeout=60)
+        assert holder.stdout is not None
+        holder.stdout.close()
+    assert out.code == 0, out.describe()
+    assert out.statuses(host) == {"hello": "changed"}
+    assert waited >= 3, f"the install did not wait for the lock ({waited:.1f}s)"
+    assert installed(apt_host, "oxtest-hello") == {"oxtest-hello": "2.0"}
+
+
+# -- facts equal pyinfra's ------------------------------------------------------------------
+
+FACTS = [
+    ("deb.DebArch", {}),
+    ("deb.DebPackages", {}),
+    ("deb.DebPackage", {"package": "oxtest-app"}),
+    ("deb.DebPackage", {"package": "oxtest-nosuch"}),
+    ("deb.DebPackage", {"package": f"{DEBS}/oxtest-local_2.0_all.deb"}),
+    ("apt.AptSources", {}),
+    ("apt.AptPackages", {}),
+]
+
+
+def pyinfra_facts(container: str) -> dict[str, Any]:
+    """pyinfra's value of each of :data:`FACTS` for ``@docker/CONTAINER``, keyed as the
+    deploy below keys them."""
+    args: list[str] = []
+    for name, kwargs in FACTS:
+        args += [name, *(f"{k}={v}" for k, v in kwargs.items())]
+    proc = subprocess.run([PYINFRA, f"@docker/{container}", "fact", *args], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = proc.stdout + proc.stderr
+    values: dict[str, Any] = {}
+    decoder = json.JSONDecoder()
+    for chunk in text.split("--> Fact data for: ")[1:]:
+        header, _, body = chunk.partition("\n")
+        value, _ = decoder.raw_decode(body.lstrip())
+        values[header.strip()] = value[f"@docker/{container}"]
+    return values
+
+
+def _label(name: str, kwargs: dict[str, str]) -> str:
+    return name + (" (" + ", ".join(f"{k}={v}" for k, v in kwargs.items()) + ")" if kwargs else "")
+
+
+#: Sources in both formats for the comparison (written for it, removed after): options with
+#: lists, a deb822 file of several types, URIs and suites, a disabled stanza, comments.
+PARITY_SOURCES = {
+    "/etc/apt/sources.list.d/parity.list": (
+        "# a comment\n"
+        "deb [arch=amd64,arm64 signed-by=/etc/apt/keyrings/x.gpg] http://deb.example.org/debian bookworm main contrib\n"
+        "deb-src http://deb.example.org/debian bookworm-updates main\n"
+        "deb http://flat.example.org/repo /\n"
+    ),
+    "/etc/apt/sources.list.d/parity.sources": (
+        "Types: deb deb-src\nURIs: https://a.example.org/debian https://b.example.org/debian\n"
+        "Suites: bookworm bookworm-backports\nComponents: main non-free-firmware\n"
+        "Architectures: amd64\nSigned-By: /etc/apt/keyrings/a.gpg\n\n"
+        "# disabled\nTypes: deb\nURIs: https://c.example.org/\nSuites: ./\nEnabled: no\n"
+    ),
+}
+
+
+@pytest.mark.skipif(not shutil.which(PYINFRA) and not Path(PYINFRA).exists(), reason="pyinfra 3.10 not installed")
+def test_facts_equal_pyinfras(apt_host: Any, tmp_path: Path) -> None:
+    reset(apt_host, "apt-get install -y -q oxtest-app oxtest-hello=1.0 >/dev/null 2>&1")
+    host = apt_host.hosts[0]
+    for path, text in PARITY_SOURCES.items():
+        apt_host.exec(host, "sh", "-c", 'printf "%s" "$1" > "$2"', "sh", text, path)
+    try:
+        _compare_facts(apt_host, tmp_path, host)
+    finally:
+        apt_host.exec(host, "rm", "-f", *PARITY_SOURCES)
+
+
+def _compare_facts(apt_host: Any, tmp_path: Path, host: str) -> None:
+    out = tmp_path / "facts.json"
+    reads = ", ".join(f"({name.split('.')[1]}, {kwargs!r})" for name, kwargs in FACTS)
+    deploy = write_deploy(
+        tmp_path,
+        f"""
+        import json
+        from oxinfra import host
+        from oxinfra.facts.apt import AptPackages, AptSources
+        from oxinfra.facts.deb import DebArch, DebPackage, DebPackages
+        values = [host.get_fact(cls, **kwargs) for cls, kwargs in [{reads}]]
+        with open({str(out)!r}, "w") as fh:
+            json.dump(values, fh)
+        """,
+    )
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text(f"fleet = [{'@docker/' + host!r}]\n")
+    run = run_deploy(inventory, deploy)
+    assert run.code == 0, run.describe()
+    ours = dict(zip((_label(n, k) for n, k in FACTS), json.loads(out.read_text())))
+    theirs = pyinfra_facts(host)
+
+    def canonical(value: Any) -> Any:  # pyinfra's versions are sets, printed in any order
+        if isinstance(value, dict):
+            return {k: canonical(v) for k, v in value.items()}
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return sorted(value)
+        return value
+
+    assert ours.keys() == theirs.keys()
+    for label in ours:
+        assert canonical(ours[label]) == canonical(theirs[label]), label
+    assert ours["deb.DebPackages"]["oxtest-hello"] == ["1.0"]
+    assert "oxtest-lib" in ours["apt.AptPackages"]
+    assert len(ours["apt.AptSources"]) == 1 + 3 + 8  # the local repository, the .list, the .sources
+
+
+@pytest.mark.skipif(not shutil.which(PYINFRA) and not Path(PYINFRA).exists(), reason="pyinfra 3.10 not installed")
+def test_apt_keys_equal_pyinfras(apt_host: Any, tmp_path: Path) -> None:
+    host = apt_host.hosts[0]
+    out = tmp_path / "keys.json"
+    deploy = write_deploy(
+        tmp_path,
+        f"""
+        import json
+        from oxinfra import host
+        from oxinfra.facts.apt import AptKeys
+        with open({str(out)!r}, "w") as fh:
+            json.dump(host.get_fact(AptKeys), fh)
+        """,
+    )
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text(f"fleet = [{'@docker/' + host!r}]\n")
+    run = run_deploy(inventory, deploy)
+    assert run.code == 0, run.describe()
+    ours = json.loads(out.read_text())
+    proc = subprocess.run(
+        [PYINFRA, f"@docker/{host}", "fact", "apt.AptKeys"], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    body = (proc.stdout + proc.stderr).split("--> Fact data for: ")[1].partition("\n")[2]
+    theirs = json.JSONDecoder().raw_decode(body.lstrip())[0][f"@docker/{host}"]
+    assert ours == theirs
+    assert len(ours) >= 5  # Debian's archive keys
+
+
+def test_key_from_an_armored_file(apt_host: Any, tmp_path: Path) -> None:
+    host = apt_host.hosts[0]
+    stable = "/usr/share/keyrings/debian-archive-bookworm-stable.gpg"
+    apt_host.sh(
+        host,
+        "rm -f /etc/apt/keyrings/oxtest.gpg; gpg --batch -q --export --armor --no-default-keyring "
+        f"--keyring {stable} > /srv/oxtest-key.asc",
+    )
+    source = """
+        from oxinfra.operations import apt
+        apt.key(name="key", src="/srv/oxtest-key.asc", dest="oxtest.gpg", _sudo=True)
+    """
+
+    def check() -> None:
+        # dearmored (binary, the same key as the keyring it came from), mode 644
+        made = apt_host.sh(host, "stat -c %a /etc/apt/keyrings/oxtest.gpg; cmp /etc/apt/keyrings/oxtest.gpg " + stable)
+        assert made == "644\n"
+
+    try:
+        cycle(
+            apt_host,
+            tmp_path,
+            source,
+            check,
+            drift="rm /etc/apt/keyrings/oxtest.gpg",
+            after_drift={"key": "changed"},
+            first={"key": "changed"},
+        )
+    finally:
+        apt_host.sh(host, "rm -f /etc/apt/keyrings/oxtest.gpg /srv/oxtest-key.asc")
+
+
+@pytest.fixture
+def http_files(apt_host: Any, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An HTTP server on this machine, on the fleet network's gateway address (the only
+    outside address the containers reach): (base URL, the directory it serves)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    gateway = subprocess.run(
+        ["docker", "network", "inspect", apt_host.network, "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    served = tmp_path / "served"
+    served.mkdir()
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((gateway, 0), functools.partial(Quiet, directory=str(served)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{gateway}:{server.server_address[1]}", served
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_deb_from_a_url_with_checksum(apt_host: Any, tmp_path: Path, http_files: tuple[str, Path]) -> None:
+    reset(apt_host)
+    host = apt_host.hosts[0]
+    base, served = http_files
+    deb = subprocess.run(
+        ["docker", "exec", host, "cat", f"{DEBS}/oxtest-local_2.0_all.deb"], capture_output=True, check=True
+    ).stdout
+    (served / "oxtest-local_2.0_all.deb").write_bytes(deb)
+    import hashlib
+
+    url = f"{base}/oxtest-local_2.0_all.deb"
+    source = f"""
+        from oxinfra.operations import apt
+        apt.deb(name="deb", src={url!r}, sha256sum={hashlib.sha256(deb).hexdigest()!r}, _sudo=True)
+    """
+
+    def check() -> None:
+        assert installed(apt_host, "oxtest-local") == {"oxtest-local": "2.0"}
+
+    cycle(
+        apt_host,
+        tmp_path,
+        source,
+        check,
+        drift="DEBIAN_FRONTEND=noninteractive apt-get remove -y -q oxtest-local >/dev/null 2>&1",
+        after_drift={"deb": "changed"},
+        first={"deb": "changed"},
+    )
+    # a file whose digest is not the one asked for is removed, and nothing is installed
+    (served / "other.deb").write_bytes(deb)
+    bad = write_deploy(
+        tmp_path,
+        f"""
+        from oxinfra.operations import apt
+        apt.deb(name="deb", src="{base}/other.deb", sha256sum="{"0" * 64}", _sudo=True)
+        """,
+        name="bad.py",
+    )
+    apt_host.sh(host, "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q oxtest-local >/dev/null 2>&1")
+    out = run_deploy(apt_host.write_inventory(tmp_path / "inventory.py"), bad)
+    assert out.code != 0 and out.op(host, "deb")["status"] == "failed", out.describe()
+    assert installed(apt_host, "oxtest-local") == {}
+    assert apt_host.sh(host, "ls /tmp | grep -c '^oxinfra-deb-' || true").strip() == "1"  # only the good one
+
+
+def test_key_from_a_url(apt_host: Any, tmp_path: Path, http_files: tuple[str, Path]) -> None:
+    host = apt_host.hosts[0]
+    base, served = http_files
+    stable = "/usr/share/keyrings/debian-archive-bookworm-stable.gpg"
+    armored = apt_host.sh(host, f"gpg --batch -q --export --armor --no-default-keyring --keyring {stable}")
+    (served / "vendor.asc").write_text(armored)
+    source = f"""
+        from oxinfra.operations import apt
+        apt.key(name="key", src="{base}/vendor.asc", dest="urlkey.gpg", _sudo=True)
+    """
+
+    def check() -> None:
+        made = apt_host.sh(host, f"stat -c %a /etc/apt/keyrings/urlkey.gpg; cmp /etc/apt/keyrings/urlkey.gpg {stable}")
+        assert made == "644\n"
+        assert apt_host.sh(host, "ls /etc/apt/keyrings") == "urlkey.gpg\n"  # no download left behind
+
+    try:
+        cycle(
+            apt_host,
+            tmp_path,
+            source,
+            check,
+            drift="rm /etc/apt/keyrings/urlkey.gpg",
+            after_drift={"key": "changed"},
+            first={"key": "changed"},
+        )
+    finally:
+        apt_host.sh(host, "rm -f /etc/apt/keyrings/urlkey.gpg")
+
+
+def test_update_waits_for_the_lists_lock(apt_host: Any, tmp_path: Path) -> None:
+    """apt-get does not wait for /var/lib/apt/lists/lock (only for dpkg's): apt.update tries
+    again while another process holds it."""
+    host = apt_host.hosts[0]
+    hold = HOLD_LOCK.replace("SECONDS", "5").replace("LOCK", "/var/lib/apt/lists/lock")
+    holder = subprocess.Popen(
+        ["docker", "exec", host, "sh", "-c", hold], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        refused = apt_host.exec(host, "apt-get", "-o", "DPkg::Lock::Timeout=60", "update", check=False)
+        assert refused.returncode != 0 and "Could not get lock" in refused.stderr, refused.stderr
+        started = time.monotonic()
+        source = """
+            from oxinfra.operations import apt
+            apt.update(name="update", _sudo=True)
+        """
+        out = run_deploy(apt_host.write_inventory(tmp_path / "inventory.py"), write_deploy(tmp_path, source))
+        waited = time.monotonic() - started
+    finally:
+        holder.wait(timeout=60)
+        assert holder.stdout is not None
+        holder.stdout.close()
+    assert out.code == 0, out.describe()
+    assert out.statuses(host) == {"update": "changed"}
+    assert waited >= 2, f"apt.update did not wait for the lists lock ({waited:.1f}s)"

@@ -1,0 +1,316 @@
+"""Services on real Debian hosts (containers of the test image, reached over SSH as ``deploy``
+with sudo): a SysV init script installed at test time with ``docker exec`` -- a tiny daemon
+in sh with a pidfile, LSB headers, ``start|stop|restart|reload|force-reload|status`` -- managed
+by ``sysvinit.service``, ``sysvinit.enable`` and ``server.service`` (the image has no
+``systemctl``, so it dispatches to sysvinit); ``python.call`` reading the host's facts.
+
+Each follows: apply -> the state read back independently (``docker exec``) -> apply again: 0
+changes -> drift by hand -> ``--dry`` plans exactly the repair (and changes nothing) -> apply
+repairs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e_helpers import write_deploy
+
+pytestmark = pytest.mark.containers
+
+DAEMON = """\
+#!/bin/sh
+# oxdemo: sleeps; logs 'reload' on HUP; exits on TERM.
+trap 'echo reload >> /var/log/oxdemo.log' HUP
+trap 'exit 0' TERM
+echo $$ > /run/oxdemo.pid  # ready: its traps are set
+while :; do sleep 1 & wait $!; done
+"""
+
+INIT_SCRIPT = """\
+#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          oxdemo
+# Required-Start:
+# Required-Stop:
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: oxinfra test daemon
+### END INIT INFO
+PIDFILE=/run/oxdemo.pid
+LOG=/var/log/oxdemo.log
+running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+do_start() {
+    running && return 0
+    rm -f "$PIDFILE"
+    setsid /usr/local/sbin/oxdemo-daemon </dev/null >/dev/null 2>&1 &
+    i=0; while [ ! -s "$PIDFILE" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+    running || return 1
+    echo start >> "$LOG"
+}
+do_stop() {
+    running || { rm -f "$PIDFILE"; return 0; }
+    kill "$(cat "$PIDFILE")"
+    rm -f "$PIDFILE"
+    echo stop >> "$LOG"
+}
+case "$1" in
+    start) do_start ;;
+    stop) do_stop ;;
+    restart) echo restart >> "$LOG"; do_stop; do_start ;;
+    reload|force-reload) running || exit 7; kill -HUP "$(cat "$PIDFILE")" ;;
+    status) running && exit 0; [ -f "$PIDFILE" ] && exit 1; exit 3 ;;
+    *) echo "usage: $0 start|stop|restart|reload|force-reload|status" >&2; exit 2 ;;
+esac
+exit 0
+"""
+
+
+def install_oxdemo(fleet: Any, name: str) -> None:
+    """The daemon and its init script, installed as root; not running, no rc links."""
+    for path, text in (("/usr/local/sbin/oxdemo-daemon", DAEMON), ("/etc/init.d/oxdemo", INIT_SCRIPT)):
+        subprocess.run(
+            ["docker", "exec", "-i", name, "sh", "-c", 'cat > "$1" && chmod 755 "$1"', "sh", path],
+            input=text.encode(),
+            check=True,
+            timeout=60,
+        )
+
+
+def is_running(fleet: Any, name: str) -> bool:
+    return fleet.exec(name, "sh", "-c", 'kill -0 "$(cat /run/oxdemo.pid)"', check=False).returncode == 0
+
+
+def rc_links(fleet: Any, name: str) -> list[str]:
+    out = fleet.sh(name, "cd /etc && ls -d rc?.d/[SK]*oxdemo 2>/dev/null || true")
+    return sorted(out.split())
+
+
+def log(fleet: Any, name: str) -> list[str]:
+    return fleet.sh(name, "cat /var/log/oxdemo.log 2>/dev/null || true").split()
+
+
+def apply(inventory: Path, deploy: Path, dry: bool = False) -> tuple[Any, dict[str, list[Any]]]:
+    """Run the deploy through the API; the result and, per operation name, its planned commands."""
+    from oxinfra.api import load_inventory, run
+
+    planned: dict[str, list[Any]] = {}
+
+    def sink(event: dict[str, Any]) -> None:
+        if event.get("event") == "operation" and event.get("_plan") is not None:
+            planned[event["op"]] = list(event["_plan"].commands)
+
+    result = run(load_inventory(str(inventory)), [str(deploy)], dry=dry, on_event=sink)
+    return result, planned
+
+
+def statuses(result: Any, host: str) -> dict[str, str]:
+    return {op["op"]: op["status"] for op in result.hosts[host].ops}
+
+
+@pytest.fixture
+def host(container_fleet_factory: Any, tmp_path: Path) -> tuple[Any, str, Path]:
+    fleet = container_fleet_factory(1)
+    name = fleet.hosts[0]
+    install_oxdemo(fleet, name)
+    return fleet, name, fleet.write_inventory(tmp_path / "inventory.py")
+
+
+def test_sysvinit_service_running_and_enabled(host: tuple[Any, str, Path], tmp_path: Path) -> None:
+    fleet, name, inventory = host
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra.operations import sysvinit
+        sysvinit.service(name="oxdemo", service="oxdemo", running=True, enabled=True, _sudo=True)
+        """,
+    )
+    assert not is_running(fleet, name) and rc_links(fleet, name) == []
+    first, planned = apply(inventory, deploy)
+    assert statuses(first, name) == {"oxdemo": "changed"}, (first.hosts[name].status, first.hosts[name].error)
+    assert planned["oxdemo"] == ["/etc/init.d/oxdemo start", "update-rc.d oxdemo defaults && update-rc.d oxdemo enable"]
+    assert is_running(fleet, name)
+    assert rc_links(fleet, name) == sorted(
+        [f"rc{n}.d/K01oxdemo" for n in "016"] + [f"rc{n}.d/S01oxdemo" for n in "2345"]
+    )
+
+    again, planned = apply(inventory, deploy)
+    assert statuses(again, name) == {"oxdemo": "unchanged"}
+    assert again.hosts[name].ops[0]["noop"] == "service oxdemo is running, enabled"
+
+    # drift: stopped and disabled by hand
+    fleet.sh(name, "/etc/init.d/oxdemo stop && update-rc.d oxdemo disable")
+    assert not is_running(fleet, name)
+    assert [link for link in rc_links(fleet, name) if "/S" in link] == []
+    dry, planned = apply(inventory, deploy, dry=True)
+    assert statuses(dry, name) == {"oxdemo": "changed"}
+    assert planned["oxdemo"] == ["/etc/init.d/oxdemo start", "update-rc.d oxdemo defaults && update-rc.d oxdemo enable"]
+    assert not is_running(fleet, name)  # --dry changed nothing
+    repaired, _ = apply(inventory, deploy)
+    assert statuses(repaired, name) == {"oxdemo": "changed"}
+    assert is_running(fleet, name)
+    assert [link for link in rc_links(fleet, name) if "/S" in link] == [f"rc{n}.d/S01oxdemo" for n in "2345"]
+
+
+def test_sysvinit_restart_reload_stop(host: tuple[Any, str, Path], tmp_path: Path) -> None:
+    fleet, name, inventory = host
+    fleet.sh(name, "/etc/init.d/oxdemo start")
+    pid = fleet.sh(name, "cat /run/oxdemo.pid").strip()
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra.operations import sysvinit
+        sysvinit.service(name="restart", service="oxdemo", restarted=True, _sudo=True)
+        sysvinit.service(name="reload", service="oxdemo", reloaded=True, _sudo=True)
+        """,
+    )
+    result, planned = apply(inventory, deploy)
+    assert statuses(result, name) == {"restart": "changed", "reload": "changed"}
+    assert fleet.sh(name, "cat /run/oxdemo.pid").strip() != pid  # a new process
+    fleet.sh(name, "sleep 1.5")  # the HUP is logged once the daemon's sleep is interrupted
+    assert log(fleet, name) == ["start", "restart", "stop", "start", "reload"]
+
+    stop = write_deploy(
+        tmp_path,
+        """
+        from oxinfra.operations import sysvinit
+        sysvinit.service(name="stop", service="oxdemo", running=False, _sudo=True)
+        """,
+        name="stop.py",
+    )
+    result, planned = apply(inventory, stop)
+    assert statuses(result, name) == {"stop": "changed"} and planned["stop"] == ["/etc/init.d/oxdemo stop"]
+    assert not is_running(fleet, name)
+    result, _ = apply(inventory, stop)
+    assert statuses(result, name) == {"stop": "unchanged"}
+
+
+def test_server_service_dispatches_to_sysvinit(host: tuple[Any, str, Path], tmp_path: Path) -> None:
+    fleet, name, inventory = host
+    assert fleet.exec(name, "sh", "-c", "command -v systemctl", check=False).returncode != 0
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra.operations import server
+        server.service(name="oxdemo", service="oxdemo", enabled=True, _sudo=True)
+        """,
+    )
+    first, planned = apply(inventory, deploy)
+    assert statuses(first, name) == {"oxdemo": "changed"}
+    assert planned["oxdemo"] == ["/etc/init.d/oxdemo start", "update-rc.d oxdemo defaults && update-rc.d oxdemo enable"]
+    assert is_running(fleet, name) and "rc2.d/S01oxdemo" in rc_links(fleet, name)
+    again, _ = apply(inventory, deploy)
+    assert statuses(again, name) == {"oxdemo": "unchanged"}
+    fleet.sh(name, "/etc/init.d/oxdemo stop")
+    dry, planned = apply(inventory, deploy, dry=True)
+    assert planned["oxdemo"] == ["/etc/init.d/oxdemo start"] and not is_running(fleet, name)
+    repaired, _ = apply(inventory, deploy)
+    assert statuses(repaired, name) == {"oxdemo": "changed"} and is_running(fleet, name)
+
+
+def test_sysvinit_enable_links(host: tuple[Any, str, Path], tmp_path: Path) -> None:
+    fleet, name, inventory = host
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra.operations import sysvinit
+        sysvinit.enable(name="links", service="oxdemo", start_levels=(3, 5), stop_levels=(0, 6), _sudo=True)
+        """,
+    )
+    first, _ = apply(inventory, deploy)
+    assert statuses(first, name) == {"links": "changed"}
+    assert rc_links(fleet, name) == ["rc0.d/K80oxdemo", "rc3.d/S20oxdemo", "rc5.d/S20oxdemo", "rc6.d/K80oxdemo"]
+    assert fleet.sh(name, "readlink /etc/rc3.d/S20oxdemo").strip() == "/etc/init.d/oxdemo"
+    again, _ = apply(inventory, deploy)
+    assert statuses(again, name) == {"links": "unchanged"}
+    fleet.sh(name, "rm /etc/rc5.d/S20oxdemo")
+    dry, planned = apply(inventory, deploy, dry=True)
+    # files.link makes sure of the parent directory (it does not know /etc/rc5.d exists)
+    assert planned["links"] == ["mkdir -p -- /etc/rc5.d", "ln -s -- /etc/init.d/oxdemo /etc/rc5.d/S20oxdemo"]
+    assert "rc5.d/S20oxdemo" not in rc_links(fleet, name)
+    repaired, _ = apply(inventory, deploy)
+    assert statuses(repaired, name) == {"links": "changed"} and "rc5.d/S20oxdemo" in rc_links(fleet, name)
+
+
+def test_python_call_reads_facts_and_its_result_steers_later_operations(
+    host: tuple[Any, str, Path], tmp_path: Path
+) -> None:
+    fleet, name, inventory = host
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra import host
+        from oxinfra.facts.server import Command
+        from oxinfra.facts.sysvinit import InitdStatus
+        from oxinfra.operations import files, python, sysvinit
+
+        sysvinit.service(name="start", service="oxdemo", _sudo=True)
+
+        def look():
+            # read on the host after "start" ran: the daemon is up
+            return {"status": host.get_fact(InitdStatus), "pid": host.get_fact(Command, command="cat /run/oxdemo.pid")}
+
+        seen = python.call(name="look", function=look, _sudo=True)
+        files.file(name="mark", path="/tmp/oxdemo-seen", _if=lambda: seen.return_value["status"].get("oxdemo") is True)
+        python.raise_exception(RuntimeError, "stop here", name="boom")
+        files.file(name="after", path="/tmp/oxdemo-after")
+        """,
+    )
+    result, _ = apply(inventory, deploy)
+    assert statuses(result, name) == {
+        "start": "changed",
+        "look": "changed",
+        "mark": "changed",
+        "boom": "failed",
+        "after": "not run",
+    }, result.hosts[name].ops
+    assert "RuntimeError: stop here" in result.hosts[name].ops[3]["error"]
+    assert fleet.exec(name, "test", "-f", "/tmp/oxdemo-seen", check=False).returncode == 0
+    assert fleet.exec(name, "test", "-e", "/tmp/oxdemo-after", check=False).returncode != 0
+
+
+PYINFRA = os.environ.get("OXINFRA_PYINFRA", "/work/venvs/pyinfra/bin/pyinfra")
+
+
+@pytest.mark.skipif(shutil.which(PYINFRA) is None, reason=f"pyinfra 3.10 not installed at {PYINFRA}")
+def test_initd_status_equals_pyinfras(host: tuple[Any, str, Path], tmp_path: Path) -> None:
+    """sysvinit.InitdStatus read by oxinfra (in a python.call) equals pyinfra 3.10's value for
+    the same container (pyinfra through its @docker connector)."""
+    fleet, name, inventory = host
+    fleet.sh(name, "/etc/init.d/oxdemo start")
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra import host
+        from oxinfra.facts.sysvinit import InitdStatus
+        from oxinfra.operations import python
+        python.call(name="read", function=lambda: host.get_fact(InitdStatus), _sudo=True)
+        """,
+    )
+    from oxinfra.api import load_inventory, run
+
+    values: list[Any] = []
+
+    def sink(event: dict[str, Any]) -> None:
+        if event.get("event") == "operation" and event.get("_plan") is not None:
+            values.append(event["_plan"].op.meta.return_value)
+
+    run(load_inventory(str(inventory)), [str(deploy)], on_event=sink)
+    proc = subprocess.run(
+        [PYINFRA, "-y", f"@docker/{name}", "fact", "sysvinit.InitdStatus"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout + proc.stderr  # pyinfra prints the fact data among its log lines
+    theirs = json.loads(text[text.index("{") : text.rindex("}") + 1])[f"@docker/{name}"]
+    assert values == [theirs]
+    assert theirs["oxdemo"] is True and "cron" in theirs
