@@ -74,8 +74,10 @@ def _option_words(options: Any) -> list[str]:
     if not isinstance(words, (list, tuple)) or not all(isinstance(w, str) for w in words):
         raise OperationValueError(f"server.mount: options must be a list of mount options, not {options!r}")
     for word in words:
-        if not word or any(c.isspace() or c == "," for c in word):
-            raise OperationValueError(f"server.mount: option {word!r} must be one option (no spaces or ',')")
+        if not word or word.startswith("-") or any(c.isspace() or c == "," for c in word):
+            raise OperationValueError(
+                f"server.mount: option {word!r} must be one mount option (no spaces or ',', not '-' first)"
+            )
     return list(words)
 
 
