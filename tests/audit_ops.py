@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 from hypothesis import strategies as st
 
-from oxinfra.api.commands import FileUpload
+from oxinfra.api.commands import FileUpload, FunctionCommand
 from oxinfra.api.context import scope
 from oxinfra.api.effects import PlanContext
 from oxinfra.api.facts import FactRequest
@@ -54,6 +54,17 @@ KINDS: dict[str, str] = {
     "src": "local_path",
     "target": "literal",
     "user": "owner",
+    "uid": "validated",
+    "gid": "validated",
+    "home": "remote_path",
+    "server.user.shell": "remote_path",
+    "authorized_key_directory": "remote_path",
+    "persist_file": "remote_path",
+    "hostname_file": "remote_path",
+    "limit_type": "validated",
+    "special_time": "validated",
+    "server.kill.signal": "validated",
+    "server.etc_hosts.ip": "validated",
     "group": "owner",
     "mode": "validated",
     "flags": "validated",
@@ -221,6 +232,8 @@ class Planned:
 def render(command: Any) -> str:
     if isinstance(command, FileUpload):
         return render_upload(command, NONCE)
+    if isinstance(command, FunctionCommand):
+        return "true"  # runs on the controller (server.reboot's reconnect): no shell text
     if not isinstance(command, str):
         raise TypeError(f"not a shell command: {command!r}")
     return command

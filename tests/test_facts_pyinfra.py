@@ -129,6 +129,8 @@ def read_with_oxinfra(
 _ENCODE_SOURCE = (
     "from datetime import datetime\n\n"
     "def encode(value):\n"
+    "    if hasattr(value, 'to_json'):\n"
+    "        return encode(value.to_json())\n"
     "    if isinstance(value, datetime):\n"
     "        return {'datetime': value.isoformat()}\n"
     "    if isinstance(value, dict):\n"
@@ -374,3 +376,44 @@ def test_reboot_required_follows_the_file(container_fleet: Any, tmp_path: Path) 
 
 if __name__ == "__main__":  # pragma: no cover - for a look by hand: python tests/test_facts_pyinfra.py NAME
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+ACCOUNT_SPECS: list[tuple[str, dict[str, Any]]] = [
+    ("server.Users", {}),
+    ("server.Groups", {}),
+    ("server.Sysctl", {"keys": ["net.ipv4.ip_forward", "net.ipv4.ip_local_port_range", "kernel.panic_sys_info"]}),
+    ("server.SecurityLimits", {}),
+    ("crontab.Crontab", {"user": "deploy"}),
+    ("crontab.Crontab", {"user": "pwuser"}),
+    ("server.KernelModules", {}),
+    ("server.Locales", {}),
+    ("server.Mounts", {}),
+]
+
+
+def test_account_and_setting_facts_equal_pyinfra(container_fleet: Any, tmp_path: Path) -> None:
+    """The facts server.user, server.sysctl, crontab.crontab... read, on a host with a user of
+    several groups and a comment, a login time, a crontab and a limit."""
+    container = container_fleet.hosts[3]
+    docker_sh(
+        container,
+        "groupadd -g 2400 oxgrp && useradd -M -c 'Ox, Facts' -G oxgrp,users oxfacts && lastlog -S -u oxfacts && "
+        "printf '# m\\nMAILTO=x@example.com\\n*/5 1,2 * * mon /bin/true a  b\\n\\n# pyinfra-name=n\\n@daily /x\\n' "
+        "| crontab -u deploy - && printf 'oxfacts\\tsoft\\tnofile\\t4096\\n' >> /etc/security/limits.conf",
+    )
+    try:
+        ours = check_against_pyinfra(tmp_path, container, ACCOUNT_SPECS)
+        users, groups = ours[0][0], ours[1][0]
+        assert users["oxfacts"]["comment"] == "Ox, Facts" and users["oxfacts"]["groups"] == ["users", "oxgrp"]
+        assert users["oxfacts"]["login_time"] is not None
+        assert groups == [line.split(":")[0] for line in docker_sh(container, "getent group").splitlines()]
+        assert ours[4][0][1]["minute"] == "*/5" and ours[5][0] == []
+        assert {"domain": "oxfacts", "limit_type": "soft", "item": "nofile", "value": "4096"} in ours[3][0]
+        root_line = docker_sh(container, "awk '$5 == \"/\"' /proc/self/mountinfo").splitlines()[-1]
+        assert ours[8][0]["/"]["type"] == root_line.split(" - ")[1].split()[0]
+    finally:
+        docker_sh(
+            container,
+            "crontab -r -u deploy; userdel oxfacts; groupdel oxgrp; sed -i '/^oxfacts/d' /etc/security/limits.conf",
+        )
+    compared_with_pyinfra()

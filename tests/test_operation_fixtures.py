@@ -38,7 +38,7 @@ from typing import Any
 
 import pytest
 
-from oxinfra.api import FileUpload, FunctionCommand, host, operation
+from oxinfra.api import FileUpload, FunctionCommand, Reconnect, host, operation
 from oxinfra.exceptions import OperationError
 from oxinfra.facts.files import File, Link
 from oxinfra.testing.plan import discover_operations, PlannedOperation, plan_operation
@@ -67,6 +67,8 @@ def resolve_args(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _render(command: Any) -> Any:
+    if isinstance(command, Reconnect):
+        return {"reconnect": {"delay": command.delay, "interval": command.interval, "timeout": command.timeout}}
     if isinstance(command, FunctionCommand):
         return {
             "call": f"{command.function.__module__}:{command.function.__qualname__}",

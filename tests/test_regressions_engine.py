@@ -252,3 +252,32 @@ def test_a_stat_that_cannot_run_never_reads_as_absent(tmp_path: Path, status: in
     assert_no_traceback(out)
     assert precious.read_text() == "important content\n"
     assert out.statuses("@local") == {"ensure": "failed"}, out.describe()
+
+
+def test_an_operation_planned_from_what_an_earlier_one_changes_is_planned_again(tmp_path: Path, target: Path) -> None:
+    """The second operation's plan fails on the state before the run (the file is not there
+    yet); the first one creates it. It is planned again once the first has run, not failed
+    (and the host not left with "internal error: ... was not run, and nothing failed")."""
+    deploy = write_deploy(
+        tmp_path,
+        """
+    from oxinfra.api import get_facts, host, operation
+    from oxinfra.exceptions import OperationError
+    from oxinfra.facts.files import File
+    from oxinfra.operations import server
+
+    @operation()
+    def needs_file(path):
+        (info,) = get_facts(host, [(File, {"path": path})])
+        if not info:
+            raise OperationError(f"{path} is not there")
+        yield "true"
+
+    server.shell(name="make", commands=["touch @ROOT@/made"])
+    needs_file(name="needs", path="@ROOT@/made")
+    """,
+        target,
+    )
+    out = run_deploy("@local", deploy)
+    assert out.code == 0, out.describe()
+    assert out.statuses("@local") == {"make": "changed", "needs": "changed"}

@@ -10,6 +10,10 @@ release the GIL while they work. The errors they raise are defined in
 from typing import final
 
 __all__ = [
+    "parse_users",
+    "parse_groups",
+    "parse_sysctl",
+    "parse_mountinfo",
     "__version__",
     "InventoryLayout",
     "check_host_name",
@@ -235,4 +239,63 @@ def parse_package_listing(format: str, stdout: bytes) -> dict[str, list[str]]:
     OutputParseError, quoting the line, for any other line without the listing's shape (a
     name or version that is empty or not printable ASCII included), and ValueError for an
     unknown ``format``.
+    """
+
+def parse_users(
+    stdout: bytes,
+) -> list[
+    tuple[
+        str,
+        str | None,
+        str | None,
+        str | None,
+        str,
+        list[str],
+        int,
+        int,
+        str | None,
+        tuple[int, int, int, int, int, int, int] | None,
+        str,
+    ]
+]:
+    """Parse the output of the ``server.Users`` command: ``/etc/passwd``, then after a line
+    ``@@OX-GROUP`` ``/etc/group``, after ``@@OX-SHADOW`` ``/etc/shadow`` (may be empty),
+    after ``@@OX-LASTLOG`` the output of ``lastlog`` (may be empty).
+
+    One tuple per account, in ``/etc/passwd`` order: ``(name, home, comment, shell, group,
+    groups, uid, gid, lastlog, login_time, password)``; empty home, comment and shell are
+    None; ``group`` is the primary group's name (its id in decimal when no group has it);
+    ``groups`` the other groups listing the user, in ``/etc/group`` order; ``lastlog`` the
+    login time as ``lastlog`` printed it (spaces squeezed) or None, ``login_time`` it as
+    ``(year, month, day, hour, minute, second, utc_offset_seconds)``; ``password`` the
+    shadow hash, ``""`` when there is none. Lines are decoded as UTF-8 (bad bytes become
+    U+FFFD); empty, ``#`` and NIS ``+``/``-`` lines are skipped. Raises OutputParseError,
+    naming the file and line, for a line of another shape (field count, non-numeric id, no
+    name) and for a missing section marker.
+    """
+
+def parse_groups(stdout: bytes) -> list[str]:
+    """The group names of ``/etc/group`` output, in order (same line rules and errors as
+    :func:`parse_users`: a line needs 4 fields, a name and a numeric id)."""
+
+def parse_sysctl(stdout: bytes) -> list[tuple[str, str | list[tuple[bool, str]]]]:
+    """Parse ``sysctl`` output (``key = value`` or ``key: value`` lines), in order, a key
+    printed twice at its first place with the later value.
+
+    Each value is the text as printed (trimmed) when it holds anything but letters, digits,
+    ``_``, ``-``, ``.`` and spaces, else its words as ``(is_int, text)``: ``is_int`` when the
+    word reads as a whole number (sign, digits, ``_`` between digits), then ``text`` is its
+    canonical decimal. Lines without ``=`` or ``:``, or with an empty key or value, are
+    skipped; bytes that are not UTF-8 become U+FFFD. Never raises.
+    """
+
+def parse_mountinfo(stdout: bytes) -> list[tuple[str, str, str, list[str]]]:
+    """Parse ``/proc/self/mountinfo``: ``(mount point, source, file system type, options)``
+    per mount point, in order (one mounted twice: the later line, at the first place).
+
+    ``options`` are the mount options, then the super block options but ``ro``/``rw``;
+    ``\\ooo`` octal escapes in the mount point, source and super options are undone (each
+    to the character of that code); bytes that are not UTF-8 become U+FFFD. Raises
+    OutputParseError, naming the line, for a line without the ``-`` separator after the
+    sixth field or without exactly three fields after it.
     """

@@ -7,6 +7,8 @@
 //!   paths into what each path's own fact command prints.
 //! * [`parse_stat`], [`parse_hash`] and [`parse_lines`] turn the output of
 //!   one fact command into a value.
+//! * [`parse_users`] and [`parse_groups`] read the account databases, [`parse_sysctl`]
+//!   kernel settings, [`parse_mountinfo`] mounted file systems.
 //! * [`split_release_files`] and [`parse_os_release`] read `/etc/*-release`.
 //! * [`parse_ip_addr`] reads `ip addr show` / `ifconfig -a`.
 //! * [`parse_package_listing`] reads the installed packages that dpkg, rpm,
@@ -25,16 +27,22 @@
 //! # Ok::<(), oxinfra::CoreError>(())
 //! ```
 
+mod accounts;
 mod demux;
 mod facts;
+mod mounts;
 mod netdev;
 mod packages;
 mod release;
 mod statbatch;
+mod sysctl;
 
+pub use accounts::{parse_groups, parse_users, LoginTime, UserEntry, GROUP_MARK, LASTLOG_MARK, SHADOW_MARK};
 pub use demux::{demux, Demuxed, Section, Status};
 pub use facts::{parse_hash, parse_lines, parse_stat, FileType, Stat, StatResult};
+pub use mounts::{parse_mountinfo, Mount};
 pub use netdev::{parse_ip_addr, Ipv4, Ipv6, NetDevice};
 pub use packages::{parse_package_listing, ListingFormat, Packages};
 pub use release::{parse_os_release, split_release_files};
 pub use statbatch::{split_stat_batch, PathStat, ABSENT, FAILED};
+pub use sysctl::{parse_sysctl, SysctlItem, SysctlValue};

@@ -243,6 +243,72 @@ fn parse_package_listing(
     Ok(without_gil(py, move || parse::parse_package_listing(format, &stdout))?)
 }
 
+/// `server.Users`: one tuple per account, in `/etc/passwd` order.
+type UserTuple = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    Vec<String>,
+    u32,
+    u32,
+    Option<String>,
+    Option<(i32, u32, u32, u32, u32, u32, i32)>,
+    String,
+);
+
+#[pyfunction]
+fn parse_users(py: Python<'_>, stdout: &[u8]) -> PyResult<Vec<UserTuple>> {
+    let users = without_gil(py, || parse::parse_users(stdout))?;
+    Ok(users
+        .into_iter()
+        .map(|u| {
+            let time = u.login_time.map(|t| (t.year, t.month, t.day, t.hour, t.minute, t.second, t.offset));
+            (u.name, u.home, u.comment, u.shell, u.group, u.groups, u.uid, u.gid, u.lastlog, time, u.password)
+        })
+        .collect())
+}
+
+#[pyfunction]
+fn parse_groups(stdout: &[u8]) -> PyResult<Vec<String>> {
+    Ok(parse::parse_groups(stdout)?)
+}
+
+/// `server.Sysctl`: `(key, words)` where each word is `(is_int, text)`, or `(key, text)`.
+#[pyfunction]
+fn parse_sysctl<'py>(py: Python<'py>, stdout: &[u8]) -> PyResult<Vec<(String, Bound<'py, PyAny>)>> {
+    let mut out = Vec::new();
+    for (key, value) in parse::parse_sysctl(stdout) {
+        let value = match value {
+            parse::SysctlValue::Text(text) => text.into_pyobject(py)?.into_any(),
+            parse::SysctlValue::Items(items) => {
+                let words: Vec<(bool, String)> = items
+                    .into_iter()
+                    .map(|i| match i {
+                        parse::SysctlItem::Int(t) => (true, t),
+                        parse::SysctlItem::Str(t) => (false, t),
+                    })
+                    .collect();
+                words.into_pyobject(py)?.into_any()
+            }
+        };
+        out.push((key, value));
+    }
+    Ok(out)
+}
+
+/// `server.Mounts`: `(path, device, type, options)` per mount point.
+type MountTuple = (String, String, String, Vec<String>);
+
+#[pyfunction]
+fn parse_mountinfo(stdout: &[u8]) -> PyResult<Vec<MountTuple>> {
+    Ok(parse::parse_mountinfo(stdout)?
+        .into_iter()
+        .map(|m| (m.path, m.device, m.fs_type, m.options))
+        .collect())
+}
+
 #[pymodule]
 #[pyo3(name = "_core")]
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -260,5 +326,9 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_os_release, m)?)?;
     m.add_function(wrap_pyfunction!(parse_ip_addr, m)?)?;
     m.add_function(wrap_pyfunction!(parse_package_listing, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_users, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_groups, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_sysctl, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_mountinfo, m)?)?;
     Ok(())
 }

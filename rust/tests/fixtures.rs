@@ -15,8 +15,8 @@
 //! contains it; so does a fact fixture whose error the Rust parser raises.
 
 use oxinfra::parse::{
-    demux, parse_hash, parse_lines, parse_package_listing, parse_stat, split_stat_batch, ListingFormat,
-    StatResult, Status,
+    demux, parse_groups, parse_hash, parse_lines, parse_mountinfo, parse_package_listing, parse_stat,
+    parse_sysctl, parse_users, split_stat_batch, ListingFormat, StatResult, Status, SysctlItem, SysctlValue,
 };
 use oxinfra::CoreError;
 use serde_json::{json, Value};
@@ -121,6 +121,10 @@ type Parser = fn(&[u8], i64) -> Outcome;
 
 /// Facts with no Rust parser: their cases run in pytest only.
 const PARSED_IN_PYTHON: &[&str] = &[
+    "server.SecurityLimits",
+    "crontab.Crontab",
+    "server.KernelModules",
+    "server.Locales",
     "server.User",
     "server.Home",
     "server.Os",
@@ -194,6 +198,31 @@ fn rust_parser(fact: &str) -> Option<Parser> {
         "rpm.RpmPackages" => |out, rc| listing("rpm", out, rc),
         "pacman.PacmanPackages" => |out, rc| listing("pacman", out, rc),
         "apk.ApkPackages" => |out, rc| listing("apk", out, rc),
+        "server.Users" => users,
+        "server.Sysctl" => sysctl,
+        "server.Mounts" => |out, rc| {
+            if rc != 0 {
+                return Outcome::Failed(None);
+            }
+            match parse_mountinfo(out) {
+                Ok(mounts) => Outcome::Value(Value::Object(
+                    mounts
+                        .into_iter()
+                        .map(|m| {
+                            (m.path, json!({"device": m.device, "type": m.fs_type, "options": m.options}))
+                        })
+                        .collect(),
+                )),
+                Err(err) => Outcome::Failed(Some(err.to_string())),
+            }
+        },
+        "server.Groups" => |out, rc| {
+            if rc != 0 {
+                return Outcome::Failed(None);
+            }
+            parse_groups(out)
+                .map_or_else(|e| Outcome::Failed(Some(e.to_string())), |g| Outcome::Value(json!(g)))
+        },
         _ => return None,
     };
     Some(parser)
@@ -255,6 +284,60 @@ fn find_in_file(stdout: &[u8], rc: i64) -> Outcome {
         1 => Outcome::Value(json!([])),
         _ => Outcome::Failed(None),
     }
+}
+
+/// `server.Sysctl`: any status but 0 fails; one word is the value itself.
+fn sysctl(stdout: &[u8], rc: i64) -> Outcome {
+    if rc != 0 {
+        return Outcome::Failed(None);
+    }
+    let word = |item: SysctlItem| match item {
+        SysctlItem::Int(text) => text.parse::<i64>().map_or_else(
+            |_| json!(text.parse::<u64>().expect("a number in range of the fixtures")),
+            |n| json!(n),
+        ),
+        SysctlItem::Str(text) => json!(text),
+    };
+    let mut map = serde_json::Map::new();
+    for (key, value) in parse_sysctl(stdout) {
+        let value = match value {
+            SysctlValue::Text(text) => json!(text),
+            SysctlValue::Items(mut items) if items.len() == 1 => word(items.remove(0)),
+            SysctlValue::Items(items) => Value::Array(items.into_iter().map(word).collect()),
+        };
+        map.insert(key, value);
+    }
+    Outcome::Value(Value::Object(map))
+}
+
+/// `server.Users`: any status but 0 fails; a login time is an aware datetime.
+fn users(stdout: &[u8], rc: i64) -> Outcome {
+    if rc != 0 {
+        return Outcome::Failed(None);
+    }
+    let users = match parse_users(stdout) {
+        Ok(users) => users,
+        Err(err) => return Outcome::Failed(Some(err.to_string())),
+    };
+    let mut map = serde_json::Map::new();
+    for u in users {
+        let login_time = u.login_time.map_or(Value::Null, |t| {
+            let (sign, off) = if t.offset < 0 { ('-', -t.offset) } else { ('+', t.offset) };
+            json!({ "datetime": format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
+                t.year, t.month, t.day, t.hour, t.minute, t.second, off / 3600, off % 3600 / 60
+            ) })
+        });
+        map.insert(
+            u.name,
+            json!({
+                "home": u.home, "comment": u.comment, "shell": u.shell, "group": u.group,
+                "groups": u.groups, "uid": u.uid, "gid": u.gid, "lastlog": u.lastlog,
+                "login_time": login_time, "password": u.password,
+            }),
+        );
+    }
+    Outcome::Value(Value::Object(map))
 }
 
 /// Seconds since the epoch as the fixtures write a datetime: naive, UTC.

@@ -17,6 +17,8 @@ from pyinfra.context import ctx_host, ctx_state
 
 
 def encode(value):
+    if hasattr(value, "to_json"):  # crontab.Crontab's CrontabFile
+        return encode(value.to_json())
     if isinstance(value, datetime.datetime):
         return {"datetime": value.isoformat()}
     if isinstance(value, dict):

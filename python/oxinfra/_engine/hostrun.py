@@ -20,6 +20,7 @@ from oxinfra._engine.evaluate import OpCall
 from oxinfra._engine.masking import conceal, must_conceal
 from oxinfra._engine.lock import HostLockError, check_lock, lock_path, lock_script
 from oxinfra._engine.plan import HostPlanner, OpPlan
+from oxinfra._engine.reconnect import reconnect
 from oxinfra._engine.report import Timings
 from oxinfra._engine.retry import run_alone
 from oxinfra._engine.reuse import RunMemo
@@ -32,7 +33,7 @@ from oxinfra._engine.script import (
     operation_result,
     render_commands,
 )
-from oxinfra.api.commands import FunctionCommand
+from oxinfra.api.commands import FunctionCommand, Reconnect
 from oxinfra.api.context import scope
 from oxinfra.api.facts import FactMissing, FactRequest
 from oxinfra.connectors.base import Collect, ConnectSettings
@@ -149,6 +150,9 @@ class HostRun:
         self.planner = HostPlanner(host)
         self.nonce = new_nonce()
         self.shell: Any = None
+        self.conn: Any = None
+        self.settings: Any = None
+        self.earlier_round_trips = 0  # of the shells before a reconnect
         self.first_script = True
         self.fact_stderr: dict[Any, bytes] = {}  # of the last shared fact script
         self.stderr_tail = b""  # the last round trip's stderr after its last section
@@ -323,6 +327,7 @@ class HostRun:
     async def run(self, settings: ConnectSettings) -> HostResult:
         started = time.perf_counter()
         conn = None
+        self.settings = settings
         control = self.control
         task = asyncio.current_task()
         if task is not None:
@@ -340,6 +345,7 @@ class HostRun:
                     settings.connect_slots.release()
                 with timings.phase("shell"):
                     self.shell = await control.within(self.deadline, conn.open_shell())
+                self.conn = conn
             except ConnectError as exc:
                 self.aborted = True
                 self.result.status = "unreachable"
@@ -427,7 +433,8 @@ class HostRun:
             if task is not None:
                 control.running.discard(task)  # from here on, an interrupt waits for it
             if self.shell is not None:
-                self.result.round_trips = self.shell.round_trips
+                self.result.round_trips = self.earlier_round_trips + self.shell.round_trips
+            conn = self.conn if self.conn is not None else conn  # a reconnect replaced it
             if conn is not None:
                 with self.result.timings.phase("disconnect"):
                     await self._disconnect(conn)
@@ -586,6 +593,12 @@ class HostRun:
                     asked = 0
                     i = j
                     continue
+                if plan.error and plan.guards and segment:
+                    # Planned from facts an operation before it in this segment may change
+                    # (server.user_authorized_keys after the server.user that creates the
+                    # user): run those first, read the facts again, then plan it again.
+                    missing = [g.request for g in plan.guards]
+                    break
                 segment.append(plan)
                 j += 1
                 asked = 0
@@ -598,7 +611,7 @@ class HostRun:
             if resume is None:  # the host stopped on a failure: the rest of the segment did not run
                 self._not_run(segment[0].op.index)
                 return
-            if stop_after:
+            if stop_after and resume > segment[-1].op.index:
                 self._not_run(segment[-1].op.index + 1)
                 return
             if resume <= segment[-1].op.index:  # went stale there: planned again from it
@@ -707,6 +720,22 @@ class HostRun:
             per_op[index].append(request)
         return list(per_op.items())
 
+    async def _reconnect(self, item: Reconnect) -> None:
+        """The host is going away (a reboot): a new connection and shell once it is back
+        (:func:`oxinfra._engine.reconnect.reconnect`); its first script takes the lock again,
+        and no fact read before is trusted after it."""
+        old, self.conn = self.conn, None
+        if self.shell is not None:
+            self.earlier_round_trips += self.shell.round_trips
+        self.shell = None
+        if old is not None:
+            self.aborted = True
+            await self._disconnect(old)
+            self.aborted = False
+        self.conn, self.shell = await reconnect(self.host, self.settings, item, self._disconnect)
+        self.first_script = True
+        self.planner.invalidate()
+
     async def _call(self, item: FunctionCommand, op: OpCall) -> Any:
         """Run a Python callback of ``op`` in a worker thread, with the host in context; its
         ``host.get_fact`` reads the host now (a round trip for what is not fresh), through
@@ -754,7 +783,9 @@ class HostRun:
                             self.report(plan, op, "failed", out, errors.get(k, b""), error=error)
                             return
                         pending = []
-                    if item is not None:
+                    if isinstance(item, Reconnect):
+                        await self._reconnect(item)
+                    elif item is not None:
                         op.meta._return_value = await self._call(item, op)
                 else:
                     pending.append(item)

@@ -18,7 +18,7 @@ handling: ``run(..., control=RunControl(host_timeout=600))``) are resolved on fi
 from typing import TYPE_CHECKING, Any
 
 from oxinfra._secrets import Secret
-from oxinfra.api.commands import FileUpload, FunctionCommand, OperationMeta, QuoteString, StringCommand
+from oxinfra.api.commands import FileUpload, FunctionCommand, OperationMeta, QuoteString, Reconnect, StringCommand
 from oxinfra.api.context import current_deploy_dir, current_host, host
 from oxinfra.api.deploy import deploy
 from oxinfra.api.effects import ensure_directory, mark_directory, noop, op_memo, predict_content, touches
@@ -53,6 +53,7 @@ __all__ = [
     "current_deploy_dir",
     "FileUpload",
     "FunctionCommand",
+    "Reconnect",
     "OperationMeta",
     "StringCommand",
     "QuoteString",

@@ -8,7 +8,7 @@ from oxinfra.api.context import current_recorder, note_host_read
 from oxinfra.exceptions import OperationError
 from oxinfra.quoting import quote
 
-__all__ = ["FileUpload", "FunctionCommand", "OperationMeta", "StringCommand", "QuoteString"]
+__all__ = ["FileUpload", "FunctionCommand", "Reconnect", "OperationMeta", "StringCommand", "QuoteString"]
 
 
 class QuoteString:
@@ -97,6 +97,24 @@ class FunctionCommand:
 
     def __repr__(self) -> str:
         return f"FunctionCommand({getattr(self.function, '__name__', self.function)!r})"
+
+
+class Reconnect(FunctionCommand):
+    """Yielded by an operation (``server.reboot``): the host's connection is going away.
+    The engine closes it, waits ``delay`` seconds, then connects again every ``interval``
+    seconds until it can, for at most ``timeout`` seconds (then the host is unreachable).
+    Every fact is read again afterwards; the host's lock and prelude run on the new shell."""
+
+    __slots__ = ("delay", "interval", "timeout")
+
+    def __init__(self, delay: float, interval: float, timeout: float) -> None:
+        super().__init__(lambda: None)
+        self.delay = delay
+        self.interval = interval
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"Reconnect(delay={self.delay}, interval={self.interval}, timeout={self.timeout})"
 
 
 class OperationMeta:

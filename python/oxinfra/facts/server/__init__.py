@@ -7,8 +7,28 @@ from typing import Any
 
 from oxinfra.api import FactBase
 from oxinfra.exceptions import FactError
+from oxinfra.facts.crontab import Crontab
+from oxinfra.facts.server.settings import KernelModules, Locales, Mounts, SecurityLimits, Sysctl
+from oxinfra.facts.server.users import Groups, Users
 
-__all__ = ["User", "Home", "Os", "Kernel", "Arch", "Hostname", "Command", "Which"]
+__all__ = [
+    "User",
+    "Home",
+    "Os",
+    "Kernel",
+    "Arch",
+    "Hostname",
+    "Command",
+    "Which",
+    "Users",
+    "Groups",
+    "Sysctl",
+    "SecurityLimits",
+    "Crontab",
+    "KernelModules",
+    "Locales",
+    "Mounts",
+]
 
 _USERNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?\Z")
 

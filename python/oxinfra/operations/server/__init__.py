@@ -4,10 +4,36 @@ from __future__ import annotations
 
 from oxinfra.api import operation
 from oxinfra.exceptions import OperationValueError
+from oxinfra.operations.crontab import crontab
 from oxinfra.operations.server.packages import packages
+from oxinfra.operations.server.kernel import locale, modprobe, mount
+from oxinfra.operations.server.scripts import kill, reboot, script, script_template, wait
 from oxinfra.operations.server.service import service
+from oxinfra.operations.server.system import etc_hosts, hostname, security_limit, sysctl, timezone
+from oxinfra.operations.server.users import group, user, user_authorized_keys
 
-__all__ = ["shell", "packages", "service"]
+__all__ = [
+    "shell",
+    "packages",
+    "service",
+    "user",
+    "group",
+    "user_authorized_keys",
+    "sysctl",
+    "hostname",
+    "timezone",
+    "security_limit",
+    "crontab",
+    "script",
+    "script_template",
+    "wait",
+    "kill",
+    "modprobe",
+    "mount",
+    "locale",
+    "etc_hosts",
+    "reboot",
+]
 
 
 @operation(is_idempotent=False)

@@ -1,0 +1,385 @@
+"""Users, groups and their SSH keys: ``server.user``, ``server.group``,
+``server.user_authorized_keys``.
+
+Accounts are read from the ``server.Users`` and ``server.Groups`` facts (``/etc/passwd``,
+``/etc/group``, ``/etc/shadow``) and changed with shadow-utils (``useradd``, ``usermod``,
+``userdel``, ``groupadd``, ``groupdel``, ``chpasswd``): Linux hosts. A password hash reaches
+``chpasswd`` on its standard input through the shell's ``printf`` builtin, never in a
+process's arguments (``ps`` would show it). Changing accounts may change anything (files
+under ``/etc``, homes): these operations declare no paths of their own, so facts read
+before them are checked again before later operations use them.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import re
+from typing import Any
+
+from oxinfra.api import get_facts, host, operation, touches
+from oxinfra.exceptions import OperationError, OperationValueError
+from oxinfra.facts.files import Directory, File, FindInFile, Sha1File
+from oxinfra.facts.server.users import Groups, Users
+from oxinfra.operations import files
+from oxinfra.operations.util.accounts import check_name
+from oxinfra.operations.util.files import local_path
+from oxinfra.quoting import append_to, command, file_test, or_else, output_test, pipe, read_from
+
+__all__ = ["user", "group", "user_authorized_keys"]
+
+
+def _field(value: Any, what: str, op: str, absolute: bool = False) -> str | None:
+    """A value written to one field of ``/etc/passwd``: one line, no ``:``; a path absolute."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or ":" in value or "\n" in value or "\r" in value:
+        raise OperationValueError(f"{op}: {what} {value!r} must be text without ':' or line breaks")
+    if absolute and not value.startswith("/"):
+        raise OperationValueError(f"{op}: {what} {value!r} must be an absolute path (starting with '/')")
+    return value
+
+
+def _id(value: Any, what: str, op: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not re.fullmatch(r"[0-9]{1,10}", str(value)) or int(str(value)) > 2**32 - 2:
+        raise OperationValueError(f"{op}: {what} {value!r} must be a whole number from 0 to 4294967294")
+    return int(str(value))
+
+
+def declare_account_files() -> None:
+    """What shadow-utils change: the account files under ``/etc`` (``passwd``, ``shadow``,
+    ``group``, ``gshadow``, ``subuid``, ``subgid``, their ``-`` backups and lock files) and
+    the records under ``/var`` (``lastlog``, ``faillog``, a mail spool). Declared as the two
+    subtrees: a later fact about a path below them is checked again on the host."""
+    touches("/etc", subtree=True)
+    touches("/var", subtree=True)
+
+
+def _password_command(name: str, password: str) -> str:
+    """Set an encrypted password: ``printf`` is the shell's builtin, so the hash is in no
+    process's arguments; ``chpasswd -e`` reads ``name:hash`` lines."""
+    return pipe(command("printf", "%s:%s\\n", name, password), command("chpasswd", "-e"))
+
+
+# -------------------------------------------------------------------------------- group
+
+
+@operation(shell_safe=True)
+def group(group: str, present: bool = True, system: bool = False, gid: int | str | None = None):
+    """Add or remove a group.
+
+    + group: the group's name
+    + present: whether it should exist
+    + system: create it as a system group (``groupadd -r``)
+    + gid: its group id, when it is created (an existing group's id is left as it is, as in
+      pyinfra)
+
+    Example::
+
+        server.group(name="Docker group", group="docker", system=True)
+    """
+    name = check_name(group, "group", "server.group")
+    want_gid = _id(gid, "gid", "server.group")
+    (groups,) = get_facts(host, [(Groups, {})])
+    declare_account_files()
+    exists = name in groups
+    if not present:
+        if exists:
+            yield command("groupdel", "--", name)
+        else:
+            host.noop(f"group {name} does not exist")
+        return
+    if exists:
+        host.noop(f"group {name} exists")
+        return
+    args = ["-r"] if system else []
+    if want_gid is not None:
+        args += ["--gid", str(want_gid)]
+    yield command("groupadd", *args, "--", name)
+
+
+# -------------------------------------------------------------------------------- keys
+
+
+def _read_keys(public_keys: Any, op: str) -> list[str]:
+    """The keys of ``public_keys`` (a key or a list; an entry naming a local file, relative
+    to the deploy file's directory, stands for the keys in it, one a line)."""
+    if isinstance(public_keys, str):
+        public_keys = [public_keys]
+    if not isinstance(public_keys, (list, tuple)) or not all(isinstance(k, str) for k in public_keys):
+        raise OperationValueError(f"{op}: public_keys must be a key or a list of keys (strings)")
+    keys: list[str] = []
+    for entry in public_keys:
+        path = local_path(entry) if entry and not any(c.isspace() for c in entry) else None
+        if path is not None and os.path.isfile(path):
+            with open(path, encoding="utf-8") as handle:
+                lines = handle.read().splitlines()
+        else:
+            if "\n" in entry.strip() or "\r" in entry:
+                raise OperationValueError(f"{op}: a public key must be one line: {entry[:40]!r}...")
+            if not entry.strip() or entry.strip().startswith("#"):
+                raise OperationValueError(f"{op}: {entry[:40]!r} is not a public key (empty, or a # comment)")
+            lines = [entry]
+        keys += [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+    return keys
+
+
+def _key_facts(key_file: str, delete_keys: bool) -> list[tuple[type, dict[str, Any]]]:
+    """The facts ``_authorized_keys`` (and the file operations it composes) read."""
+    facts: list[tuple[type, dict[str, Any]]] = [
+        (Directory, {"path": parent(key_file)}),
+        (File, {"path": key_file}),
+        (FindInFile, {"path": key_file, "pattern": ".", "interpolate_variables": False}),
+    ]
+    if delete_keys:
+        facts.append((Sha1File, {"path": key_file}))
+    return facts
+
+
+def parent(path: str) -> str:
+    return posixpath.dirname(path.rstrip("/")) or "/"
+
+
+def _authorized_keys(user: str, group: str, keys: list[str], key_file: str, delete_keys: bool):
+    """The directory (700), the file (600) and the keys, owned by ``user``:``group``. Reads
+    only the facts of :func:`_key_facts`."""
+    facts = get_facts(host, _key_facts(key_file, delete_keys))
+    found = facts[2]
+    yield from files.directory._inner(parent(key_file), user=user, group=group, mode=700)
+    current = [line.strip() for line in found or [] if line.strip() and not line.strip().startswith("#")]
+    if delete_keys:
+        if current == keys:
+            yield from files.file._inner(key_file, user=user, group=group, mode=600, create_remote_dir=False)
+        else:
+            data = "".join(key + "\n" for key in keys).encode()
+            yield from files.put._inner(
+                io.BytesIO(data), key_file, user=user, group=group, mode=600, create_remote_dir=False
+            )
+        return
+    yield from files.file._inner(key_file, user=user, group=group, mode=600, create_remote_dir=False)
+    missing = [key for key in dict.fromkeys(keys) if key not in current]
+    if not missing:
+        host.noop(f"{key_file} holds every key")
+        return
+    touches(key_file)
+    # a newline first unless the file is empty (or new) or already ends in one
+    yield or_else(
+        file_test("!-s", key_file),
+        output_test("-z", read_from(command("tail", "-c", "1"), key_file)),
+        append_to("echo", key_file),
+    )
+    yield append_to(command("printf", "%s\\n", *missing), key_file)
+
+
+@operation(
+    shell_safe=True,
+    fact_batches=2,
+    fact_batches_reason="without authorized_key_directory the user's home (server.Users) names the key file",
+)
+def user_authorized_keys(
+    user: str,
+    public_keys: str | list[str],
+    group: str | None = None,
+    delete_keys: bool = False,
+    authorized_key_directory: str | None = None,
+    authorized_key_filename: str | None = None,
+):
+    """Make sure a user's ``authorized_keys`` holds the given public keys.
+
+    The directory (``~/.ssh``, mode 700) and the file (mode 600) are created when missing
+    and owned by the user. Keys missing from the file are appended; with ``delete_keys``
+    the file is rewritten to hold exactly the keys given (comment and blank lines are not
+    keys).
+
+    + user: the user (who must exist unless ``authorized_key_directory`` is given)
+    + public_keys: a key, or a list; an entry naming a local file (relative to the deploy
+      file's directory) stands for the keys in it
+    + group: the group owning the directory and file (default: the user's primary group
+      when the user is read, else a group named as the user)
+    + delete_keys: remove the keys that are not in ``public_keys``
+    + authorized_key_directory: the directory (default: the user's home + ``/.ssh``)
+    + authorized_key_filename: the file's name (default: ``authorized_keys``)
+
+    Without ``authorized_key_directory`` the user's home is read first: one more round trip.
+
+    Example::
+
+        server.user_authorized_keys(name="Deploy keys", user="deploy",
+                                    public_keys=["ssh-ed25519 AAAAC3Nza... ci@example"])
+    """
+    op = "server.user_authorized_keys"
+    name = check_name(user, "user", op)
+    if group is not None:
+        check_name(group, "group", op)
+    keys = _read_keys(public_keys, op)
+    directory = _field(authorized_key_directory, "authorized_key_directory", op, absolute=True)
+    filename = authorized_key_filename or "authorized_keys"
+    if "/" in filename or filename in (".", "..") or "\n" in filename:
+        raise OperationValueError(f"{op}: authorized_key_filename {filename!r} must be a file name (no '/')")
+    owner_group = group or name
+    if directory is None:
+        (users,) = get_facts(host, [(Users, {})])
+        entry = users.get(name)
+        if entry is None or not entry["home"]:
+            raise OperationError(f"{op}: there is no user {name} (or it has no home): create it first with server.user")
+        directory = posixpath.join(entry["home"], ".ssh")
+        owner_group = group or entry["group"]
+    yield from _authorized_keys(name, owner_group, keys, posixpath.join(directory, filename), delete_keys)
+
+
+# -------------------------------------------------------------------------------- user
+
+
+@operation(
+    shell_safe=True,
+    fact_batches=2,
+    fact_batches_reason="without home= the facts of an existing user's home (if not /home/NAME) follow server.Users",
+)
+def user(
+    user: str,
+    present: bool = True,
+    home: str | None = None,
+    shell: str | None = None,
+    group: str | None = None,
+    groups: list[str] | None = None,
+    append: bool = False,
+    public_keys: str | list[str] | None = None,
+    delete_keys: bool = False,
+    ensure_home: bool = True,
+    create_home: bool = False,
+    system: bool = False,
+    uid: int | str | None = None,
+    comment: str | None = None,
+    unique: bool = True,
+    password: str | None = None,
+):
+    """Add, change or remove a user, its home directory and its SSH keys.
+
+    A new user gets every attribute given; an existing one is changed where ``home``,
+    ``shell``, ``group``, ``groups``, ``comment`` or ``password`` differ. As in pyinfra,
+    ``uid``, ``system``, ``create_home`` and ``unique`` apply only when the user is created,
+    and ``present=False`` removes the account, not its home.
+
+    + user: the user's name
+    + present: whether the user should exist
+    + home: the home directory (default: the existing user's, else ``/home/NAME``)
+    + shell: the login shell (an absolute path)
+    + group: the primary group (it must exist; a new user without one gets the group of its
+      name when that exists, else one made by ``useradd``)
+    + groups: the other groups (each must exist)
+    + append: add ``groups`` to the user's groups instead of making them the whole list
+    + public_keys: keys for ``~/.ssh/authorized_keys`` (see ``server.user_authorized_keys``)
+    + delete_keys: remove the keys that are not in ``public_keys``
+    + ensure_home: make sure the home directory exists, owned by the user
+    + create_home: create a new user's home from the skeleton (``useradd -m``)
+    + system: create a system account (``useradd -r``)
+    + uid: the new user's id
+    + comment: the GECOS comment
+    + unique: refuse a ``uid`` another user has (``unique=False``: ``useradd -o``)
+    + password: the encrypted password (a hash such as ``$6$...``, as ``/etc/shadow`` holds
+      it); read it with ``_sudo=True`` so the comparison sees the current one. Pass it as
+      ``oxinfra.api.Secret`` to keep it out of printed commands.
+
+    Example::
+
+        server.user(name="App user", user="app", shell="/bin/bash", groups=["www-data"],
+                    public_keys=["ssh-ed25519 AAAAC3Nza... ops@example"], _sudo=True)
+    """
+    op = "server.user"
+    name = check_name(user, "user", op)
+    want_home = _field(home, "home", op, absolute=True)
+    want_shell = _field(shell, "shell", op, absolute=True)
+    want_comment = _field(comment, "comment", op)
+    want_password = _field(password, "password", op)
+    want_uid = _id(uid, "uid", op)
+    if group is not None:
+        check_name(group, "group", op)
+    if groups is not None and (isinstance(groups, str) or not isinstance(groups, (list, tuple))):
+        raise OperationValueError(f"{op}: groups must be a list of group names, not {groups!r}")
+    want_groups = [check_name(g, "group in groups", op) for g in groups or []]
+    keys = _read_keys(public_keys, op) if public_keys is not None else None
+
+    guess = want_home or "/home/" + name
+    batch: list[tuple[type, dict[str, Any]]] = [(Users, {}), (Groups, {})]
+    if present and ensure_home:
+        batch.append((Directory, {"path": guess}))
+    if present and keys is not None:
+        batch += _key_facts(posixpath.join(guess, ".ssh", "authorized_keys"), delete_keys)
+    users, existing_groups, *_ = get_facts(host, batch)
+    declare_account_files()
+    existing = users.get(name)
+
+    if not present:
+        if existing is not None:
+            yield command("userdel", "--", name)
+        else:
+            host.noop(f"user {name} does not exist")
+        return
+
+    home_dir = want_home or (existing and existing["home"]) or "/home/" + name
+    primary = group
+    if existing is None:
+        if primary is None and name in existing_groups:
+            primary = name  # useradd would refuse to make a group that exists
+        args: list[str] = ["-d", home_dir]
+        if want_shell:
+            args += ["-s", want_shell]
+        if primary:
+            args += ["-g", primary]
+        if want_groups:
+            args += ["-G", ",".join(want_groups)]
+        if system:
+            args.append("-r")
+        if want_uid is not None:
+            args += ["--uid", str(want_uid)]
+            if not unique:
+                args.append("-o")
+        if want_comment:
+            args += ["-c", want_comment]
+        args.append("-m" if create_home else "-M")
+        if create_home:
+            touches(home_dir, subtree=True, ancestors=True)  # the skeleton is copied there
+        yield command("useradd", *args, "--", name)
+        if want_password:
+            yield _password_command(name, want_password)
+    else:
+        args = []
+        if home_dir != existing["home"]:
+            args += ["-d", home_dir]
+        if want_shell and want_shell != existing["shell"]:
+            args += ["-s", want_shell]
+        if primary and primary != existing["group"]:
+            args += ["-g", primary]
+        if want_groups:
+            # the fact lists the other groups: the primary one (asked for, or the user's) is
+            # no difference
+            others = set(want_groups) - {primary or existing["group"]}
+            if append:
+                if not others <= set(existing["groups"]):
+                    args += ["-a", "-G", ",".join(want_groups)]
+            elif others != set(existing["groups"]):
+                args += ["-G", ",".join(want_groups)]
+        if want_comment and want_comment != existing["comment"]:
+            args += ["-c", want_comment]
+        if args:
+            yield command("usermod", *args, "--", name)
+        if want_password and want_password != existing["password"]:
+            yield _password_command(name, want_password)
+        if not args and not (want_password and want_password != existing["password"]):
+            host.noop(f"user {name} exists as asked")
+
+    owner_group = primary or (existing["group"] if existing else name)
+    key_file = posixpath.join(home_dir, ".ssh", "authorized_keys")
+    # Read already when home_dir is the guess; else one batch for the home and the keys.
+    later = [(Directory, {"path": home_dir})] if ensure_home else []
+    info, *_ = get_facts(host, later + (_key_facts(key_file, delete_keys) if keys is not None else [])) or [None]
+    if ensure_home:
+        if info is False:
+            host.noop(f"home {home_dir} is not a directory (a link?): left as it is")
+        else:
+            yield from files.directory._inner(home_dir, user=name, group=owner_group)
+    if keys is not None:
+        yield from _authorized_keys(name, owner_group, keys, key_file, delete_keys)

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "hello $1" > /tmp/oxinfra-script-out
