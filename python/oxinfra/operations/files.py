@@ -272,9 +272,7 @@ def put(
     else:
         want_mode = parse_mode(mode) if mode is not False else None
     check_path(dest, "dest")
-    info, remote_sha1, real = get_facts(
-        host, [(File, {"path": dest}), (Sha1File, {"path": dest}), (LinkTarget, {"path": dest})]
-    )
+    info, remote_sha1, real = get_facts(host, put_facts(dest))
     touches(dest, ancestors=True)
     if real:  # dest is written where its links lead (a directory above it given as a link)
         touches(real)
@@ -405,6 +403,20 @@ def template(
     )
 
 
+def put_facts(dest: str) -> list[tuple[type, dict[str, Any]]]:
+    """The facts ``files.put`` and ``files.template`` read about ``dest``: an operation that
+    composes them (``put._inner``) reads these in its own batch, so its facts cost one."""
+    return [(File, {"path": dest}), (Sha1File, {"path": dest}), (LinkTarget, {"path": dest})]
+
+
+def line_facts(path: str, match: str, interpolate_variables: bool = False) -> list[tuple[type, dict[str, Any]]]:
+    """The facts ``files.line`` reads for the anchored pattern ``match`` (see :func:`put_facts`)."""
+    return [
+        (FindInFile, {"path": path, "pattern": match, "interpolate_variables": interpolate_variables}),
+        (LinkTarget, {"path": path}),
+    ]
+
+
 def _anchor(pattern: str) -> str:
     if not pattern.startswith("^"):
         pattern = "^.*" + pattern
@@ -458,13 +470,7 @@ def line(
     if interpolate_variables:
         check_interpolated("line", line)
         check_interpolated("replace", replace)
-    found, real = get_facts(
-        host,
-        [
-            (FindInFile, {"path": path, "pattern": match, "interpolate_variables": interpolate_variables}),
-            (LinkTarget, {"path": path}),
-        ],
-    )
+    found, real = get_facts(host, line_facts(path, match, interpolate_variables))
     # Written as it is looked for: expanded by the host's shell when interpolating (else a
     # line found as "X=/root" is written "X=$HOME" and appended again on every run).
     text = Interpolated(replace or line) if interpolate_variables else replace or line

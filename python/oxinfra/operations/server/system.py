@@ -15,7 +15,7 @@ from typing import Any
 
 from oxinfra.api import get_facts, host, operation, touches
 from oxinfra.exceptions import OperationError, OperationValueError
-from oxinfra.facts.files import Directory, File, FindInFile, Link, Sha1File
+from oxinfra.facts.files import Directory, File, Link
 from oxinfra.facts.server import Hostname, Os, Which
 from oxinfra.facts.server.settings import LIMITS_FILE, Sysctl, check_sysctl_key
 from oxinfra.operations import files
@@ -25,14 +25,8 @@ from oxinfra.quoting import command
 __all__ = ["sysctl", "hostname", "timezone", "security_limit", "etc_hosts"]
 
 
-def _line_facts(path: str, pattern: str) -> tuple[type, dict[str, Any]]:
-    """The fact ``files.line`` reads for an anchored ``pattern``."""
-    return (FindInFile, {"path": path, "pattern": pattern, "interpolate_variables": False})
-
-
-def _put_facts(path: str) -> list[tuple[type, dict[str, Any]]]:
-    """The facts ``files.put`` reads."""
-    return [(File, {"path": path}), (Sha1File, {"path": path})]
+_line_facts = files.line_facts
+_put_facts = files.put_facts
 
 
 def _one_line(value: Any, what: str, op: str) -> str:
@@ -91,7 +85,7 @@ def sysctl(
             raise OperationValueError(f"{op}: persist_file {persist_file!r} must be an absolute path")
         line = "^" + escape_bre(key) + "[[:space:]]*=.*$"
         replace = key + " = " + text
-        batch.append(_line_facts(persist_file, line))
+        batch += _line_facts(persist_file, line)
     current, *_ = get_facts(host, batch)
     # A key the fact does not show (unknown, or not readable) is set all the same: sysctl
     # then says which it is.
@@ -299,7 +293,7 @@ def etc_hosts(ip: str, hostnames: str | list[str] | None = None, present: bool =
         raise OperationValueError(f"{op}: give hostnames= when present=True")
     if not isinstance(path, str) or not path.startswith("/"):
         raise OperationValueError(f"{op}: path {path!r} must be an absolute path")
-    lines, *_ = get_facts(host, [_line_facts(path, "^"), *_put_facts(path)])
+    lines, *_ = get_facts(host, [*_line_facts(path, "^"), *_put_facts(path)])
     lines = lines or []
     current = _hosts_entries(lines).get(ip)
     touches(path)
