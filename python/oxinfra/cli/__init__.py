@@ -334,6 +334,7 @@ def main(
             hint="this is a bug in oxinfra; run again with --debug to see where, and report it",
         )
         sys.exit(INTERNAL)
+    renderer.console.flush()
     sys.exit(code)
 
 

@@ -31,6 +31,8 @@ __all__ = ["Console", "color_wanted", "strip_ansi"]
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 #: Redraws of the status line per second at most.
 REDRAW_HZ = 5
+#: Lines to a pipe or a file are flushed at least this often (seconds).
+FLUSH_SECONDS = 0.5
 
 
 def strip_ansi(text: str) -> str:
@@ -82,16 +84,18 @@ class Console:
         self._shown = False  # a status line is on the screen
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._flushed = time.monotonic()
 
     # -- writing -------------------------------------------------------------------------
 
     def style(self, text: str, err: bool = False, **styles: Any) -> str:
         return click.style(text, **styles) if (self.err_color if err else self.out_color) else text
 
-    def _write(self, stream: Any, text: str) -> None:
+    def _write(self, stream: Any, text: str, flush: bool = True) -> None:
         try:
             stream.write(text)
-            stream.flush()
+            if flush:
+                stream.flush()
         except Exception as exc:
             if not _closed_pipe(exc):
                 raise
@@ -105,6 +109,8 @@ class Console:
         if err:
             with self._lock:
                 self._clear()
+                if not self.closed:  # what stdout holds first, in order where both go to one file
+                    self._write(sys.stdout, "", flush=True)
                 self._write(sys.stderr, text + "\n")
                 self._draw()
             return
@@ -112,14 +118,27 @@ class Console:
             return
         with self._lock:
             self._clear()
-            self._write(sys.stdout, text + "\n")
+            now = time.monotonic()
+            # a terminal sees each line at once; a pipe or a file gets them in blocks, at
+            # least every FLUSH_SECONDS (a log being followed still moves)
+            flush = self.tty or now - self._flushed >= FLUSH_SECONDS
+            if flush:
+                self._flushed = now
+            self._write(sys.stdout, text + "\n", flush)
             self._draw()
 
     def write_raw(self, stream: Any, text: str) -> None:
-        """``text`` as it is, on an already open stream (the JSON events)."""
+        """``text`` as it is, on an already open (buffered) stream: the JSON events."""
         if self.closed:
             return
-        self._write(stream, text)
+        self._write(stream, text, flush=False)
+
+    def flush(self, stream: Any = None) -> None:
+        """Flush stdout (or ``stream``); a reader that went away is no error."""
+        if self.closed:
+            return
+        with self._lock:
+            self._write(stream if stream is not None else sys.stdout, "", flush=True)
 
     # -- the status line -----------------------------------------------------------------
 

@@ -120,8 +120,9 @@ class Renderer:
         self.console.write_raw(self._out, json.dumps(event, default=str) + "\n")
 
     def _flush(self) -> None:
-        if self._out is not None and not self.console.closed:
-            self.console.write_raw(self._out, "")
+        if self._out is not None:
+            self.console.flush(self._out)
+        self.console.flush()
 
     def _masked(self, value: Any) -> Any:
         redactor = self.redactor
@@ -315,6 +316,7 @@ class Renderer:
         title = "--> Would change (dry run)" if preview else ""
         for line in recap.lines(self._style, seconds, operations=show_ops, title=title):
             self._line(line)
+        self._flush()
         return recap
 
     def _json_summary(self, result: Any) -> None:
