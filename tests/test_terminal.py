@@ -264,7 +264,7 @@ def test_a_big_preview_is_per_operation_counts_then_the_prompt(tmp_path: Path) -
     lines = [line for line in screen(raw) if line.strip()]
     prompt = next(i for i, line in enumerate(lines) if "[y/N]" in line)
     assert prompt <= 8, raw  # was 1,002 lines: one per host x operation
-    assert lines[prompt].startswith("Execute these changes (600 operations on hosts)?"), raw
+    assert lines[prompt].startswith("Execute these changes (600 operations on 200 hosts)? [y/N]"), raw
     assert "--> Would change (dry run)" in lines and not any(line.startswith("[@sim/") for line in lines), raw
     assert not any(line.startswith("--> Running") for line in lines), raw  # answered no: nothing ran
     # -v: the full list

@@ -7,7 +7,8 @@
 
 Exit codes (:mod:`oxinfra.cli.outcome`): 0 every host succeeded; 1 some host failed; 2 bad
 input or usage (nothing ran); 4 some host unreachable and none failed; 70 internal error;
-130 interrupted.
+130 interrupted; 141 stdout closed while ``fact`` or ``debug-inventory`` printed.
+What is printed, and how (recap, progress, colour, -v levels): :mod:`oxinfra.cli.render`.
 """
 
 from __future__ import annotations
@@ -482,7 +483,8 @@ def _run(
             renderer.notice("nothing would change: not asking to execute")
             return exit_code(preview)
         renderer.stop_progress()
-        if not click.confirm(f"Execute these changes ({recap.would_change} operations on hosts)?", default=False):
+        question = f"Execute these changes ({recap.would_change} operations on {len(recap.hosts['changed'])} hosts)?"
+        if not click.confirm(question, default=False):
             return 0
         renderer.reset()
         renderer.start_progress()
