@@ -376,3 +376,32 @@ def test_json_output_is_unchanged_by_terminal_options(tmp_path: Path) -> None:
     events = [json.loads(line) for line in out.stdout.splitlines()]
     assert events[0]["event"] == "plan" and events[-1]["event"] == "summary", out.describe()
     assert "hosts done" not in out.stdout
+
+
+def test_host_names_compress_to_ranges_limit_reads_back(tmp_path: Path) -> None:
+    from oxinfra.cli.recap import compress_names
+    from oxinfra.inventory import load_inventory
+
+    names = ["web01", "web02", "web03", "web05", "db1", "db2", "web10", "web11", "web12", "web13", "a"]
+    shown = compress_names(names)
+    assert shown == ["a", "db1", "db2", "web[01:03]", "web05", "web[10:13]"]
+    # what the recap prints selects exactly those hosts again
+    inv = tmp_path / "inventory.py"
+    inv.write_text(f"hosts = {names + ['web04', 'web06']!r}\n")
+    limited = load_inventory(str(inv), {}, ()).limit(shown)
+    assert sorted(h.name for h in limited.hosts) == sorted(names)
+
+
+def test_failures_group_by_error_with_the_host_name_taken_out(tmp_path: Path) -> None:
+    """Errors naming their host group together; a short host name inside a word is no name."""
+    inv = tmp_path / "inventory.py"
+    dead = {"ssh_hostname": "127.0.0.1", "ssh_port": 1}
+    inv.write_text(f"hosts = [(name, {dead!r}) for name in ['a', 'c', 'n1', 'n2', 'n3']] + ['@sim/ok']\n")
+    out = run_cli("-y", inv, _deploy(tmp_path, NOTHING), cwd=tmp_path)
+    assert out.code == 4, out.describe()
+    assert "[a] unreachable: a: cannot connect to 127.0.0.1:1" in out.stdout, out.describe()
+    assert (
+        "    unreachable (5):\n      5 hosts: cannot connect to 127.0.0.1:1: Connect call failed ('127.0.0.1', 1)\n"
+        "        a, c, n[1:3]\n"
+    ) in out.stdout, out.describe()
+    assert re.search(r"--> 6 hosts in [0-9.]+ s: 1 ok, 0 changed, 0 failed, 5 unreachable\n", out.stdout)

@@ -60,8 +60,11 @@ def compress_names(names: list[str]) -> list[str]:
 
 
 def _pattern(error: str, host: str) -> str:
-    """An error with the host's own name taken out, so hosts that failed alike group."""
-    return error.replace(host, "<host>") if host else error
+    """An error with the host's own name taken out (where it stands as a name, not inside
+    a word), so hosts that failed alike group."""
+    if not host or host not in error:
+        return error
+    return re.sub(rf"(?<![\w.-]){re.escape(host)}(?![\w-])", "<host>", error)
 
 
 class Recap:
