@@ -316,6 +316,10 @@ class Renderer:
         title = "--> Would change (dry run)" if preview else ""
         for line in recap.lines(self._style, seconds, operations=show_ops, title=title):
             self._line(line)
+        if recap.failed_hosts and not result.dry:
+            self._line(
+                self._style("    hint: add --retry-failed to run only the hosts that did not finish", fg="bright_black")
+            )
         self._flush()
         return recap
 
