@@ -162,8 +162,8 @@ class Renderer:
         if not self.total:
             return self._style(f"… evaluating the deploy  {clock}", fg="bright_black")
         parts = [f"{self.hosts_done}/{self.total} hosts done"]
-        if self.operations:
-            parts.append(f"{self.ops_done}/{self.total * self.operations} operations")
+        if self.operations:  # no total: hosts may run different operations, or end early
+            parts.append(f"{self.ops_done} operations done")
         if self.bad_hosts:
             parts.append(self._style(f"{self.bad_hosts} failed", fg="red"))
         text = "… " + " · ".join(parts) + f"  {clock}"
