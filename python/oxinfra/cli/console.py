@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import shutil
 import sys
 import threading
 import time
@@ -199,9 +200,6 @@ def _width() -> int:
     now = time.monotonic()
     if _WIDTH and now - _WIDTH[0][0] < 1:
         return _WIDTH[0][1]
-    try:
-        width = os.get_terminal_size(sys.stdout.fileno()).columns
-    except (OSError, ValueError, AttributeError):
-        width = 80
+    width = shutil.get_terminal_size((80, 24)).columns  # COLUMNS, else the terminal's
     _WIDTH[:] = [(now, width if width >= 20 else 80)]
     return _WIDTH[0][1]
