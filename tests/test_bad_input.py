@@ -164,7 +164,8 @@ def test_unreachable_host_is_reported_and_others_finish(tmp_path: Path, target: 
     human = run_cli("-y", inv, deploy)
     assert human.code == 4
     assert "[127.0.0.2] unreachable: " in human.stdout
-    assert "1 hosts with errors: 127.0.0.2" in human.stdout
+    assert "    unreachable (1):\n      127.0.0.2: cannot connect to 127.0.0.2:" in human.stdout, human.describe()
+    assert "1 host ran no operation" in human.stdout
 
 
 def test_unreachable_host_with_deploy_time_facts(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
@@ -231,7 +232,7 @@ def test_malformed_marker_fails_that_host_only(tmp_path: Path, bad: str, marker:
     assert_no_traceback(human)
     [line] = [line for line in human.stdout.splitlines() if line.startswith("[") and "error:" in line]
     assert line == f"[{bad}] error: {failed['error']}"
-    assert f"1 hosts with errors: {bad}" in human.stdout
+    assert f"    error (1):\n      {bad}: {failed['error']}\n" in human.stdout, human.describe()
 
 
 @pytest.mark.parametrize(

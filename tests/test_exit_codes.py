@@ -73,7 +73,7 @@ def test_exit_4_unreachable_and_none_failed(tmp_path: Path, target: Path, sshd_f
     assert _statuses(out) == {"127.0.0.1": "success", "127.0.0.2": "success", "127.0.0.3": "unreachable"}
     human = run_cli("-y", inventory, _deploy(tmp_path, target))
     assert human.code == 4, human.describe()
-    assert "unreachable (1): 127.0.0.3" in human.stdout, human.describe()
+    assert "    unreachable (1):\n      127.0.0.3: cannot connect" in human.stdout, human.describe()
 
 
 def test_exit_1_wins_over_unreachable(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:

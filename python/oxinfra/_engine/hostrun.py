@@ -292,7 +292,7 @@ class HostRun:
                 record["noop"] = "; ".join(plan.noops)
         if error:
             record["error"] = error
-        if status == "failed":
+        if status == "failed" or stdout or stderr:  # a failure's always; others' when they printed
             record.update(output_fields("stdout", stdout))
             record.update(output_fields("stderr", stderr))
         shown = plan

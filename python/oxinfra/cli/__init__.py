@@ -7,7 +7,8 @@
 
 Exit codes (:mod:`oxinfra.cli.outcome`): 0 every host succeeded; 1 some host failed; 2 bad
 input or usage (nothing ran); 4 some host unreachable and none failed; 70 internal error;
-130 interrupted.
+130 interrupted; 141 stdout closed while ``fact`` or ``debug-inventory`` printed.
+What is printed, and how (recap, progress, colour, -v levels): :mod:`oxinfra.cli.render`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import click
 
 from oxinfra.cli.privilege import run_privilege
-from oxinfra.cli.outcome import HELP, INTERNAL, INTERRUPTED, exit_code
+from oxinfra.cli.outcome import CLOSED_PIPE, HELP, INTERNAL, INTERRUPTED, exit_code
 from oxinfra.cli.render import Renderer
 
 __all__ = ["main"]
@@ -115,7 +116,26 @@ _SHARDS = _ShardsType()
 )
 @click.option("--parallel", type=click.IntRange(min=1), default=None, help="At most N hosts at once.")
 @click.option("--data", "data", multiple=True, metavar="KEY=VALUE", help="Override host data (value may be JSON).")
-@click.option("-v", "--verbose", count=True, help="More output: -v per-host results, -vv commands too.")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="More output (pyinfra's levels): -v every operation's outcome on every host, -vv the "
+    "commands too, -vvv what they printed (stdout and stderr, server.shell's included).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Only failures and the hosts' recap line; no progress.")
+@click.option(
+    "--no-color",
+    "no_color",
+    is_flag=True,
+    help="No colours (also when NO_COLOR is set; never any when stdout is not a terminal).",
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="OXINFRA_TRACEBACK",
+    help="On an error, print the traceback too (otherwise one line and a hint). Also OXINFRA_TRACEBACK=1.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event on stdout, then a summary.")
 @click.option(
     "--shards",
@@ -217,6 +237,9 @@ def main(
     parallel: int | None,
     data: tuple[str, ...],
     verbose: int,
+    quiet: bool,
+    no_color: bool,
+    debug: bool,
     as_json: bool,
     shards: int | None,
     report_path: str | None,
@@ -244,7 +267,9 @@ def main(
     """
     from oxinfra.exceptions import OxinfraError
 
-    renderer = Renderer(as_json=as_json, verbose=verbose)
+    renderer = Renderer(as_json=as_json, verbose=verbose, quiet=quiet, no_color=no_color)
+    if not renderer.console.out_color:  # facts, debug-inventory: click.echo strips styles
+        click.get_current_context().color = False
     # Read (by click) and gone: no process this one starts (the @local shell, shard workers)
     # inherits the password in its environment.
     os.environ.pop("OXINFRA_SUDO_PASSWORD", None)
@@ -288,6 +313,8 @@ def main(
             control,
         )
     except OxinfraError as exc:
+        if debug:
+            _traceback()
         renderer.error(str(exc))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
@@ -295,16 +322,27 @@ def main(
         sys.exit(INTERRUPTED)
     except (click.ClickException, click.exceptions.Abort, click.exceptions.Exit):
         raise
-    except Exception as exc:  # a bug: one line (the traceback on request), never a bare traceback
-        if os.environ.get("OXINFRA_TRACEBACK"):
-            import traceback
+    except BrokenPipeError:  # stdout closed while facts or the inventory were printed
+        from oxinfra.cli.console import silence_stdout
 
-            traceback.print_exc()
+        silence_stdout()
+        sys.exit(CLOSED_PIPE)
+    except Exception as exc:  # a bug: one line (the traceback on request), never a bare traceback
+        if debug:
+            _traceback()
         renderer.error(
-            f"internal error: {type(exc).__name__}: {exc} (a bug in oxinfra; OXINFRA_TRACEBACK=1 prints where)"
+            f"internal error: {type(exc).__name__}: {exc}",
+            hint="this is a bug in oxinfra; run again with --debug to see where, and report it",
         )
         sys.exit(INTERNAL)
+    renderer.console.flush()
     sys.exit(code)
+
+
+def _traceback() -> None:
+    import traceback
+
+    traceback.print_exc()
 
 
 def _facts(
@@ -330,6 +368,17 @@ def _facts(
     answers = asyncio.run(read_facts_async(inventory, asks, parallel, settings or None, run_control))
     print_facts(asks, answers, renderer.as_json, renderer.redactor)
     return facts_exit_code(answers)
+
+
+def exec_line(words: tuple[str, ...] | list[str]) -> str:
+    """``exec -- WORDS``: one word is a shell command line, run as written (``exec -- 'ls |
+    wc -l'``); several are a program and its arguments, each quoted, so ``exec -- echo "a  b"``
+    prints ``a  b`` (the local shell already split and unquoted them)."""
+    from oxinfra.quoting import quote
+
+    if len(words) == 1:
+        return words[0]
+    return " ".join(quote(word) for word in words)
 
 
 def _redactor(inventory: Any, privilege: Any) -> Any:
@@ -407,10 +456,12 @@ def _run(
     if targets[0] == "exec":
         if len(targets) < 2:
             raise DeployError("exec needs a command: oxinfra INVENTORY exec -- COMMAND")
-        exec_command = " ".join(targets[1:])
+        exec_command = exec_line(targets[1:])
+        renderer.exec_command = exec_command
         deploys: list[str] = []
     else:
         deploys = list(targets)
+    renderer.start_progress()
     if not dry and not yes and exec_command is None:
         if not sys.stdin.isatty():
             raise DeployError("not a terminal, cannot ask for confirmation: pass -y to execute, or --dry to preview")
@@ -425,10 +476,18 @@ def _run(
             global_args=global_args,
             control=RunControl(**(control or {})),
         )
-        renderer.finish(preview)
-        if preview.interrupted or not click.confirm("Execute these changes?", default=False):
-            return exit_code(preview) if preview.interrupted else 0
+        recap = renderer.finish(preview, preview=True)
+        if preview.interrupted:
+            return exit_code(preview)
+        if not recap.would_change:  # nothing to confirm: nothing would change
+            renderer.notice("nothing would change: not asking to execute")
+            return exit_code(preview)
+        renderer.stop_progress()
+        question = f"Execute these changes ({recap.would_change} operations on {len(recap.hosts['changed'])} hosts)?"
+        if not click.confirm(question, default=False):
+            return 0
         renderer.reset()
+        renderer.start_progress()
     result = run(
         inventory,
         deploys,

@@ -14,16 +14,20 @@ code   meaning
        oxinfra itself failed; the message says what
 130    interrupted (SIGINT or SIGTERM): no new work was sent, remote work was ended and the
        partial summary printed
+141    stdout was closed while ``fact`` or ``debug-inventory`` printed (128 + SIGPIPE, as a
+       shell reports a program a closed pipe ended)
 =====  ======================================================================================
 
-When several apply, the first of 130, 70, 1, 4 wins.
+When several apply, the first of 130, 70, 1, 4 wins. A deploy or ``exec`` whose stdout is
+closed (``oxinfra ... | head -1``) goes on quietly -- hosts are not left half-done because a
+reader stopped reading -- and exits with its own code.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["OK", "FAILED", "USAGE", "UNREACHABLE", "INTERNAL", "INTERRUPTED", "exit_code", "HELP"]
+__all__ = ["OK", "FAILED", "USAGE", "UNREACHABLE", "INTERNAL", "INTERRUPTED", "CLOSED_PIPE", "exit_code", "HELP"]
 
 OK = 0
 FAILED = 1
@@ -31,13 +35,15 @@ USAGE = 2
 UNREACHABLE = 4
 INTERNAL = 70
 INTERRUPTED = 130
+CLOSED_PIPE = 141
 
 #: The exit codes as ``oxinfra --help`` lists them.
 HELP = (
     "Exit codes: 0 every host succeeded; 1 some host failed; 2 bad input or usage (nothing ran); "
     "4 some host unreachable (or timed out) and none failed; 70 internal error (a host's output "
-    "could not be parsed, or a bug); 130 interrupted (SIGINT/SIGTERM). "
-    "When several apply, the first of 130, 70, 1, 4 wins."
+    "could not be parsed, or a bug); 130 interrupted (SIGINT/SIGTERM); 141 stdout closed while "
+    "facts or the inventory were printed (a run whose stdout closes goes on quietly and exits "
+    "with its own code). When several apply, the first of 130, 70, 1, 4 wins."
 )
 
 

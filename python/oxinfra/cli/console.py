@@ -1,0 +1,205 @@
+"""Where the CLI's text goes: colour or not, a live status line or not, and a reader that
+went away.
+
+- Colour only on a terminal, never when ``NO_COLOR`` is set (to anything but the empty
+  string, https://no-color.org) or ``--no-color`` is given; no escape sequence at all when
+  the stream is not a terminal (piped, redirected).
+- A reader that goes away (``oxinfra ... | head -1``) ends the output, not the run: the first
+  write that finds the pipe closed points stdout at /dev/null, nothing more is printed, the
+  hosts finish what they were doing and the exit code is the run's own (a deploy is never
+  left half-applied because its reader stopped reading). No traceback, no "Exception
+  ignored" at exit.
+- One status line (:meth:`Console.status`) may stand at the bottom of a terminal: lines
+  printed meanwhile go above it. It is redrawn by a thread a few times a second, so a run
+  whose hosts are quiet still shows its clock move, and the event loop never waits for it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+from typing import Any, Callable
+
+import click
+
+__all__ = ["Console", "color_wanted", "strip_ansi"]
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+#: Redraws of the status line per second at most.
+REDRAW_HZ = 5
+#: Lines to a pipe or a file are flushed at least this often (seconds).
+FLUSH_SECONDS = 0.5
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def color_wanted(stream: Any, no_color: bool = False) -> bool:
+    """Colour on ``stream``: a terminal, no ``--no-color``, no (non-empty) ``NO_COLOR``,
+    and not ``TERM=dumb``."""
+    if no_color or os.environ.get("NO_COLOR", "") != "" or os.environ.get("TERM") == "dumb":
+        return False
+    return _isatty(stream)
+
+
+def _closed_pipe(exc: BaseException) -> bool:
+    return isinstance(exc, BrokenPipeError) or (isinstance(exc, OSError) and exc.errno in (errno.EPIPE, errno.EINVAL))
+
+
+def silence_stdout() -> None:
+    """Point file descriptor 1 at /dev/null: what is still buffered for it, or written later,
+    goes nowhere instead of raising BrokenPipeError (at exit too)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+class Console:
+    """stdout and stderr of the CLI, as the module docs say."""
+
+    def __init__(self, no_color: bool = False, live: bool = True) -> None:
+        self.out_color = color_wanted(sys.stdout, no_color)
+        self.err_color = color_wanted(sys.stderr, no_color)
+        self.tty = _isatty(sys.stdout)
+        #: A status line may be drawn (a terminal that understands erasing a line).
+        self.live = live and self.tty and os.environ.get("TERM") != "dumb"
+        self.closed = False  # stdout's reader went away
+        self._lock = threading.RLock()
+        self._status: Callable[[], str] | None = None
+        self._shown = False  # a status line is on the screen
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._flushed = time.monotonic()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def style(self, text: str, err: bool = False, **styles: Any) -> str:
+        return click.style(text, **styles) if (self.err_color if err else self.out_color) else text
+
+    def _write(self, stream: Any, text: str, flush: bool = True) -> None:
+        try:
+            stream.write(text)
+            if flush:
+                stream.flush()
+        except Exception as exc:
+            if not _closed_pipe(exc):
+                raise
+            if stream is sys.stdout or getattr(stream, "fileno", lambda: -1)() == 1:
+                self.closed = True
+                self._status = None
+                silence_stdout()
+
+    def line(self, text: str = "", err: bool = False) -> None:
+        """One line (or several) on stdout (``err``: stderr), above the status line."""
+        if err:
+            with self._lock:
+                self._clear()
+                if not self.closed:  # what stdout holds first, in order where both go to one file
+                    self._write(sys.stdout, "", flush=True)
+                self._write(sys.stderr, text + "\n")
+                self._draw()
+            return
+        if self.closed:
+            return
+        with self._lock:
+            self._clear()
+            now = time.monotonic()
+            # a terminal sees each line at once; a pipe or a file gets them in blocks, at
+            # least every FLUSH_SECONDS (a log being followed still moves)
+            flush = self.tty or now - self._flushed >= FLUSH_SECONDS
+            if flush:
+                self._flushed = now
+            self._write(sys.stdout, text + "\n", flush)
+            self._draw()
+
+    def write_raw(self, stream: Any, text: str) -> None:
+        """``text`` as it is, on an already open (buffered) stream: the JSON events."""
+        if self.closed:
+            return
+        self._write(stream, text, flush=False)
+
+    def flush(self, stream: Any = None) -> None:
+        """Flush stdout (or ``stream``); a reader that went away is no error."""
+        if self.closed:
+            return
+        with self._lock:
+            self._write(stream if stream is not None else sys.stdout, "", flush=True)
+
+    # -- the status line -----------------------------------------------------------------
+
+    def status(self, render: Callable[[], str] | None) -> None:
+        """Show ``render()`` as the status line, redrawn until ``status(None)``."""
+        if not self.live or self.closed:
+            return
+        with self._lock:
+            if render is None:
+                self._clear()
+                self._status = None
+                self._stop.set()
+                thread, self._thread = self._thread, None
+            else:
+                self._status = render
+                self._draw()
+                thread = None
+                if self._thread is None:
+                    self._stop = threading.Event()
+                    self._thread = threading.Thread(target=self._redraw, args=(self._stop,), daemon=True)
+                    self._thread.start()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=1)
+
+    def _redraw(self, stop: threading.Event) -> None:
+        while not stop.wait(1 / REDRAW_HZ):
+            with self._lock:
+                if self._status is None:
+                    return
+                self._clear()
+                self._draw()
+
+    def _clear(self) -> None:
+        if self._shown:
+            self._shown = False
+            self._write(sys.stdout, "\r\x1b[2K")
+
+    def _draw(self) -> None:
+        render = self._status
+        if render is None or self.closed:
+            return
+        try:
+            text = render()
+        except Exception:  # a status line must never end a run
+            return
+        width = _width()
+        if len(strip_ansi(text)) > width - 1:  # one screen line, or the erase misses a part
+            text = strip_ansi(text)[: width - 2] + "…"
+        self._write(sys.stdout, text)
+        self._shown = True
+
+
+_WIDTH: list[tuple[float, int]] = []
+
+
+def _width() -> int:
+    """The terminal's width, read at most once a second."""
+    now = time.monotonic()
+    if _WIDTH and now - _WIDTH[0][0] < 1:
+        return _WIDTH[0][1]
+    width = shutil.get_terminal_size((80, 24)).columns  # COLUMNS, else the terminal's
+    _WIDTH[:] = [(now, width if width >= 20 else 80)]
+    return _WIDTH[0][1]
