@@ -66,6 +66,10 @@ class HostResult:
         self.round_trips = 0
         self.seconds = 0.0
         self.timings = Timings()
+        #: Only when the run keeps details (``RunControl.keep_details``, the library API):
+        #: per operation index, ``(plan as shown, output fields of an outcome that did not
+        #: fail, seconds since the host started when the outcome was known)``; None otherwise.
+        self.details: dict[int, tuple[Any, dict[str, Any] | None, float]] | None = None
 
     def counts(self) -> dict[str, int]:
         """How many operations ended in each status (one pass over the records)."""
@@ -146,6 +150,9 @@ class HostRun:
         # While a dry plan that may be reused is made: each reported outcome.
         self.outcomes: list[tuple[Any, ...]] | None = None
         self.result = HostResult(host.name)
+        if self.control.keep_details:
+            self.result.details = {}
+        self.started = time.perf_counter()
         self.planner = HostPlanner(host)
         self.nonce = new_nonce()
         self.shell: Any = None
@@ -292,8 +299,16 @@ class HostRun:
             record.update(output_fields("stdout", stdout))
             record.update(output_fields("stderr", stderr))
         shown = plan
+        details = self.result.details
+        extra = None
+        if details is not None and status != "failed" and (stdout or stderr):
+            extra = {**output_fields("stdout", stdout), **output_fields("stderr", stderr)}
         if must_conceal(op):  # _sensitive, or a sudo password: what every output shows
             record, shown = conceal(record, plan, op)
+            if extra is not None:
+                extra = conceal(extra, None, op)[0]
+        if details is not None:
+            details[op.index] = (shown, extra, time.perf_counter() - self.started)
         if status != "failed" and self.memo is not None:  # equal outcomes on many hosts: one record (read-only)
             record = self.memo.records.setdefault(tuple(record.items()), record)
         self.result.ops.append(record)
@@ -311,6 +326,11 @@ class HostRun:
             meta.will_change = will_change
             meta.error = error
         self.result.ops.extend([record for _, _, _, _, record, _ in outcomes])
+        details = self.result.details
+        if details is not None:
+            at = time.perf_counter() - self.started
+            for index, _, _, _, _, plan in outcomes:
+                details[index] = (plan, None, at)
         sink = self.sink
         if sink is not None:
             name = self.host.name

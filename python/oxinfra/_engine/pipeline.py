@@ -194,11 +194,13 @@ def check_defaults(defaults: dict[str, Any] | None) -> dict[str, Any]:
     return dict(defaults)
 
 
-def load_deploy_files(deploy_files: list[str], exec_command: str | None = None) -> list[DeployFile]:
+def load_deploy_files(deploy_files: list[Any], exec_command: str | None = None) -> list[DeployFile]:
+    """Deploy files by path (read and compiled here), or already :class:`DeployFile`
+    (e.g. :meth:`DeployFile.from_callable`)."""
     if exec_command is not None:
         source = f"from oxinfra.operations import server\nserver.shell(name='exec', commands=[{exec_command!r}])\n"
         return [DeployFile.from_source("<exec>", source, os.getcwd())]
-    return [DeployFile(path) for path in deploy_files]
+    return [d if isinstance(d, DeployFile) else DeployFile(os.fspath(d)) for d in deploy_files]
 
 
 class Prepared:
