@@ -103,7 +103,8 @@ def _deploys(value: Any, exec_command: str | None, shards: int) -> list[Any]:
         if value:
             raise DeployError("give deploy= or exec_command=, not both")
         return []
-    items = [value] if isinstance(value, (str, os.PathLike)) or callable(value) else list(value or ())
+    single = isinstance(value, (str, os.PathLike)) or callable(value) or not isinstance(value, (list, tuple))
+    items = [value] if single and value is not None else list(value or ())
     if not items:
         raise DeployError("nothing to run: give deploy= (a file path or a function) or exec_command=")
     out: list[Any] = []
