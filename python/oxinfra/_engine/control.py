@@ -87,6 +87,11 @@ class RunControl:
         #: outcomes that did not fail and when each was known, on the host's result (the
         #: library's typed results, :mod:`oxinfra.api.results`; the CLI does not need them).
         self.keep_details = keep_details
+        #: The run shares its process with an application's event loop (the library's
+        #: ``run_async`` runs it on a worker thread): keep every pause of the interpreter
+        #: short (:func:`oxinfra._collect.short_collections` instead of fewer, longer
+        #: collections that hold every thread for tens of milliseconds at 1,000 hosts).
+        self.cooperative = False
         self.hosts = 0
         self.bad = 0
         #: Why no new host starts (None: hosts start).

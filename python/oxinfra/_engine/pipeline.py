@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from oxinfra import _core
-from oxinfra._collect import fewer_collections, gc_paused
+from oxinfra._collect import fewer_collections, gc_paused, short_collections
 from oxinfra._engine.control import Interrupted, RunControl, TimedOut, uncancel
 from oxinfra._engine.evaluate import DeployFile, OpCall, evaluate
 from oxinfra._engine.hostrun import EventSink, HostResult, HostRun, _cancelled, _emit
@@ -380,7 +380,8 @@ async def execute(
             host._facts = None
 
     try:
-        with timings.phase("hosts"), fewer_collections(), scope(inventory=prepared.seen_inventory):
+        collections = short_collections() if control.cooperative else fewer_collections()
+        with timings.phase("hosts"), collections, scope(inventory=prepared.seen_inventory):
             await asyncio.gather(*(one(h) for h in hosts if h.name not in results))
     finally:
         prepared.release()

@@ -39,6 +39,7 @@ loop too -- until it ends: in async code, ``await run_async(...)`` instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import threading
@@ -46,6 +47,7 @@ from collections import deque
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
+from oxinfra._collect import short_collections
 from oxinfra.api.results import Event, RunResult, convert, event_from_json
 from oxinfra.api.typed import GlobalArguments
 from oxinfra.exceptions import DeployError, InventoryError
@@ -151,21 +153,28 @@ async def _engine(
     _check(dry, parallel, shards)
     control = control or RunControl()
     control.keep_details = True
+    control.cooperative = threading.current_thread() is not threading.main_thread()
     if ready is not None:
         ready(control)
     files = _deploys(deploy, exec_command, shards)
-    result = await engine_run(
-        _inventory(inventory, limit),
-        files,
-        dry=dry,
-        parallel=parallel,
-        on_event=sink,
-        exec_command=exec_command,
-        shards=shards,
-        global_args=dict(global_args) if global_args is not None else None,
-        control=control,
-    )
-    return convert(result)
+    # On a worker thread, the collector stays in short collections until the engine's
+    # objects are gone (see oxinfra._collect.short_collections): a full collection over
+    # them would hold the application's loop too.
+    with short_collections() if control.cooperative else contextlib.nullcontext():
+        result = await engine_run(
+            _inventory(inventory, limit),
+            files,
+            dry=dry,
+            parallel=parallel,
+            on_event=sink,
+            exec_command=exec_command,
+            shards=shards,
+            global_args=dict(global_args) if global_args is not None else None,
+            control=control,
+        )
+        typed = convert(result)
+        del result
+        return typed
 
 
 def _typed_sink(on_event: Callable[[Event], object] | None) -> Callable[[dict[str, Any]], None] | None:
