@@ -17,7 +17,7 @@ from oxinfra import _core
 from oxinfra._engine.capture import CappedStream, apply_cuts, output_fields
 from oxinfra._engine.control import Interrupted, RunControl, Stopped, TimedOut, uncancel
 from oxinfra._engine.evaluate import OpCall
-from oxinfra._engine.masking import conceal, must_conceal
+from oxinfra._engine.masking import conceal, must_conceal, shown_output
 from oxinfra._engine.lock import HostLockError, check_lock, lock_path, lock_script
 from oxinfra._engine.plan import HostPlanner, OpPlan
 from oxinfra._engine.report import Timings
@@ -66,9 +66,8 @@ class HostResult:
         self.round_trips = 0
         self.seconds = 0.0
         self.timings = Timings()
-        #: Only when the run keeps details (``RunControl.keep_details``, the library API):
-        #: per operation index, ``(plan as shown, output fields of an outcome that did not
-        #: fail, seconds since the host started when the outcome was known)``; None otherwise.
+        #: With ``RunControl.keep_details`` (the library's results): operation index ->
+        #: (plan as shown, output of an outcome not failed, seconds since the host started).
         self.details: dict[int, tuple[Any, dict[str, Any] | None, float]] | None = None
 
     def counts(self) -> dict[str, int]:
@@ -150,8 +149,7 @@ class HostRun:
         # While a dry plan that may be reused is made: each reported outcome.
         self.outcomes: list[tuple[Any, ...]] | None = None
         self.result = HostResult(host.name)
-        if self.control.keep_details:
-            self.result.details = {}
+        self.result.details = {} if self.control.keep_details else None
         self.started = time.perf_counter()
         self.planner = HostPlanner(host)
         self.nonce = new_nonce()
@@ -299,16 +297,11 @@ class HostRun:
             record.update(output_fields("stdout", stdout))
             record.update(output_fields("stderr", stderr))
         shown = plan
-        details = self.result.details
-        extra = None
-        if details is not None and status != "failed" and (stdout or stderr):
-            extra = {**output_fields("stdout", stdout), **output_fields("stderr", stderr)}
         if must_conceal(op):  # _sensitive, or a sudo password: what every output shows
             record, shown = conceal(record, plan, op)
-            if extra is not None:
-                extra = conceal(extra, None, op)[0]
-        if details is not None:
-            details[op.index] = (shown, extra, time.perf_counter() - self.started)
+        if self.result.details is not None:
+            extra = shown_output(op, stdout, stderr) if status != "failed" else None
+            self.result.details[op.index] = (shown, extra, time.perf_counter() - self.started)
         if status != "failed" and self.memo is not None:  # equal outcomes on many hosts: one record (read-only)
             record = self.memo.records.setdefault(tuple(record.items()), record)
         self.result.ops.append(record)

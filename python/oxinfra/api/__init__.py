@@ -4,7 +4,7 @@ Deploys, operations, facts::
 
     from oxinfra.api import deploy, operation, FactBase, get_facts, host
 
-Running (sync and async; :mod:`oxinfra.api.embed`)::
+Running (sync and async; :mod:`oxinfra._engine.embed`)::
 
     from oxinfra.api import Inventory, run, run_async
     result = run(Inventory.from_hosts(["@local"]), "deploy.py")   # or a function
@@ -42,7 +42,7 @@ from oxinfra.exceptions import (
 
 if TYPE_CHECKING:
     from oxinfra._engine.control import RunControl
-    from oxinfra.api.embed import run, run_async
+    from oxinfra._engine.embed import run, run_async
     from oxinfra.api.results import Event, HostResult, OperationResult, RunResult
     from oxinfra.api.typed import GlobalArguments, Operation
     from oxinfra.inventory import Inventory, load_inventory
@@ -92,8 +92,8 @@ __all__ = [
 
 # name -> module that defines it, imported on first use (PEP 562).
 _LAZY = {
-    "run": "oxinfra.api.embed",
-    "run_async": "oxinfra.api.embed",
+    "run": "oxinfra._engine.embed",
+    "run_async": "oxinfra._engine.embed",
     "RunResult": "oxinfra.api.results",
     "HostResult": "oxinfra.api.results",
     "OperationResult": "oxinfra.api.results",
