@@ -143,6 +143,7 @@ async def _engine(
     global_args: Mapping[str, Any] | None,
     control: RunControl | None,
     limit: Sequence[str] | None,
+    *,
     ready: Callable[[RunControl], None] | None = None,
 ) -> RunResult:
     """The run, on the loop of the thread that runs it (inputs checked here: a bad one
@@ -291,7 +292,7 @@ async def run_async(
         started.set()
 
     worker_control = control
-    handlers: list[int] = []
+    handlers: list[signal.Signals] = []
     if control is not None and control.handle_signals:
         from oxinfra._engine.control import RunControl as _RunControl
 
@@ -303,10 +304,10 @@ async def run_async(
             round_trip_timeout=control.round_trip_timeout,
             lock_timeout=control.lock_timeout,
         )
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM):
             try:
-                loop.add_signal_handler(signum, lambda s=signum: _interrupt(state, s))
-                handlers.append(signum)
+                loop.add_signal_handler(sig, _interrupt, state, sig)
+                handlers.append(sig)
             except (ValueError, RuntimeError, NotImplementedError):
                 pass
     args = (
@@ -336,8 +337,8 @@ async def run_async(
                 pass
             raise
     finally:
-        for signum in handlers:
-            loop.remove_signal_handler(signum)
+        for sig in handlers:
+            loop.remove_signal_handler(sig)
     if on_event is not None and (events or flushing[0]):
         await delivered.wait()
     return result

@@ -323,7 +323,7 @@ class DeployFile:
         filename = code.co_filename if code is not None else "<deploy>"
         self.path = os.path.abspath(filename) if os.path.isfile(filename) else filename
         self.directory = os.path.dirname(self.path) if os.path.isfile(filename) else os.getcwd()
-        self.code = code
+        self.code = code  # type: ignore[assignment]  # not run: func is called instead
         self.func = func
         return self
 
