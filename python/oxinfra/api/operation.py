@@ -151,7 +151,8 @@ def operation(
                 except TypeError as exc:
                     raise OperationTypeError(f"{label}: {op_name}(): {exc}") from None
                 valid_shapes.add(shape)
-            return recorder.record(gen_func, op_name, name, key, label, args, own, global_args)
+            meta: OperationMeta = recorder.record(gen_func, op_name, name, key, label, args, own, global_args)
+            return meta
 
         wrapper._inner = _composable(gen_func, op_name, shell_safe)  # type: ignore[attr-defined]
         wrapper._oxinfra_operation = True  # type: ignore[attr-defined]
