@@ -63,7 +63,8 @@ ErrorCategory = Literal[
     "command", "operation", "privilege", "fact", "lock", "connect", "timeout", "interrupted", "stopped", "internal"
 ]
 
-#: Version of the event schema (docs/events.md): the ``"schema"`` of the summary event.
+#: Version of the event schema (docs/events.md). New event kinds and new fields do not
+#: change it; a changed or removed field does.
 EVENT_SCHEMA_VERSION = 1
 #: Typed status -> how ``--json`` (schema 1) spells it, where it differs.
 JSON_STATUS = {"not_run": "not run", "not_started": "not started"}
@@ -319,9 +320,11 @@ class UnreachableEvent(_EventBase):
 
 @dataclass(frozen=True)
 class NoticeEvent(_EventBase):
+    """Something to know that is not an error: about a host, or (``host`` None) the run."""
+
     kind: ClassVar[str] = "notice"
-    host: str
     message: str
+    host: str | None = None
 
 
 @dataclass(frozen=True)
@@ -430,7 +433,10 @@ def event_from_json(event: Mapping[str, Any]) -> Event | None:
         values["status"] = _status(values["status"])
     if "operations" in values:
         values["operations"] = tuple(values["operations"])
-    return cast(Event, cls(**values))
+    try:
+        return cast(Event, cls(**values))
+    except TypeError:  # a required field missing: not an event of this schema
+        return None
 
 
 EventCallback = Callable[[Event], object]
