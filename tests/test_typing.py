@@ -110,7 +110,9 @@ def test_mypy_catches_wrong_arguments_and_accepts_global_arguments(tmp_path: Pat
 
 
 def test_without_the_plugin_global_arguments_are_errors_as_documented(tmp_path: Path) -> None:
-    snippet = 'from oxinfra.operations import files\nfiles.directory(path="/srv", _sudo=True)\nfiles.directory(pth="/srv")\n'
+    snippet = (
+        'from oxinfra.operations import files\nfiles.directory(path="/srv", _sudo=True)\nfiles.directory(pth="/srv")\n'
+    )
     errors = _mypy(tmp_path, {"plain.py": snippet}, plugin=False)
     assert set(errors) == {("plain.py", 2), ("plain.py", 3)}, errors
     assert '"_sudo"' in errors[("plain.py", 2)] and '"pth"' in errors[("plain.py", 3)]

@@ -522,7 +522,9 @@ def _entries(values: Any, where: str) -> list[Any]:
     for entry in values:
         if type(entry) is str:
             entries.append(entry)
-        elif isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str) and isinstance(entry[1], Mapping):
+        elif (
+            isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str) and isinstance(entry[1], Mapping)
+        ):
             entries.append((entry[0], dict(entry[1])))
         else:
             raise InventoryError(f'{where}: entry {entry!r} is not a host: write "host" or ("host", {{data}})')
