@@ -135,7 +135,8 @@ def child(
     import gc
 
     from oxinfra._engine.report import build_report
-    from oxinfra.api import load_inventory, run_async
+    from oxinfra._engine.run import run_async  # the engine itself, on this loop (oxinfra.api's runs on a thread)
+    from oxinfra.api import load_inventory
     from oxinfra.testing import sim
 
     row: dict[str, Any] = {"hosts": hosts, "ops": ops, "dry": dry, "fleet": fleet, "shards": shards}

@@ -26,7 +26,8 @@ import pytest
 
 from oxinfra.testing.plan import discover_operations
 
-from oxinfra.api import load_inventory, run
+from oxinfra._engine.run import run  # the engine's run: these tests read its internal plans
+from oxinfra.api import load_inventory
 from oxinfra.testing import sim
 from oxinfra.testing.sim import Node
 

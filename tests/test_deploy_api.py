@@ -340,8 +340,8 @@ def test_reading_will_change_costs_a_fact_round_trip_before_the_barrier(tmp_path
     for deploy in (plain, reads):
         at_barrier: set[str] = set()
 
-        def on_event(event: dict[str, Any]) -> None:
-            if event["event"] == "plan":
+        def on_event(event: Any) -> None:
+            if event.kind == "plan":
                 at_barrier.update(n for n in names if n in sim.machines())
 
         sim.reset(names)

@@ -321,8 +321,8 @@ import sys
 import oxinfra.api as api
 assert "oxinfra._engine.run" not in sys.modules
 from oxinfra.api import run, run_async, load_inventory, Inventory, RunResult, HostResult
-from oxinfra._engine import run as driver
-from oxinfra._engine.hostrun import HostResult as H, RunResult as R
+from oxinfra._engine import embed as driver
+from oxinfra.api.results import HostResult as H, RunResult as R
 from oxinfra.inventory import Inventory as I, load_inventory as L
 assert (run, run_async, RunResult, HostResult, Inventory, load_inventory) == (driver.run, driver.run_async, R, H, I, L)
 assert "run" in dir(api) and "load_inventory" in api.__all__

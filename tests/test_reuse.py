@@ -12,7 +12,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from oxinfra.api import DeployError, load_inventory, run
+from oxinfra._engine.run import run  # the engine's run: these tests read its internal plans
+from oxinfra.api import DeployError, load_inventory
 from oxinfra.api import FileUpload
 from oxinfra.testing import sim
 

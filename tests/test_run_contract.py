@@ -30,8 +30,8 @@ def _connected_at_barrier(inventory: str, deploy: str, names: tuple[str, ...]) -
     its host's first connection."""
     seen: set[str] = set()
 
-    def on_event(event: dict[str, Any]) -> None:
-        if event["event"] == "plan":
+    def on_event(event: Any) -> None:
+        if event.kind == "plan":
             seen.update(n for n in names if n in sim.machines())
 
     result = run(load_inventory(inventory), [deploy], on_event=on_event)

@@ -98,7 +98,8 @@ def log(fleet: Any, name: str) -> list[str]:
 
 def apply(inventory: Path, deploy: Path, dry: bool = False) -> tuple[Any, dict[str, list[Any]]]:
     """Run the deploy through the API; the result and, per operation name, its planned commands."""
-    from oxinfra.api import load_inventory, run
+    from oxinfra._engine.run import run  # the engine's run: these tests read its internal plans
+    from oxinfra.api import load_inventory
 
     planned: dict[str, list[Any]] = {}
 
@@ -293,7 +294,8 @@ def test_initd_status_equals_pyinfras(host: tuple[Any, str, Path], tmp_path: Pat
         python.call(name="read", function=lambda: host.get_fact(InitdStatus), _sudo=True)
         """,
     )
-    from oxinfra.api import load_inventory, run
+    from oxinfra._engine.run import run  # the engine's run: these tests read its internal plans
+    from oxinfra.api import load_inventory
 
     values: list[Any] = []
 

@@ -186,7 +186,8 @@ def test_systemd_facts_equal_pyinfras(host: tuple[Any, str, Path], tmp_path: Pat
         python.call(name="read", function=lambda: host.get_fact({fact}, services="oxdemo.service"), _sudo=True)
         """,
     )
-    from oxinfra.api import load_inventory, run
+    from oxinfra._engine.run import run  # the engine's run: these tests read its internal plans
+    from oxinfra.api import load_inventory
 
     values: list[Any] = []
 

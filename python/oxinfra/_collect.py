@@ -7,7 +7,7 @@ import contextlib
 import gc
 from typing import Iterator
 
-__all__ = ["gc_paused", "fewer_collections"]
+__all__ = ["gc_paused", "fewer_collections", "short_collections"]
 
 
 @contextlib.contextmanager
@@ -37,4 +37,21 @@ def fewer_collections() -> Iterator[None]:
         # Only undo what is still ours: with two runs at once, the first to end restores the
         # original and the other leaves it alone.
         if gc.get_threshold() == raised:
+            gc.set_threshold(*threshold)
+
+
+@contextlib.contextmanager
+def short_collections() -> Iterator[None]:
+    """For a run that shares the process with an application's event loop (it runs on a
+    worker thread): every collection holds every thread, so keep them short -- young
+    collections at the usual threshold (a few thousand objects each) and no full collection
+    while the block runs (it would scan every object the run made: 70-170 ms at 1,000 hosts,
+    measured with benches/embed.py). Objects in cycles wait for the next full collection."""
+    threshold = gc.get_threshold()
+    short = (min(threshold[0], 700), min(threshold[1], 10), 1_000_000)
+    gc.set_threshold(*short)
+    try:
+        yield
+    finally:
+        if gc.get_threshold() == short:
             gc.set_threshold(*threshold)

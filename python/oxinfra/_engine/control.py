@@ -73,6 +73,7 @@ class RunControl:
         round_trip_timeout: float | None = None,
         lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
         handle_signals: bool = False,
+        keep_details: bool = False,
     ) -> None:
         self.fail_percent = fail_percent
         self.host_timeout = host_timeout
@@ -82,6 +83,15 @@ class RunControl:
         #: Install SIGINT/SIGTERM handlers while the run goes (the CLI does; a library caller
         #: keeps its own handlers unless it asks).
         self.handle_signals = handle_signals
+        #: Keep each operation's commands (as shown: masked when sensitive), the output of
+        #: outcomes that did not fail and when each was known, on the host's result (the
+        #: library's typed results, :mod:`oxinfra.api.results`; the CLI does not need them).
+        self.keep_details = keep_details
+        #: The run shares its process with an application's event loop (the library's
+        #: ``run_async`` runs it on a worker thread): keep every pause of the interpreter
+        #: short (:func:`oxinfra._collect.short_collections` instead of fewer, longer
+        #: collections that hold every thread for tens of milliseconds at 1,000 hosts).
+        self.cooperative = False
         self.hosts = 0
         self.bad = 0
         #: Why no new host starts (None: hosts start).

@@ -306,7 +306,26 @@ def will_change(host: Any, call: OpCall) -> bool:
 
 
 class DeployFile:
-    """A deploy file read and compiled once, run once per host."""
+    """A deploy file read and compiled once, run once per host; or a Python function that
+    calls operations (:meth:`from_callable`: the library's ``run(inventory, deploy=func)``)."""
+
+    #: The function to call instead of running ``code`` (a deploy given as a callable).
+    func: Callable[[], object] | None = None
+
+    @classmethod
+    def from_callable(cls, func: Callable[[], object]) -> "DeployFile":
+        """A deploy that is a function taking no arguments: it runs once per host, as a
+        deploy file does; its operation calls are keyed by their lines in its source."""
+        if not callable(func):
+            raise DeployError(f"a deploy is a file path or a function, not {type(func).__name__}")
+        self = cls.__new__(cls)
+        code = getattr(func, "__code__", None)
+        filename = code.co_filename if code is not None else "<deploy>"
+        self.path = os.path.abspath(filename) if os.path.isfile(filename) else filename
+        self.directory = os.path.dirname(self.path) if os.path.isfile(filename) else os.getcwd()
+        self.code = code  # type: ignore[assignment]  # not run: func is called instead
+        self.func = func
+        return self
 
     @classmethod
     def from_source(cls, name: str, source: str, directory: str) -> "DeployFile":
@@ -336,7 +355,10 @@ def _run_deploy_files(files: list[DeployFile], recorder: Recorder) -> None:
     for deploy_file in files:
         namespace = {"__name__": "__oxinfra_deploy__", "__file__": deploy_file.path}
         with scope(deploy_dir=deploy_file.directory):
-            exec(deploy_file.code, namespace)
+            if deploy_file.func is not None:
+                deploy_file.func()
+            else:
+                exec(deploy_file.code, namespace)
         recorder.reset_config()
 
 
@@ -359,7 +381,7 @@ def _where(exc: BaseException, files: list[DeployFile]) -> str:
 def import_path(files: list[DeployFile]) -> Iterator[None]:
     """Deploy files may import modules beside them: their directories go first on sys.path
     for the duration of a run."""
-    added = [d for d in dict.fromkeys(f.directory for f in files) if d not in sys.path]
+    added = [d for d in dict.fromkeys(f.directory for f in files if f.func is None) if d not in sys.path]
     sys.path[:0] = added
     try:
         yield

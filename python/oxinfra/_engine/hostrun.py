@@ -17,7 +17,7 @@ from oxinfra import _core
 from oxinfra._engine.capture import CappedStream, apply_cuts, output_fields
 from oxinfra._engine.control import Interrupted, RunControl, Stopped, TimedOut, uncancel
 from oxinfra._engine.evaluate import OpCall
-from oxinfra._engine.masking import conceal, must_conceal
+from oxinfra._engine.masking import conceal, must_conceal, shown_output
 from oxinfra._engine.lock import HostLockError, check_lock, lock_path, lock_script
 from oxinfra._engine.plan import HostPlanner, OpPlan
 from oxinfra._engine.reconnect import reconnect
@@ -67,6 +67,9 @@ class HostResult:
         self.round_trips = 0
         self.seconds = 0.0
         self.timings = Timings()
+        #: With ``RunControl.keep_details`` (the library's results): operation index ->
+        #: (plan as shown, output of an outcome not failed, seconds since the host started).
+        self.details: dict[int, tuple[Any, dict[str, Any] | None, float]] | None = None
 
     def counts(self) -> dict[str, int]:
         """How many operations ended in each status (one pass over the records)."""
@@ -147,6 +150,8 @@ class HostRun:
         # While a dry plan that may be reused is made: each reported outcome.
         self.outcomes: list[tuple[Any, ...]] | None = None
         self.result = HostResult(host.name)
+        self.result.details = {} if self.control.keep_details else None
+        self.started = time.perf_counter()
         self.planner = HostPlanner(host)
         self.nonce = new_nonce()
         self.shell: Any = None
@@ -298,6 +303,9 @@ class HostRun:
         shown = plan
         if must_conceal(op):  # _sensitive, or a sudo password: what every output shows
             record, shown = conceal(record, plan, op)
+        if self.result.details is not None:
+            extra = shown_output(op, stdout, stderr) if status != "failed" else None
+            self.result.details[op.index] = (shown, extra, time.perf_counter() - self.started)
         if status != "failed" and self.memo is not None:  # equal outcomes on many hosts: one record (read-only)
             record = self.memo.records.setdefault(tuple(record.items()), record)
         self.result.ops.append(record)
@@ -315,6 +323,11 @@ class HostRun:
             meta.will_change = will_change
             meta.error = error
         self.result.ops.extend([record for _, _, _, _, record, _ in outcomes])
+        details = self.result.details
+        if details is not None:
+            at = time.perf_counter() - self.started
+            for index, _, _, _, _, plan in outcomes:
+                details[index] = (plan, None, at)
         sink = self.sink
         if sink is not None:
             name = self.host.name

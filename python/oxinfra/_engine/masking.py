@@ -22,7 +22,7 @@ from typing import Any
 
 from oxinfra._secrets import MASK, Redactor
 
-__all__ = ["conceal", "must_conceal"]
+__all__ = ["conceal", "must_conceal", "shown_output"]
 
 #: Errors the engine itself words: they name no argument, command or output.
 _ENGINE_ERROR = re.compile(
@@ -79,3 +79,14 @@ def conceal(record: dict[str, Any], plan: Any, op: Any) -> tuple[dict[str, Any],
         noops=[MASK for _ in plan.noops],
         op=SimpleNamespace(meta=SimpleNamespace(stdout=MASK if op.meta.stdout else "")),
     )
+
+
+def shown_output(op: Any, stdout: bytes, stderr: bytes) -> dict[str, Any] | None:
+    """The output fields of an outcome that did not fail (its record has none), as they may
+    be shown (masked as :func:`conceal` masks a record); None when it printed nothing."""
+    if not stdout and not stderr:
+        return None
+    from oxinfra._engine.capture import output_fields
+
+    fields = {**output_fields("stdout", stdout), **output_fields("stderr", stderr)}
+    return conceal(fields, None, op)[0] if must_conceal(op) else fields

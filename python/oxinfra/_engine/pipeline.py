@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from oxinfra import _core
-from oxinfra._collect import fewer_collections, gc_paused
+from oxinfra._collect import fewer_collections, gc_paused, short_collections
 from oxinfra._engine.control import Interrupted, RunControl, TimedOut, uncancel
 from oxinfra._engine.evaluate import DeployFile, OpCall, evaluate
 from oxinfra._engine.hostrun import EventSink, HostResult, HostRun, _cancelled, _emit
@@ -194,11 +194,13 @@ def check_defaults(defaults: dict[str, Any] | None) -> dict[str, Any]:
     return dict(defaults)
 
 
-def load_deploy_files(deploy_files: list[str], exec_command: str | None = None) -> list[DeployFile]:
+def load_deploy_files(deploy_files: list[Any], exec_command: str | None = None) -> list[DeployFile]:
+    """Deploy files by path (read and compiled here), or already :class:`DeployFile`
+    (e.g. :meth:`DeployFile.from_callable`)."""
     if exec_command is not None:
         source = f"from oxinfra.operations import server\nserver.shell(name='exec', commands=[{exec_command!r}])\n"
         return [DeployFile.from_source("<exec>", source, os.getcwd())]
-    return [DeployFile(path) for path in deploy_files]
+    return [d if isinstance(d, DeployFile) else DeployFile(os.fspath(d)) for d in deploy_files]
 
 
 class Prepared:
@@ -378,7 +380,8 @@ async def execute(
             host._facts = None
 
     try:
-        with timings.phase("hosts"), fewer_collections(), scope(inventory=prepared.seen_inventory):
+        collections = short_collections() if control.cooperative else fewer_collections()
+        with timings.phase("hosts"), collections, scope(inventory=prepared.seen_inventory):
             await asyncio.gather(*(one(h) for h in hosts if h.name not in results))
     finally:
         prepared.release()

@@ -4,15 +4,20 @@ Deploys, operations, facts::
 
     from oxinfra.api import deploy, operation, FactBase, get_facts, host
 
-Running (sync and async)::
+Running (sync and async; :mod:`oxinfra._engine.embed`)::
 
-    from oxinfra.api import load_inventory, run, run_async
-    result = run(load_inventory("@local"), ["deploy.py"])
+    from oxinfra.api import Inventory, run, run_async
+    result = run(Inventory.from_hosts(["@local"]), "deploy.py")   # or a function
+    result = await run_async("inventory.py", ["a.py", "b.py"], dry=True, on_event=print)
+
+Results and events are typed (:mod:`oxinfra.api.results`: ``RunResult``, ``HostResult``,
+``OperationResult``, ``Event``...); operations are typed for mypy
+(:mod:`oxinfra.api.typed`, with the ``oxinfra.mypy_plugin`` for global arguments).
 
 Importing this package does not import the engine that runs deploys (``oxinfra._engine``)
-nor the SSH library: ``run``, ``run_async``, ``load_inventory``, ``Inventory``,
-``RunResult``, ``HostResult`` and ``RunControl`` (timeouts, ``fail_percent``, signal
-handling: ``run(..., control=RunControl(host_timeout=600))``) are resolved on first use.
+nor the SSH library: ``run``, ``run_async``, ``load_inventory``, ``Inventory``, the result
+types and ``RunControl`` (timeouts, ``fail_percent``, signal handling:
+``run(..., control=RunControl(host_timeout=600))``) are resolved on first use.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -37,8 +42,9 @@ from oxinfra.exceptions import (
 
 if TYPE_CHECKING:
     from oxinfra._engine.control import RunControl
-    from oxinfra._engine.hostrun import HostResult, RunResult
-    from oxinfra._engine.run import run, run_async
+    from oxinfra._engine.embed import run, run_async
+    from oxinfra.api.results import Event, HostResult, OperationResult, RunResult
+    from oxinfra.api.typed import GlobalArguments, Operation
     from oxinfra.inventory import Inventory, load_inventory
 
 __all__ = [
@@ -70,6 +76,10 @@ __all__ = [
     "run_async",
     "RunResult",
     "HostResult",
+    "OperationResult",
+    "Event",
+    "GlobalArguments",
+    "Operation",
     "RunControl",
     "OxinfraError",
     "DeployError",
@@ -83,10 +93,14 @@ __all__ = [
 
 # name -> module that defines it, imported on first use (PEP 562).
 _LAZY = {
-    "run": "oxinfra._engine.run",
-    "run_async": "oxinfra._engine.run",
-    "RunResult": "oxinfra._engine.hostrun",
-    "HostResult": "oxinfra._engine.hostrun",
+    "run": "oxinfra._engine.embed",
+    "run_async": "oxinfra._engine.embed",
+    "RunResult": "oxinfra.api.results",
+    "HostResult": "oxinfra.api.results",
+    "OperationResult": "oxinfra.api.results",
+    "Event": "oxinfra.api.results",
+    "GlobalArguments": "oxinfra.api.typed",
+    "Operation": "oxinfra.api.typed",
     "RunControl": "oxinfra._engine.control",
     "Inventory": "oxinfra.inventory",
     "load_inventory": "oxinfra.inventory",

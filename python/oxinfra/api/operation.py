@@ -44,7 +44,10 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Generator, overload
+
+if TYPE_CHECKING:
+    from oxinfra.api.typed import Operation, P
 
 from oxinfra.api.arguments import split_global_args
 from oxinfra.api.commands import OperationMeta
@@ -71,6 +74,28 @@ def get_facts(host: Any, requests: list[tuple[type, dict[str, Any]]]) -> list[An
     return values
 
 
+@overload
+def operation(
+    func: Callable[P, Generator[Any, Any, Any]],
+    *,
+    is_idempotent: bool = ...,
+    shell_safe: bool = ...,
+    fact_batches: int = ...,
+    fact_batches_reason: str = ...,
+) -> Operation[P]: ...
+
+
+@overload
+def operation(
+    func: None = None,
+    *,
+    is_idempotent: bool = ...,
+    shell_safe: bool = ...,
+    fact_batches: int = ...,
+    fact_batches_reason: str = ...,
+) -> Callable[[Callable[P, Generator[Any, Any, Any]]], Operation[P]]: ...
+
+
 def operation(
     func: Callable[..., Any] | None = None,
     *,
@@ -80,6 +105,10 @@ def operation(
     fact_batches_reason: str = "",
 ) -> Any:
     """Turn a generator function into an operation (``@operation()`` or ``@operation``).
+
+    For mypy and IDEs the result is an :class:`oxinfra.api.typed.Operation` with the
+    generator's own parameters: a wrong argument name or type is a type error (the global
+    arguments, ``_sudo=``..., need ``oxinfra.mypy_plugin``: see :mod:`oxinfra.api.typed`).
 
     ``shell_safe=True`` promises that the operation's commands never ``exit``, ``cd`` or set
     shell variables, so they may run in the host's shell without a subshell of their own.
@@ -122,7 +151,8 @@ def operation(
                 except TypeError as exc:
                     raise OperationTypeError(f"{label}: {op_name}(): {exc}") from None
                 valid_shapes.add(shape)
-            return recorder.record(gen_func, op_name, name, key, label, args, own, global_args)
+            meta: OperationMeta = recorder.record(gen_func, op_name, name, key, label, args, own, global_args)
+            return meta
 
         wrapper._inner = _composable(gen_func, op_name, shell_safe)  # type: ignore[attr-defined]
         wrapper._oxinfra_operation = True  # type: ignore[attr-defined]

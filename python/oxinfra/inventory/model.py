@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping, Union
 
 from oxinfra import _core
 from oxinfra._collect import gc_paused
@@ -40,6 +40,9 @@ from oxinfra.api.context import scope
 from oxinfra.exceptions import InventoryError
 from oxinfra.inventory.host import Host, HostData, connector_of
 from oxinfra.inventory.source import GroupSpec, InventorySource
+
+#: An inventory entry: ``"name"`` (or a pattern, ``web[01:20]``) or ``("name", {host data})``.
+HostEntry = Union[str, tuple[str, Mapping[str, Any]]]
 
 _MISSING: Any = object()
 
@@ -295,6 +298,59 @@ class Inventory:
         self._by_name: dict[str, Host] | None = None
         self._groups: dict[str, list[str]] | None = None
 
+    @classmethod
+    def from_hosts(
+        cls,
+        hosts: Iterable[HostEntry] = (),
+        *,
+        groups: Mapping[str, Iterable[HostEntry] | tuple[Iterable[HostEntry], Mapping[str, Any]]] | None = None,
+        data: Mapping[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        group_data_dirs: Iterable[str] = (),
+    ) -> "Inventory":
+        """An inventory from Python objects, as an inventory file would describe it::
+
+            Inventory.from_hosts(
+                ["@sim/a", ("web1.example.com", {"ssh_user": "deploy"})],
+                groups={"web": ["web[1:3].example.com"], "db": (["db1"], {"port": 5432})},
+                data={"env": "prod"},
+            )
+
+        ``hosts``: entries (``"name"``, patterns such as ``web[01:20]``, or ``("name",
+        {host data})``) that belong to no group of their own; ``groups``: group name -> its
+        entries, or ``(entries, {group data})``, in order (later groups' data wins);
+        ``data``: data for every host (the ``all`` group's); ``overrides``: data over all
+        of it (the CLI's ``--data``). Bad input is an InventoryError naming the entry."""
+        from oxinfra.inventory.python import groups_from_mapping
+
+        origin = "Inventory.from_hosts"
+        specs: list[GroupSpec] = []
+        if data is not None:
+            if not isinstance(data, Mapping):
+                raise InventoryError(f"{origin}: data= must be a dict of host data, not {type(data).__name__}")
+            specs.append(GroupSpec("all", f"{origin}: data", None, data=dict(data)))
+        if isinstance(hosts, (str, bytes)):
+            raise InventoryError(f'{origin}: hosts= is a list of entries: write ["{hosts!s}"], not a string')
+        listed = _entries(hosts, f"{origin}: hosts")
+        if listed:
+            specs += groups_from_mapping({"ungrouped": listed}, lambda name: f"{origin}: hosts", strict=True)
+        if groups is not None:
+            if not isinstance(groups, Mapping):
+                raise InventoryError(f"{origin}: groups= must be a dict of group name -> entries")
+            for name, value in groups.items():
+                if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+                    raise InventoryError(f"{origin}: group name {name!r} must be a Python identifier")
+                where = f"{origin}: group {name!r}"
+                if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], Mapping):
+                    value = (_entries(value[0], where), dict(value[1]))
+                else:
+                    value = _entries(value, where)
+                specs += groups_from_mapping({name: value}, lambda n: f"{origin}: group {n!r}", strict=True)
+        if not any(g.patterns for g in specs):
+            raise InventoryError(f"{origin}: no hosts: give hosts=[...] or groups={{...}}")
+        source = InventorySource(origin, specs)
+        return cls(_Model(source, dict(overrides or {}), group_data_dirs))
+
     @property
     def hosts(self) -> list[Host]:
         if self._host_list is None:
@@ -456,6 +512,23 @@ class Inventory:
 
     def __repr__(self) -> str:
         return f"Inventory({self._model.where!r}, {len(self)} hosts)"
+
+
+def _entries(values: Any, where: str) -> list[Any]:
+    """Inventory entries given as Python objects, checked: ``"name"`` or ``("name", {data})``."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise InventoryError(f'{where}: write a list of entries such as ["web1", ("web2", {{"key": 1}})]')
+    entries: list[Any] = []
+    for entry in values:
+        if type(entry) is str:
+            entries.append(entry)
+        elif (
+            isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str) and isinstance(entry[1], Mapping)
+        ):
+            entries.append((entry[0], dict(entry[1])))
+        else:
+            raise InventoryError(f'{where}: entry {entry!r} is not a host: write "host" or ("host", {{data}})')
+    return entries
 
 
 def _layer_origin(model: _Model, layer: dict[str, Any]) -> str:

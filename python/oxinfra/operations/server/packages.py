@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from oxinfra.api import get_facts, host, operation
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.server import Which
@@ -12,7 +14,8 @@ __all__ = ["packages"]
 #: Package managers in the order they are looked for, and the operation each one means.
 #: pyinfra's order (zypper first: openSUSE also ships an apt), less brew, xbps and pkg, which
 #: oxinfra has no family for.
-MANAGERS = (
+#: (program, its packages operation): each operation takes packages= and present=.
+MANAGERS: tuple[tuple[str, Any], ...] = (
     ("zypper", zypper.packages),
     ("apk", apk.packages),
     ("apt-get", apt.packages),

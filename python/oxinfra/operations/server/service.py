@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from oxinfra.api import get_facts, host, operation
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import Directory, Link
@@ -75,7 +77,13 @@ def service(
     else:
         if has_service or initd_link or initd_dir:
             family = "sysvinit"
-    kwargs = {"running": running, "restarted": restarted, "reloaded": reloaded, "command": command, "enabled": enabled}
+    kwargs: dict[str, Any] = {
+        "running": running,
+        "restarted": restarted,
+        "reloaded": reloaded,
+        "command": command,
+        "enabled": enabled,
+    }
     if family == "systemd":
         yield from systemd.service._inner(service, **kwargs)
     elif family == "openrc":

@@ -1,0 +1,359 @@
+"""Running deploys from Python: :func:`run` and :func:`run_async`.
+
+::
+
+    from oxinfra.api import Inventory, run, run_async
+    from oxinfra.operations import files
+
+    def deploy() -> None:
+        files.directory(path="/srv/app")
+
+    result = run(Inventory.from_hosts(["@local"]), deploy, dry=True)
+    # in an asyncio application:
+    result = await run_async(["web1", "web2"], "deploy.py", on_event=print)
+
+- ``inventory``: an :class:`~oxinfra.inventory.Inventory`; a path or spec as the CLI takes
+  it (``"inventory.py"``, ``"web1,web2"``, ``"@local"``, ``module:function``); a list of
+  host entries (``"name"`` or ``("name", {data})``); or a dict of groups
+  (``{"web": ["web1"], "db": (["db1"], {"port": 5432})}``), as
+  :meth:`Inventory.from_hosts` takes them.
+- ``deploy``: a deploy file's path, a function taking no arguments that calls operations
+  (run once per host, as a file is), or a list of them (run in order).
+- The result is a :class:`~oxinfra.api.results.RunResult` (frozen dataclasses, ``Literal``
+  statuses); ``on_event`` gets typed events (:mod:`oxinfra.api.results`) as hosts report.
+
+**Threads.** :func:`run_async` never runs the engine on the caller's event loop: evaluating
+deploys, planning, connections and the results' conversion run on an event loop of their
+own in a worker thread, and the caller's loop only awaits the end (and calls ``on_event``,
+in order, in batches). The caller's loop is not blocked by the run -- only shares the CPU
+with it (the interpreter switches threads every few milliseconds: benches/embed.py measures
+the caller's worst stall). Cancelling the awaiting task interrupts the run (as SIGINT does:
+nothing more is sent, running work is ended on the hosts) and waits for it to end.
+
+:func:`run` called where no event loop runs, runs in the calling thread. Called from a
+thread whose event loop is running (a notebook, a callback of an asyncio application), it
+runs the work on its own loop in a worker thread and blocks the calling thread -- so that
+loop too -- until it ends: in async code, ``await run_async(...)`` instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import threading
+from collections import deque
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
+
+from oxinfra._collect import short_collections
+from oxinfra.api.results import Event, RunResult, convert, event_from_json
+from oxinfra.api.typed import GlobalArguments
+from oxinfra.exceptions import DeployError, InventoryError
+
+if TYPE_CHECKING:
+    from oxinfra._engine.control import RunControl
+    from oxinfra.inventory import Inventory
+    from oxinfra.inventory.model import HostEntry
+
+__all__ = ["run", "run_async", "InventoryArg", "DeployArg"]
+
+#: What ``inventory=`` takes (see the module docs).
+InventoryArg = Union[
+    "Inventory",
+    str,
+    "os.PathLike[str]",
+    Sequence["HostEntry"],
+    Mapping[str, Any],
+]
+#: One deploy: a file path or a function taking no arguments.
+DeployArg = Union[str, "os.PathLike[str]", Callable[[], object]]
+#: At most this many events are handed to ``on_event`` per turn of the caller's loop.
+EVENTS_PER_TURN = 256
+
+
+def _inventory(value: Any, limit: Sequence[str] | None) -> Any:
+    from oxinfra.inventory import Inventory, load_inventory
+
+    if isinstance(value, Inventory):
+        inventory = value
+    elif isinstance(value, (str, os.PathLike)):
+        inventory = load_inventory(os.fspath(value))
+    elif isinstance(value, Mapping):
+        inventory = Inventory.from_hosts(groups=value)
+    elif isinstance(value, (list, tuple)):
+        inventory = Inventory.from_hosts(value)
+    else:
+        raise InventoryError(
+            f"inventory= takes an Inventory, a path or spec, a list of hosts or a dict of groups, "
+            f"not {type(value).__name__}"
+        )
+    if limit is not None:
+        if isinstance(limit, str):
+            limit = [limit]
+        inventory = inventory.limit(limit)
+    return inventory
+
+
+def _deploys(value: Any, exec_command: str | None, shards: int) -> list[Any]:
+    from oxinfra._engine.evaluate import DeployFile
+
+    if exec_command is not None:
+        if not isinstance(exec_command, str) or not exec_command.strip():
+            raise DeployError("exec_command= takes the shell command to run, as a non-empty string")
+        if value:
+            raise DeployError("give deploy= or exec_command=, not both")
+        return []
+    single = isinstance(value, (str, os.PathLike)) or callable(value) or not isinstance(value, (list, tuple))
+    items = [value] if single and value is not None else list(value or ())
+    if not items:
+        raise DeployError("nothing to run: give deploy= (a file path or a function) or exec_command=")
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, (str, os.PathLike)):
+            out.append(os.fspath(item))
+        elif callable(item):
+            if shards > 1:
+                raise DeployError("a deploy given as a function runs in this process: use shards=1, or a deploy file")
+            out.append(DeployFile.from_callable(item))
+        else:
+            raise DeployError(f"a deploy is a file path or a function, not {type(item).__name__}")
+    return out
+
+
+def _check(dry: Any, parallel: Any, shards: Any) -> None:
+    if not isinstance(dry, bool):
+        raise DeployError(f"dry= takes True or False, not {dry!r}")
+    for name, value in (("parallel", parallel), ("shards", shards)):
+        if value is None and name == "parallel":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise DeployError(f"{name}= takes a whole number of 1 or more, not {value!r}")
+
+
+async def _engine(
+    inventory: Any,
+    deploy: Any,
+    dry: bool,
+    parallel: int | None,
+    sink: Callable[[dict[str, Any]], None] | None,
+    exec_command: str | None,
+    shards: int,
+    global_args: Mapping[str, Any] | None,
+    control: RunControl | None,
+    limit: Sequence[str] | None,
+    *,
+    ready: Callable[[RunControl], None] | None = None,
+) -> RunResult:
+    """The run, on the loop of the thread that runs it (inputs checked here: a bad one
+    raises before any host is touched)."""
+    from oxinfra._engine.control import RunControl
+    from oxinfra._engine.run import run_async as engine_run
+
+    _check(dry, parallel, shards)
+    control = control or RunControl()
+    control.keep_details = True
+    control.cooperative = threading.current_thread() is not threading.main_thread()
+    if ready is not None:
+        ready(control)
+    files = _deploys(deploy, exec_command, shards)
+    # On a worker thread, the collector stays in short collections until the engine's
+    # objects are gone (see oxinfra._collect.short_collections): a full collection over
+    # them would hold the application's loop too.
+    with short_collections() if control.cooperative else contextlib.nullcontext():
+        result = await engine_run(
+            _inventory(inventory, limit),
+            files,
+            dry=dry,
+            parallel=parallel,
+            on_event=sink,
+            exec_command=exec_command,
+            shards=shards,
+            global_args=dict(global_args) if global_args is not None else None,
+            control=control,
+        )
+        typed = convert(result)
+        del result
+        return typed
+
+
+def _typed_sink(on_event: Callable[[Event], object] | None) -> Callable[[dict[str, Any]], None] | None:
+    if on_event is None:
+        return None
+
+    def sink(event: dict[str, Any]) -> None:
+        typed = event_from_json(event)
+        if typed is not None:
+            on_event(typed)
+
+    return sink
+
+
+def run(
+    inventory: InventoryArg,
+    deploy: DeployArg | Sequence[DeployArg] = (),
+    *,
+    dry: bool = False,
+    parallel: int | None = None,
+    on_event: Callable[[Event], object] | None = None,
+    exec_command: str | None = None,
+    shards: int = 1,
+    global_args: GlobalArguments | None = None,
+    control: RunControl | None = None,
+    limit: Sequence[str] | str | None = None,
+) -> RunResult:
+    """Run ``deploy`` (or one shell command, ``exec_command``) on ``inventory`` and return
+    the typed result. Errors in the inputs or the deploy code raise (a one-line
+    :class:`~oxinfra.exceptions.OxinfraError`) before any host is touched; errors on hosts
+    are in the result.
+
+    ``dry``: plan only, change nothing. ``parallel``: at most this many hosts at once.
+    ``on_event``: called with each typed event as it happens. ``shards`` > 1: spread the
+    hosts over that many worker processes (the operations' commands are then not in the
+    result). ``global_args``: defaults of every operation's global arguments
+    (``{"_sudo": True}``). ``control``: timeouts, ``fail_percent``, signal handling
+    (:class:`~oxinfra.api.RunControl`). ``limit``: only these hosts (patterns as ``--limit``).
+
+    In a thread whose event loop is running, this runs on a worker thread and blocks that
+    loop until the run ends: ``await run_async(...)`` there instead (see the module docs)."""
+    sink = _typed_sink(on_event)
+    args = (inventory, deploy, dry, parallel, sink, exec_command, shards, global_args, control, limit)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_engine(*args))
+    done: Future[RunResult] = Future()
+    thread = threading.Thread(target=_in_thread, args=(done, args), name="oxinfra-run", daemon=True)
+    thread.start()
+    return done.result()
+
+
+def _in_thread(done: Future[RunResult], args: tuple[Any, ...], ready: Any = None) -> None:
+    try:
+        result = asyncio.run(_engine(*args, ready=ready))
+    except BaseException as exc:  # handed to the caller, raised there
+        done.set_exception(exc)
+    else:
+        done.set_result(result)
+
+
+async def run_async(
+    inventory: InventoryArg,
+    deploy: DeployArg | Sequence[DeployArg] = (),
+    *,
+    dry: bool = False,
+    parallel: int | None = None,
+    on_event: Callable[[Event], object] | None = None,
+    exec_command: str | None = None,
+    shards: int = 1,
+    global_args: GlobalArguments | None = None,
+    control: RunControl | None = None,
+    limit: Sequence[str] | str | None = None,
+) -> RunResult:
+    """:func:`run`, awaited: the run goes on its own event loop in a worker thread, so the
+    caller's loop keeps running (see the module docs); ``on_event`` is called on the
+    caller's loop, in order. Cancelling the awaiting task interrupts the run (as SIGINT)
+    and raises ``CancelledError`` once it has ended. With ``control=RunControl(
+    handle_signals=True)``, SIGINT/SIGTERM received by the caller's loop interrupt it."""
+    loop = asyncio.get_running_loop()
+    events: deque[Event] = deque()
+    flushing = [False]
+    delivered = asyncio.Event()
+
+    def deliver() -> None:
+        # On the caller's loop: at most EVENTS_PER_TURN, then let other work run.
+        flushing[0] = False
+        assert on_event is not None
+        for _ in range(min(len(events), EVENTS_PER_TURN)):
+            on_event(events.popleft())
+        if events:
+            flushing[0] = True
+            loop.call_soon(deliver)
+        else:
+            delivered.set()
+
+    def sink(event: dict[str, Any]) -> None:  # on the worker thread
+        typed = event_from_json(event)
+        if typed is None:
+            return
+        events.append(typed)
+        if not flushing[0]:
+            flushing[0] = True
+            delivered.clear()
+            loop.call_soon_threadsafe(deliver)
+
+    state: dict[str, Any] = {}
+    started = threading.Event()
+
+    def ready(run_control: RunControl) -> None:
+        state["loop"] = asyncio.get_running_loop()
+        state["control"] = run_control
+        started.set()
+
+    worker_control = control
+    handlers: list[signal.Signals] = []
+    if control is not None and control.handle_signals:
+        from oxinfra._engine.control import RunControl as _RunControl
+
+        # The worker's loop cannot take signals (not the main thread): the caller's loop
+        # takes them and passes them on.
+        worker_control = _RunControl(
+            fail_percent=control.fail_percent,
+            host_timeout=control.host_timeout,
+            round_trip_timeout=control.round_trip_timeout,
+            lock_timeout=control.lock_timeout,
+        )
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, _interrupt, state, sig)
+                handlers.append(sig)
+            except (ValueError, RuntimeError, NotImplementedError):
+                pass
+    args = (
+        inventory,
+        deploy,
+        dry,
+        parallel,
+        sink if on_event is not None else None,
+        exec_command,
+        shards,
+        global_args,
+        worker_control,
+        limit,
+    )
+    done: Future[RunResult] = Future()
+    thread = threading.Thread(target=_in_thread, args=(done, args, ready), name="oxinfra-run", daemon=True)
+    thread.start()
+    waiting = asyncio.wrap_future(done)
+    try:
+        try:
+            result = await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            _interrupt(state, signal.SIGINT)
+            try:
+                await waiting
+            except BaseException:
+                pass
+            raise
+    finally:
+        for sig in handlers:
+            loop.remove_signal_handler(sig)
+    if on_event is not None and (events or flushing[0]):
+        await delivered.wait()
+    return result
+
+
+def _interrupt(state: dict[str, Any], signum: int) -> None:
+    """Interrupt the run on the worker's loop (once; a second signal is the engine's to
+    handle: it exits)."""
+    worker_loop, run_control = state.get("loop"), state.get("control")
+    if worker_loop is None or run_control is None:
+        return
+    if state.get("asked"):
+        return
+    state["asked"] = True
+    try:
+        worker_loop.call_soon_threadsafe(run_control.interrupt, signum)
+    except RuntimeError:  # its loop has ended
+        pass
