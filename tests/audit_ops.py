@@ -14,6 +14,8 @@ An argument's kind says where its value lands, so what "stays data" means for it
 * ``validated``: checked before anything runs (a mode, sed flags);
 * ``init_script``: a service name that ``sysvinit`` runs as ``/etc/init.d/NAME``: it may be
   the command word (one quoted word under the fixed directory), otherwise as ``opaque``;
+* ``url``: a URL the host fetches (``files.download``'s ``src``): the hostile text is its
+  path, after ``https://audit.invalid/``; it must stay one word and nothing may run;
 * ``code``: shell code by definition (``server.shell``'s ``commands``): not audited;
 * ``unsupported``: refused whatever its value (``apt.key``'s ``keyserver``): not audited;
 * ``opaque``: any other string argument (a new operation's): it must stay one word, and
@@ -40,6 +42,7 @@ from oxinfra.api.effects import PlanContext
 from oxinfra.api.facts import FactRequest
 from oxinfra._engine.script import render_upload
 from oxinfra.inventory.host import Host
+from oxinfra.testing.plan import fixture_value
 
 FIXTURES = Path(__file__).parent / "operations"
 #: Examples per hypothesis test; raise it for a deeper run (``OXINFRA_AUDIT_EXAMPLES=2000``).
@@ -71,6 +74,13 @@ KINDS: dict[str, str] = {
     "systemd.daemon_reload.user_name": "validated",
     "server.service.service": "init_script",
     "apt.deb.sha256sum": "validated",
+    "files.download.src": "url",
+    "files.download.temp_dir": "remote_path",
+    "files.download.sha384sum": "validated",
+    "files.download.sha256sum": "validated",
+    "files.download.sha1sum": "validated",
+    "files.download.md5sum": "validated",
+    "files.download.limit_rate": "validated",
     "apt.ppa.src": "validated",
     "apt.key.keyserver": "unsupported",
     "apt.key.keyid": "unsupported",
@@ -170,8 +180,10 @@ class Case:
     def facts_by_name(self) -> dict[Any, Any]:
         """Each fact's value by its name, and by ``(name, arguments)``: a fact read with the
         fixture's own arguments gets its own value (``server.Which`` of several programs)."""
-        values: dict[Any, Any] = {f["fact"]: f["value"] for f in self.facts}
-        values.update({(f["fact"], json.dumps(f["args"], sort_keys=True)): f["value"] for f in self.facts})
+        values: dict[Any, Any] = {f["fact"]: fixture_value(f["value"]) for f in self.facts}
+        values.update(
+            {(f["fact"], json.dumps(f["args"], sort_keys=True)): fixture_value(f["value"]) for f in self.facts}
+        )
         return values
 
 

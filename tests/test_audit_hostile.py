@@ -99,6 +99,9 @@ def _values(
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(_local_file(case))
         markers = plain
+    elif kind == "url":
+        hostile_value, plain_value = "https://audit.invalid/" + drawn, f"https://audit.invalid/QzT{tag}v"
+        markers = [f"QzT{tag}v"]
     else:
         hostile_value, plain_value = drawn, f"QzT{tag}v"
         markers = [plain_value]

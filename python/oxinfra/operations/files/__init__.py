@@ -62,7 +62,9 @@ from oxinfra.quoting import (
     write_to,
 )
 
-__all__ = ["directory", "file", "put", "template", "line", "replace", "link"]
+from oxinfra.operations.files.download import download  # noqa: E402
+
+__all__ = ["directory", "file", "put", "template", "line", "replace", "link", "download"]
 
 
 @operation(shell_safe=True)
