@@ -164,7 +164,7 @@ def download(
         if value is None:
             continue
         digits = _SUMS[key][1]
-        if not isinstance(value, str) or not re.fullmatch(f"[0-9a-fA-F]{{{digits}}}", value):
+        if not isinstance(value, str) or not re.fullmatch("[0-9a-fA-F]+", value) or len(value) != digits:
             raise OperationValueError(f"{op}: {key}= must be {digits} hex digits, not {value!r}")
         sums[key] = value.lower()
     if headers is not None and not isinstance(headers, dict):
