@@ -75,6 +75,8 @@ KINDS: dict[str, str] = {
     "server.service.service": "init_script",
     "apt.deb.sha256sum": "validated",
     "files.download.src": "url",
+    # must hold {mark} (else begin and end markers are the same, refused): begin/end carry the text
+    "files.block.marker": "validated",
     "files.download.temp_dir": "remote_path",
     "files.download.sha384sum": "validated",
     "files.download.sha256sum": "validated",

@@ -62,9 +62,10 @@ from oxinfra.quoting import (
     write_to,
 )
 
+from oxinfra.operations.files.block import block  # noqa: E402
 from oxinfra.operations.files.download import download  # noqa: E402
 
-__all__ = ["directory", "file", "put", "template", "line", "replace", "link", "download"]
+__all__ = ["directory", "file", "put", "template", "line", "replace", "link", "download", "block"]
 
 
 @operation(shell_safe=True)
