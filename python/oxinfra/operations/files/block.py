@@ -66,7 +66,8 @@ def _operand(path: str) -> str:
 def _rewrite(path: str, program: str, values: list[str], backup: bool) -> list[str]:
     """awk ``program`` over ``path`` (values on its stdin, from the shell's printf builtin)
     into a temporary file, copied back over ``path`` with ``cat``: the file keeps its inode,
-    owner and mode. A failure removes the temporary file and leaves ``path`` as it was."""
+    owner and mode. A failure of awk leaves ``path`` as it was; any failure removes the
+    temporary file."""
     tmp = _temp_name(path)
     # the block's lines as one argument of the builtin: the same bytes, one word whatever they hold
     head, body = values[:3], values[3:]
