@@ -75,6 +75,7 @@ KINDS: dict[str, str] = {
     "server.service.service": "init_script",
     "apt.deb.sha256sum": "validated",
     "files.download.src": "url",
+    "git.config.key": "validated",  # section.name: checked before anything runs, after --
     # must hold {mark} (else begin and end markers are the same, refused): begin/end carry the text
     "files.block.marker": "validated",
     "files.download.temp_dir": "remote_path",
