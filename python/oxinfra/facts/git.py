@@ -29,6 +29,7 @@ __all__ = [
 _P = '"$__ox_a"'
 #: The status of "no such directory" / "no git" (git itself exits 1, 128 or 129).
 _ABSENT = 10
+_CONFIG_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*(\..*)?\.[A-Za-z][A-Za-z0-9-]*", re.S)
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
@@ -104,7 +105,7 @@ class GitConfig(FactBase[Any]):
 
     def command(self, repo: str | None = None, system: bool = False) -> str:  # type: ignore[override]
         if repo is not None:
-            return _in_repo(repo, "config --local --list -z")
+            return _in_repo(repo, "config --local --list")
         level = "--system" if system else "--global"
         # git exits 128 when the file is missing: read it only where it is (GIT_CONFIG_*
         # from the environment, the XDG file, ~/.gitconfig; the system file's place is git's
@@ -121,20 +122,21 @@ class GitConfig(FactBase[Any]):
             )
         return (
             f"if ! command -v git >/dev/null 2>&1; then (exit {_ABSENT}); elif {where}; "
-            f"then git config {level} --list -z; else (exit {_ABSENT}); fi"
+            f"then git config {level} --list; else (exit {_ABSENT}); fi"
         )
 
-    def parse(self, stdout: bytes, rc: int) -> Any:
-        if rc in self.absent_status:
-            return {}
-        if rc != 0:
-            raise FactFailed(rc)
+    def process(self, output: list[str]) -> Any:
+        # one ``key=value`` a line (a value holding a newline continues on the next line,
+        # which has no key: it is joined back)
         items: dict[str, list[str]] = {}
-        for entry in stdout.decode("utf-8", "surrogateescape").split("\0"):
-            if not entry:
+        last: list[str] | None = None
+        for line in output:
+            key, sep, value = line.partition("=")
+            if last is not None and (not sep or not _CONFIG_KEY.fullmatch(key)):
+                last[-1] += "\n" + line
                 continue
-            key, _, value = entry.partition("\n")
-            items.setdefault(key, []).append(value)
+            last = items.setdefault(key, [])
+            last.append(value)
         return items
 
 
