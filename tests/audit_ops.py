@@ -16,6 +16,9 @@ An argument's kind says where its value lands, so what "stays data" means for it
   the command word (one quoted word under the fixed directory), otherwise as ``opaque``;
 * ``url``: a URL the host fetches (``files.download``'s ``src``): the hostile text is its
   path, after ``https://audit.invalid/``; it must stay one word and nothing may run;
+* ``program``: the program to run (``pip.virtualenv``'s ``python``, ``pip.packages``' ``pip``):
+  a plain name on PATH or an absolute path (quoted); it may be the command word, otherwise as
+  ``opaque``;
 * ``code``: shell code by definition (``server.shell``'s ``commands``): not audited;
 * ``unsupported``: refused whatever its value (``apt.key``'s ``keyserver``): not audited;
 * ``opaque``: any other string argument (a new operation's): it must stay one word, and
@@ -75,7 +78,12 @@ KINDS: dict[str, str] = {
     "server.service.service": "init_script",
     "apt.deb.sha256sum": "validated",
     "files.download.src": "url",
-    "git.config.key": "validated",  # section.name: checked before anything runs, after --
+    "git.config.key": "validated",
+    "pip.virtualenv.python": "program",
+    "pip.venv.python": "program",
+    "pip.packages.pip": "program",
+    "pip.packages.virtualenv": "remote_path",
+    "pip.packages.extra_install_args": "validated",  # section.name: checked before anything runs, after --
     # must hold {mark} (else begin and end markers are the same, refused): begin/end carry the text
     "files.block.marker": "validated",
     "files.download.temp_dir": "remote_path",
@@ -98,6 +106,9 @@ KINDS: dict[str, str] = {
     "zypper.packages.extra_global_uninstall_args": "validated",
     "zypper.packages.extra_uninstall_args": "validated",
 }
+#: Paths under which an operation runs a fixed program, as ``init_script`` does: the quoted
+#: path may be the command word (``pip.packages`` runs ``VIRTUALENV/bin/pip``).
+RUNS_UNDER = frozenset({"pip.packages.virtualenv"})
 #: Why a kind is not audited.
 NOT_AUDITED = {
     "code": "shell code by definition: it runs as written",
