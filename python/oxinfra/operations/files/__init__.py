@@ -64,8 +64,9 @@ from oxinfra.quoting import (
 
 from oxinfra.operations.files.block import block  # noqa: E402
 from oxinfra.operations.files.download import download  # noqa: E402
+from oxinfra.operations.files.remote import copy, move  # noqa: E402
 
-__all__ = ["directory", "file", "put", "template", "line", "replace", "link", "download", "block"]
+__all__ = ["directory", "file", "put", "template", "line", "replace", "link", "download", "block", "move", "copy"]
 
 
 @operation(shell_safe=True)
