@@ -62,6 +62,7 @@ KINDS: dict[str, str] = {
     "user": "owner",
     "group": "owner",
     "mode": "validated",
+    "dir_mode": "validated",
     "flags": "validated",
     "line": "pattern",
     "text": "pattern",
@@ -79,6 +80,8 @@ KINDS: dict[str, str] = {
     "apt.deb.sha256sum": "validated",
     "files.download.src": "url",
     "git.config.key": "validated",
+    # a local directory, read here and never part of a command (the files' paths under dest are)
+    "files.sync.src": "validated",
     "pip.virtualenv.python": "program",
     "pip.venv.python": "program",
     "pip.packages.pip": "program",

@@ -56,6 +56,8 @@ NOT_HERE = {
     # fixtures, and tests/test_files_remote_containers.py on a container host)
     "move": "src is on the host",
     "copy": "src is on the host",
+    # src is a local directory, where this audit places one local file
+    "sync": "src is a local directory",
 }
 
 
