@@ -1,4 +1,4 @@
-"""files.copy and files.move on a real Debian host (a container of the test image), logged in
+"""files.copy, files.move and files.sync on a real Debian host (a container of the test image), logged in
 as ``deploy`` with ``_sudo=True``: apply -> read back with ``docker exec`` -> apply again:
 nothing changes -> drift by hand -> ``--dry`` predicts exactly the change -> apply repairs it.
 """
@@ -98,3 +98,47 @@ def test_move(fleet: Any, tmp_path: Path) -> None:
     three = run_deploy(inventory, deploy)
     assert three.code == 0 and three.statuses(host) == {"mv": "changed"}, three.describe()
     assert fleet.sh(host, "ls /srv/mv/old; ls /srv/mv/archive") == "release-1\n"
+
+
+def test_sync_tree(fleet: Any, tmp_path: Path) -> None:
+    host = fleet.hosts[0]
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "app.conf").write_text("a = 1\n")
+    (tree / "sub" / "it's $(x).txt").write_text("leaf\n")
+    (tree / "skip.pyc").write_text("x")
+    (tree / "current.conf").symlink_to("app.conf")
+    fleet.sh(host, "rm -rf /srv/sync")
+    inventory = fleet.write_inventory(tmp_path / "inventory.py")
+    deploy = write_deploy(
+        tmp_path,
+        f"""
+        from oxinfra.operations import files
+        files.sync(name="sync", src={str(tree)!r}, dest="/srv/sync", mode="640", dir_mode="750",
+                   user="deploy", exclude="*.pyc", delete=True, _sudo=True)
+        """,
+    )
+    listing = "find /srv/sync -printf '%P %y %m %u %l\\n' | sort"
+    want = (
+        " d 750 deploy \n"
+        "app.conf f 640 deploy \n"
+        "current.conf l 777 deploy app.conf\n"
+        "sub d 750 deploy \n"
+        "sub/it's $(x).txt f 640 deploy \n"
+    )
+    one = run_deploy(inventory, deploy)
+    assert one.code == 0 and one.statuses(host) == {"sync": "changed"}, one.describe()
+    assert fleet.sh(host, listing) == want
+    assert fleet.sh(host, 'cat "/srv/sync/sub/it\'s \\$(x).txt"') == "leaf\n"
+    two = run_deploy(inventory, deploy)
+    assert two.code == 0 and two.statuses(host) == {"sync": "unchanged"}, two.describe()
+    # drift: content changed, a file added, the link removed
+    fleet.sh(host, "echo changed > /srv/sync/app.conf && touch /srv/sync/sub/extra && rm /srv/sync/current.conf")
+    dry = run_deploy(inventory, deploy, dry=True)
+    assert dry.code == 0 and dry.statuses(host) == {"sync": "changed"}, dry.describe()
+    assert fleet.sh(host, "cat /srv/sync/app.conf") == "changed\n"
+    three = run_deploy(inventory, deploy)
+    assert three.code == 0 and three.statuses(host) == {"sync": "changed"}, three.describe()
+    assert fleet.sh(host, listing) == want
+    assert fleet.sh(host, "cat /srv/sync/app.conf") == "a = 1\n"
+    assert run_deploy(inventory, deploy).statuses(host) == {"sync": "unchanged"}
