@@ -7,6 +7,8 @@ as given (no shell expansion); ``files.Block`` reads what the operation wrote.
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -118,3 +120,38 @@ def test_block_created_appended_and_prepended(fleet: Any, tmp_path: Path) -> Non
         drift="printf 'no newline at end' > /srv/blk/hosts && rm /srv/blk/new.conf",
     )
     assert fleet.sh(host, "cat /srv/blk/new.conf") == "; BEGIN\nx = 1\n; END\n"
+
+
+PYINFRA = os.environ.get("OXINFRA_PYINFRA", "/work/venvs/pyinfra/bin/pyinfra")
+
+
+@pytest.mark.skipif(not os.path.exists(PYINFRA), reason="pyinfra 3.10 is not installed here")
+def test_same_file_as_pyinfra(fleet: Any, tmp_path: Path) -> None:
+    """pyinfra 3.10 (its @docker connector) writes the block into one copy of a file, oxinfra
+    into another: the bytes are the same, and oxinfra finds pyinfra's block in place."""
+    host = fleet.hosts[0]
+    fleet.sh(
+        host,
+        "rm -rf /srv/cmp && mkdir -p /srv/cmp && printf '%s' '"
+        + HOSTS
+        + "' > /srv/cmp/py && cp /srv/cmp/py /srv/cmp/ox",
+    )
+    args = 'content="10.0.0.1 mars-one\\n10.0.0.2 mars-two", line="^::1", before=True'
+    py_deploy = tmp_path / "py_deploy.py"
+    py_deploy.write_text(f'from pyinfra.operations import files\nfiles.block(path="/srv/cmp/py", {args})\n')
+    proc = subprocess.run(
+        [PYINFRA, f"@docker/{host}", str(py_deploy), "-y"], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    inventory = fleet.write_inventory(tmp_path / "inventory.py")
+    ox = write_deploy(
+        tmp_path,
+        f"""
+        from oxinfra.operations import files
+        files.block(name="ox", path="/srv/cmp/ox", {args}, _sudo=True)
+        files.block(name="py", path="/srv/cmp/py", {args}, _sudo=True)
+        """,
+    )
+    out = run_deploy(inventory, ox)
+    assert out.code == 0 and out.statuses(host) == {"ox": "changed", "py": "unchanged"}, out.describe()
+    assert fleet.sh(host, "cat /srv/cmp/ox") == fleet.sh(host, "cat /srv/cmp/py")
