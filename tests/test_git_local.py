@@ -8,13 +8,16 @@ the change -> apply brings it in. Then a branch switch and a tag checkout, each 
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from e2e_helpers import run_deploy, write_deploy
+from e2e_helpers import cli_env, run_deploy, write_deploy
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed here")
 
@@ -159,3 +162,42 @@ def test_config_in_a_repository(origin: tuple[Path, Path], tmp_path: Path) -> No
     three = run_deploy("@local", deploy)
     assert three.statuses("@local") == {"prune": "changed", "tags": "unchanged"}, three.describe()
     assert git("config", "--get", "fetch.prune", cwd=dest) == "true\n"
+
+
+PYINFRA = os.environ.get("OXINFRA_PYINFRA", "/work/venvs/pyinfra/bin/pyinfra")
+
+
+@pytest.mark.skipif(not os.path.exists(PYINFRA), reason="pyinfra 3.10 is not installed here")
+def test_facts_equal_pyinfras(origin: tuple[Path, Path], tmp_path: Path) -> None:
+    """The git facts of a clone (and of a missing directory), read by oxinfra and by pyinfra
+    3.10 on @local: the same values."""
+    bare, _author = origin
+    dest = tmp_path / "clone"
+    git("clone", "-q", str(bare), str(dest))
+    facts = [
+        ("git.GitBranch", f"repo={dest}"),
+        ("git.GitTag", f"repo={dest}"),
+        ("git.GitConfig", f"repo={dest}"),
+        ("git.GitTrackingBranch", f"repo={dest}"),
+        ("git.GitLocalCommit", f"repo={dest}"),
+        ("git.GitRemoteBranchCommit", f"repo={dest}"),
+        ("git.GitRemoteBranchCommit", f"repo={dest} branch=release"),
+        ("git.GitBranch", f"repo={tmp_path / 'none'}"),
+        ("git.GitTag", f"repo={tmp_path / 'none'}"),
+    ]
+    for name, args in facts:
+        words = args.split()
+        proc = subprocess.run([PYINFRA, "@local", "fact", name, *words], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-1000:]
+        body = (proc.stdout + proc.stderr).split("--> Fact data for: ", 1)[1].split("\n", 1)[1]
+        theirs = json.JSONDecoder().raw_decode(body.lstrip())[0]["@local"]
+        ours = subprocess.run(
+            [sys.executable, "-m", "oxinfra", "@local", "fact", name, *words, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=cli_env(),
+        )
+        assert ours.returncode == 0, ours.stderr[-1000:]
+        value = list(json.loads(ours.stdout.strip().splitlines()[-1]).values())[0]["@local"]
+        assert value == theirs, (name, args, value, theirs)
