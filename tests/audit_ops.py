@@ -39,7 +39,7 @@ from typing import Any, Callable
 
 from hypothesis import strategies as st
 
-from oxinfra.api.commands import FileUpload
+from oxinfra.api.commands import FileUpload, FunctionCommand
 from oxinfra.api.context import scope
 from oxinfra.api.effects import PlanContext
 from oxinfra.api.facts import FactRequest
@@ -250,6 +250,8 @@ class Planned:
 def render(command: Any) -> str:
     if isinstance(command, FileUpload):
         return render_upload(command, NONCE)
+    if isinstance(command, FunctionCommand):  # runs on the controller: its values reach no shell
+        return "true"
     if not isinstance(command, str):
         raise TypeError(f"not a shell command: {command!r}")
     return command

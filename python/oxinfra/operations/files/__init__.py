@@ -65,7 +65,7 @@ from oxinfra.quoting import (
 
 from oxinfra.operations.files.block import block  # noqa: E402
 from oxinfra.operations.files.download import download  # noqa: E402
-from oxinfra.operations.files.remote import copy, move  # noqa: E402
+from oxinfra.operations.files.remote import copy, get, move  # noqa: E402
 
 __all__ = [
     "directory",
@@ -80,6 +80,7 @@ __all__ = [
     "move",
     "copy",
     "sync",
+    "get",
 ]
 
 
