@@ -1,4 +1,4 @@
-"""files.copy, files.move and files.sync on a real Debian host (a container of the test image), logged in
+"""files.copy, files.move, files.sync and files.get on a real Debian host (a container of the test image), logged in
 as ``deploy`` with ``_sudo=True``: apply -> read back with ``docker exec`` -> apply again:
 nothing changes -> drift by hand -> ``--dry`` predicts exactly the change -> apply repairs it.
 """
@@ -142,3 +142,30 @@ def test_sync_tree(fleet: Any, tmp_path: Path) -> None:
     assert fleet.sh(host, listing) == want
     assert fleet.sh(host, "cat /srv/sync/app.conf") == "a = 1\n"
     assert run_deploy(inventory, deploy).statuses(host) == {"sync": "unchanged"}
+
+
+def test_get_a_binary_file(fleet: Any, tmp_path: Path) -> None:
+    host = fleet.hosts[0]
+    fleet.sh(host, "mkdir -p /srv/get && printf 'a\\000b\\377c\\n' > /srv/get/blob && chmod 600 /srv/get/blob")
+    local = tmp_path / "fetched" / "blob"
+    inventory = fleet.write_inventory(tmp_path / "inventory.py")
+    deploy = write_deploy(
+        tmp_path,
+        f"""
+        from oxinfra.operations import files
+        files.get(name="get", src="/srv/get/blob", dest={str(local)!r}, create_local_dir=True, _sudo=True)
+        """,
+    )
+    one = run_deploy(inventory, deploy)
+    assert one.code == 0 and one.statuses(host) == {"get": "changed"}, one.describe()
+    assert local.read_bytes() == b"a\x00b\xffc\n"
+    two = run_deploy(inventory, deploy)
+    assert two.code == 0 and two.statuses(host) == {"get": "unchanged"}, two.describe()
+    local.write_bytes(b"changed here\n")  # drift
+    dry = run_deploy(inventory, deploy, dry=True)
+    assert dry.statuses(host) == {"get": "changed"}, dry.describe()
+    assert local.read_bytes() == b"changed here\n"
+    three = run_deploy(inventory, deploy)
+    assert three.code == 0 and three.statuses(host) == {"get": "changed"}, three.describe()
+    assert local.read_bytes() == b"a\x00b\xffc\n"
+    assert sorted(p.name for p in local.parent.iterdir()) == ["blob"]  # no temporary file left
