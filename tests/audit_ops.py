@@ -14,6 +14,11 @@ An argument's kind says where its value lands, so what "stays data" means for it
 * ``validated``: checked before anything runs (a mode, sed flags);
 * ``init_script``: a service name that ``sysvinit`` runs as ``/etc/init.d/NAME``: it may be
   the command word (one quoted word under the fixed directory), otherwise as ``opaque``;
+* ``url``: a URL the host fetches (``files.download``'s ``src``): the hostile text is its
+  path, after ``https://audit.invalid/``; it must stay one word and nothing may run;
+* ``program``: the program to run (``pip.virtualenv``'s ``python``, ``pip.packages``' ``pip``):
+  a plain name on PATH or an absolute path (quoted); it may be the command word, otherwise as
+  ``opaque``;
 * ``code``: shell code by definition (``server.shell``'s ``commands``): not audited;
 * ``unsupported``: refused whatever its value (``apt.key``'s ``keyserver``): not audited;
 * ``opaque``: any other string argument (a new operation's): it must stay one word, and
@@ -40,6 +45,7 @@ from oxinfra.api.effects import PlanContext
 from oxinfra.api.facts import FactRequest
 from oxinfra._engine.script import render_upload
 from oxinfra.inventory.host import Host
+from oxinfra.testing.plan import fixture_value
 
 FIXTURES = Path(__file__).parent / "operations"
 #: Examples per hypothesis test; raise it for a deeper run (``OXINFRA_AUDIT_EXAMPLES=2000``).
@@ -67,6 +73,7 @@ KINDS: dict[str, str] = {
     "server.etc_hosts.ip": "validated",
     "group": "owner",
     "mode": "validated",
+    "dir_mode": "validated",
     "flags": "validated",
     "line": "pattern",
     "text": "pattern",
@@ -82,6 +89,23 @@ KINDS: dict[str, str] = {
     "systemd.daemon_reload.user_name": "validated",
     "server.service.service": "init_script",
     "apt.deb.sha256sum": "validated",
+    "files.download.src": "url",
+    "git.config.key": "validated",
+    # a local directory, read here and never part of a command (the files' paths under dest are)
+    "files.sync.src": "validated",
+    "pip.virtualenv.python": "program",
+    "pip.venv.python": "program",
+    "pip.packages.pip": "program",
+    "pip.packages.virtualenv": "remote_path",
+    "pip.packages.extra_install_args": "validated",  # section.name: checked before anything runs, after --
+    # must hold {mark} (else begin and end markers are the same, refused): begin/end carry the text
+    "files.block.marker": "validated",
+    "files.download.temp_dir": "remote_path",
+    "files.download.sha384sum": "validated",
+    "files.download.sha256sum": "validated",
+    "files.download.sha1sum": "validated",
+    "files.download.md5sum": "validated",
+    "files.download.limit_rate": "validated",
     "apt.ppa.src": "validated",
     "apt.key.keyserver": "unsupported",
     "apt.key.keyid": "unsupported",
@@ -96,6 +120,9 @@ KINDS: dict[str, str] = {
     "zypper.packages.extra_global_uninstall_args": "validated",
     "zypper.packages.extra_uninstall_args": "validated",
 }
+#: Paths under which an operation runs a fixed program, as ``init_script`` does: the quoted
+#: path may be the command word (``pip.packages`` runs ``VIRTUALENV/bin/pip``).
+RUNS_UNDER = frozenset({"pip.packages.virtualenv"})
 #: Why a kind is not audited.
 NOT_AUDITED = {
     "code": "shell code by definition: it runs as written",
@@ -181,8 +208,10 @@ class Case:
     def facts_by_name(self) -> dict[Any, Any]:
         """Each fact's value by its name, and by ``(name, arguments)``: a fact read with the
         fixture's own arguments gets its own value (``server.Which`` of several programs)."""
-        values: dict[Any, Any] = {f["fact"]: f["value"] for f in self.facts}
-        values.update({(f["fact"], json.dumps(f["args"], sort_keys=True)): f["value"] for f in self.facts})
+        values: dict[Any, Any] = {f["fact"]: fixture_value(f["value"]) for f in self.facts}
+        values.update(
+            {(f["fact"], json.dumps(f["args"], sort_keys=True)): fixture_value(f["value"]) for f in self.facts}
+        )
         return values
 
 
@@ -232,8 +261,8 @@ class Planned:
 def render(command: Any) -> str:
     if isinstance(command, FileUpload):
         return render_upload(command, NONCE)
-    if isinstance(command, FunctionCommand):
-        return "true"  # runs on the controller (server.reboot's reconnect): no shell text
+    if isinstance(command, FunctionCommand):  # runs on the controller: its values reach no shell
+        return "true"
     if not isinstance(command, str):
         raise TypeError(f"not a shell command: {command!r}")
     return command

@@ -18,7 +18,7 @@ arguments when it builds the command.
 Bytes that are not UTF-8: ``"stdout": {"bytes": "..."}``, each character one byte
 (``"\\u00ff"`` is the byte 0xff). Datetimes in values: ``{"datetime": "2023-11-14T22:13:20"}``
 (naive, UTC, as the file facts give them; with an offset, aware). Tuples: ``{"tuple": [...]}``;
-dicts with int keys: ``{"int_keys": {"1": ...}}``. Values are compared with their types: ``1`` is not
+dicts with int keys: ``{"int_keys": {"1": ...}}``; bytes: ``{"bytes": "..."}`` (as stdout). Values are compared with their types: ``1`` is not
 ``true``, ``[]`` is not ``null``.
 
 The same command instance parses the output (facts may keep state between the two, as the
@@ -90,6 +90,8 @@ def from_json(value: Any) -> Any:
             return tuple(from_json(v) for v in value["tuple"])
         if list(value) == ["int_keys"]:
             return {int(k): from_json(v) for k, v in value["int_keys"].items()}
+        if list(value) == ["bytes"]:
+            return raw(value)
         return {k: from_json(v) for k, v in value.items()}
     if isinstance(value, list):
         return [from_json(v) for v in value]

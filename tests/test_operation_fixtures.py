@@ -7,8 +7,9 @@ live beside them. A case holds:
 
 - ``args``: the operation's arguments; a value ``{"python": "module:name"}`` is that Python
   object (``python.call``'s function);
-- ``facts``: a list of ``{"fact", "args", "value"}``, the values the facts parse to. Every
-  fact given must be read;
+- ``facts``: a list of ``{"fact", "args", "value"}``, the values the facts parse to (a
+  ``{"datetime": "2024-01-01T00:00:00+00:00"}`` in a value is that datetime, see
+  ``oxinfra.testing.plan.plan_operation``). Every fact given must be read;
 - either ``error`` (a substring of the error the operation raises), or:
 - ``commands``: the commands, in order: strings, or ``{"upload": dest, "sha1": hex}`` for
   file uploads, plus ``"umask"`` when the file is created under one and ``"mode"``,

@@ -69,6 +69,20 @@ class PlannedOperation:
         return f"PlannedOperation(commands={self.commands!r}, noops={self.noops!r})"
 
 
+def fixture_value(value: Any) -> Any:
+    """A fixture's fact value with each ``{"datetime": ISO 8601}`` made that datetime (JSON
+    has none); datetimes and other values as given."""
+    from datetime import datetime
+
+    if isinstance(value, dict):
+        if list(value) == ["datetime"] and isinstance(value["datetime"], str):
+            return datetime.fromisoformat(value["datetime"])
+        return {k: fixture_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fixture_value(v) for v in value]
+    return value
+
+
 def plan_operation(
     op: Callable[..., Any],
     args: dict[str, Any],
@@ -80,7 +94,7 @@ def plan_operation(
     """Run ``op``'s generator with ``args`` and the given facts, handing the facts over in
     batches as the engine gathers them; return what it planned and declared."""
     generator = getattr(op, "__wrapped__", op)
-    known = {_key(name, dict(fact_args)): value for name, fact_args, value in facts}
+    known = {_key(name, dict(fact_args)): fixture_value(value) for name, fact_args, value in facts}
     target = Host(host_name, host_data or {})
     gathered: dict[tuple[str, str], Any] = {}
     batches: list[list[FactRequest]] = []

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from oxinfra.api import noop
 from oxinfra.exceptions import OperationValueError
-from oxinfra.quoting import and_then, command, file_test, if_then, or_else
+from oxinfra.quoting import and_then, command, file_test, if_then, invoke, or_else
 
 __all__ = [
     "PackageManager",
@@ -72,6 +72,8 @@ class PackageManager:
     + normalise: how names compare (:func:`pep503_name` for pip); default: as written
     + tool: the tool's name in messages; default: the first word of ``install`` (give it when
       that word is ``env``, as apt-get's commands start ``env DEBIAN_FRONTEND=noninteractive``)
+    + path: run the program at this absolute path (a value: quoted) instead of the first word
+      of each command (``pip.packages`` in a virtualenv: ``VENV/bin/pip``)
     """
 
     install: tuple[str, ...]
@@ -82,6 +84,7 @@ class PackageManager:
     name_pattern: str | None = None
     normalise: Callable[[str], str] | None = None
     tool: str | None = None
+    path: str | None = None
 
     @property
     def label(self) -> str:
@@ -94,6 +97,8 @@ class PackageManager:
 
     def words(self, verb: str, names: list[str]) -> str:
         base = {"install": self.install, "uninstall": self.uninstall, "upgrade": self.upgrade or self.install}[verb]
+        if self.path is not None:
+            return invoke(self.path, *base[1:], *(["--"] if self.options_end else []), *names)
         return command(base[0], *base[1:], *(["--"] if self.options_end else []), *names)
 
 

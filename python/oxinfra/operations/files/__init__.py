@@ -34,6 +34,7 @@ from oxinfra.api import (
 )
 from oxinfra.exceptions import OperationError, OperationValueError, TemplateError
 from oxinfra.facts.files import Directory, File, FindInFile, Link, LinkTarget, Sha1File
+from oxinfra.operations.files.sync import local_tree, tree_facts
 from oxinfra.operations.util.files import (
     backup_or_remove,
     check_interpolated,
@@ -62,7 +63,25 @@ from oxinfra.quoting import (
     write_to,
 )
 
-__all__ = ["directory", "file", "put", "template", "line", "replace", "link"]
+from oxinfra.operations.files.block import block  # noqa: E402
+from oxinfra.operations.files.download import download  # noqa: E402
+from oxinfra.operations.files.remote import copy, get, move  # noqa: E402
+
+__all__ = [
+    "directory",
+    "file",
+    "put",
+    "template",
+    "line",
+    "replace",
+    "link",
+    "download",
+    "block",
+    "move",
+    "copy",
+    "sync",
+    "get",
+]
 
 
 @operation(shell_safe=True)
@@ -645,3 +664,78 @@ def link(
     if not changes:
         host.noop(f"link {path} already points to {target}")
     yield from changes
+
+
+@operation()
+def sync(
+    src: str,
+    dest: str,
+    user: str | None = None,
+    group: str | None = None,
+    mode: str | None = None,
+    dir_mode: str | None = None,
+    delete: bool = False,
+    exclude: str | list[str] | None = None,
+    exclude_dir: str | list[str] | None = None,
+    add_deploy_dir: bool = True,
+):
+    """Make a directory on the host hold what a local directory holds: its directories
+    (``files.directory``), files (``files.put``, compared by SHA-1) and symbolic links
+    (``files.link``, their targets as they are), with ``delete``, no file or link that the
+    local tree does not have (extra directories are kept, as pyinfra keeps them).
+
+    All the facts of every part are read in one batch. When ``dest`` is itself a link, it is
+    left as it is (the directory it leads to must exist).
+
+    + src: the local directory (relative to the deploy file's directory)
+    + dest: the directory on the host
+    + user: the owner of every file, link and directory
+    + group: their group
+    + mode: the files' permissions (default: each local file's own), and the directories'
+      when ``dir_mode`` is not given
+    + dir_mode: the directories' permissions (default: ``mode``, else each local one's own)
+    + delete: remove files and links under ``dest`` that the local tree does not have
+    + exclude: file name patterns (``fnmatch``, matched against the local path) left out
+    + exclude_dir: directory patterns (matched against the path relative to ``src``) left out
+    + add_deploy_dir: read ``src`` relative to the deploy file's directory
+
+    Example::
+
+        files.sync(name="Static files", src="files/static", dest="/srv/app/static", delete=True)
+    """
+    root, dest, dirs, tree_files, links = local_tree(
+        src, dest, user, group, mode, dir_mode, delete, exclude, exclude_dir, add_deploy_dir
+    )
+    facts = tree_facts(dest, dirs, tree_files, links, delete)
+    values = get_facts(host, facts)
+    dest_link = values[0]
+    made = 0
+    root_mode = dir_mode or mode or oct(os.stat(root).st_mode & 0o7777)[2:]
+    if not dest_link:
+        yield from directory._inner(path=dest, user=user, group=group, mode=root_mode)
+    for path, local_mode in dirs:
+        yield from directory._inner(path=path, user=user, group=group, mode=dir_mode or mode or local_mode)
+    for path, target in links:
+        yield from link._inner(path=path, target=target, user=user, group=group, create_remote_dir=False)
+    for local, path in tree_files:
+        yield from put._inner(
+            src=local,
+            dest=path,
+            user=user,
+            group=group,
+            mode=mode if mode is not None else True,
+            add_deploy_dir=False,
+            create_remote_dir=False,
+        )
+    if delete:
+        found_files, found_links = values[-2], values[-1]
+        if found_files is None or found_links is None:
+            raise OperationError(f"files.sync: could not list {dest}")
+        wanted = {path for _, path in tree_files} | {path for path, _ in links}
+        extra = sorted((set(found_files) | set(found_links)) - wanted)
+        touches(dest, subtree=True)
+        for path in extra:
+            made += 1
+            yield command("rm", "-f", "--", path)
+    if not made and dest_link and not (dirs or links or tree_files):
+        host.noop(f"{dest} holds what {src} holds")

@@ -1,0 +1,228 @@
+"""``files.block``: lines between two marker lines in a file, added, replaced or removed."""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import re
+import time
+
+from oxinfra.api import FileUpload, get_facts, host, noop, operation, predict_content, touches
+from oxinfra.exceptions import OperationValueError
+from oxinfra.facts.files import BLOCK_MARKER, Block, LinkTarget
+from oxinfra.operations.util.files import NAME_MAX, check_path
+from oxinfra.quoting import and_then, append_to, command, file_test, group, or_else, output_test, pipe, read_from
+from oxinfra.quoting import write_to
+
+__all__ = ["block"]
+
+#: Every awk program reads its values from its standard input (``/dev/stdin``: busybox awk
+#: reads no ``-``), never from its arguments: the begin marker, the end marker, the ``line``
+#: regular expression (or an empty line), then the block's lines. Markers are found as in ``files.Block``: a line *containing* one.
+_PROGRAMS = {
+    # markers there: the lines between them replaced (in every block, as files.Block reads them all)
+    "replace": 'BEGIN { getline S < "/dev/stdin"; getline E < "/dev/stdin"; getline R < "/dev/stdin"; '
+    'while ((getline l < "/dev/stdin") > 0) b[++n] = l } '
+    "s == 0 && index($0, S) { print; for (i = 1; i <= n; i++) print b[i]; s = 1; next } "
+    "s == 1 && index($0, E) { print; s = 0; next } s == 0 { print }",
+    # markers there: each block, markers included, left out
+    "remove": 'BEGIN { getline S < "/dev/stdin"; getline E < "/dev/stdin" } '
+    "s == 0 && index($0, S) { s = 1; next } s == 1 { if (index($0, E)) s = 0; next } { print }",
+    # no markers: the block before the first line matching R (at the end if none does)
+    "before": 'BEGIN { getline S < "/dev/stdin"; getline E < "/dev/stdin"; getline R < "/dev/stdin"; '
+    'while ((getline l < "/dev/stdin") > 0) b[++n] = l } '
+    "function block(  i) { print S; for (i = 1; i <= n; i++) print b[i]; print E } "
+    "!d && $0 ~ R { block(); d = 1 } { print } END { if (!d) block() }",
+    # no markers: the block after the first line matching R (at the end if none does)
+    "after": 'BEGIN { getline S < "/dev/stdin"; getline E < "/dev/stdin"; getline R < "/dev/stdin"; '
+    'while ((getline l < "/dev/stdin") > 0) b[++n] = l } '
+    "function block(  i) { print S; for (i = 1; i <= n; i++) print b[i]; print E } "
+    "{ print } !d && $0 ~ R { block(); d = 1 } END { if (!d) block() }",
+    # no markers: the block first
+    "prepend": 'BEGIN { getline S < "/dev/stdin"; getline E < "/dev/stdin"; getline R < "/dev/stdin"; '
+    'while ((getline l < "/dev/stdin") > 0) b[++n] = l } '
+    "function block(  i) { print S; for (i = 1; i <= n; i++) print b[i]; print E } "
+    "NR == 1 { block() } { print } END { if (NR == 0) block() }",
+}
+#: What an extended regular expression reads as syntax.
+_ERE_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
+
+
+def _temp_name(path: str) -> str:
+    name = posixpath.basename(path)
+    tmp = "." + name + ".oxinfra-block"
+    if len(tmp.encode("utf-8", "surrogateescape")) > NAME_MAX:
+        tmp = "." + hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest()[:16] + ".oxinfra-block"
+    out = posixpath.join(posixpath.dirname(path), tmp)
+    return "./" + out if out.startswith("-") else out
+
+
+def _operand(path: str) -> str:
+    """``path`` as an awk operand: a relative one gets ``./`` (awk reads ``NAME=VALUE`` as an
+    assignment, and ``-x`` as an option)."""
+    return path if path.startswith("/") else "./" + path
+
+
+def _rewrite(path: str, program: str, values: list[str], backup: bool) -> list[str]:
+    """awk ``program`` over ``path`` (values on its stdin, from the shell's printf builtin)
+    into a temporary file, copied back over ``path`` with ``cat``: the file keeps its inode,
+    owner and mode. A failure of awk leaves ``path`` as it was; any failure removes the
+    temporary file."""
+    tmp = _temp_name(path)
+    # the block's lines as one argument of the builtin: the same bytes, one word whatever they hold
+    head, body = values[:3], values[3:]
+    feed = command("printf", "%s\\n", *head, *(["\n".join(body)] if body else []))
+    awk = write_to(pipe(feed, command("awk", _PROGRAMS[program], _operand(path))), tmp)
+    copy = write_to(command("cat", "--", tmp), path)
+    commands = []
+    if backup:
+        commands.append(command("cp", "-p", "--", path, path + "." + time.strftime("%Y%m%d%H%M%S")))
+    commands.append(or_else(and_then(awk, copy), group(command("rm", "-f", "--", tmp), "false")))
+    commands.append(command("rm", "-f", "--", tmp))
+    return commands
+
+
+@operation(shell_safe=True)
+def block(
+    path: str,
+    content: str | list[str] | None = None,
+    present: bool = True,
+    line: str | None = None,
+    backup: bool = False,
+    escape_regex_characters: bool = False,
+    try_prevent_shell_expansion: bool = False,
+    before: bool = False,
+    after: bool = False,
+    marker: str | None = None,
+    begin: str | None = None,
+    end: str | None = None,
+):
+    """Make sure lines, between a begin and an end marker line, are (or are not) in a file.
+
+    Where the markers are, the lines between them are replaced when they differ. Where they
+    are not: the block goes before or after the first line matching ``line`` (at the end of
+    the file when no line does), or, with no ``line``, at the start (``before`` and ``after``
+    both True) or the end (both False); a missing file is created holding the block.
+    ``present=False`` removes each block, markers included (``content`` and ``line`` are
+    then not used). A file that is changed keeps its inode, owner and mode (it is rewritten
+    in place from a temporary file beside it).
+
+    The content, markers and ``line`` reach ``awk`` on its standard input (from the shell's
+    ``printf`` builtin), never as arguments; the content is written as given, with no shell
+    expansion. Markers are found in a line that contains them, as ``files.Block`` reads them
+    (pyinfra reads them as awk regular expressions: the same for markers without regex
+    characters).
+
+    + path: the file
+    + content: the block's lines, a string (split at newlines) or a list
+    + present: whether the block should be in the file
+    + line: an extended regular expression; the block goes before or after the first line
+      it matches (only when the markers are not there yet)
+    + backup: copy the file to ``PATH.YYYYMMDDHHMMSS`` before changing it
+    + escape_regex_characters: match ``line`` literally
+    + try_prevent_shell_expansion: accepted and ignored (pyinfra deprecates it; the content
+      is never expanded)
+    + before: put the block before ``line`` (or, with ``after`` too and no ``line``, first)
+    + after: put the block after ``line``
+    + marker: the marker lines, with ``{mark}`` (default ``# {mark} PYINFRA BLOCK``)
+    + begin: ``{mark}`` of the begin marker (default ``BEGIN``)
+    + end: ``{mark}`` of the end marker (default ``END``)
+
+    Example::
+
+        files.block(
+            name="Mars in /etc/hosts",
+            path="/etc/hosts",
+            content="10.0.0.1 mars-one\\n10.0.0.2 mars-two",
+            line="localhost",
+            before=True,
+        )
+    """
+    op = "files.block"
+    if not isinstance(path, str) or not path or path.endswith("/"):
+        raise OperationValueError(f"{op}: path= must be a file path, not {path!r}")
+    check_path(path)
+    for key, value in (
+        ("present", present),
+        ("backup", backup),
+        ("escape_regex_characters", escape_regex_characters),
+        ("try_prevent_shell_expansion", try_prevent_shell_expansion),
+        ("before", before),
+        ("after", after),
+    ):
+        if not isinstance(value, bool):
+            raise OperationValueError(f"{op}: {key}= must be True or False, not {value!r}")
+    for key, value in (("marker", marker), ("begin", begin), ("end", end)):
+        if value is not None and (not isinstance(value, str) or "\n" in value or "\r" in value):
+            raise OperationValueError(f"{op}: {key}= must be a string on one line, not {value!r}")
+    try:
+        start_line = (marker or BLOCK_MARKER).format(mark=begin or "BEGIN")
+        end_line = (marker or BLOCK_MARKER).format(mark=end or "END")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise OperationValueError(f"{op}: marker= {marker!r} may hold no braces but {{mark}}: {exc}") from None
+    if not start_line or not end_line or start_line == end_line:
+        raise OperationValueError(
+            f"{op}: the begin and end markers must differ and not be empty ({start_line!r}, {end_line!r})"
+        )
+    lines: list[str] = []
+    if present:
+        if not content:
+            raise OperationValueError(f"{op}: content= must be given when present=True")
+        if isinstance(content, str):
+            lines = content.split("\n")
+        elif isinstance(content, (list, tuple)) and all(isinstance(c, str) for c in content):
+            lines = [part for item in content for part in item.split("\n")]
+        else:
+            raise OperationValueError(f"{op}: content= must be a string or a list of strings, not {content!r}")
+        if line is not None:
+            if not isinstance(line, str) or not line or "\n" in line:
+                raise OperationValueError(f"{op}: line= must be a regular expression on one line, not {line!r}")
+            if before == after:
+                raise OperationValueError(f"{op}: with line=, give exactly one of before=True or after=True")
+        elif before != after:
+            raise OperationValueError(f"{op}: before= and after= without line= must be equal (both: at the start)")
+    regex = (_ERE_SPECIAL.sub(r"\\\1", line) if escape_regex_characters else line) if line else ""
+
+    current, real = get_facts(
+        host,
+        [(Block, {"path": path, "marker": marker, "begin": begin, "end": end}), (LinkTarget, {"path": path})],
+    )
+    touches(path)
+    touches(_temp_name(path))
+    if real:  # written through a link: the file it leads to changes
+        touches(real)
+
+    if not present:
+        if current is None:
+            noop(f"{path} does not exist")
+        elif not current:
+            noop(f"{path} has no block between {start_line!r} and {end_line!r}")
+        else:
+            yield from _rewrite(path, "remove", [start_line, end_line], backup)
+        return
+
+    if current is None:
+        data = ("\n".join([start_line, *lines, end_line]) + "\n").encode("utf-8", "surrogateescape")
+        predict_content(path, data)
+        yield FileUpload(data, path)
+        return
+    if current == lines:
+        noop(f"{path} holds the block")
+        return
+    values = [start_line, end_line, regex, *lines]
+    if current:
+        yield from _rewrite(path, "replace", values, backup)
+    elif line:
+        yield from _rewrite(path, "before" if before else "after", values, backup)
+    elif before:
+        yield from _rewrite(path, "prepend", values, backup)
+    else:
+        if backup:
+            yield command("cp", "-p", "--", path, path + "." + time.strftime("%Y%m%d%H%M%S"))
+        # end the last line first unless the file is empty or ends with a newline
+        yield or_else(
+            file_test("!-s", path),
+            output_test("-z", read_from(command("tail", "-c", "1"), path)),
+            append_to("echo", path),
+        )
+        yield append_to(command("printf", "%s\\n", "\n".join([start_line, *lines, end_line])), path)

@@ -1,0 +1,106 @@
+"""What ``files.sync`` (in ``oxinfra.operations.files``) sends: a local directory tree walked,
+and the facts its parts read."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from fnmatch import fnmatch
+from typing import Any
+
+from oxinfra.exceptions import OperationValueError
+from oxinfra.facts.files import Directory, File, FindFiles, FindLinks, Link, LinkTarget, Sha1File
+from oxinfra.operations.util.files import check_owner, check_path, local_path, parse_mode
+
+__all__ = ["local_tree", "tree_facts"]
+
+
+def _patterns(key: str, value: Any) -> list[str]:
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
+        raise OperationValueError(f"files.sync: {key}= must be a pattern or a list of patterns, not {value!r}")
+    return list(items)
+
+
+def _join(*parts: str) -> str:
+    return posixpath.join(*[p for p in parts if p and p != "."])
+
+
+def local_tree(
+    src: Any,
+    dest: Any,
+    user: Any,
+    group: Any,
+    mode: Any,
+    dir_mode: Any,
+    delete: Any,
+    exclude: Any,
+    exclude_dir: Any,
+    add_deploy_dir: Any,
+) -> tuple[str, str, list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]]]:
+    """Check ``files.sync``'s arguments and walk ``src``: (the local root, dest without a
+    trailing slash, directories as (remote path, local mode), files as (local path, remote
+    path), links as (remote path, target))."""
+
+    op = "files.sync"
+    if not isinstance(src, str) or not src:
+        raise OperationValueError(f"{op}: src= must be a local directory, not {src!r}")
+    if not isinstance(dest, str) or not dest.rstrip("/"):
+        raise OperationValueError(f"{op}: dest= must be a directory path, not {dest!r}")
+    dest = dest.rstrip("/")
+    check_path(dest, "dest")
+    check_owner(user, group)
+    parse_mode(mode)
+    parse_mode(dir_mode)
+    if not isinstance(delete, bool) or not isinstance(add_deploy_dir, bool):
+        raise OperationValueError(f"{op}: delete= and add_deploy_dir= must be True or False")
+    excluded, excluded_dirs = _patterns("exclude", exclude), _patterns("exclude_dir", exclude_dir)
+    root = local_path(src, add_deploy_dir)
+    if not os.path.isdir(root):
+        raise OperationValueError(f"{op}: src {src!r} is not a local directory")
+
+    dirs: list[tuple[str, str]] = []  # (remote path, mode)
+    files: list[tuple[str, str]] = []  # (local path, remote path)
+    links: list[tuple[str, str]] = []  # (remote path, target)
+    for here, subdirs, names in os.walk(root, topdown=True, followlinks=False):
+        rel = os.path.relpath(here, root).replace(os.sep, "/")
+        for name in sorted(subdirs):
+            child = _join(rel, name)
+            if any(fnmatch(child, p) for p in excluded_dirs):
+                subdirs.remove(name)
+            elif os.path.islink(os.path.join(here, name)):
+                links.append((_join(dest, child), os.readlink(os.path.join(here, name))))
+                subdirs.remove(name)
+        subdirs.sort()
+        if rel != ".":
+            dirs.append((_join(dest, rel), oct(os.stat(here).st_mode & 0o7777)[2:]))
+        for name in sorted(names):
+            local = os.path.join(here, name)
+            if any(fnmatch(local, p) for p in excluded):
+                continue
+            if os.path.islink(local):
+                links.append((_join(dest, rel, name), os.readlink(local)))
+            else:
+                files.append((local, _join(dest, rel, name)))
+    for path, _ in dirs + links:
+        check_path(path, "a path under dest")
+    for _, path in files:
+        check_path(path, "a path under dest")
+
+    return root, dest, dirs, files, links
+
+
+def tree_facts(
+    dest: str, dirs: list[tuple[str, str]], files: list[tuple[str, str]], links: list[tuple[str, str]], delete: bool
+) -> list[tuple[Any, dict[str, Any]]]:
+    """Every fact the parts of ``files.sync`` read, for one batch (they read them again from it)."""
+    facts: list[tuple[Any, dict[str, Any]]] = [(Link, {"path": dest}), (Directory, {"path": dest})]
+    facts += [(Directory, {"path": path}) for path, _ in dirs]
+    facts += [(Link, {"path": path}) for path, _ in links]
+    for _, path in files:
+        facts += [(File, {"path": path}), (Sha1File, {"path": path}), (LinkTarget, {"path": path})]
+    if delete:
+        facts += [(FindFiles, {"path": dest}), (FindLinks, {"path": dest})]
+    return facts
