@@ -286,6 +286,8 @@ def etc_hosts(ip: str, hostnames: str | list[str] | None = None, present: bool =
     except (TypeError, ValueError):
         raise OperationValueError(f"{op}: {ip!r} is not an IP address") from None
     names = hostnames.split() if isinstance(hostnames, str) else list(hostnames or [])
+    if isinstance(hostnames, str) and not names:  # "" or blanks: not "every name of the IP"
+        raise OperationValueError(f"{op}: hostnames={hostnames!r} names no host (leave it out to mean all)")
     for name in names:
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name):
             raise OperationValueError(f"{op}: {name!r} is not a host name")
