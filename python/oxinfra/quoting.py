@@ -38,6 +38,8 @@ __all__ = [
     "quote",
     "quote_interpolated",
     "command",
+    "program_word",
+    "RESERVED_WORDS",
     "invoke",
     "QuotingError",
     "Interpolated",
@@ -88,6 +90,28 @@ def quote(value: object) -> str:
     if text and _SAFE.match(text):
         return text
     return "'" + text.replace("'", "'\\''") + "'"
+
+
+#: Words a shell reads as syntax where a command's name goes: POSIX's reserved words and
+#: bash's (``[[``, ``function``...). A program named by a value is never left one of them.
+RESERVED_WORDS = frozenset(
+    ["!", "{", "}", "case", "do", "done", "elif", "else", "esac", "fi", "for", "if", "in", "then", "until", "while"]
+    + ["[[", "]]", "function", "select", "time", "coproc"]
+)
+
+
+def program_word(name: object) -> str:
+    """A program named by a value (``python="python3"``), as a command's first word: quoted
+    like any value, and in quotes even where :func:`quote` needs none when the shell would
+    read the bare word as syntax (``fi``) or an assignment (``A=b``).
+
+    >>> program_word("python3"), program_word("fi"), program_word("A=b")
+    ('python3', "'fi'", "'A=b'")
+    """
+    word = quote(name)
+    if word == name and (word in RESERVED_WORDS or "=" in word):
+        return "'" + word + "'"
+    return word
 
 
 def command(program: str, *args: object) -> str:

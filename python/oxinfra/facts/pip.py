@@ -7,7 +7,7 @@ from typing import Any
 
 from oxinfra.api import FactBase
 from oxinfra.exceptions import FactError
-from oxinfra.quoting import command, invoke, quote
+from oxinfra.quoting import invoke, program_word, quote
 
 __all__ = ["PipPackages", "Pip3Packages", "pip_command"]
 
@@ -25,7 +25,7 @@ def pip_command(what: str, program: str, *args: str) -> str:
         return invoke(program, *args)
     if not isinstance(program, str) or not _WORD.match(program):
         raise FactError(f"{what} must be a program name (pip, pip3) or an absolute path, not {program!r}")
-    return command(program, *args)
+    return " ".join([program_word(program), *(quote(a) for a in args)])
 
 
 class PipPackages(FactBase[Any]):
