@@ -538,7 +538,7 @@ class HostRun:
                     asked = 0
                     i = j
                     continue
-                if plan.error and plan.guards and segment:
+                if plan.error and not plan.fact_failed and plan.guards and segment:
                     # Planned from facts an operation before it in this segment may change
                     # (server.user_authorized_keys after the server.user that creates the
                     # user): run those first, read the facts again, then plan it again.

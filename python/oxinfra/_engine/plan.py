@@ -54,7 +54,7 @@ class FactEntry:
 class OpPlan:
     """The planned outcome of one operation on one host."""
 
-    __slots__ = ("op", "commands", "noops", "guards", "error", "skipped", "touched")
+    __slots__ = ("op", "commands", "noops", "guards", "error", "fact_failed", "skipped", "touched")
 
     def __init__(self, op: OpCall) -> None:
         self.op = op
@@ -62,6 +62,9 @@ class OpPlan:
         self.noops: list[str] = []
         self.guards: list[FactEntry] = []
         self.error: str | None = None
+        #: The error is a fact's own failure (its command failed), not the operation's verdict
+        #: on what the facts say: reading the facts again would not plan it differently.
+        self.fact_failed = False
         self.skipped = False
         self.touched: Touched = None
 
@@ -242,6 +245,8 @@ class HostPlanner:
                     plan.commands = plan_commands(ctx, op.func, op.args, op.kwargs)
             except FactMissing:
                 raise
+            except FactFailed as exc:
+                plan.error, plan.fact_failed = str(exc), True
             except OxinfraError as exc:
                 plan.error = str(exc)
             except (Exception, SystemExit) as exc:
