@@ -42,6 +42,7 @@ example an argument it refuses by design) is reported as "refused" with oxinfra'
 from __future__ import annotations
 
 import argparse
+import ast
 import collections
 import io
 import json
@@ -52,6 +53,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import textwrap
 import tokenize
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -149,6 +151,23 @@ def doc_blocks(markdown: str) -> list[str]:
     return blocks
 
 
+def rst_code_blocks(doc: str) -> list[str]:
+    """The ``.. code:: python`` blocks of a reStructuredText docstring, dedented."""
+    blocks, lines = [], doc.splitlines()
+    i = 0
+    while i < len(lines):
+        if lines[i].strip() in (".. code:: python", ".. code-block:: python"):
+            indent = len(lines[i]) - len(lines[i].lstrip())
+            body, i = [], i + 1
+            while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
+                body.append(lines[i])
+                i += 1
+            blocks.append(textwrap.dedent("\n".join(body)).strip("\n") + "\n")
+        else:
+            i += 1
+    return blocks
+
+
 def collect(sdist: Path, out: Path, extras: list[Path]) -> list[Deploy]:
     deploys: list[Deploy] = []
 
@@ -214,6 +233,31 @@ def collect(sdist: Path, out: Path, extras: list[Path]) -> list[Deploy]:
                 deploy.skip = "calls local.shell: would run commands on this machine"
             deploy.skip = NOT_DEPLOY_PAGES.get(page_rel, deploy.skip)
             deploys.append(deploy)
+    # The examples in pyinfra's operation docstrings (``.. code:: python`` blocks of each
+    # operation in src/pyinfra/operations/): one deploy per operation, the family imported
+    # when the block does not import it itself.
+    for module in sorted((sdist / "src" / "pyinfra" / "operations").glob("*.py")):
+        family = module.stem
+        if family.startswith("_"):
+            continue
+        folder = out / "operations" / family
+        tree = ast.parse(module.read_text())
+        for node in tree.body:
+            if not isinstance(node, ast.FunctionDef) or node.name.startswith("_"):
+                continue
+            blocks = rst_code_blocks(ast.get_docstring(node) or "")
+            if not blocks:
+                continue
+            code = "\n".join(blocks)
+            if not re.search(rf"^\s*from pyinfra\.operations import .*\b{family}\b", code, re.M):
+                code = f"from pyinfra.operations import {family}\n\n{code}"
+            rel = f"{family}.{node.name}.py"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / rel).write_text(rewrite(code))
+            original = out / "originals" / "operations" / family / rel
+            original.parent.mkdir(parents=True, exist_ok=True)
+            original.write_text(code)
+            deploys.append(Deploy(f"operations/{family}.{node.name}", folder / rel, folder, original))
     for extra in extras:
         add_tree(
             extra,
