@@ -26,7 +26,10 @@ collects its deploy files:
 Each file is copied to a temporary folder, ``pyinfra`` is rewritten to ``oxinfra`` wherever
 it is a Python name (import statements and ``pyinfra.x`` references; strings such as a user
 named "pyinfra" stay), and it is run as ``oxinfra @sim/compat FILE --dry`` (a simulated
-host: no network, nothing on this machine changes; see ``oxinfra.testing.sim``). A file that
+host: no network, nothing on this machine changes; see ``oxinfra.testing.sim``). When an
+operation fails there because the simulated host has no package manager, init system or
+``/etc`` (exit status 1: the deploy itself ran), the file is planned again with
+``oxinfra @local FILE --dry`` (this machine's real facts, read only) and noted so. A file that
 calls ``local.shell`` would run commands on this machine, so it is listed as skipped, not run.
 
 ``--baseline PYINFRA`` also runs each original file with real pyinfra
@@ -327,6 +330,15 @@ def measure(deploys: list[Deploy], oxinfra: list[str], baseline: str | None, tim
         state = d.cwd / ".oxinfra-compat-state.json"
         cmd = [*oxinfra, d.inventory or HOST, str(d.path.relative_to(d.cwd)), "--dry", "--state-file", str(state)]
         code, output = run(cmd, d.cwd, timeout)
+        if code == 1 and not d.inventory:
+            # The deploy ran, but an operation failed on the simulated host, which has no
+            # package manager, init system or /etc: planned again on this machine's real
+            # facts (@local --dry: reads, changes nothing).
+            cmd[cmd.index(HOST)] = "@local"
+            code, output = run(cmd, d.cwd, timeout)
+            if code == 0:
+                results.append(Result(d.name, "ran", note="on @local: the simulated host lacks what it reads"))
+                continue
         if code == 0:
             result = Result(d.name, "ran")
         else:
@@ -369,23 +381,37 @@ def report(results: list[Result], baseline: bool) -> str:
         if baseline and r.status != "ran" and r.pyinfra == "failed":
             text += f"  [pyinfra: {r.pyinfra_error[:120]}]"
         out.append(f"{row}  {text[:240]}")
-    counts = collections.Counter(r.status for r in results)
-    run_ = [r for r in results if r.status != "skipped"]
     out.append("")
-    out.append(
-        f"{len(results)} files: {counts['ran']} ran, {counts['failed']} failed, "
-        f"{counts['refused']} refused by design, {counts['skipped']} skipped"
-    )
-    if baseline:
-        both = [r for r in run_ if r.pyinfra == "ran"]
-        out.append(
-            f"of the {len(both)} files real pyinfra {VERSION} runs (@local --dry): "
-            f"{sum(r.status == 'ran' for r in both)} ran under oxinfra"
+
+    def category(r: Result) -> str:
+        first = r.name.split("/", 1)[0]
+        return {
+            "tests": "pyinfra's test deploys",
+            "docs": "pyinfra's documentation",
+            "operations": "pyinfra's operation docstring examples",
+        }.get(first, "--extra " + first)
+
+    groups: dict[str, list[Result]] = {}
+    for r in results:
+        groups.setdefault(category(r), []).append(r)
+    groups["total"] = results
+    for label, rows in groups.items():
+        counts = collections.Counter(r.status for r in rows)
+        local = sum(1 for r in rows if r.status == "ran" and r.note.startswith("on @local"))
+        line = (
+            f"{label}: {len(rows)} files: {counts['ran']} ran ({local} of them on @local), "
+            f"{counts['failed']} failed, {counts['refused']} refused by design, {counts['skipped']} skipped"
         )
-    names = collections.Counter(n for r in results for n in dict.fromkeys(r.missing))
+        if baseline:
+            both = [r for r in rows if r.status != "skipped" and r.pyinfra == "ran"]
+            line += f"; of the {len(both)} that pyinfra {VERSION} runs: {sum(r.status == 'ran' for r in both)} ran"
+        out.append(line)
+    counted = [r for r in results if not baseline or r.pyinfra == "ran"]
+    names = collections.Counter(n for r in counted for n in dict.fromkeys(r.missing))
     if names:
-        out.append("most frequent missing names (files stopped by each):")
-        for name, count in names.most_common(20):
+        where = " that pyinfra runs" if baseline else ""
+        out.append(f"most frequent missing names (files{where} stopped by each):")
+        for name, count in names.most_common(25):
             out.append(f"  {count:3d}  {name}")
     return "\n".join(out)
 
