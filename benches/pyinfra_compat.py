@@ -37,8 +37,11 @@ calls ``local.shell`` would run commands on this machine, so it is listed as ski
 that fails in pyinfra itself (a documentation fragment, a deploy built to fail) is told apart
 from one that fails only in oxinfra.
 
-Prints one row per file (file, ran/failed, the first error line), then the totals and the
-names whose absence stops files most often. A failure that oxinfra chooses to make (for
+Prints one row per file (file, status, the first error line), then the totals and the
+names whose absence stops files most often. Status: ``ran``; ``host`` (the deploy ran and
+every call was accepted, but an operation failed on this machine's state as well, e.g.
+``systemctl`` with no systemd as PID 1 -- pyinfra's ``--dry`` reads no operation facts, so
+it does not see this); ``failed``; ``refused``; ``skipped``. A failure that oxinfra chooses to make (for
 example an argument it refuses by design) is reported as "refused" with oxinfra's reason.
 """
 
@@ -330,6 +333,7 @@ def measure(deploys: list[Deploy], oxinfra: list[str], baseline: str | None, tim
         state = d.cwd / ".oxinfra-compat-state.json"
         cmd = [*oxinfra, d.inventory or HOST, str(d.path.relative_to(d.cwd)), "--dry", "--state-file", str(state)]
         code, output = run(cmd, d.cwd, timeout)
+        result: Result | None = None
         if code == 1 and not d.inventory:
             # The deploy ran, but an operation failed on the simulated host, which has no
             # package manager, init system or /etc: planned again on this machine's real
@@ -337,9 +341,14 @@ def measure(deploys: list[Deploy], oxinfra: list[str], baseline: str | None, tim
             cmd[cmd.index(HOST)] = "@local"
             code, output = run(cmd, d.cwd, timeout)
             if code == 0:
-                results.append(Result(d.name, "ran", note="on @local: the simulated host lacks what it reads"))
-                continue
-        if code == 0:
+                result = Result(d.name, "ran", note="on @local: the simulated host lacks what it reads")
+            elif code == 1:
+                # The deploy ran and every call was accepted; an operation failed on this
+                # machine's own state too (e.g. systemctl with no systemd as PID 1).
+                result = Result(d.name, "host", first_error(output))
+        if result is not None:
+            pass
+        elif code == 0:
             result = Result(d.name, "ran")
         else:
             error = first_error(output)
@@ -400,7 +409,8 @@ def report(results: list[Result], baseline: bool) -> str:
         local = sum(1 for r in rows if r.status == "ran" and r.note.startswith("on @local"))
         line = (
             f"{label}: {len(rows)} files: {counts['ran']} ran ({local} of them on @local), "
-            f"{counts['failed']} failed, {counts['refused']} refused by design, {counts['skipped']} skipped"
+            f"{counts['host']} failed on this machine's state (every call accepted), {counts['failed']} failed, "
+            f"{counts['refused']} refused by design, {counts['skipped']} skipped"
         )
         if baseline:
             both = [r for r in rows if r.status != "skipped" and r.pyinfra == "ran"]
