@@ -421,7 +421,7 @@ def report(results: list[Result], baseline: bool) -> str:
     if names:
         where = " that pyinfra runs" if baseline else ""
         out.append(f"most frequent missing names (files{where} stopped by each):")
-        for name, count in names.most_common(25):
+        for name, count in names.most_common():
             out.append(f"  {count:3d}  {name}")
     return "\n".join(out)
 
