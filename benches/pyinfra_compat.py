@@ -11,9 +11,11 @@ collects its deploy files:
 
 * the test deploys: every ``.py`` under ``tests/test_cli/deploy/`` that is a deploy (not
   ``inventories/``, ``group_data/`` or the helper module ``utils.py``), run from that folder
-  as pyinfra's own CLI tests do (``local.include`` paths are relative to it);
-  ``tests/test_cli/deploy_fails/`` (deploys built to fail in pyinfra too) and
-  ``tests/typing/`` (deploys of the typing checks);
+  on three simulated hosts named ``somehost``, ``anotherhost`` and ``someotherhost``, as
+  pyinfra's own CLI tests run them (the deploys branch on those names; ``local.include``
+  paths are relative to the folder); ``tests/test_cli/deploy_fails/`` (built to fail, run on
+  ``@local --dry`` as pyinfra's tests do: one needs this folder's real files) and
+  ``tests/typing/`` (deploys of the typing checks; ``invalid/`` is built to fail);
 * the deploys of pyinfra's documentation: every Python code block under ``docs/`` that imports
   ``pyinfra`` (one file per block; a block whose first line is a comment naming a path, such
   as ``# tasks/web.py``, is written to that path next to the others of its page, so a page's
@@ -21,7 +23,10 @@ collects its deploy files:
   are data, inventories or controller configuration, not deploys, and are not run. pyinfra
   3.10's sdist has no ``examples/`` folder any more (pyinfra's examples moved to a separate
   repository, which is not on PyPI); ``--extra DIR`` adds every ``.py`` of a folder of
-  further deploys (for example a checkout of that repository), run from that folder.
+  further deploys (for example a checkout of that repository), run from that folder;
+* the examples of pyinfra's operation docstrings (``.. code:: python`` blocks in
+  ``src/pyinfra/operations/*.py``): one deploy per operation, its family imported when the
+  example does not import it.
 
 Each file is copied to a temporary folder, ``pyinfra`` is rewritten to ``oxinfra`` wherever
 it is a Python name (import statements and ``pyinfra.x`` references; strings such as a user
@@ -41,8 +46,8 @@ Prints one row per file (file, status, the first error line), then the totals an
 names whose absence stops files most often. Status: ``ran``; ``host`` (the deploy ran and
 every call was accepted, but an operation failed on this machine's state as well, e.g.
 ``systemctl`` with no systemd as PID 1 -- pyinfra's ``--dry`` reads no operation facts, so
-it does not see this); ``failed``; ``refused``; ``skipped``. A failure that oxinfra chooses to make (for
-example an argument it refuses by design) is reported as "refused" with oxinfra's reason.
+it does not see this); ``failed``; ``refused`` (oxinfra refuses the call by design and says
+why, e.g. ``apt.key(keyserver=...)``); ``skipped``.
 """
 
 from __future__ import annotations
