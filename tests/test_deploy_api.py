@@ -236,6 +236,44 @@ def test_inventory_state_and_host_helpers_over_ssh(tmp_path: Path, target: Path,
         assert (target / f"{name}-data").read_text() == "[]\n"  # all its data comes from its group
 
 
+def test_host_loop_keys_calls_by_iteration_so_hosts_that_skip_an_inner_loop_agree_on_order(
+    tmp_path: Path, target: Path, inventory: Path
+) -> None:
+    """pyinfra's order for nested ``host.loop``: the db host runs the inner loop only in
+    iteration 2, the web hosts in both. Keyed by how often a line was reached, the db host's
+    first inner call would be a web host's iteration-1 call (an order conflict, the error
+    before the fix); keyed by loop position, every host agrees and each file is in order."""
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra import host
+        from oxinfra.operations import files
+
+        path = f"@ROOT@/{host.name}-order"
+        for item in host.loop([1, 2]):
+            files.line(name="outer", path=path, line=f"outer {item}")
+            if "web" in host.groups or item == 2:
+                for inner in host.loop(["a", "b"]):
+                    files.line(name="inner", path=path, line=f"inner {item}{inner}")
+        files.line(name="after", path=path, line="after")
+    """,
+        target,
+    )
+    out = run_deploy(inventory, deploy)
+    assert out.code == 0, out.describe()
+    names = sorted(out.summary["hosts"])
+    assert len(names) == 3
+    web = ["outer 1", "inner 1a", "inner 1b", "outer 2", "inner 2a", "inner 2b", "after"]
+    db = ["outer 1", "outer 2", "inner 2a", "inner 2b", "after"]
+    contents = sorted((target / f"{name}-order").read_text().splitlines() for name in names)
+    assert contents == sorted([web, web, db])
+    # the same deploy with a plain for loop is keyed by reach count: still a clear conflict
+    deploy.write_text(deploy.read_text().replace("host.loop(", "iter("))
+    out = run_deploy(inventory, deploy)
+    assert out.code == 2 and "operation order conflict" in out.stderr, out.describe()
+    assert_no_traceback(out)
+
+
 def test_unknown_group_is_one_line_naming_the_groups(tmp_path: Path) -> None:
     deploy = write_deploy(tmp_path, "from oxinfra import inventory\ninventory.get_group('nope')\n")
     out = run_cli("-y", "--no-host-lock", "@local", deploy, cwd=tmp_path)

@@ -316,3 +316,33 @@ def test_memory_block_devices_selinux_port_cpus_as_pyinfra_reads_them() -> None:
         assert got == (value if p else None), (o, got, value)
     cpus = ["4\n", "undefined\n", " 16 \n", "x\n"]
     compare("hardware.Cpus", [(t, t) for t in cpus], hardware.Cpus())
+
+
+def dnf_module_listing(rng: random.Random) -> str:
+    """``dnf module list`` as dnf prints it: a table per repository, stream flags apart
+    (``20 [e]``) or together (``8 [d][e]``), profiles with ``[d]``/``[i]``, the hint line."""
+    out = []
+    if rng.random() < 0.5:
+        out.append("Last metadata expiration check: 0:01:02 ago on Fri Dec  4 10:00:00 2026.")
+    for repo in range(rng.randint(0, 3)):
+        out.append(f"Repository {repo} - AppStream")
+        out.append("Name          Stream        Profiles                     Summary")
+        for _ in range(rng.randint(0, 5)):
+            name = rng.choice(["nodejs", "postgresql", "php", "ruby", "perl-DBI", "maven", "389-ds"])
+            stream = rng.choice(["20", "16", "8.1", "3.1", "1.24", "rhel8", "el9.4"])
+            flags = rng.choice(["", " [e]", " [x]", " [d]", " [d][e]", " [d][x]", " [e] [a]", " [d] [e]"])
+            profiles = rng.choice(["common [d]", "client, server [d]", "default [d] [i]", "minimal", ""])
+            out.append(f"{name:<14}{stream + flags:<14}{profiles:<29}Summary of {name}")
+        out.append("")
+    if rng.random() < 0.8:
+        out.append("Hint: [d]efault, [e]nabled, [x]disabled, [i]nstalled")
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def test_dnf_modules_as_pyinfra_reads_them() -> None:
+    from oxinfra.facts.dnf import DnfDisabledModules, DnfEnabledModules
+
+    rng = random.Random(17)
+    outputs = [dnf_module_listing(rng) for _ in range(CASES)]
+    compare("dnf.DnfEnabledModules", [(o, o) for o in outputs], DnfEnabledModules())
+    compare("dnf.DnfDisabledModules", [(o, o) for o in outputs], DnfDisabledModules())

@@ -129,6 +129,45 @@ def test_shell_executable_and_stdin(tmp_path: Path) -> None:
     assert (tmp_path / "one").read_text() == (tmp_path / "two").read_text() == "a\nb\nit's $X\n"
 
 
+def test_shell_executable_with_options_as_pyinfra_documents(tmp_path: Path) -> None:
+    """pyinfra 3.10's docs run a login shell with ``_shell_executable="bash -l"``: the
+    options reach the shell (each word quoted on its own)."""
+    if shutil.which("bash") is None:
+        pytest.skip("no bash")
+    out = _local(
+        tmp_path,
+        """
+        from oxinfra.operations import server
+        server.shell(name="login", commands=["shopt -q login_shell && echo login > @ROOT@/login"],
+                     _shell_executable="bash -l")
+        server.shell(name="plain", commands=["shopt -q login_shell || echo plain > @ROOT@/plain"],
+                     _shell_executable="bash")
+        server.shell(name="pipefail", commands=["false | true || echo failed > @ROOT@/pipefail"],
+                     _shell_executable="bash -o pipefail")
+    """,
+    )
+    assert out.code == 0, out.describe()
+    assert (tmp_path / "login").read_text() == "login\n"
+    assert (tmp_path / "plain").read_text() == "plain\n"
+    assert (tmp_path / "pipefail").read_text() == "failed\n"
+
+
+@pytest.mark.parametrize("value", ["sh; rm", "bash -c", "bash -lc", "bash -o", "bash -o 'x'", "bash $(id)", " "])
+def test_bad_shell_executable_with_options_is_refused(tmp_path: Path, value: str) -> None:
+    out = run_cli(
+        "-y",
+        "--no-host-lock",
+        "@local",
+        write_deploy(
+            tmp_path,
+            f"from oxinfra.operations import server\nserver.shell(commands=['touch {tmp_path}/ran'], _shell_executable={value!r})\n",
+        ),
+    )
+    assert out.code == 2 and "_shell_executable must be a shell's name or path" in out.stderr, out.describe()
+    assert not (tmp_path / "ran").exists()
+    assert_no_traceback(out)
+
+
 def test_bad_shell_executable_is_refused(tmp_path: Path) -> None:
     out = run_cli(
         "-y",

@@ -539,3 +539,24 @@ def test_a_failed_redirection_of_a_special_builtin_ends_the_shell_as_a_real_sh()
         interpreter.run_script(script)
     assert type(info.value).__name__ == "_Exit" and info.value.status == real.returncode == 2
     assert "".join(interpreter.out or []) == real.stdout == "one\ntwo\nthree\n"
+
+
+def test_continue_skips_the_rest_of_a_loop_body_as_a_real_sh(tmp_path: Path) -> None:
+    """``continue`` in for and while loops (apt.AptSources skips files that do not exist
+    with it: the simulator ran the rest of the body and failed on a missing file)."""
+    root = tmp_path / "c"
+    root.mkdir()
+    (root / "b").write_text("B\n")
+    r = quote(str(root))
+    script = (
+        f'cd {r}\nfor f in a b c; do [ -e "$f" ] || continue; echo "have $f"; cat -- "$f" || exit 2; done\n'
+        'i=0\nwhile [ $i -lt 4 ]; do i=$((i + 1)); [ $i -eq 2 ] && continue; echo "i=$i"; done\necho end\n'
+    )
+    real = subprocess.run(["sh", "-c", script], capture_output=True, text=True)
+    machine = sim.machine("continue-test")
+    machine._mkdirs(str(root), "root", 0)
+    shell = sim.SimShell(machine, "@sim/continue-test")
+    asyncio.run(shell.run(f"printf 'B\\n' > {r}/b\n".encode(), b""))
+    out, _ = asyncio.run(shell.run(script.encode(), b""))
+    assert real.stdout == "have b\nB\ni=1\ni=3\ni=4\nend\n", real
+    assert out.decode() == real.stdout

@@ -123,6 +123,9 @@ class Recorder:
         self.deploy_args: list[dict[str, Any]] = [self.defaults]
         self.deploy_names: list[str] = []
         self._seen: dict[tuple[Any, ...], int] = {}
+        #: The position in each enclosing ``host.loop`` (outermost first): part of the key of
+        #: the calls made in it, as pyinfra does (see :meth:`call_site`).
+        self.loop_positions: tuple[int, ...] = ()
         self.stop_code: Any = None  # the code object of the frame that runs deploy files
         self._scopes: list[scope] = []  # privilege of facts read by deploy code, after config changes
 
@@ -196,12 +199,19 @@ class Recorder:
                 walk = walk.f_back
             chain.reverse()
             site = tuple(chain)
+        label = _site_label(site[-1] if site else None)
+        if self.loop_positions:
+            # In host.loop: the call is told apart by its position in each enclosing loop, so
+            # a line reached in iteration 2 on one host and in iterations 1 and 2 on another
+            # is the same operation for both in iteration 2 (pyinfra's order, not a conflict).
+            positions = self.loop_positions
+            site = site + (("loop", positions),)
+            label += " (loop " + ".".join(str(p + 1) for p in positions) + ")"
         count = self._seen.get(site, 0)
         self._seen[site] = count + 1
         if not count:
-            return _first_call_key(site), _site_label(site[-1] if site else None)
-        label = _site_label(site[-1] if site else None) + f" (call {count + 1})"
-        return site + (count,), label
+            return _first_call_key(site), label
+        return site + (count,), label + f" (call {count + 1})"
 
     def record(
         self,

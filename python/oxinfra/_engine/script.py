@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from oxinfra import _core
-from oxinfra.api.arguments import GlobalArgs, Privilege
+from oxinfra.api.arguments import GlobalArgs, Privilege, shell_words
 from oxinfra.api.commands import FileUpload
 from oxinfra.exceptions import OutputParseError
 from oxinfra.quoting import QuotingError, quote
@@ -124,7 +124,7 @@ def wrap_privilege(inner: str, privilege: tuple[Any, ...], timeout: float | None
     """
     if not privilege and timeout is None and shell == "sh":
         return f"(\n{inner}\n)"
-    program = f"{quote(shell)} -s"
+    program = " ".join(quote(word) for word in shell_words(shell)) + " -s"
     if timeout is not None:
         program = f"timeout {quote(_number(timeout))} {program}"
     p = Privilege(*privilege) if privilege else Privilege()

@@ -19,6 +19,8 @@ nothing to move) or, given a value that would change anything, refused with the 
 
 from __future__ import annotations
 
+import re
+
 from functools import lru_cache
 from typing import Any, Callable, NamedTuple
 
@@ -76,6 +78,38 @@ def _is_shell(v: Any) -> bool:
     return isinstance(v, str) and v != "" and not v.startswith("-") and all(c.isalnum() or c in "_./+-" for c in v)
 
 
+_SHELL_OPTION = re.compile(r"[-+][A-Za-z0-9][A-Za-z0-9-]*")
+
+
+def shell_words(v: str) -> list[str]:
+    """``_shell_executable`` as words: the shell, then its options (pyinfra 3's documented
+    ``"bash -l"``). Each word is quoted on its own where the shell is started."""
+    return v.split()
+
+
+def _is_shell_command(v: Any) -> bool:
+    """A shell's name or path, then options (``bash -l``, ``bash --login``, ``bash -o
+    pipefail``): never ``-c``/``-s`` (oxinfra feeds the script on stdin with ``-s``)."""
+    if not isinstance(v, str) or not v.strip():
+        return False
+    words = shell_words(v)
+    if not _is_shell(words[0]):
+        return False
+    after_o = False
+    for word in words[1:]:
+        if after_o:  # the name of a set -o option
+            if not word.isidentifier():
+                return False
+            after_o = False
+        elif not _SHELL_OPTION.fullmatch(word):
+            return False
+        elif word in ("-o", "+o"):
+            after_o = True
+        elif not word.startswith("--") and ("c" in word[1:] or "s" in word[1:]):
+            return False  # -c would read a command string, -s is oxinfra's own
+    return not after_o
+
+
 def _is_su_shell(v: Any) -> bool:
     return v is False or v is None or (_is_shell(v) and v.startswith("/"))
 
@@ -104,7 +138,11 @@ _SPEC: dict[str, tuple[Callable[[Any], bool], str, Any]] = {
     "_preserve_su_env": (_is_bool, "True or False", False),
     "_su_shell": (_is_su_shell, "an absolute shell path (or False)", False),
     "_success_exit_codes": (_is_codes, "a list of exit codes (0 to 255)", None),
-    "_shell_executable": (_is_shell, "a shell's name or path, such as bash", "sh"),
+    "_shell_executable": (
+        _is_shell_command,
+        "a shell's name or path, optionally with options, such as bash or 'bash -l' (never -c or -s)",
+        "sh",
+    ),
     "_stdin": (_is_stdin, "a string or a list of lines", None),
     "_temp_dir": (lambda v: v is None or (isinstance(v, str) and v != ""), "a directory path", None),
     "_continue_on_error": (_is_bool, "True or False", False),

@@ -309,6 +309,13 @@ class SimulateOperationWillChange(FactBase[Any]):
             raise FactError(f"not an apt-get command to simulate: {command!r} (upgrade or dist-upgrade)")
         return shell_command("env", "LC_ALL=C", "apt-get", "-s", *words)
 
+    def parse(self, stdout: bytes, rc: int) -> Any:
+        if rc == 0 and not stdout.strip():
+            # no output at all is no summary either (not the default None, which the
+            # operations would take for a count)
+            raise FactFailed(0, "apt-get -s printed nothing (no summary line: N upgraded, N newly installed, ...)")
+        return super().parse(stdout, rc)
+
     def process(self, output: list[str]) -> Any:
         for line in output:
             match = _SUMMARY.match(line.strip())

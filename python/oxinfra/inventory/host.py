@@ -149,10 +149,24 @@ class Host:
         noop(reason)
 
     def loop(self, iterable: Iterable[Any]) -> Iterator[Any]:
-        """pyinfra's ``for item in host.loop(items):``: the items, in order. Operations
-        called in a loop are told apart by how many times their line was reached (every
-        loop does that in oxinfra: see docs/architecture.md, "Evaluate")."""
-        return iter(iterable)
+        """pyinfra's ``for item in host.loop(items):``: the items, in order. An operation
+        called in the loop is keyed by its line and its position in each enclosing
+        ``host.loop`` (as pyinfra does), so hosts that reach a line in different iterations
+        still agree on the order (``Order loop 2`` before ``Nested loop 2/1`` on a host that
+        skips iteration 1's inner loop). Any other loop tells calls apart by how many times
+        their line was reached (docs/architecture.md, "Evaluate")."""
+        recorder = current_recorder()
+        if recorder is None:
+            yield from iterable
+            return
+        outer = recorder.loop_positions
+        try:
+            for position, item in enumerate(iterable):
+                recorder.loop_positions = (*outer, position)
+                yield item
+                recorder.loop_positions = outer  # the loop's body ran: back out while iterating
+        finally:
+            recorder.loop_positions = outer
 
     @contextlib.contextmanager
     def arguments(self, **arguments: Any) -> Iterator[None]:

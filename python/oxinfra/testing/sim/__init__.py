@@ -21,7 +21,7 @@ built-in facts and operations use -- not a general shell:
   interpreted. The loops that prove paths absent (:func:`oxinfra.facts.files.absent_proof`,
   :func:`oxinfra._engine.script.absent_loop`) run natively under the same rule;
 * commands: ``:``, ``true``, ``false``, ``test``/``[``, ``echo``, ``printf``, ``exit``,
-  ``break``, ``export``, ``read``, ``exec``, ``cd``, ``umask`` (octal; new files and directories get 666/777
+  ``break``, ``continue``, ``export``, ``read``, ``exec``, ``cd``, ``umask`` (octal; new files and directories get 666/777
   masked), ``set -C`` (noclobber), ``set --``, ``shift``, ``sleep`` (does not sleep), ``command -v``, ``id``,
   ``uname``, ``stat -c``, ``readlink``, ``sha1sum``/``sha256sum``/``md5sum``, ``grep``
   (literal patterns directly, BRE/ERE through Python's ``re``; a file with a NUL byte is

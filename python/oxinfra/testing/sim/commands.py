@@ -11,7 +11,7 @@ from typing import Callable
 
 from oxinfra.testing.sim.files import _chmod, _chown, _cp, _ln, _mkdir, _mv, _rm, _touch
 from oxinfra.testing.sim.fs import _ENC, _ENOENT, _ERRORS, FsError, Node
-from oxinfra.testing.sim.interp import _BUILTINS, Interpreter, _Break, _Exit
+from oxinfra.testing.sim.interp import _BUILTINS, Interpreter, _Break, _Continue, _Exit
 from oxinfra.testing.sim.options import _operands
 from oxinfra.testing.sim.parse import Parser, ShellSyntaxError
 from oxinfra.testing.sim.text import _base64, _cat, _grep, _sed, _tail
@@ -37,6 +37,10 @@ def _exit(sh: Interpreter, argv: list[str]) -> int:
 
 def _break(sh: Interpreter, argv: list[str]) -> int:
     raise _Break()
+
+
+def _continue(sh: Interpreter, argv: list[str]) -> int:
+    raise _Continue()
 
 
 def _export(sh: Interpreter, argv: list[str]) -> int:
@@ -474,6 +478,7 @@ _SHELL_BUILTINS = frozenset(
         "false",
         "exit",
         "break",
+        "continue",
         "export",
         "cd",
         "test",
@@ -495,6 +500,7 @@ _BUILTINS.update(
         "false": _false,
         "exit": _exit,
         "break": _break,
+        "continue": _continue,
         "export": _export,
         "cd": _cd,
         "umask": _umask,

@@ -30,6 +30,10 @@ class _Break(Exception):
     pass
 
 
+class _Continue(Exception):
+    """``continue``: the rest of the loop's body is skipped (the loop goes on)."""
+
+
 # The marker functions of the prelude run natively (they are called after every section).
 # A function gets a native implementation only if its parsed body is exactly that of a
 # function of oxinfra's current prelude AND running that body in this interpreter prints
@@ -96,7 +100,7 @@ def _verified_natives() -> list[tuple[Any, Callable[[Interpreter, list[str]], in
                         sh.positional = list(args)
                         try:
                             sh.run_node(impl)
-                        except (_Exit, _Break):  # (a function made for other arguments)
+                        except (_Exit, _Break, _Continue):  # (a function made for other arguments)
                             err.append("exit")
                     else:
                         impl(sh, ["f", *args])
@@ -340,7 +344,7 @@ class Interpreter:
             self.run_body(body)
         except _Exit:
             raise
-        except _Break:
+        except (_Break, _Continue):
             pass
         return "".join(out), "".join(err)
 
@@ -410,6 +414,8 @@ class Interpreter:
                 status = self.run_body(node[2])
             except _Break:
                 break
+            except _Continue:
+                status = 0
         return status
 
     def _run_for(self, node: Any) -> int:
@@ -422,6 +428,8 @@ class Interpreter:
                 status = self.run_body(body)
             except _Break:
                 break
+            except _Continue:
+                status = 0
         return status
 
     def _run_pipe(self, node: Any) -> int:
@@ -458,7 +466,7 @@ class Interpreter:
             return self.run_body(body)
         except _Exit as exc:
             return exc.status
-        except _Break:
+        except (_Break, _Continue):
             return 0
         finally:
             self.vars, self.funcs, self.cwd, self.user, self.positional, self.umask, self.noclobber = saved
@@ -677,6 +685,7 @@ _READ_ONLY = frozenset(
         "printf",
         "exit",
         "break",
+        "continue",
         "export",
         "cd",
         "sleep",
