@@ -246,7 +246,7 @@ def test_run_inside_a_running_loop_runs_on_a_worker_thread() -> None:
 def test_run_async_leaves_the_callers_loop_running_and_calls_back_on_it() -> None:
     """An asyncio application with a ticker: the ticker goes on while the run goes; events
     come on the application's thread, in order, every one before run_async returns."""
-    names = [f"@sim/tick{i:03d}" for i in range(200)]
+    names = [f"@sim/tick{i:04d}" for i in range(1000)]  # a run long enough for several ticks
 
     async def application() -> tuple[RunResult, list[float], list[Any], set[int]]:
         ticks: list[float] = []
@@ -274,11 +274,11 @@ def test_run_async_leaves_the_callers_loop_running_and_calls_back_on_it() -> Non
         return result, [t for t in ticks if started <= t <= ended], events, threads
 
     result, during, events, threads = asyncio.run(application())
-    assert result.success and len(result.hosts) == 200
+    assert result.success and len(result.hosts) == 1000
     assert len(during) >= 3, "the caller's loop did not run while the deploy ran"
     assert threads == {threading.get_ident()}
     done = [e for e in events if isinstance(e, HostDoneEvent)]
-    assert len(done) == 200 and events[0].kind == "plan"
+    assert len(done) == 1000 and events[0].kind == "plan"
     per_host = [e.op for e in events if isinstance(e, OperationEvent) and e.host == names[7]]
     assert per_host == ["hello", "dir"]
 

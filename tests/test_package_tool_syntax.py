@@ -74,6 +74,10 @@ TOOLS: dict[str, Tool] = {
             "remove": ({"-y": False, "--noautoremove": False}, _pkgs("-")),
             "update": ({"-y": False}, _pkgs("-")),
             "clean": ({}, "all"),
+            # dnf(8) MODULE COMMAND: dnf [options] module enable|disable <module-spec>...,
+            # a spec NAME[:STREAM]
+            "module enable": ({"-y": False}, NAME + r"(:[A-Za-z0-9._+-]+)?"),
+            "module disable": ({"-y": False}, NAME),
         },
         options_anywhere={"--setopt=install_weak_deps=False": False},
     ),
@@ -191,6 +195,9 @@ def check(words: list[str]) -> list[str]:
             break
         if verb is None and (tool.flag_verbs and word in tool.verbs or not word.startswith("-")):
             verb = word
+            if i + 1 < len(rest) and f"{word} {rest[i + 1]}" in tool.verbs:  # dnf module enable
+                verb = f"{word} {rest[i + 1]}"
+                i += 1
             if verb not in tool.verbs:
                 problems.append(f"unknown command {verb!r}")
                 return problems
