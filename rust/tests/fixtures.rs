@@ -179,6 +179,19 @@ const PARSED_IN_PYTHON: &[&str] = &[
     "sysvinit.InitdStartLinks",
     "sysvinit.InitdStatus",
     "files.LinkTarget",
+    // ops2's and compat's facts (parsed in Python)
+    "dnf.DnfDisabledModules",
+    "dnf.DnfEnabledModules",
+    "files.FileBytes",
+    "git.GitBranch",
+    "git.GitConfig",
+    "git.GitCurrentBranch",
+    "git.GitLocalCommit",
+    "git.GitRemoteBranchCommit",
+    "git.GitTag",
+    "git.GitTrackingBranch",
+    "pip.Pip3Packages",
+    "pip.PipPackages",
 ];
 
 /// The Rust parser of a fact (by its fixture folder name), with the status rule

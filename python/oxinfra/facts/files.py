@@ -202,9 +202,15 @@ class FindInFile(FactBase[Any]):
         # found the pattern valid (no line of /dev/null matches: 1); no match: grep's 1;
         # grep's 2 (bad pattern, unreadable file), not a regular file, a path not provably
         # absent, and anything else: failure (2).
-        # (A missing file costs a grep process for that: deciding in Python to skip it for a
-        # pattern that cannot be invalid would make the command's words depend on the value.)
-        check = f"{grep} -e {pat} -- /dev/null; [ $? -eq 1 ] || (exit 2)"
+        # A pattern with none of [ \ ( ) { cannot be invalid (BRE or ERE): the shell tells so
+        # with builtins and grep checks only the others, so a missing file costs no process
+        # for plain patterns (the words are the same for every pattern: the value decides on
+        # the host, in $__ox_g).
+        check = (
+            f"__ox_t={pat}; __ox_g=; for __ox_c in '[' '\\' '(' ')' '{{'; do "
+            '[ "${__ox_t#*"$__ox_c"}" = "$__ox_t" ] || __ox_g=1; done; '
+            f'[ -z "$__ox_g" ] || {{ {grep} -e "$__ox_t" -- /dev/null; [ $? -eq 1 ] || (exit 2); }}'
+        )
         return (
             f"__ox_a={quote(path)}; if [ -f {_P} ]; then {grep} -e {pat} -- {_P}; "
             f"elif [ -e {_P} ] || [ -L {_P} ]; then printf '%s: exists and is not a regular file\\n' {_P} >&2; "
