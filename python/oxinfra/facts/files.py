@@ -423,7 +423,8 @@ def parse_size(value: str | int, what: str) -> int:
 class _Find(FactBase[Any]):
     """Paths ``find`` lists under ``path``, each a string: ``[]`` when none matches or when
     ``path`` does not exist. ``find``'s own failure (a directory it may not read) fails the
-    fact, where pyinfra 3.10 gives what was listed.
+    fact, where pyinfra 3.10 gives what was listed. Paths are listed NUL-separated
+    (``-print0``), so a name holding a newline is one path, never two (pyinfra splits it).
 
     ``size``, ``min_size``, ``max_size``: bytes, or ``"10MB"``/``"1GiB"`` (``-size Nc``,
     ``+Nc``, ``-Nc``); ``maxdepth``; ``fname`` (``-name``), ``iname``, ``regex``,
@@ -457,12 +458,12 @@ class _Find(FactBase[Any]):
         extra = list(args) if isinstance(args, (list, tuple)) else [] if args is None else None
         if extra is None or not all(isinstance(a, str) for a in extra):
             raise FactError(f"{what}: args must be a list of strings, not {args!r}")
-        words: list[str] = []
+        options: list[str] = []
         if maxdepth is not None and "-maxdepth" not in extra:
             if isinstance(maxdepth, bool) or not isinstance(maxdepth, int) or maxdepth < 0:
                 raise FactError(f"{what}: maxdepth must be a whole number >= 0, not {maxdepth!r}")
-            words += ["-maxdepth", str(maxdepth)]
-        words += ["-type", self.type_flag]
+            options += ["-maxdepth", str(maxdepth)]
+        words = ["-type", self.type_flag]
         if "-size" not in extra:
             if min_size is not None:
                 words += ["-size", f"+{parse_size(min_size, what)}c"]
@@ -473,7 +474,10 @@ class _Find(FactBase[Any]):
         for flag, value in (("-name", fname), ("-iname", iname), ("-regex", regex), ("-path", path_match)):
             if value is not None and flag not in extra:
                 words += [flag, value]
-        tests = " ".join(quote(w) for w in [*words, *extra])
+        # the tests in parentheses, so -print0 applies to all of them (as find's implicit -print)
+        tests = " ".join(
+            [*(quote(w) for w in options), "\\(", *(quote(w) for w in [*words, *extra]), "\\)", "-print0"]
+        )
         if not quote_path:
             if not _GLOB_PATH.match(path):
                 raise FactError(
@@ -490,8 +494,14 @@ class _Find(FactBase[Any]):
     def default(self) -> Any:
         return []
 
-    def process(self, output: list[str]) -> Any:
-        return output
+    def parse(self, stdout: bytes, rc: int) -> Any:
+        if rc != 0:
+            raise FactFailed(rc)
+        # NUL-separated: a newline is part of a name, never a separator
+        paths = stdout.decode("utf-8", "replace").split("\0")
+        if paths and paths[-1] == "":
+            paths.pop()
+        return paths
 
 
 class FindFiles(_Find):
