@@ -100,10 +100,16 @@ def test_block_on_a_full_disk_leaves_the_file_whole(tmp_path: Path) -> None:
             pass
         for n in range(pages - 10, pages + 1):
             (fill / str(n)).unlink(missing_ok=True)
-        # 30 KB of new content: the temporary copy fits, a second copy (cat over the file) does not
+        # 30 KB of new content: the new file fits once (a copy written back over the file, the
+        # old way, truncated it first and then did not fit: the file was lost)
         out = run_deploy("@local", block_deploy(tmp_path, path, 'content="y" * 30000'))
+        assert out.code == 0, out.describe()
+        new = "a\n# BEGIN PYINFRA BLOCK\n" + "y" * 30000 + "\n# END PYINFRA BLOCK\n"
+        assert path.read_text() == new
+        # 60 KB does not fit at all: the operation fails, the file is as it was, no temporary file
+        out = run_deploy("@local", block_deploy(tmp_path, path, 'content="z" * 60000'))
         assert out.code != 0, out.describe()
-        assert path.read_text() == original  # the file is whole, not truncated
+        assert path.read_text() == new
         assert sorted(os.listdir(disk)) == ["conf", "fill"]
     finally:
         subprocess.run(["umount", str(disk)], check=True)

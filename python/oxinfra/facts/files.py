@@ -272,6 +272,7 @@ class FindInFile(FactBase[Any]):
 import re  # noqa: E402
 
 __all__ += ["Md5File", "Sha384File", "FileContents", "Block", "FindFiles", "FindLinks", "FindDirectories", "FileBytes"]
+__all__ += ["BlockMarkers"]
 
 
 class Md5File(_HashFile):
@@ -393,6 +394,61 @@ class Block(FactBase[Any]):
         return lines[1:]
 
 
+class BlockMarkers(FactBase[Any]):
+    """How the markers of ``files.block`` stand in a file, and the file's owner and mode (of
+    the file the path leads to): an oxinfra addition, what ``files.block`` checks before it
+    rewrites a file. ``None`` when the path does not exist, ``False`` when it is not a regular
+    file (nor a link to one), else::
+
+        {"uid": 0, "gid": 0, "mode": "644", "blocks": 1, "unterminated": False}
+
+    ``blocks``: the begin markers that open a block (a line *containing* the begin marker,
+    outside a block, as ``files.Block`` reads them); ``unterminated``: the last block has no
+    end marker after it. Markers as ``files.Block``'s. A file that cannot be read fails the fact.
+    """
+
+    shell_safe = True
+
+    def command(  # type: ignore[override]
+        self, path: str, marker: str | None = None, begin: str | None = None, end: str | None = None
+    ) -> str:
+        from oxinfra.exceptions import FactError
+
+        try:
+            start_line = (marker or BLOCK_MARKER).format(mark=begin or "BEGIN")
+            end_line = (marker or BLOCK_MARKER).format(mark=end or "END")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise FactError(f"files.BlockMarkers: marker {marker!r} has braces other than {{mark}}: {exc}") from None
+        if start_line == end_line:
+            raise FactError(f"files.BlockMarkers: the begin and end markers are the same ({start_line!r}): make them differ")
+        awk = (
+            'awk \'s == 0 && index($0, ENVIRON["__OX_S"]) { s = 1; b++; next } '
+            's == 1 && index($0, ENVIRON["__OX_E"]) { s = 0 } END { print b + 0, s + 0 }\''
+        )
+        return (
+            f"__ox_a={quote(path)}; if [ -f {_P} ]; then stat -L -c '%u %g %a' -- {_P} && __OX_S={quote(start_line)} "
+            f"__OX_E={quote(end_line)} {awk} < {_P}; elif [ -e {_P} ] || [ -L {_P} ]; then echo other; "
+            f"else {absent_proof('__ox_a')} || {{ echo 'not provably absent: the nearest existing path above it "
+            "is no directory we may search' >&2; (exit 2); }; fi"
+        )
+
+    def parse(self, stdout: bytes, rc: int) -> Any:
+        if rc != 0:
+            raise FactFailed(rc, f"exit {rc}: stat or awk failed, or the path is not provably absent")
+        lines = stdout.decode("utf-8", "replace").split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        if not lines:
+            return None
+        if lines == ["other"]:
+            return False
+        found = [line.split(" ") for line in lines]
+        if len(found) != 2 or len(found[0]) != 3 or len(found[1]) != 2 or not all(w.isdigit() for f in found for w in f):
+            raise FactFailed(rc, f"unexpected output {stdout[:80]!r}")
+        (uid, gid, mode), (blocks, open_block) = found
+        return {"uid": int(uid), "gid": int(gid), "mode": mode, "blocks": int(blocks), "unterminated": open_block == "1"}
+
+
 _GLOB_PATH = re.compile(r"[A-Za-z0-9_@%+=:,./*?\[\]-]+\Z")
 _SIZE_UNITS = {
     "B": 1,
@@ -424,7 +480,8 @@ class _Find(FactBase[Any]):
     """Paths ``find`` lists under ``path``, each a string: ``[]`` when none matches or when
     ``path`` does not exist. ``find``'s own failure (a directory it may not read) fails the
     fact, where pyinfra 3.10 gives what was listed. Paths are listed NUL-separated
-    (``-print0``), so a name holding a newline is one path, never two (pyinfra splits it).
+    (``-print0``, then find's exit status, all through ``base64``: a shell drops NUL bytes),
+    so a name holding a newline is one path, never two (pyinfra splits it).
 
     ``size``, ``min_size``, ``max_size``: bytes, or ``"10MB"``/``"1GiB"`` (``-size Nc``,
     ``+Nc``, ``-Nc``); ``maxdepth``; ``fname`` (``-name``), ``iname``, ``regex``,
@@ -484,9 +541,11 @@ class _Find(FactBase[Any]):
                     f"{what}: with quote_path=False the path is a glob of letters, digits and /._-*?[] only, "
                     f"not {path!r}: quote it (the default) and match names with fname/path_match"
                 )
-            return f"find {path} {tests}"  # a glob: letters, digits and /._-*?[] only (checked)
+            # a glob: letters, digits and /._-*?[] only (checked)
+            return f'{{ find {path} {tests}; printf %s "$?"; }} | base64'
         return (
-            f"__ox_a={quote(path)}; if [ -e {_P} ] || [ -L {_P} ]; then find {_P} {tests}; "
+            f'__ox_a={quote(path)}; if [ -e {_P} ] || [ -L {_P} ]; then {{ find {_P} {tests}; printf %s "$?"; }} '
+            "| base64; "
             f"elif {absent_proof('__ox_a')}; then :; else echo 'not provably absent: the nearest existing "
             "path above it is no directory we may search' >&2; (exit 2); fi"
         )
@@ -495,13 +554,24 @@ class _Find(FactBase[Any]):
         return []
 
     def parse(self, stdout: bytes, rc: int) -> Any:
+        import base64
+        import binascii
+
         if rc != 0:
             raise FactFailed(rc)
-        # NUL-separated: a newline is part of a name, never a separator
-        paths = stdout.decode("utf-8", "replace").split("\0")
-        if paths and paths[-1] == "":
-            paths.pop()
-        return paths
+        if not stdout.strip():
+            return []  # the path is not there
+        try:
+            data = base64.b64decode(stdout, validate=False)
+        except (binascii.Error, ValueError) as exc:
+            raise FactFailed(rc, f"not base64: {exc}") from None
+        # NUL-separated paths (a newline is part of a name, never a separator), then find's status
+        listed, sep, status = data.rpartition(b"\0")
+        if not status.isdigit():
+            raise FactFailed(rc, f"unexpected output: no exit status of find after {data[-60:]!r}")
+        if int(status) != 0:
+            raise FactFailed(int(status))
+        return [p.decode("utf-8", "replace") for p in listed.split(b"\0")] if sep else []
 
 
 class FindFiles(_Find):
