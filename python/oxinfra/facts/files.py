@@ -420,7 +420,9 @@ class BlockMarkers(FactBase[Any]):
         except (KeyError, IndexError, ValueError) as exc:
             raise FactError(f"files.BlockMarkers: marker {marker!r} has braces other than {{mark}}: {exc}") from None
         if start_line == end_line:
-            raise FactError(f"files.BlockMarkers: the begin and end markers are the same ({start_line!r}): make them differ")
+            raise FactError(
+                f"files.BlockMarkers: the begin and end markers are the same ({start_line!r}): make them differ"
+            )
         awk = (
             'awk \'s == 0 && index($0, ENVIRON["__OX_S"]) { s = 1; b++; next } '
             's == 1 && index($0, ENVIRON["__OX_E"]) { s = 0 } END { print b + 0, s + 0 }\''
@@ -443,10 +445,21 @@ class BlockMarkers(FactBase[Any]):
         if lines == ["other"]:
             return False
         found = [line.split(" ") for line in lines]
-        if len(found) != 2 or len(found[0]) != 3 or len(found[1]) != 2 or not all(w.isdigit() for f in found for w in f):
+        if (
+            len(found) != 2
+            or len(found[0]) != 3
+            or len(found[1]) != 2
+            or not all(w.isdigit() for f in found for w in f)
+        ):
             raise FactFailed(rc, f"unexpected output {stdout[:80]!r}")
         (uid, gid, mode), (blocks, open_block) = found
-        return {"uid": int(uid), "gid": int(gid), "mode": mode, "blocks": int(blocks), "unterminated": open_block == "1"}
+        return {
+            "uid": int(uid),
+            "gid": int(gid),
+            "mode": mode,
+            "blocks": int(blocks),
+            "unterminated": open_block == "1",
+        }
 
 
 _GLOB_PATH = re.compile(r"[A-Za-z0-9_@%+=:,./*?\[\]-]+\Z")
@@ -532,9 +545,7 @@ class _Find(FactBase[Any]):
             if value is not None and flag not in extra:
                 words += [flag, value]
         # the tests in parentheses, so -print0 applies to all of them (as find's implicit -print)
-        tests = " ".join(
-            [*(quote(w) for w in options), "\\(", *(quote(w) for w in [*words, *extra]), "\\)", "-print0"]
-        )
+        tests = " ".join([*(quote(w) for w in options), "\\(", *(quote(w) for w in [*words, *extra]), "\\)", "-print0"])
         if not quote_path:
             if not _GLOB_PATH.match(path):
                 raise FactError(

@@ -106,9 +106,7 @@ def tree_facts(
     return facts
 
 
-def extra_paths(
-    dest: str, found: list[str], wanted: set[str], exclude: Any, exclude_dir: Any
-) -> list[str]:
+def extra_paths(dest: str, found: list[str], wanted: set[str], exclude: Any, exclude_dir: Any) -> list[str]:
     """The paths ``files.sync(delete=True)`` removes: those listed under ``dest`` that the
     local tree does not have, less those ``exclude`` matches (the full remote path, or the
     path relative to ``dest``, as pyinfra matches them) and those in a directory that
