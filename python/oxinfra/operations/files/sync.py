@@ -116,6 +116,8 @@ def extra_paths(dest: str, found: list[str], wanted: set[str], exclude: Any, exc
     prefix = dest + "/"
     extra = []
     for path in sorted(set(found) - wanted):
+        if path == dest:  # find lists its starting point when it matches (dest a link): never removed
+            continue
         if not path.startswith(prefix):
             raise OperationError(f"files.sync: the listing of {dest} named {path!r}, not under it: nothing removed")
         rel = path[len(prefix) :]
