@@ -493,8 +493,8 @@ class _Find(FactBase[Any]):
     """Paths ``find`` lists under ``path``, each a string: ``[]`` when none matches or when
     ``path`` does not exist. ``find``'s own failure (a directory it may not read) fails the
     fact, where pyinfra 3.10 gives what was listed. Paths are listed NUL-separated
-    (``-print0``, then find's exit status, all through ``base64``: a shell drops NUL bytes),
-    so a name holding a newline is one path, never two (pyinfra splits it).
+    (``-print0``, through ``base64``: a shell drops NUL bytes), so a name holding a newline
+    is one path, never two (pyinfra splits it).
 
     ``size``, ``min_size``, ``max_size``: bytes, or ``"10MB"``/``"1GiB"`` (``-size Nc``,
     ``+Nc``, ``-Nc``); ``maxdepth``; ``fname`` (``-name``), ``iname``, ``regex``,
@@ -553,10 +553,9 @@ class _Find(FactBase[Any]):
                     f"not {path!r}: quote it (the default) and match names with fname/path_match"
                 )
             # a glob: letters, digits and /._-*?[] only (checked)
-            return f'{{ find {path} {tests}; printf %s "$?"; }} | base64'
+            return _base64_listing(f"find {path} {tests}")
         return (
-            f'__ox_a={quote(path)}; if [ -e {_P} ] || [ -L {_P} ]; then {{ find {_P} {tests}; printf %s "$?"; }} '
-            "| base64; "
+            f"__ox_a={quote(path)}; if [ -e {_P} ] || [ -L {_P} ]; then {_base64_listing(f'find {_P} {tests}')}; "
             f"elif {absent_proof('__ox_a')}; then :; else echo 'not provably absent: the nearest existing "
             "path above it is no directory we may search' >&2; (exit 2); fi"
         )
@@ -570,19 +569,23 @@ class _Find(FactBase[Any]):
 
         if rc != 0:
             raise FactFailed(rc)
-        if not stdout.strip():
-            return []  # the path is not there
         try:
             data = base64.b64decode(stdout, validate=False)
         except (binascii.Error, ValueError) as exc:
             raise FactFailed(rc, f"not base64: {exc}") from None
-        # NUL-separated paths (a newline is part of a name, never a separator), then find's status
-        listed, sep, status = data.rpartition(b"\0")
-        if not status.isdigit():
-            raise FactFailed(rc, f"unexpected output: no exit status of find after {data[-60:]!r}")
-        if int(status) != 0:
-            raise FactFailed(int(status))
-        return [p.decode("utf-8", "replace") for p in listed.split(b"\0")] if sep else []
+        if data and not data.endswith(b"\0"):
+            raise FactFailed(rc, f"unexpected output: {data[-60:]!r} is not NUL-terminated")
+        # NUL-separated: a newline is part of a name, never a separator
+        return [p.decode("utf-8", "replace") for p in data.split(b"\0")[:-1]]
+
+
+def _base64_listing(find: str) -> str:
+    """``find`` (ending ``-print0``) with its output through ``base64`` (a host's shell drops
+    NUL bytes from what it passes on), and find's exit status as the command's."""
+    return (
+        f'{{ __ox_s=$({{ {{ {find}; echo "$?" >&5; }} | base64 >&3; }} 5>&1); }} 3>&1; '
+        '[ "$__ox_s" = 0 ] || (exit "${__ox_s:-2}")'
+    )
 
 
 class FindFiles(_Find):
