@@ -144,3 +144,15 @@ def test_block_refuses_content_holding_a_marker(tmp_path: Path) -> None:
     assert out.code != 0, out.describe()
     assert "marker" in out.stdout + out.stderr
     assert path.read_text() == "a\n"
+
+
+def test_block_fills_an_empty_block_then_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "conf"
+    path.write_text("a\n# BEGIN PYINFRA BLOCK\n# END PYINFRA BLOCK\nz\n")
+    deploy = block_deploy(tmp_path, path, 'content="new", line="^z", before=True')
+    out = run_deploy("@local", deploy)
+    assert out.code == 0, out.describe()
+    assert path.read_text() == "a\n# BEGIN PYINFRA BLOCK\nnew\n# END PYINFRA BLOCK\nz\n"
+    again = run_deploy("@local", deploy)
+    assert again.statuses("@local") == {"block": "unchanged"}, again.describe()
+    assert path.read_text() == "a\n# BEGIN PYINFRA BLOCK\nnew\n# END PYINFRA BLOCK\nz\n"
