@@ -153,6 +153,7 @@ const PARSED_IN_PYTHON: &[&str] = &[
     "files.FindFiles",
     "files.FindLinks",
     "files.FindDirectories",
+    "files.BlockMarkers",
     // hardware.NetworkDevices and its short facts: Rust reads `ip addr`/`ifconfig` text
     // (rust/parse/netdev.rs, unit tests there), Python the JSON of `ip -j` and the shapes.
     "hardware.Cpus",

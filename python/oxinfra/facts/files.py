@@ -278,6 +278,7 @@ class FindInFile(FactBase[Any]):
 import re  # noqa: E402
 
 __all__ += ["Md5File", "Sha384File", "FileContents", "Block", "FindFiles", "FindLinks", "FindDirectories", "FileBytes"]
+__all__ += ["BlockMarkers"]
 
 
 class Md5File(_HashFile):
@@ -399,6 +400,74 @@ class Block(FactBase[Any]):
         return lines[1:]
 
 
+class BlockMarkers(FactBase[Any]):
+    """How the markers of ``files.block`` stand in a file, and the file's owner and mode (of
+    the file the path leads to): an oxinfra addition, what ``files.block`` checks before it
+    rewrites a file. ``None`` when the path does not exist, ``False`` when it is not a regular
+    file (nor a link to one), else::
+
+        {"uid": 0, "gid": 0, "mode": "644", "blocks": 1, "unterminated": False}
+
+    ``blocks``: the begin markers that open a block (a line *containing* the begin marker,
+    outside a block, as ``files.Block`` reads them); ``unterminated``: the last block has no
+    end marker after it. Markers as ``files.Block``'s. A file that cannot be read fails the fact.
+    """
+
+    shell_safe = True
+
+    def command(  # type: ignore[override]
+        self, path: str, marker: str | None = None, begin: str | None = None, end: str | None = None
+    ) -> str:
+        from oxinfra.exceptions import FactError
+
+        try:
+            start_line = (marker or BLOCK_MARKER).format(mark=begin or "BEGIN")
+            end_line = (marker or BLOCK_MARKER).format(mark=end or "END")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise FactError(f"files.BlockMarkers: marker {marker!r} has braces other than {{mark}}: {exc}") from None
+        if start_line == end_line:
+            raise FactError(
+                f"files.BlockMarkers: the begin and end markers are the same ({start_line!r}): make them differ"
+            )
+        awk = (
+            'awk \'s == 0 && index($0, ENVIRON["__OX_S"]) { s = 1; b++; next } '
+            's == 1 && index($0, ENVIRON["__OX_E"]) { s = 0 } END { print b + 0, s + 0 }\''
+        )
+        return (
+            f"__ox_a={quote(path)}; if [ -f {_P} ]; then stat -L -c '%u %g %a' -- {_P} && __OX_S={quote(start_line)} "
+            f"__OX_E={quote(end_line)} {awk} < {_P}; elif [ -e {_P} ] || [ -L {_P} ]; then echo other; "
+            f"else {absent_proof('__ox_a')} || {{ echo 'not provably absent: the nearest existing path above it "
+            "is no directory we may search' >&2; (exit 2); }; fi"
+        )
+
+    def parse(self, stdout: bytes, rc: int) -> Any:
+        if rc != 0:
+            raise FactFailed(rc, f"exit {rc}: stat or awk failed, or the path is not provably absent")
+        lines = stdout.decode("utf-8", "replace").split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        if not lines:
+            return None
+        if lines == ["other"]:
+            return False
+        found = [line.split(" ") for line in lines]
+        if (
+            len(found) != 2
+            or len(found[0]) != 3
+            or len(found[1]) != 2
+            or not all(w.isdigit() for f in found for w in f)
+        ):
+            raise FactFailed(rc, f"unexpected output {stdout[:80]!r}")
+        (uid, gid, mode), (blocks, open_block) = found
+        return {
+            "uid": int(uid),
+            "gid": int(gid),
+            "mode": mode,
+            "blocks": int(blocks),
+            "unterminated": open_block == "1",
+        }
+
+
 _GLOB_PATH = re.compile(r"[A-Za-z0-9_@%+=:,./*?\[\]-]+\Z")
 _SIZE_UNITS = {
     "B": 1,
@@ -429,7 +498,9 @@ def parse_size(value: str | int, what: str) -> int:
 class _Find(FactBase[Any]):
     """Paths ``find`` lists under ``path``, each a string: ``[]`` when none matches or when
     ``path`` does not exist. ``find``'s own failure (a directory it may not read) fails the
-    fact, where pyinfra 3.10 gives what was listed.
+    fact, where pyinfra 3.10 gives what was listed. Paths are listed NUL-separated
+    (``-print0``, through ``base64``: a shell drops NUL bytes), so a name holding a newline
+    is one path, never two (pyinfra splits it).
 
     ``size``, ``min_size``, ``max_size``: bytes, or ``"10MB"``/``"1GiB"`` (``-size Nc``,
     ``+Nc``, ``-Nc``); ``maxdepth``; ``fname`` (``-name``), ``iname``, ``regex``,
@@ -463,12 +534,12 @@ class _Find(FactBase[Any]):
         extra = list(args) if isinstance(args, (list, tuple)) else [] if args is None else None
         if extra is None or not all(isinstance(a, str) for a in extra):
             raise FactError(f"{what}: args must be a list of strings, not {args!r}")
-        words: list[str] = []
+        options: list[str] = []
         if maxdepth is not None and "-maxdepth" not in extra:
             if isinstance(maxdepth, bool) or not isinstance(maxdepth, int) or maxdepth < 0:
                 raise FactError(f"{what}: maxdepth must be a whole number >= 0, not {maxdepth!r}")
-            words += ["-maxdepth", str(maxdepth)]
-        words += ["-type", self.type_flag]
+            options += ["-maxdepth", str(maxdepth)]
+        words = ["-type", self.type_flag]
         if "-size" not in extra:
             if min_size is not None:
                 words += ["-size", f"+{parse_size(min_size, what)}c"]
@@ -479,16 +550,18 @@ class _Find(FactBase[Any]):
         for flag, value in (("-name", fname), ("-iname", iname), ("-regex", regex), ("-path", path_match)):
             if value is not None and flag not in extra:
                 words += [flag, value]
-        tests = " ".join(quote(w) for w in [*words, *extra])
+        # the tests in parentheses, so -print0 applies to all of them (as find's implicit -print)
+        tests = " ".join([*(quote(w) for w in options), "\\(", *(quote(w) for w in [*words, *extra]), "\\)", "-print0"])
         if not quote_path:
             if not _GLOB_PATH.match(path):
                 raise FactError(
                     f"{what}: with quote_path=False the path is a glob of letters, digits and /._-*?[] only, "
                     f"not {path!r}: quote it (the default) and match names with fname/path_match"
                 )
-            return f"find {path} {tests}"  # a glob: letters, digits and /._-*?[] only (checked)
+            # a glob: letters, digits and /._-*?[] only (checked)
+            return _base64_listing(f"find {path} {tests}")
         return (
-            f"__ox_a={quote(path)}; if [ -e {_P} ] || [ -L {_P} ]; then find {_P} {tests}; "
+            f"__ox_a={quote(path)}; if [ -e {_P} ] || [ -L {_P} ]; then {_base64_listing(f'find {_P} {tests}')}; "
             f"elif {absent_proof('__ox_a')}; then :; else echo 'not provably absent: the nearest existing "
             "path above it is no directory we may search' >&2; (exit 2); fi"
         )
@@ -496,8 +569,29 @@ class _Find(FactBase[Any]):
     def default(self) -> Any:
         return []
 
-    def process(self, output: list[str]) -> Any:
-        return output
+    def parse(self, stdout: bytes, rc: int) -> Any:
+        import base64
+        import binascii
+
+        if rc != 0:
+            raise FactFailed(rc)
+        try:
+            data = base64.b64decode(stdout, validate=False)
+        except (binascii.Error, ValueError) as exc:
+            raise FactFailed(rc, f"not base64: {exc}") from None
+        if data and not data.endswith(b"\0"):
+            raise FactFailed(rc, f"unexpected output: {data[-60:]!r} is not NUL-terminated")
+        # NUL-separated: a newline is part of a name, never a separator
+        return [p.decode("utf-8", "replace") for p in data.split(b"\0")[:-1]]
+
+
+def _base64_listing(find: str) -> str:
+    """``find`` (ending ``-print0``) with its output through ``base64`` (a host's shell drops
+    NUL bytes from what it passes on), and find's exit status as the command's."""
+    return (
+        f'{{ __ox_s=$({{ {{ {find}; echo "$?" >&5; }} | base64 >&3; }} 5>&1); }} 3>&1; '
+        '[ "$__ox_s" = 0 ] || (exit "${__ox_s:-2}")'
+    )
 
 
 class FindFiles(_Find):

@@ -34,7 +34,7 @@ from oxinfra.api import (
 )
 from oxinfra.exceptions import OperationError, OperationValueError, TemplateError
 from oxinfra.facts.files import Directory, File, FindInFile, Link, LinkTarget, Sha1File
-from oxinfra.operations.files.sync import local_tree, tree_facts
+from oxinfra.operations.files.sync import extra_paths, local_tree, tree_facts
 from oxinfra.operations.util.files import (
     backup_or_remove,
     check_interpolated,
@@ -695,8 +695,12 @@ def sync(
       when ``dir_mode`` is not given
     + dir_mode: the directories' permissions (default: ``mode``, else each local one's own)
     + delete: remove files and links under ``dest`` that the local tree does not have
-    + exclude: file name patterns (``fnmatch``, matched against the local path) left out
-    + exclude_dir: directory patterns (matched against the path relative to ``src``) left out
+      (never those ``exclude``/``exclude_dir`` match; a listed path not under ``dest`` fails
+      the operation, nothing removed)
+    + exclude: file name patterns (``fnmatch``, matched against the local path; with
+      ``delete``, against the remote path or the path relative to ``dest``) left out
+    + exclude_dir: directory patterns (matched against the path relative to ``src``, or to
+      ``dest``) left out
     + add_deploy_dir: read ``src`` relative to the deploy file's directory
 
     Example::
@@ -732,7 +736,7 @@ def sync(
         if found_files is None or found_links is None:
             raise OperationError(f"files.sync: could not list {dest}")
         wanted = {path for _, path in tree_files} | {path for path, _ in links}
-        extra = sorted((set(found_files) | set(found_links)) - wanted)
+        extra = extra_paths(dest, [*found_files, *found_links], wanted, exclude, exclude_dir)
         touches(dest, subtree=True)
         for path in extra:
             made += 1

@@ -8,11 +8,10 @@ import re
 import time
 
 from oxinfra.api import FileUpload, get_facts, host, noop, operation, predict_content, touches
-from oxinfra.exceptions import OperationValueError
-from oxinfra.facts.files import BLOCK_MARKER, Block, LinkTarget
+from oxinfra.exceptions import OperationError, OperationValueError
+from oxinfra.facts.files import BLOCK_MARKER, Block, BlockMarkers, LinkTarget
 from oxinfra.operations.util.files import NAME_MAX, check_path
-from oxinfra.quoting import and_then, append_to, command, file_test, group, or_else, output_test, pipe, read_from
-from oxinfra.quoting import write_to
+from oxinfra.quoting import and_then, command, group, or_else, pipe, write_to
 
 __all__ = ["block"]
 
@@ -38,6 +37,10 @@ _PROGRAMS = {
     'while ((getline l < "/dev/stdin") > 0) b[++n] = l } '
     "function block(  i) { print S; for (i = 1; i <= n; i++) print b[i]; print E } "
     "{ print } !d && $0 ~ R { block(); d = 1 } END { if (!d) block() }",
+    # no markers: the block at the end (awk ends an unended last line)
+    "append": 'BEGIN { getline S < "/dev/stdin"; getline E < "/dev/stdin"; getline R < "/dev/stdin"; '
+    'while ((getline l < "/dev/stdin") > 0) b[++n] = l } '
+    "{ print } END { print S; for (i = 1; i <= n; i++) print b[i]; print E }",
     # no markers: the block first
     "prepend": 'BEGIN { getline S < "/dev/stdin"; getline E < "/dev/stdin"; getline R < "/dev/stdin"; '
     'while ((getline l < "/dev/stdin") > 0) b[++n] = l } '
@@ -63,22 +66,26 @@ def _operand(path: str) -> str:
     return path if path.startswith("/") else "./" + path
 
 
-def _rewrite(path: str, program: str, values: list[str], backup: bool) -> list[str]:
-    """awk ``program`` over ``path`` (values on its stdin, from the shell's printf builtin)
-    into a temporary file, copied back over ``path`` with ``cat``: the file keeps its inode,
-    owner and mode. A failure of awk leaves ``path`` as it was; any failure removes the
-    temporary file."""
-    tmp = _temp_name(path)
+def _rewrite(path: str, target: str, state: dict, program: str, values: list[str], backup: bool) -> list[str]:
+    """awk ``program`` over ``target`` (the file ``path`` leads to; values on its stdin, from
+    the shell's printf builtin) into a temporary file beside it, given the file's owner,
+    group and mode, then renamed over it: the file is whole, old or new, whatever fails (a
+    full disk included). Any failure removes the temporary file and leaves the file as it was."""
+    tmp = _temp_name(target)
     # the block's lines as one argument of the builtin: the same bytes, one word whatever they hold
     head, body = values[:3], values[3:]
     feed = command("printf", "%s\\n", *head, *(["\n".join(body)] if body else []))
-    awk = write_to(pipe(feed, command("awk", _PROGRAMS[program], _operand(path))), tmp)
-    copy = write_to(command("cat", "--", tmp), path)
+    awk = write_to(pipe(feed, command("awk", _PROGRAMS[program], _operand(target))), tmp)
     commands = []
     if backup:
         commands.append(command("cp", "-p", "--", path, path + "." + time.strftime("%Y%m%d%H%M%S")))
-    commands.append(or_else(and_then(awk, copy), group(command("rm", "-f", "--", tmp), "false")))
-    commands.append(command("rm", "-f", "--", tmp))
+    replace = and_then(
+        awk,
+        command("chown", "--", f"{state['uid']}:{state['gid']}", tmp),
+        command("chmod", "--", state["mode"], tmp),
+        command("mv", "-f", "--", tmp, target),
+    )
+    commands.append(or_else(replace, group(command("rm", "-f", "--", tmp), "false")))
     return commands
 
 
@@ -103,9 +110,15 @@ def block(
     are not: the block goes before or after the first line matching ``line`` (at the end of
     the file when no line does), or, with no ``line``, at the start (``before`` and ``after``
     both True) or the end (both False); a missing file is created holding the block.
-    ``present=False`` removes each block, markers included (``content`` and ``line`` are
-    then not used). A file that is changed keeps its inode, owner and mode (it is rewritten
-    in place from a temporary file beside it).
+    ``present=False`` removes the block, markers included (``content`` and ``line`` are
+    then not used). A file that is changed is written whole to a temporary file beside it,
+    given the file's owner, group and mode, and renamed over it (through a link: the file
+    it leads to): whatever fails, a full disk included, the file is whole, old or new (a new
+    inode; ACLs and extended attributes are not carried over).
+
+    Refused, nothing changed (``files.BlockMarkers`` tells): a begin marker with no end
+    marker after it, more than one block with these markers, a path that is not a regular
+    file; and, before any fact is read, content holding a marker line.
 
     The content, markers and ``line`` reach ``awk`` on its standard input (from the shell's
     ``printf`` builtin), never as arguments; the content is written as given, with no shell
@@ -181,48 +194,67 @@ def block(
                 raise OperationValueError(f"{op}: with line=, give exactly one of before=True or after=True")
         elif before != after:
             raise OperationValueError(f"{op}: before= and after= without line= must be equal (both: at the start)")
+        for text in lines:
+            if start_line in text or end_line in text:
+                raise OperationValueError(
+                    f"{op}: content= holds a marker line ({text!r}): it would read as a block's "
+                    f"begin or end ({start_line!r}, {end_line!r}); change the content or the markers"
+                )
     regex = (_ERE_SPECIAL.sub(r"\\\1", line) if escape_regex_characters else line) if line else ""
 
-    current, real = get_facts(
+    current, real, state = get_facts(
         host,
-        [(Block, {"path": path, "marker": marker, "begin": begin, "end": end}), (LinkTarget, {"path": path})],
+        [
+            (Block, {"path": path, "marker": marker, "begin": begin, "end": end}),
+            (LinkTarget, {"path": path}),
+            (BlockMarkers, {"path": path, "marker": marker, "begin": begin, "end": end}),
+        ],
     )
+    target = real or path  # written through a link: the file it leads to is replaced
     touches(path)
-    touches(_temp_name(path))
-    if real:  # written through a link: the file it leads to changes
+    touches(_temp_name(target))
+    if real:
         touches(real)
 
-    if not present:
-        if current is None:
+    if current is None or state is None:
+        if not present:
             noop(f"{path} does not exist")
-        elif not current:
-            noop(f"{path} has no block between {start_line!r} and {end_line!r}")
-        else:
-            yield from _rewrite(path, "remove", [start_line, end_line], backup)
-        return
-
-    if current is None:
+            return
         data = ("\n".join([start_line, *lines, end_line]) + "\n").encode("utf-8", "surrogateescape")
         predict_content(path, data)
         yield FileUpload(data, path)
         return
-    if current == lines:
+    if state is False:
+        if not present:
+            noop(f"{path} is not a file: it has no block")
+            return
+        raise OperationError(f"{op}: {path} exists and is not a regular file: nothing changed")
+    if state["unterminated"]:
+        raise OperationError(
+            f"{op}: {path} has a begin marker {start_line!r} with no end marker {end_line!r} after it: "
+            "fix the file by hand (nothing changed)"
+        )
+    if state["blocks"] > 1:
+        raise OperationError(
+            f"{op}: {path} has {state['blocks']} blocks between {start_line!r} and {end_line!r}: "
+            "leave one by hand, or give each its own marker (nothing changed)"
+        )
+
+    if not present:
+        if not state["blocks"]:
+            noop(f"{path} has no block between {start_line!r} and {end_line!r}")
+        else:
+            yield from _rewrite(path, target, state, "remove", [start_line, end_line], backup)
+        return
+
+    if state["blocks"] and current == lines:
         noop(f"{path} holds the block")
         return
     values = [start_line, end_line, regex, *lines]
-    if current:
-        yield from _rewrite(path, "replace", values, backup)
+    if state["blocks"]:
+        program = "replace"
     elif line:
-        yield from _rewrite(path, "before" if before else "after", values, backup)
-    elif before:
-        yield from _rewrite(path, "prepend", values, backup)
+        program = "before" if before else "after"
     else:
-        if backup:
-            yield command("cp", "-p", "--", path, path + "." + time.strftime("%Y%m%d%H%M%S"))
-        # end the last line first unless the file is empty or ends with a newline
-        yield or_else(
-            file_test("!-s", path),
-            output_test("-z", read_from(command("tail", "-c", "1"), path)),
-            append_to("echo", path),
-        )
-        yield append_to(command("printf", "%s\\n", "\n".join([start_line, *lines, end_line])), path)
+        program = "prepend" if before else "append"
+    yield from _rewrite(path, target, state, program, values, backup)

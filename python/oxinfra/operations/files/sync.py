@@ -8,11 +8,11 @@ import posixpath
 from fnmatch import fnmatch
 from typing import Any
 
-from oxinfra.exceptions import OperationValueError
+from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import Directory, File, FindFiles, FindLinks, Link, LinkTarget, Sha1File
 from oxinfra.operations.util.files import check_owner, check_path, local_path, parse_mode
 
-__all__ = ["local_tree", "tree_facts"]
+__all__ = ["extra_paths", "local_tree", "tree_facts"]
 
 
 def _patterns(key: str, value: Any) -> list[str]:
@@ -104,3 +104,29 @@ def tree_facts(
     if delete:
         facts += [(FindFiles, {"path": dest}), (FindLinks, {"path": dest})]
     return facts
+
+
+def extra_paths(dest: str, found: list[str], wanted: set[str], exclude: Any, exclude_dir: Any) -> list[str]:
+    """The paths ``files.sync(delete=True)`` removes: those listed under ``dest`` that the
+    local tree does not have, less those ``exclude`` matches (the full remote path, or the
+    path relative to ``dest``, as pyinfra matches them) and those in a directory that
+    ``exclude_dir`` matches (relative to ``dest``). A listed path that is not under
+    ``dest + "/"`` is refused: it can only come from a listing gone wrong, and is never removed."""
+    excluded, excluded_dirs = _patterns("exclude", exclude), _patterns("exclude_dir", exclude_dir)
+    prefix = dest + "/"
+    extra = []
+    for path in sorted(set(found) - wanted):
+        if path == dest:  # find lists its starting point when it matches (dest a link): never removed
+            continue
+        if not path.startswith(prefix):
+            raise OperationError(f"files.sync: the listing of {dest} named {path!r}, not under it: nothing removed")
+        rel = path[len(prefix) :]
+        parts = rel.split("/")
+        if not rel or ".." in parts or "." in parts:
+            raise OperationError(f"files.sync: the listing of {dest} named {path!r}, not under it: nothing removed")
+        if any(fnmatch(path, p) or fnmatch(rel, p) for p in excluded):
+            continue
+        if any(fnmatch("/".join(parts[:i]), p) for i in range(1, len(parts)) for p in excluded_dirs):
+            continue
+        extra.append(path)
+    return extra
