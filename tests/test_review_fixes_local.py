@@ -6,9 +6,7 @@ operation's arguments kept out of the output."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
