@@ -6,6 +6,7 @@ operation's arguments kept out of the output."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -42,3 +43,81 @@ def test_kill_runs_under_dash(tmp_path: Path, signal: object) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def http_dir(tmp_path: Path):
+    """An HTTP server on loopback serving a directory: (base URL, the directory)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    served = tmp_path / "served"
+    served.mkdir()
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", served
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def shared_dir():
+    """A directory like /tmp (mode 1777) that the unprivileged user ``nobody`` can reach."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="oxinfra-shared-", dir="/tmp"))
+    path.chmod(0o1777)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path)
+
+
+def _as_nobody(script: str) -> None:
+    subprocess.run(["su", "nobody", "-s", "/bin/sh", "-c", script], check=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, to act as another user (nobody)")
+@pytest.mark.parametrize("plant", ["file", "link"])
+def test_download_into_a_shared_directory_ignores_a_planted_temp_file(
+    tmp_path: Path, http_dir: tuple[str, Path], shared_dir: Path, plant: str
+) -> None:
+    """Another user pre-creates the download's temporary name (``.NAME.oxinfra-download``)
+    in a world-writable directory -- a file of theirs, mode 666, or a link to a file of
+    root's: the result is root's own file with the served content, the link's target is
+    untouched."""
+    base, served = http_dir
+    (served / "data.txt").write_text("served content\n")
+    victim = tmp_path / "victim"
+    victim.write_text("root's file\n")
+    temp = shared_dir / ".data.txt.oxinfra-download"
+    if plant == "file":
+        _as_nobody(f"umask 0 && printf planted > {temp}")
+    else:
+        tmp_path.chmod(0o755)
+        _as_nobody(f"ln -s {victim} {temp}")
+    dest = shared_dir / "data.txt"
+    deploy = write_deploy(
+        tmp_path,
+        f"""
+        from oxinfra.operations import files
+        files.download(name="dl", src="{base}/data.txt", dest={str(dest)!r})
+        """,
+    )
+    out = run_deploy("@local", deploy)
+    assert out.code == 0 and out.statuses("@local")["dl"] == "changed", out.describe()
+    info = dest.lstat()
+    assert dest.read_text() == "served content\n"
+    assert info.st_uid == 0 and not dest.is_symlink() and info.st_mode & 0o022 == 0
+    assert victim.read_text() == "root's file\n"
+    assert not temp.exists() and not temp.is_symlink()
