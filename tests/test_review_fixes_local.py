@@ -121,3 +121,54 @@ def test_download_into_a_shared_directory_ignores_a_planted_temp_file(
     assert info.st_uid == 0 and not dest.is_symlink() and info.st_mode & 0o022 == 0
     assert victim.read_text() == "root's file\n"
     assert not temp.exists() and not temp.is_symlink()
+
+
+SECRET_HASH = "$6$saltsalt$SECRETHASHTEXTxyz"
+SECRET_TOKEN = "Bearer SECRETTOKEN12345"
+
+
+@pytest.mark.parametrize("shards", ["1", "2"])
+def test_secrets_in_operation_arguments_are_never_shown(
+    tmp_path: Path, http_dir: tuple[str, Path], shards: str
+) -> None:
+    """A ``Secret`` given in an operation's arguments (also inside a dict or list) is masked
+    like the inventory's: in the commands shown at ``-vvv``, in ``--json`` events, in the
+    report and in the error of a failing command. Run through the CLI as a child process."""
+    from e2e_helpers import run_cli
+
+    base, served = http_dir
+    (served / "data.txt").write_text("data\n")
+    user = "oxsecretuser"
+    deploy = write_deploy(
+        tmp_path,
+        f"""
+        from oxinfra.api import Secret, host
+        from oxinfra.operations import files, server
+        suffix = "a" if host.name == "@local" else "b"
+        files.download(
+            name="dl",
+            src="{base}/data.txt",
+            dest={str(tmp_path / "data.txt")!r} + suffix,
+            headers={{"Authorization": Secret({SECRET_TOKEN!r})}},
+        )
+        server.user(name="user", user={user!r} + suffix, password=Secret({SECRET_HASH!r}), create_home=False)
+        server.shell(
+            name="fail", commands=['echo "$TOK" >&2; exit 3'], _env={{"TOK": Secret("SECRETSHELLWORD")}}
+        )
+        """,
+    )
+    inventory = tmp_path / "inventory.py"
+    two = "hosts = ['@local', ('second', {'connector': 'local'})]\n"
+    inventory.write_text(two if shards == "2" else "hosts = ['@local']\n")
+    report = tmp_path / "report.json"
+    try:
+        for flags in (["--dry", "-vvv"], ["-y", "-vvv"], ["--json", "-y", "--report", str(report)]):
+            out = run_cli(*flags, "--shards", shards, inventory, deploy, cwd=tmp_path, timeout=120)
+            shown = out.stdout + out.stderr + (report.read_text() if report.exists() else "")
+            for text in ("SECRETTOKEN12345", "SECRETHASHTEXT", "SECRETSHELLWORD"):
+                assert text not in shown, (flags, shown)
+            assert "***" in shown, (flags, shown)
+            assert "user" in shown and "dl" in shown
+    finally:
+        for suffix in "ab":
+            subprocess.run(["userdel", user + suffix], capture_output=True)
