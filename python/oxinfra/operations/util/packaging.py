@@ -209,10 +209,8 @@ def cached_download(url: str, dest: str) -> str:
         write_to(
             command(
                 "printf",
-                "%s\\n",
-                "oxinfra: "
-                + directory
-                + " must be a directory of root's with mode 0700 (not a link); fix or remove it",
+                "oxinfra: %s must be a directory of root's with mode 0700 (not a link); fix or remove it\\n",
+                directory,
             ),
             "/dev/stderr",
         ),
