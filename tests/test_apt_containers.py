@@ -657,7 +657,57 @@ def test_deb_from_a_url_with_checksum(apt_host: Any, tmp_path: Path, http_files:
     out = run_deploy(apt_host.write_inventory(tmp_path / "inventory.py"), bad)
     assert out.code != 0 and out.op(host, "deb")["status"] == "failed", out.describe()
     assert installed(apt_host, "oxtest-local") == {}
-    assert apt_host.sh(host, "ls /tmp | grep -c '^oxinfra-deb-' || true").strip() == "1"  # only the good one
+    # only the good one, in root's private cache
+    assert apt_host.sh(host, "ls /var/cache/oxinfra | grep -c '^deb-' || true").strip() == "1"
+    assert apt_host.sh(host, "ls /tmp | grep -c '^oxinfra-deb-' || true").strip() == "0"
+
+
+def test_deb_from_a_url_never_installs_a_planted_file(
+    apt_host: Any, tmp_path: Path, http_files: tuple[str, Path]
+) -> None:
+    """A local user (``deploy``, no sudo here: docker exec) plants another package's file
+    where a download of the URL would be looked for -- the old predictable ``/tmp`` name --
+    and, in a second round, inside a cache directory that is not root's private one: the
+    served package is installed, or the operation fails; the planted one never is."""
+    import hashlib
+
+    reset(apt_host, "rm -rf /var/cache/oxinfra /tmp/oxinfra-deb-*")
+    host = apt_host.hosts[0]
+    base, served = http_files
+    deb = subprocess.run(
+        ["docker", "exec", host, "cat", f"{DEBS}/oxtest-local_2.0_all.deb"], capture_output=True, check=True
+    ).stdout
+    (served / "served.deb").write_bytes(deb)
+    url = f"{base}/served.deb"
+    planted = "/tmp/oxinfra-deb-" + hashlib.sha256(url.encode()).hexdigest()[:16] + ".deb"
+    apt_host.sh(host, f"su deploy -s /bin/sh -c 'cp {DEBS}/oxtest-local_1.0_all.deb {planted}'")
+    deploy = write_deploy(
+        tmp_path,
+        f"""
+        from oxinfra.operations import apt
+        apt.deb(name="deb", src={url!r}, _sudo=True)
+        """,
+    )
+    inventory = apt_host.write_inventory(tmp_path / "inventory.py")
+    out = run_deploy(inventory, deploy)
+    assert out.code == 0, out.describe()
+    assert installed(apt_host, "oxtest-local") == {"oxtest-local": "2.0"}
+    assert apt_host.sh(host, "stat -c '%U %a' /var/cache/oxinfra") == "root 700\n"
+
+    # a cache directory that another user owns, or that is a link, is refused: nothing installed
+    for setup in (
+        "rm -rf /var/cache/oxinfra && mkdir -m 700 /var/cache/oxinfra && chown deploy /var/cache/oxinfra",
+        "rm -rf /var/cache/oxinfra /tmp/evil && su deploy -s /bin/sh -c 'mkdir -m 700 /tmp/evil'"
+        " && ln -s /tmp/evil /var/cache/oxinfra",
+    ):
+        reset(apt_host, setup)
+        name = "/var/cache/oxinfra/" + "deb-" + hashlib.sha256(url.encode()).hexdigest()[:32] + ".deb"
+        apt_host.sh(host, f"su deploy -s /bin/sh -c 'cp {DEBS}/oxtest-local_1.0_all.deb {name}'")
+        out = run_deploy(inventory, deploy)
+        assert out.code != 0 and out.op(host, "deb")["status"] == "failed", out.describe()
+        assert "must be a directory of root's with mode 0700" in out.op(host, "deb")["stderr"], out.describe()
+        assert installed(apt_host, "oxtest-local") == {}
+    reset(apt_host, "rm -rf /var/cache/oxinfra /tmp/evil")
 
 
 def test_key_from_a_url(apt_host: Any, tmp_path: Path, http_files: tuple[str, Path]) -> None:

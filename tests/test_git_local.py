@@ -201,3 +201,24 @@ def test_facts_equal_pyinfras(origin: tuple[Path, Path], tmp_path: Path) -> None
         assert ours.returncode == 0, ours.stderr[-1000:]
         value = list(json.loads(ours.stdout.strip().splitlines()[-1]).values())[0]["@local"]
         assert value == theirs, (name, args, value, theirs)
+
+
+def test_branch_named_like_a_file_keeps_local_edits(origin: tuple[Path, Path], tmp_path: Path) -> None:
+    """``branch="one"`` where no branch is called ``one`` but a file is: git reads
+    ``checkout one`` as "restore the file" and throws a local edit away; ``checkout one --``
+    fails instead, and the edit stays."""
+    bare, _author = origin
+    dest = tmp_path / "app"
+    git("clone", "-q", str(bare), str(dest))
+    (dest / "one").write_text("a local edit\n")
+    deploy = write_deploy(
+        tmp_path,
+        f"""
+        from oxinfra.operations import git
+        git.repo(name="app", src={str(bare)!r}, dest={str(dest)!r}, branch="one")
+        """,
+    )
+    out = run_deploy("@local", deploy)
+    assert out.code != 0 and _status(out, "app") == "failed", out.describe()
+    assert (dest / "one").read_text() == "a local edit\n"
+    assert git("symbolic-ref", "--short", "HEAD", cwd=dest) == "main\n"

@@ -212,3 +212,14 @@ def test_inventory_errors_do_not_show_secret_values(tmp_path: Path, name: str, t
     out = invoke(inventory, "debug-inventory", json_events=False)
     assert out.code == 2 and "error" in out.stderr, out.describe()
     assert "Conflict-one-1" not in out.stderr and "Conflict-two-2" not in out.stderr, out.stderr
+
+
+def test_a_registered_redactor_masks_secrets_found_after_it_was_made() -> None:
+    from oxinfra._secrets import Redactor, Secret, register_secrets
+
+    following, plain = Redactor(["inventory-secret"], registered=True), Redactor(["inventory-secret"])
+    assert following.text("late-arg-secret-9f1 and inventory-secret") == "late-arg-secret-9f1 and ***"
+    register_secrets([("x",), {"headers": {"Authorization": Secret("late-arg-secret-9f1")}}])
+    assert following.text("late-arg-secret-9f1 and inventory-secret") == "*** and ***"
+    assert following.deep({"cmd": ["echo late-arg-secret-9f1"]}) == {"cmd": ["echo ***"]}
+    assert plain.text("late-arg-secret-9f1") == "late-arg-secret-9f1"

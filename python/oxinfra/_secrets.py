@@ -21,7 +21,17 @@ import re
 from functools import lru_cache
 from typing import Any, Iterable
 
-__all__ = ["Secret", "MASK", "is_secret_key", "masked", "secret_values", "Redactor", "MIN_MASKED_LENGTH"]
+__all__ = [
+    "Secret",
+    "MASK",
+    "is_secret_key",
+    "masked",
+    "secret_values",
+    "Redactor",
+    "MIN_MASKED_LENGTH",
+    "register_secrets",
+    "registered_secrets",
+]
 
 MASK = "***"
 
@@ -114,18 +124,50 @@ def secret_values(value: Any, out: set[str], secret: bool = False, _path: frozen
     return out
 
 
+#: The texts of the secrets found in operations' arguments in this process (append-only, in
+#: the order found): :func:`register_secrets` adds to it, a :class:`Redactor` made with
+#: ``registered=True`` masks them too. A sharded run's workers pass theirs to the parent.
+_REGISTERED: list[str] = []
+_REGISTERED_SET: set[str] = set()
+
+
+def register_secrets(value: Any) -> None:
+    """Remember the text of every :class:`Secret` in ``value`` (and of plain values under
+    secret keys of dicts in it, at any depth; see :func:`secret_values`): an operation's
+    arguments, so what the run prints masks them (``-vv`` commands, ``--json``, reports)."""
+    found = secret_values(value, set())
+    for text in sorted(found - _REGISTERED_SET):
+        _REGISTERED_SET.add(text)
+        _REGISTERED.append(text)
+
+
+def registered_secrets(start: int = 0) -> list[str]:
+    """The texts :func:`register_secrets` has remembered, from the ``start``-th on."""
+    return _REGISTERED[start:]
+
+
 class Redactor:
     """Replaces the text of known secrets by ``***`` in what is shown.
 
     A multi-line secret (a private key) is also masked line by line, so a part of it shown
     alone (one line of an error) is hidden too. Texts shorter than :data:`MIN_MASKED_LENGTH`
-    are left (see there).
+    are left (see there). With ``registered=True`` it also masks the secrets of operations'
+    arguments (:func:`register_secrets`), those found after it was made included.
     """
 
-    def __init__(self, values: Iterable[str] = ()) -> None:
+    def __init__(self, values: Iterable[str] = (), registered: bool = False) -> None:
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._cached = self._text
+        self._registered = registered
+        self._seen = 0
         self.add(values)
+
+    def _sync(self) -> None:
+        if self._registered and self._seen < len(_REGISTERED):
+            new = _REGISTERED[self._seen :]
+            self._seen += len(new)
+            self.add(new)
 
     def add(self, values: Iterable[str]) -> None:
         found = set(self._values)
@@ -143,9 +185,10 @@ class Redactor:
         # Longest first: a secret that contains another is replaced whole.
         ordered = sorted(found, key=lambda v: (-len(v), v))
         self._pattern = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
-        self.text = lru_cache(maxsize=8192)(self._text)  # type: ignore[method-assign]
+        self._cached = lru_cache(maxsize=8192)(self._text)  # type: ignore[assignment]
 
     def __bool__(self) -> bool:
+        self._sync()
         return self._pattern is not None
 
     def _text(self, text: str) -> str:
@@ -154,12 +197,14 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """``text`` with every secret's text replaced by ``***``."""
-        return self._text(text)
+        self._sync()
+        return self._cached(text)
 
     def deep(self, value: Any) -> Any:
         """``value`` (dicts, lists, tuples of strings and other values) with every string
         masked: ``value`` itself when nothing in it needs masking (the usual case), else a
         copy (containers copied, other values kept)."""
+        self._sync()
         if self._pattern is None or not self._holds(value):
             return value
         return self._copy(value)

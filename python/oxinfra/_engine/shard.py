@@ -26,6 +26,7 @@ from types import SimpleNamespace
 from typing import Any, BinaryIO
 
 from oxinfra._engine.control import RunControl
+from oxinfra._secrets import Secret, register_secrets, registered_secrets
 from oxinfra._engine.evaluate import import_path
 from oxinfra._engine.hostrun import RunResult
 from oxinfra._engine.pipeline import run_once, distinct_sequences, execute, load_deploy_files, order_sequences, prepare
@@ -46,7 +47,10 @@ def _pack(message: Any) -> bytes:
 
 async def _read(stream: asyncio.StreamReader) -> Any:
     header = await stream.readexactly(_HEADER.size)
-    return pickle.loads(await stream.readexactly(_HEADER.unpack(header)[0]))
+    message = pickle.loads(await stream.readexactly(_HEADER.unpack(header)[0]))
+    if isinstance(message, dict) and message.get("secrets"):  # a worker's, found in operations' arguments
+        register_secrets([Secret(text) for text in message.pop("secrets")])
+    return message
 
 
 def _host_payload(host: Host) -> tuple[str, tuple[Any, ...], list[str]]:
@@ -215,7 +219,17 @@ class _Slice:
         self.hosts = hosts
 
 
+_sent_secrets = 0
+
+
 def _send(out: BinaryIO, message: Any) -> None:
+    """Send ``message`` to the parent, with the texts of secrets found in operations'
+    arguments since the last message (the parent masks them in what it prints)."""
+    global _sent_secrets
+    new = registered_secrets(_sent_secrets)
+    if new and isinstance(message, dict):
+        message = {**message, "secrets": new}
+        _sent_secrets += len(new)
     out.write(_pack(message))
     out.flush()
 

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generator, overload
 if TYPE_CHECKING:
     from oxinfra.api.typed import Operation, P
 
+from oxinfra._secrets import register_secrets
 from oxinfra.api.arguments import split_global_args
 from oxinfra.api.commands import OperationMeta
 from oxinfra.api.context import current_plan, current_recorder
@@ -141,6 +142,9 @@ def operation(
                 raise OperationError(
                     f"{op_name}() was called outside a deploy: run the file with the oxinfra CLI or oxinfra.api.run()"
                 )
+            # a Secret among the arguments (the global ones too; nested in lists and dicts)
+            # is masked in everything the run shows, like the inventory's secrets
+            register_secrets([args, kwargs, recorder.deploy_args[-1]])
             key, label = recorder.call_site()
             global_args, own = split_global_args(kwargs, recorder.deploy_args[-1], lambda: f"{label}: {op_name}()")
             name = own.pop("name", None)

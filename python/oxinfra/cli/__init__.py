@@ -382,10 +382,12 @@ def exec_line(words: tuple[str, ...] | list[str]) -> str:
 
 
 def _redactor(inventory: Any, privilege: Any) -> Any:
-    """What masks the run's secrets in everything printed: the inventory's, the sudo password."""
+    """What masks the run's secrets in everything printed: the inventory's, the sudo password,
+    and every :class:`~oxinfra.api.Secret` given in an operation's arguments."""
     from oxinfra._secrets import Redactor
 
-    return Redactor([*inventory.secret_values(), *(privilege.secrets() if privilege is not None else ())])
+    secrets = [*inventory.secret_values(), *(privilege.secrets() if privilege is not None else ())]
+    return Redactor(secrets, registered=True)
 
 
 def _terminate(signum: int, frame: Any) -> None:

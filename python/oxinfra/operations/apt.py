@@ -12,7 +12,6 @@ names apt-get would read as an action (``nginx-`` means "remove nginx") are refu
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
 from typing import Any
@@ -28,6 +27,8 @@ from oxinfra.operations.util.files import parent_dir
 from oxinfra.operations.util.packaging import (
     PackageManager,
     check_packages,
+    cached_download,
+    download_cache_path,
     download_once,
     ensure_packages,
     option_words,
@@ -252,10 +253,6 @@ def packages(
         noop("no packages given")
 
 
-def _deb_temp_path(url: str) -> str:
-    return "/tmp/oxinfra-deb-" + hashlib.sha256(url.encode()).hexdigest()[:16] + ".deb"
-
-
 def _verify(path: str, sha256sum: str, downloaded: bool) -> str:
     """Fail unless ``path`` has the SHA-256 digest ``sha256sum``; a downloaded file that does
     not is removed (the next run downloads it again)."""
@@ -269,8 +266,10 @@ def _verify(path: str, sha256sum: str, downloaded: bool) -> str:
 def deb(src: str, present: bool = True, force: bool = False, sha256sum: str | None = None):
     """Install or remove the package of a ``.deb`` file, given by its path on the host or a URL.
 
-    A URL is downloaded (``curl``, else ``wget``) to a file under ``/tmp`` named after it,
-    once: a later run reads that file. The package counts as installed when dpkg lists the
+    A URL is downloaded (``curl``, else ``wget``) once, to a file named after it in
+    ``/var/cache/oxinfra`` (root's, mode 0700, checked before each use; never ``/tmp``,
+    where another user could plant a file under the name): a later run reads that file.
+    The package counts as installed when dpkg lists the
     archive's name at its version. Installing runs ``apt-get install`` on the file, which
     installs its dependencies from the apt sources too (pyinfra runs ``dpkg -i`` and then
     ``apt-get -f``).
@@ -295,7 +294,7 @@ def deb(src: str, present: bool = True, force: bool = False, sha256sum: str | No
     url = src if scheme else None
     if url is not None and scheme not in ("http", "https", "ftp"):
         raise OperationValueError(f"{op}: src= URL scheme {scheme!r} is not http, https or ftp")
-    path = _deb_temp_path(src) if url else src if "/" in src else "./" + src
+    path = download_cache_path("deb", src, ".deb") if url else src if "/" in src else "./" + src
     info, installed = get_facts(host, [(DebPackage, {"package": path}), (DebPackages, {})])
     exists = bool(info) and info.get("version") in installed.get(info.get("name"), [])
     if not present:
@@ -308,7 +307,7 @@ def deb(src: str, present: bool = True, force: bool = False, sha256sum: str | No
         noop(f"deb {src} is installed ({info['name']} {info['version']})")
         return
     if url is not None:
-        yield download_once(url, path)
+        yield cached_download(url, path)
     if sha256sum is not None:
         yield _verify(path, sha256sum.lower(), url is not None)
     yield command(*_apt_get("install", force=force), "--", path)

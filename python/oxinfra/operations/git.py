@@ -193,11 +193,11 @@ def repo(
         if is_tag:
             # a tag is checked out (a detached HEAD at its commit) and never pulled
             if current is not None or head != local:
-                git.append(["checkout", branch])
+                git.append(["checkout", branch, "--"])
         else:
             if branch is not None and current != branch:
                 git.append(["fetch", *(["--tags"] if fetch_tags else [])])
-                git.append(["checkout", branch])
+                git.append(["checkout", branch, "--"])
             if pull:
                 if moved or git or local is None or remote != local:
                     git.append(["pull", *(["--rebase"] if rebase else [])])

@@ -101,7 +101,8 @@ def repo(
 @operation()
 def rpm(src: str, present: bool = True):
     """Install (``rpm -i``) or remove (``yum remove -y``) the package of a ``.rpm`` file, a
-    path on the host or a URL (downloaded once to ``/tmp``).
+    path on the host or a URL (downloaded once into root's private
+    ``/var/cache/oxinfra``, never ``/tmp``).
 
     + src: the ``.rpm``'s path or URL
     + present: whether its package should be installed

@@ -20,7 +20,7 @@ from oxinfra.operations.util.files import (
     owner_commands,
     parse_mode,
 )
-from oxinfra.quoting import command, or_else, pipe
+from oxinfra.quoting import and_then, command, or_else, pipe, subshell, write_to
 from oxinfra.quoting import group as group_of
 
 __all__ = ["download"]
@@ -103,7 +103,9 @@ def download(
     (beside ``dest``, or in ``temp_dir``), is checked against every digest given, gets its
     owner and mode, and only then is renamed over ``dest``: a failed or wrong download
     leaves ``dest`` as it was and no temporary file (pyinfra checks the digest after the
-    file has replaced ``dest``).
+    file has replaced ``dest``). Whatever is under the temporary file's name beforehand is
+    removed and the file created anew, exclusively (``set -C``), so in a directory others
+    may write to (``/tmp``) no file or link of theirs becomes ``dest``.
 
     curl reads the URL, the headers and the proxy from its standard input (a config on a
     pipe from the shell's ``printf`` builtin), so tokens in them appear in no process's
@@ -247,7 +249,12 @@ def download(
     else:
         raise OperationError(f"{op}: the host has neither curl nor wget (install one of them)")
     undo = group_of(remove, "false")
-    yield or_else(fetch, undo)
+    # the temporary file is ours alone before anything is written to it: whatever is under
+    # its name (a file, a link another user made in a world-writable directory) is removed,
+    # then it is created with noclobber (O_EXCL: fails rather than open someone else's file
+    # or follow a link made in between), so curl/wget write into a file of the run's user
+    create = subshell("set -C", write_to("true", tmp))
+    yield or_else(and_then(remove, create, fetch), undo)
     for key, want in sums.items():
         check = pipe(command("printf", "%s  %s\\n", want, tmp), command(_SUMS[key][2], "-c", "--quiet", "-"))
         yield or_else(check, undo)

@@ -144,7 +144,9 @@ def kill(pid: int, signal: str = "TERM"):
         raise OperationValueError(f"server.kill: signal {signal!r} must be a name such as TERM or KILL, or a number")
     name = match.group(1)
     flag = ["-" + name] if name.isdigit() else ["-s", name]
-    yield command("kill", *flag, "--", str(int(str(pid))))
+    # no ``--`` before the pid: dash's kill builtin reads it as a pid ("Illegal number: -");
+    # the pid is validated digits, so it cannot be read as an option
+    yield command("kill", *flag, str(int(str(pid))))
 
 
 #: Reboot a second from now, in the background and deaf to the session's end: the script

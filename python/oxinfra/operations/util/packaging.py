@@ -26,6 +26,7 @@ no ``touches`` (every later fact is then checked on the host before use).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 from dataclasses import dataclass
@@ -33,11 +34,14 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from oxinfra.api import noop
 from oxinfra.exceptions import OperationValueError
-from oxinfra.quoting import and_then, command, file_test, if_then, invoke, or_else
+from oxinfra.quoting import and_then, command, file_test, group, if_then, invoke, or_else, output_test, write_to
 
 __all__ = [
     "PackageManager",
+    "DOWNLOAD_CACHE",
+    "cached_download",
     "check_packages",
+    "download_cache_path",
     "download_once",
     "ensure_packages",
     "option_words",
@@ -174,6 +178,60 @@ def download_once(url: str, dest: str) -> str:
     part = dest + ".part"
     fetch = or_else(command("curl", "-fsSL", "-o", part, "--", url), command("wget", "-q", "-O", part, "--", url))
     return if_then(file_test("!-f", dest), and_then(fetch, command("mv", "-f", "--", part, dest)))
+
+
+#: Where a package file given by URL (``apt.deb``, ``dnf.rpm``...) is downloaded to and kept
+#: (so a later run reads the package it holds without downloading again): a directory of
+#: root's with mode 0700, checked before every use. Never ``/tmp``: a file another user
+#: planted there under the predictable name would be installed.
+DOWNLOAD_CACHE = "/var/cache/oxinfra"
+
+
+def download_cache_path(kind: str, url: str, suffix: str) -> str:
+    """The file in :data:`DOWNLOAD_CACHE` that ``url`` is downloaded to.
+
+    >>> download_cache_path("deb", "https://example.com/a.deb", ".deb")[:23]
+    '/var/cache/oxinfra/deb-'
+    """
+    return DOWNLOAD_CACHE + "/" + kind + "-" + hashlib.sha256(url.encode()).hexdigest()[:32] + suffix
+
+
+def cached_download(url: str, dest: str) -> str:
+    """Fetch ``url`` to ``dest`` (a :func:`download_cache_path`) unless a file is there already.
+
+    First :data:`DOWNLOAD_CACHE` is made (mode 0700) and checked: a real directory (not a
+    link), root's, mode exactly 0700; anything else fails with a message and downloads
+    nothing, so no file another user could have written is ever trusted. The download goes
+    to ``DEST.part`` (removed first), then is renamed into place."""
+    directory = dest.rsplit("/", 1)[0]
+    check = output_test("-n", command("find", directory, "-maxdepth", "0", "-type", "d", "-user", "0", "-perm", "700"))
+    refuse = group(
+        write_to(
+            command(
+                "printf",
+                "oxinfra: %s must be a directory of root's with mode 0700 (not a link); fix or remove it\\n",
+                directory,
+            ),
+            "/dev/stderr",
+        ),
+        "false",
+    )
+    return and_then(
+        command("mkdir", "-p", "-m", "700", "--", directory),
+        group(or_else(check, refuse)),
+        if_then(
+            file_test("!-f", dest),
+            and_then(
+                command("rm", "-f", "--", dest + ".part"),
+                _fetch(url, dest + ".part"),
+                command("mv", "-f", "--", dest + ".part", dest),
+            ),
+        ),
+    )
+
+
+def _fetch(url: str, path: str) -> str:
+    return group(or_else(command("curl", "-fsSL", "-o", path, "--", url), command("wget", "-q", "-O", path, "--", url)))
 
 
 def option_words(op: str, key: str, value: Any) -> list[str]:

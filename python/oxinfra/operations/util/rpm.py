@@ -6,7 +6,6 @@ Downloads: :func:`oxinfra.operations.util.packaging.download_once`.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
 from typing import Any, Iterator
@@ -19,6 +18,8 @@ from oxinfra.facts.rpm import RpmPackage, RpmPackages
 from oxinfra.operations import files
 from oxinfra.operations.util.packaging import (
     PackageManager,
+    cached_download,
+    download_cache_path,
     download_once,
 )
 from oxinfra.operations.util.packaging import check_packages, ensure_packages, option_words, split_pins
@@ -53,13 +54,14 @@ def url_of(op: str, src: Any) -> str | None:
 
 
 def ensure_rpm(op: str, src: str, present: bool, remove: tuple[str, ...]) -> Iterator[str]:
-    """Install a ``.rpm`` (a path on the host, or a URL downloaded to ``/tmp`` once) with
+    """Install a ``.rpm`` (a path on the host, or a URL downloaded once into
+    root's private ``/var/cache/oxinfra``: :func:`~oxinfra.operations.util.packaging.cached_download`) with
     ``rpm -i`` unless rpm lists its name at its version; with ``present=False`` remove that
     package with ``remove`` (``dnf remove -y``...)."""
     if not isinstance(present, bool):
         raise OperationValueError(f"{op}: present= must be True or False, not {present!r}")
     url = url_of(op, src)
-    path = "/tmp/oxinfra-rpm-" + hashlib.sha256(src.encode()).hexdigest()[:16] + ".rpm" if url else src
+    path = download_cache_path("rpm", src, ".rpm") if url else src
     if "/" not in path:
         path = "./" + path
     info, installed = get_facts(host, [(RpmPackage, {"package": path}), (RpmPackages, {})])
@@ -74,7 +76,7 @@ def ensure_rpm(op: str, src: str, present: bool, remove: tuple[str, ...]) -> Ite
         noop(f"rpm {src} is installed ({info['name']} {info['version']})")
         return
     if url is not None:
-        yield download_once(url, path)
+        yield cached_download(url, path)
     if info:
         yield command("rpm", "-i", "--", path)
         return
