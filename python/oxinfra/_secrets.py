@@ -88,6 +88,13 @@ def is_secret_key(name: str) -> bool:
     """Whether data under the key ``name`` is secret (any depth, case-insensitive)."""
     if not isinstance(name, str):
         return False
+    return _is_secret_key(name)
+
+
+@lru_cache(maxsize=4096)
+def _is_secret_key(name: str) -> bool:
+    # every operation call's keyword names are looked at (register_secrets): a few distinct
+    # names, asked for once per host and call
     words = _SPLIT.sub("_", _CAMEL.sub(r"\1_\2", name).lower())
     return _CONTAINED.search(words) is not None or any(word in _WORDS for word in words.split("_"))
 
