@@ -285,6 +285,10 @@ def etc_hosts(ip: str, hostnames: str | list[str] | None = None, present: bool =
         ipaddress.ip_address(ip)
     except (TypeError, ValueError):
         raise OperationValueError(f"{op}: {ip!r} is not an IP address") from None
+    # an IPv6 scope id (``fe80::1%eth0``) is not checked by ipaddress: no blank, control
+    # character or ``#`` may come with it into the file (a newline would add a line)
+    if any(c.isspace() or not c.isprintable() or c == "#" for c in ip):
+        raise OperationValueError(f"{op}: {ip!r} is not an IP address (blank, control character or # in it)")
     names = hostnames.split() if isinstance(hostnames, str) else list(hostnames or [])
     if isinstance(hostnames, str) and not names:  # "" or blanks: not "every name of the IP"
         raise OperationValueError(f"{op}: hostnames={hostnames!r} names no host (leave it out to mean all)")
