@@ -101,7 +101,9 @@ def _update_commands(cache_time: int | None, age: int | None) -> list[str]:
 
 
 def _upgrade_commands(verb: str, auto_remove: bool, changes: dict[str, int]) -> list[str]:
-    if not any(changes.values()):
+    # kept-back packages ("N not upgraded") stay kept back however often this runs: they
+    # are not a change to make (counting them made the operation change on every run)
+    if not any(count for key, count in changes.items() if key != "not_upgraded"):
         noop(f"apt-get {verb}: nothing to upgrade")
         return []
     return [command(*_apt_get(verb, *(["--autoremove"] if auto_remove else [])))]
