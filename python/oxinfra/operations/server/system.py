@@ -43,6 +43,11 @@ def _sysctl_value(key: str, value: Any) -> tuple[str, Any]:
     """(the text ``sysctl -w`` is given, the value the ``server.Sysctl`` fact shows for it:
     read through the fact's own parser, so the two compare as the host's would)."""
     words = list(value) if isinstance(value, (list, tuple)) else [value]
+    for word in words:
+        if isinstance(word, bool) or not isinstance(word, (str, int)):
+            raise OperationValueError(
+                f"server.sysctl: value {value!r} must be a string, a whole number or a list of them"
+            )
     text = " ".join(_one_line(v, "value", "server.sysctl").strip() for v in words)
     if not words or not text:
         raise OperationValueError(f"server.sysctl: value {value!r} is empty")
@@ -77,6 +82,10 @@ def sysctl(
         raise OperationValueError(
             f"{op}: key {key!r} is not a sysctl key (letters, digits and . _ - / *, not '-' first)"
         )
+    if "/" in key:
+        # sysctl's slashed form: "/" separates, "." is part of a name (net/ipv4/conf/eth0.1/x
+        # is net.ipv4.conf.eth0/1.x): the dotted form is the one the fact shows
+        key = key.translate(str.maketrans("./", "/."))
     text, want = _sysctl_value(key, value)
     batch: list[tuple[type, dict[str, Any]]] = [(Sysctl, {"keys": [key]})]
     line = replace = ""
@@ -89,7 +98,7 @@ def sysctl(
     current, *_ = get_facts(host, batch)
     # A key the fact does not show (unknown, or not readable) is set all the same: sysctl
     # then says which it is.
-    touches("/proc/sys/" + key.replace(".", "/"))
+    touches("/proc/sys/" + key.translate(str.maketrans("./", "/.")))
     if current.get(key) != want:
         yield command("sysctl", "-w", "--", key + "=" + text)
     else:
