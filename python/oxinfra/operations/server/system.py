@@ -242,9 +242,11 @@ def security_limit(domain: str, limit_type: str, item: str, value: int | str):
     op = "server.security_limit"
     fields = {"domain": domain, "item": item, "value": value}
     for what, field in fields.items():
+        if isinstance(field, bool) or not isinstance(field, (str, int)) or (what != "value" and not isinstance(field, str)):
+            raise OperationValueError(f"{op}: {what} {field!r} must be a string{' or a number' * (what == 'value')}")
         text = str(field)
-        if isinstance(field, bool) or not text or any(c.isspace() for c in text) or "#" in text:
-            raise OperationValueError(f"{op}: {what} {field!r} must be one word (no spaces or '#')")
+        if not text or any(c.isspace() or not c.isprintable() for c in text) or "#" in text:
+            raise OperationValueError(f"{op}: {what} {field!r} must be one word (no spaces, control characters or '#')")
     if limit_type not in _LIMIT_TYPES:
         raise OperationValueError(f"{op}: limit_type {limit_type!r} must be 'soft', 'hard' or '-'")
     space = "[[:space:]][[:space:]]*"  # one or more, in a basic regular expression
@@ -298,6 +300,8 @@ def etc_hosts(ip: str, hostnames: str | list[str] | None = None, present: bool =
     # character or ``#`` may come with it into the file (a newline would add a line)
     if any(c.isspace() or not c.isprintable() or c == "#" for c in ip):
         raise OperationValueError(f"{op}: {ip!r} is not an IP address (blank, control character or # in it)")
+    if hostnames is not None and not isinstance(hostnames, (str, list, tuple)):
+        raise OperationValueError(f"{op}: hostnames={hostnames!r} must be a name, names separated by spaces, or a list")
     names = hostnames.split() if isinstance(hostnames, str) else list(hostnames or [])
     if isinstance(hostnames, str) and not names:  # "" or blanks: not "every name of the IP"
         raise OperationValueError(f"{op}: hostnames={hostnames!r} names no host (leave it out to mean all)")
