@@ -242,7 +242,11 @@ def security_limit(domain: str, limit_type: str, item: str, value: int | str):
     op = "server.security_limit"
     fields = {"domain": domain, "item": item, "value": value}
     for what, field in fields.items():
-        if isinstance(field, bool) or not isinstance(field, (str, int)) or (what != "value" and not isinstance(field, str)):
+        if (
+            isinstance(field, bool)
+            or not isinstance(field, (str, int))
+            or (what != "value" and not isinstance(field, str))
+        ):
             raise OperationValueError(f"{op}: {what} {field!r} must be a string{' or a number' * (what == 'value')}")
         text = str(field)
         if not text or any(c.isspace() or not c.isprintable() for c in text) or "#" in text:

@@ -133,7 +133,13 @@ def enable_command(
         if enable:
             return and_then(command("update-rc.d", name, "defaults"), command("update-rc.d", name, "enable"))
         return command("update-rc.d", name, "disable")
-    if not runlevel or runlevel.startswith("-") or "/" in runlevel:
+    if (
+        not isinstance(runlevel, str)
+        or not runlevel
+        or runlevel.startswith("-")
+        or "/" in runlevel
+        or "\x00" in runlevel
+    ):
         raise OperationValueError(f"{runlevel!r} is not an OpenRC runlevel")
     return command("rc-update", "add" if enable else "del", name, runlevel)
 
