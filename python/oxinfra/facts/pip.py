@@ -7,13 +7,21 @@ from typing import Any
 
 from oxinfra.api import FactBase
 from oxinfra.exceptions import FactError
-from oxinfra.quoting import invoke, program_word, quote
+from oxinfra.quoting import SPECIAL_BUILTINS, invoke, program_word, quote
 
 __all__ = ["PipPackages", "Pip3Packages", "pip_command"]
 
 #: A pip (or python) given as a name found on PATH: a plain word.
 _WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*\Z")
 _LINE = re.compile(r"([A-Za-z0-9_.+-]+)==(\S+)\Z")
+#: Names the shell runs as builtins (POSIX's special ones, and dash's and bash's others)
+#: whatever is on PATH: ``exec -m venv ...`` would replace or change the host's shell, not
+#: run a program. A pip or python given by such a name is refused.
+_BUILTINS = SPECIAL_BUILTINS | frozenset(
+    "alias bg bind builtin caller cd command declare dirs disown echo enable false fc fg getopts hash help "
+    "history jobs kill let local logout mapfile popd printf pushd pwd read readarray shopt source suspend "
+    "test true type typeset ulimit umask unalias wait".split()
+)
 #: ``command -v`` found nothing / the program is not there.
 _ABSENT = 10
 
@@ -25,6 +33,10 @@ def pip_command(what: str, program: str, *args: str) -> str:
         return invoke(program, *args)
     if not isinstance(program, str) or not _WORD.match(program):
         raise FactError(f"{what} must be a program name (pip, pip3) or an absolute path, not {program!r}")
+    if program in _BUILTINS:
+        raise FactError(
+            f"{what} {program!r} is a shell builtin, not a program: name the program (pip3, python3) or its absolute path"
+        )
     return " ".join([program_word(program), *(quote(a) for a in args)])
 
 

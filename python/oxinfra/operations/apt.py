@@ -101,7 +101,9 @@ def _update_commands(cache_time: int | None, age: int | None) -> list[str]:
 
 
 def _upgrade_commands(verb: str, auto_remove: bool, changes: dict[str, int]) -> list[str]:
-    if not any(changes.values()):
+    # kept-back packages ("N not upgraded") stay kept back however often this runs: they
+    # are not a change to make (counting them made the operation change on every run)
+    if not any(count for key, count in changes.items() if key != "not_upgraded"):
         noop(f"apt-get {verb}: nothing to upgrade")
         return []
     return [command(*_apt_get(verb, *(["--autoremove"] if auto_remove else [])))]
@@ -331,8 +333,8 @@ def repo(src: str, present: bool = True, filename: str | None = None):
     """
     op = "apt.repo"
     _check_bool(op, present=present)
-    if not isinstance(src, str) or not src.strip() or "\n" in src or "\r" in src:
-        raise OperationValueError(f"{op}: src= must be one apt source line, not {src!r}")
+    if not isinstance(src, str) or not src.strip() or "\n" in src or "\r" in src or "\x00" in src:
+        raise OperationValueError(f"{op}: src= must be one apt source line, not {src!r} (no newline or NUL byte)")
     if filename is not None and (
         not isinstance(filename, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", filename) or filename.startswith(".")
     ):
@@ -518,8 +520,10 @@ def key(
             f"{op}: keyserver= and keyid= are not supported by oxinfra: download the key (src=URL) instead"
         )
     for name, value in (("src", src), ("dest", dest)):
-        if value is not None and (not isinstance(value, str) or not value or "\n" in value or "\r" in value):
-            raise OperationValueError(f"{op}: {name}= must be a path or URL on one line, not {value!r}")
+        if value is not None and (
+            not isinstance(value, str) or not value or "\n" in value or "\r" in value or "\x00" in value
+        ):
+            raise OperationValueError(f"{op}: {name}= must be a path or URL on one line (no NUL byte), not {value!r}")
     if dest is not None:
         dest = dest if dest.startswith("/") else "/etc/apt/keyrings/" + dest
         if not dest.endswith(".gpg"):

@@ -74,14 +74,21 @@ def crontab(
     op = "crontab.crontab"
     if not isinstance(command, str) or not command.strip() or "\n" in command or "\r" in command:
         raise OperationValueError(f"{op}: command {command!r} must be one line of text")
+    # crontab.Crontab reads lines stripped of surrounding whitespace: compare (and write)
+    # the command and name the same way, or a padded one would be added again every run.
+    command = command.strip()
     if interpolate_variables:
         raise OperationValueError(
             f"{op}: interpolate_variables is not supported: write the crontab line as it should be"
         )
     if user is not None:
         check_name(user, "user", op)
-    if cron_name is not None and (not isinstance(cron_name, str) or not cron_name or "\n" in cron_name):
+    if cron_name is not None and (
+        not isinstance(cron_name, str) or not cron_name.strip() or "\n" in cron_name or "\r" in cron_name
+    ):
         raise OperationValueError(f"{op}: cron_name {cron_name!r} must be one line of text")
+    if cron_name is not None:
+        cron_name = cron_name.strip()
     if special_time is not None:
         if special_time not in _SPECIAL:
             raise OperationValueError(f"{op}: special_time {special_time!r} must be one of {', '.join(_SPECIAL)}")

@@ -29,6 +29,12 @@ def _args(args: Any, op: str) -> list[str]:
     return [str(a) for a in args]
 
 
+def _src(src: Any, op: str) -> str:
+    if not isinstance(src, str) or not src or "\x00" in src:
+        raise OperationValueError(f"{op}: src {src!r} must name a local file (a non-empty path, no NUL byte)")
+    return src
+
+
 def _run_script(data: bytes, args: list[str], op: str) -> str:
     """Write ``data`` into a new private directory, run it with ``args`` (handed over with
     ``set --``: never read as options of anything but the script), remove the directory and
@@ -61,7 +67,7 @@ def script(src: str, args: list[str] | tuple[str, ...] = ()):
 
         server.script(name="Hello", src="files/hello.sh", args=["--greet", "world"])
     """
-    path = local_path(src)
+    path = local_path(_src(src, "server.script"))
     try:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -85,6 +91,7 @@ def script_template(src: str, args: list[str] | tuple[str, ...] = (), **data: An
 
         server.script_template(name="Migrate", src="templates/migrate.sh.j2", version="2.1")
     """
+    _src(src, "server.script_template")
     arguments = _args(args, "server.script_template")
     memo = op_memo()
     rendered = memo.get("rendered")

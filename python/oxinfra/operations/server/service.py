@@ -56,9 +56,9 @@ def service(
         server.service(name="cron runs and starts at boot", service="cron", enabled=True, _sudo=True)
     """
     check_flags("server.service", running_=running, restarted=restarted, reloaded=reloaded, enabled_=enabled)
-    if not isinstance(service, str) or not service or "/" in service or service.startswith("-"):
+    if not isinstance(service, str) or not service or "/" in service or "\x00" in service or service.startswith("-"):
         raise OperationValueError(
-            f"server.service: {service!r} is not a service name (not empty, no '/', not starting with '-')"
+            f"server.service: {service!r} is not a service name (not empty, no '/' or NUL byte, not starting with '-')"
         )
     if command is not None:
         check_action(command)

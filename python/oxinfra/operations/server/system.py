@@ -43,6 +43,11 @@ def _sysctl_value(key: str, value: Any) -> tuple[str, Any]:
     """(the text ``sysctl -w`` is given, the value the ``server.Sysctl`` fact shows for it:
     read through the fact's own parser, so the two compare as the host's would)."""
     words = list(value) if isinstance(value, (list, tuple)) else [value]
+    for word in words:
+        if isinstance(word, bool) or not isinstance(word, (str, int)):
+            raise OperationValueError(
+                f"server.sysctl: value {value!r} must be a string, a whole number or a list of them"
+            )
     text = " ".join(_one_line(v, "value", "server.sysctl").strip() for v in words)
     if not words or not text:
         raise OperationValueError(f"server.sysctl: value {value!r} is empty")
@@ -77,6 +82,10 @@ def sysctl(
         raise OperationValueError(
             f"{op}: key {key!r} is not a sysctl key (letters, digits and . _ - / *, not '-' first)"
         )
+    if "/" in key:
+        # sysctl's slashed form: "/" separates, "." is part of a name (net/ipv4/conf/eth0.1/x
+        # is net.ipv4.conf.eth0/1.x): the dotted form is the one the fact shows
+        key = key.translate(str.maketrans("./", "/."))
     text, want = _sysctl_value(key, value)
     batch: list[tuple[type, dict[str, Any]]] = [(Sysctl, {"keys": [key]})]
     line = replace = ""
@@ -89,7 +98,7 @@ def sysctl(
     current, *_ = get_facts(host, batch)
     # A key the fact does not show (unknown, or not readable) is set all the same: sysctl
     # then says which it is.
-    touches("/proc/sys/" + key.replace(".", "/"))
+    touches("/proc/sys/" + key.translate(str.maketrans("./", "/.")))
     if current.get(key) != want:
         yield command("sysctl", "-w", "--", key + "=" + text)
     else:
@@ -233,9 +242,15 @@ def security_limit(domain: str, limit_type: str, item: str, value: int | str):
     op = "server.security_limit"
     fields = {"domain": domain, "item": item, "value": value}
     for what, field in fields.items():
+        if (
+            isinstance(field, bool)
+            or not isinstance(field, (str, int))
+            or (what != "value" and not isinstance(field, str))
+        ):
+            raise OperationValueError(f"{op}: {what} {field!r} must be a string{' or a number' * (what == 'value')}")
         text = str(field)
-        if isinstance(field, bool) or not text or any(c.isspace() for c in text) or "#" in text:
-            raise OperationValueError(f"{op}: {what} {field!r} must be one word (no spaces or '#')")
+        if not text or any(c.isspace() or not c.isprintable() for c in text) or "#" in text:
+            raise OperationValueError(f"{op}: {what} {field!r} must be one word (no spaces, control characters or '#')")
     if limit_type not in _LIMIT_TYPES:
         raise OperationValueError(f"{op}: limit_type {limit_type!r} must be 'soft', 'hard' or '-'")
     space = "[[:space:]][[:space:]]*"  # one or more, in a basic regular expression
@@ -285,6 +300,12 @@ def etc_hosts(ip: str, hostnames: str | list[str] | None = None, present: bool =
         ipaddress.ip_address(ip)
     except (TypeError, ValueError):
         raise OperationValueError(f"{op}: {ip!r} is not an IP address") from None
+    # an IPv6 scope id (``fe80::1%eth0``) is not checked by ipaddress: no blank, control
+    # character or ``#`` may come with it into the file (a newline would add a line)
+    if any(c.isspace() or not c.isprintable() or c == "#" for c in ip):
+        raise OperationValueError(f"{op}: {ip!r} is not an IP address (blank, control character or # in it)")
+    if hostnames is not None and not isinstance(hostnames, (str, list, tuple)):
+        raise OperationValueError(f"{op}: hostnames={hostnames!r} must be a name, names separated by spaces, or a list")
     names = hostnames.split() if isinstance(hostnames, str) else list(hostnames or [])
     if isinstance(hostnames, str) and not names:  # "" or blanks: not "every name of the IP"
         raise OperationValueError(f"{op}: hostnames={hostnames!r} names no host (leave it out to mean all)")

@@ -217,7 +217,9 @@ def user_authorized_keys(
     keys = _read_keys(public_keys, op)
     directory = _field(authorized_key_directory, "authorized_key_directory", op, absolute=True)
     filename = authorized_key_filename or "authorized_keys"
-    if "/" in filename or filename in (".", "..") or "\n" in filename:
+    if not isinstance(filename, str):
+        raise OperationValueError(f"{op}: authorized_key_filename {filename!r} must be a file name (a string)")
+    if "\x00" in filename or "/" in filename or filename in (".", "..") or "\n" in filename:
         raise OperationValueError(f"{op}: authorized_key_filename {filename!r} must be a file name (no '/')")
     owner_group = group or name
     if directory is None:

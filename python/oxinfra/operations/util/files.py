@@ -96,12 +96,14 @@ def owner_commands(
 
 
 def check_path(path: Any, argument: str = "path") -> None:
-    """Refuse, before any host is touched, a path no system call takes whole: ``PATH_MAX``
-    bytes or more, or with a component over ``NAME_MAX`` bytes (UTF-8). Such a path fails on
+    """Refuse, before any host is touched, a path no system call takes whole: one holding a
+    NUL byte, ``PATH_MAX`` bytes or more, or with a component over ``NAME_MAX`` bytes (UTF-8). Such a path fails on
     the host as "File name too long" at some step, after others may have run (``mkdir -p``
     even builds paths over PATH_MAX a component at a time, which later tools cannot name)."""
     if not isinstance(path, str):
         return
+    if "\x00" in path:
+        raise OperationValueError(f"{argument} {path!r} holds a NUL byte: no path can")
     size = len(path.encode("utf-8", "surrogateescape"))
     if size >= PATH_MAX:
         raise OperationValueError(

@@ -87,8 +87,10 @@ def systemctl_words(
 def _check(init: str, name: str) -> None:
     if init not in INIT_SYSTEMS:
         raise OperationValueError(f"unknown init system {init!r}: use one of {', '.join(INIT_SYSTEMS)}")
-    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name:
-        raise OperationValueError(f"{name!r} is not a service name (it cannot be empty, '.', '..' or hold a '/')")
+    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\x00" in name:
+        raise OperationValueError(
+            f"{name!r} is not a service name (it cannot be empty, '.', '..' or hold a '/' or a NUL byte)"
+        )
     if name.startswith("-") and init != "systemd":
         raise OperationValueError(f"service name {name!r} starts with '-': the {init} tools would read it as an option")
 
@@ -131,7 +133,13 @@ def enable_command(
         if enable:
             return and_then(command("update-rc.d", name, "defaults"), command("update-rc.d", name, "enable"))
         return command("update-rc.d", name, "disable")
-    if not runlevel or runlevel.startswith("-") or "/" in runlevel:
+    if (
+        not isinstance(runlevel, str)
+        or not runlevel
+        or runlevel.startswith("-")
+        or "/" in runlevel
+        or "\x00" in runlevel
+    ):
         raise OperationValueError(f"{runlevel!r} is not an OpenRC runlevel")
     return command("rc-update", "add" if enable else "del", name, runlevel)
 
