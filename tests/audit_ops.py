@@ -119,6 +119,10 @@ KINDS: dict[str, str] = {
     "zypper.packages.extra_install_args": "validated",
     "zypper.packages.extra_global_uninstall_args": "validated",
     "zypper.packages.extra_uninstall_args": "validated",
+    # glob patterns matched on the controller (fnmatch): they choose which files are synced
+    # or deleted, and never reach a shell
+    "files.sync.exclude": "validated",
+    "files.sync.exclude_dir": "validated",
 }
 #: Paths under which an operation runs a fixed program, as ``init_script`` does: the quoted
 #: path may be the command word (``pip.packages`` runs ``VIRTUALENV/bin/pip``).

@@ -275,7 +275,9 @@ def test_run_async_leaves_the_callers_loop_running_and_calls_back_on_it() -> Non
 
     result, during, events, threads = asyncio.run(application())
     assert result.success and len(result.hosts) == 1000
-    assert len(during) >= 3, "the caller's loop did not run while the deploy ran"
+    # Its first tick came before `started`: any tick in the window is the loop running
+    # mid-run (how often depends on the machine's load: benches/embed.py measures stalls).
+    assert len(during) >= 1, "the caller's loop did not run while the deploy ran"
     assert threads == {threading.get_ident()}
     done = [e for e in events if isinstance(e, HostDoneEvent)]
     assert len(done) == 1000 and events[0].kind == "plan"

@@ -123,7 +123,8 @@ def _walk(node: Any, out: list[str]) -> None:
         out[start:] = [m for m in out[start:] if m not in _LOOP_EXITS]
         _check_redirect_words(node[3], out)
     elif tag == "for":
-        out.append(f"'for {node[1]}' sets a variable of the host's shell")
+        if not node[1].startswith("__ox_"):  # __ox_ names are the engine's own (as for assignments)
+            out.append(f"'for {node[1]}' sets a variable of the host's shell")
         for child in node[3]:
             _walk(child, out)
     elif tag == "func":
