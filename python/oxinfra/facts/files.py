@@ -7,6 +7,7 @@ The shell side is ``stat``/``readlink``/``sha*sum``/``grep``; the parsing is Rus
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -14,7 +15,25 @@ from oxinfra import _core
 from oxinfra.api import FactBase, FactFailed
 from oxinfra.quoting import quote, quote_interpolated
 
-__all__ = ["File", "Directory", "Link", "Socket", "Sha1File", "Sha256File", "FindInFile", "LinkTarget"]
+__all__ = [
+    "File",
+    "Directory",
+    "Link",
+    "Socket",
+    "Sha1File",
+    "Sha256File",
+    "FindInFile",
+    "LinkTarget",
+    "Md5File",
+    "Sha384File",
+    "FileContents",
+    "Block",
+    "BlockMarkers",
+    "FindFiles",
+    "FindLinks",
+    "FindDirectories",
+    "FileBytes",
+]
 
 STAT_FORMAT = "%F|%U|%G|%a|%s|%X|%Y|%Z"
 
@@ -274,11 +293,6 @@ class FindInFile(FactBase[Any]):
 
 # ---------------------------------------------------------------- more digests, contents, blocks, find
 # (pyinfra 3.10's Md5File, Sha384File, FileContents, Block, FindFiles, FindLinks, FindDirectories)
-
-import re  # noqa: E402
-
-__all__ += ["Md5File", "Sha384File", "FileContents", "Block", "FindFiles", "FindLinks", "FindDirectories", "FileBytes"]
-__all__ += ["BlockMarkers"]
 
 
 class Md5File(_HashFile):
