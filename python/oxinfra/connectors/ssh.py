@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -175,7 +176,9 @@ def _read_config(settings: ConnectSettings, paths: list[str], host_name: str, us
     return found
 
 
+@functools.lru_cache(maxsize=1)
 def _local_user() -> str:
+    """This process's user name (asked once: getpwuid reads the passwd database each time)."""
     import getpass
 
     try:
