@@ -1,5 +1,6 @@
 """Write the reference pages (docs/reference/) from the code: every operation and fact with its
-signature and docstring, and the global arguments with what each accepts.
+signature and docstring, and the global arguments with what each accepts; and the options of
+the ``oxinfra`` command into docs/cli.md (between its BEGIN/END markers), from click's command.
 
     python docs/gen_reference.py            # rewrite the pages
     python docs/gen_reference.py --check    # exit 1 if a page is not what the code says
@@ -163,7 +164,51 @@ def arguments_page() -> str:
     return "".join(out)
 
 
+def cli_block() -> str:
+    """The usage line, arguments and options of the ``oxinfra`` command, from click's own
+    command object: what ``oxinfra --help`` says, as Markdown."""
+    import click
+
+    from oxinfra.cli import main as command
+
+    ctx = command.make_context("oxinfra", [], resilient_parsing=True)  # with its context_settings
+    out = ["```\n", f"oxinfra {' '.join(command.collect_usage_pieces(ctx))}\n", "```\n\n"]
+    arguments = [p for p in command.params if isinstance(p, click.Argument)]
+    out.append("Arguments: " + ", ".join(f"`{p.human_readable_name}`" for p in arguments) + ".\n\n")
+    for param in command.get_params(ctx):  # with click's own --help
+        if not isinstance(param, click.Option):
+            continue
+        record = param.get_help_record(ctx)
+        if record is None:  # hidden
+            continue
+        names, text = record
+        notes = []
+        if param.multiple:
+            notes.append("repeatable")
+        if param.count:
+            notes.append("counted: `-vv`, `-vvv`")
+        if param.envvar and param.envvar not in text:
+            notes.append(f"also from `{param.envvar}`")
+        note = f" ({'; '.join(notes)})" if notes else ""
+        # A Markdown list item: "<" would open an HTML tag.
+        text = text.replace("<", "\\<")
+        out.append(f"- `{names}`{note}: {text}\n")
+    return "".join(out)
+
+
 PAGES = {"operations.md": operations_page, "facts.md": facts_page, "arguments.md": arguments_page}
+
+#: Blocks of hand-written pages that are written from the code: (page, block name, writer).
+#: The page keeps everything outside ``<!-- BEGIN NAME ... -->`` ... ``<!-- END NAME -->``.
+BLOCKS = [(Path(__file__).resolve().parent / "cli.md", "cli-options", cli_block)]
+
+
+def _with_block(text: str, name: str, block: str, path: Path) -> str:
+    begin = re.search(rf"^<!-- BEGIN {re.escape(name)}\b.*-->\n", text, re.M)
+    end = re.search(rf"^<!-- END {re.escape(name)} -->$", text, re.M)
+    if begin is None or end is None or end.start() < begin.end():
+        raise SystemExit(f"{path}: no <!-- BEGIN {name} ... --> ... <!-- END {name} --> block to write")
+    return text[: begin.end()] + "\n" + block + "\n" + text[end.start() :]
 
 
 def main(argv: list[str]) -> int:
@@ -178,6 +223,14 @@ def main(argv: list[str]) -> int:
         else:
             OUT.mkdir(exist_ok=True)
             path.write_text(text)
+    for path, name, make_block in BLOCKS:
+        text = path.read_text()
+        updated = _with_block(text, name, make_block(), path)
+        if check:
+            if updated != text:
+                stale.append(str(path))
+        elif updated != text:
+            path.write_text(updated)
     if stale:
         print(f"not what the code says: {', '.join(stale)}: run python docs/gen_reference.py", file=sys.stderr)
         return 1

@@ -224,7 +224,7 @@ class Fleet:
         raise AssertionError(f"sshd on {host} did not come back")
 
 
-#: Fault name -> hosts that healthy runs lost (filled as the tests run; the README's table).
+#: Fault name -> hosts that healthy runs lost (filled as the tests run; docs/faults.md's table).
 LOST: dict[str, int] = {}
 
 
@@ -471,7 +471,7 @@ def test_sigint_to_the_controller(fleet: Fleet) -> None:
 
 
 def test_zz_no_healthy_host_lost() -> None:
-    """The README's table: no healthy host was lost to any fault."""
+    """docs/faults.md's table: no healthy host was lost to any fault."""
     if not LOST:
         pytest.skip("no fault test ran")
     assert all(v == 0 for v in LOST.values()), LOST

@@ -22,7 +22,7 @@ class HostResult:
     def __init__(self, name: str) -> None:
         self.name = name
         #: "success" | "failed" | "unreachable" | "error" | "interrupted" | "stopped" |
-        #: "not started" (see oxinfra._engine.control and README "Faults and exit codes")
+        #: "not started" (see oxinfra._engine.control and docs/faults.md)
         self.status = "pending"
         self.error: str | None = None
         self.ops: list[dict[str, Any]] = []

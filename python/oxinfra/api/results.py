@@ -50,7 +50,7 @@ __all__ = [
 
 #: How an operation ended on a host.
 OpStatus = Literal["changed", "unchanged", "failed", "skipped", "not_run"]
-#: How a host ended (docs: README "Faults and exit codes", :mod:`oxinfra.cli.outcome`).
+#: How a host ended (docs/faults.md, :mod:`oxinfra.cli.outcome`).
 HostStatus = Literal["success", "failed", "unreachable", "error", "interrupted", "stopped", "not_started"]
 #: What kind of error ended an operation or a host (None: no error).
 #: ``command``: a command exited non-zero; ``operation``: the operation refused its

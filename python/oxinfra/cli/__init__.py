@@ -181,7 +181,7 @@ _SHARDS = _ShardsType()
     type=click.FloatRange(0, 100),
     default=None,
     metavar="N",
-    help="Once more than N%% of the hosts failed or were unreachable, start no new host (they end "
+    help="Once more than N percent of the hosts failed or were unreachable, start no new host (they end "
     "'not started'); running hosts finish the script they run and send no other. Runs in one process.",
 )
 @click.option(
