@@ -1,6 +1,7 @@
 """The ``oxinfra`` command.
 
     oxinfra [OPTIONS] INVENTORY DEPLOY.py...
+    oxinfra [OPTIONS] INVENTORY MODULE.OP [VALUE...] [key=value...]   (:mod:`oxinfra.cli.operation`)
     oxinfra [OPTIONS] INVENTORY exec -- COMMAND...
     oxinfra [OPTIONS] INVENTORY debug-inventory [--json]
     oxinfra [OPTIONS] INVENTORY fact MODULE.Fact [key=value...]... [--json]
@@ -258,9 +259,11 @@ def main(
     sudo_password: str | None = None,
     ask_sudo_password: bool = False,
 ) -> None:
-    """Run DEPLOY.py files (or `exec -- COMMAND`) against INVENTORY; `debug-inventory` shows
-    the hosts, groups and data instead; `fact MODULE.Fact [key=value...]...` prints each
-    fact's value on every host, as `{"<host>": value}`.
+    """Run DEPLOY.py files, one operation (`MODULE.OP key=value...`, such as `files.line
+    path=/etc/motd line=hi`; values read as JSON where they parse), or `exec -- COMMAND`
+    against INVENTORY; `debug-inventory` shows the hosts, groups and data instead; `fact
+    MODULE.Fact [key=value...]...` prints each fact's value on every host, as
+    `{"<host>": value}`.
 
     INVENTORY is a Python inventory file, an Ansible inventory (INI or YAML), module:function
     (a dynamic inventory), a comma-separated list of hosts, or @local.
@@ -415,6 +418,10 @@ def _run(
 
     from oxinfra.cli.state import STATE_FILE, expand_limit, hosts_to_retry, record_run
 
+    from oxinfra.cli.operation import is_operation_word, operation_deploy, parse_operation, recorded_words
+
+    # MODULE.OP: checked before the inventory loads (a typo costs no inventory load)
+    operation = parse_operation(targets) if is_operation_word(targets[0]) else None
     control = dict(control or {})
     config_args = control.pop("config_args", {})
     retry_failed = control.pop("retry_failed", False)
@@ -460,7 +467,9 @@ def _run(
             raise DeployError("exec needs a command: oxinfra INVENTORY exec -- COMMAND")
         exec_command = exec_line(targets[1:])
         renderer.exec_command = exec_command
-        deploys: list[str] = []
+        deploys: list[Any] = []
+    elif operation is not None:
+        deploys = [operation_deploy(operation)]
     else:
         deploys = list(targets)
     renderer.start_progress()
@@ -504,7 +513,7 @@ def _run(
     result.timings["inventory"] = inventory_seconds
     renderer.finish(result)
     if not dry:
-        warning = record_run(result, inventory_spec, list(targets), exit_code(result), state_file)
+        warning = record_run(result, inventory_spec, recorded_words(targets), exit_code(result), state_file)
         if warning:
             renderer.notice(warning)
     if report_path:
