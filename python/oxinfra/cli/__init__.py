@@ -24,6 +24,7 @@ from typing import Any
 import click
 
 from oxinfra.cli.privilege import run_privilege
+from oxinfra.cli.ssh import ssh_overrides
 from oxinfra.cli.outcome import CLOSED_PIPE, HELP, INTERNAL, INTERRUPTED, exit_code
 from oxinfra.cli.render import Renderer
 
@@ -164,6 +165,40 @@ _SHARDS = _ShardsType()
     help="OpenSSH client config for hosts without ssh_config_file data (default: ~/.ssh/config). "
     "Also from OXINFRA_SSH_CONFIG.",
 )
+@click.option("--ssh-user", "--user", "ssh_user", metavar="USER", default=None, help="SSH user for every host.")
+@click.option(
+    "--ssh-port", "--port", "ssh_port", type=click.IntRange(1, 65535), default=None, help="SSH port for every host."
+)
+@click.option("--ssh-key", "--key", "ssh_key", metavar="FILE", default=None, help="SSH private key for every host.")
+@click.option(
+    "--ssh-key-password",
+    "--key-password",
+    "ssh_key_password",
+    metavar="PASSWORD",
+    default=None,
+    envvar="OXINFRA_SSH_KEY_PASSWORD",
+    help="The --ssh-key's passphrase. Visible in the process list: prefer OXINFRA_SSH_KEY_PASSWORD "
+    "or --ask-ssh-key-password.",
+)
+@click.option("--ask-ssh-key-password", is_flag=True, help="Ask for the --ssh-key's passphrase once.")
+@click.option(
+    "--ssh-password",
+    "--password",
+    "ssh_password",
+    metavar="PASSWORD",
+    default=None,
+    envvar="OXINFRA_SSH_PASSWORD",
+    help="SSH password for every host. Visible in the process list: prefer OXINFRA_SSH_PASSWORD "
+    "or --ssh-password-prompt. The --ssh-* options win over host data, as pyinfra's do "
+    "(they are --data ssh_user=... and so on).",
+)
+@click.option(
+    "--ssh-password-prompt",
+    "--ask-ssh-password",
+    "ssh_password_prompt",
+    is_flag=True,
+    help="Ask for the SSH password once, for every host.",
+)
 @click.option("--sudo", "sudo", is_flag=True, help="Run every operation with sudo (its _sudo default).")
 @click.option("--sudo-user", metavar="USER", default=None, help="sudo to USER (every operation's _sudo_user default).")
 @click.option("--su-user", metavar="USER", default=None, help="su to USER (every operation's _su_user default).")
@@ -258,6 +293,13 @@ def main(
     su_user: str | None = None,
     sudo_password: str | None = None,
     ask_sudo_password: bool = False,
+    ssh_user: str | None = None,
+    ssh_port: int | None = None,
+    ssh_key: str | None = None,
+    ssh_key_password: str | None = None,
+    ask_ssh_key_password: bool = False,
+    ssh_password: str | None = None,
+    ssh_password_prompt: bool = False,
 ) -> None:
     """Run DEPLOY.py files, one operation (`MODULE.OP key=value...`, such as `files.line
     path=/etc/motd line=hi`; values read as JSON where they parse), or `exec -- COMMAND`
@@ -275,7 +317,8 @@ def main(
         click.get_current_context().color = False
     # Read (by click) and gone: no process this one starts (the @local shell, shard workers)
     # inherits the password in its environment.
-    os.environ.pop("OXINFRA_SUDO_PASSWORD", None)
+    for name in ("OXINFRA_SUDO_PASSWORD", "OXINFRA_SSH_PASSWORD", "OXINFRA_SSH_KEY_PASSWORD"):
+        os.environ.pop(name, None)
     if ssh_config:  # read by every run's connection settings, shard workers included
         os.environ["OXINFRA_SSH_CONFIG"] = os.path.abspath(ssh_config)
     # SIGTERM before and after the hosts run is Ctrl-C (while they run, the run's own handlers
@@ -300,6 +343,18 @@ def main(
             control["fail_percent"] = config.FAIL_PERCENT
         privilege = run_privilege(sudo, sudo_user, su_user, sudo_password, ask_sudo_password)
         control["config_args"] = config.global_args()
+        overrides = _parse_data(data)
+        overrides.update(
+            ssh_overrides(
+                ssh_user,
+                ssh_port,
+                ssh_key,
+                ssh_key_password,
+                ssh_password,
+                ssh_password_prompt,
+                ask_ssh_key_password,
+            )
+        )
         code = _run(
             inventory,
             targets,
@@ -308,7 +363,7 @@ def main(
             limit,
             group_data,
             parallel,
-            _parse_data(data),
+            overrides,
             renderer,
             report_path,
             shards,
