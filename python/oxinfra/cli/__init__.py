@@ -93,6 +93,13 @@ _SHARDS = _ShardsType()
     "@FILE: the names or patterns FILE lists, one per line (# comments).",
 )
 @click.option(
+    "--exclude",
+    multiple=True,
+    metavar="PATTERN",
+    help="Leave out the hosts PATTERN selects (as --limit reads it: names, groups, globs, ranges, @FILE); "
+    "with --limit, of the hosts it selects. A pattern that matches no host is an error.",
+)
+@click.option(
     "--retry-failed",
     "retry_failed",
     is_flag=True,
@@ -117,6 +124,26 @@ _SHARDS = _ShardsType()
     help="Also read group data from DIR/<group>.py (wins over group_data/ folders).",
 )
 @click.option("--parallel", type=click.IntRange(min=1), default=None, help="At most N hosts at once.")
+@click.option(
+    "--serial",
+    is_flag=True,
+    help="One host at a time, in inventory order, each through its whole deploy (pyinfra's "
+    "--serial; --parallel 1 in one process).",
+)
+@click.option(
+    "--no-wait",
+    "no_wait",
+    is_flag=True,
+    help="Accepted for pyinfra: oxinfra never makes hosts wait for each other between "
+    "operations, with or without it.",
+)
+@click.option(
+    "--chdir",
+    metavar="DIR",
+    default=None,
+    help="Change to DIR first: the inventory, deploy files, config files and every other relative "
+    "path are read from there.",
+)
 @click.option("--data", "data", multiple=True, metavar="KEY=VALUE", help="Override host data (value may be JSON).")
 @click.option(
     "-v",
@@ -161,7 +188,6 @@ _SHARDS = _ShardsType()
     metavar="FILE",
     default=None,
     envvar="OXINFRA_SSH_CONFIG",
-    type=click.Path(exists=True, dir_okay=False),
     help="OpenSSH client config for hosts without ssh_config_file data (default: ~/.ssh/config). "
     "Also from OXINFRA_SSH_CONFIG.",
 )
@@ -300,6 +326,10 @@ def main(
     ask_ssh_key_password: bool = False,
     ssh_password: str | None = None,
     ssh_password_prompt: bool = False,
+    exclude: tuple[str, ...] = (),
+    serial: bool = False,
+    no_wait: bool = False,
+    chdir: str | None = None,
 ) -> None:
     """Run DEPLOY.py files, one operation (`MODULE.OP key=value...`, such as `files.line
     path=/etc/motd line=hi`; values read as JSON where they parse), or `exec -- COMMAND`
@@ -310,7 +340,7 @@ def main(
     INVENTORY is a Python inventory file, an Ansible inventory (INI or YAML), module:function
     (a dynamic inventory), a comma-separated list of hosts, or @local.
     """
-    from oxinfra.exceptions import OxinfraError
+    from oxinfra.exceptions import DeployError, OxinfraError
 
     renderer = Renderer(as_json=as_json, verbose=verbose, quiet=quiet, no_color=no_color)
     if not renderer.console.out_color:  # facts, debug-inventory: click.echo strips styles
@@ -319,8 +349,6 @@ def main(
     # inherits the password in its environment.
     for name in ("OXINFRA_SUDO_PASSWORD", "OXINFRA_SSH_PASSWORD", "OXINFRA_SSH_KEY_PASSWORD"):
         os.environ.pop(name, None)
-    if ssh_config:  # read by every run's connection settings, shard workers included
-        os.environ["OXINFRA_SSH_CONFIG"] = os.path.abspath(ssh_config)
     # SIGTERM before and after the hosts run is Ctrl-C (while they run, the run's own handlers
     # end the remote work and print the partial summary).
     signal.signal(signal.SIGTERM, _terminate)
@@ -332,12 +360,23 @@ def main(
         "handle_signals": True,
         "retry_failed": retry_failed,
         "state_file": state_file,
+        "exclude": exclude,
     }
     try:
+        if chdir is not None:
+            _chdir(chdir)
+        if ssh_config:  # read by every run's connection settings, shard workers included
+            if not os.path.isfile(ssh_config):
+                raise DeployError(f"--ssh-config {ssh_config}: no such file")
+            os.environ["OXINFRA_SSH_CONFIG"] = os.path.abspath(ssh_config)
+        if serial:  # one host at a time: one process, one slot
+            if parallel not in (None, 1) and _given("parallel"):
+                raise click.UsageError("--serial runs one host at a time: give --serial or --parallel N, not both")
+            parallel, shards = 1, 1
         from oxinfra.cli.config import read_config
 
         config = read_config(config_file)
-        if parallel is None and config.PARALLEL:
+        if parallel is None and config.PARALLEL and not serial:
             parallel = config.PARALLEL
         if control["fail_percent"] is None and config.FAIL_PERCENT is not None:
             control["fail_percent"] = config.FAIL_PERCENT
@@ -395,6 +434,22 @@ def main(
         sys.exit(INTERNAL)
     renderer.console.flush()
     sys.exit(code)
+
+
+def _chdir(path: str) -> None:
+    from oxinfra.exceptions import DeployError
+
+    try:
+        os.chdir(path)
+    except OSError as exc:
+        raise DeployError(f"--chdir {path}: {exc.strerror or exc}") from None
+
+
+def _given(name: str) -> bool:
+    """Whether option ``name`` was given on the command line (not a default or a setting)."""
+    from click.core import ParameterSource
+
+    return click.get_current_context().get_parameter_source(name) is ParameterSource.COMMANDLINE
 
 
 def _traceback() -> None:
@@ -480,6 +535,7 @@ def _run(
     control = dict(control or {})
     config_args = control.pop("config_args", {})
     retry_failed = control.pop("retry_failed", False)
+    exclude = control.pop("exclude", ())
     state_file = Path(control.pop("state_file", None) or STATE_FILE)
     started = time.perf_counter()
     inventory = load_inventory(inventory_spec, overrides, group_data)
@@ -493,6 +549,8 @@ def _run(
         inventory = inventory.only(retry, f"--retry-failed: {state_file} (the run of {last.get('inventory')!r})")
     if limit:
         inventory = inventory.limit(expand_limit(limit))
+    if exclude:
+        inventory = inventory.exclude(expand_limit(exclude, "--exclude"))
     inventory_seconds = time.perf_counter() - started
     renderer.redactor = _redactor(inventory, privilege)
     if shards is None:
