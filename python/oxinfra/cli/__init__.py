@@ -23,6 +23,7 @@ from typing import Any
 
 import click
 
+from oxinfra.cli.forms import OxinfraCommand
 from oxinfra.cli.privilege import run_privilege
 from oxinfra.cli.ssh import ssh_overrides
 from oxinfra.cli.outcome import CLOSED_PIPE, HELP, INTERNAL, INTERRUPTED, exit_code
@@ -80,7 +81,7 @@ class _ShardsType(click.ParamType):
 _SHARDS = _ShardsType()
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=HELP)
+@click.command(cls=OxinfraCommand, context_settings={"help_option_names": ["-h", "--help"]}, epilog=HELP)
 @click.argument("inventory")
 @click.argument("targets", nargs=-1, required=True)
 @click.option("--dry", is_flag=True, help="Show what would change on each host; change nothing.")
@@ -134,8 +135,7 @@ _SHARDS = _ShardsType()
     "--no-wait",
     "no_wait",
     is_flag=True,
-    help="Accepted for pyinfra: oxinfra never makes hosts wait for each other between "
-    "operations, with or without it.",
+    help="Accepted for pyinfra: oxinfra never makes hosts wait for each other between operations, with or without it.",
 )
 @click.option(
     "--chdir",
@@ -339,6 +339,9 @@ def main(
 
     INVENTORY is a Python inventory file, an Ansible inventory (INI or YAML), module:function
     (a dynamic inventory), a comma-separated list of hosts, or @local.
+
+    `oxinfra INVENTORY exec --help` (or `fact`, `debug-inventory`, `MODULE.OP`) shows the help
+    of that form.
     """
     from oxinfra.exceptions import DeployError, OxinfraError
 
