@@ -23,7 +23,7 @@ from typing import Any
 
 import click
 
-from oxinfra.cli.forms import OxinfraCommand
+from oxinfra.cli.forms import SETTINGS_ERROR, SETTINGS_LISTS, OxinfraCommand
 from oxinfra.cli.privilege import run_privilege
 from oxinfra.cli.ssh import ssh_overrides
 from oxinfra.cli.outcome import CLOSED_PIPE, HELP, INTERNAL, INTERRUPTED, exit_code
@@ -342,6 +342,10 @@ def main(
 
     `oxinfra INVENTORY exec --help` (or `fact`, `debug-inventory`, `MODULE.OP`) shows the help
     of that form.
+
+    Option defaults may be set in oxinfra.toml, or [tool.oxinfra] in pyproject.toml, in the
+    working directory (parallel = 20, ssh_user = "deploy", sudo = true, data = {...}). First
+    wins: command line, environment variable, oxinfra.toml, pyproject.toml, config.py.
     """
     from oxinfra.exceptions import DeployError, OxinfraError
 
@@ -366,6 +370,11 @@ def main(
         "exclude": exclude,
     }
     try:
+        meta = click.get_current_context().meta
+        if meta.get(SETTINGS_ERROR):
+            raise DeployError(meta[SETTINGS_ERROR])
+        data = (*meta.get(SETTINGS_LISTS + "data", ()), *data)  # the command line's win
+        group_data = (*meta.get(SETTINGS_LISTS + "group_data", ()), *group_data)
         if chdir is not None:
             _chdir(chdir)
         if ssh_config:  # read by every run's connection settings, shard workers included

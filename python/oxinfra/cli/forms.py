@@ -16,11 +16,17 @@ the words before click does (:func:`scan`, which knows which options take a valu
 from __future__ import annotations
 
 import inspect
+import os
 from dataclasses import dataclass, field
 
 import click
 
-__all__ = ["FORMS", "OxinfraCommand", "Scan", "scan", "form_help"]
+__all__ = ["FORMS", "OxinfraCommand", "Scan", "scan", "form_help", "SETTINGS_ERROR", "SETTINGS_LISTS"]
+
+#: ``ctx.meta`` key of an error in the settings files, reported by the command.
+SETTINGS_ERROR = "oxinfra.settings_error"
+#: ``ctx.meta`` key prefix of the settings files' ``data`` and ``group_data``.
+SETTINGS_LISTS = "oxinfra.settings."
 
 
 @dataclass(frozen=True)
@@ -207,4 +213,25 @@ class OxinfraCommand(click.Command):
                     ctx.exit(2)
                 click.echo(text, color=ctx.color)
                 ctx.exit(0)
+            self._settings(ctx, found)
         return super().parse_args(ctx, args)
+
+    def _settings(self, ctx: click.Context, found: Scan) -> None:
+        """The settings files' defaults (:mod:`oxinfra.cli.settings`), from ``--chdir``'s
+        directory; an error in them is kept for the command to report (one line, with
+        ``--json`` as an event), and no default is taken from them."""
+        from oxinfra.cli.settings import SettingsError, read_settings
+
+        directory = (found.values.get("chdir") or ["."])[-1] or "."
+        if not os.path.isdir(directory):
+            return  # the command reports --chdir's error
+        try:
+            defaults = read_settings(self, ctx, directory)
+        except SettingsError as exc:
+            ctx.meta[SETTINGS_ERROR] = str(exc)
+            return
+        # lists add up (the file's first, the command line's win): kept apart from the defaults
+        for name in ("data", "group_data"):
+            ctx.meta[SETTINGS_LISTS + name] = tuple(defaults.pop(name, ()))
+        if defaults:
+            ctx.default_map = {**defaults, **(ctx.default_map or {})}
