@@ -23,6 +23,8 @@ from typing import Any
 
 import click
 
+from oxinfra.cli.complete import HELP as COMPLETION
+from oxinfra.cli.complete import complete_inventory, complete_targets
 from oxinfra.cli.forms import SETTINGS_ERROR, SETTINGS_LISTS, OxinfraCommand
 from oxinfra.cli.privilege import run_privilege
 from oxinfra.cli.ssh import ssh_overrides
@@ -81,9 +83,11 @@ class _ShardsType(click.ParamType):
 _SHARDS = _ShardsType()
 
 
-@click.command(cls=OxinfraCommand, context_settings={"help_option_names": ["-h", "--help"]}, epilog=HELP)
-@click.argument("inventory")
-@click.argument("targets", nargs=-1, required=True)
+@click.command(
+    cls=OxinfraCommand, context_settings={"help_option_names": ["-h", "--help"]}, epilog=f"{HELP}\n\n{COMPLETION}"
+)
+@click.argument("inventory", shell_complete=complete_inventory)
+@click.argument("targets", nargs=-1, required=True, shell_complete=complete_targets)
 @click.option("--dry", is_flag=True, help="Show what would change on each host; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Execute without asking for confirmation.")
 @click.option(
@@ -111,6 +115,7 @@ _SHARDS = _ShardsType()
     "--state-file",
     "state_file",
     metavar="FILE",
+    type=click.Path(dir_okay=False),
     default=".oxinfra/last-run.json",
     show_default=True,
     envvar="OXINFRA_STATE_FILE",
@@ -122,6 +127,7 @@ _SHARDS = _ShardsType()
     "group_data",
     multiple=True,
     metavar="DIR",
+    type=click.Path(file_okay=False),
     help="Also read group data from DIR/<group>.py (wins over group_data/ folders).",
 )
 @click.option("--parallel", type=click.IntRange(min=1), default=None, help="At most N hosts at once.")
@@ -140,6 +146,7 @@ _SHARDS = _ShardsType()
 @click.option(
     "--chdir",
     metavar="DIR",
+    type=click.Path(file_okay=False),
     default=None,
     help="Change to DIR first: the inventory, deploy files, config files and every other relative "
     "path are read from there.",
@@ -179,6 +186,7 @@ _SHARDS = _ShardsType()
     "--report",
     "report_path",
     metavar="FILE.json",
+    type=click.Path(dir_okay=False),
     default=None,
     help="Write per-phase and per-host timings and round trips to FILE.json.",
 )
@@ -186,6 +194,7 @@ _SHARDS = _ShardsType()
     "--ssh-config",
     "ssh_config",
     metavar="FILE",
+    type=click.Path(dir_okay=False),
     default=None,
     envvar="OXINFRA_SSH_CONFIG",
     help="OpenSSH client config for hosts without ssh_config_file data (default: ~/.ssh/config). "
@@ -195,7 +204,15 @@ _SHARDS = _ShardsType()
 @click.option(
     "--ssh-port", "--port", "ssh_port", type=click.IntRange(1, 65535), default=None, help="SSH port for every host."
 )
-@click.option("--ssh-key", "--key", "ssh_key", metavar="FILE", default=None, help="SSH private key for every host.")
+@click.option(
+    "--ssh-key",
+    "--key",
+    "ssh_key",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="SSH private key for every host.",
+)
 @click.option(
     "--ssh-key-password",
     "--key-password",
@@ -281,6 +298,7 @@ _SHARDS = _ShardsType()
     "--config",
     "config_file",
     metavar="FILE",
+    type=click.Path(dir_okay=False),
     default="config.py",
     show_default=True,
     help="pyinfra's config file, read if it exists (relative to the working directory): "

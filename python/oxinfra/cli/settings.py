@@ -117,7 +117,7 @@ def _value(where: str, key: str, value: Any, param: click.Option, ctx: click.Con
         if not isinstance(value, bool):
             raise bad("must be true or false")
         return value
-    if isinstance(param.type, click.types.StringParamType):
+    if isinstance(param.type, (click.types.StringParamType, click.Path)):
         if not isinstance(value, str) or not value:
             raise bad("must be a non-empty text")
         return value
