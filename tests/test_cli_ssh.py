@@ -209,3 +209,13 @@ def _has_bcrypt() -> bool:
     except ImportError:
         return False
     return True
+
+
+def test_sharded_runs_get_the_password_over_their_pipe(fleet: Any) -> None:
+    hosts = ",".join(fleet.hosts)
+    argv = ["--json", "--shards", "2", hosts, "exec", "--ssh-port", fleet.port, "--ssh-user", fleet.user, _known(fleet)]
+    out = run_cli(
+        *argv, "--", "id -un", env={"OXINFRA_SSH_PASSWORD": PASSWORD, "HOME": "/nonexistent", "SSH_AUTH_SOCK": ""}
+    )
+    assert out.code == 0, out.describe()
+    assert all(out.op(h, "exec")["stdout"].strip() == fleet.user for h in fleet.hosts)
