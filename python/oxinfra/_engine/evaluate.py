@@ -321,6 +321,9 @@ class DeployFile:
 
     #: The function to call instead of running ``code`` (a deploy given as a callable).
     func: Callable[[], object] | None = None
+    #: The source of a deploy made from text (:meth:`from_source`): sharded runs send it to
+    #: their workers, which compile it again.
+    source: str | None = None
 
     @classmethod
     def from_callable(cls, func: Callable[[], object]) -> "DeployFile":
@@ -343,6 +346,7 @@ class DeployFile:
         self.path = name
         self.directory = directory
         self.code = compile(source, name, "exec")
+        self.source = source
         return self
 
     def __init__(self, path: str) -> None:

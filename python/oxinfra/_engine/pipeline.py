@@ -30,6 +30,7 @@ __all__ = [
     "not_started",
     "Prepared",
     "load_deploy_files",
+    "deploy_payload",
     "check_defaults",
     "distinct_sequences",
     "order_sequences",
@@ -196,11 +197,28 @@ def check_defaults(defaults: dict[str, Any] | None) -> dict[str, Any]:
 
 def load_deploy_files(deploy_files: list[Any], exec_command: str | None = None) -> list[DeployFile]:
     """Deploy files by path (read and compiled here), or already :class:`DeployFile`
-    (e.g. :meth:`DeployFile.from_callable`)."""
+    (e.g. :meth:`DeployFile.from_callable`), or ``{"name", "source", "directory"}`` (one
+    made from text, as a sharded run sends it: see :func:`deploy_payload`)."""
     if exec_command is not None:
         source = f"from oxinfra.operations import server\nserver.shell(name='exec', commands=[{exec_command!r}])\n"
         return [DeployFile.from_source("<exec>", source, os.getcwd())]
-    return [d if isinstance(d, DeployFile) else DeployFile(os.fspath(d)) for d in deploy_files]
+    out = []
+    for d in deploy_files:
+        if isinstance(d, dict):  # a deploy made from text, sent to a shard worker
+            out.append(DeployFile.from_source(d["name"], d["source"], d["directory"]))
+        else:
+            out.append(d if isinstance(d, DeployFile) else DeployFile(os.fspath(d)))
+    return out
+
+
+def deploy_payload(deploy: Any) -> Any:
+    """A deploy as a sharded run sends it to its workers: a file by absolute path, one made
+    from text (:meth:`DeployFile.from_source`) as its text."""
+    if isinstance(deploy, DeployFile):
+        if deploy.source is not None:
+            return {"name": deploy.path, "source": deploy.source, "directory": deploy.directory}
+        return deploy.path
+    return os.path.abspath(deploy)
 
 
 class Prepared:

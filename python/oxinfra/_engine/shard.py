@@ -29,7 +29,15 @@ from oxinfra._engine.control import RunControl
 from oxinfra._secrets import Secret, register_secrets, registered_secrets
 from oxinfra._engine.evaluate import import_path
 from oxinfra._engine.hostrun import RunResult
-from oxinfra._engine.pipeline import run_once, distinct_sequences, execute, load_deploy_files, order_sequences, prepare
+from oxinfra._engine.pipeline import (
+    deploy_payload,
+    distinct_sequences,
+    execute,
+    load_deploy_files,
+    order_sequences,
+    prepare,
+    run_once,
+)
 from oxinfra._engine.report import Timings
 from oxinfra.exceptions import DeployError, OxinfraError
 from oxinfra.inventory import Inventory
@@ -122,7 +130,7 @@ async def run_sharded(
                     _pack(
                         {
                             "hosts": part,
-                            "deploy_files": [os.path.abspath(p) for p in deploy_files],
+                            "deploy_files": [deploy_payload(p) for p in deploy_files],
                             "exec_command": exec_command,
                             "dry": dry,
                             "cwd": os.getcwd(),

@@ -1,6 +1,7 @@
 """The ``oxinfra`` command.
 
     oxinfra [OPTIONS] INVENTORY DEPLOY.py...
+    oxinfra [OPTIONS] INVENTORY MODULE.OP [VALUE...] [key=value...]   (:mod:`oxinfra.cli.operation`)
     oxinfra [OPTIONS] INVENTORY exec -- COMMAND...
     oxinfra [OPTIONS] INVENTORY debug-inventory [--json]
     oxinfra [OPTIONS] INVENTORY fact MODULE.Fact [key=value...]... [--json]
@@ -22,7 +23,11 @@ from typing import Any
 
 import click
 
+from oxinfra.cli.complete import HELP as COMPLETION
+from oxinfra.cli.complete import complete_inventory, complete_targets
+from oxinfra.cli.forms import SETTINGS_ERROR, SETTINGS_LISTS, OxinfraCommand
 from oxinfra.cli.privilege import run_privilege
+from oxinfra.cli.ssh import ssh_overrides
 from oxinfra.cli.outcome import CLOSED_PIPE, HELP, INTERNAL, INTERRUPTED, exit_code
 from oxinfra.cli.render import Renderer
 
@@ -78,9 +83,11 @@ class _ShardsType(click.ParamType):
 _SHARDS = _ShardsType()
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=HELP)
-@click.argument("inventory")
-@click.argument("targets", nargs=-1, required=True)
+@click.command(
+    cls=OxinfraCommand, context_settings={"help_option_names": ["-h", "--help"]}, epilog=f"{HELP}\n\n{COMPLETION}"
+)
+@click.argument("inventory", shell_complete=complete_inventory)
+@click.argument("targets", nargs=-1, required=True, shell_complete=complete_targets)
 @click.option("--dry", is_flag=True, help="Show what would change on each host; change nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Execute without asking for confirmation.")
 @click.option(
@@ -89,6 +96,13 @@ _SHARDS = _ShardsType()
     metavar="PATTERN",
     help="Only these hosts: group or host names, globs, ranges, !exclusions; comma-separated or repeated. "
     "@FILE: the names or patterns FILE lists, one per line (# comments).",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="PATTERN",
+    help="Leave out the hosts PATTERN selects (as --limit reads it: names, groups, globs, ranges, @FILE); "
+    "with --limit, of the hosts it selects. A pattern that matches no host is an error.",
 )
 @click.option(
     "--retry-failed",
@@ -101,6 +115,7 @@ _SHARDS = _ShardsType()
     "--state-file",
     "state_file",
     metavar="FILE",
+    type=click.Path(dir_okay=False),
     default=".oxinfra/last-run.json",
     show_default=True,
     envvar="OXINFRA_STATE_FILE",
@@ -112,9 +127,30 @@ _SHARDS = _ShardsType()
     "group_data",
     multiple=True,
     metavar="DIR",
+    type=click.Path(file_okay=False),
     help="Also read group data from DIR/<group>.py (wins over group_data/ folders).",
 )
 @click.option("--parallel", type=click.IntRange(min=1), default=None, help="At most N hosts at once.")
+@click.option(
+    "--serial",
+    is_flag=True,
+    help="One host at a time, in inventory order, each through its whole deploy (pyinfra's "
+    "--serial; --parallel 1 in one process).",
+)
+@click.option(
+    "--no-wait",
+    "no_wait",
+    is_flag=True,
+    help="Accepted for pyinfra: oxinfra never makes hosts wait for each other between operations, with or without it.",
+)
+@click.option(
+    "--chdir",
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Change to DIR first: the inventory, deploy files, config files and every other relative "
+    "path are read from there.",
+)
 @click.option("--data", "data", multiple=True, metavar="KEY=VALUE", help="Override host data (value may be JSON).")
 @click.option(
     "-v",
@@ -150,6 +186,7 @@ _SHARDS = _ShardsType()
     "--report",
     "report_path",
     metavar="FILE.json",
+    type=click.Path(dir_okay=False),
     default=None,
     help="Write per-phase and per-host timings and round trips to FILE.json.",
 )
@@ -157,11 +194,53 @@ _SHARDS = _ShardsType()
     "--ssh-config",
     "ssh_config",
     metavar="FILE",
+    type=click.Path(dir_okay=False),
     default=None,
     envvar="OXINFRA_SSH_CONFIG",
-    type=click.Path(exists=True, dir_okay=False),
     help="OpenSSH client config for hosts without ssh_config_file data (default: ~/.ssh/config). "
     "Also from OXINFRA_SSH_CONFIG.",
+)
+@click.option("--ssh-user", "--user", "ssh_user", metavar="USER", default=None, help="SSH user for every host.")
+@click.option(
+    "--ssh-port", "--port", "ssh_port", type=click.IntRange(1, 65535), default=None, help="SSH port for every host."
+)
+@click.option(
+    "--ssh-key",
+    "--key",
+    "ssh_key",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="SSH private key for every host.",
+)
+@click.option(
+    "--ssh-key-password",
+    "--key-password",
+    "ssh_key_password",
+    metavar="PASSWORD",
+    default=None,
+    envvar="OXINFRA_SSH_KEY_PASSWORD",
+    help="The --ssh-key's passphrase. Visible in the process list: prefer OXINFRA_SSH_KEY_PASSWORD "
+    "or --ask-ssh-key-password.",
+)
+@click.option("--ask-ssh-key-password", is_flag=True, help="Ask for the --ssh-key's passphrase once.")
+@click.option(
+    "--ssh-password",
+    "--password",
+    "ssh_password",
+    metavar="PASSWORD",
+    default=None,
+    envvar="OXINFRA_SSH_PASSWORD",
+    help="SSH password for every host. Visible in the process list: prefer OXINFRA_SSH_PASSWORD "
+    "or --ssh-password-prompt. The --ssh-* options win over host data, as pyinfra's do "
+    "(they are --data ssh_user=... and so on).",
+)
+@click.option(
+    "--ssh-password-prompt",
+    "--ask-ssh-password",
+    "ssh_password_prompt",
+    is_flag=True,
+    help="Ask for the SSH password once, for every host.",
 )
 @click.option("--sudo", "sudo", is_flag=True, help="Run every operation with sudo (its _sudo default).")
 @click.option("--sudo-user", metavar="USER", default=None, help="sudo to USER (every operation's _sudo_user default).")
@@ -219,6 +298,7 @@ _SHARDS = _ShardsType()
     "--config",
     "config_file",
     metavar="FILE",
+    type=click.Path(dir_okay=False),
     default="config.py",
     show_default=True,
     help="pyinfra's config file, read if it exists (relative to the working directory): "
@@ -257,24 +337,43 @@ def main(
     su_user: str | None = None,
     sudo_password: str | None = None,
     ask_sudo_password: bool = False,
+    ssh_user: str | None = None,
+    ssh_port: int | None = None,
+    ssh_key: str | None = None,
+    ssh_key_password: str | None = None,
+    ask_ssh_key_password: bool = False,
+    ssh_password: str | None = None,
+    ssh_password_prompt: bool = False,
+    exclude: tuple[str, ...] = (),
+    serial: bool = False,
+    no_wait: bool = False,
+    chdir: str | None = None,
 ) -> None:
-    """Run DEPLOY.py files (or `exec -- COMMAND`) against INVENTORY; `debug-inventory` shows
-    the hosts, groups and data instead; `fact MODULE.Fact [key=value...]...` prints each
-    fact's value on every host, as `{"<host>": value}`.
+    """Run DEPLOY.py files, one operation (`MODULE.OP key=value...`, such as `files.line
+    path=/etc/motd line=hi`; values read as JSON where they parse), or `exec -- COMMAND`
+    against INVENTORY; `debug-inventory` shows the hosts, groups and data instead; `fact
+    MODULE.Fact [key=value...]...` prints each fact's value on every host, as
+    `{"<host>": value}`.
 
     INVENTORY is a Python inventory file, an Ansible inventory (INI or YAML), module:function
     (a dynamic inventory), a comma-separated list of hosts, or @local.
+
+    `oxinfra INVENTORY exec --help` (or `fact`, `debug-inventory`, `MODULE.OP`) shows the help
+    of that form.
+
+    Option defaults may be set in oxinfra.toml, or [tool.oxinfra] in pyproject.toml, in the
+    working directory (parallel = 20, ssh_user = "deploy", sudo = true, data = {...}). First
+    wins: command line, environment variable, oxinfra.toml, pyproject.toml, config.py.
     """
-    from oxinfra.exceptions import OxinfraError
+    from oxinfra.exceptions import DeployError, OxinfraError
 
     renderer = Renderer(as_json=as_json, verbose=verbose, quiet=quiet, no_color=no_color)
     if not renderer.console.out_color:  # facts, debug-inventory: click.echo strips styles
         click.get_current_context().color = False
     # Read (by click) and gone: no process this one starts (the @local shell, shard workers)
     # inherits the password in its environment.
-    os.environ.pop("OXINFRA_SUDO_PASSWORD", None)
-    if ssh_config:  # read by every run's connection settings, shard workers included
-        os.environ["OXINFRA_SSH_CONFIG"] = os.path.abspath(ssh_config)
+    for name in ("OXINFRA_SUDO_PASSWORD", "OXINFRA_SSH_PASSWORD", "OXINFRA_SSH_KEY_PASSWORD"):
+        os.environ.pop(name, None)
     # SIGTERM before and after the hosts run is Ctrl-C (while they run, the run's own handlers
     # end the remote work and print the partial summary).
     signal.signal(signal.SIGTERM, _terminate)
@@ -286,17 +385,45 @@ def main(
         "handle_signals": True,
         "retry_failed": retry_failed,
         "state_file": state_file,
+        "exclude": exclude,
     }
     try:
+        meta = click.get_current_context().meta
+        if meta.get(SETTINGS_ERROR):
+            raise DeployError(meta[SETTINGS_ERROR])
+        data = (*meta.get(SETTINGS_LISTS + "data", ()), *data)  # the command line's win
+        group_data = (*meta.get(SETTINGS_LISTS + "group_data", ()), *group_data)
+        if chdir is not None:
+            _chdir(chdir)
+        if ssh_config:  # read by every run's connection settings, shard workers included
+            if not os.path.isfile(ssh_config):
+                raise DeployError(f"--ssh-config {ssh_config}: no such file")
+            os.environ["OXINFRA_SSH_CONFIG"] = os.path.abspath(ssh_config)
+        if serial:  # one host at a time: one process, one slot
+            if parallel not in (None, 1) and _given("parallel"):
+                raise click.UsageError("--serial runs one host at a time: give --serial or --parallel N, not both")
+            parallel, shards = 1, 1
         from oxinfra.cli.config import read_config
 
         config = read_config(config_file)
-        if parallel is None and config.PARALLEL:
+        if parallel is None and config.PARALLEL and not serial:
             parallel = config.PARALLEL
         if control["fail_percent"] is None and config.FAIL_PERCENT is not None:
             control["fail_percent"] = config.FAIL_PERCENT
         privilege = run_privilege(sudo, sudo_user, su_user, sudo_password, ask_sudo_password)
         control["config_args"] = config.global_args()
+        overrides = _parse_data(data)
+        overrides.update(
+            ssh_overrides(
+                ssh_user,
+                ssh_port,
+                ssh_key,
+                ssh_key_password,
+                ssh_password,
+                ssh_password_prompt,
+                ask_ssh_key_password,
+            )
+        )
         code = _run(
             inventory,
             targets,
@@ -305,7 +432,7 @@ def main(
             limit,
             group_data,
             parallel,
-            _parse_data(data),
+            overrides,
             renderer,
             report_path,
             shards,
@@ -337,6 +464,22 @@ def main(
         sys.exit(INTERNAL)
     renderer.console.flush()
     sys.exit(code)
+
+
+def _chdir(path: str) -> None:
+    from oxinfra.exceptions import DeployError
+
+    try:
+        os.chdir(path)
+    except OSError as exc:
+        raise DeployError(f"--chdir {path}: {exc.strerror or exc}") from None
+
+
+def _given(name: str) -> bool:
+    """Whether option ``name`` was given on the command line (not a default or a setting)."""
+    from click.core import ParameterSource
+
+    return click.get_current_context().get_parameter_source(name) is ParameterSource.COMMANDLINE
 
 
 def _traceback() -> None:
@@ -415,9 +558,14 @@ def _run(
 
     from oxinfra.cli.state import STATE_FILE, expand_limit, hosts_to_retry, record_run
 
+    from oxinfra.cli.operation import is_operation_word, operation_deploy, parse_operation, recorded_words
+
+    # MODULE.OP: checked before the inventory loads (a typo costs no inventory load)
+    operation = parse_operation(targets) if is_operation_word(targets[0]) else None
     control = dict(control or {})
     config_args = control.pop("config_args", {})
     retry_failed = control.pop("retry_failed", False)
+    exclude = control.pop("exclude", ())
     state_file = Path(control.pop("state_file", None) or STATE_FILE)
     started = time.perf_counter()
     inventory = load_inventory(inventory_spec, overrides, group_data)
@@ -431,6 +579,8 @@ def _run(
         inventory = inventory.only(retry, f"--retry-failed: {state_file} (the run of {last.get('inventory')!r})")
     if limit:
         inventory = inventory.limit(expand_limit(limit))
+    if exclude:
+        inventory = inventory.exclude(expand_limit(exclude, "--exclude"))
     inventory_seconds = time.perf_counter() - started
     renderer.redactor = _redactor(inventory, privilege)
     if shards is None:
@@ -460,7 +610,9 @@ def _run(
             raise DeployError("exec needs a command: oxinfra INVENTORY exec -- COMMAND")
         exec_command = exec_line(targets[1:])
         renderer.exec_command = exec_command
-        deploys: list[str] = []
+        deploys: list[Any] = []
+    elif operation is not None:
+        deploys = [operation_deploy(operation)]
     else:
         deploys = list(targets)
     renderer.start_progress()
@@ -504,7 +656,7 @@ def _run(
     result.timings["inventory"] = inventory_seconds
     renderer.finish(result)
     if not dry:
-        warning = record_run(result, inventory_spec, list(targets), exit_code(result), state_file)
+        warning = record_run(result, inventory_spec, recorded_words(targets), exit_code(result), state_file)
         if warning:
             renderer.notice(warning)
     if report_path:

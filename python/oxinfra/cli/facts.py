@@ -18,24 +18,11 @@ from typing import Any
 
 import click
 
+from oxinfra.cli.operation import cli_value
 from oxinfra.cli.outcome import FAILED, INTERNAL, OK, UNREACHABLE
 from oxinfra.exceptions import DeployError
 
 __all__ = ["parse_facts", "print_facts", "facts_exit_code", "encode"]
-
-
-def _value(raw: str) -> Any:
-    """A ``key=value`` value as pyinfra reads it: true/false, a whole number, JSON, else text."""
-    if raw.lower() in ("true", "false"):
-        return raw.lower() == "true"
-    try:
-        return int(raw)
-    except ValueError:
-        pass
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
 
 
 def _fact_class(name: str) -> type:
@@ -69,7 +56,7 @@ def parse_facts(words: list[str]) -> list[Any]:
         if sep and key.isidentifier():
             if not asks:
                 raise DeployError(f"{word!r}: an argument comes after the fact it is for (files.File path=/etc)")
-            asks[-1][1][key] = _value(raw)
+            asks[-1][1][key] = cli_value(raw)
         else:
             asks.append((_fact_class(word), {}))
     out = []

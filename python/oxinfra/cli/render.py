@@ -237,9 +237,9 @@ class Renderer:
             return
         what = "Dry run" if self.dry else "Running"
         if self.exec_command is not None:
-            head = f"--> {what}: {self.exec_command} on {self.total} hosts"
+            head = f"--> {what}: {self._masked(self.exec_command)} on {self.total} hosts"
             if self.dry:
-                head = f"--> Dry run: would run {self.exec_command} on {self.total} hosts"
+                head = f"--> Dry run: would run {self._masked(self.exec_command)} on {self.total} hosts"
         else:
             head = f"--> {what}: {self.operations} operations on {self.total} hosts"
         self._line(self._style(head, bold=True))

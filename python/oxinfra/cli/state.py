@@ -92,8 +92,8 @@ def _is_connector_host(item: str) -> bool:
     return item[1:].partition("/")[0] in CONNECTORS
 
 
-def expand_limit(values: tuple[str, ...] | list[str]) -> list[str]:
-    """``--limit`` values with each ``@FILE`` item replaced by the patterns FILE lists, one
+def expand_limit(values: tuple[str, ...] | list[str], option: str = "--limit") -> list[str]:
+    """``--limit`` (or ``--exclude``) values with each ``@FILE`` item replaced by the patterns FILE lists, one
     per line (blank lines and ``#`` comments skipped). ``@local``, ``@ssh/...``,
     ``@docker/...`` and ``@sim/...`` stay host names."""
     out: list[str] = []
@@ -111,13 +111,13 @@ def expand_limit(values: tuple[str, ...] | list[str]) -> list[str]:
             try:
                 lines = Path(name).read_text(encoding="utf-8").splitlines()
             except OSError as exc:
-                raise InventoryError(f"--limit @{name}: cannot read {name}: {exc.strerror or exc}") from None
+                raise InventoryError(f"{option} @{name}: cannot read {name}: {exc.strerror or exc}") from None
             except UnicodeDecodeError:
-                raise InventoryError(f"--limit @{name}: {name} is not UTF-8 text") from None
+                raise InventoryError(f"{option} @{name}: {name} is not UTF-8 text") from None
             found = [line.split("#", 1)[0].strip() for line in lines]
             found = [line for line in found if line]
             if not found:
-                raise InventoryError(f"--limit @{name}: {name} names no host (one name or pattern per line)")
+                raise InventoryError(f"{option} @{name}: {name} names no host (one name or pattern per line)")
             items.extend(found)
         out.append(",".join(items))
     return out

@@ -303,7 +303,7 @@ def _client_key(settings: ConnectSettings, path: str, passphrase: str | None) ->
     if key not in cache:
         try:
             cache[key] = asyncssh.read_private_key(os.path.expanduser(path), passphrase)
-        except (OSError, asyncssh.KeyImportError) as exc:
+        except (OSError, asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
             raise ConnectError(f"cannot load SSH key {path}: {exc}") from None
     return cache[key]
 

@@ -462,6 +462,25 @@ class Inventory:
                 raise InventoryError(f"--limit {','.join(patterns)!r} selects no host of the already limited inventory")
         return Inventory(self._model, chosen)
 
+    def exclude(self, patterns: Iterable[str]) -> "Inventory":
+        """This view without the hosts each of ``patterns`` selects (as one ``--limit``
+        value would: names, groups, globs, ranges, comma-separated; pyinfra's ``--exclude``).
+        A pattern that selects no host of the inventory is an error, as for ``--limit``: a
+        mistyped exclusion must not run on the hosts it meant to leave out."""
+        model = self._model
+        dropped: set[int] = set()
+        for pattern in patterns:
+            try:
+                dropped.update(model.layout.select([pattern]))
+            except InventoryError as exc:
+                text = str(exc)
+                raise type(exc)("--exclude" + text[len("--limit") :] if text.startswith("--limit") else text) from None
+        indexes = range(len(model.names)) if self._selected is None else self._selected
+        kept = [i for i in indexes if i not in dropped]
+        if not kept:
+            raise InventoryError(f"--exclude {','.join(patterns)!r} leaves no host to run")
+        return Inventory(model, kept)
+
     def secret_values(self) -> set[str]:
         """The texts of every secret in the data of this inventory (``--data`` included):
         :class:`~oxinfra.api.Secret` values and values under secret-looking keys, at any

@@ -358,8 +358,45 @@ def _template_line(exc: BaseException, path: str) -> int | None:
     return line or None
 
 
-def render_template(src: str, data: dict[str, Any], env_kwargs: dict[str, Any] | None = None) -> str:
-    """Render a jinja2 template file with ``host`` and ``data``; undefined names are errors."""
+_UNDEFINED = re.compile(r"'(\w+)' is undefined")
+_NO_HOST_DATA = re.compile(r"'[\w.]*HostData object' has no attribute '(\w+)'")
+
+
+def _undefined_hint(message: str, op: str) -> str:
+    """What an undefined name in a template means and what to write instead. A template sees
+    ``host`` and the operation's keyword arguments (as in pyinfra): host data -- the
+    inventory's, group data, ``--data`` -- is ``host.data.NAME`` there, never a bare name."""
+    missing = _NO_HOST_DATA.fullmatch(message)
+    if missing is not None:
+        name = missing.group(1)
+        return (
+            f"host.data has no {name}: set it in host data or with --data {name}=VALUE "
+            f"(or write host.data.get({name!r}, DEFAULT))"
+        )
+    undefined = _UNDEFINED.fullmatch(message)
+    if undefined is None:
+        return message
+    name = undefined.group(1)
+    try:
+        in_data = name in current_host().data
+    except Exception:  # no host in context, or data that cannot say: give both ways
+        in_data = False
+    if in_data:
+        return (
+            f"{message}: the host's data has {name}, which templates see as host.data.{name} (as in "
+            f"pyinfra): write {{{{ host.data.{name} }}}}, or pass {op}(..., {name}=...)"
+        )
+    return (
+        f"{message}: pass it as {op}(..., {name}=...), or write {{{{ host.data.{name} }}}} with "
+        f"host data or --data {name}=VALUE"
+    )
+
+
+def render_template(
+    src: str, data: dict[str, Any], env_kwargs: dict[str, Any] | None = None, op: str = "files.template"
+) -> str:
+    """Render a jinja2 template file with ``host`` and ``data``; undefined names are errors
+    that say how to define them (``op`` is the operation named in the hint)."""
     path = local_path(src)
     try:
         mtime = os.stat(path).st_mtime
@@ -376,8 +413,7 @@ def render_template(src: str, data: dict[str, Any], env_kwargs: dict[str, Any] |
     except jinja2.UndefinedError as exc:
         line = _template_line(exc, os.path.abspath(path))
         raise TemplateError(
-            f"{src}{'' if line is None else f':{line}'}: {exc.message} "
-            "(pass it to files.template or set it in host data)"
+            f"{src}{'' if line is None else f':{line}'}: {_undefined_hint(str(exc.message), op)}"
         ) from None
     except TypeError as exc:
         raise TemplateError(f"{src}: cannot render: {exc}") from None

@@ -96,7 +96,7 @@ def script_template(src: str, args: list[str] | tuple[str, ...] = (), **data: An
     memo = op_memo()
     rendered = memo.get("rendered")
     if rendered is None:
-        rendered = memo["rendered"] = render_template(src, data).encode("utf-8")
+        rendered = memo["rendered"] = render_template(src, data, op="server.script_template").encode("utf-8")
     yield _run_script(rendered, arguments, "server.script_template")
 
 
