@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import fcntl
 import pty
 import re
 import select
 import subprocess
 import sys
+import termios
 import textwrap
 import time
 from pathlib import Path
@@ -31,12 +33,23 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 COLOR = re.compile(r"\x1b\[[0-9;]*m")
 
 
+def _take_terminal() -> None:
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 def run_pty(
-    *args: Any, cwd: Path, env: dict[str, str] | None = None, answer: str | None = None, timeout: float = 60
+    *args: Any,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    answer: str | None = None,
+    timeout: float = 60,
+    controlling: bool = False,
 ) -> tuple[int, str]:
     """``python -m oxinfra ARGS`` on a pseudo-terminal; ``answer`` is typed once the
     confirmation prompt shows. Returns the exit code and everything the terminal got
-    (stdout and stderr, with ``\\r\\n`` line ends)."""
+    (stdout and stderr, with ``\\r\\n`` line ends). ``controlling``: the terminal is the
+    process's controlling terminal (its own session), so a typed Ctrl-C is a SIGINT."""
     master, slave = pty.openpty()
     os.set_blocking(master, False)
     proc = subprocess.Popen(
@@ -47,6 +60,7 @@ def run_pty(
         cwd=cwd,
         env={**cli_env(), "TERM": "xterm", "COLUMNS": "200", **(env or {})},
         close_fds=True,
+        preexec_fn=_take_terminal if controlling else None,
     )
     os.close(slave)
     chunks: list[bytes] = []
@@ -284,6 +298,20 @@ def test_a_small_preview_lists_each_change_and_yes_runs_it(tmp_path: Path) -> No
     assert "[@sim/h002] file: would change" in lines, raw
     assert any(line.startswith("--> Running: 3 operations on 3 hosts") for line in lines), raw
     assert any(re.match(r"--> 3 hosts in [0-9.]+ s: 0 ok, 3 changed", line) for line in lines), raw
+
+
+def test_ctrl_c_or_ctrl_d_at_the_prompt_changes_nothing_and_says_so(tmp_path: Path) -> None:
+    """Ctrl-C at the prompt: exit 130 (interrupted), Ctrl-D: no answer, taken as no (exit 0);
+    either way one line saying nothing changed, no "Aborted!", and nothing written."""
+    made = tmp_path / "made"
+    deploy = _deploy(tmp_path, f"from oxinfra.operations import files\nfiles.file(path={str(made)!r})\n")
+    for keys, code_wanted, said in (("\x03", 130, "interrupted at the prompt"), ("\x04", 0, "no answer")):
+        code, raw = run_pty("--no-host-lock", "@local", deploy, cwd=tmp_path, answer=keys, controlling=True)
+        text = "\n".join(screen(raw))
+        assert code == code_wanted, raw
+        assert f"{said}: nothing changed" in text, raw
+        assert "Aborted" not in text and "Traceback" not in text, raw
+        assert not made.exists()
 
 
 # -- (4) progress -----------------------------------------------------------------------

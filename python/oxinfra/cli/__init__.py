@@ -638,7 +638,15 @@ def _run(
             return exit_code(preview)
         renderer.stop_progress()
         question = f"Execute these changes ({recap.would_change} operations on {len(recap.hosts['changed'])} hosts)?"
-        if not click.confirm(question, default=False):
+        try:
+            confirmed = click.confirm(question, default=False)
+        except click.exceptions.Abort as exc:  # Ctrl-C (click turns it and end of input into Abort)
+            if isinstance(exc.__context__, EOFError):  # Ctrl-D: no answer is no
+                renderer.error("no answer: nothing changed")
+                return 0
+            renderer.error("interrupted at the prompt: nothing changed")
+            return INTERRUPTED
+        if not confirmed:
             return 0
         renderer.reset()
         renderer.start_progress()
