@@ -9,6 +9,7 @@ Everything runs on the first host of the session fleet, logged in as ``deploy`` 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -346,6 +347,41 @@ def test_crontab(host: Any, tmp_path: Path) -> None:
                 ]
             },
         )
+    finally:
+        fleet.sh(name, "crontab -r -u deploy 2>/dev/null; true")
+
+
+def test_crontab_keeps_the_other_lines_byte_for_byte(host: Any, tmp_path: Path) -> None:
+    """A crontab holding Latin-1 bytes (not UTF-8), a line with trailing blanks and a tab:
+    adding, changing and removing an entry rewrites the crontab, and every other line comes
+    back exactly as it was (read as bytes with docker exec). (Not a CR: Debian's ``crontab
+    -l`` itself shows one as the two characters ``\r``, as ``crontab -e`` would then save.)"""
+    fleet, name, inventory = host
+    # "# caf\xe9 cr\xe8me", an entry whose command holds \xe9, trailing blanks, a tab
+    other = b"# caf\xe9 cr\xe8me\nMAILTO=root  \n0 1 * * * echo \xe9t\xe9 >/dev/null \n\t# tab\n"
+    fleet.sh(name, f"echo {base64.b64encode(other).decode()} | base64 -d | crontab -u deploy -")
+
+    def crontab_bytes() -> bytes:
+        return base64.b64decode(fleet.sh(name, "crontab -l -u deploy | base64 -w0"))
+
+    assert crontab_bytes() == other
+    entry = (
+        "from oxinfra.operations import crontab\ncrontab.crontab(name='cron', command='/bin/true ox', "
+        "cron_name='ox', user='deploy', _sudo=True, {})\n"
+    )
+    try:
+        for args, want in (
+            ("hour=3", other + b"\n# pyinfra-name=ox\n* 3 * * * /bin/true ox\n"),
+            ("hour=4", other + b"\n# pyinfra-name=ox\n* 4 * * * /bin/true ox\n"),
+            ("present=False", other + b"\n"),
+        ):
+            deploy = write_deploy(tmp_path, entry.format(args))
+            out = run_deploy(inventory, deploy)
+            assert out.code == 0, out.describe()
+            assert out.statuses(name) == {"cron": "changed"}
+            assert crontab_bytes() == want, args
+            dry = invoke("--dry", "-vv", inventory, deploy, json_events=False)
+            assert dry.code == 0 and "Traceback" not in dry.stdout + dry.stderr, dry.describe()
     finally:
         fleet.sh(name, "crontab -r -u deploy 2>/dev/null; true")
 
