@@ -156,6 +156,60 @@ def test_user_refused_before_anything_runs(host: Any, tmp_path: Path) -> None:
     assert fleet.exec(name, "getent", "group", "oxg", check=False).returncode == 2  # nothing ran
 
 
+HOMES = "/usr/sbin /var/www / /srv/oxapp /srv/oxshared /home/deploy"
+
+
+def owners(fleet: Any, name: str) -> str:
+    return fleet.sh(name, f"for d in {HOMES}; do stat -c '%n %U:%G' $d 2>/dev/null || echo $d missing; done")
+
+
+def test_user_ensure_home_takes_over_no_one_elses_directory(host: Any, tmp_path: Path) -> None:
+    """ensure_home (the default) on accounts whose homes are not theirs to own: an existing
+    system account (daemon: /usr/sbin; www-data: /var/www, missing here), a new system user
+    whose home is /, an existing user whose home belongs to root and is shared, a new user
+    given another user's home. None of those is created or chowned (pyinfra 3.10 chowns
+    /usr/sbin to daemon and makes /var/www); a new user's home= that root made for it is
+    taken over. Proven with stat through docker exec, and with --dry saying the same."""
+    fleet, name, inventory = host
+    clean = "userdel oxsys 2>/dev/null; userdel oxu2 2>/dev/null; userdel oxu3 2>/dev/null; rm -rf /srv/oxapp /srv/oxshared; true"
+    fleet.sh(name, clean)
+    fleet.sh(name, "rm -rf /var/www; mkdir /srv/oxapp /srv/oxshared && useradd -M -d /srv/oxshared oxu")
+    before = owners(fleet, name)
+    assert "/srv/oxshared root:root" in before and "/usr/sbin root:root" in before and "/var/www missing" in before
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra.operations import server
+        server.user(name="daemon", user="daemon", shell="/usr/sbin/nologin", _sudo=True)
+        server.user(name="www", user="www-data", _sudo=True)
+        server.user(name="oxsys", user="oxsys", home="/", system=True, _sudo=True)
+        server.user(name="shared", user="oxu", _sudo=True)
+        server.user(name="other's", user="oxu3", home="/home/deploy", _sudo=True)
+        server.user(name="adopt", user="oxu2", home="/srv/oxapp", _sudo=True)
+        """,
+    )
+    try:
+        dry = verbose(inventory, deploy, dry=True)
+        assert owners(fleet, name) == before
+        assert dry == {
+            "daemon": ("unchanged", []),
+            "www": ("unchanged", []),
+            "oxsys": ("would change", ["useradd -d / -r -M -- oxsys"]),
+            "shared": ("unchanged", []),
+            "other's": ("would change", ["useradd -d /home/deploy -M -- oxu3"]),
+            "adopt": ("would change", ["useradd -d /srv/oxapp -M -- oxu2", "chown -- oxu2:oxu2 /srv/oxapp"]),
+        }, dry
+        first = run_deploy(inventory, deploy)
+        assert first.code == 0, first.describe()
+        want = before.replace("/srv/oxapp root:root", "/srv/oxapp oxu2:oxu2")
+        assert owners(fleet, name) == want
+        again = run_deploy(inventory, deploy)
+        assert set(again.statuses(name).values()) == {"unchanged"}, again.describe()
+        assert owners(fleet, name) == want
+    finally:
+        fleet.sh(name, clean)
+
+
 FACTS_DEPLOY = """
 import json, os
 from oxinfra import host

@@ -234,6 +234,46 @@ def user_authorized_keys(
 
 # -------------------------------------------------------------------------------- user
 
+#: Directories that are nobody's home to own: ensure_home never creates or chowns them
+#: (system accounts name them as homes: ``daemon``'s is /usr/sbin, ``nobody``'s /nonexistent).
+SYSTEM_DIRECTORIES = frozenset(
+    "/ /bin /boot /dev /dev/null /etc /home /lib /lib32 /lib64 /libx32 /media /mnt /nonexistent /opt /proc "
+    "/root /run /sbin /srv /sys /tmp /usr /usr/bin /usr/games /usr/include /usr/lib /usr/lib32 /usr/lib64 "
+    "/usr/libexec /usr/local /usr/local/bin /usr/local/etc /usr/local/lib /usr/local/sbin /usr/local/share "
+    "/usr/sbin /usr/share /usr/src /var /var/backups /var/cache /var/empty /var/lib /var/local /var/lock "
+    "/var/log /var/mail /var/opt /var/run /var/spool /var/tmp".split()
+)
+#: Accounts below this id are system accounts (``UID_MIN`` of login.defs on Debian, Ubuntu,
+#: Fedora, RHEL, Arch): their homes are as their packages made them.
+UID_MIN = 1000
+
+
+def _home_left_alone(
+    name: str, home: str, info: Any, existing: dict[str, Any] | None, created: bool, asked: bool
+) -> str | None:
+    """Why ``ensure_home`` leaves ``home`` (the Directory fact ``info``) as it is, or None
+    when it makes sure the directory exists, owned by ``name``. It takes a directory over
+    (chown) only from root, and only for an account it creates or whose home it moves
+    (``asked``); never a system directory nor another user's directory; and it makes a
+    missing one for an existing system account only when moved."""
+    system = existing is not None and int(existing.get("uid") or 0) < UID_MIN
+    if "/" + posixpath.normpath(home).lstrip("/") in SYSTEM_DIRECTORIES:
+        return f"home {home} is a system directory: left as it is"
+    if info is None:
+        if system and not asked:
+            return f"home {home} of system account {name} does not exist: left so (give home= to have it made)"
+        return None
+    if not isinstance(info, dict):
+        return f"home {home} is not a directory (a link?): left as it is"
+    owner = info.get("user")
+    if owner == name:
+        return None
+    if owner == "root" and (created or asked):
+        return None
+    return (
+        f"home {home} is owned by {owner}, not {name}: left as it is (chown it with files.directory if it is {name}'s)"
+    )
+
 
 @operation(
     shell_safe=True,
@@ -275,7 +315,13 @@ def user(
     + append: add ``groups`` to the user's groups instead of making them the whole list
     + public_keys: keys for ``~/.ssh/authorized_keys`` (see ``server.user_authorized_keys``)
     + delete_keys: remove the keys that are not in ``public_keys``
-    + ensure_home: make sure the home directory exists, owned by the user
+    + ensure_home: make sure the home directory exists, owned by the user. Unlike pyinfra
+      (which chowns whatever the home is: ``/usr/sbin`` for ``daemon``), an existing
+      directory owned by root is taken over only for a user created here or a ``home``
+      moved here; one owned by another user (root, for an existing user), a system
+      directory (``/``, ``/usr/sbin``, ``/var/lib``, ``/nonexistent``...) and a missing home
+      of an existing system account (uid < 1000, unless ``home`` moves it) are left as they
+      are, saying so. A home the user owns gets its group set
     + create_home: create a new user's home from the skeleton (``useradd -m``)
     + system: create a system account (``useradd -r``)
     + uid: the new user's id
@@ -379,8 +425,10 @@ def user(
     later = [(Directory, {"path": home_dir})] if ensure_home else []
     info, *_ = get_facts(host, later + (_key_facts(key_file, delete_keys) if keys is not None else [])) or [None]
     if ensure_home:
-        if info is False:
-            host.noop(f"home {home_dir} is not a directory (a link?): left as it is")
+        moved = existing is not None and home_dir != existing["home"]
+        why_not = _home_left_alone(name, home_dir, info, existing, created=existing is None, asked=moved)
+        if why_not:
+            host.noop(why_not)
         else:
             yield from files.directory._inner(home_dir, user=name, group=owner_group)
     if keys is not None:
