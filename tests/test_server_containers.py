@@ -139,6 +139,47 @@ def test_user_group_and_keys(host: Any, tmp_path: Path) -> None:
     assert run_deploy(inventory, gone).statuses(name) == {"user": "unchanged", "group": "unchanged"}
 
 
+def test_dry_run_predicts_keys_of_a_user_created_before_them(host: Any, tmp_path: Path) -> None:
+    """--dry of a deploy that creates a group, a user in it and the user's keys, on a host
+    where none exist: every operation would change, and the commands shown are exactly those
+    the run then sends (the keys of the user the plan creates: in its home, owned by it)."""
+    fleet, name, inventory = host
+    deploy = write_deploy(
+        tmp_path,
+        f"""
+        from oxinfra.operations import server
+        server.group(name="group", group="oxg", _sudo=True)
+        server.user(name="user", user="oxu", shell="/bin/bash", group="oxg", groups=["users"], _sudo=True)
+        server.user_authorized_keys(name="keys", user="oxu", public_keys=[{K1!r}], _sudo=True)
+        server.user(name="again", user="oxu", shell="/bin/bash", group="oxg", groups=["users"], _sudo=True)
+        server.group(name="group again", group="oxg", _sudo=True)
+        """,
+    )
+    before = fleet.sh(name, "getent passwd oxu; getent group oxg; ls -a /home")
+    dry = verbose(inventory, deploy, dry=True)
+    assert fleet.sh(name, "getent passwd oxu; getent group oxg; ls -a /home") == before, "--dry changed the host"
+    assert {op: status for op, (status, _) in dry.items()} == {
+        "group": "would change",
+        "user": "would change",
+        "keys": "would change",
+        "again": "unchanged",
+        "group again": "unchanged",
+    }
+    assert dry["keys"][1][:2] == [
+        "mkdir -p -m 700 -- /home/oxu/.ssh",
+        "chown -- oxu:oxg /home/oxu/.ssh || { rmdir -- /home/oxu/.ssh && false; }",
+    ], dry
+    applied = verbose(inventory, deploy)
+    assert {op: cmds for op, (_, cmds) in applied.items()} == {op: cmds for op, (_, cmds) in dry.items()}
+    assert {op: status for op, (status, _) in applied.items()} == {
+        "group": "changed",
+        "user": "changed",
+        "keys": "changed",
+        "again": "unchanged",
+        "group again": "unchanged",
+    }
+
+
 def test_user_refused_before_anything_runs(host: Any, tmp_path: Path) -> None:
     fleet, name, inventory = host
     deploy = write_deploy(

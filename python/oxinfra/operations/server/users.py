@@ -18,7 +18,7 @@ import posixpath
 import re
 from typing import Any
 
-from oxinfra.api import get_facts, host, operation, touches
+from oxinfra.api import get_facts, host, operation, predict_fact, touches
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import Directory, File, FindInFile, Sha1File
 from oxinfra.facts.server.users import Groups, Users
@@ -88,6 +88,7 @@ def group(group: str, present: bool = True, system: bool = False, gid: int | str
     exists = name in groups
     if not present:
         if exists:
+            predict_fact(Groups, {}, [g for g in groups if g != name])
             yield command("groupdel", "--", name)
         else:
             host.noop(f"group {name} does not exist")
@@ -98,6 +99,7 @@ def group(group: str, present: bool = True, system: bool = False, gid: int | str
     args = ["-r"] if system else []
     if want_gid is not None:
         args += ["--gid", str(want_gid)]
+    predict_fact(Groups, {}, [*groups, name])
     yield command("groupadd", *args, "--", name)
 
 
@@ -234,6 +236,34 @@ def user_authorized_keys(
 
 # -------------------------------------------------------------------------------- user
 
+
+def _predict_account(
+    users: dict[str, Any],
+    groups: list[str],
+    name: str,
+    existing: dict[str, Any] | None,
+    want: dict[str, Any],
+    others: list[str] | None,
+    append: bool,
+) -> None:
+    """What ``server.Users`` (and ``server.Groups``, for the group ``useradd`` makes) read
+    once ``useradd``/``usermod``/``chpasswd`` ran: for the operations after this one in a dry
+    run (:func:`oxinfra.api.predict_fact`). ``want`` holds the fields set (``home``,
+    ``shell``, ``group``, ``comment``, ``password``; None: not set); what the tools choose
+    themselves (a new user's ids, its default shell) is None."""
+    entry: dict[str, Any] = dict(existing) if existing else {
+        "home": None, "comment": None, "shell": None, "group": name, "groups": [], "uid": None, "gid": None,
+        "lastlog": None, "login_time": None, "password": "",
+    }  # fmt: skip
+    entry.update({k: v for k, v in want.items() if v})
+    if others is not None:
+        kept = [g for g in entry["groups"] if append and g not in others]
+        entry["groups"] = [g for g in kept + others if g != entry["group"]]
+    predict_fact(Users, {}, {**users, name: entry})
+    if entry["group"] not in groups:
+        predict_fact(Groups, {}, [*groups, entry["group"]])
+
+
 #: Directories that are nobody's home to own: ensure_home never creates or chowns them
 #: (system accounts name them as homes: ``daemon``'s is /usr/sbin, ``nobody``'s /nonexistent).
 SYSTEM_DIRECTORIES = frozenset(
@@ -362,6 +392,7 @@ def user(
 
     if not present:
         if existing is not None:
+            predict_fact(Users, {}, {k: v for k, v in users.items() if k != name})
             yield command("userdel", "--", name)
         else:
             host.noop(f"user {name} does not exist")
@@ -387,6 +418,8 @@ def user(
                 args.append("-o")
         if want_comment:
             args += ["-c", want_comment]
+        want = {"home": home_dir, "shell": want_shell, "group": primary, "comment": want_comment}
+        _predict_account(users, existing_groups, name, None, {**want, "password": want_password}, want_groups, False)
         args.append("-m" if create_home else "-M")
         if create_home:
             touches(home_dir, subtree=True, ancestors=True)  # the skeleton is copied there
@@ -412,11 +445,18 @@ def user(
                 args += ["-G", ",".join(want_groups)]
         if want_comment and want_comment != existing["comment"]:
             args += ["-c", want_comment]
+        new_password = want_password if want_password and want_password != existing["password"] else None
+        if args or new_password:
+            want = {"home": home_dir, "shell": want_shell, "group": primary, "comment": want_comment}
+            member_of = want_groups if groups is not None else None
+            _predict_account(
+                users, existing_groups, name, existing, {**want, "password": new_password}, member_of, append
+            )
         if args:
             yield command("usermod", *args, "--", name)
-        if want_password and want_password != existing["password"]:
-            yield _password_command(name, want_password)
-        if not args and not (want_password and want_password != existing["password"]):
+        if new_password:
+            yield _password_command(name, new_password)
+        if not args and not new_password:
             host.noop(f"user {name} exists as asked")
 
     owner_group = primary or (existing["group"] if existing else name)
