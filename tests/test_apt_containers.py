@@ -11,15 +11,13 @@ change, and how many commands each runs -> apply repairs it, read back again.
 machine, on the fleet network's gateway address. Not run here (fixtures only): ``apt.ppa``
 (no ``apt-add-repository``, no network to Launchpad).
 
-The facts are compared with pyinfra 3.10's (``/work/venvs/pyinfra/bin/pyinfra`` or
-``OXINFRA_PYINFRA``, run against the same container through its ``@docker`` connector).
+The facts are compared with pyinfra 3.10's (the venv .ci/install makes, or
+``OXINFRA_PYINFRA``: ``e2e_helpers.require_pyinfra``), run against the same container through its ``@docker`` connector).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -28,12 +26,12 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from conftest import _start_container_fleet
-from e2e_helpers import Outcome, run_deploy, write_deploy
+from e2e_helpers import PYINFRA_CLI, Outcome, require_pyinfra, run_deploy, write_deploy
 
 pytestmark = pytest.mark.containers
 
 DEBS = "/srv/oxinfra-debs"
-PYINFRA = os.environ.get("OXINFRA_PYINFRA", "/work/venvs/pyinfra/bin/pyinfra")
+PYINFRA = PYINFRA_CLI
 
 
 @pytest.fixture(scope="module")
@@ -473,8 +471,8 @@ PARITY_SOURCES = {
 }
 
 
-@pytest.mark.skipif(not shutil.which(PYINFRA) and not Path(PYINFRA).exists(), reason="pyinfra 3.10 not installed")
 def test_facts_equal_pyinfras(apt_host: Any, tmp_path: Path) -> None:
+    require_pyinfra()
     reset(apt_host, "apt-get install -y -q oxtest-app oxtest-hello=1.0 >/dev/null 2>&1")
     host = apt_host.hosts[0]
     for path, text in PARITY_SOURCES.items():
@@ -522,8 +520,8 @@ def _compare_facts(apt_host: Any, tmp_path: Path, host: str) -> None:
     assert len(ours["apt.AptSources"]) == 1 + 3 + 8  # the local repository, the .list, the .sources
 
 
-@pytest.mark.skipif(not shutil.which(PYINFRA) and not Path(PYINFRA).exists(), reason="pyinfra 3.10 not installed")
 def test_apt_keys_equal_pyinfras(apt_host: Any, tmp_path: Path) -> None:
+    require_pyinfra()
     host = apt_host.hosts[0]
     out = tmp_path / "keys.json"
     deploy = write_deploy(

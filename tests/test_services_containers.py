@@ -12,15 +12,13 @@ repairs it.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from e2e_helpers import write_deploy
+from e2e_helpers import PYINFRA_CLI, require_pyinfra, write_deploy
 
 pytestmark = pytest.mark.containers
 
@@ -276,13 +274,13 @@ def test_python_call_reads_facts_and_its_result_steers_later_operations(
     assert fleet.exec(name, "test", "-e", "/tmp/oxdemo-after", check=False).returncode != 0
 
 
-PYINFRA = os.environ.get("OXINFRA_PYINFRA", "/work/venvs/pyinfra/bin/pyinfra")
+PYINFRA = PYINFRA_CLI
 
 
-@pytest.mark.skipif(shutil.which(PYINFRA) is None, reason=f"pyinfra 3.10 not installed at {PYINFRA}")
 def test_initd_status_equals_pyinfras(host: tuple[Any, str, Path], tmp_path: Path) -> None:
     """sysvinit.InitdStatus read by oxinfra (in a python.call) equals pyinfra 3.10's value for
     the same container (pyinfra through its @docker connector)."""
+    require_pyinfra()
     fleet, name, inventory = host
     fleet.sh(name, "/etc/init.d/oxdemo start")
     deploy = write_deploy(

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from e2e_helpers import write_deploy
+from e2e_helpers import require_pyinfra, write_deploy
 from test_services_containers import DAEMON, PYINFRA, apply, statuses
 
 pytestmark = pytest.mark.containers
@@ -172,9 +171,9 @@ def test_server_service_dispatches_to_systemd(host: tuple[Any, str, Path], tmp_p
     assert statuses(repaired, name) == {"oxdemo": "changed"} and unit_state(fleet, name, "SubState") == "running"
 
 
-@pytest.mark.skipif(shutil.which(PYINFRA) is None, reason=f"pyinfra 3.10 not installed at {PYINFRA}")
 @pytest.mark.parametrize("fact", ["SystemdStatus", "SystemdEnabled"])
 def test_systemd_facts_equal_pyinfras(host: tuple[Any, str, Path], tmp_path: Path, fact: str) -> None:
+    require_pyinfra()
     fleet, name, inventory = host
     fleet.sh(name, "systemctl start oxdemo")
     deploy = write_deploy(
