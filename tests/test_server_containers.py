@@ -11,39 +11,19 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from e2e_helpers import invoke, run_deploy, write_deploy
+from e2e_helpers import apply_cycle as shared_cycle
+from e2e_helpers import invoke, run_deploy, verbose, write_deploy
 
 pytestmark = pytest.mark.containers
 
 K1 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOne one@example"
 K2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITwo two@example"
 HASH = "$6$oxsalt$2Kx0b8jzv1b3QyJmJ9kq3c0s1v4GQ2m6m1mYf0ZbI0r7bE1vV0mX5rC9dR5yP2yH8wI7zX3nG1aQ2bC3dD4eF."
-
-
-def commands_by_op(out: str) -> dict[str, tuple[str, list[str]]]:
-    """``-vv`` output -> {operation name: (status, [commands])}."""
-    found: dict[str, tuple[str, list[str]]] = {}
-    current = None
-    for line in out.splitlines():
-        head = re.match(r"\[[^\]]+\] ([^:]+): (would change|changed|unchanged|failed)", line)
-        if head:
-            current = head.group(1)
-            found[current] = (head.group(2), [])
-        elif current and line.startswith("    $ "):
-            found[current][1].append(line[6:])
-    return found
-
-
-def verbose(inventory: Path, deploy: Path, dry: bool = False) -> dict[str, tuple[str, list[str]]]:
-    out = invoke("--dry" if dry else "-y", "-vv", inventory, deploy, json_events=False)
-    assert out.code == 0, out.describe()
-    return commands_by_op(out.stdout + out.stderr)
 
 
 @pytest.fixture
@@ -101,10 +81,10 @@ def test_user_group_and_keys(host: Any, tmp_path: Path) -> None:
     dry = verbose(inventory, deploy, dry=True)
     assert account_state(fleet, name) == drifted, "--dry changed the host"
     assert dry == {
-        "group": ("would change", ["groupadd --gid 2345 -- oxg"]),
-        "user": ("would change", ["usermod -s /bin/bash -G oxg,users -- oxu"]),
+        "group": ("changed", ["groupadd --gid 2345 -- oxg"]),
+        "user": ("changed", ["usermod -s /bin/bash -G oxg,users -- oxu"]),
         "keys": (
-            "would change",
+            "changed",
             [
                 '[ ! -s /home/oxu/.ssh/authorized_keys ] || [ -z "$(tail -c 1 < /home/oxu/.ssh/authorized_keys)" ]'
                 " || echo >> /home/oxu/.ssh/authorized_keys",
@@ -159,9 +139,9 @@ def test_dry_run_predicts_keys_of_a_user_created_before_them(host: Any, tmp_path
     dry = verbose(inventory, deploy, dry=True)
     assert fleet.sh(name, "getent passwd oxu; getent group oxg; ls -a /home") == before, "--dry changed the host"
     assert {op: status for op, (status, _) in dry.items()} == {
-        "group": "would change",
-        "user": "would change",
-        "keys": "would change",
+        "group": "changed",
+        "user": "changed",
+        "keys": "changed",
         "again": "unchanged",
         "group again": "unchanged",
     }
@@ -235,10 +215,10 @@ def test_user_ensure_home_takes_over_no_one_elses_directory(host: Any, tmp_path:
         assert dry == {
             "daemon": ("unchanged", []),
             "www": ("unchanged", []),
-            "oxsys": ("would change", ["useradd -d / -r -M -- oxsys"]),
+            "oxsys": ("changed", ["useradd -d / -r -M -- oxsys"]),
             "shared": ("unchanged", []),
-            "other's": ("would change", ["useradd -d /home/deploy -M -- oxu3"]),
-            "adopt": ("would change", ["useradd -d /srv/oxapp -M -- oxu2", "chown -- oxu2:oxu2 /srv/oxapp"]),
+            "other's": ("changed", ["useradd -d /home/deploy -M -- oxu3"]),
+            "adopt": ("changed", ["useradd -d /srv/oxapp -M -- oxu2", "chown -- oxu2:oxu2 /srv/oxapp"]),
         }, dry
         first = run_deploy(inventory, deploy)
         assert first.code == 0, first.describe()
@@ -295,28 +275,19 @@ def test_users_and_groups_facts_match_getent(host: Any, tmp_path: Path) -> None:
 def apply_cycle(
     host: Any, tmp_path: Path, source: str, read: str, want: str, drift: str, dry_commands: dict[str, list[str]]
 ) -> None:
-    """apply -> ``read`` gives ``want`` -> apply again: nothing changes -> ``drift`` by hand ->
-    ``--dry`` shows exactly ``dry_commands`` (and changes nothing) -> apply sends those same
-    commands and ``read`` gives ``want`` again -> nothing left to change."""
+    """e2e_helpers.apply_cycle on the test host: ``read`` is a shell script whose output is
+    the state (docker exec)."""
     fleet, name, inventory = host
-    deploy = write_deploy(tmp_path, source)
-    first = run_deploy(inventory, deploy)
-    assert first.code == 0, first.describe()
-    ops = list(first.statuses(name))
-    assert set(first.statuses(name).values()) == {"changed"}, first.describe()
-    assert fleet.sh(name, read) == want
-    again = run_deploy(inventory, deploy)
-    assert again.statuses(name) == {op: "unchanged" for op in ops}, again.describe()
-    fleet.sh(name, drift)
-    drifted = fleet.sh(name, read)
-    assert drifted != want
-    dry = verbose(inventory, deploy, dry=True)
-    assert fleet.sh(name, read) == drifted, "--dry changed the host"
-    assert {op: cmds for op, (status, cmds) in dry.items() if status == "would change"} == dry_commands
-    repair = verbose(inventory, deploy)
-    assert {op: cmds for op, (status, cmds) in repair.items() if status == "changed"} == dry_commands
-    assert fleet.sh(name, read) == want
-    assert run_deploy(inventory, deploy).statuses(name) == {op: "unchanged" for op in ops}
+    shared_cycle(
+        fleet,
+        name,
+        inventory,
+        write_deploy(tmp_path, source),
+        read=lambda: fleet.sh(name, read),
+        want=want,
+        drift=drift,
+        dry_commands=dry_commands,
+    )
 
 
 def test_sysctl_persisted(host: Any, tmp_path: Path) -> None:
