@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from e2e_helpers import PYINFRA_CLI, require_pyinfra, write_deploy
+from e2e_helpers import PYINFRA_CLI, apply_cycle, require_pyinfra, write_deploy
 
 pytestmark = pytest.mark.containers
 
@@ -200,17 +200,16 @@ def test_server_service_dispatches_to_sysvinit(host: tuple[Any, str, Path], tmp_
         server.service(name="oxdemo", service="oxdemo", enabled=True, _sudo=True)
         """,
     )
-    first, planned = apply(inventory, deploy)
-    assert statuses(first, name) == {"oxdemo": "changed"}
-    assert planned["oxdemo"] == ["/etc/init.d/oxdemo start", "update-rc.d oxdemo defaults && update-rc.d oxdemo enable"]
-    assert is_running(fleet, name) and "rc2.d/S01oxdemo" in rc_links(fleet, name)
-    again, _ = apply(inventory, deploy)
-    assert statuses(again, name) == {"oxdemo": "unchanged"}
-    fleet.sh(name, "/etc/init.d/oxdemo stop")
-    dry, planned = apply(inventory, deploy, dry=True)
-    assert planned["oxdemo"] == ["/etc/init.d/oxdemo start"] and not is_running(fleet, name)
-    repaired, _ = apply(inventory, deploy)
-    assert statuses(repaired, name) == {"oxdemo": "changed"} and is_running(fleet, name)
+    apply_cycle(
+        fleet,
+        name,
+        inventory,
+        deploy,
+        read=lambda: (is_running(fleet, name), "rc2.d/S01oxdemo" in rc_links(fleet, name)),
+        want=(True, True),
+        drift="/etc/init.d/oxdemo stop",
+        dry_commands={"oxdemo": ["/etc/init.d/oxdemo start"]},
+    )
 
 
 def test_sysvinit_enable_links(host: tuple[Any, str, Path], tmp_path: Path) -> None:
