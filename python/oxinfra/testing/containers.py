@@ -462,28 +462,19 @@ class ContainerFleet:
         """Start every host's container on the network; each one's sshd takes ``public_key``."""
 
         def run(name: str) -> None:
-            _docker(
-                "run",
-                "-d",
-                "--pull",
-                "never",
-                "--init",
-                "--name",
-                name,
-                "--hostname",
-                name,
-                "--network",
-                self.network,
-                "--label",
-                label,
-                "-e",
-                f"OXINFRA_AUTHORIZED_KEYS={public_key}",
-                image,
-            )
-            self._started.append(name)
+            self._run_container(name, label, "--init", "-e", f"OXINFRA_AUTHORIZED_KEYS={public_key}", image)
 
         with ThreadPoolExecutor(max_workers=min(4, self.n_hosts)) as pool:
             list(pool.map(run, self.hosts))
+
+    def _run_container(self, name: str, label: str, *args: str) -> None:
+        """``docker run -d`` host ``name`` on the fleet's network (never pulling an image),
+        remembered for :meth:`stop`; ``args``: more options, the image and its command."""
+        _docker(
+            "run", "-d", "--pull", "never", "--name", name, "--hostname", name, "--network", self.network,
+            "--label", label, *args,
+        )  # fmt: skip
+        self._started.append(name)
 
     def _scan_host_keys(self, keyscan: str) -> None:
         """Wait until every sshd answers; its ed25519 key goes into the known hosts file."""

@@ -127,24 +127,7 @@ class SystemdFleet(ContainerFleet):
         """The one container, systemd as PID 1; once it has booted, sshd set up and restarted
         as a unit (the image's own start script does not run)."""
         name = self.hosts[0]
-        _docker(
-            "run",
-            "-d",
-            "--pull",
-            "never",
-            "--name",
-            name,
-            "--hostname",
-            name,
-            "--network",
-            self.network,
-            "--label",
-            label,
-            *systemd_run_flags(),
-            image,
-            "/lib/systemd/systemd",
-        )
-        self._started.append(name)
+        self._run_container(name, label, *systemd_run_flags(), image, "/lib/systemd/systemd")
         self._wait_for_systemd(name)
         _docker("exec", name, "sh", "-c", _SSH_SETUP, "sh", public_key, timeout=120)
 
