@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,77 @@ def run_deploy(inventory: Path | str, *deploys_and_flags: Any, dry: bool = False
     return invoke(*flags, inventory, *deploys_and_flags)
 
 
+def commands_by_op(out: str) -> dict[str, tuple[str, list[str]]]:
+    """``-vv`` output -> {operation name: (status, [commands as shown])}; ``--dry``'s
+    "would change" is "changed"."""
+    found: dict[str, tuple[str, list[str]]] = {}
+    current = None
+    for line in out.splitlines():
+        head = re.match(r"\[[^\]]+\] ([^:]+): (would change|changed|unchanged|failed)", line)
+        if head:
+            current = head.group(1).split(" (")[0]
+            found[current] = (head.group(2).replace("would change", "changed"), [])
+        elif current and line.startswith("    $ "):
+            found[current][1].append(line[6:])
+    return found
+
+
+def verbose(inventory: Path, deploy: Path, dry: bool = False) -> dict[str, tuple[str, list[str]]]:
+    """Run the deploy with ``-vv`` (or ``--dry -vv``): each operation's status and commands."""
+    out = invoke("--dry" if dry else "-y", "-vv", inventory, deploy, json_events=False)
+    assert out.code == 0, out.describe()
+    return commands_by_op(out.stdout + out.stderr)
+
+
+def apply_cycle(
+    fleet: Any,
+    host: str,
+    inventory: Path,
+    deploy: Path,
+    *,
+    read: Callable[[], Any],
+    want: Any,
+    drift: str,
+    first: dict[str, str] | None = None,
+    after_drift: dict[str, str] | None = None,
+    dry_commands: dict[str, list[str]] | None = None,
+) -> None:
+    """The container test of operations (``fleet``: an ``oxinfra.testing.containers`` fleet):
+
+    apply (statuses ``first``; default every operation changed) -> ``read()`` (the state,
+    read independently: docker exec) gives ``want`` -> apply again: nothing changes ->
+    ``drift`` by hand (a shell script run as root with docker exec; ``read()`` no longer
+    gives ``want``) -> ``--dry`` changes nothing (``read()`` as drifted) and shows the
+    statuses ``after_drift`` (default: every operation of ``dry_commands`` changed, the
+    others unchanged) and, when given, exactly ``dry_commands`` for the operations that
+    would change -> apply sends exactly the commands ``--dry`` showed -> ``read()`` gives
+    ``want`` -> nothing left to change."""
+    one = run_deploy(inventory, deploy)
+    assert one.code == 0, one.describe()
+    ops = list(one.statuses(host))
+    assert one.statuses(host) == (first or {op: "changed" for op in ops}), one.describe()
+    assert read() == want
+    two = run_deploy(inventory, deploy)
+    assert two.code == 0, two.describe()
+    assert two.statuses(host) == {op: "unchanged" for op in ops}, two.describe()
+    fleet.sh(host, drift)
+    drifted = read()
+    assert drifted != want, "the drift changed nothing that read() shows"
+    dry = verbose(inventory, deploy, dry=True)
+    assert read() == drifted, "--dry changed the host"
+    if after_drift is None:
+        assert dry_commands is not None, "give after_drift or dry_commands"
+        after_drift = {op: "changed" if op in dry_commands else "unchanged" for op in ops}
+    assert {op: status for op, (status, _) in dry.items()} == after_drift
+    changing = {op: cmds for op, (status, cmds) in dry.items() if status == "changed"}
+    if dry_commands is not None:
+        assert changing == dry_commands
+    repair = verbose(inventory, deploy)
+    assert {op: cmds for op, (status, cmds) in repair.items() if status == "changed"} == changing
+    assert read() == want
+    assert run_deploy(inventory, deploy).statuses(host) == {op: "unchanged" for op in ops}
+
+
 def cli_env() -> dict[str, str]:
     env = dict(os.environ)
     paths = [str(PYTHON_DIR)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -229,3 +301,17 @@ def snapshot(root: Path) -> dict[str, tuple[Any, ...]]:
 DEFAULT_PYINFRA_PYTHON = str(
     Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "oxinfra", "pyinfra-3.10", "bin", "python")
 )
+#: pyinfra 3.10's command line in that venv (``OXINFRA_PYINFRA`` names another).
+PYINFRA_CLI = os.environ.get("OXINFRA_PYINFRA") or str(Path(DEFAULT_PYINFRA_PYTHON).with_name("pyinfra"))
+
+
+def require_pyinfra() -> str:
+    """pyinfra 3.10's command line, for a test that runs it: the test is skipped when it is
+    not installed, except under CI (``CI`` true), where .ci/install puts it -- there it
+    fails, so a comparison with pyinfra never passes by not running."""
+    if os.path.exists(PYINFRA_CLI) or shutil.which(PYINFRA_CLI):
+        return PYINFRA_CLI
+    why = f"pyinfra 3.10 is not installed at {PYINFRA_CLI} (set OXINFRA_PYINFRA)"
+    if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+        pytest.fail(why + " on CI: .ci/install puts it there", pytrace=False)
+    pytest.skip(why)

@@ -11,15 +11,13 @@ change, and how many commands each runs -> apply repairs it, read back again.
 machine, on the fleet network's gateway address. Not run here (fixtures only): ``apt.ppa``
 (no ``apt-add-repository``, no network to Launchpad).
 
-The facts are compared with pyinfra 3.10's (``/work/venvs/pyinfra/bin/pyinfra`` or
-``OXINFRA_PYINFRA``, run against the same container through its ``@docker`` connector).
+The facts are compared with pyinfra 3.10's (the venv .ci/install makes, or
+``OXINFRA_PYINFRA``: ``e2e_helpers.require_pyinfra``), run against the same container through its ``@docker`` connector).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -28,12 +26,12 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from conftest import _start_container_fleet
-from e2e_helpers import Outcome, run_deploy, write_deploy
+from e2e_helpers import PYINFRA_CLI, apply_cycle, require_pyinfra, run_deploy, write_deploy
 
 pytestmark = pytest.mark.containers
 
 DEBS = "/srv/oxinfra-debs"
-PYINFRA = os.environ.get("OXINFRA_PYINFRA", "/work/venvs/pyinfra/bin/pyinfra")
+PYINFRA = PYINFRA_CLI
 
 
 @pytest.fixture(scope="module")
@@ -69,42 +67,42 @@ def reset(fleet: Any, script: str = "") -> None:
     )
 
 
-def _ops(outcome: Outcome, host: str) -> dict[str, tuple[str, int]]:
-    return {
-        e["op"]: (e["status"], e["commands"]) for e in outcome.events if e["event"] == "operation" and e["host"] == host
-    }
-
-
 def cycle(
     fleet: Any,
     tmp_path: Path,
     source: str,
-    check: Callable[[], None],
+    read: Callable[[], Any],
+    want: Any,
     drift: str,
     after_drift: dict[str, str],
     first: dict[str, str] | None = None,
 ) -> None:
-    """apply, check, apply (nothing changes), drift, --dry, apply (what --dry said), check."""
-    host = fleet.hosts[0]
+    """e2e_helpers.apply_cycle on the apt host: apply, ``read()`` gives ``want``, apply
+    (nothing changes), ``drift``, --dry (statuses ``after_drift``), apply (exactly the
+    commands --dry showed), ``read()`` gives ``want``."""
     inventory = fleet.write_inventory(tmp_path / "inventory.py")
     deploy = write_deploy(tmp_path, source)
-    one = run_deploy(inventory, deploy)
-    assert one.code == 0, one.describe()
-    if first is not None:
-        assert one.statuses(host) == first, one.describe()
-    check()
-    two = run_deploy(inventory, deploy)
-    assert two.code == 0, two.describe()
-    assert set(two.statuses(host).values()) == {"unchanged"}, two.describe()
-    assert two.host(host)["changed"] == 0
-    fleet.sh(host, drift)
-    dry = run_deploy(inventory, deploy, dry=True)
-    assert dry.code == 0, dry.describe()
-    assert dry.statuses(host) == after_drift, dry.describe()
-    three = run_deploy(inventory, deploy)
-    assert three.code == 0, three.describe()
-    assert _ops(three, host) == _ops(dry, host), (three.describe(), dry.describe())
-    check()
+    apply_cycle(
+        fleet,
+        fleet.hosts[0],
+        inventory,
+        deploy,
+        read=read,
+        want=want,
+        drift=drift,
+        first=first,
+        after_drift=after_drift,
+    )
+
+
+def output(fleet: Any, script: str) -> str:
+    """What ``sh -c SCRIPT`` prints on the apt host (docker exec), whatever its status."""
+    return str(fleet.exec(fleet.hosts[0], "sh", "-c", script, check=False).stdout)
+
+
+def removed(*packages: str) -> str:
+    """A drift: ``packages`` removed with apt-get."""
+    return "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q " + " ".join(packages) + " >/dev/null 2>&1"
 
 
 def test_packages_pin_no_recommends_and_remove(apt_host: Any, tmp_path: Path) -> None:
@@ -115,18 +113,13 @@ def test_packages_pin_no_recommends_and_remove(apt_host: Any, tmp_path: Path) ->
         apt.packages(name="remove", packages=["oxtest-lib"], present=False, _sudo=True)
     """
 
-    def check() -> None:
-        # pinned 1.0 though 2.0 is in the repository; tool's Recommends (oxtest-lib) left out
-        assert installed(apt_host, "oxtest-hello", "oxtest-tool", "oxtest-lib", "oxtest-conflict") == {
-            "oxtest-hello": "1.0",
-            "oxtest-tool": "1.0",
-        }
-
+    # pinned 1.0 though 2.0 is in the repository; tool's Recommends (oxtest-lib) left out
     cycle(
         apt_host,
         tmp_path,
         source,
-        check,
+        read=lambda: installed(apt_host, "oxtest-hello", "oxtest-tool", "oxtest-lib", "oxtest-conflict"),
+        want={"oxtest-hello": "1.0", "oxtest-tool": "1.0"},
         drift="export DEBIAN_FRONTEND=noninteractive; apt-get remove -y -q oxtest-tool >/dev/null 2>&1 && "
         "apt-get install -y -q oxtest-lib >/dev/null 2>&1",
         after_drift={"install": "changed", "remove": "changed"},
@@ -142,20 +135,14 @@ def test_packages_dependency_and_conflict(apt_host: Any, tmp_path: Path) -> None
         apt.packages(name="conflict", packages=["oxtest-conflict"], _sudo=True)
     """
 
-    def check() -> None:
-        # the dependency comes along; the conflicting package goes
-        assert installed(apt_host, "oxtest-app", "oxtest-lib", "oxtest-conflict", "oxtest-hello") == {
-            "oxtest-app": "1.0",
-            "oxtest-lib": "1.0",
-            "oxtest-conflict": "1.0",
-        }
-
+    # the dependency comes along; the conflicting package goes
     cycle(
         apt_host,
         tmp_path,
         source,
-        check,
-        drift="DEBIAN_FRONTEND=noninteractive apt-get remove -y -q oxtest-lib >/dev/null 2>&1",
+        read=lambda: installed(apt_host, "oxtest-app", "oxtest-lib", "oxtest-conflict", "oxtest-hello"),
+        want={"oxtest-app": "1.0", "oxtest-lib": "1.0", "oxtest-conflict": "1.0"},
+        drift=removed("oxtest-lib"),
         after_drift={"app": "changed", "conflict": "unchanged"},
         first={"app": "changed", "conflict": "changed"},
     )
@@ -182,25 +169,23 @@ def test_update_with_cache_time(apt_host: Any, tmp_path: Path) -> None:
         apt.update(name="update", cache_time=3600, _sudo=True)
     """
 
-    def check() -> None:
-        age = apt_host.sh(apt_host.hosts[0], f"echo $(( $(date +%s) - $(stat -c %Y {stamp}) ))")
-        assert 0 <= int(age) < 600
+    fresh = f"age=$(( $(date +%s) - $(stat -c %Y {stamp}) )) && [ $age -ge 0 ] && [ $age -lt 600 ] && echo fresh"
 
     cycle(
         apt_host,
         tmp_path,
         source,
-        check,
+        read=lambda: output(apt_host, fresh),
+        want="fresh\n",
         drift=f"rm -f {stamp}",
         after_drift={"update": "changed"},
-        first={"update": "changed"},
     )
     # an old stamp is an update due
     apt_host.sh(apt_host.hosts[0], f"touch -d '2 hours ago' {stamp}")
     inventory = apt_host.write_inventory(tmp_path / "inventory.py")
     again = run_deploy(inventory, tmp_path / "deploy.py")
     assert again.statuses(apt_host.hosts[0]) == {"update": "changed"}, again.describe()
-    check()
+    assert output(apt_host, fresh) == "fresh\n"
 
 
 @pytest.mark.parametrize("op", ["upgrade", "dist_upgrade"])
@@ -215,17 +200,14 @@ def test_upgrade(apt_host: Any, tmp_path: Path, op: str) -> None:
         apt.{op}(name="upgrade", _sudo=True)
     """
 
-    def check() -> None:
-        assert installed(apt_host, "oxtest-hello") == {"oxtest-hello": "2.0"}
-
     cycle(
         apt_host,
         tmp_path,
         source,
-        check,
+        read=lambda: installed(apt_host, "oxtest-hello"),
+        want={"oxtest-hello": "2.0"},
         drift=downgrade,
         after_drift={"upgrade": "changed"},
-        first={"upgrade": "changed"},
     )
 
 
@@ -238,18 +220,15 @@ def test_deb_local_file_with_checksum(apt_host: Any, tmp_path: Path) -> None:
         apt.deb(name="deb", src={path!r}, sha256sum={digest!r}, _sudo=True)
     """
 
-    def check() -> None:
-        # its dependency comes from the apt sources
-        assert installed(apt_host, "oxtest-localdep", "oxtest-lib") == {"oxtest-localdep": "1.0", "oxtest-lib": "1.0"}
-
+    # its dependency comes from the apt sources
     cycle(
         apt_host,
         tmp_path,
         source,
-        check,
-        drift="DEBIAN_FRONTEND=noninteractive apt-get remove -y -q oxtest-localdep >/dev/null 2>&1",
+        read=lambda: installed(apt_host, "oxtest-localdep", "oxtest-lib"),
+        want={"oxtest-localdep": "1.0", "oxtest-lib": "1.0"},
+        drift=removed("oxtest-localdep"),
         after_drift={"deb": "changed"},
-        first={"deb": "changed"},
     )
     # another version of the archive: installed over the one there
     newer = write_deploy(
@@ -291,20 +270,14 @@ def test_repo_then_install_from_it(apt_host: Any, tmp_path: Path) -> None:
         apt.packages(name="extra", packages=["oxtest-extra"], _sudo=True)
     """
 
-    def check() -> None:
-        listed = apt_host.sh(apt_host.hosts[0], "cat /etc/apt/sources.list.d/extra.list")
-        assert listed == "deb [trusted=yes] file:/srv/oxinfra-apt-extra ./\n"
-        assert installed(apt_host, "oxtest-extra") == {"oxtest-extra": "1.0"}
-
     cycle(
         apt_host,
         tmp_path,
         source,
-        check,
-        drift="rm /etc/apt/sources.list.d/extra.list && "
-        "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q oxtest-extra >/dev/null 2>&1",
+        read=lambda: (output(apt_host, "cat /etc/apt/sources.list.d/extra.list"), installed(apt_host, "oxtest-extra")),
+        want=("deb [trusted=yes] file:/srv/oxinfra-apt-extra ./\n", {"oxtest-extra": "1.0"}),
+        drift="rm /etc/apt/sources.list.d/extra.list && " + removed("oxtest-extra"),
         after_drift={"repo": "changed", "update": "unchanged", "extra": "changed"},
-        first={"repo": "changed", "update": "changed", "extra": "changed"},
     )
     # and away again
     gone = write_deploy(
@@ -335,18 +308,15 @@ def test_sources_file(apt_host: Any, tmp_path: Path) -> None:
         "Signed-By: /etc/apt/keyrings/extra.gpg\n"
     )
 
-    def check() -> None:
-        assert apt_host.sh(apt_host.hosts[0], f"cat {dest}; stat -c %a {dest}") == want + "644\n"
-
     try:
         cycle(
             apt_host,
             tmp_path,
             source,
-            check,
+            read=lambda: output(apt_host, f"cat {dest}; stat -c %a {dest}"),
+            want=want + "644\n",
             drift=f"rm {dest}",
             after_drift={"sources": "changed"},
-            first={"sources": "changed"},
         )
     finally:
         apt_host.sh(apt_host.hosts[0], f"rm -f {dest}")
@@ -359,17 +329,14 @@ def test_server_packages_dispatches_to_apt(apt_host: Any, tmp_path: Path) -> Non
         server.packages(name="pkgs", packages=["oxtest-app"], _sudo=True)
     """
 
-    def check() -> None:
-        assert installed(apt_host, "oxtest-app", "oxtest-lib") == {"oxtest-app": "1.0", "oxtest-lib": "1.0"}
-
     cycle(
         apt_host,
         tmp_path,
         source,
-        check,
-        drift="DEBIAN_FRONTEND=noninteractive apt-get remove -y -q oxtest-app >/dev/null 2>&1",
+        read=lambda: installed(apt_host, "oxtest-app", "oxtest-lib"),
+        want={"oxtest-app": "1.0", "oxtest-lib": "1.0"},
+        drift=removed("oxtest-app"),
         after_drift={"pkgs": "changed"},
-        first={"pkgs": "changed"},
     )
 
 
@@ -473,8 +440,8 @@ PARITY_SOURCES = {
 }
 
 
-@pytest.mark.skipif(not shutil.which(PYINFRA) and not Path(PYINFRA).exists(), reason="pyinfra 3.10 not installed")
 def test_facts_equal_pyinfras(apt_host: Any, tmp_path: Path) -> None:
+    require_pyinfra()
     reset(apt_host, "apt-get install -y -q oxtest-app oxtest-hello=1.0 >/dev/null 2>&1")
     host = apt_host.hosts[0]
     for path, text in PARITY_SOURCES.items():
@@ -522,8 +489,8 @@ def _compare_facts(apt_host: Any, tmp_path: Path, host: str) -> None:
     assert len(ours["apt.AptSources"]) == 1 + 3 + 8  # the local repository, the .list, the .sources
 
 
-@pytest.mark.skipif(not shutil.which(PYINFRA) and not Path(PYINFRA).exists(), reason="pyinfra 3.10 not installed")
 def test_apt_keys_equal_pyinfras(apt_host: Any, tmp_path: Path) -> None:
+    require_pyinfra()
     host = apt_host.hosts[0]
     out = tmp_path / "keys.json"
     deploy = write_deploy(
@@ -564,20 +531,18 @@ def test_key_from_an_armored_file(apt_host: Any, tmp_path: Path) -> None:
         apt.key(name="key", src="/srv/oxtest-key.asc", dest="oxtest.gpg", _sudo=True)
     """
 
-    def check() -> None:
-        # dearmored (binary, the same key as the keyring it came from), mode 644
-        made = apt_host.sh(host, "stat -c %a /etc/apt/keyrings/oxtest.gpg; cmp /etc/apt/keyrings/oxtest.gpg " + stable)
-        assert made == "644\n"
-
     try:
+        # dearmored (binary, the same key as the keyring it came from), mode 644
         cycle(
             apt_host,
             tmp_path,
             source,
-            check,
+            read=lambda: output(
+                apt_host, f"stat -c %a /etc/apt/keyrings/oxtest.gpg; cmp /etc/apt/keyrings/oxtest.gpg {stable}"
+            ),
+            want="644\n",
             drift="rm /etc/apt/keyrings/oxtest.gpg",
             after_drift={"key": "changed"},
-            first={"key": "changed"},
         )
     finally:
         apt_host.sh(host, "rm -f /etc/apt/keyrings/oxtest.gpg /srv/oxtest-key.asc")
@@ -631,17 +596,14 @@ def test_deb_from_a_url_with_checksum(apt_host: Any, tmp_path: Path, http_files:
         apt.deb(name="deb", src={url!r}, sha256sum={hashlib.sha256(deb).hexdigest()!r}, _sudo=True)
     """
 
-    def check() -> None:
-        assert installed(apt_host, "oxtest-local") == {"oxtest-local": "2.0"}
-
     cycle(
         apt_host,
         tmp_path,
         source,
-        check,
-        drift="DEBIAN_FRONTEND=noninteractive apt-get remove -y -q oxtest-local >/dev/null 2>&1",
+        read=lambda: installed(apt_host, "oxtest-local"),
+        want={"oxtest-local": "2.0"},
+        drift=removed("oxtest-local"),
         after_drift={"deb": "changed"},
-        first={"deb": "changed"},
     )
     # a file whose digest is not the one asked for is removed, and nothing is installed
     (served / "other.deb").write_bytes(deb)
@@ -721,20 +683,16 @@ def test_key_from_a_url(apt_host: Any, tmp_path: Path, http_files: tuple[str, Pa
         apt.key(name="key", src="{base}/vendor.asc", dest="urlkey.gpg", _sudo=True)
     """
 
-    def check() -> None:
-        made = apt_host.sh(host, f"stat -c %a /etc/apt/keyrings/urlkey.gpg; cmp /etc/apt/keyrings/urlkey.gpg {stable}")
-        assert made == "644\n"
-        assert apt_host.sh(host, "ls /etc/apt/keyrings") == "urlkey.gpg\n"  # no download left behind
-
+    key = "/etc/apt/keyrings/urlkey.gpg"
     try:
-        cycle(
+        cycle(  # and no download left behind in /etc/apt/keyrings
             apt_host,
             tmp_path,
             source,
-            check,
-            drift="rm /etc/apt/keyrings/urlkey.gpg",
+            read=lambda: output(apt_host, f"stat -c %a {key}; cmp {key} {stable}; ls /etc/apt/keyrings"),
+            want="644\nurlkey.gpg\n",
+            drift=f"rm {key}",
             after_drift={"key": "changed"},
-            first={"key": "changed"},
         )
     finally:
         apt_host.sh(host, "rm -f /etc/apt/keyrings/urlkey.gpg")

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from e2e_helpers import run_cli, write_deploy
+from e2e_helpers import PYINFRA_CLI, require_pyinfra, run_cli, write_deploy
 
 pytestmark = pytest.mark.containers
 
-PYINFRA = Path("/work/venvs/pyinfra/bin/pyinfra")
+PYINFRA = Path(PYINFRA_CLI)
 
 
 def test_config_py_sudo_with_a_password(container_fleet: Any, tmp_path: Path) -> None:
@@ -52,8 +52,8 @@ FACTS = ["server.Os", "server.Arch", "server.Hostname", "server.User", "server.H
 FACTS += ["files.File", "path=/etc/hostname", "files.Directory", "path=/etc", "files.Link", "path=/bin"]
 
 
-@pytest.mark.skipif(not PYINFRA.exists(), reason="pyinfra 3.10 is not installed in /work/venvs/pyinfra")
 def test_fact_command_prints_what_pyinfra_prints(container_fleet: Any, tmp_path: Path) -> None:
+    require_pyinfra()
     inventory = container_fleet.write_inventory(tmp_path / "inventory.py")
     ours = run_cli(inventory, "fact", *FACTS, "--json", timeout=180)
     assert ours.code == 0, ours.describe()

@@ -44,6 +44,9 @@ SPECS: list[tuple[str, dict[str, Any]]] = [
     ("server.KernelVersion", {}),
     ("server.Arch", {}),
     ("server.Hostname", {}),
+    ("server.Timezone", {}),
+    ("server.Home", {}),
+    ("server.Home", {"user": "deploy"}),
     ("server.Which", {"command": "ls"}),
     ("server.Which", {"command": "no-such-program"}),
     ("server.Which", {"command": "cd"}),
@@ -154,9 +157,13 @@ def compared_with_pyinfra() -> None:
         pytest.skip(NO_PYINFRA + "; checked against docker exec only")
 
 
-def read_with_pyinfra(container: str, specs: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+def read_with_pyinfra(
+    container: str, specs: list[tuple[str, dict[str, Any]]], ssh: tuple[str, dict[str, Any]] | None = None
+) -> list[Any]:
+    """pyinfra's values, through ``@docker/container`` or over SSH (``(address, data)``)."""
+    target = [ssh[0], json.dumps(ssh[1])] if ssh else [f"@docker/{container}"]
     proc = subprocess.run(
-        [PYINFRA_PYTHON, str(TOOLS / "pyinfra_facts.py"), f"@docker/{container}"],
+        [PYINFRA_PYTHON, str(TOOLS / "pyinfra_facts.py"), *target],
         input=json.dumps(specs),
         capture_output=True,
         text=True,
@@ -196,11 +203,17 @@ def compare(name: str, ours: Any, theirs: Any) -> None:
         assert types(ours) == types(theirs), name
 
 
-def check_against_pyinfra(tmp_path: Path, container: str, specs: list[tuple[str, dict[str, Any]]]) -> list[Any]:
-    ours = read_with_oxinfra(tmp_path, container, specs)
+def check_against_pyinfra(
+    tmp_path: Path, container: str, specs: list[tuple[str, dict[str, Any]]], fleet: Any = None
+) -> list[Any]:
+    """oxinfra's and pyinfra's values of ``specs`` on ``container``, through ``@docker`` (as
+    root, no login), or over SSH as the fleet's login user when ``fleet`` is given."""
+    inventory = str(fleet.write_inventory(tmp_path / "inventory.py", hosts=[container])) if fleet else None
+    ours = read_with_oxinfra(tmp_path, container, specs, inventory=inventory)
     if not have_pyinfra():
         return ours  # the caller's checks still run; compared_with_pyinfra() says it was not compared
-    theirs = read_with_pyinfra(container, specs)
+    ssh = dict(fleet.inventory())[container] if fleet else None
+    theirs = read_with_pyinfra(container, specs, ssh=(ssh.pop("ssh_hostname"), ssh) if ssh else None)
     failures = []
     for (name, args), (value, _kind), want in zip(specs, ours, theirs):
         try:
@@ -310,8 +323,34 @@ def test_file_facts_equal_pyinfra(container_fleet: Any, tmp_path: Path) -> None:
 STABLE_SPECS = [
     (name, args)
     for name, args in SPECS + FILE_SPECS
-    if name not in MOVING and name not in ("server.Port", "server.Path") and not name.startswith("files.Find")
+    if name not in MOVING
+    and name not in ("server.Port", "server.Path", "server.Home")  # the login's (LOGIN_SPECS)
+    and not name.startswith("files.Find")
 ]
+
+
+#: Facts of the login (its name, its environment): read over SSH, where there is one.
+LOGIN_SPECS: list[tuple[str, dict[str, Any]]] = [
+    ("server.User", {}),
+    ("server.Home", {}),
+    ("server.Home", {"user": "root"}),
+    ("server.Path", {}),
+    ("server.TmpDir", {}),
+    ("server.Which", {"command": "sudo"}),
+]
+
+
+def test_login_facts_over_ssh_equal_pyinfra(container_fleet: Any, tmp_path: Path) -> None:
+    """The facts of who is logged in, read over SSH as ``deploy`` by both (through ``@docker``
+    there is no login: pyinfra's ``server.User`` is ``$USER``, unset there, where oxinfra's
+    is ``id -un``)."""
+    container = container_fleet.hosts[1]
+    ours = check_against_pyinfra(tmp_path, container, LOGIN_SPECS, fleet=container_fleet)
+    got = {f"{name} {json.dumps(args)}": value for (name, args), value in zip(LOGIN_SPECS, ours)}
+    assert got["server.User {}"][0] == "deploy" == docker_sh(container, "id -un deploy").strip()
+    assert got["server.Home {}"][0] == docker_sh(container, "getent passwd deploy | cut -d: -f6").strip()
+    assert got['server.Home {"user": "root"}'][0] == "/root"
+    compared_with_pyinfra()
 
 
 def test_over_ssh_as_a_login_the_same_values(container_fleet: Any, tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ as given (no shell expansion); ``files.Block`` reads what the operation wrote.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 from typing import Any, Iterator
@@ -15,7 +14,7 @@ from typing import Any, Iterator
 import pytest
 
 from conftest import _start_container_fleet
-from e2e_helpers import run_deploy, write_deploy
+from e2e_helpers import PYINFRA_CLI, require_pyinfra, run_deploy, write_deploy
 
 pytestmark = pytest.mark.containers
 
@@ -121,13 +120,13 @@ def test_block_created_appended_and_prepended(fleet: Any, tmp_path: Path) -> Non
     assert fleet.sh(host, "cat /srv/blk/new.conf") == "; BEGIN\nx = 1\n; END\n"
 
 
-PYINFRA = os.environ.get("OXINFRA_PYINFRA", "/work/venvs/pyinfra/bin/pyinfra")
+PYINFRA = PYINFRA_CLI
 
 
-@pytest.mark.skipif(not os.path.exists(PYINFRA), reason="pyinfra 3.10 is not installed here")
 def test_same_file_as_pyinfra(fleet: Any, tmp_path: Path) -> None:
     """pyinfra 3.10 (its @docker connector) writes the block into one copy of a file, oxinfra
     into another: the bytes are the same, and oxinfra finds pyinfra's block in place."""
+    require_pyinfra()
     host = fleet.hosts[0]
     fleet.sh(
         host,

@@ -9,40 +9,21 @@ Everything runs on the first host of the session fleet, logged in as ``deploy`` 
 
 from __future__ import annotations
 
+import base64
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from e2e_helpers import invoke, run_deploy, write_deploy
+from e2e_helpers import apply_cycle as shared_cycle
+from e2e_helpers import invoke, run_deploy, verbose, write_deploy
 
 pytestmark = pytest.mark.containers
 
 K1 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOne one@example"
 K2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITwo two@example"
 HASH = "$6$oxsalt$2Kx0b8jzv1b3QyJmJ9kq3c0s1v4GQ2m6m1mYf0ZbI0r7bE1vV0mX5rC9dR5yP2yH8wI7zX3nG1aQ2bC3dD4eF."
-
-
-def commands_by_op(out: str) -> dict[str, tuple[str, list[str]]]:
-    """``-vv`` output -> {operation name: (status, [commands])}."""
-    found: dict[str, tuple[str, list[str]]] = {}
-    current = None
-    for line in out.splitlines():
-        head = re.match(r"\[[^\]]+\] ([^:]+): (would change|changed|unchanged|failed)", line)
-        if head:
-            current = head.group(1)
-            found[current] = (head.group(2), [])
-        elif current and line.startswith("    $ "):
-            found[current][1].append(line[6:])
-    return found
-
-
-def verbose(inventory: Path, deploy: Path, dry: bool = False) -> dict[str, tuple[str, list[str]]]:
-    out = invoke("--dry" if dry else "-y", "-vv", inventory, deploy, json_events=False)
-    assert out.code == 0, out.describe()
-    return commands_by_op(out.stdout + out.stderr)
 
 
 @pytest.fixture
@@ -100,10 +81,10 @@ def test_user_group_and_keys(host: Any, tmp_path: Path) -> None:
     dry = verbose(inventory, deploy, dry=True)
     assert account_state(fleet, name) == drifted, "--dry changed the host"
     assert dry == {
-        "group": ("would change", ["groupadd --gid 2345 -- oxg"]),
-        "user": ("would change", ["usermod -s /bin/bash -G oxg,users -- oxu"]),
+        "group": ("changed", ["groupadd --gid 2345 -- oxg"]),
+        "user": ("changed", ["usermod -s /bin/bash -G oxg,users -- oxu"]),
         "keys": (
-            "would change",
+            "changed",
             [
                 '[ ! -s /home/oxu/.ssh/authorized_keys ] || [ -z "$(tail -c 1 < /home/oxu/.ssh/authorized_keys)" ]'
                 " || echo >> /home/oxu/.ssh/authorized_keys",
@@ -138,6 +119,47 @@ def test_user_group_and_keys(host: Any, tmp_path: Path) -> None:
     assert run_deploy(inventory, gone).statuses(name) == {"user": "unchanged", "group": "unchanged"}
 
 
+def test_dry_run_predicts_keys_of_a_user_created_before_them(host: Any, tmp_path: Path) -> None:
+    """--dry of a deploy that creates a group, a user in it and the user's keys, on a host
+    where none exist: every operation would change, and the commands shown are exactly those
+    the run then sends (the keys of the user the plan creates: in its home, owned by it)."""
+    fleet, name, inventory = host
+    deploy = write_deploy(
+        tmp_path,
+        f"""
+        from oxinfra.operations import server
+        server.group(name="group", group="oxg", _sudo=True)
+        server.user(name="user", user="oxu", shell="/bin/bash", group="oxg", groups=["users"], _sudo=True)
+        server.user_authorized_keys(name="keys", user="oxu", public_keys=[{K1!r}], _sudo=True)
+        server.user(name="again", user="oxu", shell="/bin/bash", group="oxg", groups=["users"], _sudo=True)
+        server.group(name="group again", group="oxg", _sudo=True)
+        """,
+    )
+    before = fleet.sh(name, "getent passwd oxu; getent group oxg; ls -a /home")
+    dry = verbose(inventory, deploy, dry=True)
+    assert fleet.sh(name, "getent passwd oxu; getent group oxg; ls -a /home") == before, "--dry changed the host"
+    assert {op: status for op, (status, _) in dry.items()} == {
+        "group": "changed",
+        "user": "changed",
+        "keys": "changed",
+        "again": "unchanged",
+        "group again": "unchanged",
+    }
+    assert dry["keys"][1][:2] == [
+        "mkdir -p -m 700 -- /home/oxu/.ssh",
+        "chown -- oxu:oxg /home/oxu/.ssh || { rmdir -- /home/oxu/.ssh && false; }",
+    ], dry
+    applied = verbose(inventory, deploy)
+    assert {op: cmds for op, (_, cmds) in applied.items()} == {op: cmds for op, (_, cmds) in dry.items()}
+    assert {op: status for op, (status, _) in applied.items()} == {
+        "group": "changed",
+        "user": "changed",
+        "keys": "changed",
+        "again": "unchanged",
+        "group again": "unchanged",
+    }
+
+
 def test_user_refused_before_anything_runs(host: Any, tmp_path: Path) -> None:
     fleet, name, inventory = host
     deploy = write_deploy(
@@ -153,6 +175,60 @@ def test_user_refused_before_anything_runs(host: Any, tmp_path: Path) -> None:
     assert "server.user: user '-oxu' is not a valid name" in out.stdout + out.stderr
     assert "Traceback" not in out.stdout + out.stderr
     assert fleet.exec(name, "getent", "group", "oxg", check=False).returncode == 2  # nothing ran
+
+
+HOMES = "/usr/sbin /var/www / /srv/oxapp /srv/oxshared /home/deploy"
+
+
+def owners(fleet: Any, name: str) -> str:
+    return fleet.sh(name, f"for d in {HOMES}; do stat -c '%n %U:%G' $d 2>/dev/null || echo $d missing; done")
+
+
+def test_user_ensure_home_takes_over_no_one_elses_directory(host: Any, tmp_path: Path) -> None:
+    """ensure_home (the default) on accounts whose homes are not theirs to own: an existing
+    system account (daemon: /usr/sbin; www-data: /var/www, missing here), a new system user
+    whose home is /, an existing user whose home belongs to root and is shared, a new user
+    given another user's home. None of those is created or chowned (pyinfra 3.10 chowns
+    /usr/sbin to daemon and makes /var/www); a new user's home= that root made for it is
+    taken over. Proven with stat through docker exec, and with --dry saying the same."""
+    fleet, name, inventory = host
+    clean = "userdel oxsys 2>/dev/null; userdel oxu2 2>/dev/null; userdel oxu3 2>/dev/null; rm -rf /srv/oxapp /srv/oxshared; true"
+    fleet.sh(name, clean)
+    fleet.sh(name, "rm -rf /var/www; mkdir /srv/oxapp /srv/oxshared && useradd -M -d /srv/oxshared oxu")
+    before = owners(fleet, name)
+    assert "/srv/oxshared root:root" in before and "/usr/sbin root:root" in before and "/var/www missing" in before
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra.operations import server
+        server.user(name="daemon", user="daemon", shell="/usr/sbin/nologin", _sudo=True)
+        server.user(name="www", user="www-data", _sudo=True)
+        server.user(name="oxsys", user="oxsys", home="/", system=True, _sudo=True)
+        server.user(name="shared", user="oxu", _sudo=True)
+        server.user(name="other's", user="oxu3", home="/home/deploy", _sudo=True)
+        server.user(name="adopt", user="oxu2", home="/srv/oxapp", _sudo=True)
+        """,
+    )
+    try:
+        dry = verbose(inventory, deploy, dry=True)
+        assert owners(fleet, name) == before
+        assert dry == {
+            "daemon": ("unchanged", []),
+            "www": ("unchanged", []),
+            "oxsys": ("changed", ["useradd -d / -r -M -- oxsys"]),
+            "shared": ("unchanged", []),
+            "other's": ("changed", ["useradd -d /home/deploy -M -- oxu3"]),
+            "adopt": ("changed", ["useradd -d /srv/oxapp -M -- oxu2", "chown -- oxu2:oxu2 /srv/oxapp"]),
+        }, dry
+        first = run_deploy(inventory, deploy)
+        assert first.code == 0, first.describe()
+        want = before.replace("/srv/oxapp root:root", "/srv/oxapp oxu2:oxu2")
+        assert owners(fleet, name) == want
+        again = run_deploy(inventory, deploy)
+        assert set(again.statuses(name).values()) == {"unchanged"}, again.describe()
+        assert owners(fleet, name) == want
+    finally:
+        fleet.sh(name, clean)
 
 
 FACTS_DEPLOY = """
@@ -199,28 +275,19 @@ def test_users_and_groups_facts_match_getent(host: Any, tmp_path: Path) -> None:
 def apply_cycle(
     host: Any, tmp_path: Path, source: str, read: str, want: str, drift: str, dry_commands: dict[str, list[str]]
 ) -> None:
-    """apply -> ``read`` gives ``want`` -> apply again: nothing changes -> ``drift`` by hand ->
-    ``--dry`` shows exactly ``dry_commands`` (and changes nothing) -> apply sends those same
-    commands and ``read`` gives ``want`` again -> nothing left to change."""
+    """e2e_helpers.apply_cycle on the test host: ``read`` is a shell script whose output is
+    the state (docker exec)."""
     fleet, name, inventory = host
-    deploy = write_deploy(tmp_path, source)
-    first = run_deploy(inventory, deploy)
-    assert first.code == 0, first.describe()
-    ops = list(first.statuses(name))
-    assert set(first.statuses(name).values()) == {"changed"}, first.describe()
-    assert fleet.sh(name, read) == want
-    again = run_deploy(inventory, deploy)
-    assert again.statuses(name) == {op: "unchanged" for op in ops}, again.describe()
-    fleet.sh(name, drift)
-    drifted = fleet.sh(name, read)
-    assert drifted != want
-    dry = verbose(inventory, deploy, dry=True)
-    assert fleet.sh(name, read) == drifted, "--dry changed the host"
-    assert {op: cmds for op, (status, cmds) in dry.items() if status == "would change"} == dry_commands
-    repair = verbose(inventory, deploy)
-    assert {op: cmds for op, (status, cmds) in repair.items() if status == "changed"} == dry_commands
-    assert fleet.sh(name, read) == want
-    assert run_deploy(inventory, deploy).statuses(name) == {op: "unchanged" for op in ops}
+    shared_cycle(
+        fleet,
+        name,
+        inventory,
+        write_deploy(tmp_path, source),
+        read=lambda: fleet.sh(name, read),
+        want=want,
+        drift=drift,
+        dry_commands=dry_commands,
+    )
 
 
 def test_sysctl_persisted(host: Any, tmp_path: Path) -> None:
@@ -346,6 +413,41 @@ def test_crontab(host: Any, tmp_path: Path) -> None:
                 ]
             },
         )
+    finally:
+        fleet.sh(name, "crontab -r -u deploy 2>/dev/null; true")
+
+
+def test_crontab_keeps_the_other_lines_byte_for_byte(host: Any, tmp_path: Path) -> None:
+    """A crontab holding Latin-1 bytes (not UTF-8), a line with trailing blanks and a tab:
+    adding, changing and removing an entry rewrites the crontab, and every other line comes
+    back exactly as it was (read as bytes with docker exec). (Not a CR: Debian's ``crontab
+    -l`` itself shows one as the two characters ``\r``, as ``crontab -e`` would then save.)"""
+    fleet, name, inventory = host
+    # "# caf\xe9 cr\xe8me", an entry whose command holds \xe9, trailing blanks, a tab
+    other = b"# caf\xe9 cr\xe8me\nMAILTO=root  \n0 1 * * * echo \xe9t\xe9 >/dev/null \n\t# tab\n"
+    fleet.sh(name, f"echo {base64.b64encode(other).decode()} | base64 -d | crontab -u deploy -")
+
+    def crontab_bytes() -> bytes:
+        return base64.b64decode(fleet.sh(name, "crontab -l -u deploy | base64 -w0"))
+
+    assert crontab_bytes() == other
+    entry = (
+        "from oxinfra.operations import crontab\ncrontab.crontab(name='cron', command='/bin/true ox', "
+        "cron_name='ox', user='deploy', _sudo=True, {})\n"
+    )
+    try:
+        for args, want in (
+            ("hour=3", other + b"\n# pyinfra-name=ox\n* 3 * * * /bin/true ox\n"),
+            ("hour=4", other + b"\n# pyinfra-name=ox\n* 4 * * * /bin/true ox\n"),
+            ("present=False", other + b"\n"),
+        ):
+            deploy = write_deploy(tmp_path, entry.format(args))
+            out = run_deploy(inventory, deploy)
+            assert out.code == 0, out.describe()
+            assert out.statuses(name) == {"cron": "changed"}
+            assert crontab_bytes() == want, args
+            dry = invoke("--dry", "-vv", inventory, deploy, json_events=False)
+            assert dry.code == 0 and "Traceback" not in dry.stdout + dry.stderr, dry.describe()
     finally:
         fleet.sh(name, "crontab -r -u deploy 2>/dev/null; true")
 

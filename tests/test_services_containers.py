@@ -12,15 +12,13 @@ repairs it.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from e2e_helpers import write_deploy
+from e2e_helpers import PYINFRA_CLI, apply_cycle, require_pyinfra, write_deploy
 
 pytestmark = pytest.mark.containers
 
@@ -202,17 +200,16 @@ def test_server_service_dispatches_to_sysvinit(host: tuple[Any, str, Path], tmp_
         server.service(name="oxdemo", service="oxdemo", enabled=True, _sudo=True)
         """,
     )
-    first, planned = apply(inventory, deploy)
-    assert statuses(first, name) == {"oxdemo": "changed"}
-    assert planned["oxdemo"] == ["/etc/init.d/oxdemo start", "update-rc.d oxdemo defaults && update-rc.d oxdemo enable"]
-    assert is_running(fleet, name) and "rc2.d/S01oxdemo" in rc_links(fleet, name)
-    again, _ = apply(inventory, deploy)
-    assert statuses(again, name) == {"oxdemo": "unchanged"}
-    fleet.sh(name, "/etc/init.d/oxdemo stop")
-    dry, planned = apply(inventory, deploy, dry=True)
-    assert planned["oxdemo"] == ["/etc/init.d/oxdemo start"] and not is_running(fleet, name)
-    repaired, _ = apply(inventory, deploy)
-    assert statuses(repaired, name) == {"oxdemo": "changed"} and is_running(fleet, name)
+    apply_cycle(
+        fleet,
+        name,
+        inventory,
+        deploy,
+        read=lambda: (is_running(fleet, name), "rc2.d/S01oxdemo" in rc_links(fleet, name)),
+        want=(True, True),
+        drift="/etc/init.d/oxdemo stop",
+        dry_commands={"oxdemo": ["/etc/init.d/oxdemo start"]},
+    )
 
 
 def test_sysvinit_enable_links(host: tuple[Any, str, Path], tmp_path: Path) -> None:
@@ -276,13 +273,13 @@ def test_python_call_reads_facts_and_its_result_steers_later_operations(
     assert fleet.exec(name, "test", "-e", "/tmp/oxdemo-after", check=False).returncode != 0
 
 
-PYINFRA = os.environ.get("OXINFRA_PYINFRA", "/work/venvs/pyinfra/bin/pyinfra")
+PYINFRA = PYINFRA_CLI
 
 
-@pytest.mark.skipif(shutil.which(PYINFRA) is None, reason=f"pyinfra 3.10 not installed at {PYINFRA}")
 def test_initd_status_equals_pyinfras(host: tuple[Any, str, Path], tmp_path: Path) -> None:
     """sysvinit.InitdStatus read by oxinfra (in a python.call) equals pyinfra 3.10's value for
     the same container (pyinfra through its @docker connector)."""
+    require_pyinfra()
     fleet, name, inventory = host
     fleet.sh(name, "/etc/init.d/oxdemo start")
     deploy = write_deploy(

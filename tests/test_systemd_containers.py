@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from e2e_helpers import write_deploy
+from e2e_helpers import apply_cycle, require_pyinfra, write_deploy
 from test_services_containers import DAEMON, PYINFRA, apply, statuses
 
 pytestmark = pytest.mark.containers
@@ -159,22 +158,21 @@ def test_server_service_dispatches_to_systemd(host: tuple[Any, str, Path], tmp_p
         server.service(name="oxdemo", service="oxdemo", enabled=True, _sudo=True)
         """,
     )
-    first, planned = apply(inventory, deploy)
-    assert statuses(first, name) == {"oxdemo": "changed"}
-    assert planned["oxdemo"] == ["systemctl start -- oxdemo.service", "systemctl enable -- oxdemo.service"]
-    again, _ = apply(inventory, deploy)
-    assert statuses(again, name) == {"oxdemo": "unchanged"}
-    fleet.sh(name, "systemctl stop oxdemo")
-    dry, planned = apply(inventory, deploy, dry=True)
-    assert planned["oxdemo"] == ["systemctl start -- oxdemo.service"]
-    assert unit_state(fleet, name, "ActiveState") == "inactive"
-    repaired, _ = apply(inventory, deploy)
-    assert statuses(repaired, name) == {"oxdemo": "changed"} and unit_state(fleet, name, "SubState") == "running"
+    apply_cycle(
+        fleet,
+        name,
+        inventory,
+        deploy,
+        read=lambda: (unit_state(fleet, name, "SubState"), unit_state(fleet, name, "UnitFileState")),
+        want=("running", "enabled"),
+        drift="systemctl stop oxdemo",
+        dry_commands={"oxdemo": ["systemctl start -- oxdemo.service"]},
+    )
 
 
-@pytest.mark.skipif(shutil.which(PYINFRA) is None, reason=f"pyinfra 3.10 not installed at {PYINFRA}")
 @pytest.mark.parametrize("fact", ["SystemdStatus", "SystemdEnabled"])
 def test_systemd_facts_equal_pyinfras(host: tuple[Any, str, Path], tmp_path: Path, fact: str) -> None:
+    require_pyinfra()
     fleet, name, inventory = host
     fleet.sh(name, "systemctl start oxdemo")
     deploy = write_deploy(

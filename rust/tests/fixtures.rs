@@ -131,6 +131,7 @@ const PARSED_IN_PYTHON: &[&str] = &[
     "server.Kernel",
     "server.Arch",
     "server.Hostname",
+    "server.Timezone",
     "server.Command",
     "server.Which",
     // Rust splits the release files and reads os-release's shell syntax; the version choice is Python's.

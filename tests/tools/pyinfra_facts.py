@@ -1,5 +1,6 @@
 """Read facts with pyinfra 3.10 itself (run in pyinfra's venv) from one host: argv[1] is the
-host (``@docker/NAME``), stdin JSON ``[[family.Fact, {args}]...]``; prints a JSON list of
+host (``@docker/NAME``, or an address with argv[2] the host's data as JSON: ``ssh_user``,
+``ssh_key``...), stdin JSON ``[[family.Fact, {args}]...]``; prints a JSON list of
 values (``{"error": ...}`` where pyinfra fails). Datetimes as ``{"datetime": ISO}``, tuples
 as lists.
 
@@ -30,8 +31,9 @@ def encode(value):
 
 def main():
     target = sys.argv[1]
+    data = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
     requests = json.load(sys.stdin)
-    inventory = Inventory(([target], {}))
+    inventory = Inventory(([(target, data)], {}))
     state = State(inventory, Config())
     connect_all(state)
     host = inventory.get_host(target)

@@ -18,12 +18,14 @@ from typing import Any
 from oxinfra._engine.evaluate import OpCall
 from oxinfra.api.commands import FunctionCommand
 from oxinfra.api.context import scope
-from oxinfra.api.effects import PlanContext, plan_commands
+from oxinfra.api.effects import PlanContext, fact_key, plan_commands
 from oxinfra._engine.script import privileged_result, who
 from oxinfra.api.facts import FactFailed, FactMissing, FactRequest, fact_failure
 from oxinfra.exceptions import OutputParseError, OxinfraError
 
 __all__ = ["FactEntry", "OpPlan", "HostPlanner"]
+
+_NONE = object()
 
 # What one change may have touched: (exact paths, subtree roots), or None for "anything".
 Touched = tuple[frozenset[str], tuple[str, ...]] | None
@@ -100,6 +102,9 @@ class HostPlanner:
         self._dirs_snapshot: frozenset[str] = frozenset()
         # Files whose whole content the plan knows (an earlier operation wrote it).
         self.contents: dict[str, bytes] = {}
+        # Values of facts as earlier operations said they leave them (predict_fact): used
+        # by a dry run only, which cannot read the host again.
+        self.fact_values: dict[tuple[str, str, str], Any] = {}
 
     def store(self, request: FactRequest, stdout: bytes, rc: int, stderr: bytes = b"") -> None:
         """Keep a fact's output and value. A command that failed (a status that does not mean
@@ -161,6 +166,7 @@ class HostPlanner:
         self.facts.clear()
         self.known_dirs.clear()
         self.contents.clear()
+        self.fact_values.clear()
         self._advance(None)
 
     def predicted(self, request: FactRequest) -> FactEntry | None:
@@ -228,6 +234,12 @@ class HostPlanner:
 
             def lookup(host: Any, request: FactRequest) -> Any:
                 entry = self.facts.get(request.key)
+                if not guard and self.fact_values and (entry is None or self.may_be_stale(entry)):
+                    # a dry run: what an earlier operation said it leaves beats the state
+                    # before the run (a real run reads the host again instead: a guard)
+                    known = self.fact_values.get(fact_key(request.cls, request.command), _NONE)
+                    if known is not _NONE:
+                        return known
                 if entry is None or self.may_be_stale(entry):
                     predicted = self.predicted(request)
                     if predicted is not None:  # always checked on the host before use
@@ -274,3 +286,4 @@ class HostPlanner:
                 # fails its check and the plan is redone from there.
                 plan.touched = None
                 self.known_dirs.clear()
+            self.fact_values.update(ctx.fact_values)

@@ -26,7 +26,15 @@ from oxinfra._secrets import Secret
 from oxinfra.api.commands import FileUpload, FunctionCommand, OperationMeta, QuoteString, Reconnect, StringCommand
 from oxinfra.api.context import current_deploy_dir, current_host, host
 from oxinfra.api.deploy import deploy
-from oxinfra.api.effects import ensure_directory, mark_directory, noop, op_memo, predict_content, touches
+from oxinfra.api.effects import (
+    ensure_directory,
+    mark_directory,
+    noop,
+    op_memo,
+    predict_content,
+    predict_fact,
+    touches,
+)
 from oxinfra.api.facts import FactBase, FactFailed, ShortFactBase
 from oxinfra.api.operation import get_facts, operation
 from oxinfra.exceptions import (
@@ -67,6 +75,7 @@ __all__ = [
     "noop",
     "touches",
     "predict_content",
+    "predict_fact",
     "ensure_directory",
     "mark_directory",
     "op_memo",

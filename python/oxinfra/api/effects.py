@@ -28,6 +28,7 @@ __all__ = [
     "ensure_directory",
     "mark_directory",
     "predict_content",
+    "predict_fact",
     "op_memo",
     "plan_commands",
 ]
@@ -56,6 +57,7 @@ class PlanContext:
         "known_dirs",
         "memo",
         "contents",
+        "fact_values",
         "shell_safe",
         "missing",
         "collect_missing",
@@ -76,6 +78,7 @@ class PlanContext:
         self.known_dirs = known_dirs if known_dirs is not None else set()
         self.memo = memo if memo is not None else {}
         self.contents: dict[str, bytes] = {}
+        self.fact_values: dict[tuple[str, str, str], Any] = {}
         self.shell_safe = shell_safe
         self.missing: list[FactRequest] = []
         self.collect_missing = False
@@ -180,6 +183,22 @@ def predict_content(path: str, data: bytes) -> None:
     ctx = current_plan()
     if ctx is not None:
         ctx.contents[posixpath.normpath(path)] = data
+
+
+def fact_key(cls: type, command: str) -> tuple[str, str, str]:
+    """What a fact predicted by :func:`predict_fact` is found by: its class and command."""
+    return (cls.__module__, cls.__qualname__, command)
+
+
+def predict_fact(cls: type, kwargs: dict[str, Any], value: Any) -> None:
+    """Record the value the fact ``cls(**kwargs)`` has once the operation ran (the accounts
+    after ``server.user`` created one: ``server.Users``). Only ``--dry`` uses it, for the
+    operations after this one on the host: a dry run cannot read the host again, so it
+    plans them from this value instead of the one read before the run. A real run reads
+    such a fact again on the host (a guard) and never uses the prediction."""
+    ctx = current_plan()
+    if ctx is not None:
+        ctx.fact_values[fact_key(cls, str(cls().command(**kwargs)))] = value
 
 
 def op_memo() -> dict[str, Any]:

@@ -100,11 +100,15 @@ class CrontabFile:
 
 
 def parse_crontab(lines: list[str]) -> CrontabFile:
-    """Entries of crontab ``lines``; comment and blank lines go with the entry after them."""
+    """Entries of crontab ``lines``; comment and blank lines go with the entry after them.
+
+    ``lines`` may hold bytes that are not UTF-8 as surrogate escapes (``surrogateescape``):
+    they stay so in ``CrontabFile.lines`` (what ``crontab.crontab`` writes back, byte for
+    byte), and the entries show them as U+FFFD."""
     crons = CrontabFile(lines=lines)
     comments: list[str] = []
     for number, raw in enumerate(lines):
-        line = raw.strip()
+        line = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace").strip()
         if not line or line.startswith("#"):
             comments.append(line)
             continue
@@ -159,12 +163,14 @@ class Crontab(FactBase[Any]):
     def parse(self, stdout: bytes, rc: int) -> Any:
         if rc != 0:
             raise FactFailed(rc)
-        text = stdout.decode("utf-8", "replace")
+        # surrogateescape: a byte that is not UTF-8 (a Latin-1 comment) is kept as it is in
+        # the lines crontab.crontab writes back; parse_crontab shows it as U+FFFD
+        text = stdout.decode("utf-8", "surrogateescape")
         body, marker, status = text.rpartition("\n" + _STATUS)
         if not marker or not status.strip().isdigit():
             raise FactFailed(rc, "crontab -l: no status line in the output")
         if status.strip() != "0":
-            message = " ".join(body.split())
+            message = " ".join(body.encode("utf-8", "surrogateescape").decode("utf-8", "replace").split())
             if message.startswith("no crontab for "):
                 return CrontabFile()
             raise FactFailed(1, f"crontab -l failed: {message[:200]}")

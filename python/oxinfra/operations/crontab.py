@@ -54,7 +54,7 @@ def crontab(
     a blank line when the crontab has entries); a changed one is rewritten in place; a
     removed one goes with its name comment. The whole new crontab is installed with
     ``crontab -`` from the shell's ``printf`` (no temporary file); the other lines stay as
-    they are.
+    they are, byte for byte (also bytes that are not UTF-8).
 
     + command: the command to run
     + present: whether the entry should exist

@@ -417,52 +417,33 @@ class ContainerFleet:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    #: Names the fleet's temporary directory and client key.
+    kind = "containers"
+
     def start(self) -> "ContainerFleet":
+        """Start the containers and wait until each one's sshd answers (on any failure
+        everything started is removed again)."""
         check_docker()
         keyscan = shutil.which("ssh-keyscan")
         keygen = shutil.which("ssh-keygen")
         if keyscan is None or keygen is None:
             raise ContainersUnavailable("ssh-keygen/ssh-keyscan not found (install openssh-client)")
-        image = self.image or ensure_image()
-        owner = _owner_id(os.getpid())
+        image = self._image()
         atexit.register(self.stop)
         try:
-            self.dir = Path(tempfile.mkdtemp(prefix="oxinfra-containers-"))
+            self.dir = Path(tempfile.mkdtemp(prefix=f"oxinfra-{self.kind}-"))
             self.key_path = self.dir / "client_ed25519"
             self.known_hosts = self.dir / "known_hosts"
             subprocess.run(
-                [keygen, "-q", "-t", "ed25519", "-N", "", "-C", "oxinfra-containers", "-f", str(self.key_path)],
+                [keygen, "-q", "-t", "ed25519", "-N", "", "-C", f"oxinfra-{self.kind}", "-f", str(self.key_path)],
                 check=True,
                 capture_output=True,
             )
             public_key = (self.dir / "client_ed25519.pub").read_text().strip()
-            label = f"{OWNER_LABEL}={owner}"
+            label = f"{OWNER_LABEL}={_owner_id(os.getpid())}"
             self.network = self.prefix
             _docker("network", "create", "--internal", "--label", label, self.network)
-
-            def run(name: str) -> None:
-                _docker(
-                    "run",
-                    "-d",
-                    "--pull",
-                    "never",
-                    "--init",
-                    "--name",
-                    name,
-                    "--hostname",
-                    name,
-                    "--network",
-                    self.network,
-                    "--label",
-                    label,
-                    "-e",
-                    f"OXINFRA_AUTHORIZED_KEYS={public_key}",
-                    image,
-                )
-                self._started.append(name)
-
-            with ThreadPoolExecutor(max_workers=min(4, self.n_hosts)) as pool:
-                list(pool.map(run, self.hosts))
+            self._run_hosts(image, label, public_key)
             fmt = "{{.Name}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}"
             for line in _docker("inspect", "--format", fmt, *self.hosts).splitlines():
                 name, address = line.split()[:2]
@@ -472,6 +453,28 @@ class ContainerFleet:
             self.stop()
             raise
         return self
+
+    def _image(self) -> str:
+        """The image the hosts run (built first if missing)."""
+        return self.image or ensure_image()
+
+    def _run_hosts(self, image: str, label: str, public_key: str) -> None:
+        """Start every host's container on the network; each one's sshd takes ``public_key``."""
+
+        def run(name: str) -> None:
+            self._run_container(name, label, "--init", "-e", f"OXINFRA_AUTHORIZED_KEYS={public_key}", image)
+
+        with ThreadPoolExecutor(max_workers=min(4, self.n_hosts)) as pool:
+            list(pool.map(run, self.hosts))
+
+    def _run_container(self, name: str, label: str, *args: str) -> None:
+        """``docker run -d`` host ``name`` on the fleet's network (never pulling an image),
+        remembered for :meth:`stop`; ``args``: more options, the image and its command."""
+        _docker(
+            "run", "-d", "--pull", "never", "--name", name, "--hostname", name, "--network", self.network,
+            "--label", label, *args,
+        )  # fmt: skip
+        self._started.append(name)
 
     def _scan_host_keys(self, keyscan: str) -> None:
         """Wait until every sshd answers; its ed25519 key goes into the known hosts file."""

@@ -24,11 +24,8 @@ over SSH like every other container host.
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -117,54 +114,22 @@ class SystemdFleet(ContainerFleet):
     def __init__(self, start_timeout: float = 60.0) -> None:
         super().__init__(1, start_timeout=start_timeout)
 
+    kind = "systemd"
+
     def start(self) -> "SystemdFleet":
-        keyscan, keygen = shutil.which("ssh-keyscan"), shutil.which("ssh-keygen")
-        if keyscan is None or keygen is None:
-            raise ContainersUnavailable("ssh-keygen/ssh-keyscan not found (install openssh-client)")
-        image = ensure_systemd_image()
-        owner = _owner_id(os.getpid())
-        atexit.register(self.stop)
-        try:
-            self.dir = Path(tempfile.mkdtemp(prefix="oxinfra-systemd-"))
-            self.key_path = self.dir / "client_ed25519"
-            self.known_hosts = self.dir / "known_hosts"
-            subprocess.run(
-                [keygen, "-q", "-t", "ed25519", "-N", "", "-C", "oxinfra-systemd", "-f", str(self.key_path)],
-                check=True,
-                capture_output=True,
-            )
-            public_key = (self.dir / "client_ed25519.pub").read_text().strip()
-            label = f"{OWNER_LABEL}={owner}"
-            self.network = self.prefix
-            _docker("network", "create", "--internal", "--label", label, self.network)
-            name = self.hosts[0]
-            _docker(
-                "run",
-                "-d",
-                "--pull",
-                "never",
-                "--name",
-                name,
-                "--hostname",
-                name,
-                "--network",
-                self.network,
-                "--label",
-                label,
-                *systemd_run_flags(),
-                image,
-                "/lib/systemd/systemd",
-            )
-            self._started.append(name)
-            self._wait_for_systemd(name)
-            _docker("exec", name, "sh", "-c", _SSH_SETUP, "sh", public_key, timeout=120)
-            fmt = "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}"
-            self.addresses[name] = _docker("inspect", "--format", fmt, name).split()[0]
-            self._scan_host_keys(keyscan)
-        except BaseException:
-            self.stop()
-            raise
+        super().start()
         return self
+
+    def _image(self) -> str:
+        return ensure_systemd_image()
+
+    def _run_hosts(self, image: str, label: str, public_key: str) -> None:
+        """The one container, systemd as PID 1; once it has booted, sshd set up and restarted
+        as a unit (the image's own start script does not run)."""
+        name = self.hosts[0]
+        self._run_container(name, label, *systemd_run_flags(), image, "/lib/systemd/systemd")
+        self._wait_for_systemd(name)
+        _docker("exec", name, "sh", "-c", _SSH_SETUP, "sh", public_key, timeout=120)
 
     def _wait_for_systemd(self, name: str) -> None:
         """Until ``systemctl is-system-running`` says it has booted (``running`` or, with a

@@ -124,6 +124,7 @@ from oxinfra.facts.server.system import (  # noqa: E402
     Path as Path,
     RebootRequired as RebootRequired,
     Selinux as Selinux,
+    Timezone as Timezone,
     TmpDir as TmpDir,
     Uptime as Uptime,
 )

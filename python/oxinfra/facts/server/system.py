@@ -15,7 +15,7 @@ from typing import Any
 
 from oxinfra.api import FactBase, FactFailed
 
-__all__ = ["KernelVersion", "OsVersion", "Date", "TmpDir", "Path", "Selinux", "RebootRequired", "Uptime"]
+__all__ = ["KernelVersion", "OsVersion", "Date", "TmpDir", "Path", "Selinux", "RebootRequired", "Uptime", "Timezone"]
 
 
 class _Text(FactBase[Any]):
@@ -69,6 +69,27 @@ class TmpDir(_Echoed):
             'elif [ -n "$TEMP" ] && [ -d "$TEMP" ] && [ -w "$TEMP" ]; then echo "$TEMP"; '
             "else echo; fi"
         )
+
+
+class Timezone(FactBase[Any]):
+    """The host's time zone, from where ``/etc/localtime`` leads (``readlink -f``): what
+    follows the last ``/zoneinfo/`` of that path (``Europe/Amsterdam``, ``Etc/UTC``). When it
+    leads to no ``zoneinfo`` directory (a copied file, or no ``/etc/localtime``) the value is
+    the path itself (``/etc/localtime``), as pyinfra gives it. ``readlink`` failing (not
+    installed, a link it cannot follow) fails the fact."""
+
+    shell_safe = True
+
+    def command(self) -> str:  # type: ignore[override]
+        return "readlink -f /etc/localtime"
+
+    def parse(self, stdout: bytes, rc: int) -> Any:
+        if rc != 0:
+            raise FactFailed(rc)
+        path = stdout.decode("utf-8", "replace").split("\n", 1)[0]
+        if not path:
+            raise FactFailed(rc, "readlink -f printed no path")
+        return path.rsplit("/zoneinfo/", 1)[-1]
 
 
 #: How ``Date`` asks ``date`` to print the time (and reads it back).

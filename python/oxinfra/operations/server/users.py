@@ -18,7 +18,7 @@ import posixpath
 import re
 from typing import Any
 
-from oxinfra.api import get_facts, host, operation, touches
+from oxinfra.api import get_facts, host, operation, predict_fact, touches
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import Directory, File, FindInFile, Sha1File
 from oxinfra.facts.server.users import Groups, Users
@@ -88,6 +88,7 @@ def group(group: str, present: bool = True, system: bool = False, gid: int | str
     exists = name in groups
     if not present:
         if exists:
+            predict_fact(Groups, {}, [g for g in groups if g != name])
             yield command("groupdel", "--", name)
         else:
             host.noop(f"group {name} does not exist")
@@ -98,6 +99,7 @@ def group(group: str, present: bool = True, system: bool = False, gid: int | str
     args = ["-r"] if system else []
     if want_gid is not None:
         args += ["--gid", str(want_gid)]
+    predict_fact(Groups, {}, [*groups, name])
     yield command("groupadd", *args, "--", name)
 
 
@@ -235,6 +237,74 @@ def user_authorized_keys(
 # -------------------------------------------------------------------------------- user
 
 
+def _predict_account(
+    users: dict[str, Any],
+    groups: list[str],
+    name: str,
+    existing: dict[str, Any] | None,
+    want: dict[str, Any],
+    others: list[str] | None,
+    append: bool,
+) -> None:
+    """What ``server.Users`` (and ``server.Groups``, for the group ``useradd`` makes) read
+    once ``useradd``/``usermod``/``chpasswd`` ran: for the operations after this one in a dry
+    run (:func:`oxinfra.api.predict_fact`). ``want`` holds the fields set (``home``,
+    ``shell``, ``group``, ``comment``, ``password``; None: not set); what the tools choose
+    themselves (a new user's ids, its default shell) is None."""
+    entry: dict[str, Any] = dict(existing) if existing else {
+        "home": None, "comment": None, "shell": None, "group": name, "groups": [], "uid": None, "gid": None,
+        "lastlog": None, "login_time": None, "password": "",
+    }  # fmt: skip
+    entry.update({k: v for k, v in want.items() if v})
+    if others is not None:
+        kept = [g for g in entry["groups"] if append and g not in others]
+        entry["groups"] = [g for g in kept + others if g != entry["group"]]
+    predict_fact(Users, {}, {**users, name: entry})
+    if entry["group"] not in groups:
+        predict_fact(Groups, {}, [*groups, entry["group"]])
+
+
+#: Directories that are nobody's home to own: ensure_home never creates or chowns them
+#: (system accounts name them as homes: ``daemon``'s is /usr/sbin, ``nobody``'s /nonexistent).
+SYSTEM_DIRECTORIES = frozenset(
+    "/ /bin /boot /dev /dev/null /etc /home /lib /lib32 /lib64 /libx32 /media /mnt /nonexistent /opt /proc "
+    "/root /run /sbin /srv /sys /tmp /usr /usr/bin /usr/games /usr/include /usr/lib /usr/lib32 /usr/lib64 "
+    "/usr/libexec /usr/local /usr/local/bin /usr/local/etc /usr/local/lib /usr/local/sbin /usr/local/share "
+    "/usr/sbin /usr/share /usr/src /var /var/backups /var/cache /var/empty /var/lib /var/local /var/lock "
+    "/var/log /var/mail /var/opt /var/run /var/spool /var/tmp".split()
+)
+#: Accounts below this id are system accounts (``UID_MIN`` of login.defs on Debian, Ubuntu,
+#: Fedora, RHEL, Arch): their homes are as their packages made them.
+UID_MIN = 1000
+
+
+def _home_left_alone(
+    name: str, home: str, info: Any, existing: dict[str, Any] | None, created: bool, asked: bool
+) -> str | None:
+    """Why ``ensure_home`` leaves ``home`` (the Directory fact ``info``) as it is, or None
+    when it makes sure the directory exists, owned by ``name``. It takes a directory over
+    (chown) only from root, and only for an account it creates or whose home it moves
+    (``asked``); never a system directory nor another user's directory; and it makes a
+    missing one for an existing system account only when moved."""
+    system = existing is not None and int(existing.get("uid") or 0) < UID_MIN
+    if "/" + posixpath.normpath(home).lstrip("/") in SYSTEM_DIRECTORIES:
+        return f"home {home} is a system directory: left as it is"
+    if info is None:
+        if system and not asked:
+            return f"home {home} of system account {name} does not exist: left so (give home= to have it made)"
+        return None
+    if not isinstance(info, dict):
+        return f"home {home} is not a directory (a link?): left as it is"
+    owner = info.get("user")
+    if owner == name:
+        return None
+    if owner == "root" and (created or asked):
+        return None
+    return (
+        f"home {home} is owned by {owner}, not {name}: left as it is (chown it with files.directory if it is {name}'s)"
+    )
+
+
 @operation(
     shell_safe=True,
     fact_batches=2,
@@ -275,7 +345,13 @@ def user(
     + append: add ``groups`` to the user's groups instead of making them the whole list
     + public_keys: keys for ``~/.ssh/authorized_keys`` (see ``server.user_authorized_keys``)
     + delete_keys: remove the keys that are not in ``public_keys``
-    + ensure_home: make sure the home directory exists, owned by the user
+    + ensure_home: make sure the home directory exists, owned by the user. Unlike pyinfra
+      (which chowns whatever the home is: ``/usr/sbin`` for ``daemon``), an existing
+      directory owned by root is taken over only for a user created here or a ``home``
+      moved here; one owned by another user (root, for an existing user), a system
+      directory (``/``, ``/usr/sbin``, ``/var/lib``, ``/nonexistent``...) and a missing home
+      of an existing system account (uid < 1000, unless ``home`` moves it) are left as they
+      are, saying so. A home the user owns gets its group set
     + create_home: create a new user's home from the skeleton (``useradd -m``)
     + system: create a system account (``useradd -r``)
     + uid: the new user's id
@@ -316,6 +392,7 @@ def user(
 
     if not present:
         if existing is not None:
+            predict_fact(Users, {}, {k: v for k, v in users.items() if k != name})
             yield command("userdel", "--", name)
         else:
             host.noop(f"user {name} does not exist")
@@ -341,6 +418,8 @@ def user(
                 args.append("-o")
         if want_comment:
             args += ["-c", want_comment]
+        want = {"home": home_dir, "shell": want_shell, "group": primary, "comment": want_comment}
+        _predict_account(users, existing_groups, name, None, {**want, "password": want_password}, want_groups, False)
         args.append("-m" if create_home else "-M")
         if create_home:
             touches(home_dir, subtree=True, ancestors=True)  # the skeleton is copied there
@@ -366,11 +445,18 @@ def user(
                 args += ["-G", ",".join(want_groups)]
         if want_comment and want_comment != existing["comment"]:
             args += ["-c", want_comment]
+        new_password = want_password if want_password and want_password != existing["password"] else None
+        if args or new_password:
+            want = {"home": home_dir, "shell": want_shell, "group": primary, "comment": want_comment}
+            member_of = want_groups if groups is not None else None
+            _predict_account(
+                users, existing_groups, name, existing, {**want, "password": new_password}, member_of, append
+            )
         if args:
             yield command("usermod", *args, "--", name)
-        if want_password and want_password != existing["password"]:
-            yield _password_command(name, want_password)
-        if not args and not (want_password and want_password != existing["password"]):
+        if new_password:
+            yield _password_command(name, new_password)
+        if not args and not new_password:
             host.noop(f"user {name} exists as asked")
 
     owner_group = primary or (existing["group"] if existing else name)
@@ -379,8 +465,10 @@ def user(
     later = [(Directory, {"path": home_dir})] if ensure_home else []
     info, *_ = get_facts(host, later + (_key_facts(key_file, delete_keys) if keys is not None else [])) or [None]
     if ensure_home:
-        if info is False:
-            host.noop(f"home {home_dir} is not a directory (a link?): left as it is")
+        moved = existing is not None and home_dir != existing["home"]
+        why_not = _home_left_alone(name, home_dir, info, existing, created=existing is None, asked=moved)
+        if why_not:
+            host.noop(why_not)
         else:
             yield from files.directory._inner(home_dir, user=name, group=owner_group)
     if keys is not None:
