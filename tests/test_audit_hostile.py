@@ -157,7 +157,14 @@ def test_hostile_value_keeps_the_shell_structure(pair: tuple[Operation, str, str
     if f"{op.name}.{arg}" in RUNS_UNDER:  # reads facts of its own: the fixtures that give it
         cases = [c for c in cases if arg in c.args]
 
-    @settings(max_examples=EXAMPLES or 40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    # filter_too_much: some fixtures take no value of the argument (assume(False) above), and
+    # a run that drew mostly those tripped the health check now and then (zypper.repo's src);
+    # hypothesis still fails (Unsatisfiable) when no example at all could be checked.
+    @settings(
+        max_examples=EXAMPLES or 40,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
     @given(case=st.sampled_from(cases), drawn=_drawn(kind))
     def check(case: Case, drawn: Any) -> None:
         # Local files named by a hostile value are made in a fresh directory; others are the fixture's.
