@@ -316,12 +316,35 @@ def put(
 
 
 def _read_object(src: Any) -> bytes:
-    """The contents of a file object given as ``src`` (text is encoded as UTF-8)."""
+    """The contents of a file object given as ``src`` (text is encoded as UTF-8). The object
+    is read on every planning of the call (discovery, then each host that makes it), so it is
+    read whole each time: an in-memory buffer by its value, another file object from where it
+    stood, which it is put back to (else a second read would find it at its end, and upload
+    an empty file)."""
     read = getattr(src, "read", None)
     if read is None:
         raise OperationValueError(f"files.put: src must be a file name or a file object, not {type(src).__name__}")
-    data = read()
-    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    getvalue = getattr(src, "getvalue", None)  # io.BytesIO, io.StringIO
+    if callable(getvalue):
+        data = getvalue()
+    else:
+        memo = op_memo()
+        if "src_data" in memo:
+            return bytes(memo["src_data"])
+        try:
+            at = src.tell()
+        except (AttributeError, OSError, ValueError):
+            at = None
+        data = read()
+        if at is not None:
+            try:
+                src.seek(at)
+            except (AttributeError, OSError, ValueError):
+                pass
+    data = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    if not callable(getvalue):
+        op_memo()["src_data"] = data
+    return data
 
 
 @lru_cache(maxsize=256)
