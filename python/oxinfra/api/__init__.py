@@ -24,9 +24,18 @@ from typing import TYPE_CHECKING, Any
 
 from oxinfra._secrets import Secret
 from oxinfra.api.commands import FileUpload, FunctionCommand, OperationMeta, QuoteString, Reconnect, StringCommand
-from oxinfra.api.context import current_deploy_dir, current_host, host
+from oxinfra.api.context import current_deploy_dir, current_host, host, wants_diff
 from oxinfra.api.deploy import deploy
-from oxinfra.api.effects import ensure_directory, mark_directory, noop, op_memo, predict_content, touches
+from oxinfra.api.effects import (
+    change_note,
+    content_change,
+    ensure_directory,
+    mark_directory,
+    noop,
+    op_memo,
+    predict_content,
+    touches,
+)
 from oxinfra.api.facts import FactBase, FactFailed, ShortFactBase
 from oxinfra.api.operation import get_facts, operation
 from oxinfra.exceptions import (
@@ -67,6 +76,9 @@ __all__ = [
     "noop",
     "touches",
     "predict_content",
+    "content_change",
+    "change_note",
+    "wants_diff",
     "ensure_directory",
     "mark_directory",
     "op_memo",
