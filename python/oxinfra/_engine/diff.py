@@ -99,7 +99,8 @@ def _one(path: str, before: Any, after: bytes | None, note: str | None, hidden: 
         return ""
     old = b"" if new else before
     if len(old) > DIFF_LIMIT or len(after) > DIFF_LIMIT:
-        sizes = f"{_size(after)} bytes" if new else f"{_size(old)} -> {_size(after)} bytes"
+        # the content before is read up to the limit; the content after is known whole
+        sizes = f"{len(after):,} bytes" if new else f"{_size(old)} -> {len(after):,} bytes"
         return head + ("new " if new else "") + f"large file, {sizes}: not diffed\n"
     if new and not after:
         return head + "new file (empty)\n"
