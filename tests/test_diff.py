@@ -122,6 +122,7 @@ def test_binary_and_large_files_are_summarised(tmp_path: Path) -> None:
         files.put(name="new big", src=io.BytesIO(b"z" * 1048577), dest="@ROOT@/new-big")
         files.put(name="latin", src=io.BytesIO(b"cafe\\n"), dest="@ROOT@/latin")
         files.line(name="line", path="@ROOT@/blob", line="more")
+        files.line(name="big line", path="@ROOT@/big", line="more")
         """,
     )
     out = run_deploy(*LOCAL, deploy, "--diff", dry=True)
@@ -138,6 +139,7 @@ def test_binary_and_large_files_are_summarised(tmp_path: Path) -> None:
     )
     # what files.put writes there next is known: the line's change is summarised from it
     assert got["line"] == f"# {r}/blob: content change not predicted: binary file\n"
+    assert got["big line"] == f"# {r}/big: large file, more than 1,048,576 bytes: not diffed\n"
 
 
 def test_what_cannot_be_predicted_is_said_not_guessed(tmp_path: Path) -> None:
@@ -298,7 +300,8 @@ def test_the_preview_before_a_confirmation_shows_the_diff_once(tmp_path: Path) -
 # -- fleets ---------------------------------------------------------------------------------
 
 
-def test_one_diff_for_many_hosts_with_the_same_change(tmp_path: Path) -> None:
+@pytest.mark.parametrize("shards", [1, 2])
+def test_one_diff_for_many_hosts_with_the_same_change(tmp_path: Path, shards: int) -> None:
     (tmp_path / "inventory.py").write_text("hosts = [f'@sim/web{i:02d}' for i in range(1, 13)] + ['@sim/db1']\n")
     deploy = write_deploy(
         tmp_path,
@@ -310,7 +313,7 @@ def test_one_diff_for_many_hosts_with_the_same_change(tmp_path: Path) -> None:
         files.put(name="conf", src=io.BytesIO(f"port={port}\\n".encode()), dest="/srv/app.conf")
         """,
     )
-    out = run_cli("--dry", "--diff", tmp_path / "inventory.py", deploy, cwd=tmp_path)
+    out = run_cli("--dry", "--diff", "--shards", shards, tmp_path / "inventory.py", deploy, cwd=tmp_path)
     assert out.code == 0, out.describe()
     text = out.stdout
     assert text.count("+port=80") == 1 and text.count("+port=5432") == 1, text

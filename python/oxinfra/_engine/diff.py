@@ -94,6 +94,8 @@ def _one(path: str, before: Any, after: bytes | None, note: str | None, hidden: 
     if not new and not isinstance(before, bytes):
         return head + f"content before not known ({before}): not diffed\n"
     if after is None:
+        if not new and len(before) > DIFF_LIMIT:
+            return head + f"large file, more than {DIFF_LIMIT:,} bytes: not diffed\n"
         return head + ("new file, " if new else "") + f"content change not predicted: {note or 'unknown'}\n"
     if before == after:
         return ""
