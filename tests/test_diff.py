@@ -219,6 +219,7 @@ def test_secrets_are_masked_and_sensitive_contents_never_shown(tmp_path: Path) -
         files.put(name="key", src=io.BytesIO(b"-----PRIVATE KEY-----\\nabcdef\\n"), dest="@ROOT@/key",
                   _sensitive=True)
         files.put(name="key again", src=io.BytesIO(b"other\\n"), dest="@ROOT@/app.conf", _sensitive=True)
+        files.put(name="mention", src=io.BytesIO(b"token={ARG_SECRET}\\n"), dest="@ROOT@/mention")
         """,
     )
     forbidden = [SECRET, ARG_SECRET, ARG_SECRET[::-1], ARG_SECRET.upper(), "PRIVATE KEY", "abcdef"]
@@ -244,6 +245,8 @@ def test_secrets_are_masked_and_sensitive_contents_never_shown(tmp_path: Path) -
     assert got["pw"] == f"# {r}/pw: new file, content not shown (its arguments hold a secret)\n"
     assert got["key"] == f"# {r}/key: new file, content not shown (_sensitive)\n"
     assert got["key again"] == f"# {r}/app.conf: content changed, not shown (_sensitive)\n"
+    # the text of a Secret another operation was given: masked where this one shows it
+    assert got["mention"] == f"# {r}/mention: new file\n--- /dev/null\n+++ b{r}/mention\n@@ -0,0 +1 @@\n+token=***\n"
     everything = out.stdout + out.stderr + human.stdout + human.stderr + report.read_text()
     for text in forbidden:
         assert text not in everything, text
