@@ -15,14 +15,14 @@ from oxinfra.operations.files import _anchor, escape_sed_replacement
 from oxinfra.operations.files.block import _PROGRAMS
 from oxinfra.operations.util.files import appended, block_edited, escape_sed, lines_edited, literal_sed, sed_edited
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 #: Lines made of characters sed and grep read as syntax too.
-LINE = st.text(alphabet="ab= x.*^$[]/\\&", max_size=8)
+LINE = st.text(alphabet="ab= x.*^$[]/\\&é\r", max_size=8)
 CONTENT = st.tuples(st.lists(LINE, max_size=6), st.booleans()).map(
     lambda t: ("\n".join(t[0]) + ("\n" if t[1] and t[0] else "")).encode()
 )
-LITERAL = st.text(alphabet="ab= x/", min_size=1, max_size=3)
+LITERAL = st.text(alphabet="ab= x/é", min_size=1, max_size=3)
 
 
 def _run(args: list[str], path: Path, stdin: bytes = b"") -> bytes:

@@ -408,7 +408,7 @@ def literal_sed(text: str, replacement: str, flags: str) -> Any:
             return line.replace(core, replacement) if core in line else None
         if lead:
             at = line.rfind(core)  # .* is greedy: up to the last occurrence
-            if at < 0 or (end and not line.endswith(core)):
+            if at < 0 or (end and not trail and not line.endswith(core)):
                 return None
             left, right = 0, len(line) if (trail or end) else at + len(core)
         else:
