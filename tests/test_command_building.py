@@ -11,7 +11,9 @@ An f-string there fails this test unless one of these holds (the whole allow-lis
    ``write_to``/``append_to``/``read_from``/``file_test``;
 3. it is a message: inside the arguments of ``noop(...)``/``host.noop(...)``, of a call of a
    name ending in ``Error`` or ``Exception`` (an exception constructor), or of a ``raise``;
-4. it is predicted file content: inside the arguments of ``predict_content(...)``.
+4. it is predicted file content, or what ``--diff`` shows: inside the arguments of
+   ``predict_content(...)``, ``content_change(...)`` or ``change_note(...)`` (shown, never
+   run).
 
 Anything else -- an f-string kept in a variable and put into a command later, shell syntax
 written around a value by hand -- is a failure naming file and line. ``str.format`` and
@@ -39,7 +41,7 @@ QUOTED_ARGS = {"quote": 0, "quote_interpolated": 0, "Interpolated": 0, "command"
 VALUE_ARG = {"write_to": 1, "append_to": 1, "read_from": 1, "file_test": 1}
 MESSAGE_CALLS = frozenset({"noop"})
 SHELL_SYNTAX = ("&&", "||", ";", "|", ">", "<", "$(", "`")
-CONTENT_CALLS = frozenset({"predict_content"})
+CONTENT_CALLS = frozenset({"predict_content", "content_change", "change_note"})
 
 
 def _name(call: ast.Call) -> str:

@@ -185,6 +185,7 @@ const PARSED_IN_PYTHON: &[&str] = &[
     "dnf.DnfDisabledModules",
     "dnf.DnfEnabledModules",
     "files.FileBytes",
+    "files.DiffContent",
     "git.GitBranch",
     "git.GitConfig",
     "git.GitCurrentBranch",

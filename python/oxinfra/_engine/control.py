@@ -18,6 +18,9 @@ interrupt does. One :class:`RunControl` per run (per worker process in a sharded
   been sent to it). A second signal exits at once (status 130).
 - ``lock_timeout``: how long a run waits for another run's lock on a host
   (:mod:`oxinfra._engine.lock`).
+- ``diff``: show what operations change in files (``--diff``): operations that write files
+  also read what the files hold, in the batch of facts they read anyway, and each
+  operation's record and event carry the change as a unified diff (:mod:`oxinfra._engine.diff`).
 
 A host that ended for any of these had its connection aborted, not closed: see
 :meth:`oxinfra.connectors.base.Connection.abort`.
@@ -74,6 +77,7 @@ class RunControl:
         lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
         handle_signals: bool = False,
         keep_details: bool = False,
+        diff: bool = False,
     ) -> None:
         self.fail_percent = fail_percent
         self.host_timeout = host_timeout
@@ -87,6 +91,8 @@ class RunControl:
         #: outcomes that did not fail and when each was known, on the host's result (the
         #: library's typed results, :mod:`oxinfra.api.results`; the CLI does not need them).
         self.keep_details = keep_details
+        #: ``--diff`` (see the module docs).
+        self.diff = diff
         #: The run shares its process with an application's event loop (the library's
         #: ``run_async`` runs it on a worker thread): keep every pause of the interpreter
         #: short (:func:`oxinfra._collect.short_collections` instead of fewer, longer
@@ -111,6 +117,7 @@ class RunControl:
             "round_trip_timeout": self.round_trip_timeout,
             "lock_timeout": self.lock_timeout,
             "handle_signals": True,
+            "diff": self.diff,
         }
 
     # -- starting hosts --------------------------------------------------------------------

@@ -303,6 +303,7 @@ async def run_async(
             host_timeout=control.host_timeout,
             round_trip_timeout=control.round_trip_timeout,
             lock_timeout=control.lock_timeout,
+            diff=control.diff,
         )
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:

@@ -17,6 +17,7 @@ from oxinfra import _core
 from oxinfra._engine.capture import CappedStream, apply_cuts, output_fields
 from oxinfra._engine.control import Interrupted, RunControl, Stopped, TimedOut, uncancel
 from oxinfra._engine.evaluate import OpCall
+from oxinfra._engine.diff import hidden_reason, render_diffs
 from oxinfra._engine.masking import conceal, must_conceal, shown_output
 from oxinfra._engine.lock import HostLockError, check_lock, lock_path, lock_script
 from oxinfra._engine.plan import HostPlanner, OpPlan
@@ -229,6 +230,10 @@ class HostRun:
                 record["noop"] = "; ".join(plan.noops)
         if error:
             record["error"] = error
+        if plan is not None and plan.diffs and status == "changed":  # --diff
+            shown_diff = render_diffs(plan.diffs, hidden_reason(op))
+            if shown_diff:
+                record["diff"] = shown_diff
         if status == "failed" or stdout or stderr:  # a failure's always; others' when they printed
             record.update(output_fields("stdout", stdout))
             record.update(output_fields("stderr", stderr))

@@ -56,7 +56,7 @@ class FactEntry:
 class OpPlan:
     """The planned outcome of one operation on one host."""
 
-    __slots__ = ("op", "commands", "noops", "guards", "error", "fact_failed", "skipped", "touched")
+    __slots__ = ("op", "commands", "noops", "guards", "error", "fact_failed", "skipped", "touched", "diffs")
 
     def __init__(self, op: OpCall) -> None:
         self.op = op
@@ -69,6 +69,8 @@ class OpPlan:
         self.fact_failed = False
         self.skipped = False
         self.touched: Touched = None
+        #: ``--diff``: what the operation says it changes in files (PlanContext.diffs).
+        self.diffs: list[tuple[str, Any, bytes | None, str | None]] | None = None
 
     @property
     def changes(self) -> bool:
@@ -105,6 +107,9 @@ class HostPlanner:
         # Values of facts as earlier operations said they leave them (predict_fact): used
         # by a dry run only, which cannot read the host again.
         self.fact_values: dict[tuple[str, str, str], Any] = {}
+        # --diff: what files hold after the operations planned so far, as they said
+        # (content_change): also edits (a line appended), which predict no deciding fact.
+        self.shown: dict[str, bytes] = {}
 
     def store(self, request: FactRequest, stdout: bytes, rc: int, stderr: bytes = b"") -> None:
         """Keep a fact's output and value. A command that failed (a status that does not mean
@@ -161,12 +166,45 @@ class HostPlanner:
                 return True
         return False
 
+    def changed_by_plan(self, entry: FactEntry) -> bool:
+        """Whether an operation planned since the fact was read declared that it changes
+        the fact's path (changes that declared nothing are not counted: see
+        :meth:`_shown`)."""
+        path = entry.request.path
+        for e in range(entry.epoch, self.epoch):
+            touched = self.touch_log[e]
+            if touched is not None and (path is None or _affects(path, touched)):
+                return True
+        return False
+
+    def _shown(self, request: FactRequest) -> Any:
+        """The value of a fact that is only shown (``decides = False``: ``--diff``'s content):
+        never a guard. Predicted from what an earlier operation of the plan writes; else, when
+        an earlier operation declared it changes the path, or the fact failed, not known.
+        After a change that declared nothing (``server.shell``) it is the value read, as a
+        dry run reads every fact (the operation's own facts are checked on the host)."""
+        entry = self.facts.get(request.key)
+        if entry is None or self.may_be_stale(entry):
+            path = request.kwargs.get("path")
+            content = self.shown.get(posixpath.normpath(path)) if isinstance(path, str) else None
+            raw = request.fact.predict(content, **request.kwargs) if content is not None else None
+            if raw is not None:
+                return request.fact.parse(*raw)
+        if entry is None:
+            raise FactMissing(request)
+        if entry.error is not None:
+            return request.fact.unknown(entry.error)
+        if entry.epoch != self.epoch and self.changed_by_plan(entry):
+            return request.fact.unknown("an earlier operation changes it")
+        return entry.value
+
     def invalidate(self) -> None:
         """Forget every fact: something changed that nobody described."""
         self.facts.clear()
         self.known_dirs.clear()
         self.contents.clear()
         self.fact_values.clear()
+        self.shown.clear()
         self._advance(None)
 
     def predicted(self, request: FactRequest) -> FactEntry | None:
@@ -233,6 +271,8 @@ class HostPlanner:
             guards: dict[Any, FactEntry] = {}
 
             def lookup(host: Any, request: FactRequest) -> Any:
+                if not request.fact.decides:
+                    return self._shown(request)
                 entry = self.facts.get(request.key)
                 if not guard and self.fact_values and (entry is None or self.may_be_stale(entry)):
                     # a dry run: what an earlier operation said it leaves beats the state
@@ -265,14 +305,22 @@ class HostPlanner:
                 plan.error = f"{type(exc).__name__}: {exc}"
             plan.guards = list(guards.values())
         plan.noops = list(ctx.noops)
+        if ctx.diffs and plan.changes and plan.error is None:
+            plan.diffs = list(ctx.diffs)
         if plan.changes and plan.error is None:
             if ctx.declared and not plan.has_function:
                 plan.touched = (frozenset(ctx.touched), tuple(ctx.subtrees))
                 for path in ctx.touched:
                     self.contents.pop(path, None)
+                    self.shown.pop(path, None)
                 for root in ctx.subtrees:
                     self.contents = {p: c for p, c in self.contents.items() if not p.startswith(root.rstrip("/") + "/")}
+                    self.shown = {p: c for p, c in self.shown.items() if not p.startswith(root.rstrip("/") + "/")}
                 self.contents.update(ctx.contents)
+                self.shown.update(ctx.contents)
+                for path, _, after, _ in plan.diffs or ():
+                    if after is not None:
+                        self.shown[posixpath.normpath(path)] = after
                 for root in ctx.subtrees:
                     self.known_dirs = {d for d in self.known_dirs if not (d == root or d.startswith(root + "/"))}
                 for created in ctx.created_dirs:

@@ -12,6 +12,7 @@ from oxinfra._engine.evaluate import import_path
 from oxinfra._engine.hostrun import EventSink, HostResult, RunResult, _emit
 from oxinfra._engine.pipeline import check_defaults, execute, load_deploy_files, order_operations, prepare
 from oxinfra._engine.report import Timings
+from oxinfra.api.context import scope
 from oxinfra.inventory import Inventory
 
 __all__ = ["RunResult", "HostResult", "RunControl", "run", "run_async"]
@@ -60,7 +61,7 @@ async def run_async(
         timings = Timings()
         with timings.phase("compile"):
             files = load_deploy_files(deploy_files, exec_command)
-        with import_path(files):
+        with import_path(files), scope(diff=control.diff):
             prepared = await prepare(
                 inventory, files, on_event, timings, parallel=parallel, control=control, defaults=defaults
             )

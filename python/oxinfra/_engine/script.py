@@ -347,9 +347,13 @@ def operation_result(args: GlobalArgs, stdout: bytes, stderr: bytes, rc: int, no
 
 def capturable(requests: Iterable[Any]) -> bool:
     """Whether a script of these fact reads may collect its output in the shell (see
-    ``ScriptBuilder.capture``): built-in facts only, and none whose sudo password check
-    must be remembered by the shell itself (a capture runs in a subshell)."""
-    return all(r.safe and getattr(r.context, "password", None) is None for r in requests)
+    ``ScriptBuilder.capture``): built-in facts only, none whose output may hold NUL bytes
+    (``binary_output``), and none whose sudo password check must be remembered by the shell
+    itself (a capture runs in a subshell)."""
+    return all(
+        r.safe and not getattr(r.cls, "binary_output", False) and getattr(r.context, "password", None) is None
+        for r in requests
+    )
 
 
 @lru_cache(maxsize=1)

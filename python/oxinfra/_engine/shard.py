@@ -39,6 +39,7 @@ from oxinfra._engine.pipeline import (
     run_once,
 )
 from oxinfra._engine.report import Timings
+from oxinfra.api.context import scope
 from oxinfra.exceptions import DeployError, OxinfraError
 from oxinfra.inventory import Inventory
 from oxinfra.inventory.host import Host, HostData, connector_of
@@ -263,7 +264,7 @@ async def _worker(job: dict[str, Any], read_go: Any, out: BinaryIO) -> None:
     remove_handlers = control.install(asyncio.get_running_loop())
     try:
         files = load_deploy_files(job["deploy_files"], job["exec_command"])
-        with import_path(files):
+        with import_path(files), scope(diff=control.diff):
             prepared = await prepare(
                 inventory, files, sink, timings, job["connect_limit"], job["parallel"], control, job.get("global_args")
             )

@@ -24,9 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from oxinfra._secrets import Secret
 from oxinfra.api.commands import FileUpload, FunctionCommand, OperationMeta, QuoteString, Reconnect, StringCommand
-from oxinfra.api.context import current_deploy_dir, current_host, host
+from oxinfra.api.context import current_deploy_dir, current_host, host, wants_diff
 from oxinfra.api.deploy import deploy
 from oxinfra.api.effects import (
+    change_note,
+    content_change,
     ensure_directory,
     mark_directory,
     noop,
@@ -76,6 +78,9 @@ __all__ = [
     "touches",
     "predict_content",
     "predict_fact",
+    "content_change",
+    "change_note",
+    "wants_diff",
     "ensure_directory",
     "mark_directory",
     "op_memo",

@@ -15,8 +15,9 @@ defaults while deploy code runs), ``recorder`` (records operation
 calls while deploy files run), ``plan`` (what the operation being planned says about itself,
 :class:`oxinfra.api.effects.PlanContext`), ``run_memo`` (what one run shares between hosts)
 ``data_defaults`` (the ``@deploy(data_defaults=...)`` layers, innermost first),
-``inventory`` (the run's inventory, what ``oxinfra.inventory`` reads) and ``config`` (the
-:class:`oxinfra.api.config.Config` deploy code reads and sets as ``oxinfra.config``).
+``inventory`` (the run's inventory, what ``oxinfra.inventory`` reads), ``config`` (the
+:class:`oxinfra.api.config.Config` deploy code reads and sets as ``oxinfra.config``) and
+``diff`` (the run shows file content changes, ``--diff``: see :func:`wants_diff`).
 
 This module imports nothing of oxinfra at load time: everything else may import it.
 
@@ -43,6 +44,7 @@ __all__ = [
     "current_data_defaults",
     "current_inventory",
     "current_config",
+    "wants_diff",
 ]
 
 _host: ContextVar[Any] = ContextVar("oxinfra_current_host", default=None)
@@ -63,6 +65,7 @@ _run_memo: ContextVar[Any] = ContextVar("oxinfra_run_memo", default=None)
 _data_defaults: ContextVar[tuple[Mapping[str, Any], ...]] = ContextVar("oxinfra_data_defaults", default=())
 _inventory: ContextVar[Any] = ContextVar("oxinfra_inventory", default=None)
 _config: ContextVar[Any] = ContextVar("oxinfra_config", default=None)
+_diff: ContextVar[bool] = ContextVar("oxinfra_diff", default=False)
 
 _VARS: dict[str, ContextVar[Any]] = {
     "host": _host,
@@ -76,6 +79,7 @@ _VARS: dict[str, ContextVar[Any]] = {
     "data_defaults": _data_defaults,
     "inventory": _inventory,
     "config": _config,
+    "diff": _diff,
 }
 
 
@@ -122,6 +126,11 @@ current_data_defaults: Callable[[], tuple[Mapping[str, Any], ...]] = _data_defau
 current_inventory: Callable[[], Any] = _inventory.get
 #: The Config of the deploy being evaluated (or of the config file being read), or None.
 current_config: Callable[[], Any] = _config.get
+#: Whether the run shows what operations change in files (``--diff``): operations that write
+#: files then also read what the files hold now, in the same batch as their other facts
+#: (``oxinfra.operations.util.files.diff_facts``), and say what they will hold
+#: (:func:`oxinfra.api.effects.content_change`). False otherwise: nothing more is read.
+wants_diff: Callable[[], bool] = _diff.get
 
 
 def current_deploy_dir() -> str | None:

@@ -1,5 +1,6 @@
 """What an operation says about itself while it is planned: why it does nothing, which paths
-its commands may change, which directories it creates, what a file will hold afterwards.
+its commands may change, which directories it creates, what a file will hold afterwards,
+and (for ``--diff``) how a file's content changes.
 
 Operations call these from their generator; outside planning (a deploy file calling an
 operation's generator directly) they record nothing. The engine reads the answers from the
@@ -18,7 +19,7 @@ import functools
 import posixpath
 from typing import Any
 
-from oxinfra.api.context import current_plan
+from oxinfra.api.context import current_plan, wants_diff
 from oxinfra.api.facts import FactMissing, FactRequest
 
 __all__ = [
@@ -29,6 +30,8 @@ __all__ = [
     "mark_directory",
     "predict_content",
     "predict_fact",
+    "content_change",
+    "change_note",
     "op_memo",
     "plan_commands",
 ]
@@ -66,6 +69,7 @@ class PlanContext:
         "compositions",
         "undeclared",
         "inner_error",
+        "diffs",
     )
 
     def __init__(
@@ -87,6 +91,9 @@ class PlanContext:
         self.compositions = 0
         self.undeclared = False
         self.inner_error: BaseException | None = None
+        #: ``--diff``: (path, before, after, note) of each file whose content (or only mode
+        #: or owner: ``before`` is :data:`NOTE`) the commands change; None when not asked.
+        self.diffs: list[tuple[str, Any, bytes | None, str | None]] | None = [] if wants_diff() else None
 
     @property
     def declared(self) -> bool:
@@ -199,6 +206,27 @@ def predict_fact(cls: type, kwargs: dict[str, Any], value: Any) -> None:
     ctx = current_plan()
     if ctx is not None:
         ctx.fact_values[fact_key(cls, str(cls().command(**kwargs)))] = value
+#: ``before`` of a :func:`change_note`: no content change, only what the note says.
+NOTE = object()
+
+
+def content_change(path: str, before: Any, after: bytes | None, note: str | None = None) -> None:
+    """Say, for ``--diff``, that the commands change what the file ``path`` holds: from
+    ``before`` (the value of ``files.DiffContent`` read with the operation's facts, ``None``
+    for no file, or what that fact gives when it is not known) to ``after`` (None when the
+    operation cannot tell exactly, with ``note`` saying why: ``"sed expression"``). Nothing
+    is recorded when the run shows no diffs; nothing here changes what the operation does."""
+    ctx = current_plan()
+    if ctx is not None and ctx.diffs is not None:
+        ctx.diffs.append((path, before, after, note))
+
+
+def change_note(path: str, note: str) -> None:
+    """Say, for ``--diff``, what the commands change about ``path`` besides its content
+    (``"mode 644 -> 600"``)."""
+    ctx = current_plan()
+    if ctx is not None and ctx.diffs is not None:
+        ctx.diffs.append((path, NOTE, None, note))
 
 
 def op_memo() -> dict[str, Any]:

@@ -65,6 +65,15 @@ class FactBase(Generic[T]):
     shell_safe: ClassVar[bool] = False
     #: Exit statuses that mean "absent" (value: ``default()``); others than 0 are failures.
     absent_status: ClassVar[frozenset[int]] = frozenset()
+    #: False for a fact that is only shown to the operator (``--diff``'s file contents), never
+    #: used to decide what to do: the engine never checks it again on the host before an
+    #: operation (it is no guard), and a reader gets ``unknown(why)`` instead of its failure
+    #: or of a value an earlier operation of the plan declared it changes (unless the fact
+    #: can be predicted from the content that operation writes).
+    decides: ClassVar[bool] = True
+    #: Its output may hold any bytes, NUL included: a script that reads it sends the output
+    #: as it comes, never through a command substitution (which drops NUL bytes).
+    binary_output: ClassVar[bool] = False
     _arg_names: ClassVar[tuple[str, ...] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -79,6 +88,11 @@ class FactBase(Generic[T]):
         return "\n".join(output)
 
     def default(self) -> Any:
+        return None
+
+    def unknown(self, why: str) -> Any:
+        """What a reader of a fact that does not decide (``decides = False``) gets when its
+        value is not known (``why``: its failure, or the earlier change)."""
         return None
 
     def predict(self, content: bytes, **kwargs: Any) -> tuple[bytes, int] | None:

@@ -107,7 +107,9 @@ class OperationResult:
     (``***`` when sensitive); empty for a sharded run (``shards`` > 1), whose workers keep
     none. ``stdout``/``stderr``: what its commands printed, capped. ``finished_at``: seconds
     after the host started when its outcome was known (one script runs several operations:
-    this is when its answer came, not the operation's own duration)."""
+    this is when its answer came, not the operation's own duration). ``diff``: with
+    ``RunControl(diff=True)``, what it changed (dry: would change) in files, as a unified
+    diff (docs/events.md)."""
 
     op: str
     key: str
@@ -122,6 +124,7 @@ class OperationResult:
     stdout_dropped: int = 0
     stderr_dropped: int = 0
     finished_at: float | None = field(default=None, compare=False)
+    diff: str | None = None
 
     @property
     def changed(self) -> bool:
@@ -145,7 +148,7 @@ class OperationResult:
         record["status"] = JSON_STATUS.get(self.status, self.status)
         if self.commands:
             record["commands"] = len(self.commands)
-        for name in ("noop", "error"):
+        for name in ("noop", "error", "diff"):
             if getattr(self, name) is not None:
                 record[name] = getattr(self, name)
         if self.status == "failed":
@@ -251,6 +254,7 @@ def convert(engine_result: Any) -> RunResult:
                     stdout_dropped=out.get("stdout_dropped", 0),
                     stderr_dropped=out.get("stderr_dropped", 0),
                     finished_at=at,
+                    diff=record.get("diff"),
                 )
             )
         status = _status(host.status)
@@ -340,7 +344,7 @@ class HostFailedEvent(_EventBase):
 class OperationEvent(_EventBase):
     """One operation's outcome on one host. ``commands``: how many commands it ran (its
     texts are in the run's :class:`OperationResult`); ``stdout``/``stderr`` only when it
-    failed (as in ``--json``)."""
+    failed (as in ``--json``); ``diff``: what it changed in files (``--diff``)."""
 
     kind: ClassVar[str] = "operation"
     host: str
@@ -353,6 +357,7 @@ class OperationEvent(_EventBase):
     error: str | None = None
     stdout: str | None = None
     stderr: str | None = None
+    diff: str | None = None
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,17 @@ _SHARDS = _ShardsType()
 @click.argument("inventory", shell_complete=complete_inventory)
 @click.argument("targets", nargs=-1, required=True, shell_complete=complete_targets)
 @click.option("--dry", is_flag=True, help="Show what would change on each host; change nothing.")
+@click.option(
+    "--diff",
+    "diff",
+    is_flag=True,
+    help="Show what operations change in files (with --dry: would change): after the run, a "
+    "unified diff per file, once per group of hosts with the same change (files.put, template, "
+    "line, replace, block, sync, file). Binary and large (over 1 MiB) files are summarised, "
+    "secrets masked, the contents of _sensitive operations and of those given a Secret not "
+    "shown. The files' current contents are read with the operations' other facts (no extra "
+    "round trip). --json: the operation events' diff field.",
+)
 @click.option("-y", "--yes", is_flag=True, help="Execute without asking for confirmation.")
 @click.option(
     "--limit",
@@ -311,6 +322,7 @@ def main(
     inventory: str,
     targets: tuple[str, ...],
     dry: bool,
+    diff: bool,
     yes: bool,
     limit: tuple[str, ...],
     group_data: tuple[str, ...],
@@ -367,7 +379,7 @@ def main(
     """
     from oxinfra.exceptions import DeployError, OxinfraError
 
-    renderer = Renderer(as_json=as_json, verbose=verbose, quiet=quiet, no_color=no_color)
+    renderer = Renderer(as_json=as_json, verbose=verbose, quiet=quiet, no_color=no_color, diff=diff)
     if not renderer.console.out_color:  # facts, debug-inventory: click.echo strips styles
         click.get_current_context().color = False
     # Read (by click) and gone: no process this one starts (the @local shell, shard workers)
@@ -386,6 +398,7 @@ def main(
         "retry_failed": retry_failed,
         "state_file": state_file,
         "exclude": exclude,
+        "diff": diff,
     }
     try:
         meta = click.get_current_context().meta

@@ -13,7 +13,10 @@ Human output, by verbosity (the levels of pyinfra's ``-v``):
 - ``-v``: every operation's outcome on every host (with its no-op reason), each host's end;
 - ``-vv``: the commands too (``$ ...``);
 - ``-vvv``: what every command printed (stdout and stderr), ``server.shell``'s included;
-- ``--quiet``: failures and the host line of the recap only.
+- ``--quiet``: failures and the host line of the recap only;
+- ``--diff`` (any level, ``--quiet`` too): once the run ends, before the recap, what the
+  operations changed (dry: would change) in files, one diff per group of hosts with the same
+  change (:mod:`oxinfra.cli.diffs`).
 
 Everything printed goes through the run's :class:`~oxinfra._secrets.Redactor` (``redactor``,
 set once the inventory is loaded): the text of every known secret -- host data under
@@ -31,6 +34,7 @@ import time
 from typing import Any
 
 from oxinfra.cli.console import Console
+from oxinfra.cli.diffs import DiffLog
 from oxinfra.cli.recap import Recap
 
 __all__ = ["Renderer", "PREVIEW_LINES", "PLAIN_PROGRESS_SECONDS", "FEW_LEFT"]
@@ -78,8 +82,14 @@ class Renderer:
         quiet: bool = False,
         no_color: bool = False,
         progress: bool = True,
+        diff: bool = False,
     ) -> None:
         self.as_json = as_json
+        #: ``--diff``: the file changes of the run (human output; JSON events carry them).
+        self.show_diffs = diff and not as_json
+        self.diffs = DiffLog()
+        #: The diffs the preview before a confirmation printed (not printed again).
+        self.previewed: DiffLog | None = None
         self.verbose = 0 if quiet else verbose
         self.quiet = quiet
         self.dry = False
@@ -100,6 +110,7 @@ class Renderer:
         self.bad_hosts = 0
         self.running: dict[str, None] = {}  # connected, not done (in order)
         self.list_preview = True
+        self.diffs = DiffLog()
         self._plain_at = time.monotonic()
         try:
             self._plain_every = float(os.environ.get("OXINFRA_PROGRESS_SECONDS", PLAIN_PROGRESS_SECONDS))
@@ -196,6 +207,8 @@ class Renderer:
         if kind == "operation":
             self.ops_done += 1
             self._operation(event, plan)
+            if self.show_diffs:
+                self.diffs.add(event)
         elif kind == "host_done":
             self._host_done(event)
         elif kind == "connected":
@@ -312,6 +325,11 @@ class Renderer:
             self._json_summary(result)
             return recap
         seconds = time.monotonic() - self.started
+        if self.show_diffs and self.exec_command is None:
+            for line in self.diffs.lines(self._style, list(result.order), result.dry, self.previewed):
+                self._line(line)
+            if preview:
+                self.previewed = self.diffs
         show_ops = not self.quiet and self.exec_command is None
         title = "--> Would change (dry run)" if preview else ""
         for line in recap.lines(self._style, seconds, operations=show_ops, title=title):

@@ -33,6 +33,8 @@ __all__ = [
     "FindLinks",
     "FindDirectories",
     "FileBytes",
+    "DiffContent",
+    "DIFF_LIMIT",
 ]
 
 STAT_FORMAT = "%F|%U|%G|%a|%s|%X|%Y|%Z"
@@ -363,6 +365,54 @@ class FileBytes(FactBase[Any]):
         import base64
 
         return b"found\n" + base64.encodebytes(content), 0
+
+
+#: ``files.DiffContent`` reads at most this many bytes of a file (and one more, which tells
+#: that there are more): ``--diff`` summarises a file larger than this instead of diffing it.
+DIFF_LIMIT = 1 << 20
+
+
+class DiffContent(FactBase[Any]):
+    """What a file holds, as ``--diff`` shows it (an oxinfra addition, read only by a run that
+    shows diffs): its bytes, at most :data:`DIFF_LIMIT` + 1 of them (more than the limit: a
+    larger file, summarised instead of diffed); ``None`` when there is no file (proven
+    absent); otherwise a ``str`` saying why its content is not known (another type of file
+    is there; and when the engine gives :meth:`unknown`: the fact failed, or an earlier
+    operation changes the file in a way nobody predicted).
+
+    It is only shown, never used to decide (``decides = False``: no guard, no failure of the
+    operation that reads it), and its output is any bytes (``binary_output``). One ``head``
+    process per file that is there."""
+
+    shell_safe = True
+    decides = False
+    binary_output = True
+
+    def command(self, path: str) -> str:  # type: ignore[override]
+        # "F" then the bytes: an empty file is told from no file (no output)
+        return (
+            f"__ox_a={quote(path)}; if [ -f {_P} ]; then printf F; head -c {DIFF_LIMIT + 1} < {_P}; "
+            f"elif [ -e {_P} ] || [ -L {_P} ]; then printf O; else {absent_proof('__ox_a')} || "
+            "{ echo 'not provably absent: the nearest existing path above it is no directory we may search' >&2; "
+            "(exit 2); }; fi"
+        )
+
+    def parse(self, stdout: bytes, rc: int) -> Any:
+        if rc != 0:
+            raise FactFailed(rc, f"exit {rc}: the file could not be read, or the path is not provably absent")
+        if not stdout:
+            return None
+        if stdout == b"O":
+            return "not a regular file"
+        if stdout[:1] != b"F":
+            raise FactFailed(rc, f"unexpected output: {stdout[:20]!r}")
+        return stdout[1:]
+
+    def unknown(self, why: str) -> Any:
+        return why
+
+    def predict(self, content: bytes, **kwargs: Any) -> tuple[bytes, int] | None:
+        return b"F" + content[: DIFF_LIMIT + 1], 0
 
 
 #: pyinfra's default block markers: ``marker`` with ``{mark}`` set to ``begin``/``end``.

@@ -22,6 +22,7 @@ import jinja2.nodes
 
 from oxinfra.api import (
     FileUpload,
+    content_change,
     current_host,
     ensure_directory,
     get_facts,
@@ -36,7 +37,14 @@ from oxinfra.exceptions import OperationError, OperationValueError, TemplateErro
 from oxinfra.facts.files import Directory, File, FindInFile, Link, LinkTarget, Sha1File
 from oxinfra.operations.files.sync import extra_paths, local_tree, tree_facts
 from oxinfra.operations.util.files import (
+    appended,
     backup_or_remove,
+    diff_facts,
+    edited,
+    lines_edited,
+    literal_sed,
+    note_owner_mode,
+    sed_edited,
     check_interpolated,
     check_owner,
     check_path,
@@ -195,6 +203,7 @@ def file(
         if create_remote_dir:
             yield from ensure_directory(parent_dir(path))
         predict_content(path, b"")
+        content_change(path, None, b"")
         umask = creation_umask(want_mode)
         # a name the host lacks: the file just made goes again; the owner is set before a
         # chmod (a chown clears set-user-ID bits)
@@ -291,7 +300,7 @@ def put(
     else:
         want_mode = parse_mode(mode) if mode is not False else None
     check_path(dest, "dest")
-    info, remote_sha1, real = get_facts(host, put_facts(dest))
+    info, remote_sha1, real, *shown = get_facts(host, put_facts(dest))
     touches(dest, ancestors=True)
     if real:  # dest is written where its links lead (a directory above it given as a link)
         touches(real)
@@ -299,29 +308,56 @@ def put(
         raise OperationError(f"{dest} exists and is not a file")
     predict_content(dest, data)
     if info is None:
+        content_change(dest, shown[0] if shown else None, data)
         if create_remote_dir:
             yield from ensure_directory(parent_dir(dest))
         yield from _upload(data, dest, want_mode, user, group)
         return
     changes: list[Any] = []
     if force or remote_sha1 != hashlib.sha1(data).hexdigest():
+        content_change(dest, shown[0] if shown else None, data)
         # a new file takes the default mode: restore the old one unless a mode is asked for
         changes += _upload(data, dest, want_mode if want_mode is not None else info["mode"], user, group)
     else:
         # owner first: a name the host lacks fails before the mode changes
         changes += owner_commands(dest, user, group, info) + mode_commands(dest, want_mode, info)
+        if changes:
+            note_owner_mode(dest, info, want_mode, user, group)
     if not changes:
         host.noop(f"file {dest} is already up to date")
     yield from changes
 
 
 def _read_object(src: Any) -> bytes:
-    """The contents of a file object given as ``src`` (text is encoded as UTF-8)."""
+    """The contents of a file object given as ``src`` (text is encoded as UTF-8). The object
+    is read on every planning of the call (discovery, then each host that makes it), so it is
+    read whole each time: an in-memory buffer by its value, another file object from where it
+    stood, which it is put back to (else a second read would find it at its end, and upload
+    an empty file)."""
     read = getattr(src, "read", None)
     if read is None:
         raise OperationValueError(f"files.put: src must be a file name or a file object, not {type(src).__name__}")
-    data = read()
-    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    getvalue = getattr(src, "getvalue", None)  # io.BytesIO, io.StringIO
+    if callable(getvalue):
+        data = getvalue()
+    else:
+        memo = op_memo()
+        if "src_data" in memo:
+            return bytes(memo["src_data"])
+        try:
+            at = src.tell()
+        except (AttributeError, OSError, ValueError):
+            at = None
+        data = read()
+        if at is not None:
+            try:
+                src.seek(at)
+            except (AttributeError, OSError, ValueError):
+                pass
+    data = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    if not callable(getvalue):
+        op_memo()["src_data"] = data
+    return data
 
 
 @lru_cache(maxsize=256)
@@ -460,8 +496,9 @@ def template(
 
 def put_facts(dest: str) -> list[tuple[type, dict[str, Any]]]:
     """The facts ``files.put`` and ``files.template`` read about ``dest``: an operation that
-    composes them (``put._inner``) reads these in its own batch, so its facts cost one."""
-    return [(File, {"path": dest}), (Sha1File, {"path": dest}), (LinkTarget, {"path": dest})]
+    composes them (``put._inner``) reads these in its own batch, so its facts cost one. In a
+    run that shows diffs, what the file holds (``files.DiffContent``) is the last one."""
+    return [(File, {"path": dest}), (Sha1File, {"path": dest}), (LinkTarget, {"path": dest}), *diff_facts(dest)]
 
 
 def line_facts(path: str, match: str, interpolate_variables: bool = False) -> list[tuple[type, dict[str, Any]]]:
@@ -469,6 +506,7 @@ def line_facts(path: str, match: str, interpolate_variables: bool = False) -> li
     return [
         (FindInFile, {"path": path, "pattern": match, "interpolate_variables": interpolate_variables}),
         (LinkTarget, {"path": path}),
+        *diff_facts(path),
     ]
 
 
@@ -525,7 +563,8 @@ def line(
     if interpolate_variables:
         check_interpolated("line", line)
         check_interpolated("replace", replace)
-    found, real = get_facts(host, line_facts(path, match, interpolate_variables))
+    found, real, *shown = get_facts(host, line_facts(path, match, interpolate_variables))
+    before = shown[0] if shown else None
     # Written as it is looked for: expanded by the host's shell when interpolating (else a
     # line found as "X=/root" is written "X=$HOME" and appended again on every run).
     text = Interpolated(replace or line) if interpolate_variables else replace or line
@@ -534,6 +573,7 @@ def line(
         touches(real)
     if not present:
         if found:
+            edited(path, before, None if interpolate_variables else lines_edited(before, found, None))
             yield sed_delete(path, match, interpolate_variables, backup)
         else:
             host.noop(f"no line matching {line!r} in {path}")
@@ -541,10 +581,14 @@ def line(
     if found is None:
         if not interpolate_variables:
             predict_content(path, f"{replace or line}\n".encode())
+            content_change(path, before, f"{replace or line}\n".encode())
+        else:
+            content_change(path, before, None, "shell variables")
         yield from ensure_directory(parent_dir(path))
         yield write_to(command("printf", "%s\\n", text), path)
         return
     if not found:
+        edited(path, before, None if interpolate_variables else appended(before, replace or line))
         # a newline first unless the file is empty or already ends in one
         yield or_else(
             file_test("!-s", path),
@@ -554,6 +598,9 @@ def line(
         yield append_to(command("printf", "%s\\n", text), path)
         return
     if replace and any(existing != replace for existing in found):
+        exact = not interpolate_variables and flags_text in ("", "g")
+        why = "shell variables" if interpolate_variables else "sed flags"
+        edited(path, before, lines_edited(before, found, replace) if exact else None, why)
         yield sed_replace(path, match, escape_sed_replacement(replace), flags_text, interpolate_variables, backup)
         return
     host.noop(f"line {line!r} already in {path}")
@@ -621,9 +668,8 @@ def replace(
         check_interpolated("replace", replace)
     # Made (and so checked: flags, a lone final backslash) before any host is touched.
     sed = sed_replace(path, text, replace, flags, interpolate_variables, backup)
-    (found,) = get_facts(
-        host, [(FindInFile, {"path": path, "pattern": text, "interpolate_variables": interpolate_variables})]
-    )
+    facts = [(FindInFile, {"path": path, "pattern": text, "interpolate_variables": interpolate_variables})]
+    found, *shown = get_facts(host, facts + diff_facts(path))
     touches(path)
     if found is None:
         host.noop(f"{path} does not exist")
@@ -631,6 +677,10 @@ def replace(
     if not found:
         host.noop(f"{text!r} not found in {path}")
         return
+    if shown:
+        edit = None if interpolate_variables else literal_sed(text, replace, sed_flags(flags))
+        why = "shell variables" if interpolate_variables else "sed expression"
+        edited(path, shown[0], None if edit is None else sed_edited(shown[0], edit, found), why)
     yield sed
 
 

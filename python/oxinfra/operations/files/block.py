@@ -7,10 +7,10 @@ import posixpath
 import re
 import time
 
-from oxinfra.api import FileUpload, get_facts, host, noop, operation, predict_content, touches
+from oxinfra.api import FileUpload, content_change, get_facts, host, noop, operation, predict_content, touches
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import BLOCK_MARKER, Block, BlockMarkers, LinkTarget
-from oxinfra.operations.util.files import NAME_MAX, check_path
+from oxinfra.operations.util.files import NAME_MAX, block_edited, check_path, diff_facts, edited
 from oxinfra.quoting import and_then, command, group, or_else, pipe, write_to
 
 __all__ = ["block"]
@@ -202,14 +202,16 @@ def block(
                 )
     regex = (_ERE_SPECIAL.sub(r"\\\1", line) if escape_regex_characters else line) if line else ""
 
-    current, real, state = get_facts(
+    current, real, state, *shown = get_facts(
         host,
         [
             (Block, {"path": path, "marker": marker, "begin": begin, "end": end}),
             (LinkTarget, {"path": path}),
             (BlockMarkers, {"path": path, "marker": marker, "begin": begin, "end": end}),
+            *diff_facts(path),
         ],
     )
+    was = shown[0] if shown else None  # --diff: what the file holds
     target = real or path  # written through a link: the file it leads to is replaced
     touches(path)
     touches(_temp_name(target))
@@ -222,6 +224,7 @@ def block(
             return
         data = ("\n".join([start_line, *lines, end_line]) + "\n").encode("utf-8", "surrogateescape")
         predict_content(path, data)
+        content_change(path, was, data)
         yield FileUpload(data, path)
         return
     if state is False:
@@ -244,6 +247,8 @@ def block(
         if not state["blocks"]:
             noop(f"{path} has no block between {start_line!r} and {end_line!r}")
         else:
+            if shown:
+                edited(path, was, block_edited(was, "remove", start_line, end_line, None, []))
             yield from _rewrite(path, target, state, "remove", [start_line, end_line], backup)
         return
 
@@ -257,4 +262,7 @@ def block(
         program = "before" if before else "after"
     else:
         program = "prepend" if before else "append"
+    if shown:
+        literal = line if line and (escape_regex_characters or not _ERE_SPECIAL.search(line)) else None
+        edited(path, shown[0], block_edited(shown[0], program, start_line, end_line, literal, lines))
     yield from _rewrite(path, target, state, program, values, backup)

@@ -10,7 +10,7 @@ from typing import Any
 
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import Directory, File, FindFiles, FindLinks, Link, LinkTarget, Sha1File
-from oxinfra.operations.util.files import check_owner, check_path, local_path, parse_mode
+from oxinfra.operations.util.files import check_owner, check_path, diff_facts, local_path, parse_mode
 
 __all__ = ["extra_paths", "local_tree", "tree_facts"]
 
@@ -100,7 +100,7 @@ def tree_facts(
     facts += [(Directory, {"path": path}) for path, _ in dirs]
     facts += [(Link, {"path": path}) for path, _ in links]
     for _, path in files:
-        facts += [(File, {"path": path}), (Sha1File, {"path": path}), (LinkTarget, {"path": path})]
+        facts += [(File, {"path": path}), (Sha1File, {"path": path}), (LinkTarget, {"path": path}), *diff_facts(path)]
     if delete:
         facts += [(FindFiles, {"path": dest}), (FindLinks, {"path": dest})]
     return facts

@@ -8,8 +8,9 @@ import re
 import time
 from typing import Any
 
-from oxinfra.api import current_deploy_dir
+from oxinfra.api import change_note, content_change, current_deploy_dir, wants_diff
 from oxinfra.exceptions import OperationValueError
+from oxinfra.facts.files import DIFF_LIMIT, DiffContent
 from oxinfra.quoting import Interpolated, QuotingError, and_then, command, or_else, quote_interpolated
 from oxinfra.quoting import group as group_of
 
@@ -30,6 +31,14 @@ __all__ = [
     "check_path",
     "PATH_MAX",
     "NAME_MAX",
+    "diff_facts",
+    "edited",
+    "appended",
+    "lines_edited",
+    "literal_sed",
+    "sed_edited",
+    "block_edited",
+    "note_owner_mode",
 ]
 
 #: Linux's limits (``<linux/limits.h>``): a path a system call takes is under PATH_MAX bytes
@@ -287,3 +296,205 @@ def sed_delete(path: str, pattern: str, interpolate: bool = False, backup: bool 
     else:
         edit = command("sed", "-i", "-e", f"/{escape_sed(pattern)}/d", "--", path)
     return _backed_up(edit, path, backup)
+
+
+# ---------------------------------------------------------------- --diff: what a file will hold
+# Each helper gives the exact content an operation's commands leave, computed from the content
+# before, or a reason (a ``str``) when it cannot tell exactly: --diff then says so instead of
+# showing a diff that might be wrong.
+
+
+def diff_facts(path: str) -> list[tuple[type, dict[str, Any]]]:
+    """The fact ``--diff`` reads about ``path`` (``files.DiffContent``), to add to the
+    operation's own batch of facts; nothing when the run shows no diffs (no fact, no cost)."""
+    return [(DiffContent, {"path": path})] if wants_diff() else []
+
+
+def edited(path: str, before: Any, after: bytes | str | None, why: str = "shell variables") -> None:
+    """Say (:func:`oxinfra.api.content_change`) what an edit leaves in ``path``: ``after``,
+    the content, or a ``str`` saying why it is not known, or None (``why`` says why)."""
+    if after is None or isinstance(after, str):
+        content_change(path, before, None, after if isinstance(after, str) else why)
+    else:
+        content_change(path, before, after)
+
+
+def _records(before: Any) -> list[str] | str:
+    """The lines of a text file (no newlines), as sed, grep and awk read them; or why not:
+    content not known, larger than ``files.DiffContent`` reads, not UTF-8 text or with NUL
+    bytes."""
+    if not isinstance(before, bytes):
+        return "content before not known"
+    if len(before) > DIFF_LIMIT:
+        return "large file"
+    if b"\x00" in before:
+        return "binary file"
+    try:
+        text = before.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary file"
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def appended(before: Any, text: str) -> bytes | str:
+    """``files.line``'s append: a newline first unless the file is empty or ends in one."""
+    lines = _records(before)
+    if isinstance(lines, str):
+        return lines
+    assert isinstance(before, bytes)
+    sep = b"\n" if before and not before.endswith(b"\n") else b""
+    return before + sep + text.encode("utf-8", "surrogateescape") + b"\n"
+
+
+def lines_edited(before: Any, found: list[str], replacement: str | None) -> bytes | str:
+    """``files.line``'s sed over whole lines: every line grep found (``found``, the lines of
+    ``FindInFile``) replaced by ``replacement``, or removed when it is None. A line matches
+    the pattern when it is the same text as one grep found; that every such line is one grep
+    found, in order, is checked (else the reason)."""
+    lines = _records(before)
+    if isinstance(lines, str):
+        return lines
+    assert isinstance(before, bytes)
+    wanted = set(found)
+    if [line for line in lines if line in wanted] != list(found):
+        return "the lines grep found are not the file's"
+    out: list[str] = []
+    for line in lines:
+        if line not in wanted:
+            out.append(line)
+        elif replacement is not None:
+            out.append(replacement)
+    # sed keeps a last line without its newline as it is; the lines before it have theirs
+    last_gone = replacement is None and bool(lines) and lines[-1] in wanted
+    return _joined(out, before.endswith(b"\n") or last_gone)
+
+
+def _joined(lines: list[str], newline_at_end: bool) -> bytes:
+    text = "\n".join(lines)
+    if lines and newline_at_end:
+        text += "\n"
+    return text.encode("utf-8")
+
+
+_BRE_SPECIAL = frozenset(".[]*^$\\")
+
+
+def literal_sed(text: str, replacement: str, flags: str) -> Any:
+    """``s/text/replacement/flags`` as a function of one line, for the expressions whose
+    effect is certain without a regular-expression engine: ``text`` a literal, optionally
+    anchored (``^``, ``$``) and with ``.*`` before or after it; a ``replacement`` with no
+    ``&``, backslash or newline; flags none or ``g``. None for any other expression."""
+    if flags not in ("", "g") or any(c in replacement for c in "&\\\n") or "\n" in text:
+        return None
+    core = text
+    start = core.startswith("^")
+    core = core[1:] if start else core
+    lead = core.startswith(".*")
+    core = core[2:] if lead else core
+    end = core.endswith("$") and not core.endswith("\\$")
+    core = core[:-1] if end else core
+    trail = core.endswith(".*") and not core.endswith("\\.*")
+    core = core[:-2] if trail else core
+    if not core or any(c in _BRE_SPECIAL for c in core):
+        return None
+    every = flags == "g" and not (start or lead or end or trail)
+
+    def edit(line: str) -> str | None:
+        """The line edited, or None when the expression does not match it."""
+        if every:
+            return line.replace(core, replacement) if core in line else None
+        if lead:
+            at = line.rfind(core)  # .* is greedy: up to the last occurrence
+            if at < 0 or (end and not trail and not line.endswith(core)):
+                return None
+            left, right = 0, len(line) if (trail or end) else at + len(core)
+        else:
+            if end and not trail:
+                at = len(line) - len(core) if line.endswith(core) else -1
+            else:
+                at = line.find(core)
+            if at < 0 or (start and at != 0) or (start and end and not trail and line != core):
+                return None
+            left, right = at, len(line) if trail else at + len(core)
+        return line[:left] + replacement + line[right:]
+
+    return edit
+
+
+def sed_edited(before: Any, edit: Any, found: list[str] | None) -> bytes | str:
+    """The content after ``edit`` (see :func:`literal_sed`) ran over each line; checked
+    against the lines grep found (``found``: the lines the expression matches)."""
+    lines = _records(before)
+    if isinstance(lines, str):
+        return lines
+    assert isinstance(before, bytes)
+    out, matched = [], []
+    for line in lines:
+        new = edit(line)
+        if new is None:
+            out.append(line)
+        else:
+            matched.append(line)
+            out.append(new)
+    if found is not None and matched != list(found):
+        return "the lines grep found are not the ones the expression matches here"
+    return _joined(out, before.endswith(b"\n"))
+
+
+def block_edited(before: Any, program: str, start: str, end: str, literal: str | None, lines: list[str]) -> bytes | str:
+    """``files.block``'s awk ``program`` (replace, remove, before, after, append, prepend)
+    over the content before; ``literal``: the text the ``line`` expression matches literally
+    (None when it is a regular expression, which is not predicted for before/after)."""
+    records = _records(before)
+    if isinstance(records, str):
+        return records
+    if program in ("before", "after") and literal is None:
+        return "awk regular expression"
+    block = [start, *lines, end]
+    out: list[str] = []
+    inside = done = False
+    for record in records:
+        if program == "replace":
+            if not inside and start in record:
+                out += [record, *lines]
+                inside = True
+            elif inside and end in record:
+                out.append(record)
+                inside = False
+            elif not inside:
+                out.append(record)
+        elif program == "remove":
+            if not inside and start in record:
+                inside = True
+            elif inside:
+                inside = end not in record
+            else:
+                out.append(record)
+        elif program == "before" and not done and literal is not None and literal in record:
+            out += [*block, record]
+            done = True
+        elif program == "after" and not done and literal is not None and literal in record:
+            out += [record, *block]
+            done = True
+        else:
+            out.append(record)
+    if program == "prepend":
+        out = block + out
+    elif program == "append" or (program in ("before", "after") and not done):
+        out += block
+    return "".join(line + "\n" for line in out).encode("utf-8")
+
+
+def note_owner_mode(path: str, info: dict[str, Any], mode: int | None, user: str | None, group: str | None) -> None:
+    """Say (``--diff``, :func:`oxinfra.api.change_note`) what owner and mode commands change:
+    ``mode 644 -> 600``, ``owner a -> b``, ``group a -> b``."""
+    old = info.get("mode")
+    if mode is not None and old != mode:
+        change_note(path, f"mode {old:03d} -> {mode:03d}" if isinstance(old, int) else f"mode {old} -> {mode:03d}")
+    if user and info.get("user") != user:
+        change_note(path, f"owner {info.get('user')} -> {user}")
+    if group and info.get("group") != group:
+        change_note(path, f"group {info.get('group')} -> {group}")
