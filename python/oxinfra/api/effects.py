@@ -206,6 +206,8 @@ def predict_fact(cls: type, kwargs: dict[str, Any], value: Any) -> None:
     ctx = current_plan()
     if ctx is not None:
         ctx.fact_values[fact_key(cls, str(cls().command(**kwargs)))] = value
+
+
 #: ``before`` of a :func:`change_note`: no content change, only what the note says.
 NOTE = object()
 

@@ -280,29 +280,31 @@ UID_MIN = 1000
 
 def _home_left_alone(
     name: str, home: str, info: Any, existing: dict[str, Any] | None, created: bool, asked: bool
-) -> str | None:
-    """Why ``ensure_home`` leaves ``home`` (the Directory fact ``info``) as it is, or None
-    when it makes sure the directory exists, owned by ``name``. It takes a directory over
+) -> bool:
+    """Whether ``ensure_home`` leaves ``home`` (the Directory fact ``info``) as it is (it
+    then says why: ``host.noop``), or not, when it makes sure the directory exists, owned by ``name``. It takes a directory over
     (chown) only from root, and only for an account it creates or whose home it moves
     (``asked``); never a system directory nor another user's directory; and it makes a
     missing one for an existing system account only when moved."""
     system = existing is not None and int(existing.get("uid") or 0) < UID_MIN
     if "/" + posixpath.normpath(home).lstrip("/") in SYSTEM_DIRECTORIES:
-        return f"home {home} is a system directory: left as it is"
+        host.noop(f"home {home} is a system directory: left as it is")
+        return True
     if info is None:
         if system and not asked:
-            return f"home {home} of system account {name} does not exist: left so (give home= to have it made)"
-        return None
+            host.noop(f"home {home} of system account {name} does not exist: left so (give home= to have it made)")
+            return True
+        return False
     if not isinstance(info, dict):
-        return f"home {home} is not a directory (a link?): left as it is"
+        host.noop(f"home {home} is not a directory (a link?): left as it is")
+        return True
     owner = info.get("user")
-    if owner == name:
-        return None
-    if owner == "root" and (created or asked):
-        return None
-    return (
+    if owner == name or (owner == "root" and (created or asked)):
+        return False
+    host.noop(
         f"home {home} is owned by {owner}, not {name}: left as it is (chown it with files.directory if it is {name}'s)"
     )
+    return True
 
 
 @operation(
@@ -466,10 +468,7 @@ def user(
     info, *_ = get_facts(host, later + (_key_facts(key_file, delete_keys) if keys is not None else [])) or [None]
     if ensure_home:
         moved = existing is not None and home_dir != existing["home"]
-        why_not = _home_left_alone(name, home_dir, info, existing, created=existing is None, asked=moved)
-        if why_not:
-            host.noop(why_not)
-        else:
+        if not _home_left_alone(name, home_dir, info, existing, created=existing is None, asked=moved):
             yield from files.directory._inner(home_dir, user=name, group=owner_group)
     if keys is not None:
         yield from _authorized_keys(name, owner_group, keys, key_file, delete_keys)

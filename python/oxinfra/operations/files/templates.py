@@ -1,0 +1,114 @@
+"""Rendering ``files.template``'s (and ``server.script_template``'s) jinja2 templates: what a
+template sees (``host`` and the operation's keyword arguments, as in pyinfra), which templates
+read the host, and errors that say where and how to define a missing name."""
+
+from __future__ import annotations
+
+import os
+import re
+import traceback
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+import jinja2.meta
+import jinja2.nodes
+
+from oxinfra.api import current_host, host
+from oxinfra.exceptions import TemplateError
+from oxinfra.operations.util.files import local_path
+
+__all__ = ["render_template"]
+
+
+@lru_cache(maxsize=256)
+def _load_template(path: str, mtime: float, env_key: tuple[tuple[str, Any], ...]) -> jinja2.Template:
+    options: dict[str, Any] = {"undefined": jinja2.StrictUndefined, "keep_trailing_newline": True}
+    options.update(dict(env_key))
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.dirname(path) or "."), **options)
+    return env.get_template(os.path.basename(path))
+
+
+@lru_cache(maxsize=256)
+def _uses_host(template: jinja2.Template) -> bool:
+    """Whether rendering may read ``host``: it names it, or pulls in other templates (which
+    might). A template that does not renders the same for every host, so the rendering of
+    equal arguments is shared between hosts."""
+    env = template.environment
+    source, _, _ = env.loader.get_source(env, template.name)  # type: ignore[union-attr]
+    tree = env.parse(source)
+    if (
+        tree.find(jinja2.nodes.Include)
+        or tree.find(jinja2.nodes.Import)
+        or tree.find(jinja2.nodes.FromImport)
+        or tree.find(jinja2.nodes.Extends)
+    ):
+        return True
+    return "host" in jinja2.meta.find_undeclared_variables(tree)
+
+
+def _template_line(exc: BaseException, path: str) -> int | None:
+    line = getattr(exc, "lineno", None)
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename == path:
+            line = lineno
+    return line or None
+
+
+_UNDEFINED = re.compile(r"'(\w+)' is undefined")
+_NO_HOST_DATA = re.compile(r"'[\w.]*HostData object' has no attribute '(\w+)'")
+
+
+def _undefined_error(where: str, message: str, op: str) -> TemplateError:
+    """What an undefined name in a template means and what to write instead. A template sees
+    ``host`` and the operation's keyword arguments (as in pyinfra): host data -- the
+    inventory's, group data, ``--data`` -- is ``host.data.NAME`` there, never a bare name."""
+    missing = _NO_HOST_DATA.fullmatch(message)
+    if missing is not None:
+        name = missing.group(1)
+        return TemplateError(
+            f"{where}: host.data has no {name}: set it in host data or with --data {name}=VALUE "
+            f"(or write host.data.get({name!r}, DEFAULT))"
+        )
+    undefined = _UNDEFINED.fullmatch(message)
+    if undefined is None:
+        return TemplateError(f"{where}: {message}")
+    name = undefined.group(1)
+    try:
+        in_data = name in current_host().data
+    except Exception:  # no host in context, or data that cannot say: give both ways
+        in_data = False
+    if in_data:
+        return TemplateError(
+            f"{where}: {message}: the host's data has {name}, which templates see as host.data.{name} (as in "
+            f"pyinfra): write {{{{ host.data.{name} }}}}, or pass {op}(..., {name}=...)"
+        )
+    return TemplateError(
+        f"{where}: {message}: pass it as {op}(..., {name}=...), or write {{{{ host.data.{name} }}}} with "
+        f"host data or --data {name}=VALUE"
+    )
+
+
+def render_template(
+    src: str, data: dict[str, Any], env_kwargs: dict[str, Any] | None = None, op: str = "files.template"
+) -> str:
+    """Render a jinja2 template file with ``host`` and ``data``; undefined names are errors
+    that say how to define them (``op`` is the operation named in the hint)."""
+    path = local_path(src)
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        raise TemplateError(f"template not found: {src} (looked at {path})") from None
+    try:
+        env_key = tuple(sorted((env_kwargs or {}).items()))
+        template = _load_template(os.path.abspath(path), mtime, env_key)
+        # A template that may read the host gets it, and that counts as reading it; any other
+        # never looks at the name.
+        return template.render(host=current_host() if _uses_host(template) else host, **data)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"{src}:{exc.lineno}: template syntax error: {exc.message}") from None
+    except jinja2.UndefinedError as exc:
+        line = _template_line(exc, os.path.abspath(path))
+        raise _undefined_error(src if line is None else f"{src}:{line}", str(exc.message), op) from None
+    except TypeError as exc:
+        raise TemplateError(f"{src}: cannot render: {exc}") from None
