@@ -298,7 +298,7 @@ class _Delivery:
 #: the thread (see the module docs).
 Isolation = Literal["auto", "process", "thread"]
 _ISOLATIONS = ("auto", "process", "thread")
-#: Pumps of worker processes left to end after a second cancellation (referenced until done).
+#: Worker processes' pumps nobody awaits any more (a second cancellation), kept until done.
 _ENDING: set[asyncio.Task[Any]] = set()
 
 
@@ -409,8 +409,10 @@ async def _in_process(process: ProcessRun) -> RunResult:
         try:
             await asyncio.shield(pump)
         except asyncio.CancelledError:
-            if not pump.done():  # cancelled again while the run ends: end it at once
-                process.abort()
+            if not pump.done():
+                # Cancelled again while the run ends: stop waiting (as the worker thread's
+                # caller does); the interrupted run ends on its own and the pump, kept here
+                # until then, reaps its process.
                 _ENDING.add(pump)
                 pump.add_done_callback(_ended)
         except BaseException:
@@ -421,7 +423,7 @@ async def _in_process(process: ProcessRun) -> RunResult:
 def _ended(task: asyncio.Task[Any]) -> None:
     _ENDING.discard(task)
     if not task.cancelled():
-        task.exception()  # retrieved: an aborted run's end is not an error to log
+        task.exception()  # retrieved: the end of a run nobody waits for is not an error to log
 
 
 async def _in_thread(

@@ -158,21 +158,11 @@ class ProcessRun:
     # -- steering ---------------------------------------------------------------------------
 
     def interrupt(self, signum: int = signal.SIGINT) -> None:
-        """Interrupt the run (once: later calls do nothing; see :meth:`abort`)."""
+        """Interrupt the run (once: later calls do nothing)."""
         if self._asked is not None:
             return
         self._asked = signum
         self._write(b"T" if signum == signal.SIGTERM else b"I")
-
-    def abort(self) -> None:
-        """A second interrupt: the worker exits at once (as the CLI on a second Ctrl-C:
-        running commands are not waited for)."""
-        proc = self.proc
-        if proc is not None and proc.returncode is None:
-            try:
-                proc.send_signal(signal.SIGINT)
-            except ProcessLookupError:
-                pass
 
     def _write(self, data: bytes) -> None:
         proc = self.proc
