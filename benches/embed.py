@@ -24,7 +24,9 @@ started these ways:
 
 Reported per way: the worst stall (the longest gap between two ticks, minus the interval:
 how long the application's loop could not run), the 99th percentile gap, ticks seen, and
-the run's wall seconds, every event delivered to ``on_event`` (counted). Measured, never asserted (tests/test_embed_bench.py checks the
+the run's wall seconds, every event delivered to ``on_event`` (counted), the garbage
+collector's pauses during the run and what one full collection costs right after it (the
+process then holds the result and the events). Measured, never asserted (tests/test_embed_bench.py checks the
 ticker itself on a small run). The machine's other load shows in the numbers: run it
 when the machine is quiet, and read the spread over ``--repeat``.
 """
@@ -126,6 +128,11 @@ def child(hosts: int, ops: int, fleet: str, way: str, interval: float) -> dict[s
         collections = _Collections()
         result, stats = asyncio.run(beside(work, interval))
         stats.update(collections.stats())
+        import gc
+
+        started = time.perf_counter()
+        gc.collect()  # what a full collection over the caller's process costs after the run
+        stats["full_gc_after_ms"] = round((time.perf_counter() - started) * 1000, 2)
         stats["success"] = result if isinstance(result, bool) else result.success
         if way in ("thread", "process"):
             stats["events"] = len(events)
@@ -225,7 +232,10 @@ def main() -> None:
                 row = {"hosts": n, "way": way, "rep": rep, **json.loads(proc.stdout.splitlines()[-1])}
                 rows.append(row)
                 row["load"] = round(os.getloadavg()[0], 2)
-                extra = f"  gc: {row['collections']} ({row['full_collections']} full), longest {row['max_gc_ms']} ms"
+                extra = (
+                    f"  gc: {row['collections']} ({row['full_collections']} full), longest {row['max_gc_ms']} ms, "
+                    f"a full one after: {row['full_gc_after_ms']} ms"
+                )
                 if "max_loads_ms" in row:
                     extra += f"; messages {row['messages']}, longest loads {row['max_loads_ms']} ms, largest {row['max_message_kb']} KiB"
                 print(

@@ -22,13 +22,21 @@
 - The result is a :class:`~oxinfra.api.results.RunResult` (frozen dataclasses, ``Literal``
   statuses); ``on_event`` gets typed events (:mod:`oxinfra.api.results`) as hosts report.
 
-**Threads.** :func:`run_async` never runs the engine on the caller's event loop: evaluating
-deploys, planning, connections and the results' conversion run on an event loop of their
-own in a worker thread, and the caller's loop only awaits the end (and calls ``on_event``,
-in order, in batches). The caller's loop is not blocked by the run -- only shares the CPU
-with it (the interpreter switches threads every few milliseconds: benches/embed.py measures
-the caller's worst stall). Cancelling the awaiting task interrupts the run (as SIGINT does:
-nothing more is sent, running work is ended on the hosts) and waits for it to end.
+**Processes and threads.** :func:`run_async` never runs the engine on the caller's event
+loop. With ``isolation="auto"`` (the default) the run goes to one worker process when it
+can (:mod:`oxinfra._engine.isolate`): the inventory as a path or spec, host entries or an
+``Inventory`` whose data pickles, deploys as files. The caller's loop then only reads
+small messages from a pipe (events in batches, the result in chunks, each a step of a few
+milliseconds) and rebuilds the same typed results: the run shares neither the interpreter
+nor its lock with the caller. Otherwise -- a deploy given as a function, data that cannot
+be pickled -- the run goes on an event loop of its own in a worker thread (it shares the
+interpreter: the caller's loop waits for it to hand the lock over, every few
+milliseconds). ``isolation="process"`` asks for the process (a module-level function is
+then sent by reference and imported there; what cannot go raises), ``"thread"`` for the
+thread. Either way ``on_event`` is called on the caller's loop, in order, in batches, and
+cancelling the awaiting task interrupts the run (as SIGINT does: nothing more is sent,
+running work is ended on the hosts) and waits for it to end. benches/embed.py measures the
+caller's worst stall both ways (docs/embedding.md).
 
 :func:`run` called where no event loop runs, runs in the calling thread. Called from a
 thread whose event loop is running (a notebook, a callback of an asyncio application), it

@@ -10,7 +10,10 @@ messages, each small and handled in one step:
 - the result is sent host by host in chunks (at most about :data:`OPS_PER_MESSAGE`
   operations each) and rebuilt as the same frozen dataclasses (:mod:`oxinfra.api.results`);
 - the loop is handed back after every message (``await asyncio.sleep(0)``): reading from a
-  buffer that already holds many messages does not suspend by itself.
+  buffer that already holds many messages does not suspend by itself;
+- the garbage collector keeps to young collections meanwhile
+  (:func:`oxinfra._collect.short_collections`, as for the worker thread): the full
+  collection the new objects would trigger scans the caller's whole process.
 
 Messages are length-prefixed pickles, over a pipe of their own (the worker's stdout and
 stderr stay the caller's: a deploy's ``print`` shows where it shows in-process). The job goes
@@ -35,6 +38,8 @@ import types
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Sequence
 
+from oxinfra._collect import short_collections
+from oxinfra._engine.control import RunControl
 from oxinfra._secrets import Secret, register_secrets
 from oxinfra.api.results import Event, HostResult, RunResult
 from oxinfra.exceptions import DeployError, InventoryError, OxinfraError
@@ -96,7 +101,7 @@ def job_for(
     deploy: Any,
     functions: Sequence[Callable[..., object]],
     settings: Mapping[str, Any],
-    control: Any,
+    control: RunControl | None,
     isolation: str,
 ) -> tuple[bytes, bytes]:
     """The worker's setup and job, pickled; raises :class:`Unavailable` when the run cannot
@@ -120,12 +125,15 @@ def job_for(
     job = {
         "inventory": inventory,
         "deploy": deploy,
+        # The worker's own RunControl (it takes its signals itself: handle_signals there).
         "control": {
-            "fail_percent": getattr(control, "fail_percent", None),
-            "host_timeout": getattr(control, "host_timeout", None),
-            "round_trip_timeout": getattr(control, "round_trip_timeout", None),
-            "lock_timeout": getattr(control, "lock_timeout", 30.0) if control is not None else 30.0,
-        },
+            "fail_percent": control.fail_percent,
+            "host_timeout": control.host_timeout,
+            "round_trip_timeout": control.round_trip_timeout,
+            "lock_timeout": control.lock_timeout,
+        }
+        if control is not None
+        else {},
         **settings,
     }
     try:
@@ -213,7 +221,11 @@ class ProcessRun:
                 if self._asked is not None:  # interrupted before the job went
                     self.proc.stdin.write(b"T" if self._asked == signal.SIGTERM else b"I")
                 await self.proc.stdin.drain()
-                return await self._read(reader)
+                # Young collections only while the result and events are made here (as on
+                # the worker thread): a full one would scan every object of the caller's
+                # process -- tens of milliseconds at 2,000 hosts -- in the middle of a step.
+                with short_collections():
+                    return await self._read(reader)
             finally:
                 transport.close()
         except (ConnectionError, asyncio.IncompleteReadError):
