@@ -11,6 +11,7 @@ import os
 import pickle
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -326,6 +327,54 @@ def test_a_second_cancellation_stops_waiting_and_the_run_still_ends(tmp_path: Pa
     finally:
         _kill(f"sleep {marker}")
     assert _workers() == []
+
+
+def test_a_caller_that_dies_leaves_no_worker_and_no_command(tmp_path: Path) -> None:
+    """The caller's process is killed (SIGKILL: nothing of it runs): its worker sees its stdin
+    end, interrupts the run -- the command is ended on the host -- and exits."""
+    marker = _sleep()
+    deploy = _write(tmp_path, f"from oxinfra.operations import server\nserver.shell(commands=['sleep {marker}'])\n")
+    caller = subprocess.Popen(
+        [sys.executable, "-c", CALLER, str(deploy)], env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    )
+
+    def worker() -> list[int]:
+        return [pid for pid in _running("isolate_worker") if _parent(pid) == caller.pid]
+
+    async def watch() -> None:
+        (pid,) = await _until(worker)
+        await _until(lambda: _running(f"sleep {marker}"))
+        caller.kill()
+        caller.wait()
+        await _until(lambda: not _running(f"sleep {marker}") and not _alive(pid), 20)
+
+    try:
+        asyncio.run(watch())
+    finally:
+        caller.kill()
+        caller.wait()
+        _kill(f"sleep {marker}")
+
+
+CALLER = """
+import asyncio, sys
+from oxinfra.api import RunControl, run_async
+asyncio.run(run_async(["@local"], sys.argv[1], control=RunControl(lock_timeout=None)))
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError):
+        return None
 
 
 def test_cancelling_before_the_worker_started_touches_nothing(tmp_path: Path) -> None:
