@@ -41,11 +41,12 @@ op: OperationResult = result.hosts["@sim/a"].ops[0]
 status: OpStatus = op.status
 commands: tuple[str, ...] = op.commands
 again = asyncio.run(run_async(["@sim/a"], [deploy, "deploy.py"], parallel=10, limit=["@sim/a"]))
+isolated = asyncio.run(run_async(["@sim/a"], "deploy.py", isolation="process"))
 """
 
 BAD = """
 from typing import Generator
-from oxinfra.api import operation, run
+from oxinfra.api import operation, run, run_async
 from oxinfra.api.results import OperationResult
 from oxinfra.operations import files
 
@@ -64,6 +65,7 @@ run(["@sim/a"], deploy, dyr=True)  # E: Unexpected keyword argument "dyr"
 run(["@sim/a"], deploy, parallel="10")  # E: Argument "parallel"
 run(["@sim/a"], deploy, global_args={"_sudo": "yes"})  # E: Argument "global_args"
 run(["@sim/a"], deploy, global_args={"sudo": True})  # E: Argument "global_args"
+run_async(["@sim/a"], deploy, isolation="proc")  # E: Argument "isolation"
 def check(op: OperationResult) -> None:
     if op.status == "not run":  # E: Non-overlapping equality check
         pass

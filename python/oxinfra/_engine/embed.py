@@ -22,13 +22,21 @@
 - The result is a :class:`~oxinfra.api.results.RunResult` (frozen dataclasses, ``Literal``
   statuses); ``on_event`` gets typed events (:mod:`oxinfra.api.results`) as hosts report.
 
-**Threads.** :func:`run_async` never runs the engine on the caller's event loop: evaluating
-deploys, planning, connections and the results' conversion run on an event loop of their
-own in a worker thread, and the caller's loop only awaits the end (and calls ``on_event``,
-in order, in batches). The caller's loop is not blocked by the run -- only shares the CPU
-with it (the interpreter switches threads every few milliseconds: benches/embed.py measures
-the caller's worst stall). Cancelling the awaiting task interrupts the run (as SIGINT does:
-nothing more is sent, running work is ended on the hosts) and waits for it to end.
+**Processes and threads.** :func:`run_async` never runs the engine on the caller's event
+loop. With ``isolation="auto"`` (the default) the run goes to one worker process when it
+can (:mod:`oxinfra._engine.isolate`): the inventory as a path or spec, host entries or an
+``Inventory`` whose data pickles, deploys as files. The caller's loop then only reads
+small messages from a pipe (events in batches, the result in chunks, each a step of a few
+milliseconds) and rebuilds the same typed results: the run shares neither the interpreter
+nor its lock with the caller. Otherwise -- a deploy given as a function, data that cannot
+be pickled -- the run goes on an event loop of its own in a worker thread (it shares the
+interpreter: the caller's loop waits for it to hand the lock over, every few
+milliseconds). ``isolation="process"`` asks for the process (a module-level function is
+then sent by reference and imported there; what cannot go raises), ``"thread"`` for the
+thread. Either way ``on_event`` is called on the caller's loop, in order, in batches, and
+cancelling the awaiting task interrupts the run (as SIGINT does: nothing more is sent,
+running work is ended on the hosts) and waits for it to end. benches/embed.py measures the
+caller's worst stall both ways (docs/embedding.md).
 
 :func:`run` called where no event loop runs, runs in the calling thread. Called from a
 thread whose event loop is running (a notebook, a callback of an asyncio application), it
@@ -45,9 +53,11 @@ import signal
 import threading
 from collections import deque
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
+import logging
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence, Union
 
 from oxinfra._collect import short_collections
+from oxinfra._engine.isolate import ProcessRun, Unavailable, job_for
 from oxinfra.api.results import Event, RunResult, convert, event_from_json
 from oxinfra.api.typed import GlobalArguments
 from oxinfra.exceptions import DeployError, InventoryError
@@ -57,7 +67,9 @@ if TYPE_CHECKING:
     from oxinfra.inventory import Inventory
     from oxinfra.inventory.model import HostEntry
 
-__all__ = ["run", "run_async", "InventoryArg", "DeployArg"]
+__all__ = ["run", "run_async", "InventoryArg", "DeployArg", "Isolation"]
+
+logger = logging.getLogger("oxinfra")
 
 #: What ``inventory=`` takes (see the module docs).
 InventoryArg = Union[
@@ -96,9 +108,8 @@ def _inventory(value: Any, limit: Sequence[str] | None) -> Any:
     return inventory
 
 
-def _deploys(value: Any, exec_command: str | None, shards: int) -> list[Any]:
-    from oxinfra._engine.evaluate import DeployFile
-
+def _deploy_items(value: Any, exec_command: str | None, shards: int) -> list[Any]:
+    """The deploys, checked: file paths (``str``) and functions."""
     if exec_command is not None:
         if not isinstance(exec_command, str) or not exec_command.strip():
             raise DeployError("exec_command= takes the shell command to run, as a non-empty string")
@@ -116,10 +127,17 @@ def _deploys(value: Any, exec_command: str | None, shards: int) -> list[Any]:
         elif callable(item):
             if shards > 1:
                 raise DeployError("a deploy given as a function runs in this process: use shards=1, or a deploy file")
-            out.append(DeployFile.from_callable(item))
+            out.append(item)
         else:
             raise DeployError(f"a deploy is a file path or a function, not {type(item).__name__}")
     return out
+
+
+def _deploys(value: Any, exec_command: str | None, shards: int) -> list[Any]:
+    from oxinfra._engine.evaluate import DeployFile
+
+    items = _deploy_items(value, exec_command, shards)
+    return [item if isinstance(item, str) else DeployFile.from_callable(item) for item in items]
 
 
 def _check(dry: Any, parallel: Any, shards: Any) -> None:
@@ -224,18 +242,72 @@ def run(
     except RuntimeError:
         return asyncio.run(_engine(*args))
     done: Future[RunResult] = Future()
-    thread = threading.Thread(target=_in_thread, args=(done, args), name="oxinfra-run", daemon=True)
+    thread = threading.Thread(target=_run_in_thread, args=(done, args), name="oxinfra-run", daemon=True)
     thread.start()
     return done.result()
 
 
-def _in_thread(done: Future[RunResult], args: tuple[Any, ...], ready: Any = None) -> None:
+def _run_in_thread(done: Future[RunResult], args: tuple[Any, ...], ready: Any = None) -> None:
     try:
         result = asyncio.run(_engine(*args, ready=ready))
     except BaseException as exc:  # handed to the caller, raised there
         done.set_exception(exc)
     else:
         done.set_result(result)
+
+
+class _Delivery:
+    """Events handed to ``on_event`` on the caller's loop, in order, at most
+    :data:`EVENTS_PER_TURN` per turn of the loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_event: Callable[[Event], object]) -> None:
+        self.loop, self.on_event = loop, on_event
+        self.events: deque[Event] = deque()
+        self.flushing = False
+        self.delivered = asyncio.Event()
+
+    def _deliver(self) -> None:
+        self.flushing = False
+        for _ in range(min(len(self.events), EVENTS_PER_TURN)):
+            self.on_event(self.events.popleft())
+        if self.events:
+            self.flushing = True
+            self.loop.call_soon(self._deliver)
+        else:
+            self.delivered.set()
+
+    def push(self, event: Event) -> None:
+        """On the caller's loop (events read from a worker process)."""
+        self.events.append(event)
+        if not self.flushing:
+            self.flushing = True
+            self.delivered.clear()
+            self.loop.call_soon(self._deliver)
+
+    def sink(self, event: dict[str, Any]) -> None:
+        """On the worker thread (the engine's event dicts)."""
+        typed = event_from_json(event)
+        if typed is None:
+            return
+        self.events.append(typed)
+        if not self.flushing:
+            self.flushing = True
+            self.delivered.clear()
+            self.loop.call_soon_threadsafe(self._deliver)
+
+    async def wait(self) -> None:
+        """Until every event came to ``on_event``."""
+        if self.events or self.flushing:
+            await self.delivered.wait()
+
+
+#: Where :func:`run_async` runs the run: ``"process"``, one worker process; ``"thread"``, a
+#: worker thread of this process; ``"auto"``, the process when the run can go there, else
+#: the thread (see the module docs).
+Isolation = Literal["auto", "process", "thread"]
+_ISOLATIONS = ("auto", "process", "thread")
+#: Worker processes' pumps nobody awaits any more (a second cancellation), kept until done.
+_ENDING: set[asyncio.Task[Any]] = set()
 
 
 async def run_async(
@@ -250,54 +322,144 @@ async def run_async(
     global_args: GlobalArguments | None = None,
     control: RunControl | None = None,
     limit: Sequence[str] | str | None = None,
+    isolation: Isolation = "auto",
 ) -> RunResult:
-    """:func:`run`, awaited: the run goes on its own event loop in a worker thread, so the
-    caller's loop keeps running (see the module docs); ``on_event`` is called on the
-    caller's loop, in order. Cancelling the awaiting task interrupts the run (as SIGINT)
-    and raises ``CancelledError`` once it has ended. With ``control=RunControl(
-    handle_signals=True)``, SIGINT/SIGTERM received by the caller's loop interrupt it."""
+    """:func:`run`, awaited, without holding the caller's loop: the run goes to a worker
+    process, or to its own event loop in a worker thread (``isolation``; see the module
+    docs); ``on_event`` is called on the caller's loop, in order. Cancelling the awaiting
+    task interrupts the run (as SIGINT) and raises ``CancelledError`` once it has ended. With
+    ``control=RunControl(handle_signals=True)``, SIGINT/SIGTERM received by the caller's loop
+    interrupt it."""
+    if isolation not in _ISOLATIONS:
+        raise DeployError(f"isolation= takes 'auto', 'process' or 'thread', not {isolation!r}")
     loop = asyncio.get_running_loop()
-    events: deque[Event] = deque()
-    flushing = [False]
-    delivered = asyncio.Event()
+    delivery = _Delivery(loop, on_event) if on_event is not None else None
+    target: dict[str, Any] = {}  # what a signal interrupts: the process run, or the thread's state
+    handlers: list[signal.Signals] = []
+    if control is not None and control.handle_signals:
+        # The worker cannot take the caller's signals: the caller's loop takes them and
+        # passes them on.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, _forward, target, sig)
+                handlers.append(sig)
+            except (ValueError, RuntimeError, NotImplementedError):
+                pass
+    try:
+        if isolation != "thread":
+            process = _process_run(
+                inventory, deploy, dry, parallel, delivery, exec_command, shards, global_args, control, limit, isolation
+            )
+            if process is not None:
+                target["process"] = process
+                try:
+                    result = await _in_process(process)
+                except Unavailable as why:
+                    if isolation == "process":
+                        raise DeployError(f"run_async(isolation='process'): {why}; use isolation='thread'") from None
+                    logger.debug("run_async: in a worker thread (%s)", why)
+                else:
+                    if delivery is not None:
+                        await delivery.wait()
+                    return result
+                del target["process"]
+        result = await _in_thread(
+            inventory, deploy, dry, parallel, delivery, exec_command, shards, global_args, control, limit, target
+        )
+    finally:
+        for sig in handlers:
+            loop.remove_signal_handler(sig)
+    if delivery is not None:
+        await delivery.wait()
+    return result
 
-    def deliver() -> None:
-        # On the caller's loop: at most EVENTS_PER_TURN, then let other work run.
-        flushing[0] = False
-        assert on_event is not None
-        for _ in range(min(len(events), EVENTS_PER_TURN)):
-            on_event(events.popleft())
-        if events:
-            flushing[0] = True
-            loop.call_soon(deliver)
-        else:
-            delivered.set()
 
-    def sink(event: dict[str, Any]) -> None:  # on the worker thread
-        typed = event_from_json(event)
-        if typed is None:
-            return
-        events.append(typed)
-        if not flushing[0]:
-            flushing[0] = True
-            delivered.clear()
-            loop.call_soon_threadsafe(deliver)
+def _process_run(
+    inventory: Any,
+    deploy: Any,
+    dry: Any,
+    parallel: Any,
+    delivery: _Delivery | None,
+    exec_command: Any,
+    shards: Any,
+    global_args: Any,
+    control: RunControl | None,
+    limit: Any,
+    isolation: str,
+) -> ProcessRun | None:
+    """The run in a worker process, or None where it cannot go there (``"auto"``). Bad
+    arguments raise here, as the worker thread would raise them."""
+    _check(dry, parallel, shards)
+    functions = [item for item in _deploy_items(deploy, exec_command, shards) if not isinstance(item, str)]
+    settings = {
+        "dry": dry,
+        "parallel": parallel,
+        "events": delivery is not None,
+        "exec_command": exec_command,
+        "shards": shards,
+        "global_args": dict(global_args) if global_args is not None else None,
+        "limit": limit,
+    }
+    try:
+        setup, job = job_for(inventory, deploy, functions, settings, control, isolation)
+    except Unavailable as why:
+        logger.debug("run_async: in a worker thread (%s)", why)
+        return None
+    return ProcessRun(setup, job, delivery.push if delivery is not None else None)
 
-    state: dict[str, Any] = {}
-    started = threading.Event()
+
+async def _in_process(process: ProcessRun) -> RunResult:
+    pump = asyncio.ensure_future(process.pump())
+    try:
+        return await asyncio.shield(pump)
+    except asyncio.CancelledError:
+        process.interrupt(signal.SIGINT)
+        try:
+            await asyncio.shield(pump)
+        except asyncio.CancelledError:
+            if not pump.done():
+                # Cancelled again while the run ends: stop waiting (as the worker thread's
+                # caller does); the interrupted run ends on its own and the pump, kept here
+                # until then, reaps its process.
+                _ENDING.add(pump)
+                pump.add_done_callback(_ended)
+        except BaseException:
+            pass
+        raise
+
+
+def _ended(task: asyncio.Task[Any]) -> None:
+    _ENDING.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: the end of a run nobody waits for is not an error to log
+
+
+async def _in_thread(
+    inventory: Any,
+    deploy: Any,
+    dry: Any,
+    parallel: Any,
+    delivery: _Delivery | None,
+    exec_command: Any,
+    shards: Any,
+    global_args: Any,
+    control: RunControl | None,
+    limit: Any,
+    state: dict[str, Any],
+) -> RunResult:
+    """The run on its own loop in a worker thread (``state`` gets its loop and control, for
+    :func:`_forward`)."""
 
     def ready(run_control: RunControl) -> None:
         state["loop"] = asyncio.get_running_loop()
         state["control"] = run_control
-        started.set()
 
     worker_control = control
-    handlers: list[signal.Signals] = []
     if control is not None and control.handle_signals:
         from oxinfra._engine.control import RunControl as _RunControl
 
-        # The worker's loop cannot take signals (not the main thread): the caller's loop
-        # takes them and passes them on.
+        # The worker's loop cannot take signals (not the main thread): run_async's handlers
+        # pass them on.
         worker_control = _RunControl(
             fail_percent=control.fail_percent,
             host_timeout=control.host_timeout,
@@ -305,18 +467,12 @@ async def run_async(
             lock_timeout=control.lock_timeout,
             diff=control.diff,
         )
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, _interrupt, state, sig)
-                handlers.append(sig)
-            except (ValueError, RuntimeError, NotImplementedError):
-                pass
     args = (
         inventory,
         deploy,
         dry,
         parallel,
-        sink if on_event is not None else None,
+        delivery.sink if delivery is not None else None,
         exec_command,
         shards,
         global_args,
@@ -324,25 +480,27 @@ async def run_async(
         limit,
     )
     done: Future[RunResult] = Future()
-    thread = threading.Thread(target=_in_thread, args=(done, args, ready), name="oxinfra-run", daemon=True)
+    thread = threading.Thread(target=_run_in_thread, args=(done, args, ready), name="oxinfra-run", daemon=True)
     thread.start()
     waiting = asyncio.wrap_future(done)
     try:
+        return await asyncio.shield(waiting)
+    except asyncio.CancelledError:
+        _interrupt(state, signal.SIGINT)
         try:
-            result = await asyncio.shield(waiting)
-        except asyncio.CancelledError:
-            _interrupt(state, signal.SIGINT)
-            try:
-                await waiting
-            except BaseException:
-                pass
-            raise
-    finally:
-        for sig in handlers:
-            loop.remove_signal_handler(sig)
-    if on_event is not None and (events or flushing[0]):
-        await delivered.wait()
-    return result
+            await waiting
+        except BaseException:
+            pass
+        raise
+
+
+def _forward(target: dict[str, Any], signum: int) -> None:
+    """A signal the caller's loop took (``handle_signals``): interrupt the run."""
+    process = target.get("process")
+    if process is not None:
+        process.interrupt(signum)
+    else:
+        _interrupt(target, signum)
 
 
 def _interrupt(state: dict[str, Any], signum: int) -> None:

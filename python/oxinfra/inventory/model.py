@@ -128,27 +128,19 @@ class _Model:
                         self.data_origins.append(origin)
                     ids.append(found)
             specs.append((group.name, group.origin, group.patterns, ids, group.origins or []))
-        self.layout = _core.InventoryLayout(specs)  # InventoryBuildError, an InventoryError
-        self.names = self.layout.hosts
+        self._layout(specs)
         if not self.names:
             raise InventoryError(f"{source.where}: the inventory names no hosts; add at least one host")
-        self.group_names = self.layout.groups
-        self._members: list[list[int]] | None = None
         inline = {g.name: g for g in reversed(source.groups)}  # the first spec of a name wins
         self.group_data: list[dict[str, Any]] = []
         self.group_origins: list[str] = []
         files = _group_data_files(source.directory, group_data_dirs, self.group_names)
-        self.host_group_set, self.group_sets = self.layout.group_sets()
-        self.host_data_set, self.data_sets = self.layout.data_sets()
         with scope(inventory=_InitialInventory(self) if files else None):
             self._load_group_data(inline, files)
-        self.all = self.group_names.index("all")
         self.overrides = dict(overrides)
         for index, data_set in enumerate(self.data_sets):
             if len(data_set) > 1:
                 self._check_conflicts(index, data_set)
-        self._chains: dict[tuple[int, int], tuple[tuple[dict[str, Any], ...], tuple[str, ...], str]] = {}
-        self._hosts: list[Host | None] = [None] * len(self.names)
         for index in {key: i for i, key in enumerate(zip(self.host_group_set, self.host_data_set))}.values():
             connector = self.chain(index)[2]
             if connector != "ssh":
@@ -156,6 +148,36 @@ class _Model:
         for name in self.names:
             if name[0] == "@":
                 connector_of(name, {})
+
+    def _layout(self, specs: list[Any]) -> None:
+        """The hosts, groups and data sets the Rust core expands from ``specs`` (group name,
+        origin, patterns, host data ids, origins), and the caches made from them."""
+        self._specs = specs
+        self.layout = _core.InventoryLayout(specs)  # InventoryBuildError, an InventoryError
+        self.names = self.layout.hosts
+        self.group_names = self.layout.groups
+        self.all = self.group_names.index("all") if self.names else -1
+        self._members: list[list[int]] | None = None
+        self.host_group_set, self.group_sets = self.layout.group_sets()
+        self.host_data_set, self.data_sets = self.layout.data_sets()
+        self._chains: dict[tuple[int, int], tuple[tuple[dict[str, Any], ...], tuple[str, ...], str]] = {}
+        self._hosts: list[Host | None] = [None] * len(self.names)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as what it was built from (the specs and the data, already checked and
+        merged with group data files): the Rust layout is expanded again where it is
+        unpickled (a worker process: :mod:`oxinfra._engine.isolate`). Host objects are not
+        sent; they are made on first use there."""
+        state = {
+            "specs": self._specs,
+            "where": self.where,
+            "data_table": self.data_table,
+            "data_origins": self.data_origins,
+            "group_data": self.group_data,
+            "group_origins": self.group_origins,
+            "overrides": self.overrides,
+        }
+        return (_restore_model, (state,))
 
     def _load_group_data(self, inline: dict[str, Any], files: dict[str, list[str]]) -> None:
         """Group data: inline, then group data files (which may read ``oxinfra.inventory``:
@@ -245,6 +267,15 @@ class _Model:
                     host.connector, host.target = "ssh", name
                 host._facts = None
             result.append(host)
+
+
+def _restore_model(state: dict[str, Any]) -> _Model:
+    """A pickled :class:`_Model` (see ``_Model.__reduce__``)."""
+    model = _Model.__new__(_Model)
+    for key in ("where", "data_table", "data_origins", "group_data", "group_origins", "overrides"):
+        setattr(model, key, state[key])
+    model._layout(state["specs"])
+    return model
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -528,6 +559,11 @@ class Inventory:
                             f"pickled ({type(exc).__name__}: {exc}); sharded runs send data to worker processes: "
                             "use plain values (str, int, float, bool, list, dict), or run with --shards 1"
                         ) from None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """The same hosts, groups and data where it is unpickled (data must be picklable:
+        :meth:`check_picklable` names what is not)."""
+        return (Inventory, (self._model, self._selected))
 
     def __repr__(self) -> str:
         return f"Inventory({self._model.where!r}, {len(self)} hosts)"
