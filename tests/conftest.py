@@ -7,8 +7,9 @@
 * ``container_fleet`` (session): 4 Debian containers on a private Docker network, reached over
   SSH, see :class:`oxinfra.testing.containers.ContainerFleet` (the image is built first if
   this recipe's is missing, about a minute).
-* ``container_fleet_factory`` (per test): ``make(n_hosts) -> ContainerFleet``; every fleet it
-  starts is removed when the test ends.
+* ``container_fleet_factory`` (per test): ``make(n_hosts, **kwargs) -> ContainerFleet``
+  (``cap_add=("SYS_ADMIN",)``: see the class); every fleet it starts is removed when the test
+  ends.
 * ``workload_dir`` (per test): a private copy of ``benches/workloads/standard-10``.
 * every CLI run records its failed hosts in a session temporary file (``OXINFRA_STATE_FILE``),
   not in the source tree.
@@ -93,7 +94,7 @@ _containers_unavailable: list[str] = []
 _container_image: list[str] = []
 
 
-def _start_container_fleet(n_hosts: int) -> Any:
+def _start_container_fleet(n_hosts: int, **kwargs: Any) -> Any:
     from oxinfra.testing.containers import ContainerFleet, ContainersUnavailable, ensure_image, reap_stale
 
     if not _container_image and not _containers_unavailable:
@@ -106,7 +107,7 @@ def _start_container_fleet(n_hosts: int) -> Any:
         reason = _containers_unavailable[0]
     else:
         try:
-            return ContainerFleet(n_hosts, image=_container_image[0]).start()
+            return ContainerFleet(n_hosts, image=_container_image[0], **kwargs).start()
         except ContainersUnavailable as exc:
             reason = str(exc)
     if _in_ci():
@@ -124,11 +125,11 @@ def container_fleet() -> Iterator[Any]:
 
 
 @pytest.fixture
-def container_fleet_factory() -> Iterator[Callable[[int], Any]]:
+def container_fleet_factory() -> Iterator[Callable[..., Any]]:
     fleets: list[Any] = []
 
-    def make(n_hosts: int) -> Any:
-        fleet = _start_container_fleet(n_hosts)
+    def make(n_hosts: int, **kwargs: Any) -> Any:
+        fleet = _start_container_fleet(n_hosts, **kwargs)
         fleets.append(fleet)
         return fleet
 

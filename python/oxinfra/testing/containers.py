@@ -42,6 +42,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -74,8 +75,20 @@ SUITE = "bookworm"
 #: Packages on top of debootstrap's minbase (coreutils, grep, sed, findutils... are in it).
 #: ``apt-utils`` for ``apt-ftparchive`` (the local repository's index), ``gpg`` for the apt key
 #: operations and facts, ``curl`` for downloads (``apt.deb`` and ``apt.key`` from a URL, served
-#: by the tests from this machine).
-PACKAGES = ("openssh-server", "sudo", "cron", "procps", "iproute2", "passwd", "apt-utils", "gpg", "curl")
+#: by the tests from this machine), ``locales`` for ``server.locale`` (``locale-gen`` and
+#: ``/etc/locale.gen``, every locale listed and none enabled; about 17 MB).
+PACKAGES = (
+    "openssh-server",
+    "sudo",
+    "cron",
+    "procps",
+    "iproute2",
+    "passwd",
+    "apt-utils",
+    "gpg",
+    "curl",
+    "locales",
+)
 #: Login user with passwordless sudo.
 SUDO_USER = "deploy"
 #: Login user whose sudo asks for its password.
@@ -394,12 +407,22 @@ class ContainerFleet:
         with ContainerFleet(4) as fleet:
             fleet.write_inventory(path)            # group "fleet", user "deploy"
             fleet.sh(fleet.hosts[0], "id -un")     # docker exec, independent of SSH
+
+    ``cap_add``: Linux capabilities added to every container (``docker run --cap-add``, one
+    at a time; never ``--privileged``), for a test that must act on the container's own
+    namespaces (``SYS_ADMIN``: mount, host name).
     """
 
-    def __init__(self, n_hosts: int, image: str | None = None, start_timeout: float = 60.0) -> None:
+    def __init__(
+        self, n_hosts: int, image: str | None = None, start_timeout: float = 60.0, cap_add: tuple[str, ...] = ()
+    ) -> None:
         if not 1 <= n_hosts <= 200:
             raise ValueError(f"n_hosts must be in 1..200, got {n_hosts}")
+        for cap in cap_add:
+            if not isinstance(cap, str) or not re.fullmatch(r"[A-Z][A-Z_]*", cap) or cap == "ALL":
+                raise ValueError(f"cap_add: {cap!r} is not one capability name (such as SYS_ADMIN; not ALL)")
         self.n_hosts = n_hosts
+        self.cap_add = tuple(cap_add)
         self.image = image
         self.start_timeout = start_timeout
         self.prefix = f"oxinfra-t{os.getpid()}-{os.urandom(3).hex()}"
@@ -462,7 +485,8 @@ class ContainerFleet:
         """Start every host's container on the network; each one's sshd takes ``public_key``."""
 
         def run(name: str) -> None:
-            self._run_container(name, label, "--init", "-e", f"OXINFRA_AUTHORIZED_KEYS={public_key}", image)
+            caps = [arg for cap in self.cap_add for arg in ("--cap-add", cap)]
+            self._run_container(name, label, "--init", *caps, "-e", f"OXINFRA_AUTHORIZED_KEYS={public_key}", image)
 
         with ThreadPoolExecutor(max_workers=min(4, self.n_hosts)) as pool:
             list(pool.map(run, self.hosts))
