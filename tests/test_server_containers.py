@@ -4,7 +4,8 @@ cat), applied again (nothing changes), drifted by hand, predicted by ``--dry`` (
 commands the repairing run then sends) and repaired.
 
 Everything runs on the first host of the session fleet, logged in as ``deploy`` with
-``_sudo=True``, under names no other test uses, removed before and after.
+``_sudo=True``, under names no other test uses, removed before and after. ``server.locale``,
+``mount``, ``hostname``, ``sysctl`` and ``modprobe``: tests/test_server_kernel_containers.py.
 """
 
 from __future__ import annotations
@@ -290,57 +291,6 @@ def apply_cycle(
     )
 
 
-def test_sysctl_persisted(host: Any, tmp_path: Path) -> None:
-    """A container's /proc/sys is read-only: the running value cannot be set here, so the
-    key is one whose value already is the one asked for (the fact reads it: no ``sysctl -w``)
-    and what is proven on the host is the persisted line. Setting it is proven by fixtures."""
-    fleet, name, _ = host
-    if fleet.sh(name, "sysctl -n net.ipv4.ip_forward").strip() != "1":
-        pytest.skip("net.ipv4.ip_forward is not 1 in this container")
-    conf = "/etc/sysctl.d/90-oxinfra-test.conf"
-    try:
-        apply_cycle(
-            host,
-            tmp_path,
-            f"""
-            from oxinfra.operations import server
-            server.sysctl(name="sysctl", key="net.ipv4.ip_forward", value=1, persist=True, persist_file={conf!r},
-                          _sudo=True)
-            """,
-            read=f"cat {conf}; sysctl -n net.ipv4.ip_forward",
-            want="net.ipv4.ip_forward = 1\n1\n",
-            drift=f"echo net.ipv4.ip_forward=0 > {conf}",
-            dry_commands={
-                "sysctl": [f"sed -i -e 's/^net\\.ipv4\\.ip_forward[[:space:]]*=.*$/net.ipv4.ip_forward = 1/' -- {conf}"]
-            },
-        )
-    finally:
-        fleet.sh(name, f"rm -f {conf}")
-
-
-def test_hostname_file(host: Any, tmp_path: Path) -> None:
-    """The kernel's host name cannot be changed in a container (no CAP_SYS_ADMIN) and
-    ``/etc/hostname`` is a bind mount that cannot be replaced: the name asked for is the one
-    it has (no ``hostname`` command), and the file is one of the test's own."""
-    fleet, name, _ = host
-    path = "/etc/oxinfra-test-hostname"
-    try:
-        apply_cycle(
-            host,
-            tmp_path,
-            f"""
-            from oxinfra.operations import server
-            server.hostname(name="hostname", hostname={name!r}, hostname_file={path!r}, _sudo=True)
-            """,
-            read=f"cat {path}; uname -n",
-            want=f"{name}\n{name}\n",
-            drift=f"echo other > {path}",
-            dry_commands={"hostname": [f"FileUpload({len(name) + 1} bytes -> '{path}', umask 133)"]},
-        )
-    finally:
-        fleet.sh(name, f"rm -f {path}")
-
-
 def test_timezone(host: Any, tmp_path: Path) -> None:
     fleet, name, _ = host
     before = fleet.sh(name, "readlink /etc/localtime; cat /etc/timezone").split()
@@ -529,33 +479,6 @@ def test_wait_and_kill(host: Any, tmp_path: Path) -> None:
     )
     out = run_deploy(inventory, idle)
     assert out.code != 0 and out.op(name, "nothing")["status"] == "failed", out.describe()
-
-
-def test_modprobe_mount_locale_read_the_host(host: Any, tmp_path: Path) -> None:
-    """A container may not load modules or mount, and the image has no ``locales``: these are
-    proven by fixtures. What the host does show: their facts (no /proc/modules: nothing
-    loaded; the mounts of the container), so the operations that would change nothing say
-    so, and server.locale fails clearly without /etc/locale.gen."""
-    fleet, name, inventory = host
-    deploy = write_deploy(
-        tmp_path,
-        """
-        from oxinfra.operations import server
-        server.mount(name="root", path="/", _sudo=True)
-        server.mount(name="not there", path="/mnt/oxinfra-none", mounted=False, _sudo=True)
-        server.modprobe(name="unload", module="overlay", present=False, _sudo=True)
-        server.locale(name="locale", locale="en_GB.UTF-8", _sudo=True)
-        """,
-    )
-    out = run_deploy(inventory, deploy)
-    assert out.statuses(name) == {
-        "root": "unchanged",
-        "not there": "unchanged",
-        "unload": "unchanged",
-        "locale": "failed",
-    }
-    assert fleet.exec(name, "test", "-e", "/proc/modules", check=False).returncode == 1
-    assert "is the locales package installed?" in out.op(name, "locale")["error"]
 
 
 def test_etc_hosts(host: Any, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ one is reused. Inside:
   the ``OXINFRA_AUTHORIZED_KEYS`` environment variable (homes stay empty: bash reads no rc
   file for an SSH command);
 * ``/tmp/fleet-target`` (mode 1777), where the benchmark workloads write;
+* the ``locales`` package: ``/etc/locale.gen`` lists every locale, none is generated;
 * a local apt repository of tiny test packages (:data:`TEST_PACKAGES`, built with ``dpkg-deb``
   and indexed with ``apt-ftparchive`` at build time) as the only apt source
   (``deb [trusted=yes] file:/srv/oxinfra-apt ./``; the Debian mirror is not reachable from

@@ -1,10 +1,11 @@
 """Kernel modules, mounts and locales: ``server.modprobe``, ``server.mount``,
 ``server.locale``.
 
-These change kernel state (or compile locales) that the test containers cannot: a container
-may not load modules or mount file systems, and its image has no ``locales`` package. They
-are proven by fixtures (tests/operations/server.modprobe, server.mount, server.locale)
-whose commands follow ``modprobe(8)``, ``mount(8)``/``umount(8)`` and ``locale-gen(8)``.
+Fixtures (tests/operations/server.modprobe, server.mount, server.locale) follow
+``modprobe(8)``, ``mount(8)``/``umount(8)`` and ``locale-gen(8)``. On container hosts
+(tests/test_server_kernel_containers.py): ``locale`` and ``mount`` for real (``mount`` in a
+container given ``SYS_ADMIN``); ``modprobe`` only through a stand-in program that records its
+calls (no module can be loaded here).
 """
 
 from __future__ import annotations
