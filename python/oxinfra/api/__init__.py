@@ -23,7 +23,16 @@ types and ``RunControl`` (timeouts, ``fail_percent``, signal handling:
 from typing import TYPE_CHECKING, Any
 
 from oxinfra._secrets import Secret
-from oxinfra.api.commands import FileUpload, FunctionCommand, OperationMeta, QuoteString, Reconnect, StringCommand
+from oxinfra.api.commands import (
+    FileUpload,
+    FunctionCommand,
+    OperationCommand,
+    OperationGenerator,
+    OperationMeta,
+    QuoteString,
+    Reconnect,
+    StringCommand,
+)
 from oxinfra.api.context import current_deploy_dir, current_host, host, wants_diff
 from oxinfra.api.deploy import deploy
 from oxinfra.api.effects import (
@@ -71,6 +80,8 @@ __all__ = [
     "FunctionCommand",
     "Reconnect",
     "OperationMeta",
+    "OperationCommand",
+    "OperationGenerator",
     "StringCommand",
     "QuoteString",
     "Secret",
