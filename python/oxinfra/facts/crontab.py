@@ -46,7 +46,7 @@ class CrontabFile:
         return isinstance(other, CrontabFile) and (self.commands, self.lines) == (other.commands, other.lines)
 
     def items(self) -> dict[str, dict[str, Any]]:
-        return {item.get("command") or item.get("env"): item for item in self.commands}
+        return {item.get("command") or item["env"]: item for item in self.commands}
 
     def index_of(self, command: str | None = None, name: str | None = None) -> int | None:
         """The index of the entry named ``name`` (by its ``# pyinfra-name=`` comment) or

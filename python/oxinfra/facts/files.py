@@ -102,8 +102,9 @@ class File(FactBase[Any]):
             raise FactFailed(rc)
         value = _core.parse_stat(self.type, stdout, rc)
         if isinstance(value, dict):
+            stat: dict[str, Any] = value  # the times become datetimes
             for key in ("atime", "mtime", "ctime"):
-                value[key] = _datetime(value[key])
+                stat[key] = _datetime(stat[key])
         return value
 
 

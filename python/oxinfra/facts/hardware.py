@@ -157,14 +157,16 @@ class NetworkDevices(FactBase[Any]):
             if mtu is not None:
                 device["mtu"] = mtu
             if ipv4:
-                first, *more = (
+                addresses: list[dict[str, Any]] = [
                     {"address": a, "mask_bits": bits, "netmask": mask, "broadcast": brd} for a, bits, mask, brd in ipv4
-                )
+                ]
+                first, *more = addresses
                 device["ipv4"] = first
                 if more:
                     first["additional_ips"] = more
             if ipv6:
-                first6, *more6 = ({"address": a, "mask_bits": bits} for a, bits in ipv6)
+                addresses6: list[dict[str, Any]] = [{"address": a, "mask_bits": bits} for a, bits in ipv6]
+                first6, *more6 = addresses6
                 device["ipv6"] = first6
                 if more6:
                     first6["additional_ips"] = more6

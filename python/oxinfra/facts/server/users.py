@@ -74,8 +74,10 @@ class Users(FactBase[Any]):
         for name, home, comment, shell, grp, groups, uid, gid, lastlog, when, password in _core.parse_users(stdout):
             login_time = None
             if when is not None:
-                *parts, offset = when
-                login_time = datetime(*parts, tzinfo=timezone(timedelta(seconds=offset)))
+                year, month, day, hour, minute, second, offset = when
+                login_time = datetime(
+                    year, month, day, hour, minute, second, tzinfo=timezone(timedelta(seconds=offset))
+                )
             users[name] = {
                 "home": home,
                 "comment": comment,
