@@ -128,7 +128,8 @@ class HostRun:
         if locks and budget is not None and self.lock is not None:  # waiting for the lock is not stalling
             budget = control.round_trip_budget(self.deadline, extra=self.lock[1])
         try:
-            return await self.shell.run(script, done_marker(self.nonce), budget, out, err)
+            output: tuple[bytes, bytes] = await self.shell.run(script, done_marker(self.nonce), budget, out, err)
+            return output
         except ConnectError as exc:
             if not getattr(exc, "timed_out", False):
                 raise
@@ -647,7 +648,7 @@ class HostRun:
         self._store(builder, sections, errors)
         return segment[-1].op.index + 1
 
-    def _partial_sections(self, exc: ConnectError) -> dict[int, tuple[str, bytes]]:
+    def _partial_sections(self, exc: ConnectError) -> dict[int, tuple[int | None, bytes]]:
         """The complete sections of what a round trip printed before its connection was lost."""
         partial = getattr(exc, "partial", b"")
         if not partial:
