@@ -261,7 +261,7 @@ def _yaml_loader() -> Any:
     except ImportError:
         raise InventoryError("reading a YAML inventory needs PyYAML: pip install pyyaml") from None
 
-    class Loader(yaml.SafeLoader):
+    class Loader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]  # PyYAML is untyped: SafeLoader is Any
         pass
 
     def mapping(loader: Any, node: Any) -> _Lined:
