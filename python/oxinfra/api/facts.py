@@ -81,7 +81,8 @@ class FactBase(Generic[T]):
         cls.name = qualified_name(cls.__module__, cls.__name__)
         cls._arg_names = None
 
-    def command(self, **kwargs: Any) -> str:
+    # *args and **kwargs of Any: for mypy, each fact's command() may take its own arguments
+    def command(self, *args: Any, **kwargs: Any) -> str:
         raise NotImplementedError(f"fact {self.name} defines no command()")
 
     def process(self, output: list[str]) -> Any:

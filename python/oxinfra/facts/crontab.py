@@ -148,7 +148,7 @@ class Crontab(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self, user: str | None = None) -> str:  # type: ignore[override]
+    def command(self, user: str | None = None) -> str:
         if user is not None and not (isinstance(user, str) and _USER.match(user)):
             raise FactError(f"not a valid user name for crontab.Crontab: {user!r}")
         listing = command("crontab", "-l", *(["-u", user] if user else []))

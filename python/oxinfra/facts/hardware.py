@@ -36,7 +36,7 @@ class Cpus(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return "getconf NPROCESSORS_ONLN 2> /dev/null || getconf _NPROCESSORS_ONLN"
 
     def process(self, output: list[str]) -> Any:
@@ -51,7 +51,7 @@ class Memory(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         # Not installed: nothing printed, status 0.
         return "if command -v vmstat >/dev/null 2>&1; then env LANG=C vmstat -s; fi"
 
@@ -97,7 +97,7 @@ class BlockDevices(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return "df"
 
     def default(self) -> Any:
@@ -140,7 +140,7 @@ class NetworkDevices(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return "ip -j addr show 2> /dev/null || ip addr show 2> /dev/null || ifconfig -a"
 
     def default(self) -> Any:

@@ -51,7 +51,7 @@ class Users(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         shadow = group(or_else(_quiet("cat", "/etc/shadow"), _quiet("cat", "/etc/master.passwd"), "true"))
         lastlog = group(or_else(_quiet("lastlog"), "true"))
         return and_then(
@@ -102,7 +102,7 @@ class Groups(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return command("cat", "/etc/group")
 
     def default(self) -> Any:
