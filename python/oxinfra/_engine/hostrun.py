@@ -99,7 +99,7 @@ class HostRun:
         first, self.first_script = self.first_script, False
         lock = self.lock
         builder = ScriptBuilder(self.nonce, first=first, lock=lock_script(*lock) if first and lock else None)
-        builder.locks = first and lock is not None  # type: ignore[attr-defined]
+        builder.locks = first and lock is not None
         return builder
 
     async def round_trip(self, builder: ScriptBuilder) -> tuple[dict[int, tuple[int | None, bytes]], dict[int, bytes]]:
@@ -139,8 +139,8 @@ class HostRun:
                 raise
             uncancel()
             error = Interrupted(f"interrupted ({control.interrupted})")
-        error.partial = out.value()  # type: ignore[attr-defined]
-        error.reader = out  # type: ignore[attr-defined]
+        error.partial = out.value()
+        error.reader = out
         raise error from None
 
     async def gather(self, requests: list[FactRequest]) -> None:

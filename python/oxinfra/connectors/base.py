@@ -63,14 +63,14 @@ class Shell:
             error = exc
         except asyncio.TimeoutError:
             error = ConnectError(f"{self.name}: no answer within {timeout:g} s")
-            error.timed_out = True  # type: ignore[attr-defined]
+            error.timed_out = True
         except Exception as exc:  # the transport's own errors (asyncssh, OS): this host only
             reason = str(exc) or type(exc).__name__
             error = ConnectError(f"{self.name}: connection lost: {reason}")
         else:
             return out.value(), err.value()
-        error.partial = out.value()  # type: ignore[attr-defined]  # what came before
-        error.reader = out  # type: ignore[attr-defined]
+        error.partial = out.value()  # what came before
+        error.reader = out
         raise error
 
     async def _read_until(self, stream: Any, sink: Any) -> None:
