@@ -249,7 +249,7 @@ def _read_ini(path: str) -> InventorySource:
     return reader.source()
 
 
-class _Lined(dict):  # type: ignore[type-arg]
+class _Lined(dict[Any, Any]):
     """A YAML mapping that remembers the line of each key."""
 
     lines: dict[Any, int]
