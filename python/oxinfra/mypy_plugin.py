@@ -28,6 +28,7 @@ def _with_global_arguments(ctx: MethodSigContext) -> FunctionLike:
     signature = ctx.default_signature
     if not isinstance(signature, CallableType):
         return signature
+    # the checker's table of modules is not part of the plugin interface mypy declares
     module = ctx.api.modules.get(_MODULE)  # type: ignore[attr-defined]
     symbol = module.names.get(_GLOBALS) if module is not None else None
     info = symbol.node if symbol is not None else None

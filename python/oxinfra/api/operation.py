@@ -128,6 +128,8 @@ def operation(
         raise TypeError("@operation(fact_batches_reason=...) is only for fact_batches of 2 or more")
 
     def decorate(gen_func: Callable[..., Any]) -> Callable[..., OperationMeta]:
+        # attributes set on functions (here and below): mypy cannot type them on a function
+        # object; callers see them through the Operation protocol (oxinfra.api.typed)
         gen_func._oxinfra_shell_safe = shell_safe  # type: ignore[attr-defined]
         if not inspect.isgeneratorfunction(gen_func):
             raise TypeError(f"@operation needs a generator function (one that yields): {gen_func.__qualname__}")
