@@ -12,7 +12,8 @@ Running (sync and async; :mod:`oxinfra._engine.embed`)::
 
 Results and events are typed (:mod:`oxinfra.api.results`: ``RunResult``, ``HostResult``,
 ``OperationResult``, ``Event``...); operations are typed for mypy
-(:mod:`oxinfra.api.typed`, with the ``oxinfra.mypy_plugin`` for global arguments).
+(:mod:`oxinfra.api.typed`, with the ``oxinfra.mypy_plugin`` for global arguments; an
+operation's generator returns an ``OperationGenerator``).
 
 Importing this package does not import the engine that runs deploys (``oxinfra._engine``)
 nor the SSH library: ``run``, ``run_async``, ``load_inventory``, ``Inventory``, the result
@@ -63,7 +64,7 @@ if TYPE_CHECKING:
     from oxinfra._engine.control import RunControl
     from oxinfra._engine.embed import run, run_async
     from oxinfra.api.results import Event, HostResult, OperationResult, RunResult
-    from oxinfra.api.typed import GlobalArguments, Operation
+    from oxinfra.api.typed import GlobalArguments, Operation, OperationArguments
     from oxinfra.inventory import Inventory, load_inventory
 
 __all__ = [
@@ -104,6 +105,7 @@ __all__ = [
     "OperationResult",
     "Event",
     "GlobalArguments",
+    "OperationArguments",
     "Operation",
     "RunControl",
     "OxinfraError",
@@ -125,6 +127,7 @@ _LAZY = {
     "OperationResult": "oxinfra.api.results",
     "Event": "oxinfra.api.results",
     "GlobalArguments": "oxinfra.api.typed",
+    "OperationArguments": "oxinfra.api.typed",
     "Operation": "oxinfra.api.typed",
     "RunControl": "oxinfra._engine.control",
     "Inventory": "oxinfra.inventory",
