@@ -6,12 +6,12 @@ once with :func:`get_facts`), then yields what must run: shell command strings b
 callbacks. When nothing needs doing it yields nothing and says why with ``host.noop``::
 
     from oxinfra import host
-    from oxinfra.api import operation
+    from oxinfra.api import OperationGenerator, operation
     from oxinfra.facts.files import File
     from oxinfra.quoting import command
 
     @operation()
-    def touched(path: str):
+    def touched(path: str) -> OperationGenerator:
         '''Make sure ``path`` exists as a file.'''
         if host.get_fact(File, path=path):
             host.noop(f"{path} exists")
