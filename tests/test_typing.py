@@ -1,6 +1,8 @@
 """mypy on small snippets: operations keep their parameters (ParamSpec), global arguments
-type-check with oxinfra.mypy_plugin, run()/run_async() have explicit keywords, results and
-events are typed. Each "bad" line must be an error on that line, and only those lines."""
+and name= type-check with oxinfra.mypy_plugin, what an operation annotated
+``-> OperationGenerator`` yields is checked, run()/run_async() have explicit keywords, results
+and events are typed. Each "bad" line must be an error on that line, and only those lines.
+The package itself passes ``mypy --strict`` (.ci/test)."""
 
 from __future__ import annotations
 
@@ -16,18 +18,28 @@ pytest.importorskip("mypy")
 GOOD = """
 from typing import Generator
 import asyncio
-from oxinfra.api import Inventory, OperationResult, RunResult, operation, run, run_async
+from oxinfra.api import FileUpload, Inventory, OperationGenerator, OperationResult, RunResult, operation, run, run_async
 from oxinfra.api.results import OpStatus, OperationEvent, Event
-from oxinfra.operations import files, server
+from oxinfra.operations import apt, files, pacman, server
+from oxinfra.quoting import command
 
 @operation()
 def mine(path: str, mode: int = 0o644) -> Generator[str, None, None]:
     yield "true"
 
+@operation()
+def composed(path: str) -> OperationGenerator:
+    yield from files.directory._inner(path=path)
+    yield command("touch", "--", path + "/a")
+    yield FileUpload(b"text", path + "/b")
+
 def deploy() -> None:
-    files.directory(path="/srv", _sudo=True, _sudo_user="root")
+    files.directory(path="/srv", _sudo=True, _sudo_user="root", name="make /srv")
     server.shell(commands=["true"], _env={"A": "1"}, _ignore_errors=True)
     mine("/x", mode=1, _sensitive=True)
+    composed("/srv", name="composed")
+    apt.packages(packages=["vim"], update=True, _sudo=True)
+    pacman.update(name="refresh")
     meta = mine(path="/x")
     assert meta.changed is None or isinstance(meta.changed, bool)
 
@@ -46,16 +58,24 @@ isolated = asyncio.run(run_async(["@sim/a"], "deploy.py", isolation="process"))
 
 BAD = """
 from typing import Generator
-from oxinfra.api import operation, run, run_async
+from oxinfra.api import OperationGenerator, operation, run, run_async
 from oxinfra.api.results import OperationResult
-from oxinfra.operations import files
+from oxinfra.operations import apt, files, pacman, server
 
 @operation()
 def mine(path: str, mode: int = 0o644) -> Generator[str, None, None]:
     yield "true"
 
+@operation()
+def yields_a_number(path: str) -> OperationGenerator:
+    yield 1  # E: Incompatible types in "yield"
+
 def deploy() -> None:
     files.directory(pth="/srv")  # E: Unexpected keyword argument "pth"
+    apt.packages(packages=["vim"], presnt=True)  # E: Unexpected keyword argument "presnt"
+    server.user(user=1)  # E: Argument "user"
+    pacman.update(force=True)  # E: Unexpected keyword argument "force"
+    files.put(src="a", dest="/b", name=1)  # E: Argument "name"
     mine(path=1)  # E: Argument "path"
     mine(path="/x", _sudo="yes")  # E: Argument "_sudo"
     mine(path="/x", _sduo=True)  # E: Unexpected keyword argument "_sduo"

@@ -192,7 +192,7 @@ class Redactor:
         # Longest first: a secret that contains another is replaced whole.
         ordered = sorted(found, key=lambda v: (-len(v), v))
         self._pattern = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
-        self._cached = lru_cache(maxsize=8192)(self._text)  # type: ignore[assignment]
+        self._cached = lru_cache(maxsize=8192)(self._text)
 
     def __bool__(self) -> bool:
         self._sync()

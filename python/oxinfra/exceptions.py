@@ -70,7 +70,15 @@ class FactError(OxinfraError):
 
 
 class ConnectError(OxinfraError):
-    """A host could not be reached or refused the login."""
+    """A host could not be reached or refused the login.
+
+    A round trip's failure also says whether no answer came in time (``timed_out``), what
+    the host had printed on stdout before (``partial``) and the stream that kept it
+    (``reader``, whose cuts :mod:`oxinfra._engine.capture` applies)."""
+
+    timed_out: bool = False
+    partial: bytes = b""
+    reader: object = None
 
 
 class TemplateError(OperationError):

@@ -1,14 +1,16 @@
-"""mypy plugin: every operation's call accepts the global arguments (``_sudo=True``, ...).
+"""mypy plugin: every operation's call accepts the global arguments (``_sudo=True``, ...)
+and ``name=``.
 
 ``@operation`` keeps an operation's own parameters for mypy (a ``ParamSpec``, see
 :mod:`oxinfra.api.typed`), and PEP 612 cannot add keyword arguments to one. This plugin
-adds the global arguments, typed as :class:`oxinfra.api.typed.GlobalArguments` says, as
-optional keyword-only arguments of every ``Operation.__call__``::
+adds the global arguments and ``name``, typed as
+:class:`oxinfra.api.typed.OperationArguments` says, as optional keyword-only arguments of
+every ``Operation.__call__``::
 
     [tool.mypy]
     plugins = ["oxinfra.mypy_plugin"]
 
-Then ``files.put(src="a", dest="/b", _sudo=True)`` type-checks, and ``_sudo="yes"``,
+Then ``files.put(src="a", dest="/b", _sudo=True, name="b")`` type-checks, and ``_sudo="yes"``,
 ``_sduo=True`` or ``dset="/b"`` are errors.
 """
 
@@ -21,13 +23,14 @@ from mypy.plugin import MethodSigContext, Plugin
 from mypy.types import CallableType, FunctionLike, TypedDictType, get_proper_type
 
 _CALL = "oxinfra.api.typed.Operation.__call__"
-_MODULE, _GLOBALS = "oxinfra.api.typed", "GlobalArguments"
+_MODULE, _GLOBALS = "oxinfra.api.typed", "OperationArguments"
 
 
 def _with_global_arguments(ctx: MethodSigContext) -> FunctionLike:
     signature = ctx.default_signature
     if not isinstance(signature, CallableType):
         return signature
+    # the checker's table of modules is not part of the plugin interface mypy declares
     module = ctx.api.modules.get(_MODULE)  # type: ignore[attr-defined]
     symbol = module.names.get(_GLOBALS) if module is not None else None
     info = symbol.node if symbol is not None else None

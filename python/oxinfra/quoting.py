@@ -83,7 +83,7 @@ def quote(value: object) -> str:
     ('/srv/app', "'a b'", '644')
     """
     if value.__class__ is Interpolated:
-        return quote_interpolated(value)  # type: ignore[arg-type]
+        return quote_interpolated(value)
     text = value if isinstance(value, str) else str(value)
     if "\x00" in text:
         raise QuotingError(f"a shell argument cannot contain a NUL byte: {text!r}")

@@ -188,7 +188,8 @@ class Recorder:
         back = frame.f_back
         filename = frame.f_code.co_filename
         if back is not None and back.f_code is stop and not filename.startswith(_PACKAGE_DIR):
-            site: tuple[tuple[str, int], ...] = ((filename, frame.f_lineno),)  # top level of a deploy file
+            # (file, line) pairs, then ("loop", positions) in host.loop
+            site: tuple[tuple[str, Any], ...] = ((filename, frame.f_lineno),)  # top level of a deploy file
         else:
             chain: list[tuple[str, int]] = []
             walk: Any = frame
@@ -255,7 +256,7 @@ class Recorder:
 
 
 @functools.lru_cache(maxsize=4096)
-def _first_call_key(site: tuple[tuple[str, int], ...]) -> tuple[Any, ...]:
+def _first_call_key(site: tuple[tuple[str, Any], ...]) -> tuple[Any, ...]:
     """The key of the first call from ``site`` (one tuple shared by every host)."""
     return site + (0,)
 

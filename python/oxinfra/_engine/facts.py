@@ -14,7 +14,7 @@ from typing import Any
 from oxinfra._engine.control import RunControl
 from oxinfra._engine.hostrun import HostRun
 from oxinfra.api.arguments import Privilege, privileged
-from oxinfra.api.facts import FactBase, FactRequest, ShortFactBase
+from oxinfra.api.facts import FactBase, FactClass, FactRequest, ShortFactBase
 from oxinfra.connectors.base import ConnectSettings
 from oxinfra.connectors.registry import connect
 from oxinfra.exceptions import ConnectError, OxinfraError
@@ -26,7 +26,7 @@ class FactAsk:
     """One fact to read: its class (a FactBase or ShortFactBase), arguments, and the name
     pyinfra prints for it (``files.File (path=/etc)``)."""
 
-    def __init__(self, cls: type, kwargs: dict[str, Any]) -> None:
+    def __init__(self, cls: FactClass, kwargs: dict[str, Any]) -> None:
         self.cls = cls
         self.kwargs = kwargs
         shown = ", ".join(f"{k}={v}" for k, v in kwargs.items())
@@ -88,7 +88,11 @@ async def _one(
     for ask, request in zip(asks, requests):
         entry = run.planner.facts.get(request.key)
         if entry is None or entry.error is not None:
-            error = entry.error if entry is not None else f"fact {ask.cls.name}: no answer came back"
+            error = (
+                entry.error
+                if entry is not None and entry.error is not None
+                else f"fact {ask.cls.name}: no answer came back"
+            )
             result.errors[ask.key] = error
             result.values[ask.key] = None
             if result.error is None:

@@ -99,7 +99,7 @@ class HostRun:
         first, self.first_script = self.first_script, False
         lock = self.lock
         builder = ScriptBuilder(self.nonce, first=first, lock=lock_script(*lock) if first and lock else None)
-        builder.locks = first and lock is not None  # type: ignore[attr-defined]
+        builder.locks = first and lock is not None
         return builder
 
     async def round_trip(self, builder: ScriptBuilder) -> tuple[dict[int, tuple[int | None, bytes]], dict[int, bytes]]:
@@ -128,7 +128,8 @@ class HostRun:
         if locks and budget is not None and self.lock is not None:  # waiting for the lock is not stalling
             budget = control.round_trip_budget(self.deadline, extra=self.lock[1])
         try:
-            return await self.shell.run(script, done_marker(self.nonce), budget, out, err)
+            output: tuple[bytes, bytes] = await self.shell.run(script, done_marker(self.nonce), budget, out, err)
+            return output
         except ConnectError as exc:
             if not getattr(exc, "timed_out", False):
                 raise
@@ -138,8 +139,8 @@ class HostRun:
                 raise
             uncancel()
             error = Interrupted(f"interrupted ({control.interrupted})")
-        error.partial = out.value()  # type: ignore[attr-defined]
-        error.reader = out  # type: ignore[attr-defined]
+        error.partial = out.value()
+        error.reader = out
         raise error from None
 
     async def gather(self, requests: list[FactRequest]) -> None:
@@ -647,7 +648,7 @@ class HostRun:
         self._store(builder, sections, errors)
         return segment[-1].op.index + 1
 
-    def _partial_sections(self, exc: ConnectError) -> dict[int, tuple[str, bytes]]:
+    def _partial_sections(self, exc: ConnectError) -> dict[int, tuple[int | None, bytes]]:
         """The complete sections of what a round trip printed before its connection was lost."""
         partial = getattr(exc, "partial", b"")
         if not partial:

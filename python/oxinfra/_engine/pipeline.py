@@ -71,11 +71,11 @@ def raise_fd_limit(hosts: int) -> None:
 
 def _evaluate_all(
     inventory: Inventory, files: list[DeployFile], defaults: dict[str, Any] | None = None
-) -> dict[str, list[OpCall]]:
+) -> dict[str, list[OpCall] | None]:
     def no_facts(host: Any, request: FactRequest) -> Any:
         raise FactMissing(request)
 
-    evaluated: dict[str, list[OpCall]] = {}
+    evaluated: dict[str, list[OpCall] | None] = {}  # None: needs facts (evaluated later)
     # Deploy code that read nothing of the host but its data, and whose every call is shared,
     # gives the same calls on every host with the same data (the same chain of layers, which
     # hosts of the same groups and entries share): those hosts copy the calls instead of
@@ -93,9 +93,10 @@ def _evaluate_all(
         reads = [False, False]
         try:
             with scope(reads=reads):
-                ops = evaluated[host.name] = evaluate(host, files, no_facts, defaults)
+                ops = evaluate(host, files, no_facts, defaults)
+                evaluated[host.name] = ops
         except FactMissing:
-            evaluated[host.name] = None  # type: ignore[assignment]  # needs facts: later
+            evaluated[host.name] = None
             continue
         if reuse and layers is not None and not reads[1] and all(op.shared is not None for op in ops):
             same_data[id(layers)] = (layers, ops)

@@ -26,9 +26,12 @@ their facts and the host object -- which every built-in one is.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oxinfra._keys import _freeze, _Unfreezable
+
+if TYPE_CHECKING:
+    from oxinfra.api.facts import FactRequest
 
 __all__ = ["RunMemo", "SharedCall", "call_key"]
 
@@ -62,7 +65,9 @@ class SharedCall:
 
     __slots__ = ("first_facts", "precomputed", "memo")
 
-    def __init__(self, first_facts: list[Any], precomputed: Any, memo: dict[str, Any]) -> None:
+    def __init__(
+        self, first_facts: list[FactRequest] | tuple[FactRequest, ...], precomputed: Any, memo: dict[str, Any]
+    ) -> None:
         self.first_facts = first_facts
         self.precomputed = precomputed
         self.memo = memo

@@ -446,10 +446,10 @@ class StatBatch:
         """Each request with what its own command would have printed, and its exit status
         (none if a section is missing: the script stopped in the batch). Raises
         OutputParseError (naming what is malformed) for output of another shape."""
-        parts = [sections.get(k) for k in (self.absent_index, self.index, self.link_index)]
-        if None in parts:
+        absent_part, stat_part, links_part = (sections.get(k) for k in (self.absent_index, self.index, self.link_index))
+        if absent_part is None or stat_part is None or links_part is None:
             return []
-        (_, absent), (_, stat), (_, links) = parts  # type: ignore[misc]
+        (_, absent), (_, stat), (_, links) = absent_part, stat_part, links_part
         found = dict(zip(self.paths, _core.split_stat_batch(absent, stat, links, self.nonce, self.paths)))
         return [(r, *found[r.kwargs["path"].encode("utf-8", "surrogateescape")]) for r in self.requests]
 
@@ -532,6 +532,7 @@ class ScriptBuilder:
     def __init__(self, nonce: str, first: bool = False, lock: str | None = None) -> None:
         self.nonce = nonce
         self.first = first
+        self.locks = False  # the script takes the host's lock (set by HostRun.builder)
         self.parts: list[str] = []
         self.sections: list[Any] = []
         if first:

@@ -54,6 +54,20 @@ def _pack(message: Any) -> bytes:
     return _HEADER.pack(len(data)) + data
 
 
+def _stdin(proc: asyncio.subprocess.Process) -> asyncio.StreamWriter:
+    """A worker's stdin (a pipe: the worker is started with one)."""
+    if proc.stdin is None:
+        raise RuntimeError("a worker process was started without a stdin pipe")
+    return proc.stdin
+
+
+def _stdout(proc: asyncio.subprocess.Process) -> asyncio.StreamReader:
+    """A worker's stdout (a pipe: the worker is started with one)."""
+    if proc.stdout is None:
+        raise RuntimeError("a worker process was started without a stdout pipe")
+    return proc.stdout
+
+
 async def _read(stream: asyncio.StreamReader) -> Any:
     header = await stream.readexactly(_HEADER.size)
     message = pickle.loads(await stream.readexactly(_HEADER.unpack(header)[0]))
@@ -88,7 +102,7 @@ async def run_sharded(
     exec_command: str | None = None,
     global_args: dict[str, Any] | None = None,
     control: RunControl | None = None,
-) -> Any:
+) -> RunResult:
     control = control or RunControl()
     check = getattr(inventory, "check_picklable", None)
     if check is not None:
@@ -101,7 +115,7 @@ async def run_sharded(
     timings = Timings()
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    workers = []
+    workers: list[asyncio.subprocess.Process] = []
 
     def forward(signum: int) -> None:
         for proc in workers:
@@ -127,7 +141,7 @@ async def run_sharded(
                     # passes it on once (a second signal makes a worker exit at once).
                     start_new_session=True,
                 )
-                proc.stdin.write(
+                _stdin(proc).write(
                     _pack(
                         {
                             "hosts": part,
@@ -144,10 +158,10 @@ async def run_sharded(
                         }
                     )
                 )
-                await proc.stdin.drain()
+                await _stdin(proc).drain()
                 workers.append(proc)
         with timings.phase("evaluate"):
-            answers = [await _read(proc.stdout) for proc in workers]
+            answers = [await _read(_stdout(proc)) for proc in workers]
         for answer in answers:
             if answer["type"] == "error":
                 error = (
@@ -166,8 +180,8 @@ async def run_sharded(
             on_event({"event": "plan", "hosts": len(hosts), "operations": order, "dry": dry})
         go = "go" if control.interrupted is None else "stop"
         for proc in workers:
-            proc.stdin.write(_pack(go))
-            await proc.stdin.drain()
+            _stdin(proc).write(_pack(go))
+            await _stdin(proc).drain()
         if go == "stop":  # interrupted before any host started
             from oxinfra._engine.pipeline import not_started
 
@@ -177,7 +191,7 @@ async def run_sharded(
 
         async def follow(proc: asyncio.subprocess.Process) -> None:
             while True:
-                message = await _read(proc.stdout)
+                message = await _read(_stdout(proc))
                 if message["type"] == "event":
                     event = message["event"]
                     plan = event.pop("_plan", None)
@@ -208,8 +222,8 @@ async def run_sharded(
         for proc in workers:
             if proc.returncode is None:
                 try:
-                    proc.stdin.write(_pack("stop"))
-                    proc.stdin.close()
+                    _stdin(proc).write(_pack("stop"))
+                    _stdin(proc).close()
                 except (ConnectionError, RuntimeError):
                     pass
         for proc in workers:

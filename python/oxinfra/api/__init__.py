@@ -12,7 +12,8 @@ Running (sync and async; :mod:`oxinfra._engine.embed`)::
 
 Results and events are typed (:mod:`oxinfra.api.results`: ``RunResult``, ``HostResult``,
 ``OperationResult``, ``Event``...); operations are typed for mypy
-(:mod:`oxinfra.api.typed`, with the ``oxinfra.mypy_plugin`` for global arguments).
+(:mod:`oxinfra.api.typed`, with the ``oxinfra.mypy_plugin`` for global arguments; an
+operation's generator returns an ``OperationGenerator``).
 
 Importing this package does not import the engine that runs deploys (``oxinfra._engine``)
 nor the SSH library: ``run``, ``run_async``, ``load_inventory``, ``Inventory``, the result
@@ -23,7 +24,16 @@ types and ``RunControl`` (timeouts, ``fail_percent``, signal handling:
 from typing import TYPE_CHECKING, Any
 
 from oxinfra._secrets import Secret
-from oxinfra.api.commands import FileUpload, FunctionCommand, OperationMeta, QuoteString, Reconnect, StringCommand
+from oxinfra.api.commands import (
+    FileUpload,
+    FunctionCommand,
+    OperationCommand,
+    OperationGenerator,
+    OperationMeta,
+    QuoteString,
+    Reconnect,
+    StringCommand,
+)
 from oxinfra.api.context import current_deploy_dir, current_host, host, wants_diff
 from oxinfra.api.deploy import deploy
 from oxinfra.api.effects import (
@@ -54,7 +64,7 @@ if TYPE_CHECKING:
     from oxinfra._engine.control import RunControl
     from oxinfra._engine.embed import run, run_async
     from oxinfra.api.results import Event, HostResult, OperationResult, RunResult
-    from oxinfra.api.typed import GlobalArguments, Operation
+    from oxinfra.api.typed import GlobalArguments, Operation, OperationArguments
     from oxinfra.inventory import Inventory, load_inventory
 
 __all__ = [
@@ -71,6 +81,8 @@ __all__ = [
     "FunctionCommand",
     "Reconnect",
     "OperationMeta",
+    "OperationCommand",
+    "OperationGenerator",
     "StringCommand",
     "QuoteString",
     "Secret",
@@ -93,6 +105,7 @@ __all__ = [
     "OperationResult",
     "Event",
     "GlobalArguments",
+    "OperationArguments",
     "Operation",
     "RunControl",
     "OxinfraError",
@@ -114,6 +127,7 @@ _LAZY = {
     "OperationResult": "oxinfra.api.results",
     "Event": "oxinfra.api.results",
     "GlobalArguments": "oxinfra.api.typed",
+    "OperationArguments": "oxinfra.api.typed",
     "Operation": "oxinfra.api.typed",
     "RunControl": "oxinfra._engine.control",
     "Inventory": "oxinfra.inventory",

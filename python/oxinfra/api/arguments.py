@@ -322,7 +322,7 @@ class GlobalArgs:
         return list(cond) if isinstance(cond, (list, tuple)) else [cond]
 
     @property
-    def privilege_settings(self) -> tuple[Any, ...]:
+    def privilege_settings(self) -> Privilege | tuple[()]:
         """The privilege arguments as given (defaults included), ``()`` when none is: what a
         fact read while this operation is planned starts from (``host.get_fact(...,
         _sudo=True)`` adds to it)."""

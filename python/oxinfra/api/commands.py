@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Generator, Iterable, TypeAlias, Union
 
 from oxinfra.api.context import current_recorder, note_host_read
 from oxinfra.exceptions import OperationError
 from oxinfra.quoting import quote
 
-__all__ = ["FileUpload", "FunctionCommand", "Reconnect", "OperationMeta", "StringCommand", "QuoteString"]
+__all__ = [
+    "FileUpload",
+    "FunctionCommand",
+    "Reconnect",
+    "OperationMeta",
+    "StringCommand",
+    "QuoteString",
+    "OperationCommand",
+    "OperationGenerator",
+]
 
 
 class QuoteString:
@@ -115,6 +124,21 @@ class Reconnect(FunctionCommand):
 
     def __repr__(self) -> str:
         return f"Reconnect(delay={self.delay}, interval={self.interval}, timeout={self.timeout})"
+
+
+#: What an operation's generator may yield: shell command text (a ``str``, e.g. built with
+#: :func:`oxinfra.quoting.command` or a :class:`StringCommand`), a :class:`FileUpload`, or a
+#: :class:`FunctionCommand` (:class:`Reconnect` included).
+OperationCommand: TypeAlias = Union[str, FileUpload, FunctionCommand]
+
+#: The return type of an operation's generator function, for mypy and IDEs::
+#:
+#:     @operation()
+#:     def touched(path: str) -> OperationGenerator:
+#:         yield command("touch", "--", path)
+#:
+#: (the engine sends nothing into it and ignores what it returns).
+OperationGenerator: TypeAlias = Generator[OperationCommand, None, None]
 
 
 class OperationMeta:

@@ -146,7 +146,7 @@ class _ConfigProxy:
 
     @staticmethod
     def _target() -> Config:
-        found = current_config()
+        found: Config | None = current_config()
         if found is None:
             raise DeployError(
                 "`config` is only available while a deploy file or config.py runs: use the oxinfra CLI "

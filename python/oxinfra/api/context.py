@@ -192,7 +192,8 @@ class _HostProxy:
     def __str__(self) -> str:
         """The host's name (as pyinfra's ``str(host)``)."""
         note_host_read("str")
-        return _host_in_context().name
+        name: str = _host_in_context().name
+        return name
 
     def __format__(self, spec: str) -> str:
         return format(str(self), spec)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import inspect
 import posixpath
-from typing import Callable, Any, ClassVar, Generic, TypeVar
+from typing import Callable, Any, ClassVar, Generic, TypeAlias, TypeVar, Union
 
 from oxinfra.api.arguments import PRIVILEGE_ARGS, Privilege, privilege_with, privileged
 from oxinfra.api.context import _host_in_context, _HostProxy, current_fact_source, current_privilege
@@ -81,7 +81,8 @@ class FactBase(Generic[T]):
         cls.name = qualified_name(cls.__module__, cls.__name__)
         cls._arg_names = None
 
-    def command(self, **kwargs: Any) -> str:
+    # *args and **kwargs of Any: for mypy, each fact's command() may take its own arguments
+    def command(self, *args: Any, **kwargs: Any) -> str:
         raise NotImplementedError(f"fact {self.name} defines no command()")
 
     def process(self, output: list[str]) -> Any:
@@ -139,7 +140,7 @@ class ShortFactBase(Generic[T]):
     and returns ``process_data`` of its value."""
 
     name: ClassVar[str] = ""
-    fact: ClassVar[type]
+    fact: ClassVar[FactClass]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -147,6 +148,10 @@ class ShortFactBase(Generic[T]):
 
     def process_data(self, data: Any) -> Any:
         return data
+
+
+#: A fact class: a :class:`FactBase` or a :class:`ShortFactBase` subclass.
+FactClass: TypeAlias = Union[type[FactBase[Any]], type[ShortFactBase[Any]]]
 
 
 class FactRequest:

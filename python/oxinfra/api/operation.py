@@ -6,12 +6,12 @@ once with :func:`get_facts`), then yields what must run: shell command strings b
 callbacks. When nothing needs doing it yields nothing and says why with ``host.noop``::
 
     from oxinfra import host
-    from oxinfra.api import operation
+    from oxinfra.api import OperationGenerator, operation
     from oxinfra.facts.files import File
     from oxinfra.quoting import command
 
     @operation()
-    def touched(path: str):
+    def touched(path: str) -> OperationGenerator:
         '''Make sure ``path`` exists as a file.'''
         if host.get_fact(File, path=path):
             host.noop(f"{path} exists")
@@ -128,6 +128,8 @@ def operation(
         raise TypeError("@operation(fact_batches_reason=...) is only for fact_batches of 2 or more")
 
     def decorate(gen_func: Callable[..., Any]) -> Callable[..., OperationMeta]:
+        # attributes set on functions (here and below): mypy cannot type them on a function
+        # object; callers see them through the Operation protocol (oxinfra.api.typed)
         gen_func._oxinfra_shell_safe = shell_safe  # type: ignore[attr-defined]
         if not inspect.isgeneratorfunction(gen_func):
             raise TypeError(f"@operation needs a generator function (one that yields): {gen_func.__qualname__}")

@@ -3,8 +3,9 @@ the type of an operation (:class:`Operation`).
 
 ``@operation`` keeps the generator's parameters (a ``ParamSpec``): ``files.put(src=...,
 dset=...)`` is a mypy error, as is a wrong type. PEP 612 cannot add keyword arguments to a
-``ParamSpec``, so the global arguments (``_sudo=True``...) that every operation accepts are
-added to each call's signature by oxinfra's mypy plugin::
+``ParamSpec``, so the global arguments (``_sudo=True``...) and ``name=`` that every
+operation accepts (:class:`OperationArguments`) are added to each call's signature by
+oxinfra's mypy plugin::
 
     # pyproject.toml
     [tool.mypy]
@@ -12,6 +13,9 @@ added to each call's signature by oxinfra's mypy plugin::
 
 Without the plugin, pass global arguments for a block with ``host.arguments(_sudo=True)``
 (or ``deploy``'s ``_sudo=``), which type-checks without it.
+
+An operation's generator function is annotated ``-> OperationGenerator``
+(:data:`oxinfra.api.OperationGenerator`): what it yields is then checked too.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Mapping, ParamSpec, Pr
 if TYPE_CHECKING:
     from oxinfra.api.commands import OperationMeta
 
-__all__ = ["GlobalArguments", "Operation", "P"]
+__all__ = ["GlobalArguments", "OperationArguments", "Operation", "P"]
 
 P = ParamSpec("P")
 
@@ -63,6 +67,14 @@ class GlobalArguments(TypedDict, total=False):
     _doas_user: str | None
     _dzdo: bool
     _dzdo_user: str | None
+
+
+class OperationArguments(GlobalArguments, total=False):
+    """What every operation call accepts besides its own parameters: the global arguments
+    and ``name`` (what the run shows for the operation instead of ``module.op``). The mypy
+    plugin adds these to each operation's call."""
+
+    name: str | None
 
 
 class Operation(Protocol, Generic[P]):

@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -65,7 +65,13 @@ def auto_shards(hosts: int) -> int:
     return max(1, min(os.cpu_count() or 1, hosts // HOSTS_PER_SHARD))
 
 
-class _ShardsType(click.ParamType):
+if TYPE_CHECKING:
+    _ShardsParam = click.ParamType[int | None]
+else:  # before click 8.4, ParamType is not generic (not subscriptable at run time)
+    _ShardsParam = click.ParamType
+
+
+class _ShardsType(_ShardsParam):
     name = "N|auto"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> int | None:
@@ -389,7 +395,7 @@ def main(
     # SIGTERM before and after the hosts run is Ctrl-C (while they run, the run's own handlers
     # end the remote work and print the partial summary).
     signal.signal(signal.SIGTERM, _terminate)
-    control = {
+    control: dict[str, Any] = {
         "fail_percent": fail_percent,
         "host_timeout": host_timeout,
         "round_trip_timeout": round_trip_timeout,

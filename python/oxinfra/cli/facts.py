@@ -14,7 +14,7 @@ import importlib
 import json
 from datetime import date, datetime, time
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,10 +22,13 @@ from oxinfra.cli.operation import cli_value
 from oxinfra.cli.outcome import FAILED, INTERNAL, OK, UNREACHABLE
 from oxinfra.exceptions import DeployError
 
+if TYPE_CHECKING:
+    from oxinfra.api.facts import FactClass
+
 __all__ = ["parse_facts", "print_facts", "facts_exit_code", "encode"]
 
 
-def _fact_class(name: str) -> type:
+def _fact_class(name: str) -> FactClass:
     from oxinfra.api.facts import FactBase, ShortFactBase
 
     module, dot, cls_name = name.rpartition(".")
@@ -50,7 +53,7 @@ def parse_facts(words: list[str]) -> list[Any]:
 
     if not words:
         raise DeployError("fact needs a fact name: oxinfra INVENTORY fact server.Os [files.File path=/etc ...]")
-    asks: list[tuple[type, dict[str, Any]]] = []
+    asks: list[tuple[FactClass, dict[str, Any]]] = []
     for word in words:
         key, sep, raw = word.partition("=")
         if sep and key.isidentifier():
@@ -61,14 +64,13 @@ def parse_facts(words: list[str]) -> list[Any]:
             asks.append((_fact_class(word), {}))
     out = []
     for cls, kwargs in asks:
-        base = cls
-        while not hasattr(base, "command") and hasattr(base, "fact"):
-            base = base.fact
-        unknown = sorted(set(kwargs) - set(base.arg_names()))
+        ask = FactAsk(cls, kwargs)
+        names = ask.base().arg_names()  # a short fact's are those of the fact it reads
+        unknown = sorted(set(kwargs) - set(names))
         if unknown:
-            known = ", ".join(base.arg_names()) or "none"
+            known = ", ".join(names) or "none"
             raise DeployError(f"fact {cls.name}: no argument {', '.join(unknown)} (its arguments: {known})")
-        out.append(FactAsk(cls, kwargs))
+        out.append(ask)
     return out
 
 

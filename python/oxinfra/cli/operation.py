@@ -29,7 +29,7 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, TypeGuard
 
 from oxinfra._secrets import MASK, is_secret_key
 from oxinfra.exceptions import DeployError
@@ -81,7 +81,7 @@ def _module_names(package: str) -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(getattr(found, "__path__", [])) if not m.name.startswith("_"))
 
 
-def _is_operation(value: Any) -> bool:
+def _is_operation(value: Any) -> TypeGuard[Callable[..., Any]]:
     try:  # a module's names include proxies (``host``) that raise on any attribute
         return getattr(value, "_oxinfra_operation", False) is True
     except Exception:
@@ -121,7 +121,7 @@ def resolve_operation(word: str) -> tuple[str, Callable[..., Any]]:
             f"; did you mean {module_name}.{close[0]}?" if close else f" (its operations: {', '.join(names) or 'none'})"
         )
         raise DeployError(f"{word}: {found.__name__} has no operation {op_name!r}{hint}")
-    return found.__name__, op  # type: ignore[return-value]
+    return found.__name__, op
 
 
 def _type_hints(op: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from oxinfra.exceptions import ConnectError
 
-__all__ = ["Collect", "Connection", "ConnectSettings", "Shell"]
+__all__ = ["Collect", "Connection", "ConnectSettings", "Shell", "ShellLike"]
 
 
 class _Reader(Protocol):
@@ -63,14 +63,14 @@ class Shell:
             error = exc
         except asyncio.TimeoutError:
             error = ConnectError(f"{self.name}: no answer within {timeout:g} s")
-            error.timed_out = True  # type: ignore[attr-defined]
+            error.timed_out = True
         except Exception as exc:  # the transport's own errors (asyncssh, OS): this host only
             reason = str(exc) or type(exc).__name__
             error = ConnectError(f"{self.name}: connection lost: {reason}")
         else:
             return out.value(), err.value()
-        error.partial = out.value()  # type: ignore[attr-defined]  # what came before
-        error.reader = out  # type: ignore[attr-defined]
+        error.partial = out.value()  # what came before
+        error.reader = out
         raise error
 
     async def _read_until(self, stream: Any, sink: Any) -> None:
@@ -111,12 +111,26 @@ class Collect:
         return b"".join(self.chunks)
 
 
+class ShellLike(Protocol):
+    """What a connection's shell offers the engine: :class:`Shell` does, and so does a
+    stand-in that runs no process (``oxinfra.testing.sim``'s)."""
+
+    name: str
+    round_trips: int
+
+    async def run(
+        self, script: bytes, done: bytes, timeout: float | None = None, out: Any = None, err: Any = None
+    ) -> tuple[bytes, bytes]: ...
+
+    async def close(self) -> None: ...
+
+
 class Connection:
     """A connected host: open the shell, then close."""
 
     name = ""
 
-    async def open_shell(self) -> Shell:
+    async def open_shell(self) -> ShellLike:
         raise NotImplementedError
 
     async def close(self) -> None:

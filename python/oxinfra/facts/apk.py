@@ -17,7 +17,7 @@ class ApkPackages(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return "apk list --installed"
 
     def default(self) -> Any:

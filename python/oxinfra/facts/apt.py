@@ -121,7 +121,7 @@ class AptSources(FactBase[Any]):
     #: The loop assigns a variable: it runs in its own subshell.
     shell_safe = False
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return (
             "(for f in " + " ".join(SOURCE_GLOBS) + '; do [ -e "$f" ] || continue; '
             "echo '" + _FILE_MARK + '\'"$f"; cat -- "$f" || exit 2; echo; done)'
@@ -165,7 +165,7 @@ class AptPackages(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return "apt list --installed"
 
     def default(self) -> Any:
@@ -193,7 +193,7 @@ class AptCacheAge(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return and_then(
             shell_command("date", "+%s"),
             or_else(file_test("!-e", UPDATE_STAMP), shell_command("stat", "-c", "%Y", "--", UPDATE_STAMP)),
@@ -260,7 +260,7 @@ class AptKeys(FactBase[Any]):
     #: The loop assigns variables: it runs in its own subshell.
     shell_safe = False
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         dirs = " ".join(KEYRING_DIRS)
         mark = "echo '" + _KEYRING_MARK + '\'"$f"; '
         # binary keyrings of every directory first, then the armored ones (pyinfra's order:
@@ -303,7 +303,7 @@ class SimulateOperationWillChange(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self, command: str) -> str:  # type: ignore[override]
+    def command(self, command: str) -> str:
         words = command.split()
         if not words or words[0] not in ("upgrade", "dist-upgrade") or any(w != "--autoremove" for w in words[1:]):
             raise FactError(f"not an apt-get command to simulate: {command!r} (upgrade or dist-upgrade)")

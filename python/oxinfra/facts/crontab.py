@@ -46,7 +46,7 @@ class CrontabFile:
         return isinstance(other, CrontabFile) and (self.commands, self.lines) == (other.commands, other.lines)
 
     def items(self) -> dict[str, dict[str, Any]]:
-        return {item.get("command") or item.get("env"): item for item in self.commands}
+        return {item.get("command") or item["env"]: item for item in self.commands}
 
     def index_of(self, command: str | None = None, name: str | None = None) -> int | None:
         """The index of the entry named ``name`` (by its ``# pyinfra-name=`` comment) or
@@ -148,7 +148,7 @@ class Crontab(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self, user: str | None = None) -> str:  # type: ignore[override]
+    def command(self, user: str | None = None) -> str:
         if user is not None and not (isinstance(user, str) and _USER.match(user)):
             raise FactError(f"not a valid user name for crontab.Crontab: {user!r}")
         listing = command("crontab", "-l", *(["-u", user] if user else []))

@@ -25,7 +25,7 @@ class DebArch(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return "dpkg --print-architecture"
 
     def process(self, output: list[str]) -> Any:
@@ -41,7 +41,7 @@ class DebPackages(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return command("dpkg-query", "-W", "-f", DPKG_LISTING_FORMAT)
 
     def default(self) -> Any:
@@ -67,7 +67,7 @@ class DebPackage(FactBase[Any]):
     #: dpkg-query -s: 1 when it knows no such package (its own errors exit 2).
     absent_status = frozenset({1})
 
-    def command(self, package: str) -> str:  # type: ignore[override]
+    def command(self, package: str) -> str:
         query = command("dpkg-query", "-s", "--", package)
         if not package.endswith(".deb"):
             return query

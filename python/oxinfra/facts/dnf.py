@@ -37,7 +37,7 @@ class DnfEnabledModules(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return command("dnf", "module", "list", "--enabled")
 
     def default(self) -> Any:
@@ -52,7 +52,7 @@ class DnfDisabledModules(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return command("dnf", "module", "list", "--disabled")
 
     def default(self) -> Any:

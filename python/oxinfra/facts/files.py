@@ -88,7 +88,7 @@ class File(FactBase[Any]):
     #: Read together with other stat facts by one ``stat`` process (see _engine/script.py).
     stat_batch = True
 
-    def command(self, path: str) -> str:  # type: ignore[override]
+    def command(self, path: str) -> str:
         return (
             f"__ox_a={quote(path)}; if stat -c '{STAT_FORMAT}' -- {_P}; then [ ! -L {_P} ] || readlink -- {_P} "
             f"|| (exit 2); elif [ -e {_P} ] || [ -L {_P} ]; then (exit 2); elif {absent_proof('__ox_a')}; then false; "
@@ -102,8 +102,9 @@ class File(FactBase[Any]):
             raise FactFailed(rc)
         value = _core.parse_stat(self.type, stdout, rc)
         if isinstance(value, dict):
+            stat: dict[str, Any] = value  # the times become datetimes
             for key in ("atime", "mtime", "ctime"):
-                value[key] = _datetime(value[key])
+                stat[key] = _datetime(stat[key])
         return value
 
 
@@ -131,7 +132,7 @@ class _HashFile(FactBase[Any]):
     algorithm = ""
     programs: tuple[str, ...] = ()
 
-    def command(self, path: str) -> str:  # type: ignore[override]
+    def command(self, path: str) -> str:
         # Not a file (proven absent, or another type): no output and status 0. A file no tool
         # can read: the last tool's failure, which is an error, never "absent".
         tries = " || ".join(f"{prog} < {_P}" for prog in self.programs)
@@ -180,7 +181,7 @@ class LinkTarget(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self, path: str) -> str:  # type: ignore[override]
+    def command(self, path: str) -> str:
         return (
             f'__ox_a={quote(path)}; __ox_b=$__ox_a; while ! [ -L "$__ox_b" ]; do __ox_c=${{__ox_b%/*}}; '
             '[ "$__ox_c" != "$__ox_b" ] && [ -n "$__ox_c" ] || { __ox_b=; break; }; __ox_b=$__ox_c; done; '
@@ -211,7 +212,7 @@ class FindInFile(FactBase[Any]):
 
     shell_safe = True
 
-    def command(  # type: ignore[override]
+    def command(
         self, path: str, pattern: str, interpolate_variables: bool = False, extended_regex: bool = False
     ) -> str:
         pat = quote_interpolated(pattern) if interpolate_variables else quote(pattern)
@@ -321,7 +322,7 @@ class FileContents(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self, path: str) -> str:  # type: ignore[override]
+    def command(self, path: str) -> str:
         return f"__ox_a={quote(path)}; if [ -f {_P} ]; then cat < {_P}; {_NOT_A_FILE}"
 
     def parse(self, stdout: bytes, rc: int) -> Any:
@@ -342,7 +343,7 @@ class FileBytes(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self, path: str) -> str:  # type: ignore[override]
+    def command(self, path: str) -> str:
         return f"__ox_a={quote(path)}; if [ -f {_P} ]; then echo found && base64 < {_P}; {_NOT_A_FILE}"
 
     def parse(self, stdout: bytes, rc: int) -> Any:
@@ -388,7 +389,7 @@ class DiffContent(FactBase[Any]):
     decides = False
     binary_output = True
 
-    def command(self, path: str) -> str:  # type: ignore[override]
+    def command(self, path: str) -> str:
         # "F" then the bytes: an empty file is told from no file (no output)
         return (
             f"__ox_a={quote(path)}; if [ -f {_P} ]; then printf F; head -c {DIFF_LIMIT + 1} < {_P}; "
@@ -432,9 +433,7 @@ class Block(FactBase[Any]):
 
     shell_safe = True
 
-    def command(  # type: ignore[override]
-        self, path: str, marker: str | None = None, begin: str | None = None, end: str | None = None
-    ) -> str:
+    def command(self, path: str, marker: str | None = None, begin: str | None = None, end: str | None = None) -> str:
         from oxinfra.exceptions import FactError
 
         try:
@@ -479,9 +478,7 @@ class BlockMarkers(FactBase[Any]):
 
     shell_safe = True
 
-    def command(  # type: ignore[override]
-        self, path: str, marker: str | None = None, begin: str | None = None, end: str | None = None
-    ) -> str:
+    def command(self, path: str, marker: str | None = None, begin: str | None = None, end: str | None = None) -> str:
         from oxinfra.exceptions import FactError
 
         try:
@@ -576,7 +573,7 @@ class _Find(FactBase[Any]):
     shell_safe = True
     type_flag = ""
 
-    def command(  # type: ignore[override]
+    def command(
         self,
         path: str,
         size: str | int | None = None,

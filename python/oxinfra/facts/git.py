@@ -59,7 +59,7 @@ class GitBranch(FactBase[Any]):
     shell_safe = True
     absent_status = frozenset({_ABSENT})
 
-    def command(self, repo: str) -> str:  # type: ignore[override]
+    def command(self, repo: str) -> str:
         return _in_repo(repo, "describe --all")
 
     def process(self, output: list[str]) -> Any:
@@ -75,7 +75,7 @@ class GitCurrentBranch(FactBase[Any]):
     #: 1: ``symbolic-ref --quiet`` found HEAD detached (its other failures exit 128)
     absent_status = frozenset({1, _ABSENT})
 
-    def command(self, repo: str) -> str:  # type: ignore[override]
+    def command(self, repo: str) -> str:
         return _in_repo(repo, "symbolic-ref --quiet --short HEAD")
 
 
@@ -85,7 +85,7 @@ class GitTag(FactBase[Any]):
     shell_safe = True
     absent_status = frozenset({_ABSENT})
 
-    def command(self, repo: str) -> str:  # type: ignore[override]
+    def command(self, repo: str) -> str:
         return _in_repo(repo, "tag")
 
     def process(self, output: list[str]) -> Any:
@@ -103,7 +103,7 @@ class GitConfig(FactBase[Any]):
     def default(self) -> Any:
         return {}
 
-    def command(self, repo: str | None = None, system: bool = False) -> str:  # type: ignore[override]
+    def command(self, repo: str | None = None, system: bool = False) -> str:
         if repo is not None:
             return _in_repo(repo, "config --local --list")
         level = "--system" if system else "--global"
@@ -146,7 +146,7 @@ class GitTrackingBranch(FactBase[Any]):
     shell_safe = True
     absent_status = frozenset({_ABSENT})
 
-    def command(self, repo: str) -> str:  # type: ignore[override]
+    def command(self, repo: str) -> str:
         return _in_repo(repo, "status --branch --porcelain")
 
     def process(self, output: list[str]) -> Any:
@@ -164,7 +164,7 @@ class GitLocalCommit(FactBase[Any]):
     #: 1: ``rev-parse --verify --quiet`` found no such ref (its other failures exit 128)
     absent_status = frozenset({1, _ABSENT})
 
-    def command(self, repo: str, ref: str = "HEAD") -> str:  # type: ignore[override]
+    def command(self, repo: str, ref: str = "HEAD") -> str:
         return _in_repo(repo, "rev-parse --verify --quiet " + _word("git.GitLocalCommit", "ref", ref) + "^{commit}")
 
     def process(self, output: list[str]) -> Any:
@@ -184,7 +184,7 @@ class GitRemoteBranchCommit(FactBase[Any]):
     #: 2: ``ls-remote --exit-code`` found no matching ref
     absent_status = frozenset({2, _ABSENT})
 
-    def command(self, repo: str, remote: str = "origin", branch: str | None = None) -> str:  # type: ignore[override]
+    def command(self, repo: str, remote: str = "origin", branch: str | None = None) -> str:
         ref = branch if branch else "HEAD"
         return _in_repo(
             repo,

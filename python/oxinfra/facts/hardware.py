@@ -36,7 +36,7 @@ class Cpus(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return "getconf NPROCESSORS_ONLN 2> /dev/null || getconf _NPROCESSORS_ONLN"
 
     def process(self, output: list[str]) -> Any:
@@ -51,7 +51,7 @@ class Memory(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         # Not installed: nothing printed, status 0.
         return "if command -v vmstat >/dev/null 2>&1; then env LANG=C vmstat -s; fi"
 
@@ -97,7 +97,7 @@ class BlockDevices(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return "df"
 
     def default(self) -> Any:
@@ -140,7 +140,7 @@ class NetworkDevices(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return "ip -j addr show 2> /dev/null || ip addr show 2> /dev/null || ifconfig -a"
 
     def default(self) -> Any:
@@ -157,14 +157,16 @@ class NetworkDevices(FactBase[Any]):
             if mtu is not None:
                 device["mtu"] = mtu
             if ipv4:
-                first, *more = (
+                addresses: list[dict[str, Any]] = [
                     {"address": a, "mask_bits": bits, "netmask": mask, "broadcast": brd} for a, bits, mask, brd in ipv4
-                )
+                ]
+                first, *more = addresses
                 device["ipv4"] = first
                 if more:
                     first["additional_ips"] = more
             if ipv6:
-                first6, *more6 = ({"address": a, "mask_bits": bits} for a, bits in ipv6)
+                addresses6: list[dict[str, Any]] = [{"address": a, "mask_bits": bits} for a, bits in ipv6]
+                first6, *more6 = addresses6
                 device["ipv6"] = first6
                 if more6:
                     first6["additional_ips"] = more6

@@ -37,7 +37,7 @@ class OpenrcStatus(FactBase[dict[str, bool]]):
     shell_safe = True  # rc-status runs as a process
     absent_status = frozenset({127})  # no rc-status on the host
 
-    def command(self, runlevel: str = "default") -> str:  # type: ignore[override]
+    def command(self, runlevel: str = "default") -> str:
         return command("rc-status", _check_runlevel(runlevel))
 
     def default(self) -> dict[str, bool]:
@@ -63,7 +63,7 @@ class OpenrcEnabled(FactBase[dict[str, bool]]):
     shell_safe = True  # rc-update runs as a process
     absent_status = frozenset({127})  # no rc-update on the host
 
-    def command(self, runlevel: str = "default") -> str:  # type: ignore[override]
+    def command(self, runlevel: str = "default") -> str:
         self.runlevel = _check_runlevel(runlevel)
         return "rc-update show -v"
 

@@ -16,7 +16,7 @@ class PacmanPackages(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return "pacman -Q"
 
     def default(self) -> Any:

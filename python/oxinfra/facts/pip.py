@@ -54,7 +54,7 @@ class PipPackages(FactBase[Any]):
     def default(self) -> Any:
         return {}
 
-    def command(self, pip: str | None = None) -> str:  # type: ignore[override]
+    def command(self, pip: str | None = None) -> str:
         program = pip or self.pip_command
         listing = pip_command("pip=", program, "list", "--format=freeze", "--disable-pip-version-check")
         # `command -v` finds a name on PATH, and an absolute path when it is executable

@@ -22,7 +22,7 @@ class RpmPackages(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return command("rpm", "--queryformat", RPM_QUERY_FORMAT, "-qa")
 
     def default(self) -> Any:
@@ -45,7 +45,7 @@ class RpmPackage(FactBase[Any]):
     shell_safe = True
     absent_status = frozenset({1})
 
-    def command(self, package: str) -> str:  # type: ignore[override]
+    def command(self, package: str) -> str:
         if "/" in package and package.endswith(".rpm"):
             query = command("rpm", "--queryformat", RPM_QUERY_FORMAT, "-qp", "--", package)
             return if_then(file_test("-f", package), query, "false")

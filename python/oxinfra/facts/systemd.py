@@ -54,7 +54,7 @@ class SystemdStatus(FactBase[dict[str, bool]]):
     state_key = "SubState"
     state_values = frozenset({"running", "waiting", "exited", "listening", "mounted"})
 
-    def command(  # type: ignore[override]
+    def command(
         self,
         user_mode: bool = False,
         machine: str | None = None,
@@ -98,7 +98,7 @@ class SystemdEnabled(SystemdStatus):
     state_key = "UnitFileState"
     state_values = frozenset({"enabled", "static"})
 
-    def command(  # type: ignore[override]
+    def command(
         self,
         user_mode: bool = False,
         machine: str | None = None,

@@ -34,7 +34,7 @@ class InitdStatus(FactBase[dict[str, "bool | None"]]):
 
     shell_safe = False  # the loop assigns a variable: it runs in a subshell
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return _STATUS_SCRIPT
 
     def default(self) -> dict[str, bool | None]:
@@ -64,7 +64,7 @@ class InitdStartLinks(FactBase[list[str]]):
 
     shell_safe = True  # find runs as a process
 
-    def command(self, service: str) -> str:  # type: ignore[override]
+    def command(self, service: str) -> str:
         if not isinstance(service, str) or not service or "/" in service or service in (".", ".."):
             raise FactError(f"{service!r} is not an init script name (it cannot be empty, '.', '..' or hold a '/')")
         # find matches the name literally (its pattern characters escaped); it descends

@@ -22,7 +22,7 @@ import types as _types
 
 from oxinfra.api.runtime import inventory as _running
 
-_FORWARDED = ("get_host", "get_group", "get_hosts", "get_data", "get_override_data", "get_host_data")
+_FORWARDED: tuple[str, ...] = ("get_host", "get_group", "get_hosts", "get_data", "get_override_data", "get_host_data")
 _FORWARDED += ("get_group_data", "get_groups_data", "groups", "hosts")
 
 

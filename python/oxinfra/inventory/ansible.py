@@ -249,7 +249,7 @@ def _read_ini(path: str) -> InventorySource:
     return reader.source()
 
 
-class _Lined(dict):  # type: ignore[type-arg]
+class _Lined(dict[Any, Any]):
     """A YAML mapping that remembers the line of each key."""
 
     lines: dict[Any, int]
@@ -261,7 +261,7 @@ def _yaml_loader() -> Any:
     except ImportError:
         raise InventoryError("reading a YAML inventory needs PyYAML: pip install pyyaml") from None
 
-    class Loader(yaml.SafeLoader):
+    class Loader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]  # PyYAML is untyped: SafeLoader is Any
         pass
 
     def mapping(loader: Any, node: Any) -> _Lined:

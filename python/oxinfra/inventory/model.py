@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
-from typing import Any, Iterable, Iterator, Mapping, Union
+from typing import Any, Iterable, Iterator, Mapping, TypeVar, Union, overload
 
 from oxinfra import _core
 from oxinfra._collect import gc_paused
@@ -45,6 +45,7 @@ from oxinfra.inventory.source import GroupSpec, InventorySource
 HostEntry = Union[str, tuple[str, Mapping[str, Any]]]
 
 _MISSING: Any = object()
+_D = TypeVar("_D")  # what get_host / get_group return for an unknown name when given a default
 
 
 class _InitialHost:
@@ -75,6 +76,10 @@ class _InitialInventory:
         self.groups = {g: [h.name for h in hosts if g in h.groups] for g in model.group_names}
         self.groups["all"] = [h.name for h in hosts]
 
+    @overload
+    def get_host(self, name: str) -> _InitialHost: ...
+    @overload
+    def get_host(self, name: str, default: _D) -> _InitialHost | _D: ...
     def get_host(self, name: str, default: Any = _MISSING) -> Any:
         for host in self.hosts:
             if host.name == name:
@@ -83,7 +88,11 @@ class _InitialInventory:
             return default
         raise InventoryError(f"no host {name!r} in the inventory")
 
-    def get_group(self, name: str, default: Any = _MISSING) -> list[Any]:
+    @overload
+    def get_group(self, name: str) -> list[_InitialHost]: ...
+    @overload
+    def get_group(self, name: str, default: _D) -> list[_InitialHost] | _D: ...
+    def get_group(self, name: str, default: Any = _MISSING) -> Any:
         if name not in self.groups:
             if default is not _MISSING:
                 return default
@@ -105,6 +114,9 @@ __all__ = ["Inventory", "load_inventory", "GroupSpec", "InventorySource"]
 
 class _Model:
     """What an inventory and every limited view of it share."""
+
+    #: host name -> its index, made on first use (Inventory._index_of)
+    _index_of: dict[str, int] | None = None
 
     def __init__(self, source: InventorySource, overrides: dict[str, Any], group_data_dirs: Iterable[str]) -> None:
         self.where = source.where
@@ -407,7 +419,11 @@ class Inventory:
     def __iter__(self) -> Iterator[Host]:
         return iter(self.hosts)
 
-    def get_host(self, name: str, default: Any = _MISSING) -> Host | None:
+    @overload
+    def get_host(self, name: str) -> Host: ...
+    @overload
+    def get_host(self, name: str, default: _D) -> Host | _D: ...
+    def get_host(self, name: str, default: Any = _MISSING) -> Any:
         """The host called ``name``; an unknown name is an InventoryError unless ``default``
         is given (pyinfra's ``get_host``)."""
         if self._by_name is None:
@@ -425,7 +441,11 @@ class Inventory:
         hosts deploy code may look up)."""
         return self if self._selected is None else Inventory(self._model)
 
-    def get_group(self, name: str, default: Any = _MISSING) -> list[Host]:
+    @overload
+    def get_group(self, name: str) -> list[Host]: ...
+    @overload
+    def get_group(self, name: str, default: _D) -> list[Host] | _D: ...
+    def get_group(self, name: str, default: Any = _MISSING) -> Any:
         """The hosts of group ``name`` (in inventory order); an unknown group is an
         InventoryError unless ``default`` is given (pyinfra's ``get_group``)."""
         if name not in self.groups:
@@ -474,7 +494,7 @@ class Inventory:
 
     def _index_of(self, name: str) -> int:
         model = self._model
-        index_of = getattr(model, "_index_of", None)
+        index_of = model._index_of
         if index_of is None:
             index_of = model._index_of = {n: i for i, n in enumerate(model.names)}
         if name not in index_of:

@@ -7,7 +7,7 @@ pinned as ``name=version``); names go after ``--`` (apk reads options with getop
 
 from __future__ import annotations
 
-from oxinfra.api import get_facts, host, noop, operation
+from oxinfra.api import OperationGenerator, get_facts, host, noop, operation
 from oxinfra.exceptions import OperationValueError
 from oxinfra.facts.apk import ApkPackages
 from oxinfra.operations.util.packaging import PackageManager, check_packages, ensure_packages, split_pins
@@ -33,7 +33,7 @@ def _bools(op: str, **values: object) -> None:
 
 
 @operation(is_idempotent=False)
-def update():
+def update() -> OperationGenerator:
     """Update the package indexes (``apk update``); runs, and counts as a change, every time.
 
     Example::
@@ -44,7 +44,7 @@ def update():
 
 
 @operation(is_idempotent=False)
-def upgrade(available: bool = False):
+def upgrade(available: bool = False) -> OperationGenerator:
     """Upgrade every installed package (``apk upgrade``); runs every time.
 
     + available: also replace packages with the repositories' versions when they differ
@@ -65,7 +65,7 @@ def packages(
     latest: bool = False,
     update: bool = False,
     upgrade: bool = False,
-):
+) -> OperationGenerator:
     """Install or remove apk packages, as ``apk.ApkPackages`` lists them installed.
 
     + packages: a name or a list of names; ``name=version`` pins a version

@@ -17,7 +17,7 @@ import re
 from typing import Any
 from urllib.parse import urlparse
 
-from oxinfra.api import ensure_directory, get_facts, host, noop, operation, touches
+from oxinfra.api import OperationGenerator, ensure_directory, get_facts, host, noop, operation, touches
 from oxinfra.exceptions import OperationValueError
 from oxinfra.facts.apt import UPDATE_STAMP, AptCacheAge, AptSources, SimulateOperationWillChange, parse_apt_repo
 from oxinfra.facts.deb import DebPackage, DebPackages
@@ -110,7 +110,7 @@ def _upgrade_commands(verb: str, auto_remove: bool, changes: dict[str, int]) -> 
 
 
 @operation()
-def update(cache_time: int | None = None):
+def update(cache_time: int | None = None) -> OperationGenerator:
     """Update the apt lists (``apt-get update``).
 
     Without ``cache_time`` this runs, and counts as a change, every time.
@@ -131,6 +131,7 @@ def update(cache_time: int | None = None):
 
 
 def _simulated(verb: str, auto_remove: bool) -> dict[str, int]:
+    changes: dict[str, int]
     (changes,) = get_facts(
         host, [(SimulateOperationWillChange, {"command": verb + (" --autoremove" if auto_remove else "")})]
     )
@@ -138,7 +139,7 @@ def _simulated(verb: str, auto_remove: bool) -> dict[str, int]:
 
 
 @operation()
-def upgrade(auto_remove: bool = False):
+def upgrade(auto_remove: bool = False) -> OperationGenerator:
     """Upgrade every installed package (``apt-get upgrade``), when apt's simulation of it
     (``apt-get -s upgrade``) says it would change something.
 
@@ -153,7 +154,7 @@ def upgrade(auto_remove: bool = False):
 
 
 @operation()
-def dist_upgrade(auto_remove: bool = False):
+def dist_upgrade(auto_remove: bool = False) -> OperationGenerator:
     """Upgrade every installed package, installing and removing others as the new versions'
     dependencies need (``apt-get dist-upgrade``), when its simulation says it would change
     something.
@@ -182,7 +183,7 @@ def packages(
     purge: bool = False,
     extra_install_args: str | None = None,
     extra_uninstall_args: str | None = None,
-):
+) -> OperationGenerator:
     """Install or remove apt packages, optionally updating the lists and upgrading first.
 
     A package is installed when dpkg's database does not list it (or, pinned as
@@ -265,7 +266,7 @@ def _verify(path: str, sha256sum: str, downloaded: bool) -> str:
 
 
 @operation()
-def deb(src: str, present: bool = True, force: bool = False, sha256sum: str | None = None):
+def deb(src: str, present: bool = True, force: bool = False, sha256sum: str | None = None) -> OperationGenerator:
     """Install or remove the package of a ``.deb`` file, given by its path on the host or a URL.
 
     A URL is downloaded (``curl``, else ``wget``) once, to a file named after it in
@@ -316,7 +317,7 @@ def deb(src: str, present: bool = True, force: bool = False, sha256sum: str | No
 
 
 @operation()
-def repo(src: str, present: bool = True, filename: str | None = None):
+def repo(src: str, present: bool = True, filename: str | None = None) -> OperationGenerator:
     """Add or remove an apt source line (``deb [options] URL SUITE COMPONENTS``).
 
     The source counts as there when any sources file (``deb822`` ones too) configures it
@@ -363,7 +364,7 @@ def repo(src: str, present: bool = True, filename: str | None = None):
 
 
 @operation(is_idempotent=False)
-def ppa(src: str, present: bool = True):
+def ppa(src: str, present: bool = True) -> OperationGenerator:
     """Add or remove an Ubuntu PPA with ``apt-add-repository`` (which the host must have:
     package ``software-properties-common``). Runs, and counts as a change, every time.
     Proven by fixtures only: the test hosts are Debian, with no network.
@@ -405,7 +406,7 @@ def sources_file(
     architectures: list[str] | str | None = None,
     signed_by: str | None = None,
     present: bool = True,
-):
+) -> OperationGenerator:
     """A deb822 sources file, ``/etc/apt/sources.list.d/<filename>.sources``.
 
     Nothing is written when every source it would describe is configured already (in any
@@ -493,7 +494,7 @@ def key(
     keyid: str | list[str] | None = None,
     dest: str | None = None,
     present: bool = True,
-):
+) -> OperationGenerator:
     """A keyring file for apt under ``/etc/apt/keyrings`` (for ``signed-by=``), made from a
     key file on the host or at a URL; an armored key (``-----BEGIN PGP``) is dearmored with
     ``gpg``, which the host needs. As in pyinfra, a keyring file that exists already counts

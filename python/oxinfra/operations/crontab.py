@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from oxinfra.api import get_facts, host, operation, touches
+from oxinfra.api import OperationGenerator, get_facts, host, operation, touches
 from oxinfra.exceptions import OperationValueError
 from oxinfra.facts.crontab import NAME_PREFIX, Crontab, CrontabFile
 from oxinfra.operations.util.accounts import check_name
@@ -46,7 +46,7 @@ def crontab(
     day_of_month: list[str | int] | str | int | None = None,
     special_time: str | None = None,
     interpolate_variables: bool = False,
-):
+) -> OperationGenerator:
     """Add, change or remove a crontab entry.
 
     The entry is found by its name (``cron_name``: a ``# pyinfra-name=NAME`` comment line

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from oxinfra.api import get_facts, host, noop, operation
+from oxinfra.api import OperationGenerator, get_facts, host, noop, operation
 from oxinfra.exceptions import OperationValueError
 from oxinfra.facts.dnf import DnfDisabledModules, DnfEnabledModules
 from oxinfra.operations.util import rpm as rpm_util
@@ -27,7 +27,7 @@ _MODULE_WORD = re.compile(r"[A-Za-z0-9_.+-]+\Z")
 
 
 @operation(is_idempotent=False)
-def update():
+def update() -> OperationGenerator:
     """Update every installed package (``dnf update -y``); runs every time.
 
     Example::
@@ -47,7 +47,7 @@ def packages(
     nobest: bool = False,
     extra_install_args: str | None = None,
     extra_uninstall_args: str | None = None,
-):
+) -> OperationGenerator:
     """Install or remove packages with dnf, as ``rpm.RpmPackages`` lists them installed.
 
     + packages: a name or a list of names; ``name=version`` pins a version
@@ -86,7 +86,7 @@ def repo(
     enabled: bool = True,
     gpgcheck: bool = True,
     gpgkey: str | None = None,
-):
+) -> OperationGenerator:
     """A repository file ``/etc/yum.repos.d/NAME.repo``: written from the arguments when
     ``src`` is a name, downloaded (once) when it is the URL of a ``.repo`` file.
 
@@ -108,7 +108,7 @@ def repo(
 
 
 @operation()
-def rpm(src: str, present: bool = True):
+def rpm(src: str, present: bool = True) -> OperationGenerator:
     """Install (``rpm -i``) or remove (``dnf remove -y``) the package of a ``.rpm`` file, a
     path on the host or a URL (downloaded once into root's private
     ``/var/cache/oxinfra``, never ``/tmp``).
@@ -124,7 +124,7 @@ def rpm(src: str, present: bool = True):
 
 
 @operation(is_idempotent=False)
-def key(src: str):
+def key(src: str) -> OperationGenerator:
     """Import a signing key into rpm's database (``rpm --import``); runs every time.
 
     + src: the key's path on the host or URL
@@ -137,7 +137,7 @@ def key(src: str):
 
 
 @operation()
-def module(module: str, stream: str | None = None, enabled: bool = True):
+def module(module: str, stream: str | None = None, enabled: bool = True) -> OperationGenerator:
     """Enable a module stream (``dnf module enable -y -- MODULE:STREAM``) or disable a
     module (``dnf module disable -y -- MODULE``), as ``dnf.DnfEnabledModules`` /
     ``dnf.DnfDisabledModules`` list them (one fact, read with the others of the run).

@@ -6,7 +6,7 @@ import posixpath
 import re
 from typing import Any
 
-from oxinfra.api import get_facts, host, noop, operation, touches
+from oxinfra.api import OperationGenerator, get_facts, host, noop, operation, touches
 from oxinfra.exceptions import OperationValueError
 from oxinfra.facts.files import Directory
 from oxinfra.facts.git import GitConfig, GitCurrentBranch, GitLocalCommit, GitRemoteBranchCommit, GitTag
@@ -47,7 +47,9 @@ def _canonical_key(key: str) -> str:
 
 
 @operation()
-def config(key: str, value: str, multi_value: bool = False, repo: str | None = None, system: bool = False):
+def config(
+    key: str, value: str, multi_value: bool = False, repo: str | None = None, system: bool = False
+) -> OperationGenerator:
     """Set a git setting in a repository's config, the login user's (``--global``) or the
     system's.
 
@@ -105,7 +107,7 @@ def repo(
     recursive_submodules: bool = False,
     depth: int | None = None,
     fetch_tags: bool = False,
-):
+) -> OperationGenerator:
     """Clone a git repository into a directory, or bring an existing clone to a branch or
     tag and pull its new commits.
 
@@ -189,8 +191,7 @@ def repo(
         moved = origin is not None and origin != [src]
         if moved:
             git.append(["remote", "set-url", "--", "origin", src])
-        is_tag = branch is not None and branch in (tags or [])
-        if is_tag:
+        if branch is not None and branch in (tags or []):
             # a tag is checked out (a detached HEAD at its commit) and never pulled
             if current is not None or head != local:
                 git.append(["checkout", branch, "--"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oxinfra.api import get_facts, host, operation
+from oxinfra.api import OperationGenerator, get_facts, host, operation
 from oxinfra.facts.openrc import OpenrcEnabled, OpenrcStatus
 from oxinfra.operations.util.service import check_action, check_flags, enable_command, ensure_service, service_command
 
@@ -24,7 +24,7 @@ def service(
     command: str | None = None,
     enabled: bool | None = None,
     runlevel: str = "default",
-):
+) -> OperationGenerator:
     """Manage an OpenRC service: started or stopped, restarted or reloaded, in a runlevel.
 
     + service: the service's name

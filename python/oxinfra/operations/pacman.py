@@ -9,7 +9,7 @@ getopt_long). pacman takes no versions on its command line. Package groups are n
 
 from __future__ import annotations
 
-from oxinfra.api import get_facts, host, noop, operation
+from oxinfra.api import OperationGenerator, get_facts, host, noop, operation
 from oxinfra.exceptions import OperationValueError
 from oxinfra.facts.pacman import PacmanPackages
 from oxinfra.operations.util.packaging import PackageManager, check_packages, ensure_packages, split_pins
@@ -28,7 +28,7 @@ PACMAN = PackageManager(
 
 
 @operation(is_idempotent=False)
-def update():
+def update() -> OperationGenerator:
     """Refresh the package databases (``pacman -Sy``); runs every time.
 
     Example::
@@ -39,7 +39,7 @@ def update():
 
 
 @operation(is_idempotent=False)
-def upgrade():
+def upgrade() -> OperationGenerator:
     """Upgrade every installed package (``pacman --noconfirm -Su``); runs every time.
 
     Example::
@@ -52,7 +52,7 @@ def upgrade():
 @operation()
 def packages(
     packages: str | list[str] | None = None, present: bool = True, update: bool = False, upgrade: bool = False
-):
+) -> OperationGenerator:
     """Install or remove pacman packages, as ``pacman.PacmanPackages`` lists them installed.
 
     + packages: a name or a list of names

@@ -6,7 +6,7 @@ import posixpath
 import re
 from typing import Any
 
-from oxinfra.api import get_facts, host, noop, operation, touches
+from oxinfra.api import OperationGenerator, get_facts, host, noop, operation, touches
 from oxinfra.exceptions import FactError, OperationValueError
 from oxinfra.facts.files import Directory, File
 from oxinfra.facts.pip import PipPackages, pip_command
@@ -48,7 +48,7 @@ def virtualenv(
     site_packages: bool = False,
     always_copy: bool = False,
     present: bool = True,
-):
+) -> OperationGenerator:
     """Create or remove a Python virtualenv (with ``virtualenv``, or ``python -m venv``).
 
     A virtualenv counts as there when ``PATH/bin/activate`` is a file (an empty directory
@@ -105,7 +105,7 @@ def venv(
     site_packages: bool = False,
     always_copy: bool = False,
     present: bool = True,
-):
+) -> OperationGenerator:
     """Create or remove a virtualenv with the standard library's ``venv``
     (``pip.virtualenv(venv=True)``).
 
@@ -134,7 +134,7 @@ def packages(
     virtualenv: str | None = None,
     virtualenv_kwargs: dict[str, Any] | None = None,
     extra_install_args: str | None = None,
-):
+) -> OperationGenerator:
     """Install or remove Python packages with pip, optionally in a virtualenv (made first).
 
     Names compare as pip compares them (case and ``-_.`` alike); ``name==version`` pins one

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from oxinfra.api import FunctionCommand, operation
+from oxinfra.api import FunctionCommand, OperationGenerator, operation
 from oxinfra.exceptions import OperationValueError
 
 __all__ = ["call", "raise_exception"]
 
 
 @operation(is_idempotent=False)
-def call(function: Callable[..., Any], *args: Any, **kwargs: Any):
+def call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> OperationGenerator:
     """Call a Python function on the controller when the host's deploy reaches this point:
     the operations before it have run on the host, the ones after it wait for it.
 
@@ -38,7 +38,7 @@ def call(function: Callable[..., Any], *args: Any, **kwargs: Any):
 
 
 @operation(is_idempotent=False)
-def raise_exception(exception: type[BaseException], *args: Any, **kwargs: Any):
+def raise_exception(exception: type[BaseException], *args: Any, **kwargs: Any) -> OperationGenerator:
     """Raise an exception on the controller when the host's deploy reaches this point: the
     operation fails on that host with it (the operations after it do not run there, unless
     ``_ignore_errors``).

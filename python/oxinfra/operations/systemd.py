@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oxinfra.api import get_facts, host, operation
+from oxinfra.api import OperationGenerator, get_facts, host, operation
 from oxinfra.exceptions import OperationValueError
 from oxinfra.facts.systemd import SystemdEnabled, SystemdStatus
 from oxinfra.operations.util.service import check_action, check_flags, ensure_service, service_command, systemctl_words
@@ -41,7 +41,9 @@ def _scope_args(user_mode: bool, machine: str | None, user_name: str | None) -> 
 
 
 @operation(is_idempotent=False)
-def daemon_reload(user_mode: bool = False, machine: str | None = None, user_name: str | None = None):
+def daemon_reload(
+    user_mode: bool = False, machine: str | None = None, user_name: str | None = None
+) -> OperationGenerator:
     """Make systemd read its unit files again (``systemctl daemon-reload``): after a unit
     file changed. Always runs (it counts as a change).
 
@@ -69,7 +71,7 @@ def service(
     user_mode: bool = False,
     machine: str | None = None,
     user_name: str | None = None,
-):
+) -> OperationGenerator:
     """Manage a systemd unit: running or stopped, restarted or reloaded, enabled at boot.
 
     + service: the unit (``nginx`` is ``nginx.service``; ``logrotate.timer`` as it is)

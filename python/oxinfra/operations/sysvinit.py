@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from oxinfra.api import get_facts, host, operation
+from oxinfra.api import OperationGenerator, get_facts, host, operation
 from oxinfra.exceptions import OperationValueError
 from oxinfra.facts.sysvinit import InitdStartLinks, InitdStatus
 from oxinfra.operations import files
@@ -24,7 +24,7 @@ def service(
     reloaded: bool = False,
     enabled: bool | None = None,
     command: str | None = None,
-):
+) -> OperationGenerator:
     """Manage a SysV init service (``/etc/init.d/SERVICE``): running or stopped, restarted
     or reloaded, started at boot.
 
@@ -97,7 +97,7 @@ def enable(
     stop_priority: int = 80,
     start_levels: Any = (2, 3, 4, 5),
     stop_levels: Any = (0, 1, 6),
-):
+) -> OperationGenerator:
     """Make the start and stop links of an ``/etc/init.d`` script by hand: a link
     ``/etc/rcL.d/SNNSERVICE`` for each start level, ``/etc/rcL.d/KNNSERVICE`` for each stop
     level, each pointing at ``/etc/init.d/SERVICE`` (for systems without ``update-rc.d``, or

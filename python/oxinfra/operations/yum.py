@@ -9,7 +9,7 @@ pins one). Names go after ``--`` (yum reads options with optparse).
 
 from __future__ import annotations
 
-from oxinfra.api import operation
+from oxinfra.api import OperationGenerator, operation
 from oxinfra.operations.util import rpm as rpm_util
 from oxinfra.operations.util.rpm import family_packages, import_key
 from oxinfra.quoting import command
@@ -18,7 +18,7 @@ __all__ = ["packages", "update", "repo", "rpm", "key"]
 
 
 @operation(is_idempotent=False)
-def update():
+def update() -> OperationGenerator:
     """Update every installed package (``yum update -y``); runs every time.
 
     Example::
@@ -38,7 +38,7 @@ def packages(
     nobest: bool = False,
     extra_install_args: str | None = None,
     extra_uninstall_args: str | None = None,
-):
+) -> OperationGenerator:
     """Install or remove packages with yum, as ``rpm.RpmPackages`` lists them installed.
 
     + packages: a name or a list of names; ``name=version`` pins a version
@@ -77,7 +77,7 @@ def repo(
     enabled: bool = True,
     gpgcheck: bool = True,
     gpgkey: str | None = None,
-):
+) -> OperationGenerator:
     """A repository file ``/etc/yum.repos.d/NAME.repo``: written from the arguments when
     ``src`` is a name, downloaded (once) when it is the URL of a ``.repo`` file.
 
@@ -99,7 +99,7 @@ def repo(
 
 
 @operation()
-def rpm(src: str, present: bool = True):
+def rpm(src: str, present: bool = True) -> OperationGenerator:
     """Install (``rpm -i``) or remove (``yum remove -y``) the package of a ``.rpm`` file, a
     path on the host or a URL (downloaded once into root's private
     ``/var/cache/oxinfra``, never ``/tmp``).
@@ -115,7 +115,7 @@ def rpm(src: str, present: bool = True):
 
 
 @operation(is_idempotent=False)
-def key(src: str):
+def key(src: str) -> OperationGenerator:
     """Import a signing key into rpm's database (``rpm --import``); runs every time.
 
     + src: the key's path on the host or URL

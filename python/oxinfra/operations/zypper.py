@@ -8,7 +8,7 @@ as ``name=version`` (zypper's capability syntax). Names go after ``--``.
 
 from __future__ import annotations
 
-from oxinfra.api import get_facts, host, noop, operation
+from oxinfra.api import OperationGenerator, get_facts, host, noop, operation
 from oxinfra.exceptions import OperationValueError
 from oxinfra.facts.rpm import RpmPackages
 from oxinfra.operations.util import rpm as rpm_util
@@ -21,7 +21,7 @@ _GLOBAL = ("--non-interactive", "--gpg-auto-import-keys")
 
 
 @operation(is_idempotent=False)
-def update():
+def update() -> OperationGenerator:
     """Update every installed package (``zypper --non-interactive --gpg-auto-import-keys
     update -y``); runs every time.
 
@@ -43,7 +43,7 @@ def packages(
     extra_install_args: str | None = None,
     extra_global_uninstall_args: str | None = None,
     extra_uninstall_args: str | None = None,
-):
+) -> OperationGenerator:
     """Install or remove packages with zypper, as ``rpm.RpmPackages`` lists them installed.
 
     + packages: a name or a list of names; ``name=version`` pins a version
@@ -109,7 +109,7 @@ def repo(
     gpgcheck: bool = True,
     gpgkey: str | None = None,
     type: str = "rpm-md",
-):
+) -> OperationGenerator:
     """A repository file ``/etc/zypp/repos.d/NAME.repo``: written from the arguments when
     ``src`` is a name, downloaded (once) when it is the URL of a ``.repo`` file.
 
@@ -132,7 +132,7 @@ def repo(
 
 
 @operation()
-def rpm(src: str, present: bool = True):
+def rpm(src: str, present: bool = True) -> OperationGenerator:
     """Install (``rpm -i``) or remove (``zypper remove -y``) the package of a ``.rpm`` file,
     a path on the host or a URL (downloaded once into root's private
     ``/var/cache/oxinfra``, never ``/tmp``).

@@ -508,7 +508,8 @@ class LoopbackFleet:
             return False
 
     def _write_known_hosts(self) -> None:
-        key = (self.dir / "ssh_host_ed25519_key.pub").read_text().split()  # type: ignore[operator]
+        assert self.dir is not None  # started
+        key = (self.dir / "ssh_host_ed25519_key.pub").read_text().split()
         entry = f"{key[0]} {key[1]}"
         with open(self.known_hosts, "w") as fh:
             for addr in self.hosts:

@@ -43,7 +43,7 @@ class _Line(FactBase[Any]):
 class User(_Line):
     """The name of the user commands run as."""
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return "id -un"
 
 
@@ -51,7 +51,7 @@ class Home(_Line):
     """The home directory of ``user``, or of the current user when none is given; ``None``
     when there is no such user."""
 
-    def command(self, user: str = "") -> str:  # type: ignore[override]
+    def command(self, user: str = "") -> str:
         # ~user must stay an unquoted word for the shell to expand it: validate instead.
         if user and not _USERNAME.match(user):
             raise FactError(f"not a valid user name for server.Home: {user!r}")
@@ -66,7 +66,7 @@ class Home(_Line):
 class Os(_Line):
     """The operating system name as ``uname -s`` prints it (``Linux``)."""
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return "uname -s"
 
 
@@ -77,14 +77,14 @@ class Kernel(Os):
 class Arch(_Line):
     """The machine architecture as ``uname -m`` prints it (``x86_64``)."""
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return "uname -m"
 
 
 class Hostname(_Line):
     """The host's name as ``uname -n`` prints it."""
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return "uname -n"
 
 
@@ -93,7 +93,7 @@ class Command(FactBase[Any]):
 
     shell_safe = False
 
-    def command(self, command: str) -> str:  # type: ignore[override]
+    def command(self, command: str) -> str:
         return command
 
 
@@ -103,7 +103,7 @@ class Which(_Line):
     #: ``command -v`` finds nothing: 1 (bash, busybox) or 127 (dash).
     absent_status = frozenset({1, 127})
 
-    def command(self, command: str) -> str:  # type: ignore[override]
+    def command(self, command: str) -> str:
         from oxinfra.quoting import quote
 
         return f"command -v {quote(command)}"

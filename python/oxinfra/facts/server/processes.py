@@ -37,7 +37,7 @@ class Processes(FactBase[Any]):
     #: ``LANG=C ps``: an assignment before a command (the audit's rule counts it).
     shell_safe = False
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return (
             "case $(uname -s) in FreeBSD|Darwin) echo full; LANG=C ps -eo " + _FULL + ";; "
             "*) if command -v busybox >/dev/null 2>&1; then echo busybox; LANG=C ps -o " + _BUSYBOX + "; "
@@ -100,7 +100,7 @@ class Port(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self, port: int, protocol: str = "tcp") -> str:  # type: ignore[override]
+    def command(self, port: int, protocol: str = "tcp") -> str:
         if isinstance(port, bool) or not isinstance(port, (int, str)) or not str(port).isdigit():
             raise FactError(f"server.Port: port must be a number, not {port!r}")
         if not 0 < int(port) < 65536:

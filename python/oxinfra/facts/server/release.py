@@ -117,7 +117,7 @@ class LinuxDistribution(FactBase[Any]):
     ``---``: a release file holding one reads differently there.)
     """
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return RELEASE_FILES
 
     def default(self) -> Any:
@@ -187,7 +187,7 @@ class OsRelease(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         # No file (proven: -e and -L both false): nothing printed, status 0.
         return "if [ -e /etc/os-release ] || [ -L /etc/os-release ]; then cat /etc/os-release; fi"
 
@@ -211,7 +211,7 @@ class LsbRelease(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         # Not installed: nothing printed, status 0.
         return "if command -v lsb_release >/dev/null 2>&1; then lsb_release -ca; fi"
 

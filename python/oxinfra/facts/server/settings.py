@@ -38,7 +38,7 @@ class Sysctl(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self, keys: list[str] | str | None = None) -> str:  # type: ignore[override]
+    def command(self, keys: list[str] | str | None = None) -> str:
         if keys is None:
             return command("sysctl", "-e", "-a")
         names = [keys] if isinstance(keys, str) else list(keys)
@@ -78,7 +78,7 @@ class SecurityLimits(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return if_then(file_test("-e", LIMITS_FILE), command("cat", "--", LIMITS_FILE))
 
     def default(self) -> Any:
@@ -110,7 +110,7 @@ class KernelModules(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return if_then(file_test("-f", "/proc/modules"), command("cat", "/proc/modules"))
 
     def default(self) -> Any:
@@ -141,7 +141,7 @@ class Locales(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return command("locale", "-a")
 
     def default(self) -> Any:
@@ -164,7 +164,7 @@ class Mounts(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return command("cat", "/proc/self/mountinfo")
 
     def default(self) -> Any:

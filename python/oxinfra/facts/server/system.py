@@ -27,7 +27,7 @@ class _Text(FactBase[Any]):
 class KernelVersion(_Text):
     """The kernel release as ``uname -r`` prints it (``6.1.0-18-amd64``)."""
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return "uname -r"
 
 
@@ -53,7 +53,7 @@ class Path(_Echoed):
     """The ``PATH`` of the shell commands run in (``/usr/local/bin:/usr/bin:/bin``); ``""``
     when it is empty."""
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return 'echo "$PATH"'
 
 
@@ -62,7 +62,7 @@ class TmpDir(_Echoed):
     that is set to a directory we may write to; ``""`` when none is (``/tmp`` is not
     assumed)."""
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return (
             'if [ -n "$TMPDIR" ] && [ -d "$TMPDIR" ] && [ -w "$TMPDIR" ]; then echo "$TMPDIR"; '
             'elif [ -n "$TMP" ] && [ -d "$TMP" ] && [ -w "$TMP" ]; then echo "$TMP"; '
@@ -80,7 +80,7 @@ class Timezone(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return "readlink -f /etc/localtime"
 
     def parse(self, stdout: bytes, rc: int) -> Any:
@@ -103,7 +103,7 @@ class Date(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return f"date +'{DATE_FORMAT}'"
 
     def parse(self, stdout: bytes, rc: int) -> Any:
@@ -123,7 +123,7 @@ class Selinux(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         # Not installed: nothing printed, status 0.
         return "if command -v sestatus >/dev/null 2>&1; then sestatus; fi"
 
@@ -163,7 +163,7 @@ class RebootRequired(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return REBOOT_CHECK
 
     def parse(self, stdout: bytes, rc: int) -> Any:
@@ -181,7 +181,7 @@ class Uptime(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return (
             "if [ -r /proc/uptime ]; then cut -d. -f1 /proc/uptime; "
             "else echo $(( $(date +%s) - $(sysctl -n kern.boottime | awk '{print $4}' | tr -d ',') )); fi"

@@ -51,7 +51,7 @@ class Users(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         shadow = group(or_else(_quiet("cat", "/etc/shadow"), _quiet("cat", "/etc/master.passwd"), "true"))
         lastlog = group(or_else(_quiet("lastlog"), "true"))
         return and_then(
@@ -74,8 +74,10 @@ class Users(FactBase[Any]):
         for name, home, comment, shell, grp, groups, uid, gid, lastlog, when, password in _core.parse_users(stdout):
             login_time = None
             if when is not None:
-                *parts, offset = when
-                login_time = datetime(*parts, tzinfo=timezone(timedelta(seconds=offset)))
+                year, month, day, hour, minute, second, offset = when
+                login_time = datetime(
+                    year, month, day, hour, minute, second, tzinfo=timezone(timedelta(seconds=offset))
+                )
             users[name] = {
                 "home": home,
                 "comment": comment,
@@ -100,7 +102,7 @@ class Groups(FactBase[Any]):
 
     shell_safe = True
 
-    def command(self) -> str:  # type: ignore[override]
+    def command(self) -> str:
         return command("cat", "/etc/group")
 
     def default(self) -> Any:

@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from oxinfra.api import (
     FileUpload,
+    OperationGenerator,
     content_change,
     ensure_directory,
     get_facts,
@@ -100,7 +101,7 @@ def directory(
     force: bool = False,
     force_backup: bool = True,
     force_backup_dir: str | None = None,
-):
+) -> OperationGenerator:
     """Add, remove or fix a directory.
 
     + path: the directory
@@ -163,7 +164,7 @@ def file(
     force: bool = False,
     force_backup: bool = True,
     force_backup_dir: str | None = None,
-):
+) -> OperationGenerator:
     """Add, remove or fix a file.
 
     + path: the file
@@ -262,7 +263,7 @@ def put(
     create_remote_dir: bool = True,
     force: bool = False,
     assume_exists: bool = False,
-):
+) -> OperationGenerator:
     """Upload a local file to the host when it is missing or differs (by SHA-1).
 
     + src: local file, relative to the deploy file's directory, or a file object whose
@@ -366,7 +367,7 @@ def template(
     create_remote_dir: bool = True,
     jinja_env_kwargs: dict[str, Any] | None = None,
     **data: Any,
-):
+) -> OperationGenerator:
     """Render a jinja2 template locally and upload the result when it differs.
 
     The template sees ``host`` and every extra keyword argument; a name it uses that is not
@@ -431,7 +432,7 @@ def line(
     interpolate_variables: bool = False,
     escape_regex_characters: bool = False,
     ensure_newline: bool = False,
-):
+) -> OperationGenerator:
     """Ensure a line is in a file (appended if missing), replaced, or removed.
 
     ``line`` is a regular expression matched against whole lines (``^.*`` and ``.*$`` are
@@ -530,7 +531,7 @@ def replace(
     backup: bool = False,
     interpolate_variables: bool = False,
     match: str | None = None,
-):
+) -> OperationGenerator:
     """Replace text matching a pattern in a file (``sed s/text/replace/flags``).
 
     As in pyinfra, ``text`` is a sed basic regular expression and ``replace`` a sed
@@ -597,7 +598,7 @@ def link(
     force: bool = False,
     force_backup: bool = True,
     force_backup_dir: str | None = None,
-):
+) -> OperationGenerator:
     """Add, remove or repoint a link.
 
     + path: the link
@@ -665,7 +666,7 @@ def sync(
     exclude: str | list[str] | None = None,
     exclude_dir: str | list[str] | None = None,
     add_deploy_dir: bool = True,
-):
+) -> OperationGenerator:
     """Make a directory on the host hold what a local directory holds: its directories
     (``files.directory``), files (``files.put``, compared by SHA-1) and symbolic links
     (``files.link``, their targets as they are), with ``delete``, no file or link that the

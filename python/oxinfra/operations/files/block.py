@@ -6,8 +6,19 @@ import hashlib
 import posixpath
 import re
 import time
+from typing import Any
 
-from oxinfra.api import FileUpload, content_change, get_facts, host, noop, operation, predict_content, touches
+from oxinfra.api import (
+    FileUpload,
+    OperationGenerator,
+    content_change,
+    get_facts,
+    host,
+    noop,
+    operation,
+    predict_content,
+    touches,
+)
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import BLOCK_MARKER, Block, BlockMarkers, LinkTarget
 from oxinfra.operations.util.files import NAME_MAX, block_edited, check_path, diff_facts, edited
@@ -66,7 +77,7 @@ def _operand(path: str) -> str:
     return path if path.startswith("/") else "./" + path
 
 
-def _rewrite(path: str, target: str, state: dict, program: str, values: list[str], backup: bool) -> list[str]:
+def _rewrite(path: str, target: str, state: dict[str, Any], program: str, values: list[str], backup: bool) -> list[str]:
     """awk ``program`` over ``target`` (the file ``path`` leads to; values on its stdin, from
     the shell's printf builtin) into a temporary file beside it, given the file's owner,
     group and mode, then renamed over it: the file is whole, old or new, whatever fails (a
@@ -103,7 +114,7 @@ def block(
     marker: str | None = None,
     begin: str | None = None,
     end: str | None = None,
-):
+) -> OperationGenerator:
     """Make sure lines, between a begin and an end marker line, are (or are not) in a file.
 
     Where the markers are, the lines between them are replaced when they differ. Where they
@@ -155,7 +166,7 @@ def block(
     if not isinstance(path, str) or not path or path.endswith("/"):
         raise OperationValueError(f"{op}: path= must be a file path, not {path!r}")
     check_path(path)
-    for key, value in (
+    for key, flag in (
         ("present", present),
         ("backup", backup),
         ("escape_regex_characters", escape_regex_characters),
@@ -163,8 +174,8 @@ def block(
         ("before", before),
         ("after", after),
     ):
-        if not isinstance(value, bool):
-            raise OperationValueError(f"{op}: {key}= must be True or False, not {value!r}")
+        if not isinstance(flag, bool):
+            raise OperationValueError(f"{op}: {key}= must be True or False, not {flag!r}")
     for key, value in (("marker", marker), ("begin", begin), ("end", end)):
         if value is not None and (not isinstance(value, str) or "\n" in value or "\r" in value):
             raise OperationValueError(f"{op}: {key}= must be a string on one line, not {value!r}")

@@ -8,7 +8,7 @@ import re
 from datetime import timedelta, timezone
 from typing import Any
 
-from oxinfra.api import get_facts, host, noop, operation, touches
+from oxinfra.api import OperationGenerator, get_facts, host, noop, operation, touches
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import File, Md5File, Sha1File, Sha256File, Sha384File
 from oxinfra.facts.server import Date, Which
@@ -94,7 +94,7 @@ def download(
     temp_dir: str | None = None,
     extra_curl_args: dict[str, str] | None = None,
     extra_wget_args: dict[str, str] | None = None,
-):
+) -> OperationGenerator:
     """Download a file from a URL with ``curl`` (or ``wget`` where the host has no curl).
 
     The file is fetched when ``dest`` is missing, when ``force``, when it is older than
@@ -156,9 +156,9 @@ def download(
         check_path(temp_dir, "temp_dir")
     check_owner(user, group)
     want_mode = parse_mode(mode)
-    for key, value in (("force", force), ("insecure", insecure)):
-        if not isinstance(value, bool):
-            raise OperationValueError(f"{op}: {key}= must be True or False, not {value!r}")
+    for key, flag in (("force", force), ("insecure", insecure)):
+        if not isinstance(flag, bool):
+            raise OperationValueError(f"{op}: {key}= must be True or False, not {flag!r}")
     if cache_time is not None and (isinstance(cache_time, bool) or not isinstance(cache_time, int) or cache_time < 0):
         raise OperationValueError(f"{op}: cache_time= must be a number of seconds (0 or more), not {cache_time!r}")
     sums: dict[str, str] = {}
@@ -171,13 +171,13 @@ def download(
         sums[key] = value.lower()
     if headers is not None and not isinstance(headers, dict):
         raise OperationValueError(f"{op}: headers= must be a dict of name -> value, not {headers!r}")
-    header_lines = []
-    for name, value in (headers or {}).items():
+    header_lines: list[str] = []
+    for name, header in (headers or {}).items():
         if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
             raise OperationValueError(f"{op}: headers= name {name!r} is not an HTTP header name")
-        if not isinstance(value, str) or _CONTROL.search(value):
+        if not isinstance(header, str) or _CONTROL.search(header):
             raise OperationValueError(f"{op}: headers= value of {name} must be a string on one line")
-        header_lines.append(name + ": " + value)
+        header_lines.append(name + ": " + header)
     if proxy is not None:
         _one_line(op, "proxy", proxy)
     if limit_rate is not None and not re.fullmatch(r"[0-9]+(\.[0-9]+)?[kKmMgG]?", str(limit_rate)):
@@ -207,7 +207,7 @@ def download(
         why = "missing"
     elif force:
         why = "force"
-    elif now is not None and info.get("mtime") is not None:
+    elif cache_time and now is not None and info.get("mtime") is not None:  # (now is read only with a cache_time)
         oldest = now.astimezone(timezone.utc).replace(tzinfo=None) - timedelta(seconds=cache_time)
         if info["mtime"] < oldest:
             why = "older than cache_time"

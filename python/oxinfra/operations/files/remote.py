@@ -8,7 +8,7 @@ import os
 import posixpath
 import tempfile
 
-from oxinfra.api import FunctionCommand, get_facts, host, noop, operation, touches
+from oxinfra.api import FunctionCommand, OperationGenerator, get_facts, host, noop, operation, touches
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import Directory, File, FileBytes, Sha1File
 from oxinfra.operations.util.files import check_path, local_path
@@ -29,7 +29,7 @@ def _paths(op: str, src: str, dest: str, overwrite: bool) -> str:
 
 
 @operation()
-def move(src: str, dest: str, overwrite: bool = False):
+def move(src: str, dest: str, overwrite: bool = False) -> OperationGenerator:
     """Move a file, directory or link into a directory (``mv``).
 
     When ``src`` is gone and ``dest`` holds its name, it counts as moved (pyinfra 3.10 fails
@@ -65,7 +65,7 @@ def move(src: str, dest: str, overwrite: bool = False):
 
 
 @operation()
-def copy(src: str, dest: str, overwrite: bool = False):
+def copy(src: str, dest: str, overwrite: bool = False) -> OperationGenerator:
     """Copy a file, directory or link into a directory (``cp -r``).
 
     A file counts as copied when ``dest`` holds one under its name with the same content
@@ -137,7 +137,9 @@ def _fetch(src: str, dest: str, create_local_dir: bool) -> int:
 
 
 @operation()
-def get(src: str, dest: str, add_deploy_dir: bool = True, create_local_dir: bool = False, force: bool = False):
+def get(
+    src: str, dest: str, add_deploy_dir: bool = True, create_local_dir: bool = False, force: bool = False
+) -> OperationGenerator:
     """Copy a file from the host to the controller.
 
     It is copied when the local file is missing, differs (SHA-1) or ``force``: when the

@@ -34,8 +34,10 @@ def _uses_host(template: jinja2.Template) -> bool:
     """Whether rendering may read ``host``: it names it, or pulls in other templates (which
     might). A template that does not renders the same for every host, so the rendering of
     equal arguments is shared between hosts."""
-    env = template.environment
-    source, _, _ = env.loader.get_source(env, template.name)  # type: ignore[union-attr]
+    env, name = template.environment, template.name
+    if env.loader is None or name is None:  # not a template _load_template loaded: assume it may
+        return True
+    source, _, _ = env.loader.get_source(env, name)
     tree = env.parse(source)
     if (
         tree.find(jinja2.nodes.Include)

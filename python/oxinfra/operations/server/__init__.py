@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oxinfra.api import operation
+from oxinfra.api import OperationGenerator, operation
 from oxinfra.exceptions import OperationValueError
 from oxinfra.operations.crontab import crontab
 from oxinfra.operations.server.packages import packages
@@ -37,7 +37,7 @@ __all__ = [
 
 
 @operation(is_idempotent=False)
-def shell(commands: str | list[str]):
+def shell(commands: str | list[str]) -> OperationGenerator:
     """Run shell commands on the host, in order, stopping at the first that fails.
 
     This always counts as a change: oxinfra cannot know what a command does.

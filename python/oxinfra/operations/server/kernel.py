@@ -14,7 +14,7 @@ import posixpath
 import re
 from typing import Any
 
-from oxinfra.api import get_facts, host, operation, touches
+from oxinfra.api import OperationGenerator, get_facts, host, operation, touches
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import FindInFile
 from oxinfra.facts.server.settings import KernelModules, Locales, Mounts
@@ -28,7 +28,7 @@ _MODULE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}\Z")
 
 
 @operation(shell_safe=True)
-def modprobe(module: str | list[str], present: bool = True, force: bool = False):
+def modprobe(module: str | list[str], present: bool = True, force: bool = False) -> OperationGenerator:
     """Load or unload kernel modules (``modprobe -a`` / ``modprobe -r -a``).
 
     A module counts as loaded when ``/proc/modules`` lists it (``-`` and ``_`` are the same
@@ -89,7 +89,7 @@ def mount(
     options: list[str] | None = None,
     device: str | None = None,
     fs_type: str | None = None,
-):
+) -> OperationGenerator:
     """Mount or unmount a file system (Linux; ``/etc/fstab`` is not changed).
 
     Mounted with ``mount -t TYPE -o OPTIONS -- DEVICE PATH`` when it is not; with
@@ -134,7 +134,7 @@ LOCALE_GEN = "/etc/locale.gen"
 
 
 @operation(shell_safe=True)
-def locale(locale: str, present: bool = True):
+def locale(locale: str, present: bool = True) -> OperationGenerator:
     """Enable or disable a locale in ``/etc/locale.gen`` and run ``locale-gen`` (Debian and
     Ubuntu; needs the ``locales`` package).
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oxinfra.api import get_facts, host, operation
+from oxinfra.api import OperationGenerator, get_facts, host, operation
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.server import Which
 from oxinfra.operations import apk, apt, dnf, pacman, yum, zypper
@@ -29,7 +29,7 @@ MANAGERS: tuple[tuple[str, Any], ...] = (
     fact_batches=2,
     fact_batches_reason="which package manager the host has decides which family's facts to read",
 )
-def packages(packages: str | list[str], present: bool = True):
+def packages(packages: str | list[str], present: bool = True) -> OperationGenerator:
     """Install or remove packages with whichever package manager the host has (zypper, apk,
     apt-get, dnf, pacman or yum, looked for in that order, as pyinfra does); the family's
     ``packages`` operation does the work (``apt.packages`` on Debian).

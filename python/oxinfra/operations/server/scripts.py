@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from oxinfra.api import Reconnect, op_memo, operation
+from oxinfra.api import OperationGenerator, Reconnect, op_memo, operation
 from oxinfra.exceptions import OperationValueError
-from oxinfra.operations.files import render_template
+from oxinfra.operations.files.templates import render_template
 from oxinfra.operations.util.files import local_path
 from oxinfra.quoting import Interpolated, and_then, command, group, or_else, quote, with_umask, write_to
 
@@ -54,7 +54,7 @@ def _run_script(data: bytes, args: list[str], op: str) -> str:
 
 
 @operation(is_idempotent=False)
-def script(src: str, args: list[str] | tuple[str, ...] = ()):
+def script(src: str, args: list[str] | tuple[str, ...] = ()) -> OperationGenerator:
     """Upload a local script and run it on the host (its ``#!`` line says with what).
 
     It is written into a new private directory (``mktemp -d``), run there with ``args``, and
@@ -79,7 +79,7 @@ def script(src: str, args: list[str] | tuple[str, ...] = ()):
 
 
 @operation(is_idempotent=False)
-def script_template(src: str, args: list[str] | tuple[str, ...] = (), **data: Any):
+def script_template(src: str, args: list[str] | tuple[str, ...] = (), **data: Any) -> OperationGenerator:
     """Render a local jinja2 template into a script and run it on the host, as
     :func:`script` does.
 
@@ -116,7 +116,7 @@ _WAIT = (
 
 
 @operation(is_idempotent=False)
-def wait(port: int):
+def wait(port: int) -> OperationGenerator:
     """Wait until something listens on a TCP port of the host, checking once a second
     (with ``ss``, or ``netstat``). Bound the wait with ``_timeout=SECONDS``.
 
@@ -134,7 +134,7 @@ _SIGNAL = re.compile(r"(?:SIG)?([A-Z][A-Z0-9+-]*|[0-9]{1,2})\Z")
 
 
 @operation(is_idempotent=False)
-def kill(pid: int, signal: str = "TERM"):
+def kill(pid: int, signal: str = "TERM") -> OperationGenerator:
     """Send a signal to a process.
 
     + pid: the process id
@@ -168,7 +168,7 @@ def _seconds(value: Any, what: str) -> float:
 
 
 @operation(is_idempotent=False)
-def reboot(delay: int | float = 10, interval: int | float = 1, reboot_timeout: int | float = 300):
+def reboot(delay: int | float = 10, interval: int | float = 1, reboot_timeout: int | float = 300) -> OperationGenerator:
     """Reboot the host, then connect to it again and go on with the deploy.
 
     The reboot starts a second after the operation's command returns; the connection is

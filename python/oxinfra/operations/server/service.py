@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oxinfra.api import get_facts, host, operation
+from oxinfra.api import OperationGenerator, get_facts, host, operation
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import Directory, Link
 from oxinfra.facts.server import Which
@@ -34,7 +34,7 @@ def service(
     reloaded: bool = False,
     command: str | None = None,
     enabled: bool | None = None,
-):
+) -> OperationGenerator:
     """Manage a service with the host's init system: ``systemd.service`` when the host has
     ``systemctl``, ``openrc.service`` when it has ``rc-service``, ``sysvinit.service`` when it
     has ``service`` or an ``/etc/init.d`` directory (pyinfra's order).
@@ -62,7 +62,7 @@ def service(
         )
     if command is not None:
         check_action(command)
-    probes = [(Which, {"command": program}) for program, _ in _PROBES]
+    probes: list[tuple[type, dict[str, Any]]] = [(Which, {"command": program}) for program, _ in _PROBES]
     probes += [(Which, {"command": "service"}), (Link, {"path": "/etc/init.d"}), (Directory, {"path": "/etc/init.d"})]
     *found, has_service, initd_link, initd_dir = get_facts(host, probes)
     family = None

@@ -13,7 +13,7 @@ import posixpath
 import re
 from typing import Any
 
-from oxinfra.api import get_facts, host, operation, touches
+from oxinfra.api import OperationGenerator, get_facts, host, operation, touches
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import Directory, File, Link
 from oxinfra.facts.server import Hostname, Os, Which
@@ -60,7 +60,7 @@ def sysctl(
     value: str | int | list[str | int],
     persist: bool = False,
     persist_file: str = "/etc/sysctl.conf",
-):
+) -> OperationGenerator:
     """Set a kernel parameter now and, with ``persist``, in a sysctl file.
 
     The running value is read with the ``server.Sysctl`` fact and set with ``sysctl -w``
@@ -115,7 +115,7 @@ _HOSTNAME = re.compile(
 
 
 @operation(shell_safe=True)
-def hostname(hostname: str, hostname_file: str | bool | None = None):
+def hostname(hostname: str, hostname_file: str | bool | None = None) -> OperationGenerator:
     """Set the host's name: with ``hostnamectl`` where it is installed (systemd; it writes
     ``/etc/hostname`` itself), else with ``hostname`` and a hostname file.
 
@@ -165,7 +165,7 @@ _ZONE = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_+-]*(/[A-Za-z0-9_+][A-Za-z0-9_+-]*)
 
 
 @operation(shell_safe=True)
-def timezone(timezone: str):
+def timezone(timezone: str) -> OperationGenerator:
     """Set the host's time zone: with ``timedatectl`` where it is installed, else by
     pointing ``/etc/localtime`` at the zone's file and writing ``/etc/timezone``.
 
@@ -224,7 +224,7 @@ _LIMIT_TYPES = ("soft", "hard", "-")
 
 
 @operation(shell_safe=True)
-def security_limit(domain: str, limit_type: str, item: str, value: int | str):
+def security_limit(domain: str, limit_type: str, item: str, value: int | str) -> OperationGenerator:
     """Set one limit in ``/etc/security/limits.conf`` (pam_limits): the lines for the same
     domain, type and item are rewritten to ``domain<TAB>type<TAB>item<TAB>value``, or it is
     appended.
@@ -277,7 +277,9 @@ def _hosts_entries(lines: list[str]) -> dict[str, list[str]]:
 
 
 @operation(shell_safe=True)
-def etc_hosts(ip: str, hostnames: str | list[str] | None = None, present: bool = True, path: str = "/etc/hosts"):
+def etc_hosts(
+    ip: str, hostnames: str | list[str] | None = None, present: bool = True, path: str = "/etc/hosts"
+) -> OperationGenerator:
     """Add, change or remove the line of an IP address in ``/etc/hosts``.
 
     With ``present`` the IP's line becomes ``IP NAME...`` (added when missing; an IP on

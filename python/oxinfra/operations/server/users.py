@@ -18,7 +18,7 @@ import posixpath
 import re
 from typing import Any
 
-from oxinfra.api import get_facts, host, operation, predict_fact, touches
+from oxinfra.api import OperationGenerator, get_facts, host, operation, predict_fact, touches
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import Directory, File, FindInFile, Sha1File
 from oxinfra.facts.server.users import Groups, Users
@@ -68,7 +68,7 @@ def _password_command(name: str, password: str) -> str:
 
 
 @operation(shell_safe=True)
-def group(group: str, present: bool = True, system: bool = False, gid: int | str | None = None):
+def group(group: str, present: bool = True, system: bool = False, gid: int | str | None = None) -> OperationGenerator:
     """Add or remove a group.
 
     + group: the group's name
@@ -145,7 +145,7 @@ def parent(path: str) -> str:
     return posixpath.dirname(path.rstrip("/")) or "/"
 
 
-def _authorized_keys(user: str, group: str, keys: list[str], key_file: str, delete_keys: bool):
+def _authorized_keys(user: str, group: str, keys: list[str], key_file: str, delete_keys: bool) -> OperationGenerator:
     """The directory (700), the file (600) and the keys, owned by ``user``:``group``. Reads
     only the facts of :func:`_key_facts`."""
     facts = get_facts(host, _key_facts(key_file, delete_keys))
@@ -188,7 +188,7 @@ def user_authorized_keys(
     delete_keys: bool = False,
     authorized_key_directory: str | None = None,
     authorized_key_filename: str | None = None,
-):
+) -> OperationGenerator:
     """Make sure a user's ``authorized_keys`` holds the given public keys.
 
     The directory (``~/.ssh``, mode 700) and the file (mode 600) are created when missing
@@ -329,7 +329,7 @@ def user(
     comment: str | None = None,
     unique: bool = True,
     password: str | None = None,
-):
+) -> OperationGenerator:
     """Add, change or remove a user, its home directory and its SSH keys.
 
     A new user gets every attribute given; an existing one is changed where ``home``,

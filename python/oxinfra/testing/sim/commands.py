@@ -191,10 +191,10 @@ def _printf_format(fmt: str) -> tuple[tuple[str, str | None], ...]:
                 lit.append(_PRINTF_ESCAPES[nxt])
                 i += 2
                 continue
-            if nxt == "0":
-                m = re.match(r"0[0-7]{0,3}", fmt[i + 1 :])
-                lit.append(chr(int(m.group(), 8)))  # type: ignore[union-attr]
-                i += 1 + len(m.group())  # type: ignore[union-attr]
+            m = re.match(r"0[0-7]{0,3}", fmt[i + 1 :]) if nxt == "0" else None
+            if m is not None:
+                lit.append(chr(int(m.group(), 8)))
+                i += 1 + len(m.group())
                 continue
             lit.append(c)
             i += 1

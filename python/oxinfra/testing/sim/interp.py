@@ -584,7 +584,8 @@ class Interpreter:
         func = self.funcs.get(name)
         if func is not None:
             if type(func) is not tuple:
-                return func(self, argv)
+                status: int = func(self, argv)  # a builtin
+                return status
             saved = self.positional
             self.positional = argv[1:]
             try:

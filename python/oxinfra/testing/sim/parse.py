@@ -260,7 +260,7 @@ class Parser:
         return self.parse_simple()
 
     def parse_redirs(self) -> list[Any]:
-        redirs = []
+        redirs: list[list[Any]] = []
         while True:
             self.blanks()
             m = _REDIR.match(self.s, self.i)
