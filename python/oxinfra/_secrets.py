@@ -198,6 +198,12 @@ class Redactor:
         self._sync()
         return self._pattern is not None
 
+    def values(self) -> list[str]:
+        """The texts it masks (a multi-line secret's lines included), for another process's
+        redactor."""
+        self._sync()
+        return sorted(self._values)
+
     def _text(self, text: str) -> str:
         pattern = self._pattern
         return pattern.sub(MASK, text) if pattern is not None else text
