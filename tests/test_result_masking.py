@@ -308,3 +308,34 @@ def test_cli_state_file_masks_a_secret_in_the_command_line(tmp_path: Path) -> No
     recorded = json.loads(state.read_text())
     assert recorded["targets"] == ["exec", "echo ***; exit 3"], recorded
     _assert_no_secret(out.stdout, out.stderr, state.read_text())
+
+
+def test_the_retry_until_warning_is_masked(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A ``_retry_until`` callback that raises is logged (as pyinfra does): masked too."""
+    inventory, _, _ = _files(tmp_path, ["@local"])
+    deploy = tmp_path / "retry.py"
+    deploy.write_text(
+        "from oxinfra import host\nfrom oxinfra.operations import server\n"
+        "def check(output):\n    raise ValueError('rejects ' + host.data.db_password)\n"
+        "server.shell(name='retried', commands=['true'], _retry_until=check, _retries=1, _retry_delay=0)\n"
+    )
+    with caplog.at_level("WARNING", logger="oxinfra"):
+        result = run(inventory, deploy, control=RunControl(lock_timeout=None))
+    assert result.success, result.hosts
+    logged = [r.getMessage() for r in caplog.records if "_retry_until" in r.getMessage()]
+    assert logged and "ValueError: rejects ***" in logged[0], logged
+    _assert_no_secret(logged)
+
+
+def test_a_sensitive_operation_named_with_a_secret_shows_no_secret(tmp_path: Path) -> None:
+    inventory, _, _ = _files(tmp_path, ["@local"])
+    deploy = tmp_path / "named.py"
+    deploy.write_text(
+        "from oxinfra import host\nfrom oxinfra.operations import server\n"
+        "server.shell(name=f'set {host.data.db_password}', commands=['echo hi; exit 2'], _sensitive=True)\n"
+    )
+    events: list[Event] = []
+    result = run(inventory, deploy, on_event=events.append, control=RunControl(lock_timeout=None))
+    (op,) = result.hosts["@local"].ops
+    assert (op.op, op.status, op.error, op.commands, op.stdout) == ("set ***", "failed", "exit code 2", ("***",), "***")
+    _assert_no_secret(result.hosts, events)

@@ -142,28 +142,42 @@ def must_conceal(op: Any, redactor: Redactor | None = None) -> bool:
     return bool(args.sensitive) or args.sudo_password is not None or bool(redactor)
 
 
-def _command(command: Any, redactor: Redactor) -> Any:
+def _command(command: Any, mask: Callable[[str], str]) -> Any:
     if isinstance(command, Secret):
         return MASK
     if isinstance(command, str):
-        return redactor.text(str.__str__(command))
+        return mask(str.__str__(command))
     if isinstance(command, FunctionCommand):
         return command  # a callback: results leave it out
     text = repr(command)  # a file upload: what the CLI and the results show of it
-    masked = redactor.text(text)
+    masked = mask(text)
     return command if masked == text else masked
 
 
-def _b64(record: dict[str, Any], shown: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
-    """``shown`` with the exact bytes of output that is not UTF-8 masked too."""
-    for stream in ("stdout", "stderr"):
-        raw = shown.get(f"{stream}_b64")
+#: The fields of an operation's record that hold texts (``key`` is its ``file:line``).
+_RECORD_TEXTS = ("op", "noop", "error", "stdout", "stderr", "diff")
+
+
+def _record(record: dict[str, Any], mask: Callable[[str], str]) -> dict[str, Any]:
+    """``record`` with its texts masked: itself when none holds a secret (a copy else)."""
+    shown = record
+    for name in _RECORD_TEXTS:
+        value = record.get(name)
+        if value and isinstance(value, str):
+            masked = mask(value)
+            if masked != value:
+                if shown is record:
+                    shown = dict(record)
+                shown[name] = masked
+    for stream in ("stdout_b64", "stderr_b64"):  # the exact bytes of output that is not UTF-8
+        raw = record.get(stream)
         if raw:
             text = base64.b64decode(raw).decode("utf-8", "surrogateescape")
-            masked = redactor.text(text)
+            masked = mask(text)
             if masked != text:
-                shown = dict(shown) if shown is record else shown
-                shown[f"{stream}_b64"] = base64.b64encode(masked.encode("utf-8", "surrogateescape")).decode("ascii")
+                if shown is record:
+                    shown = dict(record)
+                shown[stream] = base64.b64encode(masked.encode("utf-8", "surrogateescape")).decode("ascii")
     return shown
 
 
@@ -174,13 +188,19 @@ def conceal(record: dict[str, Any], plan: Any, op: Any, redactor: Redactor | Non
     if not args.sensitive:
         if not redactor:  # a sudo password only (no run redactor): its text masked
             redactor = _redactor(str(args.sudo_password))
-        shown = _b64(record, redactor.deep(record), redactor)
+        mask = redactor.masker()
+        shown = _record(record, mask)
         if plan is None:
             return shown, None
-        commands = [_command(c, redactor) for c in plan.commands]
-        noops = redactor.deep(plan.noops)
-        stdout = redactor.deep(op.meta.stdout)
-        if noops is plan.noops and stdout is op.meta.stdout and all(a is b for a, b in zip(commands, plan.commands)):
+        commands = [_command(c, mask) for c in plan.commands]
+        noops = [mask(n) for n in plan.noops] if plan.noops else plan.noops
+        stdout = op.meta.stdout
+        stdout = mask(stdout) if stdout else stdout
+        if (
+            stdout == op.meta.stdout
+            and all(a is b for a, b in zip(commands, plan.commands))
+            and all(a == b for a, b in zip(noops, plan.noops))
+        ):
             return shown, plan  # nothing of the plan holds a secret
         return shown, SimpleNamespace(
             commands=commands, noops=noops, op=SimpleNamespace(meta=SimpleNamespace(stdout=stdout))
@@ -194,8 +214,8 @@ def conceal(record: dict[str, Any], plan: Any, op: Any, redactor: Redactor | Non
         if shown.get(stream):
             shown[stream] = MASK
         shown.pop(f"{stream}_b64", None)  # the exact bytes of output that is not UTF-8
-    if redactor:  # its name and key (the rest is hidden)
-        shown = redactor.deep(shown)
+    if redactor:  # its name (the rest is hidden)
+        shown = _record(shown, redactor.masker())
     if plan is None:
         return shown, None
     return shown, SimpleNamespace(
