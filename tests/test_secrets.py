@@ -132,6 +132,12 @@ def test_redactor_masks_text_lines_and_structures() -> None:
     assert not Redactor([]) and Redactor([]).deep(event) is event
     clean = {"op": "x", "lines": ["a", "b"], "n": 1}
     assert r.deep(clean) is clean  # nothing to mask: no copy (every event of a run goes through)
+    partly = {"keep": ["a"], "mask": ["hunter2"]}
+    shown = r.deep(partly)
+    assert shown == {"keep": ["a"], "mask": ["***"]} and shown["keep"] is partly["keep"]
+    long = "x" * 5000 + " hunter2"  # long texts (outputs) are masked without being cached
+    assert r.text(long) == "x" * 5000 + " ***" and r.masker()(long) == r.text(long)
+    assert r.masker()("echo hunter2") == "echo ***"
 
 
 def test_calls_without_global_arguments_share_the_inherited_ones() -> None:

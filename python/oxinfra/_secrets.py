@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 __all__ = [
     "Secret",
@@ -39,6 +39,8 @@ MASK = "***"
 #: "ab" of the output into ``***`` and tells nobody much); they are still hidden wherever
 #: they are shown by key (``debug-inventory``) or as a :class:`Secret` (``repr``).
 MIN_MASKED_LENGTH = 4
+#: Texts up to this long are remembered masked (see :meth:`Redactor.text`).
+_CACHED_LENGTH = 1024
 
 
 class Secret(str):
@@ -198,6 +200,12 @@ class Redactor:
         self._sync()
         return self._pattern is not None
 
+    def values(self) -> list[str]:
+        """The texts it masks (a multi-line secret's lines included), for another process's
+        redactor."""
+        self._sync()
+        return sorted(self._values)
+
     def _text(self, text: str) -> str:
         pattern = self._pattern
         return pattern.sub(MASK, text) if pattern is not None else text
@@ -205,36 +213,49 @@ class Redactor:
     def text(self, text: str) -> str:
         """``text`` with every secret's text replaced by ``***``."""
         self._sync()
-        return self._cached(text)
+        # Short texts (commands, names, errors) repeat across hosts: cached. Outputs are
+        # long and rarely repeat: not kept (8,192 of them could hold hundreds of MiB).
+        return self._cached(text) if len(text) <= _CACHED_LENGTH else self._text(text)
+
+    def masker(self) -> Callable[[str], str]:
+        """:meth:`text` for many texts in a row (the secrets as they are now)."""
+        self._sync()
+        cached, direct = self._cached, self._text
+        return lambda text: cached(text) if len(text) <= _CACHED_LENGTH else direct(text)
 
     def deep(self, value: Any) -> Any:
         """``value`` (dicts, lists, tuples of strings and other values) with every string
         masked: ``value`` itself when nothing in it needs masking (the usual case), else a
-        copy (containers copied, other values kept)."""
+        copy (the containers that hold a secret copied, other values kept)."""
         self._sync()
-        if self._pattern is None or not self._holds(value):
+        if self._pattern is None:
             return value
-        return self._copy(value)
+        return self._mask(value)
 
-    def _holds(self, value: Any) -> bool:
-        """Whether a secret's text is in ``value`` (a string, bytes, or in a container)."""
+    def _mask(self, value: Any) -> Any:
+        """One pass: ``value`` itself when no secret is in it."""
         if isinstance(value, str):
-            return bool(value) and self.text(str.__str__(value)) != value
+            if not value:
+                return value
+            text = str.__str__(value)
+            masked = self.text(text)
+            return value if masked == text else masked
         if isinstance(value, dict):
-            return any(self._holds(v) for v in value.values())
+            out: dict[Any, Any] | None = None
+            for k, v in value.items():
+                m = self._mask(v)
+                if m is not v:
+                    if out is None:
+                        out = dict(value)
+                    out[k] = m
+            return value if out is None else out
         if isinstance(value, (list, tuple)):
-            return any(self._holds(v) for v in value)
+            items = [self._mask(v) for v in value]
+            if all(a is b for a, b in zip(items, value)):
+                return value
+            return items
         if isinstance(value, bytes):
-            return self._holds(value.decode("utf-8", "replace"))
-        return False
-
-    def _copy(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.text(str.__str__(value)) if value else value
-        if isinstance(value, dict):
-            return {k: self._copy(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self._copy(v) for v in value]
-        if isinstance(value, bytes):
-            return self._copy(value.decode("utf-8", "replace"))
+            text = value.decode("utf-8", "replace")
+            masked = self.text(text)
+            return value if masked == text else masked
         return value

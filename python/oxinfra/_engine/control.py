@@ -108,6 +108,10 @@ class RunControl:
         #: passes the signal on to its workers).
         self.on_interrupt: list[Callable[[int], None]] = []
         self.sink: Callable[[dict[str, Any]], None] | None = None
+        #: The run's :class:`~oxinfra._secrets.Redactor` (set when the run starts:
+        #: :func:`oxinfra._engine.masking.run_redactor`): what every record, event, result and
+        #: error of the run is masked with.
+        self.redactor: Any = None
 
     def settings(self) -> dict[str, Any]:
         """What a worker process needs to build its own control (no fail_percent: a sharded run

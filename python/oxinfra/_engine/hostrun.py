@@ -78,6 +78,8 @@ class HostRun:
         self.ops = ops
         self.dry = dry
         self.sink = sink
+        #: The run's secrets: what this host's records and results show is masked with it.
+        self.redactor = self.control.redactor
         self.memo = memo
         self.gathers = 0
         # While a dry plan that may be reused is made: each reported outcome.
@@ -239,10 +241,11 @@ class HostRun:
             record.update(output_fields("stdout", stdout))
             record.update(output_fields("stderr", stderr))
         shown = plan
-        if must_conceal(op):  # _sensitive, or a sudo password: what every output shows
-            record, shown = conceal(record, plan, op)
+        redactor = self.redactor
+        if must_conceal(op, redactor):  # _sensitive, a sudo password, the run's secrets
+            record, shown = conceal(record, plan, op, redactor)
         if self.result.details is not None:
-            extra = shown_output(op, stdout, stderr) if status != "failed" else None
+            extra = shown_output(op, stdout, stderr, redactor) if status != "failed" else None
             self.result.details[op.index] = (shown, extra, time.perf_counter() - self.started)
         if status != "failed" and self.memo is not None:  # equal outcomes on many hosts: one record (read-only)
             record = self.memo.records.setdefault(tuple(record.items()), record)

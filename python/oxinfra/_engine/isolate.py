@@ -131,6 +131,7 @@ def job_for(
             "host_timeout": control.host_timeout,
             "round_trip_timeout": control.round_trip_timeout,
             "lock_timeout": control.lock_timeout,
+            "diff": control.diff,
         }
         if control is not None
         else {},

@@ -124,7 +124,7 @@ async def _work(job: dict[str, Any], channel: _Channel) -> None:
         )
     except BaseException as exc:  # raised in the parent, as the worker thread's would be
         flush()
-        channel.send(_error(exc))
+        channel.send(_error(exc, control.redactor))
         return
     finally:
         loop.remove_reader(0)
@@ -132,9 +132,11 @@ async def _work(job: dict[str, Any], channel: _Channel) -> None:
     _send_result(result, channel)
 
 
-def _error(exc: BaseException) -> dict[str, Any]:
+def _error(exc: BaseException, redactor: Any = None) -> dict[str, Any]:
     """The run's error as the parent raises it: the exception itself, pickled, where it can be
-    (a bug, not an oxinfra error, brings its traceback along as a note)."""
+    (a bug, not an oxinfra error, brings its traceback along as a note). The run masked the
+    secrets in it (:func:`oxinfra._engine.masking.mask_exception`); ``redactor`` (the run's)
+    masks them in the texts made of it here."""
     blob: bytes | None = None
     try:
         data = pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
@@ -145,11 +147,15 @@ def _error(exc: BaseException) -> dict[str, Any]:
     trace = None
     if not isinstance(exc, OxinfraError):
         trace = "in the run's worker process:\n" + "".join(traceback.format_exception(exc)).rstrip()
+    message = str(exc)
+    if redactor:
+        message = redactor.text(message)
+        trace = redactor.text(trace) if trace is not None else None
     return {
         "type": "error",
         "exception": blob,
         "kind": type(exc).__name__,
-        "message": str(exc),
+        "message": message,
         "exit_code": getattr(exc, "exit_code", 70),
         "trace": trace,
     }

@@ -95,7 +95,8 @@ async def run_until(run: Any, plan: OpPlan) -> bool:
             with scope(host=run.host):
                 again = bool(args.retry_until(data))
         except Exception as exc:  # pyinfra logs it and stops retrying
-            logger.warning("[%s] %s: error in _retry_until: %s: %s", run.host.name, op.name, type(exc).__name__, exc)
+            shown = f"{op.name}: error in _retry_until: {type(exc).__name__}: {exc}"
+            logger.warning("[%s] %s", run.host.name, run.redactor.text(shown) if run.redactor else shown)
             again = False
         if not again:
             break

@@ -29,6 +29,7 @@ from oxinfra._engine.control import RunControl
 from oxinfra._secrets import Secret, register_secrets, registered_secrets
 from oxinfra._engine.evaluate import import_path
 from oxinfra._engine.hostrun import RunResult
+from oxinfra._engine.masking import mask_host_errors, masked_sink, run_redactor
 from oxinfra._engine.pipeline import (
     deploy_payload,
     distinct_sequences,
@@ -155,6 +156,8 @@ async def run_sharded(
                             "control": control.settings(),
                             # over the worker's stdin (a pipe): never an argument or the environment
                             "global_args": global_args or {},
+                            # the run's secrets: what the worker reports is masked with them
+                            "secrets": control.redactor.values() if control.redactor is not None else [],
                         }
                     )
                 )
@@ -273,8 +276,9 @@ async def _worker(job: dict[str, Any], read_go: Any, out: BinaryIO) -> None:
         _send(out, {"type": "event", "event": event})
 
     timings = Timings()
-    sink = on_event if job.get("events", True) else None  # nobody listens: send none
     control = RunControl(**job.get("control", {}))  # the parent reports interrupts, not each worker
+    redactor = control.redactor = run_redactor(None, job.get("global_args"), job.get("secrets", ()))
+    sink = masked_sink(on_event, redactor) if job.get("events", True) else None  # nobody listens: send none
     remove_handlers = control.install(asyncio.get_running_loop())
     try:
         files = load_deploy_files(job["deploy_files"], job["exec_command"])
@@ -310,10 +314,12 @@ async def _worker(job: dict[str, Any], read_go: Any, out: BinaryIO) -> None:
                 prepared.release()
     except OxinfraError as exc:
         kind = "deploy" if isinstance(exc, DeployError) else "other"
-        _send(out, {"type": "error", "kind": kind, "message": str(exc), "exit_code": exc.exit_code})
+        message = redactor.text(str(exc)) if redactor else str(exc)
+        _send(out, {"type": "error", "kind": kind, "message": message, "exit_code": exc.exit_code})
         return
     finally:
         remove_handlers()
+    mask_host_errors(results, redactor)
     _send(out, {"type": "done", "results": results, "hosts_seconds": timings.get("hosts", 0.0)})
 
 

@@ -13,8 +13,11 @@ Statuses are Python identifiers (``"not_run"``, ``"not_started"``); the ``--json
 :data:`JSON_STATUS`. Events are the ``--json`` events, typed: :func:`event_from_json` turns
 one into its dataclass, ``event.to_json()`` gives it back exactly.
 
-What operations show is what the CLI shows: an operation run with ``_sensitive=True`` has its
-commands, outputs and no-op texts as ``***``; a sudo password never appears. Outputs are
+What operations show is what the CLI shows: the text of every known secret (host data under
+secret-looking keys, ``Secret`` values, the sudo password; docs/secrets.md) is ``***`` in
+commands, outputs, errors, no-op texts and diffs -- ``f"echo {host.data.db_password}"`` is
+``echo ***`` -- and an operation run with ``_sensitive=True`` has all of its commands,
+outputs and no-op texts as ``***``. Outputs are
 capped (the engine keeps the first and last 32 KiB of each; ``stdout_dropped`` counts what
 was left out).
 """
@@ -104,8 +107,8 @@ class OperationResult:
     """One operation on one host.
 
     ``commands``: the shell commands it ran (or, dry, would run), as the CLI shows them
-    (``***`` when sensitive); empty for a sharded run (``shards`` > 1), whose workers keep
-    none. ``stdout``/``stderr``: what its commands printed, capped. ``finished_at``: seconds
+    (secrets' texts ``***``; all ``***`` when sensitive); empty for a sharded run (``shards``
+    > 1), whose workers keep none. ``stdout``/``stderr``: what its commands printed, capped. ``finished_at``: seconds
     after the host started when its outcome was known (one script runs several operations:
     this is when its answer came, not the operation's own duration). ``diff``: with
     ``RunControl(diff=True)``, what it changed (dry: would change) in files, as a unified

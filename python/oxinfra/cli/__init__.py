@@ -683,7 +683,8 @@ def _run(
     result.timings["inventory"] = inventory_seconds
     renderer.finish(result)
     if not dry:
-        warning = record_run(result, inventory_spec, recorded_words(targets), exit_code(result), state_file)
+        words = renderer.masked(recorded_words(targets))  # an exec command may hold a secret's text
+        warning = record_run(result, renderer.masked(inventory_spec), words, exit_code(result), state_file)
         if warning:
             renderer.notice(warning)
     if report_path:

@@ -18,10 +18,12 @@ Human output, by verbosity (the levels of pyinfra's ``-v``):
   operations changed (dry: would change) in files, one diff per group of hosts with the same
   change (:mod:`oxinfra.cli.diffs`).
 
-Everything printed goes through the run's :class:`~oxinfra._secrets.Redactor` (``redactor``,
-set once the inventory is loaded): the text of every known secret -- host data under
-secret-looking keys, :class:`~oxinfra.api.Secret` values, the sudo password -- is ``***``
-in events, commands, outputs, errors and the summary, at every ``-v`` and in ``--json``.
+Secrets: the text of every known secret -- host data under secret-looking keys,
+:class:`~oxinfra.api.Secret` values, the sudo password -- is ``***`` in events, commands,
+outputs, errors and the summary, at every ``-v`` and in ``--json``. The engine masks what a run
+reports as it makes it (:mod:`oxinfra._engine.masking`): events and results come masked. What
+the CLI words itself (errors, notices, ``exec``'s command, the recap and summary) goes through
+the run's :class:`~oxinfra._secrets.Redactor` (``redactor``, set once the inventory is loaded).
 Colour, the status line and a closed pipe: :mod:`oxinfra.cli.console`.
 """
 
@@ -135,12 +137,13 @@ class Renderer:
             self.console.flush(self._out)
         self.console.flush()
 
-    def _masked(self, value: Any) -> Any:
+    def masked(self, value: Any) -> Any:
+        """``value`` with the texts of the run's secrets masked (strings, dicts, lists)."""
         redactor = self.redactor
         return redactor.deep(value) if redactor else value
 
     def error(self, message: str, hint: str | None = None) -> None:
-        message = self._masked(message)
+        message = self.masked(message)
         if self.as_json:
             self._json({"event": "error", "error": message})
             self._flush()
@@ -199,8 +202,7 @@ class Renderer:
 
     def event(self, event: dict[str, Any]) -> None:
         kind = event["event"]
-        plan = event.pop("_plan", None)
-        event = self._masked(event)
+        plan = event.pop("_plan", None)  # events come masked (oxinfra._engine.masking)
         if self.as_json:
             self._json(event)
             return
@@ -250,9 +252,9 @@ class Renderer:
             return
         what = "Dry run" if self.dry else "Running"
         if self.exec_command is not None:
-            head = f"--> {what}: {self._masked(self.exec_command)} on {self.total} hosts"
+            head = f"--> {what}: {self.masked(self.exec_command)} on {self.total} hosts"
             if self.dry:
-                head = f"--> Dry run: would run {self._masked(self.exec_command)} on {self.total} hosts"
+                head = f"--> Dry run: would run {self.masked(self.exec_command)} on {self.total} hosts"
         else:
             head = f"--> {what}: {self.operations} operations on {self.total} hosts"
         self._line(self._style(head, bold=True))
@@ -308,8 +310,8 @@ class Renderer:
             line += f" ({event['noop']})"
         self._line(line)
         if plan is not None and self.verbose >= 2:
-            for cmd in plan.commands:
-                text = self._masked(repr(cmd) if not isinstance(cmd, str) else cmd)
+            for cmd in plan.commands:  # masked by the engine
+                text = repr(cmd) if not isinstance(cmd, str) else cmd
                 self._line("    $ " + text.replace("\n", "\n      "))
         if self.verbose >= 3:
             self._output(event)
@@ -320,7 +322,7 @@ class Renderer:
         """The recap (JSON: the summary event). ``preview``: the dry run before the
         confirmation prompt."""
         self.stop_progress()
-        recap = Recap(result, self._masked)
+        recap = Recap(result, self.masked)
         if self.as_json:
             self._json_summary(result)
             return recap
@@ -347,7 +349,7 @@ class Renderer:
         totals = {"changed": 0, "unchanged": 0, "failed": 0, "skipped": 0, "not_run": 0}
         hosts = {}
         for name, host in result.hosts.items():
-            summary = self._masked(host.summary())
+            summary = self.masked(host.summary())
             hosts[name] = summary
             for key in totals:
                 totals[key] += summary[key]
