@@ -175,6 +175,7 @@ const PARSED_IN_PYTHON: &[&str] = &[
     "apt.AptKeys",
     // the service facts (parsed in Python: no Rust parser)
     "openrc.OpenrcEnabled",
+    "openrc.OpenrcServices",
     "openrc.OpenrcStatus",
     "systemd.SystemdEnabled",
     "systemd.SystemdStatus",

@@ -1,7 +1,8 @@
-"""Manage OpenRC services (Alpine, Gentoo).
+"""Manage OpenRC services (Alpine, Gentoo; Debian's ``openrc`` package).
 
-No OpenRC host can be built here: ``openrc.service`` is proven by fixtures (its commands
-follow ``rc-service``'s and ``rc-update``'s documented usage), not on a host.
+Proven by fixtures and on an OpenRC host: a container of the test image with Debian's OpenRC
+as its init (``tests/test_openrc_containers.py``: apply, verify with ``rc-service``/
+``rc-update``, apply again, drift, ``--dry``, repair).
 """
 
 from __future__ import annotations
@@ -9,13 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from oxinfra.api import OperationGenerator, get_facts, host, operation
-from oxinfra.facts.openrc import OpenrcEnabled, OpenrcStatus
+from oxinfra.facts.openrc import OpenrcEnabled, OpenrcServices, OpenrcStatus
 from oxinfra.operations.util.service import check_action, check_flags, enable_command, ensure_service, service_command
 
 __all__ = ["service"]
 
 
-@operation()
+@operation(
+    fact_batches=2,
+    fact_batches_reason="a service missing from the runlevel's listing is looked up in the list of every service",
+)
 def service(
     service: str,
     running: bool | None = True,
@@ -35,9 +39,11 @@ def service(
     + enabled: whether it should be in ``runlevel`` (None: leave it)
     + runlevel: the runlevel (``default``)
 
-    Whether it is started is what ``rc-status RUNLEVEL`` lists (``openrc.OpenrcStatus``: a
-    service not in the runlevel is started when it should run); whether it is in the
-    runlevel, ``rc-update show -v`` (``openrc.OpenrcEnabled``).
+    Whether it is started is what ``rc-status RUNLEVEL`` lists (``openrc.OpenrcStatus``);
+    for a service not in the runlevel, what ``rc-status --servicelist`` lists
+    (``openrc.OpenrcServices``; pyinfra takes such a service as not started, so it starts it
+    on every run and never stops it). Whether it is in the runlevel: ``rc-update show -v``
+    (``openrc.OpenrcEnabled``).
 
     Example::
 
@@ -52,10 +58,14 @@ def service(
     if enabled is not None:
         requests.append((OpenrcEnabled, {"runlevel": runlevel}))
     statuses, *boot = get_facts(host, requests)
+    is_running = statuses.get(service)
+    if is_running is None:  # in no runlevel's listing: OpenRC's list of every service says
+        (everything,) = get_facts(host, [(OpenrcServices, {})])
+        is_running = everything.get(service)
     yield from ensure_service(
         "openrc",
         service,
-        is_running=statuses.get(service),
+        is_running=is_running,
         is_enabled=boot[0].get(service, False) if boot else None,
         running=running,
         restarted=restarted,
