@@ -180,3 +180,18 @@ def test_sync_refuses_a_special_file_in_src_before_anything_runs(tmp_path: Path,
     assert f"{special}" in out.stderr + out.stdout and "not a regular file" in out.stderr + out.stdout, out.describe()
     assert "Traceback" not in out.stderr, out.describe()
     assert not dest.exists()
+
+
+@pytest.mark.timeout(60)
+def test_put_refuses_a_fifo_or_directory_as_src(tmp_path: Path) -> None:
+    """files.put(src=<a fifo>) hung the run reading it; a directory was a bare OS error."""
+    fifo, dest = tmp_path / "fifo", tmp_path / "dest.txt"
+    os.mkfifo(fifo)
+    for src in (fifo, tmp_path):
+        deploy = write_deploy(
+            tmp_path, f"from oxinfra.operations import files\nfiles.put(src={str(src)!r}, dest={str(dest)!r})\n"
+        )
+        out = run_deploy("@local", deploy)
+        assert out.code == 2, out.describe()
+        assert "is not a regular file" in out.stderr + out.stdout, out.describe()
+        assert not dest.exists()
