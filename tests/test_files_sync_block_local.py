@@ -156,3 +156,42 @@ def test_block_fills_an_empty_block_then_changes_nothing(tmp_path: Path) -> None
     again = run_deploy("@local", deploy)
     assert again.statuses("@local") == {"block": "unchanged"}, again.describe()
     assert path.read_text() == "a\n# BEGIN PYINFRA BLOCK\nnew\n# END PYINFRA BLOCK\nz\n"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("kind", ["fifo", "socket"])
+def test_sync_refuses_a_special_file_in_src_before_anything_runs(tmp_path: Path, kind: str) -> None:
+    """A fifo in src hung the run (it was opened to be read, and nothing writes to it); a
+    socket failed with a traceback. Either is one line naming the file, exit 2, nothing made."""
+    import socket
+
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.txt").write_text("a\n")
+    special = src / "sub" / "special"
+    if kind == "fifo":
+        os.mkfifo(special)
+    else:
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(special))
+        sock.close()  # the socket file stays
+    out = run_deploy("@local", sync_deploy(tmp_path, src, dest))
+    assert out.code == 2, out.describe()
+    assert f"{special}" in out.stderr + out.stdout and "not a regular file" in out.stderr + out.stdout, out.describe()
+    assert "Traceback" not in out.stderr, out.describe()
+    assert not dest.exists()
+
+
+@pytest.mark.timeout(60)
+def test_put_refuses_a_fifo_or_directory_as_src(tmp_path: Path) -> None:
+    """files.put(src=<a fifo>) hung the run reading it; a directory was a bare OS error."""
+    fifo, dest = tmp_path / "fifo", tmp_path / "dest.txt"
+    os.mkfifo(fifo)
+    for src in (fifo, tmp_path):
+        deploy = write_deploy(
+            tmp_path, f"from oxinfra.operations import files\nfiles.put(src={str(src)!r}, dest={str(dest)!r})\n"
+        )
+        out = run_deploy("@local", deploy)
+        assert out.code == 2, out.describe()
+        assert "is not a regular file" in out.stderr + out.stdout, out.describe()
+        assert not dest.exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from stat import S_ISREG
 import re
 from functools import lru_cache
 from typing import IO, Any
@@ -245,6 +246,8 @@ def _read_local(src: str, add_deploy_dir: bool = True) -> tuple[bytes, str]:
     path = local_path(src, add_deploy_dir)
     try:
         stat = os.stat(path)
+        if not S_ISREG(stat.st_mode):  # a fifo would hang the read, a device copy what it gives
+            raise OperationValueError(f"local file {path} is not a regular file (a directory, fifo or device)")
         return _read_cached(os.path.abspath(path), stat.st_mtime_ns, stat.st_size), path
     except FileNotFoundError:
         raise OperationValueError(f"local file not found: {src} (looked at {path})") from None

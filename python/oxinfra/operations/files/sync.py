@@ -4,6 +4,7 @@ and the facts its parts read."""
 from __future__ import annotations
 
 import os
+import stat
 import posixpath
 from fnmatch import fnmatch
 from typing import Any
@@ -64,7 +65,37 @@ def local_tree(
     dirs: list[tuple[str, str]] = []  # (remote path, mode)
     files: list[tuple[str, str]] = []  # (local path, remote path)
     links: list[tuple[str, str]] = []  # (remote path, target)
-    for here, subdirs, names in os.walk(root, topdown=True, followlinks=False):
+    try:
+        _walk(root, dest, excluded, excluded_dirs, dirs, files, links)
+    except OSError as exc:  # a directory that cannot be listed, a name gone while walking
+        # never a partial tree: delete=True would remove what the unread part holds
+        raise OperationValueError(f"{op}: cannot read {exc.filename or src}: {exc.strerror or exc}") from None
+    for path, _ in dirs + links:
+        check_path(path, "a path under dest")
+    for _, path in files:
+        check_path(path, "a path under dest")
+
+    return root, dest, dirs, files, links
+
+
+def _raise(exc: OSError) -> None:
+    raise exc
+
+
+def _walk(
+    root: str,
+    dest: str,
+    excluded: list[str],
+    excluded_dirs: list[str],
+    dirs: list[tuple[str, str]],
+    files: list[tuple[str, str]],
+    links: list[tuple[str, str]],
+) -> None:
+    """Fill ``dirs``, ``files`` and ``links`` from the local tree ``root`` (see
+    :func:`local_tree`). Any error raises (``os.walk`` would skip an unreadable directory);
+    a name that is no regular file, directory or link (a fifo would hang the read, a device
+    would copy its content) is refused."""
+    for here, subdirs, names in os.walk(root, topdown=True, onerror=_raise, followlinks=False):
         rel = os.path.relpath(here, root).replace(os.sep, "/")
         for name in sorted(subdirs):
             child = _join(rel, name)
@@ -80,16 +111,16 @@ def local_tree(
             local = os.path.join(here, name)
             if any(fnmatch(local, p) for p in excluded):
                 continue
-            if os.path.islink(local):
+            kind = os.lstat(local).st_mode
+            if stat.S_ISLNK(kind):
                 links.append((_join(dest, rel, name), os.readlink(local)))
-            else:
+            elif stat.S_ISREG(kind):
                 files.append((local, _join(dest, rel, name)))
-    for path, _ in dirs + links:
-        check_path(path, "a path under dest")
-    for _, path in files:
-        check_path(path, "a path under dest")
-
-    return root, dest, dirs, files, links
+            else:
+                raise OperationValueError(
+                    f"files.sync: {local} is not a regular file, directory or link (a fifo, socket or "
+                    "device): remove it from src or exclude it"
+                )
 
 
 def tree_facts(
