@@ -517,7 +517,8 @@ def _check_keyserver(op: str, keyserver: Any) -> None:
     if not isinstance(keyserver, str):
         raise OperationValueError(bad)
     if "://" not in keyserver:
-        if not _KEYSERVER_HOST.fullmatch(keyserver):
+        found = _KEYSERVER_HOST.fullmatch(keyserver)
+        if not found or (found.group(1) and not 0 < int(found.group(1)[1:]) < 65536):
             raise OperationValueError(bad)
         return
     try:
