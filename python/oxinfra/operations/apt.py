@@ -579,8 +579,8 @@ def key(
     keyring file that exists already counts as done (its mode is made 644); ``present=False``
     removes the file.
 
-    A key server fetch runs ``gpg --recv-keys`` (the host needs ``gpg`` and ``dirmngr``, and
-    to reach the key server) in a temporary ``GNUPGHOME`` made with ``mktemp -d`` and removed
+    A key server fetch runs ``gpg --recv-keys`` (the host needs ``gpg``, ``dirmngr`` and
+    ``gpg-agent``, as Debian's ``gnupg`` installs them, and to reach the key server) in a temporary ``GNUPGHOME`` made with ``mktemp -d`` and removed
     afterwards (its ``dirmngr`` stopped); it checks that every ID arrived, exports them into
     ``DEST.part`` and renames that into place: a failed fetch fails the operation and leaves
     no keyring. Only key IDs reach ``gpg``'s arguments.
