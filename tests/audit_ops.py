@@ -20,7 +20,8 @@ An argument's kind says where its value lands, so what "stays data" means for it
   a plain name on PATH or an absolute path (quoted); it may be the command word, otherwise as
   ``opaque``;
 * ``code``: shell code by definition (``server.shell``'s ``commands``): not audited;
-* ``unsupported``: refused whatever its value (``apt.key``'s ``keyserver``): not audited;
+* ``unsupported``: refused whatever its value (an argument oxinfra does not support; none
+  today): not audited;
 * ``opaque``: any other string argument (a new operation's): it must stay one word, and
   nothing may run.
 """
@@ -107,8 +108,9 @@ KINDS: dict[str, str] = {
     "files.download.md5sum": "validated",
     "files.download.limit_rate": "validated",
     "apt.ppa.src": "validated",
-    "apt.key.keyserver": "unsupported",
-    "apt.key.keyid": "unsupported",
+    # a hkp/hkps/http/https URL or host name, and hex key IDs: checked before anything runs
+    "apt.key.keyserver": "validated",
+    "apt.key.keyid": "validated",
     "apt.packages.extra_install_args": "validated",
     "apt.packages.extra_uninstall_args": "validated",
     "dnf.packages.extra_install_args": "validated",

@@ -8,7 +8,8 @@ in the container (``apt-get remove``...) -> ``--dry`` predicts exactly the opera
 change, and how many commands each runs -> apply repairs it, read back again.
 
 ``apt.deb`` and ``apt.key`` from a URL download from an HTTP server the tests run on this
-machine, on the fleet network's gateway address. Not run here (fixtures only): ``apt.ppa``
+machine, on the fleet network's gateway address; ``apt.key`` from a key server fetches from
+an HKP server the test runs there. Not run here (fixtures only): ``apt.ppa``
 (no ``apt-add-repository``, no network to Launchpad).
 
 The facts are compared with pyinfra 3.10's (the venv .ci/install makes, or
@@ -19,7 +20,10 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -548,20 +552,24 @@ def test_key_from_an_armored_file(apt_host: Any, tmp_path: Path) -> None:
         apt_host.sh(host, "rm -f /etc/apt/keyrings/oxtest.gpg /srv/oxtest-key.asc")
 
 
+def _gateway(fleet: Any) -> str:
+    """The fleet network's gateway address: this machine, as the containers reach it."""
+    return subprocess.run(
+        ["docker", "network", "inspect", fleet.network, "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
 @pytest.fixture
 def http_files(apt_host: Any, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """An HTTP server on this machine, on the fleet network's gateway address (the only
     outside address the containers reach): (base URL, the directory it serves)."""
     import functools
-    import threading
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import SimpleHTTPRequestHandler
 
-    gateway = subprocess.run(
-        ["docker", "network", "inspect", apt_host.network, "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    gateway = _gateway(apt_host)
     served = tmp_path / "served"
     served.mkdir()
 
@@ -696,6 +704,72 @@ def test_key_from_a_url(apt_host: Any, tmp_path: Path, http_files: tuple[str, Pa
         )
     finally:
         apt_host.sh(host, "rm -f /etc/apt/keyrings/urlkey.gpg")
+
+
+def test_key_from_a_key_server(apt_host: Any, tmp_path: Path) -> None:
+    """``keyserver=``/``keyid=``: gpg's dirmngr asks an HKP server this test runs on the
+    gateway address (``/pks/lookup?op=get&search=0xID``) for Debian's bookworm key; a key the
+    server does not have fails the operation, with no keyring, ``.part`` or GNUPGHOME left."""
+    host = apt_host.hosts[0]
+    stable = "/usr/share/keyrings/debian-archive-bookworm-stable.gpg"
+    armored = apt_host.sh(host, f"gpg --batch -q --export --armor --no-default-keyring --keyring {stable}").encode()
+    fprs = (  # a GNUPGHOME of the test's own, out of /tmp (where leftovers are counted)
+        "mkdir -p -m 700 /root/.oxtest-gnupg && gpg --batch -q --homedir /root/.oxtest-gnupg --with-colons "
+        "--show-keys {} | grep ^fpr: | cut -d: -f10"
+    )
+    want_fprs = apt_host.sh(host, fprs.format(stable))
+    fpr = want_fprs.split()[0]
+
+    class Hkp(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            search = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("search", [""])[0]
+            wanted = search.upper().removeprefix("0X")
+            found = self.path.startswith("/pks/lookup?op=get") and len(wanted) >= 8 and fpr.endswith(wanted)
+            self.send_response(200 if found else 404)
+            self.end_headers()
+            self.wfile.write(armored if found else b"")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((_gateway(apt_host), 0), Hkp)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # by name: dirmngr looks an IP address up in the DNS too, which this network does not have
+    apt_host.sh(host, f"cp /etc/hosts /root/hosts.orig && echo '{server.server_address[0]} oxkeys.test' >> /etc/hosts")
+    url = f"hkp://oxkeys.test:{server.server_address[1]}"
+    key = "/etc/apt/keyrings/keyserver-0x" + fpr[-16:].lower() + ".gpg"  # pyinfra's default name
+    source = f"""
+        from oxinfra.operations import apt
+        apt.key(name="key", keyserver={url!r}, keyid="0x{fpr[-16:]}", _sudo=True)
+    """
+    left = "ls /etc/apt/keyrings | grep -e keyserver- -e two; ls /tmp | grep -c '^tmp[.]'; pgrep -c -x dirmngr"
+    try:
+        cycle(
+            apt_host,
+            tmp_path,
+            source,
+            read=lambda: output(apt_host, f"stat -c %a {key}; {fprs.format(key)}; {left}"),
+            want="644\n" + want_fprs + key.rsplit("/", 1)[1] + "\n0\n0\n",
+            drift=f"rm {key}",
+            after_drift={"key": "changed"},
+        )
+        bad = write_deploy(
+            tmp_path,
+            f"""
+            from oxinfra.operations import apt
+            apt.key(name="key", keyserver={url!r}, keyid=["{fpr}", "0123456789ABCDEF"], dest="two.gpg", _sudo=True)
+            """,
+            name="bad.py",
+        )
+        out = run_deploy(apt_host.write_inventory(tmp_path / "inventory.py"), bad)
+        assert out.code != 0 and out.op(host, "key")["status"] == "failed", out.describe()
+        assert output(apt_host, left) == key.rsplit("/", 1)[1] + "\n0\n0\n"
+    finally:
+        server.shutdown()
+        server.server_close()
+        apt_host.sh(
+            host, f"cat /root/hosts.orig > /etc/hosts; rm -rf {key} /etc/apt/keyrings/two.gpg* /root/.oxtest-gnupg"
+        )
 
 
 def test_update_waits_for_the_lists_lock(apt_host: Any, tmp_path: Path) -> None:

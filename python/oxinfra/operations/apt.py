@@ -34,7 +34,7 @@ from oxinfra.operations.util.packaging import (
     option_words,
     split_pins,
 )
-from oxinfra.quoting import and_then, command, group, if_then, or_else, pipe
+from oxinfra.quoting import Interpolated, and_then, command, file_test, group, if_then, or_else, pipe, write_to
 
 __all__ = [
     "packages",
@@ -487,6 +487,84 @@ def _key_dest(src: str) -> str:
     return "/etc/apt/keyrings/" + (name or "key") + ".gpg"
 
 
+#: A key ID or fingerprint for ``keyid=``: 8, 16, 40 or 64 hex digits, ``0x`` allowed.
+_KEYID = re.compile(r"(0[xX])?([0-9A-Fa-f]{8}|[0-9A-Fa-f]{16}|[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})")
+#: A key server's host name (or IPv4 address), optionally ``:PORT``.
+_KEYSERVER_HOST = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?"
+)
+#: The key server URL schemes gpg's dirmngr fetches keys with.
+_KEYSERVER_SCHEMES = ("hkp", "hkps", "http", "https")
+#: The temporary GNUPGHOME of a key server fetch (``mktemp -d``: mode 700), in the
+#: operation's own subshell.
+_GNUPGHOME = Interpolated("$__ox_g")
+
+
+def _key_ids(op: str, keyid: Any) -> list[str]:
+    ids = [keyid] if isinstance(keyid, str) else keyid
+    if not isinstance(ids, (list, tuple)) or not ids:
+        raise OperationValueError(f"{op}: keyid= must be a key ID or a list of key IDs, not {keyid!r}")
+    for one in ids:
+        if not isinstance(one, str) or not _KEYID.fullmatch(one):
+            raise OperationValueError(
+                f"{op}: keyid {one!r} is not a key ID or fingerprint (8, 16, 40 or 64 hex digits, 0x allowed)"
+            )
+    return list(ids)
+
+
+def _check_keyserver(op: str, keyserver: Any) -> None:
+    bad = f"{op}: keyserver= must be a hkp, hkps, http or https URL or a host name, not {keyserver!r}"
+    if not isinstance(keyserver, str):
+        raise OperationValueError(bad)
+    if "://" not in keyserver:
+        found = _KEYSERVER_HOST.fullmatch(keyserver)
+        if not found or (found.group(1) and not 0 < int(found.group(1)[1:]) < 65536):
+            raise OperationValueError(bad)
+        return
+    try:
+        parsed = urlparse(keyserver)
+        parsed.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise OperationValueError(bad) from None
+    if (
+        parsed.scheme not in _KEYSERVER_SCHEMES
+        or not parsed.netloc
+        or "@" in parsed.netloc
+        or not _KEYSERVER_HOST.fullmatch(parsed.netloc)
+        or parsed.path not in ("", "/")
+        or parsed.params
+        or parsed.query
+        or parsed.fragment
+    ):
+        raise OperationValueError(bad)
+
+
+def _fetch_keys(keyserver: str, ids: list[str], dest: str) -> str:
+    """Fetch ``ids`` from ``keyserver`` into a new private GNUPGHOME (``mktemp -d``), check
+    that each one arrived, export them to ``DEST.part`` and rename that into place; the
+    GNUPGHOME (and its dirmngr) is removed whatever happens, ``DEST.part`` when anything
+    failed, and the operation then fails with the failing command's status."""
+    part = dest + ".part"
+    gpg = ("gpg", "--batch", "--no-tty", "--homedir", _GNUPGHOME)
+    steps = group(
+        command(*gpg, "--keyserver", keyserver, "--recv-keys", "--", *ids),
+        *(write_to(command(*gpg, "--list-keys", "--", one), "/dev/null") for one in ids),
+        write_to(command(*gpg, "--export", "--", *ids), part),
+        file_test("-s", part),
+        command("chmod", "644", "--", part),
+        command("mv", "-f", "--", part, dest),
+    )
+    cleanup = group(
+        or_else(
+            write_to(command("env", Interpolated("GNUPGHOME=$__ox_g"), "gpgconf", "--kill", "all"), "/dev/null"),
+            command("true"),
+        ),
+        command("rm", "-rf", "--", _GNUPGHOME),
+    )
+    failed = group("__ox_r=$?", command("rm", "-f", "--", part), or_else(cleanup, command("true")), "exit $__ox_r")
+    return and_then('__ox_g="$(mktemp -d)"', group(or_else(steps, failed), cleanup))
+
+
 @operation()
 def key(
     src: str | None = None,
@@ -496,30 +574,58 @@ def key(
     present: bool = True,
 ) -> OperationGenerator:
     """A keyring file for apt under ``/etc/apt/keyrings`` (for ``signed-by=``), made from a
-    key file on the host or at a URL; an armored key (``-----BEGIN PGP``) is dearmored with
-    ``gpg``, which the host needs. As in pyinfra, a keyring file that exists already counts
-    as done (its mode is made 644); ``present=False`` removes the file.
+    key file on the host or at a URL, or fetched by key ID from a key server. An armored key
+    (``-----BEGIN PGP``) is dearmored with ``gpg``, which the host needs. As in pyinfra, a
+    keyring file that exists already counts as done (its mode is made 644); ``present=False``
+    removes the file.
 
-    Not supported here (a clear error before anything runs): fetching from a key server
-    (``keyserver=``, ``keyid=``), which needs the network at run time, and removing keys by ID.
+    A key server fetch runs ``gpg --recv-keys`` (the host needs ``gpg``, ``dirmngr`` and
+    ``gpg-agent``, as Debian's ``gnupg`` installs them, and to reach the key server) in a temporary ``GNUPGHOME`` made with ``mktemp -d`` and removed
+    afterwards (its ``dirmngr`` stopped); it checks that every ID arrived, exports them into
+    ``DEST.part`` and renames that into place: a failed fetch fails the operation and leaves
+    no keyring. Only key IDs reach ``gpg``'s arguments.
+
+    Not supported here (a clear error before anything runs): removing keys by ID
+    (``keyid=`` with ``present=False``); remove the keyring file (``dest=``) instead.
 
     + src: the key: a path on the host, or an http/https URL (downloaded with curl or wget)
-    + keyserver: not supported
-    + keyid: not supported
+    + keyserver: the key server to fetch ``keyid`` from: a ``hkp``, ``hkps``, ``http`` or
+      ``https`` URL, or a host name (``HOST:PORT`` allowed)
+    + keyid: a key ID or fingerprint (8, 16, 40 or 64 hex digits, ``0x`` allowed), or a list
+      of them; needs ``keyserver``
     + dest: the keyring: a name under ``/etc/apt/keyrings`` or an absolute path (``.gpg``
-      added when missing); default: named after ``src``
+      added when missing); default: named after ``src``, or ``keyserver-<keyids>.gpg``
+      (pyinfra's name: the IDs in lower case, joined with ``-``)
     + present: whether the keyring file should exist
 
     Example::
 
         apt.key(name="Vendor key", src="https://example.com/vendor.asc", dest="vendor.gpg")
+        apt.key(
+            name="Keys from a key server",
+            keyserver="hkps://keyserver.ubuntu.com",
+            keyid=["0xD88E42B4", "0x7EA0A9C3"],
+            dest="vendor-archive.gpg",
+        )
     """
     op = "apt.key"
     _check_bool(op, present=present)
-    if keyserver is not None or keyid is not None:
-        raise OperationValueError(
-            f"{op}: keyserver= and keyid= are not supported by oxinfra: download the key (src=URL) instead"
-        )
+    ids: list[str] = []
+    if keyid is not None:
+        if not present:
+            raise OperationValueError(
+                f"{op}: removing keys by ID (keyid= with present=False) is not supported by oxinfra: "
+                "remove the keyring file (dest=, present=False) instead"
+            )
+        ids = _key_ids(op, keyid)
+        if keyserver is None:
+            raise OperationValueError(f"{op}: keyid= needs keyserver= (the key server to fetch the keys from)")
+    if keyserver is not None:
+        if src is not None:
+            raise OperationValueError(f"{op}: give either src= or keyserver= with keyid=, not both")
+        if keyid is None:
+            raise OperationValueError(f"{op}: keyserver= needs keyid= (the IDs of the keys to fetch)")
+        _check_keyserver(op, keyserver)
     for name, value in (("src", src), ("dest", dest)):
         if value is not None and (
             not isinstance(value, str) or not value or "\n" in value or "\r" in value or "\x00" in value
@@ -531,10 +637,23 @@ def key(
             dest += ".gpg"
     elif src is not None:
         dest = _key_dest(src)
+    elif ids:
+        dest = "/etc/apt/keyrings/keyserver-" + "-".join(one.lower() for one in ids) + ".gpg"
     else:
         raise OperationValueError(f"{op}: give src= (the key) or, to remove a keyring, dest=")
     if not present:
         yield from files.file._inner(path=dest, present=False)
+        return
+    if keyserver is not None:
+        (there,) = get_facts(host, [(File, {"path": dest})])
+        if there:
+            yield from files.file._inner(path=dest, mode="644")
+            noop(f"keyring {dest} exists")
+            return
+        touches(dest, ancestors=True)
+        touches(dest + ".part")
+        yield from ensure_directory(parent_dir(dest))
+        yield _fetch_keys(keyserver, ids, dest)
         return
     if src is None:
         raise OperationValueError(f"{op}: src= (the key's path or URL) is needed to add a key")

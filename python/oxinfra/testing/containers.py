@@ -75,7 +75,8 @@ IMAGE = "oxinfra-test-debian"
 SUITE = "bookworm"
 #: Packages on top of debootstrap's minbase (coreutils, grep, sed, findutils... are in it).
 #: ``apt-utils`` for ``apt-ftparchive`` (the local repository's index), ``gpg`` for the apt key
-#: operations and facts, ``curl`` for downloads (``apt.deb`` and ``apt.key`` from a URL, served
+#: operations and facts (``dirmngr`` and ``gpg-agent`` for ``apt.key(keyserver=...)``'s
+#: ``gpg --recv-keys``, from a key server the tests run on this machine), ``curl`` for downloads (``apt.deb`` and ``apt.key`` from a URL, served
 #: by the tests from this machine), ``locales`` for ``server.locale`` (``locale-gen`` and
 #: ``/etc/locale.gen``, every locale listed and none enabled; about 17 MB).
 PACKAGES = (
@@ -87,6 +88,8 @@ PACKAGES = (
     "passwd",
     "apt-utils",
     "gpg",
+    "dirmngr",
+    "gpg-agent",
     "curl",
     "locales",
 )
