@@ -513,19 +513,21 @@ def _key_ids(op: str, keyid: Any) -> list[str]:
 
 
 def _check_keyserver(op: str, keyserver: Any) -> None:
-    bad = f"{op}: keyserver= must be a hkp, hkps, http or https URL or a host name, not {keyserver!r}"
+    bad = OperationValueError(
+        f"{op}: keyserver= must be a hkp, hkps, http or https URL or a host name, not {keyserver!r}"
+    )
     if not isinstance(keyserver, str):
-        raise OperationValueError(bad)
+        raise bad
     if "://" not in keyserver:
         found = _KEYSERVER_HOST.fullmatch(keyserver)
         if not found or (found.group(1) and not 0 < int(found.group(1)[1:]) < 65536):
-            raise OperationValueError(bad)
+            raise bad
         return
     try:
         parsed = urlparse(keyserver)
         parsed.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
-        raise OperationValueError(bad) from None
+        raise bad from None
     if (
         parsed.scheme not in _KEYSERVER_SCHEMES
         or not parsed.netloc
@@ -536,7 +538,7 @@ def _check_keyserver(op: str, keyserver: Any) -> None:
         or parsed.query
         or parsed.fragment
     ):
-        raise OperationValueError(bad)
+        raise bad
 
 
 def _fetch_keys(keyserver: str, ids: list[str], dest: str) -> str:
