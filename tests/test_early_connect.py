@@ -53,9 +53,7 @@ def socket_counts(root: Path) -> dict[str, int]:
     return {name: int(n) for name, n in (line.split() for line in lines if line)}
 
 
-def test_hosts_connect_while_deploys_are_evaluated(
-    tmp_path: Path, target: Path, sshd_fleet_factory: Any
-) -> None:
+def test_hosts_connect_while_deploys_are_evaluated(tmp_path: Path, target: Path, sshd_fleet_factory: Any) -> None:
     # Evaluating a host takes a while here (0.2 s), and the event loop runs one turn between
     # two hosts: asyncssh needs a few turns (its options are prepared in a worker thread)
     # before a connection has its socket.
@@ -78,9 +76,7 @@ def test_hosts_connect_while_deploys_are_evaluated(
     assert all(out.host(h)["round_trips"] == 2 for h in fleet.hosts), out.describe()
 
 
-def test_parallel_below_the_hosts_connects_when_each_host_starts(
-    tmp_path: Path, target: Path, sshd_fleet: Any
-) -> None:
+def test_parallel_below_the_hosts_connects_when_each_host_starts(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
     deploy = write_deploy(
         tmp_path,
         "from oxinfra import host\nfrom oxinfra.operations import files\n"
@@ -119,9 +115,7 @@ def test_deploy_that_fails_to_evaluate_leaves_nothing_run_and_no_session(
     assert wait_no_sessions(user) == []
 
 
-def test_interrupt_while_evaluating_closes_the_early_connections(
-    tmp_path: Path, target: Path, sshd_fleet: Any
-) -> None:
+def test_interrupt_while_evaluating_closes_the_early_connections(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:
     user = sshd_fleet.ssh_data()["ssh_user"]
     assert wait_no_sessions(user) == []
     deploy = write_deploy(
