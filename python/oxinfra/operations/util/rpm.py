@@ -17,13 +17,17 @@ from oxinfra.exceptions import OperationValueError
 from oxinfra.facts.files import File
 from oxinfra.facts.rpm import RpmPackage, RpmPackages
 from oxinfra.operations import files
+from oxinfra.operations.util import check_flags
 from oxinfra.operations.util.packaging import (
     PackageManager,
     cached_download,
+    check_packages,
     download_cache_path,
     download_once,
+    ensure_packages,
+    option_words,
+    split_pins,
 )
-from oxinfra.operations.util.packaging import check_packages, ensure_packages, option_words, split_pins
 from oxinfra.quoting import command, or_else, pipe
 
 if TYPE_CHECKING:
@@ -34,6 +38,7 @@ __all__ = [
     "YumFamily",
     "ensure_repo_file",
     "ensure_rpm",
+    "ensure_rpm_packages",
     "family_packages",
     "import_key",
     "url_of",
@@ -115,9 +120,7 @@ def ensure_repo_file(
     """The repository file ``DIRECTORY/NAME.repo``: downloaded once when ``src`` is a URL
     (of a ``.repo`` file; NAME from its last part), else written from the arguments (an
     ini section ``[NAME]``); removed with ``present=False``."""
-    for key, value in (("present", present), ("enabled", enabled), ("gpgcheck", gpgcheck)):
-        if not isinstance(value, bool):
-            raise OperationValueError(f"{op}: {key}= must be True or False, not {value!r}")
+    check_flags(op, present=present, enabled=enabled, gpgcheck=gpgcheck)
     url = url_of(op, src)
     name = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".repo") if url else src
     if not _REPO_NAME.match(name) or name.startswith("."):
@@ -165,35 +168,41 @@ def family_packages(
     nobest: bool,
     extra_install_args: Any,
     extra_uninstall_args: Any,
-    version_join: str = "-",
-    global_options: tuple[str, ...] = (),
 ) -> Iterator[str]:
     """``dnf.packages`` and ``yum.packages``: install, upgrade and remove with ``PROGRAM``
     (``install -y``, ``update -y``, ``remove -y``) against ``rpm.RpmPackages``."""
-    for key, value in (("present", present), ("latest", latest), ("update", update), ("clean", clean)):
-        if not isinstance(value, bool):
-            raise OperationValueError(f"{op}: {key}= must be True or False, not {value!r}")
-    if not isinstance(nobest, bool):
-        raise OperationValueError(f"{op}: nobest= must be True or False, not {nobest!r}")
+    check_flags(op, present=present, latest=latest, update=update, clean=clean, nobest=nobest)
     wanted = split_pins(op, packages)
     install = ["install", "-y", *(["--nobest"] if nobest else [])]
     manager = PackageManager(
-        install=(program, *global_options, *install, *option_words(op, "extra_install_args", extra_install_args)),
+        install=(program, *install, *option_words(op, "extra_install_args", extra_install_args)),
         uninstall=(program, "remove", "-y", *option_words(op, "extra_uninstall_args", extra_uninstall_args)),
         upgrade=(program, "update", "-y"),
-        version_join=version_join,
+        version_join="-",
         name_pattern=NAME_PATTERN,
     )
+    first = [command(program, "clean", "all")] if clean else []
+    first += [command(program, "update", "-y")] if update else []
+    yield from ensure_rpm_packages(manager, wanted, present, latest, first)
+
+
+def ensure_rpm_packages(
+    manager: PackageManager,
+    wanted: list[str | tuple[str, str]],
+    present: bool,
+    latest: bool,
+    first: list[str],
+) -> Iterator[str]:
+    """The end every rpm family's ``packages`` shares, its tool described as ``manager``:
+    ``rpm.RpmPackages`` read (a pin without the release met by :func:`with_bare_versions`),
+    then the commands asked for ``first`` (clean, update), then :func:`ensure_packages`."""
     check_packages(manager, wanted)
     (current,) = get_facts(host, [(RpmPackages, {})])
     current = with_bare_versions(current)
-    if clean:
-        yield command(program, "clean", "all")
-    if update:
-        yield command(program, "update", "-y")
+    yield from first
     if wanted:
         yield from ensure_packages(manager, wanted, current, present, latest)
-    elif not update and not clean:
+    elif not first:
         noop("no packages given")
 
 

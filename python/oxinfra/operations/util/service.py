@@ -28,6 +28,7 @@ from typing import Iterator
 from oxinfra.api import noop
 from oxinfra.exceptions import FactError, OperationValueError
 from oxinfra.facts.systemd import systemctl_options
+from oxinfra.operations.util import check_flags
 from oxinfra.quoting import and_then, command, invoke
 
 _command = command  # ensure_service has an argument named ``command`` (pyinfra's)
@@ -57,16 +58,6 @@ def check_action(action: str) -> str:
             "(such as reload-or-restart)"
         )
     return action
-
-
-def check_flags(op: str, **flags: object) -> None:
-    """Each flag is True or False, or also None where its name ends in ``_`` (None: leave it)."""
-    for name, value in flags.items():
-        optional = name.endswith("_")
-        if isinstance(value, bool) or (optional and value is None):
-            continue
-        allowed = "True, False or None" if optional else "True or False"
-        raise OperationValueError(f"{op}: {name.rstrip('_')}= must be {allowed}, not {value!r}")
 
 
 def systemctl_words(
