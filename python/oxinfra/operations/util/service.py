@@ -23,7 +23,7 @@ declares no ``touches``.
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from typing import Iterator, TypedDict
 
 from oxinfra.api import noop
 from oxinfra.exceptions import FactError, OperationValueError
@@ -35,6 +35,8 @@ _command = command  # ensure_service has an argument named ``command`` (pyinfra'
 
 __all__ = [
     "INIT_SYSTEMS",
+    "ServiceArguments",
+    "asked_of",
     "ensure_service",
     "service_command",
     "enable_command",
@@ -58,6 +60,32 @@ def check_action(action: str) -> str:
             "(such as reload-or-restart)"
         )
     return action
+
+
+class ServiceArguments(TypedDict):
+    """What every service operation is asked, by pyinfra's names, as :func:`ensure_service`
+    takes it (``**asked``); ``server.service`` hands it on to the init system's operation."""
+
+    running: bool | None
+    restarted: bool
+    reloaded: bool
+    command: str | None
+    enabled: bool | None
+
+
+def asked_of(
+    op: str,
+    running: bool | None,
+    restarted: bool,
+    reloaded: bool,
+    command: str | None,
+    enabled: bool | None,
+    **flags: object,
+) -> ServiceArguments:
+    """A service operation's pyinfra arguments, their flags checked (:func:`check_flags`, with
+    the operation's own further ``flags``) before any fact is read."""
+    check_flags(op, running_=running, restarted=restarted, reloaded=reloaded, enabled_=enabled, **flags)
+    return {"running": running, "restarted": restarted, "reloaded": reloaded, "command": command, "enabled": enabled}
 
 
 def systemctl_words(
