@@ -34,7 +34,7 @@ from typing import Any
 
 from oxinfra._secrets import secret_values
 from oxinfra.api.effects import NOTE
-from oxinfra.facts.files import DIFF_LIMIT
+from oxinfra.facts._fileproto import DIFF_LIMIT
 
 __all__ = ["render_diffs", "hidden_reason", "CONTEXT_LINES"]
 

@@ -57,7 +57,7 @@ def _stat_function() -> str:
     section L the ``readlink`` blocks of the links, A the positions of the paths proven
     absent (both from :func:`absent_loop`), B the output of ONE ``stat`` of the other paths
     (none when every path is absent), its stderr kept."""
-    from oxinfra.facts.files import STAT_FORMAT
+    from oxinfra.facts._fileproto import STAT_FORMAT
 
     return (
         "__ox_S() { __ox_l=$1 __ox_k=$2 __ox_j=$3; shift 3; __ox_c=$# __ox_i=0 __ox_z=\n"
@@ -358,7 +358,7 @@ def capturable(requests: Iterable[Any]) -> bool:
 
 @lru_cache(maxsize=1)
 def _absent_proof() -> str:
-    from oxinfra.facts.files import absent_proof
+    from oxinfra.facts._fileproto import absent_proof
 
     return absent_proof("__ox_a")
 
@@ -473,7 +473,7 @@ def absent_loop() -> str:
     the position of each path proven absent (:func:`oxinfra.facts.files.absent_proof`) to
     ``$__ox_z`` (a line each), appends every other path to the positional parameters (for
     ``stat ... "$@"``). Shell builtins only, but ``readlink`` for links."""
-    from oxinfra.facts.files import absent_proof
+    from oxinfra.facts._fileproto import absent_proof
 
     return (
         "for __ox_a; do\n"

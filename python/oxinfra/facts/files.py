@@ -13,6 +13,9 @@ from typing import Any
 
 from oxinfra import _core
 from oxinfra.api import FactBase, FactFailed
+from oxinfra.facts._fileproto import DIFF_LIMIT
+from oxinfra.facts._fileproto import STAT_FORMAT as STAT_FORMAT
+from oxinfra.facts._fileproto import absent_proof as absent_proof
 from oxinfra.quoting import quote, quote_interpolated
 
 __all__ = [
@@ -36,24 +39,6 @@ __all__ = [
     "DiffContent",
     "DIFF_LIMIT",
 ]
-
-STAT_FORMAT = "%F|%U|%G|%a|%s|%X|%Y|%Z"
-
-
-def absent_proof(var: str) -> str:
-    """Shell text that succeeds only if it proves absent the path in ``$var``, a path that is
-    neither ``-e`` nor ``-L``: its nearest existing ancestor (climbing by ``${var%/*}`` up to
-    ``/``, or ``.`` for a relative path) is a directory we may search, so nothing is hidden
-    there. Anything else -- an ancestor that is not a directory (ENOTDIR), a loop (ELOOP), one
-    we may not search (EACCES) -- leaves "absent" unproven. Shell builtins only (no process);
-    sets ``$var`` and ``__ox_b``."""
-    v = f'"${var}"'
-    return (
-        f'while :; do __ox_b=${{{var}%/*}}; [ "$__ox_b" != {v} ] || __ox_b=.; [ -n "$__ox_b" ] || __ox_b=/; '
-        f'[ "$__ox_b" != {v} ] || break; {var}=$__ox_b; ! [ -e {v} ] && ! [ -L {v} ] || break; done; '
-        f"[ -d {v} ] && [ -x {v} ]"
-    )
-
 
 #: The path a file fact's command names once, in ``__ox_a``.
 _P = '"$__ox_a"'
@@ -366,11 +351,6 @@ class FileBytes(FactBase[Any]):
         import base64
 
         return b"found\n" + base64.encodebytes(content), 0
-
-
-#: ``files.DiffContent`` reads at most this many bytes of a file (and one more, which tells
-#: that there are more): ``--diff`` summarises a file larger than this instead of diffing it.
-DIFF_LIMIT = 1 << 20
 
 
 class DiffContent(FactBase[Any]):

@@ -8,8 +8,8 @@ pinned as ``name=version``); names go after ``--`` (apk reads options with getop
 from __future__ import annotations
 
 from oxinfra.api import OperationGenerator, get_facts, host, noop, operation
-from oxinfra.exceptions import OperationValueError
 from oxinfra.facts.apk import ApkPackages
+from oxinfra.operations.util import check_flags
 from oxinfra.operations.util.packaging import PackageManager, check_packages, ensure_packages, split_pins
 from oxinfra.quoting import command
 
@@ -24,12 +24,6 @@ APK = PackageManager(
     version_join="=",
     name_pattern=NAME_PATTERN,
 )
-
-
-def _bools(op: str, **values: object) -> None:
-    for key, value in values.items():
-        if not isinstance(value, bool):
-            raise OperationValueError(f"{op}: {key}= must be True or False, not {value!r}")
 
 
 @operation(is_idempotent=False)
@@ -54,7 +48,7 @@ def upgrade(available: bool = False) -> OperationGenerator:
 
         apk.upgrade(name="Upgrade packages")
     """
-    _bools("apk.upgrade", available=available)
+    check_flags("apk.upgrade", available=available)
     yield command("apk", "upgrade", *(["--available"] if available else []))
 
 
@@ -79,7 +73,7 @@ def packages(
         apk.packages(name="Tools", packages=["curl", "git"], update=True)
     """
     op = "apk.packages"
-    _bools(op, present=present, latest=latest, update=update, upgrade=upgrade)
+    check_flags(op, present=present, latest=latest, update=update, upgrade=upgrade)
     wanted = split_pins(op, packages)
     check_packages(APK, wanted)
     (current,) = get_facts(host, [(ApkPackages, {})])

@@ -23,6 +23,7 @@ from oxinfra.facts.apt import UPDATE_STAMP, AptCacheAge, AptSources, SimulateOpe
 from oxinfra.facts.deb import DebPackage, DebPackages
 from oxinfra.facts.files import File, FindInFile, LinkTarget
 from oxinfra.operations import files
+from oxinfra.operations.util import check_flags
 from oxinfra.operations.util.files import parent_dir
 from oxinfra.operations.util.packaging import (
     PackageManager,
@@ -75,12 +76,6 @@ def _apt_get(verb: str, *options: str, force: bool = False) -> tuple[str, ...]:
     if force:
         words.append("--force-yes")
     return (*words, verb, *options)
-
-
-def _check_bool(op: str, **values: Any) -> None:
-    for key, value in values.items():
-        if not isinstance(value, bool):
-            raise OperationValueError(f"{op}: {key}= must be True or False, not {value!r}")
 
 
 def _check_cache_time(op: str, cache_time: Any) -> None:
@@ -149,7 +144,7 @@ def upgrade(auto_remove: bool = False) -> OperationGenerator:
 
         apt.upgrade(name="Upgrade packages", auto_remove=True)
     """
-    _check_bool("apt.upgrade", auto_remove=auto_remove)
+    check_flags("apt.upgrade", auto_remove=auto_remove)
     yield from _upgrade_commands("upgrade", auto_remove, _simulated("upgrade", auto_remove))
 
 
@@ -165,7 +160,7 @@ def dist_upgrade(auto_remove: bool = False) -> OperationGenerator:
 
         apt.dist_upgrade(name="Dist-upgrade packages")
     """
-    _check_bool("apt.dist_upgrade", auto_remove=auto_remove)
+    check_flags("apt.dist_upgrade", auto_remove=auto_remove)
     yield from _upgrade_commands("dist-upgrade", auto_remove, _simulated("dist-upgrade", auto_remove))
 
 
@@ -211,7 +206,7 @@ def packages(
         apt.packages(name="Web server", packages=["nginx", "curl=7.88.1-10+deb12u5"], update=True, cache_time=3600)
     """
     op = "apt.packages"
-    _check_bool(
+    check_flags(
         op,
         present=present,
         latest=latest,
@@ -288,7 +283,7 @@ def deb(src: str, present: bool = True, force: bool = False, sha256sum: str | No
         apt.deb(name="Local tool", src="/srv/debs/tool_1.2_amd64.deb", sha256sum="9f86d0...")
     """
     op = "apt.deb"
-    _check_bool(op, present=present, force=force)
+    check_flags(op, present=present, force=force)
     if not isinstance(src, str) or not src or "\n" in src:
         raise OperationValueError(f"{op}: src= must be a path or URL on one line, not {src!r}")
     if sha256sum is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", str(sha256sum)):
@@ -333,7 +328,7 @@ def repo(src: str, present: bool = True, filename: str | None = None) -> Operati
         apt.repo(name="Local repo", src="deb [trusted=yes] file:/srv/repo ./", filename="local")
     """
     op = "apt.repo"
-    _check_bool(op, present=present)
+    check_flags(op, present=present)
     if not isinstance(src, str) or not src.strip() or "\n" in src or "\r" in src or "\x00" in src:
         raise OperationValueError(f"{op}: src= must be one apt source line, not {src!r} (no newline or NUL byte)")
     if filename is not None and (
@@ -376,7 +371,7 @@ def ppa(src: str, present: bool = True) -> OperationGenerator:
 
         apt.ppa(name="Deadsnakes", src="ppa:deadsnakes/ppa")
     """
-    _check_bool("apt.ppa", present=present)
+    check_flags("apt.ppa", present=present)
     if not isinstance(src, str) or not re.fullmatch(
         r"ppa:[A-Za-z0-9][A-Za-z0-9._+-]*/[A-Za-z0-9][A-Za-z0-9._+-]*", src
     ):
@@ -426,7 +421,7 @@ def sources_file(
         apt.sources_file(name="Local repo", filename="local", uris="file:/srv/repo", suites="./")
     """
     op = "apt.sources_file"
-    _check_bool(op, present=present)
+    check_flags(op, present=present)
     if not isinstance(filename, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", filename) or filename.startswith("."):
         raise OperationValueError(f"{op}: filename= must be a file name (letters, digits, _ . -), not {filename!r}")
     dest = "/etc/apt/sources.list.d/" + filename + ".sources"
@@ -611,7 +606,7 @@ def key(
         )
     """
     op = "apt.key"
-    _check_bool(op, present=present)
+    check_flags(op, present=present)
     ids: list[str] = []
     if keyid is not None:
         if not present:

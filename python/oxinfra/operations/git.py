@@ -11,18 +11,13 @@ from oxinfra.exceptions import OperationValueError
 from oxinfra.facts.files import Directory
 from oxinfra.facts.git import GitConfig, GitCurrentBranch, GitLocalCommit, GitRemoteBranchCommit, GitTag
 from oxinfra.operations import files
+from oxinfra.operations.util import check_flags
 from oxinfra.operations.util.files import check_owner, check_path, owner_commands
 from oxinfra.quoting import command
 
 __all__ = ["config", "repo"]
 
 _KEY = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]*)\.(?:(.+)\.)?([A-Za-z][A-Za-z0-9-]*)", re.S)
-
-
-def _bool(op: str, **values: Any) -> None:
-    for key, value in values.items():
-        if not isinstance(value, bool):
-            raise OperationValueError(f"{op}: {key}= must be True or False, not {value!r}")
 
 
 def _name(op: str, key: str, value: Any) -> str:
@@ -73,7 +68,7 @@ def config(
         raise OperationValueError(f"{op}: key= must be section.name or section.subsection.name, not {key!r}")
     if not isinstance(value, str) or "\0" in value:
         raise OperationValueError(f"{op}: value= must be a string, not {value!r}")
-    _bool(op, multi_value=multi_value, system=system)
+    check_flags(op, multi_value=multi_value, system=system)
     if repo is not None:
         if not isinstance(repo, str) or not repo:
             raise OperationValueError(f"{op}: repo= must be a directory path, not {repo!r}")
@@ -145,7 +140,7 @@ def repo(
     check_path(dest, "dest")
     if branch is not None:
         _name(op, "branch", branch)
-    _bool(
+    check_flags(
         op,
         pull=pull,
         rebase=rebase,

@@ -11,7 +11,7 @@ from typing import Any
 
 from oxinfra.api import OperationGenerator, get_facts, host, operation
 from oxinfra.facts.openrc import OpenrcEnabled, OpenrcServices, OpenrcStatus
-from oxinfra.operations.util.service import check_action, check_flags, enable_command, ensure_service, service_command
+from oxinfra.operations.util.service import asked_of, check_action, enable_command, ensure_service, service_command
 
 __all__ = ["service"]
 
@@ -49,7 +49,7 @@ def service(
 
         openrc.service(name="sshd runs and starts at boot", service="sshd", enabled=True, _sudo=True)
     """
-    check_flags("openrc.service", running_=running, restarted=restarted, reloaded=reloaded, enabled_=enabled)
+    asked = asked_of("openrc.service", running, restarted, reloaded, command, enabled)
     service_command("openrc", service, "start")  # refuses a bad name before any fact is read
     enable_command("openrc", service, True, runlevel)  # and a bad runlevel
     if command is not None:
@@ -67,10 +67,6 @@ def service(
         service,
         is_running=is_running,
         is_enabled=boot[0].get(service, False) if boot else None,
-        running=running,
-        restarted=restarted,
-        reloaded=reloaded,
-        enabled=enabled,
         runlevel=runlevel,
-        command=command,
+        **asked,
     )

@@ -10,8 +10,8 @@ getopt_long). pacman takes no versions on its command line. Package groups are n
 from __future__ import annotations
 
 from oxinfra.api import OperationGenerator, get_facts, host, noop, operation
-from oxinfra.exceptions import OperationValueError
 from oxinfra.facts.pacman import PacmanPackages
+from oxinfra.operations.util import check_flags
 from oxinfra.operations.util.packaging import PackageManager, check_packages, ensure_packages, split_pins
 from oxinfra.quoting import command
 
@@ -65,9 +65,7 @@ def packages(
         pacman.packages(name="Tools", packages=["curl", "git"], update=True)
     """
     op = "pacman.packages"
-    for key, value in (("present", present), ("update", update), ("upgrade", upgrade)):
-        if not isinstance(value, bool):
-            raise OperationValueError(f"{op}: {key}= must be True or False, not {value!r}")
+    check_flags(op, present=present, update=update, upgrade=upgrade)
     wanted = split_pins(op, packages)
     check_packages(PACMAN, wanted)
     (current,) = get_facts(host, [(PacmanPackages, {})])

@@ -11,6 +11,7 @@ from oxinfra.exceptions import FactError, OperationValueError
 from oxinfra.facts.files import Directory, File
 from oxinfra.facts.pip import PipPackages, pip_command
 from oxinfra.operations import files
+from oxinfra.operations.util import check_flags
 from oxinfra.operations.util.files import check_path
 from oxinfra.operations.util.packaging import PackageManager, check_packages, ensure_packages, option_words, pep503_name
 
@@ -18,12 +19,6 @@ __all__ = ["virtualenv", "venv", "packages"]
 
 #: A PEP 508 name, optionally ``==VERSION``.
 _SPEC = re.compile(r"([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)(?:==([A-Za-z0-9.+!_-]+))?\Z")
-
-
-def _bool(op: str, **values: Any) -> None:
-    for key, value in values.items():
-        if not isinstance(value, bool):
-            raise OperationValueError(f"{op}: {key}= must be True or False, not {value!r}")
 
 
 def _program(op: str, key: str, value: str, *args: str) -> str:
@@ -68,7 +63,7 @@ def virtualenv(
     """
     op = "pip.virtualenv"
     path = _venv_path(op, path)
-    _bool(op, venv=venv, site_packages=site_packages, always_copy=always_copy, present=present)
+    check_flags(op, venv=venv, site_packages=site_packages, always_copy=always_copy, present=present)
     if python is not None:
         _program(op, "python", python)
     activate = path + "/bin/activate"
@@ -158,7 +153,7 @@ def packages(
                      virtualenv_kwargs={"venv": True})
     """
     op = "pip.packages"
-    _bool(op, present=present, latest=latest)
+    check_flags(op, present=present, latest=latest)
     if isinstance(packages, str):
         packages = [packages]
     if packages is not None and not isinstance(packages, (list, tuple)):

@@ -7,7 +7,14 @@ from typing import Any
 from oxinfra.api import OperationGenerator, get_facts, host, operation
 from oxinfra.exceptions import OperationValueError
 from oxinfra.facts.systemd import SystemdEnabled, SystemdStatus
-from oxinfra.operations.util.service import check_action, check_flags, ensure_service, service_command, systemctl_words
+from oxinfra.operations.util.service import (
+    asked_of,
+    check_action,
+    check_flags,
+    ensure_service,
+    service_command,
+    systemctl_words,
+)
 from oxinfra.quoting import command as shell_command
 
 __all__ = ["service", "daemon_reload"]
@@ -100,12 +107,13 @@ def service(
             _sudo=True,
         )
     """
-    check_flags(
+    asked = asked_of(
         "systemd.service",
-        running_=running,
-        restarted=restarted,
-        reloaded=reloaded,
-        enabled_=enabled,
+        running,
+        restarted,
+        reloaded,
+        command,
+        enabled,
         daemon_reload=daemon_reload,
         user_mode=user_mode,
     )
@@ -127,11 +135,7 @@ def service(
         unit,
         is_running=status.get(unit),
         is_enabled=boot[0].get(unit, False) if boot else None,
-        running=running,
-        restarted=restarted,
-        reloaded=reloaded,
-        enabled=enabled,
         daemon_reload=daemon_reload,
-        command=command,
         systemctl=words,
+        **asked,
     )

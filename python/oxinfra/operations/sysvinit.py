@@ -9,7 +9,7 @@ from oxinfra.api import OperationGenerator, get_facts, host, operation
 from oxinfra.exceptions import OperationValueError
 from oxinfra.facts.sysvinit import InitdStartLinks, InitdStatus
 from oxinfra.operations import files
-from oxinfra.operations.util.service import check_action, check_flags, ensure_service, service_command
+from oxinfra.operations.util.service import asked_of, check_action, ensure_service, service_command
 
 __all__ = ["service", "enable"]
 
@@ -53,7 +53,7 @@ def service(
             _sudo=True,
         )
     """
-    check_flags("sysvinit.service", running_=running, restarted=restarted, reloaded=reloaded, enabled_=enabled)
+    asked = asked_of("sysvinit.service", running, restarted, reloaded, command, enabled)
     service_command("sysvinit", service, "start")  # refuses a bad name before any fact is read
     if command is not None:
         check_action(command)
@@ -66,11 +66,7 @@ def service(
         service,
         is_running=statuses.get(service),
         is_enabled=bool(links[0]) if links else None,
-        running=running,
-        restarted=restarted,
-        reloaded=reloaded,
-        enabled=enabled,
-        command=command,
+        **asked,
     )
 
 

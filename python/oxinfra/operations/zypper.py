@@ -8,11 +8,10 @@ as ``name=version`` (zypper's capability syntax). Names go after ``--``.
 
 from __future__ import annotations
 
-from oxinfra.api import OperationGenerator, get_facts, host, noop, operation
-from oxinfra.exceptions import OperationValueError
-from oxinfra.facts.rpm import RpmPackages
+from oxinfra.api import OperationGenerator, operation
 from oxinfra.operations.util import rpm as rpm_util
-from oxinfra.operations.util.packaging import PackageManager, check_packages, ensure_packages, option_words, split_pins
+from oxinfra.operations.util import check_flags
+from oxinfra.operations.util.packaging import PackageManager, option_words, split_pins
 from oxinfra.quoting import command
 
 __all__ = ["packages", "update", "repo", "rpm"]
@@ -61,9 +60,7 @@ def packages(
         zypper.packages(name="Tools", packages=["curl", "git"])
     """
     op = "zypper.packages"
-    for key, value in (("present", present), ("latest", latest), ("update", update), ("clean", clean)):
-        if not isinstance(value, bool):
-            raise OperationValueError(f"{op}: {key}= must be True or False, not {value!r}")
+    check_flags(op, present=present, latest=latest, update=update, clean=clean)
     wanted = split_pins(op, packages)
     manager = PackageManager(
         install=(
@@ -86,17 +83,9 @@ def packages(
         version_join="=",
         name_pattern=rpm_util.NAME_PATTERN,
     )
-    check_packages(manager, wanted)
-    (current,) = get_facts(host, [(RpmPackages, {})])
-    current = rpm_util.with_bare_versions(current)
-    if clean:
-        yield command("zypper", "clean", "--all")
-    if update:
-        yield command("zypper", *_GLOBAL, "update", "-y")
-    if wanted:
-        yield from ensure_packages(manager, wanted, current, present, latest)
-    elif not update and not clean:
-        noop("no packages given")
+    first = [command("zypper", "clean", "--all")] if clean else []
+    first += [command("zypper", *_GLOBAL, "update", "-y")] if update else []
+    yield from rpm_util.ensure_rpm_packages(manager, wanted, present, latest, first)
 
 
 @operation()

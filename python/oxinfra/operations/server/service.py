@@ -9,7 +9,7 @@ from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import Directory, Link
 from oxinfra.facts.server import Which
 from oxinfra.operations import openrc, systemd, sysvinit
-from oxinfra.operations.util.service import check_action, check_flags
+from oxinfra.operations.util.service import asked_of, check_action
 
 __all__ = ["service"]
 
@@ -55,7 +55,7 @@ def service(
 
         server.service(name="cron runs and starts at boot", service="cron", enabled=True, _sudo=True)
     """
-    check_flags("server.service", running_=running, restarted=restarted, reloaded=reloaded, enabled_=enabled)
+    asked = asked_of("server.service", running, restarted, reloaded, command, enabled)
     if not isinstance(service, str) or not service or "/" in service or "\x00" in service or service.startswith("-"):
         raise OperationValueError(
             f"server.service: {service!r} is not a service name (not empty, no '/' or NUL byte, not starting with '-')"
@@ -77,19 +77,12 @@ def service(
     else:
         if has_service or initd_link or initd_dir:
             family = "sysvinit"
-    kwargs: dict[str, Any] = {
-        "running": running,
-        "restarted": restarted,
-        "reloaded": reloaded,
-        "command": command,
-        "enabled": enabled,
-    }
     if family == "systemd":
-        yield from systemd.service._inner(service, **kwargs)
+        yield from systemd.service._inner(service, **asked)
     elif family == "openrc":
-        yield from openrc.service._inner(service, **kwargs)
+        yield from openrc.service._inner(service, **asked)
     elif family == "sysvinit":
-        yield from sysvinit.service._inner(service, **kwargs)
+        yield from sysvinit.service._inner(service, **asked)
     else:
         raise OperationError(
             "server.service: no init system found on the host (no systemctl, rc-service, service or /etc/init.d)"

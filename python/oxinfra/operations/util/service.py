@@ -23,17 +23,20 @@ declares no ``touches``.
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from typing import Iterator, TypedDict
 
 from oxinfra.api import noop
 from oxinfra.exceptions import FactError, OperationValueError
 from oxinfra.facts.systemd import systemctl_options
+from oxinfra.operations.util import check_flags
 from oxinfra.quoting import and_then, command, invoke
 
 _command = command  # ensure_service has an argument named ``command`` (pyinfra's)
 
 __all__ = [
     "INIT_SYSTEMS",
+    "ServiceArguments",
+    "asked_of",
     "ensure_service",
     "service_command",
     "enable_command",
@@ -59,14 +62,30 @@ def check_action(action: str) -> str:
     return action
 
 
-def check_flags(op: str, **flags: object) -> None:
-    """Each flag is True or False, or also None where its name ends in ``_`` (None: leave it)."""
-    for name, value in flags.items():
-        optional = name.endswith("_")
-        if isinstance(value, bool) or (optional and value is None):
-            continue
-        allowed = "True, False or None" if optional else "True or False"
-        raise OperationValueError(f"{op}: {name.rstrip('_')}= must be {allowed}, not {value!r}")
+class ServiceArguments(TypedDict):
+    """What every service operation is asked, by pyinfra's names, as :func:`ensure_service`
+    takes it (``**asked``); ``server.service`` hands it on to the init system's operation."""
+
+    running: bool | None
+    restarted: bool
+    reloaded: bool
+    command: str | None
+    enabled: bool | None
+
+
+def asked_of(
+    op: str,
+    running: bool | None,
+    restarted: bool,
+    reloaded: bool,
+    command: str | None,
+    enabled: bool | None,
+    **flags: object,
+) -> ServiceArguments:
+    """A service operation's pyinfra arguments, their flags checked (:func:`check_flags`, with
+    the operation's own further ``flags``) before any fact is read."""
+    check_flags(op, running_=running, restarted=restarted, reloaded=reloaded, enabled_=enabled, **flags)
+    return {"running": running, "restarted": restarted, "reloaded": reloaded, "command": command, "enabled": enabled}
 
 
 def systemctl_words(
