@@ -25,12 +25,13 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 
 from conftest import _start_container_fleet
-from e2e_helpers import PYINFRA_CLI, apply_cycle, require_pyinfra, run_deploy, write_deploy
+from e2e_helpers import PYINFRA_CLI, require_pyinfra, run_deploy, stopped_after, write_deploy
+from e2e_helpers import deploy_cycle as cycle
 
 pytestmark = pytest.mark.containers
 
@@ -41,11 +42,7 @@ PYINFRA = PYINFRA_CLI
 @pytest.fixture(scope="module")
 def apt_host() -> Iterator[Any]:
     """One container of its own (the tests change its dpkg database): the fleet."""
-    fleet = _start_container_fleet(1)
-    try:
-        yield fleet
-    finally:
-        fleet.stop()
+    yield from stopped_after(_start_container_fleet(1))
 
 
 def installed(fleet: Any, *names: str) -> dict[str, str]:
@@ -68,34 +65,6 @@ def reset(fleet: Any, script: str = "") -> None:
         "export DEBIAN_FRONTEND=noninteractive; "
         "apt-get purge -y -q $(dpkg-query -W -f '${Package}\\n' 'oxtest-*' 2>/dev/null) >/dev/null 2>&1; "
         + (script or "true"),
-    )
-
-
-def cycle(
-    fleet: Any,
-    tmp_path: Path,
-    source: str,
-    read: Callable[[], Any],
-    want: Any,
-    drift: str,
-    after_drift: dict[str, str],
-    first: dict[str, str] | None = None,
-) -> None:
-    """e2e_helpers.apply_cycle on the apt host: apply, ``read()`` gives ``want``, apply
-    (nothing changes), ``drift``, --dry (statuses ``after_drift``), apply (exactly the
-    commands --dry showed), ``read()`` gives ``want``."""
-    inventory = fleet.write_inventory(tmp_path / "inventory.py")
-    deploy = write_deploy(tmp_path, source)
-    apply_cycle(
-        fleet,
-        fleet.hosts[0],
-        inventory,
-        deploy,
-        read=read,
-        want=want,
-        drift=drift,
-        first=first,
-        after_drift=after_drift,
     )
 
 
@@ -588,14 +557,21 @@ def http_files(apt_host: Any, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         thread.join(timeout=10)
 
 
+def serve_deb(fleet: Any, served: Path, name: str) -> bytes:
+    """oxtest-local 2.0's package, read from the apt host, put in the served directory as
+    ``name``; its bytes."""
+    deb = subprocess.run(
+        ["docker", "exec", fleet.hosts[0], "cat", f"{DEBS}/oxtest-local_2.0_all.deb"], capture_output=True, check=True
+    ).stdout
+    (served / name).write_bytes(deb)
+    return deb
+
+
 def test_deb_from_a_url_with_checksum(apt_host: Any, tmp_path: Path, http_files: tuple[str, Path]) -> None:
     reset(apt_host)
     host = apt_host.hosts[0]
     base, served = http_files
-    deb = subprocess.run(
-        ["docker", "exec", host, "cat", f"{DEBS}/oxtest-local_2.0_all.deb"], capture_output=True, check=True
-    ).stdout
-    (served / "oxtest-local_2.0_all.deb").write_bytes(deb)
+    deb = serve_deb(apt_host, served, "oxtest-local_2.0_all.deb")
     import hashlib
 
     url = f"{base}/oxtest-local_2.0_all.deb"
@@ -644,10 +620,7 @@ def test_deb_from_a_url_never_installs_a_planted_file(
     reset(apt_host, "rm -rf /var/cache/oxinfra /tmp/oxinfra-deb-*")
     host = apt_host.hosts[0]
     base, served = http_files
-    deb = subprocess.run(
-        ["docker", "exec", host, "cat", f"{DEBS}/oxtest-local_2.0_all.deb"], capture_output=True, check=True
-    ).stdout
-    (served / "served.deb").write_bytes(deb)
+    serve_deb(apt_host, served, "served.deb")
     url = f"{base}/served.deb"
     planted = "/tmp/oxinfra-deb-" + hashlib.sha256(url.encode()).hexdigest()[:16] + ".deb"
     apt_host.sh(host, f"su deploy -s /bin/sh -c 'cp {DEBS}/oxtest-local_1.0_all.deb {planted}'")

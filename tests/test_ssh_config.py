@@ -11,16 +11,8 @@ from typing import Any
 
 import pytest
 
-from e2e_helpers import (
-    MARK_DEPLOY as DEPLOY,
-    hosts_inventory as _inventory,
-    ssh_config_file as _config,
-    assert_no_traceback,
-    run_cli,
-    run_deploy,
-    target,
-    write_deploy,
-)
+from e2e_helpers import MARK_DEPLOY as DEPLOY, hosts_inventory as _inventory, ssh_config_file as _config
+from e2e_helpers import assert_no_traceback, run_cli, run_deploy, target, write_deploy
 
 __all__ = ["target"]  # fixtures used here
 
