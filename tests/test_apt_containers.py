@@ -68,6 +68,17 @@ def reset(fleet: Any, script: str = "") -> None:
     )
 
 
+def install_cycle(fleet: Any, tmp_path: Path, source: str, op: str, want: dict[str, str]) -> None:
+    """The full cycle of a deploy whose operation ``op`` installs the packages ``want`` (name
+    -> version; the first is the one asked for, the others come with it): read back with
+    :func:`installed`; drift: the first removed by hand."""
+    first = next(iter(want))
+    cycle(
+        fleet, tmp_path, source, read=lambda: installed(fleet, *want), want=want, drift=removed(first),
+        after_drift={op: "changed"},
+    )  # fmt: skip
+
+
 def output(fleet: Any, script: str) -> str:
     """What ``sh -c SCRIPT`` prints on the apt host (docker exec), whatever its status."""
     return str(fleet.exec(fleet.hosts[0], "sh", "-c", script, check=False).stdout)
@@ -194,15 +205,7 @@ def test_deb_local_file_with_checksum(apt_host: Any, tmp_path: Path) -> None:
     """
 
     # its dependency comes from the apt sources
-    cycle(
-        apt_host,
-        tmp_path,
-        source,
-        read=lambda: installed(apt_host, "oxtest-localdep", "oxtest-lib"),
-        want={"oxtest-localdep": "1.0", "oxtest-lib": "1.0"},
-        drift=removed("oxtest-localdep"),
-        after_drift={"deb": "changed"},
-    )
+    install_cycle(apt_host, tmp_path, source, "deb", {"oxtest-localdep": "1.0", "oxtest-lib": "1.0"})
     # another version of the archive: installed over the one there
     newer = write_deploy(
         tmp_path,
@@ -302,15 +305,7 @@ def test_server_packages_dispatches_to_apt(apt_host: Any, tmp_path: Path) -> Non
         server.packages(name="pkgs", packages=["oxtest-app"], _sudo=True)
     """
 
-    cycle(
-        apt_host,
-        tmp_path,
-        source,
-        read=lambda: installed(apt_host, "oxtest-app", "oxtest-lib"),
-        want={"oxtest-app": "1.0", "oxtest-lib": "1.0"},
-        drift=removed("oxtest-app"),
-        after_drift={"pkgs": "changed"},
-    )
+    install_cycle(apt_host, tmp_path, source, "pkgs", {"oxtest-app": "1.0", "oxtest-lib": "1.0"})
 
 
 #: Holds the lock file LOCK the way apt does (an fcntl write lock) for SECONDS, then exits.
@@ -580,15 +575,7 @@ def test_deb_from_a_url_with_checksum(apt_host: Any, tmp_path: Path, http_files:
         apt.deb(name="deb", src={url!r}, sha256sum={hashlib.sha256(deb).hexdigest()!r}, _sudo=True)
     """
 
-    cycle(
-        apt_host,
-        tmp_path,
-        source,
-        read=lambda: installed(apt_host, "oxtest-local"),
-        want={"oxtest-local": "2.0"},
-        drift=removed("oxtest-local"),
-        after_drift={"deb": "changed"},
-    )
+    install_cycle(apt_host, tmp_path, source, "deb", {"oxtest-local": "2.0"})
     # a file whose digest is not the one asked for is removed, and nothing is installed
     (served / "other.deb").write_bytes(deb)
     bad = write_deploy(
