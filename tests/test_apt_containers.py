@@ -18,6 +18,7 @@ The facts are compared with pyinfra 3.10's (the venv .ci/install makes, or
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import threading
@@ -316,24 +317,27 @@ HOLD_LOCK = (
 )
 
 
-def test_dpkg_lock_is_waited_for(apt_host: Any, tmp_path: Path) -> None:
-    reset(apt_host)
-    host = apt_host.hosts[0]
+@contextlib.contextmanager
+def lock_held(host: str, lock: str, seconds: int) -> Iterator[None]:
+    """``lock`` held on the apt host (:data:`HOLD_LOCK`) for ``seconds`` from the start of
+    the block; at its end, the holder's exit is waited for."""
+    hold = HOLD_LOCK.replace("SECONDS", str(seconds)).replace("LOCK", lock)
     holder = subprocess.Popen(
-        [
-            "docker",
-            "exec",
-            host,
-            "sh",
-            "-c",
-            HOLD_LOCK.replace("SECONDS", "6").replace("LOCK", "/var/lib/dpkg/lock-frontend"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+        ["docker", "exec", host, "sh", "-c", hold], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        yield
+    finally:
+        holder.wait(timeout=60)
+        assert holder.stdout is not None
+        holder.stdout.close()
+
+
+def test_dpkg_lock_is_waited_for(apt_host: Any, tmp_path: Path) -> None:
+    reset(apt_host)
+    host = apt_host.hosts[0]
+    with lock_held(host, "/var/lib/dpkg/lock-frontend", 6):
         # apt-get itself, without waiting, refuses while the lock is held
         refused = apt_host.exec(host, "apt-get", "install", "-y", "-q", "oxtest-hello", check=False)
         assert refused.returncode != 0 and "lock" in refused.stderr, refused.stderr
@@ -345,10 +349,6 @@ def test_dpkg_lock_is_waited_for(apt_host: Any, tmp_path: Path) -> None:
         """
         out = run_deploy(inventory, write_deploy(tmp_path, source))
         waited = time.monotonic() - started
-    finally:
-        holder.wait(timeout=60)
-        assert holder.stdout is not None
-        holder.stdout.close()
     assert out.code == 0, out.describe()
     assert out.statuses(host) == {"hello": "changed"}
     assert waited >= 3, f"the install did not wait for the lock ({waited:.1f}s)"
@@ -736,12 +736,7 @@ def test_update_waits_for_the_lists_lock(apt_host: Any, tmp_path: Path) -> None:
     """apt-get does not wait for /var/lib/apt/lists/lock (only for dpkg's): apt.update tries
     again while another process holds it."""
     host = apt_host.hosts[0]
-    hold = HOLD_LOCK.replace("SECONDS", "5").replace("LOCK", "/var/lib/apt/lists/lock")
-    holder = subprocess.Popen(
-        ["docker", "exec", host, "sh", "-c", hold], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    with lock_held(host, "/var/lib/apt/lists/lock", 5):
         refused = apt_host.exec(host, "apt-get", "-o", "DPkg::Lock::Timeout=60", "update", check=False)
         assert refused.returncode != 0 and "Could not get lock" in refused.stderr, refused.stderr
         started = time.monotonic()
@@ -751,10 +746,6 @@ def test_update_waits_for_the_lists_lock(apt_host: Any, tmp_path: Path) -> None:
         """
         out = run_deploy(apt_host.write_inventory(tmp_path / "inventory.py"), write_deploy(tmp_path, source))
         waited = time.monotonic() - started
-    finally:
-        holder.wait(timeout=60)
-        assert holder.stdout is not None
-        holder.stdout.close()
     assert out.code == 0, out.describe()
     assert out.statuses(host) == {"update": "changed"}
     assert waited >= 2, f"apt.update did not wait for the lists lock ({waited:.1f}s)"

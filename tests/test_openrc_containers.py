@@ -17,8 +17,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from e2e_helpers import deploy_cycles, init_fleet, write_deploy
-from test_services_containers import SERVER_SERVICE, apply, fact_equals_pyinfras, oxdemo_host, statuses
+from e2e_helpers import deploy_cycles, init_fleet
+from test_services_containers import SERVER_SERVICE, fact_equals_pyinfras, oxdemo_host, restart_and_reload
 
 pytestmark = pytest.mark.containers
 
@@ -73,10 +73,6 @@ def state(fleet: Any, name: str) -> tuple[str, bool]:
     status = fleet.exec(name, "rc-service", "oxdemo", "status", check=False).returncode
     listed = fleet.sh(name, "rc-update show default").split()
     return {0: "started", 3: "stopped"}.get(status, f"exit {status}"), "oxdemo" in listed
-
-
-def daemon_pid(fleet: Any, name: str) -> str:
-    return fleet.sh(name, "cat /run/oxdemo-openrc.pid").strip()
 
 
 def test_openrc_init_is_pid_1(host: tuple[Any, str, Path]) -> None:
@@ -136,22 +132,10 @@ def test_openrc_service_in_no_runlevel(host: tuple[Any, str, Path], tmp_path: Pa
 
 
 def test_openrc_restart_and_reload(host: tuple[Any, str, Path], tmp_path: Path) -> None:
-    fleet, name, inventory = host
+    fleet, name, _ = host
     fleet.sh(name, "rc-service oxdemo start && rc-update add oxdemo default")
-    pid = daemon_pid(fleet, name)
-    deploy = write_deploy(
-        tmp_path,
-        """
-        from oxinfra.operations import openrc
-        openrc.service(name="restart", service="oxdemo", restarted=True, _sudo=True)
-        openrc.service(name="reload", service="oxdemo", reloaded=True, _sudo=True)
-        """,
-    )
-    result, planned = apply(inventory, deploy)
-    assert statuses(result, name) == {"restart": "changed", "reload": "changed"}
+    planned = restart_and_reload(host, tmp_path, "openrc", "/run/oxdemo-openrc.pid")
     assert planned == {"restart": ["rc-service oxdemo restart"], "reload": ["rc-service oxdemo reload"]}
-    assert daemon_pid(fleet, name) != pid  # a new process
-    fleet.sh(name, "sleep 1.5")  # the HUP is logged once the daemon's sleep is interrupted
     assert fleet.sh(name, "cat /var/log/oxdemo.log").split() == ["reload"]
     assert state(fleet, name) == ("started", True)
 

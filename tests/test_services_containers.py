@@ -123,6 +123,27 @@ def apply(inventory: Path, deploy: Path, dry: bool = False) -> tuple[Any, dict[s
     return result, {op: list(plan.commands) for op, plan in plans.items()}
 
 
+def restart_and_reload(host: tuple[Any, str, Path], directory: Path, module: str, pidfile: str) -> dict[str, Any]:
+    """``<module>.service`` restarts, then reloads, the running daemon (its pid in
+    ``pidfile``): both change, the daemon is a new process, and it has had the time to log
+    the HUP; the planned commands."""
+    fleet, name, inventory = host
+    pid = fleet.sh(name, f"cat {pidfile}").strip()
+    deploy = write_deploy(
+        directory,
+        f"""
+        from oxinfra.operations import {module}
+        {module}.service(name="restart", service="oxdemo", restarted=True, _sudo=True)
+        {module}.service(name="reload", service="oxdemo", reloaded=True, _sudo=True)
+        """,
+    )
+    result, planned = apply(inventory, deploy)
+    assert statuses(result, name) == {"restart": "changed", "reload": "changed"}
+    assert fleet.sh(name, f"cat {pidfile}").strip() != pid  # a new process
+    fleet.sh(name, "sleep 1.5")  # the HUP is logged once the daemon's sleep is interrupted
+    return planned
+
+
 def fact_equals_pyinfras(host: tuple[Any, str, Path], directory: Path, module: str, fact: str, **args: str) -> Any:
     """The fact ``module.fact`` (``args``: its arguments) read by oxinfra (in a python.call)
     equals pyinfra 3.10's value for the same container (pyinfra through its @docker
@@ -215,19 +236,7 @@ def test_sysvinit_service_running_and_enabled(host: tuple[Any, str, Path], tmp_p
 def test_sysvinit_restart_reload_stop(host: tuple[Any, str, Path], tmp_path: Path) -> None:
     fleet, name, inventory = host
     fleet.sh(name, "/etc/init.d/oxdemo start")
-    pid = fleet.sh(name, "cat /run/oxdemo.pid").strip()
-    deploy = write_deploy(
-        tmp_path,
-        """
-        from oxinfra.operations import sysvinit
-        sysvinit.service(name="restart", service="oxdemo", restarted=True, _sudo=True)
-        sysvinit.service(name="reload", service="oxdemo", reloaded=True, _sudo=True)
-        """,
-    )
-    result, planned = apply(inventory, deploy)
-    assert statuses(result, name) == {"restart": "changed", "reload": "changed"}
-    assert fleet.sh(name, "cat /run/oxdemo.pid").strip() != pid  # a new process
-    fleet.sh(name, "sleep 1.5")  # the HUP is logged once the daemon's sleep is interrupted
+    restart_and_reload(host, tmp_path, "sysvinit", "/run/oxdemo.pid")
     assert log(fleet, name) == ["start", "restart", "stop", "start", "reload"]
 
     stop = write_deploy(
