@@ -29,12 +29,7 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-WORKLOAD_SRC = REPO / "benches" / "workloads" / "standard-10"
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+from e2e_helpers import WORKLOAD_SRC, stopped_after, stopped_after_all, unavailable
 
 
 def _start_fleet(n_hosts: int, **kwargs: Any) -> Any:
@@ -44,9 +39,7 @@ def _start_fleet(n_hosts: int, **kwargs: Any) -> Any:
     try:
         return fleet.start()
     except SshdUnavailable as exc:
-        if _in_ci():
-            pytest.fail(f"real sshd unavailable on CI: {exc}", pytrace=False)
-        pytest.skip(f"real sshd unavailable: {exc}")
+        unavailable("real sshd", exc)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -62,27 +55,12 @@ def _state_file_out_of_the_tree(tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @pytest.fixture(scope="session")
 def sshd_fleet() -> Iterator[Any]:
-    fleet = _start_fleet(3)
-    try:
-        yield fleet
-    finally:
-        fleet.stop()
+    yield from stopped_after(_start_fleet(3))
 
 
 @pytest.fixture
 def sshd_fleet_factory() -> Iterator[Callable[..., Any]]:
-    fleets: list[Any] = []
-
-    def make(n_hosts: int, **kwargs: Any) -> Any:
-        fleet = _start_fleet(n_hosts, **kwargs)
-        fleets.append(fleet)
-        return fleet
-
-    try:
-        yield make
-    finally:
-        for fleet in fleets:
-            fleet.stop()
+    yield from stopped_after_all(_start_fleet)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -110,34 +88,17 @@ def _start_container_fleet(n_hosts: int, **kwargs: Any) -> Any:
             return ContainerFleet(n_hosts, image=_container_image[0], **kwargs).start()
         except ContainersUnavailable as exc:
             reason = str(exc)
-    if _in_ci():
-        pytest.fail(f"containers unavailable on CI: {reason}", pytrace=False)
-    pytest.skip(f"containers unavailable: {reason}")
+    unavailable("containers", reason)
 
 
 @pytest.fixture(scope="session")
 def container_fleet() -> Iterator[Any]:
-    fleet = _start_container_fleet(4)
-    try:
-        yield fleet
-    finally:
-        fleet.stop()
+    yield from stopped_after(_start_container_fleet(4))
 
 
 @pytest.fixture
 def container_fleet_factory() -> Iterator[Callable[..., Any]]:
-    fleets: list[Any] = []
-
-    def make(n_hosts: int, **kwargs: Any) -> Any:
-        fleet = _start_container_fleet(n_hosts, **kwargs)
-        fleets.append(fleet)
-        return fleet
-
-    try:
-        yield make
-    finally:
-        for fleet in fleets:
-            fleet.stop()
+    yield from stopped_after_all(_start_container_fleet)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ of tracebacks are what is tested.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -22,10 +23,12 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -86,6 +89,36 @@ def write_deploy(directory: Path, source: str, root: Path | str | None = None, n
         text = text.replace("@ROOT@", str(root))
     path = directory / name
     path.write_text(text)
+    return path
+
+
+#: A deploy that makes the file ``<root>/<host name>`` (``write_deploy(..., root=...)``).
+MARK_DEPLOY = """
+    from oxinfra import host
+    from oxinfra.operations import files
+    files.file(name="mark", path=f"@ROOT@/{host.name}")
+"""
+
+
+def hosts_inventory(directory: Path, hosts: dict[str, dict[str, Any]], name: str = "inventory.py") -> Path:
+    """A Python inventory file of one group ``hosts``: {host name: its data}."""
+    path = directory / name
+    entries = ", ".join(f"({h!r}, {d!r})" for h, d in hosts.items())
+    path.write_text(f"hosts = [{entries}]\n")
+    return path
+
+
+def ssh_config_file(directory: Path, fleet: Any, body: str) -> Path:
+    """``directory/ssh_config``: ``body`` with ``@PORT@``, ``@USER@``, ``@KEY@``, ``@KNOWN@``
+    (the loopback ``fleet``'s) and ``@DIR@`` (``directory``) filled in."""
+    path = directory / "ssh_config"
+    path.write_text(
+        body.replace("@PORT@", str(fleet.port))
+        .replace("@USER@", fleet.user)
+        .replace("@KEY@", str(fleet.key_path))
+        .replace("@KNOWN@", str(fleet.known_hosts))
+        .replace("@DIR@", str(directory))
+    )
     return path
 
 
@@ -221,6 +254,125 @@ def apply_cycle(
     assert run_deploy(inventory, deploy).statuses(host) == {op: "unchanged" for op in ops}
 
 
+def deploy_cycle(
+    fleet: Any,
+    directory: Path,
+    source: str,
+    read: Callable[[], Any] | str,
+    *,
+    inventory: Path | None = None,
+    **kwargs: Any,
+) -> None:
+    """:func:`apply_cycle` of the deploy ``source`` (written in ``directory``) on the fleet's
+    first host. ``read``: a callable, or a shell script whose output (docker exec, as root) is
+    the state; ``inventory``: by default one of the fleet, written in ``directory``;
+    ``kwargs``: ``want``, ``drift`` and the rest of :func:`apply_cycle`'s."""
+    host = fleet.hosts[0]
+    reader = read if callable(read) else (lambda: fleet.sh(host, read))
+    inventory = inventory or fleet.write_inventory(directory / "inventory.py")
+    apply_cycle(fleet, host, inventory, write_deploy(directory, source), read=reader, **kwargs)
+
+
+def deploy_cycles(
+    fleet: Any,
+    directory: Path,
+    source: str,
+    read: Callable[[], Any] | str,
+    want: Any,
+    *drifts: tuple[str, dict[str, list[str]]],
+    inventory: Path | None = None,
+) -> None:
+    """One :func:`deploy_cycle` per ``(drift, the commands --dry must show)``: the first
+    from the state the test set up (every operation changes), each later one from ``want``
+    (its first apply changes nothing)."""
+    for i, (drift, dry_commands) in enumerate(drifts):
+        first = {op: "unchanged" for op in dry_commands} if i else None
+        deploy_cycle(
+            fleet, directory, source, read, inventory=inventory, want=want, first=first, drift=drift,
+            dry_commands=dry_commands,
+        )  # fmt: skip
+
+
+def in_ci() -> bool:
+    """Whether ``CI`` is set to true: there, what a test needs and lacks is a failure."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def unavailable(what: str, reason: object) -> NoReturn:
+    """Skip the test, ``what`` being unavailable here -- fail it under CI, so a broken CI
+    machine cannot pass silently."""
+    if in_ci():
+        pytest.fail(f"{what} unavailable on CI: {reason}", pytrace=False)
+    pytest.skip(f"{what} unavailable: {reason}")
+
+
+def stopped_after(fleet: Any) -> Iterator[Any]:
+    """A fixture's body: yields the started ``fleet``, stops it afterwards."""
+    try:
+        yield fleet
+    finally:
+        fleet.stop()
+
+
+def stopped_after_all(start: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
+    """A fixture's body: yields ``make(*args, **kwargs)``, which starts a fleet with
+    ``start``; every one is stopped afterwards."""
+    fleets: list[Any] = []
+
+    def make(*args: Any, **kwargs: Any) -> Any:
+        fleet = start(*args, **kwargs)
+        fleets.append(fleet)
+        return fleet
+
+    try:
+        yield make
+    finally:
+        for fleet in fleets:
+            fleet.stop()
+
+
+def init_fleet(fleet_class: Any, what: str) -> Iterator[Any]:
+    """A fixture's body: one started ``oxinfra.testing.containers.InitFleet`` of
+    ``fleet_class``, stopped afterwards (``what`` unavailable: see :func:`unavailable`)."""
+    from oxinfra.testing.containers import ContainersUnavailable
+
+    try:
+        fleet = fleet_class().start()
+    except ContainersUnavailable as exc:
+        unavailable(f"{what} container", exc)
+    yield from stopped_after(fleet)
+
+
+async def run_async_ticking(inventory: Any, deploy: Any) -> tuple[Any, list[float], list[Any], set[int]]:
+    """``run_async`` in an asyncio application with a ticker (every 5 ms): the result, the
+    ticks between the call and its return, the events, and the threads they came on."""
+    from oxinfra.api import run_async
+
+    ticks: list[float] = []
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            await asyncio.sleep(0.005)
+
+    events: list[Any] = []
+    threads: set[int] = set()
+
+    def on_event(event: Any) -> None:
+        threads.add(threading.get_ident())
+        events.append(event)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    started = time.perf_counter()
+    result = await run_async(inventory, deploy, on_event=on_event)
+    ended = time.perf_counter()
+    stop.set()
+    await task
+    return result, [t for t in ticks if started <= t <= ended], events, threads
+
+
 def cli_env() -> dict[str, str]:
     env = dict(os.environ)
     paths = [str(PYTHON_DIR)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
@@ -312,6 +464,6 @@ def require_pyinfra() -> str:
     if os.path.exists(PYINFRA_CLI) or shutil.which(PYINFRA_CLI):
         return PYINFRA_CLI
     why = f"pyinfra 3.10 is not installed at {PYINFRA_CLI} (set OXINFRA_PYINFRA)"
-    if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+    if in_ci():
         pytest.fail(why + " on CI: .ci/install puts it there", pytrace=False)
     pytest.skip(why)

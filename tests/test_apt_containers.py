@@ -18,6 +18,7 @@ The facts are compared with pyinfra 3.10's (the venv .ci/install makes, or
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import threading
@@ -25,12 +26,13 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 
 from conftest import _start_container_fleet
-from e2e_helpers import PYINFRA_CLI, apply_cycle, require_pyinfra, run_deploy, write_deploy
+from e2e_helpers import PYINFRA_CLI, require_pyinfra, run_deploy, stopped_after, write_deploy
+from e2e_helpers import deploy_cycle as cycle
 
 pytestmark = pytest.mark.containers
 
@@ -41,11 +43,7 @@ PYINFRA = PYINFRA_CLI
 @pytest.fixture(scope="module")
 def apt_host() -> Iterator[Any]:
     """One container of its own (the tests change its dpkg database): the fleet."""
-    fleet = _start_container_fleet(1)
-    try:
-        yield fleet
-    finally:
-        fleet.stop()
+    yield from stopped_after(_start_container_fleet(1))
 
 
 def installed(fleet: Any, *names: str) -> dict[str, str]:
@@ -71,32 +69,15 @@ def reset(fleet: Any, script: str = "") -> None:
     )
 
 
-def cycle(
-    fleet: Any,
-    tmp_path: Path,
-    source: str,
-    read: Callable[[], Any],
-    want: Any,
-    drift: str,
-    after_drift: dict[str, str],
-    first: dict[str, str] | None = None,
-) -> None:
-    """e2e_helpers.apply_cycle on the apt host: apply, ``read()`` gives ``want``, apply
-    (nothing changes), ``drift``, --dry (statuses ``after_drift``), apply (exactly the
-    commands --dry showed), ``read()`` gives ``want``."""
-    inventory = fleet.write_inventory(tmp_path / "inventory.py")
-    deploy = write_deploy(tmp_path, source)
-    apply_cycle(
-        fleet,
-        fleet.hosts[0],
-        inventory,
-        deploy,
-        read=read,
-        want=want,
-        drift=drift,
-        first=first,
-        after_drift=after_drift,
-    )
+def install_cycle(fleet: Any, tmp_path: Path, source: str, op: str, want: dict[str, str]) -> None:
+    """The full cycle of a deploy whose operation ``op`` installs the packages ``want`` (name
+    -> version; the first is the one asked for, the others come with it): read back with
+    :func:`installed`; drift: the first removed by hand."""
+    first = next(iter(want))
+    cycle(
+        fleet, tmp_path, source, read=lambda: installed(fleet, *want), want=want, drift=removed(first),
+        after_drift={op: "changed"},
+    )  # fmt: skip
 
 
 def output(fleet: Any, script: str) -> str:
@@ -225,15 +206,7 @@ def test_deb_local_file_with_checksum(apt_host: Any, tmp_path: Path) -> None:
     """
 
     # its dependency comes from the apt sources
-    cycle(
-        apt_host,
-        tmp_path,
-        source,
-        read=lambda: installed(apt_host, "oxtest-localdep", "oxtest-lib"),
-        want={"oxtest-localdep": "1.0", "oxtest-lib": "1.0"},
-        drift=removed("oxtest-localdep"),
-        after_drift={"deb": "changed"},
-    )
+    install_cycle(apt_host, tmp_path, source, "deb", {"oxtest-localdep": "1.0", "oxtest-lib": "1.0"})
     # another version of the archive: installed over the one there
     newer = write_deploy(
         tmp_path,
@@ -333,15 +306,7 @@ def test_server_packages_dispatches_to_apt(apt_host: Any, tmp_path: Path) -> Non
         server.packages(name="pkgs", packages=["oxtest-app"], _sudo=True)
     """
 
-    cycle(
-        apt_host,
-        tmp_path,
-        source,
-        read=lambda: installed(apt_host, "oxtest-app", "oxtest-lib"),
-        want={"oxtest-app": "1.0", "oxtest-lib": "1.0"},
-        drift=removed("oxtest-app"),
-        after_drift={"pkgs": "changed"},
-    )
+    install_cycle(apt_host, tmp_path, source, "pkgs", {"oxtest-app": "1.0", "oxtest-lib": "1.0"})
 
 
 #: Holds the lock file LOCK the way apt does (an fcntl write lock) for SECONDS, then exits.
@@ -352,24 +317,27 @@ HOLD_LOCK = (
 )
 
 
-def test_dpkg_lock_is_waited_for(apt_host: Any, tmp_path: Path) -> None:
-    reset(apt_host)
-    host = apt_host.hosts[0]
+@contextlib.contextmanager
+def lock_held(host: str, lock: str, seconds: int) -> Iterator[None]:
+    """``lock`` held on the apt host (:data:`HOLD_LOCK`) for ``seconds`` from the start of
+    the block; at its end, the holder's exit is waited for."""
+    hold = HOLD_LOCK.replace("SECONDS", str(seconds)).replace("LOCK", lock)
     holder = subprocess.Popen(
-        [
-            "docker",
-            "exec",
-            host,
-            "sh",
-            "-c",
-            HOLD_LOCK.replace("SECONDS", "6").replace("LOCK", "/var/lib/dpkg/lock-frontend"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+        ["docker", "exec", host, "sh", "-c", hold], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        yield
+    finally:
+        holder.wait(timeout=60)
+        assert holder.stdout is not None
+        holder.stdout.close()
+
+
+def test_dpkg_lock_is_waited_for(apt_host: Any, tmp_path: Path) -> None:
+    reset(apt_host)
+    host = apt_host.hosts[0]
+    with lock_held(host, "/var/lib/dpkg/lock-frontend", 6):
         # apt-get itself, without waiting, refuses while the lock is held
         refused = apt_host.exec(host, "apt-get", "install", "-y", "-q", "oxtest-hello", check=False)
         assert refused.returncode != 0 and "lock" in refused.stderr, refused.stderr
@@ -381,10 +349,6 @@ def test_dpkg_lock_is_waited_for(apt_host: Any, tmp_path: Path) -> None:
         """
         out = run_deploy(inventory, write_deploy(tmp_path, source))
         waited = time.monotonic() - started
-    finally:
-        holder.wait(timeout=60)
-        assert holder.stdout is not None
-        holder.stdout.close()
     assert out.code == 0, out.describe()
     assert out.statuses(host) == {"hello": "changed"}
     assert waited >= 3, f"the install did not wait for the lock ({waited:.1f}s)"
@@ -588,14 +552,21 @@ def http_files(apt_host: Any, tmp_path: Path) -> Iterator[tuple[str, Path]]:
         thread.join(timeout=10)
 
 
+def serve_deb(fleet: Any, served: Path, name: str) -> bytes:
+    """oxtest-local 2.0's package, read from the apt host, put in the served directory as
+    ``name``; its bytes."""
+    deb = subprocess.run(
+        ["docker", "exec", fleet.hosts[0], "cat", f"{DEBS}/oxtest-local_2.0_all.deb"], capture_output=True, check=True
+    ).stdout
+    (served / name).write_bytes(deb)
+    return deb
+
+
 def test_deb_from_a_url_with_checksum(apt_host: Any, tmp_path: Path, http_files: tuple[str, Path]) -> None:
     reset(apt_host)
     host = apt_host.hosts[0]
     base, served = http_files
-    deb = subprocess.run(
-        ["docker", "exec", host, "cat", f"{DEBS}/oxtest-local_2.0_all.deb"], capture_output=True, check=True
-    ).stdout
-    (served / "oxtest-local_2.0_all.deb").write_bytes(deb)
+    deb = serve_deb(apt_host, served, "oxtest-local_2.0_all.deb")
     import hashlib
 
     url = f"{base}/oxtest-local_2.0_all.deb"
@@ -604,15 +575,7 @@ def test_deb_from_a_url_with_checksum(apt_host: Any, tmp_path: Path, http_files:
         apt.deb(name="deb", src={url!r}, sha256sum={hashlib.sha256(deb).hexdigest()!r}, _sudo=True)
     """
 
-    cycle(
-        apt_host,
-        tmp_path,
-        source,
-        read=lambda: installed(apt_host, "oxtest-local"),
-        want={"oxtest-local": "2.0"},
-        drift=removed("oxtest-local"),
-        after_drift={"deb": "changed"},
-    )
+    install_cycle(apt_host, tmp_path, source, "deb", {"oxtest-local": "2.0"})
     # a file whose digest is not the one asked for is removed, and nothing is installed
     (served / "other.deb").write_bytes(deb)
     bad = write_deploy(
@@ -644,10 +607,7 @@ def test_deb_from_a_url_never_installs_a_planted_file(
     reset(apt_host, "rm -rf /var/cache/oxinfra /tmp/oxinfra-deb-*")
     host = apt_host.hosts[0]
     base, served = http_files
-    deb = subprocess.run(
-        ["docker", "exec", host, "cat", f"{DEBS}/oxtest-local_2.0_all.deb"], capture_output=True, check=True
-    ).stdout
-    (served / "served.deb").write_bytes(deb)
+    serve_deb(apt_host, served, "served.deb")
     url = f"{base}/served.deb"
     planted = "/tmp/oxinfra-deb-" + hashlib.sha256(url.encode()).hexdigest()[:16] + ".deb"
     apt_host.sh(host, f"su deploy -s /bin/sh -c 'cp {DEBS}/oxtest-local_1.0_all.deb {planted}'")
@@ -776,12 +736,7 @@ def test_update_waits_for_the_lists_lock(apt_host: Any, tmp_path: Path) -> None:
     """apt-get does not wait for /var/lib/apt/lists/lock (only for dpkg's): apt.update tries
     again while another process holds it."""
     host = apt_host.hosts[0]
-    hold = HOLD_LOCK.replace("SECONDS", "5").replace("LOCK", "/var/lib/apt/lists/lock")
-    holder = subprocess.Popen(
-        ["docker", "exec", host, "sh", "-c", hold], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    with lock_held(host, "/var/lib/apt/lists/lock", 5):
         refused = apt_host.exec(host, "apt-get", "-o", "DPkg::Lock::Timeout=60", "update", check=False)
         assert refused.returncode != 0 and "Could not get lock" in refused.stderr, refused.stderr
         started = time.monotonic()
@@ -791,10 +746,6 @@ def test_update_waits_for_the_lists_lock(apt_host: Any, tmp_path: Path) -> None:
         """
         out = run_deploy(apt_host.write_inventory(tmp_path / "inventory.py"), write_deploy(tmp_path, source))
         waited = time.monotonic() - started
-    finally:
-        holder.wait(timeout=60)
-        assert holder.stdout is not None
-        holder.stdout.close()
     assert out.code == 0, out.describe()
     assert out.statuses(host) == {"update": "changed"}
     assert waited >= 2, f"apt.update did not wait for the lists lock ({waited:.1f}s)"

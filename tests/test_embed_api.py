@@ -30,6 +30,8 @@ from oxinfra.api.results import (
 from oxinfra.operations import files, server
 from oxinfra.testing import sim
 
+from e2e_helpers import run_async_ticking
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -248,32 +250,7 @@ def test_run_async_leaves_the_callers_loop_running_and_calls_back_on_it() -> Non
     come on the application's thread, in order, every one before run_async returns."""
     names = [f"@sim/tick{i:04d}" for i in range(1000)]  # a run long enough for several ticks
 
-    async def application() -> tuple[RunResult, list[float], list[Any], set[int]]:
-        ticks: list[float] = []
-        stop = asyncio.Event()
-
-        async def ticker() -> None:
-            while not stop.is_set():
-                ticks.append(time.perf_counter())
-                await asyncio.sleep(0.005)
-
-        events: list[Any] = []
-        threads: set[int] = set()
-
-        def on_event(event: Any) -> None:
-            threads.add(threading.get_ident())
-            events.append(event)
-
-        task = asyncio.create_task(ticker())
-        await asyncio.sleep(0)
-        started = time.perf_counter()
-        result = await run_async(Inventory.from_hosts(names), hello, on_event=on_event)
-        ended = time.perf_counter()
-        stop.set()
-        await task
-        return result, [t for t in ticks if started <= t <= ended], events, threads
-
-    result, during, events, threads = asyncio.run(application())
+    result, during, events, threads = asyncio.run(run_async_ticking(Inventory.from_hosts(names), hello))
     assert result.success and len(result.hosts) == 1000
     # Its first tick came before `started`: any tick in the window is the loop running
     # mid-run (how often depends on the machine's load: benches/embed.py measures stalls).

@@ -36,6 +36,8 @@ from oxinfra.api.results import HostDoneEvent, OperationEvent, PlanEvent, RunRes
 from oxinfra.operations import server
 from oxinfra.testing import sim
 
+from e2e_helpers import run_async_ticking
+
 NO_LOCK = RunControl(lock_timeout=None)  # @local runs of several tests at once: no host lock
 
 DEPLOY = """\
@@ -515,33 +517,8 @@ def test_the_callers_loop_keeps_ticking_while_a_process_runs_the_deploy(tmp_path
     deploy = _write(tmp_path, DEPLOY)
     names = [f"@sim/tick{i:04d}" for i in range(400)]
 
-    async def application() -> tuple[RunResult, list[float], list[Any], set[int]]:
-        ticks: list[float] = []
-        stop = asyncio.Event()
-
-        async def ticker() -> None:
-            while not stop.is_set():
-                ticks.append(time.perf_counter())
-                await asyncio.sleep(0.005)
-
-        events: list[Any] = []
-        threads: set[int] = set()
-
-        def on_event(event: Any) -> None:
-            threads.add(threading.get_ident())
-            events.append(event)
-
-        task = asyncio.create_task(ticker())
-        await asyncio.sleep(0)
-        started = time.perf_counter()
-        result = await run_async(Inventory.from_hosts(names), deploy, on_event=on_event)
-        ended = time.perf_counter()
-        stop.set()
-        await task
-        return result, [t for t in ticks if started <= t <= ended], events, threads
-
     sim.reset()
-    result, during, events, threads = asyncio.run(application())
+    result, during, events, threads = asyncio.run(run_async_ticking(Inventory.from_hosts(names), deploy))
     assert result.success and len(result.hosts) == 400 and sim.machines() == {}
     assert len(during) >= 20, f"the caller's loop ran {len(during)} times during the run"
     assert threads == {threading.get_ident()}

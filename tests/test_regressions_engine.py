@@ -13,19 +13,12 @@ from typing import Any
 
 import pytest
 
-from e2e_helpers import assert_no_traceback, run_cli, run_deploy, target, write_deploy
+from e2e_helpers import hosts_inventory as _inventory, assert_no_traceback, run_cli, run_deploy, target, write_deploy
 
 __all__ = ["target"]  # fixtures used here
 
 IS_ROOT = os.geteuid() == 0
 HAS_SUDO = shutil.which("sudo") is not None
-
-
-def _inventory(directory: Path, hosts: dict[str, dict[str, Any]], name: str = "inventory.py") -> Path:
-    path = directory / name
-    entries = ", ".join(f"({h!r}, {d!r})" for h, d in hosts.items())
-    path.write_text(f"hosts = [{entries}]\n")
-    return path
 
 
 CALLBACK_OP = """

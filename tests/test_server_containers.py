@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from e2e_helpers import apply_cycle as shared_cycle
+from e2e_helpers import deploy_cycle
 from e2e_helpers import invoke, run_deploy, verbose, write_deploy
 
 pytestmark = pytest.mark.containers
@@ -273,22 +273,11 @@ def test_users_and_groups_facts_match_getent(host: Any, tmp_path: Path) -> None:
 # -------------------------------------------------------------------------------- settings
 
 
-def apply_cycle(
-    host: Any, tmp_path: Path, source: str, read: str, want: str, drift: str, dry_commands: dict[str, list[str]]
-) -> None:
-    """e2e_helpers.apply_cycle on the test host: ``read`` is a shell script whose output is
-    the state (docker exec)."""
-    fleet, name, inventory = host
-    shared_cycle(
-        fleet,
-        name,
-        inventory,
-        write_deploy(tmp_path, source),
-        read=lambda: fleet.sh(name, read),
-        want=want,
-        drift=drift,
-        dry_commands=dry_commands,
-    )
+def apply_cycle(host: Any, tmp_path: Path, source: str, read: str, **kwargs: Any) -> None:
+    """e2e_helpers.deploy_cycle on the test host (its inventory): ``read`` is a shell script
+    whose output is the state (docker exec)."""
+    fleet, _, inventory = host
+    deploy_cycle(fleet, tmp_path, source, read, inventory=inventory, **kwargs)
 
 
 def test_timezone(host: Any, tmp_path: Path) -> None:

@@ -29,17 +29,9 @@ from typing import Any
 
 import pytest
 
-from e2e_helpers import apply_cycle, run_deploy, verbose, write_deploy
+from e2e_helpers import deploy_cycles, run_deploy, verbose, write_deploy
 
 pytestmark = pytest.mark.containers
-
-
-def _cycle(fleet: Any, inventory: Path, tmp_path: Path, source: str, read: Any, **kwargs: Any) -> None:
-    """apply_cycle on the fleet's first host; ``read``: a shell script (its output is the
-    state, through docker exec) or a callable."""
-    name = fleet.hosts[0]
-    reader = read if callable(read) else (lambda: fleet.sh(name, read))
-    apply_cycle(fleet, name, inventory, write_deploy(tmp_path, source), read=reader, **kwargs)
 
 
 # -------------------------------------------------------------------------------- locale (real)
@@ -69,32 +61,18 @@ def test_locale_enabled_and_disabled(session_host: tuple[Any, Path], tmp_path: P
     assert fleet.sh(name, "locale -a") == "C\nC.utf8\nPOSIX\n"
     enable = "sed -i -e 's/^# en_GB\\.UTF-8 UTF-8$/en_GB.UTF-8 UTF-8/' -- /etc/locale.gen"
     disable = "sed -i -e 's/^en_GB\\.UTF-8 UTF-8$/# en_GB.UTF-8 UTF-8/' -- /etc/locale.gen"
-    _cycle(
-        fleet,
-        inventory,
-        tmp_path,
-        """
+    locale = """
         from oxinfra.operations import server
-        server.locale(name="locale", locale="en_GB.UTF-8", _sudo=True)
-        """,
-        LOCALE_READ,
-        want=f"C\nC.utf8\nPOSIX\nen_GB.utf8\n{line}:en_GB.UTF-8 UTF-8\n",
-        drift=LOCALE_CLEAN,
-        dry_commands={"locale": [enable, "locale-gen"]},
-    )
-    _cycle(
-        fleet,
-        inventory,
-        tmp_path,
+        server.locale(name="locale", locale="en_GB.UTF-8", present=PRESENT, _sudo=True)
         """
-        from oxinfra.operations import server
-        server.locale(name="locale", locale="en_GB.UTF-8", present=False, _sudo=True)
-        """,
-        LOCALE_READ,
-        want=f"C\nC.utf8\nPOSIX\n{line}:# en_GB.UTF-8 UTF-8\n",
-        drift="sed -i 's/^# en_GB[.]UTF-8 UTF-8$/en_GB.UTF-8 UTF-8/' /etc/locale.gen && locale-gen > /dev/null",
-        dry_commands={"locale": [disable, "locale-gen"]},
-    )
+    enable_by_hand = "sed -i 's/^# en_GB[.]UTF-8 UTF-8$/en_GB.UTF-8 UTF-8/' /etc/locale.gen && locale-gen > /dev/null"
+    for present, want, drift, sed in (
+        (True, f"C\nC.utf8\nPOSIX\nen_GB.utf8\n{line}:en_GB.UTF-8 UTF-8\n", LOCALE_CLEAN, enable),
+        (False, f"C\nC.utf8\nPOSIX\n{line}:# en_GB.UTF-8 UTF-8\n", enable_by_hand, disable),
+    ):
+        deploy = locale.replace("PRESENT", str(present))
+        commands = {"locale": [sed, "locale-gen"]}
+        deploy_cycles(fleet, tmp_path, deploy, LOCALE_READ, want, (drift, commands), inventory=inventory)
 
 
 def test_locale_generated_but_commented_out_and_unknown(session_host: tuple[Any, Path], tmp_path: Path) -> None:
@@ -184,40 +162,23 @@ def test_mount_mounts_remounts_and_unmounts_for_real(admin_host: tuple[Any, Path
                      _sudo=True)
         """
     mounted = ("tmpfs", "tmpfs", "rw", "nosuid", "noexec")
-    _cycle(
+    deploy_cycles(
         fleet,
-        inventory,
         tmp_path,
         mount,
         read,
-        want=mounted,
-        drift=f"umount {point}",
-        dry_commands={"mount": [f"mount -t tmpfs -o noexec,nosuid -- tmpfs {point}"]},
+        mounted,
+        (f"umount {point}", {"mount": [f"mount -t tmpfs -o noexec,nosuid -- tmpfs {point}"]}),
+        (f"mount -o remount,exec {point}", {"mount": [f"mount -o remount,noexec,nosuid -- {point}"]}),
+        inventory=inventory,
     )
-    _cycle(
-        fleet,
-        inventory,
-        tmp_path,
-        mount,
-        read,
-        want=mounted,
-        first={"mount": "unchanged"},
-        drift=f"mount -o remount,exec {point}",
-        dry_commands={"mount": [f"mount -o remount,noexec,nosuid -- {point}"]},
-    )
-    _cycle(
-        fleet,
-        inventory,
-        tmp_path,
-        f"""
+    unmount = f"""
         from oxinfra.operations import server
         server.mount(name="unmount", path={point!r}, mounted=False, _sudo=True)
-        """,
-        read,
-        want=("not", "mounted"),
-        drift=f"mount -t tmpfs tmpfs {point}",
-        dry_commands={"unmount": [f"umount -- {point}"]},
-    )
+        """
+    unmounted = ("not", "mounted")
+    drift = (f"mount -t tmpfs tmpfs {point}", {"unmount": [f"umount -- {point}"]})
+    deploy_cycles(fleet, tmp_path, unmount, read, unmounted, drift, inventory=inventory)
 
 
 def test_hostname_sets_the_kernel_name_for_real(admin_host: tuple[Any, Path], tmp_path: Path) -> None:
@@ -238,27 +199,9 @@ def test_hostname_sets_the_kernel_name_for_real(admin_host: tuple[Any, Path], tm
         """
     read = f"uname -n; cat /proc/sys/kernel/hostname {path}"
     want = f"{new}\n{new}\n{new}\n"
-    _cycle(
-        fleet,
-        inventory,
-        tmp_path,
-        deploy,
-        read,
-        want=want,
-        drift="hostname drifted",
-        dry_commands={"hostname": [f"hostname -- {new}"]},
-    )
-    _cycle(
-        fleet,
-        inventory,
-        tmp_path,
-        deploy,
-        read,
-        want=want,
-        first={"hostname": "unchanged"},
-        drift=f"echo drifted > {path}",
-        dry_commands={"hostname": [f"FileUpload({len(new) + 1} bytes -> '{path}', umask 133)"]},
-    )
+    name_drift = ("hostname drifted", {"hostname": [f"hostname -- {new}"]})
+    file_drift = (f"echo drifted > {path}", {"hostname": [f"FileUpload({len(new) + 1} bytes -> '{path}', umask 133)"]})
+    deploy_cycles(fleet, tmp_path, deploy, read, want, name_drift, file_drift, inventory=inventory)
 
 
 def test_sysctl_sets_a_running_value_for_real(admin_host: tuple[Any, Path], tmp_path: Path) -> None:
@@ -279,31 +222,10 @@ def test_sysctl_sets_a_running_value_for_real(admin_host: tuple[Any, Path], tmp_
         """
     read = f"cat {proc} {conf}"
     want = f"20000\t40000\n{key} = 20000 40000\n"
-    _cycle(
-        fleet,
-        inventory,
-        tmp_path,
-        deploy,
-        read,
-        want=want,
-        drift=f"sysctl -q -w {key}='32768 60999'",
-        dry_commands={"sysctl": [f"sysctl -w -- '{key}=20000 40000'"]},
-    )
-    _cycle(
-        fleet,
-        inventory,
-        tmp_path,
-        deploy,
-        read,
-        want=want,
-        first={"sysctl": "unchanged"},
-        drift=f"echo '{key}=1024 2048' > {conf}",
-        dry_commands={
-            "sysctl": [
-                f"sed -i -e 's/^net\\.ipv4\\.ip_local_port_range[[:space:]]*=.*$/{key} = 20000 40000/' -- {conf}"
-            ]
-        },
-    )
+    value_drift = (f"sysctl -q -w {key}='32768 60999'", {"sysctl": [f"sysctl -w -- '{key}=20000 40000'"]})
+    sed = f"sed -i -e 's/^net\\.ipv4\\.ip_local_port_range[[:space:]]*=.*$/{key} = 20000 40000/' -- {conf}"
+    file_drift = (f"echo '{key}=1024 2048' > {conf}", {"sysctl": [sed]})
+    deploy_cycles(fleet, tmp_path, deploy, read, want, value_drift, file_drift, inventory=inventory)
     assert Path(proc).read_text() == machine
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from e2e_helpers import PYINFRA_CLI, apply_cycle, require_pyinfra, write_deploy
+from e2e_helpers import PYINFRA_CLI, deploy_cycles, require_pyinfra, write_deploy
 
 pytestmark = pytest.mark.containers
 
@@ -70,9 +70,17 @@ exit 0
 """
 
 
-def install_oxdemo(fleet: Any, name: str) -> None:
-    """The daemon and its init script, installed as root; not running, no rc links."""
-    for path, text in (("/usr/local/sbin/oxdemo-daemon", DAEMON), ("/etc/init.d/oxdemo", INIT_SCRIPT)):
+#: ``server.service`` of the daemon, enabled (and running): it dispatches to the host's init.
+SERVER_SERVICE = """
+    from oxinfra.operations import server
+    server.service(name="oxdemo", service="oxdemo", enabled=True, _sudo=True)
+"""
+
+
+def install_oxdemo(name: str, path: str = "/etc/init.d/oxdemo", script: str = INIT_SCRIPT) -> None:
+    """The daemon and its service ``script`` at ``path``, installed as root with docker exec
+    (the SysV init script by default); not running, no rc links."""
+    for path, text in (("/usr/local/sbin/oxdemo-daemon", DAEMON), (path, script)):
         subprocess.run(
             ["docker", "exec", "-i", name, "sh", "-c", 'cat > "$1" && chmod 755 "$1"', "sh", path],
             input=text.encode(),
@@ -94,31 +102,99 @@ def log(fleet: Any, name: str) -> list[str]:
     return fleet.sh(name, "cat /var/log/oxdemo.log 2>/dev/null || true").split()
 
 
-def apply(inventory: Path, deploy: Path, dry: bool = False) -> tuple[Any, dict[str, list[Any]]]:
-    """Run the deploy through the API; the result and, per operation name, its planned commands."""
+def run_plans(inventory: Path, deploy: Path, dry: bool = False) -> tuple[Any, dict[str, Any]]:
+    """Run the deploy through the API; the result and, per operation name, its plan."""
     from oxinfra._engine.run import run  # the engine's run: these tests read its internal plans
     from oxinfra.api import load_inventory
 
-    planned: dict[str, list[Any]] = {}
+    plans: dict[str, Any] = {}
 
     def sink(event: dict[str, Any]) -> None:
         if event.get("event") == "operation" and event.get("_plan") is not None:
-            planned[event["op"]] = list(event["_plan"].commands)
+            plans[event["op"]] = event["_plan"]
 
     result = run(load_inventory(str(inventory)), [str(deploy)], dry=dry, on_event=sink)
-    return result, planned
+    return result, plans
+
+
+def apply(inventory: Path, deploy: Path, dry: bool = False) -> tuple[Any, dict[str, list[Any]]]:
+    """Run the deploy through the API; the result and, per operation name, its planned commands."""
+    result, plans = run_plans(inventory, deploy, dry=dry)
+    return result, {op: list(plan.commands) for op, plan in plans.items()}
+
+
+def restart_and_reload(host: tuple[Any, str, Path], directory: Path, module: str, pidfile: str) -> dict[str, Any]:
+    """``<module>.service`` restarts, then reloads, the running daemon (its pid in
+    ``pidfile``): both change, the daemon is a new process, and it has had the time to log
+    the HUP; the planned commands."""
+    fleet, name, inventory = host
+    pid = fleet.sh(name, f"cat {pidfile}").strip()
+    deploy = write_deploy(
+        directory,
+        f"""
+        from oxinfra.operations import {module}
+        {module}.service(name="restart", service="oxdemo", restarted=True, _sudo=True)
+        {module}.service(name="reload", service="oxdemo", reloaded=True, _sudo=True)
+        """,
+    )
+    result, planned = apply(inventory, deploy)
+    assert statuses(result, name) == {"restart": "changed", "reload": "changed"}
+    assert fleet.sh(name, f"cat {pidfile}").strip() != pid  # a new process
+    fleet.sh(name, "sleep 1.5")  # the HUP is logged once the daemon's sleep is interrupted
+    return planned
+
+
+def fact_equals_pyinfras(host: tuple[Any, str, Path], directory: Path, module: str, fact: str, **args: str) -> Any:
+    """The fact ``module.fact`` (``args``: its arguments) read by oxinfra (in a python.call)
+    equals pyinfra 3.10's value for the same container (pyinfra through its @docker
+    connector); that value."""
+    require_pyinfra()
+    _, name, inventory = host
+    call = ", ".join([fact, *(f"{k}={v!r}" for k, v in args.items())])
+    deploy = write_deploy(
+        directory,
+        f"""
+        from oxinfra import host
+        from oxinfra.facts.{module} import {fact}
+        from oxinfra.operations import python
+        python.call(name="read", function=lambda: host.get_fact({call}), _sudo=True)
+        """,
+    )
+    result, plans = run_plans(inventory, deploy)
+    assert statuses(result, name) == {"read": "changed"}, [op.get("error") for op in result.hosts[name].ops]
+    proc = subprocess.run(
+        [PYINFRA_CLI, "-y", f"@docker/{name}", "fact", f"{module}.{fact}", *(f"{k}={v}" for k, v in args.items())],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=directory,
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout + proc.stderr  # pyinfra prints the fact data among its log lines
+    theirs = json.loads(text[text.index("{") : text.rindex("}") + 1])[f"@docker/{name}"]
+    assert plans["read"].op.meta.return_value == theirs
+    return theirs
 
 
 def statuses(result: Any, host: str) -> dict[str, str]:
     return {op["op"]: op["status"] for op in result.hosts[host].ops}
 
 
+def oxdemo_host(
+    fleet: Any, directory: Path, path: str = "/etc/init.d/oxdemo", script: str = INIT_SCRIPT, reset: str = ""
+) -> tuple[Any, str, Path]:
+    """The fleet's first host with the daemon installed (:func:`install_oxdemo`), then the
+    shell ``reset`` run as root; (fleet, its name, an inventory of the fleet in ``directory``)."""
+    name = fleet.hosts[0]
+    install_oxdemo(name, path, script)
+    if reset:
+        fleet.sh(name, reset)
+    return fleet, name, fleet.write_inventory(directory / "inventory.py")
+
+
 @pytest.fixture
 def host(container_fleet_factory: Any, tmp_path: Path) -> tuple[Any, str, Path]:
-    fleet = container_fleet_factory(1)
-    name = fleet.hosts[0]
-    install_oxdemo(fleet, name)
-    return fleet, name, fleet.write_inventory(tmp_path / "inventory.py")
+    return oxdemo_host(container_fleet_factory(1), tmp_path)
 
 
 def test_sysvinit_service_running_and_enabled(host: tuple[Any, str, Path], tmp_path: Path) -> None:
@@ -160,19 +236,7 @@ def test_sysvinit_service_running_and_enabled(host: tuple[Any, str, Path], tmp_p
 def test_sysvinit_restart_reload_stop(host: tuple[Any, str, Path], tmp_path: Path) -> None:
     fleet, name, inventory = host
     fleet.sh(name, "/etc/init.d/oxdemo start")
-    pid = fleet.sh(name, "cat /run/oxdemo.pid").strip()
-    deploy = write_deploy(
-        tmp_path,
-        """
-        from oxinfra.operations import sysvinit
-        sysvinit.service(name="restart", service="oxdemo", restarted=True, _sudo=True)
-        sysvinit.service(name="reload", service="oxdemo", reloaded=True, _sudo=True)
-        """,
-    )
-    result, planned = apply(inventory, deploy)
-    assert statuses(result, name) == {"restart": "changed", "reload": "changed"}
-    assert fleet.sh(name, "cat /run/oxdemo.pid").strip() != pid  # a new process
-    fleet.sh(name, "sleep 1.5")  # the HUP is logged once the daemon's sleep is interrupted
+    restart_and_reload(host, tmp_path, "sysvinit", "/run/oxdemo.pid")
     assert log(fleet, name) == ["start", "restart", "stop", "start", "reload"]
 
     stop = write_deploy(
@@ -191,24 +255,15 @@ def test_sysvinit_restart_reload_stop(host: tuple[Any, str, Path], tmp_path: Pat
 
 
 def test_server_service_dispatches_to_sysvinit(host: tuple[Any, str, Path], tmp_path: Path) -> None:
-    fleet, name, inventory = host
+    fleet, name, _ = host
     assert fleet.exec(name, "sh", "-c", "command -v systemctl", check=False).returncode != 0
-    deploy = write_deploy(
-        tmp_path,
-        """
-        from oxinfra.operations import server
-        server.service(name="oxdemo", service="oxdemo", enabled=True, _sudo=True)
-        """,
-    )
-    apply_cycle(
+    deploy_cycles(
         fleet,
-        name,
-        inventory,
-        deploy,
-        read=lambda: (is_running(fleet, name), "rc2.d/S01oxdemo" in rc_links(fleet, name)),
-        want=(True, True),
-        drift="/etc/init.d/oxdemo stop",
-        dry_commands={"oxdemo": ["/etc/init.d/oxdemo start"]},
+        tmp_path,
+        SERVER_SERVICE,
+        lambda: (is_running(fleet, name), "rc2.d/S01oxdemo" in rc_links(fleet, name)),
+        (True, True),
+        ("/etc/init.d/oxdemo stop", {"oxdemo": ["/etc/init.d/oxdemo start"]}),
     )
 
 
@@ -273,43 +328,10 @@ def test_python_call_reads_facts_and_its_result_steers_later_operations(
     assert fleet.exec(name, "test", "-e", "/tmp/oxdemo-after", check=False).returncode != 0
 
 
-PYINFRA = PYINFRA_CLI
-
-
 def test_initd_status_equals_pyinfras(host: tuple[Any, str, Path], tmp_path: Path) -> None:
     """sysvinit.InitdStatus read by oxinfra (in a python.call) equals pyinfra 3.10's value for
     the same container (pyinfra through its @docker connector)."""
-    require_pyinfra()
-    fleet, name, inventory = host
+    fleet, name, _ = host
     fleet.sh(name, "/etc/init.d/oxdemo start")
-    deploy = write_deploy(
-        tmp_path,
-        """
-        from oxinfra import host
-        from oxinfra.facts.sysvinit import InitdStatus
-        from oxinfra.operations import python
-        python.call(name="read", function=lambda: host.get_fact(InitdStatus), _sudo=True)
-        """,
-    )
-    from oxinfra._engine.run import run  # the engine's run: these tests read its internal plans
-    from oxinfra.api import load_inventory
-
-    values: list[Any] = []
-
-    def sink(event: dict[str, Any]) -> None:
-        if event.get("event") == "operation" and event.get("_plan") is not None:
-            values.append(event["_plan"].op.meta.return_value)
-
-    run(load_inventory(str(inventory)), [str(deploy)], on_event=sink)
-    proc = subprocess.run(
-        [PYINFRA, "-y", f"@docker/{name}", "fact", "sysvinit.InitdStatus"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stderr
-    text = proc.stdout + proc.stderr  # pyinfra prints the fact data among its log lines
-    theirs = json.loads(text[text.index("{") : text.rindex("}") + 1])[f"@docker/{name}"]
-    assert values == [theirs]
+    theirs = fact_equals_pyinfras(host, tmp_path, "sysvinit", "InitdStatus")
     assert theirs["oxdemo"] is True and "cron" in theirs

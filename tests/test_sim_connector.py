@@ -27,21 +27,10 @@ from oxinfra.facts.files import Directory, File, FindInFile, Link, Sha1File, Sha
 from oxinfra.facts.server import Arch, Command, Home, Os, User
 from oxinfra.quoting import quote
 
-REPO = Path(__file__).resolve().parents[1]
-WORKLOAD = REPO / "benches" / "workloads" / "standard-10"
+from e2e_helpers import WORKLOAD_OPS as OPS
+from e2e_helpers import WORKLOAD_SRC as WORKLOAD
+
 ROOT_LINE = 'root = f"/tmp/fleet-target/oxinfra/{host.name}"'
-OPS = (
-    "app dir",
-    "conf dir",
-    "static blob",
-    "app config",
-    "env line",
-    "current link",
-    "marker",
-    "env replace",
-    "probe",
-    "log dir",
-)
 RUN1 = [(op, "unchanged" if op == "env replace" else "changed") for op in OPS]
 RUN2 = [(op, "changed" if op == "probe" else "unchanged") for op in OPS]
 

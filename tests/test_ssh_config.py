@@ -11,33 +11,10 @@ from typing import Any
 
 import pytest
 
+from e2e_helpers import MARK_DEPLOY as DEPLOY, hosts_inventory as _inventory, ssh_config_file as _config
 from e2e_helpers import assert_no_traceback, run_cli, run_deploy, target, write_deploy
 
 __all__ = ["target"]  # fixtures used here
-
-DEPLOY = """
-    from oxinfra import host
-    from oxinfra.operations import files
-    files.file(name="mark", path=f"@ROOT@/{host.name}")
-"""
-
-
-def _inventory(directory: Path, hosts: dict[str, dict[str, Any]], name: str = "inventory.py") -> Path:
-    path = directory / name
-    entries = ", ".join(f"({h!r}, {d!r})" for h, d in hosts.items())
-    path.write_text(f"hosts = [{entries}]\n")
-    return path
-
-
-def _config(directory: Path, fleet: Any, blocks: str) -> Path:
-    path = directory / "ssh_config"
-    path.write_text(
-        blocks.replace("@PORT@", str(fleet.port))
-        .replace("@USER@", fleet.user)
-        .replace("@KEY@", str(fleet.key_path))
-        .replace("@KNOWN@", str(fleet.known_hosts))
-    )
-    return path
 
 
 def test_host_block_of_the_config_file(tmp_path: Path, target: Path, sshd_fleet: Any) -> None:

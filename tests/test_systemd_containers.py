@@ -10,16 +10,13 @@ again: 0 changes -> drift by hand -> ``--dry`` plans exactly the repair -> apply
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from e2e_helpers import apply_cycle, require_pyinfra, write_deploy
-from test_services_containers import DAEMON, PYINFRA, apply, statuses
+from e2e_helpers import deploy_cycles, init_fleet, write_deploy
+from test_services_containers import SERVER_SERVICE, apply, fact_equals_pyinfras, oxdemo_host, statuses
 
 pytestmark = pytest.mark.containers
 
@@ -38,36 +35,15 @@ WantedBy=multi-user.target
 
 @pytest.fixture(scope="module")
 def systemd_host() -> Iterator[Any]:
-    from oxinfra.testing.containers import ContainersUnavailable
     from oxinfra.testing.systemd_host import SystemdFleet
 
-    try:
-        fleet = SystemdFleet().start()
-    except ContainersUnavailable as exc:
-        if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
-            pytest.fail(f"systemd container unavailable on CI: {exc}", pytrace=False)
-        pytest.skip(f"systemd container unavailable: {exc}")
-    try:
-        yield fleet
-    finally:
-        fleet.stop()
+    yield from init_fleet(SystemdFleet, "systemd")
 
 
 @pytest.fixture
 def host(systemd_host: Any, tmp_path: Path) -> tuple[Any, str, Path]:
-    fleet = systemd_host
-    name = fleet.hosts[0]
-    for path, text in (("/usr/local/sbin/oxdemo-daemon", DAEMON), ("/etc/systemd/system/oxdemo.service", UNIT)):
-        subprocess.run(
-            ["docker", "exec", "-i", name, "sh", "-c", 'cat > "$1" && chmod 755 "$1"', "sh", path],
-            input=text.encode(),
-            check=True,
-            timeout=60,
-        )
-    fleet.sh(
-        name, "systemctl stop oxdemo.service; systemctl disable oxdemo.service 2>/dev/null; systemctl daemon-reload"
-    )
-    return fleet, name, fleet.write_inventory(tmp_path / "inventory.py")
+    reset = "systemctl stop oxdemo.service; systemctl disable oxdemo.service 2>/dev/null; systemctl daemon-reload"
+    return oxdemo_host(systemd_host, tmp_path, "/etc/systemd/system/oxdemo.service", UNIT, reset)
 
 
 def unit_state(fleet: Any, name: str, prop: str) -> str:
@@ -150,59 +126,20 @@ def test_daemon_reload_reads_changed_unit_files(host: tuple[Any, str, Path], tmp
 
 
 def test_server_service_dispatches_to_systemd(host: tuple[Any, str, Path], tmp_path: Path) -> None:
-    fleet, name, inventory = host
-    deploy = write_deploy(
-        tmp_path,
-        """
-        from oxinfra.operations import server
-        server.service(name="oxdemo", service="oxdemo", enabled=True, _sudo=True)
-        """,
-    )
-    apply_cycle(
+    fleet, name, _ = host
+    deploy_cycles(
         fleet,
-        name,
-        inventory,
-        deploy,
-        read=lambda: (unit_state(fleet, name, "SubState"), unit_state(fleet, name, "UnitFileState")),
-        want=("running", "enabled"),
-        drift="systemctl stop oxdemo",
-        dry_commands={"oxdemo": ["systemctl start -- oxdemo.service"]},
+        tmp_path,
+        SERVER_SERVICE,
+        lambda: (unit_state(fleet, name, "SubState"), unit_state(fleet, name, "UnitFileState")),
+        ("running", "enabled"),
+        ("systemctl stop oxdemo", {"oxdemo": ["systemctl start -- oxdemo.service"]}),
     )
 
 
 @pytest.mark.parametrize("fact", ["SystemdStatus", "SystemdEnabled"])
 def test_systemd_facts_equal_pyinfras(host: tuple[Any, str, Path], tmp_path: Path, fact: str) -> None:
-    require_pyinfra()
-    fleet, name, inventory = host
+    fleet, name, _ = host
     fleet.sh(name, "systemctl start oxdemo")
-    deploy = write_deploy(
-        tmp_path,
-        f"""
-        from oxinfra import host
-        from oxinfra.facts.systemd import {fact}
-        from oxinfra.operations import python
-        python.call(name="read", function=lambda: host.get_fact({fact}, services="oxdemo.service"), _sudo=True)
-        """,
-    )
-    from oxinfra._engine.run import run  # the engine's run: these tests read its internal plans
-    from oxinfra.api import load_inventory
-
-    values: list[Any] = []
-
-    def sink(event: dict[str, Any]) -> None:
-        if event.get("event") == "operation" and event.get("_plan") is not None:
-            values.append(event["_plan"].op.meta.return_value)
-
-    result = run(load_inventory(str(inventory)), [str(deploy)], on_event=sink)
-    assert statuses(result, name) == {"read": "changed"}, [op.get("error") for op in result.hosts[name].ops]
-    proc = subprocess.run(
-        [PYINFRA, "-y", f"@docker/{name}", "fact", f"systemd.{fact}", "services=oxdemo.service"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stderr
-    text = proc.stdout + proc.stderr
-    theirs = json.loads(text[text.index("{") : text.rindex("}") + 1])[f"@docker/{name}"]
-    assert values == [theirs] == [{"oxdemo.service": fact == "SystemdStatus"}]
+    value = fact_equals_pyinfras(host, tmp_path, "systemd", fact, services="oxdemo.service")
+    assert value == {"oxdemo.service": fact == "SystemdStatus"}

@@ -53,13 +53,15 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "ContainerFleet",
     "ContainersUnavailable",
+    "InitFleet",
     "build_image",
     "ensure_image",
+    "derived_image",
     "image_tag",
     "image_exists",
     "check_docker",
@@ -120,22 +122,29 @@ MaxStartups 200:30:400
 MaxSessions 200
 """
 
-#: The container's command: a host key on first start, the authorized keys, cron, then sshd.
-START_SCRIPT = """\
-#!/bin/sh
+
+def keys_script(keys: str) -> str:
+    """Shell that gives sshd an ed25519 host key (unless it has one) and ``keys`` (a shell
+    word: the public keys) as the authorized keys of both login users."""
+    return f"""\
 set -eu
 if [ ! -s /etc/ssh/ssh_host_ed25519_key ]; then
     ssh-keygen -q -t ed25519 -N '' -C "$(hostname)" -f /etc/ssh/ssh_host_ed25519_key
 fi
 mkdir -p /run/sshd /etc/ssh/authorized_keys
 for user in deploy pwuser; do
-    printf '%s\\n' "${OXINFRA_AUTHORIZED_KEYS:-}" > "/etc/ssh/authorized_keys/$user"
+    printf '%s\\n' {keys} > "/etc/ssh/authorized_keys/$user"
     chmod 644 "/etc/ssh/authorized_keys/$user"
 done
-unset OXINFRA_AUTHORIZED_KEYS
-cron
-exec /usr/sbin/sshd -D -e
 """
+
+
+#: The container's command: a host key on first start, the authorized keys, cron, then sshd.
+START_SCRIPT = (
+    "#!/bin/sh\n"
+    + keys_script('"${OXINFRA_AUTHORIZED_KEYS:-}"')
+    + "unset OXINFRA_AUTHORIZED_KEYS\ncron\nexec /usr/sbin/sshd -D -e\n"
+)
 
 #: The Debian mirror the image was made from, as an apt source list apt does not read by itself
 #: (its only source is the local repository): a build that needs the mirror (the systemd
@@ -382,6 +391,41 @@ def ensure_image() -> str:
     return build_image(force=False)
 
 
+def derived_image(repository: str, packages: str, script: str, cmd: str) -> str:
+    """The tag ``<repository>:<the image's recipe hash>`` of a variant of the current test
+    image, made if missing (reused while that image is current): a container of the image
+    installs ``packages`` from the Debian mirror (``apt-get install --no-install-recommends``;
+    the host's network and CA bundle), runs the shell ``script`` after them (may be empty),
+    puts the local repository back as its only apt source, and is committed with ``cmd`` (a
+    JSON array) as its command."""
+    base = ensure_image()
+    tag = f"{repository}:{recipe_hash()}"
+    if image_exists(tag):
+        return tag
+    name = f"oxinfra-build-{os.getpid()}-{os.urandom(3).hex()}"
+    owner = _owner_id(os.getpid())
+    # the image's only apt source is its local repository: the mirror's list is named here, and
+    # the local repository's lists are fetched again afterwards
+    mirror = "-o Dir::Etc::SourceList=" + MIRROR_SOURCES
+    steps = [
+        f"apt-get {mirror} update -qq",
+        f"apt-get {mirror} install -y -qq --no-install-recommends {packages} >/dev/null",
+        *([script] if script else []),
+        "apt-get clean && rm -rf /var/lib/apt/lists/* && apt-get update -qq",
+    ]
+    try:
+        # The host's network and CA bundle: how containers reach the package mirrors here.
+        _docker(
+            "run", "--name", name, "--label", f"{OWNER_LABEL}={owner}", "--network", "host",
+            "-v", "/etc/ssl/certs:/etc/ssl/certs:ro", base, "sh", "-c", " && ".join(steps),
+            timeout=600,
+        )  # fmt: skip
+        _docker("commit", "--change", f"CMD {cmd}", name, tag, timeout=300)
+    finally:
+        subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, timeout=120)
+    return tag
+
+
 # ---------------------------------------------------------------------------------- fleets
 
 
@@ -400,6 +444,9 @@ def reap_stale() -> int:
             proc = subprocess.run(["docker", kind, *verb, *stale], capture_output=True, timeout=120)
             removed += len(stale) if proc.returncode == 0 else 0
     return removed
+
+
+_Fleet = TypeVar("_Fleet", bound="ContainerFleet")
 
 
 class ContainerFleet:
@@ -438,7 +485,7 @@ class ContainerFleet:
         self.known_hosts = Path()
         self._started: list[str] = []
 
-    def __enter__(self) -> "ContainerFleet":
+    def __enter__(self: _Fleet) -> _Fleet:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -447,7 +494,7 @@ class ContainerFleet:
     #: Names the fleet's temporary directory and client key.
     kind = "containers"
 
-    def start(self) -> "ContainerFleet":
+    def start(self: _Fleet) -> _Fleet:
         """Start the containers and wait until each one's sshd answers (on any failure
         everything started is removed again)."""
         check_docker()
@@ -583,6 +630,60 @@ class ContainerFleet:
     def sh(self, name: str, script: str, user: str | None = None) -> str:
         """Output of ``sh -c SCRIPT`` in container ``name`` (fails on a non-zero status)."""
         return self.exec(name, "sh", "-c", script, user=user).stdout
+
+
+class InitFleet(ContainerFleet):
+    """One container of a variant image (:func:`derived_image`) with an init system as PID 1,
+    reached over SSH as ``deploy`` (the rest as :class:`ContainerFleet`: ``exec``, ``sh``,
+    ``write_inventory``, ``stop``). Once the init has booted (:meth:`_booted`), sshd gets
+    its host key and the authorized keys through ``docker exec`` (the image's own start script
+    does not run) and is restarted by ``restart_ssh``, a command of that init."""
+
+    #: The init's program, PID 1.
+    init = ""
+    #: ``docker exec`` argv that reports the init's state (its stdout, stripped).
+    boot_check: tuple[str, ...] = ()
+    #: Shell that restarts sshd as a service of the init.
+    restart_ssh = ""
+    #: How a failure to boot is told: "<boot_failure> in <container> (state ...)".
+    boot_failure = ""
+
+    def __init__(self, start_timeout: float = 60.0) -> None:
+        super().__init__(1, start_timeout=start_timeout)
+
+    def _run_flags(self) -> list[str]:
+        """More ``docker run`` options the init needs."""
+        return []
+
+    def _booted(self, proc: subprocess.CompletedProcess[str], state: str) -> bool:
+        """Whether ``boot_check``'s answer says the init has booted."""
+        raise NotImplementedError
+
+    def _run_hosts(self, image: str, label: str, public_key: str) -> None:
+        name = self.hosts[0]
+        self._run_container(name, label, *self._run_flags(), image, self.init)
+        self._wait_for_boot(name)
+        setup = keys_script('"$1"') + self.restart_ssh + "\n"
+        _docker("exec", name, "sh", "-c", setup, "sh", public_key, timeout=120)
+
+    def _wait_for_boot(self, name: str) -> None:
+        """Until :meth:`_booted`; the container's last log lines if it does not in time."""
+        deadline = time.monotonic() + self.start_timeout
+        state = ""
+        while time.monotonic() < deadline:
+            proc = subprocess.run(
+                ["docker", "exec", name, *self.boot_check], capture_output=True, text=True, timeout=30
+            )
+            state = proc.stdout.strip()
+            if self._booted(proc, state):
+                return
+            if proc.returncode != 0 and "not running" in (proc.stderr or ""):
+                break  # the container (its init) has exited
+            time.sleep(0.3)
+        logs = subprocess.run(["docker", "logs", "--tail", "5", name], capture_output=True, text=True).stdout
+        raise ContainersUnavailable(
+            f"{self.boot_failure} in {name} (state {state!r}): {' | '.join(logs.strip().splitlines())}"
+        )
 
 
 # ---------------------------------------------------------------------------------- CLI
