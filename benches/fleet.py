@@ -76,6 +76,12 @@ BENCHES = REPO / "benches"
 WORKLOAD_DIR = BENCHES / "workloads" / "standard-10"
 TARGET_BASE = Path("/tmp/fleet-target")
 ALL_TOOLS = ("floor", "oxinfra", "pyinfra")
+#: ``--baseline DIR``: another checkout of oxinfra (e.g. the last main), run as the tool
+#: ``baseline`` beside ``oxinfra`` in the same invocation, interleaved, to tell a regression
+#: from the machine's mood. None: not asked for.
+BASELINE: Path | None = None
+#: The tools that run oxinfra (from this checkout, or from BASELINE's).
+OXINFRA_TOOLS = ("oxinfra", "baseline")
 # The deploy's root line; every tool's copy replaces it with its own per-run root.
 ROOT_LINE = 'root = f"/tmp/fleet-target/oxinfra/{host.name}"'
 RUN_TIMEOUT = 1800.0
@@ -99,18 +105,18 @@ def pyinfra_available() -> bool:
     return importlib.util.find_spec("pyinfra") is not None and shutil.which("pyinfra") is not None
 
 
-def compile_package() -> None:
+def compile_package(repo: Path = REPO) -> None:
     """Write the bytecode of oxinfra's modules (see the module's docstring): the timed runs
     then import as an installed copy does."""
     import compileall
 
-    if not compileall.compile_dir(str(REPO / "python" / "oxinfra"), quiet=1):
-        raise BenchError("compileall failed on python/oxinfra")
+    if not compileall.compile_dir(str(repo / "python" / "oxinfra"), quiet=1):
+        raise BenchError(f"compileall failed on {repo}/python/oxinfra")
 
 
-def _child_env() -> dict[str, str]:
+def _child_env(tool: str = "oxinfra") -> dict[str, str]:
     env = dict(os.environ)
-    py = str(REPO / "python")
+    py = str((BASELINE if tool == "baseline" and BASELINE is not None else REPO) / "python")
     env["PYTHONPATH"] = py + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
@@ -181,7 +187,12 @@ def _comm(pid: int) -> str:
 
 
 def run_child(
-    cmd: list[str], cwd: Path, log_prefix: Path, timeout: float = RUN_TIMEOUT, reaper: SessionReaper | None = None
+    cmd: list[str],
+    cwd: Path,
+    log_prefix: Path,
+    timeout: float = RUN_TIMEOUT,
+    reaper: SessionReaper | None = None,
+    tool: str = "oxinfra",
 ) -> dict[str, Any]:
     """Run ``cmd``; return exit code, wall seconds, CPU seconds (rusage of the child and its reaped
     children, from wait4) and the paths of its captured stdout/stderr.  With ``reaper``, every
@@ -192,7 +203,7 @@ def run_child(
         busy0, steal0 = machine_cpu_seconds()
         start = time.perf_counter()
         proc = subprocess.Popen(
-            cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=_child_env(), start_new_session=True
+            cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=_child_env(tool), start_new_session=True
         )
         deadline = start + timeout
         delay = 0.0005
@@ -298,7 +309,7 @@ def prepare_workdir(
     if d.exists():
         shutil.rmtree(d)
     d.mkdir(parents=True)
-    if tool in ("oxinfra", "pyinfra"):
+    if tool in (*OXINFRA_TOOLS, "pyinfra"):
         shutil.copytree(WORKLOAD_DIR / "files", d / "files")
         shutil.copytree(WORKLOAD_DIR / "templates", d / "templates")
         (d / "deploy.py").write_text(deploy_source(tool, root))
@@ -487,7 +498,7 @@ def _tool_command(tool: str, workdir: Path, n: int, profile: Path | None = None)
     py = sys.executable
     if tool == "floor":
         return [py, str(Path(__file__).resolve()), "--floor-child", str(workdir / "floor.json")]
-    if tool == "oxinfra":
+    if tool in OXINFRA_TOOLS:
         prof = ["-m", "cProfile", "-o", str(profile)] if profile else []
         return [py, *prof, "-m", "oxinfra", "inventory.py", "deploy.py", "-y", "--json"]
     if tool == "pyinfra":
@@ -526,7 +537,7 @@ def run_tool(
         reaper.drain(0.0)
         reaper.take()  # whatever exited before this run is not this run's
     srv0 = fleet.server_cpu_seconds()
-    res = run_child(cmd, workdir, workdir / f"run{run}{'-prof' if profile else ''}", reaper=reaper)
+    res = run_child(cmd, workdir, workdir / f"run{run}{'-prof' if profile else ''}", reaper=reaper, tool=tool)
     # let sshd reap the finished connection processes (and us the orphaned sessions)
     if reaper is not None:
         reaper.drain(0.5)
@@ -560,7 +571,7 @@ def run_tool(
         "steal_s": round(res["steal_s"], 3),  # CPU the hypervisor gave to other VMs meanwhile
         "loadavg_before": [round(x, 2) for x in load],
     }
-    if tool == "oxinfra":
+    if tool in OXINFRA_TOOLS:
         row["oxinfra"] = check_oxinfra_result(*parse_oxinfra_events(res["stdout"]), hosts, run)
     elif tool == "floor":
         try:
@@ -683,7 +694,7 @@ def run_bench(
                             f"sshd {row['sshd_cpu_s']:7.3f} s  other {row['other_cpu_s']:7.3f} s  "
                             f"load {row['loadavg_before'][0]:.2f}"
                         )
-                    if profile_dir is not None and tool in ("oxinfra", "pyinfra") and rep == 1:
+                    if profile_dir is not None and tool in (*OXINFRA_TOOLS, "pyinfra") and rep == 1:
                         profile_dir.mkdir(parents=True, exist_ok=True)
                         clean_target(root, fleet.user)
                         for run in range(1, runs + 1):
@@ -803,6 +814,13 @@ def main(argv: list[str] | None = None) -> int:
         help="don't become a subreaper: sshd CPU is then only fleet.server_cpu_seconds(), "
         "which misses the session processes",
     )
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help="also run oxinfra from this checkout (its python/ with the native module built), as the tool "
+        "'baseline', interleaved with the others: a regression check in one run",
+    )
     ap.add_argument("--floor-child", metavar="CONFIG", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.floor_child:
@@ -812,6 +830,13 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(tools) - set(ALL_TOOLS)
     if unknown:
         ap.error(f"unknown tools: {', '.join(sorted(unknown))}")
+    if args.baseline is not None:
+        global BASELINE
+        BASELINE = args.baseline.resolve()
+        if not (BASELINE / "python" / "oxinfra" / "__init__.py").is_file():
+            ap.error(f"--baseline {args.baseline}: no python/oxinfra there")
+        compile_package(BASELINE)
+        tools.insert(tools.index("oxinfra") if "oxinfra" in tools else len(tools), "baseline")
     if "pyinfra" in tools and not pyinfra_available():
         print("pyinfra is not importable: skipping it", file=sys.stderr)
     sizes = sorted(set(args.hosts))
