@@ -278,9 +278,7 @@ class HostRun:
                 )
                 sink({"event": "operation", "host": name, **record, "_plan": stand_in})
 
-    async def run(self, settings: ConnectSettings, early: "asyncio.Task[Any] | None" = None) -> HostResult:
-        """Connect (or take the connection ``early`` opened: :mod:`oxinfra._engine.early`),
-        gather, plan and execute; the host's result, whatever happened."""
+    async def run(self, settings: ConnectSettings) -> HostResult:
         started = time.perf_counter()
         conn = None
         self.settings = settings
@@ -291,22 +289,16 @@ class HostRun:
         try:
             timings = self.result.timings
             try:
-                if early is not None:
-                    opened = await early
-                    conn, self.shell, self.deadline = opened.conn, opened.shell, opened.deadline
-                    for phase, seconds in opened.timings.items():
-                        timings[phase] = timings.get(phase, 0.0) + seconds
-                else:
-                    with timings.phase("connect_wait"):
-                        await settings.connect_slots.acquire()
-                    try:
-                        self.deadline = control.deadline()
-                        with timings.phase("connect"):
-                            conn = await control.within(self.deadline, connect(self.host, settings))
-                    finally:
-                        settings.connect_slots.release()
-                    with timings.phase("shell"):
-                        self.shell = await control.within(self.deadline, conn.open_shell())
+                with timings.phase("connect_wait"):
+                    await settings.connect_slots.acquire()
+                try:
+                    self.deadline = control.deadline()
+                    with timings.phase("connect"):
+                        conn = await control.within(self.deadline, connect(self.host, settings))
+                finally:
+                    settings.connect_slots.release()
+                with timings.phase("shell"):
+                    self.shell = await control.within(self.deadline, conn.open_shell())
                 self.conn = conn
             except ConnectError as exc:
                 self.aborted = True

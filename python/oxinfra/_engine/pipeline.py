@@ -13,7 +13,6 @@ from typing import Any
 from oxinfra import _core
 from oxinfra._collect import fewer_collections, gc_paused, short_collections
 from oxinfra._engine.control import Interrupted, RunControl, TimedOut, uncancel
-from oxinfra._engine.early import EarlyConnections, Opened
 from oxinfra._engine.evaluate import DeployFile, OpCall, evaluate
 from oxinfra._engine.hostrun import EventSink, HostResult, HostRun, _cancelled, _emit
 from oxinfra._engine.report import Timings
@@ -37,7 +36,6 @@ __all__ = [
     "order_sequences",
     "order_operations",
     "run_once",
-    "check_open_files",
 ]
 
 
@@ -71,17 +69,9 @@ def raise_fd_limit(hosts: int) -> None:
             )
 
 
-def check_open_files(hosts: list[Any], parallel: int | None) -> None:
-    """Raise the open-files limit for what the hosts running at once hold (or fail clearly)."""
-    raise_fd_limit(_descriptors_needed(hosts, parallel))
-
-
-async def _evaluate_all(
-    inventory: Inventory, files: list[DeployFile], defaults: dict[str, Any] | None = None, pause: bool = False
+def _evaluate_all(
+    inventory: Inventory, files: list[DeployFile], defaults: dict[str, Any] | None = None
 ) -> dict[str, list[OpCall] | None]:
-    """Every host's calls (None for a host whose deploy reads facts). ``pause``: let the
-    event loop run between two hosts (connections are being opened meanwhile)."""
-
     def no_facts(host: Any, request: FactRequest) -> Any:
         raise FactMissing(request)
 
@@ -93,8 +83,6 @@ async def _evaluate_all(
     same_data: dict[int, tuple[Any, list[OpCall]]] = {}
     reuse = current_run_memo() is not None
     for host in inventory.hosts:
-        if pause:
-            await asyncio.sleep(0)
         layers = getattr(host.data, "_layers", None)
         if reuse and layers is not None:
             found = same_data.get(id(layers))
@@ -121,23 +109,16 @@ async def _evaluate_with_facts(
     settings: ConnectSettings,
     control: RunControl,
     defaults: dict[str, Any] | None = None,
-    early: "asyncio.Task[Opened] | None" = None,
 ) -> list[OpCall]:
     """Evaluate a deploy that reads facts itself: gather what it asks for, evaluate again
-    (within the host's timeouts: its deadline starts again when it connects to run). On the
-    connection opened ``early`` when there is one."""
+    (within the host's timeouts: its deadline starts again when it connects to run)."""
     run = HostRun(host, [], True, None, control=control)
-    if early is not None:
-        opened = await early
-        conn, run.shell, run.deadline = opened.conn, opened.shell, opened.deadline
-    else:
-        async with settings.connect_slots:
-            run.deadline = control.deadline()
-            conn = await control.within(run.deadline, connect(host, settings))
+    async with settings.connect_slots:
+        run.deadline = control.deadline()
+        conn = await control.within(run.deadline, connect(host, settings))
     aborted = False
     try:
-        if run.shell is None:
-            run.shell = await control.within(run.deadline, conn.open_shell())
+        run.shell = await control.within(run.deadline, conn.open_shell())
         for _ in range(100):
 
             def known(h: Any, request: FactRequest) -> Any:
@@ -278,17 +259,14 @@ async def prepare(
     parallel: int | None = None,
     control: RunControl | None = None,
     defaults: dict[str, Any] | None = None,
-    settings: ConnectSettings | None = None,
-    early: EarlyConnections | None = None,
 ) -> Prepared:
     """Evaluate every host's deploy. Only hosts whose deploy code reads a fact itself connect
     now (at most ``parallel`` at once, as later): each is evaluated again on its own
     connection until it asks for nothing new, and the connection is closed -- holding it
     until every other host is evaluated would hold more hosts than ``parallel`` allows.
-    ``defaults``: the run's global arguments (see :func:`check_defaults`). ``settings`` and
-    ``early``: the run's, when connections were started before (:mod:`oxinfra._engine.early`)."""
-    check_open_files(inventory.hosts, parallel)
-    prepared = Prepared(inventory, settings or ConnectSettings(connect_limit))
+    ``defaults``: the run's global arguments (see :func:`check_defaults`)."""
+    raise_fd_limit(_descriptors_needed(inventory.hosts, parallel))
+    prepared = Prepared(inventory, ConnectSettings(connect_limit))
     limit = asyncio.Semaphore(parallel or max(1, len(inventory.hosts)))
     # Calls equal on many hosts are discovered once (the run's memo, in context while evaluating).
     everything = getattr(inventory, "everything", None)
@@ -307,7 +285,7 @@ async def prepare(
                     if task is not None:
                         run_control.running.add(task)
                     evaluated[host.name] = await _evaluate_with_facts(
-                        host, files, prepared.settings, run_control, defaults, early.take(host.name) if early else None
+                        host, files, prepared.settings, run_control, defaults
                     )
             except asyncio.CancelledError:
                 if run_control.interrupted is None:
@@ -351,7 +329,7 @@ async def prepare(
 
         try:
             with gc_paused():
-                evaluated.update(await _evaluate_all(inventory, files, defaults, pause=early is not None))
+                evaluated.update(_evaluate_all(inventory, files, defaults))
                 prepared.keep()  # before collections resume: they would scan all of it once more
             await asyncio.gather(*(with_facts(h) for h in inventory.hosts if evaluated[h.name] is None))
             run_once(evaluated, inventory.hosts)
@@ -396,11 +374,9 @@ async def execute(
     on_event: EventSink | None,
     timings: Timings,
     control: RunControl | None = None,
-    early: EarlyConnections | None = None,
 ) -> dict[str, HostResult]:
     """Plan and execute every evaluated host, each on its own, at most ``parallel`` at once
-    (and as ``control`` says: see :mod:`oxinfra._engine.control`), on the connections opened
-    ``early`` where there are (those of hosts that do not start are left to its owner)."""
+    (and as ``control`` says: see :mod:`oxinfra._engine.control`)."""
     control = control or RunControl()
     hosts = prepared.inventory.hosts
     results = prepared.results
@@ -416,8 +392,7 @@ async def execute(
                 why = f"interrupted ({control.interrupted})" if control.interrupted else "--fail-percent"
                 results[host.name] = not_started(host, ops, why, on_event)
             else:
-                opened = early.take(host.name) if early is not None else None
-                result = await HostRun(host, ops, dry, on_event, prepared.memo, control).run(prepared.settings, opened)
+                result = await HostRun(host, ops, dry, on_event, prepared.memo, control).run(prepared.settings)
                 results[host.name] = result
                 control.host_ended(result.status)
             prepared.evaluated[host.name] = None  # a finished host keeps only its result

@@ -8,21 +8,12 @@ import asyncio
 from typing import Any
 
 from oxinfra._engine.control import RunControl
-from oxinfra._engine.early import EarlyConnections
 from oxinfra._engine.evaluate import import_path
 from oxinfra._engine.hostrun import EventSink, HostResult, RunResult, _emit
 from oxinfra._engine.masking import mask_exception, mask_host_errors, masked_sink, run_redactor
-from oxinfra._engine.pipeline import (
-    check_defaults,
-    check_open_files,
-    execute,
-    load_deploy_files,
-    order_operations,
-    prepare,
-)
+from oxinfra._engine.pipeline import check_defaults, execute, load_deploy_files, order_operations, prepare
 from oxinfra._engine.report import Timings
 from oxinfra.api.context import scope
-from oxinfra.connectors.base import ConnectSettings
 from oxinfra.inventory import Inventory
 
 __all__ = ["RunResult", "HostResult", "RunControl", "run", "run_async"]
@@ -98,33 +89,17 @@ async def _run(
     timings = Timings()
     with timings.phase("compile"):
         files = load_deploy_files(deploy_files, exec_command)
-    # The hosts start connecting now, while their deploys are evaluated (oxinfra._engine.early).
-    check_open_files(inventory.hosts, parallel)
-    settings = ConnectSettings()
-    early = EarlyConnections.start(inventory.hosts, settings, control, parallel)
-    try:
-        with import_path(files), scope(diff=control.diff):
-            prepared = await prepare(
-                inventory,
-                files,
-                on_event,
-                timings,
-                parallel=parallel,
-                control=control,
-                defaults=defaults,
-                settings=settings,
-                early=early,
-            )
-            try:
-                with timings.phase("order"):
-                    order = order_operations(prepared.evaluated)
-                _emit(on_event, {"event": "plan", "hosts": len(inventory.hosts), "operations": order, "dry": dry})
-                results = await execute(prepared, dry, parallel, on_event, timings, control, early)
-            finally:
-                prepared.release()
-    finally:
-        if early is not None:
-            await early.close()  # what no host's run took: nothing was sent there
+    with import_path(files), scope(diff=control.diff):
+        prepared = await prepare(
+            inventory, files, on_event, timings, parallel=parallel, control=control, defaults=defaults
+        )
+        try:
+            with timings.phase("order"):
+                order = order_operations(prepared.evaluated)
+            _emit(on_event, {"event": "plan", "hosts": len(inventory.hosts), "operations": order, "dry": dry})
+            results = await execute(prepared, dry, parallel, on_event, timings, control)
+        finally:
+            prepared.release()
     return RunResult(results, order, dry, timings, control)
 
 
