@@ -384,7 +384,6 @@ class SSHConnection(Connection):
         except (OSError, asyncio.TimeoutError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             raise ConnectError(f"{host.name}: cannot connect to {address}:{port}: {reason}") from None
-        _coalesce_writes(conn)
         connection = cls(conn, host.name)
         if client is not None and client.accepted is not None:
             fingerprint = client.accepted.get_fingerprint()
@@ -430,59 +429,6 @@ class SSHConnection(Connection):
             await asyncio.wait_for(self.conn.wait_closed(), 5)
         except (asyncio.TimeoutError, asyncssh.Error, OSError):
             pass
-
-
-class _CoalescingTransport:
-    """The connection's TCP transport, with the writes of one event-loop turn sent as one.
-
-    asyncssh writes every packet to its transport on its own, and precedes each one with an
-    ``SSH_MSG_IGNORE`` packet: two ``send`` calls (two TCP segments, two wakeups of sshd) per
-    packet. Written here, they are joined and sent at the end of the turn -- in the same order,
-    before anything scheduled later (asyncssh closes with ``call_soon(abort)`` after its
-    disconnect packet, which is then sent first). Measured on 200 loopback hosts: socket sends
-    were a third of the controller's time (benches/fleet.py --profile)."""
-
-    __slots__ = ("_transport", "_loop", "_pending")
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport = transport
-        self._loop = loop
-        self._pending: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        if not self._pending:
-            self._loop.call_soon(self._flush)
-        self._pending.append(data)
-
-    def _flush(self) -> None:
-        pending = self._pending
-        if pending:
-            data = pending[0] if len(pending) == 1 else b"".join(pending)
-            pending.clear()
-            if not self._transport.is_closing():
-                self._transport.write(data)
-
-    def close(self) -> None:
-        self._flush()
-        self._transport.close()
-
-    def abort(self) -> None:
-        self._pending.clear()
-        self._transport.abort()
-
-    def get_write_buffer_size(self) -> int:
-        return self._transport.get_write_buffer_size() + sum(map(len, self._pending))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
-
-
-def _coalesce_writes(conn: Any) -> None:
-    """Put :class:`_CoalescingTransport` under an authenticated asyncssh connection (a plain
-    TCP transport only: a ProxyJump tunnel's channel is left as it is)."""
-    transport = getattr(conn, "_transport", None)
-    if isinstance(transport, asyncio.Transport) and hasattr(conn, "_send"):
-        conn._transport = _CoalescingTransport(transport, asyncio.get_running_loop())
 
 
 def _known_for(known: Any, name: str, port: int) -> tuple[list[Any], list[Any], list[Any]]:
