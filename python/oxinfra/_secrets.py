@@ -113,21 +113,28 @@ def masked(value: Any, secret: bool = False) -> Any:
     return value
 
 
-def secret_values(value: Any, out: set[str], secret: bool = False, _path: frozenset[int] = frozenset()) -> set[str]:
+def secret_values(value: Any, out: set[str], secret: bool = False, _path: set[int] | None = None) -> set[str]:
     """Add to ``out`` the texts of every :class:`Secret` in ``value`` and of every plain value
     (string, number, bytes) under a secret key, at any depth."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float:  # the usual leaves, first (Secret is a str subclass)
+        if secret:
+            out.add(str(value))
+        return out
     if isinstance(value, Secret):
         out.add(value.reveal())
     elif isinstance(value, (dict, list, tuple, set, frozenset)):
-        if id(value) in _path:  # a structure that holds itself
+        path = _path if _path is not None else set()
+        if id(value) in path:  # a structure that holds itself
             return out
-        inner = _path | {id(value)}
+        path.add(id(value))
         if isinstance(value, dict):
             for k, v in value.items():
-                secret_values(v, out, secret or (isinstance(k, str) and is_secret_key(k)), inner)
+                secret_values(v, out, secret or (isinstance(k, str) and is_secret_key(k)), path)
         else:
             for v in value:
-                secret_values(v, out, secret, inner)
+                secret_values(v, out, secret, path)
+        path.discard(id(value))
     elif secret and isinstance(value, (str, int, float, bytes)) and not isinstance(value, bool):
         out.add(value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value))
     return out

@@ -94,19 +94,20 @@ class scope:
         self._tokens: list[tuple[ContextVar[Any], Any]] = []
 
     def __enter__(self) -> "scope":
-        try:
-            pairs = [(_VARS[name], value) for name, value in self._values.items()]
-        except KeyError as exc:
-            raise TypeError(
-                f"scope() got an unknown context value {exc.args[0]!r} (known: {', '.join(_VARS)})"
-            ) from None
-        self._tokens = [(var, var.set(value)) for var, value in pairs]
+        tokens = self._tokens = []
+        for name, value in self._values.items():
+            var = _VARS.get(name)
+            if var is None:
+                self.__exit__()
+                raise TypeError(f"scope() got an unknown context value {name!r} (known: {', '.join(_VARS)})")
+            tokens.append((var, var.set(value)))
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        for var, token in reversed(self._tokens):
+        tokens = self._tokens
+        while tokens:
+            var, token = tokens.pop()
             var.reset(token)
-        self._tokens = []
 
 
 # Readers of the context values (bound ``ContextVar.get`` methods: no call of ours on hot paths).

@@ -271,6 +271,9 @@ def _known_files(value: Any, default: list[str], tokens: dict[str, str]) -> list
         return []
     out = []
     for raw in names:
+        if "%" not in raw:
+            out.append(os.path.expanduser(raw))
+            continue
         text, i = [], 0
         while i < len(raw):
             if raw[i] == "%" and i + 1 < len(raw):

@@ -111,6 +111,8 @@ def check_path(path: Any, argument: str = "path") -> None:
     even builds paths over PATH_MAX a component at a time, which later tools cannot name)."""
     if not isinstance(path, str):
         return
+    if len(path) <= NAME_MAX and path.isascii() and "\x00" not in path:
+        return  # one byte a character: no name and no path can be too long
     if "\x00" in path:
         raise OperationValueError(f"{argument} {path!r} holds a NUL byte: no path can")
     size = len(path.encode("utf-8", "surrogateescape"))
