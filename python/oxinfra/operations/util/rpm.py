@@ -1,6 +1,6 @@
 """What the rpm families (dnf, yum, zypper) share: ``.rpm`` files installed with rpm,
 repository files (``/etc/yum.repos.d/NAME.repo``, zypper's ``/etc/zypp/repos.d``), and the
-operations dnf and yum have in common, written once (:class:`YumFamily`).
+``packages`` dnf and yum have in common (:func:`family_packages`).
 
 Downloads: :func:`oxinfra.operations.util.packaging.download_once`.
 """
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import io
 import re
-from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, ParamSpec
+from typing import Any, Iterator
 from urllib.parse import urlparse
 
-from oxinfra.api import OperationGenerator, get_facts, host, noop, operation, touches
+from oxinfra.api import get_facts, host, noop, touches
 from oxinfra.exceptions import OperationValueError
 from oxinfra.facts.files import File
 from oxinfra.facts.rpm import RpmPackage, RpmPackages
@@ -30,12 +30,8 @@ from oxinfra.operations.util.packaging import (
 )
 from oxinfra.quoting import command, or_else, pipe
 
-if TYPE_CHECKING:
-    from oxinfra.api import Operation
-
 __all__ = [
     "NAME_PATTERN",
-    "YumFamily",
     "ensure_repo_file",
     "ensure_rpm",
     "ensure_rpm_packages",
@@ -220,139 +216,3 @@ def import_key(op: str, src: Any) -> Iterator[str]:
         raise OperationValueError(f"{op}: src= must be a key's path or URL on one line, not {src!r}")
     url_of(op, src)
     yield command("rpm", "--import", "--", src)
-
-
-P = ParamSpec("P")
-
-
-def _own(
-    func: Callable[P, Generator[Any, Any, Any]], module: str, program: str, is_idempotent: bool = True
-) -> Operation[P]:
-    """``func`` as the operation ``func.__name__`` of ``module``: named and found there (the
-    reference, the fixtures, a worker process), its docstring's ``{tool}`` read ``program``."""
-    func.__module__ = module
-    func.__qualname__ = func.__name__
-    func.__doc__ = (func.__doc__ or "").replace("{tool}", program)
-    return operation(is_idempotent=is_idempotent)(func)
-
-
-class YumFamily:
-    """The operations dnf and yum share (``update``, ``packages``, ``repo``, ``rpm``, ``key``),
-    written once and made for each tool as its own module's: ``dnf.py`` binds
-    ``packages = YumFamily("dnf", __name__).packages``..., named ``dnf.packages``, with
-    ``dnf`` in the docstring and the commands. The parameters are pyinfra's, the same for both."""
-
-    def __init__(self, program: str, module: str) -> None:
-        def update() -> OperationGenerator:
-            """Update every installed package (``{tool} update -y``); runs every time.
-
-            Example::
-
-                {tool}.update(name="Update packages")
-            """
-            yield command(program, "update", "-y")
-
-        def packages(
-            packages: str | list[str] | None = None,
-            present: bool = True,
-            latest: bool = False,
-            update: bool = False,
-            clean: bool = False,
-            nobest: bool = False,
-            extra_install_args: str | None = None,
-            extra_uninstall_args: str | None = None,
-        ) -> OperationGenerator:
-            """Install or remove packages with {tool}, as ``rpm.RpmPackages`` lists them installed.
-
-            + packages: a name or a list of names; ``name=version`` pins a version
-            + present: whether the packages should be installed
-            + latest: also upgrade installed packages asked for without a version (every run)
-            + update: ``{tool} update -y`` first
-            + clean: ``{tool} clean all`` first
-            + nobest: let {tool} pick another than the newest candidate (``--nobest``)
-            + extra_install_args: more {tool} options for installs (words, each quoted)
-            + extra_uninstall_args: the same for removals
-
-            Example::
-
-                {tool}.packages(name="Tools", packages=["curl", "git"])
-            """
-            yield from family_packages(
-                program + ".packages",
-                program,
-                packages,
-                present,
-                latest,
-                update,
-                clean,
-                nobest,
-                extra_install_args,
-                extra_uninstall_args,
-            )
-
-        def repo(
-            src: str,
-            present: bool = True,
-            baseurl: str | None = None,
-            description: str | None = None,
-            enabled: bool = True,
-            gpgcheck: bool = True,
-            gpgkey: str | None = None,
-        ) -> OperationGenerator:
-            """A repository file ``/etc/yum.repos.d/NAME.repo``: written from the arguments when
-            ``src`` is a name, downloaded (once) when it is the URL of a ``.repo`` file.
-
-            + src: the repository's name, or the URL of a ``.repo`` file
-            + present: whether the file should exist
-            + baseurl: the repository's URL (with a name)
-            + description: its ``name=`` (default: the name)
-            + enabled: ``enabled=1``
-            + gpgcheck: ``gpgcheck=1``
-            + gpgkey: the key's URL or path (several separated by spaces)
-
-            Example::
-
-                {tool}.repo(name="Internal", src="internal", baseurl="https://repo.example.com/el9/")
-            """
-            yield from ensure_repo_file(
-                program + ".repo",
-                "/etc/yum.repos.d",
-                src,
-                present,
-                baseurl,
-                description,
-                enabled,
-                gpgcheck,
-                gpgkey,
-            )
-
-        def rpm(src: str, present: bool = True) -> OperationGenerator:
-            """Install (``rpm -i``) or remove (``{tool} remove -y``) the package of a ``.rpm`` file, a
-            path on the host or a URL (downloaded once into root's private
-            ``/var/cache/oxinfra``, never ``/tmp``).
-
-            + src: the ``.rpm``'s path or URL
-            + present: whether its package should be installed
-
-            Example::
-
-                {tool}.rpm(name="Tool", src="https://example.com/tool-1.0-1.x86_64.rpm")
-            """
-            yield from ensure_rpm(program + ".rpm", src, present, (program, "remove", "-y"))
-
-        def key(src: str) -> OperationGenerator:
-            """Import a signing key into rpm's database (``rpm --import``); runs every time.
-
-            + src: the key's path on the host or URL
-
-            Example::
-
-                {tool}.key(name="Vendor key", src="https://example.com/RPM-GPG-KEY-vendor")
-            """
-            yield from import_key(program + ".key", src)
-
-        self.update = _own(update, module, program, is_idempotent=False)
-        self.packages = _own(packages, module, program)
-        self.repo = _own(repo, module, program)
-        self.rpm = _own(rpm, module, program)
-        self.key = _own(key, module, program, is_idempotent=False)
