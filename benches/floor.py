@@ -25,12 +25,16 @@ import shlex
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import asyncssh
 import jinja2
+
+with warnings.catch_warnings():  # as oxinfra.connectors.ssh does: cryptography 51's DSA warning
+    warnings.filterwarnings("ignore", message="DSA is deprecated", module=r"asyncssh(\.|$)")
+    import asyncssh
 
 REPO = Path(__file__).resolve().parents[1]
 WORKLOAD_DIR = REPO / "benches" / "workloads" / "standard-10"

@@ -10,7 +10,9 @@ must oxinfra -- it would otherwise send the password and run the deploy on the i
 from __future__ import annotations
 
 import getpass
+import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -254,3 +256,16 @@ def test_cert_authority_line_and_a_host_without_certificate(tmp_path: Path, targ
     # ssh (accept-new) takes the plain key as a first contact; refusing is defensible, but
     # then the error must say why
     assert result["status"] == "success" or "cert" in result["error"], out.describe()
+
+
+def test_the_ssh_connector_imports_without_warnings() -> None:
+    """cryptography 51 deprecates DSA with a warning when asyncssh 2.24 is imported: every run
+    printed five lines of it on stderr (and pytest's warnings-as-errors turned it into each
+    loopback host's internal error). The connector imports asyncssh with that warning off."""
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", "import oxinfra.connectors.ssh"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )
+    assert done.returncode == 0 and not done.stderr, done.stderr

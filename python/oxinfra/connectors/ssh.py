@@ -28,10 +28,16 @@ import functools
 import hashlib
 import hmac
 import os
+import warnings
 from typing import Any
 
-import asyncssh
-from asyncssh.config import SSHClientConfig
+with warnings.catch_warnings():
+    # asyncssh (2.24) names DSA key types at import; cryptography 51 deprecates DSA with a
+    # warning there, printed on every run and about nothing oxinfra does (it offers no DSA
+    # key). Only that warning, only from asyncssh's modules, only while it is imported.
+    warnings.filterwarnings("ignore", message="DSA is deprecated", module=r"asyncssh(\.|$)")
+    import asyncssh
+    from asyncssh.config import SSHClientConfig
 
 from oxinfra._secrets import is_secret_key
 from oxinfra.connectors.base import Connection, ConnectSettings, Shell
