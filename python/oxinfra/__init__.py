@@ -13,19 +13,15 @@ pyinfra 3's other names for deploy code are here too, loaded on first use: ``con
 (:mod:`oxinfra.api.runtime`) and ``local`` (:mod:`oxinfra.api.local`).
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from oxinfra.api.context import host
-
-try:
-    __version__ = version("oxinfra")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    from oxinfra._core import __version__
 
 __all__ = ["host", "config", "inventory", "state", "logger", "local", "__version__"]
 
 # name -> (module, attribute or None for the module itself), imported on first use (PEP 562).
+# The version is the native core's (maturin builds the package with Cargo.toml's version):
+# reading the installed metadata instead cost every run a few milliseconds of imports.
 _LAZY = {
+    "__version__": ("oxinfra._core", "__version__"),
     "config": ("oxinfra.api.config", "config"),
     "inventory": ("oxinfra.api.runtime", "inventory"),
     "state": ("oxinfra.api.runtime", "state"),

@@ -1,3 +1,3 @@
-from oxinfra.cli import main
+from oxinfra.cli.program import program
 
-main()
+program()

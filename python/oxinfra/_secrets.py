@@ -113,30 +113,46 @@ def masked(value: Any, secret: bool = False) -> Any:
     return value
 
 
-def secret_values(value: Any, out: set[str], secret: bool = False, _path: set[int] | None = None) -> set[str]:
+def secret_values(value: Any, out: set[str], secret: bool = False) -> set[str]:
     """Add to ``out`` the texts of every :class:`Secret` in ``value`` and of every plain value
-    (string, number, bytes) under a secret key, at any depth."""
-    kind = type(value)
-    if kind is str or kind is int or kind is float:  # the usual leaves, first (Secret is a str subclass)
-        if secret:
-            out.add(str(value))
-        return out
-    if isinstance(value, Secret):
-        out.add(value.reveal())
-    elif isinstance(value, (dict, list, tuple, set, frozenset)):
-        path = _path if _path is not None else set()
-        if id(value) in path:  # a structure that holds itself
-            return out
-        path.add(id(value))
-        if isinstance(value, dict):
-            for k, v in value.items():
-                secret_values(v, out, secret or (isinstance(k, str) and is_secret_key(k)), path)
-        else:
-            for v in value:
-                secret_values(v, out, secret, path)
-        path.discard(id(value))
-    elif secret and isinstance(value, (str, int, float, bytes)) and not isinstance(value, bool):
-        out.add(value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value))
+    (string, number, bytes) under a secret key, at any depth.
+
+    Every operation call's arguments are walked (:func:`register_secrets`), so the walk is a
+    loop over a stack, and the usual leaves (``str``, ``int``, ``float``, ``bool``, ``None``
+    under a plain key) are looked at where their container is, without a push. A container
+    is walked once per secrecy (a structure that holds itself ends)."""
+    todo: list[tuple[Any, bool]] = [(value, secret)]
+    push, pop = todo.append, todo.pop
+    seen: set[tuple[int, bool]] = set()
+    while todo:
+        value, secret = pop()
+        kind = type(value)
+        if kind is str or kind is int or kind is float:  # Secret is a str subclass: not here
+            if secret:
+                out.add(str(value))
+            continue
+        if kind is dict or kind is list or kind is tuple or isinstance(value, (dict, list, tuple, set, frozenset)):
+            mark = (id(value), secret)
+            if mark in seen:
+                continue
+            seen.add(mark)
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    under = secret or (isinstance(k, str) and is_secret_key(k))
+                    item = type(v)
+                    if not under and (item is str or item is int or item is bool or v is None or item is float):
+                        continue
+                    push((v, under))
+            else:
+                for v in value:
+                    item = type(v)
+                    if not secret and (item is str or item is int or item is bool or v is None or item is float):
+                        continue
+                    push((v, secret))
+        elif isinstance(value, Secret):
+            out.add(value.reveal())
+        elif secret and isinstance(value, (str, int, float, bytes)) and not isinstance(value, bool):
+            out.add(value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value))
     return out
 
 

@@ -87,26 +87,25 @@ class scope:
     """Set some context values for the duration of a ``with`` block; the previous values come
     back when it ends, on errors too. Names: see the module docs."""
 
-    __slots__ = ("_values", "_tokens")
+    __slots__ = ("_pairs", "_tokens")
 
     def __init__(self, **values: Any) -> None:
-        self._values = values
+        # Several scopes per operation and host: the variables are looked up once, here.
+        try:
+            self._pairs = [(_VARS[name], value) for name, value in values.items()]
+        except KeyError as exc:
+            raise TypeError(
+                f"scope() got an unknown context value {exc.args[0]!r} (known: {', '.join(_VARS)})"
+            ) from None
         self._tokens: list[tuple[ContextVar[Any], Any]] = []
 
     def __enter__(self) -> "scope":
-        tokens = self._tokens = []
-        for name, value in self._values.items():
-            var = _VARS.get(name)
-            if var is None:
-                self.__exit__()
-                raise TypeError(f"scope() got an unknown context value {name!r} (known: {', '.join(_VARS)})")
-            tokens.append((var, var.set(value)))
+        self._tokens = [(var, var.set(value)) for var, value in self._pairs]
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        tokens = self._tokens
-        while tokens:
-            var, token = tokens.pop()
+        tokens, self._tokens = self._tokens, []
+        for var, token in reversed(tokens):
             var.reset(token)
 
 

@@ -48,9 +48,9 @@ def _parse_data(values: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _version() -> str:
-    from oxinfra import __version__
+    from oxinfra._core import __version__
 
-    return __version__
+    return str(__version__)
 
 
 HOSTS_PER_SHARD = 20_000
