@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import grp
+import hashlib
 import os
 import pwd
 import re
@@ -23,7 +24,7 @@ from oxinfra.api import load_inventory, run
 from oxinfra.api.facts import FactRequest
 from oxinfra._engine.script import ScriptBuilder, done_marker, new_nonce, prelude
 from oxinfra.testing import sim
-from oxinfra.facts.files import Directory, File, FindInFile, Link, Sha1File, Sha256File, Socket
+from oxinfra.facts.files import Directory, File, FindInFile, Link, Md5File, Sha1File, Sha256File, Socket
 from oxinfra.facts.server import Arch, Command, Home, Os, User
 from oxinfra.quoting import quote
 
@@ -425,6 +426,62 @@ def test_each_stat_fact_command_equals_its_batched_answer(tmp_path: Path) -> Non
         assert real[index_of[id(request)]] == (rc, stdout), request
         rcs.add(rc)
     assert rcs >= {0, 1, 2}, rcs  # (the table has paths there, absent, and neither)
+
+
+def test_hash_batch_answers_equal_a_real_sh(tmp_path: Path) -> None:
+    """Hash facts of regular files (one sha1sum, sha256sum, md5sum process each): the
+    simulator splits their output as a real sh does."""
+    root = tmp_path / "f"
+    _make_files(root)
+    machine = _mirror(root, os.uname().nodename)
+    paths = [str(root / n) for n in ("plain", "empty", "dir/inner", "link", 'it\'s $(x) "q"', "ünï")]
+    requests = [FactRequest(cls, {"path": p}, ()) for cls in (Sha1File, Sha256File, Md5File) for p in paths]
+    nonce = new_nonce()
+    builder = ScriptBuilder(nonce, first=True)
+    builder.add_facts(requests)
+    assert "".join(builder.parts).count("sum --") == 3
+    real, fake, _ = _through_both(builder, nonce, machine)
+    assert fake == real
+    assert [stdout for _, stdout, _ in builder.fact_results(fake)] == [
+        f"{hashlib.new(r.cls.algorithm, Path(r.kwargs['path']).read_bytes()).hexdigest()}  -\n".encode()
+        for r in requests
+    ]
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        '${v%%"NL"*}',
+        '${v#*"NL"}',
+        '${v%"NL"*}',
+        '${v##*"NL"}',
+        '"${v%% *}"',
+        '"${v% *}"',
+        "${v#*b}",
+        "${v##*b}",
+        '${v#"a"\\ }',
+        "${v#'a '}",
+        '${v#*"$w"}',
+        "${v#*$w}",
+        '${v%"*"}',
+        "${v%[xyz]}",
+        "${v%[!xyz]}",
+        "${v%?}",
+        "${v##*/}",
+        "${u#\\\\}",
+        '"${u#*"$w"}"',
+    ],
+)
+def test_parameter_expansions_as_a_real_sh(word: str) -> None:
+    """``${NAME%WORD}``, ``%%``, ``#`` and ``##``: quoted parts of WORD are literal, unquoted
+    ``*``, ``?`` and brackets match, ``$NAME`` in it expands (the hash batch splits its
+    output with them; FindInFile and sysvinit use them). NL: a newline."""
+    script = "v='a b*\nc/d b\\e\nf g*'\nu='\\x*y'\nw='*'\n" + f"x={word}; printf '[%s]\\n' \"$x\"\n"
+    script = script.replace("NL", "\n")
+    real = subprocess.run(["sh"], input=script, capture_output=True, text=True)
+    assert real.returncode == 0 and not real.stderr, real
+    out, _ = asyncio.run(sim.SimShell(sim.machine("expansions"), "@sim/expansions").run(script.encode(), b""))
+    assert out.decode() == real.stdout
 
 
 def test_parse_cache_restores_each_hosts_strings() -> None:

@@ -498,6 +498,25 @@ def _batchable(request: Any) -> bool:
     )
 
 
+def _hash_batchable(request: Any) -> bool:
+    """A hash fact (``hash_batch``) that may share one process with others of its class: a
+    path that ``PROG -- PATH`` reads as the file (not ``-``, stdin) and that GNU's
+    ``sha1sum`` prints as it is (a name with a newline, CR or backslash is escaped)."""
+    path = request.kwargs.get("path")
+    return (
+        getattr(request.cls, "hash_batch", False)
+        and request.safe
+        and not request.context
+        and len(request.kwargs) == 1
+        and isinstance(path, str)
+        and bool(path)
+        and path != "-"
+        and "\n" not in path
+        and "\r" not in path
+        and "\\" not in path
+    )
+
+
 class FactScript:
     """The text of a fact batch made once and added to the scripts of many hosts (hosts of
     one class ask for the same facts; see :mod:`oxinfra._engine.reuse`). The text names the
@@ -562,9 +581,11 @@ class ScriptBuilder:
 
     def _fact_lines(self, requests: list[Any]) -> str:
         """Script text reading ``requests``: stat-based facts in one ``stat`` process (and a
-        ``readlink`` only for paths that are links), every other fact with its own command."""
+        ``readlink`` only for paths that are links), two or more hash facts of one class in
+        one process (:meth:`_hash_lines`), every other fact with its own command."""
         lines = []
-        batch = StatBatch([r for r in requests if _batchable(r)], self.nonce)
+        stat = [r for r in requests if _batchable(r)]
+        batch = StatBatch(stat, self.nonce)
         if batch.requests:
             paths = list(dict.fromkeys(r.kwargs["path"] for r in batch.requests))
             # Each path is proven absent (no process) or goes to the one stat, whose failure
@@ -575,11 +596,41 @@ class ScriptBuilder:
             batch.paths = [p.encode("utf-8", "surrogateescape") for p in paths]
             words = " ".join(quote(p) for p in paths)
             lines.append(f"__ox_S {batch.link_index} {batch.absent_index} {batch.index} {words}\n")
-        for request in requests:
-            if not _batchable(request):
-                i = self._index(request)
-                lines.append(f"{fact_command(request)} </dev/null; __ox_q {i} $?\n")
+        rest = [r for r in requests if not _batchable(r)] if stat else requests
+        groups: dict[Any, list[Any]] = {}
+        for request in rest:
+            if _hash_batchable(request):
+                groups.setdefault(request.cls, []).append(request)
+        hashed = {id(r): group for group in groups.values() if len(group) > 1 for r in group}
+        for request in rest:
+            group = hashed.get(id(request))
+            if group is None:
+                lines.append(self._own_line(request))
+            elif request is group[0]:
+                lines.append(self._hash_lines(group))
         return "".join(lines)
+
+    def _own_line(self, request: Any) -> str:
+        return f"{fact_command(request)} </dev/null; __ox_q {self._index(request)} $?\n"
+
+    def _hash_lines(self, group: list[Any]) -> str:
+        """Hash facts of one class (each its own section), all or nothing: when every path is a
+        regular file, ONE ``PROG -- PATH...`` (``programs[0]``) prints a line per path, in
+        order (its status 0; no name is escaped, see :func:`_hash_batchable`), whose digest
+        becomes ``DIGEST  -``: exactly what each fact's own command (``PROG < PATH``) prints.
+        Otherwise (a path missing or of another type, a file it cannot read, no ``PROG``)
+        each fact's own command runs, as without a batch."""
+        start = len(self.sections)
+        fallback = "".join(self._own_line(r) for r in group)
+        indices = " ".join(str(i) for i in range(start, len(self.sections)))
+        words = [quote(r.kwargs["path"]) for r in group]
+        tests = " && ".join(f"[ -f {w} ]" for w in words)
+        return (
+            f"if {tests} && __ox_h=$({group[0].cls.programs[0]} -- {' '.join(words)} </dev/null 2>/dev/null); then\n"
+            f'for __ox_hi in {indices}; do __ox_hl=${{__ox_h%%"\n"*}}; __ox_h=${{__ox_h#*"\n"}}; '
+            "printf '%s  -\\n' \"${__ox_hl%% *}\"; __ox_q $__ox_hi 0; done\n"
+            f"else\n{fallback}fi\n"
+        )
 
     def add_refetch_chain(self, per_op: list[tuple[int, list[Any]]]) -> None:
         """Define ``__ox_f<k>`` for each operation ``k``: it reads the facts needed from

@@ -113,6 +113,9 @@ class Socket(File):
 
 class _HashFile(FactBase[Any]):
     shell_safe = True
+    #: Read together with the other facts of its class by one ``programs[0]`` process when
+    #: every path is a regular file (see _engine/script.py).
+    hash_batch = True
     digits = 0
     algorithm = ""
     programs: tuple[str, ...] = ()

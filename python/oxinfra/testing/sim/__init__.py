@@ -10,10 +10,10 @@ What is interpreted is the dialect :mod:`oxinfra._engine.script` writes, and the
 built-in facts and operations use -- not a general shell:
 
 * shell syntax: simple commands, ``;``/``&&``/``||``/``|``, ``{ }``, ``( )``, ``if``, ``while``,
-  ``for``, function definitions, single/double quotes, ``$VAR``, ``${VAR%PATTERN}``, ``$?``,
-  ``$#``, ``"$@"``, ``$( )``, ``$(( ))`` (+ and -), ``~user``, redirections ``<``, ``>``,
-  ``>>``, ``>&2``, ``2>``, quoted here-documents. There is no field splitting and no pathname
-  expansion (oxinfra quotes every value). As in a POSIX ``sh``, a failed redirection of a
+  ``for``, function definitions, single/double quotes, ``$VAR``, ``${VAR%PATTERN}`` (and
+  ``%%``, ``#``, ``##``), ``$?``, ``$#``, ``"$@"``, ``$( )``, ``$(( ))`` (+ and -), ``~user``,
+  redirections ``<``, ``>``, ``>>``, ``>&2``, ``2>``, quoted here-documents. There is no field
+  splitting and no pathname expansion (oxinfra quotes every value). As in a POSIX ``sh``, a failed redirection of a
   special builtin (``:``, ``export``, ``set``, ...) ends the shell.
 * the marker functions of the prelude run natively -- but only functions whose definition
   is exactly one of :func:`oxinfra._engine.script.prelude`'s and whose interpreted body prints

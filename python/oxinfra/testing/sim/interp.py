@@ -4,7 +4,7 @@ word expansion, redirections and the natively run prelude markers."""
 from __future__ import annotations
 
 import re
-from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any, Callable
 
 from oxinfra.testing.sim.fs import FsError, SimHost
@@ -295,6 +295,57 @@ def _verified_loops() -> list[tuple[str, Any, Callable[[Interpreter, Any], int]]
     return found
 
 
+#: ``${NAME%WORD}``, ``${NAME%%WORD}``, ``${NAME#WORD}``, ``${NAME##WORD}`` as the parser keeps them.
+_TRIM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*|[0-9])(%%|%|##|#)(.*)", re.S)
+_WORD_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*|[0-9?#]))")
+
+
+def _glob(word: str, variable: Callable[[str], str] | None = None, quoting: bool = True) -> str:
+    """A regular expression for the pattern WORD of a ``${NAME%WORD}``: quoted characters (in
+    ``'...'``, ``"..."``, after a backslash) are literal; unquoted ``*``, ``?`` and ``[...]``
+    match; ``$NAME`` expands (``variable``), its value a pattern where unquoted."""
+    out: list[str] = []
+    i, n, dq = 0, len(word), False
+    while i < n:
+        c = word[i]
+        if quoting and c == '"':
+            dq = not dq
+            i += 1
+        elif quoting and c == "'" and not dq:
+            j = word.find("'", i + 1)
+            j = n if j < 0 else j
+            out.append(re.escape(word[i + 1 : j]))
+            i = j + 1
+        elif quoting and c == "\\" and i + 1 < n and not (dq and word[i + 1] not in '$`"\\'):
+            out.append(re.escape(word[i + 1]))
+            i += 2
+        elif c == "$" and variable is not None and (m := _WORD_VAR.match(word, i)) is not None:
+            value = variable(m.group(1) or m.group(2))
+            out.append(re.escape(value) if dq else _glob(value, quoting=False))
+            i = m.end()
+        elif dq or c not in "*?[":
+            out.append(re.escape(c))
+            i += 1
+        elif c != "[":
+            out.append(".*" if c == "*" else ".")
+            i += 1
+        elif (j := word.find("]", i + 2 + (word[i + 1 : i + 2] in ("!", "^")))) > 0:
+            body = word[i + 1 : j]
+            negate = body[0] in "!^"
+            body = (body[1:] if negate else body).replace("\\", "\\\\").replace("[", "\\[")
+            out.append("[" + ("^" if negate else "") + body + "]")
+            i = j + 1
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return "".join(out)
+
+
+@lru_cache(maxsize=256)
+def _pattern(word: str) -> re.Pattern[str]:
+    return re.compile(_glob(word), re.S)
+
+
 class Interpreter:
     """One persistent shell of a simulated host: variables and functions survive between
     scripts, as in a real ``sh`` fed on stdin."""
@@ -500,13 +551,10 @@ class Interpreter:
         return "".join(out)
 
     def variable(self, name: str) -> str:
-        if "%" in name:  # ${NAME%PATTERN}: the shortest matching suffix removed
-            name, _, pattern = name.partition("%")
-            value = self.variable(name)
-            for cut in range(len(value), -1, -1):
-                if fnmatchcase(value[cut:], pattern):
-                    return value[:cut]
-            return value
+        if "%" in name or name.find("#", 1) > 0:
+            m = _TRIM.fullmatch(name)
+            if m is not None:
+                return self.trimmed(self.variable(m.group(1)), m.group(2), m.group(3))
         if name.isdigit():
             k = int(name)
             return self.positional[k - 1] if 0 < k <= len(self.positional) else ("sh" if k == 0 else "")
@@ -519,6 +567,21 @@ class Interpreter:
         if name == "$":
             return "4242"
         return self.vars.get(name, "")
+
+    def trimmed(self, value: str, op: str, word: str) -> str:
+        """``${NAME%WORD}`` (the shortest matching suffix removed), ``%%`` (the longest), ``#``
+        and ``##`` (prefixes): WORD's quoted parts match literally, ``$NAME`` in it expands."""
+        rx = _pattern(word) if "$" not in word else re.compile(_glob(word, self.variable), re.S)
+        n = len(value)
+        if op[0] == "%":
+            for cut in range(n, -1, -1) if op == "%" else range(n + 1):
+                if rx.fullmatch(value, cut):
+                    return value[:cut]
+        else:
+            for cut in range(n + 1) if op == "#" else range(n, -1, -1):
+                if rx.fullmatch(value, 0, cut):
+                    return value[cut:]
+        return value
 
     def substitute(self, body: list[Any]) -> str:
         saved_out = self.out
