@@ -43,8 +43,17 @@ def _quick_exit(code: object) -> None:
     run_handlers = getattr(atexit, "_run_exitfuncs", None)
     if run_handlers is None:  # not CPython: the usual exit
         sys.exit(status)
+    # As the interpreter's end: first wait for the threads that are not daemons (a deploy's
+    # own, a ThreadPoolExecutor's: threading._register_atexit), then the exit handlers.
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        shutdown = getattr(threading, "_shutdown", None)
+        if shutdown is not None:
+            shutdown()
     run_handlers()
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # started with that descriptor closed (oxinfra --version >&-)
+            continue
         try:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe: as the interpreter does, status 120

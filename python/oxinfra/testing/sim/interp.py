@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from oxinfra.testing.sim.fs import FsError, SimHost
 from oxinfra.testing.sim.parse import Parser, parse_script
+from oxinfra.testing.sim.patterns import glob_regex as _glob
 from oxinfra.quoting import SPECIAL_BUILTINS as _SPECIAL_BUILTINS
 
 
@@ -297,48 +298,6 @@ def _verified_loops() -> list[tuple[str, Any, Callable[[Interpreter, Any], int]]
 
 #: ``${NAME%WORD}``, ``${NAME%%WORD}``, ``${NAME#WORD}``, ``${NAME##WORD}`` as the parser keeps them.
 _TRIM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*|[0-9])(%%|%|##|#)(.*)", re.S)
-_WORD_VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*|[0-9?#]))")
-
-
-def _glob(word: str, variable: Callable[[str], str] | None = None, quoting: bool = True) -> str:
-    """A regular expression for the pattern WORD of a ``${NAME%WORD}``: quoted characters (in
-    ``'...'``, ``"..."``, after a backslash) are literal; unquoted ``*``, ``?`` and ``[...]``
-    match; ``$NAME`` expands (``variable``), its value a pattern where unquoted."""
-    out: list[str] = []
-    i, n, dq = 0, len(word), False
-    while i < n:
-        c = word[i]
-        if quoting and c == '"':
-            dq = not dq
-            i += 1
-        elif quoting and c == "'" and not dq:
-            j = word.find("'", i + 1)
-            j = n if j < 0 else j
-            out.append(re.escape(word[i + 1 : j]))
-            i = j + 1
-        elif quoting and c == "\\" and i + 1 < n and not (dq and word[i + 1] not in '$`"\\'):
-            out.append(re.escape(word[i + 1]))
-            i += 2
-        elif c == "$" and variable is not None and (m := _WORD_VAR.match(word, i)) is not None:
-            value = variable(m.group(1) or m.group(2))
-            out.append(re.escape(value) if dq else _glob(value, quoting=False))
-            i = m.end()
-        elif dq or c not in "*?[":
-            out.append(re.escape(c))
-            i += 1
-        elif c != "[":
-            out.append(".*" if c == "*" else ".")
-            i += 1
-        elif (j := word.find("]", i + 2 + (word[i + 1 : i + 2] in ("!", "^")))) > 0:
-            body = word[i + 1 : j]
-            negate = body[0] in "!^"
-            body = (body[1:] if negate else body).replace("\\", "\\\\").replace("[", "\\[")
-            out.append("[" + ("^" if negate else "") + body + "]")
-            i = j + 1
-        else:
-            out.append(re.escape(c))
-            i += 1
-    return "".join(out)
 
 
 @lru_cache(maxsize=256)

@@ -425,7 +425,7 @@ class Parser:
             flush()
             parts.append(("c", body))
         elif c == "{":
-            j = s.find("}", i)
+            j = _closing_brace(s, i + 1)
             if j < 0:
                 raise self.error("unterminated ${")
             flush()
@@ -444,6 +444,33 @@ class Parser:
             flush()
             parts.append(("v", m.group()))
             self.i = m.end()
+
+
+def _closing_brace(s: str, i: int) -> int:
+    """Where the ``}`` that ends the ``${`` before ``s[i]`` is: quotes, backslashes and nested
+    ``${...}`` in WORD skipped (-1: none)."""
+    depth, n, dq = 0, len(s), False
+    while i < n:
+        c = s[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == '"':
+            dq = not dq
+        elif c == "'" and not dq:
+            j = s.find("'", i + 1)
+            if j < 0:
+                return -1
+            i = j
+        elif c == "$" and s.startswith("{", i + 1):
+            depth += 1
+            i += 1
+        elif c == "}":
+            if depth == 0:
+                return i
+            depth -= 1
+        i += 1
+    return -1
 
 
 # Scripts of different hosts usually differ only by the connection's nonce and the host's

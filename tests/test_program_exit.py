@@ -1,0 +1,74 @@
+"""The ``oxinfra`` program (python/oxinfra/cli/program.py) ends with
+atexit handlers, a flush and os._exit. It must end as ``sys.exit(status)`` would, minus the
+teardown of objects."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+PYTHON_DIR = str(Path(__file__).resolve().parent.parent / "python")
+
+
+def _program(tmp_path: Path, *args: str, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
+    """The program as the console script (pyproject's ``oxinfra.cli.program:program``) runs it."""
+    script = tmp_path / "bin" / "oxinfra"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(f"#!{sys.executable}\nimport sys\nfrom oxinfra.cli.program import program\nsys.exit(program())\n")
+    script.chmod(0o755)
+    env = {**os.environ, "PYTHONPATH": PYTHON_DIR, "NO_COLOR": "1"}
+    env.update(kwargs.pop("env", {}))  # type: ignore[arg-type]
+    return subprocess.run([str(script), *args], env=env, timeout=120, **kwargs)  # type: ignore[call-overload]
+
+
+def test_a_deploys_threads_finish_before_the_program_ends(tmp_path: Path) -> None:
+    """A deploy that starts a (non-daemon) thread, or hands work to a ThreadPoolExecutor: the
+    interpreter waits for them before the exit handlers (threading._shutdown), the program's
+    os._exit kills them mid-way: their files are never written (they were before ee85ff7)."""
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(
+        textwrap.dedent(
+            f"""
+            import concurrent.futures, threading, time
+            from pathlib import Path
+            from oxinfra.operations import server
+
+            def later(name):
+                time.sleep(0.5)
+                Path({str(tmp_path)!r}, name).write_text("done")
+
+            threading.Thread(target=later, args=("thread",)).start()
+            concurrent.futures.ThreadPoolExecutor(1).submit(later, "pool")
+            server.shell(name="say", commands=["echo hi"])
+            """
+        )
+    )
+    done = _program(tmp_path, "-y", "@sim/review-threads", str(deploy), capture_output=True)
+    assert done.returncode == 0, done
+    assert (tmp_path / "thread").read_text() == "done"
+    assert (tmp_path / "pool").read_text() == "done"
+
+
+@pytest.mark.parametrize(
+    "args,env",
+    [
+        (["--version"], {}),
+        (["--help"], {}),
+        ([], {"_OXINFRA_COMPLETE": "bash_complete", "COMP_WORDS": "oxinfra --sh", "COMP_CWORD": "1"}),
+    ],
+    ids=["version", "help", "completion"],
+)
+def test_stdout_closed_is_no_traceback_and_no_failure(tmp_path: Path, args: list[str], env: dict[str, str]) -> None:
+    """``oxinfra --version >&-``: Python starts with sys.stdout None; click prints nothing and
+    exits 0 (status 0 before ee85ff7); the program's flush calls None.flush(): a traceback
+    and status 1."""
+    done = _program(
+        tmp_path, *args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, preexec_fn=lambda: os.close(1)
+    )
+    assert b"Traceback" not in done.stderr, done.stderr.decode()
+    assert done.returncode == 0, done
