@@ -125,29 +125,3 @@ def test_help_lists_the_exit_codes() -> None:
         "130 interrupted",
     ):
         assert words in text, out.stdout
-
-
-def test_the_program_flushes_everything_and_runs_exit_handlers(tmp_path: Path) -> None:
-    """The program ends without tearing down the run's objects (oxinfra/cli/program.py): what
-    it printed must still all arrive through a pipe (far more than a pipe holds), with the
-    exit code, and exit handlers registered during the run (a deploy's, a library's) run."""
-    ran = tmp_path / "handler ran"
-    deploy = write_deploy(
-        tmp_path,
-        f"""
-        import atexit
-        from pathlib import Path
-        from oxinfra.operations import server
-
-        atexit.register(Path({str(ran)!r}).write_text, "yes")
-        server.shell(name="say", commands=["echo " + "x" * 200])
-        server.shell(name="fail", commands=["exit 3"])
-        """,
-    )
-    hosts = ",".join(f"@sim/h{i}" for i in range(300))
-    out = run_cli("--json", "-y", hosts, deploy)
-    assert out.code == 1, out.describe()  # every host failed
-    assert len(out.stdout) > 200_000 and out.stdout.endswith("\n")
-    assert out.summary["exit_code"] == 1 and len(out.summary["hosts"]) == 300
-    assert ran.read_text() == "yes"
-    assert_no_traceback(out)

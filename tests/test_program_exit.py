@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from e2e_helpers import assert_no_traceback, run_cli, write_deploy
+
 PYTHON_DIR = str(Path(__file__).resolve().parent.parent / "python")
 
 
@@ -72,3 +74,29 @@ def test_stdout_closed_is_no_traceback_and_no_failure(tmp_path: Path, args: list
     )
     assert b"Traceback" not in done.stderr, done.stderr.decode()
     assert done.returncode == 0, done
+
+
+def test_the_program_flushes_everything_and_runs_exit_handlers(tmp_path: Path) -> None:
+    """The program ends without tearing down the run's objects (oxinfra/cli/program.py): what
+    it printed must still all arrive through a pipe (far more than a pipe holds), with the
+    exit code, and exit handlers registered during the run (a deploy's, a library's) run."""
+    ran = tmp_path / "handler ran"
+    deploy = write_deploy(
+        tmp_path,
+        f"""
+        import atexit
+        from pathlib import Path
+        from oxinfra.operations import server
+
+        atexit.register(Path({str(ran)!r}).write_text, "yes")
+        server.shell(name="say", commands=["echo " + "x" * 200])
+        server.shell(name="fail", commands=["exit 3"])
+        """,
+    )
+    hosts = ",".join(f"@sim/h{i}" for i in range(300))
+    out = run_cli("--json", "-y", hosts, deploy)
+    assert out.code == 1, out.describe()  # every host failed
+    assert len(out.stdout) > 200_000 and out.stdout.endswith("\n")
+    assert out.summary["exit_code"] == 1 and len(out.summary["hosts"]) == 300
+    assert ran.read_text() == "yes"
+    assert_no_traceback(out)

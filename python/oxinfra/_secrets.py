@@ -113,6 +113,10 @@ def masked(value: Any, secret: bool = False) -> Any:
     return value
 
 
+#: Values that hold no secret unless under a secret key (a Secret is a str subclass: not these).
+_PLAIN_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
 def secret_values(value: Any, out: set[str], secret: bool = False) -> set[str]:
     """Add to ``out`` the texts of every :class:`Secret` in ``value`` and of every plain value
     (string, number, bytes) under a secret key, at any depth.
@@ -139,16 +143,12 @@ def secret_values(value: Any, out: set[str], secret: bool = False) -> set[str]:
             if isinstance(value, dict):
                 for k, v in value.items():
                     under = secret or (isinstance(k, str) and is_secret_key(k))
-                    item = type(v)
-                    if not under and (item is str or item is int or item is bool or v is None or item is float):
-                        continue
-                    push((v, under))
+                    if under or type(v) not in _PLAIN_LEAVES:
+                        push((v, under))
             else:
                 for v in value:
-                    item = type(v)
-                    if not secret and (item is str or item is int or item is bool or v is None or item is float):
-                        continue
-                    push((v, secret))
+                    if secret or type(v) not in _PLAIN_LEAVES:
+                        push((v, secret))
         elif isinstance(value, Secret):
             out.add(value.reveal())
         elif secret and isinstance(value, (str, int, float, bytes)) and not isinstance(value, bool):

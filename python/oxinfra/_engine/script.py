@@ -592,7 +592,10 @@ class ScriptBuilder:
         ``readlink`` only for paths that are links), two or more hash facts of one class in
         one process (:meth:`_hash_lines`), every other fact with its own command."""
         lines = []
-        stat = [r for r in requests if _batchable(r)]
+        stat: list[Any] = []
+        rest: list[Any] = []
+        for request in requests:
+            (stat if _batchable(request) else rest).append(request)
         batch = StatBatch(stat, self.nonce)
         if batch.requests:
             paths = list(dict.fromkeys(r.kwargs["path"] for r in batch.requests))
@@ -604,7 +607,6 @@ class ScriptBuilder:
             batch.paths = [p.encode("utf-8", "surrogateescape") for p in paths]
             words = " ".join(quote(p) for p in paths)
             lines.append(f"__ox_S {batch.link_index} {batch.absent_index} {batch.index} {words}\n")
-        rest = [r for r in requests if not _batchable(r)] if stat else requests
         groups: dict[Any, list[Any]] = {}
         for request in rest:
             if _hash_batchable(request):
