@@ -672,7 +672,12 @@ def run_bench(
             hosts = fleet.hosts[:n]
             for rep in range(1, repeat + 1):
                 for tool in tools:
-                    root = tool_root(tool, run_id)
+                    # A new tree for every repetition, and none removed until the end: on ext4
+                    # without a journal (this project's machines) every file or directory
+                    # created scans past the inodes freed in the last minute, so removing one
+                    # tool's tree right before another tool's run 1 charged that run for it
+                    # (docs/benchmarks.md, "Trees").
+                    root = tool_root(tool, f"{run_id}-n{n}-r{rep}")
                     roots.append(root)
                     wd = prepare_workdir(base, tool, n, hosts, ssh_data, root, rep)
                     clean_target(root, fleet.user)
@@ -705,8 +710,6 @@ def run_bench(
                                 f"  N={n:<5} {tool:<8} run {run} (cProfile, untimed): wall {row['wall_s']:.3f} s "
                                 f"-> {prof}"
                             )
-                    if not keep:
-                        shutil.rmtree(root, ignore_errors=True)
     finally:
         if not keep:
             for root in set(roots):

@@ -8,7 +8,8 @@ went away.
   write that finds the pipe closed points stdout at /dev/null, nothing more is printed, the
   hosts finish what they were doing and the exit code is the run's own (a deploy is never
   left half-applied because its reader stopped reading). No traceback, no "Exception
-  ignored" at exit.
+  ignored" at exit. A stream the program started without (``>&-``, ``2>&-``) is the same:
+  nothing is written to it, the run's exit code stands.
 - One status line (:meth:`Console.status`) may stand at the bottom of a terminal: lines
   printed meanwhile go above it. It is redrawn by a thread a few times a second, so a run
   whose hosts are quiet still shows its clock move, and the event loop never waits for it.
@@ -56,7 +57,10 @@ def color_wanted(stream: Any, no_color: bool = False) -> bool:
 
 
 def _closed_pipe(exc: BaseException) -> bool:
-    return isinstance(exc, BrokenPipeError) or (isinstance(exc, OSError) and exc.errno in (errno.EPIPE, errno.EINVAL))
+    # EBADF: a descriptor the program started without (``2>&-``) that Python kept a stream for
+    return isinstance(exc, BrokenPipeError) or (
+        isinstance(exc, OSError) and exc.errno in (errno.EPIPE, errno.EINVAL, errno.EBADF)
+    )
 
 
 def silence_stdout() -> None:
@@ -79,7 +83,8 @@ class Console:
         self.tty = _isatty(sys.stdout)
         #: A status line may be drawn (a terminal that understands erasing a line).
         self.live = live and self.tty and os.environ.get("TERM") != "dumb"
-        self.closed = False  # stdout's reader went away
+        # stdout's reader went away, or the program started without a stdout (``>&-``)
+        self.closed = sys.stdout is None
         self._lock = threading.RLock()
         self._status: Callable[[], str] | None = None
         self._shown = False  # a status line is on the screen
@@ -93,6 +98,8 @@ class Console:
         return click.style(text, **styles) if (self.err_color if err else self.out_color) else text
 
     def _write(self, stream: Any, text: str, flush: bool = True) -> None:
+        if stream is None:  # the program started with that descriptor closed: nowhere to write
+            return
         try:
             stream.write(text)
             if flush:

@@ -20,6 +20,7 @@ __all__ = ["program"]
 
 
 def program() -> None:
+    _fill_standard_descriptors()
     from oxinfra.cli import main
 
     try:
@@ -29,6 +30,25 @@ def program() -> None:
     else:  # click in standalone mode always exits; this is not reached
         code = 0
     _quick_exit(code)
+
+
+def _fill_standard_descriptors() -> None:
+    """Point a standard descriptor the program was started without (``oxinfra ... >&-``,
+    ``2>&-``) at /dev/null, so that no file or socket opened later (a report, a connection)
+    gets descriptor 1 or 2 and receives what is meant for a terminal. Python's own
+    ``sys.stdout``/``sys.stderr`` stay as Python made them (None, or a stream whose writes
+    fail): the console writes nothing there (oxinfra/cli/console.py)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                null = os.open(os.devnull, os.O_RDWR)
+            except OSError:
+                return
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
 
 
 def _quick_exit(code: object) -> None:
