@@ -303,7 +303,7 @@ def inventory_source(hosts: list[str], ssh_data: dict[str, Any], tool: str) -> s
 
 
 def prepare_workdir(
-    base: Path, tool: str, n: int, hosts: list[str], ssh_data: dict[str, Any], root: str, rep: int = 1
+    base: Path, tool: str, n: int, hosts: list[str], ssh_data: dict[str, Any], root: str, rep: int | str = 1
 ) -> Path:
     d = base / f"{tool}-N{n}" if rep == 1 else base / f"{tool}-N{n}-rep{rep}"
     if d.exists():
@@ -701,10 +701,14 @@ def run_bench(
                         )
                     if profile_dir is not None and tool in (*OXINFRA_TOOLS, "pyinfra") and rep == 1:
                         profile_dir.mkdir(parents=True, exist_ok=True)
-                        clean_target(root, fleet.user)
+                        # a tree of their own too: removing this one would charge the next run
+                        proot = tool_root(tool, f"{run_id}-n{n}-profile")
+                        roots.append(proot)
+                        profile_wd = prepare_workdir(base, tool, n, hosts, ssh_data, proot, "profile")
+                        clean_target(proot, fleet.user)
                         for run in range(1, runs + 1):
                             prof = profile_dir / f"{tool}-N{n}-run{run}.prof"
-                            row = run_tool(fleet, tool, wd, hosts, run, profile=prof.resolve(), reaper=reaper)
+                            row = run_tool(fleet, tool, profile_wd, hosts, run, profile=prof.resolve(), reaper=reaper)
                             profiles.append(str(prof))
                             log(
                                 f"  N={n:<5} {tool:<8} run {run} (cProfile, untimed): wall {row['wall_s']:.3f} s "
