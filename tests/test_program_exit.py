@@ -100,3 +100,27 @@ def test_the_program_flushes_everything_and_runs_exit_handlers(tmp_path: Path) -
     assert out.summary["exit_code"] == 1 and len(out.summary["hosts"]) == 300
     assert ran.read_text() == "yes"
     assert_no_traceback(out)
+
+
+def test_a_profiled_run_still_writes_its_profile(tmp_path: Path) -> None:
+    """``python -m cProfile -o OUT -m oxinfra ...`` (benches/fleet.py --profile): cProfile
+    writes OUT after the program returns; the quick exit (os._exit) ended the process before
+    that, and no profile was written, whatever the bench said."""
+    out = tmp_path / "run.prof"
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra.operations import server
+
+        server.shell(name="say", commands=["echo hi"])
+        """,
+    )
+    env = {**os.environ, "PYTHONPATH": PYTHON_DIR, "NO_COLOR": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "oxinfra", "-y", "@local", str(deploy)],
+        env=env,
+        timeout=120,
+        capture_output=True,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert out.stat().st_size > 0

@@ -61,7 +61,9 @@ def _quick_exit(code: object) -> None:
         print(code, file=sys.stderr)
         status = 1
     run_handlers = getattr(atexit, "_run_exitfuncs", None)
-    if run_handlers is None:  # not CPython: the usual exit
+    # Not CPython, or a profiler is on (``python -m cProfile -o OUT -m oxinfra``: it writes
+    # OUT after the program returns): the usual exit.
+    if run_handlers is None or sys.getprofile() is not None:
         sys.exit(status)
     # As the interpreter's end: first wait for the threads that are not daemons (a deploy's
     # own, a ThreadPoolExecutor's: threading._register_atexit), then the exit handlers.
