@@ -372,9 +372,12 @@ def _short(command: str) -> str:
     return command.replace(proof, "__ox_A") if proof in command else command
 
 
-def fact_command(request: Any) -> str:
+def fact_command(request: Any, command: str | None = None) -> str:
     """A fact's command as it runs in the script: in the shell itself when the fact is
-    ``shell_safe`` and needs no privilege change, else in its own (sub)process."""
+    ``shell_safe`` and needs no privilege change, else in its own (sub)process. ``command``:
+    another command of the same fact (its guard's) in place of ``request.command``."""
+    if command is not None:
+        request = _Command(request, command)
     if request.safe and not request.context:
         return f"{{ {_short(request.command)}\n}}"
     if request.context:
@@ -387,6 +390,15 @@ def fact_command(request: Any) -> str:
             f"( {request.command}\n); __ox_c=$?; printf '\\n@@OXR:%s\\n' $__ox_c; exit $__ox_c", request.context
         )
     return wrap_privilege(_short(request.command) if not request.context else request.command, request.context)
+
+
+class _Command:
+    """A request's settings with another command (see :func:`fact_command`)."""
+
+    __slots__ = ("safe", "context", "command")
+
+    def __init__(self, request: Any, command: str) -> None:
+        self.safe, self.context, self.command = request.safe, request.context, command
 
 
 PRIVILEGED_TRAILER = b"\n@@OXR:"
@@ -674,12 +686,16 @@ class ScriptBuilder:
         i = self._index(owner)
         checks = []
         for request, stdout, rc in guards:
+            command = None
+            other = request.fact.guard(stdout, **request.kwargs)
+            if other is not None:  # the fact compares less than its whole output
+                command, stdout = other
             try:
                 expected = quote(stdout.decode("utf-8", "surrogateescape") + f"|{rc}")
             except QuotingError:  # output with NUL bytes cannot be compared in a shell
                 checks.append("false")
                 continue
-            checks.append(f'[ "$( {fact_command(request)} </dev/null 2>/dev/null; echo "|$?")" = {expected} ]')
+            checks.append(f'[ "$( {fact_command(request, command)} </dev/null 2>/dev/null; echo "|$?")" = {expected} ]')
         run = f"{text}\n__ox_r=$?\n" if text is not None else "__ox_r=0\n"
         stop = "" if ignore_errors else "[ $__ox_r -eq 0 ] || __ox_s=1\n"
         block = f"{run}__ox_m {i} $__ox_r\n{stop}"

@@ -101,6 +101,15 @@ class FactBase(Generic[T]):
         ``path`` held ``content``; None when the fact cannot tell (the default)."""
         return None
 
+    def guard(self, stdout: bytes, *args: Any, **kwargs: Any) -> tuple[str, bytes] | None:
+        """How the engine reads this fact again right before an operation planned from it
+        runs, after an operation whose effects it cannot know (the fact's arguments as
+        ``command`` takes them): ``(command, the output it must print)`` when that is not the
+        fact's own command printing ``stdout`` again -- for output that moves while nothing
+        the fact describes changes (a file's access time). None (the default): the fact's
+        own command, its output compared whole."""
+        return None
+
     def parse(self, stdout: bytes, rc: int) -> Any:
         """Turn raw output into the value; built-in facts override this with a Rust parser.
         Raises :class:`FactFailed` for an exit status that is neither 0 nor "absent"."""

@@ -6,10 +6,29 @@ API)."""
 
 from __future__ import annotations
 
-__all__ = ["DIFF_LIMIT", "STAT_FORMAT", "absent_proof"]
+__all__ = ["DIFF_LIMIT", "GUARD_STAT_FORMAT", "STAT_FORMAT", "absent_proof", "without_atime"]
 
 #: What ``stat -c`` prints for a path: type, owner, group, mode, size, atime, mtime, ctime.
 STAT_FORMAT = "%F|%U|%G|%a|%s|%X|%Y|%Z"
+
+#: What a guard reads of a path again before an operation planned from it runs: the same
+#: fields, the access time left out (``-``). A mere read moves the atime (relatime: the first
+#: read after each change), so a ``sha1sum`` of the facts round or a ``cat`` in a shell
+#: command would otherwise make every plan read from that path stale.
+GUARD_STAT_FORMAT = "%F|%U|%G|%a|%s|-|%Y|%Z"
+
+
+def without_atime(stdout: bytes) -> bytes:
+    """``STAT_FORMAT`` output as ``GUARD_STAT_FORMAT`` prints it: the atime of its first line
+    (the fourth field from the right: owner and group names come before it) replaced by
+    ``-``; anything else (a link's target line, no output) as it is."""
+    line, sep, rest = stdout.partition(b"\n")
+    fields = line.rsplit(b"|", 3)
+    if len(fields) != 4 or not fields[1].isdigit():
+        return stdout
+    head, _atime, mtime, ctime = fields
+    return b"|".join((head, b"-", mtime, ctime)) + sep + rest
+
 
 #: ``files.DiffContent`` reads at most this many bytes of a file (and one more, which tells
 #: that there are more): ``--diff`` summarises a file larger than this instead of diffing it.

@@ -14,8 +14,10 @@ from typing import Any
 from oxinfra import _core
 from oxinfra.api import FactBase, FactFailed
 from oxinfra.facts._fileproto import DIFF_LIMIT
+from oxinfra.facts._fileproto import GUARD_STAT_FORMAT
 from oxinfra.facts._fileproto import STAT_FORMAT as STAT_FORMAT
 from oxinfra.facts._fileproto import absent_proof as absent_proof
+from oxinfra.facts._fileproto import without_atime
 from oxinfra.quoting import quote, quote_interpolated
 
 __all__ = [
@@ -55,6 +57,14 @@ def _datetime(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, timezone.utc).replace(tzinfo=None)
 
 
+def _stat_command(path: str, fmt: str) -> str:
+    return (
+        f"__ox_a={quote(path)}; if stat -c '{fmt}' -- {_P}; then [ ! -L {_P} ] || readlink -- {_P} "
+        f"|| (exit 2); elif [ -e {_P} ] || [ -L {_P} ]; then (exit 2); elif {absent_proof('__ox_a')}; then false; "
+        "else (exit 2); fi"
+    )
+
+
 class File(FactBase[Any]):
     """A regular file's ``user``, ``group``, ``mode`` (e.g. ``644``), ``size`` and times.
 
@@ -74,11 +84,11 @@ class File(FactBase[Any]):
     stat_batch = True
 
     def command(self, path: str) -> str:
-        return (
-            f"__ox_a={quote(path)}; if stat -c '{STAT_FORMAT}' -- {_P}; then [ ! -L {_P} ] || readlink -- {_P} "
-            f"|| (exit 2); elif [ -e {_P} ] || [ -L {_P} ]; then (exit 2); elif {absent_proof('__ox_a')}; then false; "
-            "else (exit 2); fi"
-        )
+        return _stat_command(path, STAT_FORMAT)
+
+    def guard(self, stdout: bytes, path: str) -> tuple[str, bytes]:
+        # the access time left out: a read between the facts and the operation moves it
+        return _stat_command(path, GUARD_STAT_FORMAT), without_atime(stdout)
 
     def parse(self, stdout: bytes, rc: int) -> Any:
         if rc == 2:
