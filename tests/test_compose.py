@@ -52,6 +52,10 @@ def two_templates(a, b):
 @operation(shell_safe=True)
 def unsafe_inside(command):
     yield from server.shell._inner(command)
+
+@operation(quiet=True)
+def loud_inside(command):
+    yield from server.shell._inner(command)
 '''
 
 
@@ -198,6 +202,17 @@ def test_a_shell_safe_operation_cannot_compose_one_that_is_not(deploy_dir: Path)
     )
     with pytest.raises(DeployError, match="shell_safe=True composes server.shell, which is not shell-safe"):
         run(load_inventory("@sim/u"), [deploy])
+
+
+def test_a_quiet_operation_cannot_compose_one_that_is_not(deploy_dir: Path) -> None:
+    deploy = _deploy(
+        deploy_dir,
+        """
+        myops.loud_inside(name="bad", command="echo hello")
+    """,
+    )
+    with pytest.raises(DeployError, match="quiet=True composes server.shell, which is not quiet"):
+        run(load_inventory("@sim/q"), [deploy])
 
 
 def test_inner_outside_planning_is_the_plain_generator() -> None:

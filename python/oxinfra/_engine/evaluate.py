@@ -51,6 +51,7 @@ class OpCall:
         "deploy_dir",
         "memo",
         "shell_safe",
+        "quiet",
         "shared",
         "once_skip",
     )
@@ -80,6 +81,7 @@ class OpCall:
         self.deploy_dir = current_deploy_dir()
         self.memo: dict[str, Any] | None = None  # op_memo(), made when first used
         self.shell_safe = bool(getattr(func, "_oxinfra_shell_safe", False))
+        self.quiet = bool(getattr(func, "_oxinfra_quiet", False))
         # The discovery shared with every host making the same call (_engine/reuse.py), if any.
         self.shared: SharedCall | None = None
         # _run_once: an earlier host makes this call, so it is skipped here (pipeline.run_once).
@@ -96,6 +98,7 @@ class OpCall:
         shared = self.shared
         assert shared is not None
         copy.deploy_dir, copy.shell_safe, copy.shared = self.deploy_dir, self.shell_safe, shared
+        copy.quiet = self.quiet
         copy.memo = dict(shared.memo) if shared.memo else None
         copy.once_skip = False
         return copy
@@ -279,7 +282,7 @@ def discover(host: Any, call: OpCall) -> bool:
     reads = [False, False]
     if call.memo is None:
         call.memo = {}
-    ctx = PlanContext(memo=call.memo, shell_safe=call.shell_safe)
+    ctx = PlanContext(memo=call.memo, shell_safe=call.shell_safe, quiet=call.quiet)
     try:
         with scope(reads=reads, facts=_no_facts, privilege=call.globals.privilege_settings, plan=ctx):
             commands = plan_commands(ctx, call.func, call.args, call.kwargs)
@@ -306,7 +309,7 @@ def will_change(host: Any, call: OpCall) -> bool:
     evaluated again once it is gathered."""
     if call.precomputed is not None:
         return bool(call.precomputed[0])
-    ctx = PlanContext(memo=dict(call.memo or {}), shell_safe=call.shell_safe)
+    ctx = PlanContext(memo=dict(call.memo or {}), shell_safe=call.shell_safe, quiet=call.quiet)
     try:
         with scope(host=host, deploy_dir=call.deploy_dir, privilege=call.globals.privilege_settings, plan=ctx):
             return bool(plan_commands(ctx, call.func, call.args, call.kwargs))

@@ -597,7 +597,7 @@ class HostRun:
             if text is None and not guards:
                 continue
             on_stale = f"__ox_f{plan.op.index}" if guards else ""
-            builder.add_operation(plan, text, guards, plan.op.globals.ignore_errors, on_stale)
+            builder.add_operation(plan, text, guards, plan.op.globals.ignore_errors, on_stale, _joined(plan.op))
         builder.add_after(self.planner.missing(missing))
         lost: ConnectError | None = None
         if builder.sections:
@@ -632,6 +632,8 @@ class HostRun:
                 return None
             rc, stdout = sections[k]
             stderr = errors.get(k, b"")
+            if _joined(op):  # all it printed is in its stdout section: diagnostics
+                stdout, stderr = b"", stdout
             if rc is None:  # stale
                 # What this operation assumed changed under it: the script has re-read the
                 # facts from here on (the refetch chain); plan again from this operation.
@@ -768,3 +770,10 @@ def _cancelled(exc: BaseException) -> bool:
 def _emit(sink: EventSink | None, event: dict[str, Any]) -> None:
     if sink is not None:
         sink(event)
+
+
+def _joined(op: OpCall) -> bool:
+    """Whether ``op`` runs with its stderr joined to its stdout (``ScriptBuilder.add_operation``):
+    a quiet operation, unless it runs as another user (the privileged shell's start mark and
+    sudo's or su's own words must stay apart: ``operation_result``)."""
+    return op.quiet and not op.globals.privilege

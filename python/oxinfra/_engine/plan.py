@@ -267,7 +267,7 @@ class HostPlanner:
         else:
             if op.memo is None:
                 op.memo = {}
-            ctx = PlanContext(self.known_dirs, op.memo, op.shell_safe)
+            ctx = PlanContext(self.known_dirs, op.memo, op.shell_safe, op.quiet)
             guards: dict[Any, FactEntry] = {}
 
             def lookup(host: Any, request: FactRequest) -> Any:

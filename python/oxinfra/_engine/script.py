@@ -44,6 +44,8 @@ def prelude(nonce: str) -> str:
         # stderr is then the text since the previous stderr marker).
         '__ox_q() { printf \'\\n@@OX-%s:E:%s:%s\\n\' "$__ox_n" "$1" "$2"; '
         '[ "$2" = 0 ] || printf \'\\n@@OX-%s:E:%s:%s\\n\' "$__ox_n" "$1" "$2" >&2; }\n'
+        # A quiet operation (its stderr joined to its stdout): the marker on stdout only.
+        '__ox_w() { printf \'\\n@@OX-%s:E:%s:%s\\n\' "$__ox_n" "$1" "$2"; }\n'
         "__ox_d() { printf '\\n@@OX-%s:DONE\\n' \"$__ox_n\"; printf '\\n@@OX-%s:DONE\\n' \"$__ox_n\" >&2; }\n"
         + _stat_function()
         # The file facts' absence proof over $__ox_a (see _short).
@@ -680,10 +682,16 @@ class ScriptBuilder:
         guards: list[tuple[Any, bytes, int]],
         ignore_errors: bool,
         on_stale: str = "",
+        joined: bool = False,
     ) -> None:
         """One operation block: run only if no earlier block stopped the script, and only if
-        every guard (a fact the plan assumed) still reads as it did when gathered."""
+        every guard (a fact the plan assumed) still reads as it did when gathered.
+
+        ``joined`` (a quiet operation's): its commands' stderr goes to stdout, and its marker
+        only to stdout -- its section of stdout is all it printed, its section of stderr is
+        never written (the stderr stream holds the other blocks' sections, exactly)."""
         i = self._index(owner)
+        mark = "__ox_w" if joined else "__ox_m"
         checks = []
         for request, stdout, rc in guards:
             command = None
@@ -696,11 +704,16 @@ class ScriptBuilder:
                 checks.append("false")
                 continue
             checks.append(f'[ "$( {fact_command(request, command)} </dev/null 2>/dev/null; echo "|$?")" = {expected} ]')
-        run = f"{text}\n__ox_r=$?\n" if text is not None else "__ox_r=0\n"
+        if text is None:
+            run = "__ox_r=0\n"
+        elif joined:
+            run = f"{{ {text}\n}} 2>&1\n__ox_r=$?\n"
+        else:
+            run = f"{text}\n__ox_r=$?\n"
         stop = "" if ignore_errors else "[ $__ox_r -eq 0 ] || __ox_s=1\n"
-        block = f"{run}__ox_m {i} $__ox_r\n{stop}"
+        block = f"{run}{mark} {i} $__ox_r\n{stop}"
         if checks:
-            block = f"if {' && '.join(checks)}; then\n{block}else __ox_m {i} stale; __ox_s=1; {on_stale}\nfi\n"
+            block = f"if {' && '.join(checks)}; then\n{block}else {mark} {i} stale; __ox_s=1; {on_stale}\nfi\n"
         self.parts.append(f'if [ -z "$__ox_s" ]; then\n{block}fi\n')
 
     def add_after(self, requests: list[Any]) -> None:

@@ -42,8 +42,8 @@ class PlanContext:
     paths its commands may change (so later facts about other paths need no re-check),
     which directories it creates, and a per-call memo (work done in discovery is reused).
 
-    The rest is bookkeeping for composed operations (``_inner``): ``shell_safe`` is the
-    promise of the operation being planned; ``missing`` the facts composed operations asked
+    The rest is bookkeeping for composed operations (``_inner``): ``shell_safe`` and
+    ``quiet`` are the promises of the operation being planned; ``missing`` the facts composed operations asked
     for that are not gathered yet (noted instead of raised only while :func:`plan_commands`
     drains the generator and says so in ``collect_missing``: it asks for them);
     ``own_declared`` whether the generator running now (the operation, or the composed one
@@ -62,6 +62,7 @@ class PlanContext:
         "contents",
         "fact_values",
         "shell_safe",
+        "quiet",
         "missing",
         "collect_missing",
         "own_declared",
@@ -73,7 +74,11 @@ class PlanContext:
     )
 
     def __init__(
-        self, known_dirs: set[str] | None = None, memo: dict[str, Any] | None = None, shell_safe: bool = False
+        self,
+        known_dirs: set[str] | None = None,
+        memo: dict[str, Any] | None = None,
+        shell_safe: bool = False,
+        quiet: bool = False,
     ) -> None:
         self.noops: list[str] = []
         self.touched: set[str] = set()
@@ -84,6 +89,7 @@ class PlanContext:
         self.contents: dict[str, bytes] = {}
         self.fact_values: dict[tuple[str, str, str], Any] = {}
         self.shell_safe = shell_safe
+        self.quiet = quiet
         self.missing: list[FactRequest] = []
         self.collect_missing = False
         self.own_declared = False

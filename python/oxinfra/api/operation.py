@@ -81,6 +81,7 @@ def operation(
     *,
     is_idempotent: bool = ...,
     shell_safe: bool = ...,
+    quiet: bool = ...,
     fact_batches: int = ...,
     fact_batches_reason: str = ...,
 ) -> Operation[P]: ...
@@ -92,6 +93,7 @@ def operation(
     *,
     is_idempotent: bool = ...,
     shell_safe: bool = ...,
+    quiet: bool = ...,
     fact_batches: int = ...,
     fact_batches_reason: str = ...,
 ) -> Callable[[Callable[P, Generator[Any, Any, Any]]], Operation[P]]: ...
@@ -102,6 +104,7 @@ def operation(
     *,
     is_idempotent: bool = True,
     shell_safe: bool = False,
+    quiet: bool = False,
     fact_batches: int = 1,
     fact_batches_reason: str = "",
 ) -> Any:
@@ -113,6 +116,12 @@ def operation(
 
     ``shell_safe=True`` promises that the operation's commands never ``exit``, ``cd`` or set
     shell variables, so they may run in the host's shell without a subshell of their own.
+
+    ``quiet=True`` promises that the operation's commands print nothing when they succeed
+    (``mkdir``, ``ln``, ``mv``, a ``printf`` into a file): whatever they print is a diagnostic.
+    The engine then runs them with their stderr joined to their stdout, reports all of it as
+    the operation's stderr, and marks the operation's end on one stream instead of two (one
+    write and one SSH packet less per operation).
 
     ``fact_batches``: how many batches of facts the operation reads at most (see the module
     docs); more than 1 needs ``fact_batches_reason``, one line saying why.
@@ -131,6 +140,7 @@ def operation(
         # attributes set on functions (here and below): mypy cannot type them on a function
         # object; callers see them through the Operation protocol (oxinfra.api.typed)
         gen_func._oxinfra_shell_safe = shell_safe  # type: ignore[attr-defined]
+        gen_func._oxinfra_quiet = quiet  # type: ignore[attr-defined]
         if not inspect.isgeneratorfunction(gen_func):
             raise TypeError(f"@operation needs a generator function (one that yields): {gen_func.__qualname__}")
         signature = inspect.signature(gen_func)
@@ -160,7 +170,7 @@ def operation(
             meta: OperationMeta = recorder.record(gen_func, op_name, name, key, label, args, own, global_args)
             return meta
 
-        wrapper._inner = _composable(gen_func, op_name, shell_safe)  # type: ignore[attr-defined]
+        wrapper._inner = _composable(gen_func, op_name, shell_safe, quiet)  # type: ignore[attr-defined]
         wrapper._oxinfra_operation = True  # type: ignore[attr-defined]
         wrapper.is_idempotent = is_idempotent  # type: ignore[attr-defined]
         wrapper.fact_batches = fact_batches  # type: ignore[attr-defined]
@@ -172,7 +182,7 @@ def operation(
     return decorate
 
 
-def _composable(gen_func: Callable[..., Any], op_name: str, shell_safe: bool) -> Callable[..., Any]:
+def _composable(gen_func: Callable[..., Any], op_name: str, shell_safe: bool, quiet: bool) -> Callable[..., Any]:
     """The generator ``gen_func`` as another operation's generator runs it (``op._inner``).
 
     Outside planning it is ``gen_func`` itself. While an operation is planned: a fact it
@@ -192,6 +202,13 @@ def _composable(gen_func: Callable[..., Any], op_name: str, shell_safe: bool) ->
             error = OperationError(
                 f"an operation declared shell_safe=True composes {op_name}, which is not shell-safe: "
                 "drop shell_safe from the composing operation"
+            )
+            ctx.inner_error = error
+            raise error
+        if ctx.quiet and not quiet:
+            error = OperationError(
+                f"an operation declared quiet=True composes {op_name}, which is not quiet (its "
+                "commands may print when they succeed): drop quiet from the composing operation"
             )
             ctx.inner_error = error
             raise error

@@ -90,7 +90,7 @@ __all__ = [
 ]
 
 
-@operation(shell_safe=True)
+@operation(shell_safe=True, quiet=True)
 def directory(
     path: str,
     present: bool = True,
@@ -153,7 +153,7 @@ def directory(
     yield from changes
 
 
-@operation(shell_safe=True)
+@operation(shell_safe=True, quiet=True)
 def file(
     path: str,
     present: bool = True,
@@ -255,7 +255,7 @@ def _read_local(src: str, add_deploy_dir: bool = True) -> tuple[bytes, str]:
         raise OperationValueError(f"cannot read local file {path}: {exc.strerror}") from None
 
 
-@operation(shell_safe=True)
+@operation(shell_safe=True, quiet=True)
 def put(
     src: str | IO[bytes] | IO[str],
     dest: str,
@@ -360,7 +360,7 @@ def _read_object(src: Any) -> bytes:
     return data
 
 
-@operation(shell_safe=True)
+@operation(shell_safe=True, quiet=True)
 def template(
     src: str,
     dest: str,
@@ -424,7 +424,7 @@ def _anchor(pattern: str) -> str:
     return pattern
 
 
-@operation(shell_safe=True)
+@operation(shell_safe=True, quiet=True)
 def line(
     path: str,
     line: str,
@@ -525,7 +525,7 @@ def escape_sed_replacement(text: str) -> str:
     return text.replace("\\", "\\\\").replace("&", "\\&")
 
 
-@operation(shell_safe=True)
+@operation(shell_safe=True, quiet=True)
 def replace(
     path: str,
     text: str | None = None,
@@ -589,7 +589,7 @@ def replace(
     yield sed
 
 
-@operation(shell_safe=True)
+@operation(shell_safe=True, quiet=True)
 def link(
     path: str,
     target: str | None = None,
