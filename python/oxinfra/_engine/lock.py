@@ -80,7 +80,7 @@ def lock_script(path: str, timeout: float) -> str:
         '{ ps -p "$__ox_p" >/dev/null 2>&1; [ $? -eq 1 ]; }; then\n'
         'if mv "$__ox_D" "$__ox_D.$$" 2>/dev/null; then\n'
         '__ox_q=; read -r __ox_q < "$__ox_D.$$/pid" 2>/dev/null\n'
-        'if [ "$__ox_q" = "$__ox_p" ]; then rm -rf "$__ox_D.$$"; else mv "$__ox_D.$$" "$__ox_D" 2>/dev/null; fi\n'
+        'if [ "$__ox_q" = "$__ox_p" ]; then rm -rf "$__ox_D.$$" 2>/dev/null; else mv "$__ox_D.$$" "$__ox_D" 2>/dev/null; fi\n'
         "fi\n"
         "continue\n"
         "fi\n"

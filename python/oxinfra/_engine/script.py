@@ -45,7 +45,7 @@ def prelude(nonce: str) -> str:
         '__ox_q() { printf \'\\n@@OX-%s:E:%s:%s\\n\' "$__ox_n" "$1" "$2"; '
         '[ "$2" = 0 ] || printf \'\\n@@OX-%s:E:%s:%s\\n\' "$__ox_n" "$1" "$2" >&2; }\n'
         # A quiet operation (its stderr joined to its stdout): the marker on stdout only.
-        '__ox_w() { printf \'\\n@@OX-%s:E:%s:%s\\n\' "$__ox_n" "$1" "$2"; }\n'
+        '__ox_mo() { printf \'\\n@@OX-%s:E:%s:%s\\n\' "$__ox_n" "$1" "$2"; }\n'
         "__ox_d() { printf '\\n@@OX-%s:DONE\\n' \"$__ox_n\"; printf '\\n@@OX-%s:DONE\\n' \"$__ox_n\" >&2; }\n"
         + _stat_function()
         # The file facts' absence proof over $__ox_a (see _short).
@@ -584,7 +584,9 @@ class ScriptBuilder:
             self.parts.append(prelude(nonce))
             if lock:
                 self.parts.append(lock)
-            self.parts.append(f"__ox_m {self._index(None)} {'$__ox_k' if lock else 0}\n")
+            # on stderr only when the lock was not taken: the lock's commands print nothing there
+            # otherwise (_engine/lock.py), so no stderr section is lost to the next one
+            self.parts.append(f"__ox_q {self._index(None)} {'$__ox_k' if lock else 0}\n")
             if lock:
                 self.parts.append('[ "$__ox_k" = 0 ] || { __ox_d; exit 0; }\n')
         self._body_start = len(self.parts)
@@ -691,7 +693,7 @@ class ScriptBuilder:
         only to stdout -- its section of stdout is all it printed, its section of stderr is
         never written (the stderr stream holds the other blocks' sections, exactly)."""
         i = self._index(owner)
-        mark = "__ox_w" if joined else "__ox_m"
+        mark = "__ox_mo" if joined else "__ox_m"
         checks = []
         for request, stdout, rc in guards:
             command = None

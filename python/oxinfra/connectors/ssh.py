@@ -60,6 +60,17 @@ PREFERRED_CIPHERS = (
 
 #: Keepalive unless the config says otherwise: a host that stops answering (paused, cut
 #: off) is unreachable after about 45 s instead of hanging the run.
+#: What sshd runs with the login shell (``$SHELL -c ...``): a POSIX sh that runs each script
+#: as it arrives on stdin. A login shell that is dash as ``/bin/sh`` (Debian's and Ubuntu's
+#: ``sh``) is that shell already: it runs stdin itself (``. /dev/stdin``: dash runs a file as
+#: it reads it), one program start less per host. Any other becomes ``sh`` (``exec``): bash
+#: would read all of stdin before running any of it, fish and csh speak another language.
+#: The line parses in each of them, and only builtins run before the choice (csh: ``test``
+#: once); tests/test_login_shells.py feeds every shell found two scripts in turn.
+LOGIN_COMMAND = (
+    'test "$SHELL" = /bin/sh && test /bin/sh -ef /bin/dash && test -z "$BASH_VERSION$ZSH_VERSION$KSH_VERSION" '
+    "&& test -p /dev/stdin && . /dev/stdin || exec sh"
+)
 KEEPALIVE_INTERVAL = 15
 KEEPALIVE_COUNT_MAX = 3
 
@@ -407,8 +418,7 @@ class SSHConnection(Connection):
 
     async def open_shell(self) -> Shell:
         try:
-            # exec: the login shell becomes sh instead of waiting for it (one process less).
-            self.process = await self.conn.create_process("exec sh", encoding=None)
+            self.process = await self.conn.create_process(LOGIN_COMMAND, encoding=None)
         except (asyncssh.Error, OSError) as exc:
             raise ConnectError(f"{self.name}: cannot open a shell: {exc}") from None
         proc = self.process
@@ -417,7 +427,7 @@ class SSHConnection(Connection):
     async def abort(self) -> None:
         """Kill the host's shell and its process group, then close. OpenSSH's sshd (7.9 and
         later) answers a ``signal`` channel request with ``killpg`` of the session's process
-        group, and the shell (``exec sh``) leads that group, so a command it runs goes too
+        group, and the shell (``LOGIN_COMMAND``) leads that group, so a command it runs goes too
         (tests/test_run_control.py checks with ps). Closing alone would not: sshd closes the
         pipes of a session without a terminal and signals nothing."""
         if self.process is not None:
