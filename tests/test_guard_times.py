@@ -75,3 +75,29 @@ def test_a_directory_listed_between_facts_and_guard_keeps_its_guard(tmp_path: Pa
     assert out.statuses("@local") == {"dir": "unchanged", "list": "changed", "again": "changed"}, out.describe()
     assert path.stat().st_mode & 0o777 == 0o700
     assert out.host("@local")["round_trips"] == 2, out.describe()
+
+
+def test_without_atime_takes_a_time_before_1970() -> None:
+    from oxinfra.facts._fileproto import without_atime
+
+    line = b"regular file|root|root|644|6|-315619200|1796523391|1796523391\n"
+    assert without_atime(line) == b"regular file|root|root|644|6|-|1796523391|1796523391\n"
+    link = b"symbolic link|a|b|777|3|5|6|7\n/target\n"
+    assert without_atime(link) == b"symbolic link|a|b|777|3|-|6|7\n/target\n"
+    assert without_atime(b"") == b""
+
+
+def test_a_file_fact_with_a_command_of_its_own_is_guarded_whole() -> None:
+    """A subclass of File with its own command (another stat, more arguments) gets no part of
+    File's guard: its own command, its output compared whole."""
+    from oxinfra.facts.files import File
+
+    class Followed(File):
+        def command(self, path: str, follow: bool = True) -> str:  # type: ignore[override]
+            return f"stat -L -- {path}"
+
+    assert Followed().guard(b"x\n", path="/srv/a", follow=True) is None
+    assert File().guard(b"regular file|a|b|644|1|5|6|7\n", path="/srv/a") == (
+        File().command("/srv/a").replace("%X", "-"),
+        b"regular file|a|b|644|1|-|6|7\n",
+    )

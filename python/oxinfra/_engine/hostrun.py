@@ -107,7 +107,8 @@ class HostRun:
     async def round_trip(self, builder: ScriptBuilder) -> tuple[dict[int, tuple[int | None, bytes]], dict[int, bytes]]:
         # Read as it arrives; of the operations' output only a bounded head and tail is kept.
         capped = sum(1 for owner in builder.sections if owner is None or isinstance(owner, OpPlan))
-        out_stream, err_stream = CappedStream(self.nonce, capped), CappedStream(self.nonce, capped)
+        # a quiet operation's block marks no section on stderr: the facts after them pass whole
+        out_stream, err_stream = CappedStream(self.nonce, capped), CappedStream(self.nonce, capped - builder.joined)
         out, err = await self._send(builder.build(), out_stream, err_stream, getattr(builder, "locks", False))
         sections, _, _ = _core.demux(out, self.nonce)
         err_sections, self.stderr_tail, _ = _core.demux(err, self.nonce)

@@ -75,11 +75,11 @@ def lock_script(path: str, timeout: float) -> str:
         "__ox_lkd() {\n"
         '__ox_D="$__ox_L.d"; __ox_w=0\n'
         'while ! mkdir "$__ox_D" 2>/dev/null; do\n'
-        '__ox_p=; read -r __ox_p < "$__ox_D/pid" 2>/dev/null\n'
+        '__ox_p=; read -r __ox_p 2>/dev/null < "$__ox_D/pid"\n'
         'if [ -n "$__ox_p" ] && ! kill -0 "$__ox_p" 2>/dev/null && '
         '{ ps -p "$__ox_p" >/dev/null 2>&1; [ $? -eq 1 ]; }; then\n'
         'if mv "$__ox_D" "$__ox_D.$$" 2>/dev/null; then\n'
-        '__ox_q=; read -r __ox_q < "$__ox_D.$$/pid" 2>/dev/null\n'
+        '__ox_q=; read -r __ox_q 2>/dev/null < "$__ox_D.$$/pid"\n'
         'if [ "$__ox_q" = "$__ox_p" ]; then rm -rf "$__ox_D.$$" 2>/dev/null; else mv "$__ox_D.$$" "$__ox_D" 2>/dev/null; fi\n'
         "fi\n"
         "continue\n"

@@ -576,6 +576,8 @@ class ScriptBuilder:
         self.locks = False  # the script takes the host's lock (set by HostRun.builder)
         self.parts: list[str] = []
         self.sections: list[Any] = []
+        #: Operation blocks whose marker goes to stdout only (``add_operation(joined=True)``).
+        self.joined = 0
         if first:
             # The shell's first script defines the markers, then ends an empty section so
             # that anything the login printed before it (a banner, an rc file's chatter)
@@ -584,9 +586,9 @@ class ScriptBuilder:
             self.parts.append(prelude(nonce))
             if lock:
                 self.parts.append(lock)
-            # on stderr only when the lock was not taken: the lock's commands print nothing there
-            # otherwise (_engine/lock.py), so no stderr section is lost to the next one
-            self.parts.append(f"__ox_q {self._index(None)} {'$__ox_k' if lock else 0}\n")
+            # on stderr too: what the host printed there before the script (a login message,
+            # "Could not chdir to home directory") is this first section's, no operation's
+            self.parts.append(f"__ox_m {self._index(None)} {'$__ox_k' if lock else 0}\n")
             if lock:
                 self.parts.append('[ "$__ox_k" = 0 ] || { __ox_d; exit 0; }\n')
         self._body_start = len(self.parts)
@@ -694,6 +696,8 @@ class ScriptBuilder:
         never written (the stderr stream holds the other blocks' sections, exactly)."""
         i = self._index(owner)
         mark = "__ox_mo" if joined else "__ox_m"
+        if joined:
+            self.joined += 1
         checks = []
         for request, stdout, rc in guards:
             command = None

@@ -58,19 +58,20 @@ PREFERRED_CIPHERS = (
     "aes256-ctr",
 )
 
+#: What sshd runs with the login shell (``$SHELL -c ...``): a POSIX sh that runs each script
+#: as it arrives on stdin. A login shell that is dash (Debian's and Ubuntu's ``/bin/sh``) is
+#: that shell already: it runs stdin itself (``. /dev/stdin``: dash runs a file as it reads
+#: it), one program start less per host. Any other becomes ``sh`` (``exec``): bash would read
+#: all of stdin before running any of it, fish and csh speak another language. The running
+#: shell is told by what it is, not by ``$SHELL`` (an environment file may set that):
+#: ``test`` is a builtin of dash, so ``/proc/self`` is the shell itself; in csh ``test`` is a
+#: program of its own, never dash. Nothing after ``exec sh`` runs in a shell that took it.
+#: tests/test_login_shells.py feeds every shell found two scripts in turn (fish needs 3.0 or
+#: later for ``&&`` and ``||``).
+LOGIN_COMMAND = "test /proc/self/exe -ef /bin/dash && test -p /dev/stdin || exec sh; . /dev/stdin"
+
 #: Keepalive unless the config says otherwise: a host that stops answering (paused, cut
 #: off) is unreachable after about 45 s instead of hanging the run.
-#: What sshd runs with the login shell (``$SHELL -c ...``): a POSIX sh that runs each script
-#: as it arrives on stdin. A login shell that is dash as ``/bin/sh`` (Debian's and Ubuntu's
-#: ``sh``) is that shell already: it runs stdin itself (``. /dev/stdin``: dash runs a file as
-#: it reads it), one program start less per host. Any other becomes ``sh`` (``exec``): bash
-#: would read all of stdin before running any of it, fish and csh speak another language.
-#: The line parses in each of them, and only builtins run before the choice (csh: ``test``
-#: once); tests/test_login_shells.py feeds every shell found two scripts in turn.
-LOGIN_COMMAND = (
-    'test "$SHELL" = /bin/sh && test /bin/sh -ef /bin/dash && test -z "$BASH_VERSION$ZSH_VERSION$KSH_VERSION" '
-    "&& test -p /dev/stdin && . /dev/stdin || exec sh"
-)
 KEEPALIVE_INTERVAL = 15
 KEEPALIVE_COUNT_MAX = 3
 

@@ -24,7 +24,7 @@ def without_atime(stdout: bytes) -> bytes:
     ``-``; anything else (a link's target line, no output) as it is."""
     line, sep, rest = stdout.partition(b"\n")
     fields = line.rsplit(b"|", 3)
-    if len(fields) != 4 or not fields[1].isdigit():
+    if len(fields) != 4 or not fields[1].lstrip(b"-").isdigit():  # before 1970: negative
         return stdout
     head, _atime, mtime, ctime = fields
     return b"|".join((head, b"-", mtime, ctime)) + sep + rest
