@@ -20,6 +20,23 @@ def _atime_moves_on_read(path: Path) -> bool:
     return path.stat().st_atime_ns != before
 
 
+def _run_once_guarded(tmp_path: Path, target: Path, body: str, statuses: dict[str, str], mode: int) -> None:
+    """Run ``body`` (its last operation guarded after a shell command that reads ``target``):
+    the read moves the atime, the last operation still runs in the same round trip."""
+    st = target.stat()
+    # the atime older than the mtime: the next read moves it (relatime)
+    os.utime(target, ns=(st.st_mtime_ns - 10**9, st.st_mtime_ns))
+    atime = target.stat().st_atime_ns
+    out = run_deploy("@local", write_deploy(tmp_path, "from oxinfra.operations import files, server\n" + body))
+    assert out.code == 0, out.describe()
+    assert target.stat().st_atime_ns != atime, "the run read the target: its atime moved"
+    assert out.statuses("@local") == statuses, out.describe()
+    assert target.stat().st_mode & 0o777 == mode
+    # facts, then the changes; a stale guard made it 3 (the facts read again, the mode
+    # change planned again and sent in a round trip of its own)
+    assert out.host("@local")["round_trips"] == 2, out.describe()
+
+
 def test_a_read_between_facts_and_guard_does_not_make_the_guard_stale(tmp_path: Path) -> None:
     dest = tmp_path / "target" / "conf"
     dest.parent.mkdir()
@@ -27,29 +44,14 @@ def test_a_read_between_facts_and_guard_does_not_make_the_guard_stale(tmp_path: 
     src.write_text("a = 1\n")
     dest.write_text("a = 1\n")
     dest.chmod(0o644)
-    # The file's atime older than its mtime: the next read moves it (relatime, as on every
-    # machine this project runs on; the check below proves it here).
+    # reading moves the atime on this mount (relatime, as on every machine this project runs on)
     assert _atime_moves_on_read(dest), "reading a file does not move its atime on this mount"
-    st = dest.stat()
-    os.utime(dest, ns=(st.st_mtime_ns - 10**9, st.st_mtime_ns))
-    deploy = write_deploy(
-        tmp_path,
-        f"""
-        from oxinfra.operations import files, server
-        files.put(name="put", src={str(src)!r}, dest={str(dest)!r}, mode="644")
-        server.shell(name="shell", commands=["true"])
-        files.file(name="file", path={str(dest)!r}, mode="600")
-        """,
+    body = (
+        f'files.put(name="put", src={str(src)!r}, dest={str(dest)!r}, mode="644")\n'
+        'server.shell(name="shell", commands=["true"])\n'  # the facts round's sha1sum read it
+        f'files.file(name="file", path={str(dest)!r}, mode="600")\n'
     )
-    atime = dest.stat().st_atime_ns
-    out = run_deploy("@local", deploy)
-    assert out.code == 0, out.describe()
-    assert dest.stat().st_atime_ns != atime, "the run read the file (sha1sum): its atime moved"
-    assert out.statuses("@local") == {"put": "unchanged", "shell": "changed", "file": "changed"}, out.describe()
-    assert dest.stat().st_mode & 0o777 == 0o600
-    # facts, then the changes; a stale guard made it 3 (the facts read again, the mode
-    # change planned again and sent in a round trip of its own)
-    assert out.host("@local")["round_trips"] == 2, out.describe()
+    _run_once_guarded(tmp_path, dest, body, {"put": "unchanged", "shell": "changed", "file": "changed"}, 0o600)
 
 
 def test_a_directory_listed_between_facts_and_guard_keeps_its_guard(tmp_path: Path) -> None:
@@ -57,24 +59,12 @@ def test_a_directory_listed_between_facts_and_guard_keeps_its_guard(tmp_path: Pa
     path.mkdir()
     path.chmod(0o755)
     (path / "entry").write_text("")
-    st = path.stat()
-    os.utime(path, ns=(st.st_mtime_ns - 10**9, st.st_mtime_ns))
-    deploy = write_deploy(
-        tmp_path,
-        f"""
-        from oxinfra.operations import files, server
-        files.directory(name="dir", path={str(path)!r}, mode="755")
-        server.shell(name="list", commands=["ls {path} >/dev/null"])
-        files.directory(name="again", path={str(path)!r}, mode="700")
-        """,
+    body = (
+        f'files.directory(name="dir", path={str(path)!r}, mode="755")\n'
+        f'server.shell(name="list", commands=["ls {path} >/dev/null"])\n'
+        f'files.directory(name="again", path={str(path)!r}, mode="700")\n'
     )
-    atime = path.stat().st_atime_ns
-    out = run_deploy("@local", deploy)
-    assert out.code == 0, out.describe()
-    assert path.stat().st_atime_ns != atime, "ls read the directory: its atime moved"
-    assert out.statuses("@local") == {"dir": "unchanged", "list": "changed", "again": "changed"}, out.describe()
-    assert path.stat().st_mode & 0o777 == 0o700
-    assert out.host("@local")["round_trips"] == 2, out.describe()
+    _run_once_guarded(tmp_path, path, body, {"dir": "unchanged", "list": "changed", "again": "changed"}, 0o700)
 
 
 def test_without_atime_takes_a_time_before_1970() -> None:

@@ -100,7 +100,7 @@ def _rewrite(path: str, target: str, state: dict[str, Any], program: str, values
     return commands
 
 
-@operation(shell_safe=True)
+@operation(shell_safe=True, quiet=True)
 def block(
     path: str,
     content: str | list[str] | None = None,
