@@ -7,7 +7,6 @@ ones that print on both streams, on a real shell."""
 
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
 
@@ -72,22 +71,10 @@ def test_what_a_quiet_operation_prints_on_stdout_is_reported_as_its_stderr(tmp_p
     assert loud["stdout"] == "out\n" and loud["stderr"] == "err\n", loud
 
 
-def _quiet_operations() -> dict[str, object]:
-    from oxinfra import operations
-    import importlib
-    import pkgutil
+def _quiet_operations() -> list[str]:
+    from oxinfra.testing.plan import discover_operations
 
-    found = {}
-    for info in pkgutil.walk_packages(operations.__path__, operations.__name__ + "."):
-        if ".util" in info.name:
-            continue
-        module = importlib.import_module(info.name)
-        for name, obj in vars(module).items():
-            if inspect.isfunction(obj) and getattr(obj, "_oxinfra_operation", False):
-                if getattr(obj.__wrapped__, "_oxinfra_quiet", False):
-                    family = obj.__module__.split(".")[2]
-                    found[f"{family}.{name}"] = obj
-    return found
+    return [name for name, func in discover_operations().items() if getattr(func.__wrapped__, "_oxinfra_quiet", False)]
 
 
 QUIET = sorted(_quiet_operations())

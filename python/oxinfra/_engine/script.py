@@ -378,29 +378,18 @@ def fact_command(request: Any, command: str | None = None) -> str:
     """A fact's command as it runs in the script: in the shell itself when the fact is
     ``shell_safe`` and needs no privilege change, else in its own (sub)process. ``command``:
     another command of the same fact (its guard's) in place of ``request.command``."""
-    if command is not None:
-        request = _Command(request, command)
-    if request.safe and not request.context:
-        return f"{{ {_short(request.command)}\n}}"
-    if request.context:
+    command = request.command if command is None else command
+    context = request.context
+    if request.safe and not context:
+        return f"{{ {_short(command)}\n}}"
+    if context:
         # The inner shell ends its output with the command's status: without that line,
         # the status is sudo's or su's own (a password needed, no such user), which must
         # never be read as the fact's "absent" (see :func:`privileged_result`). The command
         # runs in a subshell, so one that exits still gets its trailer; the inner shell then
         # exits with that status, so a failed fact's marker goes to stderr as for any fact.
-        return wrap_privilege(
-            f"( {request.command}\n); __ox_c=$?; printf '\\n@@OXR:%s\\n' $__ox_c; exit $__ox_c", request.context
-        )
-    return wrap_privilege(_short(request.command) if not request.context else request.command, request.context)
-
-
-class _Command:
-    """A request's settings with another command (see :func:`fact_command`)."""
-
-    __slots__ = ("safe", "context", "command")
-
-    def __init__(self, request: Any, command: str) -> None:
-        self.safe, self.context, self.command = request.safe, request.context, command
+        return wrap_privilege(f"( {command}\n); __ox_c=$?; printf '\\n@@OXR:%s\\n' $__ox_c; exit $__ox_c", context)
+    return wrap_privilege(_short(command), context)
 
 
 PRIVILEGED_TRAILER = b"\n@@OXR:"
