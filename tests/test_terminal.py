@@ -314,6 +314,63 @@ def test_ctrl_c_or_ctrl_d_at_the_prompt_changes_nothing_and_says_so(tmp_path: Pa
         assert not made.exists()
 
 
+PROMPT_CHILD = """
+import signal, sys, threading
+from oxinfra.cli.console import ask_yes_no
+# a thread that is alive while the prompt waits, and the only one the kernel may hand a
+# SIGINT to: the main thread blocks it. Python runs the handler in the main thread all the
+# same, but no system call of the main thread is interrupted: the prompt must notice.
+threading.Thread(target=threading.Event().wait, daemon=True).start()
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+for _ in range(3):
+    try:
+        print("ANSWER", ask_yes_no("Go?"), flush=True)
+    except KeyboardInterrupt:
+        print("INTERRUPTED", flush=True)
+    except EOFError:
+        print("EOF", flush=True)
+"""
+
+
+def test_ctrl_c_at_the_prompt_interrupts_even_when_no_read_is_woken(tmp_path: Path) -> None:
+    """A Ctrl-C whose signal does not interrupt the prompt's own wait (it came a moment
+    before the wait began, or it went to another thread) still ends the prompt at once: the
+    CLI used to hang there for good (the signal's flag set, the process blocked in a read)."""
+    master, slave = pty.openpty()
+    os.set_blocking(master, False)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PROMPT_CHILD],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**cli_env(), "TERM": "xterm"},
+        preexec_fn=_take_terminal,
+    )
+    os.close(slave)
+    typed = iter([b"\x03", b"y\n", b"\x04"])
+    seen, prompts = b"", 0
+    deadline = time.monotonic() + 20
+    try:
+        while time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # the child ended and closed the terminal
+                    chunk = b""
+                if not chunk:
+                    break
+                seen += chunk
+            if seen.count(b"[y/N]") > prompts:
+                prompts += 1
+                os.write(master, next(typed))
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(master)
+    said = re.findall(rb"INTERRUPTED|ANSWER \w+|EOF", seen)
+    assert said == [b"INTERRUPTED", b"ANSWER True", b"EOF"], seen
+
+
 # -- (4) progress -----------------------------------------------------------------------
 
 

@@ -25,6 +25,7 @@ import click
 
 from oxinfra.cli.complete import HELP as COMPLETION
 from oxinfra.cli.complete import complete_inventory, complete_targets
+from oxinfra.cli.console import ask_yes_no
 from oxinfra.cli.forms import SETTINGS_ERROR, SETTINGS_LISTS, OxinfraCommand
 from oxinfra.cli.privilege import run_privilege
 from oxinfra.cli.ssh import ssh_overrides
@@ -658,11 +659,13 @@ def _run(
         renderer.stop_progress()
         question = f"Execute these changes ({recap.would_change} operations on {len(recap.hosts['changed'])} hosts)?"
         try:
-            confirmed = click.confirm(question, default=False)
-        except click.exceptions.Abort as exc:  # Ctrl-C (click turns it and end of input into Abort)
-            if isinstance(exc.__context__, EOFError):  # Ctrl-D: no answer is no
-                renderer.error("no answer: nothing changed")
-                return 0
+            confirmed = ask_yes_no(question)
+        except EOFError:  # Ctrl-D: no answer is no
+            renderer.console.line()
+            renderer.error("no answer: nothing changed")
+            return 0
+        except KeyboardInterrupt:
+            renderer.console.line()
             renderer.error("interrupted at the prompt: nothing changed")
             return INTERRUPTED
         if not confirmed:

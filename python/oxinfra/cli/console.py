@@ -13,6 +13,9 @@ went away.
 - One status line (:meth:`Console.status`) may stand at the bottom of a terminal: lines
   printed meanwhile go above it. It is redrawn by a thread a few times a second, so a run
   whose hosts are quiet still shows its clock move, and the event loop never waits for it.
+- The confirmation prompt (:func:`ask_yes_no`) reads the terminal itself: a Ctrl-C always
+  ends it at once, also when the signal came a moment before the read began or went to
+  another thread (``input()``, which readline serves, then waited for good).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import select
 import shutil
 import sys
 import threading
@@ -28,13 +32,15 @@ from typing import Any, Callable
 
 import click
 
-__all__ = ["Console", "color_wanted", "strip_ansi"]
+__all__ = ["Console", "ask_yes_no", "color_wanted", "strip_ansi"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 #: Redraws of the status line per second at most.
 REDRAW_HZ = 5
 #: Lines to a pipe or a file are flushed at least this often (seconds).
 FLUSH_SECONDS = 0.5
+#: How often the prompt looks for a signal that did not interrupt its wait (seconds).
+PROMPT_POLL_SECONDS = 0.1
 
 
 def strip_ansi(text: str) -> str:
@@ -210,3 +216,32 @@ def _width() -> int:
     width = shutil.get_terminal_size((80, 24)).columns  # COLUMNS, else the terminal's
     _WIDTH[:] = [(now, width if width >= 20 else 80)]
     return _WIDTH[0][1]
+
+
+def ask_yes_no(question: str) -> bool:
+    """``question [y/N]: `` on stdout, the answer read from stdin (a terminal, in its usual
+    line mode): ``y``/``yes`` is True, ``n``/``no`` or an empty line False, anything else
+    asks again. Raises EOFError for Ctrl-D (no answer) and KeyboardInterrupt for Ctrl-C.
+
+    The wait is a ``select`` with a short timeout, never a blocking read: a SIGINT whose
+    handler ran while this thread was not in a system call (just before the wait began, or
+    in another thread) only sets Python's flag, which the next return to Python code turns
+    into KeyboardInterrupt."""
+    fd = sys.stdin.fileno()
+    out = sys.stdout if sys.stdout is not None else sys.stderr  # started with ``>&-``
+    while True:
+        out.write(f"{question} [y/N]: ")
+        out.flush()
+        while not select.select([fd], [], [], PROMPT_POLL_SECONDS)[0]:
+            pass
+        data = os.read(fd, 4096)
+        if not data:  # Ctrl-D at the start of a line
+            raise EOFError
+        if not data.endswith(b"\n"):  # Ctrl-D after some text: that text is the answer
+            out.write("\n")
+        answer = data.decode("utf-8", "replace").strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("", "n", "no"):
+            return False
+        out.write("Error: invalid input\n")
