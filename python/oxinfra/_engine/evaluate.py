@@ -398,8 +398,14 @@ def _where(exc: BaseException, files: list[DeployFile]) -> str:
 @contextlib.contextmanager
 def import_path(files: list[DeployFile]) -> Iterator[None]:
     """Deploy files may import modules beside them: their directories go first on sys.path
-    for the duration of a run."""
-    added = [d for d in dict.fromkeys(f.directory for f in files if f.func is None) if d not in sys.path]
+    for the duration of a run. The modules the run imported from those directories leave
+    ``sys.modules`` when it ends, so the next run in this process (a library caller's)
+    imports its own deploy's modules afresh -- another deploy's ``helpers``, or this one's
+    changed since -- instead of finding the first run's. Modules imported before the run
+    stay as they were."""
+    directories = list(dict.fromkeys(f.directory for f in files if f.func is None))
+    added = [d for d in directories if d not in sys.path]
+    before = set(sys.modules)
     sys.path[:0] = added
     try:
         yield
@@ -409,6 +415,29 @@ def import_path(files: list[DeployFile]) -> Iterator[None]:
                 sys.path.remove(directory)
             except ValueError:
                 pass
+        _forget_modules(before, directories)
+
+
+def _forget_modules(before: set[str], directories: list[str]) -> None:
+    """Remove from ``sys.modules`` what was imported since ``before`` as a module (or a
+    package, with its submodules) lying directly in one of ``directories`` -- what those
+    directories on sys.path made importable. A package found deeper (a virtualenv inside the
+    project) or a submodule of a package imported before stays."""
+    roots = {os.path.realpath(d or ".") for d in directories}
+    if not roots:
+        return
+    beside: dict[str, bool] = {}
+    for name in [n for n in list(sys.modules) if n not in before]:
+        top = name.partition(".")[0]
+        if top in before:
+            continue
+        if top not in beside:
+            module = sys.modules.get(top)
+            paths = list(getattr(module, "__path__", None) or ())
+            place = paths[0] if paths else os.path.dirname(getattr(module, "__file__", None) or "")
+            beside[top] = bool(place) and os.path.realpath(place if not paths else os.path.dirname(place)) in roots
+        if beside[top]:
+            sys.modules.pop(name, None)
 
 
 def evaluate(
