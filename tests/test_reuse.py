@@ -5,6 +5,7 @@ differ (facts, data, name, templates naming ``host``, ``_if``, non-plain argumen
 from __future__ import annotations
 
 import gc
+import importlib
 import sys
 import textwrap
 from pathlib import Path
@@ -103,6 +104,14 @@ def fresh() -> Iterator[None]:
 
 def _deploy(tmp_path: Path, source: str, **templates: str) -> str:
     (tmp_path / "reuse_helpers.py").write_text(HELPERS)
+    # imported here, before the run: a module the run itself imports from beside the deploy
+    # leaves sys.modules when it ends (tests/test_deploy_imports.py), and these tests read
+    # what the deploy's calls wrote into it
+    sys.path.insert(0, str(tmp_path))
+    try:
+        importlib.import_module("reuse_helpers")
+    finally:
+        sys.path.remove(str(tmp_path))
     for name, text in templates.items():
         (tmp_path / f"{name}.j2").write_text(text)
     path = tmp_path / "deploy.py"
