@@ -335,7 +335,8 @@ for _ in range(3):
 def test_ctrl_c_at_the_prompt_interrupts_even_when_no_read_is_woken(tmp_path: Path) -> None:
     """A Ctrl-C whose signal does not interrupt the prompt's own wait (it came a moment
     before the wait began, or it went to another thread) still ends the prompt at once: the
-    CLI used to hang there for good (the signal's flag set, the process blocked in a read)."""
+    CLI used to hang there for good (the signal's flag set, the process blocked in a read).
+    Then an answer that is neither yes nor no is asked again, ``y`` is yes, Ctrl-D no answer."""
     master, slave = pty.openpty()
     os.set_blocking(master, False)
     proc = subprocess.Popen(
@@ -347,7 +348,7 @@ def test_ctrl_c_at_the_prompt_interrupts_even_when_no_read_is_woken(tmp_path: Pa
         preexec_fn=_take_terminal,
     )
     os.close(slave)
-    typed = iter([b"\x03", b"y\n", b"\x04"])
+    typed = iter([b"\x03", b"maybe\n", b"y\n", b"\x04"])
     seen, prompts = b"", 0
     deadline = time.monotonic() + 20
     try:
@@ -369,6 +370,7 @@ def test_ctrl_c_at_the_prompt_interrupts_even_when_no_read_is_woken(tmp_path: Pa
         os.close(master)
     said = re.findall(rb"INTERRUPTED|ANSWER \w+|EOF", seen)
     assert said == [b"INTERRUPTED", b"ANSWER True", b"EOF"], seen
+    assert seen.count(b"Error: invalid input") == 1, seen  # "maybe" is no answer: asked again
 
 
 # -- (4) progress -----------------------------------------------------------------------
