@@ -1,6 +1,7 @@
 """``--data`` reaches templates exactly as host data does -- as ``host.data.NAME`` (a template
 sees ``host`` and files.template's keyword arguments, as in pyinfra; no data key is a bare name)
--- and the error for an undefined name says that, and what to write instead."""
+-- and the error for an undefined name says that, and what to write instead. A template also
+sees ``inventory`` and ``state``, as in pyinfra."""
 
 from __future__ import annotations
 
@@ -61,3 +62,39 @@ def test_missing_host_data_in_a_template_names_the_key(tmp_path: Path) -> None:
     line = out.stderr.strip()
     assert "app.j2:1: host.data has no app_nmae" in line and "--data app_nmae=VALUE" in line, line
     assert "HostData object" not in line
+
+
+def test_templates_see_the_inventory_and_state_as_in_pyinfra(tmp_path: Path) -> None:
+    """pyinfra 3.10 renders this template on the same inventory (group ``web`` = ``@local``)
+    as ``web=@local state=True n=1``: a template sees ``inventory`` and ``state`` beside
+    ``host``. An argument of files.template with one of those names wins."""
+    deploy, dest, _ = _project(
+        tmp_path,
+        "web={{ inventory.get_group('web') | map(attribute='name') | join(',') }}"
+        " state={{ state is defined }} n={{ inventory | length }}\n",
+    )
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text("web = ['@local']\n")
+    out = invoke("-y", "--no-host-lock", inventory, deploy)
+    assert out.code == 0, out.describe()
+    assert dest.read_text() == "web=@local state=True n=1\n"
+    (tmp_path / "app.j2").write_text("state={{ state }}\n")
+    deploy.write_text(
+        f"from oxinfra.operations import files\nfiles.template(src='app.j2', dest={str(dest)!r}, state='given')\n"
+    )
+    out = invoke("-y", "--no-host-lock", inventory, deploy)
+    assert out.code == 0, out.describe()
+    assert dest.read_text() == "state=given\n"
+
+
+def test_a_template_reading_the_inventory_in_a_sharded_run_says_where(tmp_path: Path) -> None:
+    """As for deploy code: the whole inventory is in no single worker of a sharded run."""
+    deploy, dest, _ = _project(tmp_path, "web={{ inventory.get_group('web') | length }}\n")
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text("web = ['@local', '@sim/other']\n")
+    out = run_cli("-y", "--no-host-lock", "--shards", "2", inventory, deploy, cwd=tmp_path)
+    assert out.code == 2, out.describe()
+    assert_no_traceback(out)
+    line = out.stderr.strip()
+    assert "\n" not in line and "deploy.py:2: app.j2:1: `inventory` is not available in a sharded run" in line, line
+    assert not dest.exists()

@@ -96,6 +96,8 @@ __all__ = [
     "ensure_directory",
     "mark_directory",
     "op_memo",
+    "inventory",
+    "state",
     "Inventory",
     "load_inventory",
     "run",
@@ -132,6 +134,9 @@ _LAZY = {
     "RunControl": "oxinfra._engine.control",
     "Inventory": "oxinfra.inventory",
     "load_inventory": "oxinfra.inventory",
+    # the run's inventory and state as deploy code and templates read them (pyinfra's names)
+    "inventory": "oxinfra.api.runtime",
+    "state": "oxinfra.api.runtime",
 }
 
 

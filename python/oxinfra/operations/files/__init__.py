@@ -373,7 +373,8 @@ def template(
 ) -> OperationGenerator:
     """Render a jinja2 template locally and upload the result when it differs.
 
-    The template sees ``host`` and every extra keyword argument; a name it uses that is not
+    The template sees ``host``, ``inventory``, ``state`` and every extra keyword argument (which
+    wins over those names); a name it uses that is not
     defined is an error before any host is changed.
 
     + src: local template, relative to the deploy file's directory

@@ -14,8 +14,8 @@ import jinja2
 import jinja2.meta
 import jinja2.nodes
 
-from oxinfra.api import current_host, host
-from oxinfra.exceptions import TemplateError
+from oxinfra.api import current_host, host, inventory, state
+from oxinfra.exceptions import OxinfraError, TemplateError
 from oxinfra.operations.util.files import local_path
 
 __all__ = ["render_template"]
@@ -63,7 +63,7 @@ _NO_HOST_DATA = re.compile(r"'[\w.]*HostData object' has no attribute '(\w+)'")
 
 def _undefined_error(where: str, message: str, op: str) -> TemplateError:
     """What an undefined name in a template means and what to write instead. A template sees
-    ``host`` and the operation's keyword arguments (as in pyinfra): host data -- the
+    ``host``, ``inventory``, ``state`` and the operation's keyword arguments (as in pyinfra): host data -- the
     inventory's, group data, ``--data`` -- is ``host.data.NAME`` there, never a bare name."""
     missing = _NO_HOST_DATA.fullmatch(message)
     if missing is not None:
@@ -94,8 +94,9 @@ def _undefined_error(where: str, message: str, op: str) -> TemplateError:
 def render_template(
     src: str, data: dict[str, Any], env_kwargs: dict[str, Any] | None = None, op: str = "files.template"
 ) -> str:
-    """Render a jinja2 template file with ``host`` and ``data``; undefined names are errors
-    that say how to define them (``op`` is the operation named in the hint)."""
+    """Render a jinja2 template file with ``host``, ``inventory``, ``state`` and ``data``;
+    undefined names are errors that say how to define them (``op``: the operation named in
+    the hint)."""
     path = local_path(src)
     try:
         mtime = os.stat(path).st_mtime
@@ -106,7 +107,11 @@ def render_template(
         template = _load_template(os.path.abspath(path), mtime, env_key)
         # A template that may read the host gets it, and that counts as reading it; any other
         # never looks at the name.
-        return template.render(host=current_host() if _uses_host(template) else host, **data)
+        # pyinfra's names beside the host: the run's inventory and state (the same for every
+        # host: reading them makes nothing host-specific); files.template's arguments win
+        values = {"host": current_host() if _uses_host(template) else host, "inventory": inventory, "state": state}
+        values.update(data)
+        return template.render(**values)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"{src}:{exc.lineno}: template syntax error: {exc.message}") from None
     except jinja2.UndefinedError as exc:
@@ -114,3 +119,10 @@ def render_template(
         raise _undefined_error(src if line is None else f"{src}:{line}", str(exc.message), op) from None
     except TypeError as exc:
         raise TemplateError(f"{src}: cannot render: {exc}") from None
+    except TemplateError:
+        raise
+    except OxinfraError as exc:  # what the template read refused (``inventory`` in a sharded run)
+        line = _template_line(exc, os.path.abspath(path))
+        error = TemplateError(f"{src if line is None else f'{src}:{line}'}: {exc}")
+        error.exit_code = exc.exit_code
+        raise error from None
