@@ -42,18 +42,21 @@ def run_pty(
     *args: Any,
     cwd: Path,
     env: dict[str, str] | None = None,
-    answer: str | None = None,
+    answer: str | list[str] | None = None,
     timeout: float = 60,
     controlling: bool = False,
+    command: list[str] | None = None,
 ) -> tuple[int, str]:
-    """``python -m oxinfra ARGS`` on a pseudo-terminal; ``answer`` is typed once the
-    confirmation prompt shows. Returns the exit code and everything the terminal got
-    (stdout and stderr, with ``\\r\\n`` line ends). ``controlling``: the terminal is the
-    process's controlling terminal (its own session), so a typed Ctrl-C is a SIGINT."""
+    """``python -m oxinfra ARGS`` (or ``command``) on a pseudo-terminal; ``answer`` is typed
+    once the confirmation prompt shows (a list: one answer each time a prompt shows, in
+    turn). Returns the exit code and everything the terminal got (stdout and stderr, with
+    ``\\r\\n`` line ends). ``controlling``: the terminal is the process's controlling
+    terminal (its own session), so a typed Ctrl-C is a SIGINT."""
+    answers = [answer] if isinstance(answer, str) else list(answer or ())
     master, slave = pty.openpty()
     os.set_blocking(master, False)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "oxinfra", *(str(a) for a in args)],
+        command if command is not None else [sys.executable, "-m", "oxinfra", *(str(a) for a in args)],
         stdin=slave,
         stdout=slave,
         stderr=slave,
@@ -64,7 +67,7 @@ def run_pty(
     )
     os.close(slave)
     chunks: list[bytes] = []
-    answered = False
+    answered = 0
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
@@ -77,9 +80,9 @@ def run_pty(
                 if not data and proc.poll() is not None:
                     break
                 chunks.append(data)
-                if answer is not None and not answered and b"[y/N]" in b"".join(chunks):
-                    os.write(master, answer.encode())
-                    answered = True
+                if answered < len(answers) and b"".join(chunks).count(b"[y/N]") > answered:
+                    os.write(master, answers[answered].encode())
+                    answered += 1
             elif proc.poll() is not None:
                 break
         else:
@@ -337,40 +340,16 @@ def test_ctrl_c_at_the_prompt_interrupts_even_when_no_read_is_woken(tmp_path: Pa
     before the wait began, or it went to another thread) still ends the prompt at once: the
     CLI used to hang there for good (the signal's flag set, the process blocked in a read).
     Then an answer that is neither yes nor no is asked again, ``y`` is yes, Ctrl-D no answer."""
-    master, slave = pty.openpty()
-    os.set_blocking(master, False)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", PROMPT_CHILD],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env={**cli_env(), "TERM": "xterm"},
-        preexec_fn=_take_terminal,
+    code, raw = run_pty(
+        cwd=tmp_path,
+        answer=["\x03", "maybe\n", "y\n", "\x04"],
+        timeout=20,
+        controlling=True,
+        command=[sys.executable, "-c", PROMPT_CHILD],
     )
-    os.close(slave)
-    typed = iter([b"\x03", b"maybe\n", b"y\n", b"\x04"])
-    seen, prompts = b"", 0
-    deadline = time.monotonic() + 20
-    try:
-        while time.monotonic() < deadline:
-            if select.select([master], [], [], 0.1)[0]:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:  # the child ended and closed the terminal
-                    chunk = b""
-                if not chunk:
-                    break
-                seen += chunk
-            if seen.count(b"[y/N]") > prompts:
-                prompts += 1
-                os.write(master, next(typed))
-    finally:
-        proc.kill()
-        proc.wait()
-        os.close(master)
-    said = re.findall(rb"INTERRUPTED|ANSWER \w+|EOF", seen)
-    assert said == [b"INTERRUPTED", b"ANSWER True", b"EOF"], seen
-    assert seen.count(b"Error: invalid input") == 1, seen  # "maybe" is no answer: asked again
+    assert code == 0, raw
+    assert re.findall(r"INTERRUPTED|ANSWER \w+|EOF", raw) == ["INTERRUPTED", "ANSWER True", "EOF"], raw
+    assert raw.count("Error: invalid input") == 1, raw  # "maybe" is no answer: asked again
 
 
 # -- (4) progress -----------------------------------------------------------------------
