@@ -424,20 +424,23 @@ def _forget_modules(before: set[str], directories: list[str]) -> None:
     directories on sys.path made importable. A package found deeper (a virtualenv inside the
     project) or a submodule of a package imported before stays."""
     roots = {os.path.realpath(d or ".") for d in directories}
-    if not roots:
-        return
-    beside: dict[str, bool] = {}
+    beside: dict[str, bool] = {}  # top-level name -> it lies directly in one of ``roots``
     for name in [n for n in list(sys.modules) if n not in before]:
         top = name.partition(".")[0]
         if top in before:
             continue
         if top not in beside:
-            module = sys.modules.get(top)
-            paths = list(getattr(module, "__path__", None) or ())
-            place = paths[0] if paths else os.path.dirname(getattr(module, "__file__", None) or "")
-            beside[top] = bool(place) and os.path.realpath(place if not paths else os.path.dirname(place)) in roots
+            beside[top] = _home(sys.modules.get(top)) in roots
         if beside[top]:
             sys.modules.pop(name, None)
+
+
+def _home(module: Any) -> str | None:
+    """The directory a top-level module was found in: a package's parent, a module's own."""
+    paths = list(getattr(module, "__path__", None) or ())
+    found = paths[0] if paths else getattr(module, "__file__", None)
+    home = os.path.dirname(found) if found else ""
+    return os.path.realpath(home) if home else None
 
 
 def evaluate(
