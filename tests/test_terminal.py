@@ -352,6 +352,16 @@ def test_ctrl_c_at_the_prompt_interrupts_even_when_no_read_is_woken(tmp_path: Pa
     assert raw.count("Error: invalid input") == 1, raw  # "maybe" is no answer: asked again
 
 
+def test_ctrl_c_and_ctrl_d_end_the_prompt_on_a_terminal_left_in_raw_mode(tmp_path: Path) -> None:
+    """A terminal that a crashed program left raw sends Ctrl-C and Ctrl-D as bytes, not as a
+    signal and an end of input: they end the prompt all the same (and Enter's carriage
+    return ends a line)."""
+    child = "import tty; tty.setraw(0)\n" + PROMPT_CHILD
+    code, raw = run_pty(cwd=tmp_path, answer=["\x03", "y\r", "\x04"], timeout=20, command=[sys.executable, "-c", child])
+    assert code == 0, raw
+    assert re.findall(r"INTERRUPTED|ANSWER \w+|EOF", raw) == ["INTERRUPTED", "ANSWER True", "EOF"], raw
+
+
 # -- (4) progress -----------------------------------------------------------------------
 
 

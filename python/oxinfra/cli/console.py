@@ -221,7 +221,8 @@ def _width() -> int:
 def ask_yes_no(question: str) -> bool:
     """``question [y/N]: `` on stdout, the answer read from stdin (a terminal, in its usual
     line mode): ``y``/``yes`` is True, ``n``/``no`` or an empty line False, anything else
-    asks again. Raises EOFError for Ctrl-D (no answer) and KeyboardInterrupt for Ctrl-C.
+    asks again. Raises EOFError for Ctrl-D (no answer) and KeyboardInterrupt for Ctrl-C,
+    also as the bytes a terminal left in raw mode sends for them.
 
     The wait is a ``select`` with a short timeout, never a blocking read: a SIGINT whose
     handler ran while this thread was not in a system call (just before the wait began, or
@@ -235,7 +236,9 @@ def ask_yes_no(question: str) -> bool:
         while not select.select([fd], [], [], PROMPT_POLL_SECONDS)[0]:
             pass
         data = os.read(fd, 4096)
-        if not data:  # Ctrl-D at the start of a line
+        if b"\x03" in data:  # a terminal left raw sends Ctrl-C as a byte, not as SIGINT
+            raise KeyboardInterrupt
+        if not data or b"\x04" in data:  # Ctrl-D at the start of a line (or as a raw byte)
             raise EOFError
         if not data.endswith(b"\n"):  # Ctrl-D after some text: that text is the answer
             out.write("\n")
