@@ -689,6 +689,11 @@ class ScriptBuilder:
             self.joined += 1
         checks = []
         for request, stdout, rc in guards:
+            if request.safe and not request.context:
+                test = request.fact.guard_test(stdout, rc, **request.kwargs)
+                if test is not None:  # builtins in the shell itself: no process
+                    checks.append(f"{{ {_short(test)}; }}")
+                    continue
             command = None
             other = request.fact.guard(stdout, **request.kwargs)
             if other is not None:  # the fact compares less than its whole output

@@ -110,6 +110,14 @@ class FactBase(Generic[T]):
         own command, its output compared whole."""
         return None
 
+    def guard_test(self, stdout: bytes, rc: int, *args: Any, **kwargs: Any) -> str | None:
+        """A cheaper guard, when the fact can give one: a shell condition that holds exactly
+        when the fact's command would print ``stdout`` and exit ``rc`` now -- shell builtins
+        only, printing nothing, run in the host's shell itself (no process, no command
+        substitution). The file facts give one for "absent". None (the default): the
+        engine runs :meth:`guard`'s command (or the fact's own) and compares its output."""
+        return None
+
     def parse(self, stdout: bytes, rc: int) -> Any:
         """Turn raw output into the value; built-in facts override this with a Rust parser.
         Raises :class:`FactFailed` for an exit status that is neither 0 nor "absent"."""

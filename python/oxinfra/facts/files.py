@@ -53,6 +53,12 @@ _NOT_A_FILE = (
 )
 
 
+def _proven_absent(path: str) -> str:
+    """A guard test (:meth:`FactBase.guard_test`): ``path`` is neither ``-e`` nor ``-L`` and
+    its absence is proven as the facts' commands prove it. Builtins only."""
+    return f"__ox_a={quote(path)}; ! [ -e {_P} ] && ! [ -L {_P} ] && {absent_proof('__ox_a')}"
+
+
 def _datetime(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, timezone.utc).replace(tzinfo=None)
 
@@ -93,6 +99,14 @@ class File(FactBase[Any]):
             return None
         path = args[0] if args else kwargs["path"]
         return _stat_command(path, GUARD_STAT_FORMAT), without_atime(stdout)
+
+    def guard_test(self, stdout: bytes, rc: int, *args: Any, **kwargs: Any) -> str | None:
+        # "absent" (status 1, no output) is stat failing, then the path neither -e nor -L
+        # and proven absent: with neither -e nor -L, lstat fails too, so the test alone
+        # decides -- no stat process
+        if type(self).command is not File.command or rc != 1 or stdout:
+            return None
+        return _proven_absent(args[0] if args else kwargs["path"])
 
     def parse(self, stdout: bytes, rc: int) -> Any:
         if rc == 2:
@@ -139,6 +153,14 @@ class _HashFile(FactBase[Any]):
         # can read: the last tool's failure, which is an error, never "absent".
         tries = " || ".join(f"{prog} < {_P}" for prog in self.programs)
         return f"__ox_a={quote(path)}; if [ -f {_P} ]; then {tries}; {_NOT_A_FILE}"
+
+    def guard_test(self, stdout: bytes, rc: int, *args: Any, **kwargs: Any) -> str | None:
+        # no output and status 0: not a regular file, and there or proven absent (a file
+        # prints a digest, or fails)
+        if type(self).command is not _HashFile.command or rc != 0 or stdout:
+            return None
+        path = args[0] if args else kwargs["path"]
+        return f"__ox_a={quote(path)}; ! [ -f {_P} ] && {{ [ -e {_P} ] || [ -L {_P} ] || {absent_proof('__ox_a')}; }}"
 
     def parse(self, stdout: bytes, rc: int) -> Any:
         if rc != 0:
@@ -242,6 +264,18 @@ class FindInFile(FactBase[Any]):
             "else echo 'not provably absent: the nearest existing path above it is no directory we may search' >&2; "
             "(exit 2); fi"
         )
+
+    def guard_test(self, stdout: bytes, rc: int, *args: Any, **kwargs: Any) -> str | None:
+        # absent (status 0, no output: a match prints at least a newline) with a pattern
+        # the shell alone finds valid (none of [ \ ( ) {, so no grep of /dev/null): the
+        # path neither -e nor -L, and proven absent
+        if type(self).command is not FindInFile.command or rc != 0 or stdout:
+            return None
+        bound = {**dict(zip(self.arg_names(), args)), **kwargs}
+        pattern = bound["pattern"]
+        if bound.get("interpolate_variables") or not isinstance(pattern, str) or any(c in pattern for c in "[\\(){"):
+            return None
+        return _proven_absent(bound["path"])
 
     def parse(self, stdout: bytes, rc: int) -> Any:
         if rc == 0 and not stdout:
