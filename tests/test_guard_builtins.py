@@ -174,3 +174,51 @@ def test_a_path_created_after_the_facts_makes_the_absent_guard_stale(tmp_path: P
     assert out.statuses("@local") == {"noop": "changed", "dir": "changed"}, out.describe()
     assert again.stat().st_mode & 0o777 == 0o750
     assert out.host("@local")["round_trips"] == 2, out.describe()  # the guard held
+
+
+@pytest.mark.parametrize("present", [False, True], ids=["absent", "present"])
+def test_the_path_dash_is_the_file_named_dash_not_standard_input(base: Path, present: bool) -> None:
+    """``stat -- -`` and ``grep -- -`` read their standard input: the facts name the file
+    ``./-``, the stat batch leaves it to the fact's own command, and the guard agrees."""
+    from oxinfra import _core
+
+    base = base / "dash"
+    base.mkdir()
+    if os.geteuid() == 0:
+        os.chown(base, 65534, 65534)
+    if present:
+        subprocess.run([*_shell(), "-c", "printf 'MODE=production\\n' > ./-"], cwd=base, check=True)
+    requests = [
+        FactRequest(File, {"path": "-"}, ()),
+        FactRequest(FindInFile, {"path": "-", "pattern": "MODE=production"}, ()),
+    ]
+    nonce = new_nonce()
+    builder = ScriptBuilder(nonce, first=True)
+    builder.add_facts(requests)
+    # standard input holds a line that matches: a command reading it would "find" it
+    script = builder.build().decode()
+    done = subprocess.run(
+        [*_shell(), "-c", f"{{ {script}\n}} <<'EOF'\nMODE=production\nEOF\n"], capture_output=True, cwd=base
+    )
+    sections, _, finished = _core.demux(done.stdout, nonce)
+    assert finished, done
+    found = {id(r): (out, rc) for r, out, rc in builder.fact_results({i: (s, d) for i, s, d in sections})}
+    file_out, file_rc = found[id(requests[0])]
+    grep_out, grep_rc = found[id(requests[1])]
+    if present:
+        assert file_rc == 0 and file_out.startswith(b"regular file|"), file_out
+        assert (grep_out, grep_rc) == (b"MODE=production\n", 0)
+    else:
+        assert (file_out, file_rc) == (b"", 1)
+        assert (grep_out, grep_rc) == (b"", 0)
+        for request, (out, rc) in zip(requests, [(file_out, file_rc), (grep_out, grep_rc)]):
+            test = request.fact.guard_test(out, rc, **request.kwargs)
+            assert test is not None and _holds(base, test)
+
+
+def test_an_interpolated_pattern_has_no_guard_test() -> None:
+    """The host expands an ``Interpolated`` pattern whatever ``interpolate_variables`` says:
+    only its command can tell whether grep finds the expansion valid."""
+    from oxinfra.quoting import Interpolated
+
+    assert FindInFile().guard_test(b"", 0, path="/srv/x", pattern=Interpolated("$PAT")) is None

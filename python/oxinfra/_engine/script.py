@@ -496,6 +496,7 @@ def _batchable(request: Any) -> bool:
         and not request.context
         and isinstance(path, str)
         and bool(path)
+        and path != "-"  # stat's operand "-" is its standard input: the fact's own command
         and "\n" not in path
         and len(request.kwargs) == 1
     )
