@@ -36,6 +36,7 @@ import re
 __all__ = [
     "SPECIAL_BUILTINS",
     "quote",
+    "path_operand",
     "quote_interpolated",
     "command",
     "program_word",
@@ -123,6 +124,18 @@ def command(program: str, *args: object) -> str:
     "chown app:app -- '/srv/a b'"
     """
     return " ".join([program, *(quote(a) for a in args)])
+
+
+def path_operand(path: str) -> str:
+    """A path as a tool's operand, never read as an option or as standard input: a relative
+    path that starts with ``-`` gets ``./`` in front. ``--`` stops options only; ``touch``,
+    ``grep``, ``rpm`` and the like still take a lone ``-`` for standard input or output, and
+    ``cd`` and ``su`` take it after ``--`` too. Other paths are returned as they are.
+
+    >>> path_operand("-"), path_operand("-x/y"), path_operand("/srv/-"), path_operand("a")
+    ('./-', './-x/y', '/srv/-', 'a')
+    """
+    return "./" + path if isinstance(path, str) and path.startswith("-") else path
 
 
 def invoke(path: str, *args: object) -> str:

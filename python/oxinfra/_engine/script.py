@@ -25,7 +25,7 @@ from oxinfra import _core
 from oxinfra.api.arguments import GlobalArgs, Privilege, shell_words
 from oxinfra.api.commands import FileUpload
 from oxinfra.exceptions import OutputParseError
-from oxinfra.quoting import QuotingError, quote
+from oxinfra.quoting import QuotingError, path_operand, quote
 
 __all__ = ["new_nonce", "prelude", "ScriptBuilder", "wrap_privilege", "render_commands"]
 
@@ -300,7 +300,8 @@ def render_commands(commands: Iterable[Any], args: GlobalArgs, nonce: str, shell
         if args.privilege:  # the privileged shell started: sudo or su let it (operation_result)
             lines_.append(f"printf '%s\\n' {STARTED}{nonce}")
         if args.chdir:
-            lines_.append(f"cd {quote(args.chdir)} || exit $?")
+            # cd takes "-" (the previous directory) and -P, -L as options even after --
+            lines_.append(f"cd {quote(path_operand(args.chdir))} || exit $?")
         if args.env:
             for key, value in args.env.items():
                 lines_.append(f"export {key}={quote(value)}")

@@ -44,6 +44,12 @@ def _is_str(v: Any) -> bool:
     return isinstance(v, str)
 
 
+def _is_user(v: Any) -> bool:
+    # no user name starts with "-": su would read a lone "-" as its login option and, with no
+    # user left, become root (and sudo -u takes "#UID", never an option)
+    return isinstance(v, str) and not v.startswith("-") and "\n" not in v and "\x00" not in v
+
+
 def _is_bool(v: Any) -> bool:
     return isinstance(v, bool)
 
@@ -120,8 +126,8 @@ def _is_stdin(v: Any) -> bool:
 
 _SPEC: dict[str, tuple[Callable[[Any], bool], str, Any]] = {
     "_sudo": (_is_bool, "True or False", False),
-    "_sudo_user": (_is_str, "a user name", None),
-    "_su_user": (_is_str, "a user name", None),
+    "_sudo_user": (_is_user, "a user name (not starting with -)", None),
+    "_su_user": (_is_user, "a user name (not starting with -)", None),
     "_sudo_password": (_is_password, "a non-empty string on one line", None),
     "_use_sudo_login": (_is_bool, "True or False", False),
     "_preserve_sudo_env": (_is_bool, "True or False", False),

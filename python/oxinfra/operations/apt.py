@@ -35,7 +35,18 @@ from oxinfra.operations.util.packaging import (
     option_words,
     split_pins,
 )
-from oxinfra.quoting import Interpolated, and_then, command, file_test, group, if_then, or_else, pipe, write_to
+from oxinfra.quoting import (
+    Interpolated,
+    and_then,
+    command,
+    file_test,
+    group,
+    if_then,
+    or_else,
+    path_operand,
+    pipe,
+    write_to,
+)
 
 __all__ = [
     "packages",
@@ -666,7 +677,7 @@ def key(
     part = dest + ".part"
     touches(part)
     yield from ensure_directory(parent_dir(dest))
-    key_file = src
+    key_file = path_operand(src)  # grep's and gpg's "-" is their standard input
     if scheme:
         key_file = dest + ".download"
         touches(key_file)

@@ -64,6 +64,7 @@ from oxinfra.quoting import (
     file_test,
     or_else,
     output_test,
+    path_operand,
     read_from,
     with_umask,
     write_to,
@@ -219,7 +220,7 @@ def file(
     # owner first: a name the host lacks fails before the mode changes
     changes = owner_commands(path, user, group, info) + mode_commands(path, want_mode, info)
     if touch:
-        changes.insert(0, command("touch", "--", path))
+        changes.insert(0, command("touch", "--", path_operand(path)))  # touch's "-" is its stdout
     if not changes:
         host.noop(f"file {path} already exists")
     yield from changes

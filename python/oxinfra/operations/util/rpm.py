@@ -28,7 +28,7 @@ from oxinfra.operations.util.packaging import (
     option_words,
     split_pins,
 )
-from oxinfra.quoting import command, or_else, pipe
+from oxinfra.quoting import command, or_else, path_operand, pipe
 
 __all__ = [
     "NAME_PATTERN",
@@ -215,4 +215,4 @@ def import_key(op: str, src: Any) -> Iterator[str]:
     if not isinstance(src, str) or not src or "\n" in src:
         raise OperationValueError(f"{op}: src= must be a key's path or URL on one line, not {src!r}")
     url_of(op, src)
-    yield command("rpm", "--import", "--", src)
+    yield command("rpm", "--import", "--", path_operand(src))  # rpm's "-" is its standard input
