@@ -72,16 +72,8 @@ def test_chdir_to_a_directory_named_like_an_option(tmp_path: Path) -> None:
 @pytest.mark.parametrize("argument", ["_su_user", "_sudo_user"])
 @pytest.mark.parametrize("value", ["-", "-l", "--login"])
 def test_a_user_name_starting_with_dash_is_refused(tmp_path: Path, argument: str, value: str) -> None:
-    out = run_cli(
-        "-y",
-        "--no-host-lock",
-        "@local",
-        write_deploy(
-            tmp_path,
-            "from oxinfra.operations import server\n"
-            f"server.shell(commands=['id -u > {tmp_path}/ran'], {argument}={value!r})\n",
-        ),
-    )
+    source = f"from oxinfra.operations import server\nserver.shell(commands=['id -u > {tmp_path}/ran'], {argument}={value!r})\n"
+    out = run_cli("-y", "--no-host-lock", "@local", write_deploy(tmp_path, source))
     assert out.code == 2 and f"{argument} must be a user name (not starting with -)" in out.stderr, out.describe()
     assert not (tmp_path / "ran").exists()
     assert_no_traceback(out)

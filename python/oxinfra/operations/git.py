@@ -13,7 +13,7 @@ from oxinfra.facts.git import GitConfig, GitCurrentBranch, GitLocalCommit, GitRe
 from oxinfra.operations import files
 from oxinfra.operations.util import check_flags
 from oxinfra.operations.util.files import check_owner, check_path, owner_commands
-from oxinfra.quoting import command
+from oxinfra.quoting import command, path_operand
 
 __all__ = ["config", "repo"]
 
@@ -29,7 +29,7 @@ def _name(op: str, key: str, value: Any) -> str:
 
 def _dir(path: str) -> str:
     """``path`` as the value of ``git -C``: a relative one that starts with ``-`` gets ``./``."""
-    return "./" + path if path.startswith("-") else path
+    return path_operand(path)
 
 
 def _canonical_key(key: str) -> str:

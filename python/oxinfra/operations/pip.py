@@ -14,6 +14,7 @@ from oxinfra.operations import files
 from oxinfra.operations.util import check_flags
 from oxinfra.operations.util.files import check_path
 from oxinfra.operations.util.packaging import PackageManager, check_packages, ensure_packages, option_words, pep503_name
+from oxinfra.quoting import path_operand
 
 __all__ = ["virtualenv", "venv", "packages"]
 
@@ -208,7 +209,6 @@ def packages(
         else:
             words = manager.uninstall
         assert words is not None
-        req = "./" + requirements if requirements.startswith("-") else requirements
-        yield _program(op, "pip", pip, *words[1:], "-r", req)
+        yield _program(op, "pip", pip, *words[1:], "-r", path_operand(requirements))
     if wanted:
         yield from ensure_packages(manager, wanted, current or {}, present=present, latest=latest)

@@ -22,7 +22,7 @@ from oxinfra.api import (
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import BLOCK_MARKER, Block, BlockMarkers, LinkTarget
 from oxinfra.operations.util.files import NAME_MAX, block_edited, check_path, diff_facts, edited
-from oxinfra.quoting import and_then, command, group, or_else, pipe, write_to
+from oxinfra.quoting import and_then, command, group, or_else, path_operand, pipe, write_to
 
 __all__ = ["block"]
 
@@ -68,7 +68,7 @@ def _temp_name(path: str) -> str:
     if len(tmp.encode("utf-8", "surrogateescape")) > NAME_MAX:
         tmp = "." + hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest()[:16] + ".oxinfra-block"
     out = posixpath.join(posixpath.dirname(path), tmp)
-    return "./" + out if out.startswith("-") else out
+    return path_operand(out)
 
 
 def _operand(path: str) -> str:

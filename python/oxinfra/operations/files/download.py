@@ -20,7 +20,7 @@ from oxinfra.operations.util.files import (
     owner_commands,
     parse_mode,
 )
-from oxinfra.quoting import and_then, command, or_else, pipe, subshell, write_to
+from oxinfra.quoting import and_then, command, or_else, path_operand, pipe, subshell, write_to
 from oxinfra.quoting import group as group_of
 
 __all__ = ["download"]
@@ -71,7 +71,7 @@ def _temp_name(dest: str, temp_dir: str | None) -> str:
     if len(tmp.encode("utf-8", "surrogateescape")) > NAME_MAX:
         tmp = "." + hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest()[:16] + ".oxinfra-download"
     path = posixpath.join(temp_dir if temp_dir else posixpath.dirname(dest) or ".", tmp)
-    return "./" + path if path.startswith("-") else path  # never read as an option of -o
+    return path_operand(path)  # never read as an option of -o
 
 
 @operation()
