@@ -25,7 +25,7 @@ from oxinfra import _core
 from oxinfra.api.arguments import GlobalArgs, Privilege, shell_words
 from oxinfra.api.commands import FileUpload
 from oxinfra.exceptions import OutputParseError
-from oxinfra.quoting import QuotingError, path_operand, quote
+from oxinfra.quoting import QuotingError, quote
 
 __all__ = ["new_nonce", "prelude", "ScriptBuilder", "wrap_privilege", "render_commands"]
 
@@ -274,13 +274,14 @@ def render_commands(commands: Iterable[Any], args: GlobalArgs, nonce: str, shell
             end = _here_delimiter(stdin + item)
             part = f"{{ {part} <<'{end}'\n{stdin}{end}\n}}"
         if codes is not None and set(codes) != {0}:
-            ok = " || ".join(f"[ $__ox_c -eq {int(c)} ]" for c in sorted(set(codes)))
-            fail = "(exit $__ox_c)" if 0 in codes else "if [ $__ox_c -eq 0 ]; then (exit 1); else (exit $__ox_c); fi"
+            # quoted: an IFS from _env must not split the status
+            ok = " || ".join(f'[ "$__ox_c" -eq {int(c)} ]' for c in sorted(set(codes)))
+            fail = '(exit "$__ox_c")' if 0 in codes else 'if [ "$__ox_c" -eq 0 ]; then (exit 1); else (exit "$__ox_c"); fi'
             part = f"{{ {part}\n__ox_c=$?; if {ok}; then true; else {fail}; fi; }}"
         parts.append(part)
     if args.continue_on_error and args.ignore_errors and len(parts) > 1:
-        chain = "__ox_e=0\n" + "\n".join(f"{p} || {{ __ox_c=$?; [ $__ox_e -ne 0 ] || __ox_e=$__ox_c; }}" for p in parts)
-        chain += "\n(exit $__ox_e)"
+        chain = "__ox_e=0\n" + "\n".join(f'{p} || {{ __ox_c=$?; [ "$__ox_e" -ne 0 ] || __ox_e=$__ox_c; }}' for p in parts)
+        chain += '\n(exit "$__ox_e")'
     else:
         chain = " &&\n".join(parts)
     shell = args.shell_executable or "sh"
@@ -300,11 +301,13 @@ def render_commands(commands: Iterable[Any], args: GlobalArgs, nonce: str, shell
         if args.privilege:  # the privileged shell started: sudo or su let it (operation_result)
             lines_.append(f"printf '%s\\n' {STARTED}{nonce}")
         if args.chdir:
-            # cd takes "-" (the previous directory) and -P, -L as options even after --
-            lines_.append(f"cd {quote(path_operand(args.chdir))} || exit $?")
+            # a relative one as ./PATH: cd would search CDPATH, and take "-" (the previous
+            # directory) and -P, -L as options even after --
+            where = args.chdir if args.chdir.startswith("/") else "./" + args.chdir
+            lines_.append(f"cd {quote(where)} || exit $?")
         if args.env:
             for key, value in args.env.items():
-                lines_.append(f"export {key}={quote(value)}")
+                lines_.append(f"export {key}={quote(value)} || exit $?")  # bash goes on after a readonly name
         lines_.append(chain)
         body = wrap_privilege("\n".join(lines_), args.privilege, args.timeout, shell)
     else:

@@ -58,8 +58,21 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _is_env(v: Any) -> bool:
-    return isinstance(v, dict) and all(isinstance(k, str) and k.isidentifier() for k in v)
+    # ASCII names only (isidentifier() takes "é", which dash refuses and bash skips), and
+    # values that are text or numbers with no NUL byte (None or bytes would be exported as
+    # the text "None" or "b'x'")
+    return isinstance(v, dict) and all(
+        isinstance(k, str)
+        and _ENV_NAME.fullmatch(k) is not None
+        and isinstance(value, (str, int, float))
+        and not isinstance(value, bool)
+        and "\x00" not in str(value)
+        for k, value in v.items()
+    )
 
 
 def _is_password(v: Any) -> bool:
@@ -85,6 +98,13 @@ def _is_shell(v: Any) -> bool:
 
 
 _SHELL_OPTION = re.compile(r"[-+][A-Za-z0-9][A-Za-z0-9-]*")
+#: Long options a shell started for an operation may take: none reads an argument or ends
+#: the shell before it reads the script (--version, --rcfile FILE, --dump-strings do).
+_LONG_SHELL_OPTIONS = frozenset({"--login", "--noprofile", "--norc", "--posix"})
+#: Short options it may not: -c reads a command string and -s is oxinfra's own; -n reads
+#: without running, -t runs one command, -i is interactive (it ignores the SIGTERM of
+#: _timeout), -D prints strings instead of running, -O reads an argument.
+_REFUSED_SHELL_LETTERS = frozenset("csntiDO")
 
 
 def shell_words(v: str) -> list[str]:
@@ -107,12 +127,15 @@ def _is_shell_command(v: Any) -> bool:
             if not word.isidentifier():
                 return False
             after_o = False
+        elif word.startswith("--"):
+            if word not in _LONG_SHELL_OPTIONS:
+                return False
         elif not _SHELL_OPTION.fullmatch(word):
             return False
         elif word in ("-o", "+o"):
             after_o = True
-        elif not word.startswith("--") and ("c" in word[1:] or "s" in word[1:]):
-            return False  # -c would read a command string, -s is oxinfra's own
+        elif any(c in _REFUSED_SHELL_LETTERS for c in word[1:]):
+            return False
     return not after_o
 
 

@@ -1,0 +1,87 @@
+"""Values of global arguments that used to be taken and then went wrong on the host (found by
+a hostile review): a failure read as success, a setting quietly not applied, a command not
+run while the operation reported success. Each is now refused before any host is touched, or
+fails the operation."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e_helpers import assert_no_traceback, run_cli, run_deploy, write_deploy
+from oxinfra._engine.script import render_commands
+from oxinfra.api.arguments import GlobalArgs
+
+
+def _local(tmp_path: Path, body: str) -> Any:
+    return run_deploy(
+        "@local", write_deploy(tmp_path, "from oxinfra.operations import server\n" + body), "--no-host-lock"
+    )
+
+
+def _refused(tmp_path: Path, arguments: str, message: str) -> None:
+    source = f"from oxinfra.operations import server\nserver.shell(commands=['touch {tmp_path}/ran'], {arguments})\n"
+    out = run_cli("-y", "--no-host-lock", "@local", write_deploy(tmp_path, source))
+    assert out.code == 2 and message in out.stderr, out.describe()
+    assert not (tmp_path / "ran").exists()
+    assert_no_traceback(out)
+
+
+def test_an_ifs_from_env_does_not_turn_a_failure_into_success(tmp_path: Path) -> None:
+    # 31 split on "1" was "3", an accepted code
+    out = _local(
+        tmp_path, 'server.shell(name="s", commands=["exit 31"], _env={"IFS": "1"}, _success_exit_codes=[0, 3])\n'
+    )
+    assert out.code != 0 and out.statuses("@local") == {"s": "failed"}, out.describe()
+    out = _local(
+        tmp_path,
+        'server.shell(name="s", commands=["exit 31", "true"], _env={"IFS": "1"}, _continue_on_error=True, '
+        "_ignore_errors=True)\n",
+    )
+    assert out.statuses("@local") == {"s": "failed"}, out.describe()  # ignored, still failed
+
+
+@pytest.mark.parametrize(
+    "env", ['{"é": "x"}', '{"A": None}', '{"A": b"x"}', '{"A": "a\\x00b"}', '{"A": True}', '{"": "x"}']
+)
+def test_env_names_and_values_the_shell_cannot_take_are_refused(tmp_path: Path, env: str) -> None:
+    _refused(tmp_path, f"_env={env}", "_env must be a dict of NAME: value")
+
+
+def test_an_env_name_the_shell_will_not_set_fails_the_operation(tmp_path: Path) -> None:
+    """bash goes on after ``export UID=5`` fails (a readonly name): the command ran without it."""
+    marker = tmp_path / "ran"
+    out = _local(
+        tmp_path,
+        f'server.shell(name="s", commands=["touch {marker}"], _env={{"UID": "5"}}, _shell_executable="bash")\n',
+    )
+    assert out.code != 0 and out.statuses("@local") == {"s": "failed"}, out.describe()
+    assert not marker.exists()
+
+
+def test_a_relative_chdir_is_below_the_working_directory_whatever_cdpath_says(tmp_path: Path) -> None:
+    (tmp_path / "here" / "etc").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "etc").mkdir(parents=True)
+    text = render_commands(["pwd"], GlobalArgs({"_chdir": "etc"}), "n0nce")
+    done = subprocess.run(
+        ["sh"], input=text.encode(), cwd=tmp_path / "here", capture_output=True, check=True,
+        env={"CDPATH": str(tmp_path / "elsewhere"), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert done.stdout.decode().splitlines() == [str(tmp_path / "here" / "etc")], done
+
+
+@pytest.mark.parametrize(
+    "value", ["sh -n", "bash -t", "bash -i", "bash -D", "bash -O extglob", "bash --version", "bash --rcfile /x"]
+)
+def test_shell_options_that_would_not_run_the_script_as_given_are_refused(tmp_path: Path, value: str) -> None:
+    _refused(tmp_path, f"_shell_executable={value!r}", "_shell_executable must be a shell's name or path")
+
+
+def test_bash_login_as_documented_is_taken(tmp_path: Path) -> None:
+    out = _local(
+        tmp_path, 'server.shell(name="s", commands=["shopt -q login_shell"], _shell_executable="bash --login")\n'
+    )
+    assert out.code == 0 and out.statuses("@local") == {"s": "changed"}, out.describe()
