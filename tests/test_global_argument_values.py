@@ -85,3 +85,16 @@ def test_bash_login_as_documented_is_taken(tmp_path: Path) -> None:
         tmp_path, 'server.shell(name="s", commands=["shopt -q login_shell"], _shell_executable="bash --login")\n'
     )
     assert out.code == 0 and out.statuses("@local") == {"s": "changed"}, out.describe()
+
+
+def test_sudo_false_turns_off_a_sudo_user_set_around_the_call() -> None:
+    """``@deploy``/run defaults with ``_sudo=True, _sudo_user=...``: an operation's
+    ``_sudo=False`` used to run it through sudo as that user all the same."""
+    from oxinfra.api.arguments import ArgumentError, privilege_with, split_global_args
+
+    around = {"_sudo": True, "_sudo_user": "postgres"}
+    assert split_global_args({"_sudo": False}, around, "w")[0].privilege == ()
+    assert split_global_args({"_sudo_user": None}, around, "w")[0].privilege[1] is None  # sudo, as root
+    assert privilege_with(split_global_args({}, around, "w")[0].privilege_settings, {"_sudo": False}, "w") == ()
+    with pytest.raises(ArgumentError, match="_sudo=False with _sudo_user='x': drop one of them"):
+        split_global_args({"_sudo": False, "_sudo_user": "x"}, {}, "w")

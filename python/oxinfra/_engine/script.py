@@ -276,11 +276,15 @@ def render_commands(commands: Iterable[Any], args: GlobalArgs, nonce: str, shell
         if codes is not None and set(codes) != {0}:
             # quoted: an IFS from _env must not split the status
             ok = " || ".join(f'[ "$__ox_c" -eq {int(c)} ]' for c in sorted(set(codes)))
-            fail = '(exit "$__ox_c")' if 0 in codes else 'if [ "$__ox_c" -eq 0 ]; then (exit 1); else (exit "$__ox_c"); fi'
+            fail = (
+                '(exit "$__ox_c")' if 0 in codes else 'if [ "$__ox_c" -eq 0 ]; then (exit 1); else (exit "$__ox_c"); fi'
+            )
             part = f"{{ {part}\n__ox_c=$?; if {ok}; then true; else {fail}; fi; }}"
         parts.append(part)
     if args.continue_on_error and args.ignore_errors and len(parts) > 1:
-        chain = "__ox_e=0\n" + "\n".join(f'{p} || {{ __ox_c=$?; [ "$__ox_e" -ne 0 ] || __ox_e=$__ox_c; }}' for p in parts)
+        chain = "__ox_e=0\n" + "\n".join(
+            f'{p} || {{ __ox_c=$?; [ "$__ox_e" -ne 0 ] || __ox_e=$__ox_c; }}' for p in parts
+        )
         chain += '\n(exit "$__ox_e")'
     else:
         chain = " &&\n".join(parts)

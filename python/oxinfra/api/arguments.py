@@ -47,7 +47,8 @@ def _is_str(v: Any) -> bool:
 def _is_user(v: Any) -> bool:
     # no user name starts with "-": su would read a lone "-" as its login option and, with no
     # user left, become root (and sudo -u takes "#UID", never an option)
-    return isinstance(v, str) and not v.startswith("-") and "\n" not in v and "\x00" not in v
+    # None: no user (it clears one set around the call)
+    return v is None or (isinstance(v, str) and not v.startswith("-") and "\n" not in v and "\x00" not in v)
 
 
 def _is_bool(v: Any) -> bool:
@@ -264,6 +265,9 @@ def privilege_with(base: tuple[Any, ...], given: dict[str, Any], where: str) -> 
     for key, value in given.items():
         _check(key, value, where)
         fields[PRIVILEGE_ARGS[key]] = Secret(value) if key in _SECRET_ARGS and value is not None else value
+    if given.get("_sudo") is False:
+        _no_sudo_user(given, where)
+        fields["sudo_user"] = None  # as for an operation (split_global_args)
     return privileged(Privilege(**fields))
 
 
@@ -415,7 +419,15 @@ def split_global_args(
                 values[key] = value
         else:
             own[key] = value
+    if kwargs.get("_sudo") is False:
+        _no_sudo_user(kwargs, where)
+        values["_sudo_user"] = None  # _sudo=False turns off sudo, a user set around the call too
     return GlobalArgs(values), own
+
+
+def _no_sudo_user(given: dict[str, Any], where: str) -> None:
+    if given.get("_sudo_user"):
+        raise ArgumentError(f"{where}: _sudo=False with _sudo_user={given['_sudo_user']!r}: drop one of them")
 
 
 def _conditions(value: Any) -> list[Any]:
