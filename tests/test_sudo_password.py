@@ -381,7 +381,7 @@ def test_the_password_is_never_in_a_here_document() -> None:
     for line in text.splitlines():
         if password in line:
             assert (
-                f"printf '%s\\n' '{password}' | sudo -S -p '' -v;" in line
+                f"printf '%s\\n' '{password}' | sudo -S -p '' -u bob -v;" in line
                 or f"{{ printf '%s\\n\\n' '{password}'; cat; }} <<'{end}' | sudo -S -p '' -H -u bob sh -c " in line
             )
 
@@ -476,3 +476,39 @@ def test_the_password_from_the_environment_is_not_inherited(tmp_path: Path, work
         text = (workdir / name).read_bytes()
         assert b"PATH=" in text and password.encode() not in text, name
     assert password not in out.stdout + out.stderr
+
+
+def test_where_sudo_asks_for_the_target_users_password_the_check_asks_as_that_user(
+    password_user: PasswordUser,
+) -> None:
+    """``Defaults>USER targetpw``: sudo wants the password of the user run as. The once-per-shell
+    check (``sudo -S -v``) ran for root and asked for the login user's own: it refused the right
+    password, and every operation failed after three tries of sudo's."""
+    from oxinfra._engine.script import wrap_privilege
+    from oxinfra.api import Secret
+    from oxinfra.api.arguments import Privilege
+
+    target = f"oxinfra-tg-{secrets.token_hex(3)}"
+    secret = f"Tg-{secrets.token_hex(12)}"
+    rule = Path(f"/etc/sudoers.d/{target}")
+    subprocess.run(["useradd", "-m", "-s", "/bin/sh", target], check=True, capture_output=True)
+    try:
+        subprocess.run(["chpasswd"], input=f"{target}:{secret}\n", text=True, check=True, capture_output=True)
+        staged = Path(tempfile.mkdtemp()) / "rule"
+        staged.write_text(f"Defaults>{target} targetpw\n")
+        subprocess.run(["visudo", "-cf", str(staged)], check=True, capture_output=True)
+        shutil.move(str(staged), rule)
+        os.chmod(rule, 0o440)
+        _forget_credentials(password_user)
+        script = wrap_privilege("id -un", Privilege(True, target, None, Secret(secret)), 10)
+        done = subprocess.run(
+            ["su", password_user.name, "-s", "/bin/sh", "-c", "cd /tmp && sh"],
+            input=script.encode(),
+            capture_output=True,
+            timeout=60,
+        )
+        assert done.returncode == 0 and done.stdout.decode().split()[-1] == target, done
+    finally:
+        rule.unlink(missing_ok=True)
+        subprocess.run(["userdel", "-r", "-f", target], capture_output=True)
+        _forget_credentials(password_user)

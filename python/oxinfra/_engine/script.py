@@ -145,7 +145,7 @@ def wrap_privilege(inner: str, privilege: tuple[Any, ...], timeout: float | None
     if p.password is None:
         return f"{{ sudo -n {flags} {program} <<'{end}'\n{body}"
     password = quote(str(p.password))
-    check, gate = _password_check(password)
+    check, gate = _password_check(password, p.sudo_user)
     reader = f'IFS= read -r l; [ -z "$l" ] || IFS= read -r l; exec {program}'
     return (
         f"{{ {check}\n{gate} && {{ printf '%s\\n\\n' {password}; cat; }} <<'{end}' | "
@@ -159,13 +159,22 @@ _CHECK_SALT = secrets.token_bytes(16)
 PASSWORD_REFUSED = "sudo: the password was refused earlier on this host; not tried again"
 
 
-def _password_check(password: str) -> tuple[str, str]:
-    """Shell text that checks the sudo password (``password``: quoted) once per shell with
-    ``sudo -S -v`` (the password alone on its stdin: one attempt), and the test that it
-    passed. Later uses read the remembered status (a check inside ``$( )`` is done again)."""
-    var = "__ox_pv_" + hashlib.sha256(_CHECK_SALT + password.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+def _password_check(password: str, user: str | None = None) -> tuple[str, str]:
+    """Shell text that checks the sudo password (``password``: quoted) once per shell and
+    target ``user`` with ``sudo -S [-u USER] -v`` (the password alone on its stdin: one
+    attempt; the user as the command will have it, for sudoers that ask for the target's
+    password: ``targetpw``, ``runaspw``), and the test that it passed. Later uses read the
+    remembered status (a check inside ``$( )`` is done again)."""
+    seed = (
+        _CHECK_SALT
+        + password.encode("utf-8", "surrogateescape")
+        + b"\0"
+        + (user or "").encode("utf-8", "surrogateescape")
+    )
+    var = "__ox_pv_" + hashlib.sha256(seed).hexdigest()[:16]
+    target = f" -u {quote(user)}" if user else ""
     check = (
-        f"if [ -z \"${var}\" ]; then printf '%s\\n' {password} | sudo -S -p '' -v; {var}=$?; "
+        f"if [ -z \"${var}\" ]; then printf '%s\\n' {password} | sudo -S -p ''{target} -v; {var}=$?; "
         f'elif [ "${var}" != 0 ]; then echo {quote(PASSWORD_REFUSED)} >&2; fi'
     )
     return check, f'[ "${var}" = 0 ]'
