@@ -236,7 +236,7 @@ def test_wrapped_text_is_only_in_a_here_document(privilege: tuple[Any, ...], tim
     first, _, rest = text.partition("\n")
     assert "secret" not in first and first.endswith("'") and "<<'__OX_P_" in first
     if privilege[2:] == ("u",) and timeout:
-        assert " -s /bin/sh -c 'timeout 5 sh -s' <<" in first  # only fixed text after -c
+        assert " -s /bin/sh -c 'timeout 5 sh -s' u <<" in first  # only fixed text after -c, then the user
     end = first.rsplit("<<'", 1)[1].rstrip("'")
     body, _, after = rest.partition(f"\n{end}\n")
     assert inner in body and after == "}"
@@ -328,3 +328,16 @@ def test_the_hosts_sh_passes_here_documents_through_a_pipe(size: int) -> None:
     script = "{ sh -s <<'E'\nreadlink /proc/$$/fd/0\n: " + "x" * size + "\nE\n}\n"
     proc = subprocess.run(["sh"], input=script, capture_output=True, text=True, timeout=30)
     assert proc.stdout.startswith("pipe:"), proc
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, to su without a password")
+def test_su_options_hold_where_posixly_correct_is_set() -> None:
+    """With POSIXLY_CORRECT in the environment su stops reading options at the user name: an
+    -s after it went to the user's login shell (nobody's is nologin), with the timeout's -c."""
+
+    if not pwd.getpwnam("nobody").pw_shell.endswith("nologin"):
+        pytest.skip("nobody has a login shell here")
+    text = wrap_privilege("id -un", (False, None, "nobody"), 5)
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "POSIXLY_CORRECT": "1"}
+    done = subprocess.run(["sh"], input=text.encode(), capture_output=True, cwd="/tmp", env=env, timeout=60)
+    assert done.returncode == 0 and done.stdout.decode().split()[-1] == "nobody", done

@@ -86,7 +86,7 @@ def wrap_privilege(inner: str, privilege: tuple[Any, ...], timeout: float | None
         __OX_P_<hash>
         }
 
-    ``su``: ``su [-l] [-m] USER -s /bin/sh`` (its shell, or ``_su_shell``, reads stdin; with a
+    ``su``: ``su [-l] [-m] -s /bin/sh USER`` (its shell, or ``_su_shell``, reads stdin; with a
     timeout or another ``shell``, ``-c`` names only ``timeout N SHELL -s``). ``shell``
     (``_shell_executable``): the shell that reads the text, instead of ``sh``. Here-documents of the host's shell, ``sh``, which every connector
     starts (``exec sh`` over SSH, ``sh`` locally, ``docker exec -i ... sh``): dash
@@ -133,8 +133,12 @@ def wrap_privilege(inner: str, privilege: tuple[Any, ...], timeout: float | None
     if p.su_user:
         su_flags = (" -l" if p.su_login else "") + (" -m" if p.su_preserve_env else "")
         wrapped = timeout is not None or shell != "sh"
-        program = f"su{su_flags} {quote(p.su_user)} -s {quote(p.su_shell or '/bin/sh')}" + (
-            f" -c {quote(program)}" if wrapped else ""
+        # every option before the user: with POSIXLY_CORRECT set, su stops reading options
+        # at the user, and would hand -s and -c to the user's login shell
+        program = (
+            f"su{su_flags} -s {quote(p.su_shell or '/bin/sh')}"
+            + (f" -c {quote(program)}" if wrapped else "")
+            + f" {quote(p.su_user)}"
         )
     end = _here_delimiter(inner)
     body = f"{{ {inner}\n}} </dev/null\n{end}\n}}"
