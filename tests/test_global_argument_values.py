@@ -98,3 +98,18 @@ def test_sudo_false_turns_off_a_sudo_user_set_around_the_call() -> None:
     assert privilege_with(split_global_args({}, around, "w")[0].privilege_settings, {"_sudo": False}, "w") == ()
     with pytest.raises(ArgumentError, match="_sudo=False with _sudo_user='x': drop one of them"):
         split_global_args({"_sudo": False, "_sudo_user": "x"}, {}, "w")
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ("_stdin=['a\\x00b']", "_stdin must be a string or a list of lines (no NUL byte)"),
+        ("_stdin='a\\x00b'", "_stdin must be a string or a list of lines (no NUL byte)"),
+        ("_chdir='/tmp\\x00x'", "_chdir must be a directory path"),
+        ("_timeout=0", "_timeout must be a number of seconds above 0"),
+    ],
+)
+def test_values_the_host_would_change_or_ignore_are_refused(tmp_path: Path, arguments: str, message: str) -> None:
+    """A NUL byte the shell drops from _stdin, one no path holds, and a timeout of 0 (which
+    GNU timeout reads as none at all)."""
+    _refused(tmp_path, arguments, message)

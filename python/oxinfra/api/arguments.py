@@ -145,7 +145,17 @@ def _is_su_shell(v: Any) -> bool:
 
 
 def _is_stdin(v: Any) -> bool:
-    return isinstance(v, str) or (isinstance(v, (list, tuple)) and all(isinstance(line, str) for line in v))
+    # no NUL byte: the shell drops it from the here-document ("a\0b" arrived as "ab")
+    lines = [v] if isinstance(v, str) else v
+    return isinstance(lines, (list, tuple)) and all(isinstance(line, str) and "\x00" not in line for line in lines)
+
+
+def _is_timeout(v: Any) -> bool:
+    return _is_number(v) and v > 0  # timeout 0 is no timeout at all
+
+
+def _is_directory(v: Any) -> bool:
+    return isinstance(v, str) and "\x00" not in v
 
 
 _SPEC: dict[str, tuple[Callable[[Any], bool], str, Any]] = {
@@ -157,10 +167,10 @@ _SPEC: dict[str, tuple[Callable[[Any], bool], str, Any]] = {
     "_preserve_sudo_env": (_is_bool, "True or False", False),
     "_sensitive": (_is_bool, "True or False", False),
     "_env": (_is_env, "a dict of NAME: value", None),
-    "_chdir": (_is_str, "a directory path", None),
+    "_chdir": (_is_directory, "a directory path", None),
     "_ignore_errors": (_is_bool, "True or False", False),
     "_if": (_is_condition, "a callable or a list of callables returning bool", None),
-    "_timeout": (_is_number, "a number of seconds", None),
+    "_timeout": (_is_timeout, "a number of seconds above 0", None),
     "_retries": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a whole number", 0),
     "_retry_delay": (_is_number, "a number of seconds", 5),
     "_retry_until": (lambda v: v is None or callable(v), "a callable taking the output and returning bool", None),
@@ -173,7 +183,7 @@ _SPEC: dict[str, tuple[Callable[[Any], bool], str, Any]] = {
         "a shell's name or path, optionally with options, such as bash or 'bash -l' (never -c or -s)",
         "sh",
     ),
-    "_stdin": (_is_stdin, "a string or a list of lines", None),
+    "_stdin": (_is_stdin, "a string or a list of lines (no NUL byte)", None),
     "_temp_dir": (lambda v: v is None or (isinstance(v, str) and v != ""), "a directory path", None),
     "_continue_on_error": (_is_bool, "True or False", False),
     "_run_once": (_is_bool, "True or False", False),
