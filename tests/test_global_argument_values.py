@@ -5,6 +5,7 @@ fails the operation."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -74,30 +75,77 @@ def test_a_relative_chdir_is_below_the_working_directory_whatever_cdpath_says(tm
 
 
 @pytest.mark.parametrize(
-    "value", ["sh -n", "bash -t", "bash -i", "bash -D", "bash -O extglob", "bash --version", "bash --rcfile /x"]
+    "value",
+    [
+        "sh -n",
+        "bash -t",
+        "bash -i",
+        "bash -D",
+        "bash -O extglob",
+        "bash --version",
+        "bash --rcfile /x",
+        "bash -e --noprofile",  # bash takes long options before short ones only
+        "sh --login",  # dash has none
+    ],
 )
 def test_shell_options_that_would_not_run_the_script_as_given_are_refused(tmp_path: Path, value: str) -> None:
     _refused(tmp_path, f"_shell_executable={value!r}", "_shell_executable must be a shell's name or path")
 
 
-def test_bash_login_as_documented_is_taken(tmp_path: Path) -> None:
-    out = _local(
-        tmp_path, 'server.shell(name="s", commands=["shopt -q login_shell"], _shell_executable="bash --login")\n'
-    )
+@pytest.mark.parametrize("value, check", [("bash --login", "shopt -q login_shell"), ("bash -euo pipefail", "true")])
+def test_bash_options_people_use_are_taken(tmp_path: Path, value: str, check: str) -> None:
+    out = _local(tmp_path, f'server.shell(name="s", commands=[{check!r}], _shell_executable={value!r})\n')
     assert out.code == 0 and out.statuses("@local") == {"s": "changed"}, out.describe()
 
 
 def test_sudo_false_turns_off_a_sudo_user_set_around_the_call() -> None:
     """``@deploy``/run defaults with ``_sudo=True, _sudo_user=...``: an operation's
-    ``_sudo=False`` used to run it through sudo as that user all the same."""
-    from oxinfra.api.arguments import ArgumentError, privilege_with, split_global_args
+    ``_sudo=False`` used to run it through sudo as that user all the same. As pyinfra, a
+    ``_sudo_user`` beside ``_sudo=False`` is ignored."""
+    from oxinfra.api.arguments import merge_global_args, privilege_with, split_global_args
 
     around = {"_sudo": True, "_sudo_user": "postgres"}
     assert split_global_args({"_sudo": False}, around, "w")[0].privilege == ()
     assert split_global_args({"_sudo_user": None}, around, "w")[0].privilege[1] is None  # sudo, as root
     assert privilege_with(split_global_args({}, around, "w")[0].privilege_settings, {"_sudo": False}, "w") == ()
-    with pytest.raises(ArgumentError, match="_sudo=False with _sudo_user='x': drop one of them"):
-        split_global_args({"_sudo": False, "_sudo_user": "x"}, {}, "w")
+    assert split_global_args({"_sudo": False, "_sudo_user": "x"}, {}, "w")[0].privilege == ()
+    # a @deploy or host.arguments level
+    assert split_global_args({}, merge_global_args(around, {"_sudo": False}), "w")[0].privilege == ()
+    assert split_global_args({"_sudo_user": "x"}, {}, "w")[0].privilege[:2] == (True, "x")  # alone: sudo
+
+
+def test_a_deploy_level_sudo_false_runs_without_sudo(tmp_path: Path) -> None:
+    deploy = write_deploy(
+        tmp_path,
+        "from oxinfra import host\nfrom oxinfra.operations import server\n"
+        "with host.arguments(_sudo=False):\n"
+        f"    server.shell(name='s', commands=['id -un > {tmp_path}/who'])\n",
+    )
+    out = run_deploy("@local", deploy, "--no-host-lock", "--sudo-user", "nobody")
+    assert out.code == 0, out.describe()
+    assert (tmp_path / "who").read_text().strip() != "nobody"
+
+
+def test_env_values_are_exported_as_their_text(tmp_path: Path) -> None:
+    out = _local(
+        tmp_path,
+        "from pathlib import Path\n"
+        f'server.shell(name="s", commands=["echo $P $N > {tmp_path}/env"], _env={{"P": Path("/srv/x"), "N": 3}})\n',
+    )
+    assert out.code == 0, out.describe()
+    assert (tmp_path / "env").read_text() == "/srv/x 3\n"
+
+
+def test_an_interpolated_chdir_is_expanded_on_the_host(tmp_path: Path) -> None:
+    """``./`` goes before a relative directory on the host, after the expansion: in Python
+    ``"./" + Interpolated("$HOME")`` was the plain text ``./$HOME``."""
+    out = _local(
+        tmp_path,
+        "from oxinfra.quoting import Interpolated\n"
+        f'server.shell(name="s", commands=["pwd > {tmp_path}/where"], _chdir=Interpolated("$HOME"))\n',
+    )
+    assert out.code == 0, out.describe()
+    assert (tmp_path / "where").read_text().strip() == os.path.realpath(os.environ["HOME"])
 
 
 @pytest.mark.parametrize(

@@ -80,7 +80,15 @@ def _command(base: Path, request: FactRequest) -> tuple[bytes, int]:
 
 
 def _holds(base: Path, test: str) -> bool:
-    script = prelude(new_nonce()) + f"if {{ {_short(test)}; }}; then echo held; else echo failed; fi\n"
+    """Whether ``test`` holds, as the engine runs it (the absence proof a call of ``__ox_A``);
+    the test as written (the proof spelled out) must agree."""
+    raw = _run_test(base, test)
+    assert raw == _run_test(base, _short(test)), f"the test as written and shortened disagree: {test}"
+    return raw
+
+
+def _run_test(base: Path, test: str) -> bool:
+    script = prelude(new_nonce()) + f"if {{ {test}; }}; then echo held; else echo failed; fi\n"
     done = subprocess.run([*_shell()], input=script.encode(), capture_output=True, cwd=base, check=True)
     assert done.stdout in (b"held\n", b"failed\n"), f"the test printed: {done.stdout!r}"
     assert done.stderr == b"", f"the test wrote to stderr: {done.stderr!r}"
@@ -143,7 +151,7 @@ def test_the_script_guards_absent_paths_with_builtins_and_runs_the_rest() -> Non
     guard_line = next(line for line in text.splitlines() if "/srv/app/log;" in line)
     # one command substitution: the present directory's stat; the absent one is tested in place
     assert guard_line.count("$(") == 1, guard_line
-    assert '{ __ox_a=/srv/app/log; ! [ -e "$__ox_a" ] && ! [ -L "$__ox_a" ] && __ox_A; }' in guard_line
+    assert '{ __ox_a=/srv/app/log; ! [ -e "$__ox_a" ] && ! [ -L "$__ox_a" ] && { __ox_A; }; }' in guard_line
 
 
 def test_a_path_created_after_the_facts_makes_the_absent_guard_stale(tmp_path: Path) -> None:

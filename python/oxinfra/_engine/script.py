@@ -318,10 +318,12 @@ def render_commands(commands: Iterable[Any], args: GlobalArgs, nonce: str, shell
         if args.privilege:  # the privileged shell started: sudo or su let it (operation_result)
             lines_.append(f"printf '%s\\n' {STARTED}{nonce}")
         if args.chdir:
-            # a relative one as ./PATH: cd would search CDPATH, and take "-" (the previous
-            # directory) and -P, -L as options even after --
-            where = args.chdir if args.chdir.startswith("/") else "./" + args.chdir
-            lines_.append(f"cd {quote(where)} || exit $?")
+            # a relative one as ./PATH, decided on the host (an Interpolated one is known only
+            # there): cd would search CDPATH, and take "-" (the previous directory) and -P,
+            # -L as options even after --
+            lines_.append(
+                f'__ox_d={quote(args.chdir)}; [ "${{__ox_d#/}}" != "$__ox_d" ] || __ox_d=./$__ox_d; cd "$__ox_d" || exit $?'
+            )
         if args.env:
             for key, value in args.env.items():
                 lines_.append(f"export {key}={quote(value)} || exit $?")  # bash goes on after a readonly name

@@ -64,13 +64,13 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 def _is_env(v: Any) -> bool:
     # ASCII names only (isidentifier() takes "é", which dash refuses and bash skips), and
-    # values that are text or numbers with no NUL byte (None or bytes would be exported as
-    # the text "None" or "b'x'")
+    # values exported as their text (a path, a number), never None, a bool or bytes (they
+    # would be the text "None", "True" or "b'x'"), with no NUL byte
     return isinstance(v, dict) and all(
         isinstance(k, str)
         and _ENV_NAME.fullmatch(k) is not None
-        and isinstance(value, (str, int, float))
-        and not isinstance(value, bool)
+        and value is not None
+        and not isinstance(value, (bool, bytes, bytearray))
         and "\x00" not in str(value)
         for k, value in v.items()
     )
@@ -122,21 +122,23 @@ def _is_shell_command(v: Any) -> bool:
     words = shell_words(v)
     if not _is_shell(words[0]):
         return False
-    after_o = False
+    after_o = short = False
     for word in words[1:]:
         if after_o:  # the name of a set -o option
             if not word.isidentifier():
                 return False
             after_o = False
         elif word.startswith("--"):
-            if word not in _LONG_SHELL_OPTIONS:
+            # bash and zsh only, before any short option (bash refuses them after one)
+            if word not in _LONG_SHELL_OPTIONS or short or words[0].rsplit("/", 1)[-1] not in ("bash", "zsh"):
                 return False
         elif not _SHELL_OPTION.fullmatch(word):
             return False
-        elif word in ("-o", "+o"):
-            after_o = True
         elif any(c in _REFUSED_SHELL_LETTERS for c in word[1:]):
             return False
+        else:
+            short = True
+            after_o = word.endswith("o")  # -o NAME, -euo NAME
     return not after_o
 
 
@@ -166,7 +168,7 @@ _SPEC: dict[str, tuple[Callable[[Any], bool], str, Any]] = {
     "_use_sudo_login": (_is_bool, "True or False", False),
     "_preserve_sudo_env": (_is_bool, "True or False", False),
     "_sensitive": (_is_bool, "True or False", False),
-    "_env": (_is_env, "a dict of NAME: value", None),
+    "_env": (_is_env, "a dict of NAME: value (NAME: letters, digits, _; no None, bool or bytes value)", None),
     "_chdir": (_is_directory, "a directory path", None),
     "_ignore_errors": (_is_bool, "True or False", False),
     "_if": (_is_condition, "a callable or a list of callables returning bool", None),
@@ -180,7 +182,8 @@ _SPEC: dict[str, tuple[Callable[[Any], bool], str, Any]] = {
     "_success_exit_codes": (_is_codes, "a list of exit codes (0 to 255)", None),
     "_shell_executable": (
         _is_shell_command,
-        "a shell's name or path, optionally with options, such as bash or 'bash -l' (never -c or -s)",
+        "a shell's name or path, optionally with options, such as bash or 'bash -l' "
+        "(never -c, -s, -n, -t, -i, -D or -O; long options: bash or zsh, before short ones)",
         "sh",
     ),
     "_stdin": (_is_stdin, "a string or a list of lines (no NUL byte)", None),
@@ -275,9 +278,7 @@ def privilege_with(base: tuple[Any, ...], given: dict[str, Any], where: str) -> 
     for key, value in given.items():
         _check(key, value, where)
         fields[PRIVILEGE_ARGS[key]] = Secret(value) if key in _SECRET_ARGS and value is not None else value
-    if given.get("_sudo") is False:
-        _no_sudo_user(given, where)
-        fields["sudo_user"] = None  # as for an operation (split_global_args)
+    _sudo_off(given, fields, "sudo_user")
     return privileged(Privilege(**fields))
 
 
@@ -429,15 +430,16 @@ def split_global_args(
                 values[key] = value
         else:
             own[key] = value
-    if kwargs.get("_sudo") is False:
-        _no_sudo_user(kwargs, where)
-        values["_sudo_user"] = None  # _sudo=False turns off sudo, a user set around the call too
+    _sudo_off(kwargs, values)
     return GlobalArgs(values), own
 
 
-def _no_sudo_user(given: dict[str, Any], where: str) -> None:
-    if given.get("_sudo_user"):
-        raise ArgumentError(f"{where}: _sudo=False with _sudo_user={given['_sudo_user']!r}: drop one of them")
+def _sudo_off(given: dict[str, Any], merged: dict[str, Any], key: str = "_sudo_user") -> None:
+    """A caller's ``_sudo=False`` turns sudo off: a ``_sudo_user`` set around it (a
+    ``@deploy``, the run's defaults) or beside it is dropped, as pyinfra ignores
+    ``_sudo_user`` without ``_sudo`` (``_sudo_user`` alone still means sudo here)."""
+    if given.get("_sudo") is False:
+        merged[key] = None
 
 
 def _conditions(value: Any) -> list[Any]:
@@ -453,6 +455,7 @@ def merge_global_args(inherited: dict[str, Any], given: dict[str, Any]) -> dict[
             merged[key] = _conditions(merged["_if"]) + _conditions(value)
         else:
             merged[key] = value
+    _sudo_off(given, merged)
     return merged
 
 

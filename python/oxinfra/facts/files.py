@@ -56,7 +56,7 @@ _NOT_A_FILE = (
 def _proven_absent(path: str) -> str:
     """A guard test (:meth:`FactBase.guard_test`): ``path`` is neither ``-e`` nor ``-L`` and
     its absence is proven as the facts' commands prove it. Builtins only."""
-    return f"__ox_a={quote(path)}; ! [ -e {_P} ] && ! [ -L {_P} ] && {absent_proof('__ox_a')}"
+    return f"__ox_a={quote(path)}; ! [ -e {_P} ] && ! [ -L {_P} ] && {{ {absent_proof('__ox_a')}; }}"
 
 
 def _datetime(epoch: int) -> datetime:
@@ -166,7 +166,7 @@ class _HashFile(FactBase[Any]):
         if type(self).command is not _HashFile.command or rc != 0 or stdout:
             return None
         path = args[0] if args else kwargs["path"]
-        return f"__ox_a={quote(path)}; ! [ -f {_P} ] && {{ [ -e {_P} ] || [ -L {_P} ] || {absent_proof('__ox_a')}; }}"
+        return f"__ox_a={quote(path)}; ! [ -f {_P} ] && {{ [ -e {_P} ] || [ -L {_P} ] || {{ {absent_proof('__ox_a')}; }}; }}"
 
     def parse(self, stdout: bytes, rc: int) -> Any:
         if rc != 0:
