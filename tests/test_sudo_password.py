@@ -10,6 +10,7 @@ code, an upload); a wrong one fails that host alone, at once, saying sudo refuse
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -44,26 +45,34 @@ class PasswordUser:
     home: Path
 
 
-@pytest.fixture(scope="module")
-def password_user() -> Iterator[PasswordUser]:
-    """A user with a password and ``ALL=(ALL) ALL`` in sudoers (sudo asks for the password)."""
-    name = f"oxinfra-pw-{secrets.token_hex(3)}"
-    password = f"Pw-{secrets.token_hex(12)}-it's $(x)"
+@contextlib.contextmanager
+def _user_with_rule(prefix: str, password: str, rule: str) -> Iterator[str]:
+    """A new user (``prefix`` and random letters) with ``password``, and ``rule`` (``{name}``
+    stands for the user) in its own file under /etc/sudoers.d; both gone afterwards."""
+    name = f"{prefix}-{secrets.token_hex(3)}"
     sudoers = Path(f"/etc/sudoers.d/{name}")
     subprocess.run(["useradd", "-m", "-s", "/bin/sh", name], check=True, capture_output=True)
     try:
         subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True, capture_output=True)
         staged = Path(tempfile.mkdtemp()) / "rule"
-        staged.write_text(f"{name} ALL=(ALL) ALL\n")
+        staged.write_text(rule.format(name=name))
         subprocess.run(["visudo", "-cf", str(staged)], check=True, capture_output=True)
         shutil.move(str(staged), sudoers)
         os.chmod(sudoers, 0o440)
-        yield PasswordUser(name, password, Path(pwd.getpwnam(name).pw_dir))
+        yield name
     finally:
         sudoers.unlink(missing_ok=True)
         subprocess.run(["userdel", "-r", "-f", name], capture_output=True)
         shutil.rmtree(f"/run/sudo/ts/{name}", ignore_errors=True)
         Path(f"/run/sudo/ts/{name}").unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def password_user() -> Iterator[PasswordUser]:
+    """A user with a password and ``ALL=(ALL) ALL`` in sudoers (sudo asks for the password)."""
+    password = f"Pw-{secrets.token_hex(12)}-it's $(x)"
+    with _user_with_rule("oxinfra-pw", password, "{name} ALL=(ALL) ALL\n") as name:
+        yield PasswordUser(name, password, Path(pwd.getpwnam(name).pw_dir))
 
 
 def _forget_credentials(user: PasswordUser) -> None:
@@ -488,27 +497,17 @@ def test_where_sudo_asks_for_the_target_users_password_the_check_asks_as_that_us
     from oxinfra.api import Secret
     from oxinfra.api.arguments import Privilege
 
-    target = f"oxinfra-tg-{secrets.token_hex(3)}"
     secret = f"Tg-{secrets.token_hex(12)}"
-    rule = Path(f"/etc/sudoers.d/{target}")
-    subprocess.run(["useradd", "-m", "-s", "/bin/sh", target], check=True, capture_output=True)
-    try:
-        subprocess.run(["chpasswd"], input=f"{target}:{secret}\n", text=True, check=True, capture_output=True)
-        staged = Path(tempfile.mkdtemp()) / "rule"
-        staged.write_text(f"Defaults>{target} targetpw\n")
-        subprocess.run(["visudo", "-cf", str(staged)], check=True, capture_output=True)
-        shutil.move(str(staged), rule)
-        os.chmod(rule, 0o440)
+    with _user_with_rule("oxinfra-tg", secret, "Defaults>{name} targetpw\n") as target:
         _forget_credentials(password_user)
-        script = wrap_privilege("id -un", Privilege(True, target, None, Secret(secret)), 10)
-        done = subprocess.run(
-            ["su", password_user.name, "-s", "/bin/sh", "-c", "cd /tmp && sh"],
-            input=script.encode(),
-            capture_output=True,
-            timeout=60,
-        )
-        assert done.returncode == 0 and done.stdout.decode().split()[-1] == target, done
-    finally:
-        rule.unlink(missing_ok=True)
-        subprocess.run(["userdel", "-r", "-f", target], capture_output=True)
-        _forget_credentials(password_user)
+        try:
+            script = wrap_privilege("id -un", Privilege(True, target, None, Secret(secret)), 10)
+            done = subprocess.run(
+                ["su", password_user.name, "-s", "/bin/sh", "-c", "cd /tmp && sh"],
+                input=script.encode(),
+                capture_output=True,
+                timeout=60,
+            )
+            assert done.returncode == 0 and done.stdout.decode().split()[-1] == target, done
+        finally:
+            _forget_credentials(password_user)
