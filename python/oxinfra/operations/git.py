@@ -27,11 +27,6 @@ def _name(op: str, key: str, value: Any) -> str:
     return value
 
 
-def _dir(path: str) -> str:
-    """``path`` as the value of ``git -C``: a relative one that starts with ``-`` gets ``./``."""
-    return path_operand(path)
-
-
 def _canonical_key(key: str) -> str:
     """``Core.autoCRLF`` -> ``core.autocrlf``: git lists section and variable names in lower
     case (a subsection keeps its case)."""
@@ -81,7 +76,7 @@ def config(
         noop(f"git config {key} is set to {value!r}")
         return
     where = (
-        ["-C", _dir(repo), "config", "--local"]
+        ["-C", path_operand(repo), "config", "--local"]
         if repo is not None
         else ["config", "--system" if system else "--global"]
     )
@@ -200,7 +195,7 @@ def repo(
     if update_submodules and git:
         git.append(["submodule", "update", "--init", *(["--recursive"] if recursive_submodules else [])])
     for args in git:
-        yield command("git", "-C", _dir(dest), *args)
+        yield command("git", "-C", path_operand(dest), *args)
     if git and (user or group):
         yield from owner_commands(dest, user, group, None, recursive=True)
     if not git:
