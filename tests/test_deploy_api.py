@@ -74,6 +74,28 @@ def test_config_sets_the_defaults_of_later_operations_until_the_deploy_file_ends
 
 
 @needs_root_sudo
+def test_config_sudo_false_drops_the_runs_sudo_user(tmp_path: Path, target: Path) -> None:
+    """``--sudo-user`` alone means sudo; a deploy's ``config.SUDO = False`` turns sudo off,
+    as ``_sudo=False`` on a call does: the run's ``_sudo_user`` goes with it (it did not: the
+    operation still ran as that user)."""
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra import config
+        from oxinfra.operations import files
+        files.line(name="before", path="@ROOT@/before", line="x")
+        config.SUDO = False
+        files.line(name="after", path="@ROOT@/after", line="x")
+    """,
+        target,
+    )
+    out = run_deploy("@local", deploy, "--no-host-lock", "--sudo-user", USER)
+    assert out.code == 0, out.describe()
+    assert _owner(target / "before") == USER
+    assert _owner(target / "after") == "root"
+
+
+@needs_root_sudo
 def test_config_py_in_the_working_directory_sets_run_defaults(tmp_path: Path, target: Path) -> None:
     (tmp_path / "config.py").write_text(
         f"from oxinfra import config\nconfig.SUDO_USER = {USER!r}\nconfig.PARALLEL = 1\n"

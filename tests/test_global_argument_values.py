@@ -114,6 +114,18 @@ def test_sudo_false_turns_off_a_sudo_user_set_around_the_call() -> None:
     assert split_global_args({"_sudo_user": "x"}, {}, "w")[0].privilege[:2] == (True, "x")  # alone: sudo
 
 
+def test_run_defaults_with_sudo_false_drop_their_sudo_user() -> None:
+    """``run(global_args={"_sudo": False, "_sudo_user": "x"})`` ran every operation through
+    sudo as x: the run's defaults are read as a call's arguments are (``_sudo_user`` beside
+    ``_sudo=False`` is ignored)."""
+    from oxinfra._engine.pipeline import check_defaults
+    from oxinfra.api.arguments import split_global_args
+
+    defaults = check_defaults({"_sudo": False, "_sudo_user": "x"})
+    assert split_global_args({}, defaults, "w")[0].privilege == ()
+    assert check_defaults({"_sudo_user": "x"}) == {"_sudo_user": "x"}  # alone: sudo as x
+
+
 def test_a_deploy_level_sudo_false_runs_without_sudo(tmp_path: Path) -> None:
     deploy = write_deploy(
         tmp_path,

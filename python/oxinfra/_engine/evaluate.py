@@ -150,6 +150,8 @@ class Recorder:
                 arg = DEPLOY_ARGUMENTS[name]  # set by deploy code
             if arg is not None:
                 base[arg] = value
+        if base.get("_sudo") is False:  # config.SUDO = False: sudo off, as _sudo=False on a call
+            base["_sudo_user"] = None
         return base
 
     def _config_changed(self, name: str) -> None:

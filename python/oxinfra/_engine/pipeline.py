@@ -193,7 +193,10 @@ def check_defaults(defaults: dict[str, Any] | None) -> dict[str, Any]:
     if plain:
         raise ArgumentError(f"run defaults take global arguments (_sudo, ...), not {', '.join(sorted(plain))}")
     split_global_args(dict(defaults), {}, "run defaults")
-    return dict(defaults)
+    checked = dict(defaults)
+    if checked.get("_sudo") is False and checked.get("_sudo_user") is not None:
+        checked["_sudo_user"] = None  # beside _sudo=False it is ignored, as on a call
+    return checked
 
 
 def load_deploy_files(deploy_files: list[Any], exec_command: str | None = None) -> list[DeployFile]:
