@@ -223,6 +223,36 @@ def test_deb_local_file_with_checksum(apt_host: Any, tmp_path: Path) -> None:
     assert installed(apt_host, "oxtest-local", "oxtest-localdep") == {"oxtest-local": "2.0"}
 
 
+def test_a_name_that_is_no_package_installs_nothing(apt_host: Any, tmp_path: Path) -> None:
+    """apt-get reads a name it cannot find as a regular expression: ``est.app`` installed
+    ``oxtest-app`` (and its dependency), and did again on every run. Only exact names now."""
+    reset(apt_host)
+    source = """
+        from oxinfra.operations import apt
+        apt.packages(name="regex", packages=["est.app"], _sudo=True)
+    """
+    inventory = apt_host.write_inventory(tmp_path / "inventory.py")
+    out = run_deploy(inventory, write_deploy(tmp_path, source))
+    assert out.code != 0 and out.op(apt_host.hosts[0], "regex")["status"] == "failed", out.describe()
+    assert installed(apt_host, "oxtest-app", "oxtest-lib") == {}
+
+
+def test_deb_relative_path_with_a_directory(apt_host: Any, tmp_path: Path) -> None:
+    """A relative ``src`` with a slash (``debs/x.deb``) was read by apt-get as
+    ``PACKAGE/RELEASE`` ("Unable to locate package debs"): it is a file, as pyinfra reads it."""
+    reset(apt_host, f"mkdir -p ~deploy/debs && cp {DEBS}/oxtest-local_1.0_all.deb ~deploy/debs/")
+    source = """
+        from oxinfra.operations import apt
+        apt.deb(name="deb", src="debs/oxtest-local_1.0_all.deb", _sudo=True)
+    """
+    inventory = apt_host.write_inventory(tmp_path / "inventory.py")
+    out = run_deploy(inventory, write_deploy(tmp_path, source))
+    assert out.code == 0, out.describe()
+    assert installed(apt_host, "oxtest-local") == {"oxtest-local": "1.0"}
+    again = run_deploy(inventory, write_deploy(tmp_path, source))
+    assert again.code == 0 and again.statuses(apt_host.hosts[0]) == {"deb": "unchanged"}, again.describe()
+
+
 def test_deb_wrong_checksum_installs_nothing(apt_host: Any, tmp_path: Path) -> None:
     reset(apt_host)
     source = f"""

@@ -84,6 +84,9 @@ def _apt_get(verb: str, *options: str, force: bool = False) -> tuple[str, ...]:
     words = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-y"]
     words += ["-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"]
     words += ["-o", "DPkg::Lock::Timeout=" + str(LOCK_TIMEOUT)]
+    # A name apt-get finds no package of is otherwise read as a regular expression (``.`` and
+    # ``+`` are in package names): ``est.app`` would install every package it matches.
+    words += ["-o", "APT::Cmd::Pattern-Only=true"]
     if force:
         words.append("--force-yes")
     return (*words, verb, *options)
@@ -195,7 +198,10 @@ def packages(
     A package is installed when dpkg's database does not list it (or, pinned as
     ``name=version``, not at that version); removed (``present=False``) when it lists it.
     All the operation's facts (installed packages, the lists' age, the upgrade simulation)
-    are read in one batch before anything runs.
+    are read in one batch before anything runs. A name is a package's name, never a pattern:
+    apt-get is told to read no regular expression (``APT::Cmd::Pattern-Only``), so a name no
+    package has fails the operation (checked with apt 2.6; an older apt that does not know the
+    setting ignores it).
 
     + packages: a name or a list of names; ``name=version`` pins a version
     + present: whether the packages should be installed
@@ -303,7 +309,9 @@ def deb(src: str, present: bool = True, force: bool = False, sha256sum: str | No
     url = src if scheme else None
     if url is not None and scheme not in ("http", "https", "ftp"):
         raise OperationValueError(f"{op}: src= URL scheme {scheme!r} is not http, https or ftp")
-    path = download_cache_path("deb", src, ".deb") if url else src if "/" in src else "./" + src
+    # apt-get reads an argument as a file only from ``/``, ``./`` or ``../`` on (``debs/x.deb``
+    # would be the package ``debs`` of the release ``x.deb``)
+    path = download_cache_path("deb", src, ".deb") if url else src if src.startswith(("/", "./", "../")) else "./" + src
     info, installed = get_facts(host, [(DebPackage, {"package": path}), (DebPackages, {})])
     exists = bool(info) and info.get("version") in installed.get(info.get("name"), [])
     if not present:
