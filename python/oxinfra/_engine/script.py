@@ -223,9 +223,16 @@ def upload_temp_name(dest: str, nonce: str) -> str:
 
 def render_upload(upload: FileUpload, nonce: str) -> str:
     """Write the bytes through a temporary file next to the destination, then rename.
-    Contents without NUL bytes are written by the shell's own ``printf`` (no process);
-    others are decoded by ``base64 -d``. Never exits the shell: a failure leaves no
-    temporary file and a non-zero status."""
+    Contents without NUL bytes are written by the shell's own ``printf`` (no process to
+    exec); others are decoded by ``base64 -d``. Never exits the shell: a failure leaves no
+    temporary file and a non-zero status.
+
+    The temporary file is created in a subshell, exclusively (``set -C``: a file or link
+    someone put at its name is never written through, the upload fails instead) and under a
+    umask that gives it no permission its mode lacks: ``upload.umask`` (exactly the mode),
+    else one made from ``upload.mode`` (the mode without execute and special bits, which
+    ``chmod`` adds once the contents are in), else the shell's own (a new file that gets
+    the default mode)."""
     dest = upload.dest
     tmp = quote(posixpath.join(posixpath.dirname(dest) or ".", upload_temp_name(dest, nonce)))
     # owner before mode (a chown clears set-user-ID bits), both before the rename: a name the
@@ -240,19 +247,15 @@ def render_upload(upload: FileUpload, nonce: str) -> str:
     if upload.mode is not None:
         before += f"chmod {upload.mode:03d} -- {tmp} && "
     tail = f"&& {before}mv -f -- {tmp} {quote(dest)} || {{ rm -f -- {tmp}; false; }}"
-    if upload.umask is not None:
-        # Created under the umask that gives it its mode (a subshell, no process to exec);
-        # set -C: never write through a file that is already there with another mode.
-        if b"\x00" not in upload.data:
-            text = quote(upload.data.decode("utf-8", "surrogateescape"))
-            return f"(umask {upload.umask} && set -C && printf %s {text} > {tmp}) {tail}"
-        eof = f"__OX_EOF_{nonce}"
-        return f"(umask {upload.umask} && set -C && base64 -d > {tmp} <<'{eof}'\n{_base64(upload.data)}{eof}\n) {tail}"
+    umask = upload.umask
+    if umask is None and upload.mode is not None:
+        umask = format(0o777 & ~int(str(upload.mode), 8), "03o")
+    create = f"umask {umask} && set -C" if umask is not None else "set -C"
     if b"\x00" not in upload.data:
         text = quote(upload.data.decode("utf-8", "surrogateescape"))
-        return f"printf %s {text} > {tmp} {tail}"
+        return f"({create} && printf %s {text} > {tmp}) {tail}"
     eof = f"__OX_EOF_{nonce}"
-    return f"base64 -d > {tmp} <<'{eof}' {tail}\n{_base64(upload.data)}{eof}"
+    return f"({create} && base64 -d > {tmp} <<'{eof}'\n{_base64(upload.data)}{eof}\n) {tail}"
 
 
 def render_commands(commands: Iterable[Any], args: GlobalArgs, nonce: str, shell_safe: bool = False) -> str:

@@ -64,14 +64,15 @@ def _datetime(epoch: int) -> datetime:
 
 
 def _stdin_safe(path: str) -> str:
-    """``$__ox_a`` as an operand of ``stat`` or ``grep``, which read their standard input for
-    the operand ``-``: the file of that name is ``./-``."""
-    return "./-" if path == "-" else _P
+    """The path ``$__ox_a`` holds in a command where it is an operand of ``stat`` or ``grep``,
+    which read their standard input for the operand ``-``: the file of that name is ``./-``
+    (the same file; the command's words are the same for every path)."""
+    return "./-" if path == "-" else path
 
 
 def _stat_command(path: str, fmt: str = STAT_FORMAT) -> str:
     return (
-        f"__ox_a={quote(path)}; if stat -c '{fmt}' -- {_stdin_safe(path)}; then [ ! -L {_P} ] || readlink -- {_P} "
+        f"__ox_a={quote(_stdin_safe(path))}; if stat -c '{fmt}' -- {_P}; then [ ! -L {_P} ] || readlink -- {_P} "
         f"|| (exit 2); elif [ -e {_P} ] || [ -L {_P} ]; then (exit 2); elif {absent_proof('__ox_a')}; then false; "
         "else (exit 2); fi"
     )
@@ -264,7 +265,7 @@ class FindInFile(FactBase[Any]):
             f'[ -z "$__ox_g" ] || {{ {grep} -e "$__ox_t" -- /dev/null; [ $? -eq 1 ] || (exit 2); }}'
         )
         return (
-            f"__ox_a={quote(path)}; if [ -f {_P} ]; then {grep} -e {pat} -- {_stdin_safe(path)}; "
+            f"__ox_a={quote(_stdin_safe(path))}; if [ -f {_P} ]; then {grep} -e {pat} -- {_P}; "
             f"elif [ -e {_P} ] || [ -L {_P} ]; then printf '%s: exists and is not a regular file\\n' {_P} >&2; "
             f"(exit 2); elif {absent_proof('__ox_a')}; then {check}; "
             "else echo 'not provably absent: the nearest existing path above it is no directory we may search' >&2; "
@@ -533,7 +534,7 @@ class BlockMarkers(FactBase[Any]):
             's == 1 && index($0, ENVIRON["__OX_E"]) { s = 0 } END { print b + 0, s + 0 }\''
         )
         return (
-            f"__ox_a={quote(path)}; if [ -f {_P} ]; then stat -L -c '%u %g %a' -- {_stdin_safe(path)} && __OX_S={quote(start_line)} "
+            f"__ox_a={quote(_stdin_safe(path))}; if [ -f {_P} ]; then stat -L -c '%u %g %a' -- {_P} && __OX_S={quote(start_line)} "
             f"__OX_E={quote(end_line)} {awk} < {_P}; elif [ -e {_P} ] || [ -L {_P} ]; then echo other; "
             f"else {absent_proof('__ox_a')} || {{ echo 'not provably absent: the nearest existing path above it "
             "is no directory we may search' >&2; (exit 2); }; fi"

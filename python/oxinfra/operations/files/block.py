@@ -22,7 +22,7 @@ from oxinfra.api import (
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import BLOCK_MARKER, Block, BlockMarkers, LinkTarget
 from oxinfra.operations.util.files import NAME_MAX, block_edited, check_path, diff_facts, edited
-from oxinfra.quoting import and_then, command, group, or_else, path_operand, pipe, write_to
+from oxinfra.quoting import and_then, command, group, or_else, path_operand, pipe, subshell, write_to
 
 __all__ = ["block"]
 
@@ -86,7 +86,11 @@ def _rewrite(path: str, target: str, state: dict[str, Any], program: str, values
     # the block's lines as one argument of the builtin: the same bytes, one word whatever they hold
     head, body = values[:3], values[3:]
     feed = command("printf", "%s\\n", *head, *(["\n".join(body)] if body else []))
-    awk = write_to(pipe(feed, command("awk", _PROGRAMS[program], _operand(target))), tmp)
+    # created exclusively (a file or link someone put at the name is never written through:
+    # the operation fails instead) and readable by nobody else until it has the file's mode
+    awk = subshell(
+        "umask 077", "set -C", write_to(pipe(feed, command("awk", _PROGRAMS[program], _operand(target))), tmp)
+    )
     commands = []
     if backup:
         commands.append(command("cp", "-p", "--", path, path + "." + time.strftime("%Y%m%d%H%M%S")))
