@@ -123,3 +123,69 @@ def test_an_upload_without_a_mode_never_writes_through_a_planted_link(tmp_path: 
     out = run_deploy("@local", deploy, "--no-host-lock")
     assert victim.read_text() == "root only\n" and stat.S_IMODE(victim.stat().st_mode) == 0o600
     assert out.code != 0 and not dest.exists(), out.describe()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Any:
+    """An HTTP server on loopback serving ``tmp_path/served``: (base URL, the directory)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    directory = tmp_path / "served"
+    directory.mkdir()
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", directory
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_a_download_again_keeps_the_files_mode_and_is_never_more_readable(tmp_path: Path, served: Any) -> None:
+    """``force=True`` over a key file of mode 600, no ``mode=`` given: it came back 644
+    (the temporary file's), readable by all; with ``mode="600"`` the temporary file was 644
+    while the download was written into it."""
+    base, directory = served
+    (directory / "key").write_text("new secret\n")
+    dest = tmp_path / "out.key"
+    dest.write_text("old secret\n")
+    dest.chmod(0o600)
+    deploy = _planting_deploy(
+        tmp_path, f'files.download(name="dl", src="{base}/key", dest={str(dest)!r}, force=True)\n'
+    )
+    out = run_deploy("@local", deploy, "--no-host-lock")
+    assert out.code == 0, out.describe()
+    assert dest.read_text() == "new secret\n" and stat.S_IMODE(dest.stat().st_mode) == 0o600
+    # the temporary file as the downloader writes into it: a wrapper of curl records its mode
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "modes"
+    for tool in ("curl", "wget"):
+        real = subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True, text=True).stdout.strip()
+        if real:
+            wrapper = bin_dir / tool
+            wrapper.write_text(
+                '#!/bin/sh\nfor a; do case $a in *oxinfra-download*) stat -c %a -- "$a" >> '
+                f'{log};; esac; done\nexec {real} "$@"\n'
+            )
+            wrapper.chmod(0o755)
+    new = tmp_path / "new.key"
+    deploy = _planting_deploy(tmp_path, f'files.download(name="dl", src="{base}/key", dest={str(new)!r}, mode="600")\n')
+    path = os.environ["PATH"]
+    os.environ["PATH"] = f"{bin_dir}:{path}"
+    try:
+        out = run_deploy("@local", deploy, "--no-host-lock")
+    finally:
+        os.environ["PATH"] = path
+    assert out.code == 0, out.describe()
+    assert stat.S_IMODE(new.stat().st_mode) == 0o600
+    assert log.read_text().split() == ["600"], "the temporary file while the download is written into it"

@@ -16,6 +16,7 @@ from oxinfra.operations.util.files import (
     NAME_MAX,
     check_owner,
     check_path,
+    creation_umask,
     mode_commands,
     owner_commands,
     parse_mode,
@@ -116,7 +117,8 @@ def download(
     + dest: where to save the file (its directory must exist)
     + user: the file's owner
     + group: the file's group
-    + mode: the file's permissions (``644``)
+    + mode: the file's permissions (``644``); by default a file downloaded again keeps its
+      mode, a new one gets the shell's umask
     + cache_time: download again when the file is older than this many seconds
     + force: download every time
     + sha384sum: the SHA-384 digest the file must have
@@ -253,11 +255,17 @@ def download(
     # its name (a file, a link another user made in a world-writable directory) is removed,
     # then it is created with noclobber (O_EXCL: fails rather than open someone else's file
     # or follow a link made in between), so curl/wget write into a file of the run's user
-    create = subshell("set -C", write_to("true", tmp))
+    # under a umask that gives it no permission its mode lacks: a file of mode 600 is never
+    # readable by others while the download is written into it (chmod adds execute bits)
+    if want_mode is None and info:
+        want_mode = info["mode"]  # downloaded again: it keeps its mode, as the other writes do
+    umask = [] if want_mode is None else ["umask " + format(0o777 & ~int(str(want_mode), 8), "03o")]
+    create = subshell(*umask, "set -C", write_to("true", tmp))
     yield or_else(and_then(remove, create, fetch), undo)
     for key, want in sums.items():
         check = pipe(command("printf", "%s  %s\\n", want, tmp), command(_SUMS[key][2], "-c", "--quiet", "-"))
         yield or_else(check, undo)
     yield from owner_commands(tmp, user, group, None, undo=remove)
-    yield from (or_else(cmd, undo) for cmd in mode_commands(tmp, want_mode, None))
+    if creation_umask(want_mode) is None:  # execute or special bits: the umask could not give them
+        yield from (or_else(cmd, undo) for cmd in mode_commands(tmp, want_mode, None))
     yield or_else(command("mv", "-f", "--", tmp, dest), undo)
