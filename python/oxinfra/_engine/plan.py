@@ -270,7 +270,11 @@ class HostPlanner:
             ctx = PlanContext(self.known_dirs, op.memo, op.shell_safe, op.quiet)
             guards: dict[Any, FactEntry] = {}
 
+            chdir = op.globals.chdir
+
             def lookup(host: Any, request: FactRequest) -> Any:
+                if chdir is not None:
+                    _relative_under_chdir(op, request, chdir)
                 if not request.fact.decides:
                     return self._shown(request)
                 entry = self.facts.get(request.key)
@@ -335,3 +339,15 @@ class HostPlanner:
                 plan.touched = None
                 self.known_dirs.clear()
             self.fact_values.update(ctx.fact_values)
+
+
+def _relative_under_chdir(op: OpCall, request: FactRequest, chdir: str) -> None:
+    """Facts are read in the shell's own directory, an operation's commands in its
+    ``_chdir``: a relative path would name two files (``files.file(path="x", _chdir=D)``
+    read the login directory's ``x`` and truncated ``D/x``). Refused, on this host."""
+    path = request.kwargs.get("path")
+    if isinstance(path, str) and not path.startswith("/"):
+        raise OxinfraError(
+            f"{op.name}: the path {path!r} is relative and _chdir={chdir!r} is set: its facts would be "
+            "read in the login directory and its commands run in _chdir; give an absolute path"
+        )

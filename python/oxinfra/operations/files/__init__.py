@@ -122,6 +122,8 @@ def directory(
     want_mode = parse_mode(mode)
     check_owner(user, group)
     check_path(path)
+    if not present:  # "lnk/" is the directory a link leads to: removing is about the name itself
+        path = path.rstrip("/") or "/"
     (info,) = get_facts(host, [(Directory, {"path": path})])
     touches(path, subtree=not present or recursive or force, ancestors=True)
     if not present:
@@ -622,6 +624,7 @@ def link(
         raise OperationValueError("files.link needs target= when present=True")
     check_owner(user, group)
     check_path(path)
+    path = path.rstrip("/") or "/"  # a link is its name: "current/" is the directory it leads to
     if isinstance(target, str) and len(target.encode("utf-8", "surrogateescape")) >= PATH_MAX:
         raise OperationValueError(f"target is over {PATH_MAX - 1} bytes: a link's target is under PATH_MAX")
     fact = Link if symbolic else File
