@@ -82,6 +82,7 @@ def packages(
         upgrade=("zypper", *_GLOBAL, "update", "-y"),
         version_join="=",
         name_pattern=rpm_util.NAME_PATTERN,
+        several_versions=True,
     )
     first = [command("zypper", "clean", "--all")] if clean else []
     first += [command("zypper", *_GLOBAL, "update", "-y")] if update else []

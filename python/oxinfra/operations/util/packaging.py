@@ -78,6 +78,9 @@ class PackageManager:
       that word is ``env``, as apt-get's commands start ``env DEBIAN_FRONTEND=noninteractive``)
     + path: run the program at this absolute path (a value: quoted) instead of the first word
       of each command (``pip.packages`` in a virtualenv: ``VENV/bin/pip``)
+    + several_versions: a name may be installed at several versions at once (rpm: kernels,
+      ``gpg-pubkey``), so removing one version names it (``kernel-6.8.5``), never the bare
+      name, which would remove them all
     """
 
     install: tuple[str, ...]
@@ -89,6 +92,7 @@ class PackageManager:
     normalise: Callable[[str], str] | None = None
     tool: str | None = None
     path: str | None = None
+    several_versions: bool = False
 
     @property
     def label(self) -> str:
@@ -307,7 +311,8 @@ def ensure_packages(
         return name if version is None else join.join((name, version))
 
     if not present:
-        remove = [name for name, version in wanted if removable(name, version)]
+        several = manager.several_versions
+        remove = [shown(name, version) if several else name for name, version in wanted if removable(name, version)]
         if remove:
             yield manager.words("uninstall", remove)
         else:

@@ -176,6 +176,7 @@ def family_packages(
         upgrade=(program, "update", "-y"),
         version_join="-",
         name_pattern=NAME_PATTERN,
+        several_versions=True,
     )
     first = [command(program, "clean", "all")] if clean else []
     first += [command(program, "update", "-y")] if update else []
