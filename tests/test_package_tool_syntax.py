@@ -95,12 +95,12 @@ TOOLS: dict[str, Tool] = {
     # zypper(8): zypper [--global-opts] command [--command-opts] [command-arguments];
     # global -n/--non-interactive, --gpg-auto-import-keys, --no-refresh, -q/--quiet;
     # install (-y/--no-confirm, --no-recommends) takes capabilities NAME[OP EDITION];
-    # remove (-y, -u/--clean-deps); update (-y); clean (-a/--all)
+    # remove (-y, -u/--clean-deps) takes capabilities too; update (-y); clean (-a/--all)
     "zypper": Tool(
         {"--non-interactive": False, "--gpg-auto-import-keys": False, "--no-refresh": False, "--quiet": False},
         {
             "install": ({"-y": False, "--no-recommends": False}, _pkgs("=")),
-            "remove": ({"-y": False, "--clean-deps": False}, NAME),
+            "remove": ({"-y": False, "--clean-deps": False}, _pkgs("=")),
             "update": ({"-y": False}, NAME),
             "clean": ({"--all": False}, None),
         },
