@@ -81,7 +81,9 @@ def service(
 ) -> OperationGenerator:
     """Manage a systemd unit: running or stopped, restarted or reloaded, enabled at boot.
 
-    + service: the unit (``nginx`` is ``nginx.service``; ``logrotate.timer`` as it is)
+    + service: the unit (``nginx`` is ``nginx.service``; ``logrotate.timer`` as it is): ASCII
+      letters, digits and ``: - _ . @ \\`` (a pattern such as ``app-*`` is refused: systemctl
+      would act on every unit it matches)
     + running: whether the unit should be active (None: leave it as it is)
     + restarted: restart it if it was active (a unit this starts is not restarted again)
     + reloaded: reload it if it was active

@@ -103,6 +103,10 @@ def systemctl_words(
         raise OperationValueError(str(exc)) from None
 
 
+#: The characters of a systemd unit name (systemd.unit(5)): ``\\`` starts an escape.
+_UNIT_NAME = re.compile(r"[A-Za-z0-9:_.@\\-]+")
+
+
 def _check(init: str, name: str) -> None:
     if init not in INIT_SYSTEMS:
         raise OperationValueError(f"unknown init system {init!r}: use one of {', '.join(INIT_SYSTEMS)}")
@@ -112,6 +116,12 @@ def _check(init: str, name: str) -> None:
         )
     if name.startswith("-") and init != "systemd":
         raise OperationValueError(f"service name {name!r} starts with '-': the {init} tools would read it as an option")
+    if init == "systemd" and not _UNIT_NAME.fullmatch(name):
+        # systemctl reads a name with * ? [ as a pattern of unit names: "app-*" would stop them all
+        raise OperationValueError(
+            f"{name!r} is not a unit name: systemd's are ASCII letters, digits and : - _ . @ \\ "
+            "(a pattern such as 'app-*' would act on every unit it matches)"
+        )
 
 
 def service_command(init: str, name: str, action: str, systemctl: tuple[str, ...] = (), custom: bool = False) -> str:
