@@ -65,3 +65,26 @@ def test_a_relative_path_with_chdir_never_truncates_a_file_there(tmp_path: Path)
     assert env.startswith("DB=prod\nSECRET=abc\n"), env
     assert env == "DB=prod\nSECRET=abc\n"
     assert out.code != 0 and "relative and _chdir" in out.describe(), out.describe()  # type: ignore[attr-defined]
+
+
+def test_a_line_replaced_where_nothing_matches_is_appended_once(tmp_path: Path) -> None:
+    """``files.line(line="^MODE=staging$", replace="MODE=production")`` on a file without
+    either: the replacement was appended on every run (three runs, three lines)."""
+    env = tmp_path / "env"
+    env.write_text("A=1\n")
+    body = f'files.line(name="l", path="{env}", line="^MODE=staging$", replace="MODE=production")\n'
+    first = _run(tmp_path, body)
+    assert first.code == 0, first.describe()  # type: ignore[attr-defined]
+    for _ in range(2):
+        again = _run(tmp_path, body)
+        assert again.code == 0 and again.statuses("@local") == {"l": "unchanged"}, again.describe()  # type: ignore[attr-defined]
+    assert env.read_text() == "A=1\nMODE=production\n"
+
+
+def test_a_line_with_a_newline_is_refused(tmp_path: Path) -> None:
+    """``replace="X=1\\nY=2"`` never equals the line found: sed added another Y=2 every run."""
+    env = tmp_path / "env"
+    env.write_text("X=0\n")
+    out = _run(tmp_path, f'files.line(name="l", path="{env}", line="^X=", replace="X=1\\nY=2")\n')
+    assert out.code != 0 and "one line" in out.describe(), out.describe()  # type: ignore[attr-defined]
+    assert env.read_text() == "X=0\n"

@@ -410,13 +410,18 @@ def put_facts(dest: str) -> list[tuple[type, dict[str, Any]]]:
     return [(File, {"path": dest}), (Sha1File, {"path": dest}), (LinkTarget, {"path": dest}), *diff_facts(dest)]
 
 
-def line_facts(path: str, match: str, interpolate_variables: bool = False) -> list[tuple[type, dict[str, Any]]]:
-    """The facts ``files.line`` reads for the anchored pattern ``match`` (see :func:`put_facts`)."""
-    return [
-        (FindInFile, {"path": path, "pattern": match, "interpolate_variables": interpolate_variables}),
-        (LinkTarget, {"path": path}),
-        *diff_facts(path),
+def line_facts(
+    path: str, match: str, interpolate_variables: bool = False, replace: str = "", present: bool = True
+) -> list[tuple[type, dict[str, Any]]]:
+    """The facts ``files.line`` reads for the anchored pattern ``match`` (see :func:`put_facts`);
+    with ``replace`` (and ``present``, no ``interpolate_variables``) whether the file holds the
+    replacement as a line already (nothing matching, the replacement was appended before)."""
+    facts: list[tuple[type, dict[str, Any]]] = [
+        (FindInFile, {"path": path, "pattern": match, "interpolate_variables": interpolate_variables})
     ]
+    if replace and present and not interpolate_variables:
+        facts.append((FindInFile, {"path": path, "pattern": "^" + escape_bre(replace) + "$"}))
+    return [*facts, (LinkTarget, {"path": path}), *diff_facts(path)]
 
 
 def _anchor(pattern: str) -> str:
@@ -469,10 +474,18 @@ def line(
     match = _anchor(pattern)
     flags_text = sed_flags(flags)  # checked before any host is touched
     check_path(path)
+    for name, value in (("line", line), ("replace", replace)):
+        if isinstance(value, str) and "\n" in value:
+            raise OperationValueError(f"files.line: {name}= is one line (no newline): {value!r}")
     if interpolate_variables:
         check_interpolated("line", line)
         check_interpolated("replace", replace)
-    found, real, *shown = get_facts(host, line_facts(path, match, interpolate_variables))
+    # with replace=, a file where nothing matches may hold the replacement already (the line
+    # appended by an earlier run): read in the same batch, not appended again
+    has_replace = bool(replace) and not interpolate_variables and present
+    found, *rest = get_facts(host, line_facts(path, match, interpolate_variables, replace, present))
+    replaced = rest.pop(0) if has_replace else None
+    real, *shown = rest
     before = shown[0] if shown else None
     # Written as it is looked for: expanded by the host's shell when interpolating (else a
     # line found as "X=/root" is written "X=$HOME" and appended again on every run).
@@ -495,6 +508,9 @@ def line(
             content_change(path, before, None, "shell variables")
         yield from ensure_directory(parent_dir(path))
         yield write_to(command("printf", "%s\\n", text), path)
+        return
+    if not found and replaced:
+        host.noop(f"no line matching {line!r} in {path}, and {replace!r} is in it")
         return
     if not found:
         edited(path, before, None if interpolate_variables else appended(before, replace or line))

@@ -94,7 +94,7 @@ def sysctl(
             raise OperationValueError(f"{op}: persist_file {persist_file!r} must be an absolute path")
         line = "^" + escape_bre(key) + "[[:space:]]*=.*$"
         replace = key + " = " + text
-        batch += _line_facts(persist_file, line)
+        batch += _line_facts(persist_file, line, replace=replace)
     current, *_ = get_facts(host, batch)
     # A key the fact does not show (unknown, or not readable) is set all the same: sysctl
     # then says which it is.
