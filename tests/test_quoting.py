@@ -214,7 +214,9 @@ for i, w in enumerate(NAMES):
     files.put(name=f"put {{i}}", src="bin ' $(x).dat", dest=f"{{d}}/{{w}}.bin")
     files.template(name=f"template {{i}}", src="t.j2", dest=f"{{d}}/{{w}}.conf", value=TEXT, name_=w)
     files.line(name=f"line {{i}}", path=f"{{d}}/{{w}}.lines", line=LINE, escape_regex_characters=True)
-    files.line(name=f"line 2 {{i}}", path=f"{{d}}/{{w}}.names", line=f"name={{w}}", escape_regex_characters=True)
+    # a line is one line (a newline in it is refused): the name's lines joined by a space
+    files.line(name=f"line 2 {{i}}", path=f"{{d}}/{{w}}.names", line="name=" + " ".join(w.splitlines()),
+               escape_regex_characters=True)
     files.link(name=f"link {{i}}", path=f"{{d}}/{{w}}.ln", target=w + ".f")
     server.shell(name=f"shell {{i}}", commands=['printf "%s|%s" "$V" "$W" > "$D/$W.env"'],
                  _env={{"V": TEXT, "W": w, "D": d}})
@@ -259,7 +261,7 @@ def test_hostile_values_land_literally(sshd_fleet: Any, tmp_path: Path, target: 
         assert (d / f"{w}.bin").read_bytes() == BINARY
         assert (d / f"{w}.conf").read_text() == f"name={w}\n{HOSTILE_TEXT}"
         assert (d / f"{w}.lines").read_text() == f"{HOSTILE_LINE}\n"
-        assert (d / f"{w}.names").read_text() == f"name={w}\n"
+        assert (d / f"{w}.names").read_text() == "name=" + " ".join(w.splitlines()) + "\n"
         assert (d / f"{w}.env").read_text() == f"{HOSTILE_TEXT}|{w}"
     assert not Path(SENTINEL).exists()
     assert set(os.listdir(home)) == home_before, "something was created in the login user's home"
