@@ -219,3 +219,26 @@ def test_branch_named_like_a_file_keeps_local_edits(origin: tuple[Path, Path], t
     assert out.code != 0 and _status(out, "app") == "failed", out.describe()
     assert (dest / "one").read_text() == "a local edit\n"
     assert git("symbolic-ref", "--short", "HEAD", cwd=dest) == "main\n"
+
+
+def test_a_branch_beside_a_longer_name_that_ends_like_it(origin: tuple[Path, Path], tmp_path: Path) -> None:
+    """``git ls-remote origin main`` also lists ``refs/heads/archive/main``, first: its commit
+    was taken for main's, which never equals the clone's, so every run pulled and reported a
+    change. The fact picks ``refs/heads/main`` itself."""
+    bare, author = origin
+    git("checkout", "-q", "-b", "archive/main", cwd=author)
+    _commit(author, "archived")
+    git("push", "-q", "origin", "archive/main", cwd=author)
+    git("checkout", "-q", "main", cwd=author)
+    dest = tmp_path / "deploy" / "app"
+    deploy = write_deploy(
+        tmp_path,
+        f"""
+        from oxinfra.operations import git
+        git.repo(name="app", src={str(bare)!r}, dest={str(dest)!r}, branch="main")
+        """,
+    )
+    assert _status(run_deploy("@local", deploy), "app") == "changed"
+    assert git("rev-parse", "HEAD", cwd=dest) == git("rev-parse", "main", cwd=author)
+    again = run_deploy("@local", deploy)
+    assert again.code == 0 and _status(again, "app") == "unchanged", again.describe()

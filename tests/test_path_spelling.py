@@ -13,7 +13,14 @@ Found by a hostile review:
 
 from __future__ import annotations
 
+import os
+import pwd
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Iterator
+
+import pytest
 
 from e2e_helpers import run_deploy, write_deploy
 
@@ -88,3 +95,104 @@ def test_a_line_with_a_newline_is_refused(tmp_path: Path) -> None:
     out = _run(tmp_path, f'files.line(name="l", path="{env}", line="^X=", replace="X=1\\nY=2")\n')
     assert out.code != 0 and "one line" in out.describe(), out.describe()  # type: ignore[attr-defined]
     assert env.read_text() == "X=0\n"
+
+
+@pytest.fixture
+def reachable() -> Iterator[Path]:
+    """A directory under /tmp that ``nobody`` can reach (pytest's own is root's, mode 700);
+    skipped unless root, to run operations as ``nobody`` (``_su_user``)."""
+    if os.geteuid() != 0 or shutil.which("su") is None:
+        pytest.skip("needs root, to run operations as another user (_su_user)")
+    path = Path(tempfile.mkdtemp(prefix="oxinfra-spelling-", dir="/tmp"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path)
+
+
+def test_move_over_a_file_it_may_not_replace_keeps_the_old_one(tmp_path: Path, reachable: Path) -> None:
+    """``files.move(overwrite=True)`` removed the old target first, then ``mv`` failed (the
+    source's directory is not the user's): the old file was gone."""
+    user = pwd.getpwnam("nobody")
+    ro = reachable / "ro"
+    ro.mkdir()
+    (ro / "cfg").write_text("NEW\n")  # in a directory of root's: nobody cannot move it out
+    dest = reachable / "dst"
+    dest.mkdir()
+    (dest / "cfg").write_text("IMPORTANT-OLD\n")
+    os.chown(dest, user.pw_uid, user.pw_gid)
+    os.chown(dest / "cfg", user.pw_uid, user.pw_gid)
+    out = _run(tmp_path, f'files.move(name="m", src="{ro}/cfg", dest="{dest}", overwrite=True, _su_user="nobody")\n')
+    assert out.code != 0, out.describe()  # type: ignore[attr-defined]
+    assert (dest / "cfg").read_text() == "IMPORTANT-OLD\n"
+    assert sorted(p.name for p in dest.iterdir()) == ["cfg"]
+
+
+def test_copy_that_fails_keeps_what_was_there(tmp_path: Path, reachable: Path) -> None:
+    """``files.copy(overwrite=True)`` of a directory over a file: ``rm -rf`` then ``cp``, which
+    failed (a directory nobody may read): the file was replaced by an empty directory."""
+    user = pwd.getpwnam("nobody")
+    src = reachable / "srcd"
+    src.mkdir()
+    (src / "inner").write_text("x\n")
+    src.chmod(0o700)  # root's: nobody cannot read it
+    dest = reachable / "dst2"
+    dest.mkdir()
+    (dest / "srcd").write_text("OLD FILE\n")
+    os.chown(dest, user.pw_uid, user.pw_gid)
+    os.chown(dest / "srcd", user.pw_uid, user.pw_gid)
+    out = _run(tmp_path, f'files.copy(name="c", src="{src}", dest="{dest}", overwrite=True, _su_user="nobody")\n')
+    assert out.code != 0, out.describe()  # type: ignore[attr-defined]
+    assert (dest / "srcd").read_text() == "OLD FILE\n"
+    assert sorted(p.name for p in dest.iterdir()) == ["srcd"]
+
+
+def test_move_and_copy_over_what_is_there(tmp_path: Path) -> None:
+    """The replacements themselves: a file over a file, a directory over a directory (moved
+    and copied), and again: nothing to do."""
+    a = tmp_path / "a"
+    a.mkdir()
+    (a / "cfg").write_text("new\n")
+    (a / "tree").mkdir()
+    (a / "tree" / "f").write_text("new tree\n")
+    b = tmp_path / "b"
+    b.mkdir()
+    (b / "cfg").write_text("old\n")
+    (b / "tree").mkdir()
+    (b / "tree" / "stale").write_text("old tree\n")
+    c = tmp_path / "c"
+    c.mkdir()
+    (c / "tree").mkdir()
+    (c / "tree" / "stale").write_text("old\n")
+    body = (
+        f'files.copy(name="ct", src="{a}/tree", dest="{c}", overwrite=True)\n'
+        f'files.move(name="mf", src="{a}/cfg", dest="{b}", overwrite=True)\n'
+        f'files.move(name="mt", src="{a}/tree", dest="{b}", overwrite=True)\n'
+    )
+    out = _run(tmp_path, body)
+    assert out.code == 0, out.describe()  # type: ignore[attr-defined]
+    assert (b / "cfg").read_text() == "new\n" and sorted(p.name for p in b.iterdir()) == ["cfg", "tree"]
+    assert sorted(p.name for p in (b / "tree").iterdir()) == ["f"]
+    assert sorted(p.name for p in (c / "tree").iterdir()) == ["f"] and sorted(p.name for p in c.iterdir()) == ["tree"]
+    assert sorted(p.name for p in a.iterdir()) == []
+
+
+def test_backups_made_in_the_same_second_keep_the_original(tmp_path: Path) -> None:
+    """Two operations backing up one file in the same second wrote the same backup name: the
+    second copy (already edited) replaced the first (the original). And ``backup=True`` made
+    no copy when a line was appended."""
+    env = tmp_path / "env"
+    env.write_text("A=orig\nB=orig\n")
+    out = _run(
+        tmp_path,
+        f'files.line(name="l", path="{env}", line="^A=", replace="A=new", backup=True)\n'
+        f'files.replace(name="r", path="{env}", text="B=orig", replace="B=new", backup=True)\n'
+        f'files.line(name="a", path="{env}", line="C=1", backup=True)\n',
+    )
+    assert out.code == 0, out.describe()  # type: ignore[attr-defined]
+    assert env.read_text() == "A=new\nB=new\nC=1\n"
+    copies = sorted((p for p in tmp_path.iterdir() if p.name.startswith("env.")), key=lambda p: p.stat().st_mtime_ns)
+    contents = {p.read_text() for p in copies}
+    assert "A=orig\nB=orig\n" in contents, contents  # the original is kept
+    assert contents >= {"A=orig\nB=orig\n", "A=new\nB=orig\n", "A=new\nB=new\n"}, contents

@@ -254,6 +254,28 @@ def test_sysvinit_restart_reload_stop(host: tuple[Any, str, Path], tmp_path: Pat
     assert statuses(result, name) == {"stop": "unchanged"}
 
 
+def test_sysvinit_restarts_a_script_whose_name_has_a_dot(container_fleet_factory: Any, tmp_path: Path) -> None:
+    """``php8.2-fpm``: ``sysvinit.InitdStatus`` lists only names of letters, digits and ``-``
+    (as pyinfra's), so the operation read "no status", started the running service instead of
+    restarting it (the new configuration never read), and did so on every run. It asks the
+    one script now (``sysvinit.InitdScriptStatus``)."""
+    fleet, name, inventory = oxdemo_host(container_fleet_factory(1), tmp_path, path="/etc/init.d/ox.demo")
+    fleet.sh(name, "/etc/init.d/ox.demo start && : > /var/log/oxdemo.log")
+    deploy = write_deploy(
+        tmp_path,
+        """
+        from oxinfra.operations import sysvinit
+        sysvinit.service(name="restart", service="ox.demo", restarted=True, _sudo=True)
+        sysvinit.service(name="stop", service="ox.demo", running=False, _sudo=True)
+        """,
+    )
+    result, planned = apply(inventory, deploy)
+    assert statuses(result, name) == {"restart": "changed", "stop": "changed"}, planned
+    assert planned["restart"] == ["/etc/init.d/ox.demo restart"]
+    assert log(fleet, name) == ["restart", "stop", "start", "stop"]
+    assert not is_running(fleet, name)
+
+
 def test_server_service_dispatches_to_sysvinit(host: tuple[Any, str, Path], tmp_path: Path) -> None:
     fleet, name, _ = host
     assert fleet.exec(name, "sh", "-c", "command -v systemctl", check=False).returncode != 0

@@ -183,9 +183,11 @@ class GitRemoteBranchCommit(FactBase[Any]):
     shell_safe = True
     #: 2: ``ls-remote --exit-code`` found no matching ref
     absent_status = frozenset({2, _ABSENT})
+    _ref = "HEAD"  # the ref asked for (command() sets it; process() picks its line)
 
     def command(self, repo: str, remote: str = "origin", branch: str | None = None) -> str:
         ref = branch if branch else "HEAD"
+        self._ref = ref
         return _in_repo(
             repo,
             "ls-remote --exit-code "
@@ -195,5 +197,20 @@ class GitRemoteBranchCommit(FactBase[Any]):
         )
 
     def process(self, output: list[str]) -> Any:
-        head = output[0].split("\t", 1)[0] if output else ""
-        return head if _SHA.fullmatch(head) else None
+        # ls-remote matches the end of a ref's name (``main`` also finds ``refs/heads/archive/
+        # main``, listed first): the ref of exactly that name, a branch before a tag
+        ref = getattr(self, "_ref", "HEAD")
+        names = (
+            [ref]
+            if ref == "HEAD" or ref.startswith("refs/")
+            else [f"refs/heads/{ref}", f"refs/tags/{ref}^{{}}", f"refs/tags/{ref}"]
+        )
+        found: dict[str, str] = {}
+        for line in output:
+            sha, _, name = line.partition("\t")
+            found.setdefault(name.strip(), sha)
+        for name in names:
+            sha = found.get(name, "")
+            if _SHA.fullmatch(sha):
+                return sha
+        return None

@@ -6,9 +6,9 @@ import re
 
 from oxinfra.api import FactBase
 from oxinfra.exceptions import FactError
-from oxinfra.quoting import command
+from oxinfra.quoting import command, invoke, quote
 
-__all__ = ["InitdStatus", "InitdStartLinks"]
+__all__ = ["InitdStatus", "InitdScriptStatus", "InitdStartLinks"]
 
 # Every script with an LSB header is asked for its status, stdin closed (the host's shell
 # reads this very script from its stdin: a status script that read it would eat the rest).
@@ -48,6 +48,36 @@ class InitdStatus(FactBase[dict[str, "bool | None"]]):
                 status = int(found.group(2))
                 services[found.group(1)] = True if status == 0 else False if status < 4 else None
         return services
+
+
+class InitdScriptStatus(FactBase["bool | None"]):
+    """Whether ``/etc/init.d/SERVICE status`` reports the service running: exit 0: True; 1 to
+    3 (LSB: dead, or not running): False; anything else (unknown, or no ``status``): None;
+    None too when there is no such script. Any script, whatever its name or header (the one
+    ``sysvinit.service`` manages): ``sysvinit.InitdStatus`` lists only names of letters,
+    digits and ``-`` with an LSB header, as pyinfra's does (``php8.2-fpm`` is not there).
+
+    oxinfra's own. + service: the script's name in ``/etc/init.d``
+    """
+
+    shell_safe = True  # the script runs as a process
+
+    def command(self, service: str) -> str:
+        if not isinstance(service, str) or not service or "/" in service or service in (".", ".."):
+            raise FactError(f"{service!r} is not an init script name (it cannot be empty, '.', '..' or hold a '/')")
+        script = invoke("/etc/init.d/" + service, "status")
+        # stdin closed: the host's shell reads this very script from its stdin
+        return f"if [ -f {quote('/etc/init.d/' + service)} ]; then {script} </dev/null >/dev/null 2>&1; echo $?; fi"
+
+    def default(self) -> None:
+        return None
+
+    def process(self, output: list[str]) -> bool | None:
+        text = "".join(output).strip()
+        if not text.isdigit():
+            return None
+        status = int(text)
+        return True if status == 0 else False if status < 4 else None
 
 
 class InitdStartLinks(FactBase[list[str]]):

@@ -13,7 +13,14 @@ from oxinfra.facts.pip import PipPackages, pip_command
 from oxinfra.operations import files
 from oxinfra.operations.util import check_flags
 from oxinfra.operations.util.files import check_path
-from oxinfra.operations.util.packaging import PackageManager, check_packages, ensure_packages, option_words, pep503_name
+from oxinfra.operations.util.packaging import (
+    PackageManager,
+    check_packages,
+    ensure_packages,
+    option_words,
+    pep440_release,
+    pep503_name,
+)
 from oxinfra.quoting import path_operand
 
 __all__ = ["virtualenv", "venv", "packages"]
@@ -192,6 +199,7 @@ def packages(
         upgrade=(word, "install", *extra, "--upgrade"),
         version_join="==",
         normalise=pep503_name,
+        same_version=pep440_release,
         tool="pip",
         path=pip if pip.startswith("/") else None,
     )

@@ -132,10 +132,15 @@ def service(
     if enabled is not None:
         requests.append((SystemdEnabled, {**scope, "services": [unit]}))
     status, *boot = get_facts(host, requests)
+    running = status.get(unit)
+    if running is None and len(status) == 1:
+        # asked for one unit, answered for another name: the unit ``unit`` is an alias of
+        # (systemctl show names it by its own name: sshd.service is ssh.service on Debian)
+        running = next(iter(status.values()))
     yield from ensure_service(
         "systemd",
         unit,
-        is_running=status.get(unit),
+        is_running=running,
         is_enabled=boot[0].get(unit, False) if boot else None,
         daemon_reload=daemon_reload,
         systemctl=words,

@@ -7,7 +7,7 @@ from typing import Any
 
 from oxinfra.api import OperationGenerator, get_facts, host, operation
 from oxinfra.exceptions import OperationValueError
-from oxinfra.facts.sysvinit import InitdStartLinks, InitdStatus
+from oxinfra.facts.sysvinit import InitdScriptStatus, InitdStartLinks
 from oxinfra.operations import files
 from oxinfra.operations.util.service import asked_of, check_action, ensure_service, service_command
 
@@ -35,7 +35,7 @@ def service(
     + enabled: whether it should start at boot (None: leave it)
     + command: a further action run every time (``/etc/init.d/SERVICE COMMAND``), one word
 
-    Whether it runs is what ``/etc/init.d/SERVICE status`` says (``sysvinit.InitdStatus``:
+    Whether it runs is what ``/etc/init.d/SERVICE status`` says (``sysvinit.InitdScriptStatus``:
     a script whose status cannot tell is started when it should run, stopped when it should
     not). Whether it starts at boot is whether it has start links ``/etc/rc?.d/SNNSERVICE``
     (``sysvinit.InitdStartLinks``); ``enabled`` uses Debian's ``update-rc.d`` (``defaults``,
@@ -57,14 +57,14 @@ def service(
     service_command("sysvinit", service, "start")  # refuses a bad name before any fact is read
     if command is not None:
         check_action(command)
-    requests: list[tuple[type, dict[str, Any]]] = [(InitdStatus, {})]
+    requests: list[tuple[type, dict[str, Any]]] = [(InitdScriptStatus, {"service": service})]
     if enabled is not None:
         requests.append((InitdStartLinks, {"service": service}))
-    statuses, *links = get_facts(host, requests)
+    status, *links = get_facts(host, requests)
     yield from ensure_service(
         "sysvinit",
         service,
-        is_running=statuses.get(service),
+        is_running=status,
         is_enabled=bool(links[0]) if links else None,
         **asked,
     )

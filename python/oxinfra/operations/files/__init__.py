@@ -46,6 +46,7 @@ from oxinfra.operations.util.files import (
     check_interpolated,
     check_owner,
     check_path,
+    backup_to,
     creation_umask,
     local_path,
     mode_commands,
@@ -514,6 +515,8 @@ def line(
         return
     if not found:
         edited(path, before, None if interpolate_variables else appended(before, replace or line))
+        if backup:  # the file is there (nothing in it matched): a copy before it grows
+            yield backup_to(("cp", "-p"), path)
         # a newline first unless the file is empty or already ends in one
         yield or_else(
             file_test("!-s", path),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import re
-import time
 from typing import Any
 
 from oxinfra.api import (
@@ -21,7 +20,7 @@ from oxinfra.api import (
 )
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import BLOCK_MARKER, Block, BlockMarkers, LinkTarget
-from oxinfra.operations.util.files import NAME_MAX, block_edited, check_path, diff_facts, edited
+from oxinfra.operations.util.files import NAME_MAX, backup_to, block_edited, check_path, diff_facts, edited
 from oxinfra.quoting import and_then, command, group, or_else, path_operand, pipe, subshell, write_to
 
 __all__ = ["block"]
@@ -93,7 +92,7 @@ def _rewrite(path: str, target: str, state: dict[str, Any], program: str, values
     )
     commands = []
     if backup:
-        commands.append(command("cp", "-p", "--", path, path + "." + time.strftime("%Y%m%d%H%M%S")))
+        commands.append(backup_to(("cp", "-p"), path))
     replace = and_then(
         awk,
         command("chown", "--", f"{state['uid']}:{state['gid']}", tmp),

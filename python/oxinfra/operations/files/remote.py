@@ -12,9 +12,31 @@ from oxinfra.api import FunctionCommand, OperationGenerator, get_facts, host, no
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import Directory, File, FileBytes, Sha1File
 from oxinfra.operations.util.files import check_path, local_path
-from oxinfra.quoting import and_then, command
+from oxinfra.quoting import and_then, command, group, or_else, path_operand
 
 __all__ = ["move", "copy", "get"]
+
+
+def _beside(target: str, what: str) -> str:
+    """A name in ``target``'s directory for a step of replacing it: ``.NAME.oxinfra-WHAT``."""
+    return path_operand(
+        posixpath.join(posixpath.dirname(target), "." + posixpath.basename(target) + ".oxinfra-" + what)
+    )
+
+
+def _replace(target: str, put: str, undo: str | None = None) -> str:
+    """``put`` (a command that makes ``target`` anew: ``mv -T``) in place of what ``target``
+    is now, which is renamed aside first and removed only once ``put`` succeeded; when it
+    fails, the old one is renamed back (and ``undo``, a path, removed). ``mv -T``: a name
+    that is a directory is never moved into."""
+    old = _beside(target, "old")
+    back = group(command("mv", "-T", "--", old, target), *([command("rm", "-rf", "--", undo)] if undo else []), "false")
+    # a leftover of a replacement that was cut off is never removed here: mv -T then fails
+    # (a directory) or takes its place (a file or link: no content of target's)
+    return and_then(
+        command("mv", "-T", "--", target, old),
+        group(or_else(and_then(put, command("rm", "-rf", "--", old)), back)),
+    )
 
 
 def _paths(op: str, src: str, dest: str, overwrite: bool) -> str:
@@ -37,7 +59,9 @@ def move(src: str, dest: str, overwrite: bool = False) -> OperationGenerator:
 
     + src: what to move
     + dest: the directory to move it into (it must exist)
-    + overwrite: remove what ``dest`` already holds under that name first (else that fails)
+    + overwrite: replace what ``dest`` already holds under that name (else that fails): it
+      is renamed aside (``.NAME.oxinfra-old``), removed once the move succeeded, and renamed
+      back when it failed
 
     Example::
 
@@ -50,6 +74,7 @@ def move(src: str, dest: str, overwrite: bool = False) -> OperationGenerator:
     )
     touches(src, subtree=True)
     touches(target, subtree=True)
+    touches(_beside(target, "old"), subtree=True)
     if there is None:
         if taken is not None:
             noop(f"{src} is moved to {target}")
@@ -60,7 +85,8 @@ def move(src: str, dest: str, overwrite: bool = False) -> OperationGenerator:
     if taken is not None:
         if not overwrite:
             raise OperationError(f"{op}: {target} already exists and overwrite= is not set")
-        yield command("rm", "-rf", "--", target)
+        yield _replace(target, command("mv", "-T", "--", src, target))
+        return
     yield command("mv", "--", src, dest)
 
 
@@ -75,7 +101,9 @@ def copy(src: str, dest: str, overwrite: bool = False) -> OperationGenerator:
 
     + src: what to copy
     + dest: the directory to copy it into (it must exist)
-    + overwrite: replace a different file of that name in ``dest`` (else that fails)
+    + overwrite: replace a different file of that name in ``dest`` (else that fails): the
+      copy is made whole beside it (``.NAME.oxinfra-new``), then put in its place; a copy
+      that fails leaves what was there as it was
 
     Example::
 
@@ -96,6 +124,8 @@ def copy(src: str, dest: str, overwrite: bool = False) -> OperationGenerator:
         ],
     )
     touches(target, subtree=True)
+    touches(_beside(target, "old"), subtree=True)
+    touches(_beside(target, "new"), subtree=True)
     if there is None:
         raise OperationError(f"{op}: src {src} does not exist")
     if not dest_dir:
@@ -109,9 +139,15 @@ def copy(src: str, dest: str, overwrite: bool = False) -> OperationGenerator:
             return
         if not overwrite:
             raise OperationError(f"{op}: {target} already exists and is different from {src}")
-        if bool(src_dir) != bool(taken_dir):  # a file over a directory, or the other way
-            yield and_then(command("rm", "-rf", "--", target), command("cp", "-r", "--", src, dest))
-            return
+        # copied whole beside it first, then put in its place: a copy that fails (a full
+        # disk, a file it may not read) leaves what was there as it was
+        fresh = _beside(target, "new")
+        copy_in = or_else(
+            and_then(command("rm", "-rf", "--", fresh), command("cp", "-r", "-T", "--", src, fresh)),
+            group(command("rm", "-rf", "--", fresh), "false"),
+        )
+        yield and_then(copy_in, _replace(target, command("mv", "-T", "--", fresh, target), undo=fresh))
+        return
     yield command("cp", "-r", *(["-f"] if overwrite else []), "--", src, dest)
 
 

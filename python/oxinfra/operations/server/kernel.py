@@ -133,6 +133,14 @@ def mount(
 LOCALE_GEN = "/etc/locale.gen"
 
 
+def _locale_key(name: str) -> str:
+    """A locale's name as glibc compares them: the codeset in lower case, letters and digits
+    only (``en_US.ISO-8859-15`` and ``en_US.iso885915``, ``C.UTF-8`` and ``C.utf8`` are one)."""
+    base, at, modifier = name.partition("@")
+    lang, dot, codeset = base.partition(".")
+    return lang + dot + "".join(c for c in codeset.lower() if c.isalnum()) + at + modifier
+
+
 @operation(shell_safe=True)
 def locale(locale: str, present: bool = True) -> OperationGenerator:
     """Enable or disable a locale in ``/etc/locale.gen`` and run ``locale-gen`` (Debian and
@@ -164,11 +172,13 @@ def locale(locale: str, present: bool = True) -> OperationGenerator:
     enabled = line.lstrip("#").strip()
     touches(LOCALE_GEN)
     touches("/usr/lib/locale", subtree=True)  # locale-gen's archive
-    if present and locale not in have:
+    # locale -a spells the codeset as glibc normalises it (en_US.iso885915 for ISO-8859-15)
+    enabled_now = _locale_key(locale) in {_locale_key(name) for name in have}
+    if present and not enabled_now:
         if line != enabled:
             yield sed_replace(LOCALE_GEN, "^" + escape_bre(line) + "$", escape_sed_replacement(enabled))
         yield command("locale-gen")
-    elif not present and locale in have:
+    elif not present and enabled_now:
         if line == enabled:
             yield sed_replace(LOCALE_GEN, "^" + escape_bre(line) + "$", escape_sed_replacement("# " + enabled))
         yield command("locale-gen")

@@ -11,10 +11,11 @@ from typing import Any
 from oxinfra.api import change_note, content_change, current_deploy_dir, wants_diff
 from oxinfra.exceptions import OperationValueError
 from oxinfra.facts.files import DIFF_LIMIT, DiffContent
-from oxinfra.quoting import Interpolated, QuotingError, and_then, command, or_else, quote_interpolated
+from oxinfra.quoting import Interpolated, QuotingError, and_then, command, or_else, quote, quote_interpolated, subshell
 from oxinfra.quoting import group as group_of
 
 __all__ = [
+    "backup_to",
     "parse_mode",
     "creation_umask",
     "mode_commands",
@@ -171,14 +172,28 @@ def parent_dir(path: str) -> str:
     return posixpath.dirname(path.rstrip("/")) or "/"
 
 
+def backup_to(verb: tuple[str, ...], path: str, base: str | None = None) -> str:
+    """``verb`` (``("cp", "-p")``, ``("mv", "-T")``) of ``path`` to ``BASE.YYYYmmddHHMMSS``
+    (``base``: ``path`` itself), or, when that name is taken, to the first free of
+    ``.1``, ``.2``... after it: two operations backing up a file in the same second each keep
+    their copy (the second overwrote the first's: the original). In a subshell: it counts in
+    variables."""
+    name = (base or path).rstrip("/") + "." + time.strftime("%Y%m%d%H%M%S")
+    return subshell(
+        f"__ox_k={quote(name)}",
+        "__ox_i=0",
+        f'while [ -e "$__ox_k" ] || [ -L "$__ox_k" ]; do __ox_i=$((__ox_i + 1)); __ox_k={quote(name)}.$__ox_i; done',
+        command(*verb, "--", path) + ' "$__ox_k"',
+    )
+
+
 def backup_or_remove(path: str, backup: bool, backup_dir: str | None) -> str:
     if not backup:
         return command("rm", "-rf", "--", path)
-    stamp = time.strftime("%Y%m%d%H%M%S")
     base = path.rstrip("/")
     if backup_dir:
         base = posixpath.join(backup_dir, posixpath.basename(base))
-    return command("mv", "--", path, f"{base}.{stamp}")
+    return backup_to(("mv", "-T"), path, base)
 
 
 def escape_sed(text: str, pattern: bool = True, delimiter: str = "/") -> str:
@@ -255,7 +270,7 @@ _INTERPOLATED_DELIMITER = "\x01"
 def _backed_up(edit: str, path: str, backup: bool) -> str:
     """The ``sed -i`` command ``edit``, after a dated copy of the file with ``backup``."""
     if backup:
-        return and_then(command("cp", "-p", "--", path, f"{path}.{time.strftime('%Y%m%d%H%M%S')}"), edit)
+        return and_then(backup_to(("cp", "-p"), path), edit)
     return edit
 
 

@@ -37,6 +37,7 @@ from oxinfra.exceptions import OperationValueError
 from oxinfra.quoting import and_then, command, file_test, group, if_then, invoke, or_else, output_test, write_to
 
 __all__ = [
+    "pep440_release",
     "PackageManager",
     "DOWNLOAD_CACHE",
     "cached_download",
@@ -61,6 +62,25 @@ def pep503_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def pep440_release(version: str) -> str:
+    """A version as PEP 440 compares a plain release: numbers without leading zeros, trailing
+    zero parts dropped (``65.5``, ``65.5.0`` and ``65.05`` are one). Anything else (``1.0rc1``,
+    a local version) compares as written, in lower case.
+
+    >>> pep440_release("65.5.0"), pep440_release("2.32.00"), pep440_release("1.0RC1")
+    ('65.5', '2.32', '1.0rc1')
+    """
+    text = version.strip().lower()
+    if text.startswith("v"):
+        text = text[1:]
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)*", text):
+        return version.strip().lower()
+    parts = [int(part) for part in text.split(".")]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return ".".join(str(part) for part in parts)
+
+
 @dataclass(frozen=True)
 class PackageManager:
     """A package tool as data: the words of its commands and the rules of its names.
@@ -78,6 +98,8 @@ class PackageManager:
       that word is ``env``, as apt-get's commands start ``env DEBIAN_FRONTEND=noninteractive``)
     + path: run the program at this absolute path (a value: quoted) instead of the first word
       of each command (``pip.packages`` in a virtualenv: ``VENV/bin/pip``)
+    + same_version: how versions compare (:func:`pep440_release` for pip: ``65.5`` is
+      ``65.5.0``); default: as written
     + several_versions: a name may be installed at several versions at once (rpm: kernels,
       ``gpg-pubkey``), so removing one version names it (``kernel-6.8.5``), never the bare
       name, which would remove them all
@@ -93,6 +115,7 @@ class PackageManager:
     tool: str | None = None
     path: str | None = None
     several_versions: bool = False
+    same_version: Callable[[str], str] | None = None
 
     @property
     def label(self) -> str:
@@ -302,9 +325,14 @@ def ensure_packages(
     def have(name: str) -> set[str] | None:
         return installed.get(manager.normalise(name) if manager.normalise else name)
 
+    same = manager.same_version
+
+    def has(versions: set[str], version: str) -> bool:
+        return version in versions or (same is not None and same(version) in {same(v) for v in versions})
+
     def removable(name: str, version: str | None) -> bool:
         versions = have(name)
-        return versions is not None and (version is None or version in versions)
+        return versions is not None and (version is None or has(versions, version))
 
     def shown(name: str, version: str | None) -> str:
         """The package as the tool's command line names it (a value: quoted by ``command``)."""
@@ -323,7 +351,7 @@ def ensure_packages(
     for name, version in wanted:
         versions = have(name)
         if version is not None:
-            if versions is None or version not in versions:
+            if versions is None or not has(versions, version):
                 install.append(shown(name, version))
         elif versions is None:
             install.append(name)
