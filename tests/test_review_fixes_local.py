@@ -46,31 +46,6 @@ def test_kill_runs_under_dash(tmp_path: Path, signal: object) -> None:
 
 
 @pytest.fixture
-def http_dir(tmp_path: Path):
-    """An HTTP server on loopback serving a directory: (base URL, the directory)."""
-    import functools
-    import threading
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
-    served = tmp_path / "served"
-    served.mkdir()
-
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", served
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-@pytest.fixture
 def shared_dir():
     """A directory like /tmp (mode 1777) that the unprivileged user ``nobody`` can reach."""
     import tempfile

@@ -125,36 +125,13 @@ def test_an_upload_without_a_mode_never_writes_through_a_planted_link(tmp_path: 
     assert out.code != 0 and not dest.exists(), out.describe()
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Any:
-    """An HTTP server on loopback serving ``tmp_path/served``: (base URL, the directory)."""
-    import functools
-    import threading
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
-    directory = tmp_path / "served"
-    directory.mkdir()
-
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", directory
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-def test_a_download_again_keeps_the_files_mode_and_is_never_more_readable(tmp_path: Path, served: Any) -> None:
+def test_a_download_again_keeps_the_files_mode_and_is_never_more_readable(
+    tmp_path: Path, http_dir: tuple[str, Path]
+) -> None:
     """``force=True`` over a key file of mode 600, no ``mode=`` given: it came back 644
     (the temporary file's), readable by all; with ``mode="600"`` the temporary file was 644
     while the download was written into it."""
-    base, directory = served
+    base, directory = http_dir
     (directory / "key").write_text("new secret\n")
     dest = tmp_path / "out.key"
     dest.write_text("old secret\n")
