@@ -181,6 +181,7 @@ const PARSED_IN_PYTHON: &[&str] = &[
     "systemd.SystemdStatus",
     "sysvinit.InitdStartLinks",
     "sysvinit.InitdStatus",
+    "sysvinit.InitdScriptStatus",
     "files.LinkTarget",
     // ops2's and compat's facts (parsed in Python)
     "dnf.DnfDisabledModules",
