@@ -16,9 +16,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import tempfile
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -97,51 +95,44 @@ def test_a_line_with_a_newline_is_refused(tmp_path: Path) -> None:
     assert env.read_text() == "X=0\n"
 
 
-@pytest.fixture
-def reachable() -> Iterator[Path]:
-    """A directory under /tmp that ``nobody`` can reach (pytest's own is root's, mode 700);
-    skipped unless root, to run operations as ``nobody`` (``_su_user``)."""
-    if os.geteuid() != 0 or shutil.which("su") is None:
-        pytest.skip("needs root, to run operations as another user (_su_user)")
-    path = Path(tempfile.mkdtemp(prefix="oxinfra-spelling-", dir="/tmp"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path)
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("su") is None, reason="needs root, to run operations as nobody (_su_user)"
+)
 
 
-def test_move_over_a_file_it_may_not_replace_keeps_the_old_one(tmp_path: Path, reachable: Path) -> None:
+def _nobodys(directory: Path, name: str, text: str) -> Path:
+    """``directory`` made and given to ``nobody``, holding the file ``name`` of theirs."""
+    user = pwd.getpwnam("nobody")
+    directory.mkdir()
+    (directory / name).write_text(text)
+    for path in (directory, directory / name):
+        os.chown(path, user.pw_uid, user.pw_gid)
+    return directory
+
+
+@needs_root
+def test_move_over_a_file_it_may_not_replace_keeps_the_old_one(tmp_path: Path, shared_dir: Path) -> None:
     """``files.move(overwrite=True)`` removed the old target first, then ``mv`` failed (the
     source's directory is not the user's): the old file was gone."""
-    user = pwd.getpwnam("nobody")
-    ro = reachable / "ro"
+    ro = shared_dir / "ro"
     ro.mkdir()
     (ro / "cfg").write_text("NEW\n")  # in a directory of root's: nobody cannot move it out
-    dest = reachable / "dst"
-    dest.mkdir()
-    (dest / "cfg").write_text("IMPORTANT-OLD\n")
-    os.chown(dest, user.pw_uid, user.pw_gid)
-    os.chown(dest / "cfg", user.pw_uid, user.pw_gid)
+    dest = _nobodys(shared_dir / "dst", "cfg", "IMPORTANT-OLD\n")
     out = _run(tmp_path, f'files.move(name="m", src="{ro}/cfg", dest="{dest}", overwrite=True, _su_user="nobody")\n')
     assert out.code != 0, out.describe()  # type: ignore[attr-defined]
     assert (dest / "cfg").read_text() == "IMPORTANT-OLD\n"
     assert sorted(p.name for p in dest.iterdir()) == ["cfg"]
 
 
-def test_copy_that_fails_keeps_what_was_there(tmp_path: Path, reachable: Path) -> None:
+@needs_root
+def test_copy_that_fails_keeps_what_was_there(tmp_path: Path, shared_dir: Path) -> None:
     """``files.copy(overwrite=True)`` of a directory over a file: ``rm -rf`` then ``cp``, which
     failed (a directory nobody may read): the file was replaced by an empty directory."""
-    user = pwd.getpwnam("nobody")
-    src = reachable / "srcd"
+    src = shared_dir / "srcd"
     src.mkdir()
     (src / "inner").write_text("x\n")
     src.chmod(0o700)  # root's: nobody cannot read it
-    dest = reachable / "dst2"
-    dest.mkdir()
-    (dest / "srcd").write_text("OLD FILE\n")
-    os.chown(dest, user.pw_uid, user.pw_gid)
-    os.chown(dest / "srcd", user.pw_uid, user.pw_gid)
+    dest = _nobodys(shared_dir / "dst2", "srcd", "OLD FILE\n")
     out = _run(tmp_path, f'files.copy(name="c", src="{src}", dest="{dest}", overwrite=True, _su_user="nobody")\n')
     assert out.code != 0, out.describe()  # type: ignore[attr-defined]
     assert (dest / "srcd").read_text() == "OLD FILE\n"
@@ -196,3 +187,26 @@ def test_backups_made_in_the_same_second_keep_the_original(tmp_path: Path) -> No
     contents = {p.read_text() for p in copies}
     assert "A=orig\nB=orig\n" in contents, contents  # the original is kept
     assert contents >= {"A=orig\nB=orig\n", "A=new\nB=orig\n", "A=new\nB=new\n"}, contents
+
+
+def test_move_and_copy_over_a_file_with_a_long_name(tmp_path: Path) -> None:
+    """A name of 250 bytes is allowed (NAME_MAX is 255), but ``.NAME.oxinfra-old`` beside it
+    is not: the replacement failed with "File name too long". Such a name is hashed, as the
+    temporary names of block and download are."""
+    name = "n" * 250
+    a = tmp_path / "a"
+    a.mkdir()
+    (a / name).write_text("new\n")
+    (a / "copied").mkdir()
+    (a / "copied" / name).write_text("copy\n")
+    b = tmp_path / "b"
+    b.mkdir()
+    (b / name).write_text("old\n")
+    out = _run(
+        tmp_path,
+        f'files.move(name="m", src="{a}/{name}", dest="{b}", overwrite=True)\n'
+        f'files.copy(name="c", src="{a}/copied/{name}", dest="{a}", overwrite=True)\n',
+    )
+    assert out.code == 0, out.describe()  # type: ignore[attr-defined]
+    assert (b / name).read_text() == "new\n" and sorted(p.name for p in b.iterdir()) == [name]
+    assert (a / name).read_text() == "copy\n" and sorted(p.name for p in a.iterdir()) == ["copied", name]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import posixpath
 import re
 from typing import Any
 
@@ -20,8 +18,8 @@ from oxinfra.api import (
 )
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import BLOCK_MARKER, Block, BlockMarkers, LinkTarget
-from oxinfra.operations.util.files import NAME_MAX, backup_to, block_edited, check_path, diff_facts, edited
-from oxinfra.quoting import and_then, command, group, or_else, path_operand, pipe, subshell, write_to
+from oxinfra.operations.util.files import backup_to, block_edited, check_path, diff_facts, edited, temp_beside
+from oxinfra.quoting import and_then, command, group, or_else, pipe, subshell, write_to
 
 __all__ = ["block"]
 
@@ -61,15 +59,6 @@ _PROGRAMS = {
 _ERE_SPECIAL = re.compile(r"([\\.^$|?*+()\[\]{}])")
 
 
-def _temp_name(path: str) -> str:
-    name = posixpath.basename(path)
-    tmp = "." + name + ".oxinfra-block"
-    if len(tmp.encode("utf-8", "surrogateescape")) > NAME_MAX:
-        tmp = "." + hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest()[:16] + ".oxinfra-block"
-    out = posixpath.join(posixpath.dirname(path), tmp)
-    return path_operand(out)
-
-
 def _operand(path: str) -> str:
     """``path`` as an awk operand: a relative one gets ``./`` (awk reads ``NAME=VALUE`` as an
     assignment, and ``-x`` as an option)."""
@@ -81,7 +70,7 @@ def _rewrite(path: str, target: str, state: dict[str, Any], program: str, values
     the shell's printf builtin) into a temporary file beside it, given the file's owner,
     group and mode, then renamed over it: the file is whole, old or new, whatever fails (a
     full disk included). Any failure removes the temporary file and leaves the file as it was."""
-    tmp = _temp_name(target)
+    tmp = temp_beside(target, "block")
     # the block's lines as one argument of the builtin: the same bytes, one word whatever they hold
     head, body = values[:3], values[3:]
     feed = command("printf", "%s\\n", *head, *(["\n".join(body)] if body else []))
@@ -228,7 +217,7 @@ def block(
     was = shown[0] if shown else None  # --diff: what the file holds
     target = real or path  # written through a link: the file it leads to is replaced
     touches(path)
-    touches(_temp_name(target))
+    touches(temp_beside(target, "block"))
     if real:
         touches(real)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import posixpath
 import re
 from datetime import timedelta, timezone
 from typing import Any
@@ -13,15 +11,16 @@ from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import File, Md5File, Sha1File, Sha256File, Sha384File
 from oxinfra.facts.server import Date, Which
 from oxinfra.operations.util.files import (
-    NAME_MAX,
     check_owner,
     check_path,
+    covering_umask,
     creation_umask,
     mode_commands,
     owner_commands,
     parse_mode,
+    temp_beside,
 )
-from oxinfra.quoting import and_then, command, or_else, path_operand, pipe, subshell, write_to
+from oxinfra.quoting import and_then, command, or_else, pipe, subshell, write_to
 from oxinfra.quoting import group as group_of
 
 __all__ = ["download"]
@@ -64,15 +63,6 @@ def _extra(op: str, key: str, value: Any) -> list[str]:
             raise OperationValueError(f"{op}: {key}= value of {option} must be a string, number or None")
         words += [option] if arg is None else [option, str(arg)]
     return words
-
-
-def _temp_name(dest: str, temp_dir: str | None) -> str:
-    name = posixpath.basename(dest.rstrip("/"))
-    tmp = "." + name + ".oxinfra-download"
-    if len(tmp.encode("utf-8", "surrogateescape")) > NAME_MAX:
-        tmp = "." + hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest()[:16] + ".oxinfra-download"
-    path = posixpath.join(temp_dir if temp_dir else posixpath.dirname(dest) or ".", tmp)
-    return path_operand(path)  # never read as an option of -o
 
 
 @operation()
@@ -198,7 +188,7 @@ def download(
     info, curl, wget, *rest = get_facts(host, facts)
     digests = dict(zip(sums, rest))
     now = rest[len(sums)] if cache_time else None
-    tmp = _temp_name(dest, temp_dir)
+    tmp = temp_beside(dest, "download", temp_dir)  # an operand: never read as an option of -o
     touches(dest)
     touches(tmp)
 
@@ -259,7 +249,7 @@ def download(
     # readable by others while the download is written into it (chmod adds execute bits)
     if want_mode is None and info:
         want_mode = info["mode"]  # downloaded again: it keeps its mode, as the other writes do
-    umask = [] if want_mode is None else ["umask " + format(0o777 & ~int(str(want_mode), 8), "03o")]
+    umask = [] if want_mode is None else ["umask " + covering_umask(want_mode)]
     create = subshell(*umask, "set -C", write_to("true", tmp))
     yield or_else(and_then(remove, create, fetch), undo)
     for key, want in sums.items():

@@ -11,17 +11,10 @@ import tempfile
 from oxinfra.api import FunctionCommand, OperationGenerator, get_facts, host, noop, operation, touches
 from oxinfra.exceptions import OperationError, OperationValueError
 from oxinfra.facts.files import Directory, File, FileBytes, Sha1File
-from oxinfra.operations.util.files import check_path, local_path
-from oxinfra.quoting import and_then, command, group, or_else, path_operand
+from oxinfra.operations.util.files import check_path, local_path, temp_beside
+from oxinfra.quoting import and_then, command, group, or_else
 
 __all__ = ["move", "copy", "get"]
-
-
-def _beside(target: str, what: str) -> str:
-    """A name in ``target``'s directory for a step of replacing it: ``.NAME.oxinfra-WHAT``."""
-    return path_operand(
-        posixpath.join(posixpath.dirname(target), "." + posixpath.basename(target) + ".oxinfra-" + what)
-    )
 
 
 def _replace(target: str, put: str, undo: str | None = None) -> str:
@@ -29,7 +22,7 @@ def _replace(target: str, put: str, undo: str | None = None) -> str:
     is now, which is renamed aside first and removed only once ``put`` succeeded; when it
     fails, the old one is renamed back (and ``undo``, a path, removed). ``mv -T``: a name
     that is a directory is never moved into."""
-    old = _beside(target, "old")
+    old = temp_beside(target, "old")
     back = group(command("mv", "-T", "--", old, target), *([command("rm", "-rf", "--", undo)] if undo else []), "false")
     # a leftover of a replacement that was cut off is never removed here: mv -T then fails
     # (a directory) or takes its place (a file or link: no content of target's)
@@ -74,7 +67,7 @@ def move(src: str, dest: str, overwrite: bool = False) -> OperationGenerator:
     )
     touches(src, subtree=True)
     touches(target, subtree=True)
-    touches(_beside(target, "old"), subtree=True)
+    touches(temp_beside(target, "old"), subtree=True)
     if there is None:
         if taken is not None:
             noop(f"{src} is moved to {target}")
@@ -124,8 +117,8 @@ def copy(src: str, dest: str, overwrite: bool = False) -> OperationGenerator:
         ],
     )
     touches(target, subtree=True)
-    touches(_beside(target, "old"), subtree=True)
-    touches(_beside(target, "new"), subtree=True)
+    touches(temp_beside(target, "old"), subtree=True)
+    touches(temp_beside(target, "new"), subtree=True)
     if there is None:
         raise OperationError(f"{op}: src {src} does not exist")
     if not dest_dir:
@@ -141,7 +134,7 @@ def copy(src: str, dest: str, overwrite: bool = False) -> OperationGenerator:
             raise OperationError(f"{op}: {target} already exists and is different from {src}")
         # copied whole beside it first, then put in its place: a copy that fails (a full
         # disk, a file it may not read) leaves what was there as it was
-        fresh = _beside(target, "new")
+        fresh = temp_beside(target, "new")
         copy_in = or_else(
             and_then(command("rm", "-rf", "--", fresh), command("cp", "-r", "-T", "--", src, fresh)),
             group(command("rm", "-rf", "--", fresh), "false"),

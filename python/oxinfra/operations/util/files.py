@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import hashlib
 import posixpath
 import re
 import time
@@ -11,10 +12,22 @@ from typing import Any
 from oxinfra.api import change_note, content_change, current_deploy_dir, wants_diff
 from oxinfra.exceptions import OperationValueError
 from oxinfra.facts.files import DIFF_LIMIT, DiffContent
-from oxinfra.quoting import Interpolated, QuotingError, and_then, command, or_else, quote, quote_interpolated, subshell
+from oxinfra.quoting import (
+    Interpolated,
+    QuotingError,
+    and_then,
+    command,
+    or_else,
+    path_operand,
+    quote,
+    quote_interpolated,
+    subshell,
+)
 from oxinfra.quoting import group as group_of
 
 __all__ = [
+    "covering_umask",
+    "temp_beside",
     "backup_to",
     "parse_mode",
     "creation_umask",
@@ -59,16 +72,33 @@ def parse_mode(mode: Any) -> int | None:
     return int(text.lstrip("0") or "0")
 
 
+def covering_umask(mode: int) -> str:
+    """The umask (octal text) under which a file the shell creates (with 666) gets no
+    permission ``mode`` lacks: exactly ``mode`` when it has no execute or special bits, else
+    ``mode`` without them (``chmod`` adds them once the contents are in). The engine makes
+    an upload's the same way (``render_upload``)."""
+    return format(0o777 & ~int(str(mode), 8), "03o")
+
+
 def creation_umask(mode: int | None) -> str | None:
     """The umask (octal text) under which a file created by the shell (with 666) gets exactly
     ``mode``, or None when it cannot: no mode asked for, or one with execute or special bits
     (those need ``chmod``). Creating under a umask costs no process; chmod costs one."""
-    if mode is None:
+    if mode is None or int(str(mode), 8) & ~0o666:
         return None
-    bits = int(str(mode), 8)
-    if bits & ~0o666:
-        return None
-    return format(0o777 & ~bits, "03o")
+    return covering_umask(mode)
+
+
+def temp_beside(path: str, what: str, directory: str | None = None) -> str:
+    """The name of a temporary file for writing or replacing ``path``: ``.NAME.oxinfra-WHAT``
+    in ``directory`` (default: ``path``'s own), or ``.HASH.oxinfra-WHAT`` (the name's SHA-1,
+    16 hex digits) where that would be over NAME_MAX; as an operand (``./`` before a
+    leading ``-``)."""
+    name = posixpath.basename(path.rstrip("/"))
+    tmp = "." + name + ".oxinfra-" + what
+    if len(tmp.encode("utf-8", "surrogateescape")) > NAME_MAX:
+        tmp = "." + hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest()[:16] + ".oxinfra-" + what
+    return path_operand(posixpath.join(directory if directory else posixpath.dirname(path) or ".", tmp))
 
 
 def mode_commands(path: str, mode: int | None, current: dict[str, Any] | None, recursive: bool = False) -> list[str]:
