@@ -131,3 +131,16 @@ def http_dir(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory like /tmp (mode 1777) that the unprivileged user ``nobody`` can reach."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="oxinfra-shared-", dir="/tmp"))
+    path.chmod(0o1777)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path)

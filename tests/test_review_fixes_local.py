@@ -6,7 +6,6 @@ operation's arguments kept out of the output."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -43,19 +42,6 @@ def test_kill_runs_under_dash(tmp_path: Path, signal: object) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-
-
-@pytest.fixture
-def shared_dir():
-    """A directory like /tmp (mode 1777) that the unprivileged user ``nobody`` can reach."""
-    import tempfile
-
-    path = Path(tempfile.mkdtemp(prefix="oxinfra-shared-", dir="/tmp"))
-    path.chmod(0o1777)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path)
 
 
 def _as_nobody(script: str) -> None:

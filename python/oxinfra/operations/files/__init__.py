@@ -420,9 +420,15 @@ def line_facts(
     facts: list[tuple[type, dict[str, Any]]] = [
         (FindInFile, {"path": path, "pattern": match, "interpolate_variables": interpolate_variables})
     ]
-    if replace and present and not interpolate_variables:
+    if _reads_replacement(replace, present, interpolate_variables):
         facts.append((FindInFile, {"path": path, "pattern": "^" + escape_bre(replace) + "$"}))
     return [*facts, (LinkTarget, {"path": path}), *diff_facts(path)]
+
+
+def _reads_replacement(replace: str, present: bool, interpolate_variables: bool) -> bool:
+    """Whether :func:`line_facts` reads if the file holds ``replace`` as a line (a variable
+    in it is known only on the host: not looked for)."""
+    return bool(replace) and present and not interpolate_variables
 
 
 def _anchor(pattern: str) -> str:
@@ -483,9 +489,8 @@ def line(
         check_interpolated("replace", replace)
     # with replace=, a file where nothing matches may hold the replacement already (the line
     # appended by an earlier run): read in the same batch, not appended again
-    has_replace = bool(replace) and not interpolate_variables and present
     found, *rest = get_facts(host, line_facts(path, match, interpolate_variables, replace, present))
-    replaced = rest.pop(0) if has_replace else None
+    replaced = rest.pop(0) if _reads_replacement(replace, present, interpolate_variables) else None
     real, *shown = rest
     before = shown[0] if shown else None
     # Written as it is looked for: expanded by the host's shell when interpolating (else a
