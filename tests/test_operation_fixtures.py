@@ -13,7 +13,8 @@ live beside them. A case holds:
 - either ``error`` (a substring of the error the operation raises), or:
 - ``commands``: the commands, in order: strings, or ``{"upload": dest, "sha1": hex}`` for
   file uploads, plus ``"umask"`` when the file is created under one and ``"mode"``,
-  ``"user"``, ``"group"`` when they are set on the temporary file before the rename, or
+  ``"user"``, ``"group"`` when they are set on the temporary file before the rename,
+  ``"keep_owner": true`` when it gets the replaced file's owner and group, or
   ``{"call": qualified name, "args": [...], "kwargs": {...}}`` for a Python callback;
 - ``noop`` (optional): a substring of the reason it gives for doing nothing; a case with no
   commands must have one;
@@ -83,6 +84,8 @@ def _render(command: Any) -> Any:
         for key in ("mode", "user", "group"):  # set on the temporary file before the rename
             if getattr(command, key) is not None:
                 upload[key] = getattr(command, key)
+        if command.keep_owner:
+            upload["keep_owner"] = True
         return upload
     return command
 

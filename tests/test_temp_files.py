@@ -166,3 +166,17 @@ def test_a_download_again_keeps_the_files_mode_and_is_never_more_readable(
     assert out.code == 0, out.describe()
     assert stat.S_IMODE(new.stat().st_mode) == 0o600
     assert log.read_text().split() == ["600"], "the temporary file while the download is written into it"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (chown)")
+@pytest.mark.parametrize("data", [b"new\n", b"new\x00bin\n"], ids=["text", "binary"])
+def test_an_upload_over_a_file_keeps_its_owner_by_number(tmp_path: Path, data: bytes) -> None:
+    """``keep_owner``: the replaced file's uid and gid, read with ``ls -n`` as the upload
+    runs (no account has 4242), are given to the new file before the rename."""
+    dest = tmp_path / "dest *"  # a name the shell would split and glob
+    dest.write_text("old\n")
+    os.chown(dest, 4242, 4343)
+    done = _sh(render_upload(FileUpload(data, str(dest), umask="022", keep_owner=True), NONCE), tmp_path)
+    assert done.returncode == 0, done
+    assert dest.read_bytes() == data and (dest.stat().st_uid, dest.stat().st_gid) == (4242, 4343)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dest *"]

@@ -56,6 +56,7 @@ __all__ = [
     "output_test",
     "if_then",
     "with_umask",
+    "copy_owner",
 ]
 
 _SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
@@ -348,3 +349,18 @@ def with_umask(umask: str, *cmds: str) -> str:
     if not (len(umask) in (3, 4) and all(c in "01234567" for c in umask)):
         raise ValueError(f"not an octal umask: {umask!r}")
     return subshell(f"umask {umask}", *cmds)
+
+
+def copy_owner(reference: object, target: object, user: object = None, group: object = None) -> str:
+    """Give ``target`` the owner and group of ``reference`` (by number, read with POSIX
+    ``ls -n`` as it runs: a uid without an account name is kept too), except where
+    ``user``/``group`` name them; in a subshell (it sets its positional parameters). Fails
+    (``chown``'s error) where the owner cannot be given, e.g. by an unprivileged login.
+
+    >>> print(copy_owner("/etc/app.conf", "/etc/.tmp", group="app"))
+    (IFS=' ' && __ox_o=$(ls -nLd -- /etc/app.conf) && set -f && set -- $__ox_o && chown -- "$3":app /etc/.tmp)
+    """
+    owner = quote(user) if user else '"$3"'
+    owner += ":" + (quote(group) if group else '"$4"')
+    listed = "__ox_o=$(" + command("ls", "-nLd", "--", reference) + ")"
+    return subshell("IFS=' '", listed, "set -f", "set -- $__ox_o", f"chown -- {owner} {quote(target)}")

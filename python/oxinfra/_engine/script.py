@@ -25,7 +25,7 @@ from oxinfra import _core
 from oxinfra.api.arguments import GlobalArgs, Privilege, shell_words
 from oxinfra.api.commands import FileUpload
 from oxinfra.exceptions import OutputParseError
-from oxinfra.quoting import QuotingError, quote
+from oxinfra.quoting import QuotingError, copy_owner, quote
 
 __all__ = ["new_nonce", "prelude", "ScriptBuilder", "wrap_privilege", "render_commands"]
 
@@ -234,11 +234,15 @@ def render_upload(upload: FileUpload, nonce: str) -> str:
     ``chmod`` adds once the contents are in), else the shell's own (a new file that gets
     the default mode)."""
     dest = upload.dest
-    tmp = quote(posixpath.join(posixpath.dirname(dest) or ".", upload_temp_name(dest, nonce)))
+    tmp_path = posixpath.join(posixpath.dirname(dest) or ".", upload_temp_name(dest, nonce))
+    tmp = quote(tmp_path)
     # owner before mode (a chown clears set-user-ID bits), both before the rename: a name the
     # host lacks fails here, with what is at dest untouched
     before = ""
-    if upload.user and upload.group:
+    if upload.keep_owner and not (upload.user and upload.group):
+        # the replaced file's owner and group where user/group do not name them
+        before = f"{copy_owner(dest, tmp_path, upload.user, upload.group)} && "
+    elif upload.user and upload.group:
         before = f"chown -- {quote(f'{upload.user}:{upload.group}')} {tmp} && "
     elif upload.user:
         before = f"chown -- {quote(upload.user)} {tmp} && "

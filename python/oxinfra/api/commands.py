@@ -61,9 +61,11 @@ class FileUpload:
     so it gets its mode without a ``chmod``; None: the shell's own umask. ``user``/``group``
     (names) and ``mode`` (octal digits read as decimal, e.g. 755) are set on the temporary file
     before the rename, owner first (a chown clears set-user-ID bits): a name the host does not
-    have fails the upload with what was at ``dest`` untouched."""
+    have fails the upload with what was at ``dest`` untouched. ``keep_owner``: ``dest`` exists,
+    and the new file gets its owner and group (by number, read when the upload runs) where
+    ``user``/``group`` do not name them; one that cannot be given fails the upload the same way."""
 
-    __slots__ = ("data", "dest", "umask", "mode", "user", "group")
+    __slots__ = ("data", "dest", "umask", "mode", "user", "group", "keep_owner")
 
     def __init__(
         self,
@@ -73,6 +75,7 @@ class FileUpload:
         mode: int | None = None,
         user: str | None = None,
         group: str | None = None,
+        keep_owner: bool = False,
     ) -> None:
         self.data = data
         self.dest = dest
@@ -80,11 +83,14 @@ class FileUpload:
         self.mode = mode
         self.user = user
         self.group = group
+        self.keep_owner = keep_owner
 
     def __repr__(self) -> str:
         under = f", umask {self.umask}" if self.umask else ""
         mode = f", mode {self.mode:03d}" if self.mode is not None else ""
         owner = f", owner {self.user or ''}:{self.group or ''}" if self.user or self.group else ""
+        if self.keep_owner and not (self.user and self.group):
+            owner += ", keeps the old owner"
         return f"FileUpload({len(self.data)} bytes -> {self.dest!r}{under}{mode}{owner})"
 
 

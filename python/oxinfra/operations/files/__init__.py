@@ -229,14 +229,22 @@ def file(
     yield from changes
 
 
-def _upload(data: bytes, dest: str, mode: int | None, user: str | None = None, group: str | None = None) -> list[Any]:
+def _upload(
+    data: bytes,
+    dest: str,
+    mode: int | None,
+    user: str | None = None,
+    group: str | None = None,
+    keep_owner: bool = False,
+) -> list[Any]:
     """Write ``data`` to ``dest`` with ``mode``, ``user`` and ``group``: created under the
     matching umask when the mode allows it, else ``chmod``-ed; owner and mode are set on the
-    temporary file before it is renamed into place, so a failure changes nothing at ``dest``."""
+    temporary file before it is renamed into place, so a failure changes nothing at ``dest``.
+    ``keep_owner``: ``dest`` exists; what ``user``/``group`` leave unnamed stays as it is."""
     umask = creation_umask(mode)
     if umask is not None:
-        return [FileUpload(data, dest, umask, user=user or None, group=group or None)]
-    return [FileUpload(data, dest, mode=mode, user=user or None, group=group or None)]
+        return [FileUpload(data, dest, umask, user=user or None, group=group or None, keep_owner=keep_owner)]
+    return [FileUpload(data, dest, mode=mode, user=user or None, group=group or None, keep_owner=keep_owner)]
 
 
 @lru_cache(maxsize=128)
@@ -276,7 +284,9 @@ def put(
     + src: local file, relative to the deploy file's directory, or a file object whose
       contents are uploaded (``io.BytesIO(data)``; text is written as UTF-8)
     + dest: remote path; ending in ``/`` means "into this directory" (``src`` a file name)
-    + user / group / mode: owner, group and permissions; ``mode=True`` copies the local mode
+    + user / group / mode: owner, group and permissions; ``mode=True`` copies the local mode.
+      A file replaced keeps what is not given (its owner and group by number, as they are
+      when it is written: the operation fails, the file unchanged, where they cannot be kept)
     + add_deploy_dir: look for ``src`` relative to the deploy file's directory
     + create_remote_dir: create the parent directory if needed
     + force: upload even when the contents match
@@ -320,8 +330,10 @@ def put(
     changes: list[Any] = []
     if force or remote_sha1 != hashlib.sha1(data).hexdigest():
         content_change(dest, shown[0] if shown else None, data)
-        # a new file takes the default mode: restore the old one unless a mode is asked for
-        changes += _upload(data, dest, want_mode if want_mode is not None else info["mode"], user, group)
+        # a new file takes the default mode and the connecting user's owner and group: keep the
+        # old ones unless others are asked for
+        mode_kept = want_mode if want_mode is not None else info["mode"]
+        changes += _upload(data, dest, mode_kept, user, group, keep_owner=True)
     else:
         # owner first: a name the host lacks fails before the mode changes
         changes += owner_commands(dest, user, group, info) + mode_commands(dest, want_mode, info)
@@ -383,7 +395,8 @@ def template(
 
     + src: local template, relative to the deploy file's directory
     + dest: remote path
-    + user / group / mode: owner, group and permissions
+    + user / group / mode: owner, group and permissions; a file replaced keeps what is not
+      given, as with ``files.put``
     + create_remote_dir: create the parent directory if needed
     + jinja_env_kwargs: options for the jinja2 Environment
     + **data: template variables

@@ -20,7 +20,7 @@ from oxinfra.operations.util.files import (
     parse_mode,
     temp_beside,
 )
-from oxinfra.quoting import and_then, command, or_else, pipe, subshell, write_to
+from oxinfra.quoting import and_then, command, copy_owner, or_else, pipe, subshell, write_to
 from oxinfra.quoting import group as group_of
 
 __all__ = ["download"]
@@ -106,7 +106,8 @@ def download(
     + src: the URL (``http``, ``https``, ``ftp`` or ``ftps``)
     + dest: where to save the file (its directory must exist)
     + user: the file's owner
-    + group: the file's group
+    + group: the file's group; by default a file downloaded again keeps its owner and group
+      (as ``files.put``)
     + mode: the file's permissions (``644``); by default a file downloaded again keeps its
       mode, a new one gets the shell's umask
     + cache_time: download again when the file is older than this many seconds
@@ -255,7 +256,10 @@ def download(
     for key, want in sums.items():
         check = pipe(command("printf", "%s  %s\\n", want, tmp), command(_SUMS[key][2], "-c", "--quiet", "-"))
         yield or_else(check, undo)
-    yield from owner_commands(tmp, user, group, None, undo=remove)
+    if info and not (user and group):  # downloaded again: it keeps its owner and group too
+        yield or_else(copy_owner(dest, tmp, user, group), undo)
+    else:
+        yield from owner_commands(tmp, user, group, None, undo=remove)
     if creation_umask(want_mode) is None:  # execute or special bits: the umask could not give them
         yield from (or_else(cmd, undo) for cmd in mode_commands(tmp, want_mode, None))
     yield or_else(command("mv", "-f", "--", tmp, dest), undo)
