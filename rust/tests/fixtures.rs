@@ -122,6 +122,7 @@ type Parser = fn(&[u8], i64) -> Outcome;
 /// Facts with no Rust parser: their cases run in pytest only.
 const PARSED_IN_PYTHON: &[&str] = &[
     "server.SecurityLimits",
+    "files.SameFile",
     "crontab.Crontab",
     "server.KernelModules",
     "server.Locales",

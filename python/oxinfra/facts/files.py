@@ -29,6 +29,7 @@ __all__ = [
     "Sha256File",
     "FindInFile",
     "LinkTarget",
+    "SameFile",
     "Md5File",
     "Sha384File",
     "FileContents",
@@ -224,6 +225,32 @@ class LinkTarget(FactBase[Any]):
             raise FactFailed(rc, f"exit {rc}: a symbolic link on the path that readlink -f cannot resolve")
         text = stdout.decode("utf-8", "surrogateescape").rstrip("\n")
         return text or None
+
+
+class SameFile(FactBase[Any]):
+    """Whether ``path`` and ``other`` are one file: the same device and inode (``stat -c``,
+    links not followed), i.e. hard links of each other. ``False`` when either is missing;
+    ``stat``'s own failure (a directory it may not search) fails the fact.
+    """
+
+    shell_safe = True
+
+    def command(self, path: str, other: str) -> str:
+        there = '{ [ -e "$__ox_a" ] || [ -L "$__ox_a" ]; } && { [ -e "$__ox_b" ] || [ -L "$__ox_b" ]; }'
+        return (
+            f"__ox_a={quote(_stdin_safe(path))}; __ox_b={quote(_stdin_safe(other))}; "
+            f'if {there}; then stat -c %d:%i -- "$__ox_a" "$__ox_b"; fi'
+        )
+
+    def parse(self, stdout: bytes, rc: int) -> Any:
+        if rc != 0:
+            raise FactFailed(rc, f"exit {rc}: stat could not read both paths")
+        ids = stdout.decode("ascii", "replace").split()
+        if not ids:
+            return False
+        if len(ids) != 2:
+            raise FactFailed(rc, f"unexpected stat output {stdout[:200]!r}")
+        return ids[0] == ids[1]
 
 
 _SPECIAL_BRE = ".[]*^$\\"

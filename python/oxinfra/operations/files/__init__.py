@@ -31,7 +31,7 @@ from oxinfra.api import (
     touches,
 )
 from oxinfra.exceptions import OperationError, OperationValueError
-from oxinfra.facts.files import Directory, File, FindInFile, Link, LinkTarget, Sha1File
+from oxinfra.facts.files import Directory, File, FindInFile, Link, LinkTarget, SameFile, Sha1File
 from oxinfra.operations.files.sync import extra_paths, local_tree, tree_facts
 from oxinfra.operations.files.templates import render_template
 from oxinfra.operations.util.files import (
@@ -649,7 +649,8 @@ def link(
     + target: what it points to
     + present: whether it should exist
     + user / group: owner and group of the link itself
-    + symbolic: a symbolic link (``True``) or a hard link
+    + symbolic: a symbolic link (``True``) or a hard link (``path`` is then the target's own
+      file, same device and inode: another file there is not taken for it, nor removed)
     + create_remote_dir: create the parent directory if needed
     + force / force_backup / force_backup_dir: replace a file or directory at ``path``
 
@@ -664,9 +665,19 @@ def link(
     path = path.rstrip("/") or "/"  # a link is its name: "current/" is the directory it leads to
     if isinstance(target, str) and len(target.encode("utf-8", "surrogateescape")) >= PATH_MAX:
         raise OperationValueError(f"target is over {PATH_MAX - 1} bytes: a link's target is under PATH_MAX")
-    fact = Link if symbolic else File
-    (info,) = get_facts(host, [(fact, {"path": path})])
+    same = True
+    if symbolic:
+        (info,) = get_facts(host, [(Link, {"path": path})])
+    elif target:  # a hard link is the target's own file (device and inode), not any file there
+        info, same = get_facts(host, [(File, {"path": path}), (SameFile, {"path": path, "other": target})])
+    else:
+        (info,) = get_facts(host, [(File, {"path": path})])
     touches(path, subtree=force, ancestors=True)
+    if info and not same:
+        if not present:
+            host.noop(f"{path} is not a hard link to {target}")
+            return
+        info = False
     if not present:
         if info:
             yield command("rm", "-f", "--", path)
@@ -678,7 +689,8 @@ def link(
     flag = ["-s"] if symbolic else []
     if info is False:
         if not force:
-            raise OperationError(f"{path} exists and is not a link (pass force=True to replace it)")
+            kind = "a link" if symbolic else f"a hard link to {target}"
+            raise OperationError(f"{path} exists and is not {kind} (pass force=True to replace it)")
         yield backup_or_remove(path, force_backup, force_backup_dir)
         info = None
     if info is None:
