@@ -72,3 +72,48 @@ def test_a_later_operation_sees_what_was_written_through_a_link(tmp_path: Path, 
             assert fs[f"{base}/real/blob.txt"].content() == b"blob\n"
     finally:
         sim.reset()
+
+
+def _run_local(tmp_path: Path, body: str) -> dict[str, str]:
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text("from oxinfra.operations import files\n" + textwrap.dedent(body).replace("@ROOT@", str(tmp_path)))
+    host = run(load_inventory("@local"), [str(deploy)]).hosts["@local"]
+    return {op["op"]: op["status"] for op in host.ops}
+
+
+def test_an_edit_through_a_link_made_earlier_sees_the_file_under_it(tmp_path: Path) -> None:
+    """A release pattern: a file put into ``releases/1``, ``current`` pointed at it, then
+    ``current/app.conf`` edited. Before, the facts about ``current/app.conf`` were read before
+    the link existed ("absent") and not re-read: ``files.line`` created the file anew with
+    ``>``, and the put's contents were gone."""
+    (tmp_path / "app.conf").write_text("a=1\n")
+    statuses = _run_local(
+        tmp_path,
+        """
+        files.put(name="put", src="@ROOT@/app.conf", dest="@ROOT@/releases/1/app.conf")
+        files.link(name="link", path="@ROOT@/current", target="@ROOT@/releases/1")
+        files.line(name="line", path="@ROOT@/current/app.conf", line="b=2")
+        files.file(name="mode", path="@ROOT@/current/app.conf", mode="600")
+        """,
+    )
+    assert statuses == {"put": "changed", "link": "changed", "line": "changed", "mode": "changed"}
+    released = tmp_path / "releases" / "1" / "app.conf"
+    assert released.read_text() == "a=1\nb=2\n"
+    assert oct(released.stat().st_mode & 0o777) == "0o600"
+
+
+def test_an_edit_through_a_link_sees_what_an_earlier_write_to_the_real_path_did(tmp_path: Path) -> None:
+    """``link -> real`` exists; a file put at ``real/app.conf``, then edited as
+    ``link/app.conf`` (merged /usr: ``/lib`` and ``/usr/lib``)."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to("real")
+    (tmp_path / "app.conf").write_text("a=1\n")
+    statuses = _run_local(
+        tmp_path,
+        """
+        files.put(name="put", src="@ROOT@/app.conf", dest="@ROOT@/real/app.conf")
+        files.line(name="line", path="@ROOT@/link/app.conf", line="b=2")
+        """,
+    )
+    assert statuses == {"put": "changed", "line": "changed"}
+    assert (tmp_path / "real" / "app.conf").read_text() == "a=1\nb=2\n"

@@ -110,6 +110,10 @@ class HostPlanner:
         # --diff: what files hold after the operations planned so far, as they said
         # (content_change): also edits (a line appended), which predict no deciding fact.
         self.shown: dict[str, bytes] = {}
+        # Where a path leads through symbolic links (facts that resolve paths, e.g.
+        # files.LinkTarget): a fact read under the spelling is touched by a change at the
+        # real path too.
+        self.real_paths: dict[str, str] = {}
 
     def store(self, request: FactRequest, stdout: bytes, rc: int, stderr: bytes = b"") -> None:
         """Keep a fact's output and value. A command that failed (a status that does not mean
@@ -137,6 +141,8 @@ class HostPlanner:
         except Exception as exc:
             error = f"fact {request.cls.name} could not be parsed: {type(exc).__name__}: {exc}"
         self.facts[request.key] = FactEntry(request, stdout, rc, value, self.epoch, error)
+        if request.fact.resolves_path and request.path is not None and isinstance(value, str) and value.startswith("/"):
+            self.real_paths[request.path] = posixpath.normpath(value)
 
     def store_error(self, request: FactRequest, error: str) -> None:
         """Keep ``error`` as the fact's outcome: whoever reads it fails with it."""
@@ -160,9 +166,10 @@ class HostPlanner:
         path = entry.request.path
         if path is None:
             return True  # no path, or a relative one: any change may have touched it
+        real = self.real_paths.get(path)
         log = self.touch_log
         for e in range(entry.epoch, self.epoch):
-            if _affects(path, log[e]):
+            if _affects(path, log[e]) or (real is not None and _affects(real, log[e])):
                 return True
         return False
 
@@ -171,9 +178,12 @@ class HostPlanner:
         the fact's path (changes that declared nothing are not counted: see
         :meth:`_shown`)."""
         path = entry.request.path
+        real = self.real_paths.get(path) if path is not None else None
         for e in range(entry.epoch, self.epoch):
             touched = self.touch_log[e]
             if touched is not None and (path is None or _affects(path, touched)):
+                return True
+            if touched is not None and real is not None and _affects(real, touched):
                 return True
         return False
 

@@ -74,6 +74,10 @@ class FactBase(Generic[T]):
     #: Its output may hold any bytes, NUL included: a script that reads it sends the output
     #: as it comes, never through a command substitution (which drops NUL bytes).
     binary_output: ClassVar[bool] = False
+    #: Its value is where its ``path`` argument leads through symbolic links (an absolute
+    #: path, or None when no link is involved): the engine then also counts a change
+    #: declared at that real path as a change of facts read under the ``path`` spelling.
+    resolves_path: ClassVar[bool] = False
     _arg_names: ClassVar[tuple[str, ...] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

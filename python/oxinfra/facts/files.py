@@ -212,6 +212,7 @@ class LinkTarget(FactBase[Any]):
     """
 
     shell_safe = True
+    resolves_path = True
 
     def command(self, path: str) -> str:
         return (

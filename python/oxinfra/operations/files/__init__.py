@@ -526,7 +526,14 @@ def line(
         else:
             content_change(path, before, None, "shell variables")
         yield from ensure_directory(parent_dir(path))
-        yield write_to(command("printf", "%s\\n", text), path)
+        # appended, not written over: should the file be there after all (a path no fact
+        # could tell was the same file), nothing in it is lost
+        yield or_else(
+            file_test("!-s", path),
+            output_test("-z", read_from(command("tail", "-c", "1"), path)),
+            append_to("echo", path),
+        )
+        yield append_to(command("printf", "%s\\n", text), path)
         return
     if not found and replaced:
         host.noop(f"no line matching {line!r} in {path}, and {replace!r} is in it")
@@ -672,7 +679,8 @@ def link(
         info, same = get_facts(host, [(File, {"path": path}), (SameFile, {"path": path, "other": target})])
     else:
         (info,) = get_facts(host, [(File, {"path": path})])
-    touches(path, subtree=force, ancestors=True)
+    # a link changed changes what every path under it names: facts read through it go stale
+    touches(path, subtree=True, ancestors=True)
     if info and not same:
         if not present:
             host.noop(f"{path} is not a hard link to {target}")
