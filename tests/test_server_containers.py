@@ -81,18 +81,15 @@ def test_user_group_and_keys(host: Any, tmp_path: Path) -> None:
     drifted = account_state(fleet, name)
     dry = verbose(inventory, deploy, dry=True)
     assert account_state(fleet, name) == drifted, "--dry changed the host"
+    keys_status, (rewrite,) = dry.pop("keys")
     assert dry == {
         "group": ("changed", ["groupadd --gid 2345 -- oxg"]),
         "user": ("changed", ["usermod -s /bin/bash -G oxg,users -- oxu"]),
-        "keys": (
-            "changed",
-            [
-                '[ ! -s /home/oxu/.ssh/authorized_keys ] || [ -z "$(tail -c 1 < /home/oxu/.ssh/authorized_keys)" ]'
-                " || echo >> /home/oxu/.ssh/authorized_keys",
-                f"printf '%s\\n' '{K2}' >> /home/oxu/.ssh/authorized_keys",
-            ],
-        ),
     }
+    # the file is rewritten inside ~/.ssh (never appended to through its name)
+    assert keys_status == "changed" and rewrite.startswith("(if cd -P -- /home/oxu/.ssh && ")
+    assert f"printf %s '{K1}" in rewrite  # (-vv shows a command's first line)
+    dry["keys"] = (keys_status, [rewrite])
     repair = verbose(inventory, deploy)
     assert {op: cmds for op, (_, cmds) in repair.items()} == {op: cmds for op, (_, cmds) in dry.items()}
     assert account_state(fleet, name) == want
@@ -146,9 +143,10 @@ def test_dry_run_predicts_keys_of_a_user_created_before_them(host: Any, tmp_path
         "again": "unchanged",
         "group again": "unchanged",
     }
-    assert dry["keys"][1][:2] == [
-        "mkdir -p -m 700 -- /home/oxu/.ssh",
-        "chown -- oxu:oxg /home/oxu/.ssh || { rmdir -- /home/oxu/.ssh && false; }",
+    assert dry["keys"][1][:3] == [
+        "mkdir -p -- /home/oxu",
+        "mkdir -m 700 -- /home/oxu/.ssh",
+        "chown -h -- oxu:oxg /home/oxu/.ssh",
     ], dry
     applied = verbose(inventory, deploy)
     assert {op: cmds for op, (_, cmds) in applied.items()} == {op: cmds for op, (_, cmds) in dry.items()}
@@ -490,7 +488,7 @@ def test_etc_hosts(host: Any, tmp_path: Path) -> None:
             read=f"cat {path}; stat -c %a {path}",
             want="# keep me\n10.0.0.5 db db.internal\nfe80::1 cache\n644\n",
             drift=f"sed -i 's/db.internal/db.other/' {path}",
-            dry_commands={"db": [f"FileUpload(48 bytes -> '{path}', umask 133)"]},
+            dry_commands={"db": [f"FileUpload(48 bytes -> '{path}', umask 133, keeps the old owner)"]},
         )
     finally:
         fleet.sh(name, f"rm -f {path}")

@@ -200,7 +200,10 @@ def test_hostname_sets_the_kernel_name_for_real(admin_host: tuple[Any, Path], tm
     read = f"uname -n; cat /proc/sys/kernel/hostname {path}"
     want = f"{new}\n{new}\n{new}\n"
     name_drift = ("hostname drifted", {"hostname": [f"hostname -- {new}"]})
-    file_drift = (f"echo drifted > {path}", {"hostname": [f"FileUpload({len(new) + 1} bytes -> '{path}', umask 133)"]})
+    file_drift = (
+        f"echo drifted > {path}",
+        {"hostname": [f"FileUpload({len(new) + 1} bytes -> '{path}', umask 133, keeps the old owner)"]},
+    )
     deploy_cycles(fleet, tmp_path, deploy, read, want, name_drift, file_drift, inventory=inventory)
 
 

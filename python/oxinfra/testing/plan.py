@@ -70,13 +70,17 @@ class PlannedOperation:
 
 
 def fixture_value(value: Any) -> Any:
-    """A fixture's fact value with each ``{"datetime": ISO 8601}`` made that datetime (JSON
-    has none); datetimes and other values as given."""
+    """A fixture's fact value with each ``{"datetime": ISO 8601}`` made that datetime and each
+    ``{"base64": text}`` those bytes (JSON has neither); other values as given."""
     from datetime import datetime
 
     if isinstance(value, dict):
         if list(value) == ["datetime"] and isinstance(value["datetime"], str):
             return datetime.fromisoformat(value["datetime"])
+        if list(value) == ["base64"] and isinstance(value["base64"], str):
+            import base64
+
+            return base64.b64decode(value["base64"])
         return {k: fixture_value(v) for k, v in value.items()}
     if isinstance(value, list):
         return [fixture_value(v) for v in value]

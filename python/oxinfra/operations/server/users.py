@@ -12,20 +12,20 @@ before them are checked again before later operations use them.
 
 from __future__ import annotations
 
-import io
 import os
 import posixpath
 import re
 from typing import Any
 
-from oxinfra.api import OperationGenerator, get_facts, host, operation, predict_fact, touches
+from oxinfra.api import OperationGenerator, get_facts, host, operation, predict_content, predict_fact, touches
 from oxinfra.exceptions import OperationError, OperationValueError
-from oxinfra.facts.files import Directory, File, FindInFile, Sha1File
+from oxinfra.facts.files import Directory, File, FileBytes
 from oxinfra.facts.server.users import Groups, Users
 from oxinfra.operations import files
 from oxinfra.operations.util.accounts import check_name
-from oxinfra.operations.util.files import local_path
-from oxinfra.quoting import append_to, command, file_test, or_else, output_test, pipe, read_from
+from oxinfra.operations.util.files import in_directory, local_path, temp_beside
+from oxinfra.quoting import and_then, command, or_else, path_operand, pipe, with_umask, write_to
+from oxinfra.quoting import group as group_of
 
 __all__ = ["user", "group", "user_authorized_keys"]
 
@@ -129,51 +129,88 @@ def _read_keys(public_keys: Any, op: str) -> list[str]:
     return keys
 
 
-def _key_facts(key_file: str, delete_keys: bool) -> list[tuple[type, dict[str, Any]]]:
-    """The facts ``_authorized_keys`` (and the file operations it composes) read."""
-    facts: list[tuple[type, dict[str, Any]]] = [
+def _key_facts(key_file: str, delete_keys: bool = False) -> list[tuple[type, dict[str, Any]]]:
+    """The facts ``_authorized_keys`` reads (``delete_keys`` reads no other)."""
+    return [
         (Directory, {"path": parent(key_file)}),
         (File, {"path": key_file}),
-        (FindInFile, {"path": key_file, "pattern": ".", "interpolate_variables": False}),
+        (FileBytes, {"path": key_file}),
     ]
-    if delete_keys:
-        facts.append((Sha1File, {"path": key_file}))
-    return facts
 
 
 def parent(path: str) -> str:
     return posixpath.dirname(path.rstrip("/")) or "/"
 
 
-def _authorized_keys(user: str, group: str, keys: list[str], key_file: str, delete_keys: bool) -> OperationGenerator:
-    """The directory (700), the file (600) and the keys, owned by ``user``:``group``. Reads
-    only the facts of :func:`_key_facts`."""
-    facts = get_facts(host, _key_facts(key_file, delete_keys))
-    found = facts[2]
-    yield from files.directory._inner(parent(key_file), user=user, group=group, mode=700)
-    current = [line.strip() for line in found or [] if line.strip() and not line.strip().startswith("#")]
+def _key_file_data(old: bytes, keys: list[str], delete_keys: bool) -> bytes:
+    """What the key file should hold: ``old`` with the missing keys appended (a newline
+    first where it lacks one), or with ``delete_keys`` exactly ``keys`` (``old`` itself when
+    its keys are those: comment and blank lines are not keys)."""
+    lines = old.decode("utf-8", "surrogateescape").splitlines()
+    current = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
     if delete_keys:
-        if current == keys:
-            yield from files.file._inner(key_file, user=user, group=group, mode=600, create_remote_dir=False)
-        else:
-            data = "".join(key + "\n" for key in keys).encode()
-            yield from files.put._inner(
-                io.BytesIO(data), key_file, user=user, group=group, mode=600, create_remote_dir=False
-            )
-        return
-    yield from files.file._inner(key_file, user=user, group=group, mode=600, create_remote_dir=False)
+        return old if current == keys else "".join(key + "\n" for key in keys).encode()
     missing = [key for key in dict.fromkeys(keys) if key not in current]
     if not missing:
+        return old
+    if old and not old.endswith(b"\n"):
+        old += b"\n"
+    return old + "".join(key + "\n" for key in missing).encode()
+
+
+def _owned_as(info: Any, user: str, group: str, mode: int) -> bool:
+    return bool(info) and (info["user"], info["group"], info["mode"]) == (user, group, mode)
+
+
+def _authorized_keys(user: str, group: str, keys: list[str], key_file: str, delete_keys: bool) -> OperationGenerator:
+    """The directory (700), the file (600) and the keys, owned by ``user``:``group``. Reads
+    only the facts of :func:`_key_facts`.
+
+    The directory is the user's (``~/.ssh``, in a home they may write): they could put a
+    link at either name between the facts and the commands. So nothing is written through a
+    name there: the directory is made with ``mkdir`` (which fails on anything at its name)
+    and given away with ``chown -h``; then the commands run inside it (``cd -P``), once it is
+    proven to be the directory of that name under its parent (``pwd -P``), on the names in
+    it: the file is written whole (its known content and the keys) into a temporary file
+    created exclusively under umask 077, given away with ``chown -h`` and renamed over the
+    key file. A link in the way makes the operation fail or replaces the link; no file it
+    leads to is read, written, chowned or chmodded."""
+    directory, name = parent(key_file), posixpath.basename(key_file)
+    dir_info, info, content = get_facts(host, _key_facts(key_file, delete_keys))
+    if dir_info is False:
+        raise OperationError(f"{directory} exists and is not a directory")
+    if info is False:
+        raise OperationError(f"{key_file} exists and is not a file")
+    old = content or b""
+    data = _key_file_data(old, keys, delete_keys)
+    if b"\x00" in data:
+        raise OperationError(f"{key_file} holds NUL bytes: not a key file")
+    touches(key_file, ancestors=True)
+    owner = user + ":" + group
+    inside: list[str] = []
+    if dir_info and not _owned_as(dir_info, user, group, 700):
+        inside += [command("chown", "--", owner, "."), command("chmod", "700", ".")]
+    if info is None or data != old or not _owned_as(info, user, group, 600):
+        predict_content(key_file, data)
+        tmp = temp_beside(name, "keys")
+        inside += [
+            command("rm", "-f", "--", tmp),
+            with_umask(
+                "077", "set -C", write_to(command("printf", "%s", data.decode("utf-8", "surrogateescape")), tmp)
+            ),
+            or_else(
+                and_then(command("chown", "-h", "--", owner, tmp), command("mv", "-f", "--", tmp, path_operand(name))),
+                group_of(command("rm", "-f", "--", tmp), "false"),
+            ),
+        ]
+    if not inside:
         host.noop(f"{key_file} holds every key")
         return
-    touches(key_file)
-    # a newline first unless the file is empty (or new) or already ends in one
-    yield or_else(
-        file_test("!-s", key_file),
-        output_test("-z", read_from(command("tail", "-c", "1"), key_file)),
-        append_to("echo", key_file),
-    )
-    yield append_to(command("printf", "%s\\n", *missing), key_file)
+    if dir_info is None:
+        yield command("mkdir", "-p", "--", parent(directory))
+        yield command("mkdir", "-m", "700", "--", directory)
+        yield command("chown", "-h", "--", owner, directory)
+    yield in_directory(directory, and_then(*inside))
 
 
 @operation(
