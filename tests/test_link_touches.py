@@ -117,3 +117,21 @@ def test_an_edit_through_a_link_sees_what_an_earlier_write_to_the_real_path_did(
     )
     assert statuses == {"put": "changed", "line": "changed"}
     assert (tmp_path / "real" / "app.conf").read_text() == "a=1\nb=2\n"
+
+
+def test_an_edit_of_a_linked_file_edits_the_file_and_keeps_the_link(tmp_path: Path) -> None:
+    """``sed -i`` replaces the file it is given by a new one: given the link, the link became a
+    regular file with the edit and the file it led to kept the old text (pyinfra 3.10 too),
+    while an append (``>>``) went through the link. Every edit now goes where the link leads."""
+    (tmp_path / "env").write_text("MODE=staging\nDROP=1\n")
+    (tmp_path / "env.link").symlink_to("env")
+    statuses = _run_local(
+        tmp_path,
+        """
+        files.line(name="replace", path="@ROOT@/env.link", line="^MODE=.*", replace="MODE=production")
+        files.line(name="remove", path="@ROOT@/env.link", line="DROP=1", present=False)
+        """,
+    )
+    assert statuses == {"replace": "changed", "remove": "changed"}
+    assert (tmp_path / "env.link").is_symlink()
+    assert (tmp_path / "env").read_text() == "MODE=production\n"

@@ -512,10 +512,13 @@ def line(
     touches(path, ancestors=True)
     if real:  # appended (>>) where a link leads: that file changes, and is declared
         touches(real)
+    # sed -i writes a new file at the name it is given: given a link, the link would become
+    # that file and the file it leads to keep the old text; edits go where appends go
+    target = real or path
     if not present:
         if found:
             edited(path, before, None if interpolate_variables else lines_edited(before, found, None))
-            yield sed_delete(path, match, interpolate_variables, backup)
+            yield sed_delete(target, match, interpolate_variables, backup)
         else:
             host.noop(f"no line matching {line!r} in {path}")
         return
@@ -554,7 +557,7 @@ def line(
         exact = not interpolate_variables and flags_text in ("", "g")
         why = "shell variables" if interpolate_variables else "sed flags"
         edited(path, before, lines_edited(before, found, replace) if exact else None, why)
-        yield sed_replace(path, match, escape_sed_replacement(replace), flags_text, interpolate_variables, backup)
+        yield sed_replace(target, match, escape_sed_replacement(replace), flags_text, interpolate_variables, backup)
         return
     host.noop(f"line {line!r} already in {path}")
 
