@@ -1,0 +1,147 @@
+"""crontab.crontab and server.user on real accounts of this machine (``@local``, as root: each
+test makes throwaway users named ``oxfx...`` and removes them, with their crontabs).
+
+Found by a hostile review:
+
+* a ``# pyinfra-name=NAME`` comment left without its entry (``crontab.crontab(command=...,
+  present=False)`` removed the entry and kept the comment above it; a named entry removed
+  below another comment kept its name comment too) named the next entry, blank lines and all:
+  a later run for that name replaced or deleted an unrelated entry;
+* ``present=False`` removed only the first of two equal entries (changed on every run);
+* a ``crontab.crontab`` for a user ``server.user`` creates earlier in the same deploy failed
+  on the crontab fact read before the user existed (``crontab: user '...' unknown``);
+* ``server.user(shell=...)`` without ``home=`` on a user whose home field is empty ran
+  ``usermod -d /home/NAME``;
+* an environment line whose name is no shell identifier (``MY-VAR=1``, which Debian's
+  ``crontab`` takes) failed every ``crontab.crontab`` of that user."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from e2e_helpers import Outcome, run_deploy, write_deploy
+
+pytestmark = [
+    pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root: makes throwaway users"),
+    pytest.mark.skipif(
+        not all(shutil.which(p) for p in ("crontab", "useradd", "userdel", "groupdel", "vipw")),
+        reason="needs crontab and shadow-utils (useradd, userdel, groupdel, vipw)",
+    ),
+]
+
+
+def _remove_account(name: str) -> None:
+    """The user, its group and its crontab; the home a failed run may have made."""
+    subprocess.run(["crontab", "-r", "-u", name], capture_output=True)
+    subprocess.run(["userdel", name], capture_output=True)
+    subprocess.run(["groupdel", name], capture_output=True)
+    shutil.rmtree(f"/home/{name}", ignore_errors=True)
+
+
+def _name(tag: str) -> str:
+    return f"oxfx{tag}{os.getpid() % 100000}"
+
+
+@pytest.fixture
+def account() -> Iterator[str]:
+    """A throwaway user (no home directory made), removed afterwards with its crontab."""
+    name = _name("c")
+    _remove_account(name)
+    subprocess.run(["useradd", "-M", "-s", "/bin/sh", name], check=True, capture_output=True)
+    try:
+        yield name
+    finally:
+        _remove_account(name)
+
+
+def set_crontab(user: str, text: str) -> None:
+    subprocess.run(["crontab", "-u", user, "-"], input=text.encode(), check=True, capture_output=True)
+
+
+def crontab_of(user: str) -> str:
+    out = subprocess.run(["crontab", "-l", "-u", user], capture_output=True)
+    return out.stdout.decode() if out.returncode == 0 else ""
+
+
+def _deploy(tmp_path: Path, body: str, *flags: str) -> Outcome:
+    deploy = write_deploy(tmp_path, "from oxinfra.operations import crontab, server\n" + body)
+    return run_deploy("@local", deploy, "--no-host-lock", *flags)
+
+
+def _once(tmp_path: Path, body: str, status: str) -> Outcome:
+    out = _deploy(tmp_path, body)
+    assert out.code == 0 and out.statuses("@local") == {"c": status}, out.describe()
+    return out
+
+
+# ---------------------------------------------------------------------------- name comments
+
+
+def test_removing_an_entry_by_command_removes_its_name_comment(tmp_path: Path, account: str) -> None:
+    """Deploy A removes the named entry by its command; deploy B adds an entry of that name:
+    the ``report`` entry stays (it was replaced: B found the name comment A left above it)."""
+    set_crontab(
+        account,
+        "# pyinfra-name=backup\n0 2 * * * /usr/local/bin/backup\n\n0 5 * * * /usr/local/bin/report\n",
+    )
+    remove = f'crontab.crontab(name="c", command="/usr/local/bin/backup", user={account!r}, present=False)\n'
+    _once(tmp_path, remove, "changed")
+    assert crontab_of(account) == "\n0 5 * * * /usr/local/bin/report\n"
+    _once(tmp_path, remove, "unchanged")
+    add = (
+        f'crontab.crontab(name="c", command="/usr/local/bin/backup --v2", cron_name="backup", user={account!r},'
+        " hour=2, minute=0)\n"
+    )
+    _once(tmp_path, add, "changed")
+    assert crontab_of(account) == (
+        "\n0 5 * * * /usr/local/bin/report\n\n# pyinfra-name=backup\n0 2 * * * /usr/local/bin/backup --v2\n"
+    )
+    _once(tmp_path, add, "unchanged")
+
+
+def test_a_name_comment_with_no_entry_under_it_names_nothing(tmp_path: Path, account: str) -> None:
+    """A name comment followed by a blank line (as the old removal left it) names nothing."""
+    before = "# pyinfra-name=backup\n\n0 5 * * * /usr/local/bin/report\n"
+    set_crontab(account, before)
+    remove = f'crontab.crontab(name="c", command="x", cron_name="backup", user={account!r}, present=False)\n'
+    _once(tmp_path, remove, "unchanged")
+    assert crontab_of(account) == before
+    add = f'crontab.crontab(name="c", command="/usr/local/bin/backup", cron_name="backup", user={account!r}, hour=2)\n'
+    _once(tmp_path, add, "changed")
+    assert crontab_of(account) == before + "\n# pyinfra-name=backup\n* 2 * * * /usr/local/bin/backup\n"
+    _once(tmp_path, add, "unchanged")
+
+
+def test_removing_a_named_entry_below_another_comment(tmp_path: Path, account: str) -> None:
+    """The name comment is anywhere in the comments right above the entry: removed with it,
+    the other comment stays; the second run changes nothing (it deleted the next entry)."""
+    set_crontab(
+        account,
+        "# pyinfra-name=backup\n# nightly backup\n0 2 * * * /usr/local/bin/backup\n\n"
+        "0 5 * * * /usr/local/bin/important-other-job\n",
+    )
+    remove = (
+        f'crontab.crontab(name="c", command="/usr/local/bin/backup", cron_name="backup", user={account!r},'
+        " present=False)\n"
+    )
+    _once(tmp_path, remove, "changed")
+    assert crontab_of(account) == "# nightly backup\n\n0 5 * * * /usr/local/bin/important-other-job\n"
+    _once(tmp_path, remove, "unchanged")
+    assert crontab_of(account) == "# nightly backup\n\n0 5 * * * /usr/local/bin/important-other-job\n"
+
+
+# ---------------------------------------------------------------------------- duplicates
+
+
+def test_removing_removes_every_matching_entry(tmp_path: Path, account: str) -> None:
+    set_crontab(account, "0 1 * * * /bin/echo five\n# keep\n0 3 * * * /bin/true\n*/5 * * * * /bin/echo five\n")
+    remove = f'crontab.crontab(name="c", command="/bin/echo five", user={account!r}, present=False)\n'
+    _once(tmp_path, remove, "changed")
+    assert crontab_of(account) == "# keep\n0 3 * * * /bin/true\n"
+    _once(tmp_path, remove, "unchanged")
