@@ -145,3 +145,15 @@ def test_removing_removes_every_matching_entry(tmp_path: Path, account: str) -> 
     _once(tmp_path, remove, "changed")
     assert crontab_of(account) == "# keep\n0 3 * * * /bin/true\n"
     _once(tmp_path, remove, "unchanged")
+
+
+# ---------------------------------------------------------------------------- env lines
+
+
+def test_an_environment_line_crontab_takes_is_kept(tmp_path: Path, account: str) -> None:
+    set_crontab(account, "MY-VAR=1\n 'MY VAR' = 2\n0 5 * * * /bin/true\n")
+    assert crontab_of(account).startswith("MY-VAR=1\n")  # Debian's crontab takes it
+    add = f'crontab.crontab(name="c", command="/bin/echo hi", user={account!r}, minute=7)\n'
+    _once(tmp_path, add, "changed")
+    assert crontab_of(account) == "MY-VAR=1\n 'MY VAR' = 2\n0 5 * * * /bin/true\n\n7 * * * * /bin/echo hi\n"
+    _once(tmp_path, add, "unchanged")

@@ -13,7 +13,10 @@ __all__ = ["Crontab", "CrontabFile", "NAME_PREFIX", "attached_comments"]
 
 #: The comment that names an entry (``cron_name``), as pyinfra writes it.
 NAME_PREFIX = "# pyinfra-name="
-_ENV = re.compile(r"""^\s*(?:"[^"]*"|'[^']*'|[A-Za-z_][A-Za-z0-9_]*)\s*=""")
+#: An environment line, as cron reads one: a name (quoted, or any word without blanks and
+#: ``=``: Debian's crontab takes ``MY-VAR=1``), blanks, ``=``. Five times and a command never
+#: match: their first word is followed by a blank and the second time, not ``=``.
+_ENV = re.compile(r"""^\s*(?:"[^"]*"|'[^']*'|[^\s=]+)\s*=""")
 _USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,30}\$?\Z")
 _STATUS = "@@OX-CRONTAB-STATUS:"
 
