@@ -18,8 +18,10 @@ Found by a hostile review:
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -157,3 +159,44 @@ def test_an_environment_line_crontab_takes_is_kept(tmp_path: Path, account: str)
     _once(tmp_path, add, "changed")
     assert crontab_of(account) == "MY-VAR=1\n 'MY VAR' = 2\n0 5 * * * /bin/true\n\n7 * * * * /bin/echo hi\n"
     _once(tmp_path, add, "unchanged")
+
+
+# ---------------------------------------------------------------------------- server.user home
+
+_EMPTY_HOME = """
+import os, sys
+path, user = sys.argv[1], os.environ["OXFX_USER"]
+st = os.stat(path)
+with open(path, "r+") as handle:
+    lines = handle.read().split("\\n")
+    for i, line in enumerate(lines):
+        fields = line.split(":")
+        if fields[0] == user and len(fields) == 7:
+            fields[5] = ""
+            lines[i] = ":".join(fields)
+    handle.seek(0)
+    handle.write("\\n".join(lines))
+    handle.truncate()
+os.utime(path, (st.st_atime, st.st_mtime + 2))  # vipw sees a change by the mtime (seconds)
+"""
+
+
+def test_user_without_home_argument_keeps_an_empty_home(tmp_path: Path, account: str) -> None:
+    """pyinfra 3.10 leaves an empty home field as it is when no ``home=`` is given."""
+    editor = tmp_path / "empty_home.py"
+    editor.write_text(_EMPTY_HOME)
+    subprocess.run(
+        ["vipw"],
+        env={**os.environ, "VISUAL": f"{sys.executable} {editor}", "OXFX_USER": account},
+        stdin=subprocess.DEVNULL,
+        check=True,
+        capture_output=True,
+    )
+    assert pwd.getpwnam(account).pw_dir == ""
+    body = f'server.user(name="c", user={account!r}, shell="/bin/bash")\n'
+    out = _once(tmp_path, body, "changed")
+    entry = pwd.getpwnam(account)
+    assert (entry.pw_dir, entry.pw_shell) == ("", "/bin/bash"), out.describe()
+    again = _once(tmp_path, body, "unchanged")
+    assert "no home" in again.op("@local", "c").get("noop", ""), again.describe()
+    assert pwd.getpwnam(account).pw_dir == ""

@@ -339,7 +339,8 @@ def user(
 
     + user: the user's name
     + present: whether the user should exist
-    + home: the home directory (default: the existing user's, else ``/home/NAME``)
+    + home: the home directory (default: the existing user's, else ``/home/NAME``; an
+      existing user whose home field is empty keeps it so, without a home directory or keys)
     + shell: the login shell (an absolute path)
     + group: the primary group (it must exist; a new user without one gets the group of its
       name when that exists, else one made by ``useradd``)
@@ -400,7 +401,11 @@ def user(
             host.noop(f"user {name} does not exist")
         return
 
-    home_dir = want_home or (existing and existing["home"]) or "/home/" + name
+    # an existing user's home is changed only when home= is given: one whose home field is
+    # empty (None) keeps it so (pyinfra 3.10 too), and gets no home directory nor keys
+    home_dir = want_home or (existing["home"] if existing else "/home/" + name)
+    if home_dir is None and keys is not None:
+        raise OperationError(f"{op}: user {name} has no home for its keys: give home= (or use user_authorized_keys)")
     primary = group
     if existing is None:
         if primary is None and name in existing_groups:
@@ -430,8 +435,8 @@ def user(
             yield _password_command(name, want_password)
     else:
         args = []
-        if home_dir != existing["home"]:
-            args += ["-d", home_dir]
+        if want_home and want_home != existing["home"]:
+            args += ["-d", want_home]
         if want_shell and want_shell != existing["shell"]:
             args += ["-s", want_shell]
         if primary and primary != existing["group"]:
@@ -462,6 +467,10 @@ def user(
             host.noop(f"user {name} exists as asked")
 
     owner_group = primary or (existing["group"] if existing else name)
+    if home_dir is None:
+        if ensure_home:
+            host.noop(f"user {name} has no home: none made (give home= to set one)")
+        return
     key_file = posixpath.join(home_dir, ".ssh", "authorized_keys")
     # Read already when home_dir is the guess; else one batch for the home and the keys.
     later = [(Directory, {"path": home_dir})] if ensure_home else []
