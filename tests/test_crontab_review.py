@@ -161,6 +161,61 @@ def test_an_environment_line_crontab_takes_is_kept(tmp_path: Path, account: str)
     _once(tmp_path, add, "unchanged")
 
 
+# ---------------------------------------------------------------------------- ordering
+
+
+def _created_then_cron(tmp_path: Path, accounts: str, ops: list[str]) -> Outcome:
+    """``accounts`` (operations that make the users ``@F@`` and ``@G@``), then their crontabs:
+    the crontab facts read before the users existed failed, and were not read again once the
+    users were made (``crontab: user '...' unknown``). Returns the real run's outcome."""
+    first, second = _name("f"), _name("g")
+    for name in (first, second):
+        _remove_account(name)
+    body = accounts.replace("@F@", first).replace("@G@", second) + (
+        f'crontab.crontab(name="c", command="/bin/echo made", cron_name="made", user={first!r}, hour=4, minute=0)\n'
+        f'crontab.crontab(name="c2", command="/bin/echo two", user={second!r}, special_time="@daily")\n'
+    )
+    ops = [*ops, "c", "c2"]
+    try:
+        out = _deploy(tmp_path, body)
+        assert out.code == 0 and out.statuses("@local") == dict.fromkeys(ops, "changed"), out.describe()
+        assert crontab_of(first) == "# pyinfra-name=made\n0 4 * * * /bin/echo made\n"
+        assert crontab_of(second) == "@daily /bin/echo two\n"
+        again = _deploy(tmp_path, body)
+        statuses = {op: status for op, status in again.statuses("@local").items() if op in ("c", "c2")}
+        assert again.code == 0 and statuses == {"c": "unchanged", "c2": "unchanged"}, again.describe()
+        return out
+    finally:
+        for name in (first, second):
+            _remove_account(name)
+
+
+def test_the_crontab_of_a_user_the_deploy_creates(tmp_path: Path) -> None:
+    accounts = (
+        'server.group(name="g", group="@F@")\n'
+        'server.user(name="u", user="@F@", group="@F@", create_home=False, ensure_home=False)\n'
+        'server.user(name="u2", user="@G@", create_home=False, ensure_home=False)\n'
+    )
+    name = _name("f")
+    _remove_account(name)
+    dry_body = accounts.replace("@F@", name) + f'crontab.crontab(name="c", command="/bin/true", user={name!r})\n'
+    dry = _deploy(tmp_path, dry_body.replace("@G@", _name("g")), "--dry")  # planned from an empty crontab
+    assert dry.code == 0 and dry.statuses("@local") == dict.fromkeys(["g", "u", "u2", "c"], "changed"), dry.describe()
+    assert subprocess.run(["id", name], capture_output=True).returncode != 0
+    out = _created_then_cron(tmp_path, accounts, ["g", "u", "u2"])
+    # facts; u and u2 planned again (each one's accounts changed under it, as always); the
+    # crontab facts read again after the accounts: one round trip for both
+    assert out.host("@local")["round_trips"] <= 5, out.describe()
+
+
+def test_crontabs_of_users_a_command_creates_cost_one_round_trip_more(tmp_path: Path) -> None:
+    """Both crontab facts failed before the users were made: read again together."""
+    accounts = 'server.shell(name="s", commands=["id @F@ || useradd -M @F@", "id @G@ || useradd -M @G@"])\n'
+    out = _created_then_cron(tmp_path, accounts, ["s"])
+    # the facts; the command and both crontab facts again; the crontabs
+    assert out.host("@local")["round_trips"] == 3, out.describe()
+
+
 # ---------------------------------------------------------------------------- server.user home
 
 _EMPTY_HOME = """

@@ -20,6 +20,7 @@ from typing import Any
 
 from oxinfra.api import OperationGenerator, get_facts, host, operation, predict_fact, touches
 from oxinfra.exceptions import OperationError, OperationValueError
+from oxinfra.facts.crontab import Crontab, CrontabFile
 from oxinfra.facts.files import Directory, File, FindInFile, Sha1File
 from oxinfra.facts.server.users import Groups, Users
 from oxinfra.operations import files
@@ -246,11 +247,12 @@ def _predict_account(
     others: list[str] | None,
     append: bool,
 ) -> None:
-    """What ``server.Users`` (and ``server.Groups``, for the group ``useradd`` makes) read
-    once ``useradd``/``usermod``/``chpasswd`` ran: for the operations after this one in a dry
-    run (:func:`oxinfra.api.predict_fact`). ``want`` holds the fields set (``home``,
-    ``shell``, ``group``, ``comment``, ``password``; None: not set); what the tools choose
-    themselves (a new user's ids, its default shell) is None."""
+    """What ``server.Users`` (and ``server.Groups``, for the group ``useradd`` makes, and
+    ``crontab.Crontab`` of a new user: empty) read once ``useradd``/``usermod``/``chpasswd``
+    ran: for the operations after this one in a dry run (:func:`oxinfra.api.predict_fact`).
+    ``want`` holds the fields set (``home``, ``shell``, ``group``, ``comment``,
+    ``password``; None: not set); what the tools choose themselves (a new user's ids, its
+    default shell) is None."""
     entry: dict[str, Any] = dict(existing) if existing else {
         "home": None, "comment": None, "shell": None, "group": name, "groups": [], "uid": None, "gid": None,
         "lastlog": None, "login_time": None, "password": "",
@@ -262,6 +264,8 @@ def _predict_account(
     predict_fact(Users, {}, {**users, name: entry})
     if entry["group"] not in groups:
         predict_fact(Groups, {}, [*groups, entry["group"]])
+    if existing is None:  # a new user has no crontab (crontab -l -u of an unknown user fails)
+        predict_fact(Crontab, {"user": name}, CrontabFile())
 
 
 #: Directories that are nobody's home to own: ensure_home never creates or chowns them
