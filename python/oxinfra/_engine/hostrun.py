@@ -549,10 +549,11 @@ class HostRun:
                     i = j
                     continue
                 if plan.error and not plan.fact_failed and plan.guards and segment:
-                    # Planned from facts an operation before it in this segment may change
-                    # (server.user_authorized_keys after the server.user that creates the
-                    # user): run those first, read the facts again, then plan it again.
-                    missing = [g.request for g in plan.guards]
+                    # Planned from facts an earlier operation may change (server.user_authorized_keys,
+                    # or crontab.crontab's crontab -l -u, after the server.user that creates
+                    # the user): run those first, read the facts again, then plan it again --
+                    # with the facts of the operations after it that failed the same way.
+                    missing = [g.request for g in plan.guards] + self._stale_failures(j + 1)
                     break
                 segment.append(plan)
                 j += 1
@@ -665,6 +666,19 @@ class HostRun:
             return {}
         cuts = getattr(getattr(exc, "reader", None), "cuts", {})
         return {i: (status, data) for i, status, data in apply_cuts(listed, cuts)}
+
+    def _stale_failures(self, start: int) -> list[FactRequest]:
+        """The facts the operations from ``start`` read first that failed before a change
+        that may have touched them (see :attr:`OpPlan.fact_failed`): read again with those of
+        the operation that found one, so that N such operations cost one round trip, not N."""
+        planner = self.planner
+        out = []
+        for op in self.ops[start:]:
+            for request in op.first_facts:
+                entry = planner.facts.get(request.key)
+                if entry is not None and entry.error is not None and entry.rc >= 0 and planner.may_be_stale(entry):
+                    out.append(request)
+        return out
 
     def _refetch_plan(self, start: int) -> list[tuple[int, list[FactRequest]]]:
         """For each operation from ``start``: the facts whose last reader it is."""

@@ -64,8 +64,11 @@ class OpPlan:
         self.noops: list[str] = []
         self.guards: list[FactEntry] = []
         self.error: str | None = None
-        #: The error is a fact's own failure (its command failed), not the operation's verdict
-        #: on what the facts say: reading the facts again would not plan it differently.
+        #: The error is a fact's own failure (its command failed) read at the current state,
+        #: not the operation's verdict on what the facts say: reading the facts again would
+        #: not plan it differently. A failure read before a change that may have touched the
+        #: fact (``crontab -l -u U`` before the ``server.user`` that creates U) is not this:
+        #: the fact is read again after that change, and the operation planned again.
         self.fact_failed = False
         self.skipped = False
         self.touched: Touched = None
@@ -279,6 +282,7 @@ class HostPlanner:
                 op.memo = {}
             ctx = PlanContext(self.known_dirs, op.memo, op.shell_safe, op.quiet)
             guards: dict[Any, FactEntry] = {}
+            stale_failures: list[FactRequest] = []
 
             chdir = op.globals.chdir
 
@@ -304,6 +308,10 @@ class HostPlanner:
                     raise FactMissing(request)
                 if guard and self.may_be_stale(entry):
                     guards[request.key] = entry
+                    if entry.error is not None and entry.rc >= 0:
+                        # failed before an earlier change that may have touched it (and came
+                        # back with a status: its command leaves the shell alone)
+                        stale_failures.append(request)
                 return entry.read()
 
             try:
@@ -312,7 +320,7 @@ class HostPlanner:
             except FactMissing:
                 raise
             except FactFailed as exc:
-                plan.error, plan.fact_failed = str(exc), True
+                plan.error, plan.fact_failed = str(exc), not stale_failures
             except OxinfraError as exc:
                 plan.error = str(exc)
             except (Exception, SystemExit) as exc:

@@ -9,11 +9,14 @@ from oxinfra.api import FactBase, FactFailed
 from oxinfra.exceptions import FactError
 from oxinfra.quoting import command, if_then
 
-__all__ = ["Crontab", "CrontabFile", "NAME_PREFIX"]
+__all__ = ["Crontab", "CrontabFile", "NAME_PREFIX", "attached_comments"]
 
 #: The comment that names an entry (``cron_name``), as pyinfra writes it.
 NAME_PREFIX = "# pyinfra-name="
-_ENV = re.compile(r"""^\s*(?:"[^"]*"|'[^']*'|[A-Za-z_][A-Za-z0-9_]*)\s*=""")
+#: An environment line, as cron reads one: a name (quoted, or any word without blanks and
+#: ``=``: Debian's crontab takes ``MY-VAR=1``), blanks, ``=``. Five times and a command never
+#: match: their first word is followed by a blank and the second time, not ``=``.
+_ENV = re.compile(r"""^\s*(?:"[^"]*"|'[^']*'|[^\s=]+)\s*=""")
 _USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,30}\$?\Z")
 _STATUS = "@@OX-CRONTAB-STATUS:"
 
@@ -27,6 +30,9 @@ class CrontabFile:
     of entries (``{"command", "minute", "hour", "day_of_month", "month", "day_of_week",
     "comments"}``, ``{"command", "special_time", "comments"}`` or ``{"env", "comments"}``);
     ``items()`` maps each command (or env line) to its entry; ``get(command or name)``.
+    An entry's ``comments`` are the comment and blank lines since the entry before it; only
+    the comments right above it (no blank line between) name it (:func:`attached_comments`;
+    pyinfra counts any of them, so a name comment left without its entry named the next one).
 
     ``lines`` are the crontab's lines as read, and ``line_of[i]`` the line of entry ``i``:
     what ``crontab.crontab`` edits."""
@@ -48,17 +54,24 @@ class CrontabFile:
     def items(self) -> dict[str, dict[str, Any]]:
         return {item.get("command") or item["env"]: item for item in self.commands}
 
-    def index_of(self, command: str | None = None, name: str | None = None) -> int | None:
-        """The index of the entry named ``name`` (by its ``# pyinfra-name=`` comment) or
-        running ``command``."""
+    def indexes_of(self, command: str | None = None, name: str | None = None) -> list[int]:
+        """The indexes of the entries named ``name`` (a ``# pyinfra-name=NAME`` comment among
+        the comments right above the entry: :func:`attached_comments`) or running ``command``."""
+        found = []
         for i, item in enumerate(self.commands):
             if "command" not in item:
                 continue
             if command is not None and item["command"] == command:
-                return i
-            if name is not None and NAME_PREFIX + name in item.get("comments", []):
-                return i
-        return None
+                found.append(i)
+            elif name is not None and NAME_PREFIX + name in attached_comments(item):
+                found.append(i)
+        return found
+
+    def index_of(self, command: str | None = None, name: str | None = None) -> int | None:
+        """The index of the first entry named ``name`` or running ``command`` (see
+        :meth:`indexes_of`)."""
+        found = self.indexes_of(command, name)
+        return found[0] if found else None
 
     def get_command(self, command: str | None = None, name: str | None = None) -> dict[str, Any] | None:
         i = self.index_of(command, name)
@@ -97,6 +110,17 @@ class CrontabFile:
 
     def __repr__(self) -> str:
         return f"CrontabFile({self.commands!r})"
+
+
+def attached_comments(item: dict[str, Any]) -> list[str]:
+    """The comment lines right above an entry, with no blank line between them and it: the
+    ones that may name it. A ``# pyinfra-name=`` comment with a blank line (or nothing)
+    after it names nothing (an entry removed by hand or by an older run left it)."""
+    comments: list[str] = item.get("comments", [])
+    for k in range(len(comments) - 1, -1, -1):
+        if not comments[k]:
+            return comments[k + 1 :]
+    return comments
 
 
 def parse_crontab(lines: list[str]) -> CrontabFile:

@@ -7,7 +7,7 @@ from typing import Any
 
 from oxinfra.api import OperationGenerator, get_facts, host, operation, touches
 from oxinfra.exceptions import OperationValueError
-from oxinfra.facts.crontab import NAME_PREFIX, Crontab, CrontabFile
+from oxinfra.facts.crontab import NAME_PREFIX, Crontab, CrontabFile, attached_comments
 from oxinfra.operations.util.accounts import check_name
 from oxinfra.quoting import command, pipe
 
@@ -51,10 +51,13 @@ def crontab(
 
     The entry is found by its name (``cron_name``: a ``# pyinfra-name=NAME`` comment line
     above it, as pyinfra writes it) or else by its command. A new entry is appended (after
-    a blank line when the crontab has entries); a changed one is rewritten in place; a
-    removed one goes with its name comment. The whole new crontab is installed with
-    ``crontab -`` from the shell's ``printf`` (no temporary file); the other lines stay as
-    they are, byte for byte (also bytes that are not UTF-8).
+    a blank line when the crontab has entries); a changed one is rewritten in place; with
+    ``present=False`` every matching entry goes, with the ``# pyinfra-name=`` comments right
+    above it. Only a name comment right above an entry names it (comment lines between them
+    are fine, a blank line is not): one with a blank line or nothing after it names nothing.
+    The whole new crontab is installed with ``crontab -`` from the shell's ``printf`` (no
+    temporary file); the other lines stay as they are, byte for byte (also bytes that are
+    not UTF-8; environment lines such as ``MY-VAR=1``).
 
     + command: the command to run
     + present: whether the entry should exist
@@ -109,35 +112,41 @@ def crontab(
     if isinstance(current, list):  # the fact's JSON form (a fixture's value)
         current = CrontabFile.from_json(current)
     touches("/var/spool/cron", subtree=True)  # where cron keeps crontabs (Debian: crontabs/USER)
-    index = current.index_of(command=None if cron_name else command, name=cron_name)
+    found = current.indexes_of(command=None if cron_name else command, name=cron_name)
     lines = list(current.lines)
     name_line = NAME_PREFIX + cron_name if cron_name else None
     whose = "the crontab of " + user if user else "the crontab"
-    if index is None:
+    if not found:
         if not present:
             host.noop(f"{whose} has no entry {cron_name or command!r}")
             return
         if current:
             lines.append("")
         lines += [name_line, line] if name_line else [line]
+    elif not present:
+        # every matching entry, with the name comments right above it (left behind, one would
+        # name the next entry below it)
+        drop: set[int] = set()
+        for index in found:
+            at = current.line_of[index]
+            above = len(attached_comments(current.commands[index]))
+            drop.add(at)
+            drop.update(k for k in range(at - above, at) if lines[k].strip().startswith(NAME_PREFIX))
+        lines = [text for i, text in enumerate(lines) if i not in drop]
     else:
-        item = current.commands[index]
-        at = current.line_of[index]
-        named = name_line is not None and name_line in item.get("comments", [])
-        if not present:
-            drop = {at} | ({at - 1} if name_line and at > 0 and lines[at - 1].strip() == name_line else set())
-            lines = [text for i, text in enumerate(lines) if i not in drop]
-        else:
-            same = (
-                item.get("command") == command
-                and item.get("special_time") == want.get("special_time")
-                and all(item.get(k) == v for k, v in want.items())
-                and (name_line is None or named)
-            )
-            if same:
-                host.noop(f"{whose} has the entry {cron_name or command!r}")
-                return
-            lines[at : at + 1] = [name_line, line] if name_line and not named else [line]
+        item = current.commands[found[0]]
+        at = current.line_of[found[0]]
+        named = name_line is not None and name_line in attached_comments(item)
+        same = (
+            item.get("command") == command
+            and item.get("special_time") == want.get("special_time")
+            and all(item.get(k) == v for k, v in want.items())
+            and (name_line is None or named)
+        )
+        if same:
+            host.noop(f"{whose} has the entry {cron_name or command!r}")
+            return
+        lines[at : at + 1] = [name_line, line] if name_line and not named else [line]
     install = command_install(user)
     yield pipe(command_printf(lines), install)
 

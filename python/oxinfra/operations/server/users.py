@@ -19,6 +19,7 @@ from typing import Any
 
 from oxinfra.api import OperationGenerator, get_facts, host, operation, predict_content, predict_fact, touches
 from oxinfra.exceptions import OperationError, OperationValueError
+from oxinfra.facts.crontab import Crontab, CrontabFile
 from oxinfra.facts.files import Directory, File, FileBytes
 from oxinfra.facts.server.users import Groups, Users
 from oxinfra.operations import files
@@ -283,11 +284,12 @@ def _predict_account(
     others: list[str] | None,
     append: bool,
 ) -> None:
-    """What ``server.Users`` (and ``server.Groups``, for the group ``useradd`` makes) read
-    once ``useradd``/``usermod``/``chpasswd`` ran: for the operations after this one in a dry
-    run (:func:`oxinfra.api.predict_fact`). ``want`` holds the fields set (``home``,
-    ``shell``, ``group``, ``comment``, ``password``; None: not set); what the tools choose
-    themselves (a new user's ids, its default shell) is None."""
+    """What ``server.Users`` (and ``server.Groups``, for the group ``useradd`` makes, and
+    ``crontab.Crontab`` of a new user: empty) read once ``useradd``/``usermod``/``chpasswd``
+    ran: for the operations after this one in a dry run (:func:`oxinfra.api.predict_fact`).
+    ``want`` holds the fields set (``home``, ``shell``, ``group``, ``comment``,
+    ``password``; None: not set); what the tools choose themselves (a new user's ids, its
+    default shell) is None."""
     entry: dict[str, Any] = dict(existing) if existing else {
         "home": None, "comment": None, "shell": None, "group": name, "groups": [], "uid": None, "gid": None,
         "lastlog": None, "login_time": None, "password": "",
@@ -299,6 +301,8 @@ def _predict_account(
     predict_fact(Users, {}, {**users, name: entry})
     if entry["group"] not in groups:
         predict_fact(Groups, {}, [*groups, entry["group"]])
+    if existing is None:  # a new user has no crontab (crontab -l -u of an unknown user fails)
+        predict_fact(Crontab, {"user": name}, CrontabFile())
 
 
 #: Directories that are nobody's home to own: ensure_home never creates or chowns them
@@ -376,7 +380,8 @@ def user(
 
     + user: the user's name
     + present: whether the user should exist
-    + home: the home directory (default: the existing user's, else ``/home/NAME``)
+    + home: the home directory (default: the existing user's, else ``/home/NAME``; an
+      existing user whose home field is empty keeps it so, without a home directory or keys)
     + shell: the login shell (an absolute path)
     + group: the primary group (it must exist; a new user without one gets the group of its
       name when that exists, else one made by ``useradd``)
@@ -437,7 +442,11 @@ def user(
             host.noop(f"user {name} does not exist")
         return
 
-    home_dir = want_home or (existing and existing["home"]) or "/home/" + name
+    # an existing user's home is changed only when home= is given: one whose home field is
+    # empty (None) keeps it so (pyinfra 3.10 too), and gets no home directory nor keys
+    home_dir = want_home or (existing["home"] if existing else "/home/" + name)
+    if home_dir is None and keys is not None:
+        raise OperationError(f"{op}: user {name} has no home for its keys: give home= (or use user_authorized_keys)")
     primary = group
     if existing is None:
         if primary is None and name in existing_groups:
@@ -467,8 +476,8 @@ def user(
             yield _password_command(name, want_password)
     else:
         args = []
-        if home_dir != existing["home"]:
-            args += ["-d", home_dir]
+        if want_home and want_home != existing["home"]:
+            args += ["-d", want_home]
         if want_shell and want_shell != existing["shell"]:
             args += ["-s", want_shell]
         if primary and primary != existing["group"]:
@@ -499,6 +508,10 @@ def user(
             host.noop(f"user {name} exists as asked")
 
     owner_group = primary or (existing["group"] if existing else name)
+    if home_dir is None:
+        if ensure_home:
+            host.noop(f"user {name} has no home: none made (give home= to set one)")
+        return
     key_file = posixpath.join(home_dir, ".ssh", "authorized_keys")
     # Read already when home_dir is the guess; else one batch for the home and the keys.
     later = [(Directory, {"path": home_dir})] if ensure_home else []
