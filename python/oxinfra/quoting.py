@@ -57,6 +57,7 @@ __all__ = [
     "if_then",
     "with_umask",
     "copy_owner",
+    "in_directory",
 ]
 
 _SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
@@ -364,3 +365,25 @@ def copy_owner(reference: object, target: object, user: object = None, group: ob
     owner += ":" + (quote(group) if group else '"$4"')
     listed = "__ox_o=$(" + command("ls", "-nLd", "--", reference) + ")"
     return subshell("IFS=' '", listed, "set -f", "set -- $__ox_o", f"chown -- {owner} {quote(target)}")
+
+
+def in_directory(directory: str, cmd: str) -> str:
+    """``cmd`` run inside ``directory`` (a subshell that ``cd -P``s into it) once that is
+    proven to be the directory of that name under its parent, not one a link there leads
+    to: ``pwd -P`` in it is its parent's ``pwd -P`` and its name. Else it fails, saying so.
+    The commands then name what is in it by relative names: renaming or replacing the
+    directory meanwhile changes nothing they touch.
+
+    >>> print(in_directory("/home/u/.ssh", "true"))
+    (if cd -P -- /home/u/.ssh && __ox_p=$(cd -P -- /home/u && pwd -P) && [ "$(pwd -P)" = "${__ox_p%/}"/.ssh ]; then true; else { printf '%s\\n' 'oxinfra: /home/u/.ssh is not a directory of its own (a link?): not written into' >&2 && exit 1; }; fi)
+    """
+    stripped = directory.rstrip("/") or "/"
+    up, name = stripped.rsplit("/", 1) if "/" in stripped else (".", stripped)
+    proof = and_then(
+        command("cd", "-P", "--", stripped),
+        f"__ox_p=$({command('cd', '-P', '--', up or '/')} && pwd -P)",
+        f'[ "$(pwd -P)" = "${{__ox_p%/}}"/{quote(name)} ]',
+    )
+    message = f"oxinfra: {directory} is not a directory of its own (a link?): not written into"
+    refused = group(f"{command('printf', '%s' + chr(92) + 'n', message)} >&2", "exit 1")
+    return subshell(if_then(proof, cmd, refused))

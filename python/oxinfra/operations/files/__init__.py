@@ -701,7 +701,9 @@ def link(
     if info is False:
         if not force:
             if not symbolic:
-                raise OperationError(f"{path} exists and is not a hard link to {target} (pass force=True to replace it)")
+                raise OperationError(
+                    f"{path} exists and is not a hard link to {target} (pass force=True to replace it)"
+                )
             raise OperationError(f"{path} exists and is not a link (pass force=True to replace it)")
         yield backup_or_remove(path, force_backup, force_backup_dir)
         info = None

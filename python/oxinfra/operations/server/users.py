@@ -24,8 +24,8 @@ from oxinfra.facts.files import Directory, File, FileBytes
 from oxinfra.facts.server.users import Groups, Users
 from oxinfra.operations import files
 from oxinfra.operations.util.accounts import check_name
-from oxinfra.operations.util.files import in_directory, local_path, temp_beside
-from oxinfra.quoting import and_then, command, or_else, path_operand, pipe, with_umask, write_to
+from oxinfra.operations.util.files import local_path, temp_beside
+from oxinfra.quoting import and_then, command, in_directory, or_else, path_operand, pipe, with_umask, write_to
 from oxinfra.quoting import group as group_of
 
 __all__ = ["user", "group", "user_authorized_keys"]

@@ -17,7 +17,6 @@ from oxinfra.quoting import (
     QuotingError,
     and_then,
     command,
-    if_then,
     or_else,
     path_operand,
     quote,
@@ -29,7 +28,6 @@ from oxinfra.quoting import group as group_of
 __all__ = [
     "covering_umask",
     "temp_beside",
-    "in_directory",
     "backup_to",
     "parse_mode",
     "creation_umask",
@@ -101,28 +99,6 @@ def temp_beside(path: str, what: str, directory: str | None = None) -> str:
     if len(tmp.encode("utf-8", "surrogateescape")) > NAME_MAX:
         tmp = "." + hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest()[:16] + ".oxinfra-" + what
     return path_operand(posixpath.join(directory if directory else posixpath.dirname(path) or ".", tmp))
-
-
-def in_directory(directory: str, cmd: str) -> str:
-    """``cmd`` run inside ``directory`` (a subshell that ``cd -P``s into it) once that is
-    proven to be the directory of that name under its parent, not one a link there leads
-    to: ``pwd -P`` in it is its parent's ``pwd -P`` and its name. Else it fails, saying so.
-    The commands then name what is in it by relative names: renaming or replacing the
-    directory meanwhile changes nothing they touch."""
-    up, name = parent_dir(directory), posixpath.basename(directory.rstrip("/"))
-    proof = and_then(
-        command("cd", "-P", "--", directory),
-        "__ox_p=$(" + and_then(command("cd", "-P", "--", up), "pwd -P") + ")",
-        '[ "$(pwd -P)" = "${__ox_p%/}"/' + quote(name) + " ]",
-    )
-    refused = group_of(
-        command(
-            "printf", "%s\\n", "oxinfra: " + directory + " is not a directory of its own (a link?): not written into"
-        )
-        + " >&2",
-        "exit 1",
-    )
-    return subshell(if_then(proof, cmd, refused))
 
 
 def mode_commands(path: str, mode: int | None, current: dict[str, Any] | None, recursive: bool = False) -> list[str]:
