@@ -1,0 +1,51 @@
+"""Bugs a hostile review found in the file operations (and ``server.sysctl``/``server.mount``,
+which edit files and paths), each reproduced on real files under a temporary directory through
+``@local``: the first run does what is asked, the second changes nothing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from e2e_helpers import run_deploy, write_deploy
+
+
+def deploy(tmp_path: Path, source: str) -> Path:
+    return write_deploy(tmp_path, "from oxinfra.operations import files, server\n" + textwrap.dedent(source))
+
+
+def twice(tmp_path: Path, source: str) -> None:
+    """Run the deploy: "op" changes; again: it does not."""
+    path = deploy(tmp_path, source)
+    first = run_deploy("@local", path)
+    assert first.code == 0, first.describe()
+    assert first.statuses("@local") == {"op": "changed"}, first.describe()
+    second = run_deploy("@local", path)
+    assert second.code == 0, second.describe()
+    assert second.statuses("@local") == {"op": "unchanged"}, second.describe()
+
+
+# -- 1. server.sysctl(persist=True): every assignment of the key, indented or not ------------
+
+
+def test_sysctl_persist_rewrites_every_assignment_of_the_key(tmp_path: Path) -> None:
+    # kernel.ostype is "Linux" already: sysctl -w is never run, only the file is edited
+    if subprocess.run(["sysctl", "-n", "kernel.ostype"], capture_output=True, text=True).stdout.strip() != "Linux":
+        pytest.skip("kernel.ostype is not Linux here")
+    conf = tmp_path / "99-test.conf"
+    conf.write_text(
+        "# kernel.ostype = Commented\nkernel.ostype = Foo\n  kernel.ostype = Bar\n\t-kernel.ostype=Baz\nx = 1\n"
+    )
+    twice(
+        tmp_path,
+        f"""
+        server.sysctl(name="op", key="kernel.ostype", value="Linux", persist=True, persist_file={str(conf)!r})
+        """,
+    )
+    assert conf.read_text() == (
+        "# kernel.ostype = Commented\nkernel.ostype = Linux\nkernel.ostype = Linux\nkernel.ostype = Linux\nx = 1\n"
+    )
