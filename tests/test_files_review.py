@@ -5,6 +5,7 @@ which edit files and paths), each reproduced on real files under a temporary dir
 
 from __future__ import annotations
 
+import os
 import subprocess
 import textwrap
 from pathlib import Path
@@ -49,3 +50,20 @@ def test_sysctl_persist_rewrites_every_assignment_of_the_key(tmp_path: Path) -> 
     assert conf.read_text() == (
         "# kernel.ostype = Commented\nkernel.ostype = Linux\nkernel.ostype = Linux\nkernel.ostype = Linux\nx = 1\n"
     )
+
+
+# -- 2. files.sync(delete=True) through a dest that is a link --------------------------------
+
+
+def test_sync_delete_through_a_dest_link(tmp_path: Path) -> None:
+    src, real, dest = tmp_path / "src", tmp_path / "real", tmp_path / "dest"
+    src.mkdir()
+    (src / "keep.txt").write_text("keep\n")
+    (real / "sub").mkdir(parents=True)
+    (real / "keep.txt").write_text("keep\n")
+    (real / "extra.txt").write_text("extra\n")
+    (real / "sub" / "deep.txt").write_text("deep\n")
+    dest.symlink_to(real)
+    twice(tmp_path, f"files.sync(name='op', src={str(src)!r}, dest={str(dest)!r}, delete=True)\n")
+    assert dest.is_symlink() and os.readlink(dest) == str(real)
+    assert sorted(p.name for p in real.rglob("*")) == ["keep.txt", "sub"]
