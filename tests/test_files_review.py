@@ -67,3 +67,20 @@ def test_sync_delete_through_a_dest_link(tmp_path: Path) -> None:
     twice(tmp_path, f"files.sync(name='op', src={str(src)!r}, dest={str(dest)!r}, delete=True)\n")
     assert dest.is_symlink() and os.readlink(dest) == str(real)
     assert sorted(p.name for p in real.rglob("*")) == ["keep.txt", "sub"]
+
+
+# -- 3. files.sync(delete=True): a remote name that is not UTF-8 -----------------------------
+
+
+def test_sync_delete_removes_a_name_that_is_not_utf8(tmp_path: Path) -> None:
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    src.mkdir()
+    (src / "keep.txt").write_text("keep\n")
+    dest.mkdir()
+    (dest / "keep.txt").write_text("keep\n")
+    odd = os.path.join(os.fsencode(dest), b"x\xffy")
+    with open(odd, "wb") as handle:
+        handle.write(b"odd\n")
+    os.symlink(b"/nowhere\xfe", os.path.join(os.fsencode(dest), b"l\xfe"))
+    twice(tmp_path, f"files.sync(name='op', src={str(src)!r}, dest={str(dest)!r}, delete=True)\n")
+    assert os.listdir(os.fsencode(dest)) == [b"keep.txt"]

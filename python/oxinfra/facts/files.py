@@ -627,7 +627,8 @@ class _Find(FactBase[Any]):
     ``path`` does not exist. ``find``'s own failure (a directory it may not read) fails the
     fact, where pyinfra 3.10 gives what was listed. Paths are listed NUL-separated
     (``-print0``, through ``base64``: a shell drops NUL bytes), so a name holding a newline
-    is one path, never two (pyinfra splits it).
+    is one path, never two (pyinfra splits it); bytes that are not UTF-8 are kept
+    (``surrogateescape``: ``os.fsdecode``'s), so a path read is a path that can be named.
 
     ``size``, ``min_size``, ``max_size``: bytes, or ``"10MB"``/``"1GiB"`` (``-size Nc``,
     ``+Nc``, ``-Nc``); ``maxdepth``; ``fname`` (``-name``), ``iname``, ``regex``,
@@ -708,8 +709,9 @@ class _Find(FactBase[Any]):
             raise FactFailed(rc, f"not base64: {exc}") from None
         if data and not data.endswith(b"\0"):
             raise FactFailed(rc, f"unexpected output: {data[-60:]!r} is not NUL-terminated")
-        # NUL-separated: a newline is part of a name, never a separator
-        return [p.decode("utf-8", "replace") for p in data.split(b"\0")[:-1]]
+        # NUL-separated: a newline is part of a name, never a separator; bytes that are not
+        # UTF-8 kept as surrogates (surrogateescape), so the name quoted back is the same file
+        return [p.decode("utf-8", "surrogateescape") for p in data.split(b"\0")[:-1]]
 
 
 def _base64_listing(find: str) -> str:
