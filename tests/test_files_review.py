@@ -84,3 +84,13 @@ def test_sync_delete_removes_a_name_that_is_not_utf8(tmp_path: Path) -> None:
     os.symlink(b"/nowhere\xfe", os.path.join(os.fsencode(dest), b"l\xfe"))
     twice(tmp_path, f"files.sync(name='op', src={str(src)!r}, dest={str(dest)!r}, delete=True)\n")
     assert os.listdir(os.fsencode(dest)) == [b"keep.txt"]
+
+
+# -- 4. files.link: a target that is not UTF-8 -----------------------------------------------
+
+
+def test_link_to_a_target_that_is_not_utf8_converges(tmp_path: Path) -> None:
+    link = tmp_path / "l"
+    target = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"t\xff"))
+    twice(tmp_path, f"files.link(name='op', path={str(link)!r}, target={target!r})\n")
+    assert os.readlink(os.fsencode(link)) == os.fsencode(target)
