@@ -94,3 +94,41 @@ def test_link_to_a_target_that_is_not_utf8_converges(tmp_path: Path) -> None:
     target = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"t\xff"))
     twice(tmp_path, f"files.link(name='op', path={str(link)!r}, target={target!r})\n")
     assert os.readlink(os.fsencode(link)) == os.fsencode(target)
+
+
+# -- 5. files.template: jinja_env_kwargs with unhashable values ------------------------------
+
+
+def test_template_with_a_list_of_extensions(tmp_path: Path) -> None:
+    (tmp_path / "t.j2").write_text("{% set items = [] %}{% do items.append(greeting) %}{{ items | join(',') }}\n")
+    dest = tmp_path / "out"
+    twice(
+        tmp_path,
+        f"""
+        files.template(name="op", src={str(tmp_path / "t.j2")!r}, dest={str(dest)!r},
+                       jinja_env_kwargs={{"extensions": ["jinja2.ext.do"]}}, greeting="hi")
+        """,
+    )
+    assert dest.read_text() == "hi\n"
+
+
+def test_template_cache_keys_options_by_value(tmp_path: Path) -> None:
+    from oxinfra.operations.files.templates import _load_template
+
+    path = tmp_path / "t.j2"
+    path.write_text("x\n")
+    mtime = path.stat().st_mtime
+    one = _load_template(str(path), mtime, {"extensions": ["jinja2.ext.do"]})
+    assert _load_template(str(path), mtime, {"extensions": ["jinja2.ext.do"]}) is one  # cached
+    assert _load_template(str(path), mtime, {"extensions": ("jinja2.ext.do",)}) is not one
+    assert "jinja2.ext.ExprStmtExtension" in one.environment.extensions
+
+    class Unhashable:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __call__(self, value: object) -> object:
+            return value
+
+    finalize = Unhashable()
+    loaded = _load_template(str(path), mtime, {"finalize": finalize})  # not cached, still loaded
+    assert loaded.environment.finalize is finalize and loaded.render() == "x\n"
