@@ -132,3 +132,14 @@ def test_template_cache_keys_options_by_value(tmp_path: Path) -> None:
     finalize = Unhashable()
     loaded = _load_template(str(path), mtime, {"finalize": finalize})  # not cached, still loaded
     assert loaded.environment.finalize is finalize and loaded.render() == "x\n"
+
+
+# -- 6. files.replace(flags=["I"]): the check honours the flag -------------------------------
+
+
+@pytest.mark.parametrize("flag", ["I", "i"])
+def test_replace_case_insensitive(tmp_path: Path, flag: str) -> None:
+    path = tmp_path / "f"
+    path.write_text("Hello World\nnothing\n")
+    twice(tmp_path, f"files.replace(name='op', path={str(path)!r}, text='hello', replace='bye', flags=[{flag!r}])\n")
+    assert path.read_text() == "bye World\nnothing\n"

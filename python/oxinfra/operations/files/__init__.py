@@ -614,8 +614,10 @@ def replace(
         check_interpolated("replace", replace)
     # Made (and so checked: flags, a lone final backslash) before any host is touched.
     sed = sed_replace(path, text, replace, flags, interpolate_variables, backup)
-    facts = [(FindInFile, {"path": path, "pattern": text, "interpolate_variables": interpolate_variables})]
-    found, *shown = get_facts(host, facts + diff_facts(path))
+    look: dict[str, Any] = {"path": path, "pattern": text, "interpolate_variables": interpolate_variables}
+    if any(c in sed_flags(flags) for c in "iI"):  # sed matches either case: so does the check
+        look["ignore_case"] = True
+    found, *shown = get_facts(host, [(FindInFile, look), *diff_facts(path)])
     touches(path)
     if found is None:
         host.noop(f"{path} does not exist")
