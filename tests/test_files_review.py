@@ -143,3 +143,48 @@ def test_replace_case_insensitive(tmp_path: Path, flag: str) -> None:
     path.write_text("Hello World\nnothing\n")
     twice(tmp_path, f"files.replace(name='op', path={str(path)!r}, text='hello', replace='bye', flags=[{flag!r}])\n")
     assert path.read_text() == "bye World\nnothing\n"
+
+
+# -- 7. files.get: the local file's mode, and a link at dest ---------------------------------
+
+
+@pytest.fixture
+def umask_027() -> object:
+    old = os.umask(0o027)
+    try:
+        yield None
+    finally:
+        os.umask(old)
+
+
+def get_twice(tmp_path: Path, remote: Path, local: Path) -> None:
+    twice(tmp_path, f"files.get(name='op', src={str(remote)!r}, dest={str(local)!r})\n")
+    assert local.read_text() == "remote\n"
+
+
+def test_get_new_file_gets_the_umask_mode(tmp_path: Path, umask_027: object) -> None:
+    remote, local = tmp_path / "remote", tmp_path / "local"
+    remote.write_text("remote\n")
+    get_twice(tmp_path, remote, local)
+    assert oct(local.stat().st_mode & 0o7777) == oct(0o640)
+
+
+def test_get_replaced_file_keeps_its_mode(tmp_path: Path) -> None:
+    remote, local = tmp_path / "remote", tmp_path / "local"
+    remote.write_text("remote\n")
+    local.write_text("old\n")
+    local.chmod(0o664)
+    get_twice(tmp_path, remote, local)
+    assert oct(local.stat().st_mode & 0o7777) == oct(0o664)
+
+
+def test_get_writes_where_a_local_link_leads(tmp_path: Path) -> None:
+    remote, local, real = tmp_path / "remote", tmp_path / "local", tmp_path / "real"
+    remote.write_text("remote\n")
+    real.write_text("old\n")
+    real.chmod(0o604)
+    local.symlink_to("real")
+    get_twice(tmp_path, remote, local)
+    assert local.is_symlink() and os.readlink(local) == "real"
+    assert real.read_text() == "remote\n" and oct(real.stat().st_mode & 0o7777) == oct(0o604)
+    assert sorted(os.listdir(tmp_path)) == ["deploy.py", "local", "real", "remote"]
