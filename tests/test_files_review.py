@@ -6,7 +6,9 @@ which edit files and paths), each reproduced on real files under a temporary dir
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -188,3 +190,34 @@ def test_get_writes_where_a_local_link_leads(tmp_path: Path) -> None:
     assert local.is_symlink() and os.readlink(local) == "real"
     assert real.read_text() == "remote\n" and oct(real.stat().st_mode & 0o7777) == oct(0o604)
     assert sorted(os.listdir(tmp_path)) == ["deploy.py", "local", "real", "remote"]
+
+
+# -- 8. server.mount through a link to the mount point ---------------------------------------
+
+
+def test_mount_through_a_link_mounts_once(tmp_path: Path) -> None:
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1)")
+    real, link = tmp_path / "real", tmp_path / "link"
+    real.mkdir()
+    link.symlink_to(real)
+    path = deploy(tmp_path, f"server.mount(name='op', path={str(link)!r}, device='tmpfs', fs_type='tmpfs')\n")
+    oxinfra = [sys.executable, "-m", "oxinfra", "--json", "@local", str(path), "-y"]
+    # both runs in one private mount namespace: nothing is mounted on the machine itself
+    script = " && ".join(
+        [" ".join(oxinfra), "echo ===", " ".join(oxinfra), "echo ===", f"grep -c ' {real} ' /proc/self/mountinfo"]
+    )
+    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"unshare -m does not work here: {probe.stderr.decode().strip()}")
+    done = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    first, second, count = done.stdout.split("===\n")
+    assert '"status": "changed"' in first, first
+    assert '"status": "unchanged"' in second, second
+    assert count.strip() == "1"
