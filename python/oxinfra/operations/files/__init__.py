@@ -691,8 +691,9 @@ def link(
     flag = ["-s"] if symbolic else []
     if info is False:
         if not force:
-            kind = "a link" if symbolic else f"a hard link to {target}"
-            raise OperationError(f"{path} exists and is not {kind} (pass force=True to replace it)")
+            if symbolic:
+                raise OperationError(f"{path} exists and is not a link (pass force=True to replace it)")
+            raise OperationError(f"{path} exists and is not a hard link to {target} (pass force=True to replace it)")
         yield backup_or_remove(path, force_backup, force_backup_dir)
         info = None
     if info is None:
