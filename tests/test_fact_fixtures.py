@@ -18,7 +18,9 @@ arguments when it builds the command.
 Bytes that are not UTF-8: ``"stdout": {"bytes": "..."}``, each character one byte
 (``"\\u00ff"`` is the byte 0xff). Datetimes in values: ``{"datetime": "2023-11-14T22:13:20"}``
 (naive, UTC, as the file facts give them; with an offset, aware). Tuples: ``{"tuple": [...]}``;
-dicts with int keys: ``{"int_keys": {"1": ...}}``; bytes: ``{"bytes": "..."}`` (as stdout). Values are compared with their types: ``1`` is not
+dicts with int keys: ``{"int_keys": {"1": ...}}``; bytes: ``{"bytes": "..."}`` (as stdout); a
+name that is not UTF-8, as ``os.fsdecode`` gives it (surrogates): ``{"fsdecode": "..."}``, its
+bytes as ``bytes``'s (a JSON reader such as serde's refuses a lone surrogate). Values are compared with their types: ``1`` is not
 ``true``, ``[]`` is not ``null``.
 
 The same command instance parses the output (facts may keep state between the two, as the
@@ -92,6 +94,8 @@ def from_json(value: Any) -> Any:
             return {int(k): from_json(v) for k, v in value["int_keys"].items()}
         if list(value) == ["bytes"]:
             return raw(value)
+        if list(value) == ["fsdecode"]:
+            return raw({"bytes": value["fsdecode"]}).decode("utf-8", "surrogateescape")
         return {k: from_json(v) for k, v in value.items()}
     if isinstance(value, list):
         return [from_json(v) for v in value]

@@ -226,7 +226,7 @@ def test_sysctl_sets_a_running_value_for_real(admin_host: tuple[Any, Path], tmp_
     read = f"cat {proc} {conf}"
     want = f"20000\t40000\n{key} = 20000 40000\n"
     value_drift = (f"sysctl -q -w {key}='32768 60999'", {"sysctl": [f"sysctl -w -- '{key}=20000 40000'"]})
-    sed = f"sed -i -e 's/^net\\.ipv4\\.ip_local_port_range[[:space:]]*=.*$/{key} = 20000 40000/' -- {conf}"
+    sed = f"sed -i -e 's/^[[:space:]]*-\\{{0,1\\}}net\\.ipv4\\.ip_local_port_range[[:space:]]*=.*$/{key} = 20000 40000/' -- {conf}"
     file_drift = (f"echo '{key}=1024 2048' > {conf}", {"sysctl": [sed]})
     deploy_cycles(fleet, tmp_path, deploy, read, want, value_drift, file_drift, inventory=inventory)
     assert Path(proc).read_text() == machine

@@ -47,8 +47,9 @@ pub struct Stat {
     pub atime: i64,
     pub mtime: i64,
     pub ctime: i64,
-    /// The `readlink` output, for links only.
-    pub link_target: Option<String>,
+    /// The `readlink` output, for links only: bytes, as the file system keeps a link's
+    /// target (not necessarily UTF-8).
+    pub link_target: Option<Vec<u8>>,
 }
 
 /// The result of [`parse_stat`].
@@ -91,8 +92,13 @@ pub fn parse_stat(expected: &str, stdout: &[u8], rc: i64) -> Result<StatResult> 
     if stdout.iter().all(u8::is_ascii_whitespace) {
         return Err(CoreError::parse("stat", "no output with exit status 0".to_string()));
     }
-    let text = String::from_utf8_lossy(stdout);
-    let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+    // the stat line is text; the target after it is any bytes (kept as they are)
+    let (first, rest) = match stdout.iter().position(|&b| b == b'\n') {
+        Some(at) => (&stdout[..at], &stdout[at + 1..]),
+        None => (stdout, &b""[..]),
+    };
+    let text = String::from_utf8_lossy(first);
+    let first: &str = &text;
     let bad = |why: &str| CoreError::parse("stat", format!("{why} in line {first:?}"));
     let fields: Vec<&str> = first.split('|').collect();
     let [kind, user, group, mode, size, atime, mtime, ctime] = fields[..] else {
@@ -108,7 +114,7 @@ pub fn parse_stat(expected: &str, stdout: &[u8], rc: i64) -> Result<StatResult> 
     if mode.is_empty() || !mode.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
         return Err(bad(&format!("mode {mode:?} is not octal")));
     }
-    let link_target = (kind == FileType::Link).then(|| rest.strip_suffix('\n').unwrap_or(rest).to_string());
+    let link_target = (kind == FileType::Link).then(|| rest.strip_suffix(b"\n").unwrap_or(rest).to_vec());
     Ok(StatResult::Found(Stat {
         user: user.to_string(),
         group: group.to_string(),
@@ -221,7 +227,14 @@ mod tests {
         let StatResult::Found(stat) = parse_stat("link", b"symbolic link|a|b|777|3|1|2|3", 0).unwrap() else {
             panic!()
         };
-        assert_eq!(stat.link_target.as_deref(), Some(""));
+        assert_eq!(stat.link_target.as_deref(), Some(&b""[..]));
+    }
+
+    #[test]
+    fn link_target_keeps_bytes_that_are_not_utf8() {
+        let out = b"symbolic link|a|b|777|3|1|2|3\n/a\xff\n";
+        let StatResult::Found(stat) = parse_stat("link", out, 0).unwrap() else { panic!() };
+        assert_eq!(stat.link_target.as_deref(), Some(&b"/a\xff"[..]));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::import_exception;
 use pyo3::marker::Ungil;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use std::collections::BTreeMap;
 
 // Defined in Python, in oxinfra's one exception hierarchy (python/oxinfra/exceptions.py);
@@ -180,6 +180,9 @@ fn parse_stat<'py>(py: Python<'py>, expected: &str, stdout: &[u8], rc: i64) -> P
     dict.set_item("mtime", stat.mtime)?;
     dict.set_item("ctime", stat.ctime)?;
     if let Some(target) = stat.link_target {
+        // as os.fsdecode: bytes that are not UTF-8 kept as surrogates, so the name written
+        // back (quoted, encoded with surrogateescape) is the same target
+        let target = PyString::from_object(&PyBytes::new(py, &target), "utf-8", "surrogateescape")?;
         dict.set_item("link_target", target)?;
     }
     Ok(dict.into_any())

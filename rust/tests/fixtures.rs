@@ -274,11 +274,21 @@ fn stat(expected: &str, stdout: &[u8], rc: i64) -> Outcome {
                 "atime": datetime(s.atime), "mtime": datetime(s.mtime), "ctime": datetime(s.ctime),
             });
             if let Some(target) = s.link_target {
-                value["link_target"] = json!(target);
+                value["link_target"] = fs_text(target);
             }
             Outcome::Value(value)
         }
         Err(err) => Outcome::Failed(Some(err.to_string())),
+    }
+}
+
+/// A name the file system keeps as bytes, as the fixtures write it: a string when it is
+/// UTF-8, else `{"fsdecode": ...}` with each byte one character (Python's value:
+/// `os.fsdecode`'s, the bytes that are not UTF-8 as surrogates).
+fn fs_text(bytes: Vec<u8>) -> Value {
+    match String::from_utf8(bytes) {
+        Ok(text) => json!(text),
+        Err(err) => json!({"fsdecode": err.into_bytes().iter().map(|&b| char::from(b)).collect::<String>()}),
     }
 }
 

@@ -259,7 +259,8 @@ _SPECIAL_ERE = "+?(){}|"
 
 
 class FindInFile(FactBase[Any]):
-    """The lines of a file matching a (grep) pattern: a list, empty if none match.
+    """The lines of a file matching a (grep) pattern: a list, empty if none match
+    (``ignore_case``: letters of either case match, ``grep -i``).
 
     ``None`` if the file does not exist. grep's own failure (an invalid pattern, a file it
     may not read) is a failure of the fact, never "no match" or "absent"; so is a path that
@@ -272,13 +273,18 @@ class FindInFile(FactBase[Any]):
     shell_safe = True
 
     def command(
-        self, path: str, pattern: str, interpolate_variables: bool = False, extended_regex: bool = False
+        self,
+        path: str,
+        pattern: str,
+        interpolate_variables: bool = False,
+        extended_regex: bool = False,
+        ignore_case: bool = False,
     ) -> str:
         pat = quote_interpolated(pattern) if interpolate_variables else quote(pattern)
         # -a: a file grep takes for binary (a NUL byte; in a UTF-8 locale, bytes that are not
         # UTF-8) is read as text. Without it GNU grep (3.5+) reports a match on stderr only,
-        # status 0 and no output: what "absent" looks like.
-        grep = "grep -a -E" if extended_regex else "grep -a"
+        # status 0 and no output: what "absent" looks like. -i: sed's I flag
+        grep = "grep -a" + (" -i" if ignore_case else "") + (" -E" if extended_regex else "")
         # Absent: status 0 and no output (a match prints at least a newline), once grep
         # found the pattern valid (no line of /dev/null matches: 1); no match: grep's 1;
         # grep's 2 (bad pattern, unreadable file), not a regular file, a path not provably
@@ -329,7 +335,7 @@ class FindInFile(FactBase[Any]):
     def predict(self, content: bytes, **kwargs: Any) -> tuple[bytes, int] | None:
         """What grep prints for a literal pattern (optionally anchored, or wrapped in
         ``^.*`` / ``.*$``); patterns with other regular-expression syntax are not predicted."""
-        if kwargs.get("interpolate_variables"):
+        if kwargs.get("interpolate_variables") or kwargs.get("ignore_case"):
             return None
         pattern: str = kwargs["pattern"]
         core, at_start, at_end = pattern, False, False
@@ -628,7 +634,8 @@ class _Find(FactBase[Any]):
     ``path`` does not exist. ``find``'s own failure (a directory it may not read) fails the
     fact, where pyinfra 3.10 gives what was listed. Paths are listed NUL-separated
     (``-print0``, through ``base64``: a shell drops NUL bytes), so a name holding a newline
-    is one path, never two (pyinfra splits it).
+    is one path, never two (pyinfra splits it); bytes that are not UTF-8 are kept
+    (``surrogateescape``: ``os.fsdecode``'s), so a path read is a path that can be named.
 
     ``size``, ``min_size``, ``max_size``: bytes, or ``"10MB"``/``"1GiB"`` (``-size Nc``,
     ``+Nc``, ``-Nc``); ``maxdepth``; ``fname`` (``-name``), ``iname``, ``regex``,
@@ -709,8 +716,9 @@ class _Find(FactBase[Any]):
             raise FactFailed(rc, f"not base64: {exc}") from None
         if data and not data.endswith(b"\0"):
             raise FactFailed(rc, f"unexpected output: {data[-60:]!r} is not NUL-terminated")
-        # NUL-separated: a newline is part of a name, never a separator
-        return [p.decode("utf-8", "replace") for p in data.split(b"\0")[:-1]]
+        # NUL-separated: a newline is part of a name, never a separator; bytes that are not
+        # UTF-8 kept as surrogates (surrogateescape), so the name quoted back is the same file
+        return [p.decode("utf-8", "surrogateescape") for p in data.split(b"\0")[:-1]]
 
 
 def _base64_listing(find: str) -> str:

@@ -624,8 +624,10 @@ def replace(
         check_interpolated("replace", replace)
     # Made (and so checked: flags, a lone final backslash) before any host is touched.
     sed = sed_replace(path, text, replace, flags, interpolate_variables, backup)
-    facts = [(FindInFile, {"path": path, "pattern": text, "interpolate_variables": interpolate_variables})]
-    found, *shown = get_facts(host, facts + diff_facts(path))
+    look: dict[str, Any] = {"path": path, "pattern": text, "interpolate_variables": interpolate_variables}
+    if any(c in sed_flags(flags) for c in "iI"):  # sed matches either case: so does the check
+        look["ignore_case"] = True
+    found, *shown = get_facts(host, [(FindInFile, look), *diff_facts(path)])
     touches(path)
     if found is None:
         host.noop(f"{path} does not exist")
@@ -744,7 +746,8 @@ def sync(
     local tree does not have (extra directories are kept, as pyinfra keeps them).
 
     All the facts of every part are read in one batch. When ``dest`` is itself a link, it is
-    left as it is (the directory it leads to must exist).
+    left as it is (the directory it leads to must exist), and what it leads to is synced
+    (with ``delete``, extra files there are removed).
 
     + src: the local directory (relative to the deploy file's directory)
     + dest: the directory on the host
@@ -791,12 +794,14 @@ def sync(
             create_remote_dir=False,
         )
     if delete:
-        found_files, found_links = values[-2], values[-1]
+        real, found_files, found_links = values[-3:]
         if found_files is None or found_links is None:
             raise OperationError(f"files.sync: could not list {dest}")
         wanted = {path for _, path in tree_files} | {path for path, _ in links}
         extra = extra_paths(dest, [*found_files, *found_links], wanted, exclude, exclude_dir)
         touches(dest, subtree=True)
+        if real:  # dest is (or is under) a link: the files removed are where it leads
+            touches(real, subtree=True)
         for path in extra:
             made += 1
             yield command("rm", "-f", "--", path)

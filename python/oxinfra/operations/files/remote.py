@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
-import tempfile
+import secrets
+import stat
 
 from oxinfra.api import FunctionCommand, OperationGenerator, get_facts, host, noop, operation, touches
 from oxinfra.exceptions import OperationError, OperationValueError
@@ -146,20 +147,47 @@ def copy(src: str, dest: str, overwrite: bool = False) -> OperationGenerator:
 
 def _fetch(src: str, dest: str, create_local_dir: bool) -> int:
     """Read ``src`` from the host (a round trip) and write it to the local ``dest`` through a
-    temporary file beside it, renamed into place. Returns the bytes written."""
+    temporary file beside it, renamed into place. Returns the bytes written.
+
+    A link at ``dest`` is kept: the file is written where it leads (as writing to ``dest``
+    would). A file replaced keeps its mode (and its owner and group where we may set them);
+    a new one gets the mode the umask gives (``0666 & ~umask``), as a file opened for
+    writing would."""
     data = host.get_fact(FileBytes, path=src)
     if data is None:
         raise OperationError(f"files.get: {src} is not a file on the host")
-    parent = os.path.dirname(dest) or "."
+    target = os.path.realpath(dest) if os.path.islink(dest) else dest
+    parent = os.path.dirname(target) or "."
     if create_local_dir:
         os.makedirs(parent, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(dest) + ".", dir=parent)
+    try:
+        old: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        old = None
+    base = "." + os.path.basename(target) + "."
+    while True:
+        tmp = os.path.join(parent, base + secrets.token_hex(6) + ".oxinfra-get")
+        try:
+            # new: 0666 less the umask (the kernel applies it); replacing: the old mode, below
+            fd = os.open(
+                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666 if old is None else 0o600
+            )
+        except FileExistsError:
+            continue
+        break
     try:
         with os.fdopen(fd, "wb") as out:
+            if old is not None:
+                if (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
+                    try:
+                        os.fchown(out.fileno(), old.st_uid, old.st_gid)
+                    except PermissionError:  # not ours to give away: the new file is ours
+                        pass
+                os.fchmod(out.fileno(), stat.S_IMODE(old.st_mode))
             out.write(data)
-        os.replace(tmp, dest)
+        os.replace(tmp, target)
     except BaseException:
-        if os.path.exists(tmp):
+        if os.path.lexists(tmp):
             os.unlink(tmp)
         raise
     return len(data)
@@ -175,6 +203,10 @@ def get(
     host's deploy reaches this operation, the file is read from the host (one more round
     trip, the bytes as base64: ``files.FileBytes``) and written beside ``dest``, then
     renamed into place. ``--dry`` reads and writes nothing.
+
+    A local file replaced keeps its mode (and owner and group, where the user may set
+    them); a new one gets the mode the umask gives (``0666 & ~umask``). A symbolic link at
+    ``dest`` stays: the file is written where it leads, as pyinfra writes it.
 
     + src: the file on the host
     + dest: the local file (relative to the deploy file's directory with ``add_deploy_dir``)

@@ -133,7 +133,10 @@ def tree_facts(
     for _, path in files:
         facts += [(File, {"path": path}), (Sha1File, {"path": path}), (LinkTarget, {"path": path}), *diff_facts(path)]
     if delete:
-        facts += [(FindFiles, {"path": dest}), (FindLinks, {"path": dest})]
+        # "dest/": find descends into dest when it is a link to a directory (a starting
+        # point that is a link is not followed); where it leads is declared as changed
+        listed = dest + "/"
+        facts += [(LinkTarget, {"path": dest}), (FindFiles, {"path": listed}), (FindLinks, {"path": listed})]
     return facts
 
 
@@ -146,8 +149,10 @@ def extra_paths(dest: str, found: list[str], wanted: set[str], exclude: Any, exc
     excluded, excluded_dirs = _patterns("exclude", exclude), _patterns("exclude_dir", exclude_dir)
     prefix = dest + "/"
     extra = []
+    # listed under "dest/": BSD find names them "dest//name"
+    found = [prefix + path[len(prefix) + 1 :] if path.startswith(prefix + "/") else path for path in found]
     for path in sorted(set(found) - wanted):
-        if path == dest:  # find lists its starting point when it matches (dest a link): never removed
+        if path in (dest, prefix):  # find lists its starting point when it matches: never removed
             continue
         if not path.startswith(prefix):
             raise OperationError(f"files.sync: the listing of {dest} named {path!r}, not under it: nothing removed")

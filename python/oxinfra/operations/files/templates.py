@@ -21,12 +21,57 @@ from oxinfra.operations.util.files import local_path
 __all__ = ["render_template"]
 
 
-@lru_cache(maxsize=256)
-def _load_template(path: str, mtime: float, env_key: tuple[tuple[str, Any], ...]) -> jinja2.Template:
+def _frozen(value: Any) -> Any:
+    """``value`` as a hashable key that is equal exactly when the values are: lists, tuples,
+    dicts and sets by their items (tagged by type); anything else as it is, which must
+    hash (else TypeError)."""
+    if isinstance(value, (list, tuple)):
+        return (type(value), tuple(_frozen(v) for v in value))
+    if isinstance(value, dict):
+        return (type(value), frozenset((_frozen(k), _frozen(v)) for k, v in value.items()))
+    if isinstance(value, (set, frozenset)):
+        return (type(value), frozenset(_frozen(v) for v in value))
+    hash(value)
+    return value
+
+
+class _EnvOptions:
+    """jinja_env_kwargs as a cache key: compared by :func:`_frozen`, handed on as given
+    (``{"extensions": [...]}`` stays a list)."""
+
+    __slots__ = ("key", "options")
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        self.key = _frozen(options)  # TypeError: a value that cannot be a key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _EnvOptions) and self.key == other.key
+
+
+def _new_template(path: str, env_options: dict[str, Any]) -> jinja2.Template:
     options: dict[str, Any] = {"undefined": jinja2.StrictUndefined, "keep_trailing_newline": True}
-    options.update(dict(env_key))
+    options.update(env_options)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.dirname(path) or "."), **options)
     return env.get_template(os.path.basename(path))
+
+
+@lru_cache(maxsize=256)
+def _cached_template(path: str, mtime: float, env_options: _EnvOptions) -> jinja2.Template:
+    return _new_template(path, env_options.options)
+
+
+def _load_template(path: str, mtime: float, env_kwargs: dict[str, Any]) -> jinja2.Template:
+    """The template, loaded once per file version and options; options with a value that
+    cannot be a key (an object that does not hash) load it each time."""
+    try:
+        options = _EnvOptions(env_kwargs)
+    except TypeError:
+        return _new_template(path, env_kwargs)
+    return _cached_template(path, mtime, options)
 
 
 @lru_cache(maxsize=256)
@@ -103,8 +148,7 @@ def render_template(
     except OSError:
         raise TemplateError(f"template not found: {src} (looked at {path})") from None
     try:
-        env_key = tuple(sorted((env_kwargs or {}).items()))
-        template = _load_template(os.path.abspath(path), mtime, env_key)
+        template = _load_template(os.path.abspath(path), mtime, dict(env_kwargs or {}))
         # A template that may read the host gets it, and that counts as reading it; any other
         # never looks at the name.
         # pyinfra's names beside the host: the run's inventory and state (the same for every

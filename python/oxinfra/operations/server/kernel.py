@@ -16,7 +16,7 @@ from typing import Any
 
 from oxinfra.api import OperationGenerator, get_facts, host, operation, touches
 from oxinfra.exceptions import OperationError, OperationValueError
-from oxinfra.facts.files import FindInFile
+from oxinfra.facts.files import FindInFile, LinkTarget
 from oxinfra.facts.server.settings import KernelModules, Locales, Mounts
 from oxinfra.operations.files import escape_bre, escape_sed_replacement
 from oxinfra.operations.util.files import sed_replace
@@ -94,7 +94,9 @@ def mount(
 
     Mounted with ``mount -t TYPE -o OPTIONS -- DEVICE PATH`` when it is not; with
     ``options``, a mounted file system that lacks some is remounted
-    (``mount -o remount,OPTIONS -- PATH``).
+    (``mount -o remount,OPTIONS -- PATH``). A ``path`` through a symbolic link is the
+    directory it leads to (``files.LinkTarget``): that is what is looked for among the
+    mounts, mounted and unmounted.
 
     + path: the mount point
     + mounted: whether it should be mounted
@@ -116,8 +118,13 @@ def mount(
     if fs_type is not None and (not isinstance(fs_type, str) or not re.fullmatch(r"[A-Za-z0-9_.+]+", fs_type)):
         raise OperationValueError(f"server.mount: fs_type {fs_type!r} is not a file system type")
     point = posixpath.normpath(path)
-    (mounts,) = get_facts(host, [(Mounts, {})])
+    # the mount table names the mount point by its real path: a path through a symbolic
+    # link is compared (and mounted) as where it leads
+    mounts, real = get_facts(host, [(Mounts, {}), (LinkTarget, {"path": point})])
     touches(point, subtree=True)
+    if real:
+        touches(real, subtree=True)
+    point = real or point
     current = mounts.get(point)
     if mounted and current is None:
         args = (["-t", fs_type] if fs_type else []) + (["-o", ",".join(words)] if words else [])
@@ -127,7 +134,8 @@ def mount(
     elif mounted and current is not None and [w for w in words if w not in current["options"]]:
         yield command("mount", "-o", "remount," + ",".join(words), "--", point)
     else:
-        host.noop(f"file system {point} is {'mounted' if mounted else 'not mounted'}")
+        state = "mounted" if mounted else "not mounted"
+        host.noop(f"file system {point} is {state} ({path} leads there)" if real else f"file system {point} is {state}")
 
 
 LOCALE_GEN = "/etc/locale.gen"

@@ -64,9 +64,9 @@ def sysctl(
     """Set a kernel parameter now and, with ``persist``, in a sysctl file.
 
     The running value is read with the ``server.Sysctl`` fact and set with ``sysctl -w``
-    when it differs. With ``persist`` the file gets one ``key = value`` line: lines that
-    set the key (``key=...``, any spacing) are rewritten to it, or it is appended (the file
-    is created when missing).
+    when it differs. With ``persist`` the file gets one ``key = value`` line: every line
+    that sets the key (``key=...``, any spacing, indented or not, ``-key=...`` too) is
+    rewritten to it, or it is appended (the file is created when missing).
 
     + key: the parameter (``net.ipv4.ip_forward``)
     + value: its value; a list (or a string of words) for parameters of several numbers
@@ -92,7 +92,9 @@ def sysctl(
     if persist:
         if not isinstance(persist_file, str) or not persist_file.startswith("/"):
             raise OperationValueError(f"{op}: persist_file {persist_file!r} must be an absolute path")
-        line = "^" + escape_bre(key) + "[[:space:]]*=.*$"
+        # every assignment sysctl reads at boot: leading blanks and a leading "-" (ignore a
+        # failure to set it) are allowed (sysctl.conf(5)); the last one wins, so all of them
+        line = "^[[:space:]]*-\\{0,1\\}" + escape_bre(key) + "[[:space:]]*=.*$"
         replace = key + " = " + text
         batch += _line_facts(persist_file, line, replace=replace)
     current, *_ = get_facts(host, batch)
