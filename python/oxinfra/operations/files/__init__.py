@@ -12,7 +12,6 @@ import hashlib
 import io
 import os
 from stat import S_ISREG
-import re
 from functools import lru_cache
 from typing import IO, Any
 
@@ -31,46 +30,34 @@ from oxinfra.api import (
     touches,
 )
 from oxinfra.exceptions import OperationError, OperationValueError
-from oxinfra.facts.files import Directory, File, FindInFile, Link, LinkTarget, SameFile, Sha1File
+from oxinfra.facts.files import Directory, File, Link, LinkTarget, SameFile, Sha1File
 from oxinfra.operations.files.sync import extra_paths, local_tree, tree_facts
 from oxinfra.operations.files.templates import render_template
 from oxinfra.operations.util.files import (
-    appended,
     backup_or_remove,
     diff_facts,
-    edited,
-    lines_edited,
-    literal_sed,
     note_owner_mode,
-    sed_edited,
-    check_interpolated,
     check_owner,
     check_path,
-    backup_to,
     creation_umask,
     local_path,
     mode_commands,
     owner_commands,
     parent_dir,
     parse_mode,
-    sed_delete,
-    sed_flags,
-    sed_replace,
     PATH_MAX,
 )
 from oxinfra.quoting import (
-    Interpolated,
-    append_to,
     command,
-    file_test,
-    or_else,
-    output_test,
     path_operand,
-    read_from,
     with_umask,
     write_to,
 )
 
+from oxinfra.operations.files.lines import _anchor as _anchor  # noqa: E402  (apt, tests)
+from oxinfra.operations.files.lines import escape_bre as escape_bre  # noqa: E402
+from oxinfra.operations.files.lines import escape_sed_replacement as escape_sed_replacement  # noqa: E402
+from oxinfra.operations.files.lines import line, line_facts as line_facts, replace  # noqa: E402
 from oxinfra.operations.files.block import block  # noqa: E402
 from oxinfra.operations.files.download import download  # noqa: E402
 from oxinfra.operations.files.remote import copy, get, move  # noqa: E402
@@ -422,224 +409,6 @@ def put_facts(dest: str) -> list[tuple[type, dict[str, Any]]]:
     composes them (``put._inner``) reads these in its own batch, so its facts cost one. In a
     run that shows diffs, what the file holds (``files.DiffContent``) is the last one."""
     return [(File, {"path": dest}), (Sha1File, {"path": dest}), (LinkTarget, {"path": dest}), *diff_facts(dest)]
-
-
-def line_facts(
-    path: str, match: str, interpolate_variables: bool = False, replace: str = "", present: bool = True
-) -> list[tuple[type, dict[str, Any]]]:
-    """The facts ``files.line`` reads for the anchored pattern ``match`` (see :func:`put_facts`);
-    with ``replace`` (and ``present``, no ``interpolate_variables``) whether the file holds the
-    replacement as a line already (nothing matching, the replacement was appended before)."""
-    facts: list[tuple[type, dict[str, Any]]] = [
-        (FindInFile, {"path": path, "pattern": match, "interpolate_variables": interpolate_variables})
-    ]
-    if _reads_replacement(replace, present, interpolate_variables):
-        facts.append((FindInFile, {"path": path, "pattern": "^" + escape_bre(replace) + "$"}))
-    return [*facts, (LinkTarget, {"path": path}), *diff_facts(path)]
-
-
-def _reads_replacement(replace: str, present: bool, interpolate_variables: bool) -> bool:
-    """Whether :func:`line_facts` reads if the file holds ``replace`` as a line (a variable
-    in it is known only on the host: not looked for)."""
-    return bool(replace) and present and not interpolate_variables
-
-
-def _anchor(pattern: str) -> str:
-    if not pattern.startswith("^"):
-        pattern = "^.*" + pattern
-    body = pattern[:-1]
-    if not pattern.endswith("$") or (len(body) - len(body.rstrip("\\"))) % 2:  # a final \$ is literal
-        pattern = pattern + ".*$"
-    return pattern
-
-
-@operation(shell_safe=True, quiet=True)
-def line(
-    path: str,
-    line: str,
-    present: bool = True,
-    replace: str = "",
-    flags: list[str] | None = None,
-    backup: bool = False,
-    interpolate_variables: bool = False,
-    escape_regex_characters: bool = False,
-    ensure_newline: bool = False,
-) -> OperationGenerator:
-    """Ensure a line is in a file (appended if missing), replaced, or removed.
-
-    ``line`` is a regular expression matched against whole lines (``^.*`` and ``.*$`` are
-    added unless it is anchored). When it matches nothing and ``present`` is true, the
-    line (or ``replace`` when given) is appended; the file is created if missing.
-
-    + path: the file
-    + line: the line, as a pattern
-    + present: whether a matching line should exist
-    + replace: text to put in place of matching lines
-    + flags: extra sed flags for the replacement (``g``, ``i``/``I``, ``m``/``M``, a number;
-      see :func:`replace`)
-    + backup: keep a copy of the file before changing it
-    + interpolate_variables: let the shell expand ``$NAME`` and ``${NAME}`` in line and
-      replace (nothing else: another ``$`` is literal, ``${NAME...}`` with an operator such
-      as ``:-``, ``=`` or ``?`` is refused); the line is looked for and written expanded. A variable's value is read as regular-expression
-      syntax in the pattern. With a variable in ``replace``, lines found cannot be compared
-      with it before the run, so the replacement runs (and reports a change) every time.
-    + escape_regex_characters: match ``line`` literally
-    + ensure_newline: accepted for compatibility; a newline is always ensured before appending
-
-    Example::
-
-        files.line(name="Env", path="/srv/app/env", line="MODE=production")
-    """
-    pattern = escape_bre(line) if escape_regex_characters else line
-    match = _anchor(pattern)
-    flags_text = sed_flags(flags)  # checked before any host is touched
-    check_path(path)
-    for name, value in (("line", line), ("replace", replace)):
-        if isinstance(value, str) and "\n" in value:
-            raise OperationValueError(f"files.line: {name}= is one line (no newline): {value!r}")
-    if interpolate_variables:
-        check_interpolated("line", line)
-        check_interpolated("replace", replace)
-    # with replace=, a file where nothing matches may hold the replacement already (the line
-    # appended by an earlier run): read in the same batch, not appended again
-    found, *rest = get_facts(host, line_facts(path, match, interpolate_variables, replace, present))
-    replaced = rest.pop(0) if _reads_replacement(replace, present, interpolate_variables) else None
-    real, *shown = rest
-    before = shown[0] if shown else None
-    # Written as it is looked for: expanded by the host's shell when interpolating (else a
-    # line found as "X=/root" is written "X=$HOME" and appended again on every run).
-    text = Interpolated(replace or line) if interpolate_variables else replace or line
-    touches(path, ancestors=True)
-    if real:  # appended (>>) where a link leads: that file changes, and is declared
-        touches(real)
-    # sed -i writes a new file at the name it is given: given a link, the link would become
-    # that file and the file it leads to keep the old text; edits go where appends go
-    target = real or path
-    if not present:
-        if found:
-            edited(path, before, None if interpolate_variables else lines_edited(before, found, None))
-            yield sed_delete(target, match, interpolate_variables, backup)
-        else:
-            host.noop(f"no line matching {line!r} in {path}")
-        return
-    if found is None:
-        if not interpolate_variables:
-            predict_content(path, f"{replace or line}\n".encode())
-            content_change(path, before, f"{replace or line}\n".encode())
-        else:
-            content_change(path, before, None, "shell variables")
-        yield from ensure_directory(parent_dir(path))
-        # appended, not written over: should the file be there after all (a path no fact
-        # could tell was the same file), nothing in it is lost
-        yield or_else(
-            file_test("!-s", path),
-            output_test("-z", read_from(command("tail", "-c", "1"), path)),
-            append_to("echo", path),
-        )
-        yield append_to(command("printf", "%s\\n", text), path)
-        return
-    if not found and replaced:
-        host.noop(f"no line matching {line!r} in {path}, and {replace!r} is in it")
-        return
-    if not found:
-        edited(path, before, None if interpolate_variables else appended(before, replace or line))
-        if backup:  # the file is there (nothing in it matched): a copy before it grows
-            yield backup_to(("cp", "-p"), path)
-        # a newline first unless the file is empty or already ends in one
-        yield or_else(
-            file_test("!-s", path),
-            output_test("-z", read_from(command("tail", "-c", "1"), path)),
-            append_to("echo", path),
-        )
-        yield append_to(command("printf", "%s\\n", text), path)
-        return
-    if replace and any(existing != replace for existing in found):
-        exact = not interpolate_variables and flags_text in ("", "g")
-        why = "shell variables" if interpolate_variables else "sed flags"
-        edited(path, before, lines_edited(before, found, replace) if exact else None, why)
-        yield sed_replace(target, match, escape_sed_replacement(replace), flags_text, interpolate_variables, backup)
-        return
-    host.noop(f"line {line!r} already in {path}")
-
-
-def escape_bre(text: str) -> str:
-    """``text`` as a POSIX basic regular expression (grep and sed) that matches it literally.
-
-    Only ``.[]*^$\\`` are special in a BRE; escaping anything else (as ``re.escape`` does)
-    can turn it INTO an operator in GNU BRE: ``\\(`` ``\\)`` ``\\{`` ``\\+`` ``\\?`` ``\\|``.
-    """
-    return re.sub(r"([.\[\]*^$\\])", r"\\\1", text)
-
-
-def escape_sed_replacement(text: str) -> str:
-    """A literal replacement line for sed: backslashes and ``&`` lose their meaning."""
-    return text.replace("\\", "\\\\").replace("&", "\\&")
-
-
-@operation(shell_safe=True, quiet=True)
-def replace(
-    path: str,
-    text: str | None = None,
-    replace: str | None = None,
-    flags: list[str] | None = None,
-    backup: bool = False,
-    interpolate_variables: bool = False,
-    match: str | None = None,
-) -> OperationGenerator:
-    """Replace text matching a pattern in a file (``sed s/text/replace/flags``).
-
-    As in pyinfra, ``text`` is a sed basic regular expression and ``replace`` a sed
-    replacement; a ``/`` in either needs no escaping. Where oxinfra differs:
-
-    * a backslash and the character after it are kept together, so an escaped slash
-      (``r"http:\\/\\/old"``) means a slash, and no value can end the expression early
-      and turn the rest into sed commands;
-      a ``/`` inside a bracket expression is still escaped, so ``[/]`` also matches a
-      backslash under GNU sed;
-    * ``text`` may not end with a lone backslash (an error before anything runs);
-    * ``flags`` may only be ``g``, ``i``/``I``, ``m``/``M`` and one match number; others
-      (``e`` runs a command, ``w`` writes a file, ``p`` duplicates lines under ``sed -i``)
-      are an error before anything runs;
-    * a newline in either value is written ``\\n`` (GNU sed's newline).
-
-    + path: the file
-    + text: the regular expression to find
-    + replace: what to put in its place (sed syntax: ``&`` is the match, ``\\1`` a group)
-    + flags: sed flags such as ``["g"]`` or ``["g", "I"]``
-    + backup: keep a copy of the file before changing it
-    + interpolate_variables: let the shell expand ``$NAME`` and ``${NAME}`` (only those, as
-      in :func:`line`)
-
-    Example::
-
-        files.replace(name="Env", path="/srv/app/env", text="MODE=staging", replace="MODE=production")
-    """
-    if text is None:
-        text = match
-    if text is None or replace is None:
-        raise OperationValueError("files.replace needs text= and replace=")
-    check_path(path)
-    if interpolate_variables:
-        check_interpolated("text", text)
-        check_interpolated("replace", replace)
-    # Made (and so checked: flags, a lone final backslash) before any host is touched.
-    sed = sed_replace(path, text, replace, flags, interpolate_variables, backup)
-    look: dict[str, Any] = {"path": path, "pattern": text, "interpolate_variables": interpolate_variables}
-    if any(c in sed_flags(flags) for c in "iI"):  # sed matches either case: so does the check
-        look["ignore_case"] = True
-    found, *shown = get_facts(host, [(FindInFile, look), *diff_facts(path)])
-    touches(path)
-    if found is None:
-        host.noop(f"{path} does not exist")
-        return
-    if not found:
-        host.noop(f"{text!r} not found in {path}")
-        return
-    if shown:
-        edit = None if interpolate_variables else literal_sed(text, replace, sed_flags(flags))
-        why = "shell variables" if interpolate_variables else "sed expression"
-        edited(path, shown[0], None if edit is None else sed_edited(shown[0], edit, found), why)
-    yield sed
 
 
 @operation(shell_safe=True, quiet=True)
