@@ -278,7 +278,9 @@ def render_commands(commands: Iterable[Any], args: GlobalArgs, nonce: str, shell
 
     Commands of a ``shell_safe`` operation with none of those run in the host's shell itself
     (no subshell to fork); anything else runs in a subshell so that ``exit``, ``cd`` or
-    variables cannot leak into the shell that runs the rest of the script.
+    variables cannot leak into the shell that runs the rest of the script, and each of its
+    commands is read by ``eval`` from one quoted word, so a syntax error in it (an
+    unbalanced quote) fails it alone instead of changing how the rest of the script is read.
 
     ``_stdin``: each command (not file uploads) reads the lines from a quoted here-document
     (each line ending in a newline, as pyinfra writes them), in the script, never an argument.
@@ -294,6 +296,11 @@ def render_commands(commands: Iterable[Any], args: GlobalArgs, nonce: str, shell
         if isinstance(item, FileUpload):
             parts.append(f"{{ {render_upload(item, nonce)}\n}}")
             continue
+        if not shell_safe:
+            # shell text as an operation wrote it (server.shell: the deploy's author) is read
+            # by eval, as one quoted word: an unbalanced quote or another syntax error fails
+            # this command (its subshell exits), and cannot swallow the rest of the script
+            item = "eval " + quote(str(item))
         # with _success_exit_codes or _continue_on_error each command runs in a subshell of its
         # own, so that its `exit N` is its status, as when pyinfra runs it as a process of its own
         own = (codes is not None and set(codes) != {0}) or (args.continue_on_error and args.ignore_errors)
