@@ -172,3 +172,25 @@ def test_a_secret_spelled_quoted_or_escaped_is_masked(tmp_path: Path, flags: lis
     assert out.code != 0
     for spelling in (ESCAPED, repr(ESCAPED)[1:-1], json.dumps(ESCAPED)[1:-1]):
         assert spelling not in out.stdout + out.stderr, (spelling, out.describe())
+
+
+def test_diff_of_a_file_whose_new_content_holds_a_secret_shows_neither_password(tmp_path: Path) -> None:
+    """``--diff`` of a template that renders a rotated password: the new one was masked, but
+    the line it replaced showed the old one, read from a mode-600 file on the host."""
+    conf = tmp_path / "app.conf"
+    conf.write_text("user=app\npassword=OldRotatedPw77\n")
+    conf.chmod(0o600)
+    (tmp_path / "app.j2").write_text("user=app\npassword={{ host.data.db_password }}\n")
+    (tmp_path / "inventory.py").write_text("hosts = [('@local', {'db_password': 'NewPassw0rd!'})]\n")
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(
+        "from oxinfra.operations import files\n"
+        f"files.template(name='conf', src={str(tmp_path / 'app.j2')!r}, dest={str(conf)!r})\n"
+    )
+    out = invoke("--dry", "--diff", tmp_path / "inventory.py", deploy)
+    assert out.code == 0, out.describe()
+    assert "OldRotatedPw77" not in out.stdout + out.stderr
+    assert "NewPassw0rd!" not in out.stdout + out.stderr
+    diff = out.op("@local", "conf")["diff"]
+    assert "-[a line replaced by one holding a secret: not shown]\n+password=***\n" in diff
+    assert " user=app\n" in diff  # the rest of the diff is shown
