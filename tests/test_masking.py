@@ -138,3 +138,59 @@ def test_a_failing_fact_read_by_deploy_code_is_masked_in_the_report(tmp_path: Pa
     assert "***" in out.host("@local")["error"]
     assert "***" in json.loads(report.read_text())["per_host"]["@local"]["error"]
     _assert_clean(out.stdout, out.stderr, report.read_text())
+
+
+#: A secret with the characters that quoting changes: ``'`` (a shell writes it ``'\''``),
+#: ``\`` and ``"`` (a repr escapes them), a newline-free generated password.
+ESCAPED = "pw'it\\is\"Q9zx"
+
+
+@pytest.mark.parametrize("flags", [["--json"], ["-vv"], ["-v"]])
+def test_a_secret_spelled_quoted_or_escaped_is_masked(tmp_path: Path, flags: list[str]) -> None:
+    """Found by a hostile review: the redactor matched only a secret's own text, so the
+    shell-quoted command (``-vv``), a no-op reason naming the line with ``!r`` (``--json``,
+    ``-v``) and a deploy error's repr showed it."""
+    (tmp_path / "inventory.py").write_text(f"hosts = [('@local', {{'db_password': {ESCAPED!r}}})]\n")
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(
+        textwrap.dedent(f"""
+        from oxinfra import host
+        from oxinfra.api import Secret
+        from oxinfra.operations import files
+        files.line(name="quoted", path={str(tmp_path / "f")!r}, line=Secret({ESCAPED!r}))
+        files.line(name="by key", path={str(tmp_path / "g")!r}, line="password=" + host.data.db_password)
+        """)
+    )
+    for _ in range(2):  # the second run: both lines found, the no-op reasons name them
+        out = invoke("-y", *flags, tmp_path / "inventory.py", deploy, json_events=False)
+        assert out.code == 0, out.describe()
+        for spelling in (ESCAPED, ESCAPED.replace("'", "'\\''"), repr(ESCAPED)[1:-1], json.dumps(ESCAPED)[1:-1]):
+            assert spelling not in out.stdout + out.stderr, (spelling, out.describe())
+    broken = tmp_path / "broken.py"
+    broken.write_text("from oxinfra import host\nint(host.data.db_password)\n")
+    out = invoke("-y", *flags, tmp_path / "inventory.py", broken, json_events=False)
+    assert out.code != 0
+    for spelling in (ESCAPED, repr(ESCAPED)[1:-1], json.dumps(ESCAPED)[1:-1]):
+        assert spelling not in out.stdout + out.stderr, (spelling, out.describe())
+
+
+def test_diff_of_a_file_whose_new_content_holds_a_secret_shows_neither_password(tmp_path: Path) -> None:
+    """``--diff`` of a template that renders a rotated password: the new one was masked, but
+    the line it replaced showed the old one, read from a mode-600 file on the host."""
+    conf = tmp_path / "app.conf"
+    conf.write_text("user=app\npassword=OldRotatedPw77\n")
+    conf.chmod(0o600)
+    (tmp_path / "app.j2").write_text("user=app\npassword={{ host.data.db_password }}\n")
+    (tmp_path / "inventory.py").write_text("hosts = [('@local', {'db_password': 'NewPassw0rd!'})]\n")
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(
+        "from oxinfra.operations import files\n"
+        f"files.template(name='conf', src={str(tmp_path / 'app.j2')!r}, dest={str(conf)!r})\n"
+    )
+    out = invoke("--dry", "--diff", tmp_path / "inventory.py", deploy)
+    assert out.code == 0, out.describe()
+    assert "OldRotatedPw77" not in out.stdout + out.stderr
+    assert "NewPassw0rd!" not in out.stdout + out.stderr
+    diff = out.op("@local", "conf")["diff"]
+    assert "-[a line replaced by one holding a secret: not shown]\n+password=***\n" in diff
+    assert " user=app\n" in diff  # the rest of the diff is shown

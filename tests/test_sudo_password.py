@@ -391,8 +391,9 @@ def test_the_password_is_never_in_a_here_document() -> None:
         if password in line:
             assert (
                 f"printf '%s\\n' '{password}' | sudo -S -p '' -u bob -v;" in line
-                or f"{{ printf '%s\\n\\n' '{password}'; cat; }} <<'{end}' | sudo -S -p '' -H -u bob sh -c " in line
+                or f"|| printf '%s\\n' '{password}'; cat; }} <<'{end}' | " in line
             )
+    assert "sudo -k -S -p '' -H -u bob timeout 5 sh -s; fi" in text  # sudo asks: it reads the line
 
 
 def test_cli_defaults_apply_to_every_operation_and_to_facts(
@@ -511,3 +512,44 @@ def test_where_sudo_asks_for_the_target_users_password_the_check_asks_as_that_us
             assert done.returncode == 0 and done.stdout.decode().split()[-1] == target, done
         finally:
             _forget_credentials(password_user)
+
+
+@pytest.mark.parametrize(
+    "rule", ["{name} ALL=(ALL) ALL\n", "{name} ALL=(ALL) NOPASSWD: ALL\n"], ids=["asks", "nopasswd"]
+)
+def test_the_target_users_login_shell_never_reads_the_password(
+    workdir: Path, rule: str, sshd_fleet_factory: Any
+) -> None:
+    """``_sudo_user`` with ``_use_sudo_login``: the target's login shell runs its
+    ``~/.profile``, which here reads a line of its stdin into a file. Before, the password
+    line was still on that stdin whenever sudo did not read it (credentials cached by the
+    check, or ``NOPASSWD``): the target user, unprivileged, got the login user's sudo
+    password. Over SSH, logged in as a user whose sudo asks for its password (or not), twice
+    in a run (the second finds credentials cached by the first)."""
+    password = f"Pw-{secrets.token_hex(8)}"
+    with _user_with_rule("oxinfra-pl", password, rule) as login, _user_with_rule("oxinfra-tg", "x", "") as target:
+        fleet = sshd_fleet_factory(1, user=login)
+        home = Path(pwd.getpwnam(target).pw_dir)
+        stolen = workdir / f"stolen-{target}"
+        (home / ".profile").write_text(f'IFS= read -r x; printf "%s\\n" "$x" >> {stolen}\n')
+        inventory = workdir / f"inventory-{target}.py"
+        inventory.write_text(f"hosts = [({fleet.hosts[0]!r}, {{**{fleet.ssh_data()!r}, 'sudo_pw': {password!r}}})]\n")
+        deploy = workdir / f"deploy-{target}.py"
+        deploy.write_text(
+            "from oxinfra import host\n"
+            "from oxinfra.operations import server\n"
+            "for n in range(2):\n"
+            f"    server.shell(name=f'as target {{n}}', commands=['id -un >> {workdir}/who-{target}'],"
+            f" _sudo=True, _sudo_user={target!r}, _use_sudo_login=True, _sudo_password=host.data.sudo_pw)\n"
+        )
+        out = invoke("-y", inventory, deploy)
+        # the profile took the script's first line (the operation fails: the target user's
+        # login shell is theirs to break), never the password
+        assert "\n" in stolen.read_text(), out.describe()
+        assert password not in stolen.read_text()
+        assert password not in out.stdout + out.stderr
+        (home / ".profile").write_text("true\n")  # a profile that reads nothing: both run
+        (workdir / f"who-{target}").unlink(missing_ok=True)
+        out = invoke("-y", inventory, deploy)
+        assert out.code == 0, out.describe()
+        assert (workdir / f"who-{target}").read_text() == f"{target}\n{target}\n"

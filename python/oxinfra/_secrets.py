@@ -178,6 +178,20 @@ def registered_secrets(start: int = 0) -> list[str]:
     return _REGISTERED[start:]
 
 
+def _spellings(text: str) -> set[str]:
+    """``text`` and the ways it is spelled where it is shown inside other text: single-quoted
+    for a shell (``'`` as ``'\\''``: commands), between the quotes of a Python ``repr`` (a
+    backslash doubled, a quote escaped, control characters as ``\\n``: no-op reasons and
+    error messages name values with ``!r``), and in a JSON string."""
+    import json
+
+    out = {text, text.replace("'", "'\\''"), json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]}
+    escaped = text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    out |= {escaped, escaped.replace("'", "\\'"), escaped.replace('"', '\\"')}
+    out |= {repr(text)[1:-1]}
+    return out
+
+
 class Redactor:
     """Replaces the text of known secrets by ``***`` in what is shown.
 
@@ -210,7 +224,7 @@ class Redactor:
             for part in (value, *value.splitlines()):
                 part = part.strip() if part is not value else part
                 if len(part) >= MIN_MASKED_LENGTH:
-                    found.add(part)
+                    found.update(_spellings(part))
         if found == self._values:
             return
         self._values = found

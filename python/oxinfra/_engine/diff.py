@@ -18,6 +18,9 @@ shown as a diff:
 - ``content not shown (_sensitive)`` / ``(its arguments hold a secret)``: an operation run
   with ``_sensitive=True``, or given a :class:`~oxinfra.api.Secret` (or a value under a
   secret-looking key) among its arguments, shows no content, no size and no checksum;
+- in a hunk that writes a line holding one of the run's secrets (a template rendering
+  ``host.data.db_password``), the lines it replaces are shown as ``-[a line replaced by one
+  holding a secret: not shown]``: masking hides the new secret, not the old one;
 - ``mode 644 -> 600``: an operation that changes only a file's mode or owner.
 
 Text is masked where it is shown like every other text (the secrets' texts are ``***``:
@@ -51,10 +54,43 @@ def hidden_reason(op: Any) -> str | None:
     return None
 
 
-def render_diffs(entries: list[tuple[str, Any, bytes | None, str | None]], hidden: str | None) -> str:
+def render_diffs(
+    entries: list[tuple[str, Any, bytes | None, str | None]], hidden: str | None, redactor: Any = None
+) -> str:
     """The ``diff`` text of an operation's entries (see the module docs); "" when none
-    changes anything that can be shown."""
-    return "".join(_one(path, before, after, note, hidden) for path, before, after, note in entries)
+    changes anything that can be shown. With the run's ``redactor``: in a hunk where a line
+    written holds a secret, the lines it replaces are not shown either (masking hides the
+    new secret, not the old one it replaces: a rotated password, read from the host)."""
+    text = "".join(_one(path, before, after, note, hidden) for path, before, after, note in entries)
+    if redactor and "\n-" in text:
+        text = _hide_replaced(text, redactor)
+    return text
+
+
+#: What a removed line of a hunk that writes a secret is shown as.
+REPLACED = "-[a line replaced by one holding a secret: not shown]\n"
+
+
+def _hide_replaced(text: str, redactor: Any) -> str:
+    """``text`` with the removed lines of every hunk that adds a line holding a secret
+    shown as :data:`REPLACED`."""
+    out: list[str] = []
+    hunk: list[str] = []
+
+    def flush() -> None:
+        if any(line.startswith("+") and redactor.text(line) != line for line in hunk):
+            hunk[:] = [REPLACED if line.startswith("-") else line for line in hunk]
+        out.extend(hunk)
+        hunk.clear()
+
+    for line in text.splitlines(keepends=True):
+        if line.startswith(("@@", "--- ", "+++ ", "# ")):
+            flush()
+            out.append(line)
+        else:
+            hunk.append(line)
+    flush()
+    return "".join(out)
 
 
 def _shown_path(path: str) -> str:

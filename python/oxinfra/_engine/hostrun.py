@@ -235,7 +235,7 @@ class HostRun:
         if error:
             record["error"] = error
         if plan is not None and plan.diffs and status == "changed":  # --diff
-            shown_diff = render_diffs(plan.diffs, hidden_reason(op))
+            shown_diff = render_diffs(plan.diffs, hidden_reason(op), self.redactor)
             if shown_diff:
                 record["diff"] = shown_diff
         if status == "failed" or stdout or stderr:  # a failure's always; others' when they printed

@@ -104,22 +104,24 @@ def wrap_privilege(inner: str, privilege: tuple[Any, ...], timeout: float | None
     also carries the script; it is never in the here-document (which bash may put in a
     file), an argument, the environment or a file::
 
-        { <check the password once per shell, see _password_check>
-        [ "$__ox_pv_<id>" = 0 ] && { printf '%s\n\n' PASSWORD; cat; } <<'__OX_P_<hash>' |
-            sudo -S -p '' -H [-u USER] sh -c 'IFS= read -r l; [ -z "$l" ] || IFS= read -r l; exec sh -s'
+        { <once per shell: does sudo need a password (V=n), is it right (V=0), see _password_check>
+        { [ "$V" = n ] || [ "$V" = 0 ]; } && { [ "$V" = n ] || printf '%s\n' PASSWORD; cat; } <<'__OX_P_<hash>' |
+            if [ "$V" = n ]; then sudo -n -H [-u USER] sh -s; else sudo -k -S -p '' -H [-u USER] sh -s; fi
         { <inner>
         } </dev/null
         __OX_P_<hash>
         }
 
-    ``sudo -S`` reads exactly one line when it asks for the password and nothing when it
-    does not (cached credentials, ``NOPASSWD``, root). The ``sh -c`` text (fixed, the same
-    for everyone) then reads one line: empty if sudo took the password, else the password
-    itself, and then the empty line after it -- the password is never run as a command.
-    Before the first use on a host's shell, ``sudo -S -v`` checks the password alone on its
-    stdin, so a wrong one fails after one attempt (sudo would read up to three lines of the
-    script as further attempts, seconds each) and every later use on that shell fails at
-    once ("refused earlier") instead of trying it again.
+    The password goes only where sudo reads it: ``-k`` makes sudo ask for it (it ignores
+    credentials cached by an earlier use) and ``sudo -S`` reads exactly that one line; the
+    command reads the rest, the script. Where sudo asks for no password (``NOPASSWD``, the
+    login user is root; found once per shell with ``sudo -n -k`` and the same command on an
+    empty script) none is written at all: no line of it can reach the command -- whose
+    login shell (``-i``) runs the target user's ``~/.profile``, which could read it. Before
+    the first use on a host's shell, ``sudo -S -v`` checks the password alone on its stdin,
+    so a wrong one fails after one attempt (sudo would read up to three lines of the script
+    as further attempts, seconds each) and every later use on that shell fails at once
+    ("refused earlier") instead of trying it again.
 
     ``su`` reads a password from a terminal only: ``_su_user`` works where su asks for none
     (the login user is root, or with ``_sudo=True``: sudo's password, then su as root).
@@ -149,11 +151,11 @@ def wrap_privilege(inner: str, privilege: tuple[Any, ...], timeout: float | None
     if p.password is None:
         return f"{{ sudo -n {flags} {program} <<'{end}'\n{body}"
     password = quote(str(p.password))
-    check, gate = _password_check(password, p.sudo_user)
-    reader = f'IFS= read -r l; [ -z "$l" ] || IFS= read -r l; exec {program}'
+    check, var = _password_check(password, p.sudo_user, f"{flags} {program}")
+    free, right = f'[ "${var}" = n ]', f'[ "${var}" = 0 ]'
     return (
-        f"{{ {check}\n{gate} && {{ printf '%s\\n\\n' {password}; cat; }} <<'{end}' | "
-        f"sudo -S -p '' {flags} sh -c {quote(reader)}\n{body}"
+        f"{{ {check}\n{{ {free} || {right}; }} && {{ {free} || printf '%s\\n' {password}; cat; }} <<'{end}' | "
+        f"if {free}; then sudo -n {flags} {program}; else sudo -k -S -p '' {flags} {program}; fi\n{body}"
     )
 
 
@@ -163,25 +165,31 @@ _CHECK_SALT = secrets.token_bytes(16)
 PASSWORD_REFUSED = "sudo: the password was refused earlier on this host; not tried again"
 
 
-def _password_check(password: str, user: str | None = None) -> tuple[str, str]:
-    """Shell text that checks the sudo password (``password``: quoted) once per shell and
-    target ``user`` with ``sudo -S [-u USER] -v`` (the password alone on its stdin: one
-    attempt; the user as the command will have it, for sudoers that ask for the target's
-    password: ``targetpw``, ``runaspw``), and the test that it passed. Later uses read the
-    remembered status (a check inside ``$( )`` is done again)."""
-    seed = (
-        _CHECK_SALT
-        + password.encode("utf-8", "surrogateescape")
-        + b"\0"
-        + (user or "").encode("utf-8", "surrogateescape")
+def _password_check(password: str, user: str | None, command: str) -> tuple[str, str]:
+    """Shell text that finds, once per shell and sudo ``command`` (its flags and program),
+    whether sudo needs the password (``password``: quoted) at all: ``sudo -n -k COMMAND`` on
+    an empty script succeeds where it asks for none (``NOPASSWD``, root): the variable is
+    then ``n``. Else it checks the password with ``sudo -S [-u USER] -v`` (the password alone
+    on its stdin: one attempt; the user as the command will have it, for sudoers that ask
+    for the target's password: ``targetpw``, ``runaspw``): the variable is then its status,
+    ``0`` when it was right. Returns the text and the variable's name; later uses read the
+    remembered value (a check inside ``$( )`` is done again)."""
+    seed = b"\0".join(
+        [
+            _CHECK_SALT,
+            password.encode("utf-8", "surrogateescape"),
+            (user or "").encode("utf-8", "surrogateescape"),
+            command.encode("utf-8", "surrogateescape"),
+        ]
     )
     var = "__ox_pv_" + hashlib.sha256(seed).hexdigest()[:16]
     target = f" -u {quote(user)}" if user else ""
     check = (
-        f"if [ -z \"${var}\" ]; then printf '%s\\n' {password} | sudo -S -p ''{target} -v; {var}=$?; "
-        f'elif [ "${var}" != 0 ]; then echo {quote(PASSWORD_REFUSED)} >&2; fi'
+        f'if [ -z "${var}" ]; then if sudo -n -k {command} </dev/null >/dev/null 2>&1; then {var}=n; '
+        f"else printf '%s\\n' {password} | sudo -S -p ''{target} -v; {var}=$?; fi; "
+        f'elif [ "${var}" != 0 ] && [ "${var}" != n ]; then echo {quote(PASSWORD_REFUSED)} >&2; fi'
     )
-    return check, f'[ "${var}" = 0 ]'
+    return check, var
 
 
 def _here_delimiter(text: str) -> str:
@@ -270,7 +278,9 @@ def render_commands(commands: Iterable[Any], args: GlobalArgs, nonce: str, shell
 
     Commands of a ``shell_safe`` operation with none of those run in the host's shell itself
     (no subshell to fork); anything else runs in a subshell so that ``exit``, ``cd`` or
-    variables cannot leak into the shell that runs the rest of the script.
+    variables cannot leak into the shell that runs the rest of the script, and each of its
+    commands is read by ``eval`` from one quoted word, so a syntax error in it (an
+    unbalanced quote) fails it alone instead of changing how the rest of the script is read.
 
     ``_stdin``: each command (not file uploads) reads the lines from a quoted here-document
     (each line ending in a newline, as pyinfra writes them), in the script, never an argument.
@@ -286,6 +296,11 @@ def render_commands(commands: Iterable[Any], args: GlobalArgs, nonce: str, shell
         if isinstance(item, FileUpload):
             parts.append(f"{{ {render_upload(item, nonce)}\n}}")
             continue
+        if not shell_safe:
+            # shell text as an operation wrote it (server.shell: the deploy's author) is read
+            # by eval, as one quoted word: an unbalanced quote or another syntax error fails
+            # this command (its subshell exits), and cannot swallow the rest of the script
+            item = "eval " + quote(str(item))
         # with _success_exit_codes or _continue_on_error each command runs in a subshell of its
         # own, so that its `exit N` is its status, as when pyinfra runs it as a process of its own
         own = (codes is not None and set(codes) != {0}) or (args.continue_on_error and args.ignore_errors)

@@ -35,6 +35,19 @@ def _exit(sh: Interpreter, argv: list[str]) -> int:
     raise _Exit(int(value) & 255 if value.lstrip("-").isdigit() else 2)
 
 
+def _eval(sh: Interpreter, argv: list[str]) -> int:
+    """``eval WORDS``: the words, joined by spaces, parsed and run here; a syntax error
+    exits the shell (a special built-in's error, in a non-interactive shell), status 2."""
+    from oxinfra.testing.sim.parse import Parser, ShellSyntaxError
+
+    try:
+        body = Parser(" ".join(argv[1:])).parse()
+    except ShellSyntaxError as exc:
+        sh.complain(f"sh: eval: Syntax error: {exc}")
+        raise _Exit(2) from None
+    return sh.run_body(body)
+
+
 def _break(sh: Interpreter, argv: list[str]) -> int:
     raise _Break()
 
@@ -477,6 +490,7 @@ _SHELL_BUILTINS = frozenset(
         "true",
         "false",
         "exit",
+        "eval",
         "break",
         "continue",
         "export",
@@ -499,6 +513,7 @@ _BUILTINS.update(
         "true": _true,
         "false": _false,
         "exit": _exit,
+        "eval": _eval,
         "break": _break,
         "continue": _continue,
         "export": _export,
