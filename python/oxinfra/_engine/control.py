@@ -18,6 +18,11 @@ interrupt does. One :class:`RunControl` per run (per worker process in a sharded
   been sent to it). A second signal exits at once (status 130).
 - ``lock_timeout``: how long a run waits for another run's lock on a host
   (:mod:`oxinfra._engine.lock`).
+- ``start_timeout``: how long a host's shell may take to answer the first script it is sent
+  (its first marker; the lock wait comes on top). A shell that never answers -- a login
+  script (``~/.bashrc``, ``~/.profile``) that reads its input or waits, a ``ForceCommand`` --
+  ends the host ``unreachable`` instead of holding the run forever; later scripts have only
+  ``round_trip_timeout`` (none by default: a long command is not a fault).
 - ``diff``: show what operations change in files (``--diff``): operations that write files
   also read what the files hold, in the batch of facts they read anyway, and each
   operation's record and event carry the change as a unified diff (:mod:`oxinfra._engine.diff`).
@@ -36,10 +41,21 @@ from typing import Any, Callable
 
 from oxinfra.exceptions import ConnectError, OxinfraError
 
-__all__ = ["RunControl", "TimedOut", "Interrupted", "Stopped", "DEFAULT_LOCK_TIMEOUT", "BAD_STATUSES", "uncancel"]
+__all__ = [
+    "RunControl",
+    "TimedOut",
+    "Interrupted",
+    "Stopped",
+    "DEFAULT_LOCK_TIMEOUT",
+    "DEFAULT_START_TIMEOUT",
+    "BAD_STATUSES",
+    "uncancel",
+]
 
 #: Seconds a run waits for another run's lock on a host, unless ``--lock-timeout`` says.
 DEFAULT_LOCK_TIMEOUT = 30.0
+#: Seconds a shell may take to answer its first script (see ``start_timeout``).
+DEFAULT_START_TIMEOUT = 60.0
 #: Host statuses that count against ``fail_percent``.
 BAD_STATUSES = frozenset({"failed", "unreachable", "error"})
 
@@ -75,6 +91,7 @@ class RunControl:
         host_timeout: float | None = None,
         round_trip_timeout: float | None = None,
         lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+        start_timeout: float | None = DEFAULT_START_TIMEOUT,
         handle_signals: bool = False,
         keep_details: bool = False,
         diff: bool = False,
@@ -84,6 +101,8 @@ class RunControl:
         self.round_trip_timeout = round_trip_timeout
         #: None: take no host lock (``--no-host-lock``).
         self.lock_timeout = lock_timeout
+        #: None: no limit on the first answer.
+        self.start_timeout = start_timeout
         #: Install SIGINT/SIGTERM handlers while the run goes (the CLI does; a library caller
         #: keeps its own handlers unless it asks).
         self.handle_signals = handle_signals
@@ -120,6 +139,7 @@ class RunControl:
             "host_timeout": self.host_timeout,
             "round_trip_timeout": self.round_trip_timeout,
             "lock_timeout": self.lock_timeout,
+            "start_timeout": self.start_timeout,
             "handle_signals": True,
             "diff": self.diff,
         }
