@@ -135,3 +135,14 @@ def test_an_edit_of_a_linked_file_edits_the_file_and_keeps_the_link(tmp_path: Pa
     assert statuses == {"replace": "changed", "remove": "changed"}
     assert (tmp_path / "env.link").is_symlink()
     assert (tmp_path / "env").read_text() == "MODE=production\n"
+
+
+def test_line_with_the_i_flag_matches_either_case(tmp_path: Path) -> None:
+    """``flags=["I"]`` made sed match either case, but the check before it (a grep) did
+    not: nothing matched, and the line was appended instead of replaced."""
+    (tmp_path / "env").write_text("MODE=staging\n")
+    body = 'files.line(name="i", path="@ROOT@/env", line="^mode=.*", replace="MODE=production", flags=["I"])\n'
+    assert _run_local(tmp_path, body) == {"i": "changed"}
+    assert (tmp_path / "env").read_text() == "MODE=production\n"
+    assert _run_local(tmp_path, body) == {"i": "unchanged"}
+    assert (tmp_path / "env").read_text() == "MODE=production\n"

@@ -43,14 +43,21 @@ __all__ = ["line", "replace", "line_facts", "escape_bre", "escape_sed_replacemen
 
 
 def line_facts(
-    path: str, match: str, interpolate_variables: bool = False, replace: str = "", present: bool = True
+    path: str,
+    match: str,
+    interpolate_variables: bool = False,
+    replace: str = "",
+    present: bool = True,
+    ignore_case: bool = False,
 ) -> list[tuple[type, dict[str, Any]]]:
     """The facts ``files.line`` reads for the anchored pattern ``match`` (see :func:`put_facts`);
     with ``replace`` (and ``present``, no ``interpolate_variables``) whether the file holds the
-    replacement as a line already (nothing matching, the replacement was appended before)."""
-    facts: list[tuple[type, dict[str, Any]]] = [
-        (FindInFile, {"path": path, "pattern": match, "interpolate_variables": interpolate_variables})
-    ]
+    replacement as a line already (nothing matching, the replacement was appended before).
+    ``ignore_case``: sed's ``i``/``I`` flag: the pattern matches either case here too."""
+    look: dict[str, Any] = {"path": path, "pattern": match, "interpolate_variables": interpolate_variables}
+    if ignore_case:
+        look["ignore_case"] = True
+    facts: list[tuple[type, dict[str, Any]]] = [(FindInFile, look)]
     if _reads_replacement(replace, present, interpolate_variables):
         facts.append((FindInFile, {"path": path, "pattern": "^" + escape_bre(replace) + "$"}))
     return [*facts, (LinkTarget, {"path": path}), *diff_facts(path)]
@@ -120,7 +127,8 @@ def line(
         check_interpolated("replace", replace)
     # with replace=, a file where nothing matches may hold the replacement already (the line
     # appended by an earlier run): read in the same batch, not appended again
-    found, *rest = get_facts(host, line_facts(path, match, interpolate_variables, replace, present))
+    ignore_case = any(c in flags_text for c in "iI")
+    found, *rest = get_facts(host, line_facts(path, match, interpolate_variables, replace, present, ignore_case))
     replaced = rest.pop(0) if _reads_replacement(replace, present, interpolate_variables) else None
     real, *shown = rest
     before = shown[0] if shown else None
