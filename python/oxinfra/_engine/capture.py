@@ -20,11 +20,10 @@ base64-encoded; ``stdout_dropped``/``stderr_dropped`` the number of bytes left o
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from typing import Any
 
-__all__ = ["HEAD", "TAIL", "CappedStream", "Captured", "FirstMarker", "output_fields", "apply_cuts"]
+__all__ = ["HEAD", "TAIL", "CappedStream", "Captured", "output_fields", "apply_cuts"]
 
 #: Bytes kept from the start and from the end of each operation's stdout (and stderr).
 HEAD = 32 * 1024
@@ -42,33 +41,6 @@ class Captured(bytes):
 
 def _note(dropped: int) -> bytes:
     return f"\n[... {dropped:,} bytes dropped ...]\n".encode()
-
-
-class FirstMarker:
-    """A stream of a round trip (``CappedStream``, ``Collect``) passed on, watched for the
-    first marker of the run's ``nonce``: ``seen`` is set once the shell printed one."""
-
-    def __init__(self, sink: Any, nonce: str) -> None:
-        self.sink = sink
-        self.prefix = f"\n@@OX-{nonce}:".encode()
-        self.tail = b""
-        self.seen = asyncio.Event()
-
-    def feed(self, chunk: bytes) -> bool:
-        if not self.seen.is_set():
-            data = self.tail + chunk
-            if self.prefix in data:
-                self.seen.set()
-            self.tail = data[-len(self.prefix) :]
-        done: bool = self.sink.feed(chunk)
-        return done
-
-    def value(self) -> bytes:
-        value: bytes = self.sink.value()
-        return value
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.sink, name)
 
 
 class CappedStream:

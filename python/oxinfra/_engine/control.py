@@ -188,6 +188,38 @@ class RunControl:
             return TimedOut(f"host timeout after {self.host_timeout:g} s")
         return TimedOut(f"no answer within {self.round_trip_timeout:g} s (--round-trip-timeout)")
 
+    async def first_answer(
+        self, shell: Any, script: bytes, nonce: str, start: float | None, budget: float | None, out: Any, err: Any
+    ) -> tuple[bytes, bytes]:
+        """One round trip (``shell.run``); with ``start`` (a host's first: ``start_timeout``
+        and the lock wait) the shell must print its first marker within that many seconds."""
+        done = f"\n@@OX-{nonce}:DONE\n".encode()
+        if start is None:
+            answer: tuple[bytes, bytes] = await shell.run(script, done, budget, out, err)
+            return answer
+        watch = FirstMarker(out, nonce)
+        run = asyncio.ensure_future(shell.run(script, done, budget, watch, err))
+        seen = asyncio.ensure_future(watch.seen.wait())
+        try:
+            await asyncio.wait({run, seen}, timeout=start, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            seen.cancel()
+        if not run.done() and not watch.seen.is_set():
+            run.cancel()
+            try:
+                await run
+            except (asyncio.CancelledError, Exception):
+                pass
+            error = TimedOut(
+                f"the remote shell did not start the first script within {start:g} s (a login script such as "
+                "~/.bashrc or ~/.profile that reads its input or waits, or a ForceCommand?)"
+            )
+            error.partial = out.value()
+            error.reader = out
+            raise error
+        output: tuple[bytes, bytes] = await run
+        return output
+
     async def within(self, deadline: float | None, awaitable: Any) -> Any:
         """Await ``awaitable`` within what is left of the host's deadline."""
         if deadline is None:
@@ -233,3 +265,30 @@ class RunControl:
     def _emit(self, event: dict[str, Any]) -> None:
         if self.sink is not None:
             self.sink(event)
+
+
+class FirstMarker:
+    """A stream of a round trip (``CappedStream``, ``Collect``) passed on, watched for the
+    first marker of the run's ``nonce``: ``seen`` is set once the shell printed one."""
+
+    def __init__(self, sink: Any, nonce: str) -> None:
+        self.sink = sink
+        self.prefix = f"\n@@OX-{nonce}:".encode()
+        self.tail = b""
+        self.seen = asyncio.Event()
+
+    def feed(self, chunk: bytes) -> bool:
+        if not self.seen.is_set():
+            data = self.tail + chunk
+            if self.prefix in data:
+                self.seen.set()
+            self.tail = data[-len(self.prefix) :]
+        done: bool = self.sink.feed(chunk)
+        return done
+
+    def value(self) -> bytes:
+        value: bytes = self.sink.value()
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sink, name)

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from typing import Any, Callable
 
 from oxinfra import _core
-from oxinfra._engine.capture import CappedStream, FirstMarker, apply_cuts, output_fields
+from oxinfra._engine.capture import CappedStream, apply_cuts, output_fields
 from oxinfra._engine.control import Interrupted, RunControl, Stopped, TimedOut, uncancel
 from oxinfra._engine.evaluate import OpCall
 from oxinfra._engine.diff import hidden_reason, render_diffs
@@ -82,8 +82,7 @@ class HostRun:
         self.redactor = self.control.redactor
         self.memo = memo
         self.gathers = 0
-        #: The shell answered a script (see ``RunControl.start_timeout``).
-        self.answered = False
+        self.answered = False  # the shell answered a script (RunControl.start_timeout)
         # While a dry plan that may be reused is made: each reported outcome.
         self.outcomes: list[tuple[Any, ...]] | None = None
         self.result = HostResult(host.name)
@@ -133,11 +132,9 @@ class HostRun:
         if locks and budget is not None and self.lock is not None:  # waiting for the lock is not stalling
             budget = control.round_trip_budget(self.deadline, extra=self.lock[1])
         try:
-            if self.answered or control.start_timeout is None:
-                output: tuple[bytes, bytes] = await self.shell.run(script, done_marker(self.nonce), budget, out, err)
-            else:
-                start = control.start_timeout + (self.lock[1] if locks and self.lock is not None else 0.0)
-                output = await self._first(script, start, budget, out, err)
+            wait = self.lock[1] if locks and self.lock is not None else 0.0  # the lock's, on top
+            start = None if self.answered or control.start_timeout is None else control.start_timeout + wait
+            output = await control.first_answer(self.shell, script, self.nonce, start, budget, out, err)
             self.answered = True
             return output
         except ConnectError as exc:
@@ -152,34 +149,6 @@ class HostRun:
         error.partial = out.value()
         error.reader = out
         raise error from None
-
-    async def _first(
-        self, script: bytes, start: float, budget: float | None, out: Any, err: Any
-    ) -> tuple[bytes, bytes]:
-        """The host's first round trip: as any other, and its shell must print its first
-        marker within ``start`` seconds (see ``RunControl.start_timeout``)."""
-        watch = FirstMarker(out, self.nonce)
-        run = asyncio.ensure_future(self.shell.run(script, done_marker(self.nonce), budget, watch, err))
-        seen = asyncio.ensure_future(watch.seen.wait())
-        try:
-            await asyncio.wait({run, seen}, timeout=start, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            seen.cancel()
-        if not run.done() and not watch.seen.is_set():
-            run.cancel()
-            try:
-                await run
-            except (asyncio.CancelledError, Exception):
-                pass
-            error = TimedOut(
-                f"the remote shell did not start the first script within {start:g} s (a login script such as "
-                "~/.bashrc or ~/.profile that reads its input or waits, or a ForceCommand?)"
-            )
-            error.partial = out.value()
-            error.reader = out
-            raise error
-        output: tuple[bytes, bytes] = await run
-        return output
 
     async def gather(self, requests: list[FactRequest]) -> None:
         todo = self.planner.missing(requests)
