@@ -8,7 +8,8 @@
 
 Exit codes (:mod:`oxinfra.cli.outcome`): 0 every host succeeded; 1 some host failed; 2 bad
 input or usage (nothing ran); 4 some host unreachable and none failed; 70 internal error;
-130 interrupted; 141 stdout closed while ``fact`` or ``debug-inventory`` printed.
+74 ``fact`` or ``debug-inventory`` could not write stdout; 130 interrupted; 141 stdout closed
+while ``fact`` or ``debug-inventory`` printed.
 What is printed, and how (recap, progress, colour, -v levels): :mod:`oxinfra.cli.render`.
 """
 
@@ -529,7 +530,11 @@ def _facts(
     settings = split_global_args({}, check_defaults(global_args), "")[0].privilege_settings
     run_control = RunControl(**{k: v for k, v in control.items() if k in ("host_timeout", "round_trip_timeout")})
     answers = asyncio.run(read_facts_async(inventory, asks, parallel, settings or None, run_control))
-    print_facts(asks, answers, renderer.as_json, renderer.redactor)
+    from oxinfra.cli.console import printing
+
+    with printing():
+        print_facts(asks, answers, renderer.as_json, renderer.redactor)
+        sys.stdout.flush()
     return facts_exit_code(answers)
 
 
@@ -610,7 +615,11 @@ def _run(
 
         if len(targets) > 1:
             raise click.UsageError("debug-inventory takes no further arguments")
-        debug_inventory(inventory, renderer.as_json)
+        from oxinfra.cli.console import printing
+
+        with printing():
+            debug_inventory(inventory, renderer.as_json)
+            sys.stdout.flush()
         return 0
     from oxinfra._engine.control import RunControl
     from oxinfra._engine.run import run

@@ -1,0 +1,104 @@
+"""Findings of a hostile review of the command and the library API, each a test written
+before its fix: output that cannot be written, ``SystemExit`` from user code, numbers that
+are not numbers, settings files that are not UTF-8, a password prompt without a terminal,
+misleading messages, and the API's argument checks."""
+
+from __future__ import annotations
+
+import json
+import resource
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from e2e_helpers import assert_no_traceback, Outcome, cli_env
+
+SIM20 = 'web = ["@sim/h[1:20]"]\n'
+SIM3 = 'web = ["@sim/h[1:3]"]\n'
+#: Prints a lot under -vvv; the last host fails, so the state file proves it ran.
+LOUD = """\
+from oxinfra import host
+from oxinfra.operations import server
+
+server.shell(name="a", commands=["echo " + "x" * 300])
+server.shell(name="b", commands=["echo " + "y" * 300])
+if host.name == "@sim/h20":
+    server.shell(name="last fails", commands=["exit 3"])
+server.shell(name="c", commands=["echo " + "z" * 300])
+"""
+
+
+def _files(tmp_path: Path, **files: str) -> None:
+    for name, text in files.items():
+        (tmp_path / name.replace("__", ".")).write_text(text)
+
+
+def _child(tmp_path: Path, *args: str, stdout: object, limit_file: int | None = None) -> Outcome:
+    """``python -m oxinfra ARGS`` in ``tmp_path`` with stdout to ``stdout`` (an open file);
+    ``limit_file``: a file size limit (``ulimit -f``), SIGXFSZ ignored, so a write past it
+    fails with EFBIG."""
+
+    def limit() -> None:
+        if limit_file is not None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit_file, limit_file))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "oxinfra", *args],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,  # type: ignore[arg-type]
+        stderr=subprocess.PIPE,
+        env={**cli_env(), "NO_COLOR": "1", "OXINFRA_STATE_FILE": str(tmp_path / "last-run.json")},
+        timeout=120,
+        preexec_fn=limit,
+    )
+    return Outcome(proc.returncode, "", proc.stderr.decode("utf-8", "replace"))
+
+
+def _state(tmp_path: Path) -> dict[str, object]:
+    return json.loads((tmp_path / "last-run.json").read_text())  # type: ignore[no-any-return]
+
+
+# -- 1. stdout that cannot be written (disk full, file too large) ---------------------------
+
+
+def test_a_file_size_limit_on_stdout_does_not_stop_the_fleet(tmp_path: Path) -> None:
+    """Before: the first write past ``ulimit -f`` raised EFBIG out of the renderer: 1 of 20
+    hosts ran, a traceback, exit 70, no summary, no state file."""
+    _files(tmp_path, sim20__py=SIM20, loud__py=LOUD)
+    with open(tmp_path / "log", "wb") as log:
+        out = _child(tmp_path, "sim20.py", "loud.py", "-y", "-vvv", "--parallel", "1", stdout=log, limit_file=4096)
+    assert_no_traceback(out)
+    assert out.code == 1, out.describe()  # the run's own code: @sim/h20 failed
+    state = _state(tmp_path)
+    assert state["hosts"] == 20 and state["retry"] == ["@sim/h20"], state
+    assert "File too large" in out.stderr and out.stderr.count("\n") <= 3, out.describe()
+
+
+def test_a_full_disk_on_stdout_does_not_stop_the_run(tmp_path: Path) -> None:
+    """Before: two chained tracebacks (the error handler wrote to stdout again), exit 1."""
+    _files(
+        tmp_path, sim3__py=SIM3, f2__py='from oxinfra.operations import server\nserver.shell(commands=["echo hi"])\n'
+    )
+    for flags in ((), ("--json",)):
+        with open("/dev/full", "wb") as full:
+            out = _child(tmp_path, "sim3.py", "f2.py", "-y", *flags, stdout=full)
+        assert_no_traceback(out)
+        assert out.code == 0, out.describe()
+        assert "No space left on device" in out.stderr, out.describe()
+        assert _state(tmp_path)["hosts"] == 3
+        (tmp_path / "last-run.json").unlink()
+
+
+def test_a_full_disk_while_facts_or_the_inventory_are_printed_exits_74(tmp_path: Path) -> None:
+    """``fact`` and ``debug-inventory`` print their result: when it cannot be written, one
+    line says so and the exit code is 74 (EX_IOERR), not a traceback and 70."""
+    _files(tmp_path, sim3__py=SIM3)
+    for form in (("fact", "server.Arch"), ("debug-inventory",), ("fact", "server.Arch", "--json")):
+        with open("/dev/full", "wb") as full:
+            out = _child(tmp_path, "sim3.py", *form, stdout=full)
+        assert_no_traceback(out)
+        assert out.code == 74, out.describe()
+        assert out.stderr.count("oxinfra: error: stdout: cannot write (No space left on device)") == 1, out.describe()
