@@ -12,7 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from e2e_helpers import assert_no_traceback, Outcome, cli_env
+import pytest
+
+from e2e_helpers import Outcome, assert_no_traceback, cli_env, run_cli
 
 SIM20 = 'web = ["@sim/h[1:20]"]\n'
 SIM3 = 'web = ["@sim/h[1:3]"]\n'
@@ -102,3 +104,64 @@ def test_a_full_disk_while_facts_or_the_inventory_are_printed_exits_74(tmp_path:
         assert_no_traceback(out)
         assert out.code == 74, out.describe()
         assert out.stderr.count("oxinfra: error: stdout: cannot write (No space left on device)") == 1, out.describe()
+
+
+# -- 2. SystemExit raised by user code ------------------------------------------------------
+
+SAY = 'from oxinfra.operations import server\nserver.shell(commands=["echo hi"])\n'
+
+
+def _exit_refused(out: Outcome, where: str, code: str = "0") -> None:
+    assert_no_traceback(out)
+    assert out.code == 2, out.describe()
+    errors = [line for line in out.stderr.splitlines() if line.startswith("oxinfra: error:")]
+    assert len(errors) == 1, out.describe()
+    assert where in errors[0] and f"sys.exit({code})" in errors[0], out.describe()
+
+
+@pytest.mark.parametrize("code", ["0", "3", "None", "'bye'"])
+def test_sys_exit_in_a_deploy_is_a_deploy_error(tmp_path: Path, code: str) -> None:
+    """Before: sys.exit(0) ended the run silently with exit 0 and nothing ran; sys.exit(3)
+    exited 3."""
+    _files(tmp_path, sim3__py=SIM3, deploy__py=SAY + f"import sys\n\nsys.exit({code})\n")
+    out = run_cli("sim3.py", "deploy.py", "-y", cwd=tmp_path)
+    _exit_refused(out, "deploy.py:5", code)
+    assert "hi" not in out.stdout
+
+
+def test_sys_exit_in_an_inventory_or_group_data_is_an_inventory_error(tmp_path: Path) -> None:
+    _files(tmp_path, inv__py='import sys\nweb = ["@sim/a"]\nsys.exit(0)\n', deploy__py=SAY)
+    _exit_refused(run_cli("inv.py", "deploy.py", "-y", cwd=tmp_path), "inv.py:3")
+    (tmp_path / "group_data").mkdir()
+    _files(tmp_path, inv__py='web = ["@sim/a"]\n')
+    (tmp_path / "group_data" / "web.py").write_text("import sys\n\nsys.exit(5)\n")
+    _exit_refused(run_cli("inv.py", "deploy.py", "-y", cwd=tmp_path), "web.py:3", "5")
+
+
+def test_sys_exit_in_config_py_is_an_error(tmp_path: Path) -> None:
+    _files(tmp_path, sim3__py=SIM3, deploy__py=SAY, config__py="import sys\nsys.exit(0)\n")
+    _exit_refused(run_cli("sim3.py", "deploy.py", "-y", cwd=tmp_path), "config.py:2")
+
+
+def test_sys_exit_in_a_dynamic_inventory_is_an_inventory_error(tmp_path: Path) -> None:
+    _files(tmp_path, deploy__py=SAY, dyn__py="import sys\n\ndef hosts():\n    sys.exit(0)\n")
+    _exit_refused(run_cli("dyn:hosts", "deploy.py", "-y", cwd=tmp_path), "dyn.py:4")
+    _files(tmp_path, dyn2__py="import sys\nsys.exit(0)\n")
+    _exit_refused(run_cli("dyn2:hosts", "deploy.py", "-y", cwd=tmp_path), "dyn2.py:2")
+
+
+def test_sys_exit_in_a_deploy_run_by_the_library_raises_a_deploy_error(tmp_path: Path) -> None:
+    """Before: run() raised SystemExit into the caller (an application would exit)."""
+    from oxinfra.api import run
+    from oxinfra.exceptions import DeployError
+
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text("import sys\nsys.exit(0)\n")
+    with pytest.raises(DeployError, match=r"deploy.py:2: sys.exit\(0\)"):
+        run(["@sim/a"], deploy)
+
+    def by_function() -> None:
+        raise SystemExit(4)
+
+    with pytest.raises(DeployError, match=r"sys.exit\(4\)"):
+        run(["@sim/a"], by_function)

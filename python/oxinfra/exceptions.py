@@ -134,3 +134,11 @@ class OutputParseError(OxinfraError, ValueError):
     first line does not have 8 fields. The message quotes the offending text. It ends the
     run of that host (status ``error``), never the whole run.
     """
+
+
+def exit_called(exc: SystemExit, when: str) -> str:
+    """What a ``sys.exit()`` (``exit()``, ``raise SystemExit``) in user code -- a deploy, an
+    inventory, group data, ``config.py`` -- is reported as: ``sys.exit(0) called WHEN: ...``.
+    It never ends the run (nor the caller of :func:`oxinfra.api.run`): it is an error of that
+    file, exit 2."""
+    return f"sys.exit({exc.code!r}) called {when}: remove it (it cannot end the run)"

@@ -8,7 +8,7 @@ import traceback
 
 from oxinfra.api.config import Config
 from oxinfra.api.context import scope
-from oxinfra.exceptions import DeployError, OxinfraError
+from oxinfra.exceptions import DeployError, OxinfraError, exit_called
 
 __all__ = ["read_config"]
 
@@ -31,8 +31,10 @@ def read_config(path: str) -> Config:
     try:
         with scope(config=config):
             exec(code, {"__name__": "__oxinfra_config__", "__file__": os.path.abspath(path)})
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         line = next((n for f, n in traceback.walk_tb(exc.__traceback__) if f.f_code.co_filename == code.co_filename), 0)
+        if isinstance(exc, SystemExit):
+            raise DeployError(f"{path}:{line}: {exit_called(exc, 'while the config file was read')}") from None
         raise DeployError(f"{path}:{line}: {type(exc).__name__}: {exc}") from None
     from oxinfra._engine.pipeline import check_defaults
 
