@@ -165,3 +165,80 @@ def test_sys_exit_in_a_deploy_run_by_the_library_raises_a_deploy_error(tmp_path:
 
     with pytest.raises(DeployError, match=r"sys.exit\(4\)"):
         run(["@sim/a"], by_function)
+
+
+# -- 3. numbers that are not numbers -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--host-timeout", "nan"),
+        ("--host-timeout", "inf"),
+        ("--round-trip-timeout", "nan"),
+        ("--lock-timeout", "nan"),
+        ("--lock-timeout", "inf"),
+        ("--fail-percent", "nan"),
+    ],
+)
+def test_non_finite_numbers_are_refused_on_the_command_line(tmp_path: Path, option: str, value: str) -> None:
+    """Before: --host-timeout nan and --lock-timeout nan were internal errors (exit 70),
+    --fail-percent nan was accepted and never triggered; inf lock timeouts overflowed in
+    the lock script."""
+    _files(tmp_path, sim3__py=SIM3, deploy__py=SAY)
+    out = run_cli("sim3.py", "deploy.py", "-y", option, value, cwd=tmp_path)
+    assert_no_traceback(out)
+    assert out.code == 2, out.describe()
+    assert option in out.stderr and "finite" in out.stderr, out.describe()
+    assert "hi" not in out.stdout
+
+
+@pytest.mark.parametrize("setting", ['fail_percent = "nan"', "fail_percent = nan", "host_timeout = inf"])
+def test_non_finite_numbers_are_refused_in_oxinfra_toml(tmp_path: Path, setting: str) -> None:
+    _files(tmp_path, sim3__py=SIM3, deploy__py=SAY, oxinfra__toml=setting + "\n")
+    out = run_cli("sim3.py", "deploy.py", "-y", cwd=tmp_path)
+    assert_no_traceback(out)
+    assert out.code == 2, out.describe()
+    assert "oxinfra.toml" in out.stderr and setting.split()[0] in out.stderr, out.describe()
+
+
+@pytest.mark.parametrize("setting", ["config.PARALLEL = float('inf')", "config.FAIL_PERCENT = float('nan')"])
+def test_non_finite_numbers_are_refused_in_config_py(tmp_path: Path, setting: str) -> None:
+    _files(tmp_path, sim3__py=SIM3, deploy__py=SAY, config__py=f"from oxinfra import config\n{setting}\n")
+    out = run_cli("sim3.py", "deploy.py", "-y", cwd=tmp_path)
+    assert_no_traceback(out)
+    assert out.code == 2, out.describe()
+    assert "config.py" in out.stderr, out.describe()
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"host_timeout": -1}, "host_timeout"),
+        ({"host_timeout": 0}, "host_timeout"),
+        ({"host_timeout": float("nan")}, "host_timeout"),
+        ({"round_trip_timeout": float("inf")}, "round_trip_timeout"),
+        ({"round_trip_timeout": "5"}, "round_trip_timeout"),
+        ({"lock_timeout": -0.5}, "lock_timeout"),
+        ({"lock_timeout": float("nan")}, "lock_timeout"),
+        ({"fail_percent": 500}, "fail_percent"),
+        ({"fail_percent": float("nan")}, "fail_percent"),
+        ({"fail_percent": True}, "fail_percent"),
+        ({"handle_signals": "yes"}, "handle_signals"),
+    ],
+)
+def test_run_control_refuses_bad_values(kwargs: dict[str, object], name: str) -> None:
+    """Before: RunControl took them, and the run failed later (or never timed out)."""
+    from oxinfra.api import RunControl
+    from oxinfra.exceptions import OxinfraError
+
+    with pytest.raises(OxinfraError, match=rf"RunControl\({name}="):
+        RunControl(**kwargs)  # type: ignore[arg-type]
+
+
+def test_run_control_takes_good_values() -> None:
+    from oxinfra.api import RunControl
+
+    control = RunControl(host_timeout=5, round_trip_timeout=0.5, lock_timeout=0, fail_percent=100)
+    assert (control.host_timeout, control.lock_timeout, control.fail_percent) == (5, 0, 100)
+    assert RunControl(lock_timeout=None).lock_timeout is None

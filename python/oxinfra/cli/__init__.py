@@ -27,7 +27,7 @@ import click
 from oxinfra.cli.complete import HELP as COMPLETION
 from oxinfra.cli.complete import complete_inventory, complete_targets
 from oxinfra.cli.console import ask_yes_no
-from oxinfra.cli.forms import SETTINGS_ERROR, SETTINGS_LISTS, OxinfraCommand
+from oxinfra.cli.forms import SETTINGS_ERROR, SETTINGS_LISTS, Finite, OxinfraCommand
 from oxinfra.cli.privilege import run_privilege
 from oxinfra.cli.ssh import ssh_overrides
 from oxinfra.cli.outcome import CLOSED_PIPE, HELP, INTERNAL, INTERRUPTED, exit_code
@@ -276,7 +276,7 @@ _SHARDS = _ShardsType()
 @click.option(
     "--fail-percent",
     "fail_percent",
-    type=click.FloatRange(0, 100),
+    type=Finite(0, 100),
     default=None,
     metavar="N",
     help="Once more than N percent of the hosts failed or were unreachable, start no new host (they end "
@@ -285,7 +285,7 @@ _SHARDS = _ShardsType()
 @click.option(
     "--host-timeout",
     "host_timeout",
-    type=click.FloatRange(0, min_open=True),
+    type=Finite(0, min_open=True),
     default=None,
     metavar="SECONDS",
     help="A host not done this long after it starts connecting ends unreachable "
@@ -294,7 +294,7 @@ _SHARDS = _ShardsType()
 @click.option(
     "--round-trip-timeout",
     "round_trip_timeout",
-    type=click.FloatRange(0, min_open=True),
+    type=Finite(0, min_open=True),
     default=None,
     metavar="SECONDS",
     help="A script without its answer this long (a stalled command, a host that "
@@ -303,7 +303,7 @@ _SHARDS = _ShardsType()
 @click.option(
     "--lock-timeout",
     "lock_timeout",
-    type=click.FloatRange(0),
+    type=Finite(0),
     default=30.0,
     show_default=True,
     metavar="SECONDS",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import traceback
 
@@ -44,7 +45,7 @@ def read_config(path: str) -> Config:
         raise DeployError(f"{path}: {exc}") from None
     for name, low, high in (("PARALLEL", 0, None), ("FAIL_PERCENT", 0, 100)):
         value = getattr(config, name)
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         if value is not None and not (number and value >= low and (high is None or value <= high)):
             bound = f"from {low} to {high}" if high is not None else f"of {low} or more"
             raise DeployError(f"{path}: config.{name} must be a number {bound}, not {value!r}")
