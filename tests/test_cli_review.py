@@ -242,3 +242,28 @@ def test_run_control_takes_good_values() -> None:
     control = RunControl(host_timeout=5, round_trip_timeout=0.5, lock_timeout=0, fail_percent=100)
     assert (control.host_timeout, control.lock_timeout, control.fail_percent) == (5, 0, 100)
     assert RunControl(lock_timeout=None).lock_timeout is None
+
+
+# -- 4. settings files that are not UTF-8 ---------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["oxinfra.toml", "pyproject.toml"])
+def test_a_settings_file_that_is_not_utf8_is_one_line(tmp_path: Path, name: str) -> None:
+    """Before: a UnicodeDecodeError traceback (settings.py, tomllib.load)."""
+    _files(tmp_path, sim3__py=SIM3, deploy__py=SAY)
+    (tmp_path / name).write_bytes(b"# caf\xe9\nparallel = 2\n[tool.oxinfra]\nparallel = 2\n")
+    out = run_cli("sim3.py", "deploy.py", "-y", cwd=tmp_path)
+    assert_no_traceback(out)
+    assert out.code == 2, out.describe()
+    errors = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and f"{name}: not UTF-8" in errors[0] and "line 1" in errors[0], out.describe()
+
+
+def test_an_ansible_inventory_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    _files(tmp_path, deploy__py=SAY)
+    (tmp_path / "hosts.ini").write_bytes(b"[web]\n@sim/a # caf\xe9\n")
+    (tmp_path / "hosts.yml").write_bytes(b"web:\n  hosts:\n    '@sim/a': {note: caf\xe9}\n")
+    for inventory in ("hosts.ini", "hosts.yml"):
+        out = run_cli(inventory, "deploy.py", "-y", cwd=tmp_path)
+        assert_no_traceback(out)
+        assert out.code in (0, 2), out.describe()
