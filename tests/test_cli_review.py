@@ -267,3 +267,38 @@ def test_an_ansible_inventory_that_is_not_utf8_is_one_line(tmp_path: Path) -> No
         out = run_cli(inventory, "deploy.py", "-y", cwd=tmp_path)
         assert_no_traceback(out)
         assert out.code in (0, 2), out.describe()
+
+
+# -- 5. a password prompt without a terminal ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "option, envvar",
+    [
+        ("--ask-sudo-password", "OXINFRA_SUDO_PASSWORD"),
+        ("--ssh-password-prompt", "OXINFRA_SSH_PASSWORD"),
+        ("--ask-ssh-key-password", "OXINFRA_SSH_KEY_PASSWORD"),
+    ],
+)
+def test_a_password_prompt_without_a_terminal_exits_2(tmp_path: Path, option: str, envvar: str) -> None:
+    """Before: "Aborted!" and exit 1. Now, as the confirmation prompt: exit 2 and one line
+    saying how to give the password instead. No controlling terminal (a new session), stdin
+    /dev/null."""
+    _files(tmp_path, sim3__py=SIM3, deploy__py=SAY)
+    extra = ["--ssh-key", str(tmp_path / "deploy.py")] if option == "--ask-ssh-key-password" else []
+    proc = subprocess.run(
+        [sys.executable, "-m", "oxinfra", "sim3.py", "deploy.py", "-y", option, *extra],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=60,
+        start_new_session=True,
+    )
+    out = Outcome(proc.returncode, proc.stdout, proc.stderr)
+    assert_no_traceback(out)
+    assert out.code == 2, out.describe()
+    errors = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and "no terminal to ask for" in errors[0] and envvar in errors[0], out.describe()
+    assert "hi" not in out.stdout

@@ -24,6 +24,7 @@ went away.
 from __future__ import annotations
 
 import errno
+import getpass
 import os
 import re
 import select
@@ -36,9 +37,9 @@ from typing import Any, Callable, Iterator
 
 import click
 
-from oxinfra.exceptions import OxinfraError
+from oxinfra.exceptions import DeployError, OxinfraError
 
-__all__ = ["Console", "OutputLost", "ask_yes_no", "color_wanted", "printing", "strip_ansi"]
+__all__ = ["Console", "OutputLost", "ask_password", "ask_yes_no", "color_wanted", "printing", "strip_ansi"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 #: Redraws of the status line per second at most.
@@ -299,3 +300,32 @@ def ask_yes_no(question: str) -> bool:
         if answer in ("", "n", "no"):
             return False
         out.write("Error: invalid input\n")
+
+
+def _terminal() -> bool:
+    """Whether a hidden prompt can be asked: stdin is a terminal, or the process has one
+    (``/dev/tty``, where :func:`getpass.getpass` asks when stdin is redirected)."""
+    if _isatty(sys.stdin):
+        return True
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+    except OSError:
+        return False
+    return True
+
+
+def ask_password(what: str, option: str, instead: str) -> str:
+    """A password asked for by ``option`` (``--ask-sudo-password``): a hidden prompt on the
+    terminal; without one, the first line of stdin (``echo "$PW" | oxinfra ...``). No
+    terminal and nothing on stdin (``</dev/null``, a CI job) is a DeployError saying how to
+    give it (``instead``), exit 2 -- as the confirmation prompt without a terminal; so is
+    Ctrl-D at the prompt. Ctrl-C is KeyboardInterrupt (exit 130). "" for an empty answer."""
+    if _terminal():
+        try:
+            return getpass.getpass(f"{what}: ", stream=sys.stderr)
+        except EOFError:
+            raise DeployError(f"no {what} given ({option}): nothing changed") from None
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    if not line:
+        raise DeployError(f"no terminal to ask for the {what} ({option}): give it with {instead} instead")
+    return line.rstrip("\r\n")
