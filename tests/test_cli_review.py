@@ -302,3 +302,28 @@ def test_a_password_prompt_without_a_terminal_exits_2(tmp_path: Path, option: st
     errors = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and "no terminal to ask for" in errors[0] and envvar in errors[0], out.describe()
     assert "hi" not in out.stdout
+
+
+# -- 6. misleading messages -----------------------------------------------------------------
+
+
+def test_a_directory_given_as_the_inventory_is_called_a_directory(tmp_path: Path) -> None:
+    """Before: "inventory file not found: adir.py", for a directory that is there."""
+    _files(tmp_path, deploy__py=SAY)
+    (tmp_path / "adir.py").mkdir()
+    out = run_cli("adir.py", "deploy.py", "-y", cwd=tmp_path)
+    assert out.code == 2, out.describe()
+    assert "adir.py is a directory" in out.stderr and "not found" not in out.stderr, out.describe()
+
+
+def test_an_unknown_connector_lists_every_connector() -> None:
+    """Before: "use @local, @ssh/HOST or @docker/CONTAINER" -- without @sim."""
+    from oxinfra.connectors.registry import CONNECTORS
+    from oxinfra.exceptions import InventoryError
+    from oxinfra.inventory import Inventory
+
+    with pytest.raises(InventoryError, match="unknown connector") as raised:
+        Inventory.from_hosts(["@bogus/x"])
+    for name in CONNECTORS:
+        assert f"@{name}" in str(raised.value)
+    assert "@sim/NAME" in str(raised.value)
