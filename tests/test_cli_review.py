@@ -327,3 +327,68 @@ def test_an_unknown_connector_lists_every_connector() -> None:
     for name in CONNECTORS:
         assert f"@{name}" in str(raised.value)
     assert "@sim/NAME" in str(raised.value)
+
+
+# -- 7. the library API's arguments and a callback that raises ------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"limit": 5}, "limit"),
+        ({"limit": [5]}, "limit"),
+        ({"global_args": 5}, "global_args"),
+        ({"control": 5}, "control"),
+        ({"on_event": 5}, "on_event"),
+    ],
+)
+def test_run_checks_its_arguments_types(tmp_path: Path, kwargs: dict[str, object], name: str) -> None:
+    """Before: TypeError (limit=5, global_args=5) and AttributeError (control=5) from deep in
+    the engine."""
+    import asyncio
+
+    from oxinfra.api import run, run_async
+    from oxinfra.exceptions import OxinfraError
+
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(SAY)
+    with pytest.raises(OxinfraError, match=rf"^{name}="):
+        run(["@sim/a"], deploy, **kwargs)  # type: ignore[arg-type]
+    for isolation in ("thread", "process"):
+        with pytest.raises(OxinfraError, match=rf"^{name}="):
+            asyncio.run(run_async(["@sim/a"], deploy, isolation=isolation, **kwargs))  # type: ignore[arg-type]
+
+
+def _raising_callback(seen: list[object]) -> object:
+    def on_event(event: object) -> None:
+        seen.append(event)
+        if type(event).__name__ == "OperationEvent":
+            raise ValueError("the application's bug")
+
+    return on_event
+
+
+def test_a_raising_on_event_does_not_stop_the_run(tmp_path: Path) -> None:
+    """Before: run() ended after 2 of 10 hosts with the callback's ValueError. Now every host
+    runs to its end, every event still reaches the callback, and run() then raises
+    EventCallbackError: the first exception as its cause, the result on it."""
+    import asyncio
+
+    from oxinfra.api import run, run_async
+    from oxinfra.exceptions import EventCallbackError
+
+    deploy = tmp_path / "deploy.py"
+    deploy.write_text(SAY)
+    hosts = [f"@sim/h{i}" for i in range(10)]
+    seen: list[object] = []
+    with pytest.raises(EventCallbackError, match=r"^on_event raised ValueError: the application's bug") as raised:
+        run(hosts, deploy, on_event=_raising_callback(seen))  # type: ignore[arg-type]
+    result = raised.value.result
+    assert sorted(result.hosts) == sorted(hosts) and {h.status for h in result.hosts.values()} == {"success"}
+    assert isinstance(raised.value.__cause__, ValueError) and raised.value.count == 10
+    assert sum(type(e).__name__ == "OperationEvent" for e in seen) == 10
+    for isolation in ("thread", "process"):
+        seen = []
+        with pytest.raises(EventCallbackError) as raised:
+            asyncio.run(run_async(hosts, deploy, on_event=_raising_callback(seen), isolation=isolation))  # type: ignore[arg-type]
+        assert len(raised.value.result.hosts) == 10 and raised.value.count == 10, isolation

@@ -6,6 +6,8 @@ defined here, so this module must never import the core (the core imports it).
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "OxinfraError",
     "InventoryError",
@@ -23,6 +25,7 @@ __all__ = [
     "HostNameError",
     "InventoryBuildError",
     "HostSelectionError",
+    "EventCallbackError",
 ]
 
 
@@ -83,6 +86,19 @@ class ConnectError(OxinfraError):
 
 class TemplateError(OperationError):
     """A template failed to render (missing variable, syntax error)."""
+
+
+class EventCallbackError(OxinfraError):
+    """The ``on_event`` callback given to :func:`oxinfra.api.run` / ``run_async`` raised.
+
+    The run went on to its end regardless -- a callback's bug never leaves hosts half-done --
+    and every later event still reached the callback; then this is raised instead of the
+    result returned. ``result`` is the run's :class:`~oxinfra.api.results.RunResult`,
+    ``count`` how many calls raised, ``__cause__`` the first exception."""
+
+    exit_code = 70
+    result: Any = None
+    count: int = 0
 
 
 # -- raised by the Rust core (rust/py/mod.rs maps each CoreError kind to one of these) ----------
