@@ -6,6 +6,8 @@ defined here, so this module must never import the core (the core imports it).
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "OxinfraError",
     "InventoryError",
@@ -23,6 +25,7 @@ __all__ = [
     "HostNameError",
     "InventoryBuildError",
     "HostSelectionError",
+    "EventCallbackError",
 ]
 
 
@@ -85,6 +88,19 @@ class TemplateError(OperationError):
     """A template failed to render (missing variable, syntax error)."""
 
 
+class EventCallbackError(OxinfraError):
+    """The ``on_event`` callback given to :func:`oxinfra.api.run` / ``run_async`` raised.
+
+    The run went on to its end regardless -- a callback's bug never leaves hosts half-done --
+    and every later event still reached the callback; then this is raised instead of the
+    result returned. ``result`` is the run's :class:`~oxinfra.api.results.RunResult`,
+    ``count`` how many calls raised, ``__cause__`` the first exception."""
+
+    exit_code = 70
+    result: Any = None
+    count: int = 0
+
+
 # -- raised by the Rust core (rust/py/mod.rs maps each CoreError kind to one of these) ----------
 
 
@@ -134,3 +150,11 @@ class OutputParseError(OxinfraError, ValueError):
     first line does not have 8 fields. The message quotes the offending text. It ends the
     run of that host (status ``error``), never the whole run.
     """
+
+
+def exit_called(exc: SystemExit, when: str) -> str:
+    """What a ``sys.exit()`` (``exit()``, ``raise SystemExit``) in user code -- a deploy, an
+    inventory, group data, ``config.py`` -- is reported as: ``sys.exit(0) called WHEN: ...``.
+    It never ends the run (nor the caller of :func:`oxinfra.api.run`): it is an error of that
+    file, exit 2."""
+    return f"sys.exit({exc.code!r}) called {when}: remove it (it cannot end the run)"

@@ -34,12 +34,13 @@ A host that ended for any of these had its connection aborted, not closed: see
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import signal
 import time
 from typing import Any, Callable
 
-from oxinfra.exceptions import ConnectError, OxinfraError
+from oxinfra.exceptions import ConnectError, DeployError, OxinfraError
 
 __all__ = [
     "RunControl",
@@ -83,6 +84,16 @@ def uncancel() -> None:
         undo()
 
 
+def _number(name: str, value: object, what: str, valid: Callable[[float], bool]) -> None:
+    """``RunControl(name=value)``'s value checked: None, or a finite number that is
+    ``valid``; else DeployError (exit 2) naming the argument."""
+    if value is None:
+        return
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (number and math.isfinite(value) and valid(value)):  # type: ignore[arg-type]
+        raise DeployError(f"RunControl({name}={value!r}): takes None or {what}")
+
+
 class RunControl:
     def __init__(
         self,
@@ -96,6 +107,13 @@ class RunControl:
         keep_details: bool = False,
         diff: bool = False,
     ) -> None:
+        _number("fail_percent", fail_percent, "a percentage from 0 to 100", lambda v: 0 <= v <= 100)
+        for name, value in (("host_timeout", host_timeout), ("round_trip_timeout", round_trip_timeout)):
+            _number(name, value, "a number of seconds above 0", lambda v: v > 0)
+        _number("lock_timeout", lock_timeout, "a number of seconds, 0 or more", lambda v: v >= 0)
+        for name, flag in (("handle_signals", handle_signals), ("keep_details", keep_details), ("diff", diff)):
+            if not isinstance(flag, bool):
+                raise DeployError(f"RunControl({name}={flag!r}): takes True or False")
         self.fail_percent = fail_percent
         self.host_timeout = host_timeout
         self.round_trip_timeout = round_trip_timeout

@@ -60,7 +60,7 @@ from oxinfra._collect import short_collections
 from oxinfra._engine.isolate import ProcessRun, Unavailable, job_for
 from oxinfra.api.results import Event, RunResult, convert, event_from_json
 from oxinfra.api.typed import GlobalArguments
-from oxinfra.exceptions import DeployError, InventoryError
+from oxinfra.exceptions import DeployError, EventCallbackError, InventoryError
 
 if TYPE_CHECKING:
     from oxinfra._engine.control import RunControl
@@ -150,6 +150,53 @@ def _check(dry: Any, parallel: Any, shards: Any) -> None:
             raise DeployError(f"{name}= takes a whole number of 1 or more, not {value!r}")
 
 
+def _check_types(on_event: Any, global_args: Any, control: Any, limit: Any) -> None:
+    """The arguments of :func:`run` / :func:`run_async` whose type the engine relies on,
+    checked before anything starts: a DeployError naming the argument."""
+    from oxinfra._engine.control import RunControl
+
+    if on_event is not None and not callable(on_event):
+        raise DeployError(f"on_event= takes a function of one event, or None, not {on_event!r}")
+    if global_args is not None and not isinstance(global_args, Mapping):
+        raise DeployError(f"global_args= takes a dict of global arguments ({{'_sudo': True}}), not {global_args!r}")
+    if control is not None and not isinstance(control, RunControl):
+        raise DeployError(f"control= takes a RunControl(...), or None, not {control!r}")
+    if limit is not None:
+        items = [limit] if isinstance(limit, str) else limit
+        if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) for item in items):
+            raise DeployError(f"limit= takes a host pattern or a list of them (as --limit), not {limit!r}")
+
+
+class _Guarded:
+    """``on_event``, whose exceptions do not stop the run: the first is kept, the others
+    counted, and :meth:`check` raises :class:`~oxinfra.exceptions.EventCallbackError` once
+    the run has ended (docs/embedding.md)."""
+
+    def __init__(self, on_event: Callable[[Event], object]) -> None:
+        self.on_event = on_event
+        self.error: BaseException | None = None
+        self.count = 0
+
+    def __call__(self, event: Event) -> None:
+        try:
+            self.on_event(event)
+        except (Exception, SystemExit) as exc:  # the application's bug: never the run's end
+            self.count += 1
+            if self.error is None:
+                self.error = exc
+
+    def check(self, result: RunResult) -> RunResult:
+        error = self.error
+        if error is None:
+            return result
+        raised = EventCallbackError(
+            f"on_event raised {type(error).__name__}: {error} ({self.count} of its calls raised; "
+            "the run went on to its end: its result is this error's result)"
+        )
+        raised.result, raised.count = result, self.count
+        raise raised from error
+
+
 async def _engine(
     inventory: Any,
     deploy: Any,
@@ -235,16 +282,20 @@ def run(
 
     In a thread whose event loop is running, this runs on a worker thread and blocks that
     loop until the run ends: ``await run_async(...)`` there instead (see the module docs)."""
-    sink = _typed_sink(on_event)
+    _check_types(on_event, global_args, control, limit)
+    guarded = _Guarded(on_event) if on_event is not None else None
+    sink = _typed_sink(guarded)
     args = (inventory, deploy, dry, parallel, sink, exec_command, shards, global_args, control, limit)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(_engine(*args))
-    done: Future[RunResult] = Future()
-    thread = threading.Thread(target=_run_in_thread, args=(done, args), name="oxinfra-run", daemon=True)
-    thread.start()
-    return done.result()
+        result = asyncio.run(_engine(*args))
+    else:
+        done: Future[RunResult] = Future()
+        thread = threading.Thread(target=_run_in_thread, args=(done, args), name="oxinfra-run", daemon=True)
+        thread.start()
+        result = done.result()
+    return guarded.check(result) if guarded is not None else result
 
 
 def _run_in_thread(done: Future[RunResult], args: tuple[Any, ...], ready: Any = None) -> None:
@@ -332,8 +383,10 @@ async def run_async(
     interrupt it."""
     if isolation not in _ISOLATIONS:
         raise DeployError(f"isolation= takes 'auto', 'process' or 'thread', not {isolation!r}")
+    _check_types(on_event, global_args, control, limit)
     loop = asyncio.get_running_loop()
-    delivery = _Delivery(loop, on_event) if on_event is not None else None
+    guarded = _Guarded(on_event) if on_event is not None else None
+    delivery = _Delivery(loop, guarded) if guarded is not None else None
     target: dict[str, Any] = {}  # what a signal interrupts: the process run, or the thread's state
     handlers: list[signal.Signals] = []
     if control is not None and control.handle_signals:
@@ -361,7 +414,7 @@ async def run_async(
                 else:
                     if delivery is not None:
                         await delivery.wait()
-                    return result
+                    return guarded.check(result) if guarded is not None else result
                 del target["process"]
         result = await _in_thread(
             inventory, deploy, dry, parallel, delivery, exec_command, shards, global_args, control, limit, target
@@ -371,7 +424,7 @@ async def run_async(
             loop.remove_signal_handler(sig)
     if delivery is not None:
         await delivery.wait()
-    return result
+    return guarded.check(result) if guarded is not None else result
 
 
 def _process_run(

@@ -25,7 +25,7 @@ from oxinfra.api.commands import OperationMeta
 from oxinfra.api.context import current_deploy_dir, current_run_memo, scope
 from oxinfra.api.effects import PlanContext, plan_commands
 from oxinfra.api.facts import FactFailed, FactMissing, FactRequest
-from oxinfra.exceptions import DeployError, OperationError, OxinfraError
+from oxinfra.exceptions import DeployError, OperationError, OxinfraError, exit_called
 
 __all__ = ["OpCall", "Recorder", "discover", "DeployFile", "evaluate", "import_path"]
 
@@ -482,6 +482,11 @@ def evaluate(
         error = DeployError(message)
         error.exit_code = exc.exit_code if exc.exit_code != 1 else 2
         raise error from None
+    except SystemExit as exc:  # the deploy's sys.exit(): an error of the deploy, never the run's end
+        where = _where(exc, files) or files[0].path
+        raise DeployError(
+            f"{where}: {exit_called(exc, 'while the deploy was evaluated')} (on host {host.name})"
+        ) from None
     except Exception as exc:
         where = _where(exc, files) or files[0].path
         raise DeployError(f"{where}: {type(exc).__name__}: {exc} (on host {host.name})") from None

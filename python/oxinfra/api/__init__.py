@@ -52,6 +52,7 @@ from oxinfra.api.operation import get_facts, operation
 from oxinfra.exceptions import (
     ConnectError,
     DeployError,
+    EventCallbackError,
     FactError,
     InventoryError,
     OperationError,
@@ -118,6 +119,7 @@ __all__ = [
     "OperationValueError",
     "FactError",
     "ConnectError",
+    "EventCallbackError",
 ]
 
 # name -> module that defines it, imported on first use (PEP 562).

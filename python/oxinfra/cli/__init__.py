@@ -8,7 +8,8 @@
 
 Exit codes (:mod:`oxinfra.cli.outcome`): 0 every host succeeded; 1 some host failed; 2 bad
 input or usage (nothing ran); 4 some host unreachable and none failed; 70 internal error;
-130 interrupted; 141 stdout closed while ``fact`` or ``debug-inventory`` printed.
+74 ``fact`` or ``debug-inventory`` could not write stdout; 130 interrupted; 141 stdout closed
+while ``fact`` or ``debug-inventory`` printed.
 What is printed, and how (recap, progress, colour, -v levels): :mod:`oxinfra.cli.render`.
 """
 
@@ -26,7 +27,7 @@ import click
 from oxinfra.cli.complete import HELP as COMPLETION
 from oxinfra.cli.complete import complete_inventory, complete_targets
 from oxinfra.cli.console import ask_yes_no
-from oxinfra.cli.forms import SETTINGS_ERROR, SETTINGS_LISTS, OxinfraCommand
+from oxinfra.cli.forms import SETTINGS_ERROR, SETTINGS_LISTS, Finite, OxinfraCommand
 from oxinfra.cli.privilege import run_privilege
 from oxinfra.cli.ssh import ssh_overrides
 from oxinfra.cli.outcome import CLOSED_PIPE, HELP, INTERNAL, INTERRUPTED, exit_code
@@ -275,7 +276,7 @@ _SHARDS = _ShardsType()
 @click.option(
     "--fail-percent",
     "fail_percent",
-    type=click.FloatRange(0, 100),
+    type=Finite(0, 100),
     default=None,
     metavar="N",
     help="Once more than N percent of the hosts failed or were unreachable, start no new host (they end "
@@ -284,7 +285,7 @@ _SHARDS = _ShardsType()
 @click.option(
     "--host-timeout",
     "host_timeout",
-    type=click.FloatRange(0, min_open=True),
+    type=Finite(0, min_open=True),
     default=None,
     metavar="SECONDS",
     help="A host not done this long after it starts connecting ends unreachable "
@@ -293,7 +294,7 @@ _SHARDS = _ShardsType()
 @click.option(
     "--round-trip-timeout",
     "round_trip_timeout",
-    type=click.FloatRange(0, min_open=True),
+    type=Finite(0, min_open=True),
     default=None,
     metavar="SECONDS",
     help="A script without its answer this long (a stalled command, a host that "
@@ -302,7 +303,7 @@ _SHARDS = _ShardsType()
 @click.option(
     "--lock-timeout",
     "lock_timeout",
-    type=click.FloatRange(0),
+    type=Finite(0),
     default=30.0,
     show_default=True,
     metavar="SECONDS",
@@ -529,7 +530,11 @@ def _facts(
     settings = split_global_args({}, check_defaults(global_args), "")[0].privilege_settings
     run_control = RunControl(**{k: v for k, v in control.items() if k in ("host_timeout", "round_trip_timeout")})
     answers = asyncio.run(read_facts_async(inventory, asks, parallel, settings or None, run_control))
-    print_facts(asks, answers, renderer.as_json, renderer.redactor)
+    from oxinfra.cli.console import printing
+
+    with printing():
+        print_facts(asks, answers, renderer.as_json, renderer.redactor)
+        sys.stdout.flush()
     return facts_exit_code(answers)
 
 
@@ -610,7 +615,11 @@ def _run(
 
         if len(targets) > 1:
             raise click.UsageError("debug-inventory takes no further arguments")
-        debug_inventory(inventory, renderer.as_json)
+        from oxinfra.cli.console import printing
+
+        with printing():
+            debug_inventory(inventory, renderer.as_json)
+            sys.stdout.flush()
         return 0
     from oxinfra._engine.control import RunControl
     from oxinfra._engine.run import run

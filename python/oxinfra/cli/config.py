@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 import traceback
 
 from oxinfra.api.config import Config
 from oxinfra.api.context import scope
-from oxinfra.exceptions import DeployError, OxinfraError
+from oxinfra.exceptions import DeployError, OxinfraError, exit_called
 
 __all__ = ["read_config"]
 
@@ -31,8 +32,10 @@ def read_config(path: str) -> Config:
     try:
         with scope(config=config):
             exec(code, {"__name__": "__oxinfra_config__", "__file__": os.path.abspath(path)})
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         line = next((n for f, n in traceback.walk_tb(exc.__traceback__) if f.f_code.co_filename == code.co_filename), 0)
+        if isinstance(exc, SystemExit):
+            raise DeployError(f"{path}:{line}: {exit_called(exc, 'while the config file was read')}") from None
         raise DeployError(f"{path}:{line}: {type(exc).__name__}: {exc}") from None
     from oxinfra._engine.pipeline import check_defaults
 
@@ -42,7 +45,7 @@ def read_config(path: str) -> Config:
         raise DeployError(f"{path}: {exc}") from None
     for name, low, high in (("PARALLEL", 0, None), ("FAIL_PERCENT", 0, 100)):
         value = getattr(config, name)
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         if value is not None and not (number and value >= low and (high is None or value <= high)):
             bound = f"from {low} to {high}" if high is not None else f"of {low} or more"
             raise DeployError(f"{path}: config.{name} must be a number {bound}, not {value!r}")

@@ -9,7 +9,10 @@ went away.
   hosts finish what they were doing and the exit code is the run's own (a deploy is never
   left half-applied because its reader stopped reading). No traceback, no "Exception
   ignored" at exit. A stream the program started without (``>&-``, ``2>&-``) is the same:
-  nothing is written to it, the run's exit code stands.
+  nothing is written to it, the run's exit code stands. So is a stdout that cannot be
+  written (a full disk, ``ulimit -f``, an I/O error), with one line on stderr saying so;
+  ``fact`` and ``debug-inventory``, whose output is their result, then exit 74
+  (:func:`printing`). A stderr that cannot be written is written no more.
 - One status line (:meth:`Console.status`) may stand at the bottom of a terminal: lines
   printed meanwhile go above it. It is redrawn by a thread a few times a second, so a run
   whose hosts are quiet still shows its clock move, and the event loop never waits for it.
@@ -21,6 +24,7 @@ went away.
 from __future__ import annotations
 
 import errno
+import getpass
 import os
 import re
 import select
@@ -28,11 +32,14 @@ import shutil
 import sys
 import threading
 import time
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import click
 
-__all__ = ["Console", "ask_yes_no", "color_wanted", "strip_ansi"]
+from oxinfra.exceptions import DeployError, OxinfraError
+
+__all__ = ["Console", "OutputLost", "ask_password", "ask_yes_no", "color_wanted", "printing", "strip_ansi"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 #: Redraws of the status line per second at most.
@@ -69,6 +76,41 @@ def _closed_pipe(exc: BaseException) -> bool:
     )
 
 
+def _write_failed(exc: BaseException) -> str:
+    """What a failed write of stdout says on stderr (a closed pipe says nothing)."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return f"oxinfra: stdout: cannot write ({reason}): no more output is shown; the run goes on\n"
+
+
+class OutputLost(OxinfraError):
+    """``fact`` or ``debug-inventory`` could not write its result on stdout (a full disk, a
+    file size limit): exit 74 (EX_IOERR)."""
+
+    exit_code = 74  # oxinfra.cli.outcome.OUTPUT_LOST
+
+
+@contextmanager
+def printing() -> Iterator[None]:
+    """Around what prints a result on stdout (``fact``, ``debug-inventory``): a closed pipe
+    stays BrokenPipeError (exit 141); any other failed write is :class:`OutputLost`, with
+    stdout pointed at /dev/null so that nothing buffered fails again at exit."""
+    try:
+        yield
+    except OSError as exc:
+        if _closed_pipe(exc):
+            raise BrokenPipeError(*exc.args) from None
+        silence_stdout()
+        reason = exc.strerror or str(exc)
+        raise OutputLost(f"stdout: cannot write ({reason}): the output is incomplete") from None
+
+
+def _fileno(stream: Any) -> int:
+    try:
+        return int(stream.fileno())
+    except (AttributeError, ValueError, OSError):
+        return -1
+
+
 def silence_stdout() -> None:
     """Point file descriptor 1 at /dev/null: what is still buffered for it, or written later,
     goes nowhere instead of raising BrokenPipeError (at exit too)."""
@@ -91,6 +133,8 @@ class Console:
         self.live = live and self.tty and os.environ.get("TERM") != "dumb"
         # stdout's reader went away, or the program started without a stdout (``>&-``)
         self.closed = sys.stdout is None
+        #: stderr could not be written (``2>/dev/full``): nothing more is written there
+        self.err_closed = sys.stderr is None
         self._lock = threading.RLock()
         self._status: Callable[[], str] | None = None
         self._shown = False  # a status line is on the screen
@@ -104,19 +148,27 @@ class Console:
         return click.style(text, **styles) if (self.err_color if err else self.out_color) else text
 
     def _write(self, stream: Any, text: str, flush: bool = True) -> None:
-        if stream is None:  # the program started with that descriptor closed: nowhere to write
+        if stream is None or (
+            self.err_closed and stream is sys.stderr
+        ):  # the program started with that descriptor closed: nowhere to write
             return
         try:
             stream.write(text)
             if flush:
                 stream.flush()
-        except Exception as exc:
-            if not _closed_pipe(exc):
+        except (OSError, ValueError) as exc:
+            # a closed pipe, a full disk, a file size limit, an I/O error: the output stops,
+            # never the run (a fleet is not left half-applied because a log could not grow)
+            if stream is sys.stderr or _fileno(stream) == 2:
+                self.err_closed = True
+                return
+            if not (stream is sys.stdout or _fileno(stream) == 1):
                 raise
-            if stream is sys.stdout or getattr(stream, "fileno", lambda: -1)() == 1:
-                self.closed = True
-                self._status = None
-                silence_stdout()
+            self.closed = True
+            self._status = None
+            silence_stdout()
+            if not _closed_pipe(exc) and not self.err_closed:
+                self._write(sys.stderr, _write_failed(exc))
 
     def line(self, text: str = "", err: bool = False) -> None:
         """One line (or several) on stdout (``err``: stderr), above the status line."""
@@ -248,3 +300,32 @@ def ask_yes_no(question: str) -> bool:
         if answer in ("", "n", "no"):
             return False
         out.write("Error: invalid input\n")
+
+
+def _terminal() -> bool:
+    """Whether a hidden prompt can be asked: stdin is a terminal, or the process has one
+    (``/dev/tty``, where :func:`getpass.getpass` asks when stdin is redirected)."""
+    if _isatty(sys.stdin):
+        return True
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+    except OSError:
+        return False
+    return True
+
+
+def ask_password(what: str, option: str, instead: str) -> str:
+    """A password asked for by ``option`` (``--ask-sudo-password``): a hidden prompt on the
+    terminal; without one, the first line of stdin (``echo "$PW" | oxinfra ...``). No
+    terminal and nothing on stdin (``</dev/null``, a CI job) is a DeployError saying how to
+    give it (``instead``), exit 2 -- as the confirmation prompt without a terminal; so is
+    Ctrl-D at the prompt. Ctrl-C is KeyboardInterrupt (exit 130). "" for an empty answer."""
+    if _terminal():
+        try:
+            return getpass.getpass(f"{what}: ", stream=sys.stderr)
+        except EOFError:
+            raise DeployError(f"no {what} given ({option}): nothing changed") from None
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    if not line:
+        raise DeployError(f"no terminal to ask for the {what} ({option}): give it with {instead} instead")
+    return line.rstrip("\r\n")

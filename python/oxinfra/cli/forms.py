@@ -16,12 +16,14 @@ the words before click does (:func:`scan`, which knows which options take a valu
 from __future__ import annotations
 
 import inspect
+import math
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import click
 
-__all__ = ["FORMS", "OxinfraCommand", "Scan", "scan", "form_help", "SETTINGS_ERROR", "SETTINGS_LISTS"]
+__all__ = ["FORMS", "Finite", "OxinfraCommand", "Scan", "scan", "form_help", "SETTINGS_ERROR", "SETTINGS_LISTS"]
 
 #: ``ctx.meta`` key of an error in the settings files, reported by the command.
 SETTINGS_ERROR = "oxinfra.settings_error"
@@ -235,3 +237,15 @@ class OxinfraCommand(click.Command):
             ctx.meta[SETTINGS_LISTS + name] = tuple(defaults.pop(name, ()))
         if defaults:
             ctx.default_map = {**defaults, **(ctx.default_map or {})}
+
+
+class Finite(click.FloatRange):
+    """A ``click.FloatRange`` that also refuses ``nan`` and ``inf`` (every comparison with
+    ``nan`` is false, so a range lets it through: a timeout that never fires, a
+    ``--fail-percent`` that never stops anything)."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number

@@ -4,7 +4,8 @@ the run's defaults for every operation's ``_sudo``, ``_sudo_user``, ``_su_user``
 
 ``--ask-sudo-password`` asks once per run, with a hidden prompt on the terminal (stderr, so
 ``--json`` output stays clean), after the inventory has loaded; the one answer serves every
-host. The password then lives in this process (and its shard workers, sent over a pipe) and
+host. Without a terminal it is the first line of stdin; with nothing there either, exit 2 and
+one line naming ``OXINFRA_SUDO_PASSWORD`` (:func:`oxinfra.cli.console.ask_password`). The password then lives in this process (and its shard workers, sent over a pipe) and
 reaches each host inside the script its shell reads, for ``sudo -S`` on its stdin.
 """
 
@@ -31,7 +32,9 @@ class RunPrivilege:
         from oxinfra._secrets import Secret
 
         if self.ask and self.password is None:
-            answer = click.prompt("sudo password", hide_input=True, err=True, default="", show_default=False)
+            from oxinfra.cli.console import ask_password
+
+            answer = ask_password("sudo password", "--ask-sudo-password", "OXINFRA_SUDO_PASSWORD")
             if not answer:
                 raise click.UsageError("no sudo password given")
             self.password = answer

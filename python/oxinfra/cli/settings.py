@@ -87,6 +87,8 @@ def _table(directory: str) -> list[tuple[str, dict[str, Any]]]:
                 table: Any = tomllib.load(handle)
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"{name}: not valid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:  # TOML is UTF-8
+            raise SettingsError(f"{name}: not UTF-8 ({_where_bytes(path, exc.start)}): save it as UTF-8") from None
         except OSError as exc:
             raise SettingsError(f"{name}: cannot read it: {exc.strerror or exc}") from None
         where = name
@@ -98,6 +100,16 @@ def _table(directory: str) -> list[tuple[str, dict[str, Any]]]:
         if table:
             found.append((where, table))
     return found
+
+
+def _where_bytes(path: str, offset: int) -> str:
+    """``line N`` of the byte at ``offset`` of the file at ``path``."""
+    try:
+        with open(path, "rb") as handle:
+            line = handle.read(offset).count(b"\n") + 1
+    except OSError:
+        return f"byte {offset}"
+    return f"line {line}"
 
 
 def _value(where: str, key: str, value: Any, param: click.Option, ctx: click.Context) -> Any:

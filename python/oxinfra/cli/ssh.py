@@ -33,7 +33,10 @@ def _password(value: str | None, ask: bool, what: str, option: str, envvar: str)
     if ask and value is not None:
         raise click.UsageError(f"give {option} (or {envvar}) or the prompt for it, not both")
     if ask:
-        value = click.prompt(what, hide_input=True, err=True, default="", show_default=False)
+        from oxinfra.cli.console import ask_password
+
+        prompt = "--ask-ssh-key-password" if envvar == "OXINFRA_SSH_KEY_PASSWORD" else "--ssh-password-prompt"
+        value = ask_password(what, prompt, f"{envvar} (or {option})")
         if not value:
             raise click.UsageError(f"no {what} given")
     if value is not None and (not value or any(c in value for c in "\n\r\x00")):

@@ -50,7 +50,7 @@ def connector_of(name: str, data: Any) -> tuple[str, str]:
         connector, _, target = name[1:].partition("/")
         spec = CONNECTORS.get(connector)
         if spec is None:
-            raise InventoryError(f"unknown connector in {name!r}: use @local, @ssh/HOST or @docker/CONTAINER")
+            raise InventoryError(f"unknown connector in {name!r}: use {_spellings()}")
         if spec.needs_target and not target:
             raise InventoryError(f"{name!r} names no target: write @{connector}/NAME")
         return connector, target or "localhost"
@@ -59,6 +59,15 @@ def connector_of(name: str, data: Any) -> tuple[str, str]:
     if spec is None:
         raise InventoryError(f"host {name!r} has data connector={connector!r}: use one of {', '.join(CONNECTORS)}")
     return connector, name if spec.needs_target else "localhost"
+
+
+#: How each connector's hosts are written, for messages (``@sim``: the simulator).
+_TARGETS = {"ssh": "HOST", "docker": "CONTAINER", "sim": "NAME"}
+
+
+def _spellings() -> str:
+    names = [f"@{n}/{_TARGETS.get(n, 'NAME')}" if c.needs_target else f"@{n}" for n, c in CONNECTORS.items()]
+    return ", ".join(names[:-1]) + " or " + names[-1]
 
 
 async def connect(host: Any, settings: Any) -> Any:

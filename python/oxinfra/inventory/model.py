@@ -635,6 +635,11 @@ def load_inventory(
 def read_source(spec: str) -> InventorySource:
     """The groups an inventory spec describes, before expansion."""
     if os.path.isfile(spec) or spec.endswith((".py", ".ini", ".yml", ".yaml")):
+        if os.path.isdir(spec):
+            raise InventoryError(
+                f"inventory {spec} is a directory: give an inventory file (.py, .ini, .yml), a list of hosts "
+                "or module:function"
+            )
         if not os.path.isfile(spec):
             raise InventoryError(f"inventory file not found: {spec}")
         if spec.endswith(".py"):

@@ -21,7 +21,7 @@ import traceback
 import types
 from typing import Any, Mapping
 
-from oxinfra.exceptions import InventoryError
+from oxinfra.exceptions import InventoryError, exit_called
 from oxinfra.inventory.source import GroupSpec, InventorySource
 
 __all__ = ["read_python_file", "read_dynamic", "load_group_data"]
@@ -42,6 +42,8 @@ def _run_file(path: str, run_name: str, what: str) -> dict[str, Any]:
     namespace: dict[str, Any] = {"__name__": run_name, "__file__": path}
     try:
         exec(code, namespace)
+    except SystemExit as exc:
+        raise InventoryError(f"{_where(exc, path)}: {exit_called(exc, f'while the {what} was loaded')}") from None
     except Exception as exc:
         raise InventoryError(
             f"{_where(exc, path)}: {what} failed to load: {type(exc).__name__}: {exc}; fix the file"
@@ -55,6 +57,12 @@ def _where(exc: BaseException, path: str) -> str:
         if frame.f_code.co_filename == path:
             line = lineno
     return f"{path}:{line}" if line else path
+
+
+def _user_frame(exc: BaseException, default: str) -> str:
+    """file:line of the innermost frame of ``exc`` outside importlib (the user's code)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "importlib" not in f.filename]
+    return f"{os.path.relpath(frames[-1].filename)}:{frames[-1].lineno}" if frames else default
 
 
 def _assignment_lines(source: str) -> dict[str, int]:
@@ -104,9 +112,12 @@ def read_dynamic(spec: str) -> InventorySource:
         raise InventoryError(
             f"{exc.filename}:{exc.lineno}: syntax error in dynamic inventory {spec}: {exc.msg}"
         ) from None
-    except Exception as exc:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if "importlib" not in f.filename]
-        where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else module_name
+    except (Exception, SystemExit) as exc:
+        where = _user_frame(exc, module_name)
+        if isinstance(exc, SystemExit):
+            raise InventoryError(
+                f"{where}: {exit_called(exc, f'while dynamic inventory {spec} was imported')}"
+            ) from None
         raise InventoryError(
             f"{where}: dynamic inventory {spec} failed to import: {type(exc).__name__}: {exc}"
         ) from None
@@ -118,6 +129,9 @@ def read_dynamic(spec: str) -> InventorySource:
         raise InventoryError(f"dynamic inventory {spec}: {module_name} has no function {func_name!r}")
     try:
         result = func()
+    except SystemExit as exc:
+        where = _user_frame(exc, spec)
+        raise InventoryError(f"{where}: {exit_called(exc, f'by dynamic inventory {spec}')}") from None
     except Exception as exc:
         raise InventoryError(f"dynamic inventory {spec}: {func_name}() raised {type(exc).__name__}: {exc}") from None
     if not isinstance(result, Mapping):
