@@ -83,8 +83,8 @@ def download(
     proxy: str | None = None,
     limit_rate: str | None = None,
     temp_dir: str | None = None,
-    extra_curl_args: dict[str, str] | None = None,
-    extra_wget_args: dict[str, str] | None = None,
+    extra_curl_args: dict[str, str | int | None] | None = None,
+    extra_wget_args: dict[str, str | int | None] | None = None,
 ) -> OperationGenerator:
     """Download a file from a URL with ``curl`` (or ``wget`` where the host has no curl).
 

@@ -139,9 +139,11 @@ def check_path(path: Any, argument: str = "path") -> None:
     """Refuse, before any host is touched, a path no system call takes whole: one holding a
     NUL byte, ``PATH_MAX`` bytes or more, or with a component over ``NAME_MAX`` bytes (UTF-8). Such a path fails on
     the host as "File name too long" at some step, after others may have run (``mkdir -p``
-    even builds paths over PATH_MAX a component at a time, which later tools cannot name)."""
+    even builds paths over PATH_MAX a component at a time, which later tools cannot name).
+    A path that is not a string is refused too: a call is checked against the operation's
+    annotations when it is recorded, but a composed part (``op._inner``) is not."""
     if not isinstance(path, str):
-        return
+        raise OperationValueError(f"{argument} must be a string, not {repr(path)[:80]}")
     if len(path) <= NAME_MAX and path.isascii() and "\x00" not in path:
         return  # one byte a character: no name and no path can be too long
     if "\x00" in path:
