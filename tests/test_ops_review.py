@@ -4,7 +4,9 @@ any host changes.
 
 - an argument of the wrong type (the operation's annotation says what it takes: ``str``,
   ``bool``, ``str | None``, ``str | list[str]`` ...) is refused when the call is recorded,
-  never at execution time after earlier operations applied.
+  never at execution time after earlier operations applied;
+- a numeric owner (``user="5"``) is refused: the File fact holds names, so it would never
+  settle.
 """
 
 from __future__ import annotations
@@ -137,3 +139,26 @@ def test_optional_and_union_annotations() -> None:
     assert argument_errors(files.sync, (), {"src": "a", "dest": "/b", "exclude": ("x", "y")}) == []
     assert argument_errors(files.template, (), {"src": "a", "dest": "/b", "anything": object()}) == []
     assert argument_errors(server.shell, (None,), {}) == ["commands must be a string or a list of strings, not None"]
+
+
+# --------------------------------------------------------------------------------------------
+# 5: numeric owners never settle: refused
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        'files.file(path="@ROOT@/f", user="5")',
+        'files.directory(path="@ROOT@/d", user="0")',
+        'files.file(path="@ROOT@/f", group="5")',
+        'files.put(src="deploy.py", dest="@ROOT@/p", group="100")',
+    ],
+)
+def test_a_numeric_owner_is_refused(tmp_path: Path, call: str) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    deploy = write_deploy(tmp_path, f"from oxinfra.operations import files\n{call}\n", root)
+    message = _one_line(invoke("-y", "@local", deploy, json_events=False))
+    assert "deploy.py:2" in message and "is a numeric id" in message and "name" in message, message
+    assert list(root.iterdir()) == []

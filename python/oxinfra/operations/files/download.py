@@ -105,7 +105,8 @@ def download(
 
     + src: the URL (``http``, ``https``, ``ftp`` or ``ftps``)
     + dest: where to save the file (its directory must exist)
-    + user: the file's owner
+    + user: the file's owner (a name, not an id: ``user="5"`` is refused, as an owner is
+      compared by name; the same for ``group``)
     + group: the file's group; by default a file downloaded again keeps its owner and group
       (as ``files.put``)
     + mode: the file's permissions (``644``); by default a file downloaded again keeps its

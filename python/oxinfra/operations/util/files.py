@@ -168,8 +168,17 @@ def check_owner(user: Any, group: Any) -> None:
     ``user="app:root"`` would set the group too (``chown app:root``), ``group="a:b"`` names
     no group. A name is a value, never a spec; ``user`` and ``group`` are separate arguments.
     (GNU chown also splits ``a.b`` at the dot, but only when no user ``a.b`` exists: names
-    with dots are real, so a dot is left to chown.)"""
+    with dots are real, so a dot is left to chown.)
+
+    A number is refused too (``user="5"``): the File fact reads the owner's name, which
+    never equals an id, so the operation would run ``chown`` again on every run. Give the
+    name (``getent passwd 5`` on the host says it)."""
     for argument, kind, value in (("user", "user", user), ("group", "group", group)):
+        if isinstance(value, str) and value.isascii() and value.isdigit():
+            raise OperationValueError(
+                f"{argument} {value!r} is a numeric id: give the {kind}'s name (a file's owner is compared "
+                "by name, so an id would be set again on every run)"
+            )
         if value is not None and ":" in str(value):
             raise OperationValueError(
                 f"{argument} must be a {kind} name, not {value!r}: a ':' is chown's user:group syntax; "
