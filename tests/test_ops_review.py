@@ -6,7 +6,9 @@ any host changes.
   ``bool``, ``str | None``, ``str | list[str]`` ...) is refused when the call is recorded,
   never at execution time after earlier operations applied;
 - a numeric owner (``user="5"``) is refused: the File fact holds names, so it would never
-  settle.
+  settle;
+- a Python inventory group holding one entry that is not a host is an error, not a group
+  that silently disappears; a dynamic inventory's group name must be a string.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import pytest
 
 from e2e_helpers import assert_no_traceback, invoke, run_cli, write_deploy
 
-from oxinfra.exceptions import OperationValueError
+from oxinfra.exceptions import InventoryError, OperationValueError
+from oxinfra.inventory.model import read_source
 from oxinfra.operations.util.files import check_path
 from oxinfra.testing.plan import discover_operations
 
@@ -162,3 +165,49 @@ def test_a_numeric_owner_is_refused(tmp_path: Path, call: str) -> None:
     message = _one_line(invoke("-y", "@local", deploy, json_events=False))
     assert "deploy.py:2" in message and "is a numeric id" in message and "name" in message, message
     assert list(root.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------------
+# 3, 4: Python inventories
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("web", "entry"),
+    [
+        ('["@local", 1]', "1"),
+        ('["@local", None]', "None"),
+        ('(["@local"], [1])', "[1]"),
+        ('("@local", [1, 2])', "[1, 2]"),
+        ('["@local", ["@local"]]', "['@local']"),
+    ],
+)
+def test_a_group_with_an_entry_that_is_not_a_host_is_an_error(tmp_path: Path, web: str, entry: str) -> None:
+    path = tmp_path / "mix2.py"
+    path.write_text(f'web = {web}\ndb = ["@local"]\n')
+    with pytest.raises(InventoryError) as err:
+        read_source(str(path))
+    message = str(err.value)
+    assert f"{path}:1: group 'web'" in message and entry in message, message
+    out = run_cli(path, "debug-inventory")
+    assert "mix2.py:1: group 'web'" in _one_line(out)
+
+
+def test_a_single_group_file_with_a_bad_entry_names_it(tmp_path: Path) -> None:
+    path = tmp_path / "one.py"
+    path.write_text('hosts = ["@local", 1]\n')
+    with pytest.raises(InventoryError, match=r"one.py:1: group 'hosts': entry 1 is not a host"):
+        read_source(str(path))
+
+
+def test_lists_that_hold_no_host_are_still_not_groups(tmp_path: Path) -> None:
+    path = tmp_path / "inv.py"
+    path.write_text('ports = [22, 80]\nweb = ["@local"]\n')
+    assert [g.name for g in read_source(str(path)).groups if g.patterns] == ["web"]
+
+
+def test_a_dynamic_group_name_must_be_a_string(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "dyninv.py").write_text('def hosts():\n    return {5: ["@local"], "db": ["@local"]}\n')
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InventoryError, match=r"dyninv:hosts: group 5: a group name must be a string, not int"):
+        read_source("dyninv:hosts")
