@@ -71,6 +71,9 @@ KINDS: dict[str, str] = {
     "limit_type": "validated",
     "special_time": "validated",
     "server.kill.signal": "validated",
+    # a number, given as an int or as digits: checked before anything runs
+    "server.kill.pid": "validated",
+    "server.wait.port": "validated",
     "server.etc_hosts.ip": "validated",
     "group": "owner",
     "mode": "validated",

@@ -27,7 +27,8 @@ that yields commands without declaring what they change makes the whole caller "
 anything"; an operation declared ``shell_safe`` cannot compose one that is not.
 
 Calling an operation inside a deploy checks the call (its arguments bind to the generator's
-signature, its global arguments are valid) and records it for the current host through the
+signature and fit its annotations, :mod:`oxinfra.api.argtypes`; its global arguments are
+valid) and records it for the current host through the
 recorder the engine puts in context; the engine runs the generator later, once the facts it
 reads have been gathered (docs/architecture.md).
 
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from oxinfra.api.typed import Operation, P
 
 from oxinfra._secrets import register_secrets
+from oxinfra.api.argtypes import ArgumentCheck, compile_checks
 from oxinfra.api.arguments import split_global_args
 from oxinfra.api.commands import OperationMeta
 from oxinfra.api.context import current_plan, current_recorder
@@ -146,6 +148,8 @@ def operation(
         signature = inspect.signature(gen_func)
         valid_shapes: set[tuple[Any, ...]] = set()
         op_name = qualified_name(gen_func.__module__, gen_func.__name__)
+        # compiled at the first call: annotations may name what the module defines later
+        checks: list[ArgumentCheck] = []
 
         @functools.wraps(gen_func)
         def wrapper(*args: Any, **kwargs: Any) -> OperationMeta:
@@ -167,6 +171,12 @@ def operation(
                 except TypeError as exc:
                     raise OperationTypeError(f"{label}: {op_name}(): {exc}") from None
                 valid_shapes.add(shape)
+            if not checks:
+                checks.append(compile_checks(gen_func))
+            # the types, against the annotations: refused now, before any host is touched
+            wrong = checks[0].errors(args, own, show_values=not global_args.sensitive)
+            if wrong:
+                raise OperationTypeError(f"{label}: {op_name}: {wrong[0]}")
             meta: OperationMeta = recorder.record(gen_func, op_name, name, key, label, args, own, global_args)
             return meta
 

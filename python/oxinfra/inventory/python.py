@@ -148,10 +148,20 @@ def read_dynamic(spec: str) -> InventorySource:
 def groups_from_mapping(values: Mapping[str, Any], origin: Any, strict: bool = False) -> list[GroupSpec]:
     """Groups from a namespace: lists/tuples of entries, or (entries, data) pairs.
 
-    Other values are not groups (skipped, or an error when ``strict``)."""
+    Other values are not groups (skipped, or an error when ``strict``): a list that holds no
+    host at all (``ports = [22, 80]`` beside the groups of an inventory file). A list that
+    holds one is a group, and each of its entries must be a host: one that is not is an
+    error naming it, never a group that silently disappears."""
     groups: list[GroupSpec] = []
     for name, value in values.items():
-        if not isinstance(name, str) or name.startswith("_"):
+        if not isinstance(name, str):
+            if strict:
+                raise InventoryError(
+                    f"{origin(name)}: a group name must be a string, not {type(name).__name__}; "
+                    'name each group with a string, e.g. {"web": ["web1"]}'
+                )
+            continue
+        if name.startswith("_"):
             continue
         parsed = _group_value(value)
         if parsed is None:
@@ -163,18 +173,17 @@ def groups_from_mapping(values: Mapping[str, Any], origin: Any, strict: bool = F
             continue
         entries, data = parsed
         where = origin(name)
+        if not isinstance(data, dict):
+            raise InventoryError(
+                f"{where}: group data {data!r} is not a dict: write (entries, {{group data}}) or a list of entries"
+            )
         patterns: list[str] = []
         host_data: list[dict[str, Any] | None] = []
         for entry in entries:
             if type(entry) is str:
                 patterns.append(entry)
                 host_data.append(None)
-            elif (
-                isinstance(entry, tuple)
-                and len(entry) == 2
-                and isinstance(entry[0], str)
-                and isinstance(entry[1], dict)
-            ):
+            elif _is_host_with_data(entry):
                 patterns.append(entry[0])
                 host_data.append(entry[1])
             else:
@@ -184,20 +193,26 @@ def groups_from_mapping(values: Mapping[str, Any], origin: Any, strict: bool = F
     return groups
 
 
-def _group_value(value: Any) -> tuple[list[Any], dict[str, Any]] | None:
-    """A group value as (entries, group data), or None when the value is not a group."""
-    if (
-        isinstance(value, tuple)
-        and len(value) == 2
-        and isinstance(value[0], (list, tuple))
-        and isinstance(value[1], dict)
-    ):
-        return list(value[0]), value[1]
-    if isinstance(value, (list, tuple)):
-        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], dict):
-            return None  # a lone ("host", {data}) tuple is not a group
-        if all(isinstance(e, (str, tuple)) for e in value):
-            return list(value), {}
+def _is_host_with_data(entry: Any) -> bool:
+    return isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str) and isinstance(entry[1], dict)
+
+
+def _holds_a_host(entries: Any) -> bool:
+    return isinstance(entries, (list, tuple)) and any(type(e) is str or _is_host_with_data(e) for e in entries)
+
+
+def _group_value(value: Any) -> tuple[list[Any], Any] | None:
+    """A group value as (entries, group data), or None when the value is not a group. The
+    data is what the value gives (a dict unless the value is wrong: the caller says so)."""
+    if not isinstance(value, (list, tuple)):
+        return None
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], (list, tuple)):
+        if isinstance(value[1], dict) or _holds_a_host(value[0]):
+            return list(value[0]), value[1]  # (entries, data)
+    if _is_host_with_data(value):
+        return None  # a lone ("host", {data}) tuple is not a group
+    if not value or all(isinstance(e, (str, tuple)) for e in value) or _holds_a_host(value):
+        return list(value), {}
     return None
 
 

@@ -114,7 +114,8 @@ def repo(
     + branch: the branch or tag to check out
     + pull: pull new commits of the branch
     + rebase: pull with ``--rebase``
-    + user: the owner of the tree
+    + user: the owner of the tree (a name, not an id: ``user="5"`` is refused, as an owner
+      is compared by name; the same for ``group``)
     + group: the group of the tree
     + ssh_keyscan: not supported by oxinfra (an error): add the host key to
       ``known_hosts`` first (``files.line``)

@@ -98,7 +98,8 @@ def directory(
     + present: whether it should exist
     + assume_present: skip the existence check, only fix owner and mode
     + user / group / mode: owner, group and permissions (``755``) to set (names: a ``:`` is
-      refused, the group is its own argument)
+      refused, the group is its own argument; ids too: ``user="5"`` is refused, as an
+      owner is compared by name)
     + recursive: apply user, group and mode to everything inside too
     + force: replace a file or link that stands at ``path``
     + force_backup / force_backup_dir: move what ``force`` replaces aside instead of deleting it
@@ -161,7 +162,8 @@ def file(
 
     + path: the file
     + present: whether it should exist
-    + user / group / mode: owner, group and permissions (``644``) to set
+    + user / group / mode: owner, group and permissions (``644``) to set; user and group are
+      names, not ids: ``user="5"`` is refused, as an owner is compared by name
     + touch: update its times even when it exists
     + create_remote_dir: create the parent directory if needed
     + force / force_backup / force_backup_dir: replace a directory or link at ``path``
@@ -272,6 +274,7 @@ def put(
       contents are uploaded (``io.BytesIO(data)``; text is written as UTF-8)
     + dest: remote path; ending in ``/`` means "into this directory" (``src`` a file name)
     + user / group / mode: owner, group and permissions; ``mode=True`` copies the local mode.
+      User and group are names, not ids: ``user="5"`` is refused, as an owner is compared by name.
       A file replaced keeps what is not given (its owner and group by number, as they are
       when it is written: the operation fails, the file unchanged, where they cannot be kept)
     + add_deploy_dir: look for ``src`` relative to the deploy file's directory
@@ -383,7 +386,7 @@ def template(
     + src: local template, relative to the deploy file's directory
     + dest: remote path
     + user / group / mode: owner, group and permissions; a file replaced keeps what is not
-      given, as with ``files.put``
+      given, as with ``files.put`` (user and group are names, not ids: ``user="5"`` is refused, as an owner is compared by name)
     + create_remote_dir: create the parent directory if needed
     + jinja_env_kwargs: options for the jinja2 Environment
     + **data: template variables
@@ -429,7 +432,8 @@ def link(
     + path: the link
     + target: what it points to
     + present: whether it should exist
-    + user / group: owner and group of the link itself
+    + user / group: owner and group of the link itself (names, not ids: ``user="5"`` is
+      refused, as an owner is compared by name)
     + symbolic: a symbolic link (``True``) or a hard link (``path`` is then the target's own
       file, same device and inode: another file there is not taken for it, nor removed)
     + create_remote_dir: create the parent directory if needed
@@ -520,8 +524,9 @@ def sync(
 
     + src: the local directory (relative to the deploy file's directory)
     + dest: the directory on the host
-    + user: the owner of every file, link and directory
-    + group: their group
+    + user: the owner of every file, link and directory (a name, not an id: ``user="5"`` is
+      refused, as an owner is compared by name)
+    + group: their group (a name too)
     + mode: the files' permissions (default: each local file's own), and the directories'
       when ``dir_mode`` is not given
     + dir_mode: the directories' permissions (default: ``mode``, else each local one's own)

@@ -83,8 +83,8 @@ def download(
     proxy: str | None = None,
     limit_rate: str | None = None,
     temp_dir: str | None = None,
-    extra_curl_args: dict[str, str] | None = None,
-    extra_wget_args: dict[str, str] | None = None,
+    extra_curl_args: dict[str, str | int | None] | None = None,
+    extra_wget_args: dict[str, str | int | None] | None = None,
 ) -> OperationGenerator:
     """Download a file from a URL with ``curl`` (or ``wget`` where the host has no curl).
 
@@ -105,7 +105,8 @@ def download(
 
     + src: the URL (``http``, ``https``, ``ftp`` or ``ftps``)
     + dest: where to save the file (its directory must exist)
-    + user: the file's owner
+    + user: the file's owner (a name, not an id: ``user="5"`` is refused, as an owner is
+      compared by name; the same for ``group``)
     + group: the file's group; by default a file downloaded again keeps its owner and group
       (as ``files.put``)
     + mode: the file's permissions (``644``); by default a file downloaded again keeps its

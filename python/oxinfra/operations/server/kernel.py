@@ -86,7 +86,7 @@ def _option_words(options: Any) -> list[str]:
 def mount(
     path: str,
     mounted: bool = True,
-    options: list[str] | None = None,
+    options: str | list[str] | None = None,
     device: str | None = None,
     fs_type: str | None = None,
 ) -> OperationGenerator:

@@ -116,7 +116,7 @@ _WAIT = (
 
 
 @operation(is_idempotent=False)
-def wait(port: int) -> OperationGenerator:
+def wait(port: int | str) -> OperationGenerator:
     """Wait until something listens on a TCP port of the host, checking once a second
     (with ``ss``, or ``netstat``). Bound the wait with ``_timeout=SECONDS``.
 
@@ -134,7 +134,7 @@ _SIGNAL = re.compile(r"(?:SIG)?([A-Z][A-Z0-9+-]*|[0-9]{1,2})\Z")
 
 
 @operation(is_idempotent=False)
-def kill(pid: int, signal: str = "TERM") -> OperationGenerator:
+def kill(pid: int | str, signal: str | int = "TERM") -> OperationGenerator:
     """Send a signal to a process.
 
     + pid: the process id

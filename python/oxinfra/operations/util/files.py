@@ -139,9 +139,11 @@ def check_path(path: Any, argument: str = "path") -> None:
     """Refuse, before any host is touched, a path no system call takes whole: one holding a
     NUL byte, ``PATH_MAX`` bytes or more, or with a component over ``NAME_MAX`` bytes (UTF-8). Such a path fails on
     the host as "File name too long" at some step, after others may have run (``mkdir -p``
-    even builds paths over PATH_MAX a component at a time, which later tools cannot name)."""
+    even builds paths over PATH_MAX a component at a time, which later tools cannot name).
+    A path that is not a string is refused too: a call is checked against the operation's
+    annotations when it is recorded, but a composed part (``op._inner``) is not."""
     if not isinstance(path, str):
-        return
+        raise OperationValueError(f"{argument} must be a string, not {repr(path)[:80]}")
     if len(path) <= NAME_MAX and path.isascii() and "\x00" not in path:
         return  # one byte a character: no name and no path can be too long
     if "\x00" in path:
@@ -166,8 +168,17 @@ def check_owner(user: Any, group: Any) -> None:
     ``user="app:root"`` would set the group too (``chown app:root``), ``group="a:b"`` names
     no group. A name is a value, never a spec; ``user`` and ``group`` are separate arguments.
     (GNU chown also splits ``a.b`` at the dot, but only when no user ``a.b`` exists: names
-    with dots are real, so a dot is left to chown.)"""
+    with dots are real, so a dot is left to chown.)
+
+    A number is refused too (``user="5"``): the File fact reads the owner's name, which
+    never equals an id, so the operation would run ``chown`` again on every run. Give the
+    name (``getent passwd 5`` on the host says it)."""
     for argument, kind, value in (("user", "user", user), ("group", "group", group)):
+        if isinstance(value, str) and value.isascii() and value.isdigit():
+            raise OperationValueError(
+                f"{argument} {value!r} is a numeric id: give the {kind}'s name (a file's owner is compared "
+                "by name, so an id would be set again on every run)"
+            )
         if value is not None and ":" in str(value):
             raise OperationValueError(
                 f"{argument} must be a {kind} name, not {value!r}: a ':' is chown's user:group syntax; "
