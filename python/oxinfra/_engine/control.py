@@ -108,7 +108,8 @@ class RunControl:
         diff: bool = False,
     ) -> None:
         _number("fail_percent", fail_percent, "a percentage from 0 to 100", lambda v: 0 <= v <= 100)
-        for name, value in (("host_timeout", host_timeout), ("round_trip_timeout", round_trip_timeout)):
+        timeouts = (("host_timeout", host_timeout), ("round_trip_timeout", round_trip_timeout))
+        for name, value in (*timeouts, ("start_timeout", start_timeout)):
             _number(name, value, "a number of seconds above 0", lambda v: v > 0)
         _number("lock_timeout", lock_timeout, "a number of seconds, 0 or more", lambda v: v >= 0)
         for name, flag in (("handle_signals", handle_signals), ("keep_details", keep_details), ("diff", diff)):
