@@ -63,6 +63,19 @@ def line_facts(
     return [*facts, (LinkTarget, {"path": path}), *diff_facts(path)]
 
 
+def _append_line(path: str, text: str) -> list[str]:
+    """Append the line ``text`` to ``path`` (made if missing): a newline first unless the
+    file is empty, missing or already ends in one."""
+    return [
+        or_else(
+            file_test("!-s", path),
+            output_test("-z", read_from(command("tail", "-c", "1"), path)),
+            append_to("echo", path),
+        ),
+        append_to(command("printf", "%s\\n", text), path),
+    ]
+
+
 def _reads_replacement(replace: str, present: bool, interpolate_variables: bool) -> bool:
     """Whether :func:`line_facts` reads if the file holds ``replace`` as a line (a variable
     in it is known only on the host: not looked for)."""
@@ -157,12 +170,7 @@ def line(
         yield from ensure_directory(parent_dir(path))
         # appended, not written over: should the file be there after all (a path no fact
         # could tell was the same file), nothing in it is lost
-        yield or_else(
-            file_test("!-s", path),
-            output_test("-z", read_from(command("tail", "-c", "1"), path)),
-            append_to("echo", path),
-        )
-        yield append_to(command("printf", "%s\\n", text), path)
+        yield from _append_line(path, text)
         return
     if not found and replaced:
         host.noop(f"no line matching {line!r} in {path}, and {replace!r} is in it")
@@ -171,13 +179,7 @@ def line(
         edited(path, before, None if interpolate_variables else appended(before, replace or line))
         if backup:  # the file is there (nothing in it matched): a copy before it grows
             yield backup_to(("cp", "-p"), path)
-        # a newline first unless the file is empty or already ends in one
-        yield or_else(
-            file_test("!-s", path),
-            output_test("-z", read_from(command("tail", "-c", "1"), path)),
-            append_to("echo", path),
-        )
-        yield append_to(command("printf", "%s\\n", text), path)
+        yield from _append_line(path, text)
         return
     if replace and any(existing != replace for existing in found):
         exact = not interpolate_variables and flags_text in ("", "g")
