@@ -341,8 +341,11 @@ class _HostKeys(asyncssh.SSHClient):
         self.revoked_keys = revoked
         self.revoked = False
         self.accepted: Any = None
+        #: asyncssh asked about this host's key: a refusal is this host's, not a jump host's.
+        self.asked = False
 
     def validate_host_public_key(self, host: str, addr: str, port: int, key: Any) -> bool:
+        self.asked = True
         if key in self.revoked_keys:
             self.revoked = True
             return False
@@ -390,6 +393,15 @@ class SSHConnection(Connection):
             user = kwargs.get("username") or "(from ssh config or the local user)"
             raise ConnectError(f"{host.name}: authentication failed for user {user}") from None
         except asyncssh.HostKeyNotVerifiable as exc:
+            jump = kwargs.get("tunnel")
+            if jump is not None and (client is None or not client.asked):
+                # refused before this host's own key was looked at: the jump host's, which
+                # asyncssh checks against ~/.ssh/known_hosts (and the ssh config) only
+                raise ConnectError(
+                    f"{host.name}: the host key of the ProxyJump host {jump} is not trusted "
+                    f"({exc.reason}); it is checked against ~/.ssh/known_hosts and the ssh config, "
+                    f"not ssh_known_hosts_file: add it there (ssh-keyscan). {host.name}'s own key was not checked"
+                ) from None
             reason = str(exc.reason)
             if "revoked" in reason.lower() or (client is not None and client.revoked):
                 reason = "revoked"
