@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from e2e_helpers import WORKLOAD_SRC, stopped_after, stopped_after_all, unavailable
+from e2e_helpers import WORKLOAD_SRC, serve_directory, stopped_after, stopped_after_all, unavailable
 
 
 def _start_fleet(n_hosts: int, **kwargs: Any) -> Any:
@@ -111,26 +111,10 @@ def workload_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def http_dir(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """An HTTP server on loopback serving a directory: (base URL, the directory)."""
-    import functools
-    import threading
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
     served = tmp_path / "served"
     served.mkdir()
-
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", served
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serve_directory("127.0.0.1", served) as base:
+        yield base, served
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from typing import Any, Iterator
 import pytest
 
 from conftest import _start_container_fleet
-from e2e_helpers import PYINFRA_CLI, require_pyinfra, run_deploy, stopped_after, write_deploy
+from e2e_helpers import PYINFRA_CLI, require_pyinfra, run_deploy, serve_directory, stopped_after, write_deploy
 from e2e_helpers import deploy_cycle as cycle
 
 pytestmark = pytest.mark.containers
@@ -560,26 +560,10 @@ def _gateway(fleet: Any) -> str:
 def http_files(apt_host: Any, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """An HTTP server on this machine, on the fleet network's gateway address (the only
     outside address the containers reach): (base URL, the directory it serves)."""
-    import functools
-    from http.server import SimpleHTTPRequestHandler
-
-    gateway = _gateway(apt_host)
     served = tmp_path / "served"
     served.mkdir()
-
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer((gateway, 0), functools.partial(Quiet, directory=str(served)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{gateway}:{server.server_address[1]}", served
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serve_directory(_gateway(apt_host), served) as base:
+        yield base, served
 
 
 def serve_deb(fleet: Any, served: Path, name: str) -> bytes:

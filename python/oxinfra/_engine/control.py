@@ -208,11 +208,19 @@ class RunControl:
         return TimedOut(f"no answer within {self.round_trip_timeout:g} s (--round-trip-timeout)")
 
     async def first_answer(
-        self, shell: Any, script: bytes, nonce: str, start: float | None, budget: float | None, out: Any, err: Any
+        self,
+        shell: Any,
+        script: bytes,
+        done: bytes,
+        nonce: str,
+        start: float | None,
+        budget: float | None,
+        out: Any,
+        err: Any,
     ) -> tuple[bytes, bytes]:
-        """One round trip (``shell.run``); with ``start`` (a host's first: ``start_timeout``
-        and the lock wait) the shell must print its first marker within that many seconds."""
-        done = f"\n@@OX-{nonce}:DONE\n".encode()
+        """One round trip (``shell.run`` until ``done``); with ``start`` (a host's first:
+        ``start_timeout`` and the lock wait) the shell must print its first marker of
+        ``nonce`` within that many seconds."""
         if start is None:
             answer: tuple[bytes, bytes] = await shell.run(script, done, budget, out, err)
             return answer

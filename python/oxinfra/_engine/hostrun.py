@@ -128,13 +128,12 @@ class HostRun:
             raise Interrupted(f"interrupted ({control.interrupted})")
         if control.stopping is not None:
             raise Stopped("--fail-percent")
-        budget = control.round_trip_budget(self.deadline)
-        if locks and budget is not None and self.lock is not None:  # waiting for the lock is not stalling
-            budget = control.round_trip_budget(self.deadline, extra=self.lock[1])
+        wait = self.lock[1] if locks and self.lock is not None else 0.0  # waiting for the lock is not stalling
+        budget = control.round_trip_budget(self.deadline, extra=wait)
         try:
-            wait = self.lock[1] if locks and self.lock is not None else 0.0  # the lock's, on top
             start = None if self.answered or control.start_timeout is None else control.start_timeout + wait
-            output = await control.first_answer(self.shell, script, self.nonce, start, budget, out, err)
+            done = done_marker(self.nonce)
+            output = await control.first_answer(self.shell, script, done, self.nonce, start, budget, out, err)
             self.answered = True
             return output
         except ConnectError as exc:

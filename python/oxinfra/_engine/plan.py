@@ -169,26 +169,26 @@ class HostPlanner:
         path = entry.request.path
         if path is None:
             return True  # no path, or a relative one: any change may have touched it
-        real = self.real_paths.get(path)
         log = self.touch_log
-        for e in range(entry.epoch, self.epoch):
-            if _affects(path, log[e]) or (real is not None and _affects(real, log[e])):
-                return True
-        return False
+        return any(self._touches(path, log[e]) for e in range(entry.epoch, self.epoch))
 
     def changed_by_plan(self, entry: FactEntry) -> bool:
         """Whether an operation planned since the fact was read declared that it changes
         the fact's path (changes that declared nothing are not counted: see
         :meth:`_shown`)."""
         path = entry.request.path
-        real = self.real_paths.get(path) if path is not None else None
         for e in range(entry.epoch, self.epoch):
             touched = self.touch_log[e]
-            if touched is not None and (path is None or _affects(path, touched)):
-                return True
-            if touched is not None and real is not None and _affects(real, touched):
+            if touched is not None and (path is None or self._touches(path, touched)):
                 return True
         return False
+
+    def _touches(self, path: str, touched: Touched) -> bool:
+        """Whether ``touched`` covers ``path`` or the real path its spelling leads to."""
+        if _affects(path, touched):
+            return True
+        real = self.real_paths.get(path)
+        return real is not None and _affects(real, touched)
 
     def _shown(self, request: FactRequest) -> Any:
         """The value of a fact that is only shown (``decides = False``: ``--diff``'s content):

@@ -54,13 +54,19 @@ def line_facts(
     with ``replace`` (and ``present``, no ``interpolate_variables``) whether the file holds the
     replacement as a line already (nothing matching, the replacement was appended before).
     ``ignore_case``: sed's ``i``/``I`` flag: the pattern matches either case here too."""
-    look: dict[str, Any] = {"path": path, "pattern": match, "interpolate_variables": interpolate_variables}
-    if ignore_case:
-        look["ignore_case"] = True
-    facts: list[tuple[type, dict[str, Any]]] = [(FindInFile, look)]
+    facts: list[tuple[type, dict[str, Any]]] = [_find(path, match, interpolate_variables, ignore_case)]
     if _reads_replacement(replace, present, interpolate_variables):
         facts.append((FindInFile, {"path": path, "pattern": "^" + escape_bre(replace) + "$"}))
     return [*facts, (LinkTarget, {"path": path}), *diff_facts(path)]
+
+
+def _find(path: str, pattern: str, interpolate_variables: bool, ignore_case: bool) -> tuple[type, dict[str, Any]]:
+    """The FindInFile lookup of the lines ``pattern`` matches (``ignore_case``: sed's
+    ``i``/``I`` flag; the argument is left out otherwise, so the fact's key stays as it was)."""
+    look: dict[str, Any] = {"path": path, "pattern": pattern, "interpolate_variables": interpolate_variables}
+    if ignore_case:
+        look["ignore_case"] = True
+    return FindInFile, look
 
 
 def _append_line(path: str, text: str) -> list[str]:
@@ -252,10 +258,8 @@ def replace(
         check_interpolated("replace", replace)
     # Made (and so checked: flags, a lone final backslash) before any host is touched.
     sed = sed_replace(path, text, replace, flags, interpolate_variables, backup)
-    look: dict[str, Any] = {"path": path, "pattern": text, "interpolate_variables": interpolate_variables}
-    if any(c in sed_flags(flags) for c in "iI"):  # sed matches either case: so does the check
-        look["ignore_case"] = True
-    found, *shown = get_facts(host, [(FindInFile, look), *diff_facts(path)])
+    ignore_case = any(c in sed_flags(flags) for c in "iI")  # sed matches either case: so does the check
+    found, *shown = get_facts(host, [_find(path, text, interpolate_variables, ignore_case), *diff_facts(path)])
     touches(path)
     if found is None:
         host.noop(f"{path} does not exist")

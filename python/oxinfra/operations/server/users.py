@@ -24,7 +24,7 @@ from oxinfra.facts.files import Directory, File, FileBytes
 from oxinfra.facts.server.users import Groups, Users
 from oxinfra.operations import files
 from oxinfra.operations.util.accounts import check_name
-from oxinfra.operations.util.files import local_path, temp_beside
+from oxinfra.operations.util.files import local_path, parent_dir, temp_beside
 from oxinfra.quoting import and_then, command, in_directory, or_else, path_operand, pipe, with_umask, write_to
 from oxinfra.quoting import group as group_of
 
@@ -130,17 +130,13 @@ def _read_keys(public_keys: Any, op: str) -> list[str]:
     return keys
 
 
-def _key_facts(key_file: str, delete_keys: bool = False) -> list[tuple[type, dict[str, Any]]]:
-    """The facts ``_authorized_keys`` reads (``delete_keys`` reads no other)."""
+def _key_facts(key_file: str) -> list[tuple[type, dict[str, Any]]]:
+    """The facts ``_authorized_keys`` reads (with ``delete_keys`` too)."""
     return [
-        (Directory, {"path": parent(key_file)}),
+        (Directory, {"path": parent_dir(key_file)}),
         (File, {"path": key_file}),
         (FileBytes, {"path": key_file}),
     ]
-
-
-def parent(path: str) -> str:
-    return posixpath.dirname(path.rstrip("/")) or "/"
 
 
 def _key_file_data(old: bytes, keys: list[str], delete_keys: bool) -> bytes:
@@ -176,8 +172,8 @@ def _authorized_keys(user: str, group: str, keys: list[str], key_file: str, dele
     created exclusively under umask 077, given away with ``chown -h`` and renamed over the
     key file. A link in the way makes the operation fail or replaces the link; no file it
     leads to is read, written, chowned or chmodded."""
-    directory, name = parent(key_file), posixpath.basename(key_file)
-    dir_info, info, content = get_facts(host, _key_facts(key_file, delete_keys))
+    directory, name = parent_dir(key_file), posixpath.basename(key_file)
+    dir_info, info, content = get_facts(host, _key_facts(key_file))
     if dir_info is False:
         raise OperationError(f"{directory} exists and is not a directory")
     if info is False:
@@ -208,7 +204,7 @@ def _authorized_keys(user: str, group: str, keys: list[str], key_file: str, dele
         host.noop(f"{key_file} holds every key")
         return
     if dir_info is None:
-        yield command("mkdir", "-p", "--", parent(directory))
+        yield command("mkdir", "-p", "--", parent_dir(directory))
         yield command("mkdir", "-m", "700", "--", directory)
         yield command("chown", "-h", "--", owner, directory)
     yield in_directory(directory, and_then(*inside))
@@ -429,7 +425,7 @@ def user(
     if present and ensure_home:
         batch.append((Directory, {"path": guess}))
     if present and keys is not None:
-        batch += _key_facts(posixpath.join(guess, ".ssh", "authorized_keys"), delete_keys)
+        batch += _key_facts(posixpath.join(guess, ".ssh", "authorized_keys"))
     users, existing_groups, *_ = get_facts(host, batch)
     declare_account_files()
     existing = users.get(name)
@@ -515,7 +511,7 @@ def user(
     key_file = posixpath.join(home_dir, ".ssh", "authorized_keys")
     # Read already when home_dir is the guess; else one batch for the home and the keys.
     later = [(Directory, {"path": home_dir})] if ensure_home else []
-    info, *_ = get_facts(host, later + (_key_facts(key_file, delete_keys) if keys is not None else [])) or [None]
+    info, *_ = get_facts(host, later + (_key_facts(key_file) if keys is not None else [])) or [None]
     if ensure_home:
         moved = existing is not None and home_dir != existing["home"]
         if not _home_left_alone(name, home_dir, info, existing, created=existing is None, asked=moved):
